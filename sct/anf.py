@@ -1,0 +1,315 @@
+"""Lowering to A-normal form: one primitive per statement.
+
+After lowering, a function body is a list of these statements, and nothing else:
+
+* ``Assign(t, atom)``                    a copy or a constant: ``t = x``, ``t = 2.0``
+* ``Assign(t, atom OP atom)``            a binary operator: ``t = x * y``
+* ``Assign(t, OP atom)``                 a unary operator: ``t = -x``
+* ``Assign(t, atom CMP atom)``           one comparison: ``t = x > 0.0``
+* ``Assign(t, f(atom, ..., k=atom))``    a call of a function resolved at compile time
+* ``Assign(t, x.m(atom, ...))``          a method of an array (``method=True``)
+* ``Assign(t, x.attr)``                  an attribute of an array: ``t = x.T``
+* ``Assign(t, x[index])``                indexing, where ``index`` is made of atoms and slices
+* ``Assign(t, (atom, ...))``             building a tuple or list
+* ``Effect(f(atom, ...))``               a call kept for its side effect only
+
+An *atom* is a variable, a constant, a tuple or list of atoms, or a dotted name
+rooted at a global (``np.pi``). Every statement has a single target, and in
+straight-line code every name is assigned once: a user variable assigned again
+gets a new version (``x``, then ``x_1``). Temporaries are ``a, b, c, ...``. The
+function's value is assigned to ``out`` (or a fresh variant of it).
+"""
+
+from __future__ import annotations
+
+import operator
+
+import gast
+
+from .errors import Problem, UnsupportedSyntaxError
+from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR
+from .naming import Namer
+from .parse import Parsed
+from .runtime import HELPERS
+
+RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
+
+LOAD = gast.Load()
+
+
+def name(id_: str) -> gast.Name:
+    return gast.Name(id=id_, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def lower(parsed: Parsed, has_aux: bool = False) -> tuple[FunctionIR, Namer]:
+    lowering = _Lowering(parsed)
+    body = lowering.function(has_aux)
+    ir = FunctionIR(
+        name=parsed.node.name,
+        params=lowering.params,
+        body=body,
+        output=lowering.output,
+        namespace=lowering.namespace,
+        filename=parsed.filename,
+        aux=lowering.aux,
+        names=set(lowering.namer.taken),
+    )
+    return ir, lowering.namer
+
+
+class _Lowering:
+    def __init__(self, parsed: Parsed):
+        self.parsed = parsed
+        self.params = [a.id for a in parsed.node.args.args]
+        self.locals = set(self.params) | _assigned_names(parsed.node)
+        used = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
+        self.namer = Namer(used | self.locals | {parsed.node.name} | RESERVED)
+        self.current = {p: p for p in self.params}  # user name -> its current version
+        self.namespace = {}  # free name -> object, for the generated code
+        self.stmts = []
+        self.origin = None
+        self.output = None
+        self.aux = None
+        self.problems = []
+
+    # ---- statements -------------------------------------------------------
+    def function(self, has_aux: bool):
+        body = self.parsed.node.body
+        for i, stmt in enumerate(body):
+            self.origin = self.parsed.location(stmt)
+            if isinstance(stmt, gast.Return):
+                if i != len(body) - 1:
+                    self.problem(stmt, "statements after `return` are never run; remove them")
+                self.ret(stmt, has_aux)
+                break
+            self.statement(stmt)
+        if self.output is None:
+            self.problem(self.parsed.node, "the function must end with `return <value>`")
+        if self.problems:
+            raise UnsupportedSyntaxError(self.problems)
+        return self.stmts
+
+    def statement(self, stmt):
+        if isinstance(stmt, gast.Assign):
+            value = stmt.value
+            for target in stmt.targets:
+                value = self.assign(target, value)
+        elif isinstance(stmt, gast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, stmt.value)
+        elif isinstance(stmt, gast.AugAssign):
+            load = _as_load(stmt.target)
+            self.assign(stmt.target, gast.BinOp(left=load, op=stmt.op, right=stmt.value))
+        elif isinstance(stmt, gast.Expr):
+            if not isinstance(stmt.value, gast.Constant):  # docstrings
+                self.stmts.append(Effect(self.expr(stmt.value, keep_call=True), self.origin))
+        elif not isinstance(stmt, gast.Pass):
+            self.problem(stmt, f"`{type(stmt).__name__}` is not supported here")
+
+    def ret(self, stmt, has_aux: bool):
+        value = stmt.value if stmt.value is not None else gast.Constant(value=None, kind=None)
+        if has_aux:
+            if not (isinstance(value, gast.Tuple) and len(value.elts) == 2):
+                self.problem(stmt, "with has_aux=True the function must `return value, aux`")
+                return
+            self.aux = self.atom_name(self.expr(value.elts[1]), "aux")
+            value = value.elts[0]
+        self.output = self.namer.fresh("out")
+        self.emit(self.output, value)
+
+    def assign(self, target, value):
+        """Lower ``target = value``; returns an atom holding the value (for chains)."""
+        if isinstance(target, gast.Name):
+            return self.bind(target.id, value)
+        if isinstance(target, (gast.Tuple, gast.List)):
+            return self.unpack(target, value)
+        self.problem(target, "assigning into a subscript or attribute is not supported yet")
+        return value
+
+    def bind(self, user_name: str, value):
+        version = user_name if user_name not in self.current else self.namer.version(user_name)
+        self.emit(version, value)
+        self.current[user_name] = version
+        return name(version)
+
+    def unpack(self, target, value):
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+            atoms = [self.expr(v) for v in value.elts]  # all right-hand sides first
+            for t, a in zip(target.elts, atoms):
+                self.assign(t, a)
+            return value
+        whole = self.expr(value)
+        for i, t in enumerate(target.elts):
+            index = gast.Constant(value=i, kind=None)
+            self.assign(t, gast.Subscript(value=whole, slice=index, ctx=LOAD))
+        return whole
+
+    # ---- expressions ------------------------------------------------------
+    def emit(self, target: str, value):
+        """Emit ``target = value`` with ``value`` made one primitive over atoms."""
+        prim, flat, method = self.primitive(value)
+        self.stmts.append(Assign(target, flat, prim, self.where(value), method))
+
+    def where(self, node):
+        """The user's location of ``node``, or of the statement it belongs to."""
+        return self.parsed.location(node) if hasattr(node, "lineno") else self.origin
+
+    def expr(self, node, keep_call=False):
+        """An atom for ``node``, emitting the statements that compute it."""
+        if self.is_atom(node):
+            return self.atom(node)
+        if _negative_literal(node):
+            return gast.Constant(value=-node.operand.value, kind=None)
+        if isinstance(node, (gast.Tuple, gast.List)) and not keep_call:
+            return type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
+        prim, flat, method = self.primitive(node)
+        if keep_call:
+            return flat
+        temp = self.namer.temp()  # named after its operands, so names read in order
+        self.stmts.append(Assign(temp, flat, prim, self.where(node), method))
+        return name(temp)
+
+    def atom_name(self, atom, base: str) -> str:
+        if isinstance(atom, gast.Name):
+            return atom.id
+        fresh = self.namer.fresh(base)
+        self.emit(fresh, atom)
+        return fresh
+
+    def is_atom(self, node) -> bool:
+        if isinstance(node, (gast.Name, gast.Constant)):
+            return True
+        return isinstance(node, gast.Attribute) and self.global_path(node) is not None
+
+    def atom(self, node):
+        if isinstance(node, gast.Name):
+            if node.id in self.locals:
+                if node.id not in self.current:
+                    self.problem(node, f"`{node.id}` is used before it is assigned")
+                    return name(node.id)
+                return name(self.current[node.id])
+            self.resolve(node)
+            return name(node.id)
+        if isinstance(node, gast.Attribute):
+            self.resolve(node)
+        return node
+
+    def primitive(self, node):
+        """(rule key, the node with atoms for operands, is-method) for one operation."""
+        if isinstance(node, gast.BinOp):
+            flat = gast.BinOp(left=self.expr(node.left), op=node.op, right=self.expr(node.right))
+            return BINOPS[type(node.op)], flat, False
+        if isinstance(node, gast.UnaryOp):
+            if isinstance(node.op, gast.UAdd):
+                return None, self.expr(node.operand), False
+            return UNARYOPS[type(node.op)], gast.UnaryOp(op=node.op, operand=self.expr(node.operand)), False
+        if isinstance(node, gast.Compare):
+            return self.compare(node)
+        if isinstance(node, gast.Call):
+            return self.call(node)
+        if isinstance(node, gast.Attribute):
+            if node.attr not in ATTRIBUTES:
+                self.problem(node, f"the attribute `.{node.attr}` is not supported on arrays")
+            return (
+                ATTRIBUTES.get(node.attr),
+                gast.Attribute(value=self.expr(node.value), attr=node.attr, ctx=LOAD),
+                False,
+            )
+        if isinstance(node, gast.Subscript):
+            flat = gast.Subscript(value=self.expr(node.value), slice=self.index(node.slice), ctx=LOAD)
+            return operator.getitem, flat, False
+        if isinstance(node, (gast.Tuple, gast.List)):
+            flat = type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
+            return (tuple if isinstance(node, gast.Tuple) else list), flat, False
+        if isinstance(node, gast.Dict):
+            keys = [None if k is None else self.expr(k) for k in node.keys]
+            return dict, gast.Dict(keys=keys, values=[self.expr(v) for v in node.values]), False
+        if self.is_atom(node):
+            return None, self.atom(node), False
+        self.problem(node, f"the expression `{type(node).__name__}` is not supported")
+        return None, gast.Constant(value=None, kind=None), False
+
+    def compare(self, node):
+        if len(node.ops) != 1:
+            self.problem(node, "chained comparisons are not supported; split them with `and`")
+        left, right = self.expr(node.left), self.expr(node.comparators[0])
+        flat = gast.Compare(left=left, ops=node.ops[:1], comparators=[right])
+        return COMPARES.get(type(node.ops[0])), flat, False
+
+    def call(self, node):
+        args = [self.expr(a) for a in node.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
+        func = node.func
+        if self.global_path(func) is not None:
+            fn = self.resolve(func)
+            return fn, gast.Call(func=func, args=args, keywords=keywords), False
+        if isinstance(func, gast.Attribute):
+            receiver = self.expr(func.value)
+            method = gast.Attribute(value=receiver, attr=func.attr, ctx=LOAD)
+            if func.attr not in METHODS:
+                self.problem(func, f"the array method `.{func.attr}()` is not supported")
+            return METHODS.get(func.attr), gast.Call(func=method, args=args, keywords=keywords), True
+        self.problem(node, "only calls of named functions are supported")
+        return None, gast.Call(func=func, args=args, keywords=keywords), False
+
+    def index(self, node):
+        if isinstance(node, gast.Slice):
+            parts = [None if p is None else self.expr(p) for p in (node.lower, node.upper, node.step)]
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=LOAD)
+        return self.expr(node)
+
+    # ---- names ------------------------------------------------------------
+    def global_path(self, node):
+        """``["np", "linalg", "inv"]`` for a dotted name rooted at a non-local, else None."""
+        parts = []
+        while isinstance(node, gast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, gast.Name) and node.id not in self.locals:
+            return [node.id] + parts[::-1]
+        return None
+
+    def resolve(self, node):
+        path = self.global_path(node)
+        try:
+            value = self.parsed.resolve(path[0])
+        except AttributeError:
+            self.problem(node, f"the name `{path[0]}` is not defined")
+            return None
+        self.namespace[path[0]] = value
+        for part in path[1:]:
+            try:
+                value = getattr(value, part)
+            except AttributeError:
+                self.problem(node, f"`{'.'.join(path)}` does not exist")
+                return None
+        return value
+
+    def problem(self, node, message: str):
+        self.problems.append(Problem(message, self.parsed.location(node)))
+
+
+def _negative_literal(node) -> bool:
+    return (
+        isinstance(node, gast.UnaryOp)
+        and isinstance(node.op, gast.USub)
+        and isinstance(node.operand, gast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    )
+
+
+def _as_load(target):
+    if isinstance(target, gast.Name):
+        return gast.Name(id=target.id, ctx=LOAD, annotation=None, type_comment=None)
+    return target
+
+
+def _assigned_names(fn_node) -> set:
+    found = set()
+    for node in gast.walk(fn_node):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            found.add(node.id)
+    return found

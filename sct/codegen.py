@@ -1,0 +1,129 @@
+"""Emission: gast -> ast -> source with ``ast.unparse``; compile with a linecache entry.
+
+Generated functions are built as gast trees by the emitters. Comments cannot
+live in an AST, so an emitter places a ``comment(text)`` marker statement and
+``unparse`` turns it into ``# text``. ``compile_source`` compiles the text so
+that tracebacks show generated lines, and binds the names the code uses:
+the user's live module globals, and our helpers through a closure.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import linecache
+import math
+import re
+import types
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from .runtime import HELPERS
+
+_COMMENT = "__sct_comment__"
+_COMMENT_LINE = re.compile(rf"^(\s*){_COMMENT}\((.*)\)$", re.M)
+_counter = itertools.count()
+
+
+def name(id_: str, store: bool = False) -> gast.Name:
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Name(id=id_, ctx=ctx, annotation=None, type_comment=None)
+
+
+def assign(target: str, value) -> gast.Assign:
+    return gast.Assign(targets=[name(target, store=True)], value=value, type_comment=None)
+
+
+def comment(text: str) -> gast.Expr:
+    """A statement that unparses as ``# text``."""
+    return gast.Expr(
+        value=gast.Call(func=name(_COMMENT), args=[gast.Constant(value=text, kind=None)], keywords=[])
+    )
+
+
+def is_comment(stmt) -> bool:
+    return (
+        isinstance(stmt, gast.Expr)
+        and isinstance(stmt.value, gast.Call)
+        and isinstance(stmt.value.func, gast.Name)
+        and stmt.value.func.id == _COMMENT
+    )
+
+
+def function_def(fn_name: str, params, body, defaults=None) -> gast.FunctionDef:
+    defaults = defaults or {}
+    args = [name(p, store=False) for p in params] + [name(p) for p in defaults]
+    for a in args:
+        a.ctx = gast.Param()
+    arguments = gast.arguments(
+        args=args,
+        posonlyargs=[],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[gast.Constant(value=v, kind=None) for v in defaults.values()],
+    )
+    return gast.FunctionDef(
+        name=fn_name,
+        args=arguments,
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        type_params=[],
+    )
+
+
+def unparse(node) -> str:
+    tree = gast.gast_to_ast(node)
+    ast.fix_missing_locations(tree)
+    text = ast.unparse(tree)
+    return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {ast.literal_eval(m.group(2))}", text)
+
+
+@dataclass
+class Source:
+    """A generated function under construction: its tree and the objects it refers to."""
+
+    namer: object
+    fn: gast.FunctionDef | None = None
+    helpers: dict = field(default_factory=dict)  # name in the code -> object
+    defined: set = field(default_factory=set)  # adjoint/tangent names assigned so far
+
+    def use(self, obj, base: str) -> str:
+        """Bind ``obj`` (a user's rule) under a fresh name the generated code can call."""
+        for known, value in self.helpers.items():
+            if value is obj:
+                return known
+        known = self.namer.fresh(re.sub(r"\W", "_", base))
+        self.helpers[known] = obj
+        return known
+
+    def unparse(self, node=None) -> str:
+        return unparse(self.fn if node is None else node)
+
+
+BASE_NAMESPACE = {"np": np, "math": math, **HELPERS}
+
+
+def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str):
+    """Compile generated ``text`` defining ``fn_name``; returns the function.
+
+    The function reads the user's module globals live (so a changed global
+    constant is seen), and ``np``, ``math`` and our helpers through a closure.
+    """
+    bound = {**BASE_NAMESPACE, **helpers}
+    params = ", ".join(bound)
+    header = f"def __sct_make__({params}):\n"
+    body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
+    module_text = header + body + f"    return {fn_name}\n"
+    filename = f"<sct {label} #{next(_counter)}>"
+    code = compile(module_text, filename, "exec")
+    make_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    make = types.FunctionType(make_code, user_globals, "__sct_make__")
+    lines = module_text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(module_text), None, lines, filename)
+    return make(**bound)

@@ -1,0 +1,77 @@
+"""The errors sct raises. Every one is an :class:`SctError`.
+
+Errors about the user's source carry a location (``filename``, ``lineno``,
+``col_offset``, ``source_line``) and say what to do instead. One error may list
+several problems: sct reports every problem in a function at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    filename: str
+    lineno: int
+    col_offset: int
+    source_line: str
+
+    def describe(self) -> str:
+        text = f"{self.filename}:{self.lineno}:{self.col_offset + 1}"
+        if self.source_line:
+            text += f"\n    {self.source_line.strip()}"
+        return text
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the user's function, and where."""
+
+    message: str
+    location: Location | None = None
+
+    def describe(self) -> str:
+        if self.location is None:
+            return self.message
+        return f"{self.location.describe()}\n  {self.message}"
+
+
+class SctError(Exception):
+    """Base class of every error sct raises on purpose."""
+
+
+class _LocatedError(SctError):
+    """An error about one or more places in the user's source."""
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(dict.fromkeys(problems))  # each problem once, in order
+        first = self.problems[0].location
+        self.filename = first.filename if first else None
+        self.lineno = first.lineno if first else None
+        self.col_offset = first.col_offset if first else None
+        self.source_line = first.source_line if first else None
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0].describe()
+        parts = [f"{len(self.problems)} problems:"]
+        parts += [f"[{i}] {p.describe()}" for i, p in enumerate(self.problems, 1)]
+        return "\n".join(parts)
+
+
+class UnsupportedSyntaxError(_LocatedError):
+    """A construct sct cannot differentiate."""
+
+
+class NonDifferentiableError(_LocatedError):
+    """A call to a function with no derivative rule."""
+
+
+class SourceUnavailableError(SctError):
+    """The function has no source text sct can read."""

@@ -1,0 +1,148 @@
+"""The small typed IR that flows between the stages.
+
+A function is a list of statements (see :mod:`sct.anf` for the exact shapes).
+Each :class:`Assign` holds one primitive over atoms as a gast expression, the
+rule-table key of that primitive (``operator.mul``, ``numpy.exp``, ...) and the
+place in the user's source it came from.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from .errors import Location
+
+
+@dataclass
+class Assign:
+    """``target = value`` where ``value`` is one primitive over atoms."""
+
+    target: str
+    value: gast.expr
+    prim: object
+    origin: Location | None = None
+    method: bool = False  # ``value`` is ``receiver.name(...)`` on an array
+
+
+@dataclass
+class Effect:
+    """A call kept for its side effect (``print(x)``); never differentiated."""
+
+    value: gast.expr
+    origin: Location | None = None
+
+
+@dataclass
+class FunctionIR:
+    name: str
+    params: list[str]
+    body: list
+    output: str
+    namespace: dict = field(default_factory=dict)
+    filename: str = "<unknown>"
+    aux: str | None = None
+    names: set = field(default_factory=set)
+
+
+BINOPS = {
+    gast.Add: operator.add,
+    gast.Sub: operator.sub,
+    gast.Mult: operator.mul,
+    gast.Div: operator.truediv,
+    gast.FloorDiv: operator.floordiv,
+    gast.Mod: operator.mod,
+    gast.Pow: operator.pow,
+    gast.MatMult: operator.matmul,
+}
+UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_}
+COMPARES = {
+    gast.Gt: operator.gt,
+    gast.GtE: operator.ge,
+    gast.Lt: operator.lt,
+    gast.LtE: operator.le,
+    gast.Eq: operator.eq,
+    gast.NotEq: operator.ne,
+}
+
+# ``x.attr`` on an array, as the NumPy function it means.
+ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+
+# ``x.method(...)`` on an array, as the NumPy function it means.
+METHODS = {
+    name: getattr(np, name)
+    for name in [
+        "sum",
+        "mean",
+        "prod",
+        "max",
+        "min",
+        "var",
+        "std",
+        "cumsum",
+        "cumprod",
+        "dot",
+        "reshape",
+        "transpose",
+        "ravel",
+        "squeeze",
+        "clip",
+        "swapaxes",
+        "argmax",
+        "argmin",
+        "trace",
+        "diagonal",
+        "round",
+        "repeat",
+        "take",
+        "all",
+        "any",
+    ]
+}
+METHODS["flatten"] = np.ravel
+METHODS["copy"] = np.copy
+_VARARG_METHODS = {"reshape", "transpose"}
+
+
+def operands(stmt: Assign) -> tuple[list, dict]:
+    """The positional and keyword operands of a primitive, as its rule sees them.
+
+    A method call ``x.sum(axis=0)`` has operands ``[x]`` and ``{"axis": 0}``, as
+    ``np.sum(x, axis=0)`` does; ``x.reshape(2, 3)`` has ``[x, (2, 3)]``.
+    """
+    value = stmt.value
+    if isinstance(value, gast.BinOp):
+        return [value.left, value.right], {}
+    if isinstance(value, gast.UnaryOp):
+        return [value.operand], {}
+    if isinstance(value, gast.Compare):
+        return [value.left, value.comparators[0]], {}
+    if isinstance(value, gast.Attribute):
+        return [value.value], {}
+    if isinstance(value, gast.Subscript):
+        return [value.value, value.slice], {}
+    if isinstance(value, gast.Call):
+        args = list(value.args)
+        kwargs = {k.arg: k.value for k in value.keywords}
+        if stmt.method:
+            method = value.func.attr
+            if method in _VARARG_METHODS and len(args) > 1:
+                args = [gast.Tuple(elts=args, ctx=gast.Load())]
+            args = [value.func.value] + args
+        return args, kwargs
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return list(value.elts), {}
+    return [value], {}
+
+
+def names_in(node) -> list[str]:
+    """Every variable an atom (or static expression) reads, in order."""
+    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+
+
+def const_value(node):
+    """The Python value of a static atom (constants, tuples of constants...)."""
+    return gast.literal_eval(node)

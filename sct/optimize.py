@@ -1,0 +1,228 @@
+"""Clean-up passes over generated functions, run to a fixed point.
+
+Each pass takes a ``gast.FunctionDef``, rewrites it in place, and returns
+whether it changed anything. They keep the code reading like hand-written
+backprop: no ``x * 1.0``, no ``delta_a = delta_b`` relays, no dead lines.
+
+>>> print(demo("def f(x, g):\\n    a = g * 1.0\\n    b = a\\n    c = x ** (2 - 1)\\n    return b * c"))
+def f(x, g):
+    return g * x
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import gast
+
+from .codegen import is_comment, unparse
+
+_KEEP_COMMENTS = {"forward", "backward"}
+
+
+def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
+    changed = True
+    while changed:
+        changed = False
+        for p in PASSES:
+            changed |= p(fn)
+    return fn
+
+
+def demo(source: str) -> str:
+    """Optimise a snippet of source and return the result (for doctests)."""
+    fn = gast.parse(source).body[0]
+    return unparse(optimize(fn))
+
+
+# ---- algebraic simplification ------------------------------------------------
+def _number(node):
+    if isinstance(node, gast.Constant) and isinstance(node.value, numbers.Number):
+        return None if isinstance(node.value, bool) else node.value
+    return None
+
+
+def _fold(node):
+    """A simpler expression equal to ``node`` (BinOp/UnaryOp), or None."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = node.operand
+        if isinstance(inner, gast.UnaryOp) and isinstance(inner.op, gast.USub):
+            return inner.operand
+        return None
+    if not isinstance(node, gast.BinOp):
+        return None
+    left, right = _number(node.left), _number(node.right)
+    op = type(node.op)
+    if left is not None and right is not None:
+        return _constant(op, left, right)
+    if op is gast.Mult and right == 1 or op is gast.Div and right == 1 or op is gast.Pow and right == 1:
+        return node.left
+    if op is gast.Mult and left == 1:
+        return node.right
+    if op in (gast.Add, gast.Sub) and _negated(node.right):
+        flipped = gast.Sub() if op is gast.Add else gast.Add()
+        return gast.BinOp(left=node.left, op=flipped, right=node.right.operand)
+    if op in (gast.Add, gast.Sub) and right == 0:
+        return node.left
+    if op is gast.Add and left == 0:
+        return node.right
+    return None
+
+
+def _negated(node) -> bool:
+    return isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and _number(node.operand) is None
+
+
+_ARITHMETIC = {
+    gast.Add: lambda a, b: a + b,
+    gast.Sub: lambda a, b: a - b,
+    gast.Mult: lambda a, b: a * b,
+}
+
+
+def _constant(op, left, right):
+    if op not in _ARITHMETIC:
+        return None
+    value = _ARITHMETIC[op](left, right)
+    if value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+class _Simplify(gast.NodeTransformer):
+    def __init__(self):
+        self.changed = False
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        folded = _fold(node)
+        if folded is not None:
+            self.changed = True
+            return folded
+        return node
+
+
+def simplify(fn) -> bool:
+    """Fold constants and drop identities: ``x * 1.0 -> x``, ``2 - 1 -> 1``, ``-(-x) -> x``."""
+    t = _Simplify()
+    t.visit(fn)
+    return t.changed
+
+
+# ---- copy propagation -------------------------------------------------------------
+def _stores(fn):
+    counts = {}
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store | gast.Param):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _returned(fn):
+    """Names returned as they are (``return out, (delta_x, delta_y)``): kept for readability."""
+    found = set()
+    for ret in gast.walk(fn):
+        if isinstance(ret, gast.Return):
+            stack = [ret.value]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, gast.Name):
+                    found.add(node.id)
+                elif isinstance(node, gast.Tuple):
+                    stack.extend(node.elts)
+    return found
+
+
+def _has_loops(fn):
+    return any(isinstance(n, gast.For | gast.While) for n in gast.walk(fn))
+
+
+class _Replace(gast.NodeTransformer):
+    def __init__(self, target, value):
+        self.target, self.value = target, value
+
+    def visit_Name(self, node):
+        if node.id == self.target and isinstance(node.ctx, gast.Load):
+            return (
+                gast.Name(id=self.value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+                if isinstance(self.value, gast.Name)
+                else gast.Constant(value=self.value.value, kind=None)
+            )
+        return node
+
+
+def propagate_copies(fn) -> bool:
+    """Replace ``a`` by ``b`` after ``a = b`` (both assigned once); also for constants."""
+    if _has_loops(fn):
+        return False
+    stores, returned = _stores(fn), _returned(fn)
+    for body in _bodies(fn):
+        for stmt in body:
+            if not _is_copy(stmt):
+                continue
+            target, value = stmt.targets[0].id, stmt.value
+            if stores.get(target) != 1 or target in returned:
+                continue
+            if isinstance(value, gast.Name) and stores.get(value.id, 0) > 1:
+                continue
+            body.remove(stmt)
+            _Replace(target, value).visit(fn)
+            return True
+    return False
+
+
+def _is_copy(stmt):
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and (isinstance(stmt.value, gast.Name) or _number(stmt.value) is not None)
+    )
+
+
+def _bodies(fn):
+    """Every statement list in the function, outermost first."""
+    for node in gast.walk(fn):
+        for attr in ("body", "orelse"):
+            body = getattr(node, attr, None)
+            if isinstance(body, list) and body and isinstance(body[0], gast.stmt):
+                yield body
+
+
+# ---- dead code ------------------------------------------------------------------
+def eliminate_dead_code(fn) -> bool:
+    """Drop assignments nothing reads, and comments left heading nothing."""
+    loads = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    changed = False
+    for body in _bodies(fn):
+        keep = []
+        for stmt in body:
+            if _is_dead(stmt, loads):
+                changed = True
+            else:
+                keep.append(stmt)
+        keep = _drop_orphan_comments(keep)
+        changed |= len(keep) != len(body)
+        body[:] = keep
+    return changed
+
+
+def _is_dead(stmt, loads) -> bool:
+    if not isinstance(stmt, gast.Assign):
+        return False
+    targets = [n.id for t in stmt.targets for n in gast.walk(t) if isinstance(n, gast.Name)]
+    return all(t not in loads for t in targets)
+
+
+def _drop_orphan_comments(body):
+    keep = []
+    for i, stmt in enumerate(body):
+        if is_comment(stmt) and stmt.value.args[0].value not in _KEEP_COMMENTS:
+            following = body[i + 1] if i + 1 < len(body) else None
+            if following is None or is_comment(following) or isinstance(following, gast.Return):
+                continue
+        keep.append(stmt)
+    return keep
+
+
+PASSES = (simplify, propagate_copies, eliminate_dead_code)

@@ -1,0 +1,220 @@
+"""Frontend: a live Python function -> its gast tree, with every name resolved.
+
+``parse(fn)`` reads the source with :mod:`inspect`, dedents it, parses it with
+gast, strips decorators, and records where each line came from so every later
+error can point at ``file:line:col`` in the user's file. ``check_supported``
+walks the tree once and reports *all* constructs sct cannot handle in one
+:class:`~sct.errors.UnsupportedSyntaxError`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+import gast
+
+from .errors import Location, Problem, SourceUnavailableError, UnsupportedSyntaxError
+
+
+@dataclass
+class Parsed:
+    fn: object
+    node: gast.FunctionDef
+    filename: str
+    first_lineno: int  # file line of the tree's line 1
+    indent: int  # columns removed by dedent
+    lines: list[str]  # the dedented source lines
+    globals: dict
+    closure: dict
+
+    def location(self, node) -> Location:
+        lineno = getattr(node, "lineno", 1) or 1
+        col = getattr(node, "col_offset", 0) or 0
+        line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        return Location(self.filename, lineno + self.first_lineno - 1, col + self.indent, line)
+
+    def resolve(self, name: str):
+        """The object a free name of the function refers to; KeyError if none."""
+        if name in self.closure:
+            return self.closure[name]
+        if name in self.globals:
+            return self.globals[name]
+        return getattr(builtins, name)
+
+
+def parse(fn) -> Parsed:
+    fn = inspect.unwrap(fn, stop=lambda f: not hasattr(f, "__wrapped__"))
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        raise SourceUnavailableError(
+            f"{fn!r} is not a Python function (builtins and C extensions have no source); "
+            "register a rule for it with sct.defvjp instead"
+        )
+    try:
+        lines, first_lineno = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise SourceUnavailableError(
+            f"cannot read the source of {fn.__qualname__} ({exc}); sct needs the function "
+            "defined in a file (not typed at the REPL or made by exec)"
+        ) from None
+    source = "".join(lines)
+    dedented = textwrap.dedent(source)
+    indent = _indent(lines[0]) - _indent(dedented.splitlines()[0] + "\n")
+    node = _find_function(dedented, fn, code)
+    closure = {}
+    if fn.__closure__:
+        for name, cell in zip(code.co_freevars, fn.__closure__):
+            with contextlib.suppress(ValueError):  # an empty cell: not bound yet
+                closure[name] = cell.cell_contents
+    return Parsed(
+        fn=fn,
+        node=node,
+        filename=code.co_filename,
+        first_lineno=max(first_lineno, 1),
+        indent=indent,
+        lines=dedented.splitlines(),
+        globals=fn.__globals__,
+        closure=closure,
+    )
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _find_function(source: str, fn, code) -> gast.FunctionDef:
+    tree = _parse_fragment(source, fn)
+    if code.co_name == "<lambda>":
+        return _lambda_as_def(tree, code, fn)
+    for node in gast.walk(tree):
+        if isinstance(node, gast.FunctionDef) and node.name == code.co_name:
+            node.decorator_list = []
+            return node
+    raise SourceUnavailableError(f"cannot find the definition of {fn.__qualname__} in its source")
+
+
+def _parse_fragment(source: str, fn):
+    """Parse a function's source; a lambda's line may be a fragment of a larger expression."""
+    for text in (source, "(" + source.strip().rstrip(",") + ")"):
+        try:
+            return gast.parse(text)
+        except SyntaxError:
+            pass
+    raise SourceUnavailableError(
+        f"cannot parse the source of {fn.__qualname__}; define it with `def` in a file"
+    )
+
+
+def _lambda_as_def(tree, code, fn) -> gast.FunctionDef:
+    params = list(code.co_varnames[: code.co_argcount])
+    found = [
+        n for n in gast.walk(tree) if isinstance(n, gast.Lambda) and [a.id for a in n.args.args] == params
+    ]
+    if len(found) != 1:
+        raise SourceUnavailableError(
+            f"cannot tell which lambda on line {code.co_firstlineno} is {fn!r}; define it with `def` instead"
+        )
+    lam = found[0]
+    ret = gast.Return(value=lam.body)
+    gast.copy_location(ret, lam.body)
+    node = gast.FunctionDef(
+        name="lambda_",
+        args=lam.args,
+        body=[ret],
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        type_params=[],
+    )
+    return gast.copy_location(node, lam)
+
+
+# Node types the lowering understands, and what to write instead of the others.
+_SUPPORTED = (
+    gast.FunctionDef,
+    gast.arguments,
+    gast.Assign,
+    gast.AugAssign,
+    gast.AnnAssign,
+    gast.Return,
+    gast.Expr,
+    gast.Pass,
+    gast.Name,
+    gast.Constant,
+    gast.Attribute,
+    gast.Subscript,
+    gast.Slice,
+    gast.Tuple,
+    gast.List,
+    gast.Dict,
+    gast.BinOp,
+    gast.UnaryOp,
+    gast.Compare,
+    gast.Call,
+    gast.keyword,
+    gast.expr_context,
+    gast.operator,
+    gast.unaryop,
+    gast.cmpop,
+)
+_INSTEAD = {
+    gast.Try: "move the try/except outside the differentiated function",
+    gast.With: "move the `with` block outside the differentiated function",
+    gast.Global: "pass the value in as an argument",
+    gast.Nonlocal: "pass the value in as an argument",
+    gast.Yield: "return a list instead of yielding",
+    gast.YieldFrom: "return a list instead of yielding",
+    gast.ClassDef: "define the class outside the differentiated function",
+    gast.AsyncFunctionDef: "differentiate a plain (non-async) function",
+    gast.Await: "differentiate a plain (non-async) function",
+    gast.Delete: "drop the `del`; sct frees temporaries itself",
+    gast.Starred: "pass the arguments one by one",
+}
+
+
+def check_supported(parsed: Parsed, allowed=_SUPPORTED) -> None:
+    """Raise one UnsupportedSyntaxError listing every construct outside ``allowed``."""
+    problems = []
+    root = parsed.node
+    for node in _walk_body(root):
+        if isinstance(node, allowed) and not _bad_call(node):
+            continue
+        problems.append(Problem(_unsupported_message(node), parsed.location(node)))
+    args = root.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        problems.insert(
+            0,
+            Problem(
+                "*args, **kwargs, keyword-only and positional-only parameters are not "
+                "supported yet; use plain positional parameters",
+                parsed.location(root),
+            ),
+        )
+    if problems:
+        raise UnsupportedSyntaxError(problems)
+
+
+def _walk_body(root):
+    """Every node under ``root``'s body, not descending into what is already reported."""
+    stack = list(reversed(root.body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, _SUPPORTED) and not _bad_call(node):
+            stack.extend(reversed(list(gast.iter_child_nodes(node))))
+
+
+def _bad_call(node) -> bool:
+    return isinstance(node, gast.Call) and any(isinstance(a, gast.Starred) for a in node.args)
+
+
+def _unsupported_message(node) -> str:
+    kind = type(node).__name__
+    if isinstance(node, gast.Call):
+        return "calls with *args are not supported; pass the arguments one by one"
+    instead = _INSTEAD.get(type(node), "rewrite it with the constructs listed in docs/supported.md")
+    return f"`{kind}` is not supported by sct; {instead}"

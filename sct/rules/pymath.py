@@ -1,0 +1,74 @@
+"""Rules for the :mod:`math` module and Python's numeric builtins (scalars only)."""
+
+import builtins
+import math
+
+import numpy as np
+
+from ..symbolic import call
+from .table import elementwise, linear, nondiff, scalar
+
+
+def scalar_rule(fn, *derivatives):
+    elementwise(fn, *derivatives, ndim=scalar)
+
+
+scalar_rule(math.exp, lambda g, ans, x: g * ans)
+scalar_rule(math.expm1, lambda g, ans, x: g * (ans + 1.0))
+scalar_rule(math.log1p, lambda g, ans, x: g / (1.0 + x))
+scalar_rule(math.log2, lambda g, ans, x: g / (x * math.log(2.0)))
+scalar_rule(math.log10, lambda g, ans, x: g / (x * math.log(10.0)))
+scalar_rule(math.sqrt, lambda g, ans, x: g / (2.0 * ans))
+scalar_rule(math.sin, lambda g, ans, x: g * call(math.cos, x))
+scalar_rule(math.cos, lambda g, ans, x: -g * call(math.sin, x))
+scalar_rule(math.tan, lambda g, ans, x: g * (1.0 + ans**2))
+scalar_rule(math.asin, lambda g, ans, x: g / call(math.sqrt, 1.0 - x**2))
+scalar_rule(math.acos, lambda g, ans, x: -g / call(math.sqrt, 1.0 - x**2))
+scalar_rule(math.atan, lambda g, ans, x: g / (1.0 + x**2))
+scalar_rule(math.sinh, lambda g, ans, x: g * call(math.cosh, x))
+scalar_rule(math.cosh, lambda g, ans, x: g * call(math.sinh, x))
+scalar_rule(math.tanh, lambda g, ans, x: g * (1.0 - ans**2))
+scalar_rule(math.asinh, lambda g, ans, x: g / call(math.sqrt, x**2 + 1.0))
+scalar_rule(math.acosh, lambda g, ans, x: g / call(math.sqrt, x**2 - 1.0))
+scalar_rule(math.atanh, lambda g, ans, x: g / (1.0 - x**2))
+scalar_rule(math.fabs, lambda g, ans, x: g * call(math.copysign, 1.0, x))
+scalar_rule(math.erf, lambda g, ans, x: g * 2.0 / call(math.sqrt, math.pi) * call(math.exp, -(x**2)))
+scalar_rule(
+    math.atan2,
+    lambda g, ans, y, x: g * x / (x**2 + y**2),
+    lambda g, ans, y, x: -g * y / (x**2 + y**2),
+)
+scalar_rule(
+    math.hypot,
+    lambda g, ans, x, y: g * x / ans,
+    lambda g, ans, x, y: g * y / ans,
+)
+scalar_rule(
+    math.pow,
+    lambda g, ans, x, y: g * y * call(math.pow, x, y - 1.0),
+    lambda g, ans, x, y: g * ans * call(math.log, x),
+)
+
+
+def _log_rules():
+    def dx(g, ans, x, base=None):
+        return g / x if base is None else g / (x * call(math.log, base))
+
+    def dbase(g, ans, x, base):
+        return -g * ans / (base * call(math.log, base))
+
+    elementwise(math.log, dx, dbase, ndim=scalar)
+
+
+_log_rules()
+
+elementwise(builtins.abs, lambda g, ans, x: g * np.sign(x), ndim=lambda r, a, k: r[0])
+linear(builtins.float, lambda g, ans, x: g, ndim=scalar)
+elementwise(
+    builtins.pow,
+    lambda g, ans, x, y: g * y * x ** (y - 1),
+    lambda g, ans, x, y: g * ans * np.log(x),
+)
+nondiff(builtins.int, builtins.round, math.floor, math.ceil, math.trunc, ndim=scalar)
+nondiff(builtins.len, math.isnan, math.isinf, math.isfinite, ndim=scalar)
+nondiff(builtins.range, builtins.print, builtins.isinstance)

@@ -1,0 +1,136 @@
+"""The rule table: one entry per primitive, keyed by the function object itself.
+
+A reverse rule for positional operand ``i`` is ``rule(g, ans, *args, **kwargs)``
+and returns that operand's contribution, written as ordinary NumPy code (see
+:mod:`sct.symbolic`). A forward rule has the same signature with ``g`` the
+tangent of operand ``i``; the output tangent is the sum over operands. ``None``
+for an operand means "no derivative" (an integer axis, a shape).
+
+``elementwise`` registers one derivative for both modes; ``linear`` derives the
+forward rule from the function itself; ``nondiff`` marks functions whose output
+never carries a derivative (``np.shape``, ``np.argmax``, comparisons).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Entry:
+    fn: object
+    vjp: list = field(default_factory=list)
+    jvp: list = field(default_factory=list)
+    broadcasting: bool = False  # operands broadcast against each other
+    elementwise: bool = False  # the result has the (broadcast) shape of the operands
+    ndim: Callable | None = None  # (ranks, args, kwargs) -> rank of the result, or None
+    symbolic: bool = True  # built-in: rule bodies become source; user rules are called by name
+    nondiff: bool = False
+
+    def differentiable(self, i: int) -> bool:
+        if self.nondiff:
+            return False
+        rules = self.vjp or self.jvp
+        return i < len(rules) and rules[i] is not None
+
+
+TABLE: dict[int, Entry] = {}
+
+
+def _key(fn):
+    try:
+        hash(fn)
+        return fn
+    except TypeError:
+        return id(fn)
+
+
+def lookup(fn) -> Entry | None:
+    if fn is None:
+        return None
+    return TABLE.get(_key(fn))
+
+
+def _entry(fn, **fields) -> Entry:
+    entry = TABLE.get(_key(fn))
+    if entry is None:
+        entry = TABLE[_key(fn)] = Entry(fn)
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    return entry
+
+
+# ---- ranks ---------------------------------------------------------------
+# A rank function gets the operands' ranks (None: unknown) and their static
+# values (DYNAMIC where the value is only known at run time).
+DYNAMIC = object()
+
+
+def broadcast(ranks, args, kwargs):
+    return None if None in ranks else max(ranks, default=0)
+
+
+def same(ranks, args, kwargs):
+    return ranks[0] if ranks else None
+
+
+def scalar(ranks, args, kwargs):
+    return 0
+
+
+def reduction(ranks, args, kwargs):
+    axis = args[1] if len(args) > 1 else kwargs.get("axis")
+    keepdims = kwargs.get("keepdims", False)
+    if keepdims is DYNAMIC or axis is DYNAMIC:
+        return None
+    if keepdims:
+        return ranks[0]
+    if axis is None:
+        return 0
+    if ranks[0] is None:
+        return None
+    return ranks[0] - (len(axis) if isinstance(axis, tuple) else 1)
+
+
+# ---- registration ----------------------------------------------------------
+def defvjp(fn, *rules, broadcasting=False, ndim=None, symbolic=True):
+    """Reverse rules for ``fn``, one per positional operand (None: no derivative)."""
+    _entry(fn, vjp=list(rules), broadcasting=broadcasting, symbolic=symbolic, nondiff=False)
+    if ndim is not None:
+        _entry(fn, ndim=ndim)
+
+
+def defjvp(fn, *rules, symbolic=True):
+    """Forward rules for ``fn``: rule ``i`` maps operand ``i``'s tangent to its share of the output's."""
+    entry = _entry(fn, jvp=list(rules), nondiff=False)
+    if not symbolic:
+        entry.symbolic = False
+
+
+def elementwise(fn, *derivatives, ndim=broadcast):
+    """An elementwise function: each rule serves both modes (``g`` times a partial derivative)."""
+    _entry(
+        fn,
+        vjp=list(derivatives),
+        jvp=list(derivatives),
+        broadcasting=len(derivatives) > 1,
+        elementwise=True,
+        ndim=ndim,
+    )
+
+
+def linear(fn, vjp, ndim=same, rest=()):
+    """A function linear in its first operand; its tangent is ``fn(tangent, *rest)``."""
+    from ..symbolic import call
+
+    def jvp(g, ans, x, *args, **kwargs):
+        return call(fn, g, *args, **kwargs)
+
+    _entry(fn, vjp=[vjp, *[None] * len(rest)], jvp=[jvp, *[None] * len(rest)], ndim=ndim)
+
+
+def nondiff(*fns, ndim=None):
+    """Functions whose result carries no derivative."""
+    for fn in fns:
+        _entry(fn, nondiff=True, vjp=[], jvp=[], ndim=ndim)

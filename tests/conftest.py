@@ -1,0 +1,34 @@
+"""Shared test helpers: central finite differences and a seeded RNG."""
+
+import numpy as np
+import pytest
+
+
+def numeric_grad(f, args, i, eps=1e-6):
+    """Central-difference gradient of scalar ``f`` with respect to ``args[i]``."""
+    args = list(args)
+    x = args[i]
+    if isinstance(x, float):
+        hi, lo = list(args), list(args)
+        hi[i], lo[i] = x + eps, x - eps
+        return (f(*hi) - f(*lo)) / (2 * eps)
+    x = np.asarray(x, dtype=float)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        hi, lo = x.copy(), x.copy()
+        hi[idx] += eps
+        lo[idx] -= eps
+        g[idx] = (f(*args[:i], hi, *args[i + 1 :]) - f(*args[:i], lo, *args[i + 1 :])) / (2 * eps)
+    return g
+
+
+def assert_grads_match(f, args, grads, rtol=1e-5, atol=1e-6):
+    """``grads`` (one per argument of ``f``) agree with central differences."""
+    for i, g in enumerate(grads):
+        expected = numeric_grad(f, args, i)
+        np.testing.assert_allclose(g, expected, rtol=rtol, atol=atol, err_msg=f"argument {i}")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
