@@ -25,7 +25,7 @@ def loss(Wx, Wh, b, w_out, xs, targets):
     return np.mean((prediction - targets) ** 2)
 
 
-def train(steps=150, rate=0.05, hidden=8, log_every=25):
+def train(steps=300, rate=0.02, hidden=8, log_every=30):
     rng = np.random.default_rng(0)
     sequences = rng.uniform(-0.5, 0.5, size=(32, 8))
     targets = sequences.sum(axis=1)
@@ -47,6 +47,6 @@ def train(steps=150, rate=0.05, hidden=8, log_every=25):
 
 
 if __name__ == "__main__":
-    history = train(int(sys.argv[1]) if len(sys.argv) > 1 else 150)
+    history = train(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
     assert history[-1] < 0.5 * history[0], "the loss should have fallen"
     print(f"loss fell from {history[0]:.4f} to {history[-1]:.4f}")

@@ -1,8 +1,8 @@
 """A scalar function of one variable, its derivative, and the code sct writes for it.
 
-    python examples/scalar.py
-    sct dump examples/scalar.py:f
-    sct check examples/scalar.py:f --args "0.7"
+python examples/scalar.py
+sct dump examples/scalar.py:f
+sct check examples/scalar.py:f --args "0.7"
 """
 
 import numpy as np
