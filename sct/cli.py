@@ -401,7 +401,8 @@ def check_gradient(fn, values, wrt, rtol, atol, max_rows=8) -> tuple[bool, str]:
     if bad:
         lines.append(f"FAILED: {bad} of {total} derivatives disagree with central differences ({tolerance})")
     else:
-        lines.append(f"ok: all {total} derivatives agree with central differences ({tolerance})")
+        agree = "derivative agrees" if total == 1 else "derivatives agree"
+        lines.append(f"ok: {total} {agree} with central differences ({tolerance})")
     return not bad, "\n".join(lines)
 
 

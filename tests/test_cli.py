@@ -262,7 +262,7 @@ def test_check_passes_on_the_seed(capsys):
     assert rows["x"][0] == pytest.approx(dx, rel=1e-9) and rows["y"][0] == pytest.approx(dy, rel=1e-9)
     assert rows["x"][1] == pytest.approx(dx, rel=1e-6) and rows["y"][1] == pytest.approx(dy, rel=1e-6)
     assert out.splitlines()[0] == f"f(x, y) = {f(1.5, 2.0):.10g}"
-    assert "ok: all 2 derivatives agree" in out
+    assert "ok: 2 derivatives agree" in out
 
 
 KINK = """\
