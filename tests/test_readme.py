@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sct
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
@@ -131,6 +133,44 @@ def _is_expression(text: str) -> bool:
     except SyntaxError:
         return False
     return True
+
+
+# ---- docs/api.md: its examples are doctests ------------------------------------------------
+def test_api_examples_run():
+    """Each section's examples run in order (sharing names); sections that call a function
+    sct does not have yet are skipped, and then the test is an expected failure."""
+    path = ROOT / "docs" / "api.md"
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    globs, missing, report = {}, set(), io.StringIO()
+    text = re.sub(r"^```\w*$", "", path.read_text(), flags=re.M)  # a fence ends an example's output
+    sections = re.split(r"^(?=##+ )", text, flags=re.M)
+    for i, section in enumerate(sections):
+        test = parser.get_doctest(section, globs, f"api.md section {i}", str(path), 0)
+        code = "\n".join(example.source for example in test.examples)
+        needs = {name for name in re.findall(r"\bsct\.(\w+)", code) if not hasattr(sct, name)}
+        if "sct.grad(sct.grad(" in code and not _grad_of_grad_works():
+            needs.add("grad of grad")
+        if needs:
+            missing |= needs
+            continue
+        runner.run(test, out=report.write, clear_globs=False)
+        globs.update(test.globs)
+    assert runner.failures == 0, report.getvalue()
+    assert runner.tries >= 20
+    if missing:
+        pytest.xfail(f"docs/api.md shows functions sct does not have yet: {', '.join(sorted(missing))}")
+
+
+def _cube(x):
+    return x**3
+
+
+def _grad_of_grad_works() -> bool:
+    try:
+        return sct.grad(sct.grad(_cube))(2.0) == 12.0
+    except Exception:
+        return False
 
 
 # ---- marked output blocks in README.md and docs/ ------------------------------------------
