@@ -472,7 +472,8 @@ def _table(rows) -> list[str]:
             continue
         cells.append((label, element, _num(a), _num(n), f"{rel:.1e}", "MISMATCH" if bad else ""))
     widths = [max(len(c[k]) for c in cells if not (c[2] == "" and k == 1)) for k in range(6)]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    align = [str.ljust, str.ljust, str.rjust, str.rjust, str.rjust, str.ljust]
+    return ["  ".join(a(c, w) for a, c, w in zip(align, row, widths)).rstrip() for row in cells]
 
 
 def _num(value) -> str:

@@ -502,6 +502,43 @@ def test_export_writes_helpers_constants_and_user_functions(capsys, tmp_path):
     np.testing.assert_allclose(result["grads"][1], db, rtol=1e-12)
 
 
+def _loop(x):
+    for _ in range(3):
+        x = x * 2.0
+    return x
+
+
+def _has_loops() -> bool:
+    try:
+        return sct.grad(_loop)(1.5) == 8.0
+    except Exception:
+        return False
+
+
+@pytest.mark.xfail(not _has_loops(), reason="sct does not differentiate loops yet", strict=False)
+def test_export_a_loop(capsys, tmp_path):
+    rnn = cli.load_module(str(ROOT / "examples" / "rnn.py"))
+    out = tmp_path / "rnn_grad.py"
+    code, _, err = main(
+        capsys, "export", str(ROOT / "examples" / "rnn.py") + ":loss", "--wrt", "0,1,2,3", "-o", str(out)
+    )
+    assert code == 0, err
+    rng = np.random.default_rng(2)
+    xs = rng.uniform(-0.5, 0.5, size=(4, 5))
+    args = [
+        rng.standard_normal(3),
+        rng.standard_normal((3, 3)),
+        rng.standard_normal(3),
+        rng.standard_normal(3),
+    ]
+    args += [xs, xs.sum(axis=1)]
+    result = call_exported(out, "grad_loss", args, tmp_path)
+    expected = sct.grad(rnn.loss, wrt=(0, 1, 2, 3))(*args)
+    assert result["loaded"] == []
+    for got, want in zip(result["grads"], expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_export_refuses_what_it_cannot_write(capsys, tmp_path):
     path = write(tmp_path, EXPORTED, "refused_source.py")
     code, _, err = main(capsys, "export", path + ":uses_huge", "-o", str(tmp_path / "x.py"))
