@@ -1,19 +1,29 @@
-"""Analyses over the lowered IR: ranks, and which values carry a derivative.
+"""Analyses over the lowered IR: ranks, shape classes, activity, overwritten values.
 
 * ``ranks``: the rank (``ndim``) of every value where it is known statically,
   from the ranks of the arguments (the call's specialisation) and each rule's
-  rank function. Ranks decide where broadcasting may have happened.
+  rank function. A variable assigned in several places has a rank only if they
+  all agree.
+* ``shape_classes``: groups of values known to have the same shape; decides
+  where a contribution must be summed back (``unbroadcast``).
 * ``activity``: a value is *active* when it depends on a ``wrt`` input through
   differentiable operations AND the output depends on it. Only active values
   get a ``delta_*``.
+* ``overwritten``: variables whose old value may be lost (assigned more than
+  once, or inside a loop); the reverse sweep resets their adjoint at each
+  assignment and, if it reads them, restores their values from a record.
 """
 
 from __future__ import annotations
 
+import operator
+
 import gast
 
-from .ir import Assign, FunctionIR, names_in, operands
+from .ir import Assign, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from .rules import DYNAMIC, lookup
+
+SCALAR = "scalar"
 
 
 def static_value(node):
@@ -30,47 +40,134 @@ def rank_of(node, ranks: dict):
     if isinstance(node, gast.Name):
         return ranks.get(node.id)
     if isinstance(node, gast.Constant):
-        return 0 if isinstance(node.value, int | float | complex) else None
+        return 0 if isinstance(node.value, int | float | complex) and not isinstance(node.value, bool) else None
     value = static_value(node)
     return 0 if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def ranks(ir: FunctionIR, arg_ranks: dict) -> dict:
-    known = dict(arg_ranks)
+def assignments(body) -> dict:
+    """How many places assign each variable (loop targets included)."""
+    counts = {}
+    for stmt in walk(body):
+        target = stmt.target if isinstance(stmt, Assign | For | SetItem) else None
+        if target is not None:
+            counts[target] = counts.get(target, 0) + 1
+    return counts
+
+
+def overwritten(ir: FunctionIR) -> set:
+    """Variables an assignment may overwrite: on some path assigned twice (or in a loop)."""
+    counts = _path_counts(ir.body)
+    return {v for v, n in counts.items() if n + (v in ir.params) > 1}
+
+
+def _path_counts(body) -> dict:
+    """The most times any one path through ``body`` assigns each variable (loops: many)."""
+    counts = {}
+    for stmt in body:
+        if isinstance(stmt, If):
+            then, orelse = _path_counts(stmt.body), _path_counts(stmt.orelse)
+            found = {v: max(then.get(v, 0), orelse.get(v, 0)) for v in then.keys() | orelse.keys()}
+        elif isinstance(stmt, For | While):
+            found = {v: 2 for v in assignments(stmt.body) | assignments(getattr(stmt, "cond", []))}
+            if isinstance(stmt, For):
+                found[stmt.target] = 2
+        else:
+            found = {stmt.target: 1} if isinstance(stmt, Assign | SetItem) else {}
+        for v, n in found.items():
+            counts[v] = counts.get(v, 0) + n
+    return counts
+
+
+def first_definitions(ir: FunctionIR) -> set:
+    """ids of top-level assignments that give a variable its first value (nothing to record)."""
+    seen, first = set(ir.params), set()
     for stmt in ir.body:
-        if isinstance(stmt, Assign):
-            known[stmt.target] = _rank(stmt, known)
-    return known
+        if isinstance(stmt, Assign) and stmt.target not in seen:
+            first.add(id(stmt))
+        seen |= {s.target for s in walk([stmt]) if isinstance(s, Assign | For | SetItem)}
+    return first
 
 
-def _rank(stmt: Assign, known: dict):
+_UNSEEN = object()  # no assignment of the variable evaluated yet (the fixed point's bottom)
+
+
+def ranks(ir: FunctionIR, arg_ranks: dict, elements: dict | None = None) -> dict:
+    """Ranks of all variables, to an optimistic fixed point over loops and branches.
+
+    ``elements`` gives the rank of the items of container arguments, if known.
+    """
+    elements = elements or {}
+    assigned = [s for s in walk(ir.body) if isinstance(s, Assign | For)]
+    known = {**{s.target: _UNSEEN for s in assigned}, **arg_ranks}
+    for _ in range(2 * len(assigned) + 2):
+        new = dict(known)
+        for stmt in assigned:
+            rank = 0 if isinstance(stmt, For) else _rank(stmt, known, elements)
+            old = new[stmt.target]
+            new[stmt.target] = rank if old is _UNSEEN else (old if old == rank or rank is _UNSEEN else None)
+        if new == known:
+            break
+        known = new
+    return {v: (None if r is _UNSEEN else r) for v, r in known.items()}
+
+
+def _rank(stmt: Assign, known: dict, elements: dict):
     args, kwargs = operands(stmt)
+    arg_ranks = [rank_of(a, known) for a in args]
+    if _UNSEEN in arg_ranks:
+        return _UNSEEN
     if stmt.prim is None:
-        return rank_of(args[0], known)
+        return arg_ranks[0]
+    if stmt.prim is operator.getitem:
+        base = elements.get(args[0].id) if isinstance(args[0], gast.Name) else None
+        if base is not None and rank_of(args[1], known) == 0:
+            return base
+        return _index_rank(arg_ranks[0], args[1], known)
     entry = lookup(stmt.prim)
     if entry is None or entry.ndim is None:
         return None
-    arg_ranks = [rank_of(a, known) for a in args]
     statics = [static_value(a) for a in args]
     kw = {k: static_value(v) for k, v in kwargs.items()}
     return entry.ndim(arg_ranks, statics, kw)
 
 
-SCALAR = "scalar"
+def _index_rank(rank, index, known):
+    """Rank of ``x[index]`` for basic indexing (ints, slices, None); None otherwise."""
+    if rank is None:
+        return None
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    for part in parts:
+        if isinstance(part, gast.Slice):
+            continue
+        if isinstance(part, gast.Constant) and part.value is None:
+            rank += 1
+        elif rank_of(part, known) == 0 and not (isinstance(part, gast.Constant) and part.value is Ellipsis):
+            rank -= 1
+        else:
+            return None
+    return rank if rank >= 0 else None
 
 
 def shape_classes(ir: FunctionIR, ranks: dict) -> dict:
     """Group values known to have the same shape: ``{name: class}``.
 
     Every scalar is in class ``"scalar"``; each argument starts its own class;
-    an elementwise operation whose array operands share a class stays in it. A
-    contribution needs summing back (``unbroadcast``) only when its operand's
-    class differs from the result's.
+    an elementwise operation whose array operands share a class stays in it; a
+    variable assigned in several places is in a class of its own.
     """
+    counts = assignments(ir.body)
     classes = {p: (SCALAR if ranks.get(p) == 0 else p) for p in ir.params}
-    for stmt in ir.body:
+    for stmt in walk(ir.body):
         if isinstance(stmt, Assign):
-            classes[stmt.target] = _shape_class(stmt, classes, ranks)
+            if ranks.get(stmt.target) == 0:
+                classes[stmt.target] = SCALAR
+            elif counts.get(stmt.target, 0) > 1 or stmt.target in ir.params:
+                classes[stmt.target] = stmt.target
+            else:
+                classes[stmt.target] = _shape_class(stmt, classes)
+        elif isinstance(stmt, For):
+            classes[stmt.target] = SCALAR
     return classes
 
 
@@ -83,20 +180,22 @@ def shape_class(node, classes: dict):
     return None
 
 
-def _shape_class(stmt: Assign, classes: dict, ranks: dict):
-    if ranks.get(stmt.target) == 0:
-        return SCALAR
+def _shape_class(stmt: Assign, classes: dict):
     args, _ = operands(stmt)
     entry = lookup(stmt.prim)
     if stmt.prim is None or (entry is not None and entry.elementwise):
         found = {shape_class(a, classes) for a in args} - {SCALAR}
         if len(found) == 1 and None not in found:
             return found.pop()
+        if not found and stmt.prim is not None:
+            return SCALAR
     return stmt.target  # a class of its own
 
 
-def differentiable_operands(stmt: Assign) -> list[tuple[int, str]]:
+def differentiable_operands(stmt) -> list[tuple[int, str]]:
     """(position, variable) for each operand a derivative can flow through."""
+    if isinstance(stmt, SetItem):
+        return [(0, n) for n in names_in(stmt.value)]
     args, _ = operands(stmt)
     if stmt.prim is None:
         return [(0, n) for n in names_in(args[0])]
@@ -109,13 +208,24 @@ def differentiable_operands(stmt: Assign) -> list[tuple[int, str]]:
 
 
 def activity(ir: FunctionIR, wrt: list[str]) -> set[str]:
-    """The names that depend on ``wrt`` and that the output depends on."""
+    """The names that depend on ``wrt`` and that the output depends on (fixed point)."""
+    flow = [s for s in walk(ir.body) if isinstance(s, Assign | SetItem)]
     varied = set(wrt)
-    for stmt in ir.body:
-        if isinstance(stmt, Assign) and any(n in varied for _, n in differentiable_operands(stmt)):
-            varied.add(stmt.target)
+    changed = True
+    while changed:
+        changed = False
+        for stmt in flow:
+            if stmt.target not in varied and any(n in varied for _, n in differentiable_operands(stmt)):
+                varied.add(stmt.target)
+                changed = True
     useful = {ir.output}
-    for stmt in reversed(ir.body):
-        if isinstance(stmt, Assign) and stmt.target in useful:
-            useful.update(n for _, n in differentiable_operands(stmt))
+    changed = True
+    while changed:
+        changed = False
+        for stmt in flow:
+            if stmt.target in useful:
+                new = {n for _, n in differentiable_operands(stmt)} - useful
+                if new:
+                    useful |= new
+                    changed = True
     return varied & useful

@@ -10,14 +10,22 @@ After lowering, a function body is a list of these statements, and nothing else:
 * ``Assign(t, x.m(atom, ...))``          a method of an array (``method=True``)
 * ``Assign(t, x.attr)``                  an attribute of an array: ``t = x.T``
 * ``Assign(t, x[index])``                indexing, where ``index`` is made of atoms and slices
-* ``Assign(t, (atom, ...))``             building a tuple or list
+* ``Assign(t, (atom, ...))``             building a tuple, list or dict
+* ``SetItem(t, index, atom)``            ``t[index] = atom`` into an array the function made
 * ``Effect(f(atom, ...))``               a call kept for its side effect only
+* ``If(test, body, orelse)``             ``test`` is a comparison or boolean over atoms
+* ``For(i, range(atom, ...), body)``     loops over anything else become index loops
+* ``While(cond, test, body)``            ``cond`` computes ``test`` before each trip
 
 An *atom* is a variable, a constant, a tuple or list of atoms, or a dotted name
-rooted at a global (``np.pi``). Every statement has a single target, and in
-straight-line code every name is assigned once: a user variable assigned again
-gets a new version (``x``, then ``x_1``). Temporaries are ``a, b, c, ...``. The
-function's value is assigned to ``out`` (or a fresh variant of it).
+rooted at a global (``np.pi``). No statement's target is also its operand.
+A user variable assigned only in straight-line code at the top of the function
+gets a new version each time (``x``, then ``x_1``): those values are never
+overwritten. Variables assigned inside ``if``/``for``/``while`` keep one name.
+``break``, ``continue`` and ``return`` inside control flow become flags and
+guards (``if not skip: ...``), so every loop is a plain loop the reverse sweep
+can replay from its trip count. Temporaries are ``a, b, c, ...``; the value the
+function returns is assigned to ``out``.
 """
 
 from __future__ import annotations
@@ -26,15 +34,15 @@ import operator
 
 import gast
 
+from .anf_control import ControlFlow
 from .errors import Problem, UnsupportedSyntaxError
-from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR
+from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
 from .parse import Parsed
 from .runtime import HELPERS
 
-RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
-
 LOAD = gast.Load()
+RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
 
 
 def name(id_: str) -> gast.Name:
@@ -57,13 +65,15 @@ def lower(parsed: Parsed, has_aux: bool = False) -> tuple[FunctionIR, Namer]:
     return ir, lowering.namer
 
 
-class _Lowering:
+class _Lowering(ControlFlow):
     def __init__(self, parsed: Parsed):
         self.parsed = parsed
         self.params = [a.id for a in parsed.node.args.args]
         self.locals = set(self.params) | _assigned_names(parsed.node)
         used = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
         self.namer = Namer(used | self.locals | {parsed.node.name} | RESERVED)
+        self.unversioned = _nested_assignments(parsed.node)
+        self.initial_names = set(self.namer.taken)
         self.current = {p: p for p in self.params}  # user name -> its current version
         self.namespace = {}  # free name -> object, for the generated code
         self.stmts = []
@@ -71,25 +81,21 @@ class _Lowering:
         self.output = None
         self.aux = None
         self.problems = []
+        ControlFlow.__init__(self)
 
-    # ---- statements -------------------------------------------------------
     def function(self, has_aux: bool):
+        self.has_aux = has_aux
+        self.output = self.namer.fresh("out")
         body = self.parsed.node.body
-        for i, stmt in enumerate(body):
-            self.origin = self.parsed.location(stmt)
-            if isinstance(stmt, gast.Return):
-                if i != len(body) - 1:
-                    self.problem(stmt, "statements after `return` are never run; remove them")
-                self.ret(stmt, has_aux)
-                break
-            self.statement(stmt)
-        if self.output is None:
-            self.problem(self.parsed.node, "the function must end with `return <value>`")
+        if not _ends_in_return(body):
+            self.problem(self.parsed.node, "every path through the function must end in `return <value>`")
+        self.stmts = self.function_body(body)
         if self.problems:
             raise UnsupportedSyntaxError(self.problems)
         return self.stmts
 
-    def statement(self, stmt):
+    # ---- simple statements ---------------------------------------------------------
+    def simple_statement(self, stmt):
         if isinstance(stmt, gast.Assign):
             value = stmt.value
             for target in stmt.targets:
@@ -106,37 +112,47 @@ class _Lowering:
         elif not isinstance(stmt, gast.Pass):
             self.problem(stmt, f"`{type(stmt).__name__}` is not supported here")
 
-    def ret(self, stmt, has_aux: bool):
-        value = stmt.value if stmt.value is not None else gast.Constant(value=None, kind=None)
-        if has_aux:
+    def return_value(self, value):
+        """``out = value`` (and the aux output) for a ``return`` statement."""
+        if value is None:
+            value = gast.Constant(value=None, kind=None)
+        if self.has_aux:
             if not (isinstance(value, gast.Tuple) and len(value.elts) == 2):
-                self.problem(stmt, "with has_aux=True the function must `return value, aux`")
+                self.problem(value, "with has_aux=True the function must `return value, aux`")
                 return
-            self.aux = self.atom_name(self.expr(value.elts[1]), "aux")
+            if self.aux is None:
+                self.aux = self.namer.fresh("aux")
+            self.emit(self.aux, value.elts[1])
             value = value.elts[0]
-        self.output = self.namer.fresh("out")
         self.emit(self.output, value)
 
     def assign(self, target, value):
         """Lower ``target = value``; returns an atom holding the value (for chains)."""
         if isinstance(target, gast.Name):
             return self.bind(target.id, value)
-        if isinstance(target, (gast.Tuple, gast.List)):
+        if isinstance(target, gast.Tuple | gast.List):
             return self.unpack(target, value)
-        self.problem(target, "assigning into a subscript or attribute is not supported yet")
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+            return self.set_item(target, value)
+        self.problem(target, "only names, tuples and `array[index]` can be assigned to")
         return value
 
     def bind(self, user_name: str, value):
-        version = user_name if user_name not in self.current else self.namer.version(user_name)
+        if user_name in self.unversioned:
+            version = user_name
+        elif user_name in self.current:
+            version = self.namer.version(user_name)
+        else:
+            version = user_name
         self.emit(version, value)
         self.current[user_name] = version
         return name(version)
 
     def unpack(self, target, value):
-        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+        if isinstance(value, gast.Tuple | gast.List) and len(value.elts) == len(target.elts):
             atoms = [self.expr(v) for v in value.elts]  # all right-hand sides first
             for t, a in zip(target.elts, atoms):
-                self.assign(t, a)
+                self.assign(t, Lowered(a))
             return value
         whole = self.expr(value)
         for i, t in enumerate(target.elts):
@@ -144,10 +160,21 @@ class _Lowering:
             self.assign(t, gast.Subscript(value=whole, slice=index, ctx=LOAD))
         return whole
 
-    # ---- expressions ------------------------------------------------------
+    def set_item(self, target, value):
+        array = self.atom(target.value)
+        index, value = self.index(target.slice), self.expr(value)
+        self.stmts.append(SetItem(array.id, index, value, self.where(target)))
+        return value
+
+    # ---- expressions ---------------------------------------------------------------
     def emit(self, target: str, value):
         """Emit ``target = value`` with ``value`` made one primitive over atoms."""
         prim, flat, method = self.primitive(value)
+        if target in self.unversioned and target in _names(flat) and not isinstance(value, Lowered):
+            # ``y = y * x`` reads y and overwrites it: compute into a temporary first.
+            temp = self.namer.temp()
+            self.stmts.append(Assign(temp, flat, prim, self.where(value), method))
+            prim, flat, method = None, name(temp), False
         self.stmts.append(Assign(target, flat, prim, self.where(value), method))
 
     def where(self, node):
@@ -156,12 +183,16 @@ class _Lowering:
 
     def expr(self, node, keep_call=False):
         """An atom for ``node``, emitting the statements that compute it."""
+        if isinstance(node, Lowered):
+            return node.atom
         if self.is_atom(node):
             return self.atom(node)
         if _negative_literal(node):
             return gast.Constant(value=-node.operand.value, kind=None)
-        if isinstance(node, (gast.Tuple, gast.List)) and not keep_call:
+        if isinstance(node, gast.Tuple | gast.List) and not keep_call:
             return type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
+        if isinstance(node, gast.IfExp):
+            return name(self.if_expression(node))
         prim, flat, method = self.primitive(node)
         if keep_call:
             return flat
@@ -169,15 +200,8 @@ class _Lowering:
         self.stmts.append(Assign(temp, flat, prim, self.where(node), method))
         return name(temp)
 
-    def atom_name(self, atom, base: str) -> str:
-        if isinstance(atom, gast.Name):
-            return atom.id
-        fresh = self.namer.fresh(base)
-        self.emit(fresh, atom)
-        return fresh
-
     def is_atom(self, node) -> bool:
-        if isinstance(node, (gast.Name, gast.Constant)):
+        if isinstance(node, gast.Name | gast.Constant):
             return True
         return isinstance(node, gast.Attribute) and self.global_path(node) is not None
 
@@ -188,6 +212,8 @@ class _Lowering:
                     self.problem(node, f"`{node.id}` is used before it is assigned")
                     return name(node.id)
                 return name(self.current[node.id])
+            if node.id not in self.initial_names:
+                return node  # a name this lowering made (a temporary, a loop index)
             self.resolve(node)
             return name(node.id)
         if isinstance(node, gast.Attribute):
@@ -196,13 +222,16 @@ class _Lowering:
 
     def primitive(self, node):
         """(rule key, the node with atoms for operands, is-method) for one operation."""
+        if isinstance(node, Lowered):
+            return None, node.atom, False
         if isinstance(node, gast.BinOp):
             flat = gast.BinOp(left=self.expr(node.left), op=node.op, right=self.expr(node.right))
             return BINOPS[type(node.op)], flat, False
         if isinstance(node, gast.UnaryOp):
+            operand = self.expr(node.operand)
             if isinstance(node.op, gast.UAdd):
-                return None, self.expr(node.operand), False
-            return UNARYOPS[type(node.op)], gast.UnaryOp(op=node.op, operand=self.expr(node.operand)), False
+                return None, operand, False
+            return UNARYOPS[type(node.op)], gast.UnaryOp(op=node.op, operand=operand), False
         if isinstance(node, gast.Compare):
             return self.compare(node)
         if isinstance(node, gast.Call):
@@ -210,20 +239,19 @@ class _Lowering:
         if isinstance(node, gast.Attribute):
             if node.attr not in ATTRIBUTES:
                 self.problem(node, f"the attribute `.{node.attr}` is not supported on arrays")
-            return (
-                ATTRIBUTES.get(node.attr),
-                gast.Attribute(value=self.expr(node.value), attr=node.attr, ctx=LOAD),
-                False,
-            )
+            flat = gast.Attribute(value=self.expr(node.value), attr=node.attr, ctx=LOAD)
+            return ATTRIBUTES.get(node.attr), flat, False
         if isinstance(node, gast.Subscript):
             flat = gast.Subscript(value=self.expr(node.value), slice=self.index(node.slice), ctx=LOAD)
             return operator.getitem, flat, False
-        if isinstance(node, (gast.Tuple, gast.List)):
+        if isinstance(node, gast.Tuple | gast.List):
             flat = type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
             return (tuple if isinstance(node, gast.Tuple) else list), flat, False
         if isinstance(node, gast.Dict):
             keys = [None if k is None else self.expr(k) for k in node.keys]
             return dict, gast.Dict(keys=keys, values=[self.expr(v) for v in node.values]), False
+        if isinstance(node, gast.IfExp):
+            return None, name(self.if_expression(node)), False
         if self.is_atom(node):
             return None, self.atom(node), False
         self.problem(node, f"the expression `{type(node).__name__}` is not supported")
@@ -260,7 +288,7 @@ class _Lowering:
             return gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=LOAD)
         return self.expr(node)
 
-    # ---- names ------------------------------------------------------------
+    # ---- names ---------------------------------------------------------------------
     def global_path(self, node):
         """``["np", "linalg", "inv"]`` for a dotted name rooted at a non-local, else None."""
         parts = []
@@ -291,6 +319,17 @@ class _Lowering:
         self.problems.append(Problem(message, self.parsed.location(node)))
 
 
+class Lowered:
+    """An atom already lowered (its names are versions, not user names to look up again)."""
+
+    def __init__(self, atom):
+        self.atom = atom
+
+
+def _names(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
 def _negative_literal(node) -> bool:
     return (
         isinstance(node, gast.UnaryOp)
@@ -308,8 +347,27 @@ def _as_load(target):
 
 
 def _assigned_names(fn_node) -> set:
+    return {node.id for node in gast.walk(fn_node) if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)}
+
+
+_COMPOUND = (gast.If, gast.For, gast.While)
+
+
+def _nested_assignments(fn_node) -> set:
+    """Names assigned inside an if/for/while (they keep one name, values may be overwritten)."""
     found = set()
     for node in gast.walk(fn_node):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            found.add(node.id)
+        if isinstance(node, _COMPOUND):
+            found |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     return found
+
+
+def _ends_in_return(body) -> bool:
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, gast.Return):
+        return True
+    if isinstance(last, gast.If):
+        return _ends_in_return(last.body) and _ends_in_return(last.orelse)
+    return False

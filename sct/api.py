@@ -33,6 +33,76 @@ class Compiled:
     helpers: dict
     params: list
     wrt: list
+    guards: tuple = ((), (), ())  # what the compile relied on; see _guards
+
+    def fresh(self) -> bool:
+        """Whether the names the compile resolved still mean the same objects (a few ``is`` tests)."""
+        cells, names, codes = self.guards
+        for cell, value in cells:
+            try:
+                if cell.cell_contents is not value:
+                    return False
+            except ValueError:  # the cell was emptied
+                return False
+        for scope, name, value in names:
+            if scope.get(name, _ABSENT) is not value:
+                return False
+        return all(owner.__code__ is code for owner, code in codes)
+
+
+# ---- staleness -------------------------------------------------------------------
+# A compiled variant bakes in what the function's free names meant when it was
+# compiled: closure values are bound into the generated code, and the rule chosen
+# for each call depends on the function a global name held. Module globals that
+# are plain data (numbers, arrays) are read live by the generated code, so
+# rebinding them needs no recompile; anything else is checked per call by identity.
+_ABSENT = object()
+_DATA = (int, float, complex, str, bytes, np.ndarray, np.generic, type(None))
+
+
+def _guards(fn, seen=None) -> tuple:
+    """(cells, names, codes) to check before reusing a variant compiled from ``fn``."""
+    seen = set() if seen is None else seen
+    fn = inspect.unwrap(fn, stop=lambda f: not hasattr(f, "__wrapped__"))
+    code = getattr(fn, "__code__", None)
+    if code is None or id(fn) in seen:
+        return (), (), ()
+    seen.add(id(fn))
+    cells, names, codes = [], [], [(fn, code)]
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append((cell, cell.cell_contents))
+        except ValueError:
+            continue
+    scope = fn.__globals__
+    builtins_ = scope.get("__builtins__", {})
+    builtins_ = builtins_ if isinstance(builtins_, dict) else vars(builtins_)
+    for name in _global_names(code):
+        value = scope.get(name, _ABSENT)
+        if value is _ABSENT and name not in builtins_ or isinstance(value, _DATA) and type(value) is not bool:
+            continue
+        names.append((scope, name, value))
+        if inspect.isfunction(value):  # a user function sct may differentiate through
+            more = _guards(value, seen)
+            cells += more[0]
+            names += more[1]
+            codes += more[2]
+    for cell, value in list(cells):
+        if inspect.isfunction(value):
+            more = _guards(value, seen)
+            cells += more[0]
+            names += more[1]
+            codes += more[2]
+    return tuple(cells), tuple(names), tuple(codes)
+
+
+def _global_names(code) -> set:
+    """Names a code object (and the code nested in it) may read as globals or attributes."""
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            found |= _global_names(const)
+    return found
 
 
 # ---- argument signatures -------------------------------------------------------
@@ -55,6 +125,10 @@ def _describe(a):
         return _FLOAT
     if isinstance(a, complex):
         return (0, "c")
+    if isinstance(a, list | tuple | dict):
+        items = list(a.values()) if isinstance(a, dict) else a
+        ranks = {np.ndim(v) if isinstance(v, np.ndarray | float) else None for v in items}
+        return (None, type(a).__name__, ranks.pop() if len(ranks) == 1 else None)
     return None
 
 
@@ -96,15 +170,25 @@ def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
 
 
 # ---- the pipeline ---------------------------------------------------------------------
-def build(fn, positions, sig, *, split=False, has_aux=False, optimize=True, many=None) -> Compiled:
-    """Run the whole pipeline: parse, lower, analyse, emit the adjoint, optimise, compile."""
+def build(
+    fn, positions, sig, *, split=False, has_aux=False, optimize=True, many=None, mode="reverse"
+) -> Compiled:
+    """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile."""
+    from . import forward, higher
+
+    fn = higher.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
     frontend.check_supported(parsed)
     ir, namer = anf.lower(parsed, has_aux=has_aux)
     wrt = [ir.params[i] for i in positions]
     arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
-    ranks = analysis.ranks(ir, arg_ranks)
-    src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many)
+    elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
+    ranks = analysis.ranks(ir, arg_ranks, elements)
+    kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
+    if mode == "forward":
+        src = forward.tangent(ir, wrt, ranks, namer)
+    else:
+        src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
     if optimize:
         passes.optimize(src.fn)
     text = src.unparse()
@@ -116,16 +200,34 @@ def build(fn, positions, sig, *, split=False, has_aux=False, optimize=True, many
 
 def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
-    options = {"split": False, "has_aux": False, "optimize": True, "many": None, **options}
+    options = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse", **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
     variants = _CACHE.get(fn)
-    if variants is not None and key in variants:
-        return variants[key]
-    with _LOCK:
+    variant = variants.get(key) if variants is not None else None
+    if variant is not None and variant.fresh():
+        return variant
+    with _LOCK:  # one compile at a time: each (fn, signature) is compiled once
         variants = _CACHE.setdefault(fn, {})
-        if key not in variants:
-            variants[key] = build(fn, positions, sig, **options)
-        return variants[key]
+        variant = variants.get(key)
+        if variant is None or not variant.fresh():
+            guards = _guards(fn)  # taken first: a change during the build is caught next call
+            variant = build(fn, positions, sig, **options)
+            variant.guards = guards
+            variants[key] = variant
+        return variant
+
+
+def _as_floats(grads, floats, many):
+    if not many:
+        return _as_float(grads)
+    grads = list(grads)
+    for k in floats:
+        grads[k] = _as_float(grads[k])
+    return tuple(grads)
+
+
+def _as_float(g):
+    return g if type(g) is float or np.ndim(g) != 0 else float(g)
 
 
 def _check_wrt_args(fn, positions, args):
@@ -160,17 +262,22 @@ class _Differentiated:
         self.fn, self.has_aux = fn, has_aux
         self.positions, many = resolve_wrt(fn, wrt)
         self.options = {"has_aux": has_aux, "many": many}
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())  # fn may be a Grad: keep our own fields
         self._variants = {}
 
     def _run(self, args):
         sig = signature(args)
-        variant = self._variants.get(sig)
-        if variant is None:
+        found = self._variants.get(sig)
+        if found is None or not found[0].fresh():
             _check_wrt_args(self.fn, self.positions, args)
-            variant = self._variants[sig] = compiled(self.fn, self.positions, sig, **self.options)
+            variant = compiled(self.fn, self.positions, sig, **self.options)
+            floats = tuple(k for k, i in enumerate(self.positions) if sig[i] == _FLOAT)
+            found = self._variants[sig] = (variant, floats)
+        variant, floats = found
         value, grads = variant.function(*args)
         _check_scalar(self.fn, value[0] if self.has_aux else value)
+        if floats:  # the gradient of a Python float is a float, not a 0-d array
+            grads = _as_floats(grads, floats, self.options["many"])
         return value, grads
 
     @property

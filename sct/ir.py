@@ -37,6 +37,71 @@ class Effect:
 
 
 @dataclass
+class If:
+    """``if test: body else: orelse``; ``test`` is an atom."""
+
+    test: gast.expr
+    body: list
+    orelse: list
+    origin: Location | None = None
+
+
+@dataclass
+class For:
+    """``for target in iter: body`` over ``iter``, a ``range(...)`` call over atoms.
+
+    ``trips`` names the iteration counter (kept only when the loop can break);
+    ``brk`` names the flag that ends the loop after the current trip.
+    """
+
+    target: str
+    iter: gast.expr
+    body: list
+    origin: Location | None = None
+    trips: str | None = None
+    brk: str | None = None
+
+
+@dataclass
+class While:
+    """``while test: body``, where the statements in ``cond`` compute ``test`` before each trip.
+
+    ``trips`` names the iteration counter the reverse sweep replays; ``brk`` as for For.
+    """
+
+    cond: list
+    test: gast.expr
+    body: list
+    origin: Location | None = None
+    trips: str = "trips"
+    brk: str | None = None
+
+
+@dataclass
+class SetItem:
+    """``target[index] = value`` into an array the function owns."""
+
+    target: str
+    index: gast.expr
+    value: gast.expr
+    origin: Location | None = None
+
+
+def walk(body):
+    """Every statement in ``body``, nested ones included, in program order."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, If):
+            yield from walk(stmt.body)
+            yield from walk(stmt.orelse)
+        elif isinstance(stmt, For):
+            yield from walk(stmt.body)
+        elif isinstance(stmt, While):
+            yield from walk(stmt.cond)
+            yield from walk(stmt.body)
+
+
+@dataclass
 class FunctionIR:
     name: str
     params: list[str]
@@ -133,8 +198,10 @@ def operands(stmt: Assign) -> tuple[list, dict]:
                 args = [gast.Tuple(elts=args, ctx=gast.Load())]
             args = [value.func.value] + args
         return args, kwargs
-    if isinstance(value, (gast.Tuple, gast.List)):
+    if isinstance(value, gast.Tuple | gast.List):
         return list(value.elts), {}
+    if isinstance(value, gast.Dict):
+        return list(value.values), {"keys": gast.Tuple(elts=list(value.keys), ctx=gast.Load())}
     return [value], {}
 
 

@@ -90,12 +90,15 @@ def _constant(op, left, right):
 
 
 class _Simplify(gast.NodeTransformer):
-    def __init__(self):
+    def __init__(self, updated_in_place=frozenset()):
         self.changed = False
+        self.protected = updated_in_place
 
     def generic_visit(self, node):
         node = super().generic_visit(node)
         folded = _fold(node)
+        if isinstance(folded, gast.Name) and folded.id in self.protected:
+            return node  # ``a = b * 1.0`` must stay a new array if ``b`` is updated in place
         if folded is not None:
             self.changed = True
             return folded
@@ -104,9 +107,25 @@ class _Simplify(gast.NodeTransformer):
 
 def simplify(fn) -> bool:
     """Fold constants and drop identities: ``x * 1.0 -> x``, ``2 - 1 -> 1``, ``-(-x) -> x``."""
-    t = _Simplify()
+    t = _Simplify(_updated_in_place(fn))
     t.visit(fn)
     return t.changed
+
+
+def _updated_in_place(fn) -> set:
+    """Names whose arrays the code changes in place (``d[i] += g``, ``add_at(d, ...)``)."""
+    found = set()
+    for node in gast.walk(fn):
+        target = None
+        if isinstance(node, gast.AugAssign | gast.Assign):
+            for t in getattr(node, "targets", None) or [node.target]:
+                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                    found.add(t.value.id)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_at":
+            target = node.args[0]
+        if isinstance(target, gast.Name):
+            found.add(target.id)
+    return found
 
 
 # ---- copy propagation -------------------------------------------------------------
@@ -155,7 +174,7 @@ def propagate_copies(fn) -> bool:
     """Replace ``a`` by ``b`` after ``a = b`` (both assigned once); also for constants."""
     if _has_loops(fn):
         return False
-    stores, returned = _stores(fn), _returned(fn)
+    stores, returned, protected = _stores(fn), _returned(fn), _updated_in_place(fn)
     for body in _bodies(fn):
         for stmt in body:
             if not _is_copy(stmt):
@@ -164,6 +183,8 @@ def propagate_copies(fn) -> bool:
             if stores.get(target) != 1 or target in returned:
                 continue
             if isinstance(value, gast.Name) and stores.get(value.id, 0) > 1:
+                continue
+            if {target, getattr(value, "id", None)} & protected:
                 continue
             body.remove(stmt)
             _Replace(target, value).visit(fn)
@@ -183,9 +204,11 @@ def _is_copy(stmt):
 def _bodies(fn):
     """Every statement list in the function, outermost first."""
     for node in gast.walk(fn):
+        if not isinstance(node, gast.FunctionDef | gast.If | gast.For | gast.While):
+            continue
         for attr in ("body", "orelse"):
             body = getattr(node, attr, None)
-            if isinstance(body, list) and body and isinstance(body[0], gast.stmt):
+            if isinstance(body, list):
                 yield body
 
 
@@ -208,10 +231,18 @@ def eliminate_dead_code(fn) -> bool:
 
 
 def _is_dead(stmt, loads) -> bool:
-    if not isinstance(stmt, gast.Assign):
+    if not isinstance(stmt, gast.Assign) or _has_effect(stmt.value):
         return False
     targets = [n.id for t in stmt.targets for n in gast.walk(t) if isinstance(n, gast.Name)]
     return all(t not in loads for t in targets)
+
+
+def _has_effect(value) -> bool:
+    """Record pops and appends change a list: never dead."""
+    return any(
+        isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in ("pop", "append")
+        for n in gast.walk(value)
+    )
 
 
 def _drop_orphan_comments(body):
@@ -225,4 +256,33 @@ def _drop_orphan_comments(body):
     return keep
 
 
-PASSES = (simplify, propagate_copies, eliminate_dead_code)
+def tidy_blocks(fn) -> bool:
+    """Drop ``if``/``for`` statements left with nothing to do; ``if c: pass else: x`` -> ``if not c: x``."""
+    changed = False
+    for body in list(_bodies(fn)) + [fn.body]:
+        keep = []
+        for stmt in body:
+            if isinstance(stmt, gast.If) and not stmt.body:
+                if not stmt.orelse:
+                    changed = True
+                    continue
+                stmt.test = _negate(stmt.test)
+                stmt.body, stmt.orelse = stmt.orelse, []
+                changed = True
+            if isinstance(stmt, gast.For) and not stmt.body and not _has_effect(stmt.iter):
+                changed = True
+                continue
+            if isinstance(stmt, gast.For | gast.While) and not stmt.body:
+                stmt.body = [gast.Pass()]
+            keep.append(stmt)
+        body[:] = keep
+    return changed
+
+
+def _negate(test):
+    if isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
+        return test.operand
+    return gast.UnaryOp(op=gast.Not(), operand=test)
+
+
+PASSES = (simplify, propagate_copies, eliminate_dead_code, tidy_blocks)

@@ -5,9 +5,19 @@ active statement ``t = prim(args)`` it writes a ``# t = prim(args)`` comment and
 one ``delta_<arg> = ...`` line per active operand, from the operand's rule. The
 first contribution to ``delta_v`` defines it; later ones accumulate with
 ``delta_v = delta_v + c``, which never writes into an array anyone else holds.
+
+Control flow is mirrored: an ``if`` is reversed as an ``if`` on the same
+condition, a loop as a loop over its trips backwards. A variable assigned in a
+loop (or twice) is *overwritten*: its adjoint is reset at each assignment, and
+if the reverse sweep reads it, the forward sweep pushes its old value on a
+plain list (``h_stack.append(h)``) and the reverse sweep pops it back. Which
+adjoints are defined at each point is tracked statically (:class:`_State`);
+where branches or loop trips disagree, a zero adjoint is written explicitly.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import gast
 import numpy as np
@@ -17,6 +27,8 @@ from .analysis import (
     SCALAR,
     activity,
     differentiable_operands,
+    first_definitions,
+    overwritten,
     rank_of,
     shape_class,
     shape_classes,
@@ -24,58 +36,85 @@ from .analysis import (
 )
 from .codegen import Source, assign, comment, function_def, name
 from .errors import NonDifferentiableError, Problem
-from .ir import Assign, Effect, FunctionIR, operands
-from .runtime import unbroadcast, zeros_like
-from .symbolic import Sym, call, is_zero, to_expr
+from .forward_sweep import ForwardSweep
+from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
+from .runtime import add_at, fresh_copy, like, unbroadcast, zeros_like
+from .symbolic import Scatter, Sym, call, is_zero, to_expr
 
 DYNAMIC = rules.DYNAMIC
+LOAD = gast.Load()
 
 
-def adjoint(ir: FunctionIR, wrt: list[str], ranks: dict, namer, split=False, many=None) -> Source:
+def adjoint(ir: FunctionIR, wrt: list[str], ranks: dict, namer, split=False, many=None, kinds=None) -> Source:
     """The adjoint of ``ir`` with respect to the parameters named in ``wrt``.
 
     ``split=False`` gives ``grad_f(*params, delta_out=1.0) -> (out, grads)``;
     ``split=True`` gives ``vjp_f(*params) -> (out, backward_f)`` where
     ``backward_f(delta_out)`` returns the gradients (the forward pass runs once).
     The gradients are a tuple if ``many`` (default: more than one ``wrt``).
+    ``kinds`` maps parameters to their container kind (``"tuple"``...), if any.
     """
-    emitter = _Reverse(ir, wrt, ranks, namer)
+    emitter = _Reverse(ir, wrt, ranks, namer, kinds or {})
     return emitter.build(split, len(wrt) > 1 if many is None else many)
 
 
+@dataclass
+class _State:
+    """Which adjoints hold a value here (``defined``), and which we alone hold (``owned``)."""
+
+    defined: set = field(default_factory=set)
+    owned: set = field(default_factory=set)
+
+    def copy(self):
+        return _State(set(self.defined), set(self.owned))
+
+    def forget(self, var):
+        self.defined.discard(var)
+        self.owned.discard(var)
+
+
 class _Reverse:
-    def __init__(self, ir, wrt, ranks, namer):
-        self.ir, self.wrt, self.ranks, self.namer = ir, wrt, ranks, namer
+    def __init__(self, ir, wrt, ranks, namer, kinds):
+        self.ir, self.wrt, self.ranks, self.namer, self.kinds = ir, wrt, ranks, namer, kinds
         self.active = activity(ir, wrt)
         self.classes = shape_classes(ir, ranks)
+        self.overwritten = overwritten(ir)
+        self.first = first_definitions(ir)
         self.deltas = {}  # variable -> name of its adjoint
+        self.stacks = {}  # variable -> name of its record
         self.src = Source(namer)
         self.problems = []
+        self.depth = 0  # loops around the statement being reversed
 
+    # ---- the whole function ------------------------------------------------------
     def build(self, split: bool, many: bool) -> Source:
         ir = self.ir
         seed = self.delta(ir.output)
-        forward = [comment("forward")] + [self.forward(s) for s in ir.body]
-        backward = [comment("backward")]
-        for stmt in reversed(ir.body):
-            if isinstance(stmt, Assign) and stmt.target in self.active:
-                backward += self.reverse(stmt)
+        state = _State({ir.output})
+        backward = self.block(ir.body, state)
         if self.problems:
             raise NonDifferentiableError(self.problems)
-        backward += self.zero_gradients()
-        grads = [name(self.deltas[w]) for w in self.wrt]
-        grads = gast.Tuple(elts=grads, ctx=gast.Load()) if many else grads[0]
+        backward += self.gradients(state)
+        recorded = self.recorded(backward)
+        backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
+        sweep = ForwardSweep(ir, recorded, self.stacks, self.first)
+        forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
+        backward = [comment("backward")] + backward
+        grads = [self.result(w) for w in self.wrt]
+        grads = gast.Tuple(elts=grads, ctx=LOAD) if many else grads[0]
         value = name(ir.output)
         if ir.aux is not None:
-            value = gast.Tuple(elts=[value, name(ir.aux)], ctx=gast.Load())
+            value = gast.Tuple(elts=[value, name(ir.aux)], ctx=LOAD)
         if not split:
-            ret = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=gast.Load()))
-            body = forward + backward + [ret]
-            self.src.fn = function_def(f"grad_{ir.name}", ir.params, body, {seed: 1.0})
+            ret = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=LOAD))
+            self.src.fn = function_def(f"grad_{ir.name}", ir.params, forward + backward + [ret], {seed: 1.0})
             return self.src
+        restored = sorted(_stored(backward) - set(self.deltas.values()) - {seed})
+        if restored:
+            backward.insert(0, gast.Nonlocal(names=restored))
         backward_name = self.namer.fresh(f"backward_{ir.name}")
         inner = function_def(backward_name, [seed], backward + [gast.Return(value=grads)])
-        ret = gast.Return(value=gast.Tuple(elts=[value, name(backward_name)], ctx=gast.Load()))
+        ret = gast.Return(value=gast.Tuple(elts=[value, name(backward_name)], ctx=LOAD))
         self.src.fn = function_def(f"vjp_{ir.name}", ir.params, forward + [inner, ret])
         return self.src
 
@@ -84,27 +123,174 @@ class _Reverse:
             self.deltas[var] = self.namer.delta(var)
         return self.deltas[var]
 
-    def forward(self, stmt):
-        if isinstance(stmt, Effect):
-            return gast.Expr(value=stmt.value)
-        return assign(stmt.target, stmt.value)
+    def stack(self, var: str) -> str:
+        if var not in self.stacks:
+            self.stacks[var] = self.namer.fresh(f"{var}_stack")
+        return self.stacks[var]
 
-    # ---- one reversed statement ----------------------------------------------
-    def reverse(self, stmt: Assign) -> list:
-        g = self.deltas.get(stmt.target)
-        if g is None:  # the output never reached this value along an active path
-            return []
+    def recorded(self, backward) -> set:
+        """Overwritten variables whose values the reverse sweep reads: these get records."""
+        primal = self.overwritten - set(self.deltas.values())
+        loads = {
+            n.id
+            for stmt in backward
+            for n in gast.walk(stmt)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        }
+        return primal & loads & set(self.stacks)
+
+    def gradients(self, state) -> list:
         lines = []
-        for _, var, contribution in self.contributions(stmt, g):
-            if var in self.active:
-                lines.append(self.accumulate(var, contribution))
-        return [comment(self.src.unparse(self.forward(stmt)))] + lines if lines else []
+        for w in self.wrt:
+            if w not in state.defined:
+                state.defined.add(w)
+                lines.append(assign(self.delta(w), self.zero(w)))
+        return lines
 
-    def contributions(self, stmt, g):
+    def result(self, w):
+        if self.kinds.get(w) == "tuple":
+            return to_expr(call(like, Sym(name(self.delta(w))), Sym(name(w))))
+        return name(self.delta(w))
+
+    def zero(self, var):
+        if self.ranks.get(var) == 0:
+            return gast.Constant(value=0.0, kind=None)
+        return to_expr(call(zeros_like, Sym(name(var))))
+
+    # ---- blocks ---------------------------------------------------------------------
+    def block(self, body, state) -> list:
+        lines = []
+        for stmt in reversed(body):
+            if isinstance(stmt, Assign):
+                lines += self.reverse_assign(stmt, state)
+            elif isinstance(stmt, SetItem):
+                lines += self.reverse_setitem(stmt, state)
+            elif isinstance(stmt, If):
+                lines += self.reverse_if(stmt, state)
+            elif isinstance(stmt, For | While):
+                lines += self.reverse_loop(stmt, state)
+            elif not isinstance(stmt, Effect):
+                raise AssertionError(f"unexpected statement {stmt!r}")
+        return lines
+
+    def reverse_assign(self, stmt: Assign, state) -> list:
+        target = stmt.target
+        lines = []
+        if target in self.active and target in state.defined:
+            contributions = list(self.contributions(stmt, self.delta(target), state))
+            if target in self.overwritten:
+                state.forget(target)  # the value before this assignment starts with no adjoint
+            body = [line for var, c in contributions if var in self.active for line in self.accumulate(var, c, state)]
+            if body:
+                lines = [comment(self.src.unparse(ForwardSweep.statement(stmt)))] + body
+        elif target in self.overwritten:
+            state.forget(target)
+        if target in self.overwritten and id(stmt) not in self.first:
+            lines.append(self.pop(target))
+        return lines
+
+    def reverse_setitem(self, stmt: SetItem, state) -> list:
+        target, lines = stmt.target, []
+        if target in self.active and target in state.defined:
+            g = Sym(name(self.delta(target)))
+            lines.append(comment(self.src.unparse(ForwardSweep.statement(stmt))))
+            index = self.symbolic(stmt.index)
+            if isinstance(stmt.value, gast.Name) and stmt.value.id in self.active:
+                part = to_expr(g[index])
+                if shape_class(stmt.value, self.classes) == SCALAR:
+                    part = to_expr(np.sum(Sym(part)))
+                else:
+                    part = to_expr(call(unbroadcast, Sym(part), Sym(stmt.value)))
+                lines += self.accumulate(stmt.value.id, part, state)
+            lines += self.own(target, state)
+            store = gast.Subscript(value=name(self.delta(target)), slice=to_expr(index), ctx=gast.Store())
+            lines.append(gast.Assign(targets=[store], value=gast.Constant(value=0.0, kind=None), type_comment=None))
+        if target in self.overwritten:
+            lines.append(self.pop(target, stmt.index))
+        return lines
+
+    def pop(self, var, index=None) -> gast.stmt:
+        """``var = var_stack.pop()`` (or ``var[index] = ...``); dropped later if never needed."""
+        value = gast.Call(func=gast.Attribute(value=name(self.stack(var)), attr="pop", ctx=LOAD), args=[], keywords=[])
+        if index is None:
+            return assign(var, value)
+        store = gast.Subscript(value=name(var), slice=index, ctx=gast.Store())
+        return gast.Assign(targets=[store], value=value, type_comment=None)
+
+    def reverse_if(self, stmt: If, state) -> list:
+        then_state, else_state = state.copy(), state.copy()
+        body = self.block(stmt.body, then_state)
+        orelse = self.block(stmt.orelse, else_state)
+        for var in sorted(then_state.defined - else_state.defined):
+            orelse.append(assign(self.delta(var), self.zero(var)))
+        for var in sorted(else_state.defined - then_state.defined):
+            body.append(assign(self.delta(var), self.zero(var)))
+        state.defined = then_state.defined | else_state.defined
+        state.owned = then_state.owned & else_state.owned
+        if not body and not orelse:
+            return []
+        return [ForwardSweep.if_statement(stmt.test, body, orelse)]
+
+    def reverse_loop(self, stmt, state) -> list:
+        """Trips backwards; adjoints carried across trips are zeroed before the loop."""
+        self.depth += 1
+        start, before = state.copy(), []
+        for _ in range(len(self.active) + 1):  # fixed point: grows monotonically
+            probe = start.copy()
+            self.block(stmt.body, probe)
+            extra = probe.defined - start.defined
+            start.owned &= probe.owned | (start.owned - probe.defined)
+            if not extra:
+                break
+            for var in sorted(extra):
+                before.append(assign(self.delta(var), self.zero(var)))
+                start.defined.add(var)
+                start.owned.add(var)
+        end = start.copy()
+        body = self.block(stmt.body, end)
+        for var in sorted(start.defined - end.defined):
+            body.append(assign(self.delta(var), self.zero(var)))
+        self.depth -= 1
+        state.defined, state.owned = start.defined, start.owned & end.owned
+        if not body:
+            return before
+        return before + [self.reversed_loop(stmt, body)]
+
+    def reversed_loop(self, stmt, body) -> gast.For:
+        if isinstance(stmt, For):
+            iterable = stmt.iter
+            if stmt.trips:
+                count = self.trip_count(stmt.trips)
+                iterable = gast.Subscript(
+                    value=iterable, slice=gast.Slice(lower=None, upper=count, step=None), ctx=LOAD
+                )
+            header = gast.Call(func=name("reversed"), args=[iterable], keywords=[])
+            target = stmt.target
+        else:
+            header = gast.Call(func=name("range"), args=[self.trip_count(stmt.trips)], keywords=[])
+            target = self.namer.fresh("_")
+        return gast.For(
+            target=name(target, store=True),
+            iter=header,
+            body=body,
+            orelse=[],
+            type_comment=None,
+        )
+
+    def trip_count(self, trips: str):
+        """The loop's trip count: a plain variable, or popped from its record in nested loops."""
+        if self.depth > 0:
+            return gast.Call(
+                func=gast.Attribute(value=name(self.stack(trips)), attr="pop", ctx=LOAD), args=[], keywords=[]
+            )
+        return name(trips)
+
+    # ---- contributions -------------------------------------------------------------------
+    def contributions(self, stmt, g, state):
         args, kwargs = operands(stmt)
         if stmt.prim is None:
             for _, var in differentiable_operands(stmt):
-                yield 0, var, name(g)
+                yield var, name(g)
             return
         entry = rules.lookup(stmt.prim)
         if entry is None or (not entry.vjp and not entry.nondiff):
@@ -117,13 +303,12 @@ class _Reverse:
         for i, arg in enumerate(args):
             if not entry.differentiable(i) or not any(n in self.active for n in _names(arg)):
                 continue
-            rule = entry.vjp[i]
+            rule = entry.vjp_rule(i)
             if entry.symbolic:
                 value = rule(grad, ans, *sym_args, **sym_kwargs)
             else:
-                value = call(
-                    self.src.use(rule, _rule_name(rule, stmt.prim, i)), grad, ans, *sym_args, **sym_kwargs
-                )
+                rule_name = self.src.use(rule, _rule_name(rule, stmt.prim, i))
+                value = call(rule_name, grad, ans, *sym_args, **sym_kwargs)
             yield from self.distribute(i, arg, value, entry, args)
 
     def distribute(self, i, arg, value, entry, args):
@@ -134,10 +319,13 @@ class _Reverse:
             return
         if not isinstance(arg, gast.Name) or value is None or is_zero(value):
             return
+        if isinstance(value, Scatter):
+            yield arg.id, value
+            return
         expr = to_expr(value)
         if entry.broadcasting:
             expr = self.unbroadcast(expr, arg, args)
-        yield i, arg.id, expr
+        yield arg.id, expr
 
     def unbroadcast(self, expr, arg, args):
         """Sum a contribution back to its operand's shape, where broadcasting may have enlarged it."""
@@ -164,22 +352,55 @@ class _Reverse:
             return slice(*parts)
         return Sym(node, rank_of(node, self.ranks))
 
-    def accumulate(self, var: str, contribution) -> gast.stmt:
-        if var in self.deltas and self.deltas[var] in self.src.defined:
-            target = self.deltas[var]
-            contribution = gast.BinOp(left=name(target), op=gast.Add(), right=contribution)
+    # ---- accumulation --------------------------------------------------------------------
+    def accumulate(self, var: str, contribution, state) -> list:
+        if isinstance(contribution, Scatter):
+            return self.scatter(var, contribution, state)
         target = self.delta(var)
-        self.src.defined.add(target)
-        return assign(target, contribution)
+        for other in _names(contribution):  # a view or alias of an adjoint we own
+            if other in self.deltas.values() and not _fresh(contribution):
+                state.owned -= {v for v, d in self.deltas.items() if d == other}
+        if var in state.defined:
+            contribution = gast.BinOp(left=name(target), op=gast.Add(), right=contribution)
+        state.defined.add(var)
+        if _fresh(contribution):
+            state.owned.add(var)
+        else:
+            state.owned.discard(var)
+        return [assign(target, contribution)]
 
-    def zero_gradients(self) -> list:
+    def own(self, var, state) -> list:
+        """Make ``delta_var`` an array only we hold, so it can be updated in place."""
         lines = []
-        for w in self.wrt:
-            delta = self.delta(w)
-            if delta not in self.src.defined:
-                self.src.defined.add(delta)
-                lines.append(assign(delta, to_expr(call(zeros_like, Sym(name(w))))))
+        if var not in state.defined:
+            lines.append(assign(self.delta(var), self.zero(var)))
+        elif var not in state.owned:
+            lines.append(assign(self.delta(var), to_expr(call(fresh_copy, Sym(name(self.delta(var)))))))
+        state.defined.add(var)
+        state.owned.add(var)
         return lines
+
+    def scatter(self, var, contribution: Scatter, state) -> list:
+        """``delta_x[index] += g``: the adjoint of reading ``x[index]``."""
+        lines = self.own(var, state)
+        target = name(self.delta(var))
+        g = to_expr(contribution.g)
+        if self.basic_index(contribution.index):
+            store = gast.Subscript(value=target, slice=to_expr(contribution.index), ctx=gast.Store())
+            lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))
+        else:
+            lines.append(gast.Expr(value=to_expr(call(add_at, Sym(target), contribution.index, Sym(g)))))
+        return lines
+
+    def basic_index(self, index) -> bool:
+        """Ints, slices and rank-0 variables only: ``+=`` then adds each element once."""
+        if isinstance(index, tuple):
+            return all(self.basic_index(i) for i in index)
+        if isinstance(index, slice):
+            return True
+        if isinstance(index, Sym):
+            return isinstance(index.node, gast.Name) and self.ranks.get(index.node.id) == 0
+        return isinstance(index, int | str | type(None)) or index is Ellipsis
 
     def missing_rule(self, stmt):
         fn = stmt.prim
@@ -195,6 +416,47 @@ class _Reverse:
 
 def _names(node):
     return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+
+
+def _stored(body) -> set:
+    return {
+        n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+
+
+def _fresh(expr) -> bool:
+    """Does ``expr`` always make a new array (so no other name can hold it)?"""
+    return isinstance(expr, gast.BinOp | gast.UnaryOp)
+
+
+def _drop_pops(body, unused: set) -> list:
+    """Remove the record pops of variables the reverse sweep turned out not to read."""
+
+    class Drop(gast.NodeTransformer):
+        def visit_Assign(self, node):
+            value = node.value
+            if (
+                isinstance(value, gast.Call)
+                and isinstance(value.func, gast.Attribute)
+                and value.func.attr == "pop"
+                and isinstance(value.func.value, gast.Name)
+                and value.func.value.id in unused
+            ):
+                return None
+            return node
+
+    dropper = Drop()
+    kept = [dropper.visit(stmt) for stmt in body]
+    return [_fill_empty(s) for s in kept if s is not None]
+
+
+def _fill_empty(stmt):
+    for node in gast.walk(stmt):
+        for attr in ("body",):
+            block = getattr(node, attr, None)
+            if isinstance(block, list) and not block and isinstance(node, gast.If | gast.For | gast.While):
+                block.append(gast.Pass())
+    return stmt
 
 
 def _rule_name(rule, prim, i: int) -> str:

@@ -22,9 +22,13 @@ def unbroadcast(g, x):
 
 
 def zeros_like(x):
-    """A zero gradient with the structure of ``x``."""
+    """A zero gradient with the structure of ``x`` (lists for tuples, so it can be updated)."""
     if isinstance(x, float | int):
         return 0.0
+    if isinstance(x, list | tuple):
+        return [zeros_like(v) for v in x]
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
     return np.zeros(np.shape(x), dtype=np.result_type(x, 0.0))
 
 
@@ -58,3 +62,35 @@ def matmul_grad_right(g, a, b):
 
 
 HELPERS = {f.__name__: f for f in (unbroadcast, zeros_like, index_grad, matmul_grad_left, matmul_grad_right)}
+
+
+def fresh_copy(x):
+    """A copy of an adjoint that the generated code may then update in place."""
+    if isinstance(x, list | tuple):
+        return [fresh_copy(v) for v in x]
+    if isinstance(x, dict):
+        return {k: fresh_copy(v) for k, v in x.items()}
+    return np.array(x, dtype=np.result_type(x, 0.0)) if isinstance(x, np.ndarray) else x
+
+
+def add_at(acc, index, g):
+    """``acc[index] += g`` that also sums repeated indices (fancy indexing); in place."""
+    if isinstance(acc, np.ndarray):
+        np.add.at(acc, index, g)
+    else:
+        acc[index] = acc[index] + g
+    return acc
+
+
+def like(g, x):
+    """The gradient ``g`` with the container types of ``x`` (tuples stay tuples)."""
+    if isinstance(x, tuple):
+        return tuple(like(gi, xi) for gi, xi in zip(g, x))
+    if isinstance(x, list):
+        return [like(gi, xi) for gi, xi in zip(g, x)]
+    if isinstance(x, dict):
+        return {k: like(g[k], v) for k, v in x.items()}
+    return g
+
+
+HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, like)})

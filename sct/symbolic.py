@@ -191,8 +191,18 @@ class _Method:
         return Sym(node)
 
 
+class Scatter:
+    """A contribution that adds ``g`` into the operand at ``index`` (the adjoint of ``x[index]``).
+
+    The emitter decides how: in place into an adjoint it owns, or into a new zero one.
+    """
+
+    def __init__(self, g, index):
+        self.g, self.index = g, index
+
+
 def is_zero(value) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool) and value == 0
 
 
-__all__ = ["Sym", "call", "to_expr", "dotted", "qualified_name", "is_zero", "math"]
+__all__ = ["Sym", "Scatter", "call", "to_expr", "dotted", "qualified_name", "is_zero"]

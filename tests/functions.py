@@ -64,3 +64,144 @@ def reuse(x):
 
 def seed_sum(x, y):
     return np.sum((x + 1.0 / (1.0 + np.exp(-y))) / (x**2 + y))
+
+
+# ---- control flow ----------------------------------------------------------------------
+def branch(x, y):
+    if x > 0.0:
+        z = x * y
+    else:
+        z = x + y
+    return z * z
+
+
+def early_return(x):
+    if x < 0.0:
+        return -x * 2.0
+    return x**3
+
+
+def affine_loop(x, w):
+    for i in range(5):
+        x = x * w + 1.0
+    return x
+
+
+def loop_with_branch(x):
+    for i in range(200):
+        if x > 0.0:
+            x = x * 0.99 + math.sin(x) * 0.1
+        else:
+            x = x * 1.01 + 0.05
+    return x * x
+
+
+def while_loop(x):
+    n = 0
+    while x < 10.0:
+        x = x * 1.5
+        n = n + 1
+    return x
+
+
+def loop_break(x):
+    s = 0.0
+    for i in range(10):
+        s = s + x * i
+        if s > 5.0:
+            break
+        s = s * 0.9
+    return s
+
+
+def loop_continue(x):
+    s = 0.0
+    for i in range(6):
+        if i % 2 == 0:
+            continue
+        s = s + x**i
+    return s
+
+
+def return_in_loop(x):
+    for i in range(10):
+        x = x * 1.3
+        if x > 5.0:
+            return x * 2.0
+    return x
+
+
+def nested_loops(x):
+    s = 0.0
+    for i in range(3):
+        t = x
+        j = 0
+        while j < i + 2:
+            t = np.sin(t) + x * 0.5
+            j = j + 1
+        s = s + t * t
+    return s
+
+
+def conditional_expression(x, y):
+    z = x * y if x > y else x - y
+    return z * z + (y if y > 0.0 else -y)
+
+
+def rnn(Wx, Wh, b, xs):
+    h = np.zeros(Wh.shape[0])
+    for t in range(xs.shape[0]):
+        h = np.tanh(Wx @ xs[t] + Wh @ h + b)
+    return np.sum(h**2)
+
+
+def relu_net(Ws, x):
+    z = x
+    for W in Ws:
+        z = np.maximum(W @ z, 0.0)
+    return np.sum(z)
+
+
+def rows(X, w):
+    s = 0.0
+    for row in X:
+        s = s + np.tanh(np.dot(row, w))
+    return s
+
+
+def indexing(x):
+    return x[0] * x[1] + np.sum(x[1:] ** 2) + np.sum(x[::2]) * x[-1]
+
+
+def fancy_indexing(x, idx):
+    return np.sum(x[idx] ** 2) + np.sum(x[x > 0.0])
+
+
+def enumerate_zip(xs, ys):
+    s = 0.0
+    for i, x in enumerate(xs):
+        s = s + x * i
+    for x, y in zip(xs, ys):
+        s = s + x * y
+    return s
+
+
+def written(x):
+    y = np.zeros(3)
+    y[0] = x[0] * 2.0
+    y[1] = x[1] * x[2]
+    y[2] += x[0]
+    return np.sum(y * y)
+
+
+def loop_written(x):
+    ys = np.zeros(4)
+    for i in range(4):
+        ys[i] = x[i] * x[(i + 1) % 4]
+    return np.sum(ys**2)
+
+
+def tuple_unpack(x, y):
+    a, b = x * y, x + y
+    b, a = a, b
+    return a * b

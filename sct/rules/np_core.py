@@ -111,5 +111,18 @@ linear(np.transpose, _transpose_vjp, ndim=same, rest=(None,))
 linear(
     np.reshape, lambda g, ans, x, *shape, **kw: np.reshape(g, np.shape(x)), ndim=_reshape_rank, rest=(None,)
 )
-nondiff(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.sign, np.floor, np.ceil, np.round)
-nondiff(np.zeros_like, np.ones_like, np.zeros, np.ones, np.arange, np.greater, np.less, np.equal)
+nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like a vector
+nondiff(np.ndim, np.size, np.argmax, np.argmin, np.sign, np.floor, np.ceil, np.round)
+nondiff(np.arange, np.greater, np.less, np.equal)
+nondiff(np.zeros_like, np.ones_like, ndim=same)
+
+
+def _creation_rank(ranks, args, kwargs):
+    """Rank of ``np.zeros(shape)``: 1 for an int, len(shape) for a tuple."""
+    shape = args[0] if args else kwargs.get("shape")
+    if isinstance(shape, int) or (ranks and ranks[0] == 0):
+        return 1
+    return len(shape) if isinstance(shape, tuple) else None
+
+
+nondiff(np.zeros, np.ones, np.empty, ndim=_creation_rank)

@@ -4,8 +4,8 @@ import operator
 
 import numpy as np
 
-from ..runtime import index_grad, matmul_grad_left, matmul_grad_right
-from ..symbolic import call
+from ..runtime import matmul_grad_left, matmul_grad_right, zeros_like
+from ..symbolic import Scatter, call
 from .table import defjvp, defvjp, elementwise, nondiff
 
 elementwise(operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
@@ -59,9 +59,18 @@ defvjp(operator.matmul, _matmul_left, _matmul_right, ndim=_matmul_rank)
 defjvp(operator.matmul, lambda g, ans, a, b: g @ b, lambda g, ans, a, b: a @ g)
 
 
-def _getitem_vjp(g, ans, x, index):
-    return call(index_grad, g, x, index)
-
-
-defvjp(operator.getitem, _getitem_vjp, None)
+defvjp(operator.getitem, lambda g, ans, x, index: Scatter(g, index), None)
 defjvp(operator.getitem, lambda g, ans, x, index: g[index], None)
+
+# Building a container: element i's adjoint is the container adjoint's item i.
+defvjp(tuple, lambda i: lambda g, ans, *items: g[i])
+defjvp(tuple, lambda i: lambda g, ans, *items: _replace_item(items, i, g, tuple))
+defvjp(list, lambda i: lambda g, ans, *items: g[i])
+defjvp(list, lambda i: lambda g, ans, *items: _replace_item(items, i, g, list))
+defvjp(dict, lambda i: lambda g, ans, *values, keys: g[keys[i]])
+defjvp(dict, lambda i: lambda g, ans, *values, keys: dict(zip(keys, _replace_item(values, i, g, list))))
+
+
+def _replace_item(items, i, g, kind):
+    """The tangent of a container from the tangent of item ``i`` (zeros elsewhere)."""
+    return kind(g if j == i else call(zeros_like, item) for j, item in enumerate(items))

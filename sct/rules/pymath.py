@@ -71,4 +71,7 @@ elementwise(
 )
 nondiff(builtins.int, builtins.round, math.floor, math.ceil, math.trunc, ndim=scalar)
 nondiff(builtins.len, math.isnan, math.isinf, math.isfinite, ndim=scalar)
-nondiff(builtins.range, builtins.print, builtins.isinstance)
+nondiff(builtins.range, builtins.print, builtins.isinstance, builtins.bool)
+# max(x, y) / min(x, y) of two numbers; ties go to the first.
+elementwise(builtins.max, lambda g, ans, x, y: g * (x >= y), lambda g, ans, x, y: g * (x < y), ndim=scalar)
+elementwise(builtins.min, lambda g, ans, x, y: g * (x <= y), lambda g, ans, x, y: g * (x > y), ndim=scalar)

@@ -31,8 +31,20 @@ class Entry:
     def differentiable(self, i: int) -> bool:
         if self.nondiff:
             return False
-        rules = self.vjp or self.jvp
-        return i < len(rules) and rules[i] is not None
+        return _at(self.vjp or self.jvp, i) is not None
+
+    def vjp_rule(self, i: int):
+        return _at(self.vjp, i)
+
+    def jvp_rule(self, i: int):
+        return _at(self.jvp, i)
+
+
+def _at(rules, i: int):
+    """Rule ``i`` of a list, or of a function of the position (for any number of operands)."""
+    if callable(rules):
+        return rules(i)
+    return rules[i] if i < len(rules) else None
 
 
 TABLE: dict[int, Entry] = {}
@@ -96,16 +108,24 @@ def reduction(ranks, args, kwargs):
 # ---- registration ----------------------------------------------------------
 def defvjp(fn, *rules, broadcasting=False, ndim=None, symbolic=True):
     """Reverse rules for ``fn``, one per positional operand (None: no derivative)."""
-    _entry(fn, vjp=list(rules), broadcasting=broadcasting, symbolic=symbolic, nondiff=False)
+    rules = rules[0] if len(rules) == 1 and _by_position(rules[0]) else list(rules)
+    _entry(fn, vjp=rules, broadcasting=broadcasting, symbolic=symbolic, nondiff=False)
     if ndim is not None:
         _entry(fn, ndim=ndim)
 
 
 def defjvp(fn, *rules, symbolic=True):
     """Forward rules for ``fn``: rule ``i`` maps operand ``i``'s tangent to its share of the output's."""
-    entry = _entry(fn, jvp=list(rules), nondiff=False)
+    rules = rules[0] if len(rules) == 1 and _by_position(rules[0]) else list(rules)
+    entry = _entry(fn, jvp=rules, nondiff=False)
     if not symbolic:
         entry.symbolic = False
+
+
+def _by_position(rule) -> bool:
+    """``lambda i: <rule for operand i>``: one parameter, named ``i``."""
+    code = getattr(rule, "__code__", None)
+    return code is not None and code.co_argcount == 1 and code.co_varnames[:1] == ("i",)
 
 
 def elementwise(fn, *derivatives, ndim=broadcast):

@@ -1,0 +1,117 @@
+"""The forward sweep of an adjoint: the user's computation, plus the records it leaves.
+
+Before an assignment overwrites a variable the reverse sweep will read, its old
+value is pushed on a plain list (``h_stack.append(h)``); a loop nested in
+another loop pushes its trip count when it ends. Everything else is the
+lowered code as it is.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .codegen import assign, name
+from .ir import Assign, Effect, For, If, SetItem, While, walk
+
+LOAD = gast.Load()
+
+
+def _call(func, *args):
+    return gast.Call(func=func, args=list(args), keywords=[])
+
+
+def _method(obj: str, method: str, *args):
+    return _call(gast.Attribute(value=name(obj), attr=method, ctx=LOAD), *args)
+
+
+class ForwardSweep:
+    def __init__(self, ir, recorded: set, stacks: dict, first: set):
+        self.ir, self.recorded, self.first = ir, recorded, first
+        self.stacks = stacks
+
+    # ---- pieces shared with the reverse sweep ---------------------------------------
+    @staticmethod
+    def statement(stmt) -> gast.stmt:
+        """The gast statement of one simple IR statement."""
+        if isinstance(stmt, Effect):
+            return gast.Expr(value=stmt.value)
+        if isinstance(stmt, SetItem):
+            store = gast.Subscript(value=name(stmt.target), slice=stmt.index, ctx=gast.Store())
+            return gast.Assign(targets=[store], value=stmt.value, type_comment=None)
+        return assign(stmt.target, stmt.value)
+
+    @staticmethod
+    def if_statement(test, body, orelse) -> gast.If:
+        """``if test: body else: orelse``, written ``if not test: orelse`` when body is empty."""
+        if not body:
+            return gast.If(test=gast.UnaryOp(op=gast.Not(), operand=test), body=orelse, orelse=[])
+        return gast.If(test=test, body=body, orelse=orelse)
+
+    # ---- the sweep ------------------------------------------------------------------------
+    def prologue(self) -> list:
+        """Empty records, and ``None`` for recorded variables first set inside a loop or branch."""
+        lines = [assign(self.stacks[v], gast.List(elts=[], ctx=LOAD)) for v in sorted(self.recorded)]
+        lines += [assign(self.stacks[t], gast.List(elts=[], ctx=LOAD)) for t in self.nested_trips()]
+        defined = set(self.ir.params)
+        for stmt in self.ir.body:
+            if isinstance(stmt, Assign):
+                defined.add(stmt.target)
+            else:
+                nested = {s.target for s in walk([stmt]) if isinstance(s, Assign | For)}
+                for var in sorted((nested & self.recorded) - defined):
+                    lines.append(assign(var, gast.Constant(value=None, kind=None)))
+                    defined.add(var)
+        return lines
+
+    def nested_trips(self) -> list:
+        found = []
+        for stmt in walk(self.ir.body):
+            if isinstance(stmt, For | While):
+                found += [s.trips for s in walk(stmt.body) if isinstance(s, For | While) and s.trips]
+        return sorted(t for t in found if t in self.stacks)
+
+    def block(self, body, depth: int = 0) -> list:
+        lines = []
+        for stmt in body:
+            if isinstance(stmt, Assign | SetItem) and stmt.target in self.recorded and id(stmt) not in self.first:
+                old = name(stmt.target)
+                if isinstance(stmt, SetItem):
+                    old = _call(gast.Attribute(value=name("np"), attr="copy", ctx=LOAD), _subscript(stmt))
+                lines.append(gast.Expr(value=_method(self.stacks[stmt.target], "append", old)))
+            if isinstance(stmt, Assign | SetItem | Effect):
+                lines.append(self.statement(stmt))
+            elif isinstance(stmt, If):
+                body_ = self.block(stmt.body, depth)
+                orelse = self.block(stmt.orelse, depth)
+                if body_ or orelse:
+                    lines.append(self.if_statement(stmt.test, body_, orelse))
+            elif isinstance(stmt, For | While):
+                lines += self.loop(stmt, depth)
+        return lines
+
+    def loop(self, stmt, depth: int) -> list:
+        body = self.block(stmt.body, depth + 1)
+        lines = []
+        if stmt.trips:
+            lines.append(assign(stmt.trips, gast.Constant(value=0, kind=None)))
+            one = gast.Constant(value=1, kind=None)
+            body.insert(0, gast.AugAssign(target=name(stmt.trips, store=True), op=gast.Add(), value=one))
+        if stmt.brk:
+            body.append(gast.If(test=name(stmt.brk), body=[gast.Break()], orelse=[]))
+        if isinstance(stmt, For):
+            target = name(stmt.target, store=True)
+            node = gast.For(target=target, iter=stmt.iter, body=body or [gast.Pass()], orelse=[], type_comment=None)
+        elif stmt.cond:
+            stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=stmt.test), body=[gast.Break()], orelse=[])
+            cond = self.block(stmt.cond, depth + 1)
+            node = gast.While(test=gast.Constant(value=True, kind=None), body=cond + [stop] + body, orelse=[])
+        else:
+            node = gast.While(test=stmt.test, body=body, orelse=[])
+        lines.append(node)
+        if stmt.trips and depth > 0 and stmt.trips in self.stacks:
+            lines.append(gast.Expr(value=_method(self.stacks[stmt.trips], "append", name(stmt.trips))))
+        return lines
+
+
+def _subscript(stmt: SetItem):
+    return gast.Subscript(value=name(stmt.target), slice=stmt.index, ctx=LOAD)

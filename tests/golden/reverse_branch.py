@@ -1,0 +1,20 @@
+def grad_branch(x, y, delta_out=1.0):
+    # forward
+    if x > 0.0:
+        z = x * y
+    else:
+        z = x + y
+    out = z * z
+    # backward
+    # out = z * z
+    delta_z = delta_out * z
+    delta_z = delta_z + delta_out * z
+    if x > 0.0:
+        # z = x * y
+        delta_x = unbroadcast(delta_z * y, x)
+        delta_y = unbroadcast(delta_z * x, y)
+    else:
+        # z = x + y
+        delta_x = unbroadcast(delta_z, x)
+        delta_y = unbroadcast(delta_z, y)
+    return (out, (delta_x, delta_y))

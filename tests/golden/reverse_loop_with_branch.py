@@ -1,0 +1,43 @@
+def grad_loop_with_branch(x, delta_out=1.0):
+    # forward
+    e_stack = []
+    x_stack = []
+    e = None
+    for i in range(200):
+        e_stack.append(e)
+        e = x > 0.0
+        if e:
+            a = x * 0.99
+            b = math.sin(x)
+            c = b * 0.1
+            x_stack.append(x)
+            x = a + c
+        else:
+            d = x * 1.01
+            x_stack.append(x)
+            x = d + 0.05
+    out = x * x
+    # backward
+    # out = x * x
+    delta_x = delta_out * x
+    delta_x = delta_x + delta_out * x
+    for i in reversed(range(200)):
+        if e:
+            # x = a + c
+            delta_a = delta_x
+            delta_c = np.sum(delta_x)
+            x = x_stack.pop()
+            # c = b * 0.1
+            delta_b = delta_c * 0.1
+            # b = math.sin(x)
+            delta_x = delta_b * math.cos(x)
+            # a = x * 0.99
+            delta_x = delta_x + delta_a * 0.99
+        else:
+            # x = d + 0.05
+            delta_d = delta_x
+            x = x_stack.pop()
+            # d = x * 1.01
+            delta_x = delta_d * 1.01
+        e = e_stack.pop()
+    return (out, (delta_x,))

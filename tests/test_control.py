@@ -1,0 +1,157 @@
+"""Control flow, indexing and containers: gradients against finite differences, golden sources."""
+
+from pathlib import Path
+
+import functions as F
+import numpy as np
+import pytest
+from conftest import assert_grads_match, numeric_grad
+
+import sct
+
+GOLDEN = Path(__file__).parent / "golden"
+
+SCALAR_CASES = [
+    (F.branch, (0.5, 1.2)),
+    (F.branch, (-0.5, 1.2)),
+    (F.early_return, (-1.5,)),
+    (F.early_return, (1.5,)),
+    (F.affine_loop, (0.3, 0.7)),
+    (F.loop_with_branch, (0.8,)),
+    (F.loop_with_branch, (-0.3,)),
+    (F.while_loop, (1.3,)),
+    (F.loop_break, (0.7,)),
+    (F.loop_break, (0.01,)),
+    (F.loop_continue, (0.9,)),
+    (F.return_in_loop, (0.9,)),
+    (F.return_in_loop, (0.1,)),
+    (F.nested_loops, (0.4,)),
+    (F.conditional_expression, (2.0, 1.5)),
+    (F.conditional_expression, (1.0, -1.5)),
+    (F.tuple_unpack, (0.6, -1.1)),
+]
+
+
+@pytest.mark.parametrize("fn, args", SCALAR_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_scalar_control_flow(fn, args):
+    grads = sct.grad(fn, wrt=tuple(range(len(args))))(*args)
+    assert_grads_match(fn, args, grads)
+
+
+def test_rnn(rng):
+    args = (
+        rng.normal(size=(4, 3)),
+        rng.normal(size=(4, 4)) * 0.5,
+        rng.normal(size=4),
+        rng.normal(size=(6, 3)),
+    )
+    grads = sct.grad(F.rnn, wrt=(0, 1, 2))(*args)
+    assert_grads_match(F.rnn, args, grads)
+
+
+def test_relu_net_list_of_matrices(rng):
+    Ws = [rng.normal(size=(3, 3)) for _ in range(3)]
+    x = rng.normal(size=3)
+    grads = sct.grad(F.relu_net)(Ws, x)
+    assert isinstance(grads, list) and len(grads) == 3
+    for k in range(3):
+
+        def f_k(W, k=k):
+            return F.relu_net(Ws[:k] + [W] + Ws[k + 1 :], x)
+
+        np.testing.assert_allclose(grads[k], numeric_grad(f_k, [Ws[k]], 0), rtol=1e-5, atol=1e-6)
+
+
+def test_tuple_argument_gets_tuple_gradient(rng):
+    Ws = tuple(rng.normal(size=(2, 2)) for _ in range(2))
+    grads = sct.grad(F.relu_net)(Ws, np.ones(2))
+    assert isinstance(grads, tuple) and len(grads) == 2
+
+
+@pytest.mark.parametrize(
+    "fn, make",
+    [
+        (F.rows, lambda r: (r.normal(size=(4, 3)), r.normal(size=3))),
+        (F.indexing, lambda r: (r.normal(size=5),)),
+        (F.written, lambda r: (r.normal(size=3),)),
+        (F.loop_written, lambda r: (r.normal(size=4),)),
+        (F.enumerate_zip, lambda r: (r.normal(size=4), r.normal(size=4))),
+    ],
+)
+def test_indexing_and_loops_over_arrays(fn, make, rng):
+    args = make(rng)
+    saved = [np.copy(a) for a in args]
+    grads = sct.grad(fn, wrt=tuple(range(len(args))))(*args)
+    assert_grads_match(fn, args, grads)
+    for a, b in zip(args, saved):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fancy_and_boolean_indexing_with_repeats(rng):
+    x = rng.normal(size=5)
+    idx = np.array([0, 2, 2, 4])
+    g = sct.grad(F.fancy_indexing)(x, idx)
+    expected = numeric_grad(lambda v: F.fancy_indexing(v, idx), [x], 0)
+    np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_writing_into_an_argument_copies_it(rng):
+    def f(x):
+        x[0] = x[1] * 3.0
+        return np.sum(x * x)
+
+    x = rng.normal(size=3)
+    before = x.copy()
+    g = sct.grad(f)(x)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_allclose(g, [0.0, 2 * before[1] + 18 * before[1], 2 * before[2]])
+
+
+def test_vjp_of_function_returning_a_tuple(rng):
+    def f(x, y):
+        return x * y, np.sin(x) + y
+
+    x, y = rng.normal(size=3), rng.normal(size=3)
+    (a, b), vjp_fn = sct.vjp(f, x, y)
+    np.testing.assert_allclose(a, x * y)
+    ca, cb = rng.normal(size=3), rng.normal(size=3)
+    gx, gy = vjp_fn((ca, cb))
+    np.testing.assert_allclose(gx, ca * y + cb * np.cos(x))
+    np.testing.assert_allclose(gy, ca * x + cb)
+
+
+def test_vjp_with_a_loop(rng):
+    x = rng.normal(size=3)
+    out, vjp_fn = sct.vjp(lambda v: F.rnn(np.eye(3), np.eye(3) * 0.5, v, np.ones((4, 3))), x)
+    (g,) = vjp_fn(1.0)
+    expected = numeric_grad(lambda v: F.rnn(np.eye(3), np.eye(3) * 0.5, v, np.ones((4, 3))), [x], 0)
+    np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_dict_argument(rng):
+    def f(p, x):
+        return np.sum(np.tanh(p["W"] @ x + p["b"]))
+
+    p = {"W": rng.normal(size=(2, 3)), "b": rng.normal(size=2)}
+    x = rng.normal(size=3)
+    g = sct.grad(f)(p, x)
+    assert set(g) == {"W", "b"}
+    np.testing.assert_allclose(g["b"], numeric_grad(lambda b: f({"W": p["W"], "b": b}, x), [p["b"]], 0), atol=1e-6)
+    np.testing.assert_allclose(g["W"], numeric_grad(lambda W: f({"W": W, "b": p["b"]}, x), [p["W"]], 0), atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [F.loop_with_branch, F.branch])
+def test_golden_control_flow_source(fn):
+    source = sct.source(fn, wrt=tuple(range(fn.__code__.co_argcount)))
+    golden = GOLDEN / f"reverse_{fn.__name__}.py"
+    if not golden.exists():  # first run writes the file; review it and commit it
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(source + "\n")
+    assert source + "\n" == golden.read_text()
+
+
+def test_loop_records_only_what_the_reverse_sweep_reads():
+    source = sct.source(F.affine_loop, wrt=(0, 1))
+    # x * w reads x and w; the temporary a (= x * w) is never read by the reverse sweep.
+    assert "x_stack.append(x)" in source
+    assert "a_stack" not in source
