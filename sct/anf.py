@@ -34,6 +34,7 @@ import operator
 
 import gast
 
+from .anf_calls import Calls
 from .anf_control import ControlFlow
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
@@ -65,7 +66,7 @@ def lower(parsed: Parsed, has_aux: bool = False) -> tuple[FunctionIR, Namer]:
     return ir, lowering.namer
 
 
-class _Lowering(ControlFlow):
+class _Lowering(ControlFlow, Calls):
     def __init__(self, parsed: Parsed):
         self.parsed = parsed
         self.params = [a.id for a in parsed.node.args.args]
@@ -81,7 +82,10 @@ class _Lowering(ControlFlow):
         self.output = None
         self.aux = None
         self.problems = []
+        self.lambdas = {}  # local name -> lambda node
+        self.reassigned = set()
         ControlFlow.__init__(self)
+        Calls.__init__(self)
 
     def function(self, has_aux: bool):
         self.has_aux = has_aux
@@ -138,15 +142,23 @@ class _Lowering(ControlFlow):
         return value
 
     def bind(self, user_name: str, value):
+        if isinstance(value, gast.Lambda):
+            self.lambdas[user_name] = value  # inlined where it is called
+            return value
+        base = self.local_name(user_name)
         if user_name in self.unversioned:
-            version = user_name
+            version = base
         elif user_name in self.current:
-            version = self.namer.version(user_name)
+            version = self.namer.version(base)
         else:
-            version = user_name
-        self.emit(version, value)
+            version = base
+        self.emit(version, value, overwrites=user_name in self.unversioned)
         self.current[user_name] = version
         return name(version)
+
+    def local_name(self, user_name: str) -> str:
+        """The generated code's name for a local of this function (inlined callees rename theirs)."""
+        return user_name
 
     def unpack(self, target, value):
         if isinstance(value, gast.Tuple | gast.List) and len(value.elts) == len(target.elts):
@@ -167,10 +179,10 @@ class _Lowering(ControlFlow):
         return value
 
     # ---- expressions ---------------------------------------------------------------
-    def emit(self, target: str, value):
+    def emit(self, target: str, value, overwrites=False):
         """Emit ``target = value`` with ``value`` made one primitive over atoms."""
         prim, flat, method = self.primitive(value)
-        if target in self.unversioned and target in _names(flat) and not isinstance(value, Lowered):
+        if overwrites and target in _names(flat) and not isinstance(value, Lowered):
             # ``y = y * x`` reads y and overwrites it: compute into a temporary first.
             temp = self.namer.temp()
             self.stmts.append(Assign(temp, flat, prim, self.where(value), method))
@@ -211,13 +223,15 @@ class _Lowering(ControlFlow):
                 if node.id not in self.current:
                     self.problem(node, f"`{node.id}` is used before it is assigned")
                     return name(node.id)
-                return name(self.current[node.id])
+                bound = self.current[node.id]
+                return name(bound) if isinstance(bound, str) else bound  # a constant argument
             if node.id not in self.initial_names:
                 return node  # a name this lowering made (a temporary, a loop index)
             self.resolve(node)
-            return name(node.id)
+            return self.rooted(node)
         if isinstance(node, gast.Attribute):
             self.resolve(node)
+            return self.rooted(node)
         return node
 
     def primitive(self, node):
@@ -268,9 +282,13 @@ class _Lowering(ControlFlow):
         args = [self.expr(a) for a in node.args]
         keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
         func = node.func
+        if isinstance(func, gast.Name) and func.id in self.lambdas:
+            return None, self.inline_lambda(self.lambdas[func.id], args, node), False
         if self.global_path(func) is not None:
             fn = self.resolve(func)
-            return fn, gast.Call(func=func, args=args, keywords=keywords), False
+            if self.inlinable(fn):
+                return None, self.inline_function(fn, args, keywords, node), False
+            return fn, gast.Call(func=self.rooted(func), args=args, keywords=keywords), False
         if isinstance(func, gast.Attribute):
             receiver = self.expr(func.value)
             method = gast.Attribute(value=receiver, attr=func.attr, ctx=LOAD)
@@ -306,7 +324,7 @@ class _Lowering(ControlFlow):
         except AttributeError:
             self.problem(node, f"the name `{path[0]}` is not defined")
             return None
-        self.namespace[path[0]] = value
+        self.bind_global(path[0], value)
         for part in path[1:]:
             try:
                 value = getattr(value, part)

@@ -132,6 +132,10 @@ class ControlFlow:
     # ---- if ---------------------------------------------------------------------------
     def if_statement(self, stmt):
         test = self.test(stmt.test)
+        known = _static_truth(test)
+        if known is not None:  # ``if act is None`` with act a constant: only one branch exists
+            self.block(stmt.body if known else stmt.orelse)
+            return
         origin = self.origin
         with self.collecting() as body:
             self.block(stmt.body)
@@ -213,8 +217,9 @@ class ControlFlow:
         return self.index_range([sequence]), lambda: self.element(self.namer.fresh("i"), target, [sequence])
 
     def loop_variable(self, var: str) -> str:
-        self.current[var] = var
-        return var
+        local = self.local_name(var)
+        self.current[var] = local
+        return local
 
     def index_range(self, sequences):
         lengths = [gast.Call(func=_name("len"), args=[s], keywords=[]) for s in sequences]
@@ -251,6 +256,32 @@ class ControlFlow:
             body.insert(0, self.flag(loop.skip, False))
         if loop.stop:
             self.stmts.append(self.flag(loop.stop, False))
+
+
+_STATIC_COMPARE = {
+    gast.Is: operator.is_,
+    gast.IsNot: operator.is_not,
+    gast.Eq: operator.eq,
+    gast.NotEq: operator.ne,
+    gast.Lt: operator.lt,
+    gast.LtE: operator.le,
+    gast.Gt: operator.gt,
+    gast.GtE: operator.ge,
+}
+
+
+def _static_truth(test):
+    """True/False for a condition made only of constants, else None."""
+    if isinstance(test, gast.Constant):
+        return bool(test.value)
+    if isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
+        inner = _static_truth(test.operand)
+        return None if inner is None else not inner
+    if isinstance(test, gast.Compare) and type(test.ops[0]) in _STATIC_COMPARE:
+        left, right = test.left, test.comparators[0]
+        if isinstance(left, gast.Constant) and isinstance(right, gast.Constant):
+            return bool(_STATIC_COMPARE[type(test.ops[0])](left.value, right.value))
+    return None
 
 
 def _test_primitive(test):

@@ -180,6 +180,7 @@ def build(
     parsed = frontend.parse(fn)
     frontend.check_supported(parsed)
     ir, namer = anf.lower(parsed, has_aux=has_aux)
+    passes.propagate_ir_copies(ir)
     wrt = [ir.params[i] for i in positions]
     arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
@@ -192,7 +193,9 @@ def build(
     if optimize:
         passes.optimize(src.fn)
     text = src.unparse()
-    helpers = {**src.helpers, **{k: v for k, v in parsed.closure.items() if k in ir.namespace}}
+    missing = object()
+    free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
+    helpers = {**src.helpers, **free}
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles"] += 1
     return Compiled(function, text, helpers, ir.params, wrt)

@@ -171,7 +171,11 @@ class _Replace(gast.NodeTransformer):
 
 
 def propagate_copies(fn) -> bool:
-    """Replace ``a`` by ``b`` after ``a = b`` (both assigned once); also for constants."""
+    """Replace ``delta_a`` by ``delta_b`` after ``delta_a = delta_b`` (both assigned once).
+
+    Only adjoints: copies of primal values are removed from the IR before emission
+    (see :func:`propagate_ir_copies`), so the ``# forward`` comments stay true.
+    """
     if _has_loops(fn):
         return False
     stores, returned, protected = _stores(fn), _returned(fn), _updated_in_place(fn)
@@ -180,7 +184,7 @@ def propagate_copies(fn) -> bool:
             if not _is_copy(stmt):
                 continue
             target, value = stmt.targets[0].id, stmt.value
-            if stores.get(target) != 1 or target in returned:
+            if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
                 continue
             if isinstance(value, gast.Name) and stores.get(value.id, 0) > 1:
                 continue
@@ -286,3 +290,65 @@ def _negate(test):
 
 
 PASSES = (simplify, propagate_copies, eliminate_dead_code, tidy_blocks)
+
+
+# ---- on the IR, before emission -------------------------------------------------------
+def propagate_ir_copies(ir) -> None:
+    """Drop top-level copies ``a = b`` of values never overwritten, reading ``b`` for ``a``.
+
+    Inlined calls and conditional expressions leave such copies; removing them
+    before the adjoint is emitted keeps the forward code and the comments of the
+    reverse sweep in step. Branches whose condition became constant are resolved.
+    """
+    from .analysis import assignments, overwritten
+    from .ir import Assign, If
+
+    keep_names = {ir.output, ir.aux, *ir.params}
+    changed = True
+    while changed:
+        changed = False
+        counts, lost = assignments(ir.body), overwritten(ir)
+        for stmt in ir.body:
+            if not (isinstance(stmt, Assign) and stmt.prim is None and _is_atom_copy(stmt.value)):
+                continue
+            source = stmt.value.id if isinstance(stmt.value, gast.Name) else None
+            if stmt.target in keep_names or counts.get(stmt.target) != 1 or {stmt.target, source} & lost:
+                continue
+            ir.body.remove(stmt)
+            _substitute(ir.body, stmt.target, stmt.value)
+            changed = True
+            break
+    ir.body[:] = _resolve_static_ifs(ir.body, If)
+
+
+def _is_atom_copy(value) -> bool:
+    return isinstance(value, gast.Name) or (
+        isinstance(value, gast.Constant) and isinstance(value.value, int | float | bool | type(None))
+    )
+
+
+def _substitute(body, target: str, value) -> None:
+    from .ir import walk
+
+    replace = _Replace(target, value)
+    for stmt in walk(body):
+        for attr in ("value", "test", "iter", "index"):
+            node = getattr(stmt, attr, None)
+            if isinstance(node, gast.AST):
+                setattr(stmt, attr, replace.visit(node))
+
+
+def _resolve_static_ifs(body, If) -> list:
+    from .anf_control import _static_truth
+
+    out = []
+    for stmt in body:
+        if isinstance(stmt, If):
+            known = _static_truth(stmt.test)
+            if known is not None:
+                out += _resolve_static_ifs(stmt.body if known else stmt.orelse, If)
+                continue
+            stmt.body = _resolve_static_ifs(stmt.body, If)
+            stmt.orelse = _resolve_static_ifs(stmt.orelse, If)
+        out.append(stmt)
+    return out

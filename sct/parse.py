@@ -147,6 +147,7 @@ _SUPPORTED = (
     gast.Break,
     gast.Continue,
     gast.IfExp,
+    gast.Lambda,
     gast.BoolOp,
     gast.boolop,
     gast.Expr,

@@ -205,3 +205,49 @@ def tuple_unpack(x, y):
     a, b = x * y, x + y
     b, a = a, b
     return a * b
+
+
+# ---- calls into user code ----------------------------------------------------------------
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def layer(W, x, b=0.0, act=None):
+    z = W @ x + b
+    if act is None:
+        return z
+    return np.tanh(z)
+
+
+def two_layers(W, x):
+    h = layer(W, x, act="tanh")
+    h = layer(W, h, b=0.5)
+    return np.sum(sigmoid(h))
+
+
+def with_lambda(x, w):
+    f = lambda v: v * w + 1.0  # noqa: E731
+    return f(x) * f(x * 2.0)
+
+
+def make_closure(scale):
+    def scaled(x):
+        return np.sum(np.sin(x) * scale)
+
+    return scaled
+
+
+def recursive(n, x):
+    if n <= 0:
+        return x
+    return recursive(n - 1, x) * x
+
+
+def method_calls(x, W):
+    y = W.dot(x)
+    return y.sum() + x.mean() + W.T.max() * 0.0 + (W * W).sum(axis=0).sum() + x.reshape(1, -1).sum()
+
+
+def comprehension(xs, w):
+    ys = [np.tanh(x * w) for x in xs]
+    return np.sum(np.stack(ys)) + sum(ys[i] for i in range(2)).sum()

@@ -155,3 +155,35 @@ def test_loop_records_only_what_the_reverse_sweep_reads():
     # x * w reads x and w; the temporary a (= x * w) is never read by the reverse sweep.
     assert "x_stack.append(x)" in source
     assert "a_stack" not in source
+
+
+def test_inlined_calls_with_keywords_and_defaults(rng):
+    W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    grads = sct.grad(F.two_layers, wrt=(0, 1))(W, x)
+    assert_grads_match(F.two_layers, (W, x), grads)
+    source = sct.source(F.two_layers, wrt=(0, 1))
+    assert "layer(" not in source and "sigmoid(" not in source  # inlined, not called
+    assert "act" not in source  # the constant branch was resolved at compile time
+
+
+def test_local_lambda_reads_enclosing_variables():
+    grads = sct.grad(F.with_lambda, wrt=(0, 1))(0.3, 1.7)
+    assert_grads_match(F.with_lambda, (0.3, 1.7), grads)
+
+
+def test_closure_constant(rng):
+    f = F.make_closure(2.5)
+    x = rng.normal(size=4)
+    np.testing.assert_allclose(sct.grad(f)(x), 2.5 * np.cos(x))
+
+
+def test_recursion_is_reported():
+    with pytest.raises(sct.UnsupportedSyntaxError, match="calls itself") as info:
+        sct.grad(F.recursive, wrt=1)(3, 2.0)
+    assert info.value.lineno is not None
+
+
+def test_array_methods(rng):
+    x, W = rng.normal(size=3), rng.normal(size=(3, 3))
+    grads = sct.grad(F.method_calls, wrt=(0, 1))(x, W)
+    assert_grads_match(F.method_calls, (x, W), grads)

@@ -1,0 +1,186 @@
+"""Lowering of calls into the user's own code: functions and lambdas are inlined.
+
+Mixed into the lowering of :mod:`sct.anf`. A call ``g(x, 2.0)`` of a plain Python
+function without a derivative rule is replaced by ``g``'s lowered body, its
+locals renamed so they cannot clash with the caller's, its parameters bound to
+the argument atoms (keywords and defaults included), and its ``return`` value
+assigned to a temporary. A global that ``g`` reads under a name the caller
+uses for something else is bound under a fresh name. A lambda assigned to a
+local (``f = lambda v: v * w``) is inlined where it is called, reading the
+caller's variables as they are at the call. Recursion is reported: a recursive
+function needs its own adjoint, which sct does not generate yet.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+
+import gast
+
+from . import parse as frontend
+from .errors import Problem, SctError, UnsupportedSyntaxError
+from .rules import lookup
+
+LOAD = gast.Load()
+
+
+def _name(id_):
+    return gast.Name(id=id_, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+class Calls:
+    def __init__(self):
+        self.inlining = [self.parsed.fn]  # the functions being lowered, outermost first
+        self.aliases = {}  # global name in this function -> name in the generated code
+        self.root = self
+
+    # ---- globals ---------------------------------------------------------------------
+    def bind_global(self, global_name: str, value):
+        """Record that the generated code reads ``global_name`` (as ``value``)."""
+        if self.root is self:
+            self.namespace[global_name] = value
+            return
+        root = self.root
+        same = root.namespace.get(global_name, root.parsed.globals.get(global_name, _MISSING)) is value
+        if same and global_name not in root.locals:
+            self.namespace[global_name] = value
+            return
+        for known, obj in self.namespace.items():
+            if obj is value and known.startswith(global_name):
+                self.aliases[global_name] = known
+                return
+        alias = self.namer.fresh(global_name)
+        self.aliases[global_name] = alias
+        self.namespace[alias] = value
+
+    def rooted(self, node):
+        """A global (dotted) name as the generated code spells it."""
+        root = node
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        alias = self.aliases.get(root.id) if isinstance(root, gast.Name) else None
+        if alias is None:
+            return node
+        if isinstance(node, gast.Name):
+            return _name(alias)
+        return gast.Attribute(value=self.rooted(node.value), attr=node.attr, ctx=LOAD)
+
+    # ---- functions -----------------------------------------------------------------------
+    def inlinable(self, fn) -> bool:
+        if not isinstance(fn, types.FunctionType) or lookup(fn) is not None:
+            return False
+        module = getattr(fn, "__module__", "") or ""
+        return not (module.startswith("numpy") or module.startswith("sct.") or module == "sct")
+
+    def inline_function(self, fn, args, keywords, call):
+        """Lower ``fn``'s body in place of the call; returns the atom holding its value."""
+        if fn in self.inlining:
+            self.problem(call, f"`{fn.__name__}` calls itself; recursive functions are not supported yet")
+            return gast.Constant(value=None, kind=None)
+        try:
+            parsed = frontend.parse(fn)
+            frontend.check_supported(parsed)
+            bound = inspect.signature(fn).bind(*args, **{k.arg: k.value for k in keywords})
+        except UnsupportedSyntaxError as exc:
+            self.problems.extend(exc.problems)
+            return gast.Constant(value=None, kind=None)
+        except (SctError, TypeError) as exc:
+            self.problem(call, f"cannot inline the call of `{fn.__name__}`: {exc}")
+            return gast.Constant(value=None, kind=None)
+        bound.apply_defaults()
+        callee = _callee(self, parsed)
+        callee.stmts = self.stmts  # parameter copies go where the call is
+        for param, value in bound.arguments.items():
+            callee.bind_parameter(param, value)
+        self.stmts.extend(callee.function_body(parsed.node.body))
+        return _name(callee.output)
+
+    def bind_parameter(self, param: str, value):
+        if not isinstance(value, gast.AST):
+            value = self.constant(param, value)
+        if isinstance(value, gast.Name | gast.Constant) and param not in self.reassigned:
+            self.current[param] = value.id if isinstance(value, gast.Name) else value
+            return
+        local = self.local_name(param)
+        self.stmts.append(_copy(local, value, self.origin))
+        self.current[param] = local
+
+    def constant(self, label: str, value):
+        """An atom for a default argument's value."""
+        if isinstance(value, bool | int | float | str | type(None)):
+            return gast.Constant(value=value, kind=None)
+        alias = self.namer.fresh(label)
+        self.root.namespace[alias] = value
+        self.namespace[alias] = value
+        return _name(alias)
+
+    def inline_lambda(self, lam, args, call):
+        """Lower a local lambda's body with its parameters bound to ``args``."""
+        params = [a.id for a in lam.args.args]
+        if len(params) != len(args) or lam.args.vararg or lam.args.kwarg:
+            self.problem(call, "call a lambda with exactly its positional parameters")
+            return gast.Constant(value=None, kind=None)
+        saved = {p: self.current.get(p) for p in params}
+        was_local = {p: p in self.locals for p in params}
+        for param, arg in zip(params, args):
+            self.locals.add(param)
+            if isinstance(arg, gast.Name):
+                self.current[param] = arg.id
+            else:
+                temp = self.namer.temp()
+                self.stmts.append(_copy(temp, arg, self.origin))
+                self.current[param] = temp
+        result = self.expr(lam.body)
+        for param in params:
+            if saved[param] is None:
+                self.current.pop(param, None)
+            else:
+                self.current[param] = saved[param]
+            if not was_local[param]:
+                self.locals.discard(param)
+        return result
+
+
+_MISSING = object()
+
+
+def _copy(target, value, origin):
+    from .ir import Assign
+
+    return Assign(target, value, None, origin)
+
+
+def _callee(caller, parsed):
+    """A lowering of an inlined function that shares the caller's names and problems."""
+    from .anf import _Lowering
+
+    class Callee(_Lowering):
+        def __init__(self):
+            _Lowering.__init__(self, parsed)
+            self.namer = caller.namer
+            self.namer.taken |= self.initial_names
+            self.namespace = caller.namespace
+            self.problems = caller.problems
+            self.root = caller.root
+            self.inlining = caller.inlining + [parsed.fn]
+            self.current = {}
+            self.renamed = {}
+            self.reassigned = {
+                n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            }
+            self.has_aux = False
+            self.output = self.namer.temp()
+            self.origin = caller.origin
+
+        def local_name(self, user_name):
+            if user_name not in self.locals:
+                return user_name
+            if user_name not in self.renamed:
+                self.renamed[user_name] = self.namer.fresh(user_name)
+            return self.renamed[user_name]
+
+        def problem(self, node, message):
+            self.problems.append(Problem(message, self.parsed.location(node)))
+
+    return Callee()
