@@ -83,8 +83,8 @@ def load_module(path: str) -> types.ModuleType:
         raise UserError(f"{where}: syntax error: {exc.msg}") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{path}: cannot read it: {exc}") from None
-    name = file.stem if file.stem.isidentifier() and file.stem not in sys.modules else None
-    name = name or f"_sct_user_{next(_counter)}"
+    taken = file.stem in sys.modules or file.stem in sys.stdlib_module_names
+    name = file.stem if file.stem.isidentifier() and not taken else f"_sct_user_{next(_counter)}"
     module = types.ModuleType(name)
     module.__file__ = str(file)
     sys.modules[name] = module
@@ -207,9 +207,7 @@ def _style(tok, after_def: bool) -> str | None:
 def cmd_check(args) -> int:
     fn = load(args.target)
     values = read_arguments(fn, args.args, args.args_file)
-    ok, text = check_gradient(
-        fn, values, parse_wrt(args.wrt, default=None), args.rtol, args.atol, args.max_rows
-    )
+    ok, text = check_gradient(fn, values, parse_wrt(args.wrt, default=None), args.rtol, args.atol, args.max_rows)
     print(text)
     return 0 if ok else 1
 
@@ -384,9 +382,7 @@ def check_gradient(fn, values, wrt, rtol, atol, max_rows=8) -> tuple[bool, str]:
             values[i] = _as_float(values[i])
     value = _evaluate(fn, values)
     if np.size(value) != 1 or isinstance(value, list | tuple | dict):
-        raise UserError(
-            f"{fn.__name__} returned a value of shape {np.shape(value)}; sct check needs a scalar output"
-        )
+        raise UserError(f"{fn.__name__} returned a value of shape {np.shape(value)}; sct check needs a scalar output")
     grads = api.grad(fn, wrt=tuple(positions))(*values)
     rows, bad, total = [], 0, 0
     for i, grad in zip(positions, grads):
@@ -411,9 +407,7 @@ def _evaluate(fn, values):
         return fn(*values)
     except Exception as exc:
         path = fn.__code__.co_filename if hasattr(fn, "__code__") else ""
-        raise UserError(
-            f"{_user_frame(exc, path)}calling {fn.__name__} raised {_exception_line(exc)}"
-        ) from None
+        raise UserError(f"{_user_frame(exc, path)}calling {fn.__name__} raised {_exception_line(exc)}") from None
 
 
 def _compare(fn, values, i, path, x, analytic, rtol, atol) -> list:
@@ -588,9 +582,7 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("--wrt", help=wrt_help + " (default: the first parameter)")
     dump.add_argument("--mode", choices=list(_MODES), default="reverse", help="reverse (default) or forward")
     dump.add_argument("--no-optimize", action="store_true", help="show the code before the clean-up passes")
-    dump.add_argument(
-        "--color", choices=["auto", "always", "never"], default="auto", help="auto: only on a terminal"
-    )
+    dump.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="auto: only on a terminal")
 
     check = command(
         "check",
@@ -620,9 +612,7 @@ def _parser() -> argparse.ArgumentParser:
         "  python -c 'import f_grad; print(f_grad.gradient(1.5, 2.0))'",
     )
     export.add_argument("--wrt", help=wrt_help + " (default: the first parameter)")
-    export.add_argument(
-        "-o", "--output", required=True, metavar="OUT.py", help="the file to write ('-': stdout)"
-    )
+    export.add_argument("-o", "--output", required=True, metavar="OUT.py", help="the file to write ('-': stdout)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.py if it exists")
     return parser
 
