@@ -216,9 +216,7 @@ def _lambda_source(fn, text: str) -> tuple[str, ast.AST]:
             continue
     else:
         raise ExportError(f"cannot read the source of the lambda on line {code.co_firstlineno}")
-    found = [
-        n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and [a.arg for a in n.args.args] == params
-    ]
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and [a.arg for a in n.args.args] == params]
     if len(found) != 1:
         raise ExportError(
             f"cannot tell which lambda on line {code.co_firstlineno} of {code.co_filename} the gradient "
@@ -278,7 +276,5 @@ def _reference(fn, origin) -> str:
     except (OSError, TypeError):
         return ""
     where = f"{fn.__code__.co_filename}, line {lineno}"
-    body = "".join(
-        "# " + line if line.strip() else "#\n" for line in textwrap.dedent("".join(lines)).splitlines(True)
-    )
+    body = "".join("# " + line if line.strip() else "#\n" for line in textwrap.dedent("".join(lines)).splitlines(True))
     return f"# The function this module differentiates ({where}):\n#\n{body}"

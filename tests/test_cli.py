@@ -69,9 +69,7 @@ def test_dump_no_optimize_shows_the_unoptimised_code(capsys):
     assert out == sct.source(f, optimize=False) + "\n"
 
 
-@pytest.mark.skipif(
-    not (ROOT / "sct" / "forward.py").exists(), reason="forward mode (sct/forward.py) not there yet"
-)
+@pytest.mark.skipif(not (ROOT / "sct" / "forward.py").exists(), reason="forward mode (sct/forward.py) not there yet")
 def test_dump_forward_mode(capsys):
     code, out, err = main(capsys, "dump", SEED + ":f", "--mode", "forward", "--wrt", "y")
     assert code == 0, err
@@ -318,9 +316,7 @@ def test_check_arrays_and_named_arguments(capsys, kink):
     assert code == 0, out + err
     rows = table_rows(out)
     assert set(rows) == {"W [0, 0]", "W [0, 1]", "W [1, 0]", "W [1, 1]", "v [0]", "v [1]"}  # k is an int
-    code, out, _ = main(
-        capsys, "check", kink + ":matrix", "--args", "np.eye(2), [1.0, -2.0], 3", "--wrt", "k"
-    )
+    code, out, _ = main(capsys, "check", kink + ":matrix", "--args", "np.eye(2), [1.0, -2.0], 3", "--wrt", "k")
     assert code == 0 and set(table_rows(out)) == {"k"}
 
 
@@ -377,21 +373,15 @@ def test_check_bad_arguments(capsys, kink, args, fragment):
 
 def test_check_bad_input(capsys, bad, tmp_path):
     assert_user_error(*main(capsys, "check", bad + ":vector", "--args", "[1.0, 2.0]")[::2], "scalar output")
-    assert_user_error(
-        *main(capsys, "check", bad + ":boom", "--args", "1.0")[::2], ":20:", "ZeroDivisionError"
-    )
+    assert_user_error(*main(capsys, "check", bad + ":boom", "--args", "1.0")[::2], ":20:", "ZeroDivisionError")
     assert_user_error(*main(capsys, "check", bad + ":two_problems", "--args", "1.0")[::2], "2 problems")
     (tmp_path / "junk.npz").write_text("not numpy")
-    assert_user_error(
-        *main(capsys, "check", bad + ":boom", "--args-file", str(tmp_path / "junk.npz"))[::2], "junk.npz"
-    )
+    assert_user_error(*main(capsys, "check", bad + ":boom", "--args-file", str(tmp_path / "junk.npz"))[::2], "junk.npz")
     assert main(capsys, "check", bad + ":boom")[0] == 2  # neither --args nor --args-file
 
 
 def test_parse_arguments_is_a_small_safe_language():
-    positional, named = cli.parse_arguments(
-        "1, -2.5, (3.0, [1, 2]), {'a': [[1.0]]}, s=np.pi, r=np.random.randn(2)"
-    )
+    positional, named = cli.parse_arguments("1, -2.5, (3.0, [1, 2]), {'a': [[1.0]]}, s=np.pi, r=np.random.randn(2)")
     assert positional[:2] == [1, -2.5]
     assert isinstance(positional[2], tuple) and positional[2][1].dtype == float
     assert positional[3]["a"].shape == (1, 1) and named["s"] == np.pi
@@ -564,7 +554,5 @@ def test_export_to_stdout_is_the_same_module(capsys, tmp_path):
 
 
 def test_export_bad_input(capsys, bad, tmp_path):
-    assert_user_error(
-        *main(capsys, "export", bad + ":two_problems", "-o", str(tmp_path / "o.py"))[::2], "2 problems"
-    )
+    assert_user_error(*main(capsys, "export", bad + ":two_problems", "-o", str(tmp_path / "o.py"))[::2], "2 problems")
     assert main(capsys, "export", SEED + ":f")[0] == 2  # -o is required

@@ -12,6 +12,7 @@
 
 import doctest
 import io
+import linecache
 import os
 import re
 import runpy
@@ -154,12 +155,21 @@ def test_api_examples_run():
         if needs:
             missing |= needs
             continue
+        _keep_source(test)
         runner.run(test, out=report.write, clear_globs=False)
         globs.update(test.globs)
     assert runner.failures == 0, report.getvalue()
     assert runner.tries >= 20
     if missing:
         pytest.xfail(f"docs/api.md shows functions sct does not have yet: {', '.join(sorted(missing))}")
+
+
+def _keep_source(test):
+    """Keep each example's source in linecache, so functions it defines stay readable by sct in
+    later sections (doctest makes them readable only while their own section runs)."""
+    for j, example in enumerate(test.examples):
+        lines = example.source.splitlines(keepends=True)
+        linecache.cache[f"<doctest {test.name}[{j}]>"] = (len(example.source), None, lines, test.name)
 
 
 def _cube(x):
@@ -180,9 +190,7 @@ MARKS = [
         match[2],
         match[3],
         id=f"{path.name}:{match[2]}",
-        marks=[pytest.mark.xfail(reason="waits for a feature sct does not have yet", strict=False)]
-        if match[1]
-        else [],
+        marks=[pytest.mark.xfail(reason="waits for a feature sct does not have yet", strict=False)] if match[1] else [],
     )
     for path in DOCS
     for match in MARKED.finditer(path.read_text())
