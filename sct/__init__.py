@@ -5,7 +5,10 @@ that computes its gradient, like backprop written by hand.
 """
 
 from .api import grad, source, value_and_grad, vjp
+from .custom import custom_jvp, custom_vjp, defjvp, defvjp
 from .errors import NonDifferentiableError, SctError, SourceUnavailableError, UnsupportedSyntaxError
+from .testing import check_grads
+from .transforms import hessian, hvp, jacobian, jvp
 
 __version__ = "0.1.0"
 
@@ -14,6 +17,15 @@ __all__ = [
     "value_and_grad",
     "vjp",
     "source",
+    "jvp",
+    "jacobian",
+    "hessian",
+    "hvp",
+    "defvjp",
+    "defjvp",
+    "custom_vjp",
+    "custom_jvp",
+    "check_grads",
     "SctError",
     "UnsupportedSyntaxError",
     "NonDifferentiableError",

@@ -4,3 +4,5 @@ from . import np_core, operators, pymath  # noqa: F401  (registration)
 from .table import DYNAMIC, Entry, lookup
 
 __all__ = ["DYNAMIC", "Entry", "lookup"]
+
+from . import helpers  # noqa: E402, F401  (imported last: its NumPy fallbacks defer to the rules above)

@@ -1,0 +1,135 @@
+"""Rules for the functions generated code itself calls, so that it can be differentiated again.
+
+``sct.grad(sct.grad(f))`` differentiates the generated ``grad_f``, which calls the
+runtime helpers (``unbroadcast``, ``matmul_grad_left``, ...) and a few NumPy
+functions that only adjoints use (``np.full_like``, ``np.broadcast_to``, ...).
+Each helper is linear in its gradient operand, so its rules are short. NumPy
+functions registered elsewhere keep their rules: the ones here are only the
+fallbacks for functions nothing else registers.
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import runtime
+from ..symbolic import call
+from .table import defjvp, defvjp, linear, lookup, nondiff
+
+
+def _rank_of_operand(k):
+    return lambda ranks, args, kwargs: ranks[k] if len(ranks) > k else None
+
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, numbers.Number) or getattr(x, "ndim", None) == 0
+
+
+def _unbroadcast_to(g, x):
+    """``g`` summed to the shape of ``x`` (``np.sum`` when ``x`` is known to be a scalar)."""
+    return np.sum(g) if _is_scalar(x) else call(runtime.unbroadcast, g, x)
+
+
+# ---- runtime helpers ---------------------------------------------------------------
+linear(
+    runtime.unbroadcast,
+    lambda g, ans, grad, x: np.broadcast_to(g, np.shape(grad)),
+    ndim=_rank_of_operand(1),
+    rest=(None,),
+)
+linear(runtime.index_grad, lambda g, ans, grad, x, index: g[index], ndim=_rank_of_operand(1), rest=(None, None))
+linear(runtime.fresh_copy, lambda g, ans, x: g)
+linear(runtime.like, lambda g, ans, grad, x: g, rest=(None,))
+nondiff(runtime.zeros_like, ndim=_rank_of_operand(0))
+
+# matmul_grad_left(g, a, b) is the adjoint of ``a -> a @ b`` applied to g: linear in g and in b.
+defvjp(
+    runtime.matmul_grad_left,
+    lambda G, ans, g, a, b: G @ b,
+    None,
+    lambda G, ans, g, a, b: call(runtime.matmul_grad_right, g, G, b),
+    ndim=_rank_of_operand(1),
+)
+defjvp(
+    runtime.matmul_grad_left,
+    lambda t, ans, g, a, b: call(runtime.matmul_grad_left, t, a, b),
+    None,
+    lambda t, ans, g, a, b: call(runtime.matmul_grad_left, g, a, t),
+)
+# matmul_grad_right(g, a, b) is the adjoint of ``b -> a @ b`` applied to g: linear in g and in a.
+defvjp(
+    runtime.matmul_grad_right,
+    lambda G, ans, g, a, b: a @ G,
+    lambda G, ans, g, a, b: call(runtime.matmul_grad_left, g, a, G),
+    None,
+    ndim=_rank_of_operand(2),
+)
+defjvp(
+    runtime.matmul_grad_right,
+    lambda t, ans, g, a, b: call(runtime.matmul_grad_right, t, a, b),
+    lambda t, ans, g, a, b: call(runtime.matmul_grad_right, g, t, b),
+    None,
+)
+
+# add_at(acc, index, g): acc with g added at index (in place; generated code owns acc).
+defvjp(runtime.add_at, lambda G, ans, acc, index, g: G, None, lambda G, ans, acc, index, g: G[index])
+defjvp(
+    runtime.add_at,
+    lambda t, ans, acc, index, g: t,
+    None,
+    lambda t, ans, acc, index, g: call(runtime.add_at, call(runtime.zeros_like, acc), index, t),
+)
+lookup(runtime.add_at).ndim = _rank_of_operand(0)
+
+
+# ---- NumPy functions that adjoints use -----------------------------------------------
+def _fallback(fn, register):
+    if lookup(fn) is None or not (lookup(fn).vjp or lookup(fn).nondiff):
+        register()
+
+
+_fallback(
+    np.full_like,
+    lambda: (
+        defvjp(np.full_like, None, lambda g, ans, x, fill, **kw: _unbroadcast_to(g, fill), ndim=_rank_of_operand(0)),
+        defjvp(np.full_like, None, lambda t, ans, x, fill, **kw: np.full_like(x, t)),
+    ),
+)
+_fallback(
+    np.broadcast_to,
+    lambda: linear(
+        np.broadcast_to, lambda g, ans, x, shape: _unbroadcast_to(g, x), ndim=lambda r, a, k: None, rest=(None,)
+    ),
+)
+_fallback(
+    np.expand_dims,
+    lambda: linear(
+        np.expand_dims,
+        lambda g, ans, x, axis: np.reshape(g, np.shape(x)),
+        ndim=lambda r, a, k: None if r[0] is None else r[0] + 1,
+        rest=(None,),
+    ),
+)
+_fallback(
+    np.outer,
+    lambda: (
+        defvjp(np.outer, lambda g, ans, a, b: g @ b, lambda g, ans, a, b: a @ g, ndim=lambda r, a, k: 2),
+        defjvp(np.outer, lambda t, ans, a, b: np.outer(t, b), lambda t, ans, a, b: np.outer(a, t)),
+    ),
+)
+
+
+def _array_vjp(g, ans, items, *args, **kwargs):
+    """``np.array([a, b, ...])``: item i's contribution is ``g[i]``."""
+    if isinstance(items, list | tuple):
+        return type(items)(g[i] for i in range(len(items)))
+    return call(np.asarray, g) if _is_scalar(items) else call(list, g)
+
+
+_fallback(
+    np.array,
+    lambda: (
+        defvjp(np.array, _array_vjp, ndim=lambda r, a, k: None),
+        defjvp(np.array, lambda t, ans, items, *args, **kwargs: call(np.array, t, *args, **kwargs)),
+    ),
+)

@@ -1,0 +1,144 @@
+"""``check_grads``: sct's derivatives against central finite differences, autograd-style.
+
+Along one random direction ``v`` (and, in reverse mode, one random output
+cotangent ``u``) it compares
+
+* forward mode: ``jvp(f, x, v)`` with ``(f(x + eps v) - f(x - eps v)) / (2 eps)``;
+* reverse mode: ``<vjp(f, x)(u), v>`` with ``<u, (f(x + eps v) - f(x - eps v)) / (2 eps)>``;
+
+and for ``order=2`` does the same again on the derivative itself (the generated
+tangent or adjoint code, differentiated in turn). Both call styles work::
+
+    sct.check_grads(f, (x, y), modes=("fwd", "rev"), order=2)
+    sct.check_grads(f, modes=["fwd", "rev"], order=2)(x, y)     # autograd's style
+
+>>> import numpy as np, sct
+>>> def f(x):
+...     return np.sum(np.sin(x) * x)
+>>> sct.check_grads(f, (np.array([0.1, 0.7]),))
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import api
+from .higher import JVPAt, VJPAt
+
+__all__ = ["check_grads"]
+
+EPS, RTOL, ATOL = 1e-4, 1e-4, 1e-6
+_MODES = ("fwd", "rev")
+
+
+def check_grads(f, args=None, order=2, modes=_MODES, *, rtol=RTOL, atol=ATOL, eps=EPS, wrt=None, argnum=None, seed=0):
+    """Check ``f``'s derivatives at ``args`` against central differences; AssertionError on mismatch.
+
+    ``wrt`` (or autograd's ``argnum``) picks the arguments to check by position or
+    name; by default every floating-point argument. Without ``args`` (autograd's
+    ``check_grads(f, modes=..., order=...)(*args)``) returns the checker; an int
+    in place of ``args`` is autograd's ``argnum``.
+    """
+    if isinstance(order, str | list | tuple):  # check_grads(f, args, ("rev",))
+        order, modes = 2, order
+    if isinstance(args, numbers.Integral | str) and argnum is None:
+        args, argnum = None, args
+    if args is None:
+        return lambda *call_args: check_grads(
+            f, call_args, order, modes, rtol=rtol, atol=atol, eps=eps, wrt=wrt, argnum=argnum, seed=seed
+        )
+    args = tuple(args) if isinstance(args, tuple | list) else (args,)
+    modes = tuple(modes)
+    bad = [m for m in modes if m not in _MODES]
+    if bad or not modes:
+        raise ValueError(f"modes={modes!r}: use 'fwd' and/or 'rev'")
+    positions = _positions(f, args, wrt if wrt is not None else argnum)
+    rng = np.random.default_rng(seed)
+    _check(f, args, positions, modes, order, dict(rtol=rtol, atol=atol, eps=eps), rng)
+
+
+def _positions(f, args, wrt):
+    if wrt is not None:
+        return api.resolve_wrt(f, wrt)[0]
+    found = [i for i, a in enumerate(args) if _is_float(a)]
+    if not found:
+        raise ValueError("check_grads found no floating-point argument to differentiate by; pass wrt=...")
+    return found
+
+
+def _is_float(a) -> bool:
+    if isinstance(a, bool):
+        return False
+    if isinstance(a, float | complex):
+        return True
+    return isinstance(a, np.ndarray | np.generic) and a.dtype.kind in "fc"
+
+
+def _random_like(x, rng):
+    if isinstance(x, tuple | list):
+        return type(x)(_random_like(v, rng) for v in x)
+    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
+        return float(rng.normal())
+    return rng.normal(size=np.shape(x))
+
+
+def _check(f, args, positions, modes, order, tol, rng):
+    v = [_random_like(args[p], rng) for p in positions]
+    numeric = _directional(f, args, positions, v, tol["eps"])
+    if "fwd" in modes:
+        _compare(f, "forward mode (jvp)", JVPAt(f, positions, v)(*args), numeric, tol)
+        if order > 1:
+            _check(JVPAt(f, positions, v), args, positions, modes, order - 1, tol, rng)
+    if "rev" in modes:
+        u = _random_like(f(*args), rng)
+        grads = VJPAt(f, positions, u)(*args)
+        grads = grads if len(positions) > 1 or isinstance(grads, tuple) else (grads,)
+        analytic = sum(_inner(g, vi) for g, vi in zip(grads, v))
+        _compare(f, "reverse mode (vjp)", analytic, _inner(u, numeric), tol)
+        if order > 1:
+            _check(VJPAt(f, positions, u), args, positions, modes, order - 1, tol, rng)
+
+
+def _directional(f, args, positions, v, eps):
+    """``(f(x + eps v) - f(x - eps v)) / (2 eps)`` for the arguments at ``positions``."""
+    hi, lo = list(args), list(args)
+    for p, vi in zip(positions, v):
+        hi[p] = args[p] + eps * vi
+        lo[p] = args[p] - eps * vi
+    return _combine(f(*hi), f(*lo), lambda a, b: (np.asarray(a) - np.asarray(b)) / (2 * eps))
+
+
+def _combine(a, b, op):
+    if isinstance(a, tuple | list):
+        return type(a)(_combine(x, y, op) for x, y in zip(a, b))
+    return op(a, b)
+
+
+def _inner(a, b) -> float:
+    if isinstance(a, tuple | list):
+        return sum(_inner(x, y) for x, y in zip(a, b))
+    return float(np.sum(np.asarray(a) * np.asarray(b)))
+
+
+def _compare(f, what, analytic, numeric, tol):
+    a, n = _flat(analytic), _flat(numeric)
+    if a.shape != n.shape or not np.allclose(a, n, rtol=tol["rtol"], atol=tol["atol"]):
+        name = getattr(f, "__qualname__", None) or repr(f)
+        raise AssertionError(
+            f"derivative of {name} disagrees with central differences in {what} "
+            f"(rtol={tol['rtol']}, atol={tol['atol']}, eps={tol['eps']}):\n"
+            f"    sct:                 {_show(analytic)}\n"
+            f"    finite differences:  {_show(numeric)}"
+        )
+
+
+def _flat(value):
+    if isinstance(value, tuple | list):
+        return np.concatenate([_flat(v) for v in value]) if value else np.zeros(0)
+    return np.ravel(np.asarray(value, dtype=complex if np.iscomplexobj(value) else float))
+
+
+def _show(value) -> str:
+    return np.array2string(_flat(value), precision=10) if np.size(_flat(value)) > 1 else repr(float(_flat(value)[0]))

@@ -1,0 +1,186 @@
+"""Forward mode and the transforms built from both modes: jvp, jacobian, hessian, hvp.
+
+* ``jvp(f, primals, tangents)`` runs the generated tangent function
+  (:mod:`sct.forward`): ``f`` and its directional derivative in one pass.
+* ``jacobian(f, mode="rev")`` runs the generated adjoint once per output
+  element, ``mode="fwd"`` the tangent function once per input element; the
+  result has shape ``out.shape + x.shape`` (JAX's ``jacrev``/``jacfwd``).
+* ``hessian(f)`` is the forward-mode Jacobian of the generated gradient, and
+  ``hvp(f, primals, tangents)`` the tangent of the generated gradient
+  (forward-over-reverse): both differentiate generated code (:mod:`sct.higher`).
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+
+import numpy as np
+
+from . import api
+from .errors import SctError
+
+_GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _as_tuple(values, what: str) -> tuple:
+    if isinstance(values, tuple | list):
+        return tuple(values)
+    raise SctError(f"{what} must be a tuple of arguments, e.g. (x,) or (x, y); got {type(values).__name__}")
+
+
+def _match(tangent, primal):
+    """``tangent`` shaped like ``primal``: floats for Python floats, full arrays for arrays."""
+    if isinstance(primal, tuple | list):
+        return type(primal)(_match(t, p) for t, p in zip(tangent, primal))
+    if isinstance(primal, dict):
+        return {k: _match(tangent[k], v) for k, v in primal.items()}
+    if isinstance(primal, float) and np.ndim(tangent) == 0:
+        return float(tangent)
+    if isinstance(primal, np.ndarray) and np.shape(tangent) != primal.shape:
+        return np.broadcast_to(tangent, primal.shape).copy()
+    return tangent
+
+
+def _is_integer(x) -> bool:
+    kind = api._describe(x)
+    return kind is not None and kind[1] in ("i", "u", "b")
+
+
+def _tangent_variant(fn, positions, primals):
+    api._check_wrt_args(fn, positions, primals)
+    return api.compiled(fn, positions, api.signature(primals), mode="forward")
+
+
+def jvp(fn, primals, tangents):
+    """``(f(*primals), J @ tangents)``: forward mode, from generated source.
+
+    ``primals`` and ``tangents`` are tuples with one entry per argument of ``f``,
+    the tangent of each argument shaped like it (ignored for integer arguments,
+    which have none).
+    """
+    primals, tangents = _as_tuple(primals, "primals"), _as_tuple(tangents, "tangents")
+    if len(primals) != len(tangents):
+        raise SctError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one per argument")
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        if not isinstance(p, tuple | list | dict) and np.shape(p) != np.shape(t):
+            raise SctError(f"tangent {i} has shape {np.shape(t)} but its primal has shape {np.shape(p)}")
+    positions = [i for i, p in enumerate(primals) if not _is_integer(p)]  # integers have no tangent
+    variant = _tangent_variant(fn, positions, primals)
+    out, dot = variant.function(*primals, *[tangents[i] for i in positions])
+    return out, _match(dot, out)
+
+
+# ---- Jacobians ---------------------------------------------------------------------
+def jacobian(fn, wrt=0, mode="rev"):
+    """The Jacobian of ``fn``: ``jacobian(f)(*args)`` has shape ``out.shape + args[wrt].shape``.
+
+    ``mode="rev"`` runs the adjoint once per output element (good for few
+    outputs); ``mode="fwd"`` runs the tangent function once per input element
+    (good for few inputs). A tuple ``wrt`` gives a tuple of Jacobians.
+    """
+    if mode not in ("rev", "fwd"):
+        raise SctError(f"mode={mode!r}: use 'rev' (reverse mode) or 'fwd' (forward mode)")
+    positions, many = api.resolve_wrt(fn, wrt)
+    run = _jacrev if mode == "rev" else _jacfwd
+
+    @functools.wraps(fn)
+    def jacobian_fn(*args):
+        jacobians = run(fn, positions, args)
+        return tuple(jacobians) if many else jacobians[0]
+
+    return jacobian_fn
+
+
+def _jacrev(fn, positions, args):
+    api._check_wrt_args(fn, positions, args)
+    variant = api.compiled(fn, positions, api.signature(args), many=True)
+    out = _array_output(fn, fn(*args))
+    rows = []
+    for idx in np.ndindex(out.shape):
+        seed = np.zeros(out.shape)
+        seed[idx] = 1.0
+        rows.append(variant.function(*args, seed if out.ndim else 1.0)[1])
+    return [_assemble([r[k] for r in rows], out.shape, args[p], rows_first=True) for k, p in enumerate(positions)]
+
+
+def _jacfwd(fn, positions, args):
+    variant = _tangent_variant(fn, positions, args)
+    zeros = [np.zeros(np.shape(args[p])) if np.ndim(args[p]) else 0.0 for p in positions]
+    out = None
+    jacobians = []
+    for k, p in enumerate(positions):
+        columns = []
+        for idx in np.ndindex(np.shape(args[p])):
+            tangents = list(zeros)
+            tangents[k] = np.zeros(np.shape(args[p]))
+            tangents[k][idx] = 1.0
+            if not np.ndim(args[p]):
+                tangents[k] = 1.0
+            value, dot = variant.function(*args, *tangents)
+            out = _array_output(fn, value)
+            columns.append(np.broadcast_to(dot, out.shape))
+        if out is None:  # an empty argument
+            out = _array_output(fn, variant.function(*args, *zeros)[0])
+        jacobians.append(_assemble(columns, out.shape, args[p], rows_first=False))
+    return jacobians
+
+
+def _array_output(fn, value):
+    if isinstance(value, tuple | list | dict):
+        raise SctError(
+            f"sct.jacobian needs {fn.__name__} to return one array, not a {type(value).__name__}; "
+            "take the Jacobian of each output separately"
+        )
+    return np.asarray(value)
+
+
+def _assemble(parts, out_shape, x, rows_first: bool):
+    """Stack per-element results into an array of shape ``out_shape + x.shape``."""
+    x_shape = np.shape(x)
+    if rows_first:  # one gradient (shaped like x) per output element
+        jac = np.array(parts, dtype=float).reshape(out_shape + x_shape)
+    else:  # one tangent (shaped like out) per input element
+        nx, nout = len(x_shape), len(out_shape)
+        jac = np.array(parts, dtype=float).reshape(x_shape + out_shape)
+        jac = jac.transpose(list(range(nx, nx + nout)) + list(range(nx)))
+    return float(jac) if jac.ndim == 0 else jac
+
+
+# ---- second order ----------------------------------------------------------------------
+def _grad_of(fn, wrt):
+    """``sct.grad(fn, wrt)``, made once per (fn, wrt) so its compiled variants are reused."""
+    per_fn = _GRADS.setdefault(fn, {})
+    if wrt not in per_fn:
+        per_fn[wrt] = api.grad(fn, wrt=wrt)
+    return per_fn[wrt]
+
+
+def hessian(fn, wrt=0):
+    """The Hessian of scalar ``fn``: the forward-mode Jacobian of its generated gradient.
+
+    ``hessian(f)(x)`` has shape ``x.shape + x.shape``; a tuple ``wrt`` gives a
+    tuple of tuples of blocks, ``H[i][j]`` for arguments ``wrt[i]`` and ``wrt[j]``.
+    """
+    positions, many = api.resolve_wrt(fn, wrt)
+    blocks = [[jacobian(_grad_of(fn, i), wrt=j, mode="fwd") for j in positions] for i in positions]
+
+    @functools.wraps(fn)
+    def hessian_fn(*args):
+        if not many:
+            return blocks[0][0](*args)
+        return tuple(tuple(block(*args) for block in row) for row in blocks)
+
+    return hessian_fn
+
+
+def hvp(fn, primals, tangents):
+    """Hessian-vector product ``H @ v`` of scalar ``fn``, without forming ``H``.
+
+    Forward-over-reverse: the tangent of the generated gradient along
+    ``tangents``. With several primals, ``H`` is the Hessian with respect to all
+    of them and the result a tuple (one entry per primal).
+    """
+    primals = _as_tuple(primals, "primals")
+    wrt = tuple(range(len(primals))) if len(primals) > 1 else 0
+    return jvp(_grad_of(fn, wrt), primals, tangents)[1]

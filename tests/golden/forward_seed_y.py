@@ -1,0 +1,17 @@
+def jvp_golden_seed(x, y, dot_y):
+    a = -y
+    dot_a = -dot_y
+    b = np.exp(a)
+    dot_b = dot_a * b
+    c = 1.0 + b
+    dot_c = dot_b
+    d = 1.0 / c
+    dot_d = -dot_c / c ** 2
+    e = x + d
+    dot_e = dot_d
+    f = x ** 2
+    g = f + y
+    dot_g = dot_y
+    out = e / g
+    dot_out = dot_e / g - dot_g * e / g ** 2
+    return (out, dot_out)
