@@ -40,7 +40,7 @@ from .errors import Problem, UnsupportedSyntaxError
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
 from .parse import Parsed
-from .runtime import HELPERS
+from .runtime import HELPERS, appended
 
 LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
@@ -110,6 +110,9 @@ class _Lowering(ControlFlow, Calls):
         elif isinstance(stmt, gast.AugAssign):
             load = _as_load(stmt.target)
             self.assign(stmt.target, gast.BinOp(left=load, op=stmt.op, right=stmt.value))
+        elif isinstance(stmt, gast.Expr) and self.is_append(stmt.value):
+            items = stmt.value.func.value
+            self.grow(items.id, self.expr(items), self.expr(stmt.value.args[0]))
         elif isinstance(stmt, gast.Expr):
             if not isinstance(stmt.value, gast.Constant):  # docstrings
                 self.stmts.append(Effect(self.expr(stmt.value, keep_call=True), self.origin))
@@ -155,6 +158,42 @@ class _Lowering(ControlFlow, Calls):
         self.emit(version, value, overwrites=user_name in self.unversioned)
         self.current[user_name] = version
         return name(version)
+
+    def is_append(self, call) -> bool:
+        """``ys.append(y)`` on a local list."""
+        return (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr == "append"
+            and isinstance(call.func.value, gast.Name)
+            and call.func.value.id in self.locals
+            and len(call.args) == 1
+        )
+
+    def grow(self, user_name: str, items, item):
+        """``items = appended(items, item)``, through a temporary (a target is never its own operand)."""
+        temp = self.namer.temp()
+        value = gast.Call(func=name("appended"), args=[items, item], keywords=[])
+        self.stmts.append(Assign(temp, value, appended, self.origin))
+        self.bind(user_name, Lowered(name(temp)))
+
+    def list_comprehension(self, node):
+        """``[elt for x in xs if c]`` as a loop growing a list; returns the list's atom."""
+        from .anf_control import _fake_for
+
+        if len(node.generators) != 1 or node.generators[0].is_async:
+            self.problem(node, "only comprehensions with one `for` are supported; write a loop")
+            return gast.Constant(value=None, kind=None)
+        gen = node.generators[0]
+        result = self.namer.temp()
+        self.locals.add(result)
+        self.unversioned.add(result)
+        self.bind(result, gast.List(elts=[], ctx=LOAD))
+        body = [gast.Expr(value=_append_call(result, node.elt))]
+        for cond in reversed(gen.ifs):
+            body = [gast.If(test=cond, body=body, orelse=[])]
+        self.for_loop(_fake_for(gen, body, node))
+        return name(self.current[result])
 
     def local_name(self, user_name: str) -> str:
         """The generated code's name for a local of this function (inlined callees rename theirs)."""
@@ -205,6 +244,8 @@ class _Lowering(ControlFlow, Calls):
             return type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
         if isinstance(node, gast.IfExp):
             return name(self.if_expression(node))
+        if isinstance(node, gast.ListComp):
+            return self.list_comprehension(node)
         prim, flat, method = self.primitive(node)
         if keep_call:
             return flat
@@ -266,6 +307,8 @@ class _Lowering(ControlFlow, Calls):
             return dict, gast.Dict(keys=keys, values=[self.expr(v) for v in node.values]), False
         if isinstance(node, gast.IfExp):
             return None, name(self.if_expression(node)), False
+        if isinstance(node, gast.ListComp):
+            return None, self.list_comprehension(node), False
         if self.is_atom(node):
             return None, self.atom(node), False
         self.problem(node, f"the expression `{type(node).__name__}` is not supported")
@@ -337,6 +380,11 @@ class _Lowering(ControlFlow, Calls):
         self.problems.append(Problem(message, self.parsed.location(node)))
 
 
+def _append_call(list_name: str, item):
+    func = gast.Attribute(value=name(list_name), attr="append", ctx=LOAD)
+    return gast.Call(func=func, args=[item], keywords=[])
+
+
 class Lowered:
     """An atom already lowered (its names are versions, not user names to look up again)."""
 
@@ -365,7 +413,23 @@ def _as_load(target):
 
 
 def _assigned_names(fn_node) -> set:
-    return {node.id for node in gast.walk(fn_node) if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)}
+    return _stores(fn_node)
+
+
+def _stores(node) -> set:
+    """Names stored under ``node``: assignment targets and lists grown with ``.append``."""
+    found = set()
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            found.add(n.id)
+        elif (
+            isinstance(n, gast.Call)
+            and isinstance(n.func, gast.Attribute)
+            and n.func.attr == "append"
+            and isinstance(n.func.value, gast.Name)
+        ):
+            found.add(n.func.value.id)
+    return found
 
 
 _COMPOUND = (gast.If, gast.For, gast.While)
@@ -376,7 +440,7 @@ def _nested_assignments(fn_node) -> set:
     found = set()
     for node in gast.walk(fn_node):
         if isinstance(node, _COMPOUND):
-            found |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+            found |= _stores(node)
     return found
 
 

@@ -353,3 +353,9 @@ def _is_call_to(node, builtin: str, lowering) -> bool:
 
 def _pair(target) -> bool:
     return isinstance(target, gast.Tuple) and len(target.elts) == 2 and isinstance(target.elts[0], gast.Name)
+
+
+def _fake_for(generator, body, where) -> gast.For:
+    """The loop a comprehension's ``for`` stands for."""
+    loop = gast.For(target=generator.target, iter=generator.iter, body=body, orelse=[], type_comment=None)
+    return gast.copy_location(loop, where)

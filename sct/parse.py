@@ -104,16 +104,12 @@ def _parse_fragment(source: str, fn):
             return gast.parse(text)
         except SyntaxError:
             pass
-    raise SourceUnavailableError(
-        f"cannot parse the source of {fn.__qualname__}; define it with `def` in a file"
-    )
+    raise SourceUnavailableError(f"cannot parse the source of {fn.__qualname__}; define it with `def` in a file")
 
 
 def _lambda_as_def(tree, code, fn) -> gast.FunctionDef:
     params = list(code.co_varnames[: code.co_argcount])
-    found = [
-        n for n in gast.walk(tree) if isinstance(n, gast.Lambda) and [a.id for a in n.args.args] == params
-    ]
+    found = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda) and [a.id for a in n.args.args] == params]
     if len(found) != 1:
         raise SourceUnavailableError(
             f"cannot tell which lambda on line {code.co_firstlineno} is {fn!r}; define it with `def` instead"
@@ -148,6 +144,8 @@ _SUPPORTED = (
     gast.Continue,
     gast.IfExp,
     gast.Lambda,
+    gast.ListComp,
+    gast.comprehension,
     gast.BoolOp,
     gast.boolop,
     gast.Expr,

@@ -178,12 +178,11 @@ class _Reverse:
         lines = []
         if target in self.active and target in state.defined:
             contributions = list(self.contributions(stmt, self.delta(target), state))
-            if target in self.overwritten:
-                state.forget(target)  # the value before this assignment starts with no adjoint
+            state.forget(target)  # before this assignment the variable had no (or another) value
             body = [line for var, c in contributions if var in self.active for line in self.accumulate(var, c, state)]
             if body:
                 lines = [comment(self.src.unparse(ForwardSweep.statement(stmt)))] + body
-        elif target in self.overwritten:
+        else:
             state.forget(target)
         if target in self.overwritten and id(stmt) not in self.first:
             lines.append(self.pop(target))

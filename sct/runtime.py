@@ -94,3 +94,11 @@ def like(g, x):
 
 
 HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, like)})
+
+
+def appended(items, item):
+    """``items + [item]``: a list grown without changing the one it came from."""
+    return [*items, item]
+
+
+HELPERS["appended"] = appended

@@ -248,6 +248,9 @@ def method_calls(x, W):
     return y.sum() + x.mean() + W.T.max() * 0.0 + (W * W).sum(axis=0).sum() + x.reshape(1, -1).sum()
 
 
-def comprehension(xs, w):
-    ys = [np.tanh(x * w) for x in xs]
-    return np.sum(np.stack(ys)) + sum(ys[i] for i in range(2)).sum()
+def grow_lists(xs, w):
+    ys = [np.tanh(x * w) for x in xs if np.sum(x) > -10.0]
+    zs = []
+    for y in ys:
+        zs.append(y * 2.0)
+    return np.sum(zs[0] * zs[1]) + np.sum(ys[2])

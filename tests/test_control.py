@@ -187,3 +187,9 @@ def test_array_methods(rng):
     x, W = rng.normal(size=3), rng.normal(size=(3, 3))
     grads = sct.grad(F.method_calls, wrt=(0, 1))(x, W)
     assert_grads_match(F.method_calls, (x, W), grads)
+
+
+def test_list_comprehension_and_append(rng):
+    xs, w = rng.normal(size=(3, 2)), 0.7
+    grads = sct.grad(F.grow_lists, wrt=(0, 1))(xs, w)
+    assert_grads_match(F.grow_lists, (xs, w), grads)

@@ -4,7 +4,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import matmul_grad_left, matmul_grad_right, zeros_like
+from ..runtime import appended, matmul_grad_left, matmul_grad_right, zeros_like
 from ..symbolic import Scatter, call
 from .table import defjvp, defvjp, elementwise, nondiff
 
@@ -74,3 +74,12 @@ defjvp(dict, lambda i: lambda g, ans, *values, keys: dict(zip(keys, _replace_ite
 def _replace_item(items, i, g, kind):
     """The tangent of a container from the tangent of item ``i`` (zeros elsewhere)."""
     return kind(g if j == i else call(zeros_like, item) for j, item in enumerate(items))
+
+
+# A list grown by one item (list comprehensions, ``ys.append(y)``): the last adjoint is the item's.
+defvjp(appended, lambda g, ans, items, item: g[:-1], lambda g, ans, items, item: g[-1])
+defjvp(
+    appended,
+    lambda g, ans, items, item: call(appended, g, call(zeros_like, item)),
+    lambda g, ans, items, item: call(appended, call(zeros_like, items), g),
+)
