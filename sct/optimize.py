@@ -4,7 +4,8 @@ Each pass takes a ``gast.FunctionDef``, rewrites it in place, and returns
 whether it changed anything. They keep the code reading like hand-written
 backprop: no ``x * 1.0``, no ``delta_a = delta_b`` relays, no dead lines.
 
->>> print(demo("def f(x, g):\\n    delta_a = g * 1.0\\n    delta_b = delta_a\\n    delta_c = x ** (2 - 1)\\n    return delta_b * delta_c"))
+>>> text = "def f(x, g):\\n    delta_a = g * 1.0\\n    delta_b = delta_a\\n    delta_c = x ** (2 - 1)\\n"
+>>> print(demo(text + "    return delta_b * delta_c"))
 def f(x, g):
     return g * x
 """
