@@ -55,7 +55,7 @@ def losses(out: str) -> list[float]:
 
 
 def test_every_example_is_tested_and_documented():
-    assert set(EXAMPLES) == {"seed.py", "scalar.py", "mlp.py", "rnn.py", "newton.py"}
+    assert set(EXAMPLES) == {"seed.py", "scalar.py", "mlp.py", "rnn.py", "newton.py", "relu_net.py"}
     for name in EXAMPLES:
         text = (ROOT / "examples" / name).read_text()
         assert text.startswith('"""'), f"{name} has no docstring"
@@ -107,3 +107,9 @@ def test_newton_converges_quadratically():
     tail = [n for n in norms if 0 < n < 1e-1]
     assert any(b < a**1.5 for a, b in zip(tail, tail[1:])), norms  # faster than linear near the end
     assert re.search(r"minimum at \[1\.? +1\.?\]", out)
+
+
+def test_relu_net_loss_falls_and_gradient_is_a_list():
+    out = run_example("relu_net.py")
+    first, last = (float(v) for v in re.search(r"loss ([\d.]+) -> ([\d.]+)", out).groups())
+    assert last < first / 2
