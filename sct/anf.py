@@ -33,9 +33,10 @@ from __future__ import annotations
 import operator
 
 import gast
+import numpy as np
 
 from .anf_calls import Calls
-from .anf_control import ControlFlow
+from .anf_control import ControlFlow, Lowered
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
@@ -83,6 +84,7 @@ class _Lowering(ControlFlow, Calls):
         self.aux = None
         self.problems = []
         self.lambdas = {}  # local name -> lambda node
+        self.written = _written_names(parsed.node)  # arrays the function writes into (x[i] = v)
         self.reassigned = set()
         ControlFlow.__init__(self)
         Calls.__init__(self)
@@ -157,7 +159,17 @@ class _Lowering(ControlFlow, Calls):
             version = base
         self.emit(version, value, overwrites=user_name in self.unversioned)
         self.current[user_name] = version
-        return name(version)
+        if user_name in self.written and self.stmts[-1].prim not in _MAKES_NEW_ARRAY:
+            self.copy_on_write(user_name)  # it may be the caller's array, or a view of one
+        return name(self.current[user_name])
+
+    def copy_on_write(self, user_name: str):
+        """``x = np.copy(x)`` before writing into an array the function did not make."""
+        source = self.atom(name(user_name))
+        target = self.local_name(user_name) if user_name in self.unversioned else self.namer.version(user_name)
+        call = gast.Call(func=gast.Attribute(value=name("np"), attr="copy", ctx=LOAD), args=[source], keywords=[])
+        self.stmts.append(Assign(target, call, np.copy, self.origin))
+        self.current[user_name] = target
 
     def is_append(self, call) -> bool:
         """``ys.append(y)`` on a local list."""
@@ -380,16 +392,39 @@ class _Lowering(ControlFlow, Calls):
         self.problems.append(Problem(message, self.parsed.location(node)))
 
 
+_MAKES_NEW_ARRAY = {
+    np.zeros,
+    np.ones,
+    np.empty,
+    np.full,
+    np.zeros_like,
+    np.ones_like,
+    np.empty_like,
+    np.full_like,
+    np.array,
+    np.copy,
+    np.eye,
+    np.arange,
+    np.linspace,
+    *BINOPS.values(),
+    *UNARYOPS.values(),
+}
+
+
+def _written_names(fn_node) -> set:
+    """Names of arrays written into: ``x[i] = v`` or ``x[i] += v``."""
+    found = set()
+    for node in gast.walk(fn_node):
+        targets = node.targets if isinstance(node, gast.Assign) else [getattr(node, "target", None)]
+        for t in targets:
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                found.add(t.value.id)
+    return found
+
+
 def _append_call(list_name: str, item):
     func = gast.Attribute(value=name(list_name), attr="append", ctx=LOAD)
     return gast.Call(func=func, args=[item], keywords=[])
-
-
-class Lowered:
-    """An atom already lowered (its names are versions, not user names to look up again)."""
-
-    def __init__(self, atom):
-        self.atom = atom
 
 
 def _names(node) -> set:

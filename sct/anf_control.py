@@ -34,6 +34,13 @@ def _const(value):
     return gast.Constant(value=value, kind=None)
 
 
+class Lowered:
+    """An atom already lowered (its names are versions, not user names to look up again)."""
+
+    def __init__(self, atom):
+        self.atom = atom
+
+
 @dataclass
 class _Loop:
     stop: str | None = None
@@ -59,6 +66,9 @@ class ControlFlow:
 
     def function_body(self, body):
         with self.collecting() as out:
+            for param in self.params:
+                if param in self.written:
+                    self.copy_on_write(param)
             self.block(body)
         if self.returned:
             out.insert(0, self.flag(self.returned, False))
@@ -214,6 +224,10 @@ class ControlFlow:
                 self.namer.fresh("i"), target, sequences, zipped=True
             )
         sequence = self.expr(it)
+        if not isinstance(sequence, gast.Name):  # a literal list: name it, so it can be indexed
+            temp = self.namer.temp()
+            self.emit(temp, type(sequence)(elts=[Lowered(e) for e in sequence.elts], ctx=LOAD))
+            sequence = _name(temp)
         return self.index_range([sequence]), lambda: self.element(self.namer.fresh("i"), target, [sequence])
 
     def loop_variable(self, var: str) -> str:
@@ -228,8 +242,6 @@ class ControlFlow:
 
     def element(self, index: str, target, sequences, zipped=False):
         """Bind ``target = sequence[index]`` (or each of a zip's targets) at the top of a trip."""
-        from .anf import Lowered
-
         i = _name(self.loop_variable(index))
         pairs = zip(target.elts, sequences) if zipped else [(target, sequences[0])]
         for t, s in pairs:

@@ -193,3 +193,28 @@ def test_list_comprehension_and_append(rng):
     xs, w = rng.normal(size=(3, 2)), 0.7
     grads = sct.grad(F.grow_lists, wrt=(0, 1))(xs, w)
     assert_grads_match(F.grow_lists, (xs, w), grads)
+
+
+def test_comprehension_over_a_literal_list_can_be_indexed():
+    def f(x):
+        ys = [v * v for v in [x, x * 2.0]]
+        return ys[0] + ys[1]
+
+    assert sct.grad(f)(2.0) == pytest.approx(2 * 2.0 + 8 * 2.0)
+
+
+def test_writing_into_a_view_of_an_argument_leaves_the_argument_alone():
+    def f(x):
+        y = x.T
+        y[0] = 1.0
+        return np.sum(y * x)
+
+    def copied(x):  # what f computes under copy-on-write: the write does not reach x
+        y = np.copy(x.T)
+        y[0] = 1.0
+        return np.sum(y * x)
+
+    x = np.array([1.0, 2.0, 3.0])
+    g = sct.grad(f)(x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(g, numeric_grad(copied, [x], 0), atol=1e-6)

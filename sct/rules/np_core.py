@@ -107,10 +107,9 @@ def _reshape_rank(ranks, args, kwargs):
     return len(shape) if isinstance(shape, tuple) else None
 
 
+linear(np.copy, lambda g, ans, x: g)
 linear(np.transpose, _transpose_vjp, ndim=same, rest=(None,))
-linear(
-    np.reshape, lambda g, ans, x, *shape, **kw: np.reshape(g, np.shape(x)), ndim=_reshape_rank, rest=(None,)
-)
+linear(np.reshape, lambda g, ans, x, *shape, **kw: np.reshape(g, np.shape(x)), ndim=_reshape_rank, rest=(None,))
 nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like a vector
 nondiff(np.ndim, np.size, np.argmax, np.argmin, np.sign, np.floor, np.ceil, np.round)
 nondiff(np.arange, np.greater, np.less, np.equal)
