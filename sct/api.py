@@ -35,19 +35,36 @@ class Compiled:
     wrt: list
     guards: tuple = ((), (), ())  # what the compile relied on; see _guards
 
-    def fresh(self) -> bool:
-        """Whether the names the compile resolved still mean the same objects (a few ``is`` tests)."""
-        cells, names, codes = self.guards
-        for cell, value in cells:
-            try:
-                if cell.cell_contents is not value:
-                    return False
-            except ValueError:  # the cell was emptied
-                return False
-        for scope, name, value in names:
-            if scope.get(name, _ABSENT) is not value:
-                return False
-        return all(owner.__code__ is code for owner, code in codes)
+    def __post_init__(self):
+        self.fresh = _guard_function(self.guards)
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name == "guards":
+            super().__setattr__("fresh", _guard_function(value))
+
+
+def _guard_function(guards):
+    """``fresh()``: whether the names the compile resolved still mean the same objects.
+
+    Called on every call, so it is one compiled expression of ``is`` tests over
+    objects bound by position (the text holds no user names).
+    """
+    cells, names, codes = guards
+    env, terms = {"absent": _ABSENT}, []
+    for k, (cell, value) in enumerate(cells):
+        env[f"cell{k}"], env[f"value{k}"] = cell, value
+        terms.append(f"cell{k}.cell_contents is value{k}")
+    for k, (scope, key, value) in enumerate(names):
+        env[f"scope{k}"], env[f"key{k}"], env[f"global{k}"] = scope, key, value
+        terms.append(f"scope{k}.get(key{k}, absent) is global{k}")
+    for k, (owner, code) in enumerate(codes):
+        env[f"owner{k}"], env[f"code{k}"] = owner, code
+        terms.append(f"owner{k}.__code__ is code{k}")
+    body = " and ".join(terms) or "True"
+    text = f"def fresh():\n    try:\n        return {body}\n    except ValueError:  # an emptied cell\n        return False\n"
+    exec(compile(text, "<sct guard>", "exec"), env)
+    return env["fresh"]
 
 
 # ---- staleness -------------------------------------------------------------------
@@ -107,11 +124,21 @@ def _global_names(code) -> set:
 
 # ---- argument signatures -------------------------------------------------------
 _FLOAT = (0, "f")
+_ANNOTATED_FLOAT = (0, "annotated")  # a scalar for ``.source``; calls bring their own signature
 
 
 def signature(args) -> tuple:
     """Rank and dtype kind of each argument; the key compiled variants are cached by."""
-    return tuple(_FLOAT if type(a) is float else _describe(a) for a in args)
+    key = []
+    for a in args:  # on every call: the common cases first, without function calls
+        kind = type(a)
+        if kind is float:
+            key.append(_FLOAT)
+        elif kind is np.ndarray:
+            key.append((a.ndim, a.dtype.kind))
+        else:
+            key.append(_describe(a))
+    return tuple(key)
 
 
 def _describe(a):
@@ -138,17 +165,20 @@ def _annotated_signature(fn) -> tuple:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return ()
-    return tuple(_FLOAT if p.annotation in (float, "float") else None for p in params)
+    return tuple(_ANNOTATED_FLOAT if p.annotation in (float, "float") else None for p in params)
 
 
 # ---- wrt -------------------------------------------------------------------------
 def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
     """Positions of the parameters to differentiate by, and whether a tuple was asked for."""
-    params = [
-        p.name
-        for p in inspect.signature(fn).parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    try:
+        signature_ = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a C function without a signature: say there is no source
+        frontend.parse(fn)
+        raise SctError(f"cannot read the parameters of {fn!r}") from None
+    params = [p.name for p in signature_ if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(params) < len(signature_) and not isinstance(wrt, str):  # *args, **kwargs, keyword-only
+        frontend.check_supported(frontend.parse(fn))  # raises, pointing at the `def` line
     many = isinstance(wrt, tuple | list)
     positions = []
     for item in wrt if many else (wrt,):
@@ -157,9 +187,7 @@ def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
                 raise SctError(f"wrt={item!r}: {fn.__name__} has no parameter {item!r} (it has {params})")
             item = params.index(item)
         if not isinstance(item, int) or isinstance(item, bool) or not -len(params) <= item < len(params):
-            raise SctError(
-                f"wrt={item!r} is out of range: {fn.__name__} takes {len(params)} positional parameters"
-            )
+            raise SctError(f"wrt={item!r} is out of range: {fn.__name__} takes {len(params)} positional parameters")
         item %= len(params)
         if item in positions:
             raise SctError(f"wrt names parameter {params[item]!r} twice")
@@ -170,9 +198,7 @@ def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
 
 
 # ---- the pipeline ---------------------------------------------------------------------
-def build(
-    fn, positions, sig, *, split=False, has_aux=False, optimize=True, many=None, mode="reverse"
-) -> Compiled:
+def build(fn, positions, sig, *, split=False, has_aux=False, optimize=True, many=None, mode="reverse") -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile."""
     from . import forward, higher
 
@@ -186,6 +212,7 @@ def build(
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     ranks = analysis.ranks(ir, arg_ranks, elements)
     kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
+    kinds.update({p: "float" for p, s in zip(ir.params, sig) if s == _FLOAT})
     if mode == "forward":
         src = forward.tangent(ir, wrt, ranks, namer)
     else:
@@ -205,7 +232,10 @@ def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
     options = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse", **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
-    variants = _CACHE.get(fn)
+    try:
+        variants = _CACHE.get(fn)
+    except TypeError:  # not weak-referenceable (a ufunc): nothing to cache, and build says why
+        return build(fn, positions, sig, **options)
     variant = variants.get(key) if variants is not None else None
     if variant is not None and variant.fresh():
         return variant
@@ -218,19 +248,6 @@ def compiled(fn, positions, sig, **options) -> Compiled:
             variant.guards = guards
             variants[key] = variant
         return variant
-
-
-def _as_floats(grads, floats, many):
-    if not many:
-        return _as_float(grads)
-    grads = list(grads)
-    for k in floats:
-        grads[k] = _as_float(grads[k])
-    return tuple(grads)
-
-
-def _as_float(g):
-    return g if type(g) is float or np.ndim(g) != 0 else float(g)
 
 
 def _check_wrt_args(fn, positions, args):
@@ -246,7 +263,7 @@ def _check_wrt_args(fn, positions, args):
 
 
 def _check_scalar(fn, out):
-    if type(out) is float or np.size(out) == 1 and not isinstance(out, list | tuple | dict):
+    if isinstance(out, float) or np.size(out) == 1 and not isinstance(out, list | tuple | dict):
         return
     shape = np.shape(out) if not isinstance(out, dict) else type(out).__name__
     raise SctError(
@@ -269,19 +286,19 @@ class _Differentiated:
         self._variants = {}
 
     def _run(self, args):
-        sig = signature(args)
-        found = self._variants.get(sig)
-        if found is None or not found[0].fresh():
-            _check_wrt_args(self.fn, self.positions, args)
-            variant = compiled(self.fn, self.positions, sig, **self.options)
-            floats = tuple(k for k, i in enumerate(self.positions) if sig[i] == _FLOAT)
-            found = self._variants[sig] = (variant, floats)
-        variant, floats = found
-        value, grads = variant.function(*args)
-        _check_scalar(self.fn, value[0] if self.has_aux else value)
-        if floats:  # the gradient of a Python float is a float, not a 0-d array
-            grads = _as_floats(grads, floats, self.options["many"])
+        found = self._variants.get(signature(args))
+        if found is None or not found.fresh():
+            found = self._compile(args)
+        value, grads = found.function(*args)
+        if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
+            _check_scalar(self.fn, value[0] if self.has_aux else value)
         return value, grads
+
+    def _compile(self, args):
+        sig = signature(args)
+        _check_wrt_args(self.fn, self.positions, args)
+        variant = self._variants[sig] = compiled(self.fn, self.positions, sig, **self.options)
+        return variant
 
     @property
     def source(self) -> str:
@@ -295,7 +312,12 @@ class _Differentiated:
 
 class Grad(_Differentiated):
     def __call__(self, *args):
-        value, grads = self._run(args)
+        found = self._variants.get(signature(args))  # the hot path of _run, inlined
+        if found is None or not found.fresh():
+            found = self._compile(args)
+        value, grads = found.function(*args)
+        if not isinstance(value, float):
+            _check_scalar(self.fn, value[0] if self.has_aux else value)
         return (grads, value[1]) if self.has_aux else grads
 
 
@@ -327,6 +349,9 @@ def vjp(fn, *primals, has_aux=False):
     def vjp_fn(cotangent):
         return backward(cotangent)
 
+    from .higher import generated_vjp
+
+    vjp_fn.__sct_generated__ = generated_vjp(fn, primals, has_aux)  # so vjp_fn is differentiable too
     if has_aux:
         return value[0], vjp_fn, value[1]
     return value, vjp_fn

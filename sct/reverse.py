@@ -150,6 +150,8 @@ class _Reverse:
     def result(self, w):
         if self.kinds.get(w) == "tuple":
             return to_expr(call(like, Sym(name(self.delta(w))), Sym(name(w))))
+        if self.kinds.get(w) == "float":  # the gradient of a Python float is a float
+            return to_expr(call(float, Sym(name(self.delta(w)))))
         return name(self.delta(w))
 
     def zero(self, var):
