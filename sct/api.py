@@ -62,7 +62,8 @@ def _guard_function(guards):
         env[f"owner{k}"], env[f"code{k}"] = owner, code
         terms.append(f"owner{k}.__code__ is code{k}")
     body = " and ".join(terms) or "True"
-    text = f"def fresh():\n    try:\n        return {body}\n    except ValueError:  # an emptied cell\n        return False\n"
+    text = f"def fresh():\n    try:\n        return {body}\n    except ValueError:  # an emptied cell\n"
+    text += "        return False\n"
     exec(compile(text, "<sct guard>", "exec"), env)
     return env["fresh"]
 
@@ -104,7 +105,7 @@ def _guards(fn, seen=None) -> tuple:
             cells += more[0]
             names += more[1]
             codes += more[2]
-    for cell, value in list(cells):
+    for _cell, value in list(cells):
         if inspect.isfunction(value):
             more = _guards(value, seen)
             cells += more[0]
