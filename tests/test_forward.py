@@ -6,7 +6,10 @@ from pathlib import Path
 
 import functions as F
 import numpy as np
+import programs as P
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import sct
 
@@ -204,3 +207,24 @@ def calls_opaque(x):
 def test_a_function_without_a_rule_is_named():
     with pytest.raises(sct.NonDifferentiableError, match="fft"):
         sct.jvp(calls_opaque, (np.ones(3),), (np.ones(3),))
+
+
+# ---- random programs with control flow: forward mode agrees with reverse mode ------------------
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(P.programs(control=True), st.integers(0, 2**32 - 1))
+def test_forward_agrees_with_reverse_on_random_programs_with_control_flow(program, seed):
+    rng = np.random.default_rng(seed)
+    f = P.load(program)
+    args = P.make_args(program, rng)
+    with np.errstate(all="ignore"):
+        value = f(*args)
+    assume(np.isfinite(value) and abs(value) < 1e6)
+    tangents = P.random_direction(args, rng)
+    before = P.snapshot(args)
+    out, tangent = sct.jvp(f, tuple(args), tuple(tangents))
+    P.assert_unchanged(before, args)
+    np.testing.assert_allclose(out, value, rtol=1e-12, atol=1e-12)
+    grads = sct.grad(f, wrt=tuple(range(len(args))))(*args)
+    reverse = sum(float(np.vdot(g, t)) for g, t in zip(grads, tangents))
+    scale = 1.0 + sum(float(np.vdot(np.abs(g), np.abs(t))) for g, t in zip(grads, tangents))
+    assert abs(float(tangent) - reverse) <= 1e-9 * scale, (tangent, reverse)

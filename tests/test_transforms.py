@@ -4,8 +4,11 @@ import math
 
 import functions as F
 import numpy as np
+import programs as P
 import pytest
 from conftest import numeric_grad
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import sct
 
@@ -202,3 +205,29 @@ def test_hvp_with_several_primals(rng):
     s, c = np.sin(y), np.cos(y)
     assert hx == pytest.approx(2 * s.sum() * vx + 2 * x * c @ vy)
     np.testing.assert_allclose(hy, 2 * x * c * vx - x**2 * s * vy, rtol=1e-12)
+
+
+# ---- random programs: forward-over-reverse against differences of the gradient -------------------
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(P.programs(), st.integers(0, 2**32 - 1))
+def test_hvp_of_random_programs_matches_differences_of_the_gradient(program, seed):
+    rng = np.random.default_rng(seed)
+    f = P.load(program)
+    args = P.make_args(program, rng)
+    with np.errstate(all="ignore"):
+        value = f(*args)
+    assume(np.isfinite(value) and abs(value) < 1e6)
+    wrt = tuple(range(len(args)))
+    v = P.random_direction(args, rng)
+    hv = sct.hvp(f, tuple(args), tuple(v))
+    hv = hv if isinstance(hv, tuple) else (hv,)
+    g = sct.grad(f, wrt=wrt)
+    h = 1e-5
+    with np.errstate(all="ignore"):
+        hi, lo = g(*P._shift(args, v, h)), g(*P._shift(args, v, -h))
+    hi, lo = (hi, lo) if isinstance(hi, tuple) else ((hi,), (lo,))
+    for analytic, a, b, arg in zip(hv, hi, lo, args):
+        numeric = (np.asarray(a) - np.asarray(b)) / (2 * h)
+        assume(np.all(np.isfinite(numeric)) and np.max(np.abs(numeric), initial=0.0) < 1e4)
+        assert np.shape(analytic) == np.shape(arg)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-5 * (1 + np.max(np.abs(numeric))))
