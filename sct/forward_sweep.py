@@ -25,9 +25,9 @@ def _method(obj: str, method: str, *args):
 
 
 class ForwardSweep:
-    def __init__(self, ir, recorded: set, stacks: dict, first: set):
+    def __init__(self, ir, recorded: set, stacks: dict, first: set, shapes=frozenset()):
         self.ir, self.recorded, self.first = ir, recorded, first
-        self.stacks = stacks
+        self.stacks, self.shapes = stacks, shapes  # shapes: variables recorded by their shape only
 
     # ---- pieces shared with the reverse sweep ---------------------------------------
     @staticmethod
@@ -75,7 +75,9 @@ class ForwardSweep:
         for stmt in body:
             if isinstance(stmt, Assign | SetItem) and stmt.target in self.recorded and id(stmt) not in self.first:
                 old = name(stmt.target)
-                if isinstance(stmt, SetItem):
+                if stmt.target in self.shapes:
+                    old = _call(gast.Attribute(value=name("np"), attr="shape", ctx=LOAD), old)
+                elif isinstance(stmt, SetItem):
                     old = _call(gast.Attribute(value=name("np"), attr="copy", ctx=LOAD), _subscript(stmt))
                 lines.append(gast.Expr(value=_method(self.stacks[stmt.target], "append", old)))
             if isinstance(stmt, Assign | SetItem | Effect):

@@ -38,6 +38,7 @@ from .codegen import Source, assign, comment, function_def, name
 from .errors import NonDifferentiableError, Problem
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
+from .records import record_shapes, shape_only
 from .runtime import add_at, fresh_copy, like, unbroadcast, zeros_like
 from .symbolic import Scatter, Sym, call, is_zero, to_expr
 
@@ -97,7 +98,9 @@ class _Reverse:
         backward += self.gradients(state)
         recorded = self.recorded(backward)
         backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
-        sweep = ForwardSweep(ir, recorded, self.stacks, self.first)
+        shapes = shape_only(backward, recorded)
+        backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer)
+        sweep = ForwardSweep(ir, recorded, self.stacks, self.first, shapes)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
         backward = [comment("backward")] + backward
         grads = [self.result(w) for w in self.wrt]
@@ -109,7 +112,7 @@ class _Reverse:
             ret = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=LOAD))
             self.src.fn = function_def(f"grad_{ir.name}", ir.params, forward + backward + [ret], {seed: 1.0})
             return self.src
-        restored = sorted(_stored(backward) - set(self.deltas.values()) - {seed})
+        restored = sorted(_stored(backward) - set(self.deltas.values()) - set(shape_names.values()) - {seed})
         if restored:
             backward.insert(0, gast.Nonlocal(names=restored))
         backward_name = self.namer.fresh(f"backward_{ir.name}")

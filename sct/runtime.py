@@ -8,8 +8,8 @@ import numpy as np
 
 
 def unbroadcast(g, x):
-    """Sum ``g`` down to the shape of ``x`` (undoing NumPy broadcasting)."""
-    shape = np.shape(x)
+    """Sum ``g`` down to the shape of ``x`` (undoing NumPy broadcasting); ``x`` may be a shape."""
+    shape = x if type(x) is tuple else np.shape(x)
     if np.shape(g) == shape:
         return g
     g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape)))) if np.ndim(g) > len(shape) else g

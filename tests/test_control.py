@@ -157,6 +157,14 @@ def test_loop_records_only_what_the_reverse_sweep_reads():
     assert "a_stack" not in source
 
 
+def test_values_read_only_for_their_shape_are_recorded_as_shapes(rng):
+    args = (rng.normal(size=(4, 3)), rng.normal(size=(4, 4)) * 0.5, rng.normal(size=4), rng.normal(size=(6, 3)))
+    source = sct.api.compiled(F.rnn, [0, 1, 2], sct.api.signature(args), many=True).source
+    # ``j = g + i`` needs only the shapes of g and i to sum delta_j back; h itself is read by tanh's rule.
+    assert "g_stack.append(np.shape(g))" in source and "i_stack.append(np.shape(i))" in source
+    assert "h_stack.append(h)" in source
+
+
 def test_inlined_calls_with_keywords_and_defaults(rng):
     W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
     grads = sct.grad(F.two_layers, wrt=(0, 1))(W, x)
