@@ -293,12 +293,16 @@ class _Lowering(ControlFlow, Calls):
             return None, node.atom, False
         if isinstance(node, gast.BinOp):
             flat = gast.BinOp(left=self.expr(node.left), op=node.op, right=self.expr(node.right))
-            return BINOPS[type(node.op)], flat, False
+            if type(node.op) not in BINOPS:
+                self.problem(node, f"the operator `{type(node.op).__name__}` has no derivative; use arithmetic")
+            return BINOPS.get(type(node.op)), flat, False
         if isinstance(node, gast.UnaryOp):
             operand = self.expr(node.operand)
             if isinstance(node.op, gast.UAdd):
                 return None, operand, False
-            return UNARYOPS[type(node.op)], gast.UnaryOp(op=node.op, operand=operand), False
+            if type(node.op) not in UNARYOPS:
+                self.problem(node, f"the operator `{type(node.op).__name__}` has no derivative; use arithmetic")
+            return UNARYOPS.get(type(node.op)), gast.UnaryOp(op=node.op, operand=operand), False
         if isinstance(node, gast.Compare):
             return self.compare(node)
         if isinstance(node, gast.Call):
