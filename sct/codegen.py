@@ -77,8 +77,18 @@ def function_def(fn_name: str, params, body, defaults=None) -> gast.FunctionDef:
     )
 
 
+class _SignedConstants(ast.NodeTransformer):
+    """``Constant(-0.5)`` -> ``-(0.5)``: ``ast.unparse`` writes ``-0.5 ** 2`` for the former."""
+
+    def visit_Constant(self, node):
+        v = node.value
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.copysign(1, v) < 0:
+            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v)), node)
+        return node
+
+
 def unparse(node) -> str:
-    tree = gast.gast_to_ast(node)
+    tree = _SignedConstants().visit(gast.gast_to_ast(node))
     ast.fix_missing_locations(tree)
     text = ast.unparse(tree)
     return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {ast.literal_eval(m.group(2))}", text)

@@ -37,6 +37,11 @@ class Problem:
         return f"{self.location.describe()}\n  {self.message}"
 
 
+def _position(problem: Problem) -> tuple:
+    where = problem.location
+    return (0, where.filename, where.lineno, where.col_offset) if where else (1, "", 0, 0)
+
+
 class SctError(Exception):
     """Base class of every error sct raises on purpose."""
 
@@ -49,7 +54,8 @@ class _LocatedError(SctError):
             problems = [Problem(problems)]
         elif isinstance(problems, Problem):
             problems = [problems]
-        self.problems = list(dict.fromkeys(problems))  # each problem once, in order
+        # each problem once, in the order of the source (a reverse sweep finds them backwards)
+        self.problems = sorted(dict.fromkeys(problems), key=_position)
         first = self.problems[0].location
         self.filename = first.filename if first else None
         self.lineno = first.lineno if first else None

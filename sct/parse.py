@@ -91,9 +91,9 @@ def _find_function(source: str, fn, code) -> gast.FunctionDef:
     if code.co_name == "<lambda>":
         return _lambda_as_def(tree, code, fn)
     for node in gast.walk(tree):
-        if isinstance(node, gast.FunctionDef) and node.name == code.co_name:
+        if isinstance(node, gast.FunctionDef | gast.AsyncFunctionDef) and node.name == code.co_name:
             node.decorator_list = []
-            return node
+            return node  # an `async def` is reported by check_supported, with its location
     raise SourceUnavailableError(f"cannot find the definition of {fn.__qualname__} in its source")
 
 
@@ -201,6 +201,8 @@ def check_supported(parsed: Parsed, allowed=_SUPPORTED) -> None:
                 parsed.location(root),
             ),
         )
+    if isinstance(root, gast.AsyncFunctionDef):
+        problems.insert(0, Problem(_unsupported_message(root), parsed.location(root)))
     if problems:
         raise UnsupportedSyntaxError(problems)
 
@@ -215,12 +217,22 @@ def _walk_body(root):
             stack.extend(reversed(list(gast.iter_child_nodes(node))))
 
 
+# Bitwise operators have no derivative and no rule; reported at the expression that uses them.
+_BITWISE = {gast.LShift: "<<", gast.RShift: ">>", gast.BitOr: "|", gast.BitXor: "^", gast.BitAnd: "&"}
+_BITWISE[gast.Invert] = "~"
+
+
 def _bad_call(node) -> bool:
+    """A supported node type used in an unsupported way: ``f(*args)``, ``x << 1``, ``~x``."""
+    if isinstance(node, gast.BinOp | gast.UnaryOp | gast.AugAssign):
+        return type(node.op) in _BITWISE
     return isinstance(node, gast.Call) and any(isinstance(a, gast.Starred) for a in node.args)
 
 
 def _unsupported_message(node) -> str:
     kind = type(node).__name__
+    if isinstance(node, gast.BinOp | gast.UnaryOp | gast.AugAssign):
+        return f"the bitwise operator `{_BITWISE[type(node.op)]}` is not supported; sct differentiates arithmetic"
     if isinstance(node, gast.Call):
         return "calls with *args are not supported; pass the arguments one by one"
     instead = _INSTEAD.get(type(node), "rewrite it with the constructs listed in docs/supported.md")

@@ -2,6 +2,17 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles: "ci" (the default) keeps the fuzz suite to a few hundred programs in
+# all; "long" is the 10,000-program run of docs/reliability.md (--hypothesis-profile=long).
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True
+)
+settings.load_profile("ci")
 
 
 def numeric_grad(f, args, i, eps=1e-6):
