@@ -130,6 +130,8 @@ class _Writer:
         text, tree = function_source(fn)
         if fn.__name__ == "<lambda>":
             text = f"{name} = {text}"
+        elif not fn.__name__.isidentifier():  # it would be written into the module as code
+            raise ExportError(f"{fn.__qualname__!r} has the name {fn.__name__!r}, which is not an identifier")
         elif fn.__name__ != name:  # written under its own name, then bound to the one used
             own = self.bound.setdefault(fn.__name__, fn)
             if own is not fn:
@@ -239,9 +241,10 @@ def _docstring(fn, variant, generated, wrapper, origin, command, positions, many
     call = f"{', '.join(params)}"
     wrt = [params[i] for i in positions]
     deltas = ", ".join(f"delta_{w}" for w in wrt) if many else f"delta_{wrt[0]}"
-    gradient_of = f"the gradient of `{fn.__name__}` with respect to {', '.join(wrt)}"
-    where = origin or f"{fn.__code__.co_filename}:{fn.__qualname__}"
-    made = f"Made by `{command}` with sct {__version__}" if command else f"Made by sct {__version__}"
+    name = _plain(fn.__name__)
+    gradient_of = f"the gradient of `{name}` with respect to {', '.join(wrt)}"
+    where = _plain(origin or f"{fn.__code__.co_filename}:{fn.__qualname__}")
+    made = f"Made by `{_plain(command)}` with sct {__version__}" if command else f"Made by sct {__version__}"
     value = f"value, ({deltas})" if many else f"value, {deltas}"
     lines = [
         f'"""{gradient_of[0].upper()}{gradient_of[1:]}, from {where}.',
@@ -249,11 +252,11 @@ def _docstring(fn, variant, generated, wrapper, origin, command, positions, many
         f"{made};",
         "this module needs only NumPy, not sct. Usage::",
         "",
-        f"    {value} = {generated}({call})  # {fn.__name__}({call}) and its gradient",
+        f"    {value} = {generated}({call})  # {name}({call}) and its gradient",
         f"    {deltas} = {wrapper}({call})  # the gradient only",
         "",
         f"`{generated}` takes an optional last argument `delta_out` (default 1.0), the cotangent of",
-        f"`{fn.__name__}`'s value, which scales the gradient. Each gradient has the shape of its",
+        f"`{name}`'s value, which scales the gradient. Each gradient has the shape of its",
         "argument. Regenerate this file with sct rather than editing it.",
         '"""',
     ]
@@ -264,9 +267,14 @@ def _wrapper(wrapper, generated, params, fname, wrt) -> str:
     call = ", ".join(params)
     return (
         f"def {wrapper}({call}):\n"
-        f'    """The gradient of {fname} with respect to {", ".join(wrt)} (without the value)."""\n'
+        f'    """The gradient of {_plain(fname)} with respect to {", ".join(wrt)} (without the value)."""\n'
         f"    return {generated}({call})[1]\n"
     )
+
+
+def _plain(text: str) -> str:
+    """``text`` (a name, a path, a command) made one line that cannot end a docstring or a comment."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
 
 
 def _reference(fn, origin) -> str:
@@ -275,6 +283,6 @@ def _reference(fn, origin) -> str:
         lines, lineno = inspect.getsourcelines(fn)
     except (OSError, TypeError):
         return ""
-    where = f"{fn.__code__.co_filename}, line {lineno}"
+    where = _plain(f"{fn.__code__.co_filename}, line {lineno}")
     body = "".join("# " + line if line.strip() else "#\n" for line in textwrap.dedent("".join(lines)).splitlines(True))
     return f"# The function this module differentiates ({where}):\n#\n{body}"
