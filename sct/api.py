@@ -290,10 +290,26 @@ class _Differentiated:
         found = self._variants.get(signature(args))
         if found is None or not found.fresh():
             found = self._compile(args)
-        value, grads = found.function(*args)
+        try:
+            value, grads = found.function(*args)
+        except (TypeError, IndexError, ValueError) as exc:
+            self._explain(args, exc)
+            raise
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
             _check_scalar(self.fn, value[0] if self.has_aux else value)
         return value, grads
+
+    def _explain(self, args, exc):
+        """The generated code failed; if that is because ``fn`` returns no scalar, say so instead."""
+        try:
+            out = self.fn(*args)
+            out = out[0] if self.has_aux else out
+        except Exception:
+            return  # the function fails by itself: its own error is the one to see
+        try:
+            _check_scalar(self.fn, out)
+        except SctError as err:
+            raise err from exc
 
     def _compile(self, args):
         sig = signature(args)
@@ -316,7 +332,11 @@ class Grad(_Differentiated):
         found = self._variants.get(signature(args))  # the hot path of _run, inlined
         if found is None or not found.fresh():
             found = self._compile(args)
-        value, grads = found.function(*args)
+        try:
+            value, grads = found.function(*args)
+        except (TypeError, IndexError, ValueError) as exc:
+            self._explain(args, exc)
+            raise
         if not isinstance(value, float):
             _check_scalar(self.fn, value[0] if self.has_aux else value)
         return (grads, value[1]) if self.has_aux else grads

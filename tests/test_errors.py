@@ -288,6 +288,16 @@ def test_star_parameters_are_reported_when_grad_is_made():
     _assert_at(info.value, fn, 1, 0, "def f(x, *rest):")
 
 
+@pytest.mark.parametrize("ret", ["x, x", "[x, x]", "{'a': x}", "(x, 2.0 * x)"])
+def test_container_output_to_grad_suggests_vjp(ret):
+    # was: TypeError "'float' object is not subscriptable" from the generated backward pass
+    fn = P.load(f"def f(x):\n    return {ret}\n")
+    for make in (sct.grad, sct.value_and_grad):
+        with pytest.raises(sct.SctError) as info:
+            make(fn)(1.5)
+        assert "sct.vjp" in str(info.value)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="control flow initialises a possibly-unassigned variable to None, so the user's "
