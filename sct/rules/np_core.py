@@ -21,7 +21,7 @@ elementwise(np.abs, lambda g, ans, x: g * np.sign(x))
 elementwise(np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 elementwise(np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
 elementwise(np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
-elementwise(np.divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / y**2)
+elementwise(np.divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)
 elementwise(
     np.power,
     lambda g, ans, x, y: g * y * x ** (y - 1),

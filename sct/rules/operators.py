@@ -11,7 +11,7 @@ from .table import defjvp, defvjp, elementwise, nondiff
 elementwise(operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 elementwise(operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
 elementwise(operator.mul, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
-elementwise(operator.truediv, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / y**2)
+elementwise(operator.truediv, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)  # = -g * x / y**2
 elementwise(
     operator.pow,
     lambda g, ans, x, y: g * y * x ** (y - 1),

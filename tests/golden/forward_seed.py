@@ -6,7 +6,7 @@ def jvp_golden_seed(x, y, dot_x, dot_y):
     c = 1.0 + b
     dot_c = dot_b
     d = 1.0 / c
-    dot_d = -dot_c / c ** 2
+    dot_d = -dot_c * d / c
     e = x + d
     dot_e = dot_x + dot_d
     f = x ** 2
@@ -14,5 +14,5 @@ def jvp_golden_seed(x, y, dot_x, dot_y):
     g = f + y
     dot_g = dot_f + dot_y
     out = e / g
-    dot_out = dot_e / g - dot_g * e / g ** 2
+    dot_out = dot_e / g - dot_g * out / g
     return (out, dot_out)
