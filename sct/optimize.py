@@ -172,29 +172,51 @@ class _Replace(gast.NodeTransformer):
 
 
 def propagate_copies(fn) -> bool:
-    """Replace ``delta_a`` by ``delta_b`` after ``delta_a = delta_b`` (both assigned once).
+    """Replace ``delta_a`` by ``delta_b`` after ``delta_a = delta_b``, where that is the same value.
 
-    Only adjoints: copies of primal values are removed from the IR before emission
-    (see :func:`propagate_ir_copies`), so the ``# forward`` comments stay true.
+    ``delta_a`` must be assigned once and read only later in the same block, and
+    ``delta_b`` not reassigned before that last read (this holds inside loop
+    bodies too). Only adjoints: copies of primal values are removed from the IR
+    before emission (:func:`propagate_ir_copies`), so ``# forward`` comments stay true.
     """
-    if _has_loops(fn):
-        return False
     stores, returned, protected = _stores(fn), _returned(fn), _updated_in_place(fn)
+    loads = _load_counts(fn)
     for body in _bodies(fn):
-        for stmt in body:
+        for k, stmt in enumerate(body):
             if not _is_copy(stmt):
                 continue
             target, value = stmt.targets[0].id, stmt.value
+            source = getattr(value, "id", None)
             if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
                 continue
-            if isinstance(value, gast.Name) and stores.get(value.id, 0) > 1:
+            if {target, source} & protected:
                 continue
-            if {target, getattr(value, "id", None)} & protected:
+            rest = body[k + 1 :]
+            uses = [i for i, later in enumerate(rest) if _load_counts(later).get(target)]
+            if sum(_load_counts(later).get(target, 0) for later in rest) != loads.get(target, 0):
+                continue  # read somewhere else too (another block, or before the copy)
+            span = rest[: uses[-1] + 1] if uses else []
+            # an assignment reads its value before it stores: the last reader may reassign the source
+            checked = span[:-1] if span and isinstance(span[-1], gast.Assign) else span
+            if source is not None and any(source in _store_names(later) for later in checked):
                 continue
             body.remove(stmt)
-            _Replace(target, value).visit(fn)
+            for later in span:
+                _Replace(target, value).visit(later)
             return True
     return False
+
+
+def _load_counts(node) -> dict:
+    counts = {}
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+def _store_names(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def _is_copy(stmt):

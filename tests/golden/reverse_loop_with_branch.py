@@ -35,9 +35,8 @@ def grad_loop_with_branch(x, delta_out=1.0):
             delta_x = delta_x + delta_a * 0.99
         else:
             # x = d + 0.05
-            delta_d = delta_x
             x = x_stack.pop()
             # d = x * 1.01
-            delta_x = delta_d * 1.01
+            delta_x = delta_x * 1.01
         e = e_stack.pop()
     return (out, (delta_x,))
