@@ -19,6 +19,7 @@ leading axes dropped and some axes set to 1.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import itertools
 import tempfile
@@ -29,6 +30,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 _DIR = tempfile.TemporaryDirectory(prefix="sct_programs_")
+atexit.register(_DIR.cleanup)
 _counter = itertools.count()
 
 UNIVERSES = [(), (3,), (3,), (2, 3), (2, 3), (2, 1, 3), (4, 2)]
