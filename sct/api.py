@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import types
 import weakref
 from dataclasses import dataclass
 
@@ -170,8 +171,22 @@ def _annotated_signature(fn) -> tuple:
 
 
 # ---- wrt -------------------------------------------------------------------------
+_WRT: dict = {}  # (code object, wrt) -> resolve_wrt's answer, for plain functions
+
+
 def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
     """Positions of the parameters to differentiate by, and whether a tuple was asked for."""
+    key = (fn.__code__, type(wrt), wrt) if type(fn) is types.FunctionType and not isinstance(wrt, list) else None
+    if key is not None and key in _WRT:
+        positions, many = _WRT[key]
+        return list(positions), many
+    positions, many = _resolve_wrt(fn, wrt)
+    if key is not None:
+        _WRT[key] = (tuple(positions), many)
+    return positions, many
+
+
+def _resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
     try:
         signature_ = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # a C function without a signature: say there is no source

@@ -36,6 +36,20 @@ def demo(source: str) -> str:
     return unparse(optimize(fn))
 
 
+def _walk(node):
+    """Every node under ``node`` (like ``gast.walk``, without its per-field overhead)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for field in current._fields:
+            value = getattr(current, field, None)
+            if isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, gast.AST))
+            elif isinstance(value, gast.AST):
+                stack.append(value)
+
+
 # ---- algebraic simplification ------------------------------------------------
 def _number(node):
     if isinstance(node, gast.Constant) and isinstance(node.value, numbers.Number):
@@ -116,7 +130,7 @@ def simplify(fn) -> bool:
 def _updated_in_place(fn) -> set:
     """Names whose arrays the code changes in place (``d[i] += g``, ``add_at(d, ...)``)."""
     found = set()
-    for node in gast.walk(fn):
+    for node in _walk(fn):
         target = None
         if isinstance(node, gast.AugAssign | gast.Assign):
             for t in getattr(node, "targets", None) or [node.target]:
@@ -132,7 +146,7 @@ def _updated_in_place(fn) -> set:
 # ---- copy propagation -------------------------------------------------------------
 def _stores(fn):
     counts = {}
-    for node in gast.walk(fn):
+    for node in _walk(fn):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store | gast.Param):
             counts[node.id] = counts.get(node.id, 0) + 1
     return counts
@@ -141,7 +155,7 @@ def _stores(fn):
 def _returned(fn):
     """Names returned as they are (``return out, (delta_x, delta_y)``): kept for readability."""
     found = set()
-    for ret in gast.walk(fn):
+    for ret in _walk(fn):
         if isinstance(ret, gast.Return):
             stack = [ret.value]
             while stack:
@@ -154,7 +168,7 @@ def _returned(fn):
 
 
 def _has_loops(fn):
-    return any(isinstance(n, gast.For | gast.While) for n in gast.walk(fn))
+    return any(isinstance(n, gast.For | gast.While) for n in _walk(fn))
 
 
 class _Replace(gast.NodeTransformer):
@@ -181,42 +195,58 @@ def propagate_copies(fn) -> bool:
     """
     stores, returned, protected = _stores(fn), _returned(fn), _updated_in_place(fn)
     loads = _load_counts(fn)
-    for body in _bodies(fn):
-        for k, stmt in enumerate(body):
-            if not _is_copy(stmt):
-                continue
-            target, value = stmt.targets[0].id, stmt.value
-            source = getattr(value, "id", None)
-            if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
-                continue
-            if {target, source} & protected:
-                continue
-            rest = body[k + 1 :]
-            uses = [i for i, later in enumerate(rest) if _load_counts(later).get(target)]
-            if sum(_load_counts(later).get(target, 0) for later in rest) != loads.get(target, 0):
-                continue  # read somewhere else too (another block, or before the copy)
-            span = rest[: uses[-1] + 1] if uses else []
-            # an assignment reads its value before it stores: the last reader may reassign the source
-            checked = span[:-1] if span and isinstance(span[-1], gast.Assign) else span
-            if source is not None and any(source in _store_names(later) for later in checked):
-                continue
-            body.remove(stmt)
-            for later in span:
-                _Replace(target, value).visit(later)
-            return True
-    return False
+    changed = False
+    for body in list(_bodies(fn)):
+        counts = [_load_counts(stmt) for stmt in body]  # kept up to date as copies are folded
+        k = 0
+        while k < len(body):
+            if _fold_copy(body, counts, k, stores, loads, returned, protected):
+                changed = True
+            else:
+                k += 1
+    return changed
+
+
+def _fold_copy(body, counts, k, stores, loads, returned, protected) -> bool:
+    """Fold the copy at ``body[k]`` into its readers if that is safe (see propagate_copies)."""
+    stmt = body[k]
+    if not _is_copy(stmt):
+        return False
+    target, value = stmt.targets[0].id, stmt.value
+    source = getattr(value, "id", None)
+    if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
+        return False
+    if {target, source} & protected:
+        return False
+    uses = [i for i in range(k + 1, len(body)) if counts[i].get(target)]
+    if sum(counts[i].get(target, 0) for i in uses) != loads.get(target, 0):
+        return False  # read somewhere else too (another block, or before the copy)
+    span = range(k + 1, uses[-1] + 1) if uses else range(0)
+    # an assignment reads its value before it stores: the last reader may reassign the source
+    checked = span[:-1] if uses and isinstance(body[uses[-1]], gast.Assign) else span
+    if source is not None and any(source in _store_names(body[i]) for i in checked):
+        return False
+    moved = loads.pop(target, 0)
+    if source is not None:
+        loads[source] = loads.get(source, 0) + moved - 1
+    stores[target] = 0
+    for i in span:
+        _Replace(target, value).visit(body[i])
+        counts[i] = _load_counts(body[i])
+    del body[k], counts[k]
+    return True
 
 
 def _load_counts(node) -> dict:
     counts = {}
-    for n in gast.walk(node):
+    for n in _walk(node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
 
 
 def _store_names(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def _is_copy(stmt):
@@ -228,21 +258,25 @@ def _is_copy(stmt):
     )
 
 
+_COMPOUND = (gast.FunctionDef, gast.If, gast.For, gast.While)
+
+
 def _bodies(fn):
-    """Every statement list in the function, outermost first."""
-    for node in gast.walk(fn):
-        if not isinstance(node, gast.FunctionDef | gast.If | gast.For | gast.While):
-            continue
+    """Every statement list in the function, outermost first (statements only: no expressions)."""
+    pending = [fn]
+    while pending:
+        node = pending.pop(0)
         for attr in ("body", "orelse"):
             body = getattr(node, attr, None)
             if isinstance(body, list):
                 yield body
+                pending.extend(s for s in body if isinstance(s, _COMPOUND))
 
 
 # ---- dead code ------------------------------------------------------------------
 def eliminate_dead_code(fn) -> bool:
     """Drop assignments nothing reads, and comments left heading nothing."""
-    loads = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    loads = {n.id for n in _walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
     changed = False
     for body in _bodies(fn):
         keep = []
@@ -260,7 +294,7 @@ def eliminate_dead_code(fn) -> bool:
 def _is_dead(stmt, loads) -> bool:
     if not isinstance(stmt, gast.Assign) or _has_effect(stmt.value):
         return False
-    targets = [n.id for t in stmt.targets for n in gast.walk(t) if isinstance(n, gast.Name)]
+    targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]
     return all(t not in loads for t in targets)
 
 
@@ -268,7 +302,7 @@ def _has_effect(value) -> bool:
     """Record pops and appends change a list: never dead."""
     return any(
         isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in ("pop", "append")
-        for n in gast.walk(value)
+        for n in _walk(value)
     )
 
 

@@ -86,6 +86,7 @@ class _Reverse:
         self.src = Source(namer)
         self.problems = []
         self.depth = 0  # loops around the statement being reversed
+        self.comments = {}
 
     # ---- the whole function ------------------------------------------------------
     def build(self, split: bool, many: bool) -> Source:
@@ -120,6 +121,13 @@ class _Reverse:
         ret = gast.Return(value=gast.Tuple(elts=[value, name(backward_name)], ctx=LOAD))
         self.src.fn = function_def(f"vjp_{ir.name}", ir.params, forward + [inner, ret])
         return self.src
+
+    def comment(self, stmt):
+        """``# <the forward statement>`` (rendered once per statement: loops are emitted twice)."""
+        key = id(stmt)
+        if key not in self.comments:
+            self.comments[key] = self.src.unparse(ForwardSweep.statement(stmt))
+        return comment(self.comments[key])
 
     def delta(self, var: str) -> str:
         if var not in self.deltas:
@@ -186,7 +194,7 @@ class _Reverse:
             state.forget(target)  # before this assignment the variable had no (or another) value
             body = [line for var, c in contributions if var in self.active for line in self.accumulate(var, c, state)]
             if body:
-                lines = [comment(self.src.unparse(ForwardSweep.statement(stmt)))] + body
+                lines = [self.comment(stmt)] + body
         else:
             state.forget(target)
         if target in self.overwritten and id(stmt) not in self.first:
@@ -197,7 +205,7 @@ class _Reverse:
         target, lines = stmt.target, []
         if target in self.active and target in state.defined:
             g = Sym(name(self.delta(target)))
-            lines.append(comment(self.src.unparse(ForwardSweep.statement(stmt))))
+            lines.append(self.comment(stmt))
             index = self.symbolic(stmt.index)
             if isinstance(stmt.value, gast.Name) and stmt.value.id in self.active:
                 part = to_expr(g[index])
