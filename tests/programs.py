@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import itertools
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,7 @@ class Expr:
 
 def _c(draw, lo=0.25, hi=2.0) -> str:
     value = round(draw(st.floats(lo, hi)), 3)
-    return f"({value!r})" if value < 0 else repr(value)  # `-1.5 ** 2` is -(1.5 ** 2)
+    return f"({value!r})" if math.copysign(1.0, value) < 0 else repr(value)  # `-1.5 ** 2` is -(1.5 ** 2)
 
 
 class _Gen:
