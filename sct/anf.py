@@ -410,6 +410,7 @@ _MAKES_NEW_ARRAY = {
     np.eye,
     np.arange,
     np.linspace,
+    HELPERS["zeros_like"],  # also a fresh list for a list (np.copy of a ragged list would fail)
     *BINOPS.values(),
     *UNARYOPS.values(),
 }

@@ -102,3 +102,203 @@ def appended(items, item):
 
 
 HELPERS["appended"] = appended
+
+
+# ---- shape and product helpers (adjoints of joins, tiles, takes, diagonals, kron) ----------
+def _join_layout(xs, how, axis):
+    """The shape each item of ``xs`` has inside ``np.<how>(xs, axis)``, and the axis they are joined on."""
+    if how == "concatenate" and axis is None:
+        return [(np.size(x),) for x in xs], 0
+    if how == "stack":
+        return [np.shape(np.expand_dims(x, axis)) for x in xs], axis
+    if how == "hstack":
+        shapes = [np.shape(np.atleast_1d(x)) for x in xs]
+        return shapes, 0 if len(shapes[0]) == 1 else 1
+    if how == "vstack":
+        return [np.shape(np.atleast_2d(x)) for x in xs], 0
+    if how == "dstack":
+        return [np.shape(np.atleast_3d(x)) for x in xs], 2
+    if how == "column_stack":
+        return [np.shape(x) if np.ndim(x) > 1 else (np.size(x), 1) for x in xs], 1
+    return [np.shape(x) for x in xs], axis
+
+
+def join_part(g, xs, how, axis, i):
+    """Item ``i``'s share of ``g``, the gradient of ``np.<how>(xs, axis)``, in the shape of ``xs[i]``."""
+    shapes, axis = _join_layout(xs, how, axis)
+    start = sum(s[axis] for s in shapes[:i])
+    index = [slice(None)] * len(shapes[i])
+    index[axis] = slice(start, start + shapes[i][axis])
+    return np.reshape(g[tuple(index)], np.shape(xs[i]))
+
+
+def join_into(gi, xs, how, axis, i):
+    """The adjoint of ``join_part``: ``gi`` placed at item ``i``'s place in ``np.<how>(xs, axis)``, zeros elsewhere."""
+    shapes, axis = _join_layout(xs, how, axis)
+    shape = list(shapes[0])
+    shape[axis] = sum(s[axis] for s in shapes)
+    out = np.zeros(shape, dtype=np.result_type(gi, 0.0))
+    start = sum(s[axis] for s in shapes[:i])
+    index = [slice(None)] * len(shape)
+    index[axis] = slice(start, start + shapes[i][axis])
+    out[tuple(index)] = np.reshape(gi, shapes[i])
+    return out
+
+
+def join_split(g, xs, how, axis):
+    """``g`` split into one share per item of ``xs`` (the gradient of a join of a list variable)."""
+    return [join_part(g, xs, how, axis, i) for i in range(len(xs))]
+
+
+def join_merge(gs, xs, how, axis):
+    """The adjoint of ``join_split``: the shares joined back into one array."""
+    shapes, axis = _join_layout(xs, how, axis)
+    return np.concatenate([np.reshape(gi, s) for gi, s in zip(gs, shapes)], axis=axis)
+
+
+def unstack(g, axis=0):
+    """``g`` cut along ``axis`` into a list (the gradient of ``np.stack`` of a list variable)."""
+    return list(np.moveaxis(g, axis, 0))
+
+
+def untile(g, x, reps):
+    """The gradient of ``np.tile(x, reps)``: the tiles of ``g`` summed."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    shape = np.shape(x)
+    n = max(len(shape), len(reps))
+    full = (1,) * (n - len(shape)) + shape
+    reps = (1,) * (n - len(reps)) + reps
+    g = np.reshape(g, [d for pair in zip(reps, full) for d in pair])
+    return np.reshape(np.sum(g, axis=tuple(range(0, 2 * n, 2))), shape)
+
+
+def unrepeat(g, x, repeats, axis=None):
+    """The gradient of ``np.repeat(x, repeats, axis)`` for an integer ``repeats``: the copies summed."""
+    shape = np.shape(x)
+    if axis is None:
+        return np.reshape(np.sum(np.reshape(g, (-1, repeats)), axis=1), shape)
+    axis = axis % len(shape)
+    g = np.reshape(g, shape[:axis] + (shape[axis], repeats) + shape[axis + 1 :])
+    return np.sum(g, axis=axis + 1)
+
+
+def unpad(g, pad_width):
+    """The gradient of ``np.pad(x, pad_width)``: the padding cut off again."""
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(g), 2))
+    return g[tuple(slice(int(b), n - int(a)) for n, (b, a) in zip(np.shape(g), widths))]
+
+
+def untake(g, x, indices, axis=None):
+    """The gradient of ``np.take(x, indices, axis)``: ``g`` added back at ``indices`` (repeats summed)."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))
+    if axis is None:
+        np.add.at(out.reshape(-1), np.ravel(indices), np.ravel(g))
+        return out
+    axis, k = axis % out.ndim, np.ndim(indices)
+    np.add.at(np.moveaxis(out, axis, 0), indices, np.moveaxis(g, tuple(range(axis, axis + k)), tuple(range(k))))
+    return out
+
+
+def untake_along(g, x, indices, axis):
+    """The gradient of ``np.take_along_axis(x, indices, axis)`` (repeats summed)."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))
+    if axis is None:
+        np.add.at(out.reshape(-1), indices, g)
+        return out
+    axis = axis % out.ndim
+    index = [np.reshape(np.arange(n), [-1 if d == i else 1 for d in range(out.ndim)]) for i, n in enumerate(g.shape)]
+    index[axis] = indices
+    np.add.at(out, tuple(index), g)
+    return out
+
+
+def undiagonal(g, x, offset=0, axis1=0, axis2=1):
+    """The gradient of ``np.diagonal(x, offset, axis1, axis2)``: ``g`` written on that diagonal of zeros."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    i = np.arange(np.shape(g)[-1])
+    view[..., i + max(-offset, 0), i + max(offset, 0)] = g
+    return out
+
+
+def untrace(g, x, offset=0, axis1=0, axis2=1):
+    """The gradient of ``np.trace(x, offset, axis1, axis2)``: ``g`` spread along the diagonal."""
+    shape = np.shape(np.diagonal(x, offset, axis1, axis2))
+    return undiagonal(np.broadcast_to(np.expand_dims(g, -1), shape), x, offset, axis1, axis2)
+
+
+def diag_grad(g, x, k=0):
+    """The gradient of ``np.diag(x, k)``: the diagonal of ``g`` for a vector ``x``, else ``g`` on it."""
+    if np.ndim(x) == 1:
+        return np.diag(g, k)
+    return undiagonal(g, x, k, 0, 1)
+
+
+def like_items(g, x):
+    """``g`` cut into the nested list/tuple structure of ``x`` (the gradient of ``np.array(x)``)."""
+    if isinstance(x, list | tuple):
+        return [like_items(g[i], xi) for i, xi in enumerate(x)]
+    if isinstance(x, float | int):
+        return float(g)
+    return g
+
+
+def _kron_layout(g, a, b):
+    n = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (n - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (n - np.ndim(b)) + np.shape(b)
+    return n, sa, sb, np.reshape(g, [d for pair in zip(sa, sb) for d in pair])
+
+
+def kron_grad_left(g, a, b):
+    """d np.kron(a, b) / da applied to ``g``."""
+    n, sa, sb, g = _kron_layout(g, a, b)
+    return np.reshape(np.tensordot(g, np.reshape(b, sb), axes=(list(range(1, 2 * n, 2)), list(range(n)))), np.shape(a))
+
+
+def kron_grad_right(g, a, b):
+    """d np.kron(a, b) / db applied to ``g``."""
+    n, sa, sb, g = _kron_layout(g, a, b)
+    return np.reshape(np.tensordot(g, np.reshape(a, sa), axes=(list(range(0, 2 * n, 2)), list(range(n)))), np.shape(b))
+
+
+def nonzero_or_one(x):
+    """``x`` with its zeros replaced by ones: a safe divisor (norms' subgradient is 0 at 0)."""
+    return np.where(x == 0, 1.0, x)
+
+
+HELPERS.update(
+    {
+        f.__name__: f
+        for f in (
+            join_part,
+            join_into,
+            join_split,
+            join_merge,
+            unstack,
+            untile,
+            unrepeat,
+            unpad,
+            untake,
+            untake_along,
+            undiagonal,
+            untrace,
+            diag_grad,
+            like_items,
+            kron_grad_left,
+            kron_grad_right,
+            nonzero_or_one,
+        )
+    }
+)
+
+
+def average_weights(w, x, axis=None):
+    """The weights of ``np.average(x, axis, weights=w)`` broadcast to the shape of ``x``."""
+    w = np.asarray(w)
+    if w.ndim == 1 and np.ndim(x) > 1 and axis is not None:  # 1-D weights along ``axis``
+        w = np.reshape(w, [-1 if i == axis % np.ndim(x) else 1 for i in range(np.ndim(x))])
+    return np.broadcast_to(w, np.shape(x))
+
+
+HELPERS["average_weights"] = average_weights

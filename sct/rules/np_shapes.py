@@ -1,0 +1,318 @@
+"""Rules for NumPy's shape functions: reshaping, joining, flipping, tiling, indexing.
+
+Every one is linear in its array operand, so its forward rule is the function
+itself applied to the tangent (``linear``) and its reverse rule undoes the
+rearrangement: a flip flips back, a join splits (:func:`sct.runtime.join_part`),
+a tile sums its tiles (:func:`sct.runtime.untile`). The runtime helpers the
+reverse rules call are registered at the end, so generated code differentiates
+again.
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import runtime
+from ..errors import SctError
+from ..symbolic import Sym, call
+from .table import defjvp, defvjp, linear, same
+
+
+# ---- ranks ---------------------------------------------------------------------------
+def _rank(k=0, plus=0):
+    """The rank of operand ``k``, plus ``plus``."""
+    return lambda ranks, args, kwargs: None if len(ranks) <= k or ranks[k] is None else ranks[k] + plus
+
+
+def _fixed(n):
+    return lambda ranks, args, kwargs: n
+
+
+def _arg(args, kwargs, i, name, default=None):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _at_least(n):
+    return lambda ranks, args, kwargs: None if ranks[0] is None else max(ranks[0], n)
+
+
+def _squeeze_rank(ranks, args, kwargs):
+    axis = _arg(args, kwargs, 1, "axis")
+    if ranks[0] is None or axis is None or not isinstance(axis, int | tuple):
+        return None
+    return ranks[0] - (len(axis) if isinstance(axis, tuple) else 1)
+
+
+def _expand_rank(ranks, args, kwargs):
+    axis = _arg(args, kwargs, 1, "axis")
+    if ranks[0] is None or not isinstance(axis, int | tuple):
+        return None
+    return ranks[0] + (len(axis) if isinstance(axis, tuple) else 1)
+
+
+def _shape_rank(k):
+    """Rank of a function whose operand ``k`` is the result's shape (``np.broadcast_to(x, shape)``)."""
+
+    def rank(ranks, args, kwargs):
+        shape = _arg(args, kwargs, k, "shape")
+        if isinstance(shape, int):
+            return 1
+        return len(shape) if isinstance(shape, tuple | list) else None
+
+    return rank
+
+
+def _tile_rank(ranks, args, kwargs):
+    reps = _arg(args, kwargs, 1, "reps")
+    n = 1 if isinstance(reps, int) else len(reps) if isinstance(reps, tuple | list) else None
+    return None if ranks[0] is None or n is None else max(ranks[0], n)
+
+
+def _axis_none_flat(ranks, args, kwargs, k=2):
+    """``np.repeat``/``np.take``-style: the input's rank with an axis, 1 (flattened) without."""
+    axis = _arg(args, kwargs, k, "axis")
+    return 1 if axis is None else ranks[0]
+
+
+def _take_rank(ranks, args, kwargs):
+    axis = _arg(args, kwargs, 2, "axis")
+    index = ranks[1] if len(ranks) > 1 else None
+    if index is None:
+        return None
+    if axis is None:
+        return index
+    return None if ranks[0] is None else ranks[0] - 1 + index
+
+
+def _join_rank(how):
+    """Joins of a literal list: the analysis sees no ranks of the items, so only ``axis=None`` is known."""
+
+    def rank(ranks, args, kwargs):
+        axis = _arg(args, kwargs, 1, "axis", 0)
+        return 1 if how == "concatenate" and axis is None else None
+
+    return rank
+
+
+# ---- reshaping ---------------------------------------------------------------------------
+def _same_shape(g, ans, x, *args, **kwargs):
+    """The gradient of a function that only changes the shape: ``g`` in the shape of ``x``."""
+    return np.reshape(g, np.shape(x))
+
+
+linear(np.ravel, _same_shape, ndim=_fixed(1), rest=(None,))
+linear(np.squeeze, _same_shape, ndim=_squeeze_rank, rest=(None,))
+linear(np.expand_dims, _same_shape, ndim=_expand_rank, rest=(None,))
+linear(np.atleast_1d, _same_shape, ndim=_at_least(1))
+linear(np.atleast_2d, _same_shape, ndim=_at_least(2))
+linear(np.atleast_3d, _same_shape, ndim=_at_least(3))
+linear(np.broadcast_to, lambda g, ans, x, shape: call(runtime.unbroadcast, g, x), ndim=_shape_rank(1), rest=(None,))
+
+
+def _array_vjp(g, ans, items, *args, **kwargs):
+    """``np.array([a, b, ...])``: item i's contribution is ``g[i]`` (nested lists: ``g[i][j]``)."""
+    if isinstance(items, list | tuple):
+        return type(items)(_array_vjp(g[i], None, item) for i, item in enumerate(items))
+    if isinstance(items, Sym):
+        return call(runtime.like_items, g, items)
+    return g
+
+
+def _array_jvp(t, ans, items, *args, **kwargs):
+    return call(np.array, t, *args, **kwargs)
+
+
+def _array_rank(ranks, args, kwargs):
+    """``np.array(x)``: x's rank for an array; for a literal list, unknown (its items' ranks are not seen)."""
+    return ranks[0] if ranks and ranks[0] is not None and not isinstance(args[0], list | tuple) else None
+
+
+for _fn in (np.array, np.asarray):
+    defvjp(_fn, _array_vjp, ndim=_array_rank)
+    defjvp(_fn, _array_jvp)
+
+
+# ---- permuting and flipping ------------------------------------------------------------
+def _negate(shift):
+    return tuple(-s for s in shift) if isinstance(shift, tuple | list) else -shift
+
+
+linear(np.swapaxes, lambda g, ans, x, a1, a2: np.swapaxes(g, a1, a2), rest=(None, None))
+linear(np.moveaxis, lambda g, ans, x, source, destination: np.moveaxis(g, destination, source), rest=(None, None))
+linear(np.flip, lambda g, ans, x, axis=None: np.flip(g, axis), rest=(None,))
+linear(np.fliplr, lambda g, ans, x: np.fliplr(g))
+linear(np.flipud, lambda g, ans, x: np.flipud(g))
+linear(np.roll, lambda g, ans, x, shift, axis=None: np.roll(g, _negate(shift), axis), rest=(None, None))
+linear(np.rot90, lambda g, ans, x, k=1, axes=(0, 1): np.rot90(g, -k, axes), rest=(None, None))
+linear(np.triu, lambda g, ans, x, k=0: np.triu(g, k), rest=(None,))
+linear(np.tril, lambda g, ans, x, k=0: np.tril(g, k), rest=(None,))
+
+
+# ---- repeating, padding, taking ------------------------------------------------------------
+def _repeat_vjp(g, ans, x, repeats, axis=None):
+    if not isinstance(repeats, numbers.Integral):
+        raise SctError("sct differentiates np.repeat only with a constant integer `repeats`")
+    return call(runtime.unrepeat, g, x, repeats, axis)
+
+
+def _pad_vjp(g, ans, x, pad_width, mode="constant", **kwargs):
+    if mode != "constant" or any(not _is_zero(v) for v in _flat(kwargs.get("constant_values", 0))):
+        raise SctError("sct differentiates np.pad only in mode='constant' with constant_values=0")
+    return call(runtime.unpad, g, pad_width)
+
+
+def _flat(value):
+    if isinstance(value, tuple | list):
+        return [v for item in value for v in _flat(item)]
+    return [value]
+
+
+def _is_zero(value):
+    return isinstance(value, numbers.Number) and value == 0
+
+
+linear(np.tile, lambda g, ans, x, reps: call(runtime.untile, g, x, reps), ndim=_tile_rank, rest=(None,))
+linear(np.repeat, _repeat_vjp, ndim=_axis_none_flat, rest=(None, None))
+linear(np.pad, _pad_vjp, ndim=same, rest=(None,))
+linear(
+    np.take,
+    lambda g, ans, x, indices, axis=None, **kw: call(runtime.untake, g, x, indices, axis),
+    ndim=_take_rank,
+    rest=(None, None),
+)
+linear(
+    np.take_along_axis,
+    lambda g, ans, x, indices, axis=-1: call(runtime.untake_along, g, x, indices, axis),
+    ndim=lambda ranks, args, kwargs: ranks[1] if len(ranks) > 1 else None,
+    rest=(None, None),
+)
+
+
+# ---- diagonals ---------------------------------------------------------------------------------
+def _diag_rank(ranks, args, kwargs):
+    return {1: 2, 2: 1}.get(ranks[0])
+
+
+linear(
+    np.diagonal,
+    lambda g, ans, x, offset=0, axis1=0, axis2=1: call(runtime.undiagonal, g, x, offset, axis1, axis2),
+    ndim=_rank(0, -1),
+    rest=(None, None, None),
+)
+linear(
+    np.trace,
+    lambda g, ans, x, offset=0, axis1=0, axis2=1, **kw: call(runtime.untrace, g, x, offset, axis1, axis2),
+    ndim=_rank(0, -2),
+    rest=(None, None, None),
+)
+linear(np.diag, lambda g, ans, x, k=0: call(runtime.diag_grad, g, x, k), ndim=_diag_rank, rest=(None,))
+
+
+# ---- joining and splitting ------------------------------------------------------------------
+def _join_vjp(how, default_axis):
+    def vjp(g, ans, items, axis=default_axis, **kwargs):
+        if isinstance(items, list | tuple):
+            return type(items)(call(runtime.join_part, g, items, how, axis, i) for i in range(len(items)))
+        return call(runtime.join_split, g, items, how, axis)
+
+    return vjp
+
+
+def _join(fn, how, axis_arg):
+    default = 0 if axis_arg else None
+    vjp = _join_vjp(how, default)
+    if axis_arg:
+        linear(fn, vjp, ndim=_join_rank(how), rest=(None,))
+    else:
+        linear(fn, lambda g, ans, items, **kw: vjp(g, ans, items), ndim=_join_rank(how))
+
+
+_join(np.concatenate, "concatenate", True)
+_join(np.stack, "stack", True)
+_join(np.hstack, "hstack", False)
+_join(np.vstack, "vstack", False)
+_join(np.dstack, "dstack", False)
+_join(np.column_stack, "column_stack", False)
+
+
+def _split_vjp(g, ans, x, indices_or_sections, axis=0):
+    """``g`` is the list of the parts' adjoints (zeros for unused parts): join them back."""
+    return call(np.concatenate, g, axis=axis)
+
+
+linear(np.split, _split_vjp, ndim=lambda ranks, args, kwargs: None, rest=(None, None))
+linear(np.array_split, _split_vjp, ndim=lambda ranks, args, kwargs: None, rest=(None, None))
+
+
+# ---- the runtime helpers above, differentiable in turn ------------------------------------------
+def _rank_of(k):
+    return lambda ranks, args, kwargs: ranks[k] if len(ranks) > k else None
+
+
+def _join_part_rank(ranks, args, kwargs):
+    how = _arg(args, kwargs, 2, "how")
+    g = ranks[0]
+    if g is None or how not in ("concatenate", "stack"):
+        return None
+    return g if how == "concatenate" else g - 1
+
+
+linear(
+    runtime.join_part,
+    lambda G, ans, g, xs, how, axis, i: call(runtime.join_into, G, xs, how, axis, i),
+    ndim=_join_part_rank,
+    rest=(None, None, None, None),
+)
+linear(
+    runtime.join_into,
+    lambda G, ans, gi, xs, how, axis, i: call(runtime.join_part, G, xs, how, axis, i),
+    rest=(None, None, None, None),
+    ndim=lambda ranks, args, kwargs: None,
+)
+linear(
+    runtime.join_split,
+    lambda G, ans, g, xs, how, axis: call(runtime.join_merge, G, xs, how, axis),
+    rest=(None, None, None),
+    ndim=lambda ranks, args, kwargs: None,
+)
+linear(
+    runtime.join_merge,
+    lambda G, ans, gs, xs, how, axis: call(runtime.join_split, G, xs, how, axis),
+    rest=(None, None, None),
+    ndim=lambda ranks, args, kwargs: None,
+)
+linear(runtime.unstack, lambda G, ans, g, axis=0: np.stack(G, axis), rest=(None,), ndim=lambda r, a, k: None)
+linear(runtime.untile, lambda G, ans, g, x, reps: np.tile(G, reps), ndim=_rank_of(1), rest=(None, None))
+linear(
+    runtime.unrepeat,
+    lambda G, ans, g, x, repeats, axis=None: np.repeat(G, repeats, axis),
+    ndim=_rank_of(1),
+    rest=(None, None, None),
+)
+linear(runtime.unpad, lambda G, ans, g, pad_width: np.pad(G, pad_width), ndim=_rank_of(0), rest=(None,))
+linear(
+    runtime.untake,
+    lambda G, ans, g, x, indices, axis=None: np.take(G, indices, axis=axis),
+    ndim=_rank_of(1),
+    rest=(None, None, None),
+)
+linear(
+    runtime.untake_along,
+    lambda G, ans, g, x, indices, axis: np.take_along_axis(G, indices, axis),
+    ndim=_rank_of(1),
+    rest=(None, None, None),
+)
+linear(
+    runtime.undiagonal,
+    lambda G, ans, g, x, offset=0, axis1=0, axis2=1: np.diagonal(G, offset, axis1, axis2),
+    ndim=_rank_of(1),
+    rest=(None, None, None, None),
+)
+linear(
+    runtime.untrace,
+    lambda G, ans, g, x, offset=0, axis1=0, axis2=1: np.trace(G, offset, axis1, axis2),
+    ndim=_rank_of(1),
+    rest=(None, None, None, None),
+)
+linear(runtime.diag_grad, lambda G, ans, g, x, k=0: np.diag(G, k), ndim=_rank_of(1), rest=(None, None))
+linear(runtime.like_items, lambda G, ans, g, x: call(np.array, G), ndim=lambda r, a, k: None, rest=(None,))
