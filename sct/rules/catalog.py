@@ -1,0 +1,237 @@
+"""The table of supported functions, generated from the rule table itself.
+
+``python -m sct.rules.catalog > docs/supported-functions.md`` writes the page;
+a test checks that the committed page is what this prints, so the page can
+never drift from the rules. Only built-in rules appear (user rules registered
+with ``sct.defvjp`` are the user's own).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+
+from ..ir import METHODS
+from ..symbolic import qualified_name
+from .table import TABLE, Entry, lookup
+
+# Library sections, in page order: (title, test on the function's module).
+LIBRARIES = [
+    ("NumPy", lambda m: m == "numpy" or (m.startswith("numpy.") and not m.startswith("numpy.linalg"))),
+    ("numpy.linalg", lambda m: m.startswith("numpy.linalg")),
+    ("math", lambda m: m == "math"),
+    ("Python builtins", lambda m: m == "builtins"),
+    ("Python operators", lambda m: m in ("_operator", "operator")),
+    ("sct runtime helpers (called by generated code)", lambda m: m == "sct.runtime"),
+]
+# The libraries the coverage target counts (NumPy, numpy.linalg, math).
+COUNTED = {"NumPy", "numpy.linalg", "math"}
+
+_OPERATOR_SYMBOLS = {
+    "add": "a + b",
+    "sub": "a - b",
+    "mul": "a * b",
+    "truediv": "a / b",
+    "floordiv": "a // b",
+    "mod": "a % b",
+    "pow": "a ** b",
+    "matmul": "a @ b",
+    "neg": "-a",
+    "pos": "+a",
+    "not_": "not a",
+    "gt": "a > b",
+    "ge": "a >= b",
+    "lt": "a < b",
+    "le": "a <= b",
+    "eq": "a == b",
+    "ne": "a != b",
+    "getitem": "a[i]",
+    "and_": "a & b",
+    "or_": "a | b",
+    "xor": "a ^ b",
+    "invert": "~a",
+    "lshift": "a << b",
+    "rshift": "a >> b",
+}
+
+
+def library(entry: Entry) -> str | None:
+    """The section an entry belongs to, or None for a user's rule (or an unknown library)."""
+    if not entry.symbolic:
+        return None
+    module = getattr(entry.fn, "__module__", None) or "numpy"  # ufuncs have no __module__
+    for title, test in LIBRARIES:
+        if test(module):
+            return title
+    return None
+
+
+def builtin_entries() -> list[tuple[str, str, Entry]]:
+    """(library, display name, entry) for every built-in rule, sorted by library then name."""
+    order = {title: i for i, (title, _) in enumerate(LIBRARIES)}
+    found = []
+    for entry in TABLE.values():
+        lib = library(entry)
+        if lib is not None:
+            found.append((lib, display_name(entry.fn, lib), entry))
+    return sorted(found, key=lambda item: (order[item[0]], item[1]))
+
+
+def display_name(fn, lib: str) -> str:
+    name = qualified_name(fn)
+    if lib == "Python operators":
+        short = getattr(fn, "__name__", name)
+        symbol = _OPERATOR_SYMBOLS.get(short)
+        return f"operator.{short}" + (f" (`{symbol}`)" if symbol else "")
+    return name
+
+
+def positions(entry: Entry) -> int:
+    """How many positional operands the rules cover (rules given by position: 0)."""
+    if callable(entry.vjp) or callable(entry.jvp):
+        return 0
+    return max(len(entry.vjp), len(entry.jvp))
+
+
+def one_sided(entry: Entry) -> list[int]:
+    """Operand positions with a reverse rule but no forward rule, or the other way round."""
+    if entry.nondiff:
+        return []
+    n = positions(entry) or 8  # rules by position: sample the first few
+    return [i for i in range(n) if (entry.vjp_rule(i) is None) != (entry.jvp_rule(i) is None)]
+
+
+def differentiable(entry: Entry) -> bool:
+    """A derivative flows through at least one operand, in both modes."""
+    if entry.nondiff:
+        return False
+    n = positions(entry) or 8
+    return any(entry.vjp_rule(i) is not None and entry.jvp_rule(i) is not None for i in range(n))
+
+
+def _is_linear(entry: Entry) -> bool:
+    rule = entry.jvp_rule(0)
+    return "linear.<locals>" in getattr(rule, "__qualname__", "")
+
+
+def notes(entry: Entry) -> str:
+    if entry.nondiff:
+        return "no derivative: contributes zero"
+    parts = []
+    if entry.elementwise:
+        parts.append("elementwise, broadcasting" if entry.broadcasting else "elementwise")
+    elif entry.broadcasting:
+        parts.append("broadcasting")
+    if _is_linear(entry):
+        parts.append("linear")
+    n = positions(entry)
+    if n == 0:
+        parts.append("any number of operands")
+    else:
+        names = _parameter_names(entry.fn)
+        without = [names[i] if i < len(names) else f"argument {i + 1}" for i in range(n) if entry.vjp_rule(i) is None]
+        if without:
+            parts.append(f"no derivative through {', '.join(without)}")
+    return "; ".join(parts)
+
+
+def _parameter_names(fn) -> list[str]:
+    """The names (`` `x` ``, `` `axis` ``...) of the positional parameters of ``fn``, where Python can tell."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [f"`{p.name}`" for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def aliases(fn) -> list[str]:
+    """Other public NumPy names for the same object (``np.absolute`` for ``np.abs``)."""
+    own = qualified_name(fn)
+    found = []
+    for prefix, namespace in (("np", np), ("np.linalg", np.linalg)):
+        for name in dir(namespace):
+            if name.startswith("_"):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    value = getattr(namespace, name)
+                except AttributeError:
+                    continue
+            if value is fn and f"{prefix}.{name}" != own:
+                found.append(f"{prefix}.{name}")
+    return found
+
+
+def _mark(entry: Entry, side: str) -> str:
+    if entry.nondiff:
+        return "zero"
+    rules = entry.vjp if side == "vjp" else entry.jvp
+    return "✓" if rules else ""
+
+
+def render() -> str:
+    entries = builtin_entries()
+    counted = [e for lib, _, e in entries if lib in COUNTED]
+    both = sum(differentiable(e) for e in counted)
+    zero = sum(e.nondiff for e in counted)
+    lines = [
+        "# Supported functions",
+        "",
+        "<!-- Generated by `python -m sct.rules.catalog > docs/supported-functions.md`; do not edit. -->",
+        "",
+        f"sct differentiates {both} NumPy, `numpy.linalg` and `math` functions in both reverse and",
+        f"forward mode, and treats {zero} more as non-differentiable (they contribute a zero derivative",
+        "and never raise). Any other function can be given rules with `sct.defvjp` / `sct.defjvp`.",
+        "Every rule is itself written in NumPy, so generated code can be differentiated again.",
+        "",
+    ]
+    for title, _ in LIBRARIES:
+        rows = [(name, e) for lib, name, e in entries if lib == title]
+        if not rows:
+            continue
+        lines += [f"## {title}", "", "| Function | Reverse | Forward | Notes |", "|---|---|---|---|"]
+        for name, e in rows:
+            note = notes(e)
+            also = aliases(e.fn) if title in ("NumPy", "numpy.linalg") else []
+            if also:
+                note = (note + "; " if note else "") + "also " + ", ".join(f"`{a}`" for a in also)
+            shown = name if title == "Python operators" else f"`{name}`"
+            lines.append(f"| {shown} | {_mark(e, 'vjp')} | {_mark(e, 'jvp')} | {note} |")
+        lines.append("")
+    lines += _methods()
+    return "\n".join(lines)
+
+
+def _methods() -> list[str]:
+    lines = [
+        "## Array methods",
+        "",
+        "`x.method(...)` on an array is differentiated as the NumPy function it stands for.",
+        "",
+        "| Method | Same as | Reverse | Forward |",
+        "|---|---|---|---|",
+    ]
+    for name in sorted(METHODS):
+        fn = METHODS[name]
+        entry = lookup(fn)
+        if entry is None:
+            lines.append(f"| `x.{name}()` | `{qualified_name(fn)}` | | |")
+            continue
+        lines.append(f"| `x.{name}()` | `{qualified_name(fn)}` | {_mark(entry, 'vjp')} | {_mark(entry, 'jvp')} |")
+    lines.append("")
+    return lines
+
+
+def main() -> None:
+    import sct  # noqa: F401  (registers every built-in rule)
+
+    print(render(), end="")
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["render", "builtin_entries", "library", "one_sided", "differentiable"]
