@@ -60,3 +60,14 @@ def test_the_page_lists_every_builtin_rule():
     for lib, name, _ in ENTRIES:
         shown = name if lib == "Python operators" else f"`{name}`"
         assert f"| {shown} |" in page, f"{name} is missing from docs/supported-functions.md"
+
+
+def test_array_methods_differentiate_like_their_functions():
+    import numpy as np
+    from conftest import assert_grads_match
+
+    def f(x):
+        return np.sum(x.conj() * x.conjugate() * x[x.argsort()]) + x.max() * x.std()
+
+    x = np.array([0.3, -1.2, 2.0, 0.7])
+    assert_grads_match(f, (x,), (sct.grad(f)(x),))
