@@ -104,6 +104,45 @@ def appended(items, item):
 HELPERS["appended"] = appended
 
 
+def prod_others(x, axis=None):
+    """Each element's product of the others in its ``np.prod(x, axis)`` group (zeros allowed)."""
+    x = np.asarray(x, dtype=np.result_type(x, 0.0))
+    axes = tuple(range(x.ndim)) if axis is None else axis if type(axis) is tuple else (axis,)
+    axes = tuple(a % x.ndim for a in axes)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, rest + list(axes))
+    flat = np.reshape(moved, moved.shape[: len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.transpose(np.reshape(left * right, moved.shape), np.argsort(rest + list(axes)))
+
+
+def sort_order(x, axis=-1):
+    """The permutation ``np.sort(x, axis)`` applies (stable), as ``np.argsort`` indices."""
+    return np.argsort(np.ravel(x) if axis is None else x, axis=0 if axis is None else axis, kind="stable")
+
+
+def sorted_like(v, x, axis=-1):
+    """``v`` permuted the way ``np.sort(x, axis)`` permutes ``x``."""
+    if axis is None:
+        return np.ravel(v)[sort_order(x, None)]
+    return np.take_along_axis(v, sort_order(x, axis), axis=axis)
+
+
+def unsorted_like(v, x, axis=-1):
+    """The inverse of ``sorted_like``: ``v`` put back where ``np.sort(x, axis)`` took each item."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(v, 0.0))
+    if axis is None:
+        np.ravel(out)[sort_order(x, None)] = v  # out is contiguous: ravel is a view
+        return out
+    np.put_along_axis(out, sort_order(x, axis), v, axis=axis)
+    return out
+
+
+HELPERS.update({f.__name__: f for f in (prod_others, sort_order, sorted_like, unsorted_like)})
+
+
 # ---- shape and product helpers (adjoints of joins, tiles, takes, diagonals, kron) ----------
 def _join_layout(xs, how, axis):
     """The shape each item of ``xs`` has inside ``np.<how>(xs, axis)``, and the axis they are joined on."""

@@ -1,0 +1,150 @@
+"""Rules for NumPy's elementwise functions (ufuncs and their friends).
+
+Each ``elementwise`` entry is one partial derivative per operand, written as
+``g`` times that partial: the same rule serves reverse mode (``g`` is the
+result's adjoint) and forward mode (``g`` is the operand's tangent). Every
+function a rule calls has a rule itself, so generated code differentiates again.
+Broadcast operands are summed back to their shape by the emitter.
+"""
+
+import math
+
+import numpy as np
+
+from .table import broadcast, elementwise, nondiff
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _unary(fn, derivative):
+    elementwise(fn, derivative)
+
+
+# ---- arithmetic --------------------------------------------------------------------
+_unary(np.negative, lambda g, ans, x: -g)
+_unary(np.positive, lambda g, ans, x: g)
+elementwise(np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+elementwise(np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+elementwise(np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+# np.true_divide is np.divide (one ufunc under two names).
+elementwise(np.divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)
+_unary(np.reciprocal, lambda g, ans, x: -g * ans**2)
+_unary(np.square, lambda g, ans, x: g * 2.0 * x)
+elementwise(
+    np.power,
+    lambda g, ans, x, y: g * y * x ** (y - 1),
+    lambda g, ans, x, y: g * ans * np.log(x),
+)
+elementwise(
+    np.float_power,
+    lambda g, ans, x, y: g * y * np.float_power(x, y - 1),
+    lambda g, ans, x, y: g * ans * np.log(x),
+)
+# np.abs is np.absolute; at 0 the derivative is taken as 0 (np.sign(0)).
+_unary(np.abs, lambda g, ans, x: g * np.sign(x))
+_unary(np.fabs, lambda g, ans, x: g * np.sign(x))
+# np.conj is np.conjugate; for real input both are the identity.
+_unary(np.conjugate, lambda g, ans, x: np.conjugate(g))
+_unary(np.real, lambda g, ans, x: np.real(g))
+
+# ---- exponentials and logarithms ---------------------------------------------------
+_unary(np.exp, lambda g, ans, x: g * ans)
+_unary(np.exp2, lambda g, ans, x: g * ans * _LN2)
+_unary(np.expm1, lambda g, ans, x: g * (ans + 1.0))
+_unary(np.log, lambda g, ans, x: g / x)
+_unary(np.log2, lambda g, ans, x: g / (x * _LN2))
+_unary(np.log10, lambda g, ans, x: g / (x * _LN10))
+_unary(np.log1p, lambda g, ans, x: g / (1.0 + x))
+_unary(np.sqrt, lambda g, ans, x: g / (2.0 * ans))
+_unary(np.cbrt, lambda g, ans, x: g / (3.0 * ans**2))
+# log(e^x + e^y): the shares are the softmax weights e^(x - ans) and e^(y - ans).
+elementwise(np.logaddexp, lambda g, ans, x, y: g * np.exp(x - ans), lambda g, ans, x, y: g * np.exp(y - ans))
+elementwise(np.logaddexp2, lambda g, ans, x, y: g * np.exp2(x - ans), lambda g, ans, x, y: g * np.exp2(y - ans))
+
+# ---- trigonometric and hyperbolic ----------------------------------------------------
+_unary(np.sin, lambda g, ans, x: g * np.cos(x))
+_unary(np.cos, lambda g, ans, x: -g * np.sin(x))
+_unary(np.tan, lambda g, ans, x: g * (1.0 + ans**2))
+_unary(np.arcsin, lambda g, ans, x: g / np.sqrt(1.0 - x**2))
+_unary(np.arccos, lambda g, ans, x: -g / np.sqrt(1.0 - x**2))
+_unary(np.arctan, lambda g, ans, x: g / (1.0 + x**2))
+elementwise(
+    np.arctan2,
+    lambda g, ans, y, x: g * x / (x**2 + y**2),
+    lambda g, ans, y, x: -g * y / (x**2 + y**2),
+)
+elementwise(np.hypot, lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans)
+_unary(np.sinh, lambda g, ans, x: g * np.cosh(x))
+_unary(np.cosh, lambda g, ans, x: g * np.sinh(x))
+_unary(np.tanh, lambda g, ans, x: g * (1.0 - ans**2))
+_unary(np.arcsinh, lambda g, ans, x: g / np.sqrt(x**2 + 1.0))
+_unary(np.arccosh, lambda g, ans, x: g / np.sqrt(x**2 - 1.0))
+_unary(np.arctanh, lambda g, ans, x: g / (1.0 - x**2))
+for _fn in (np.deg2rad, np.radians):
+    _unary(_fn, lambda g, ans, x: g * (math.pi / 180.0))
+for _fn in (np.rad2deg, np.degrees):
+    _unary(_fn, lambda g, ans, x: g * (180.0 / math.pi))
+# sinc(x) = sin(pi x) / (pi x): derivative (cos(pi x) - sinc(x)) / x, away from 0.
+_unary(np.sinc, lambda g, ans, x: g * (np.cos(math.pi * x) - ans) / x)
+
+
+# ---- maxima, minima, clipping, selection ------------------------------------------------
+# Ties are split equally, as in JAX: where x == y each operand gets half of g. The share of
+# the first operand of maximum is (sign(x - y) + 1) / 2: 1 where x > y, 1/2 on ties, 0 below.
+def _first_wins(x, y):
+    return (np.sign(x - y) + 1.0) * 0.5
+
+
+def _second_wins(x, y):
+    return (1.0 - np.sign(x - y)) * 0.5
+
+
+elementwise(np.maximum, lambda g, ans, x, y: g * _first_wins(x, y), lambda g, ans, x, y: g * _second_wins(x, y))
+elementwise(np.minimum, lambda g, ans, x, y: g * _second_wins(x, y), lambda g, ans, x, y: g * _first_wins(x, y))
+
+
+# fmax/fmin ignore a NaN operand: the other one then gets all of g. Ties split as above.
+def _fmax_share(x, y):
+    return np.where(np.isnan(y), 1.0, np.where(np.isnan(x), 0.0, _first_wins(x, y)))
+
+
+def _fmin_share(x, y):
+    return np.where(np.isnan(y), 1.0, np.where(np.isnan(x), 0.0, _second_wins(x, y)))
+
+
+elementwise(np.fmax, lambda g, ans, x, y: g * _fmax_share(x, y), lambda g, ans, x, y: g * _fmax_share(y, x))
+elementwise(np.fmin, lambda g, ans, x, y: g * _fmin_share(x, y), lambda g, ans, x, y: g * _fmin_share(y, x))
+
+
+# np.clip(x, lo, hi): x gets g where lo <= x <= hi (bounds included), lo where x < lo, hi
+# where x > hi; the three shares add up to g. A bound may be None (no bound on that side).
+def _clip_x(g, ans, x, lo, hi):
+    if lo is None:
+        return g * (x <= hi)
+    if hi is None:
+        return g * (x >= lo)
+    return g * np.logical_and(x >= lo, x <= hi)
+
+
+def _clip_rank(ranks, args, kwargs):
+    return broadcast([r for r, a in zip(ranks, args) if a is not None], args, kwargs)
+
+
+elementwise(
+    np.clip,
+    _clip_x,
+    lambda g, ans, x, lo, hi: g * (x < lo),
+    lambda g, ans, x, lo, hi: g * (x > hi),
+    ndim=_clip_rank,
+)
+# np.where(cond, x, y): the condition carries no derivative.
+elementwise(
+    np.where,
+    None,
+    lambda g, ans, cond, x, y: np.where(cond, g, 0.0),
+    lambda g, ans, cond, x, y: np.where(cond, 0.0, g),
+)
+
+# ---- piecewise constant: zero derivative almost everywhere ------------------------------
+nondiff(np.sign, np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.heaviside, ndim=broadcast)
+nondiff(np.around, ndim=broadcast)

@@ -1,0 +1,279 @@
+"""Rules for NumPy's reductions and scans, and for the functions with no derivative.
+
+Reductions take ``axis`` (None, an int, negative ints, a tuple) and ``keepdims``
+as static operands, so a rule knows at compile time which axes were reduced:
+``_spread`` broadcasts a reduced adjoint back over them.
+"""
+
+import numpy as np
+
+from .. import runtime
+from ..symbolic import call
+from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
+
+
+def _spread(g, x, axis, keepdims):
+    """``g`` (a reduction's adjoint) broadcast back over the reduced axes of ``x``."""
+    if axis is None and not keepdims:
+        return np.full_like(x, g)
+    if not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x))
+
+
+def _kept(value, axis, keepdims):
+    """A reduced value with the reduced axes kept (size 1), so it broadcasts against the operand."""
+    return value if keepdims or axis is None else np.expand_dims(value, axis)
+
+
+def _count(x, ans):
+    """How many elements each result of a reduction of ``x`` combined."""
+    return np.size(x) / np.size(ans)
+
+
+# ---- sums and means -------------------------------------------------------------------
+def _sum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return _spread(g, x, axis, keepdims)
+
+
+def _mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    if axis is None and not keepdims:
+        return np.full_like(x, g / np.size(x))
+    return _spread(g, x, axis, keepdims) / _count(x, ans)
+
+
+linear(np.sum, _sum_vjp, ndim=reduction, rest=(None,))
+linear(np.mean, _mean_vjp, ndim=reduction, rest=(None,))
+
+
+def _average_vjp(g, ans, x, axis=None, weights=None, returned=False, *, keepdims=False):
+    if weights is None:
+        return _mean_vjp(g, ans, x, axis, keepdims=keepdims)
+    w = call(runtime.average_weights, weights, x, axis)
+    return _spread(g, x, axis, keepdims) * w / np.sum(w, axis=axis, keepdims=True)
+
+
+# The weights are taken as constants (no derivative); ``returned=True`` is not supported.
+linear(np.average, _average_vjp, ndim=reduction, rest=(None,))
+
+
+def _nan_free(x):
+    return np.logical_not(np.isnan(x))
+
+
+def _nansum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return np.where(np.isnan(x), 0.0, _spread(g, x, axis, keepdims))
+
+
+def _nansum_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return np.sum(np.where(np.isnan(x), 0.0, g), axis=axis, keepdims=keepdims)
+
+
+def _nanmean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    count = np.sum(_nan_free(x), axis=axis, keepdims=True)
+    return np.where(np.isnan(x), 0.0, _spread(g, x, axis, keepdims) / count)
+
+
+def _nanmean_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    count = np.sum(_nan_free(x), axis=axis, keepdims=keepdims)
+    return np.sum(np.where(np.isnan(x), 0.0, g), axis=axis, keepdims=keepdims) / count
+
+
+# NaN positions get a zero derivative (they do not take part in the result).
+defvjp(np.nansum, _nansum_vjp, ndim=reduction)
+defjvp(np.nansum, _nansum_jvp)
+defvjp(np.nanmean, _nanmean_vjp, ndim=reduction)
+defjvp(np.nanmean, _nanmean_jvp)
+
+
+# ---- products ---------------------------------------------------------------------------
+# d prod / d x_i is the product of the other elements (runtime.prod_others), which is right
+# at zeros too, where ans / x_i would divide by zero. Second derivatives go through the rules
+# of prod_others below, which divide by x: they need non-zero inputs.
+def _prod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return _spread(g, x, axis, keepdims) * call(runtime.prod_others, x, axis)
+
+
+def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return np.sum(g * call(runtime.prod_others, x, axis), axis=axis, keepdims=keepdims)
+
+
+defvjp(np.prod, _prod_vjp, ndim=reduction)
+defjvp(np.prod, _prod_jvp)
+
+
+def _others_vjp(G, ans, x, axis=None):
+    """d prod_others(x)_i / d x_j = ans_i / x_j for j != i (and 0 for j == i); x non-zero."""
+    weighted = G * ans
+    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / x
+
+
+def _others_jvp(t, ans, x, axis=None):
+    ratio = t / x
+    return ans * (np.sum(ratio, axis=axis, keepdims=True) - ratio)
+
+
+defvjp(runtime.prod_others, _others_vjp, None, ndim=same)
+defjvp(runtime.prod_others, _others_jvp, None)
+
+
+# cumprod (non-zero inputs): d ans_i / d x_j = ans_i / x_j for j <= i along the axis.
+def _reverse_cumsum(g, axis):
+    """``sum_{i >= j} g_i`` along ``axis`` (the adjoint of cumsum), without flips."""
+    return np.sum(g, axis=axis, keepdims=True) - np.cumsum(g, axis=axis) + g
+
+
+def _cumsum_vjp(g, ans, x, axis=None, dtype=None, out=None):
+    if axis is None:
+        return np.reshape(_reverse_cumsum(g, 0), np.shape(x))
+    return _reverse_cumsum(g, axis)
+
+
+def _cumprod_vjp(g, ans, x, axis=None, dtype=None, out=None):
+    if axis is None:
+        return np.reshape(_reverse_cumsum(g * ans, 0), np.shape(x)) / x
+    return _reverse_cumsum(g * ans, axis) / x
+
+
+def _cumprod_jvp(g, ans, x, axis=None, dtype=None, out=None):
+    return ans * np.cumsum(g / x, axis=axis)
+
+
+def _scan_rank(ranks, args, kwargs):
+    axis = args[1] if len(args) > 1 else kwargs.get("axis")
+    return 1 if axis is None else ranks[0]
+
+
+linear(np.cumsum, _cumsum_vjp, ndim=_scan_rank, rest=(None,))
+defvjp(np.cumprod, _cumprod_vjp, None, ndim=_scan_rank)
+defjvp(np.cumprod, _cumprod_jvp, None)
+
+
+# ---- maxima and minima ------------------------------------------------------------------
+# The derivative goes to the positions that attain the extremum; ties split it equally
+# (as in JAX), so each of k tied positions gets g / k.
+def _extremum_share(ans, x, axis, keepdims):
+    hit = np.equal(x, _kept(ans, axis, keepdims))
+    return hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+def _extremum_vjp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
+    return _spread(g, x, axis, keepdims) * _extremum_share(ans, x, axis, keepdims)
+
+
+def _extremum_jvp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
+    return np.sum(g * _extremum_share(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+for _fn in (np.max, np.min, np.amax, np.amin):
+    defvjp(_fn, _extremum_vjp, None, ndim=reduction)
+    defjvp(_fn, _extremum_jvp, None)
+
+
+def _ptp_share(x, axis):
+    top, bottom = np.max(x, axis=axis, keepdims=True), np.min(x, axis=axis, keepdims=True)
+    high, low = np.equal(x, top), np.equal(x, bottom)
+    return high / np.sum(high, axis=axis, keepdims=True) - low / np.sum(low, axis=axis, keepdims=True)
+
+
+def _ptp_vjp(g, ans, x, axis=None, out=None, keepdims=False):
+    return _spread(g, x, axis, keepdims) * _ptp_share(x, axis)
+
+
+def _ptp_jvp(g, ans, x, axis=None, out=None, keepdims=False):
+    return np.sum(g * _ptp_share(x, axis), axis=axis, keepdims=keepdims)
+
+
+defvjp(np.ptp, _ptp_vjp, None, ndim=reduction)
+defjvp(np.ptp, _ptp_jvp, None)
+
+
+# ---- variance and standard deviation ------------------------------------------------------
+def _centered(x, axis, ddof, ans):
+    """d var / d x: 2 (x - mean) / (N - ddof), N the number of elements in each group."""
+    return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, ans) - ddof)
+
+
+def _var_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return _spread(g, x, axis, keepdims) * _centered(x, axis, ddof, ans)
+
+
+def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return np.sum(g * _centered(x, axis, ddof, ans), axis=axis, keepdims=keepdims)
+
+
+def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return _spread(g / (2.0 * ans), x, axis, keepdims) * _centered(x, axis, ddof, ans)
+
+
+def _std_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return np.sum(g * _centered(x, axis, ddof, ans), axis=axis, keepdims=keepdims) / (2.0 * ans)
+
+
+defvjp(np.var, _var_vjp, ndim=reduction)
+defjvp(np.var, _var_jvp)
+defvjp(np.std, _std_vjp, ndim=reduction)
+defjvp(np.std, _std_jvp)
+
+
+# ---- sorting ------------------------------------------------------------------------------
+# np.sort permutes its operand: the adjoint puts each item back where it came from.
+def _sort_rank(ranks, args, kwargs):
+    return 1 if (args[1] if len(args) > 1 else kwargs.get("axis", -1)) is None else ranks[0]
+
+
+defvjp(np.sort, lambda g, ans, x, axis=-1, **kw: call(runtime.unsorted_like, g, x, axis), ndim=_sort_rank)
+defjvp(np.sort, lambda g, ans, x, axis=-1, **kw: call(runtime.sorted_like, g, x, axis))
+# The helpers are linear in ``v`` and piecewise constant in ``x``; each is the other's adjoint.
+defvjp(runtime.sorted_like, lambda G, ans, v, x, axis=-1: call(runtime.unsorted_like, G, x, axis), None, None)
+defjvp(runtime.sorted_like, lambda t, ans, v, x, axis=-1: call(runtime.sorted_like, t, x, axis), None, None)
+defvjp(runtime.unsorted_like, lambda G, ans, v, x, axis=-1: call(runtime.sorted_like, G, x, axis), None, None)
+defjvp(runtime.unsorted_like, lambda t, ans, v, x, axis=-1: call(runtime.unsorted_like, t, x, axis), None, None)
+nondiff(runtime.sort_order, runtime.average_weights)
+
+# ---- no derivative -------------------------------------------------------------------------
+nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like a vector
+nondiff(np.ndim, np.size, ndim=lambda ranks, args, kwargs: 0)
+nondiff(np.argmax, np.argmin, np.all, np.any, np.count_nonzero, ndim=reduction)
+nondiff(np.argsort, ndim=_sort_rank)
+nondiff(
+    np.greater,
+    np.greater_equal,
+    np.less,
+    np.less_equal,
+    np.equal,
+    np.not_equal,
+    np.logical_and,
+    np.logical_or,
+    np.logical_xor,
+    np.logical_not,
+    np.isnan,
+    np.isinf,
+    np.isfinite,
+    ndim=broadcast,
+)
+nondiff(np.zeros_like, np.ones_like, np.empty_like, ndim=same)
+
+
+def _creation_rank(ranks, args, kwargs):
+    """Rank of ``np.zeros(shape)``: 1 for an int, len(shape) for a tuple."""
+    shape = args[0] if args else kwargs.get("shape")
+    if isinstance(shape, int) or (ranks and ranks[0] == 0):
+        return 1
+    return len(shape) if isinstance(shape, tuple) else None
+
+
+nondiff(np.zeros, np.ones, np.empty, ndim=_creation_rank)
+nondiff(np.eye, np.identity, ndim=lambda ranks, args, kwargs: 2)
+nondiff(np.arange, np.linspace, ndim=lambda ranks, args, kwargs: 1)
+
+
+# np.full(shape, fill): the adjoint of a scalar fill is the sum of g (generated code uses np.full).
+def _fill_adjoint(g, fill):
+    if getattr(fill, "ndim", None) == 0 or isinstance(fill, int | float):
+        return np.sum(g)
+    return call(runtime.unbroadcast, g, fill)
+
+
+defvjp(np.full, None, lambda g, ans, shape, fill, **kw: _fill_adjoint(g, fill), ndim=_creation_rank)
+defjvp(np.full, None, lambda t, ans, shape, fill, **kw: call(np.full, shape, t))
