@@ -341,3 +341,54 @@ def average_weights(w, x, axis=None):
 
 
 HELPERS["average_weights"] = average_weights
+
+
+def _ndim(x):
+    """The rank of ``x``; also a rule's static rank when the product helpers below run on symbols."""
+    return x.ndim if hasattr(x, "ndim") else np.ndim(x)
+
+
+def _tensordot_layout(a, b, axes):
+    ra, rb = _ndim(a), _ndim(b)
+    if axes == "inner":  # np.inner: the last axes of both
+        axes = ([ra - 1], [rb - 1])
+    if isinstance(axes, int):
+        xa, xb = list(range(ra - axes, ra)), list(range(axes))
+    else:
+        xa, xb = ([x] if isinstance(x, int) else list(x) for x in axes)
+    xa, xb = [i % ra for i in xa], [i % rb for i in xb]
+    return xa, xb, [i for i in range(ra) if i not in xa], [i for i in range(rb) if i not in xb]
+
+
+def _in_order(value, order):
+    perm = tuple(int(i) for i in np.argsort(order))
+    return value if perm == tuple(range(len(perm))) else np.transpose(value, perm)
+
+
+def tensordot_grad_left(g, a, b, axes=2):
+    """d np.tensordot(a, b, axes) / da applied to ``g`` (``axes="inner"``: np.inner)."""
+    if axes == "inner" and 0 in (_ndim(a), _ndim(b)):
+        return np.sum(g * b) if _ndim(a) == 0 else g * b
+    xa, xb, free_a, free_b = _tensordot_layout(a, b, axes)
+    n = len(free_a)
+    value = np.tensordot(g, b, axes=(list(range(n, n + len(free_b))), free_b))
+    return _in_order(value, free_a + [xa[xb.index(j)] for j in sorted(xb)])
+
+
+def tensordot_grad_right(g, a, b, axes=2):
+    """d np.tensordot(a, b, axes) / db applied to ``g`` (``axes="inner"``: np.inner)."""
+    if axes == "inner" and 0 in (_ndim(a), _ndim(b)):
+        return np.sum(g * a) if _ndim(b) == 0 else g * a
+    xa, xb, free_a, free_b = _tensordot_layout(a, b, axes)
+    value = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    return _in_order(value, [xb[xa.index(i)] for i in sorted(xa)] + free_b)
+
+
+def solve_grad(gb, x, b):
+    """d np.linalg.solve(a, b) / da applied to ``g``, given ``gb = solve(a.T, g)`` and the solution ``x``."""
+    if _ndim(b) == 1:
+        return -np.outer(gb, x)
+    return -gb @ np.swapaxes(x, -1, -2)
+
+
+HELPERS.update({f.__name__: f for f in (tensordot_grad_left, tensordot_grad_right, solve_grad)})
