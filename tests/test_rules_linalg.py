@@ -187,6 +187,10 @@ def eigh_vectors(x):
     return np.abs(v) * W + w
 
 
+def eigvalsh(x):
+    return np.linalg.eigvalsh(x) ** 2
+
+
 def matrix_power(x):
     return np.linalg.matrix_power(x, 3) * W
 
@@ -240,6 +244,7 @@ CASES = [
     (cholesky_of_product, (M,)),
     (eigh_values, (SYM,)),
     (eigh_vectors, (SYM,)),
+    (eigvalsh, (SYM,)),
     (matrix_power, (M,)),
     (matrix_power_negative, (S,)),
     (matrix_power_one, (M,)),
@@ -283,3 +288,12 @@ def test_runtime_product_helpers_match_inline_rules():
 
     assert np.allclose(runtime.tensordot_grad_left(g, a, b, 1), np.tensordot(g, b, axes=([2], [1])))
     assert np.allclose(runtime.tensordot_grad_right(g, a, b, 1), np.tensordot(a, g, axes=([0, 1], [0, 1])))
+
+
+def test_norm_subgradients_at_zero_and_ties():
+    """The 2-norm's subgradient at 0 is 0; ties for the inf-norm's largest magnitude split equally."""
+    assert np.array_equal(sct.grad(norm)(np.zeros(3)), np.zeros(3))
+    x = np.array([3.0, -3.0, 1.0])
+    assert np.allclose(sct.grad(norm_inf)(x), [0.5, -0.5, 0.0])
+    _, tangent = sct.jvp(norm_inf, (x,), (np.array([1.0, 1.0, 5.0]),))
+    assert np.isclose(tangent, 0.5 * 1.0 - 0.5 * 1.0)

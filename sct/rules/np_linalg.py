@@ -1,4 +1,4 @@
-"""Rules for ``numpy.linalg``: inv, solve, det, slogdet, norm, cholesky, eigh, matrix_power.
+"""Rules for ``numpy.linalg``: inv, solve, det, slogdet, norm, cholesky, eigh, eigvalsh, matrix_power.
 
 Matrices may be stacked (the last two axes are the matrix axes) unless a rule
 says otherwise. ``np.linalg.cholesky`` and ``np.linalg.eigh`` read only the
@@ -245,6 +245,22 @@ def _eigh_jvp(t, ans, a, **kwargs):
 
 defvjp(linalg.eigh, _eigh_vjp, ndim=lambda ranks, args, kwargs: None)
 defjvp(linalg.eigh, _eigh_jvp)
+
+
+def _eigvalsh_vjp(g, ans, a, **kwargs):
+    _eigh_check(kwargs)
+    v = linalg.eigh(a)[1]
+    return _lower_grad((v * g[..., None, :]) @ _T(v))
+
+
+def _eigvalsh_jvp(t, ans, a, **kwargs):
+    _eigh_check(kwargs)
+    v = linalg.eigh(a)[1]
+    return np.diagonal(_T(v) @ _lower(t) @ v, 0, -2, -1)
+
+
+defvjp(linalg.eigvalsh, _eigvalsh_vjp, ndim=lambda ranks, args, kwargs: None if ranks[0] is None else ranks[0] - 1)
+defjvp(linalg.eigvalsh, _eigvalsh_jvp)
 
 
 # ---- matrix_power --------------------------------------------------------------------------------
