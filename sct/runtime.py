@@ -143,6 +143,26 @@ def unsorted_like(v, x, axis=-1):
 HELPERS.update({f.__name__: f for f in (prod_others, sort_order, sorted_like, unsorted_like)})
 
 
+def median_share(x, axis=None):
+    """How much of ``np.median(x, axis)`` each element is: 1 for the middle one, 1/2 for each of two."""
+    x = np.asarray(x)
+    axes = tuple(range(x.ndim)) if axis is None else axis if type(axis) is tuple else (axis,)
+    axes = tuple(a % x.ndim for a in axes)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, rest + list(axes))
+    flat = np.reshape(moved, moved.shape[: len(rest)] + (-1,))
+    n = flat.shape[-1]
+    order = np.argsort(flat, axis=-1, kind="stable")
+    share = np.zeros(flat.shape)
+    middle = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    for k in middle:
+        np.put_along_axis(share, order[..., k : k + 1], 1.0 / len(middle), axis=-1)
+    return np.transpose(np.reshape(share, moved.shape), np.argsort(rest + list(axes)))
+
+
+HELPERS["median_share"] = median_share
+
+
 # ---- shape and product helpers (adjoints of joins, tiles, takes, diagonals, kron) ----------
 def _join_layout(xs, how, axis):
     """The shape each item of ``xs`` has inside ``np.<how>(xs, axis)``, and the axis they are joined on."""

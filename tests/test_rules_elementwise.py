@@ -46,6 +46,17 @@ def shifted(*shape):
     return distinct(*shape, offset=0.1)
 
 
+def with_nan(*shape):
+    """Real values with one NaN (the nan* reductions skip it)."""
+
+    def make(rng):
+        x = rng.uniform(-2.0, 2.0, size=shape)
+        x.flat[1] = np.nan
+        return x
+
+    return make
+
+
 def scalar(lo, hi):
     return lambda rng: float(rng.uniform(lo, hi))
 
@@ -100,6 +111,7 @@ UNARY = [
     (np.sinc, nonzero),
     (np.conjugate, real),
     (np.real, real),
+    (np.nan_to_num, real),
 ]
 BINARY = [
     (np.add, real, real),
@@ -116,6 +128,10 @@ BINARY = [
     (np.minimum, distinct, shifted),
     (np.fmax, distinct, shifted),
     (np.fmin, distinct, shifted),
+    (np.copysign, nonzero, nonzero),
+    (np.remainder, positive, above_one),
+    (np.mod, real, above_one),
+    (np.fmod, real, above_one),
 ]
 
 CASES = [(fn.__name__, unary(fn), (make(3),), 2) for fn, make in UNARY]
@@ -152,6 +168,14 @@ def abs_builtin(x):
     return abs(x) * np.absolute(x)
 
 
+def true_divide(x, y):
+    return np.true_divide(x, y)
+
+
+def methods(x):
+    return x.conj() * x.conjugate() + x.round() * x + x.argsort() * x + x.clip(-0.5, 0.5)
+
+
 CASES += [
     ("clip-constants", clip_consts, (distinct(2, 3),), 2),
     ("clip-arrays", clip_arrays, (distinct(6), lambda rng: np.full(6, -0.9), lambda rng: np.full(6, 0.9)), 2),
@@ -159,6 +183,8 @@ CASES += [
     ("where", where_select, (nonzero(2, 3), real(2, 3)), 2),
     ("where-broadcast", where_broadcast, (nonzero(2, 3), real(3)), 2),
     ("abs-absolute", abs_builtin, (nonzero(4),), 2),
+    ("true_divide", true_divide, (real(2, 3), nonzero(3)), 2),
+    ("methods", methods, (distinct(5),), 2),
 ]
 
 
@@ -298,6 +324,38 @@ def nanmean_all(x):
     return np.nanmean(x)
 
 
+def nanmax_axis(x):
+    return np.nanmax(x, axis=0)
+
+
+def nanmin_all(x):
+    return np.nanmin(x)
+
+
+def nanprod_axis(x):
+    return np.nanprod(x, axis=1, keepdims=True)
+
+
+def nanvar_ddof(x):
+    return np.nanvar(x, axis=1, ddof=1)
+
+
+def nanstd_all(x):
+    return np.nanstd(x)
+
+
+def median_odd(x):
+    return np.median(x, axis=0)
+
+
+def median_even(x):
+    return np.median(x)
+
+
+def median_tuple(x):
+    return np.median(x, axis=(0, 2), keepdims=True) * x
+
+
 def average_weights(x):
     return np.average(x, axis=0, weights=np.array([0.5, 1.5]))
 
@@ -357,6 +415,14 @@ CASES += [
     ("cumprod-axis", cumprod_axis, (nonzero(2, 3),), 2),
     ("nansum", nansum_axis, (real(2, 3),), 2),
     ("nanmean", nanmean_all, (real(2, 3),), 2),
+    ("nanmax", nanmax_axis, (lambda rng: np.array([[0.5, np.nan, -1.0], [1.5, 0.2, -2.0]]),), 2),
+    ("nanmin", nanmin_all, (lambda rng: np.array([[0.5, np.nan, -1.0], [1.5, 0.2, -2.0]]),), 2),
+    ("nanprod", nanprod_axis, (with_nan(2, 3),), 2),
+    ("nanvar", nanvar_ddof, (with_nan(2, 4),), 2),
+    ("nanstd", nanstd_all, (with_nan(2, 3),), 2),
+    ("median-odd", median_odd, (distinct(3, 2),), 2),
+    ("median-even", median_even, (distinct(2, 3),), 2),
+    ("median-tuple-axes", median_tuple, (distinct(2, 3, 2),), 2),
     ("average-weights", average_weights, (real(2, 3),), 2),
     ("average", average_plain, (real(2, 3),), 2),
     ("ptp", ptp_axis, (distinct(2, 3),), 2),
@@ -409,6 +475,16 @@ def test_prod_with_a_zero_is_the_product_of_the_others():
     np.testing.assert_allclose(tangent, [6.0, 0.0])
 
 
+def test_nan_to_num_zeroes_nonfinite_positions():
+    def f(x):
+        return np.sum(np.nan_to_num(x) * x)
+
+    x = np.array([2.0, np.nan, np.inf, -3.0])
+    np.testing.assert_allclose(sct.grad(f)(x)[[0, 3]], [4.0, -6.0])
+    _, tangent = sct.jvp(unary(np.nan_to_num), (x,), (np.ones(4),))
+    np.testing.assert_allclose(tangent, [1.0, 0.0, 0.0, 1.0])
+
+
 def test_nan_positions_get_zero_gradient():
     def f(x):
         return np.nansum(x, axis=0) + 2.0 * np.nanmean(x)
@@ -422,6 +498,11 @@ def test_nan_positions_get_zero_gradient():
 # ---- no derivative: the function differentiates, and their contribution is zero --------------
 def _floor(x):
     return x * np.floor(x) + x * np.ceil(x) + x * np.round(x) + x * np.around(x, 1) + x * np.rint(x)
+
+
+def _more(x):
+    a = np.floor_divide(x, 0.7) + np.signbit(x) + np.isclose(x, 0.5) + np.isposinf(x) + np.isneginf(x)
+    return x * (a + np.allclose(x, 0.5) + np.array_equal(x, x) + (np.spacing(x) > 0))
 
 
 def _trunc(x):
@@ -452,7 +533,7 @@ def _creation(x):
 
 
 NONDIFF = [("rounding", _floor), ("sign-like", _trunc), ("comparisons", _compare), ("indices", _indices)]
-NONDIFF += [("shapes", _shapes), ("creation", _creation)]
+NONDIFF += [("shapes", _shapes), ("creation", _creation), ("more", _more)]
 
 
 @pytest.mark.parametrize("name, f", NONDIFF, ids=[n for n, _ in NONDIFF])

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .table import broadcast, elementwise, nondiff
+from .table import broadcast, elementwise, nondiff, same
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -46,6 +46,14 @@ _unary(np.fabs, lambda g, ans, x: g * np.sign(x))
 # np.conj is np.conjugate; for real input both are the identity.
 _unary(np.conjugate, lambda g, ans, x: np.conjugate(g))
 _unary(np.real, lambda g, ans, x: np.real(g))
+
+# copysign(x, y) = |x| sign(y): no derivative through y. remainder (np.mod) and fmod are x - k y
+# with k piecewise constant (floor or trunc of x / y).
+elementwise(np.copysign, lambda g, ans, x, y: g * np.copysign(1.0, x) * np.copysign(1.0, y), None)
+elementwise(np.remainder, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.floor_divide(x, y))
+elementwise(np.fmod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.trunc(x / y))
+# nan_to_num: the replaced NaNs and infinities get a zero derivative.
+elementwise(np.nan_to_num, lambda g, ans, x, *args, **kw: np.where(np.isfinite(x), g, 0.0), ndim=same)
 
 # ---- exponentials and logarithms ---------------------------------------------------
 _unary(np.exp, lambda g, ans, x: g * ans)
@@ -147,4 +155,5 @@ elementwise(
 
 # ---- piecewise constant: zero derivative almost everywhere ------------------------------
 nondiff(np.sign, np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.heaviside, ndim=broadcast)
-nondiff(np.around, ndim=broadcast)
+nondiff(np.around, np.floor_divide, np.signbit, np.isclose, np.isposinf, np.isneginf, np.spacing, ndim=broadcast)
+nondiff(np.allclose, np.array_equal, ndim=lambda ranks, args, kwargs: 0)

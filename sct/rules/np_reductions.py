@@ -26,6 +26,13 @@ def _kept(value, axis, keepdims):
     return value if keepdims or axis is None else np.expand_dims(value, axis)
 
 
+def _sum(value, axis, keepdims):
+    """``np.sum(value, axis, keepdims)``, spelled without the arguments left at their defaults."""
+    if keepdims:
+        return np.sum(value, axis=axis, keepdims=True)
+    return np.sum(value) if axis is None else np.sum(value, axis=axis)
+
+
 def _count(x, ans):
     """How many elements each result of a reduction of ``x`` combined."""
     return np.size(x) / np.size(ans)
@@ -66,7 +73,7 @@ def _nansum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw
 
 
 def _nansum_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return np.sum(np.where(np.isnan(x), 0.0, g), axis=axis, keepdims=keepdims)
+    return _sum(np.where(np.isnan(x), 0.0, g), axis, keepdims)
 
 
 def _nanmean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
@@ -75,8 +82,8 @@ def _nanmean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **k
 
 
 def _nanmean_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    count = np.sum(_nan_free(x), axis=axis, keepdims=keepdims)
-    return np.sum(np.where(np.isnan(x), 0.0, g), axis=axis, keepdims=keepdims) / count
+    count = _sum(_nan_free(x), axis, keepdims)
+    return _sum(np.where(np.isnan(x), 0.0, g), axis, keepdims) / count
 
 
 # NaN positions get a zero derivative (they do not take part in the result).
@@ -95,7 +102,7 @@ def _prod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
 
 
 def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return np.sum(g * call(runtime.prod_others, x, axis), axis=axis, keepdims=keepdims)
+    return _sum(g * call(runtime.prod_others, x, axis), axis, keepdims)
 
 
 defvjp(np.prod, _prod_vjp, ndim=reduction)
@@ -115,6 +122,23 @@ def _others_jvp(t, ans, x, axis=None):
 
 defvjp(runtime.prod_others, _others_vjp, None, ndim=same)
 defjvp(runtime.prod_others, _others_jvp, None)
+
+
+# nanprod: NaNs count as 1 (and get a zero derivative).
+def _nanprod_others(x, axis):
+    return np.where(np.isnan(x), 0.0, call(runtime.prod_others, np.where(np.isnan(x), 1.0, x), axis))
+
+
+def _nanprod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return _spread(g, x, axis, keepdims) * _nanprod_others(x, axis)
+
+
+def _nanprod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    return _sum(np.where(np.isnan(x), 0.0, g) * _nanprod_others(x, axis), axis, keepdims)
+
+
+defvjp(np.nanprod, _nanprod_vjp, ndim=reduction)
+defjvp(np.nanprod, _nanprod_jvp)
 
 
 # cumprod (non-zero inputs): d ans_i / d x_j = ans_i / x_j for j <= i along the axis.
@@ -149,6 +173,20 @@ defvjp(np.cumprod, _cumprod_vjp, None, ndim=_scan_rank)
 defjvp(np.cumprod, _cumprod_jvp, None)
 
 
+# np.median: the derivative goes to the middle element (or half to each of the two middle ones).
+def _median_vjp(g, ans, x, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _spread(g, x, axis, keepdims) * call(runtime.median_share, x, axis)
+
+
+def _median_jvp(g, ans, x, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _sum(g * call(runtime.median_share, x, axis), axis, keepdims)
+
+
+defvjp(np.median, _median_vjp, ndim=reduction)
+defjvp(np.median, _median_jvp)
+nondiff(runtime.median_share)
+
+
 # ---- maxima and minima ------------------------------------------------------------------
 # The derivative goes to the positions that attain the extremum; ties split it equally
 # (as in JAX), so each of k tied positions gets g / k.
@@ -162,10 +200,10 @@ def _extremum_vjp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
 
 
 def _extremum_jvp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
-    return np.sum(g * _extremum_share(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
+    return _sum(g * _extremum_share(ans, x, axis, keepdims), axis, keepdims)
 
 
-for _fn in (np.max, np.min, np.amax, np.amin):
+for _fn in (np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):  # NaN never attains it
     defvjp(_fn, _extremum_vjp, None, ndim=reduction)
     defjvp(_fn, _extremum_jvp, None)
 
@@ -181,7 +219,7 @@ def _ptp_vjp(g, ans, x, axis=None, out=None, keepdims=False):
 
 
 def _ptp_jvp(g, ans, x, axis=None, out=None, keepdims=False):
-    return np.sum(g * _ptp_share(x, axis), axis=axis, keepdims=keepdims)
+    return _sum(g * _ptp_share(x, axis), axis, keepdims)
 
 
 defvjp(np.ptp, _ptp_vjp, None, ndim=reduction)
@@ -199,7 +237,7 @@ def _var_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False,
 
 
 def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return np.sum(g * _centered(x, axis, ddof, ans), axis=axis, keepdims=keepdims)
+    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims)
 
 
 def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
@@ -207,13 +245,41 @@ def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False,
 
 
 def _std_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return np.sum(g * _centered(x, axis, ddof, ans), axis=axis, keepdims=keepdims) / (2.0 * ans)
+    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims) / (2.0 * ans)
 
 
 defvjp(np.var, _var_vjp, ndim=reduction)
 defjvp(np.var, _var_jvp)
 defvjp(np.std, _std_vjp, ndim=reduction)
 defjvp(np.std, _std_jvp)
+
+
+def _nan_centered(x, axis, ddof):
+    """d nanvar / d x: 2 (x - nanmean) / (N - ddof) with N the non-NaN count; 0 at NaNs."""
+    count = np.sum(_nan_free(x), axis=axis, keepdims=True)
+    return np.where(np.isnan(x), 0.0, 2.0 * (x - np.nanmean(x, axis=axis, keepdims=True)) / (count - ddof))
+
+
+def _nanvar_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return _spread(g, x, axis, keepdims) * _nan_centered(x, axis, ddof)
+
+
+def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return _sum(np.where(np.isnan(x), 0.0, g) * _nan_centered(x, axis, ddof), axis, keepdims)
+
+
+def _nanstd_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return _spread(g / (2.0 * ans), x, axis, keepdims) * _nan_centered(x, axis, ddof)
+
+
+def _nanstd_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    return _nanvar_jvp(g, ans, x, axis, ddof=ddof, keepdims=keepdims) / (2.0 * ans)
+
+
+defvjp(np.nanvar, _nanvar_vjp, ndim=reduction)
+defjvp(np.nanvar, _nanvar_jvp)
+defvjp(np.nanstd, _nanstd_vjp, ndim=reduction)
+defjvp(np.nanstd, _nanstd_jvp)
 
 
 # ---- sorting ------------------------------------------------------------------------------
