@@ -95,14 +95,6 @@ def positions(entry: Entry) -> int:
     return max(len(entry.vjp), len(entry.jvp))
 
 
-def one_sided(entry: Entry) -> list[int]:
-    """Operand positions with a reverse rule but no forward rule, or the other way round."""
-    if entry.nondiff:
-        return []
-    n = positions(entry) or 8  # rules by position: sample the first few
-    return [i for i in range(n) if (entry.vjp_rule(i) is None) != (entry.jvp_rule(i) is None)]
-
-
 def differentiable(entry: Entry) -> bool:
     """A derivative flows through at least one operand, in both modes."""
     if entry.nondiff:
@@ -234,4 +226,4 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["render", "builtin_entries", "library", "one_sided", "differentiable"]
+__all__ = ["render", "builtin_entries", "library", "differentiable"]
