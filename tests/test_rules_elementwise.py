@@ -562,3 +562,12 @@ def test_multiplying_a_bool_array_by_one_keeps_its_value():
 
     x = np.array([0.37, -1.26, 2.71])
     np.testing.assert_allclose(sct.grad(f)(x), [2.0, 0.0, 2.0])
+
+
+def test_builtin_max_min_split_ties_equally():
+    def f(x, y):
+        return max(x, y) + 2.0 * min(x, y)
+
+    assert sct.grad(f, wrt=(0, 1))(1.5, 1.5) == pytest.approx((1.5, 1.5))
+    assert sct.grad(f, wrt=(0, 1))(2.0, 1.0) == pytest.approx((1.0, 2.0))
+    sct.check_grads(f, (0.3, -0.4), modes=("fwd", "rev"), order=2)

@@ -79,6 +79,21 @@ elementwise(
 nondiff(builtins.int, builtins.round, math.floor, math.ceil, math.trunc, ndim=scalar)
 nondiff(builtins.len, math.isnan, math.isinf, math.isfinite, ndim=scalar)
 nondiff(builtins.range, builtins.print, builtins.isinstance, builtins.bool)
-# max(x, y) / min(x, y) of two numbers; ties go to the first.
-elementwise(builtins.max, lambda g, ans, x, y: g * (x >= y), lambda g, ans, x, y: g * (x < y), ndim=scalar)
-elementwise(builtins.min, lambda g, ans, x, y: g * (x <= y), lambda g, ans, x, y: g * (x > y), ndim=scalar)
+
+
+# max(x, y) / min(x, y) of two numbers; a tie splits g equally (as np.maximum does, and JAX):
+# the first operand of max gets (sign(x - y) + 1) / 2 of it.
+def _first_wins(x, y):
+    return (np.sign(x - y) + 1.0) * 0.5
+
+
+def _second_wins(x, y):
+    return (1.0 - np.sign(x - y)) * 0.5
+
+
+elementwise(
+    builtins.max, lambda g, ans, x, y: g * _first_wins(x, y), lambda g, ans, x, y: g * _second_wins(x, y), ndim=scalar
+)
+elementwise(
+    builtins.min, lambda g, ans, x, y: g * _second_wins(x, y), lambda g, ans, x, y: g * _first_wins(x, y), ndim=scalar
+)
