@@ -196,7 +196,7 @@ def differentiable_operands(stmt) -> list[tuple[int, str]]:
     """(position, variable) for each operand a derivative can flow through."""
     if isinstance(stmt, SetItem):
         return [(0, n) for n in names_in(stmt.value)]
-    args, _ = operands(stmt)
+    args, kwargs = operands(stmt)
     if stmt.prim is None:
         return [(0, n) for n in names_in(args[0])]
     entry = lookup(stmt.prim)
@@ -204,6 +204,8 @@ def differentiable_operands(stmt) -> list[tuple[int, str]]:
     for i, arg in enumerate(args):
         if entry is None or entry.differentiable(i):
             found += [(i, n) for n in names_in(arg)]
+    if entry is None or not entry.nondiff:  # keyword operands: the reverse sweep reports them if active
+        found += [(-1, n) for k, v in kwargs.items() if k != "keys" for n in names_in(v)]
     return found
 
 

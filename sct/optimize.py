@@ -121,10 +121,27 @@ class _Simplify(gast.NodeTransformer):
 
 
 def simplify(fn) -> bool:
-    """Fold constants and drop identities: ``x * 1.0 -> x``, ``2 - 1 -> 1``, ``-(-x) -> x``."""
+    """Fold constants and drop identities: ``x * 1.0 -> x``, ``2 - 1 -> 1``, ``-(-x) -> x``.
+
+    Only in adjoint and tangent lines: in the user's own computation ``b * 1.0``
+    may be how a boolean array becomes a float one, and must stay.
+    """
     t = _Simplify(_updated_in_place(fn))
-    t.visit(fn)
+    for body in _bodies(fn):
+        for stmt in body:
+            if _derivative_line(stmt):
+                t.visit(stmt)
     return t.changed
+
+
+def _derivative_line(stmt) -> bool:
+    targets = stmt.targets if isinstance(stmt, gast.Assign) else [getattr(stmt, "target", None)]
+    for target in targets:
+        while isinstance(target, gast.Subscript):
+            target = target.value
+        if isinstance(target, gast.Name) and target.id.startswith(("delta_", "dot_")):
+            return True
+    return False
 
 
 def _updated_in_place(fn) -> set:

@@ -35,7 +35,7 @@ from .analysis import (
     static_value,
 )
 from .codegen import Source, assign, comment, function_def, name
-from .errors import NonDifferentiableError, Problem
+from .errors import NonDifferentiableError, Problem, SctError
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
 from .records import record_shapes, shape_only
@@ -310,6 +310,15 @@ class _Reverse:
             return
         sym_args = [self.symbolic(a) for a in args]
         sym_kwargs = {k: self.symbolic(v) for k, v in kwargs.items()}
+        for keyword, value in kwargs.items():
+            if keyword != "keys" and any(n in self.active for n in _names(value)):
+                self.problems.append(
+                    Problem(
+                        f"`{keyword}=` carries a derivative, but sct differentiates only positional "
+                        f"operands; pass it positionally",
+                        stmt.origin,
+                    )
+                )
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         grad = Sym(name(g), self.ranks.get(stmt.target))
         for i, arg in enumerate(args):
@@ -317,7 +326,17 @@ class _Reverse:
                 continue
             rule = entry.vjp_rule(i)
             if entry.symbolic:
-                value = rule(grad, ans, *sym_args, **sym_kwargs)
+                try:
+                    value = rule(grad, ans, *sym_args, **sym_kwargs)
+                except TypeError as exc:  # the rule does not take the call's form (a keyword, say)
+                    message = (
+                        f"sct's rule cannot differentiate this call as written ({exc}); pass its operands positionally"
+                    )
+                    self.problems.append(Problem(message, stmt.origin))
+                    return
+                except SctError as exc:  # the rule knows this case is unsupported: say where
+                    self.problems.append(Problem(str(exc), stmt.origin))
+                    return
             else:
                 rule_name = self.src.use(rule, _rule_name(rule, stmt.prim, i))
                 value = call(rule_name, grad, ans, *sym_args, **sym_kwargs)

@@ -14,7 +14,6 @@ runtime helpers); ``Sym.ndim`` is the statically known rank, or None.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import gast

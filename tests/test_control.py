@@ -226,3 +226,17 @@ def test_writing_into_a_view_of_an_argument_leaves_the_argument_alone():
     g = sct.grad(f)(x)
     np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(g, numeric_grad(copied, [x], 0), atol=1e-6)
+
+
+def test_a_derivative_through_a_keyword_operand_is_reported_not_dropped():
+    def f(x, y):
+        return np.sum(np.clip(x, -1.0, a_max=y))
+
+    with pytest.raises(sct.NonDifferentiableError, match="positionally") as info:
+        sct.grad(f, wrt=(0, 1))(np.array([0.5, 2.0]), np.array([1.0, 1.0]))
+    assert info.value.lineno is not None
+
+    def g(x, y):
+        return np.sum(np.clip(x, -1.0, y))
+
+    np.testing.assert_allclose(sct.grad(g, wrt=1)(np.array([0.5, 2.0]), 1.0), 1.0)

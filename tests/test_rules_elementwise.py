@@ -551,12 +551,8 @@ def lambda_sum(f):
     return total
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (sct/optimize.py): `b * 1.0` is folded to `b`, so a bool array stays bool "
-    "and a later `b + c` is a logical or; the primal value and the gradient are both wrong",
-)
 def test_multiplying_a_bool_array_by_one_keeps_its_value():
+    # regression: the optimiser folded ``b * 1.0`` to ``b`` in the user's computation
     def f(x):
         return np.sum(x * (np.greater(x, 0.1) * 1.0 + np.greater(x, 0.2)))
 
