@@ -41,7 +41,7 @@ from .errors import Problem, UnsupportedSyntaxError
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
 from .parse import Parsed
-from .runtime import HELPERS, appended
+from .runtime import HELPERS, appended, dropped_last
 
 LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
@@ -102,7 +102,13 @@ class _Lowering(ControlFlow, Calls):
 
     # ---- simple statements ---------------------------------------------------------
     def simple_statement(self, stmt):
-        if isinstance(stmt, gast.Assign):
+        if isinstance(stmt, gast.Assign | gast.Expr) and self.is_pop(stmt.value):
+            items = stmt.value.func.value
+            if isinstance(stmt, gast.Assign):  # v = ys.pop(): the last item, then ys without it
+                last = gast.Constant(value=-1, kind=None)
+                self.assign(stmt.targets[0], gast.Subscript(value=items, slice=last, ctx=LOAD))
+            self.shrink(items.id, self.expr(items))
+        elif isinstance(stmt, gast.Assign):
             value = stmt.value
             for target in stmt.targets:
                 value = self.assign(target, value)
@@ -181,6 +187,24 @@ class _Lowering(ControlFlow, Calls):
             and call.func.value.id in self.locals
             and len(call.args) == 1
         )
+
+    def is_pop(self, call) -> bool:
+        """``ys.pop()`` on a local list."""
+        return (
+            isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Attribute)
+            and call.func.attr == "pop"
+            and isinstance(call.func.value, gast.Name)
+            and call.func.value.id in self.locals
+            and not call.args
+        )
+
+    def shrink(self, user_name: str, items):
+        """``items = dropped_last(items)``, through a temporary."""
+        temp = self.namer.temp()
+        value = gast.Call(func=name("dropped_last"), args=[items], keywords=[])
+        self.stmts.append(Assign(temp, value, dropped_last, self.origin))
+        self.bind(user_name, Lowered(name(temp)))
 
     def grow(self, user_name: str, items, item):
         """``items = appended(items, item)``, through a temporary (a target is never its own operand)."""
@@ -465,7 +489,7 @@ def _stores(node) -> set:
         elif (
             isinstance(n, gast.Call)
             and isinstance(n.func, gast.Attribute)
-            and n.func.attr == "append"
+            and n.func.attr in ("append", "pop")
             and isinstance(n.func.value, gast.Name)
         ):
             found.add(n.func.value.id)

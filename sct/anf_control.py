@@ -207,6 +207,13 @@ class ControlFlow:
     def iteration(self, stmt):
         """(the range to loop over, a function binding the user's loop target per trip)."""
         it, target = stmt.iter, stmt.target
+        if _is_call_to(it, "reversed", self) and len(it.args) == 1 and isinstance(target, gast.Name):
+            inner = it.args[0]
+            base = inner.value if isinstance(inner, gast.Subscript) else inner
+            if _is_call_to(base, "range", self):  # range(...)[::-1] is a range too
+                backwards = gast.Slice(lower=None, upper=None, step=gast.Constant(value=-1, kind=None))
+                iterable = gast.Subscript(value=self.expr(inner), slice=backwards, ctx=LOAD)
+                return iterable, lambda: self.loop_variable(target.id)
         if _is_call_to(it, "range", self) and isinstance(target, gast.Name):
             bounds = [self.expr(a) for a in it.args]
             iterable = gast.Call(func=_name("range"), args=bounds, keywords=[])

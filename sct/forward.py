@@ -155,6 +155,9 @@ class _Forward:
         sym_kwargs = {k: self.symbolic(v) for k, v in kwargs.items()}
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         symbolic = getattr(entry, "jvp_symbolic", entry.symbolic)
+        if entry.jvp_joint is not None:  # containers: the tangent is built from all operand tangents at once
+            tangents = [self.tangent_sym(a) for a in args]
+            return entry.jvp_joint(tangents, ans, *sym_args, **sym_kwargs)
         total, contributing = None, []
         for i, arg in enumerate(args):
             if not entry.differentiable(i) or not any(n in self.varied for n in names_in(arg)):

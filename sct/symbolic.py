@@ -64,6 +64,8 @@ def to_expr(value) -> gast.expr:
         return gast.Tuple(elts=[to_expr(v) for v in value], ctx=LOAD)
     if isinstance(value, list):
         return gast.List(elts=[to_expr(v) for v in value], ctx=LOAD)
+    if isinstance(value, dict):
+        return gast.Dict(keys=[to_expr(k) for k in value], values=[to_expr(v) for v in value.values()])
     if isinstance(value, slice):
         parts = [None if p is None else to_expr(p) for p in (value.start, value.stop, value.step)]
         return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])

@@ -144,12 +144,6 @@ def test_second_order_through_a_branch():
     assert g2(-1.5) == 0.0
 
 
-@pytest.mark.xfail(
-    reason="generated adjoints of loops keep records in lists (s.append, s.pop), which the "
-    "lowering does not accept as input yet",
-    strict=True,
-    raises=sct.UnsupportedSyntaxError,
-)
 def test_second_order_through_a_loop():
     def power(x):
         y = x
@@ -231,3 +225,22 @@ def test_hvp_of_random_programs_matches_differences_of_the_gradient(program, see
         assume(np.all(np.isfinite(numeric)) and np.max(np.abs(numeric), initial=0.0) < 1e4)
         assert np.shape(analytic) == np.shape(arg)
         np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-5 * (1 + np.max(np.abs(numeric))))
+
+
+@pytest.mark.parametrize("fn, args", [(F.loop_with_branch, (0.8,)), (F.loop_break, (0.7,)), (F.while_loop, (1.3,))])
+def test_second_order_through_loops_matches_differences(fn, args):
+    sct.check_grads(fn, args, modes=("fwd", "rev"), order=2)
+
+
+def test_hvp_through_an_rnn(rng):
+    Wx = rng.normal(size=(4, 3))
+    Wh, b, xs = np.eye(4) * 0.5, np.ones(4), rng.normal(size=(3, 3))
+
+    def f(Wx):
+        return F.rnn(Wx, Wh, b, xs)
+
+    v = rng.normal(size=(4, 3))
+    g = sct.grad(f)
+    expected = (g(Wx + 1e-6 * v) - g(Wx - 1e-6 * v)) / 2e-6
+    hv = sct.hvp(f, (Wx,), (v,))
+    np.testing.assert_allclose(hv, expected, rtol=1e-5, atol=1e-7)

@@ -4,9 +4,9 @@ import operator
 
 import numpy as np
 
-from ..runtime import appended, matmul_grad_left, matmul_grad_right, zeros_like
+from ..runtime import appended, dropped_last, matmul_grad_left, matmul_grad_right, zeros_like
 from ..symbolic import Scatter, call
-from .table import defjvp, defvjp, elementwise, nondiff
+from .table import defjvp, defjvp_joint, defvjp, elementwise, nondiff
 
 elementwise(operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 elementwise(operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
@@ -65,10 +65,13 @@ defjvp(operator.getitem, lambda g, ans, x, index: g[index], None)
 # Building a container: element i's adjoint is the container adjoint's item i.
 defvjp(tuple, lambda i: lambda g, ans, *items: g[i])
 defjvp(tuple, lambda i: lambda g, ans, *items: _replace_item(items, i, g, tuple))
+defjvp_joint(tuple, lambda tangents, ans, *items: tuple(tangents))
 defvjp(list, lambda i: lambda g, ans, *items: g[i])
 defjvp(list, lambda i: lambda g, ans, *items: _replace_item(items, i, g, list))
+defjvp_joint(list, lambda tangents, ans, *items: list(tangents))
 defvjp(dict, lambda i: lambda g, ans, *values, keys: g[keys[i]])
 defjvp(dict, lambda i: lambda g, ans, *values, keys: dict(zip(keys, _replace_item(values, i, g, list))))
+defjvp_joint(dict, lambda tangents, ans, *values, keys: dict(zip(keys, tangents)))
 
 
 def _replace_item(items, i, g, kind):
@@ -78,8 +81,12 @@ def _replace_item(items, i, g, kind):
 
 # A list grown by one item (list comprehensions, ``ys.append(y)``): the last adjoint is the item's.
 defvjp(appended, lambda g, ans, items, item: g[:-1], lambda g, ans, items, item: g[-1])
+defjvp_joint(appended, lambda tangents, ans, items, item: call(appended, *tangents))
 defjvp(
     appended,
     lambda g, ans, items, item: call(appended, g, call(zeros_like, item)),
     lambda g, ans, items, item: call(appended, call(zeros_like, items), g),
 )
+# A list shrunk by its last item (``v = ys.pop()``): the dropped item gets no adjoint.
+defvjp(dropped_last, lambda g, ans, items: call(appended, g, call(zeros_like, items[-1])))
+defjvp(dropped_last, lambda g, ans, items: call(dropped_last, g))

@@ -27,6 +27,7 @@ class Entry:
     ndim: Callable | None = None  # (ranks, args, kwargs) -> rank of the result, or None
     symbolic: bool = True  # built-in: rule bodies become source; user rules are called by name
     nondiff: bool = False
+    jvp_joint: Callable | None = None  # (operand tangents, ans, *args) -> tangent, for containers
 
     def differentiable(self, i: int) -> bool:
         if self.nondiff:
@@ -154,3 +155,11 @@ def nondiff(*fns, ndim=None):
     """Functions whose result carries no derivative."""
     for fn in fns:
         _entry(fn, nondiff=True, vjp=[], jvp=[], ndim=ndim)
+
+
+def defjvp_joint(fn, rule):
+    """The forward rule of a container builder: ``rule(tangents, ans, *args)`` builds the whole tangent.
+
+    Summing per-operand contributions would concatenate lists instead of adding them.
+    """
+    _entry(fn, jvp_joint=rule)
