@@ -38,9 +38,7 @@ def assign(target: str, value) -> gast.Assign:
 
 def comment(text: str) -> gast.Expr:
     """A statement that unparses as ``# text``."""
-    return gast.Expr(
-        value=gast.Call(func=name(_COMMENT), args=[gast.Constant(value=text, kind=None)], keywords=[])
-    )
+    return gast.Expr(value=gast.Call(func=name(_COMMENT), args=[gast.Constant(value=text, kind=None)], keywords=[]))
 
 
 def is_comment(stmt) -> bool:
