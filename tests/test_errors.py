@@ -319,6 +319,19 @@ def test_possibly_unassigned_variable_fails_like_python():
         sct.grad(fn, wrt=(0, 1))(1.0, 2.0)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="assigning into a subscript of a float argument: the copy-on-write makes it a 0-d array, "
+    "so Python's TypeError surfaces as IndexError: too many indices for array",
+)
+def test_subscript_assignment_into_a_float_fails_like_python():
+    fn = P.load("def f(x, y):\n    x[0] = 1.0\n    return y * 2.0\n")
+    with pytest.raises(TypeError):
+        fn(1.0, 2.0)
+    with pytest.raises((TypeError, sct.SctError)):
+        sct.grad(fn, wrt=(0, 1))(1.0, 2.0)
+
+
 # ---- fuzz: mutated programs never let an internal exception escape -------------------------
 # Lines that replace or join a statement of a valid program.
 BAD_STATEMENTS = [
@@ -512,6 +525,8 @@ def check_mutant(source: str, args) -> None:
     _, own = _outcome(lambda: fn(*P.snapshot(args)))
     if isinstance(own, UnboundLocalError) and "NoneType" in str(err):
         return  # known: test_possibly_unassigned_variable_fails_like_python
+    if isinstance(own, TypeError) and "0-dimensional" in str(err):
+        return  # known: test_subscript_assignment_into_a_float_fails_like_python
     assert own is not None and type(own) is type(err), (
         f"internal {type(err).__name__} escaped sct: {err}\n"
         f"(the function itself {'raises ' + type(own).__name__ if own else 'runs'})\n{source}"
