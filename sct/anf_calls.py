@@ -14,6 +14,7 @@ function needs its own adjoint, which sct does not generate yet.
 from __future__ import annotations
 
 import inspect
+import operator
 import types
 
 import gast
@@ -76,8 +77,7 @@ class Calls:
     def inline_function(self, fn, args, keywords, call):
         """Lower ``fn``'s body in place of the call; returns the atom holding its value."""
         if fn in self.inlining:
-            self.problem(call, f"`{fn.__name__}` calls itself; recursive functions are not supported yet")
-            return gast.Constant(value=None, kind=None)
+            return self.recursive_call(fn, args, keywords, call)
         try:
             parsed = frontend.parse(fn)
             frontend.check_supported(parsed)
@@ -95,6 +95,31 @@ class Calls:
             callee.bind_parameter(param, value)
         self.stmts.extend(callee.function_body(parsed.node.body))
         return _name(callee.output)
+
+    def recursive_call(self, fn, args, keywords, call):
+        """A recursive call cannot be inlined: call ``fn``'s own generated vjp and keep its pullback.
+
+        ``t = f_with_vjp(args)`` gives ``(value, pullback)``; the value is ``t[0]`` and the
+        reverse sweep asks the pullback for each operand's share.
+        """
+        try:
+            bound = inspect.signature(fn).bind(*args, **{k.arg: k.value for k in keywords})
+        except TypeError as exc:
+            self.problem(call, f"cannot call `{fn.__name__}` this way: {exc}")
+            return gast.Constant(value=None, kind=None)
+        bound.apply_defaults()
+        operands = [v if isinstance(v, gast.AST) else self.constant("default", v) for v in bound.arguments.values()]
+        caller = WithVjp.of(fn)
+        alias = self.namer.fresh(f"{fn.__name__}_with_vjp")
+        self.root.namespace[alias] = caller
+        self.namespace[alias] = caller
+        record = self.namer.temp()
+        self.stmts.append(_copy_call(record, alias, operands, caller, self.where(call)))
+        result = self.namer.temp()
+        index = gast.Constant(value=0, kind=None)
+        self.stmts.append(_copy(result, gast.Subscript(value=_name(record), slice=index, ctx=LOAD), self.origin))
+        self.stmts[-1].prim = operator.getitem
+        return _name(result)
 
     def bind_parameter(self, param: str, value):
         if not isinstance(value, gast.AST):
@@ -143,6 +168,47 @@ class Calls:
 
 
 _MISSING = object()
+
+
+class WithVjp:
+    """``f`` called for its value and its pullback: the primitive a recursive call becomes."""
+
+    _made: dict = {}
+
+    def __init__(self, fn):
+        from .rules.table import Entry
+        from .symbolic import call
+
+        self.fn = fn
+        self.__name__ = f"{fn.__name__}_with_vjp"
+        self.__qualname__ = self.__name__
+        self.sct_entry = Entry(
+            self,
+            vjp=lambda i: lambda g, ans, *args: call("pullback", ans, g, i),
+            jvp=lambda i: None,
+        )
+
+    @classmethod
+    def of(cls, fn):
+        if fn not in cls._made:
+            cls._made[fn] = cls(fn)
+        return cls._made[fn]
+
+    def __call__(self, *args):
+        from . import api
+        from .runtime import Pullback
+
+        positions = list(range(len(args)))
+        variant = api.compiled(self.fn, positions, api.signature(args), split=True, many=True)
+        value, backward = variant.function(*args)
+        return value, Pullback(backward)
+
+
+def _copy_call(target, func_name, args, prim, origin):
+    from .ir import Assign
+
+    value = gast.Call(func=_name(func_name), args=list(args), keywords=[])
+    return Assign(target, value, prim, origin)
 
 
 def _copy(target, value, origin):

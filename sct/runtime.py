@@ -29,6 +29,8 @@ def zeros_like(x):
         return [zeros_like(v) for v in x]
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
+    if callable(x):  # a recursive call's pullback: no adjoint of its own
+        return 0.0
     return np.zeros(np.shape(x), dtype=np.result_type(x, 0.0))
 
 
@@ -420,3 +422,23 @@ def dropped_last(items):
 
 
 HELPERS["dropped_last"] = dropped_last
+
+
+class Pullback:
+    """The reverse sweep of one recursive call; runs once however many operands ask for theirs."""
+
+    def __init__(self, backward):
+        self.backward, self.seen, self.grads = backward, None, None
+
+    def __call__(self, cotangent, i):
+        if self.grads is None or cotangent is not self.seen:
+            self.seen, self.grads = cotangent, self.backward(cotangent)
+        return self.grads[i]
+
+
+def pullback(record, cotangent, i):
+    """Operand ``i``'s share of the adjoint of a recursive call's result (``record`` = (value, Pullback))."""
+    return record[1](cotangent[0], i)
+
+
+HELPERS["pullback"] = pullback

@@ -243,6 +243,17 @@ def recursive(n, x):
     return recursive(n - 1, x) * x
 
 
+def tree(depth, w, x):
+    if depth == 0:
+        return np.tanh(w @ x)
+    left = tree(depth - 1, w, x * 0.5)
+    return np.tanh(w @ left + x)
+
+
+def tree_loss(w, x):
+    return np.sum(tree(3, w, x) ** 2)
+
+
 def method_calls(x, W):
     y = W.dot(x)
     return y.sum() + x.mean() + W.T.max() * 0.0 + (W * W).sum(axis=0).sum() + x.reshape(1, -1).sum()

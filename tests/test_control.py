@@ -185,10 +185,16 @@ def test_closure_constant(rng):
     np.testing.assert_allclose(sct.grad(f)(x), 2.5 * np.cos(x))
 
 
-def test_recursion_is_reported():
-    with pytest.raises(sct.UnsupportedSyntaxError, match="calls itself") as info:
-        sct.grad(F.recursive, wrt=1)(3, 2.0)
-    assert info.value.lineno is not None
+def test_recursion_gets_its_own_adjoint():
+    assert sct.grad(F.recursive, wrt=1)(3, 1.5) == pytest.approx(4 * 1.5**3)
+    source = sct.source(F.recursive, wrt=1)
+    assert "recursive_with_vjp(" in source and "pullback(" in source
+
+
+def test_recursion_over_arrays(rng):
+    w, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    grads = sct.grad(F.tree_loss, wrt=(0, 1))(w, x)
+    assert_grads_match(F.tree_loss, (w, x), grads)
 
 
 def test_array_methods(rng):

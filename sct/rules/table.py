@@ -62,7 +62,8 @@ def _key(fn):
 def lookup(fn) -> Entry | None:
     if fn is None:
         return None
-    return TABLE.get(_key(fn))
+    own = getattr(fn, "sct_entry", None)  # a primitive made while compiling (a recursive call)
+    return own if isinstance(own, Entry) else TABLE.get(_key(fn))
 
 
 def _entry(fn, **fields) -> Entry:
