@@ -41,7 +41,7 @@ from .errors import Problem, UnsupportedSyntaxError
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
 from .parse import Parsed
-from .runtime import HELPERS, appended, dropped_last
+from .runtime import HELPERS, appended, copied, dropped_last
 
 LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
@@ -170,11 +170,11 @@ class _Lowering(ControlFlow, Calls):
         return name(self.current[user_name])
 
     def copy_on_write(self, user_name: str):
-        """``x = np.copy(x)`` before writing into an array the function did not make."""
+        """``x = copied(x)`` before writing into an array (or list) the function did not make."""
         source = self.atom(name(user_name))
         target = self.local_name(user_name) if user_name in self.unversioned else self.namer.version(user_name)
-        call = gast.Call(func=gast.Attribute(value=name("np"), attr="copy", ctx=LOAD), args=[source], keywords=[])
-        self.stmts.append(Assign(target, call, np.copy, self.origin))
+        call = gast.Call(func=name("copied"), args=[source], keywords=[])
+        self.stmts.append(Assign(target, call, copied, self.origin))
         self.current[user_name] = target
 
     def is_append(self, call) -> bool:
@@ -431,6 +431,7 @@ _MAKES_NEW_ARRAY = {
     np.full_like,
     np.array,
     np.copy,
+    copied,
     np.eye,
     np.arange,
     np.linspace,

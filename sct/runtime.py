@@ -442,3 +442,18 @@ def pullback(record, cotangent, i):
 
 
 HELPERS["pullback"] = pullback
+
+
+def copied(x):
+    """A copy of an array or list about to be written into; anything else as it is.
+
+    Copy on write: the caller's argument (or an array it can see) never changes.
+    """
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, list | dict):
+        return type(x)(x)
+    return x
+
+
+HELPERS["copied"] = copied

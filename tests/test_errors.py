@@ -319,12 +319,8 @@ def test_possibly_unassigned_variable_fails_like_python():
         sct.grad(fn, wrt=(0, 1))(1.0, 2.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assigning into a subscript of a float argument: the copy-on-write makes it a 0-d array, "
-    "so Python's TypeError surfaces as IndexError: too many indices for array",
-)
 def test_subscript_assignment_into_a_float_fails_like_python():
+    # regression: copy-on-write used np.copy, turning a float into a 0-d array (IndexError)
     fn = P.load("def f(x, y):\n    x[0] = 1.0\n    return y * 2.0\n")
     with pytest.raises(TypeError):
         fn(1.0, 2.0)

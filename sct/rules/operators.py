@@ -4,7 +4,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import appended, dropped_last, matmul_grad_left, matmul_grad_right, zeros_like
+from ..runtime import appended, copied, dropped_last, matmul_grad_left, matmul_grad_right, zeros_like
 from ..symbolic import Scatter, call
 from .table import defjvp, defjvp_joint, defvjp, elementwise, nondiff
 
@@ -90,3 +90,6 @@ defjvp(
 # A list shrunk by its last item (``v = ys.pop()``): the dropped item gets no adjoint.
 defvjp(dropped_last, lambda g, ans, items: call(appended, g, call(zeros_like, items[-1])))
 defjvp(dropped_last, lambda g, ans, items: call(dropped_last, g))
+# Copy on write (``x = copied(x)`` before ``x[i] = v``): the identity, for derivatives.
+defvjp(copied, lambda g, ans, x: g)
+defjvp(copied, lambda g, ans, x: call(copied, g))
