@@ -24,9 +24,7 @@ import numpy as np
 def port(f, **namespace):
     """``f`` with some of its global names rebound (e.g. ``np=jax.numpy``)."""
     globals_ = {**f.__globals__, **namespace}
-    return types.FunctionType(
-        f.__code__, globals_, f.__name__, f.__defaults__, f.__closure__
-    )
+    return types.FunctionType(f.__code__, globals_, f.__name__, f.__defaults__, f.__closure__)
 
 
 @dataclass(frozen=True)
@@ -111,10 +109,7 @@ def build_torch(workload, args):
     import torch
 
     fn = port(workload.f, np=torch, math=torch)
-    tensors = [
-        torch.tensor(a, dtype=torch.float64, requires_grad=i in workload.wrt)
-        for i, a in enumerate(args)
-    ]
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=i in workload.wrt) for i, a in enumerate(args)]
     params = [tensors[i] for i in workload.wrt]
 
     def call():

@@ -30,9 +30,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the sct checkout this script lives in
 
-import peers
-from peers import Runner
-from workloads import BY_NAME, WORKLOADS
+import peers  # noqa: E402 - needs the path set above
+from peers import Runner  # noqa: E402
+from workloads import BY_NAME, WORKLOADS  # noqa: E402
 
 RTOL = 1e-6
 ATOL = 1e-9
@@ -55,7 +55,7 @@ QUICK = Settings(min_time=0.02, repeats=3)
 class Method:
     name: str
     build: Callable[..., Runner]
-    uses_numpy: bool  # tracemalloc sees its memory
+    uses_numpy: bool  # plain NumPy underneath: shares its BLAS threads, tracemalloc sees its memory
 
 
 def _numpy_tuple(grads):
@@ -108,9 +108,7 @@ def select_methods(peer_names):
     ]
     for peer in peers.PEERS:
         if peer.name in peer_names:
-            methods.append(
-                Method(peer.name, peer.build, uses_numpy=peer.name == "autograd")
-            )
+            methods.append(Method(peer.name, peer.build, uses_numpy=peer.name == "autograd"))
     return methods
 
 
@@ -127,8 +125,12 @@ class Measurement:
 
 
 def describe(exc):
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    """``Type: first line``, plus the last line when the message has several (sct's do)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if not lines:
+        return type(exc).__name__
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+    return f"{type(exc).__name__}: {text}"
 
 
 def loops_for(timer, min_time):
@@ -162,17 +164,29 @@ def peak_memory(call):
 
 def mismatch(got, expected):
     """None if the gradients agree with the reference, else the largest absolute difference."""
-    if len(got) != len(expected) or any(
-        np.shape(g) != np.shape(e) for g, e in zip(got, expected)
-    ):
+    if len(got) != len(expected) or any(np.shape(g) != np.shape(e) for g, e in zip(got, expected)):
         return float("inf")
     if all(np.allclose(g, e, rtol=RTOL, atol=ATOL) for g, e in zip(got, expected)):
         return None
     return max(float(np.max(np.abs(g - e))) for g, e in zip(got, expected))
 
 
-def measure(method, workload, args, reference, settings):
-    result = Measurement()
+@dataclass
+class Timed:
+    """A method that ran once and is ready for the timed rounds."""
+
+    result: Measurement
+    runner: Runner
+    timer: timeit.Timer
+    number: int  # calls per timed loop
+
+
+def prepare(method, workload, args, reference, settings, results):
+    """Build and first-call ``method``, check its gradient, size its timing loop.
+
+    Records into ``results[method.name]``; returns a ``Timed`` or None on error.
+    """
+    result = results[method.name] = Measurement()
     try:
         start = time.perf_counter()
         runner = method.build(workload, args)
@@ -180,12 +194,29 @@ def measure(method, workload, args, reference, settings):
         result.first_call = time.perf_counter() - start
         if runner.to_numpy is not None:
             result.mismatch = mismatch(runner.to_numpy(out), reference)
-        result.time = best_time(runner.call, settings)
-        if method.uses_numpy:
-            result.peak = peak_memory(runner.call)
+        timer = timeit.Timer(runner.call)
+        return Timed(result, runner, timer, loops_for(timer, settings.min_time))
     except Exception as exc:  # noqa: BLE001 - one failure must not end the run
         result.error = describe(exc)
-    return result
+        return None
+
+
+def time_interleaved(timed, settings):
+    """Best time per call of each method, taking the methods in turn in every round.
+
+    Interleaving means a burst of load from elsewhere on the machine hits all
+    methods alike instead of one, which keeps the ratios honest.
+    """
+    for _ in range(settings.repeats):
+        for t in timed:
+            if t.result.error:
+                continue
+            try:
+                seconds = t.timer.timeit(t.number) / t.number
+            except Exception as exc:  # noqa: BLE001
+                t.result.error = describe(exc)
+                continue
+            t.result.time = seconds if t.result.time is None else min(t.result.time, seconds)
 
 
 def sct_cache_hit(workload, args, steady, settings):
@@ -212,8 +243,18 @@ def run_workload(workload, methods, settings):
     args = workload.make_args()
     reference = _numpy_tuple(workload.hand_grad(*args))
     results = {}
-    for method in methods:
-        results[method.name] = measure(method, workload, args, reference, settings)
+    prepared = [prepare(m, workload, args, reference, settings, results) for m in methods]
+    # The NumPy-based methods share one BLAS thread pool and are interleaved; a
+    # peer with its own thread pool (JAX, PyTorch) is timed on its own, since
+    # its idle threads spin for a while and would slow down whatever runs next.
+    numpy_based = [t for m, t in zip(methods, prepared) if t is not None and m.uses_numpy]
+    time_interleaved(numpy_based, settings)
+    for method, t in zip(methods, prepared):
+        if t is not None and not method.uses_numpy:
+            time_interleaved([t], settings)
+    for method, t in zip(methods, prepared):
+        if t is not None and method.uses_numpy and not t.result.error:
+            t.result.peak = peak_memory(t.runner.call)
         progress(workload.name, method.name, results[method.name])
     return results
 
@@ -273,8 +314,7 @@ def machine_info(sct, sct_problem, peer_list):
         "cpu": f"{cpu_model()}, {os.cpu_count()} logical CPUs",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "numpy": f"{np.__version__} ({blas()})",
-        "sct": sct_problem
-        or f"{getattr(sct, '__version__', 'unversioned')} (commit {git_commit()})",
+        "sct": sct_problem or f"{getattr(sct, '__version__', 'unversioned')} (commit {git_commit()})",
     }
     for peer in {p.module: p for p in peer_list}.values():
         info[peer.module] = peer.version() if peer.available() else "not installed"
@@ -328,115 +368,100 @@ def table(headers, rows, markdown):
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
     widths = [max(len(c) for c in col) for col in zip(headers, *rows)]
-    fmt = "  ".join(
-        f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths)
-    )
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
     return "\n".join(lines + [fmt.format(*row) for row in rows])
 
 
 def seconds(results, name):
+    """The time of a method that ran and gave the right gradient, else None."""
     m = results.get(name)
     return None if m is None or m.error or m.mismatch is not None else m.time
 
 
-def report(all_results, method_names, info, cache_hit, markdown):
-    peer_names = [n for n in method_names if n not in ("forward", "hand", "sct")]
-    heading = "### {}" if markdown else "== {} =="
-    out = [heading.format("Machine")]
-    bullet = "- " if markdown else "  "
-    out += [f"{bullet}{key}: {value}" for key, value in info.items()]
+def times_table(all_results, method_names, markdown):
+    rows = [[w] + [time_cell(r.get(n)) for n in method_names] for w, r in all_results.items()]
+    return table(["workload"] + method_names, rows, markdown)
 
-    out += ["", heading.format("Time per call (best of repeats)")]
-    rows = [
-        [w] + [time_cell(r.get(n)) for n in method_names]
-        for w, r in all_results.items()
-    ]
-    out.append(table(["workload"] + method_names, rows, markdown))
 
-    out += [
-        "",
-        heading.format(
-            "Ratios to the forward pass and to hand-written backprop (lower is better)"
-        ),
-    ]
-    headers = ["workload", "sct/forward", "sct/hand"] + [
-        f"{p}/hand" for p in peer_names
-    ]
+def ratios_table(all_results, peer_names, markdown):
+    headers = ["workload", "sct/forward", "sct/hand"] + [f"{p}/hand" for p in peer_names]
     rows = []
     for w, r in all_results.items():
-        hand = seconds(r, "hand")
-        row = [
-            w,
-            ratio(seconds(r, "sct"), seconds(r, "forward")),
-            ratio(seconds(r, "sct"), hand),
-        ]
+        sct, hand = seconds(r, "sct"), seconds(r, "hand")
+        row = [w, ratio(sct, seconds(r, "forward")), ratio(sct, hand)]
         rows.append(row + [ratio(seconds(r, p), hand) for p in peer_names])
-    out.append(table(headers, rows, markdown))
+    return table(headers, rows, markdown)
 
-    if peer_names:
-        out += [
-            "",
-            heading.format(
-                "sct speed-up over each peer (peer time / sct time, higher is better)"
-            ),
-        ]
-        rows = [
-            [w] + [ratio(seconds(r, p), seconds(r, "sct")) for p in peer_names]
-            for w, r in all_results.items()
-        ]
-        out.append(table(["workload"] + peer_names, rows, markdown))
 
-    out += [
-        "",
-        heading.format(
-            "First call (includes compilation) and peak memory of one gradient call"
-        ),
-    ]
-    out.append(compile_memory_table(all_results, method_names, markdown))
-    if cache_hit is not None:
-        out += [
-            "",
-            f"sct cache hit (seed): sct.grad(f, wrt=...)(*args) costs {format_time(cache_hit)} more than calling the gradient object",
-        ]
+def speedup_table(all_results, peer_names, markdown):
+    rows = [[w] + [ratio(seconds(r, p), seconds(r, "sct")) for p in peer_names] for w, r in all_results.items()]
+    return table(["workload"] + peer_names, rows, markdown)
 
-    problems = [
-        (w, n, m)
-        for w, r in all_results.items()
-        for n, m in r.items()
-        if m.error or m.mismatch is not None
-    ]
-    if problems:
-        out += ["", heading.format("Failures")]
-        for w, n, m in problems:
-            text = (
-                m.error
-                or f"gradient differs from hand-written (max abs diff {m.mismatch:.3g})"
-            )
-            out.append(f"{bullet}{w} / {n}: {text}")
-    return "\n".join(out)
+
+def compile_time(m):
+    """First call minus a steady call: the one-time cost (tracing, compiling, caching)."""
+    return None if m is None or m.error else m.first_call - m.time
 
 
 def compile_memory_table(all_results, method_names, markdown):
     memory_methods = [n for n in ("hand", "sct", "autograd") if n in method_names]
     headers = ["workload", "sct first call", "sct compile"]
     if "jax-jit" in method_names:
-        headers += ["jax-jit first call"]
+        headers.append("jax-jit compile")
     headers += [f"peak {n}" for n in memory_methods] + ["sct/hand peak"]
     rows = []
     for w, r in all_results.items():
-        sct = r.get("sct")
-        ok = sct is not None and not sct.error
-        row = [w, format_time(sct.first_call if ok else None)]
-        row.append(format_time(sct.first_call - sct.time if ok else None))
+        sct = r["sct"]
+        row = [w, format_time(None if sct.error else sct.first_call), format_time(compile_time(sct))]
         if "jax-jit" in method_names:
-            jit = r["jax-jit"]
-            row.append(format_time(None if jit.error else jit.first_call))
-        peaks = {n: r[n].peak for n in memory_methods}
-        row += [format_bytes(peaks[n]) for n in memory_methods]
-        row.append(ratio(peaks.get("sct"), peaks.get("hand")))
-        rows.append(row)
+            row.append(format_time(compile_time(r["jax-jit"])))
+        row += [format_bytes(r[n].peak) for n in memory_methods]
+        rows.append(row + [ratio(r["sct"].peak, r["hand"].peak)])
     return table(headers, rows, markdown)
+
+
+def failures(all_results):
+    lines = []
+    for w, r in all_results.items():
+        for n, m in r.items():
+            if m.error:
+                lines.append(f"{w} / {n}: {m.error}")
+            elif m.mismatch is not None:
+                lines.append(f"{w} / {n}: gradient differs from hand-written (max abs diff {m.mismatch:.3g})")
+    return lines
+
+
+def report(all_results, method_names, info, cache_hit, markdown):
+    peer_names = [n for n in method_names if n not in ("forward", "hand", "sct")]
+    heading = "### {}" if markdown else "== {} =="
+    bullet = "- " if markdown else "  "
+    sections = [
+        ("Machine", "\n".join(f"{bullet}{key}: {value}" for key, value in info.items())),
+        ("Time per call (best of repeats)", times_table(all_results, method_names, markdown)),
+        (
+            "Ratios to the forward pass and to hand-written backprop (lower is better)",
+            ratios_table(all_results, peer_names, markdown),
+        ),
+    ]
+    if peer_names:
+        sections.append(
+            (
+                "sct speed-up over each peer (peer time / sct time, higher is better)",
+                speedup_table(all_results, peer_names, markdown),
+            )
+        )
+    compile_memory = compile_memory_table(all_results, method_names, markdown)
+    if cache_hit is not None:
+        compile_memory += (
+            f"\n\nsct cache hit (seed): sct.grad(f, wrt=...)(*args) costs {format_time(cache_hit)}"
+            " more than calling an existing gradient object"
+        )
+    sections.append(("First call, compile time, and peak memory of one gradient call", compile_memory))
+    problems = failures(all_results)
+    if problems:
+        sections.append(("Failures", "\n".join(bullet + line for line in problems)))
+    return "\n\n".join(heading.format(title) + "\n" + body for title, body in sections)
 
 
 # main -------------------------------------------------------------------------
@@ -444,12 +469,8 @@ def compile_memory_table(all_results, method_names, markdown):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="short loops and few repeats"
-    )
-    parser.add_argument(
-        "--only", action="append", default=[], help="workload name(s), comma-separated"
-    )
+    parser.add_argument("--quick", action="store_true", help="short loops and few repeats")
+    parser.add_argument("--only", action="append", default=[], help="workload name(s), comma-separated")
     parser.add_argument(
         "--peers",
         default=",".join(p.name for p in peers.PEERS),
@@ -460,15 +481,11 @@ def parse_args(argv):
     args.only = [n for item in args.only for n in item.split(",") if n]
     unknown = [n for n in args.only if n not in BY_NAME]
     if unknown:
-        parser.error(
-            f"unknown workload {', '.join(unknown)}; choose from {', '.join(BY_NAME)}"
-        )
+        parser.error(f"unknown workload {', '.join(unknown)}; choose from {', '.join(BY_NAME)}")
     args.peers = [n for n in args.peers.split(",") if n]
     unknown = [n for n in args.peers if n not in {p.name for p in peers.PEERS}]
     if unknown:
-        parser.error(
-            f"unknown peer {', '.join(unknown)}; choose from {', '.join(p.name for p in peers.PEERS)}"
-        )
+        parser.error(f"unknown peer {', '.join(unknown)}; choose from {', '.join(p.name for p in peers.PEERS)}")
     return args
 
 
@@ -496,12 +513,8 @@ def main(argv=None):
     cache_hit = None
     seed = all_results.get("seed", {}).get("sct")
     if seed is not None and not seed.error:
-        cache_hit = sct_cache_hit(
-            BY_NAME["seed"], BY_NAME["seed"].make_args(), seed.time, settings
-        )
-    print(
-        report(all_results, [m.name for m in methods], info, cache_hit, args.markdown)
-    )
+        cache_hit = sct_cache_hit(BY_NAME["seed"], BY_NAME["seed"].make_args(), seed.time, settings)
+    print(report(all_results, [m.name for m in methods], info, cache_hit, args.markdown))
 
 
 if __name__ == "__main__":

@@ -69,9 +69,7 @@ def test_hand_grad_does_not_mutate_inputs(workload):
 def assert_grads_close(got, expected, label):
     assert len(got) == len(expected), label
     for i, (g, e) in enumerate(zip(got, expected)):
-        np.testing.assert_allclose(
-            g, e, rtol=RTOL, atol=ATOL, err_msg=f"{label}, gradient {i}"
-        )
+        np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL, err_msg=f"{label}, gradient {i}")
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)
@@ -81,9 +79,7 @@ def test_peer_matches_hand(peer, workload):
         pytest.skip(f"{peer.module} is not installed")
     args = workload.make_args()
     runner = peer.build(workload, args)
-    assert_grads_close(
-        runner.to_numpy(runner.call()), workload.hand_grad(*args), peer.name
-    )
+    assert_grads_close(runner.to_numpy(runner.call()), workload.hand_grad(*args), peer.name)
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.name)

@@ -152,8 +152,8 @@ def mlp_args(batch=64, width=256, n_out=10):
 
 
 def loop(x, a):
-    for i in range(200):
-        if x > 0.0:
+    for _ in range(200):
+        if x > 0.0:  # noqa: SIM108 - a branch on purpose: sct must handle control flow
             x = x * a - 0.3 + 0.1 * math.sin(x)
         else:
             x = x * 1.01 + 0.2
@@ -162,9 +162,9 @@ def loop(x, a):
 
 def loop_hand(x, a):
     xs = []
-    for i in range(200):
+    for _ in range(200):
         xs.append(x)
-        if x > 0.0:
+        if x > 0.0:  # noqa: SIM108
             x = x * a - 0.3 + 0.1 * math.sin(x)
         else:
             x = x * 1.01 + 0.2
