@@ -9,8 +9,10 @@ import numpy as np
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (undoing NumPy broadcasting); ``x`` may be a shape."""
-    shape = x if type(x) is tuple else np.shape(x)
-    if np.shape(g) == shape:
+    shape = x if type(x) is tuple else getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)
+    if getattr(g, "shape", None) == shape:  # the common case, without function calls
         return g
     g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape)))) if np.ndim(g) > len(shape) else g
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
