@@ -231,3 +231,23 @@ def activity(ir: FunctionIR, wrt: list[str]) -> set[str]:
                     useful |= new
                     changed = True
     return varied & useful
+
+
+def rule_view(node, ranks: dict):
+    """A rule's view of an operand: a Sym for a variable, the Python value for a constant.
+
+    Containers and slices of atoms become tuples, lists and slices of such views.
+    """
+    from .symbolic import Sym
+
+    if isinstance(node, gast.Name):
+        return Sym(node, ranks.get(node.id))
+    value = static_value(node)
+    if value is not DYNAMIC:
+        return value
+    if isinstance(node, gast.Tuple | gast.List):
+        items = [rule_view(e, ranks) for e in node.elts]
+        return tuple(items) if isinstance(node, gast.Tuple) else items
+    if isinstance(node, gast.Slice):
+        return slice(*[None if p is None else rule_view(p, ranks) for p in (node.lower, node.upper, node.step)])
+    return Sym(node, rank_of(node, ranks))

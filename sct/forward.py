@@ -22,7 +22,7 @@ from __future__ import annotations
 import gast
 
 from . import rules
-from .analysis import SCALAR, differentiable_operands, rank_of, shape_class, shape_classes, static_value
+from .analysis import SCALAR, differentiable_operands, rule_view, shape_class, shape_classes, static_value
 from .codegen import Source, assign, function_def, name
 from .errors import NonDifferentiableError, Problem
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands, walk
@@ -206,19 +206,7 @@ class _Forward:
         return 0.0
 
     def symbolic(self, node):
-        """A rule's view of an operand: a Sym for a variable, the value for a constant."""
-        if isinstance(node, gast.Name):
-            return Sym(node, self.ranks.get(node.id))
-        value = static_value(node)
-        if value is not rules.DYNAMIC:
-            return value
-        if isinstance(node, gast.Tuple | gast.List):
-            items = [self.symbolic(e) for e in node.elts]
-            return tuple(items) if isinstance(node, gast.Tuple) else items
-        if isinstance(node, gast.Slice):
-            parts = [None if p is None else self.symbolic(p) for p in (node.lower, node.upper, node.step)]
-            return slice(*parts)
-        return Sym(node, rank_of(node, self.ranks))
+        return rule_view(node, self.ranks)
 
     def missing_rule(self, stmt, forward_only=False):
         fn = stmt.prim

@@ -29,10 +29,9 @@ from .analysis import (
     differentiable_operands,
     first_definitions,
     overwritten,
-    rank_of,
+    rule_view,
     shape_class,
     shape_classes,
-    static_value,
 )
 from .codegen import Source, assign, comment, function_def, name
 from .errors import NonDifferentiableError, Problem, SctError
@@ -369,19 +368,7 @@ class _Reverse:
         return to_expr(call(unbroadcast, Sym(expr), Sym(arg)))
 
     def symbolic(self, node):
-        """A rule's view of an operand: a Sym for a variable, the value for a constant."""
-        if isinstance(node, gast.Name):
-            return Sym(node, self.ranks.get(node.id))
-        value = static_value(node)
-        if value is not DYNAMIC:
-            return value
-        if isinstance(node, gast.Tuple | gast.List):
-            items = [self.symbolic(e) for e in node.elts]
-            return tuple(items) if isinstance(node, gast.Tuple) else items
-        if isinstance(node, gast.Slice):
-            parts = [None if p is None else self.symbolic(p) for p in (node.lower, node.upper, node.step)]
-            return slice(*parts)
-        return Sym(node, rank_of(node, self.ranks))
+        return rule_view(node, self.ranks)
 
     # ---- accumulation --------------------------------------------------------------------
     def accumulate(self, var: str, contribution, state) -> list:
