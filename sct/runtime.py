@@ -459,3 +459,24 @@ def copied(x):
 
 
 HELPERS["copied"] = copied
+
+
+def _dot_axes(a, b):
+    return ([np.ndim(a) - 1], [max(np.ndim(b) - 2, 0)])
+
+
+def dot_grad_left(g, a, b):
+    """d np.dot(a, b) / da applied to ``g``, for any ranks (a scalar operand included)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return np.sum(g * b) if np.ndim(a) == 0 else g * b
+    return tensordot_grad_left(g, a, b, _dot_axes(a, b))
+
+
+def dot_grad_right(g, a, b):
+    """d np.dot(a, b) / db applied to ``g``, for any ranks (a scalar operand included)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return np.sum(g * a) if np.ndim(b) == 0 else g * a
+    return tensordot_grad_right(g, a, b, _dot_axes(a, b))
+
+
+HELPERS.update({"dot_grad_left": dot_grad_left, "dot_grad_right": dot_grad_right})

@@ -297,3 +297,14 @@ def test_norm_subgradients_at_zero_and_ties():
     assert np.allclose(sct.grad(norm_inf)(x), [0.5, -0.5, 0.0])
     _, tangent = sct.jvp(norm_inf, (x,), (np.array([1.0, 1.0, 5.0]),))
     assert np.isclose(tangent, 0.5 * 1.0 - 0.5 * 1.0)
+
+
+def test_dot_of_higher_rank_arrays_contracts_like_numpy():
+    # np.dot(a, b) for N-d arrays sums a's last axis with b's second-to-last (not matmul's batching)
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4, 2))
+
+    def f(a, b):
+        return np.sum(np.dot(a, b) ** 2)
+
+    sct.check_grads(f, (a, b), modes=("rev",), order=1)

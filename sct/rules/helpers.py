@@ -42,34 +42,32 @@ linear(runtime.fresh_copy, lambda g, ans, x: g)
 linear(runtime.like, lambda g, ans, grad, x: g, rest=(None,))
 nondiff(runtime.zeros_like, ndim=_rank_of_operand(0))
 
-# matmul_grad_left(g, a, b) is the adjoint of ``a -> a @ b`` applied to g: linear in g and in b.
-defvjp(
-    runtime.matmul_grad_left,
-    lambda G, ans, g, a, b: G @ b,
-    None,
-    lambda G, ans, g, a, b: call(runtime.matmul_grad_right, g, G, b),
-    ndim=_rank_of_operand(1),
-)
-defjvp(
-    runtime.matmul_grad_left,
-    lambda t, ans, g, a, b: call(runtime.matmul_grad_left, t, a, b),
-    None,
-    lambda t, ans, g, a, b: call(runtime.matmul_grad_left, g, a, t),
-)
-# matmul_grad_right(g, a, b) is the adjoint of ``b -> a @ b`` applied to g: linear in g and in a.
-defvjp(
-    runtime.matmul_grad_right,
-    lambda G, ans, g, a, b: a @ G,
-    lambda G, ans, g, a, b: call(runtime.matmul_grad_left, g, a, G),
-    None,
-    ndim=_rank_of_operand(2),
-)
-defjvp(
-    runtime.matmul_grad_right,
-    lambda t, ans, g, a, b: call(runtime.matmul_grad_right, t, a, b),
-    lambda t, ans, g, a, b: call(runtime.matmul_grad_right, g, t, b),
-    None,
-)
+
+def _product_adjoints(left, right, product):
+    """Rules for ``left(g, a, b)`` / ``right(g, a, b)``, the adjoints of ``product(a, b)`` in a / in b.
+
+    ``left`` is linear in g and in b (a gives only its shape); ``right`` in g and in a.
+    """
+    defvjp(
+        left,
+        lambda G, ans, g, a, b: product(G, b),
+        None,
+        lambda G, ans, g, a, b: call(right, g, G, b),
+        ndim=_rank_of_operand(1),
+    )
+    defjvp(left, lambda t, ans, g, a, b: call(left, t, a, b), None, lambda t, ans, g, a, b: call(left, g, a, t))
+    defvjp(
+        right,
+        lambda G, ans, g, a, b: product(a, G),
+        lambda G, ans, g, a, b: call(left, g, a, G),
+        None,
+        ndim=_rank_of_operand(2),
+    )
+    defjvp(right, lambda t, ans, g, a, b: call(right, t, a, b), lambda t, ans, g, a, b: call(right, g, t, b), None)
+
+
+_product_adjoints(runtime.matmul_grad_left, runtime.matmul_grad_right, lambda a, b: a @ b)
+_product_adjoints(runtime.dot_grad_left, runtime.dot_grad_right, np.dot)
 
 # add_at(acc, index, g): acc with g added at index (in place; generated code owns acc).
 defvjp(runtime.add_at, lambda G, ans, acc, index, g: G, None, lambda G, ans, acc, index, g: G[index])

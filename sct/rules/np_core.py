@@ -3,8 +3,9 @@ numerical program uses. Further families live beside this file."""
 
 import numpy as np
 
-from ..runtime import matmul_grad_left, matmul_grad_right
+from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
 from ..symbolic import call
+from .operators import _matmul_rank
 from .table import defjvp, defvjp, linear, same
 
 
@@ -16,7 +17,16 @@ def _dot_rank(ranks, args, kwargs):
     return max(a, b) if 0 in (a, b) else a + b - 2
 
 
-def _dot_left(g, ans, a, b):
+def _left(fallback):
+    return lambda g, ans, a, b: _dot_left(g, ans, a, b, fallback)
+
+
+def _right(fallback):
+    return lambda g, ans, a, b: _dot_right(g, ans, a, b, fallback)
+
+
+def _dot_left(g, ans, a, b, fallback=dot_grad_left):
+    """Vectors and matrices as a person writes them; other ranks through ``fallback``."""
     ranks = (getattr(a, "ndim", 0), getattr(b, "ndim", 0))
     if ranks == (2, 2):
         return g @ b.T
@@ -26,10 +36,10 @@ def _dot_left(g, ans, a, b):
         return b @ g
     if ranks == (1, 1):
         return g * b
-    return call(matmul_grad_left, g, a, b)
+    return call(fallback, g, a, b)
 
 
-def _dot_right(g, ans, a, b):
+def _dot_right(g, ans, a, b, fallback=dot_grad_right):
     ranks = (getattr(a, "ndim", 0), getattr(b, "ndim", 0))
     if ranks in ((2, 2), (2, 1)):
         return a.T @ g
@@ -37,12 +47,14 @@ def _dot_right(g, ans, a, b):
         return np.outer(a, g)
     if ranks == (1, 1):
         return g * a
-    return call(matmul_grad_right, g, a, b)
+    return call(fallback, g, a, b)
 
 
-defvjp(np.dot, _dot_left, _dot_right, ndim=_dot_rank)
+# np.dot of N-d arrays contracts a's last axis with b's second-to-last; np.matmul broadcasts
+# over leading (batch) axes instead: the same 1-d/2-d rules, different fallbacks and ranks.
+defvjp(np.dot, _left(dot_grad_left), _right(dot_grad_right), ndim=_dot_rank)
 defjvp(np.dot, lambda g, ans, a, b: np.dot(g, b), lambda g, ans, a, b: np.dot(a, g))
-defvjp(np.matmul, _dot_left, _dot_right, ndim=_dot_rank)
+defvjp(np.matmul, _left(matmul_grad_left), _right(matmul_grad_right), ndim=_matmul_rank)
 defjvp(np.matmul, lambda g, ans, a, b: g @ b, lambda g, ans, a, b: a @ g)
 
 
