@@ -209,17 +209,23 @@ def differentiable_operands(stmt) -> list[tuple[int, str]]:
     return found
 
 
-def activity(ir: FunctionIR, wrt: list[str]) -> set[str]:
-    """The names that depend on ``wrt`` and that the output depends on (fixed point)."""
+def varied(ir: FunctionIR, wrt: list[str]) -> set[str]:
+    """The names that depend on ``wrt`` through differentiable operations (fixed point over loops)."""
     flow = [s for s in walk(ir.body) if isinstance(s, Assign | SetItem)]
-    varied = set(wrt)
-    changed = True
+    found, changed = set(wrt), True
     while changed:
         changed = False
         for stmt in flow:
-            if stmt.target not in varied and any(n in varied for _, n in differentiable_operands(stmt)):
-                varied.add(stmt.target)
+            if stmt.target not in found and any(n in found for _, n in differentiable_operands(stmt)):
+                found.add(stmt.target)
                 changed = True
+    return found
+
+
+def activity(ir: FunctionIR, wrt: list[str]) -> set[str]:
+    """The names that depend on ``wrt`` and that the output depends on (fixed point)."""
+    flow = [s for s in walk(ir.body) if isinstance(s, Assign | SetItem)]
+    depends = varied(ir, wrt)
     useful = {ir.output}
     changed = True
     while changed:
@@ -230,7 +236,7 @@ def activity(ir: FunctionIR, wrt: list[str]) -> set[str]:
                 if new:
                     useful |= new
                     changed = True
-    return varied & useful
+    return depends & useful
 
 
 def rule_view(node, ranks: dict):

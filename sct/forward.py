@@ -22,7 +22,7 @@ from __future__ import annotations
 import gast
 
 from . import rules
-from .analysis import SCALAR, differentiable_operands, rule_view, shape_class, shape_classes, static_value
+from .analysis import SCALAR, rule_view, shape_class, shape_classes, static_value, varied
 from .codegen import Source, assign, function_def, name
 from .errors import NonDifferentiableError, Problem
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands, walk
@@ -42,19 +42,6 @@ def tangent_source(fn, positions, optimize=True) -> str:
     from .api import _annotated_signature, compiled
 
     return compiled(fn, positions, _annotated_signature(fn), optimize=optimize, mode="forward").source
-
-
-def varied(ir: FunctionIR, wrt: list[str]) -> set[str]:
-    """The names that depend on ``wrt`` through differentiable operations (fixed point over loops)."""
-    flow = [s for s in walk(ir.body) if isinstance(s, Assign | SetItem)]
-    found, changed = set(wrt), True
-    while changed:
-        changed = False
-        for stmt in flow:
-            if stmt.target not in found and any(n in found for _, n in differentiable_operands(stmt)):
-                found.add(stmt.target)
-                changed = True
-    return found
 
 
 class _Forward:

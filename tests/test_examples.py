@@ -8,34 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sct
-
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
-
-
-def _loop(x):
-    for _ in range(3):
-        x = x * 2.0
-    return x
-
-
-def _has_loops() -> bool:
-    """Whether sct differentiates a ``for`` loop yet (control flow is being added)."""
-    try:
-        return sct.grad(_loop)(1.5) == 8.0
-    except Exception:
-        return False
-
-
-NEEDS = {
-    "rnn.py": pytest.mark.xfail(
-        not _has_loops(), reason="needs `for` loops, which sct does not differentiate yet", strict=False
-    ),
-    "newton.py": pytest.mark.xfail(
-        not hasattr(sct, "hessian"), reason="needs sct.hessian, which is not there yet", strict=False
-    ),
-}
 
 
 def run_example(name: str, *args: str) -> str:
@@ -91,7 +65,6 @@ def test_mlp_loss_falls():
     assert "loss fell from" in out
 
 
-@NEEDS["rnn.py"]
 def test_rnn_loss_falls():
     out = run_example("rnn.py")
     history = losses(out)
@@ -99,7 +72,6 @@ def test_rnn_loss_falls():
     assert history[-1] < 0.1 * history[0]
 
 
-@NEEDS["newton.py"]
 def test_newton_converges_quadratically():
     out = run_example("newton.py")
     norms = [float(m) for m in re.findall(r"\|grad\| = ([\d.e+-]+)", out)]
