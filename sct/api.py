@@ -344,16 +344,7 @@ class _Differentiated:
 
 class Grad(_Differentiated):
     def __call__(self, *args):
-        found = self._variants.get(signature(args))  # the hot path of _run, inlined
-        if found is None or not found.fresh():
-            found = self._compile(args)
-        try:
-            value, grads = found.function(*args)
-        except (TypeError, IndexError, ValueError) as exc:
-            self._explain(args, exc)
-            raise
-        if not isinstance(value, float):
-            _check_scalar(self.fn, value[0] if self.has_aux else value)
+        value, grads = self._run(args)
         return (grads, value[1]) if self.has_aux else grads
 
 
