@@ -62,6 +62,19 @@ def load(program: Program | str, name: str = "f"):
     return getattr(module, name) if name else module
 
 
+def sample(program: Program, seed: int):
+    """(f, args, f(*args), rng) for a generated program, discarding examples whose value is not usable."""
+    from hypothesis import assume
+
+    rng = np.random.default_rng(seed)
+    f = load(program)
+    args = make_args(program, rng)
+    with np.errstate(all="ignore"):
+        value = f(*args)
+    assume(np.isfinite(value) and abs(value) < 1e6)
+    return f, args, value, rng
+
+
 def make_args(program: Program, rng: np.random.Generator) -> list:
     return [_value(s, rng) for s in program.shapes]
 
