@@ -265,3 +265,20 @@ def grow_lists(xs, w):
     for y in ys:
         zs.append(y * 2.0)
     return np.sum(zs[0] * zs[1]) + np.sum(ys[2])
+
+
+# Array functions and argument shapes (a shape of () is a Python float), shared by the
+# reverse-mode and forward-mode tests.
+ARRAY_CASES = [
+    (seed_sum, [(3,), (3,)]),
+    (seed_sum, [(2, 3), (3,)]),
+    (unary_chain, [(4,)]),
+    (tan_chain, [(2, 2)]),
+    (broadcasting, [(3, 1), (1, 4)]),
+    (broadcasting, [(), (2, 3)]),
+    (mlp, [(3, 4), (4,), (4, 2), (5, 3)]),
+    (reductions, [(3, 4), (3, 4)]),
+    (products, [(3, 3), (3, 3), (3,)]),
+    (shapes, [(3, 4)]),
+    (reuse, [(3,)]),
+]

@@ -39,22 +39,7 @@ def test_scalar_gradients_are_floats():
     assert isinstance(gx, float) and isinstance(gy, float)
 
 
-@pytest.mark.parametrize(
-    "fn, shapes",
-    [
-        (F.seed_sum, [(3,), (3,)]),
-        (F.seed_sum, [(2, 3), (3,)]),
-        (F.unary_chain, [(4,)]),
-        (F.tan_chain, [(2, 2)]),
-        (F.broadcasting, [(3, 1), (1, 4)]),
-        (F.broadcasting, [(), (2, 3)]),
-        (F.mlp, [(3, 4), (4,), (4, 2), (5, 3)]),
-        (F.reductions, [(3, 4), (3, 4)]),
-        (F.products, [(3, 3), (3, 3), (3,)]),
-        (F.shapes, [(3, 4)]),
-        (F.reuse, [(3,)]),
-    ],
-)
+@pytest.mark.parametrize("fn, shapes", F.ARRAY_CASES)
 def test_array_functions(fn, shapes, rng):
     args = [rng.normal(size=s) if s else float(rng.normal()) for s in shapes]
     grads = sct.grad(fn, wrt=tuple(range(len(args))))(*args)

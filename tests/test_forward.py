@@ -82,20 +82,7 @@ def test_scalar_jvp_matches_central_differences(fn, args, rng):
     assert tangent == pytest.approx(float(directional(fn, args, tangents)), rel=1e-6, abs=1e-8)
 
 
-@pytest.mark.parametrize(
-    "fn, shapes",
-    [
-        (F.seed_sum, [(2, 3), (3,)]),
-        (F.unary_chain, [(4,)]),
-        (F.broadcasting, [(3, 1), (1, 4)]),
-        (F.broadcasting, [(), (2, 3)]),
-        (F.mlp, [(3, 4), (4,), (4, 2), (5, 3)]),
-        (F.reductions, [(3, 4), (3, 4)]),
-        (F.products, [(3, 3), (3, 3), (3,)]),
-        (F.shapes, [(3, 4)]),
-        (F.reuse, [(3,)]),
-    ],
-)
+@pytest.mark.parametrize("fn, shapes", F.ARRAY_CASES)
 def test_forward_agrees_with_reverse_and_differences(fn, shapes, rng):
     args = [rng.normal(size=s) if s else float(rng.normal()) for s in shapes]
     tangents = random_like(args, rng)
