@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import analysis, anf, codegen, reverse
+from . import analysis, anf, codegen, dispatch, reverse
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError
@@ -35,38 +35,15 @@ class Compiled:
     params: list
     wrt: list
     guards: tuple = ((), (), ())  # what the compile relied on; see _guards
+    scalar: bool = False  # the analysis proved the function's value a scalar: no need to check it
 
     def __post_init__(self):
-        self.fresh = _guard_function(self.guards)
+        self.fresh = dispatch.guard_function(self.guards)
 
     def __setattr__(self, name, value):
         super().__setattr__(name, value)
         if name == "guards":
-            super().__setattr__("fresh", _guard_function(value))
-
-
-def _guard_function(guards):
-    """``fresh()``: whether the names the compile resolved still mean the same objects.
-
-    Called on every call, so it is one compiled expression of ``is`` tests over
-    objects bound by position (the text holds no user names).
-    """
-    cells, names, codes = guards
-    env, terms = {"absent": _ABSENT}, []
-    for k, (cell, value) in enumerate(cells):
-        env[f"cell{k}"], env[f"value{k}"] = cell, value
-        terms.append(f"cell{k}.cell_contents is value{k}")
-    for k, (scope, key, value) in enumerate(names):
-        env[f"scope{k}"], env[f"key{k}"], env[f"global{k}"] = scope, key, value
-        terms.append(f"scope{k}.get(key{k}, absent) is global{k}")
-    for k, (owner, code) in enumerate(codes):
-        env[f"owner{k}"], env[f"code{k}"] = owner, code
-        terms.append(f"owner{k}.__code__ is code{k}")
-    body = " and ".join(terms) or "True"
-    text = f"def fresh():\n    try:\n        return {body}\n    except ValueError:  # an emptied cell\n"
-    text += "        return False\n"
-    exec(compile(text, "<sct guard>", "exec"), env)
-    return env["fresh"]
+            super().__setattr__("fresh", dispatch.guard_function(value))
 
 
 # ---- staleness -------------------------------------------------------------------
@@ -75,7 +52,7 @@ def _guard_function(guards):
 # for each call depends on the function a global name held. Module globals that
 # are plain data (numbers, arrays) are read live by the generated code, so
 # rebinding them needs no recompile; anything else is checked per call by identity.
-_ABSENT = object()
+_ABSENT = dispatch.ABSENT
 _DATA = (int, float, complex, str, bytes, np.ndarray, np.generic, type(None))
 
 
@@ -241,7 +218,7 @@ def build(fn, positions, sig, *, split=False, has_aux=False, optimize=True, many
     helpers = {**src.helpers, **free}
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles"] += 1
-    return Compiled(function, text, helpers, ir.params, wrt)
+    return Compiled(function, text, helpers, ir.params, wrt, scalar=ranks.get(ir.output) == 0)
 
 
 def compiled(fn, positions, sig, **options) -> Compiled:
@@ -290,7 +267,14 @@ def _check_scalar(fn, out):
 
 # ---- public API -------------------------------------------------------------------
 class _Differentiated:
-    """Shared machinery of the callables grad and value_and_grad return."""
+    """Shared machinery of the callables grad and value_and_grad return.
+
+    A call goes through ``_call``: a dispatcher generated for the variants
+    compiled so far (see :mod:`sct.dispatch`), which falls back to ``_general``
+    for arguments it does not recognise.
+    """
+
+    _with_value = False  # whether a call returns (value, grads)
 
     def __init__(self, fn, wrt, has_aux):
         if not callable(fn):
@@ -300,8 +284,13 @@ class _Differentiated:
         self.options = {"has_aux": has_aux, "many": many}
         functools.update_wrapper(self, fn, updated=())  # fn may be a Grad: keep our own fields
         self._variants = {}
+        self._call = self._general
 
-    def _run(self, args):
+    def __call__(self, *args):
+        return self._call(*args)
+
+    def _general(self, *args):
+        """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
         found = self._variants.get(signature(args))
         if found is None or not found.fresh():
             found = self._compile(args)
@@ -311,8 +300,14 @@ class _Differentiated:
             self._explain(args, exc)
             raise
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
-            _check_scalar(self.fn, value[0] if self.has_aux else value)
-        return value, grads
+            self._check(value[0] if self.has_aux else value)
+        return self._result(value, grads)
+
+    def _result(self, value, grads):
+        return (grads, value[1]) if self.has_aux else grads
+
+    def _check(self, value):
+        _check_scalar(self.fn, value)
 
     def _explain(self, args, exc):
         """The generated code failed; if that is because ``fn`` returns no scalar, say so instead."""
@@ -330,6 +325,10 @@ class _Differentiated:
         sig = signature(args)
         _check_wrt_args(self.fn, self.positions, args)
         variant = self._variants[sig] = compiled(self.fn, self.positions, sig, **self.options)
+        recent = list(self._variants.items())[-_DISPATCHED:][::-1]
+        self._call = dispatch.dispatcher(
+            recent, self._general, self._explain, self._check, with_value=self._with_value, has_aux=self.has_aux
+        )
         return variant
 
     @property
@@ -342,15 +341,18 @@ class _Differentiated:
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
 
 
+_DISPATCHED = 4  # variants the fast path of one gradient object tests for, the latest first
+
+
 class Grad(_Differentiated):
-    def __call__(self, *args):
-        value, grads = self._run(args)
-        return (grads, value[1]) if self.has_aux else grads
+    pass
 
 
 class ValueAndGrad(_Differentiated):
-    def __call__(self, *args):
-        return self._run(args)
+    _with_value = True
+
+    def _result(self, value, grads):
+        return value, grads
 
 
 def grad(fn=None, wrt=0, has_aux=False):

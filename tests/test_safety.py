@@ -23,15 +23,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sct
-from sct import api, codegen
+from sct import api, codegen, dispatch
 
 SCT = Path(sct.__file__).parent
 
 # (file, builtin): why it is safe.
 ALLOWED = {
     ("codegen.py", "compile"): "compiles the generated function: text built from an AST by ast.unparse",
-    ("api.py", "compile"): "the cache guard: text made of generated names only (cell0, scope0, ...)",
-    ("api.py", "exec"): "runs that guard text, defining one function",
+    ("dispatch.py", "compile"): "the cache guard and call dispatcher: text of generated names only (cell0, a0, ...)",
+    ("dispatch.py", "exec"): "runs that text, defining one function",
     ("export.py", "compile"): "syntax-checks the exported module; nothing is run",
     ("cli.py", "compile"): "loads the user's own FILE.py, as `python FILE.py` would",
     ("cli.py", "exec"): "runs the user's own FILE.py to get the function to differentiate",
@@ -72,7 +72,7 @@ def test_no_eval_or_exec_outside_the_known_places():
 
 def test_cache_guard_text_holds_no_user_names():
     scope = {'a") or __import__("os': np.sin}
-    fresh = api._guard_function(((), ((scope, 'a") or __import__("os', np.sin),), ()))
+    fresh = dispatch.guard_function(((), ((scope, 'a") or __import__("os', np.sin),), ()))
     assert fresh()
     scope['a") or __import__("os'] = np.cos
     assert not fresh()

@@ -1,0 +1,86 @@
+"""The per-call fast path: a generated dispatcher must answer exactly as the general path does."""
+
+import numpy as np
+import pytest
+
+import sct
+from sct import api
+
+
+def f(x, y):
+    return np.sum(np.sin(x) * y)
+
+
+def expected(x, y):
+    """d/dx and d/dy of sum(sin(x) * y), for x at least as large as y."""
+    return np.cos(x) * y, np.sum(np.sin(x)) if np.ndim(y) == 0 else np.sin(x)
+
+
+CALLS = [
+    (0.3, 1.5),
+    (np.linspace(0.1, 1.0, 4), 2.0),
+    (np.linspace(0.1, 1.0, 4), np.linspace(1.0, 2.0, 4)),
+    (np.ones((2, 3)), 0.5),
+    (np.float32(0.5), 2.0),  # a NumPy scalar: not on the fast path, still right
+    (0.7, -1.0),
+]
+
+
+@pytest.mark.parametrize("order", [CALLS, CALLS[::-1], CALLS * 3])
+def test_alternating_signatures_give_the_general_paths_answers(order):
+    g = sct.grad(f, wrt=(0, 1))
+    for x, y in order:
+        gx, gy = g(x, y)
+        ex, ey = expected(x, y)
+        np.testing.assert_allclose(gx, ex, rtol=1e-6)
+        np.testing.assert_allclose(gy, ey, rtol=1e-6)
+        assert np.shape(gx) == np.shape(x) and np.shape(gy) == np.shape(y)
+
+
+def test_more_variants_than_the_fast_path_tests_for():
+    g = sct.grad(lambda x: np.sum(x**2))
+    shapes = [(), (2,), (2, 2), (2, 2, 2), (1, 2, 2, 2), (1, 1, 2, 2, 2)]
+    for _ in range(2):
+        for shape in shapes:
+            x = np.full(shape, 1.5) if shape else 1.5
+            np.testing.assert_allclose(g(x), 3.0 * np.ones(shape))
+
+
+def test_value_and_grad_and_has_aux_through_the_fast_path():
+    def loss(x):
+        return x * x, {"x": x}
+
+    vg = sct.value_and_grad(loss, has_aux=True)
+    g = sct.grad(loss, has_aux=True)
+    for _ in range(3):
+        (value, aux), grad = vg(3.0)
+        assert value == 9.0 and aux == {"x": 3.0} and grad == 6.0
+        grad, aux = g(3.0)
+        assert grad == 6.0 and aux == {"x": 3.0}
+
+
+def test_non_scalar_value_is_caught_on_the_fast_path():
+    g = sct.grad(lambda x: x * 2.0)
+    assert g(1.0) == 2.0
+    g(np.ones(1))  # size 1: a scalar
+    with pytest.raises(sct.SctError, match="return a scalar"):
+        g(np.ones(3))
+    with pytest.raises(sct.SctError, match="return a scalar"):
+        g(np.ones(3))  # again, now that this signature has a variant
+
+
+def test_wrong_argument_count_is_reported_by_the_general_path():
+    g = sct.grad(f, wrt=1)
+    g(0.5, 0.5)
+    with pytest.raises(sct.SctError, match="called with 1 arguments"):
+        g(0.5)
+
+
+def test_fast_path_does_not_compile_again():
+    g = sct.grad(f)
+    g(0.5, 0.5)
+    before = api.STATS["compiles"]
+    for _ in range(5):
+        g(0.25, 0.5)
+        g(np.ones(2), 0.5)
+    assert api.STATS["compiles"] - before == 1  # only the array signature is new
