@@ -74,9 +74,9 @@ def _fold(node):
         return node.left
     if op is gast.Mult and left == 1:
         return node.right
-    if op in (gast.Add, gast.Sub) and _negated(node.right):
+    if op in (gast.Add, gast.Sub) and _unsigned(node.right) is not None:  # a + -b * c -> a - b * c
         flipped = gast.Sub() if op is gast.Add else gast.Add()
-        return gast.BinOp(left=node.left, op=flipped, right=node.right.operand)
+        return gast.BinOp(left=node.left, op=flipped, right=_unsigned(node.right))
     if op in (gast.Add, gast.Sub) and right == 0:
         return node.left
     if op is gast.Add and left == 0:
@@ -86,6 +86,17 @@ def _fold(node):
 
 def _negated(node) -> bool:
     return isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and _number(node.operand) is None
+
+
+def _unsigned(node):
+    """``b`` for ``-b``, ``b * c`` for ``-b * c`` (and ``/``, left-nested); None if no leading minus."""
+    if _negated(node):
+        return node.operand
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult | gast.Div):
+        inner = _unsigned(node.left)
+        if inner is not None:
+            return gast.BinOp(left=inner, op=node.op, right=node.right)
+    return None
 
 
 _ARITHMETIC = {

@@ -189,7 +189,7 @@ class _Reverse:
         target = stmt.target
         lines = []
         if target in self.active and target in state.defined:
-            contributions = list(self.contributions(stmt, self.delta(target), state))
+            contributions = _merged(list(self.contributions(stmt, self.delta(target), state)))
             state.forget(target)  # before this assignment the variable had no (or another) value
             body = [line for var, c in contributions if var in self.active for line in self.accumulate(var, c, state)]
             if body:
@@ -430,6 +430,22 @@ class _Reverse:
             f"    sct.defvjp({shown}, lambda g, ans, x: ...)   # one rule per argument"
         )
         self.problems.append(Problem(message, stmt.origin))
+
+
+def _merged(contributions: list) -> list:
+    """One contribution ``2 * c`` where a statement sends ``c`` twice to one variable (``x * x``)."""
+    seen, merged = {}, []
+    for var, c in contributions:
+        key = (var, gast.dump(c)) if isinstance(c, gast.AST) else None
+        if key in seen and seen[key] is not None:
+            index = seen[key]
+            merged[index] = (var, gast.BinOp(left=gast.Constant(value=2, kind=None), op=gast.Mult(), right=c))
+            seen[key] = None  # a third copy stays a separate contribution
+            continue
+        if key is not None:
+            seen[key] = len(merged)
+        merged.append((var, c))
+    return merged
 
 
 def _names(node):

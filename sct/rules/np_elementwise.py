@@ -28,7 +28,7 @@ elementwise(np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
 elementwise(np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
 # np.true_divide is np.divide (one ufunc under two names).
 elementwise(np.divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)
-_unary(np.reciprocal, lambda g, ans, x: -g * ans**2)
+_unary(np.reciprocal, lambda g, ans, x: -g * ans * ans)
 _unary(np.square, lambda g, ans, x: g * 2.0 * x)
 elementwise(
     np.power,
@@ -64,7 +64,7 @@ _unary(np.log2, lambda g, ans, x: g / (x * _LN2))
 _unary(np.log10, lambda g, ans, x: g / (x * _LN10))
 _unary(np.log1p, lambda g, ans, x: g / (1.0 + x))
 _unary(np.sqrt, lambda g, ans, x: g / (2.0 * ans))
-_unary(np.cbrt, lambda g, ans, x: g / (3.0 * ans**2))
+_unary(np.cbrt, lambda g, ans, x: g / (3.0 * ans * ans))
 # log(e^x + e^y): the shares are the softmax weights e^(x - ans) and e^(y - ans).
 elementwise(np.logaddexp, lambda g, ans, x, y: g * np.exp(x - ans), lambda g, ans, x, y: g * np.exp(y - ans))
 elementwise(np.logaddexp2, lambda g, ans, x, y: g * np.exp2(x - ans), lambda g, ans, x, y: g * np.exp2(y - ans))
@@ -72,22 +72,22 @@ elementwise(np.logaddexp2, lambda g, ans, x, y: g * np.exp2(x - ans), lambda g, 
 # ---- trigonometric and hyperbolic ----------------------------------------------------
 _unary(np.sin, lambda g, ans, x: g * np.cos(x))
 _unary(np.cos, lambda g, ans, x: -g * np.sin(x))
-_unary(np.tan, lambda g, ans, x: g * (1.0 + ans**2))
-_unary(np.arcsin, lambda g, ans, x: g / np.sqrt(1.0 - x**2))
-_unary(np.arccos, lambda g, ans, x: -g / np.sqrt(1.0 - x**2))
-_unary(np.arctan, lambda g, ans, x: g / (1.0 + x**2))
+_unary(np.tan, lambda g, ans, x: g * (1.0 + ans * ans))
+_unary(np.arcsin, lambda g, ans, x: g / np.sqrt(1.0 - x * x))
+_unary(np.arccos, lambda g, ans, x: -g / np.sqrt(1.0 - x * x))
+_unary(np.arctan, lambda g, ans, x: g / (1.0 + x * x))
 elementwise(
     np.arctan2,
-    lambda g, ans, y, x: g * x / (x**2 + y**2),
-    lambda g, ans, y, x: -g * y / (x**2 + y**2),
+    lambda g, ans, y, x: g * x / (x * x + y * y),
+    lambda g, ans, y, x: -g * y / (x * x + y * y),
 )
 elementwise(np.hypot, lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans)
 _unary(np.sinh, lambda g, ans, x: g * np.cosh(x))
 _unary(np.cosh, lambda g, ans, x: g * np.sinh(x))
-_unary(np.tanh, lambda g, ans, x: g * (1.0 - ans**2))
-_unary(np.arcsinh, lambda g, ans, x: g / np.sqrt(x**2 + 1.0))
-_unary(np.arccosh, lambda g, ans, x: g / np.sqrt(x**2 - 1.0))
-_unary(np.arctanh, lambda g, ans, x: g / (1.0 - x**2))
+_unary(np.tanh, lambda g, ans, x: g * (1.0 - ans * ans))
+_unary(np.arcsinh, lambda g, ans, x: g / np.sqrt(x * x + 1.0))
+_unary(np.arccosh, lambda g, ans, x: g / np.sqrt(x * x - 1.0))
+_unary(np.arctanh, lambda g, ans, x: g / (1.0 - x * x))
 for _fn in (np.deg2rad, np.radians):
     _unary(_fn, lambda g, ans, x: g * (math.pi / 180.0))
 for _fn in (np.rad2deg, np.degrees):

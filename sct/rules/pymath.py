@@ -21,29 +21,29 @@ scalar_rule(math.log10, lambda g, ans, x: g / (x * math.log(10.0)))
 scalar_rule(math.sqrt, lambda g, ans, x: g / (2.0 * ans))
 scalar_rule(math.sin, lambda g, ans, x: g * call(math.cos, x))
 scalar_rule(math.cos, lambda g, ans, x: -g * call(math.sin, x))
-scalar_rule(math.tan, lambda g, ans, x: g * (1.0 + ans**2))
-scalar_rule(math.asin, lambda g, ans, x: g / call(math.sqrt, 1.0 - x**2))
-scalar_rule(math.acos, lambda g, ans, x: -g / call(math.sqrt, 1.0 - x**2))
-scalar_rule(math.atan, lambda g, ans, x: g / (1.0 + x**2))
+scalar_rule(math.tan, lambda g, ans, x: g * (1.0 + ans * ans))
+scalar_rule(math.asin, lambda g, ans, x: g / call(math.sqrt, 1.0 - x * x))
+scalar_rule(math.acos, lambda g, ans, x: -g / call(math.sqrt, 1.0 - x * x))
+scalar_rule(math.atan, lambda g, ans, x: g / (1.0 + x * x))
 scalar_rule(math.sinh, lambda g, ans, x: g * call(math.cosh, x))
 scalar_rule(math.cosh, lambda g, ans, x: g * call(math.sinh, x))
-scalar_rule(math.tanh, lambda g, ans, x: g * (1.0 - ans**2))
-scalar_rule(math.asinh, lambda g, ans, x: g / call(math.sqrt, x**2 + 1.0))
-scalar_rule(math.acosh, lambda g, ans, x: g / call(math.sqrt, x**2 - 1.0))
-scalar_rule(math.atanh, lambda g, ans, x: g / (1.0 - x**2))
+scalar_rule(math.tanh, lambda g, ans, x: g * (1.0 - ans * ans))
+scalar_rule(math.asinh, lambda g, ans, x: g / call(math.sqrt, x * x + 1.0))
+scalar_rule(math.acosh, lambda g, ans, x: g / call(math.sqrt, x * x - 1.0))
+scalar_rule(math.atanh, lambda g, ans, x: g / (1.0 - x * x))
 scalar_rule(math.fabs, lambda g, ans, x: g * call(math.copysign, 1.0, x))
-scalar_rule(math.erf, lambda g, ans, x: g * 2.0 / call(math.sqrt, math.pi) * call(math.exp, -(x**2)))
-scalar_rule(math.erfc, lambda g, ans, x: -g * 2.0 / call(math.sqrt, math.pi) * call(math.exp, -(x**2)))
+scalar_rule(math.erf, lambda g, ans, x: g * 2.0 / call(math.sqrt, math.pi) * call(math.exp, -(x * x)))
+scalar_rule(math.erfc, lambda g, ans, x: -g * 2.0 / call(math.sqrt, math.pi) * call(math.exp, -(x * x)))
 scalar_rule(math.exp2, lambda g, ans, x: g * ans * math.log(2.0))
-scalar_rule(math.cbrt, lambda g, ans, x: g / (3.0 * ans**2))
+scalar_rule(math.cbrt, lambda g, ans, x: g / (3.0 * ans * ans))
 scalar_rule(math.degrees, lambda g, ans, x: g * (180.0 / math.pi))
 scalar_rule(math.radians, lambda g, ans, x: g * (math.pi / 180.0))
 # copysign(x, y) = |x| sign(y): no derivative through the sign operand.
 scalar_rule(math.copysign, lambda g, ans, x, y: g * call(math.copysign, 1.0, x) * call(math.copysign, 1.0, y), None)
 scalar_rule(
     math.atan2,
-    lambda g, ans, y, x: g * x / (x**2 + y**2),
-    lambda g, ans, y, x: -g * y / (x**2 + y**2),
+    lambda g, ans, y, x: g * x / (x * x + y * y),
+    lambda g, ans, y, x: -g * y / (x * x + y * y),
 )
 scalar_rule(
     math.hypot,

@@ -19,8 +19,7 @@ def grad_loop_with_branch(x, delta_out=1.0):
     out = x * x
     # backward
     # out = x * x
-    delta_x = delta_out * x
-    delta_x = delta_x + delta_out * x
+    delta_x = 2 * (delta_out * x)
     for i in reversed(range(200)):
         if e:
             # x = a + c
