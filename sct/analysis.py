@@ -89,6 +89,62 @@ def first_definitions(ir: FunctionIR) -> set:
     return first
 
 
+def branch_flags(ir: FunctionIR) -> dict:
+    """Temporaries that only hold an ``if``'s condition: ``{flag: its assignment}``.
+
+    The lowering keeps a condition in a temporary (``g = x > 0.0``, then
+    ``if g:``) when the branches change what the condition reads. Such a flag
+    is assigned right before its ``if`` and read nowhere else, so the reverse
+    sweep can take it from a record of which branch ran.
+    """
+    reads, candidates = {}, {}
+
+    def scan(body):
+        previous = None
+        for stmt in body:
+            for node in _read_nodes(stmt):
+                for var in names_in(node):
+                    reads[var] = reads.get(var, 0) + 1
+            if isinstance(stmt, For | While) and stmt.brk:  # read by the loop's ``if brk: break``
+                reads[stmt.brk] = reads.get(stmt.brk, 0) + 2
+            flag = stmt.test.id if isinstance(stmt, If) and isinstance(stmt.test, gast.Name) else None
+            if flag is not None and isinstance(previous, Assign) and previous.target == flag:
+                candidates[flag] = previous
+            for block in _blocks(stmt):
+                scan(block)
+            previous = stmt
+
+    scan(ir.body)
+    counts = assignments(ir.body)
+    extra = {ir.output, ir.aux}
+    return {v: a for v, a in candidates.items() if reads.get(v) == 1 and counts.get(v) == 1 and v not in extra}
+
+
+def _read_nodes(stmt) -> list:
+    """The expressions a statement reads at its own level (not inside nested blocks)."""
+    if isinstance(stmt, Assign):
+        return [stmt.value]
+    if isinstance(stmt, SetItem):
+        return [stmt.index, stmt.value]
+    if isinstance(stmt, If):
+        return [stmt.test]
+    if isinstance(stmt, For):
+        return [stmt.iter]
+    if isinstance(stmt, While):
+        return [stmt.test]
+    return [stmt.value]  # Effect
+
+
+def _blocks(stmt) -> list:
+    if isinstance(stmt, If):
+        return [stmt.body, stmt.orelse]
+    if isinstance(stmt, For):
+        return [stmt.body]
+    if isinstance(stmt, While):
+        return [stmt.cond, stmt.body]
+    return []
+
+
 _UNSEEN = object()  # no assignment of the variable evaluated yet (the fixed point's bottom)
 
 

@@ -226,16 +226,23 @@ class ControlFlow:
             index, element = target.elts
             return self.index_range([items]), lambda: self.element(index.id, element, [items])
         if _is_call_to(it, "zip", self) and isinstance(target, gast.Tuple):
-            sequences = [self.expr(a) for a in it.args]
+            sequences = [self.expr(self.backwards(a)) for a in it.args]
             return self.index_range(sequences), lambda: self.element(
                 self.namer.fresh("i"), target, sequences, zipped=True
             )
-        sequence = self.expr(it)
+        sequence = self.expr(self.backwards(it))
         if not isinstance(sequence, gast.Name):  # a literal list: name it, so it can be indexed
             temp = self.namer.temp()
             self.emit(temp, type(sequence)(elts=[Lowered(e) for e in sequence.elts], ctx=LOAD))
             sequence = _name(temp)
         return self.index_range([sequence]), lambda: self.element(self.namer.fresh("i"), target, [sequence])
+
+    def backwards(self, node):
+        """``reversed(xs)`` over a list or array, as ``xs[::-1]`` (which has a length and a rule)."""
+        if _is_call_to(node, "reversed", self) and len(node.args) == 1 and not node.keywords:
+            step = gast.Slice(lower=None, upper=None, step=gast.Constant(value=-1, kind=None))
+            return gast.Subscript(value=node.args[0], slice=step, ctx=LOAD)
+        return node
 
     def loop_variable(self, var: str) -> str:
         local = self.local_name(var)

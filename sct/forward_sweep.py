@@ -2,8 +2,9 @@
 
 Before an assignment overwrites a variable the reverse sweep will read, its old
 value is pushed on a plain list (``h_stack.append(h)``); a loop nested in
-another loop pushes its trip count when it ends. Everything else is the
-lowered code as it is.
+another loop pushes its trip count when it ends; an ``if`` in a loop whose
+condition the branches change records the branch it takes
+(``g_stack.append(True)``). Everything else is the lowered code as it is.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ def _method(obj: str, method: str, *args):
 
 
 class ForwardSweep:
-    def __init__(self, ir, recorded: set, stacks: dict, first: set, shapes=frozenset()):
+    def __init__(self, ir, recorded: set, stacks: dict, first: set, shapes=frozenset(), flags=frozenset()):
         self.ir, self.recorded, self.first = ir, recorded, first
         self.stacks, self.shapes = stacks, shapes  # shapes: variables recorded by their shape only
+        self.flags = flags  # branch flags: ``if <condition>:`` records True or False instead
+        self.conditions = {}  # flag -> its condition, from the assignment before its ``if``
 
     # ---- pieces shared with the reverse sweep ---------------------------------------
     @staticmethod
@@ -58,7 +61,7 @@ class ForwardSweep:
                 defined.add(stmt.target)
             else:
                 nested = {s.target for s in walk([stmt]) if isinstance(s, Assign | For)}
-                for var in sorted((nested & self.recorded) - defined):
+                for var in sorted((nested & self.recorded) - defined - self.flags):
                     lines.append(assign(var, gast.Constant(value=None, kind=None)))
                     defined.add(var)
         return lines
@@ -73,6 +76,9 @@ class ForwardSweep:
     def block(self, body, depth: int = 0) -> list:
         lines = []
         for stmt in body:
+            if isinstance(stmt, Assign) and stmt.target in self.flags:
+                self.conditions[stmt.target] = stmt.value  # written into the ``if`` that follows
+                continue
             if isinstance(stmt, Assign | SetItem) and stmt.target in self.recorded and id(stmt) not in self.first:
                 old = name(stmt.target)
                 if stmt.target in self.shapes:
@@ -85,11 +91,19 @@ class ForwardSweep:
             elif isinstance(stmt, If):
                 body_ = self.block(stmt.body, depth)
                 orelse = self.block(stmt.orelse, depth)
+                test = stmt.test
+                if isinstance(test, gast.Name) and test.id in self.flags:
+                    test = self.conditions[test.id]
+                    body_.insert(0, self.record_branch(stmt.test.id, True))
+                    orelse.insert(0, self.record_branch(stmt.test.id, False))
                 if body_ or orelse:
-                    lines.append(self.if_statement(stmt.test, body_, orelse))
+                    lines.append(self.if_statement(test, body_, orelse))
             elif isinstance(stmt, For | While):
                 lines += self.loop(stmt, depth)
         return lines
+
+    def record_branch(self, flag: str, taken: bool) -> gast.stmt:
+        return gast.Expr(value=_method(self.stacks[flag], "append", gast.Constant(value=taken, kind=None)))
 
     def loop(self, stmt, depth: int) -> list:
         body = self.block(stmt.body, depth + 1)

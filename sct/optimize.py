@@ -320,6 +320,9 @@ def eliminate_dead_code(fn) -> bool:
 
 
 def _is_dead(stmt, loads) -> bool:
+    """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+        return stmt.target.id not in loads and not _has_effect(stmt.value)
     if not isinstance(stmt, gast.Assign) or _has_effect(stmt.value):
         return False
     targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]

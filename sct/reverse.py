@@ -26,6 +26,7 @@ from . import rules
 from .analysis import (
     SCALAR,
     activity,
+    branch_flags,
     differentiable_operands,
     first_definitions,
     overwritten,
@@ -36,7 +37,7 @@ from .analysis import (
 from .codegen import Source, assign, comment, function_def, name
 from .errors import NonDifferentiableError, Problem, SctError
 from .forward_sweep import ForwardSweep
-from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
+from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands, walk
 from .records import record_shapes, shape_only
 from .runtime import add_at, fresh_copy, like, unbroadcast, zeros_like
 from .symbolic import Scatter, Sym, call, is_zero, to_expr
@@ -80,6 +81,8 @@ class _Reverse:
         self.classes = shape_classes(ir, ranks)
         self.overwritten = overwritten(ir)
         self.first = first_definitions(ir)
+        self.lists = _lists(ir, kinds)
+        self.flags = set(branch_flags(ir)) & self.overwritten  # recorded per branch taken, see reverse_if
         self.deltas = {}  # variable -> name of its adjoint
         self.stacks = {}  # variable -> name of its record
         self.src = Source(namer)
@@ -100,7 +103,7 @@ class _Reverse:
         backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
         shapes = shape_only(backward, recorded)
         backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer)
-        sweep = ForwardSweep(ir, recorded, self.stacks, self.first, shapes)
+        sweep = ForwardSweep(ir, recorded, self.stacks, self.first, shapes, self.flags & recorded)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
         backward = [comment("backward")] + backward
         grads = [self.result(w) for w in self.wrt]
@@ -196,7 +199,7 @@ class _Reverse:
                 lines = [self.comment(stmt)] + body
         else:
             state.forget(target)
-        if target in self.overwritten and id(stmt) not in self.first:
+        if target in self.overwritten and id(stmt) not in self.first and target not in self.flags:
             lines.append(self.pop(target))
         return lines
 
@@ -240,7 +243,10 @@ class _Reverse:
         state.owned = then_state.owned & else_state.owned
         if not body and not orelse:
             return []
-        return [ForwardSweep.if_statement(stmt.test, body, orelse)]
+        reverse = ForwardSweep.if_statement(stmt.test, body, orelse)
+        if isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags:
+            return [self.pop(stmt.test.id), reverse]  # the forward sweep recorded the branch it took
+        return [reverse]
 
     def reverse_loop(self, stmt, state) -> list:
         """Trips backwards; adjoints carried across trips are zeroed before the loop."""
@@ -268,6 +274,34 @@ class _Reverse:
         return before + [self.reversed_loop(stmt, body)]
 
     def reversed_loop(self, stmt, body) -> gast.For:
+        header = self.reversed_header(stmt)
+        if self.depth == 0 and not stmt.brk:
+            header = self.iterate_branch_records(header, body)
+        return gast.For(target=header.target, iter=header.iter, body=body, orelse=[], type_comment=None)
+
+    def iterate_branch_records(self, header, body):
+        """``for g in reversed(g_stack):`` in place of ``g = g_stack.pop()`` at the top of each trip.
+
+        Only for a top-level loop that runs every trip to its end: its body then
+        runs each such ``if`` once a trip, and the record holds one entry a trip.
+        """
+        popped = [s for s in body if _popped_flag(s, self.flags, self.stacks)]
+        if not popped:
+            return header
+        for s in popped:
+            body.remove(s)
+        targets = [s.targets[0].id for s in popped]
+        records = [gast.Call(func=name("reversed"), args=[name(self.stacks[t])], keywords=[]) for t in targets]
+        if any(isinstance(n, gast.Name) and n.id == header.target.id for s in body for n in gast.walk(s)):
+            targets, records = [header.target.id] + targets, [header.iter] + records  # the loop's own index
+        if len(targets) == 1:
+            return gast.For(target=name(targets[0], store=True), iter=records[0], body=[], orelse=[], type_comment=None)
+        store = gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store())
+        zipped = gast.Call(func=name("zip"), args=records, keywords=[])
+        return gast.For(target=store, iter=zipped, body=[], orelse=[], type_comment=None)
+
+    def reversed_header(self, stmt) -> gast.For:
+        """``for target in <the trips backwards>:``, with an empty body."""
         if isinstance(stmt, For):
             iterable = stmt.iter
             if stmt.trips:
@@ -280,13 +314,7 @@ class _Reverse:
         else:
             header = gast.Call(func=name("range"), args=[self.trip_count(stmt.trips)], keywords=[])
             target = self.namer.fresh("_")
-        return gast.For(
-            target=name(target, store=True),
-            iter=header,
-            body=body,
-            orelse=[],
-            type_comment=None,
-        )
+        return gast.For(target=name(target, store=True), iter=header, body=[], orelse=[], type_comment=None)
 
     def trip_count(self, trips: str):
         """The loop's trip count: a plain variable, or popped from its record in nested loops."""
@@ -403,11 +431,12 @@ class _Reverse:
         lines = self.own(var, state)
         target = name(self.delta(var))
         g = to_expr(contribution.g)
-        if self.basic_index(contribution.index):
+        if self.basic_index(contribution.index) and not (var in self.lists and _has_slice(contribution.index)):
             store = gast.Subscript(value=target, slice=to_expr(contribution.index), ctx=gast.Store())
             lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))
         else:
-            lines.append(gast.Expr(value=to_expr(call(add_at, Sym(target), contribution.index, Sym(g)))))
+            index = Sym(_index_value(contribution.index))
+            lines.append(gast.Expr(value=to_expr(call(add_at, Sym(target), index, Sym(g)))))
         return lines
 
     def basic_index(self, index) -> bool:
@@ -432,14 +461,53 @@ class _Reverse:
         self.problems.append(Problem(message, stmt.origin))
 
 
+def _lists(ir, kinds: dict) -> set:
+    """Variables holding Python lists: list and tuple parameters, and slices of them."""
+    found = {p for p, kind in kinds.items() if kind in ("list", "tuple")}
+    for stmt in walk(ir.body):
+        value = getattr(stmt, "value", None)
+        sliced = isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice)
+        if isinstance(stmt, Assign) and sliced and isinstance(value.value, gast.Name) and value.value.id in found:
+            found.add(stmt.target)
+    return found
+
+
+def _index_value(index):
+    """An index as an expression that can be passed to a function: ``slice(...)``, not ``a:b``."""
+    if isinstance(index, tuple):
+        return gast.Tuple(elts=[_index_value(i) for i in index], ctx=LOAD)
+    if isinstance(index, slice):
+        parts = [to_expr(p) for p in (index.start, index.stop, index.step)]
+        return gast.Call(func=name("slice"), args=parts, keywords=[])
+    return to_expr(index)
+
+
+def _has_slice(index) -> bool:
+    return isinstance(index, slice) or isinstance(index, tuple) and any(isinstance(i, slice) for i in index)
+
+
+def _popped_flag(stmt, flags: set, stacks: dict) -> bool:
+    """Is ``stmt`` ``g = g_stack.pop()`` for a branch flag ``g``?"""
+    return (
+        isinstance(stmt, gast.Assign)
+        and isinstance(stmt.targets[0], gast.Name)
+        and stmt.targets[0].id in flags
+        and isinstance(stmt.value, gast.Call)
+        and isinstance(stmt.value.func, gast.Attribute)
+        and stmt.value.func.attr == "pop"
+        and isinstance(stmt.value.func.value, gast.Name)
+        and stmt.value.func.value.id == stacks.get(stmt.targets[0].id)
+    )
+
+
 def _merged(contributions: list) -> list:
-    """One contribution ``2 * c`` where a statement sends ``c`` twice to one variable (``x * x``)."""
+    """One contribution ``2.0 * c`` where a statement sends ``c`` twice to one variable (``x * x``)."""
     seen, merged = {}, []
     for var, c in contributions:
         key = (var, gast.dump(c)) if isinstance(c, gast.AST) else None
         if key in seen and seen[key] is not None:
             index = seen[key]
-            merged[index] = (var, gast.BinOp(left=gast.Constant(value=2, kind=None), op=gast.Mult(), right=c))
+            merged[index] = (var, gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=c))
             seen[key] = None  # a third copy stays a separate contribution
             continue
         if key is not None:

@@ -81,6 +81,8 @@ def add_at(acc, index, g):
     """``acc[index] += g`` that also sums repeated indices (fancy indexing); in place."""
     if isinstance(acc, np.ndarray):
         np.add.at(acc, index, g)
+    elif isinstance(acc, list) and isinstance(index, slice):  # elementwise: list + list would concatenate
+        acc[index] = [a + b for a, b in zip(acc[index], g)]
     else:
         acc[index] = acc[index] + g
     return acc

@@ -96,6 +96,46 @@ def loop_with_branch(x):
     return x * x
 
 
+def nested_branches(x):
+    for i in range(3):
+        for j in range(4):
+            if x > 0.5:
+                x = x * 0.9 + 0.1 * math.sin(x)
+            else:
+                x = x * 1.1 + 0.05
+    return x * x
+
+
+def indexed_branches(x, ws):
+    for t in range(ws.shape[0]):
+        if x > 0.0:
+            x = x * ws[t] - 0.2
+        else:
+            x = x + ws[t]
+    for t in range(ws.shape[0]):  # a second loop with its own branch record
+        if x < 1.0:
+            x = x * x + ws[t]
+    return x
+
+
+def while_branches(x):
+    n = 0
+    while n < 20:
+        if x > 1.0:
+            x = x * 0.5
+        else:
+            x = x * 1.7 + 0.1
+        n = n + 1
+    return x
+
+
+def horner_reversed(coefficients, w):
+    s = 0.0
+    for c in reversed(coefficients):
+        s = s * w + c
+    return s
+
+
 def while_loop(x):
     n = 0
     while x < 10.0:

@@ -29,6 +29,14 @@ SCALAR_CASES = [
     (F.conditional_expression, (2.0, 1.5)),
     (F.conditional_expression, (1.0, -1.5)),
     (F.tuple_unpack, (0.6, -1.1)),
+    (F.nested_branches, (0.7,)),
+    (F.nested_branches, (0.45,)),
+    (F.indexed_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (F.indexed_branches, (-0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (F.while_branches, (0.3,)),
+    (F.while_branches, (5.0,)),
+    (F.horner_reversed, (np.array([0.5, -1.5, 2.0]), 0.7)),
+    (F.horner_reversed, ([0.5, -1.5, 2.0], 0.7)),
 ]
 
 
@@ -148,6 +156,14 @@ def test_golden_control_flow_source(fn):
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(source + "\n")
     assert source + "\n" == golden.read_text()
+
+
+def test_a_branch_in_a_loop_records_the_branch_it_takes():
+    source = sct.source(F.indexed_branches, wrt=(0, 1))
+    assert source.count(".append(True)") == 2 and source.count(".append(False)") == 2
+    assert "zip(reversed(range(" in source  # the reverse sweep reads the loop index too
+    nested = sct.source(F.nested_branches)
+    assert "_stack.pop()\n" in nested  # an inner loop pops its record: its trips repeat per outer trip
 
 
 def test_loop_records_only_what_the_reverse_sweep_reads():

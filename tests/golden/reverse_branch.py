@@ -7,7 +7,7 @@ def grad_branch(x, y, delta_out=1.0):
     out = z * z
     # backward
     # out = z * z
-    delta_z = 2 * (delta_out * z)
+    delta_z = 2.0 * (delta_out * z)
     if x > 0.0:
         # z = x * y
         delta_x = unbroadcast(delta_z * y, x)

@@ -2,25 +2,24 @@ def grad_loop_with_branch(x, delta_out=1.0):
     # forward
     e_stack = []
     x_stack = []
-    e = None
     for i in range(200):
-        e_stack.append(e)
-        e = x > 0.0
-        if e:
+        if x > 0.0:
+            e_stack.append(True)
             a = x * 0.99
             b = math.sin(x)
             c = b * 0.1
             x_stack.append(x)
             x = a + c
         else:
+            e_stack.append(False)
             d = x * 1.01
             x_stack.append(x)
             x = d + 0.05
     out = x * x
     # backward
     # out = x * x
-    delta_x = 2 * (delta_out * x)
-    for i in reversed(range(200)):
+    delta_x = 2.0 * (delta_out * x)
+    for e in reversed(e_stack):
         if e:
             # x = a + c
             delta_a = delta_x
@@ -37,5 +36,4 @@ def grad_loop_with_branch(x, delta_out=1.0):
             x = x_stack.pop()
             # d = x * 1.01
             delta_x = delta_x * 1.01
-        e = e_stack.pop()
     return (out, (delta_x,))
