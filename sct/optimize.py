@@ -156,7 +156,7 @@ def _derivative_line(stmt) -> bool:
 
 
 def _updated_in_place(fn) -> set:
-    """Names whose arrays the code changes in place (``d[i] += g``, ``add_at(d, ...)``)."""
+    """Names whose arrays the code changes in place (``d += g``, ``d[i] += g``, ``add_at(d, ...)``)."""
     found = set()
     for node in _walk(fn):
         target = None
@@ -164,6 +164,8 @@ def _updated_in_place(fn) -> set:
             for t in getattr(node, "targets", None) or [node.target]:
                 if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
                     found.add(t.value.id)
+            if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+                found.add(node.target.id)  # ``delta_w += c`` on an array we own
         elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_at":
             target = node.args[0]
         if isinstance(target, gast.Name):

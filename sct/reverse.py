@@ -4,7 +4,8 @@ The adjoint replays the forward statements, then walks them backwards. For each
 active statement ``t = prim(args)`` it writes a ``# t = prim(args)`` comment and
 one ``delta_<arg> = ...`` line per active operand, from the operand's rule. The
 first contribution to ``delta_v`` defines it; later ones accumulate with
-``delta_v = delta_v + c``, which never writes into an array anyone else holds.
+``delta_v = delta_v + c``, or ``delta_v += c`` into an array that no other name
+can hold (one we made: zeros, or the result of an arithmetic operation).
 
 Control flow is mirrored: an ``if`` is reversed as an ``if`` on the same
 condition, a loop as a loop over its trips backwards. A variable assigned in a
@@ -30,6 +31,7 @@ from .analysis import (
     differentiable_operands,
     first_definitions,
     overwritten,
+    rank_of,
     rule_view,
     shape_class,
     shape_classes,
@@ -393,7 +395,20 @@ class _Reverse:
             return expr  # every operand has this operand's shape, or is a scalar
         if mine == SCALAR and None not in others:
             return to_expr(np.sum(Sym(expr)))
+        lead = self.leading_axes(arg, args)
+        if lead:  # certainly summed away; unbroadcast is left only the axes of length 1
+            axis = gast.Constant(value=lead[0], kind=None) if len(lead) == 1 else to_expr(lead)
+            method = gast.Attribute(value=expr, attr="sum", ctx=LOAD)
+            expr = gast.Call(func=method, args=[], keywords=[gast.keyword(arg="axis", value=axis)])
         return to_expr(call(unbroadcast, Sym(expr), Sym(arg)))
+
+    def leading_axes(self, arg, args) -> tuple:
+        """The leading axes broadcasting surely added to ``arg``: ranks known, ``arg``'s the lower."""
+        ranks = [rank_of(a, self.ranks) for a in args]
+        mine = rank_of(arg, self.ranks)
+        if mine is None or mine == 0 or None in ranks:
+            return ()
+        return tuple(range(max(ranks) - mine))
 
     def symbolic(self, node):
         return rule_view(node, self.ranks)
@@ -406,6 +421,8 @@ class _Reverse:
         for other in _names(contribution):  # a view or alias of an adjoint we own
             if other in self.deltas.values() and not _fresh(contribution):
                 state.owned -= {v for v, d in self.deltas.items() if d == other}
+        if var in state.defined and var in state.owned and self.in_place(var):
+            return [gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=contribution)]
         if var in state.defined:
             contribution = gast.BinOp(left=name(target), op=gast.Add(), right=contribution)
         state.defined.add(var)
@@ -414,6 +431,11 @@ class _Reverse:
         else:
             state.owned.discard(var)
         return [assign(target, contribution)]
+
+    def in_place(self, var) -> bool:
+        """Can ``delta_var += c`` update the array (an array, surely, not a number or a list)?"""
+        rank = self.ranks.get(var)
+        return isinstance(rank, int) and rank > 0 and var not in self.lists
 
     def own(self, var, state) -> list:
         """Make ``delta_var`` an array only we hold, so it can be updated in place."""

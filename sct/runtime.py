@@ -12,15 +12,21 @@ def unbroadcast(g, x):
     shape = x if type(x) is tuple else getattr(x, "shape", None)
     if shape is None:
         shape = np.shape(x)
-    if getattr(g, "shape", None) == shape:  # the common case, without function calls
+    have = getattr(g, "shape", None)
+    if have == shape:  # the common case, without function calls
         return g
-    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape)))) if np.ndim(g) > len(shape) else g
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
-    if axes:
-        g = np.sum(g, axis=axes, keepdims=True)
+    if have is None:  # a Python number
+        g = np.asarray(g)
+        have = g.shape
+    lead = len(have) - len(shape)
+    if lead > 0:  # axes broadcasting added in front
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:  # axes of length 1 that broadcasting stretched
+        g = g.sum(axis=axes, keepdims=True)
     if not isinstance(x, np.ndarray):
-        return float(g) if np.ndim(g) == 0 and isinstance(x, float) else g
-    return np.reshape(g, shape)
+        return float(g) if g.ndim == 0 and isinstance(x, float) else g
+    return g if g.shape == shape else g.reshape(shape)
 
 
 def zeros_like(x):

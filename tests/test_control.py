@@ -181,6 +181,28 @@ def test_values_read_only_for_their_shape_are_recorded_as_shapes(rng):
     assert "h_stack.append(h)" in source
 
 
+def test_array_adjoints_accumulate_in_place_only_when_no_other_name_holds_them(rng):
+    batch = (rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(5, 3)))
+
+    def layer(W, b, x):
+        a = x @ W + b  # b is broadcast over the batch: its adjoint sums axis 0 away
+        return np.sum(np.tanh(a) * a) + np.sum(W * W)
+
+    source = sct.api.compiled(layer, [0, 1], sct.api.signature(batch), many=True).source
+    assert "delta_W += " in source  # the second use of W accumulates into the array made for the first
+    assert ".sum(axis=0)" in source
+    grads = sct.grad(layer, wrt=(0, 1))(*batch)
+    assert_grads_match(layer, batch, grads)
+
+    def aliased(x):
+        y = x * 1.0
+        z = y  # the adjoints of y and z are one array: neither may be updated in place
+        return np.sum(z * z) + np.sum(y * 3.0) + np.sum(x)
+
+    x = rng.normal(size=4)
+    assert_grads_match(aliased, (x,), (sct.grad(aliased)(x),))
+
+
 def test_inlined_calls_with_keywords_and_defaults(rng):
     W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
     grads = sct.grad(F.two_layers, wrt=(0, 1))(W, x)
