@@ -191,8 +191,14 @@ def _resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
 
 
 # ---- the pipeline ---------------------------------------------------------------------
-def build(fn, positions, sig, *, split=False, has_aux=False, optimize=True, many=None, mode="reverse") -> Compiled:
-    """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile."""
+def build(
+    fn, positions, sig, *, split=False, has_aux=False, optimize=True, many=None, mode="reverse", unit_seed=False
+) -> Compiled:
+    """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
+
+    ``unit_seed``: the caller never passes ``delta_out`` (a gradient object), so
+    the code may read 1.0 for it: ``delta_e = 1.0 / g``, not ``delta_out / g``.
+    """
     from . import forward, higher
 
     fn = higher.differentiable(fn, sig)  # a generated function: its source, made differentiable again
@@ -210,6 +216,8 @@ def build(fn, positions, sig, *, split=False, has_aux=False, optimize=True, many
         src = forward.tangent(ir, wrt, ranks, namer)
     else:
         src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
+        if unit_seed and not split:
+            passes.bind_constant(src.fn, src.fn.args.args[-1].id, 1.0)
     if optimize:
         passes.optimize(src.fn)
     text = src.unparse()
@@ -223,7 +231,8 @@ def build(fn, positions, sig, *, split=False, has_aux=False, optimize=True, many
 
 def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
-    options = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse", **options}
+    defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse", "unit_seed": False}
+    options = {**defaults, **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
     try:
         variants = _CACHE.get(fn)
@@ -324,7 +333,8 @@ class _Differentiated:
     def _compile(self, args):
         sig = signature(args)
         _check_wrt_args(self.fn, self.positions, args)
-        variant = self._variants[sig] = compiled(self.fn, self.positions, sig, **self.options)
+        variant = compiled(self.fn, self.positions, sig, unit_seed=True, **self.options)
+        self._variants[sig] = variant
         recent = list(self._variants.items())[-_DISPATCHED:][::-1]
         self._call = dispatch.dispatcher(
             recent, self._general, self._explain, self._check, with_value=self._with_value, has_aux=self.has_aux

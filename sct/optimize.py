@@ -74,6 +74,8 @@ def _fold(node):
         return node.left
     if op is gast.Mult and left == 1:
         return node.right
+    if op is gast.Mult and _is_minus_one(node.left):
+        return gast.UnaryOp(op=gast.USub(), operand=node.right)
     if op in (gast.Add, gast.Sub) and _unsigned(node.right) is not None:  # a + -b * c -> a - b * c
         flipped = gast.Sub() if op is gast.Add else gast.Add()
         return gast.BinOp(left=node.left, op=flipped, right=_unsigned(node.right))
@@ -82,6 +84,10 @@ def _fold(node):
     if op is gast.Add and left == 0:
         return node.right
     return None
+
+
+def _is_minus_one(node) -> bool:
+    return isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and _number(node.operand) == 1
 
 
 def _negated(node) -> bool:
@@ -171,6 +177,18 @@ def _updated_in_place(fn) -> set:
         if isinstance(target, gast.Name):
             found.add(target.id)
     return found
+
+
+def bind_constant(fn, var: str, value) -> None:
+    """Read the number ``value`` wherever ``fn`` reads ``var`` (a seed the caller always passes as 1.0)."""
+
+    class Bind(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id == var and isinstance(node.ctx, gast.Load):
+                return gast.Constant(value=value, kind=None)
+            return node
+
+    Bind().visit(fn)
 
 
 # ---- copy propagation -------------------------------------------------------------
