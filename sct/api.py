@@ -319,12 +319,17 @@ class _Differentiated:
         _check_scalar(self.fn, value)
 
     def _explain(self, args, exc):
-        """The generated code failed; if that is because ``fn`` returns no scalar, say so instead."""
+        """The generated code failed: raise ``fn``'s own error, or say that ``fn`` returns no scalar.
+
+        Where ``fn`` itself fails on these arguments, its own error (an
+        ``UnboundLocalError``, say, that the generated code met as a ``None``) is
+        the one Python would raise, so it is the one to see.
+        """
         try:
             out = self.fn(*args)
             out = out[0] if self.has_aux else out
-        except Exception:
-            return  # the function fails by itself: its own error is the one to see
+        except Exception as own:
+            raise own from None
         try:
             _check_scalar(self.fn, out)
         except SctError as err:
