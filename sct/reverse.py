@@ -14,6 +14,8 @@ if the reverse sweep reads it, the forward sweep pushes its old value on a
 plain list (``h_stack.append(h)``) and the reverse sweep pops it back. Which
 adjoints are defined at each point is tracked statically (:class:`_State`);
 where branches or loop trips disagree, a zero adjoint is written explicitly.
+How contributions accumulate lives in :mod:`sct.accumulation`, how loops are
+reversed in :mod:`sct.reverse_loops`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import gast
 import numpy as np
 
 from . import rules
+from .accumulation import Accumulation, lists, merged
 from .analysis import (
     SCALAR,
     activity,
@@ -39,9 +42,10 @@ from .analysis import (
 from .codegen import Source, assign, comment, function_def, name
 from .errors import NonDifferentiableError, Problem, SctError
 from .forward_sweep import ForwardSweep
-from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands, walk
+from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
 from .records import record_shapes, shape_only
-from .runtime import add_at, fresh_copy, like, unbroadcast, zeros_like
+from .reverse_loops import LoopReversal
+from .runtime import like, unbroadcast, zeros_like
 from .symbolic import Scatter, Sym, call, is_zero, to_expr
 
 DYNAMIC = rules.DYNAMIC
@@ -76,14 +80,14 @@ class _State:
         self.owned.discard(var)
 
 
-class _Reverse:
+class _Reverse(Accumulation, LoopReversal):
     def __init__(self, ir, wrt, ranks, namer, kinds):
         self.ir, self.wrt, self.ranks, self.namer, self.kinds = ir, wrt, ranks, namer, kinds
         self.active = activity(ir, wrt)
         self.classes = shape_classes(ir, ranks)
         self.overwritten = overwritten(ir)
         self.first = first_definitions(ir)
-        self.lists = _lists(ir, kinds)
+        self.lists = lists(ir, kinds)
         self.flags = set(branch_flags(ir)) & self.overwritten  # recorded per branch taken, see reverse_if
         self.deltas = {}  # variable -> name of its adjoint
         self.stacks = {}  # variable -> name of its record
@@ -194,7 +198,7 @@ class _Reverse:
         target = stmt.target
         lines = []
         if target in self.active and target in state.defined:
-            contributions = _merged(list(self.contributions(stmt, self.delta(target), state)))
+            contributions = merged(list(self.contributions(stmt, self.delta(target), state)))
             state.forget(target)  # before this assignment the variable had no (or another) value
             body = [line for var, c in contributions if var in self.active for line in self.accumulate(var, c, state)]
             if body:
@@ -249,82 +253,6 @@ class _Reverse:
         if isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags:
             return [self.pop(stmt.test.id), reverse]  # the forward sweep recorded the branch it took
         return [reverse]
-
-    def reverse_loop(self, stmt, state) -> list:
-        """Trips backwards; adjoints carried across trips are zeroed before the loop."""
-        self.depth += 1
-        start, before = state.copy(), []
-        for _ in range(len(self.active) + 1):  # fixed point: grows monotonically
-            probe = start.copy()
-            self.block(stmt.body, probe)
-            extra = probe.defined - start.defined
-            start.owned &= probe.owned | (start.owned - probe.defined)
-            if not extra:
-                break
-            for var in sorted(extra):
-                before.append(assign(self.delta(var), self.zero(var)))
-                start.defined.add(var)
-                start.owned.add(var)
-        end = start.copy()
-        body = self.block(stmt.body, end)
-        for var in sorted(start.defined - end.defined):
-            body.append(assign(self.delta(var), self.zero(var)))
-        self.depth -= 1
-        state.defined, state.owned = start.defined, start.owned & end.owned
-        if not body:
-            return before
-        return before + [self.reversed_loop(stmt, body)]
-
-    def reversed_loop(self, stmt, body) -> gast.For:
-        header = self.reversed_header(stmt)
-        if self.depth == 0 and not stmt.brk:
-            header = self.iterate_branch_records(header, body)
-        return gast.For(target=header.target, iter=header.iter, body=body, orelse=[], type_comment=None)
-
-    def iterate_branch_records(self, header, body):
-        """``for g in reversed(g_stack):`` in place of ``g = g_stack.pop()`` at the top of each trip.
-
-        Only for a top-level loop that runs every trip to its end: its body then
-        runs each such ``if`` once a trip, and the record holds one entry a trip.
-        """
-        popped = [s for s in body if _popped_flag(s, self.flags, self.stacks)]
-        if not popped:
-            return header
-        for s in popped:
-            body.remove(s)
-        targets = [s.targets[0].id for s in popped]
-        records = [gast.Call(func=name("reversed"), args=[name(self.stacks[t])], keywords=[]) for t in targets]
-        if any(isinstance(n, gast.Name) and n.id == header.target.id for s in body for n in gast.walk(s)):
-            targets, records = [header.target.id] + targets, [header.iter] + records  # the loop's own index
-        if len(targets) == 1:
-            return gast.For(target=name(targets[0], store=True), iter=records[0], body=[], orelse=[], type_comment=None)
-        store = gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store())
-        zipped = gast.Call(func=name("zip"), args=records, keywords=[])
-        return gast.For(target=store, iter=zipped, body=[], orelse=[], type_comment=None)
-
-    def reversed_header(self, stmt) -> gast.For:
-        """``for target in <the trips backwards>:``, with an empty body."""
-        if isinstance(stmt, For):
-            iterable = stmt.iter
-            if stmt.trips:
-                count = self.trip_count(stmt.trips)
-                iterable = gast.Subscript(
-                    value=iterable, slice=gast.Slice(lower=None, upper=count, step=None), ctx=LOAD
-                )
-            header = gast.Call(func=name("reversed"), args=[iterable], keywords=[])
-            target = stmt.target
-        else:
-            header = gast.Call(func=name("range"), args=[self.trip_count(stmt.trips)], keywords=[])
-            target = self.namer.fresh("_")
-        return gast.For(target=name(target, store=True), iter=header, body=[], orelse=[], type_comment=None)
-
-    def trip_count(self, trips: str):
-        """The loop's trip count: a plain variable, or popped from its record in nested loops."""
-        if self.depth > 0:
-            return gast.Call(
-                func=gast.Attribute(value=name(self.stack(trips)), attr="pop", ctx=LOAD), args=[], keywords=[]
-            )
-        return name(trips)
 
     # ---- contributions -------------------------------------------------------------------
     def contributions(self, stmt, g, state):
@@ -413,64 +341,6 @@ class _Reverse:
     def symbolic(self, node):
         return rule_view(node, self.ranks)
 
-    # ---- accumulation --------------------------------------------------------------------
-    def accumulate(self, var: str, contribution, state) -> list:
-        if isinstance(contribution, Scatter):
-            return self.scatter(var, contribution, state)
-        target = self.delta(var)
-        for other in _names(contribution):  # a view or alias of an adjoint we own
-            if other in self.deltas.values() and not _fresh(contribution):
-                state.owned -= {v for v, d in self.deltas.items() if d == other}
-        if var in state.defined and var in state.owned and self.in_place(var):
-            return [gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=contribution)]
-        if var in state.defined:
-            contribution = gast.BinOp(left=name(target), op=gast.Add(), right=contribution)
-        state.defined.add(var)
-        if _fresh(contribution):
-            state.owned.add(var)
-        else:
-            state.owned.discard(var)
-        return [assign(target, contribution)]
-
-    def in_place(self, var) -> bool:
-        """Can ``delta_var += c`` update the array (an array, surely, not a number or a list)?"""
-        rank = self.ranks.get(var)
-        return isinstance(rank, int) and rank > 0 and var not in self.lists
-
-    def own(self, var, state) -> list:
-        """Make ``delta_var`` an array only we hold, so it can be updated in place."""
-        lines = []
-        if var not in state.defined:
-            lines.append(assign(self.delta(var), self.zero(var)))
-        elif var not in state.owned:
-            lines.append(assign(self.delta(var), to_expr(call(fresh_copy, Sym(name(self.delta(var)))))))
-        state.defined.add(var)
-        state.owned.add(var)
-        return lines
-
-    def scatter(self, var, contribution: Scatter, state) -> list:
-        """``delta_x[index] += g``: the adjoint of reading ``x[index]``."""
-        lines = self.own(var, state)
-        target = name(self.delta(var))
-        g = to_expr(contribution.g)
-        if self.basic_index(contribution.index) and not (var in self.lists and _has_slice(contribution.index)):
-            store = gast.Subscript(value=target, slice=to_expr(contribution.index), ctx=gast.Store())
-            lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))
-        else:
-            index = Sym(_index_value(contribution.index))
-            lines.append(gast.Expr(value=to_expr(call(add_at, Sym(target), index, Sym(g)))))
-        return lines
-
-    def basic_index(self, index) -> bool:
-        """Ints, slices and rank-0 variables only: ``+=`` then adds each element once."""
-        if isinstance(index, tuple):
-            return all(self.basic_index(i) for i in index)
-        if isinstance(index, slice):
-            return True
-        if isinstance(index, Sym):
-            return isinstance(index.node, gast.Name) and self.ranks.get(index.node.id) == 0
-        return isinstance(index, int | str | type(None)) or index is Ellipsis
-
     def missing_rule(self, stmt):
         fn = stmt.prim
         label = getattr(fn, "__qualname__", None) or repr(fn)
@@ -483,61 +353,6 @@ class _Reverse:
         self.problems.append(Problem(message, stmt.origin))
 
 
-def _lists(ir, kinds: dict) -> set:
-    """Variables holding Python lists: list and tuple parameters, and slices of them."""
-    found = {p for p, kind in kinds.items() if kind in ("list", "tuple")}
-    for stmt in walk(ir.body):
-        value = getattr(stmt, "value", None)
-        sliced = isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice)
-        if isinstance(stmt, Assign) and sliced and isinstance(value.value, gast.Name) and value.value.id in found:
-            found.add(stmt.target)
-    return found
-
-
-def _index_value(index):
-    """An index as an expression that can be passed to a function: ``slice(...)``, not ``a:b``."""
-    if isinstance(index, tuple):
-        return gast.Tuple(elts=[_index_value(i) for i in index], ctx=LOAD)
-    if isinstance(index, slice):
-        parts = [to_expr(p) for p in (index.start, index.stop, index.step)]
-        return gast.Call(func=name("slice"), args=parts, keywords=[])
-    return to_expr(index)
-
-
-def _has_slice(index) -> bool:
-    return isinstance(index, slice) or isinstance(index, tuple) and any(isinstance(i, slice) for i in index)
-
-
-def _popped_flag(stmt, flags: set, stacks: dict) -> bool:
-    """Is ``stmt`` ``g = g_stack.pop()`` for a branch flag ``g``?"""
-    return (
-        isinstance(stmt, gast.Assign)
-        and isinstance(stmt.targets[0], gast.Name)
-        and stmt.targets[0].id in flags
-        and isinstance(stmt.value, gast.Call)
-        and isinstance(stmt.value.func, gast.Attribute)
-        and stmt.value.func.attr == "pop"
-        and isinstance(stmt.value.func.value, gast.Name)
-        and stmt.value.func.value.id == stacks.get(stmt.targets[0].id)
-    )
-
-
-def _merged(contributions: list) -> list:
-    """One contribution ``2.0 * c`` where a statement sends ``c`` twice to one variable (``x * x``)."""
-    seen, merged = {}, []
-    for var, c in contributions:
-        key = (var, gast.dump(c)) if isinstance(c, gast.AST) else None
-        if key in seen and seen[key] is not None:
-            index = seen[key]
-            merged[index] = (var, gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=c))
-            seen[key] = None  # a third copy stays a separate contribution
-            continue
-        if key is not None:
-            seen[key] = len(merged)
-        merged.append((var, c))
-    return merged
-
-
 def _names(node):
     return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
 
@@ -546,11 +361,6 @@ def _stored(body) -> set:
     return {
         n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }
-
-
-def _fresh(expr) -> bool:
-    """Does ``expr`` always make a new array (so no other name can hold it)?"""
-    return isinstance(expr, gast.BinOp | gast.UnaryOp)
 
 
 def _drop_pops(body, unused: set) -> list:

@@ -1,0 +1,126 @@
+"""Accumulating contributions into adjoints, without aliasing bugs.
+
+Mixed into the reverse emitter (:mod:`sct.reverse`), which tracks per program
+point which adjoints hold a value (``defined``) and which hold an array only we
+can reach (``owned``: zeros we made, or the result of an arithmetic operation).
+The first contribution to ``delta_v`` defines it. Later ones build a new array,
+``delta_v = delta_v + c``, unless ``delta_v`` is owned and surely an array: then
+``delta_v += c`` updates it in place. Reading ``x[i]`` scatters its adjoint back
+with ``delta_x[i] += g`` (or ``add_at`` for fancy indices) into an owned array.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .codegen import assign, name
+from .ir import Assign, names_in, walk
+from .runtime import add_at, fresh_copy
+from .symbolic import Scatter, Sym, call, to_expr
+
+LOAD = gast.Load()
+
+
+class Accumulation:
+    def accumulate(self, var: str, contribution, state) -> list:
+        if isinstance(contribution, Scatter):
+            return self.scatter(var, contribution, state)
+        target = self.delta(var)
+        for other in names_in(contribution):  # a view or alias of an adjoint we own
+            if other in self.deltas.values() and not _fresh(contribution):
+                state.owned -= {v for v, d in self.deltas.items() if d == other}
+        if var in state.defined and var in state.owned and self.in_place(var):
+            return [gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=contribution)]
+        if var in state.defined:
+            contribution = gast.BinOp(left=name(target), op=gast.Add(), right=contribution)
+        state.defined.add(var)
+        if _fresh(contribution):
+            state.owned.add(var)
+        else:
+            state.owned.discard(var)
+        return [assign(target, contribution)]
+
+    def in_place(self, var) -> bool:
+        """Can ``delta_var += c`` update the array (an array, surely, not a number or a list)?"""
+        rank = self.ranks.get(var)
+        return isinstance(rank, int) and rank > 0 and var not in self.lists
+
+    def own(self, var, state) -> list:
+        """Make ``delta_var`` an array only we hold, so it can be updated in place."""
+        lines = []
+        if var not in state.defined:
+            lines.append(assign(self.delta(var), self.zero(var)))
+        elif var not in state.owned:
+            lines.append(assign(self.delta(var), to_expr(call(fresh_copy, Sym(name(self.delta(var)))))))
+        state.defined.add(var)
+        state.owned.add(var)
+        return lines
+
+    def scatter(self, var, contribution: Scatter, state) -> list:
+        """``delta_x[index] += g``: the adjoint of reading ``x[index]``."""
+        lines = self.own(var, state)
+        target = name(self.delta(var))
+        g = to_expr(contribution.g)
+        if self.basic_index(contribution.index) and not (var in self.lists and _has_slice(contribution.index)):
+            store = gast.Subscript(value=target, slice=to_expr(contribution.index), ctx=gast.Store())
+            lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))
+        else:
+            index = Sym(_index_value(contribution.index))
+            lines.append(gast.Expr(value=to_expr(call(add_at, Sym(target), index, Sym(g)))))
+        return lines
+
+    def basic_index(self, index) -> bool:
+        """Ints, slices and rank-0 variables only: ``+=`` then adds each element once."""
+        if isinstance(index, tuple):
+            return all(self.basic_index(i) for i in index)
+        if isinstance(index, slice):
+            return True
+        if isinstance(index, Sym):
+            return isinstance(index.node, gast.Name) and self.ranks.get(index.node.id) == 0
+        return isinstance(index, int | str | type(None)) or index is Ellipsis
+
+
+def lists(ir, kinds: dict) -> set:
+    """Variables holding Python lists: list and tuple parameters, and slices of them."""
+    found = {p for p, kind in kinds.items() if kind in ("list", "tuple")}
+    for stmt in walk(ir.body):
+        value = getattr(stmt, "value", None)
+        sliced = isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice)
+        if isinstance(stmt, Assign) and sliced and isinstance(value.value, gast.Name) and value.value.id in found:
+            found.add(stmt.target)
+    return found
+
+
+def _index_value(index):
+    """An index as an expression that can be passed to a function: ``slice(...)``, not ``a:b``."""
+    if isinstance(index, tuple):
+        return gast.Tuple(elts=[_index_value(i) for i in index], ctx=LOAD)
+    if isinstance(index, slice):
+        parts = [to_expr(p) for p in (index.start, index.stop, index.step)]
+        return gast.Call(func=name("slice"), args=parts, keywords=[])
+    return to_expr(index)
+
+
+def _has_slice(index) -> bool:
+    return isinstance(index, slice) or isinstance(index, tuple) and any(isinstance(i, slice) for i in index)
+
+
+def merged(contributions: list) -> list:
+    """One contribution ``2.0 * c`` where a statement sends ``c`` twice to one variable (``x * x``)."""
+    seen, merged = {}, []
+    for var, c in contributions:
+        key = (var, gast.dump(c)) if isinstance(c, gast.AST) else None
+        if key in seen and seen[key] is not None:
+            index = seen[key]
+            merged[index] = (var, gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=c))
+            seen[key] = None  # a third copy stays a separate contribution
+            continue
+        if key is not None:
+            seen[key] = len(merged)
+        merged.append((var, c))
+    return merged
+
+
+def _fresh(expr) -> bool:
+    """Does ``expr`` always make a new array (so no other name can hold it)?"""
+    return isinstance(expr, gast.BinOp | gast.UnaryOp)

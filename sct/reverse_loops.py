@@ -1,0 +1,111 @@
+"""Reversing loops: the trips backwards, and the records read per trip.
+
+Mixed into the reverse emitter (:mod:`sct.reverse`). A loop is reversed as a
+loop over its trips backwards. Adjoints carried from one trip to the one before
+are found by a fixed point over the body and zeroed before the loop. The trip
+count is the loop's own range, or a counter the forward sweep kept (``while``,
+``break``), popped from a record when the loop is nested in another. A
+top-level loop that runs every trip to its end walks the branch records of its
+``if`` statements backwards in its header: ``for g in reversed(g_stack):``.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .codegen import assign, name
+from .ir import For
+
+LOAD = gast.Load()
+
+
+class LoopReversal:
+    def reverse_loop(self, stmt, state) -> list:
+        """Trips backwards; adjoints carried across trips are zeroed before the loop."""
+        self.depth += 1
+        start, before = state.copy(), []
+        for _ in range(len(self.active) + 1):  # fixed point: grows monotonically
+            probe = start.copy()
+            self.block(stmt.body, probe)
+            extra = probe.defined - start.defined
+            start.owned &= probe.owned | (start.owned - probe.defined)
+            if not extra:
+                break
+            for var in sorted(extra):
+                before.append(assign(self.delta(var), self.zero(var)))
+                start.defined.add(var)
+                start.owned.add(var)
+        end = start.copy()
+        body = self.block(stmt.body, end)
+        for var in sorted(start.defined - end.defined):
+            body.append(assign(self.delta(var), self.zero(var)))
+        self.depth -= 1
+        state.defined, state.owned = start.defined, start.owned & end.owned
+        if not body:
+            return before
+        return before + [self.reversed_loop(stmt, body)]
+
+    def reversed_loop(self, stmt, body) -> gast.For:
+        header = self.reversed_header(stmt)
+        if self.depth == 0 and not stmt.brk:
+            header = self.iterate_branch_records(header, body)
+        return gast.For(target=header.target, iter=header.iter, body=body, orelse=[], type_comment=None)
+
+    def iterate_branch_records(self, header, body):
+        """``for g in reversed(g_stack):`` in place of ``g = g_stack.pop()`` at the top of each trip.
+
+        Only for a top-level loop that runs every trip to its end: its body then
+        runs each such ``if`` once a trip, and the record holds one entry a trip.
+        """
+        popped = [s for s in body if _popped_flag(s, self.flags, self.stacks)]
+        if not popped:
+            return header
+        for s in popped:
+            body.remove(s)
+        targets = [s.targets[0].id for s in popped]
+        records = [gast.Call(func=name("reversed"), args=[name(self.stacks[t])], keywords=[]) for t in targets]
+        if any(isinstance(n, gast.Name) and n.id == header.target.id for s in body for n in gast.walk(s)):
+            targets, records = [header.target.id] + targets, [header.iter] + records  # the loop's own index
+        if len(targets) == 1:
+            return gast.For(target=name(targets[0], store=True), iter=records[0], body=[], orelse=[], type_comment=None)
+        store = gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store())
+        zipped = gast.Call(func=name("zip"), args=records, keywords=[])
+        return gast.For(target=store, iter=zipped, body=[], orelse=[], type_comment=None)
+
+    def reversed_header(self, stmt) -> gast.For:
+        """``for target in <the trips backwards>:``, with an empty body."""
+        if isinstance(stmt, For):
+            iterable = stmt.iter
+            if stmt.trips:
+                count = self.trip_count(stmt.trips)
+                iterable = gast.Subscript(
+                    value=iterable, slice=gast.Slice(lower=None, upper=count, step=None), ctx=LOAD
+                )
+            header = gast.Call(func=name("reversed"), args=[iterable], keywords=[])
+            target = stmt.target
+        else:
+            header = gast.Call(func=name("range"), args=[self.trip_count(stmt.trips)], keywords=[])
+            target = self.namer.fresh("_")
+        return gast.For(target=name(target, store=True), iter=header, body=[], orelse=[], type_comment=None)
+
+    def trip_count(self, trips: str):
+        """The loop's trip count: a plain variable, or popped from its record in nested loops."""
+        if self.depth > 0:
+            return gast.Call(
+                func=gast.Attribute(value=name(self.stack(trips)), attr="pop", ctx=LOAD), args=[], keywords=[]
+            )
+        return name(trips)
+
+
+def _popped_flag(stmt, flags: set, stacks: dict) -> bool:
+    """Is ``stmt`` ``g = g_stack.pop()`` for a branch flag ``g``?"""
+    return (
+        isinstance(stmt, gast.Assign)
+        and isinstance(stmt.targets[0], gast.Name)
+        and stmt.targets[0].id in flags
+        and isinstance(stmt.value, gast.Call)
+        and isinstance(stmt.value.func, gast.Attribute)
+        and stmt.value.func.attr == "pop"
+        and isinstance(stmt.value.func.value, gast.Name)
+        and stmt.value.func.value.id == stacks.get(stmt.targets[0].id)
+    )
