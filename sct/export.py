@@ -199,8 +199,16 @@ def function_source(fn) -> tuple[str, ast.AST]:
     text = textwrap.dedent("".join(lines))
     if fn.__name__ == "<lambda>":
         return _lambda_source(fn, text)
-    tree = ast.parse(text)
-    node = tree.body[0]
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        tree = None
+    node = tree.body[0] if tree is not None and tree.body else None
+    if not isinstance(node, ast.FunctionDef) or node.name != fn.__name__:  # the file changed since the import
+        raise ExportError(
+            f"the source of {fn.__qualname__} in {inspect.getsourcefile(fn)} no longer matches the running "
+            "function (was the file edited after it was imported?); restart Python and export again"
+        )
     if node.decorator_list:
         text = "\n".join(text.splitlines()[node.lineno - 1 :])
         tree = ast.parse(text)

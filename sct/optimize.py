@@ -345,6 +345,8 @@ def _is_dead(stmt, loads) -> bool:
         return stmt.target.id not in loads and not _has_effect(stmt.value)
     if not isinstance(stmt, gast.Assign) or _has_effect(stmt.value):
         return False
+    if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
+        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity
     targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]
     return all(t not in loads for t in targets)
 

@@ -1,6 +1,7 @@
 """The command line: sct dump, sct check, sct export; their output, exit status and errors."""
 
 import json
+import linecache
 import os
 import re
 import subprocess
@@ -13,6 +14,8 @@ import pytest
 
 import sct
 from sct import cli
+from sct.export import export_source
+from sct.rules.table import defvjp
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = str(ROOT / "examples" / "seed.py")
@@ -520,6 +523,25 @@ def test_export_refuses_what_it_cannot_write(capsys, tmp_path):
     code, _, err = main(capsys, "export", path + ":uses_huge", "-o", str(tmp_path / "x.py"))
     assert_user_error(code, err, "'HUGE'", "5000 elements", "as an argument")
     assert not (tmp_path / "x.py").exists()
+
+
+def test_export_refuses_a_helper_whose_file_changed_after_import(tmp_path):
+    helper = tmp_path / "edited_helper.py"
+    helper.write_text("def cube(x):\n    return x * x * x\n\n\ndef cube_rule(g, ans, x):\n    return g * 3.0 * x * x\n")
+    module = cli.load_module(str(helper))
+    defvjp(module.cube, module.cube_rule, symbolic=False)  # the export writes the rule's source
+    user = write(tmp_path, "def f(x):\n    return cube(x) * 2.0\n", "edits.py")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        fn = cli.load_module(user).f
+        fn.__globals__["cube"] = module.cube
+        assert "def cube_rule(" in export_source(fn)
+        helper.write_text("# a line added on top\n\n\n\ndef square(x):\n    return x * x\n")  # edited after the import
+        linecache.checkcache(str(helper))
+        with pytest.raises(sct.SctError, match="no longer matches the running function"):
+            export_source(fn)
+    finally:
+        sys.path.remove(str(tmp_path))
 
 
 def test_export_refuses_to_overwrite_without_force(capsys, tmp_path):
