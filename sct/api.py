@@ -278,9 +278,11 @@ def _check_scalar(fn, out):
 class _Differentiated:
     """Shared machinery of the callables grad and value_and_grad return.
 
-    A call goes through ``_call``: a dispatcher generated for the variants
-    compiled so far (see :mod:`sct.dispatch`), which falls back to ``_general``
-    for arguments it does not recognise.
+    A call goes through ``_call``: at first ``_general``; from the second call
+    on, a dispatcher generated for the variants compiled so far (see
+    :mod:`sct.dispatch`), which falls back to ``_general`` for arguments it does
+    not recognise. (A gradient object made for one call, ``sct.grad(f)(x)``,
+    never pays for generating one.)
     """
 
     _with_value = False  # whether a call returns (value, grads)
@@ -294,6 +296,7 @@ class _Differentiated:
         functools.update_wrapper(self, fn, updated=())  # fn may be a Grad: keep our own fields
         self._variants = {}
         self._call = self._general
+        self._dispatched = None  # the variants the current dispatcher tests for
 
     def __call__(self, *args):
         return self._call(*args)
@@ -303,6 +306,8 @@ class _Differentiated:
         found = self._variants.get(signature(args))
         if found is None or not found.fresh():
             found = self._compile(args)
+        elif self._dispatched != list(self._variants.values()):  # called again: worth a dispatcher
+            self._dispatch()
         try:
             value, grads = found.function(*args)
         except (TypeError, IndexError, ValueError) as exc:
@@ -340,11 +345,16 @@ class _Differentiated:
         _check_wrt_args(self.fn, self.positions, args)
         variant = compiled(self.fn, self.positions, sig, unit_seed=True, **self.options)
         self._variants[sig] = variant
+        if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
+            self._dispatch()
+        return variant
+
+    def _dispatch(self):
+        self._dispatched = list(self._variants.values())
         recent = list(self._variants.items())[-_DISPATCHED:][::-1]
         self._call = dispatch.dispatcher(
             recent, self._general, self._explain, self._check, with_value=self._with_value, has_aux=self.has_aux
         )
-        return variant
 
     @property
     def source(self) -> str:

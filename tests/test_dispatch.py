@@ -98,3 +98,14 @@ def test_gradient_objects_read_one_for_the_seed_they_never_pass():
     assert "delta_out / y" in g.source  # what sct dump and export show keeps the seed
     _, backward = sct.vjp(ratio, 3.0, 2.0)
     assert backward(2.0) == (1.0, -1.5)  # a vjp passes its own seed
+
+
+def test_a_gradient_object_made_for_one_call_generates_no_dispatcher():
+    g = sct.grad(f)
+    g(0.5, 0.5)
+    assert g._call == g._general  # sct.grad(f)(x) in a loop must not compile a dispatcher per call
+    g(0.5, 0.5)
+    assert g._call != g._general
+    dispatcher = g._call
+    g(np.ones(2), 0.5)  # a new variant: the dispatcher is generated again, to test for it too
+    assert g._call is not dispatcher and g._call != g._general
