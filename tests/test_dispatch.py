@@ -106,6 +106,8 @@ def test_a_gradient_object_made_for_one_call_generates_no_dispatcher():
     assert g._call == g._general  # sct.grad(f)(x) in a loop must not compile a dispatcher per call
     g(0.5, 0.5)
     assert g._call != g._general
+    assert type(g).__call__ is g._call and isinstance(g, sct.api.Grad)  # its own class, calling it directly
+    assert type(sct.grad(f)).__call__ is not g._call  # other gradient objects are left alone
     dispatcher = g._call
     g(np.ones(2), 0.5)  # a new variant: the dispatcher is generated again, to test for it too
     assert g._call is not dispatcher and g._call != g._general
