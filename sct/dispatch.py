@@ -10,7 +10,7 @@ in a direct call of the variant. Anything the chain does not recognise goes to
 the general path, which compiles new variants and regenerates the dispatcher.
 
 The generated text holds no user names: every object it tests against is bound
-by position (``scope0``, ``key0``, ``value0``, ...).
+by position (``v0_scope0``, ``v0_key0``, ``function0``, ...).
 """
 
 from __future__ import annotations
