@@ -36,6 +36,7 @@ class Compiled:
     wrt: list
     guards: tuple = ((), (), ())  # what the compile relied on; see _guards
     scalar: bool = False  # the analysis proved the function's value a scalar: no need to check it
+    grads_only: bool = False  # the function returns the gradients alone, not (value, gradients)
 
     def __post_init__(self):
         self.fresh = dispatch.guard_function(self.guards)
@@ -192,12 +193,25 @@ def _resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
 
 # ---- the pipeline ---------------------------------------------------------------------
 def build(
-    fn, positions, sig, *, split=False, has_aux=False, optimize=True, many=None, mode="reverse", unit_seed=False
+    fn,
+    positions,
+    sig,
+    *,
+    split=False,
+    has_aux=False,
+    optimize=True,
+    many=None,
+    mode="reverse",
+    unit_seed=False,
+    grads_only=False,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
     ``unit_seed``: the caller never passes ``delta_out`` (a gradient object), so
     the code may read 1.0 for it: ``delta_e = 1.0 / g``, not ``delta_out / g``.
+    ``grads_only``: the caller wants no value (``grad``), so where the value is
+    surely a scalar (nothing to check) the code returns the gradients alone and
+    computes the value only as far as the gradients need it.
     """
     from . import forward, higher
 
@@ -218,6 +232,11 @@ def build(
         src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
         if unit_seed and not split:
             passes.bind_constant(src.fn, src.fn.args.args[-1].id, 1.0)
+    scalar = ranks.get(ir.output) == 0
+    grads_only = grads_only and scalar and not has_aux and not split and mode == "reverse"
+    if grads_only:
+        ret = src.fn.body[-1]
+        ret.value = ret.value.elts[1]  # return (out, grads) -> return grads
     if optimize:
         passes.optimize(src.fn)
     text = src.unparse()
@@ -226,13 +245,13 @@ def build(
     helpers = {**src.helpers, **free}
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles"] += 1
-    return Compiled(function, text, helpers, ir.params, wrt, scalar=ranks.get(ir.output) == 0)
+    return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only)
 
 
 def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
-    defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse", "unit_seed": False}
-    options = {**defaults, **options}
+    defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse"}
+    options = {**defaults, "unit_seed": False, "grads_only": False, **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
     try:
         variants = _CACHE.get(fn)
@@ -287,6 +306,10 @@ class _Differentiated:
 
     _with_value = False  # whether a call returns (value, grads)
 
+    @property
+    def _grads_only(self) -> bool:
+        return not self._with_value and not self.has_aux
+
     def __init__(self, fn, wrt, has_aux):
         if not callable(fn):
             raise SctError(f"sct.grad expects a function, got {fn!r}")
@@ -309,6 +332,8 @@ class _Differentiated:
         elif self._dispatched != list(self._variants.values()):  # called again: worth a dispatcher
             self._dispatch()
         try:
+            if found.grads_only:  # the value is a scalar, and not asked for
+                return found.function(*args)
             value, grads = found.function(*args)
         except (TypeError, IndexError, ValueError) as exc:
             self._explain(args, exc)
@@ -343,7 +368,7 @@ class _Differentiated:
     def _compile(self, args):
         sig = signature(args)
         _check_wrt_args(self.fn, self.positions, args)
-        variant = compiled(self.fn, self.positions, sig, unit_seed=True, **self.options)
+        variant = compiled(self.fn, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options)
         self._variants[sig] = variant
         if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
             self._dispatch()

@@ -105,11 +105,14 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
                 "                fresh = False",
                 "            if fresh:",
                 "                try:",
-                f"                    result = function{v}({params})",
+                f"                    {'return' if variant.grads_only else 'result ='} function{v}({params})",
                 "                except (TypeError, IndexError, ValueError) as exc:",
                 "                    explain(args, exc)",
                 "                    raise",
             ]
+            if variant.grads_only:  # a proved scalar value, not returned at all
+                v += 1
+                continue
             if not variant.scalar:
                 lines += [
                     f"                value = {value}",

@@ -111,3 +111,17 @@ def test_a_gradient_object_made_for_one_call_generates_no_dispatcher():
     dispatcher = g._call
     g(np.ones(2), 0.5)  # a new variant: the dispatcher is generated again, to test for it too
     assert g._call is not dispatcher and g._call != g._general
+
+
+def two_terms(x, y):
+    return x * y + np.sin(y)
+
+
+def test_grad_computes_the_value_only_as_far_as_the_gradients_need_it():
+    g = sct.grad(two_terms, wrt=(0, 1))
+    assert g(2.0, 0.5) == pytest.approx((0.5, 2.0 + np.cos(0.5)))
+    runtime = next(iter(g._variants.values())).source
+    assert "out =" not in runtime and runtime.rstrip().endswith("return (float(delta_x), float(delta_y))")
+    value, grads = sct.value_and_grad(two_terms, wrt=(0, 1))(2.0, 0.5)
+    assert value == pytest.approx(1.0 + np.sin(0.5)) and grads == g(2.0, 0.5)
+    assert "out = " in g.source  # sct dump shows the whole function
