@@ -317,8 +317,9 @@ class _Differentiated:
         self.positions, many = resolve_wrt(fn, wrt)
         self.options = {"has_aux": has_aux, "many": many}
         functools.update_wrapper(self, fn, updated=())  # fn may be a Grad: keep our own fields
-        self._variants = {}
+        self._variants = _variants_of(fn, self.positions, self.options, self._grads_only)
         self._call = self._general
+        self._calls = 0  # through the general path
         self._dispatched = None  # the variants the current dispatcher tests for
 
     def __call__(self, *args):
@@ -327,9 +328,10 @@ class _Differentiated:
     def _general(self, *args):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
         found = self._variants.get(signature(args))
+        self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
-        elif self._dispatched != list(self._variants.values()):  # called again: worth a dispatcher
+        elif self._calls > 1 and self._dispatched != list(self._variants.values()):  # in use: worth a dispatcher
             self._dispatch()
         try:
             if found.grads_only:  # the value is a scalar, and not asked for
@@ -405,6 +407,23 @@ class _Differentiated:
 
 
 _DISPATCHED = 4  # variants the fast path of one gradient object tests for, the latest first
+_VARIANTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _variants_of(fn, positions, options, grads_only) -> dict:
+    """``{signature: variant}`` shared by the gradient objects of one function and options.
+
+    So ``sct.grad(f)(x)``, a new object per call, finds its variant at once.
+    """
+    key = (tuple(positions), options["has_aux"], options["many"], grads_only)
+    try:
+        found = _VARIANTS.get(fn)
+    except TypeError:  # not weak-referenceable: build says why on the first call
+        return {}
+    if found is None:
+        with _LOCK:
+            found = _VARIANTS.setdefault(fn, {})
+    return found.setdefault(key, {})
 
 
 class Grad(_Differentiated):

@@ -100,14 +100,18 @@ def test_gradient_objects_read_one_for_the_seed_they_never_pass():
     assert backward(2.0) == (1.0, -1.5)  # a vjp passes its own seed
 
 
+def only_here(x, y):
+    return np.sum(np.cos(x) * y)
+
+
 def test_a_gradient_object_made_for_one_call_generates_no_dispatcher():
-    g = sct.grad(f)
+    g = sct.grad(only_here)  # a function no other test compiles: its variants are all new here
     g(0.5, 0.5)
     assert g._call == g._general  # sct.grad(f)(x) in a loop must not compile a dispatcher per call
     g(0.5, 0.5)
     assert g._call != g._general
     assert type(g).__call__ is g._call and isinstance(g, sct.api.Grad)  # its own class, calling it directly
-    assert type(sct.grad(f)).__call__ is not g._call  # other gradient objects are left alone
+    assert type(sct.grad(only_here)).__call__ is not g._call  # other gradient objects are left alone
     dispatcher = g._call
     g(np.ones(2), 0.5)  # a new variant: the dispatcher is generated again, to test for it too
     assert g._call is not dispatcher and g._call != g._general
@@ -126,3 +130,14 @@ def test_grad_computes_the_value_only_as_far_as_the_gradients_need_it():
     value, grads = sct.value_and_grad(two_terms, wrt=(0, 1))(2.0, 0.5)
     assert value == pytest.approx(1.0 + np.sin(0.5)) and grads == g(2.0, 0.5)
     assert "out = " in g.source  # sct dump shows the whole function
+
+
+def test_new_gradient_objects_of_one_function_share_its_variants():
+    sct.grad(f)(0.5, 0.5)
+    before = api.STATS["compiles"]
+    g = sct.grad(f)
+    assert g(0.25, 0.5) == pytest.approx(np.cos(0.25) * 0.5)
+    assert g._call == g._general  # found at once, and no dispatcher for one call
+    assert api.STATS["compiles"] == before
+    assert sct.grad(f, wrt=1)(0.25, 0.5) == pytest.approx(np.sin(0.25))  # other options: their own
+    assert sct.value_and_grad(f)(0.25, 0.5)[0] == pytest.approx(np.sin(0.25) * 0.5)
