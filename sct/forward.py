@@ -26,6 +26,7 @@ from .analysis import SCALAR, rule_view, shape_class, shape_classes, static_valu
 from .codegen import Source, assign, function_def, name
 from .errors import NonDifferentiableError, Problem
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands, walk
+from .optimize import unsigned
 from .runtime import fresh_copy, zeros_like
 from .symbolic import Sym, call, is_zero, to_expr
 
@@ -233,21 +234,10 @@ def _add(a, b):
         return b
     if _zero_sym(b):
         return a
-    positive = _without_sign(getattr(b, "node", None))
+    positive = unsigned(getattr(b, "node", None))
     if positive is not None:
         return Sym(gast.BinOp(left=to_expr(a), op=gast.Sub(), right=positive))
     return a + b
-
-
-def _without_sign(node):
-    """``-u * v / w`` -> ``u * v / w``, for writing ``a - u * v / w`` instead of ``a + -u * v / w``."""
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        return node.operand
-    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult | gast.Div):
-        left = _without_sign(node.left)
-        if left is not None:
-            return gast.BinOp(left=left, op=node.op, right=node.right)
-    return None
 
 
 def _if(test, body, orelse) -> gast.If:

@@ -76,9 +76,9 @@ def _fold(node):
         return node.right
     if op is gast.Mult and _is_minus_one(node.left):
         return gast.UnaryOp(op=gast.USub(), operand=node.right)
-    if op in (gast.Add, gast.Sub) and _unsigned(node.right) is not None:  # a + -b * c -> a - b * c
+    if op in (gast.Add, gast.Sub) and unsigned(node.right) is not None:  # a + -b * c -> a - b * c
         flipped = gast.Sub() if op is gast.Add else gast.Add()
-        return gast.BinOp(left=node.left, op=flipped, right=_unsigned(node.right))
+        return gast.BinOp(left=node.left, op=flipped, right=unsigned(node.right))
     if op in (gast.Add, gast.Sub) and right == 0:
         return node.left
     if op is gast.Add and left == 0:
@@ -90,16 +90,15 @@ def _is_minus_one(node) -> bool:
     return isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and _number(node.operand) == 1
 
 
-def _negated(node) -> bool:
-    return isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and _number(node.operand) is None
+def unsigned(node):
+    """``b`` for ``-b``, ``b * c / d`` for ``-b * c / d``; None if there is no leading minus.
 
-
-def _unsigned(node):
-    """``b`` for ``-b``, ``b * c`` for ``-b * c`` (and ``/``, left-nested); None if no leading minus."""
-    if _negated(node):
+    For writing ``a - b * c`` instead of ``a + -b * c`` (the adjoint and tangent emitters too).
+    """
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return node.operand
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult | gast.Div):
-        inner = _unsigned(node.left)
+        inner = unsigned(node.left)
         if inner is not None:
             return gast.BinOp(left=inner, op=node.op, right=node.right)
     return None
