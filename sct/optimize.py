@@ -37,17 +37,29 @@ def demo(source: str) -> str:
 
 
 def _walk(node):
-    """Every node under ``node`` (like ``gast.walk``, without its per-field overhead)."""
+    """Every node under ``node`` (like ``gast.walk``, without its per-field overhead).
+
+    ``ctx`` markers (``Load()``, ``Store()``) are not visited: no pass looks at them
+    as nodes, and they are a third of a function's tree.
+    """
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        for field in current._fields:
+        for field in _FIELDS.get(type(current)) or _fields(type(current)):
             value = getattr(current, field, None)
             if isinstance(value, list):
                 stack.extend(v for v in value if isinstance(v, gast.AST))
             elif isinstance(value, gast.AST):
                 stack.append(value)
+
+
+_FIELDS: dict = {}
+
+
+def _fields(kind) -> tuple:
+    _FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+    return _FIELDS[kind]
 
 
 # ---- algebraic simplification ------------------------------------------------
