@@ -69,8 +69,11 @@ def sample(program: Program, seed: int):
     rng = np.random.default_rng(seed)
     f = load(program)
     args = make_args(program, rng)
-    with np.errstate(all="ignore"):
-        value = f(*args)
+    try:
+        with np.errstate(all="ignore"):
+            value = f(*args)
+    except (ValueError, ArithmeticError):  # math.exp(1e3) overflows, math.sin(inf): f itself fails here
+        assume(False)
     assume(np.isfinite(value) and abs(value) < 1e6)
     return f, args, value, rng
 

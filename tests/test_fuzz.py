@@ -93,9 +93,7 @@ def _export_source():
 @pytest.mark.skipif(_export_source() is None, reason="sct/export.py has no export_source yet")
 @given(P.programs(), seeds)
 def test_exported_module_gives_identical_numbers(program, seed):
-    rng = np.random.default_rng(seed)
-    f = P.load(program)
-    args = P.make_args(program, rng)
+    f, args, _, _ = P.sample(program, seed)
     wrt = _all(len(args))
     text = _export_source()(f, wrt=wrt)
     assert "import sct" not in text and "from sct" not in text
