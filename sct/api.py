@@ -284,6 +284,11 @@ def _check_wrt_args(fn, positions, args):
 
 
 def _check_scalar(fn, out):
+    if isinstance(out, complex) or np.iscomplexobj(out) and not isinstance(out, list | tuple | dict):
+        raise SctError(
+            f"sct.grad needs {fn.__name__} to return a real scalar, but it returned the complex value {out!r} "
+            "(a negative float to a fractional power is complex in Python: use np.power, or take the real part)"
+        )
     if isinstance(out, float) or np.size(out) == 1 and not isinstance(out, list | tuple | dict):
         return
     shape = np.shape(out) if not isinstance(out, dict) else type(out).__name__

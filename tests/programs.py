@@ -254,9 +254,18 @@ def programs(draw, control=(), max_depth=3, max_statements=4):
 def _assign(draw, gen, body, name, universe, depth):
     e = gen.expr(universe, depth)
     body.append(f"{name} = {e.text}")
-    if e.text in gen.scope:  # an alias: `+=` on either would change both in Python
-        gen.scope[e.text].fresh = False
+    _aliased(gen, e)
     gen.scope[name] = Var(name, e.shape, e.exact, fresh=not e.text.isidentifier())
+
+
+def _aliased(gen, *exprs):
+    """``name = other``: in Python both names hold one array, and ``+=`` on either would change both.
+
+    sct reads ``x += e`` as ``x = x + e`` (docs/supported.md), so programs never update an alias in place.
+    """
+    for e in exprs:
+        if e.text in gen.scope:
+            gen.scope[e.text].fresh = False
 
 
 def _augassign(draw, gen, body, name, universe, depth):
@@ -280,6 +289,7 @@ def _if(draw, gen, body, name, universe, depth):
     test = _scalar_test(draw, gen, depth)
     a, b = gen.expr(universe, depth), gen.expr(universe, depth)
     body += [f"if {test}:", f"    {name} = {a.text}", "else:", f"    {name} = {b.text}"]
+    _aliased(gen, a, b)
     shape = broadcast(a.shape, b.shape)
     gen.scope[name] = Var(name, shape, a.shape == b.shape and a.exact and b.exact, fresh=False)
 
@@ -287,6 +297,7 @@ def _if(draw, gen, body, name, universe, depth):
 def _for(draw, gen, body, name, universe, depth):
     init = gen.expr(universe, depth)
     body.append(f"{name} = {init.text}")
+    _aliased(gen, init)
     var = gen.scope[name] = Var(name, init.shape, init.exact, fresh=False)
     i = f"i{name}"
     gen.scope[i] = Var(i, (), fresh=False)

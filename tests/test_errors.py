@@ -298,6 +298,18 @@ def test_container_output_to_grad_suggests_vjp(ret):
         assert "sct.vjp" in str(info.value)
 
 
+def test_complex_value_to_grad_says_it_needs_a_real_scalar():
+    # was (long mutation fuzz): TypeError "float() argument must be ... not 'complex'" from the generated code
+    fn = P.load("def f(x0):\n    return 0.5 / (x0 ** 2.5 + 1.0)\n")  # (-2.0) ** 2.5 is complex in Python
+    assert isinstance(fn(-2.0), complex)
+    for make in (sct.grad, sct.value_and_grad):
+        g = make(fn)
+        assert np.isfinite(g(2.0) if make is sct.grad else g(2.0)[1])
+        for _ in range(3):  # the general path, then the dispatcher
+            with pytest.raises(sct.SctError, match="real scalar"):
+                g(-2.0)
+
+
 def test_possibly_unassigned_variable_fails_like_python():
     # the forward sweep starts a recorded variable at None; the user's own error is the one raised
     source = "def f(x, y):\n    if x > 0.0:\n        t = y * 2.0\n    return t * y\n"
