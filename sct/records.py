@@ -43,7 +43,7 @@ def record_shapes(backward, variables: set, stacks: dict, namer) -> tuple[list, 
         def visit_Assign(self, node):
             self.generic_visit(node)
             target, value = node.targets[0], node.value
-            popped = _popped_stack(value)
+            popped = popped_stack(value)
             if isinstance(target, gast.Name) and target.id in shapes and popped == stacks.get(target.id):
                 node.targets = [name(shapes[target.id], store=True)]
             return node
@@ -67,7 +67,8 @@ def _is_unbroadcast(node) -> bool:
     )
 
 
-def _popped_stack(value):
+def popped_stack(value):
+    """The record ``value`` pops (``h_stack`` for ``h_stack.pop()``), or None."""
     if (
         isinstance(value, gast.Call)
         and isinstance(value.func, gast.Attribute)

@@ -43,7 +43,7 @@ from .codegen import Source, assign, comment, function_def, name
 from .errors import NonDifferentiableError, Problem, SctError
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
-from .records import record_shapes, shape_only
+from .records import popped_stack, record_shapes, shape_only
 from .reverse_loops import LoopReversal
 from .runtime import like, unbroadcast, zeros_like
 from .symbolic import Scatter, Sym, call, is_zero, to_expr
@@ -368,16 +368,7 @@ def _drop_pops(body, unused: set) -> list:
 
     class Drop(gast.NodeTransformer):
         def visit_Assign(self, node):
-            value = node.value
-            if (
-                isinstance(value, gast.Call)
-                and isinstance(value.func, gast.Attribute)
-                and value.func.attr == "pop"
-                and isinstance(value.func.value, gast.Name)
-                and value.func.value.id in unused
-            ):
-                return None
-            return node
+            return None if popped_stack(node.value) in unused else node
 
     dropper = Drop()
     kept = [dropper.visit(stmt) for stmt in body]

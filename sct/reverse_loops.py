@@ -15,6 +15,7 @@ import gast
 
 from .codegen import assign, name
 from .ir import For
+from .records import popped_stack
 
 LOAD = gast.Load()
 
@@ -99,13 +100,7 @@ class LoopReversal:
 
 def _popped_flag(stmt, flags: set, stacks: dict) -> bool:
     """Is ``stmt`` ``g = g_stack.pop()`` for a branch flag ``g``?"""
-    return (
-        isinstance(stmt, gast.Assign)
-        and isinstance(stmt.targets[0], gast.Name)
-        and stmt.targets[0].id in flags
-        and isinstance(stmt.value, gast.Call)
-        and isinstance(stmt.value.func, gast.Attribute)
-        and stmt.value.func.attr == "pop"
-        and isinstance(stmt.value.func.value, gast.Name)
-        and stmt.value.func.value.id == stacks.get(stmt.targets[0].id)
-    )
+    if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    flag, popped = stmt.targets[0].id, popped_stack(stmt.value)
+    return flag in flags and popped is not None and popped == stacks.get(flag)
