@@ -15,6 +15,8 @@ by position (``v0_scope0``, ``v0_key0``, ``function0``, ...).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 ABSENT = object()  # what a guarded name held when it was not defined (a builtin)
@@ -87,14 +89,14 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
             by_arity.setdefault(len(sig), []).append((tests, variant))
     value = "result[0][0]" if has_aux else "result[0]"
     returned = "result" if with_value else "(result[1], result[0][1])" if has_aux else "result[1]"
-    lines = ["def call(*args):"]
-    v = 0
+    lines, numbers = ["def call(*args):"], itertools.count()
     for arity, group in sorted(by_arity.items()):
         params = ", ".join(f"a{k}" for k in range(arity))
         lines.append(f"    if len(args) == {arity}:")
         if arity:
             lines.append(f"        {params}{',' if arity == 1 else ''} = args")
         for tests, variant in group:
+            v = next(numbers)
             guards = guard_terms(variant.guards, env, prefix=f"v{v}_")
             env[f"function{v}"] = variant.function
             lines += [
@@ -111,7 +113,6 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
                 "                    raise",
             ]
             if variant.grads_only:  # a proved scalar value, not returned at all
-                v += 1
                 continue
             if not variant.scalar:
                 lines += [
@@ -120,7 +121,6 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
                     "                    check(value)",
                 ]
             lines.append(f"                return {returned}")
-            v += 1
     lines.append("    return general(*args)")
     exec(compile("\n".join(lines) + "\n", "<sct dispatch>", "exec"), env)
     return env["call"]
