@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import analysis, anf, codegen, dispatch, reverse
+from . import analysis, anf, codegen, dispatch, reverse, unbox
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError
@@ -103,7 +103,7 @@ def _global_names(code) -> set:
 
 
 # ---- argument signatures -------------------------------------------------------
-_FLOAT = (0, "f")
+_FLOAT = dispatch.FLOAT  # exactly a Python float: NumPy scalars and 0-d arrays are (0, "f")
 _ANNOTATED_FLOAT = (0, "annotated")  # a scalar for ``.source``; calls bring their own signature
 
 
@@ -129,7 +129,7 @@ def _describe(a):
     if isinstance(a, int):
         return (0, "i")
     if isinstance(a, float):
-        return _FLOAT
+        return _FLOAT if type(a) is float else (0, "f")
     if isinstance(a, complex):
         return (0, "c")
     if isinstance(a, list | tuple | dict):
@@ -239,13 +239,32 @@ def build(
         ret.value = ret.value.elts[1]  # return (out, grads) -> return grads
     if optimize:
         passes.optimize(src.fn)
-    text = src.unparse()
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
+    floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
+    if floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
+        _unbox(src, floats, helpers, parsed.globals)
+    text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles"] += 1
     return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only)
+
+
+def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
+    """Python floats for NumPy scalars (:mod:`sct.unbox`); a fallback without them where Python raises."""
+    bound = {**codegen.BASE_NAMESPACE, **helpers}
+    types = unbox.plan(src.fn, floats, bound, user_globals)
+    if types is None:
+        return
+    if not types.wraps:  # it only drops float() of Python floats
+        unbox.convert(src.fn, types)
+        return
+    unconverted = codegen.compile_source(src.unparse(), src.fn.name, user_globals, helpers, src.fn.name)
+    unbox.convert(src.fn, types)
+    fallback = src.namer.fresh(f"{src.fn.name}_numpy")
+    helpers[fallback] = unconverted
+    unbox.guard(src.fn, fallback)
 
 
 def compiled(fn, positions, sig, **options) -> Compiled:

@@ -19,6 +19,7 @@ import itertools
 
 import numpy as np
 
+FLOAT = (0, "float")  # the signature of an argument that is exactly a Python float
 ABSENT = object()  # what a guarded name held when it was not defined (a builtin)
 
 
@@ -64,7 +65,7 @@ def guard_function(guards):
 
 def _argument_test(k: int, sig) -> str | None:
     """An inline test that argument ``a{k}`` has signature ``sig``, or None if there is none cheap."""
-    if sig == (0, "f"):
+    if sig == FLOAT:
         return f"type(a{k}) is float"
     if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], int) and isinstance(sig[1], str):
         ndim, kind = sig

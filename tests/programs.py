@@ -210,17 +210,18 @@ class _Gen:
 
 # ---- statements -----------------------------------------------------------------------
 @st.composite
-def programs(draw, control=(), max_depth=3, max_statements=4):
+def programs(draw, control=(), max_depth=3, max_statements=4, scalars=False):
     """A :class:`Program` whose function ``f`` returns a scalar.
 
     ``control`` names the compound statements to use besides assignments: any of
-    ``"if"``, ``"for"``, ``"while"`` (``True`` for all three).
+    ``"if"``, ``"for"``, ``"while"`` (``True`` for all three). ``scalars``: every
+    parameter is a Python float.
     """
-    universe = draw(st.sampled_from(UNIVERSES))
+    universe = () if scalars else draw(st.sampled_from(UNIVERSES))
     n_params = draw(st.integers(1, 3))
     shapes = []
     for _ in range(n_params):
-        if draw(st.integers(0, 3)) == 0:
+        if scalars or draw(st.integers(0, 3)) == 0:
             shapes.append(None)
         else:
             shapes.append(draw(sub_shapes(universe)))
