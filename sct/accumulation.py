@@ -15,7 +15,7 @@ import gast
 
 from .codegen import assign, name
 from .ir import Assign, names_in, walk
-from .runtime import add_at, fresh_copy
+from .runtime import add_at, appended, dropped_last, fresh_copy
 from .symbolic import Scatter, Sym, call, to_expr
 
 LOAD = gast.Load()
@@ -81,14 +81,23 @@ class Accumulation:
 
 
 def lists(ir, kinds: dict) -> set:
-    """Variables holding Python lists: list and tuple parameters, and slices of them."""
-    found = {p for p, kind in kinds.items() if kind in ("list", "tuple")}
-    for stmt in walk(ir.body):
-        value = getattr(stmt, "value", None)
-        sliced = isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice)
-        if isinstance(stmt, Assign) and sliced and isinstance(value.value, gast.Name) and value.value.id in found:
-            found.add(stmt.target)
+    """Variables holding Python lists: list and tuple parameters, lists made in the function, slices of them."""
+    found, size = {p for p, kind in kinds.items() if kind in ("list", "tuple")}, -1
+    while len(found) != size:  # to a fixed point: ``xs = appended(xs, x)`` in a loop
+        size = len(found)
+        for stmt in walk(ir.body):
+            if isinstance(stmt, Assign) and _list_valued(stmt, found):
+                found.add(stmt.target)
     return found
+
+
+def _list_valued(stmt: Assign, found: set) -> bool:
+    value = stmt.value
+    if isinstance(value, gast.List | gast.ListComp) or stmt.prim in (appended, dropped_last):
+        return True
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
+        value = value.value
+    return isinstance(value, gast.Name) and value.id in found
 
 
 def _index_value(index):

@@ -26,10 +26,11 @@ def _method(obj: str, method: str, *args):
 
 
 class ForwardSweep:
-    def __init__(self, ir, recorded: set, stacks: dict, first: set, shapes=frozenset(), flags=frozenset()):
+    def __init__(self, ir, recorded, stacks, first, shapes=frozenset(), flags=frozenset(), hoisted=None):
         self.ir, self.recorded, self.first = ir, recorded, first
         self.stacks, self.shapes = stacks, shapes  # shapes: variables recorded by their shape only
         self.flags = flags  # branch flags: ``if <condition>:`` records True or False instead
+        self.hoisted = hoisted or {}  # flag -> variables recorded before its ``if`` (then no True/False)
         self.conditions = {}  # flag -> its condition, from the assignment before its ``if``
 
     # ---- pieces shared with the reverse sweep ---------------------------------------
@@ -85,14 +86,17 @@ class ForwardSweep:
                     old = _call(gast.Attribute(value=name("np"), attr="shape", ctx=LOAD), old)
                 elif isinstance(stmt, SetItem):
                     old = _call(gast.Attribute(value=name("np"), attr="copy", ctx=LOAD), _subscript(stmt))
-                lines.append(gast.Expr(value=_method(self.stacks[stmt.target], "append", old)))
+                lines.append(self.push(stmt.target, old))
             if isinstance(stmt, Assign | SetItem | Effect):
                 lines.append(self.statement(stmt))
             elif isinstance(stmt, If):
                 body_ = self.block(stmt.body, depth)
                 orelse = self.block(stmt.orelse, depth)
                 test = stmt.test
-                if isinstance(test, gast.Name) and test.id in self.flags:
+                if isinstance(test, gast.Name) and test.id in self.hoisted:
+                    test = self.conditions[test.id]
+                    lines += [self.push(var, name(var)) for var in self.hoisted[stmt.test.id]]
+                elif isinstance(test, gast.Name) and test.id in self.flags:
                     test = self.conditions[test.id]
                     body_.insert(0, self.record_branch(stmt.test.id, True))
                     orelse.insert(0, self.record_branch(stmt.test.id, False))
@@ -101,6 +105,9 @@ class ForwardSweep:
             elif isinstance(stmt, For | While):
                 lines += self.loop(stmt, depth)
         return lines
+
+    def push(self, var: str, value) -> gast.stmt:
+        return gast.Expr(value=_method(self.stacks[var], "append", value))
 
     def record_branch(self, flag: str, taken: bool) -> gast.stmt:
         return gast.Expr(value=_method(self.stacks[flag], "append", gast.Constant(value=taken, kind=None)))

@@ -30,6 +30,7 @@ from .accumulation import Accumulation, lists, merged
 from .analysis import (
     SCALAR,
     activity,
+    assignments,
     branch_flags,
     differentiable_operands,
     first_definitions,
@@ -44,6 +45,7 @@ from .errors import NonDifferentiableError, Problem, SctError
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
 from .records import popped_stack, record_shapes, shape_only
+from .reverse_branches import BranchReversal
 from .reverse_loops import LoopReversal
 from .runtime import like, unbroadcast, zeros_like
 from .symbolic import Scatter, Sym, call, is_zero, to_expr
@@ -80,7 +82,7 @@ class _State:
         self.owned.discard(var)
 
 
-class _Reverse(Accumulation, LoopReversal):
+class _Reverse(Accumulation, BranchReversal, LoopReversal):
     def __init__(self, ir, wrt, ranks, namer, kinds):
         self.ir, self.wrt, self.ranks, self.namer, self.kinds = ir, wrt, ranks, namer, kinds
         self.active = activity(ir, wrt)
@@ -88,7 +90,11 @@ class _Reverse(Accumulation, LoopReversal):
         self.overwritten = overwritten(ir)
         self.first = first_definitions(ir)
         self.lists = lists(ir, kinds)
-        self.flags = set(branch_flags(ir)) & self.overwritten  # recorded per branch taken, see reverse_if
+        flags = branch_flags(ir)
+        self.flags = set(flags) & self.overwritten  # see reverse_if: recorded, or tested again
+        self.flag_conditions = {flag: a.value for flag, a in flags.items()}
+        self.assigned = assignments(ir.body)
+        self.hoisted = {}  # flag -> (variables recorded before its ``if``, ids of the assignments that no longer are)
         self.deltas = {}  # variable -> name of its adjoint
         self.stacks = {}  # variable -> name of its record
         self.src = Source(namer)
@@ -109,7 +115,10 @@ class _Reverse(Accumulation, LoopReversal):
         backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
         shapes = shape_only(backward, recorded)
         backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer)
-        sweep = ForwardSweep(ir, recorded, self.stacks, self.first, shapes, self.flags & recorded)
+        hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
+        first = self.first.union(*(ids for _, ids in self.hoisted.values()))
+        flags = self.flags & recorded | set(hoisted)
+        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
         backward = [comment("backward")] + backward
         grads = [self.result(w) for w in self.wrt]
@@ -236,23 +245,6 @@ class _Reverse(Accumulation, LoopReversal):
             return assign(var, value)
         store = gast.Subscript(value=name(var), slice=index, ctx=gast.Store())
         return gast.Assign(targets=[store], value=value, type_comment=None)
-
-    def reverse_if(self, stmt: If, state) -> list:
-        then_state, else_state = state.copy(), state.copy()
-        body = self.block(stmt.body, then_state)
-        orelse = self.block(stmt.orelse, else_state)
-        for var in sorted(then_state.defined - else_state.defined):
-            orelse.append(assign(self.delta(var), self.zero(var)))
-        for var in sorted(else_state.defined - then_state.defined):
-            body.append(assign(self.delta(var), self.zero(var)))
-        state.defined = then_state.defined | else_state.defined
-        state.owned = then_state.owned & else_state.owned
-        if not body and not orelse:
-            return []
-        reverse = ForwardSweep.if_statement(stmt.test, body, orelse)
-        if isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags:
-            return [self.pop(stmt.test.id), reverse]  # the forward sweep recorded the branch it took
-        return [reverse]
 
     # ---- contributions -------------------------------------------------------------------
     def contributions(self, stmt, g, state):

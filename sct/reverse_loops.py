@@ -14,7 +14,7 @@ from __future__ import annotations
 import gast
 
 from .codegen import assign, name
-from .ir import For
+from .ir import Assign, For, walk
 from .records import popped_stack
 
 LOAD = gast.Load()
@@ -59,6 +59,11 @@ class LoopReversal:
         runs each such ``if`` once a trip, and the record holds one entry a trip.
         """
         popped = [s for s in body if _popped_flag(s, self.flags, self.stacks)]
+        alone = self.recorded_alone()
+        for k, s in enumerate(body):  # ``x = x_stack.pop()`` where nothing before it reads x
+            var = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else None
+            if var in alone and popped_stack(s.value) == self.stacks.get(var) and not _mentions(body[:k], var):
+                popped.append(s)
         if not popped:
             return header
         for s in popped:
@@ -72,6 +77,16 @@ class LoopReversal:
         store = gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store())
         zipped = gast.Call(func=name("zip"), args=records, keywords=[])
         return gast.For(target=store, iter=zipped, body=[], orelse=[], type_comment=None)
+
+    def recorded_alone(self) -> set:
+        """Variables recorded once a trip, before an ``if`` (see ``hoist``), and nowhere else."""
+        alone = set()
+        for found, ids in self.hoisted.values():
+            for var in found:
+                assigned = [s for s in walk(self.ir.body) if getattr(s, "target", None) == var]
+                if all(isinstance(s, Assign) and id(s) in ids | self.first for s in assigned):
+                    alone.add(var)
+        return alone
 
     def reversed_header(self, stmt) -> gast.For:
         """``for target in <the trips backwards>:``, with an empty body."""
@@ -96,6 +111,10 @@ class LoopReversal:
                 func=gast.Attribute(value=name(self.stack(trips)), attr="pop", ctx=LOAD), args=[], keywords=[]
             )
         return name(trips)
+
+
+def _mentions(body: list, var: str) -> bool:
+    return any(isinstance(n, gast.Name) and n.id == var for s in body for n in gast.walk(s))
 
 
 def _popped_flag(stmt, flags: set, stacks: dict) -> bool:

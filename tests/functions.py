@@ -118,6 +118,27 @@ def indexed_branches(x, ws):
     return x
 
 
+def squared_branches(x, ws):
+    for t in range(ws.shape[0]):
+        if x > 0.0:
+            x = x * ws[t] - 0.2
+            x = x * x  # reads x between two assignments: the branch taken is recorded
+        else:
+            x = x + ws[t]
+    return x
+
+
+def history_reversed(x, a):
+    xs = []
+    for _ in range(3):
+        xs.append(x)
+        x = x * a + math.sin(x)
+    total = 0.0
+    for v in reversed(xs):  # a list the function built: its adjoint is a list too
+        total = total + v * v
+    return total + x
+
+
 def while_branches(x):
     n = 0
     while n < 20:

@@ -33,6 +33,9 @@ SCALAR_CASES = [
     (F.nested_branches, (0.45,)),
     (F.indexed_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
     (F.indexed_branches, (-0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (F.squared_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (F.squared_branches, (-0.7, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (F.history_reversed, (0.5, 0.8)),
     (F.while_branches, (0.3,)),
     (F.while_branches, (5.0,)),
     (F.horner_reversed, (np.array([0.5, -1.5, 2.0]), 0.7)),
@@ -158,12 +161,20 @@ def test_golden_control_flow_source(fn):
     assert source + "\n" == golden.read_text()
 
 
-def test_a_branch_in_a_loop_records_the_branch_it_takes():
+def test_a_branch_in_a_loop_tests_its_condition_again_on_restored_values():
     source = sct.source(F.indexed_branches, wrt=(0, 1))
-    assert source.count(".append(True)") == 2 and source.count(".append(False)") == 2
-    assert "zip(reversed(range(" in source  # the reverse sweep reads the loop index too
+    assert ".append(True)" not in source and ".append(False)" not in source
+    assert source.count("x_stack.append(x)\n        if x") == 2  # recorded before each ``if``
+    assert source.count("x = x_stack.pop()\n        if x") == 2  # restored, then tested again
     nested = sct.source(F.nested_branches)
-    assert "_stack.pop()\n" in nested  # an inner loop pops its record: its trips repeat per outer trip
+    assert "x = x_stack.pop()\n            if x > 0.5:" in nested  # an inner loop pops: its trips repeat
+    assert "for x in reversed(x_stack):\n" in sct.source(F.while_branches)  # one record a trip: walked
+
+
+def test_a_branch_whose_condition_cannot_be_tested_again_records_the_branch_it_takes():
+    source = sct.source(F.squared_branches, wrt=(0, 1))
+    assert source.count(".append(True)") == 1 and source.count(".append(False)") == 1
+    assert "zip(reversed(range(" in source  # the reverse sweep reads the loop index too
 
 
 def test_loop_records_only_what_the_reverse_sweep_reads():

@@ -1,30 +1,25 @@
 def grad_loop_with_branch(x, delta_out=1.0):
     # forward
-    e_stack = []
     x_stack = []
     for i in range(200):
+        x_stack.append(x)
         if x > 0.0:
-            e_stack.append(True)
             a = x * 0.99
             b = math.sin(x)
             c = b * 0.1
-            x_stack.append(x)
             x = a + c
         else:
-            e_stack.append(False)
             d = x * 1.01
-            x_stack.append(x)
             x = d + 0.05
     out = x * x
     # backward
     # out = x * x
     delta_x = 2.0 * (delta_out * x)
-    for e in reversed(e_stack):
-        if e:
+    for x in reversed(x_stack):
+        if x > 0.0:
             # x = a + c
             delta_a = delta_x
             delta_c = np.sum(delta_x)
-            x = x_stack.pop()
             # c = b * 0.1
             delta_b = delta_c * 0.1
             # b = math.sin(x)
@@ -32,8 +27,6 @@ def grad_loop_with_branch(x, delta_out=1.0):
             # a = x * 0.99
             delta_x = delta_x + delta_a * 0.99
         else:
-            # x = d + 0.05
-            x = x_stack.pop()
             # d = x * 1.01
             delta_x = delta_x * 1.01
     return (out, (delta_x,))
