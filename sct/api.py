@@ -302,6 +302,16 @@ def _check_wrt_args(fn, positions, args):
             )
 
 
+def _check_arity(fn, args):
+    """Arguments the function cannot take would land in the generated code's own (``delta_out``)."""
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError as exc:
+        raise SctError(f"{fn.__name__} was called with {len(args)} arguments: {exc}") from None
+    except ValueError:  # no signature to check against
+        pass
+
+
 def _check_scalar(fn, out):
     if isinstance(out, complex) or np.iscomplexobj(out) and not isinstance(out, list | tuple | dict):
         raise SctError(
@@ -352,6 +362,9 @@ class _Differentiated:
     def _general(self, *args):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
         found = self._variants.get(signature(args))
+        if found is None and max(self.positions) < len(args):  # the rest may take their defaults
+            args = args + self._defaults(len(args))
+            found = self._variants.get(signature(args))
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
@@ -367,6 +380,17 @@ class _Differentiated:
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
             self._check(value[0] if self.has_aux else value)
         return self._result(value, grads)
+
+    def _defaults(self, given: int) -> tuple:
+        """The default values of the positional parameters after the first ``given``.
+
+        A parameter differentiated by must be given (as in JAX), so only those after the last of them.
+        """
+        given = max(given, max(self.positions) + 1)
+        fn = inspect.unwrap(self.fn)
+        code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
+        missing = code.co_argcount - given if code is not None else 0
+        return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()
 
     def _result(self, value, grads):
         return (grads, value[1]) if self.has_aux else grads
@@ -394,6 +418,7 @@ class _Differentiated:
     def _compile(self, args):
         sig = signature(args)
         _check_wrt_args(self.fn, self.positions, args)
+        _check_arity(self.fn, args)
         variant = compiled(self.fn, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options)
         self._variants[sig] = variant
         if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
@@ -411,7 +436,12 @@ class _Differentiated:
         self._dispatched = list(self._variants.values())
         recent = list(self._variants.items())[-_DISPATCHED:][::-1]
         self._call = dispatch.dispatcher(
-            recent, self._general, self._explain, self._check, with_value=self._with_value, has_aux=self.has_aux
+            recent,
+            self._general,
+            self._explain,
+            self._check,
+            with_value=self._with_value,
+            has_aux=self.has_aux,
         )
         cls = type(self)
         if "_dispatching" not in cls.__dict__:
@@ -456,6 +486,17 @@ class Grad(_Differentiated):
 
 class ValueAndGrad(_Differentiated):
     _with_value = True
+
+    def _defaults(self, given: int) -> tuple:
+        """The default values of the positional parameters after the first ``given``.
+
+        A parameter differentiated by must be given (as in JAX), so only those after the last of them.
+        """
+        given = max(given, max(self.positions) + 1)
+        fn = inspect.unwrap(self.fn)
+        code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
+        missing = code.co_argcount - given if code is not None else 0
+        return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()
 
     def _result(self, value, grads):
         return value, grads

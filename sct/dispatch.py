@@ -15,12 +15,15 @@ by position (``v0_scope0``, ``v0_key0``, ``function0``, ...).
 
 from __future__ import annotations
 
-import itertools
+import inspect
 
 import numpy as np
 
+from . import codegen
+
 FLOAT = (0, "float")  # the signature of an argument that is exactly a Python float
-ABSENT = object()  # what a guarded name held when it was not defined (a builtin)
+ABSENT = object()
+MISSING = object()  # an argument not given  # what a guarded name held when it was not defined (a builtin)
 
 
 def guard_terms(guards, env: dict, prefix: str = "") -> list[str]:
@@ -63,65 +66,100 @@ def guard_function(guards):
     return env["fresh"]
 
 
-def _argument_test(k: int, sig) -> str | None:
-    """An inline test that argument ``a{k}`` has signature ``sig``, or None if there is none cheap."""
+def _argument_test(param: str, sig) -> str | None:
+    """An inline test that argument ``param`` has signature ``sig``, or None if there is none cheap."""
     if sig == FLOAT:
-        return f"type(a{k}) is float"
+        return f"type({param}) is float"
     if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], int) and isinstance(sig[1], str):
         ndim, kind = sig
-        return f"type(a{k}) is ndarray and a{k}.ndim == {ndim} and a{k}.dtype.kind == {kind!r}"
+        return f"type({param}) is __sct_ndarray and {param}.ndim == {ndim} and {param}.dtype.kind == {kind!r}"
     return None
 
 
 def dispatcher(variants: list, general, explain, check, *, with_value: bool, has_aux: bool):
     """A function ``call(*args)`` that runs the right variant, or ``general(*args)``.
 
-    ``variants`` is a list of ``(signature, compiled)``; ``explain(args, exc)``
-    turns a failure of the generated code into the user's error; ``check(value)``
-    raises if the value is not a scalar (not called for variants proved ``scalar``).
-    A call returns ``(value, grads)`` if ``with_value``; else ``grads``, or
-    ``(grads, aux)`` if ``has_aux``.
+    ``variants`` is a list of ``(signature, compiled)``, the first tested first;
+    ``explain(args, exc)`` turns a failure of the generated code into the user's
+    error; ``check(value)`` raises if the value is not a scalar (not called for
+    variants proved ``scalar``). A call returns ``(value, grads)`` if
+    ``with_value``; else ``grads``, or ``(grads, aux)`` if ``has_aux``.
+
+    The dispatcher takes the function's parameters positionally
+    (``def call(x=MISSING, y=MISSING, /, *rest)``): no tuple to build and
+    unpack. (A call that leaves a parameter to its default takes the general
+    path, which fills it in.)
+    The first variant's code is written into it where that variant returns the
+    gradients alone (``grad``): a call less. Every name the dispatcher adds
+    starts ``__sct_``, which generated code never uses.
     """
-    env = {"ndarray": np.ndarray, "float64": np.float64, "general": general, "explain": explain, "check": check}
-    by_arity: dict[int, list] = {}
-    for sig, variant in variants:
-        tests = [_argument_test(k, s) for k, s in enumerate(sig)]
-        if all(t is not None for t in tests):
-            by_arity.setdefault(len(sig), []).append((tests, variant))
-    value = "result[0][0]" if has_aux else "result[0]"
-    returned = "result" if with_value else "(result[1], result[0][1])" if has_aux else "result[1]"
-    lines, numbers = ["def call(*args):"], itertools.count()
-    for arity, group in sorted(by_arity.items()):
-        params = ", ".join(f"a{k}" for k in range(arity))
-        lines.append(f"    if len(args) == {arity}:")
-        if arity:
-            lines.append(f"        {params}{',' if arity == 1 else ''} = args")
-        for tests, variant in group:
-            v = next(numbers)
-            guards = guard_terms(variant.guards, env, prefix=f"v{v}_")
-            env[f"function{v}"] = variant.function
+    env = {"__sct_ndarray": np.ndarray, "__sct_general": general, "__sct_explain": explain, "__sct_check": check}
+    env.update({"__sct_float64": np.float64, "__sct_missing": MISSING})
+    params = list(variants[0][1].params) if variants else []
+    inlined = variants[0][1] if variants and _inlinable(variants[0][1]) else None
+    value = "__sct_result[0][0]" if has_aux else "__sct_result[0]"
+    returned = (
+        "__sct_result" if with_value else "(__sct_result[1], __sct_result[0][1])" if has_aux else "__sct_result[1]"
+    )
+    given = f"({', '.join(params)}{',' if len(params) == 1 else ''})"  # the arguments, when all are given
+    signature = "".join(f"{p}=__sct_missing, " for p in params) + ("/, " if params else "")
+    lines = [f"def __sct_call({signature}*__sct_rest):"]
+    for v, (sig, variant) in enumerate(variants):
+        tests = [_argument_test(p, s) for p, s in zip(params, sig)]
+        if len(sig) != len(params) or not all(tests):
+            continue
+        args = ", ".join(params[: len(sig)])
+        guards = guard_terms(variant.guards, env, prefix=f"__sct_v{v}_")
+        lines += [
+            f"    if {' and '.join(tests + ['not __sct_rest'])}:",
+            "        try:",
+            f"            __sct_fresh = {' and '.join(guards) or 'True'}",
+            "        except (KeyError, ValueError):",
+            "            __sct_fresh = False",
+            "        if __sct_fresh:",
+            "            try:",
+        ]
+        if variant is inlined:
+            lines += _body(variant, indent=" " * 16)
+        else:
+            env[f"__sct_function{v}"] = variant.function
+            lines.append(
+                f"                {'return' if variant.grads_only else '__sct_result ='} __sct_function{v}({args})"
+            )
+        lines += [
+            "            except (TypeError, IndexError, ValueError) as __sct_exc:",
+            f"                __sct_explain(({args}{',' if len(sig) == 1 else ''}), __sct_exc)",
+            "                raise",
+        ]
+        if variant.grads_only:  # a proved scalar value, not returned at all
+            continue
+        if not variant.scalar:
             lines += [
-                f"        if {' and '.join(tests) or 'True'}:",
-                "            try:",
-                f"                fresh = {' and '.join(guards) or 'True'}",
-                "            except (KeyError, ValueError):",
-                "                fresh = False",
-                "            if fresh:",
-                "                try:",
-                f"                    {'return' if variant.grads_only else 'result ='} function{v}({params})",
-                "                except (TypeError, IndexError, ValueError) as exc:",
-                "                    explain(args, exc)",
-                "                    raise",
+                f"            __sct_value = {value}",
+                "            if type(__sct_value) is not float and not isinstance(__sct_value, __sct_float64):",
+                "                __sct_check(__sct_value)",
             ]
-            if variant.grads_only:  # a proved scalar value, not returned at all
-                continue
-            if not variant.scalar:
-                lines += [
-                    f"                value = {value}",
-                    "                if type(value) is not float64 and type(value) is not float:",
-                    "                    check(value)",
-                ]
-            lines.append(f"                return {returned}")
-    lines.append("    return general(*args)")
-    exec(compile("\n".join(lines) + "\n", "<sct dispatch>", "exec"), env)
-    return env["call"]
+        lines.append(f"            return {returned}")
+    lines.append(f"    return __sct_general(*[a for a in {given} if a is not __sct_missing], *__sct_rest)")
+    text = "\n".join(lines) + "\n"
+    if inlined is None:
+        exec(compile(text, "<sct dispatch>", "exec"), env)
+        return env["__sct_call"]
+    helpers = {**inlined.helpers, **env}
+    return codegen.compile_source(text, "__sct_call", inlined.function.__globals__, helpers, "dispatch")
+
+
+def _inlinable(variant) -> bool:
+    """Can the variant's code go into the dispatcher: it returns the gradients, and its names are its own?"""
+    if not variant.grads_only or "__sct_" in variant.source:
+        return False
+    extra = list(inspect.signature(variant.function).parameters.values())[len(variant.params) :]
+    return all(isinstance(p.default, int | float) and not isinstance(p.default, bool) for p in extra)
+
+
+def _body(variant, indent: str) -> list[str]:
+    """The variant's body as lines at ``indent``; its extra parameters (``delta_out=1.0``) set to their defaults."""
+    extra = list(inspect.signature(variant.function).parameters.values())[len(variant.params) :]
+    lines = [f"{indent}{p.name} = {p.default!r}" for p in extra]
+    body = variant.source.splitlines()[1:]  # under ``def grad_f(...):``, indented by four
+    return lines + [indent + line[4:] if line.strip() else "" for line in body]

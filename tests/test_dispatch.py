@@ -1,5 +1,7 @@
 """The per-call fast path: a generated dispatcher must answer exactly as the general path does."""
 
+import linecache
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,36 @@ def test_new_gradient_objects_of_one_function_share_its_variants():
     assert api.STATS["compiles"] == before
     assert sct.grad(f, wrt=1)(0.25, 0.5) == pytest.approx(np.sin(0.25))  # other options: their own
     assert sct.value_and_grad(f)(0.25, 0.5)[0] == pytest.approx(np.sin(0.25) * 0.5)
+
+
+def scaled(x, y=2.0):
+    return np.sum(x * y + np.exp(x))
+
+
+def test_arguments_left_to_their_defaults():
+    g = sct.grad(scaled, wrt=0)
+    for _ in range(3):  # the general path, then the dispatcher (which leaves defaults to it)
+        assert g(0.5) == pytest.approx(2.0 + np.exp(0.5))
+        assert g(0.5, 3.0) == pytest.approx(3.0 + np.exp(0.5))
+        assert g(np.ones(2), 3.0) == pytest.approx(3.0 + np.exp(np.ones(2)))
+    with pytest.raises(sct.SctError, match="called with 0 arguments"):
+        g()
+    with pytest.raises(sct.SctError, match="called with 3 arguments: too many"):
+        g(0.5, 3.0, 4.0)  # not taken as the seed of the generated code
+
+
+def reciprocal(x):
+    return np.exp(x) / (x - 1.0)
+
+
+def test_the_dispatcher_holds_the_latest_variants_code_and_its_errors():
+    g = sct.grad(reciprocal)
+    for _ in range(2):
+        assert g(2.0) == pytest.approx(np.exp(2.0) - np.exp(2.0))
+    code = type(g).__call__.__code__
+    text = "".join(linecache.getlines(code.co_filename))
+    assert "delta_x" in text and "__sct_function" not in text  # the variant's lines, not a call
+    with pytest.raises(ZeroDivisionError):  # the function's own error, Python floats and all
+        g(1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.isnan(g(np.float64(1.0)))  # NumPy scalars: NumPy's answer
