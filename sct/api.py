@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import analysis, anf, codegen, dispatch, reverse, unbox
+from . import analysis, anf, codegen, dispatch, fuse, reverse, unbox
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError
@@ -257,6 +257,7 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
     types = unbox.plan(src.fn, floats, bound, user_globals)
     if types is None:
         return
+    fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
         return

@@ -96,7 +96,7 @@ def test_gradient_objects_read_one_for_the_seed_they_never_pass():
     g = sct.grad(ratio, wrt=(0, 1))
     assert g(3.0, 2.0) == (0.5, -0.75)
     runtime = next(iter(g._variants.values())).source
-    assert "delta_x = 1.0 / y" in runtime and "delta_out /" not in runtime.split("# backward")[1]
+    assert "1.0 / y" in runtime and "delta_out" not in runtime.split("# backward")[1]
     assert "delta_out / y" in g.source  # what sct dump and export show keeps the seed
     _, backward = sct.vjp(ratio, 3.0, 2.0)
     assert backward(2.0) == (1.0, -1.5)  # a vjp passes its own seed
