@@ -35,6 +35,7 @@ import operator
 import gast
 import numpy as np
 
+from . import aliases
 from .anf_calls import Calls
 from .anf_control import ControlFlow, Lowered
 from .errors import Problem, UnsupportedSyntaxError
@@ -63,6 +64,7 @@ def lower(parsed: Parsed, has_aux: bool = False) -> tuple[FunctionIR, Namer]:
         filename=parsed.filename,
         aux=lowering.aux,
         names=set(lowering.namer.taken),
+        shared_updates=lowering.shared_updates,
     )
     return ir, lowering.namer
 
@@ -86,6 +88,8 @@ class _Lowering(ControlFlow, Calls):
         self.lambdas = {}  # local name -> lambda node
         self.written = _written_names(parsed.node)  # arrays the function writes into (x[i] = v)
         self.reassigned = set()
+        self.shared = aliases.shared_updates(parsed.node)  # x += e where another name holds x's array
+        self.shared_updates = []  # (the variable updated, the problem if it is an array)
         ControlFlow.__init__(self)
         Calls.__init__(self)
 
@@ -116,6 +120,8 @@ class _Lowering(ControlFlow, Calls):
             if stmt.value is not None:
                 self.assign(stmt.target, stmt.value)
         elif isinstance(stmt, gast.AugAssign):
+            if id(stmt) in self.shared:
+                self.shared_update(stmt)
             load = _as_load(stmt.target)
             self.assign(stmt.target, gast.BinOp(left=load, op=stmt.op, right=stmt.value))
         elif isinstance(stmt, gast.Expr) and self.is_append(stmt.value):
@@ -415,6 +421,14 @@ class _Lowering(ControlFlow, Calls):
                 self.problem(node, f"`{'.'.join(path)}` does not exist")
                 return None
         return value
+
+    def shared_update(self, stmt: gast.AugAssign):
+        """Note ``x += e`` where another name holds x's array: a problem if ``x`` turns out an array."""
+        other, made = self.shared[id(stmt)]
+        where = self.parsed.location(made)
+        message = aliases.describe(stmt, other, where.lineno if where else None)
+        variable = self.current.get(stmt.target.id, self.local_name(stmt.target.id))
+        self.shared_updates.append((variable, Problem(message, self.parsed.location(stmt))))
 
     def problem(self, node, message: str):
         self.problems.append(Problem(message, self.parsed.location(node)))

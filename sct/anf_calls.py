@@ -228,6 +228,7 @@ def _callee(caller, parsed):
             self.namer.taken |= self.initial_names
             self.namespace = caller.namespace
             self.problems = caller.problems
+            self.shared_updates = caller.shared_updates
             self.root = caller.root
             self.inlining = caller.inlining + [parsed.fn]
             self.current = {}

@@ -20,7 +20,7 @@ import numpy as np
 from . import analysis, anf, codegen, dispatch, fuse, reverse, unbox
 from . import optimize as passes
 from . import parse as frontend
-from .errors import SctError
+from .errors import SctError, UnsupportedSyntaxError
 
 _LOCK = threading.RLock()
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -219,10 +219,15 @@ def build(
     parsed = frontend.parse(fn)
     frontend.check_supported(parsed)
     ir, namer = anf.lower(parsed, has_aux=has_aux)
-    passes.propagate_ir_copies(ir)
-    wrt = [ir.params[i] for i in positions]
     arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
+    if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
+        known = analysis.ranks(ir, arg_ranks, elements)
+        problems = [p for var, p in ir.shared_updates if known.get(var) != 0]
+        if problems:
+            raise UnsupportedSyntaxError(problems)
+    passes.propagate_ir_copies(ir)
+    wrt = [ir.params[i] for i in positions]
     ranks = analysis.ranks(ir, arg_ranks, elements)
     kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
     kinds.update({p: "float" for p, s in zip(ir.params, sig) if s == _FLOAT})

@@ -111,6 +111,7 @@ class FunctionIR:
     filename: str = "<unknown>"
     aux: str | None = None
     names: set = field(default_factory=set)
+    shared_updates: list = field(default_factory=list)  # (variable, Problem): see sct.aliases
 
 
 BINOPS = {

@@ -92,7 +92,7 @@ def _check(f, args, positions, modes, order, tol, rng):
         if order > 1:
             _check(JVPAt(f, positions, v), args, positions, modes, order - 1, tol, rng)
     if "rev" in modes:
-        u = _random_like(f(*args), rng)
+        u = _random_like(f(*_fresh(args)), rng)
         grads = VJPAt(f, positions, u)(*args)
         grads = grads if len(positions) > 1 or isinstance(grads, tuple) else (grads,)
         analytic = sum(_inner(g, vi) for g, vi in zip(grads, v))
@@ -107,7 +107,18 @@ def _directional(f, args, positions, v, eps):
     for p, vi in zip(positions, v):
         hi[p] = args[p] + eps * vi
         lo[p] = args[p] - eps * vi
-    return _combine(f(*hi), f(*lo), lambda a, b: (np.asarray(a) - np.asarray(b)) / (2 * eps))
+    return _combine(f(*_fresh(hi)), f(*_fresh(lo)), lambda a, b: (np.asarray(a) - np.asarray(b)) / (2 * eps))
+
+
+def _fresh(value):
+    """A copy of the arrays and containers in ``value``: a function may change its arguments (``x += 1``)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) in (list, tuple):
+        return type(value)(_fresh(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    return value
 
 
 def _combine(a, b, op):

@@ -1,0 +1,196 @@
+"""Augmented assignments to an array another name holds.
+
+sct reads ``x += e`` as ``x = x + e``: a new array. NumPy changes the array
+``x`` holds in place, so another name that holds it, or a view of it
+(``y = x``, ``y = x[1:]``, ``y = x.T``, a list with ``x`` in it), sees the
+change. When such a name is read after the update, the function as Python runs
+it and the function sct differentiates would differ, so sct reports it instead
+(:func:`shared_updates` finds the candidates from the source; the lowering keeps
+those whose target may be an array, once the argument types are known).
+
+The scan is by position in the source: an alias made before the update (or
+anywhere in a loop around it) and read after it (or anywhere in such a loop).
+"""
+
+from __future__ import annotations
+
+import gast
+
+VIEW_ATTRIBUTES = {"T", "mT", "real", "imag", "flat"}
+VIEWS = {  # methods and NumPy functions whose result may share the argument's memory
+    "reshape",
+    "ravel",
+    "view",
+    "transpose",
+    "squeeze",
+    "swapaxes",
+    "moveaxis",
+    "diagonal",
+    "asarray",
+    "asanyarray",
+    "expand_dims",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "broadcast_to",
+    "real",
+    "imag",
+}
+
+
+def shared_updates(fn: gast.FunctionDef) -> dict:
+    """``{id(augmented assignment): (other name, the node that made it an alias)}``."""
+    scan = _Scan()
+    scan.block(fn.body, loops=())
+    found = {}
+    for position, node, loops in scan.updates:
+        other = scan.alias_read_after(node.target.id, position, loops)
+        if other is not None:
+            found[id(node)] = other
+    return found
+
+
+class _Scan:
+    def __init__(self):
+        self.position = 0
+        self.edges = []  # (position, name, name, node): the two may hold the same array
+        self.reads = []  # (position, name)
+        self.stores = []  # (position, name): a name bound again
+        self.updates = []  # (position, AugAssign node, enclosing loop spans)
+        self.spans = {}  # id(loop) -> (first, last) position
+
+    def block(self, body, loops):
+        for stmt in body:
+            self.position += 1
+            here = self.position
+            if isinstance(stmt, gast.For | gast.While):
+                self.read(stmt.iter if isinstance(stmt, gast.For) else stmt.test)
+                if isinstance(stmt, gast.For):
+                    self.link(_names(stmt.target, stored=True), stmt.iter, stmt)
+                    self.stores += [(here, n) for n in _names(stmt.target, stored=True)]
+                span = [here, here]
+                self.block(stmt.body, loops + (span,))
+                self.block(stmt.orelse, loops + (span,))
+                span[1] = self.position
+            elif isinstance(stmt, gast.If):
+                self.read(stmt.test)
+                self.block(stmt.body, loops)
+                self.block(stmt.orelse, loops)
+            else:
+                self.simple(stmt, loops)
+
+    def simple(self, stmt, loops):
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+            self.read(stmt.value)
+            self.updates.append((self.position, stmt, loops))
+        elif isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
+            self.read(stmt)
+            targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+            for target in targets:
+                self.link(_names(target, stored=True), stmt.value, stmt)
+        elif isinstance(stmt, gast.Expr) and _is_method(stmt.value, "append", "extend", "insert"):
+            self.read(stmt.value)
+            owner = stmt.value.func.value
+            for arg in stmt.value.args:
+                self.link(_names(owner), arg, stmt)
+        else:
+            self.read(stmt)
+
+    def read(self, node):
+        self.reads += [(self.position, n.id) for n in gast.walk(node) if _is_load(n)]
+        stored = [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
+        self.stores += [(self.position, n) for n in stored]
+
+    def link(self, targets, value, node):
+        for source in _held(value):
+            for target in targets:
+                if target != source:
+                    self.edges.append((self.position, target, source, node))
+
+    def alias_read_after(self, var: str, position: int, loops):
+        """A name holding ``var``'s array, made before ``position``, read after it; or None."""
+
+        def around(p):
+            return any(first <= p <= last for first, last in loops)
+
+        edges = [(a, b, node) for p, a, b, node in self.edges if p < position or around(p)]
+        reached, frontier, made = {var}, [var], {}
+        while frontier:
+            current = frontier.pop()
+            for a, b, node in edges:
+                for this, other in ((a, b), (b, a)):
+                    if this == current and other not in reached:
+                        reached.add(other)
+                        made[other] = node
+                        frontier.append(other)
+        for p, n in self.reads:
+            if n not in made or p == position:  # the update's own operands are read before it
+                continue
+            if p > position and not self.bound(n, position, p):
+                return n, made[n]
+            start = min((first for first, last in loops if first <= p <= last), default=None)
+            if p < position and start is not None and not self.bound(n, start, p):  # the next trip reads it
+                return n, made[n]
+        return None
+
+    def bound(self, var: str, after: int, before: int) -> bool:
+        """Is ``var`` bound again strictly between two positions (so a read sees another array)?"""
+        return any(after < p < before and n == var for p, n in self.stores)
+
+
+def _held(value) -> list[str]:
+    """The names whose arrays ``value`` may be (or view, or hold in a container)."""
+    if isinstance(value, gast.Name):
+        return [value.id]
+    if isinstance(value, gast.Subscript | gast.Starred):
+        return _held(value.value)
+    if isinstance(value, gast.Attribute) and value.attr in VIEW_ATTRIBUTES:
+        return _held(value.value)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in VIEWS:
+        receiver = value.func.value
+        held = [] if isinstance(receiver, gast.Name) and receiver.id in ("np", "numpy") else _held(receiver)
+        return held + [n for a in value.args[:1] for n in _held(a)]
+    if isinstance(value, gast.List | gast.Tuple | gast.Set):
+        return [n for e in value.elts for n in _held(e)]
+    if isinstance(value, gast.Dict):
+        return [n for e in value.values for n in _held(e)]
+    if isinstance(value, gast.IfExp):
+        return _held(value.body) + _held(value.orelse)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in ("enumerate", "zip"):
+        return [n for a in value.args for n in _held(a)]
+    return []
+
+
+def _names(node, stored: bool = False) -> list[str]:
+    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and (not stored or not _is_load(n))]
+
+
+def _is_load(node) -> bool:
+    return isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load)
+
+
+def _is_method(node, *methods) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr in methods
+
+
+SYMBOLS = {
+    gast.Add: "+",
+    gast.Sub: "-",
+    gast.Mult: "*",
+    gast.Div: "/",
+    gast.FloorDiv: "//",
+    gast.Mod: "%",
+    gast.Pow: "**",
+    gast.MatMult: "@",
+}
+
+
+def describe(stmt: gast.AugAssign, other: str, line) -> str:
+    """What is wrong with ``x op= e`` when ``other`` holds x's array, and what to write instead."""
+    x, op = stmt.target.id, SYMBOLS.get(type(stmt.op), "+")
+    made = f" (line {line})" if line else ""
+    return (
+        f"`{x} {op}= ...` changes the array `{x}` in place, and `{other}`{made} holds the same array or a view "
+        f"of it, so NumPy changes `{other}` too, but sct computes `{x} = {x} {op} ...`, a new array; write "
+        f"`{x} = {x} {op} ...` if `{other}` should keep the old values, or compute `{other}` again after the update"
+    )

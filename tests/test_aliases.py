@@ -1,0 +1,55 @@
+"""``x += e`` on an array another name holds: NumPy changes both, sct would not, so sct says so (sct/aliases.py)."""
+
+import numpy as np
+import programs as P
+import pytest
+
+import sct
+from sct.errors import UnsupportedSyntaxError
+
+
+def _load(body):
+    return P.load(f"import numpy as np\n\n\ndef f(x):\n    {body}\n")
+
+
+def test_an_update_seen_through_another_name_is_reported_where_it_is():
+    fn = _load("y = x\n    x += 1.0\n    return np.sum(x * y)")
+    with pytest.raises(UnsupportedSyntaxError, match=r"`x \+= \.\.\.` changes the array `x` in place, and `y`") as info:
+        sct.grad(fn)(np.ones(3))
+    text = str(info.value)
+    assert ":6:5" in text and "x += 1.0" in text and "(line 5)" in text and "write `x = x + ...`" in text
+    assert sct.grad(fn)(2.0) == pytest.approx(5.0)  # a Python float: += makes a new float, as sct reads it
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "z = x[1:]\n    x += 1.0\n    return np.sum(z)",  # a view
+        "z = x.T\n    x *= 2.0\n    return np.sum(z)",
+        "z = x.reshape(-1)\n    x -= 1.0\n    return np.sum(z)",
+        "ys = [x]\n    x += 1.0\n    return np.sum(ys[0])",  # a list holding it
+        "y = x\n    for i in range(2):\n        x += 1.0\n        s = np.sum(y)\n    return s",  # read in the loop
+        "w = x[0]\n    w += 1.0\n    return np.sum(x)",  # through a row of a matrix: x changes
+    ],
+)
+def test_views_containers_and_loops_count(body):
+    fn = _load(body)
+    with pytest.raises(UnsupportedSyntaxError, match="changes the array"):
+        sct.grad(fn)(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "y = x\n    x += 1.0\n    return np.sum(x)",  # the other name is not read again
+        "x += 1.0\n    y = x\n    return np.sum(x * y)",  # it takes the array after the update
+        "y = x\n    x += 1.0\n    y = x * 2.0\n    return np.sum(y)",  # bound again before it is read
+        "y = x + 0.0\n    x += 1.0\n    return np.sum(x * y)",  # a new array
+        "for i in range(2):\n        y = x\n        x += y\n    return np.sum(x)",  # y read before the update
+        "w = x[0]\n    w += 1.0\n    return np.sum(x * w)",  # x[0] of a vector is a number, not a view
+    ],
+)
+def test_what_python_and_sct_compute_alike_is_differentiated(body):
+    fn = _load(body)
+    x = np.linspace(0.5, 1.5, 3)
+    sct.check_grads(fn, (x,), modes=("rev",), order=1)
