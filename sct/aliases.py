@@ -15,7 +15,11 @@ anywhere in a loop around it) and read after it (or anywhere in such a loop).
 from __future__ import annotations
 
 import gast
+import numpy as np
 
+from .ir import BINOPS, COMPARES, UNARYOPS, Assign, walk
+
+OPERATORS = set(BINOPS.values()) | set(UNARYOPS.values()) | set(COMPARES.values())
 VIEW_ATTRIBUTES = {"T", "mT", "real", "imag", "flat"}
 VIEWS = {  # methods and NumPy functions whose result may share the argument's memory
     "reshape",
@@ -194,3 +198,41 @@ def describe(stmt: gast.AugAssign, other: str, line) -> str:
         f"of it, so NumPy changes `{other}` too, but sct computes `{x} = {x} {op} ...`, a new array; write "
         f"`{x} = {x} {op} ...` if `{other}` should keep the old values, or compute `{other}` again after the update"
     )
+
+
+def surely_scalars(ir, ranks: dict, maybe_arrays: set) -> set:
+    """IR variables whose object, as Python runs the function, is a number and not an array.
+
+    Follows copies (``y = x``) and updates (``x += e`` keeps x's object) back to
+    where the object was made: by arithmetic, a ufunc or ``math`` (of rank 0, a
+    number even for 0-d arrays), or a constant. A parameter in ``maybe_arrays``
+    (a 0-d array passes as a scalar), or anything else, may be an array.
+    """
+    made = {s.target: s for s in walk(ir.body) if isinstance(s, Assign)}
+    found = set()
+    for var, rank in ranks.items():
+        source, seen = var, set()
+        while source not in seen:
+            seen.add(source)
+            if source in ir.augmented:
+                source = ir.augmented[source]
+            elif source in made and isinstance(made[source].value, gast.Name):
+                source = made[source].value.id
+            else:
+                break
+        stmt = made.get(source)
+        number = stmt is not None and (isinstance(stmt.value, gast.Constant) or _computes(stmt.prim, stmt.value))
+        if rank == 0 and (number or source in ir.params and source not in maybe_arrays):
+            found.add(var)
+    return found
+
+
+def _computes(prim, value) -> bool:
+    """Does ``prim`` compute a new value (an operator, a ufunc, a ``math`` function, an element)?"""
+    if isinstance(value, gast.Subscript):  # x[0] of a vector is a number; x[...] of a 0-d array a view
+        return not any(isinstance(n, gast.Constant) and n.value is Ellipsis for n in gast.walk(value.slice))
+    try:
+        operator = prim in OPERATORS
+    except TypeError:  # unhashable
+        operator = False
+    return operator or isinstance(prim, np.ufunc) or getattr(prim, "__module__", None) == "math"

@@ -65,6 +65,7 @@ def lower(parsed: Parsed, has_aux: bool = False) -> tuple[FunctionIR, Namer]:
         aux=lowering.aux,
         names=set(lowering.namer.taken),
         shared_updates=lowering.shared_updates,
+        augmented=lowering.augmented,
     )
     return ir, lowering.namer
 
@@ -90,6 +91,8 @@ class _Lowering(ControlFlow, Calls):
         self.reassigned = set()
         self.shared = aliases.shared_updates(parsed.node)  # x += e where another name holds x's array
         self.shared_updates = []  # (the variable updated, the problem if it is an array)
+        self.roots = {}  # user name -> the version its object was bound to (x += e keeps the object)
+        self.augmented = {}  # version made by x += e -> its root
         ControlFlow.__init__(self)
         Calls.__init__(self)
 
@@ -120,10 +123,16 @@ class _Lowering(ControlFlow, Calls):
             if stmt.value is not None:
                 self.assign(stmt.target, stmt.value)
         elif isinstance(stmt, gast.AugAssign):
+            root = None
+            if isinstance(stmt.target, gast.Name):
+                root = self.roots.get(stmt.target.id, self.current.get(stmt.target.id, stmt.target.id))
             if id(stmt) in self.shared:
-                self.shared_update(stmt)
+                self.shared_update(stmt, root)
             load = _as_load(stmt.target)
             self.assign(stmt.target, gast.BinOp(left=load, op=stmt.op, right=stmt.value))
+            if root is not None:
+                self.roots[stmt.target.id] = root  # in Python, still the object bound before
+                self.augmented[self.current[stmt.target.id]] = root
         elif isinstance(stmt, gast.Expr) and self.is_append(stmt.value):
             items = stmt.value.func.value
             self.grow(items.id, self.expr(items), self.expr(stmt.value.args[0]))
@@ -171,6 +180,7 @@ class _Lowering(ControlFlow, Calls):
             version = base
         self.emit(version, value, overwrites=user_name in self.unversioned)
         self.current[user_name] = version
+        self.roots[user_name] = version
         if user_name in self.written and self.stmts[-1].prim not in _MAKES_NEW_ARRAY:
             self.copy_on_write(user_name)  # it may be the caller's array, or a view of one
         return name(self.current[user_name])
@@ -422,13 +432,12 @@ class _Lowering(ControlFlow, Calls):
                 return None
         return value
 
-    def shared_update(self, stmt: gast.AugAssign):
-        """Note ``x += e`` where another name holds x's array: a problem if ``x`` turns out an array."""
+    def shared_update(self, stmt: gast.AugAssign, root: str):
+        """Note ``x += e`` where another name holds x's array: a problem if ``x`` (``root``) is an array."""
         other, made = self.shared[id(stmt)]
         where = self.parsed.location(made)
         message = aliases.describe(stmt, other, where.lineno if where else None)
-        variable = self.current.get(stmt.target.id, self.local_name(stmt.target.id))
-        self.shared_updates.append((variable, Problem(message, self.parsed.location(stmt))))
+        self.shared_updates.append((root, Problem(message, self.parsed.location(stmt))))
 
     def problem(self, node, message: str):
         self.problems.append(Problem(message, self.parsed.location(node)))

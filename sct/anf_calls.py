@@ -229,6 +229,7 @@ def _callee(caller, parsed):
             self.namespace = caller.namespace
             self.problems = caller.problems
             self.shared_updates = caller.shared_updates
+            self.augmented = caller.augmented
             self.root = caller.root
             self.inlining = caller.inlining + [parsed.fn]
             self.current = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import analysis, anf, codegen, dispatch, fuse, reverse, unbox
+from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
@@ -222,8 +222,9 @@ def build(
     arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
-        known = analysis.ranks(ir, arg_ranks, elements)
-        problems = [p for var, p in ir.shared_updates if known.get(var) != 0]
+        maybe_arrays = {p for p, s in zip(ir.params, sig) if s != _FLOAT}  # (0, "f") may be a 0-d array
+        scalars = aliases.surely_scalars(ir, analysis.ranks(ir, arg_ranks, elements), maybe_arrays)
+        problems = [p for var, p in ir.shared_updates if var not in scalars]
         if problems:
             raise UnsupportedSyntaxError(problems)
     passes.propagate_ir_copies(ir)

@@ -210,12 +210,13 @@ class _Gen:
 
 # ---- statements -----------------------------------------------------------------------
 @st.composite
-def programs(draw, control=(), max_depth=3, max_statements=4, scalars=False):
+def programs(draw, control=(), max_depth=3, max_statements=4, scalars=False, shared=False):
     """A :class:`Program` whose function ``f`` returns a scalar.
 
     ``control`` names the compound statements to use besides assignments: any of
     ``"if"``, ``"for"``, ``"while"`` (``True`` for all three). ``scalars``: every
-    parameter is a Python float.
+    parameter is a Python float. ``shared``: ``+=`` may update an array that an
+    argument or another name holds too (NumPy then changes both).
     """
     universe = () if scalars else draw(st.sampled_from(UNIVERSES))
     n_params = draw(st.integers(1, 3))
@@ -228,6 +229,7 @@ def programs(draw, control=(), max_depth=3, max_statements=4, scalars=False):
     params = [f"x{i}" for i in range(n_params)]
     scope = {p: Var(p, () if s is None else s, fresh=False) for p, s in zip(params, shapes)}
     gen = _Gen(draw, scope)
+    gen.shared = shared
     body: list[str] = []
     n_statements = draw(st.integers(0, max_statements))
     if control is True:
@@ -253,6 +255,12 @@ def programs(draw, control=(), max_depth=3, max_statements=4, scalars=False):
 
 
 def _assign(draw, gen, body, name, universe, depth):
+    arrays = [v for v in gen.scope.values() if v.exact and v.shape]
+    if getattr(gen, "shared", False) and arrays and draw(st.booleans()):  # another name for an array
+        v = draw(st.sampled_from(arrays))
+        body.append(f"{name} = {v.name}")
+        gen.scope[name] = Var(name, v.shape, True, fresh=False)
+        return
     e = gen.expr(universe, depth)
     body.append(f"{name} = {e.text}")
     _aliased(gen, e)
@@ -270,7 +278,7 @@ def _aliased(gen, *exprs):
 
 
 def _augassign(draw, gen, body, name, universe, depth):
-    targets = [v for v in gen.scope.values() if v.fresh and v.exact]
+    targets = [v for v in gen.scope.values() if (v.fresh or gen.shared) and v.exact]
     if not targets:
         return _assign(draw, gen, body, name, universe, depth)
     v = draw(st.sampled_from(targets))

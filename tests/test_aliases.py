@@ -3,6 +3,8 @@
 import numpy as np
 import programs as P
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import sct
 from sct.errors import UnsupportedSyntaxError
@@ -53,3 +55,31 @@ def test_what_python_and_sct_compute_alike_is_differentiated(body):
     fn = _load(body)
     x = np.linspace(0.5, 1.5, 3)
     sct.check_grads(fn, (x,), modes=("rev",), order=1)
+
+
+@settings(suppress_health_check=list(HealthCheck))
+@given(P.programs(shared=True, max_statements=6), st.integers(0, 2**32 - 1))
+def test_updates_of_shared_arrays_are_reported_or_differentiated_right(program, seed):
+    rng = np.random.default_rng(seed)
+    f = P.load(program)
+    args = P.make_args(program, rng)
+
+    def python(*a):  # the function as Python runs it, on copies: it may change its arguments
+        return f(*P.snapshot(a))
+
+    with np.errstate(all="ignore"):
+        try:
+            expected = python(*args)
+        except (ValueError, ArithmeticError):
+            assume(False)
+    assume(np.isfinite(expected) and abs(expected) < 1e6)
+    try:
+        value, grads = sct.value_and_grad(f, wrt=tuple(range(len(args))))(*P.snapshot(args))
+    except UnsupportedSyntaxError as exc:
+        assert "changes the array" in str(exc)
+        return
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+    try:
+        P.directional_check(python, args, grads, P.random_direction(args, rng), value=expected)
+    except P.IllConditioned:
+        assume(False)
