@@ -59,27 +59,21 @@ def test_what_python_and_sct_compute_alike_is_differentiated(body):
 
 @settings(suppress_health_check=list(HealthCheck))
 @given(P.programs(shared=True, max_statements=6), st.integers(0, 2**32 - 1))
-def test_updates_of_shared_arrays_are_reported_or_differentiated_right(program, seed):
+def test_updates_of_shared_arrays_are_reported_or_computed_as_python_does(program, seed):
+    # A missed alias shows in the value: sct would compute x + e into a new array, Python into x's.
+    # (That the gradients fit the values is what tests/test_fuzz.py checks.)
     rng = np.random.default_rng(seed)
     f = P.load(program)
     args = P.make_args(program, rng)
-
-    def python(*a):  # the function as Python runs it, on copies: it may change its arguments
-        return f(*P.snapshot(a))
-
     with np.errstate(all="ignore"):
         try:
-            expected = python(*args)
+            expected = f(*P.snapshot(args))  # on copies: it may change its arguments
         except (ValueError, ArithmeticError):
             assume(False)
     assume(np.isfinite(expected) and abs(expected) < 1e6)
     try:
-        value, grads = sct.value_and_grad(f, wrt=tuple(range(len(args))))(*P.snapshot(args))
+        value, _ = sct.value_and_grad(f, wrt=tuple(range(len(args))))(*P.snapshot(args))
     except UnsupportedSyntaxError as exc:
         assert "changes the array" in str(exc)
         return
     np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
-    try:
-        P.directional_check(python, args, grads, P.random_direction(args, rng), value=expected)
-    except P.IllConditioned:
-        assume(False)
