@@ -494,17 +494,6 @@ class Grad(_Differentiated):
 class ValueAndGrad(_Differentiated):
     _with_value = True
 
-    def _defaults(self, given: int) -> tuple:
-        """The default values of the positional parameters after the first ``given``.
-
-        A parameter differentiated by must be given (as in JAX), so only those after the last of them.
-        """
-        given = max(given, max(self.positions) + 1)
-        fn = inspect.unwrap(self.fn)
-        code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
-        missing = code.co_argcount - given if code is not None else 0
-        return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()
-
     def _result(self, value, grads):
         return value, grads
 

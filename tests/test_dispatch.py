@@ -176,3 +176,10 @@ def test_the_dispatcher_holds_the_latest_variants_code_and_its_errors():
         g(1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         assert np.isnan(g(np.float64(1.0)))  # NumPy scalars: NumPy's answer
+
+
+def test_value_and_grad_fills_defaults_too():
+    vg = sct.value_and_grad(scaled, wrt=0)
+    for _ in range(3):
+        value, grad = vg(0.5)
+        assert value == pytest.approx(1.0 + np.exp(0.5)) and grad == pytest.approx(2.0 + np.exp(0.5))
