@@ -81,3 +81,7 @@ class NonDifferentiableError(_LocatedError):
 
 class SourceUnavailableError(SctError):
     """The function has no source text sct can read."""
+
+
+class UserError(SctError):
+    """A problem with a command-line input (``sct dump/check/export``), reported as one line."""
