@@ -91,7 +91,10 @@ class Signs:
                     self.block(block)
 
     def learn(self, var, value, element=False):
-        if var in self.known and not (self.nonnegative(value) or element and _call_of(value, self.resolve, range)):
+        """``var`` takes ``value`` (or, for a loop target, each element of it)."""
+        counting = element and _call_of(value, self.resolve, range)  # range(a, b, c): all >= 0 if a, b, c are
+        nonnegative = all(map(self.nonnegative, value.args)) if counting else self.nonnegative(value)
+        if var in self.known and not nonnegative:
             self.known.discard(var)
 
     def nonnegative(self, node) -> bool:

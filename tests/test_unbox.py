@@ -81,6 +81,7 @@ def _plan(text, user_globals=None):
         "b = np.square(2)\n    return float(x * b)",  # NumPy of integers: an integer type
         "b = np.exp(x)\n    c = np.zeros(3)\n    return float(b + c.sum())",  # arrays
         "b = np.exp(x)\n    c = [b, b]\n    return float(c[0])",  # containers
+        "t = 0.0\n    for i in range(-3, 0):\n        t = t + i ** 0.5\n    return float(t * np.exp(x))",  # (-3) ** 0.5
     ],
 )
 def test_what_it_cannot_prove_it_leaves_alone(body):
