@@ -299,7 +299,7 @@ class _Types:
             return (FLOAT, FLOAT)
         if target is abs and len(args) == 1:
             return tuple(INT if t == BOOL else t for t in args[0])
-        if target in MATH:
+        if _is_in(target, MATH):
             return (FLOAT, FLOAT)
         if target is np.size and len(args) == 1:  # of a scalar: 1
             return (INT, INT)
@@ -330,6 +330,8 @@ def plan(fn: gast.FunctionDef, floats: set, bound: dict, user_globals: dict):
     compiled code binds (``np``, helpers); ``user_globals``: the module it reads.
     """
     types = _Types(fn, floats, bound, user_globals)
+    if types.resolve("float") is not float:  # the module shadows float: the conversion cannot name it
+        return None
     try:
         for _ in range(len(types.locals) + 2):  # types only ever grow: a fixed point within this many sweeps
             before = dict(types.env)
