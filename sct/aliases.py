@@ -47,8 +47,8 @@ def shared_updates(fn: gast.FunctionDef) -> dict:
     scan = _Scan()
     scan.block(fn.body, loops=())
     found = {}
-    for position, node, loops in scan.updates:
-        other = scan.alias_read_after(node.target.id, position, loops)
+    for position, node, var, loops in scan.updates:
+        other = scan.alias_read_after(var, position, loops)
         if other is not None:
             found[id(node)] = other
     return found
@@ -60,7 +60,7 @@ class _Scan:
         self.edges = []  # (position, name, name, node): the two may hold the same array
         self.reads = []  # (position, name)
         self.stores = []  # (position, name): a name bound again
-        self.updates = []  # (position, AugAssign node, enclosing loop spans)
+        self.updates = []  # (position, statement, the name updated, enclosing loop spans)
         self.spans = {}  # id(loop) -> (first, last) position
 
     def block(self, body, loops):
@@ -84,9 +84,13 @@ class _Scan:
                 self.simple(stmt, loops)
 
     def simple(self, stmt, loops):
+        for target in getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]:
+            written = written_name(target)  # x[i] = v, x[i] += v: always in place
+            if written is not None:
+                self.updates.append((self.position, stmt, written, loops))
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             self.read(stmt.value)
-            self.updates.append((self.position, stmt, loops))
+            self.updates.append((self.position, stmt, stmt.target.id, loops))
         elif isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
             self.read(stmt)
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
@@ -142,6 +146,16 @@ class _Scan:
         return any(after < p < before and n == var for p, n in self.stores)
 
 
+def written_name(target):
+    """``x`` for a target ``x[i]`` (or ``x[i][j]``, ``x.a[i]``): the array written into; else None."""
+    if not isinstance(target, gast.Subscript):
+        return None
+    base = target.value
+    while isinstance(base, gast.Subscript | gast.Attribute):
+        base = base.value
+    return base.id if isinstance(base, gast.Name) else None
+
+
 def _held(value) -> list[str]:
     """The names whose arrays ``value`` may be (or view, or hold in a container)."""
     if isinstance(value, gast.Name):
@@ -189,10 +203,19 @@ SYMBOLS = {
 }
 
 
-def describe(stmt: gast.AugAssign, other: str, line) -> str:
-    """What is wrong with ``x op= e`` when ``other`` holds x's array, and what to write instead."""
-    x, op = stmt.target.id, SYMBOLS.get(type(stmt.op), "+")
+def describe(stmt, other: str, line) -> str:
+    """What is wrong with ``x op= e`` (or ``x[i] = e``) when ``other`` holds x's array, and what to write instead."""
     made = f" (line {line})" if line else ""
+    targets = getattr(stmt, "targets", None) or [stmt.target]
+    written = next((w for w in map(written_name, targets) if w is not None), None)
+    if written is not None:
+        return (
+            f"this writes into the array `{written}`, and `{other}`{made} holds the same array or a view of it, so "
+            f"NumPy changes `{other}` too; sct cannot differentiate a write seen through two names (the gradient "
+            f"would be wrong): write into a copy (`{written} = {written}.copy()` first) if `{other}` should keep "
+            f"the old values, or compute `{other}` after the write"
+        )
+    x, op = stmt.target.id, SYMBOLS.get(type(stmt.op), "+")
     return (
         f"`{x} {op}= ...` changes the array `{x}` in place, and `{other}`{made} holds the same array or a view "
         f"of it, so NumPy changes `{other}` too, but sct computes `{x} = {x} {op} ...`, a new array; write "

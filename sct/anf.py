@@ -109,6 +109,10 @@ class _Lowering(ControlFlow, Calls):
 
     # ---- simple statements ---------------------------------------------------------
     def simple_statement(self, stmt):
+        if id(stmt) in self.shared and not isinstance(getattr(stmt, "target", None), gast.Name):
+            other, made = self.shared[id(stmt)]  # x[i] = v where another name holds x's array
+            where = self.parsed.location(made)
+            self.problem(stmt, aliases.describe(stmt, other, where.lineno if where else None))
         if isinstance(stmt, gast.Assign | gast.Expr) and self.is_pop(stmt.value):
             items = stmt.value.func.value
             if isinstance(stmt, gast.Assign):  # v = ys.pop(): the last item, then ys without it

@@ -57,6 +57,34 @@ def test_what_python_and_sct_compute_alike_is_differentiated(body):
     sct.check_grads(fn, (x,), modes=("rev",), order=1)
 
 
+@pytest.mark.parametrize(
+    ("body", "other"),
+    [
+        ("y = x\n    y[0] = 5.0\n    return np.sum(y * x)", "x"),  # NumPy writes into the argument too
+        ("y = x * 1.0\n    z = y\n    y[0] = 5.0\n    return np.sum(z * x)", "z"),
+        ("y = x[1:]\n    y[0] = 5.0\n    return np.sum(x * x)", "x"),  # a view
+        ("y = x * 1.0\n    z = y\n    y[1:] += x[1:]\n    return np.sum(z)", "z"),
+    ],
+)
+def test_a_write_into_an_array_another_name_holds_is_reported(body, other):
+    # these gave wrong gradients before: the write was differentiated as if only one name saw it
+    fn = _load(body)
+    with pytest.raises(UnsupportedSyntaxError, match=f"writes into the array `y`, and `{other}`"):
+        sct.grad(fn)(np.linspace(0.5, 1.5, 3))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x[0] = 5.0\n    return np.sum(x * x)",  # the argument itself: sct writes into a copy, as documented
+        "y = x.copy()\n    y[0] = 5.0\n    return np.sum(y * x)",
+        "y = x * 1.0\n    y[0] = 5.0\n    z = y\n    return np.sum(z * x)",  # the other name comes after
+    ],
+)
+def test_writes_no_other_name_sees_are_differentiated(body):
+    sct.check_grads(_load(body), (np.linspace(0.5, 1.5, 3),), modes=("rev",), order=1)
+
+
 @settings(suppress_health_check=list(HealthCheck))
 @given(P.programs(shared=True, max_statements=6), st.integers(0, 2**32 - 1))
 def test_updates_of_shared_arrays_are_reported_or_computed_as_python_does(program, seed):
