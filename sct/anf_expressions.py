@@ -1,0 +1,203 @@
+"""Lowering expressions: each operation of an expression becomes one statement over atoms.
+
+Mixed into the lowering (:mod:`sct.anf`). ``expr(node)`` returns an atom (a
+variable, a constant, a dotted global) for ``node`` after emitting the
+statements that compute it, one primitive each (``t = x * y``); ``primitive``
+says which rule a statement's operation is keyed by. Dotted names rooted at a
+global (``np.linalg.inv``) are resolved to the objects they mean when the code
+is compiled.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import gast
+
+from .anf_control import Lowered
+from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
+
+LOAD = gast.Load()
+
+
+def name(id_: str) -> gast.Name:
+    return gast.Name(id=id_, ctx=LOAD, annotation=None, type_comment=None)
+
+
+def _negative_literal(node) -> bool:
+    return (
+        isinstance(node, gast.UnaryOp)
+        and isinstance(node.op, gast.USub)
+        and isinstance(node.operand, gast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    )
+
+
+def _names(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+class Expressions:
+    # ---- expressions ---------------------------------------------------------------
+    def emit(self, target: str, value, overwrites=False):
+        """Emit ``target = value`` with ``value`` made one primitive over atoms."""
+        prim, flat, method = self.primitive(value)
+        if overwrites and target in _names(flat) and not isinstance(value, Lowered):
+            # ``y = y * x`` reads y and overwrites it: compute into a temporary first.
+            temp = self.namer.temp()
+            self.stmts.append(Assign(temp, flat, prim, self.where(value), method))
+            prim, flat, method = None, name(temp), False
+        self.stmts.append(Assign(target, flat, prim, self.where(value), method))
+
+    def where(self, node):
+        """The user's location of ``node``, or of the statement it belongs to."""
+        return self.parsed.location(node) if hasattr(node, "lineno") else self.origin
+
+    def expr(self, node, keep_call=False):
+        """An atom for ``node``, emitting the statements that compute it."""
+        if isinstance(node, Lowered):
+            return node.atom
+        if self.is_atom(node):
+            return self.atom(node)
+        if _negative_literal(node):
+            return gast.Constant(value=-node.operand.value, kind=None)
+        if isinstance(node, gast.Tuple | gast.List) and not keep_call:
+            return type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
+        if isinstance(node, gast.IfExp):
+            return name(self.if_expression(node))
+        if isinstance(node, gast.ListComp):
+            return self.list_comprehension(node)
+        prim, flat, method = self.primitive(node)
+        if keep_call:
+            return flat
+        temp = self.namer.temp()  # named after its operands, so names read in order
+        self.stmts.append(Assign(temp, flat, prim, self.where(node), method))
+        return name(temp)
+
+    def is_atom(self, node) -> bool:
+        if isinstance(node, gast.Name | gast.Constant):
+            return True
+        return isinstance(node, gast.Attribute) and self.global_path(node) is not None
+
+    def atom(self, node):
+        if isinstance(node, gast.Name):
+            if node.id in self.locals:
+                if node.id not in self.current:
+                    self.problem(node, f"`{node.id}` is used before it is assigned")
+                    return name(node.id)
+                bound = self.current[node.id]
+                return name(bound) if isinstance(bound, str) else bound  # a constant argument
+            if node.id not in self.initial_names:
+                return node  # a name this lowering made (a temporary, a loop index)
+            self.resolve(node)
+            return self.rooted(node)
+        if isinstance(node, gast.Attribute):
+            self.resolve(node)
+            return self.rooted(node)
+        return node
+
+    def primitive(self, node):
+        """(rule key, the node with atoms for operands, is-method) for one operation."""
+        if isinstance(node, Lowered):
+            return None, node.atom, False
+        if isinstance(node, gast.BinOp):
+            flat = gast.BinOp(left=self.expr(node.left), op=node.op, right=self.expr(node.right))
+            if type(node.op) not in BINOPS:
+                self.problem(node, f"the operator `{type(node.op).__name__}` has no derivative; use arithmetic")
+            return BINOPS.get(type(node.op)), flat, False
+        if isinstance(node, gast.UnaryOp):
+            operand = self.expr(node.operand)
+            if isinstance(node.op, gast.UAdd):
+                return None, operand, False
+            if type(node.op) not in UNARYOPS:
+                self.problem(node, f"the operator `{type(node.op).__name__}` has no derivative; use arithmetic")
+            return UNARYOPS.get(type(node.op)), gast.UnaryOp(op=node.op, operand=operand), False
+        if isinstance(node, gast.Compare):
+            return self.compare(node)
+        if isinstance(node, gast.Call):
+            return self.call(node)
+        if isinstance(node, gast.Attribute):
+            if node.attr not in ATTRIBUTES:
+                self.problem(node, f"the attribute `.{node.attr}` is not supported on arrays")
+            flat = gast.Attribute(value=self.expr(node.value), attr=node.attr, ctx=LOAD)
+            return ATTRIBUTES.get(node.attr), flat, False
+        if isinstance(node, gast.Subscript):
+            flat = gast.Subscript(value=self.expr(node.value), slice=self.index(node.slice), ctx=LOAD)
+            return operator.getitem, flat, False
+        if isinstance(node, gast.Tuple | gast.List):
+            flat = type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
+            return (tuple if isinstance(node, gast.Tuple) else list), flat, False
+        if isinstance(node, gast.Dict):
+            keys = [None if k is None else self.expr(k) for k in node.keys]
+            return dict, gast.Dict(keys=keys, values=[self.expr(v) for v in node.values]), False
+        if isinstance(node, gast.IfExp):
+            return None, name(self.if_expression(node)), False
+        if isinstance(node, gast.ListComp):
+            return None, self.list_comprehension(node), False
+        if self.is_atom(node):
+            return None, self.atom(node), False
+        self.problem(node, f"the expression `{type(node).__name__}` is not supported")
+        return None, gast.Constant(value=None, kind=None), False
+
+    def compare(self, node):
+        if len(node.ops) != 1:
+            self.problem(node, "chained comparisons are not supported; split them with `and`")
+        left, right = self.expr(node.left), self.expr(node.comparators[0])
+        flat = gast.Compare(left=left, ops=node.ops[:1], comparators=[right])
+        return COMPARES.get(type(node.ops[0])), flat, False
+
+    def call(self, node):
+        args = [self.expr(a) for a in node.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
+        func = node.func
+        if isinstance(func, gast.Name) and func.id in self.lambdas:
+            return None, self.inline_lambda(self.lambdas[func.id], args, node), False
+        if self.global_path(func) is not None:
+            fn = self.resolve(func)
+            if self.inlinable(fn):
+                return None, self.inline_function(fn, args, keywords, node), False
+            return fn, gast.Call(func=self.rooted(func), args=args, keywords=keywords), False
+        if isinstance(func, gast.Attribute):
+            receiver = self.expr(func.value)
+            method = gast.Attribute(value=receiver, attr=func.attr, ctx=LOAD)
+            if func.attr not in METHODS:
+                self.problem(func, f"the array method `.{func.attr}()` is not supported")
+            return METHODS.get(func.attr), gast.Call(func=method, args=args, keywords=keywords), True
+        self.problem(node, "only calls of named functions are supported")
+        return None, gast.Call(func=func, args=args, keywords=keywords), False
+
+    def index(self, node):
+        if isinstance(node, gast.Slice):
+            parts = [None if p is None else self.expr(p) for p in (node.lower, node.upper, node.step)]
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=LOAD)
+        return self.expr(node)
+
+    # ---- names ---------------------------------------------------------------------
+    def global_path(self, node):
+        """``["np", "linalg", "inv"]`` for a dotted name rooted at a non-local, else None."""
+        parts = []
+        while isinstance(node, gast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, gast.Name) and node.id not in self.locals:
+            return [node.id] + parts[::-1]
+        return None
+
+    def resolve(self, node):
+        path = self.global_path(node)
+        try:
+            value = self.parsed.resolve(path[0])
+        except AttributeError:
+            self.problem(node, f"the name `{path[0]}` is not defined")
+            return None
+        self.bind_global(path[0], value)
+        for part in path[1:]:
+            try:
+                value = getattr(value, part)
+            except AttributeError:
+                self.problem(node, f"`{'.'.join(path)}` does not exist")
+                return None
+        return value
