@@ -1,9 +1,9 @@
-"""The public entry points: grad, value_and_grad, vjp, source; and the cache.
+"""The public entry points: grad, value_and_grad, vjp, source; the pipeline and the cache.
 
 Each differentiated function is compiled once per *signature* of its
-arguments (rank and dtype kind of each), like a JIT specialising on shapes:
-knowing that an argument is a scalar is what lets the generated code skip
-``unbroadcast``. ``.source`` shows the shape-generic variant.
+arguments (rank and dtype kind of each, :mod:`sct.variants`), like a JIT
+specialising on shapes: knowing that an argument is a scalar is what lets the
+generated code skip ``unbroadcast``. ``.source`` shows the shape-generic variant.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import inspect
 import threading
 import types
 import weakref
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,131 +20,19 @@ from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
+from .variants import (  # noqa: F401 (_ANNOTATED_FLOAT, _describe: part of sct.api for the tests)
+    _ANNOTATED_FLOAT,
+    _FLOAT,
+    Compiled,
+    _annotated_signature,
+    _describe,
+    _guards,
+    signature,
+)
 
 _LOCK = threading.RLock()
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 STATS = {"compiles": 0}
-
-
-@dataclass
-class Compiled:
-    function: object
-    source: str
-    helpers: dict
-    params: list
-    wrt: list
-    guards: tuple = ((), (), ())  # what the compile relied on; see _guards
-    scalar: bool = False  # the analysis proved the function's value a scalar: no need to check it
-    grads_only: bool = False  # the function returns the gradients alone, not (value, gradients)
-
-    def __post_init__(self):
-        self.fresh = dispatch.guard_function(self.guards)
-
-    def __setattr__(self, name, value):
-        super().__setattr__(name, value)
-        if name == "guards":
-            super().__setattr__("fresh", dispatch.guard_function(value))
-
-
-# ---- staleness -------------------------------------------------------------------
-# A compiled variant bakes in what the function's free names meant when it was
-# compiled: closure values are bound into the generated code, and the rule chosen
-# for each call depends on the function a global name held. Module globals that
-# are plain data (numbers, arrays) are read live by the generated code, so
-# rebinding them needs no recompile; anything else is checked per call by identity.
-_ABSENT = dispatch.ABSENT
-_DATA = (int, float, complex, str, bytes, np.ndarray, np.generic, type(None))
-
-
-def _guards(fn, seen=None) -> tuple:
-    """(cells, names, codes) to check before reusing a variant compiled from ``fn``."""
-    seen = set() if seen is None else seen
-    fn = inspect.unwrap(fn, stop=lambda f: not hasattr(f, "__wrapped__"))
-    code = getattr(fn, "__code__", None)
-    if code is None or id(fn) in seen:
-        return (), (), ()
-    seen.add(id(fn))
-    cells, names, codes = [], [], [(fn, code)]
-    for cell in fn.__closure__ or ():
-        try:
-            cells.append((cell, cell.cell_contents))
-        except ValueError:
-            continue
-    scope = fn.__globals__
-    builtins_ = scope.get("__builtins__", {})
-    builtins_ = builtins_ if isinstance(builtins_, dict) else vars(builtins_)
-    for name in _global_names(code):
-        value = scope.get(name, _ABSENT)
-        if value is _ABSENT and name not in builtins_ or isinstance(value, _DATA) and type(value) is not bool:
-            continue
-        names.append((scope, name, value))
-        if inspect.isfunction(value):  # a user function sct may differentiate through
-            more = _guards(value, seen)
-            cells += more[0]
-            names += more[1]
-            codes += more[2]
-    for _cell, value in list(cells):
-        if inspect.isfunction(value):
-            more = _guards(value, seen)
-            cells += more[0]
-            names += more[1]
-            codes += more[2]
-    return tuple(cells), tuple(names), tuple(codes)
-
-
-def _global_names(code) -> set:
-    """Names a code object (and the code nested in it) may read as globals or attributes."""
-    found = set(code.co_names)
-    for const in code.co_consts:
-        if hasattr(const, "co_names"):
-            found |= _global_names(const)
-    return found
-
-
-# ---- argument signatures -------------------------------------------------------
-_FLOAT = dispatch.FLOAT  # exactly a Python float: NumPy scalars and 0-d arrays are (0, "f")
-_ANNOTATED_FLOAT = (0, "annotated")  # a scalar for ``.source``; calls bring their own signature
-
-
-def signature(args) -> tuple:
-    """Rank and dtype kind of each argument; the key compiled variants are cached by."""
-    key = []
-    for a in args:  # on every call: the common cases first, without function calls
-        kind = type(a)
-        if kind is float:
-            key.append(_FLOAT)
-        elif kind is np.ndarray:
-            key.append((a.ndim, a.dtype.kind))
-        else:
-            key.append(_describe(a))
-    return tuple(key)
-
-
-def _describe(a):
-    if isinstance(a, np.ndarray | np.generic):
-        return (a.ndim, a.dtype.kind)
-    if isinstance(a, bool):
-        return (0, "b")
-    if isinstance(a, int):
-        return (0, "i")
-    if isinstance(a, float):
-        return _FLOAT if type(a) is float else (0, "f")
-    if isinstance(a, complex):
-        return (0, "c")
-    if isinstance(a, list | tuple | dict):
-        items = list(a.values()) if isinstance(a, dict) else a
-        ranks = {np.ndim(v) if isinstance(v, np.ndarray | float) else None for v in items}
-        return (None, type(a).__name__, ranks.pop() if len(ranks) == 1 else None)
-    return None
-
-
-def _annotated_signature(fn) -> tuple:
-    """The signature ``.source`` shows: scalars where the parameters are annotated ``float``."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return ()
-    return tuple(_ANNOTATED_FLOAT if p.annotation in (float, "float") else None for p in params)
 
 
 # ---- wrt -------------------------------------------------------------------------
