@@ -20,7 +20,7 @@ from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
-from .variants import (  # noqa: F401 (_ANNOTATED_FLOAT, _describe: part of sct.api for the tests)
+from .variants import (  # noqa: F401 (some are part of sct.api for the tests)
     _ANNOTATED_FLOAT,
     _FLOAT,
     Compiled,
