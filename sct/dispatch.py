@@ -6,11 +6,13 @@ objects, on every call. Done with general code (build the signature tuple, look
 it up, call a guard function) that costs more than a small scalar gradient
 itself. So, as a JIT would, each gradient object compiles a dispatcher for the
 variants it has seen: a chain of inline type tests and identity tests that ends
-in a direct call of the variant. Anything the chain does not recognise goes to
-the general path, which compiles new variants and regenerates the dispatcher.
+in the variant's code (the latest one's, written in) or a direct call of it.
+Anything the chain does not recognise goes to the general path, which compiles
+new variants and regenerates the dispatcher.
 
-The generated text holds no user names: every object it tests against is bound
-by position (``v0_scope0``, ``v0_key0``, ``function0``, ...).
+Besides the function's parameter names and the latest variant's own code, the
+generated text holds no user names: every object it tests against is bound by
+position (``__sct_v0_scope0``, ``__sct_v0_key0``, ``__sct_function1``, ...).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import numpy as np
 from . import codegen
 
 FLOAT = (0, "float")  # the signature of an argument that is exactly a Python float
-ABSENT = object()
-MISSING = object()  # an argument not given  # what a guarded name held when it was not defined (a builtin)
+ABSENT = object()  # what a guarded name held when it was not defined (a builtin)
+MISSING = object()  # an argument not given
 
 
 def guard_terms(guards, env: dict, prefix: str = "") -> list[str]:
