@@ -151,6 +151,7 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
     if types is None:
         return
     fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
+    passes.simplify(src.fn)  # what fusing brought together: a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
         return

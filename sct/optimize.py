@@ -103,9 +103,10 @@ def _is_minus_one(node) -> bool:
 
 
 def unsigned(node):
-    """``b`` for ``-b``, ``b * c / d`` for ``-b * c / d``; None if there is no leading minus.
+    """``b`` for ``-b``, ``b * c / d`` for ``-b * c / d`` or ``2.0 * (-b * c)``; None if there is no minus to take out.
 
     For writing ``a - b * c`` instead of ``a + -b * c`` (the adjoint and tangent emitters too).
+    IEEE arithmetic is symmetric in sign, so the value is the same to the bit.
     """
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return node.operand
@@ -113,6 +114,9 @@ def unsigned(node):
         inner = unsigned(node.left)
         if inner is not None:
             return gast.BinOp(left=inner, op=node.op, right=node.right)
+        inner = unsigned(node.right)
+        if inner is not None:
+            return gast.BinOp(left=node.left, op=node.op, right=inner)
     return None
 
 
