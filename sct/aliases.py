@@ -1,15 +1,19 @@
-"""Augmented assignments to an array another name holds.
+"""In-place updates of an array another name holds: ``x += e`` and ``x[i] = v``.
 
 sct reads ``x += e`` as ``x = x + e``: a new array. NumPy changes the array
 ``x`` holds in place, so another name that holds it, or a view of it
 (``y = x``, ``y = x[1:]``, ``y = x.T``, a list with ``x`` in it), sees the
-change. When such a name is read after the update, the function as Python runs
-it and the function sct differentiates would differ, so sct reports it instead
-(:func:`shared_updates` finds the candidates from the source; the lowering keeps
-those whose target may be an array, once the argument types are known).
+change. Likewise a write ``x[i] = v`` is seen through every name of x's array,
+which sct's copy-on-write (and its adjoint of the write) does not follow. When
+such a name is read after the update, the function as Python runs it and the
+function sct differentiates would differ, so sct reports it instead
+(:func:`shared_updates` finds the candidates from the source; the lowering
+reports writes at once, and ``x += e`` once the argument types show that ``x``
+may be an array: :func:`surely_scalars`).
 
 The scan is by position in the source: an alias made before the update (or
-anywhere in a loop around it) and read after it (or anywhere in such a loop).
+anywhere in a loop around it) and read after it (or anywhere in such a loop),
+not bound again in between.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ VIEWS = {  # methods and NumPy functions whose result may share the argument's m
 
 
 def shared_updates(fn: gast.FunctionDef) -> dict:
-    """``{id(augmented assignment): (other name, the node that made it an alias)}``."""
+    """``{id(update statement): (other name, the node that made it an alias)}``."""
     scan = _Scan()
     scan.block(fn.body, loops=())
     found = {}
@@ -61,7 +65,6 @@ class _Scan:
         self.reads = []  # (position, name)
         self.stores = []  # (position, name): a name bound again
         self.updates = []  # (position, statement, the name updated, enclosing loop spans)
-        self.spans = {}  # id(loop) -> (first, last) position
 
     def block(self, body, loops):
         for stmt in body:
