@@ -13,6 +13,8 @@ import math
 import gast
 import numpy as np
 
+from .ir import names_in
+
 
 def may_be_none(fn) -> set:
     """Variables that may hold None: set to it (the forward sweep does, for records), or copied from one."""
@@ -27,13 +29,9 @@ def may_be_none(fn) -> set:
             elif isinstance(stmt, gast.Expr) and _method_of(stmt.value, "append"):
                 if stmt.value.args and _carries(stmt.value.args[0], found):
                     found.add(stmt.value.func.value.id)
-            elif isinstance(stmt, gast.For) and _names(stmt.iter) & found:
-                found |= _names(stmt.target)
+            elif isinstance(stmt, gast.For) and set(names_in(stmt.iter)) & found:
+                found |= set(names_in(stmt.target))
     return found
-
-
-def _names(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
 def _carries(node, found: set) -> bool:
@@ -62,7 +60,7 @@ class Signs:
     KEEPING = {np.sum, np.mean, np.max, np.min, np.amax, np.amin, float}  # of a scalar: its value
 
     def __init__(self, fn, locals_: set, resolve):
-        self.resolve = resolve
+        self.resolve, self.locals = resolve, locals_
         self.known = set(locals_) - {a.id for a in fn.args.args}
         for _ in range(len(self.known) + 1):
             before = set(self.known)
@@ -112,18 +110,11 @@ class Signs:
         if isinstance(node, gast.Call) and not node.keywords:
             if _method_of(node, "pop"):
                 return node.func.value.id in self.known
-            func = self.function(node.func)
-            if _is_in(func, self.NONNEGATIVE):
+            func = called(node.func, self.resolve, self.locals)
+            if is_in(func, self.NONNEGATIVE):
                 return True
-            return _is_in(func, self.KEEPING) and len(node.args) == 1 and self.nonnegative(node.args[0])
+            return is_in(func, self.KEEPING) and len(node.args) == 1 and self.nonnegative(node.args[0])
         return False
-
-    def function(self, func):
-        if isinstance(func, gast.Name):
-            return self.resolve(func.id)
-        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id not in self.known:
-            return getattr(self.resolve(func.value.id), func.attr, None)
-        return None
 
     @staticmethod
     def even(node) -> bool:
@@ -152,7 +143,17 @@ def _call_of(node, resolve, function) -> bool:
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and resolve(node.func.id) is function
 
 
-def _is_in(obj, objects: set) -> bool:
+def called(func, resolve, locals_) -> object:
+    """The object a call's ``func`` names: a free name or an attribute of one (``np.exp``); else None."""
+    if isinstance(func, gast.Name) and func.id not in locals_:
+        return resolve(func.id)
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id not in locals_:
+        return getattr(resolve(func.value.id), func.attr, None)
+    return None
+
+
+def is_in(obj, objects: set) -> bool:
+    """``obj in objects``, False for an unhashable ``obj``."""
     try:
         return obj in objects
     except TypeError:  # unhashable

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import gast
 
+from . import facts
+from .ir import names_in
 from .unbox import MATH, REDUCTIONS, UFUNCS
 
 _PURE = MATH | UFUNCS | REDUCTIONS | {float, abs}
@@ -35,7 +37,7 @@ def fuse(fn: gast.FunctionDef, resolve) -> None:
             counts[node.id] = counts.get(node.id, 0) + 1
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1}
     for block in _blocks(fn):
-        _fuse_block(block, single, resolve)
+        _fuse_block(block, single, lambda node: _pure(node, resolve, set(stores)))
 
 
 def _blocks(node):
@@ -49,13 +51,13 @@ def _blocks(node):
         yield from _blocks(handler)
 
 
-def _fuse_block(block: list, single: set, resolve) -> None:
+def _fuse_block(block: list, single: set, pure) -> None:
     k = 0
     while k < len(block):
         stmt = block[k]
         simple = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
         target = stmt.targets[0].id if simple else None
-        if target in single and _pure(stmt.value, resolve) and _move(block, k, target):
+        if target in single and pure(stmt.value) and _move(block, k, target):
             del block[k]
             continue
         k += 1
@@ -73,7 +75,7 @@ def _move(block: list, k: int, target: str) -> bool:
             else:
                 getattr(parent, field)[index] = block[k].value
             return True
-        if _mentions(stmt, target) or _assigns(stmt) & reads:
+        if target in names_in(stmt) or _assigns(stmt) & reads:
             return False
     return False
 
@@ -112,29 +114,15 @@ def _find(parent, field: str, target: str):
     return None
 
 
-def _pure(node, resolve) -> bool:
+def _pure(node, resolve, locals_) -> bool:
     """Only arithmetic, comparisons and calls of pure functions (no records popped, no user code)."""
     for n in gast.walk(node):
         if isinstance(n, gast.Call):
-            func = n.func
-            if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
-                target = getattr(resolve(func.value.id), func.attr, None)
-            elif isinstance(func, gast.Name):
-                target = resolve(func.id)
-            else:
-                return False
-            try:
-                if target not in _PURE:
-                    return False
-            except TypeError:  # unhashable
+            if not facts.is_in(facts.called(n.func, resolve, locals_), _PURE):
                 return False
         elif not isinstance(n, _EXPRESSION) or isinstance(n, _NOT_PLAIN):
             return False
     return True
-
-
-def _mentions(stmt, var: str) -> bool:
-    return any(isinstance(n, gast.Name) and n.id == var for n in gast.walk(stmt))
 
 
 def _assigns(stmt) -> set:

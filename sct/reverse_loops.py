@@ -14,7 +14,7 @@ from __future__ import annotations
 import gast
 
 from .codegen import assign, name
-from .ir import Assign, For, walk
+from .ir import Assign, For, names_in, walk
 from .records import popped_stack
 
 LOAD = gast.Load()
@@ -62,7 +62,8 @@ class LoopReversal:
         alone = self.recorded_alone()
         for k, s in enumerate(body):  # ``x = x_stack.pop()`` where nothing before it reads x
             var = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else None
-            if var in alone and popped_stack(s.value) == self.stacks.get(var) and not _mentions(body[:k], var):
+            earlier = any(var in names_in(before) for before in body[:k])
+            if var in alone and popped_stack(s.value) == self.stacks.get(var) and not earlier:
                 popped.append(s)
         if not popped:
             return header
@@ -111,10 +112,6 @@ class LoopReversal:
                 func=gast.Attribute(value=name(self.stack(trips)), attr="pop", ctx=LOAD), args=[], keywords=[]
             )
         return name(trips)
-
-
-def _mentions(body: list, var: str) -> bool:
-    return any(isinstance(n, gast.Name) and n.id == var for s in body for n in gast.walk(s))
 
 
 def _popped_flag(stmt, flags: set, stacks: dict) -> bool:

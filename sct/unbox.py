@@ -285,10 +285,8 @@ class _Types:
                 if func.attr != "pop" or node.args or not all(isinstance(t, tuple) for t in record):
                     raise _GiveUp
                 return tuple(t[1] for t in record)
-            target = getattr(self.resolve(owner), func.attr, None)
-        elif isinstance(func, gast.Name) and func.id not in self.locals:
-            target = self.resolve(func.id)
-        else:
+        target = facts.called(func, self.resolve, self.locals)
+        if target is None:
             raise _GiveUp
         args = [self.expr(a) for a in node.args]
         for a in args:
@@ -299,7 +297,7 @@ class _Types:
             return (FLOAT, FLOAT)
         if target is abs and len(args) == 1:
             return tuple(INT if t == BOOL else t for t in args[0])
-        if _is_in(target, MATH):
+        if facts.is_in(target, MATH):
             return (FLOAT, FLOAT)
         if target is np.size and len(args) == 1:  # of a scalar: 1
             return (INT, INT)
@@ -307,20 +305,13 @@ class _Types:
             if self.checking:  # full_like(x, g) of a float x: a 0-d array holding g
                 self.wraps.append(node)
             return (NPFLOAT, FLOAT)
-        if _is_in(target, UFUNCS) or _is_in(target, REDUCTIONS) and len(args) == 1:
+        if facts.is_in(target, UFUNCS) or facts.is_in(target, REDUCTIONS) and len(args) == 1:
             if not args or not any(FLOAT in a or NPFLOAT in a or BOTTOM in a for a in args):
                 raise _GiveUp  # of integers only, a NumPy integer
             if self.checking:
                 self.wraps.append(node)
             return (NPFLOAT, FLOAT)
         raise _GiveUp
-
-
-def _is_in(obj, objects: set) -> bool:
-    try:
-        return obj in objects
-    except TypeError:  # unhashable
-        return False
 
 
 def plan(fn: gast.FunctionDef, floats: set, bound: dict, user_globals: dict):
