@@ -109,9 +109,7 @@ class _Lowering(Expressions, ControlFlow, Calls):
     # ---- simple statements ---------------------------------------------------------
     def simple_statement(self, stmt):
         if id(stmt) in self.shared and not isinstance(getattr(stmt, "target", None), gast.Name):
-            other, made = self.shared[id(stmt)]  # x[i] = v where another name holds x's array
-            where = self.parsed.location(made)
-            self.problem(stmt, aliases.describe(stmt, other, where.lineno if where else None))
+            self.problems.append(self.shared_problem(stmt))  # x[i] = v where another name holds x's array
         if isinstance(stmt, gast.Assign | gast.Expr) and self.is_pop(stmt.value):
             items = stmt.value.func.value
             if isinstance(stmt, gast.Assign):  # v = ys.pop(): the last item, then ys without it
@@ -129,8 +127,8 @@ class _Lowering(Expressions, ControlFlow, Calls):
             root = None
             if isinstance(stmt.target, gast.Name):
                 root = self.roots.get(stmt.target.id, self.current.get(stmt.target.id, stmt.target.id))
-            if id(stmt) in self.shared:
-                self.shared_update(stmt, root)
+            if id(stmt) in self.shared and root is not None:  # a problem if x (its root) is an array
+                self.shared_updates.append((root, self.shared_problem(stmt)))
             load = _as_load(stmt.target)
             self.assign(stmt.target, gast.BinOp(left=load, op=stmt.op, right=stmt.value))
             if root is not None:
@@ -272,12 +270,11 @@ class _Lowering(Expressions, ControlFlow, Calls):
         self.stmts.append(SetItem(array.id, index, value, self.where(target)))
         return value
 
-    def shared_update(self, stmt: gast.AugAssign, root: str):
-        """Note ``x += e`` where another name holds x's array: a problem if ``x`` (``root``) is an array."""
+    def shared_problem(self, stmt) -> Problem:
+        """The problem with ``x += e`` or ``x[i] = v`` where another name holds x's array (see sct.aliases)."""
         other, made = self.shared[id(stmt)]
         where = self.parsed.location(made)
-        message = aliases.describe(stmt, other, where.lineno if where else None)
-        self.shared_updates.append((root, Problem(message, self.parsed.location(stmt))))
+        return Problem(aliases.describe(stmt, other, where.lineno if where else None), self.parsed.location(stmt))
 
     def problem(self, node, message: str):
         self.problems.append(Problem(message, self.parsed.location(node)))
