@@ -79,4 +79,14 @@ def popped_stack(value):
     return None
 
 
+def restores(stmt, var: str, stack) -> bool:
+    """Is ``stmt`` ``var = stack.pop()``, restoring ``var`` from its record?"""
+    return (
+        isinstance(stmt, gast.Assign)
+        and isinstance(stmt.targets[0], gast.Name)
+        and stmt.targets[0].id == var
+        and popped_stack(stmt.value) == stack
+    )
+
+
 shape_of = _shape_of

@@ -25,7 +25,7 @@ import gast
 from .codegen import assign
 from .forward_sweep import ForwardSweep
 from .ir import Assign, For, If, SetItem, names_in, walk
-from .records import popped_stack
+from .records import popped_stack, restores
 
 
 class BranchReversal:
@@ -101,7 +101,7 @@ def _restoring_pop(reverse: list, var: str, stack):
     It is the last pop of the record at the top level of the reversed branch,
     with none nested after it, and nothing before it may read or write ``var``.
     """
-    found = [k for k, s in enumerate(reverse) if _is_pop(s, var, stack)]
+    found = [k for k, s in enumerate(reverse) if restores(s, var, stack)]
     if stack is None or not found:
         return None
     k = found[-1]
@@ -112,12 +112,3 @@ def _restoring_pop(reverse: list, var: str, stack):
     if any(isinstance(n, gast.Name) and n.id == var for n in before):
         return None
     return k
-
-
-def _is_pop(stmt, var: str, stack) -> bool:
-    return (
-        isinstance(stmt, gast.Assign)
-        and isinstance(stmt.targets[0], gast.Name)
-        and stmt.targets[0].id == var
-        and popped_stack(stmt.value) == stack
-    )

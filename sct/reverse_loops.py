@@ -15,7 +15,7 @@ import gast
 
 from .codegen import assign, name
 from .ir import Assign, For, names_in, walk
-from .records import popped_stack
+from .records import popped_stack, restores
 
 LOAD = gast.Load()
 
@@ -60,11 +60,10 @@ class LoopReversal:
         """
         popped = [s for s in body if _popped_flag(s, self.flags, self.stacks)]
         alone = self.recorded_alone()
-        for k, s in enumerate(body):  # ``x = x_stack.pop()`` where nothing before it reads x
-            var = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else None
-            earlier = any(var in names_in(before) for before in body[:k])
-            if var in alone and popped_stack(s.value) == self.stacks.get(var) and not earlier:
-                popped.append(s)
+        for var in sorted(alone):  # ``x = x_stack.pop()`` where nothing before it reads x
+            found = [k for k, s in enumerate(body) if restores(s, var, self.stacks.get(var))]
+            if found and not any(var in names_in(before) for before in body[: found[0]]):
+                popped.append(body[found[0]])
         if not popped:
             return header
         for s in popped:
