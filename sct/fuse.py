@@ -21,6 +21,7 @@ import gast
 
 from . import facts
 from .ir import names_in
+from .optimize import bodies
 from .unbox import MATH, REDUCTIONS, UFUNCS
 
 _PURE = MATH | UFUNCS | REDUCTIONS | {float, abs}
@@ -36,19 +37,9 @@ def fuse(fn: gast.FunctionDef, resolve) -> None:
             counts = loads if isinstance(node.ctx, gast.Load) else stores
             counts[node.id] = counts.get(node.id, 0) + 1
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1}
-    for block in _blocks(fn):
-        _fuse_block(block, single, lambda node: _pure(node, resolve, set(stores)))
-
-
-def _blocks(node):
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(node, field, None)
-        if isinstance(block, list) and block and isinstance(block[0], gast.stmt):
-            yield block
-            for stmt in block:
-                yield from _blocks(stmt)
-    for handler in getattr(node, "handlers", ()):
-        yield from _blocks(handler)
+    locals_ = set(stores)
+    for block in list(bodies(fn)):
+        _fuse_block(block, single, lambda node: _pure(node, resolve, locals_))
 
 
 def _fuse_block(block: list, single: set, pure) -> None:

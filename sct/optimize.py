@@ -159,7 +159,7 @@ def simplify(fn) -> bool:
     may be how a boolean array becomes a float one, and must stay.
     """
     t = _Simplify(_updated_in_place(fn))
-    for body in _bodies(fn):
+    for body in bodies(fn):
         for stmt in body:
             if _derivative_line(stmt):
                 t.visit(stmt)
@@ -259,7 +259,7 @@ def propagate_copies(fn) -> bool:
     stores, returned, protected = _stores(fn), _returned(fn), _updated_in_place(fn)
     loads = _load_counts(fn)
     changed = False
-    for body in list(_bodies(fn)):
+    for body in list(bodies(fn)):
         counts = [_load_counts(stmt) for stmt in body]  # kept up to date as copies are folded
         k = 0
         while k < len(body):
@@ -324,7 +324,7 @@ def _is_copy(stmt):
 _COMPOUND = (gast.FunctionDef, gast.If, gast.For, gast.While)
 
 
-def _bodies(fn):
+def bodies(fn):
     """Every statement list in the function, outermost first (statements only: no expressions)."""
     pending = [fn]
     while pending:
@@ -341,7 +341,7 @@ def eliminate_dead_code(fn) -> bool:
     """Drop assignments nothing reads, and comments left heading nothing."""
     loads = {n.id for n in _walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
     changed = False
-    for body in _bodies(fn):
+    for body in bodies(fn):
         keep = []
         for stmt in body:
             if _is_dead(stmt, loads):
@@ -388,7 +388,7 @@ def _drop_orphan_comments(body):
 def tidy_blocks(fn) -> bool:
     """Drop ``if``/``for`` statements left with nothing to do; ``if c: pass else: x`` -> ``if not c: x``."""
     changed = False
-    for body in list(_bodies(fn)) + [fn.body]:
+    for body in list(bodies(fn)) + [fn.body]:
         keep = []
         for stmt in body:
             if isinstance(stmt, gast.If) and not stmt.body:
