@@ -15,7 +15,7 @@ import gast
 
 from .codegen import assign, name
 from .ir import Assign, names_in, walk
-from .runtime import add_at, appended, dropped_last, fresh_copy
+from .runtime import add_at, appended, dropped_last, fresh_copy, tree_add
 from .symbolic import Scatter, Sym, call, to_expr
 
 LOAD = gast.Load()
@@ -31,6 +31,10 @@ class Accumulation:
                 state.owned -= {v for v, d in self.deltas.items() if d == other}
         if var in state.defined and var in state.owned and self.in_place(var):
             return [gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=contribution)]
+        if var in state.defined and var in self.containers:  # lists add item by item, never concatenate
+            contribution = to_expr(call(tree_add, Sym(name(target)), Sym(contribution)))
+            state.owned.add(var)
+            return [assign(target, contribution)]
         if var in state.defined:
             contribution = gast.BinOp(left=name(target), op=gast.Add(), right=contribution)
         state.defined.add(var)
@@ -43,7 +47,7 @@ class Accumulation:
     def in_place(self, var) -> bool:
         """Can ``delta_var += c`` update the array (an array, surely, not a number or a list)?"""
         rank = self.ranks.get(var)
-        return isinstance(rank, int) and rank > 0 and var not in self.lists
+        return isinstance(rank, int) and rank > 0 and var not in self.lists and var not in self.containers
 
     def own(self, var, state) -> list:
         """Make ``delta_var`` an array only we hold, so it can be updated in place."""
@@ -61,7 +65,12 @@ class Accumulation:
         lines = self.own(var, state)
         target = name(self.delta(var))
         g = to_expr(contribution.g)
-        if self.basic_index(contribution.index) and not (var in self.lists and _has_slice(contribution.index)):
+        nested = var in self.nested  # an item may be a container: ``+=`` on it would concatenate
+        if (
+            not nested
+            and self.basic_index(contribution.index)
+            and not (var in self.lists and _has_slice(contribution.index))
+        ):
             store = gast.Subscript(value=target, slice=to_expr(contribution.index), ctx=gast.Store())
             lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))
         else:

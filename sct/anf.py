@@ -45,7 +45,7 @@ from .errors import Problem, UnsupportedSyntaxError
 from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
 from .parse import Parsed
-from .runtime import HELPERS, appended, copied, dropped_last
+from .runtime import HELPERS, add_at, appended, copied, dropped_last
 
 LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
@@ -134,6 +134,10 @@ class _Lowering(Expressions, ControlFlow, Calls):
             if root is not None:
                 self.roots[stmt.target.id] = root  # in Python, still the object bound before
                 self.augmented[self.current[stmt.target.id]] = root
+        elif isinstance(stmt, gast.Expr) and self.is_update(stmt.value):  # add_at(acc, i, g) in generated code
+            self.assign(
+                gast.Name(id=stmt.value.args[0].id, ctx=gast.Store(), annotation=None, type_comment=None), stmt.value
+            )
         elif isinstance(stmt, gast.Expr) and self.is_append(stmt.value):
             items = stmt.value.func.value
             self.grow(items.id, self.expr(items), self.expr(stmt.value.args[0]))
@@ -205,6 +209,21 @@ class _Lowering(Expressions, ControlFlow, Calls):
             and len(call.args) == 1
         )
 
+    def is_update(self, call) -> bool:
+        """``add_at(acc, index, g)`` on a local: an update in place, lowered as ``acc = add_at(acc, index, g)``.
+
+        Generated adjoints scatter this way; differentiating them again (second
+        order) must see the update as a value, not as a call kept for its effect.
+        """
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name) and call.func.id == "add_at"):
+            return False
+        try:
+            fn = self.parsed.resolve("add_at")
+        except AttributeError:
+            return False
+        first = call.args[0] if call.args else None
+        return fn is add_at and isinstance(first, gast.Name) and first.id in self.locals
+
     def is_pop(self, call) -> bool:
         """``ys.pop()`` on a local list."""
         return (
@@ -253,16 +272,43 @@ class _Lowering(Expressions, ControlFlow, Calls):
         return user_name
 
     def unpack(self, target, value):
-        if isinstance(value, gast.Tuple | gast.List) and len(value.elts) == len(target.elts):
+        """``a, b = ...``: every right-hand side is evaluated before any name is bound, as in Python."""
+        elts = target.elts
+        starred = [k for k, t in enumerate(elts) if isinstance(t, gast.Starred)]
+        if len(starred) > 1:
+            self.problem(target, "only one starred target is allowed in an assignment")
+            return value
+        value = _literal(value)
+        if isinstance(value, gast.Tuple | gast.List) and not starred and len(value.elts) == len(elts):
             atoms = [self.expr(v) for v in value.elts]  # all right-hand sides first
-            for t, a in zip(target.elts, atoms):
+            atoms = [self.kept(a, target) for a in atoms]
+            for t, a in zip(elts, atoms):
                 self.assign(t, Lowered(a))
             return value
-        whole = self.expr(value)
-        for i, t in enumerate(target.elts):
-            index = gast.Constant(value=i, kind=None)
-            self.assign(t, gast.Subscript(value=whole, slice=index, ctx=LOAD))
+        whole = self.kept(self.expr(value), target)
+        count = len(elts)
+        for i, t in enumerate(elts):
+            if starred and i == starred[0]:  # first, *rest = xs: rest is a list of the middle items
+                after = count - i - 1
+                part = gast.Slice(lower=_index(i), upper=_index(-after) if after else None, step=None)
+                middle = gast.Subscript(value=Lowered(whole), slice=part, ctx=LOAD)
+                self.assign(t.value, gast.Call(func=name("list"), args=[middle], keywords=[]))
+                continue
+            index = _index(i if not starred or i < starred[0] else i - count)
+            self.assign(t, gast.Subscript(value=Lowered(whole), slice=index, ctx=LOAD))
         return whole
+
+    def kept(self, atom, target):
+        """``atom``, or a copy of it where binding ``target`` would overwrite it first (``x, y = y, x`` in a loop)."""
+        if not isinstance(atom, gast.Name):
+            return atom
+        names = {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+        overwritten = {self.local_name(n) for n in names & self.unversioned}  # versioned names get a new version
+        if atom.id not in overwritten:
+            return atom
+        temp = self.namer.temp()
+        self.stmts.append(Assign(temp, atom, None, self.origin))
+        return name(temp)
 
     def set_item(self, target, value):
         array = self.atom(target.value)
@@ -312,6 +358,17 @@ def _written_names(fn_node) -> set:
     return found
 
 
+def _literal(value):
+    """A tuple or list display, also when already lowered (its items then lowered atoms)."""
+    if isinstance(value, Lowered) and isinstance(value.atom, gast.Tuple | gast.List):
+        return type(value.atom)(elts=[Lowered(e) for e in value.atom.elts], ctx=LOAD)
+    return value
+
+
+def _index(i: int):
+    return gast.Constant(value=i, kind=None) if i >= 0 else gast.UnaryOp(op=gast.USub(), operand=_index(-i))
+
+
 def _append_call(list_name: str, item):
     func = gast.Attribute(value=name(list_name), attr="append", ctx=LOAD)
     return gast.Call(func=func, args=[item], keywords=[])
@@ -340,6 +397,14 @@ def _stores(node) -> set:
             and isinstance(n.func.value, gast.Name)
         ):
             found.add(n.func.value.id)
+        elif (  # add_at(acc, index, g): see is_update
+            isinstance(n, gast.Call)
+            and isinstance(n.func, gast.Name)
+            and n.func.id == "add_at"
+            and n.args
+            and isinstance(n.args[0], gast.Name)
+        ):
+            found.add(n.args[0].id)
     return found
 
 

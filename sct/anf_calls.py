@@ -214,6 +214,8 @@ def _copy_call(target, func_name, args, prim, origin):
 def _copy(target, value, origin):
     from .ir import Assign
 
+    if isinstance(value, gast.Tuple | gast.List):  # a display of atoms builds a container (its own rule)
+        return Assign(target, value, tuple if isinstance(value, gast.Tuple) else list, origin)
     return Assign(target, value, None, origin)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import gast
 
+from . import trees
 from .ir import COMPARES, Assign, For, If, While, walk
 
 LOAD = gast.Load()
@@ -222,20 +223,32 @@ class ControlFlow:
                 iterable = self.expr(iterable)  # the body changes a bound: fix the range first
             return iterable, lambda: self.loop_variable(target.id)
         if _is_call_to(it, "enumerate", self) and _pair(target) and len(it.args) == 1:
-            items = self.expr(it.args[0])
             index, element = target.elts
+            inner = it.args[0]
+            if _is_call_to(inner, "zip", self) and isinstance(element, gast.Tuple):  # enumerate(zip(a, b))
+                sequences = [self.sequence(a) for a in inner.args]
+                return self.index_range(sequences), lambda: self.element(index.id, element, sequences, zipped=True)
+            items = self.sequence(inner)
             return self.index_range([items]), lambda: self.element(index.id, element, [items])
         if _is_call_to(it, "zip", self) and isinstance(target, gast.Tuple):
-            sequences = [self.expr(self.backwards(a)) for a in it.args]
+            sequences = [self.sequence(a) for a in it.args]
             return self.index_range(sequences), lambda: self.element(
                 self.namer.fresh("i"), target, sequences, zipped=True
             )
-        sequence = self.expr(self.backwards(it))
+        sequence = self.sequence(it)
+        return self.index_range([sequence]), lambda: self.element(self.namer.fresh("i"), target, [sequence])
+
+    def sequence(self, node):
+        """What a ``for`` visits, as a variable that can be indexed: a dict's keys, a list, an array's rows."""
+        sequence = self.expr(self.backwards(node))
         if not isinstance(sequence, gast.Name):  # a literal list: name it, so it can be indexed
             temp = self.namer.temp()
             self.emit(temp, type(sequence)(elts=[Lowered(e) for e in sequence.elts], ctx=LOAD))
-            sequence = _name(temp)
-        return self.index_range([sequence]), lambda: self.element(self.namer.fresh("i"), target, [sequence])
+            return _name(temp)
+        temp = self.namer.temp()  # dropped again where the value is surely not a dict (sct.containers)
+        call = gast.Call(func=_name(trees.iterated.__name__), args=[sequence], keywords=[])
+        self.stmts.append(Assign(temp, call, trees.iterated, self.origin))
+        return _name(temp)
 
     def backwards(self, node):
         """``reversed(xs)`` over a list or array, as ``xs[::-1]`` (which has a length and a rule)."""

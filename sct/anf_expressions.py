@@ -14,8 +14,10 @@ import operator
 
 import gast
 
+from . import trees
 from .anf_control import Lowered
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
+from .rules.containers import list_call, tuple_call
 
 LOAD = gast.Load()
 
@@ -36,6 +38,12 @@ def _negative_literal(node) -> bool:
 
 def _names(node) -> set:
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+# Builtins whose call is a primitive of its own: ``list(xs)`` copies, where the display ``[x]`` builds.
+_CALLS = {list: list_call, tuple: tuple_call}
+# Dict methods, as the helpers that return lists (``for k, v in d.items()`` indexes the list).
+_DICT_METHODS = {"items": trees.dict_items, "values": trees.dict_values, "keys": trees.dict_keys, "get": trees.dict_get}
 
 
 class Expressions:
@@ -100,6 +108,8 @@ class Expressions:
     def primitive(self, node):
         """(rule key, the node with atoms for operands, is-method) for one operation."""
         if isinstance(node, Lowered):
+            if isinstance(node.atom, gast.Tuple | gast.List):  # a display of atoms builds a container
+                return (tuple if isinstance(node.atom, gast.Tuple) else list), node.atom, False
             return None, node.atom, False
         if isinstance(node, gast.BinOp):
             flat = gast.BinOp(left=self.expr(node.left), op=node.op, right=self.expr(node.right))
@@ -148,7 +158,7 @@ class Expressions:
         return COMPARES.get(type(node.ops[0])), flat, False
 
     def call(self, node):
-        args = [self.expr(a) for a in node.args]
+        args = [self.expr(a) for a in node.args if not isinstance(a, gast.Starred)]  # zip(*rows): below
         keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
         func = node.func
         if isinstance(func, gast.Name) and func.id in self.lambdas:
@@ -157,7 +167,15 @@ class Expressions:
             fn = self.resolve(func)
             if self.inlinable(fn):
                 return None, self.inline_function(fn, args, keywords, node), False
-            return fn, gast.Call(func=self.rooted(func), args=args, keywords=keywords), False
+            if fn is zip and node.args and isinstance(node.args[0], gast.Starred):  # zip(*rows)
+                return self.helper_call(trees.transposed, [self.expr(node.args[0].value)])
+            if fn is zip:
+                return self.helper_call(trees.zipped, args)
+            prim = _CALLS[fn] if (fn is list or fn is tuple) and len(args) == 1 and not keywords else fn
+            return prim, gast.Call(func=self.rooted(func), args=args, keywords=keywords), False
+        if isinstance(func, gast.Attribute) and func.attr in _DICT_METHODS and not keywords:
+            helper = _DICT_METHODS[func.attr]
+            return self.helper_call(helper, [self.expr(func.value), *args])
         if isinstance(func, gast.Attribute):
             receiver = self.expr(func.value)
             method = gast.Attribute(value=receiver, attr=func.attr, ctx=LOAD)
@@ -166,6 +184,10 @@ class Expressions:
             return METHODS.get(func.attr), gast.Call(func=method, args=args, keywords=keywords), True
         self.problem(node, "only calls of named functions are supported")
         return None, gast.Call(func=func, args=args, keywords=keywords), False
+
+    def helper_call(self, helper, args):
+        """A call of one of sct's helpers (``dict_items(d)``): the primitive, the call, not a method."""
+        return helper, gast.Call(func=name(helper.__name__), args=args, keywords=[]), False
 
     def index(self, node):
         if isinstance(node, gast.Slice):

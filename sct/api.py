@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 
-from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox
+from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, unbox
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
@@ -102,6 +102,7 @@ def build(
     """
     from . import forward, higher
 
+    source_fn = fn
     fn = higher.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
     frontend.check_supported(parsed)
@@ -114,6 +115,10 @@ def build(
         problems = [p for var, p in ir.shared_updates if var not in scalars]
         if problems:
             raise UnsupportedSyntaxError(problems)
+    ir.containers = {p: s[3] for p, s in zip(ir.params, sig) if s and len(s) > 3}
+    containers.specialise(ir, ir.containers)
+    if fn is not source_fn:  # differentiating generated code again
+        containers.check_higher_order(ir)
     passes.propagate_ir_copies(ir)
     wrt = [ir.params[i] for i in positions]
     ranks = analysis.ranks(ir, arg_ranks, elements)

@@ -113,6 +113,7 @@ class FunctionIR:
     names: set = field(default_factory=set)
     shared_updates: list = field(default_factory=list)  # (variable, Problem): see sct.aliases
     augmented: dict = field(default_factory=dict)  # version made by x += e -> the one whose object Python updates
+    containers: dict = field(default_factory=dict)  # container parameter -> its structure (sct.containers)
 
 
 BINOPS = {

@@ -188,7 +188,7 @@ def check_supported(parsed: Parsed, allowed=_SUPPORTED) -> None:
     problems = []
     root = parsed.node
     for node in _walk_body(root):
-        if isinstance(node, allowed) and not _bad_call(node):
+        if isinstance(node, allowed) and not _bad_call(node) or _starred_target(node):
             continue
         problems.append(Problem(_unsupported_message(node), parsed.location(node)))
     args = root.args
@@ -213,8 +213,15 @@ def _walk_body(root):
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, _SUPPORTED) and not _bad_call(node):
+        if isinstance(node, gast.Call) and _transposing_zip(node):
+            stack.extend([node.args[0].value, node.func])  # zip(*pairs): the starred operand is allowed there
+        elif isinstance(node, _SUPPORTED) and not _bad_call(node) or _starred_target(node):
             stack.extend(reversed(list(gast.iter_child_nodes(node))))
+
+
+def _starred_target(node) -> bool:
+    """``first, *rest = xs``: a starred assignment target (lowered as a slice made a list)."""
+    return isinstance(node, gast.Starred) and isinstance(node.ctx, gast.Store)
 
 
 # Bitwise operators have no derivative and no rule; reported at the expression that uses them.
@@ -226,7 +233,20 @@ def _bad_call(node) -> bool:
     """A supported node type used in an unsupported way: ``f(*args)``, ``x << 1``, ``~x``."""
     if isinstance(node, gast.BinOp | gast.UnaryOp | gast.AugAssign):
         return type(node.op) in _BITWISE
-    return isinstance(node, gast.Call) and any(isinstance(a, gast.Starred) for a in node.args)
+    if not isinstance(node, gast.Call) or not any(isinstance(a, gast.Starred) for a in node.args):
+        return False
+    return not _transposing_zip(node)
+
+
+def _transposing_zip(node) -> bool:
+    """``zip(*pairs)``: transposing a sequence of sequences (a primitive of its own)."""
+    return (
+        isinstance(node.func, gast.Name)
+        and node.func.id == "zip"
+        and len(node.args) == 1
+        and isinstance(node.args[0], gast.Starred)
+        and not node.keywords
+    )
 
 
 def _unsupported_message(node) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import rules
+from . import containers, rules
 from .accumulation import Accumulation, lists, merged
 from .analysis import (
     SCALAR,
@@ -90,6 +90,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.overwritten = overwritten(ir)
         self.first = first_definitions(ir)
         self.lists = lists(ir, kinds)
+        self.containers, self.nested = containers.analyse(ir, ir.containers)
         flags = branch_flags(ir)
         self.flags = set(flags) & self.overwritten  # see reverse_if: recorded, or tested again
         self.flag_conditions = {flag: a.value for flag, a in flags.items()}
@@ -176,7 +177,10 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         return lines
 
     def result(self, w):
-        if self.kinds.get(w) == "tuple":
+        structure = self.ir.containers.get(w)
+        if structure is not None and (
+            structure[0] == "tuple" or w in self.nested
+        ):  # tuples where the argument has them
             return to_expr(call(like, Sym(name(self.delta(w))), Sym(name(w))))
         if self.kinds.get(w) == "float":  # the gradient of a Python float is a float
             return to_expr(call(float, Sym(name(self.delta(w)))))
@@ -294,7 +298,15 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
     def distribute(self, i, arg, value, entry, args):
         """Split a contribution over a container operand, or send it to one variable."""
         if isinstance(arg, gast.Tuple | gast.List):
-            for element, part in zip(arg.elts, value):
+            if isinstance(value, Scatter):  # (a, b)[k]: the item's contribution goes to the k-th operand
+                if not isinstance(value.index, int):
+                    raise SctError("indexing a tuple display by a variable is not supported; name the tuple first")
+                parts = [value.g if k == value.index else None for k in range(len(arg.elts))]
+            elif isinstance(value, Sym):  # one contribution for the whole display: item k gets its k-th part
+                parts = [value[k] for k in range(len(arg.elts))]
+            else:
+                parts = value
+            for element, part in zip(arg.elts, parts):
                 yield from self.distribute(i, element, part, entry, args)
             return
         if not isinstance(arg, gast.Name) or value is None or is_zero(value):

@@ -31,7 +31,7 @@ def unbroadcast(g, x):
 
 def zeros_like(x):
     """A zero gradient with the structure of ``x`` (lists for tuples, so it can be updated)."""
-    if isinstance(x, float | int):
+    if isinstance(x, float | int | str | bytes | type(None)):  # keys and labels in containers: no gradient
         return 0.0
     if isinstance(x, list | tuple):
         return [zeros_like(v) for v in x]
@@ -84,14 +84,29 @@ def fresh_copy(x):
 
 
 def add_at(acc, index, g):
-    """``acc[index] += g`` that also sums repeated indices (fancy indexing); in place."""
+    """``acc[index] += g`` that also sums repeated indices (fancy indexing); in place.
+
+    Into a list or dict, items add as gradients do (``tree_add``): lists are
+    never concatenated, nested containers add leaf by leaf.
+    """
     if isinstance(acc, np.ndarray):
         np.add.at(acc, index, g)
     elif isinstance(acc, list) and isinstance(index, slice):  # elementwise: list + list would concatenate
-        acc[index] = [a + b for a, b in zip(acc[index], g)]
+        acc[index] = [tree_add(a, b) for a, b in zip(acc[index], g)]
     else:
-        acc[index] = acc[index] + g
+        acc[index] = tree_add(acc[index], g)
     return acc
+
+
+def tree_add(a, b):
+    """``a + b`` for gradients: leaf by leaf where they are lists, tuples or dicts (never concatenated)."""
+    if isinstance(a, list | tuple):
+        if len(a) != len(b):
+            raise ValueError(f"gradients of {len(a)} and {len(b)} items cannot be added")
+        return [tree_add(x, y) for x, y in zip(a, b)]
+    if isinstance(a, dict):
+        return {k: tree_add(v, b[k]) for k, v in a.items()}
+    return a + b
 
 
 def like(g, x):
@@ -105,7 +120,7 @@ def like(g, x):
     return g
 
 
-HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, like)})
+HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, tree_add, like)})
 
 
 def appended(items, item):
@@ -488,3 +503,6 @@ def dot_grad_right(g, a, b):
 
 
 HELPERS.update({"dot_grad_left": dot_grad_left, "dot_grad_right": dot_grad_right})
+
+
+from . import trees  # noqa: E402, F401  (the container helpers; they use the ones above and add themselves)

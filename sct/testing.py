@@ -73,15 +73,31 @@ def _is_float(a) -> bool:
         return False
     if isinstance(a, float | complex):
         return True
+    if isinstance(a, list | tuple | dict):  # a container of floats (a pytree)
+        return any(_is_float(v) for v in (a.values() if isinstance(a, dict) else a))
     return isinstance(a, np.ndarray | np.generic) and a.dtype.kind in "fc"
 
 
 def _random_like(x, rng):
+    """A random direction with ``x``'s structure; None at leaves that are not floats (ints, keys)."""
     if isinstance(x, tuple | list):
         return type(x)(_random_like(v, rng) for v in x)
+    if isinstance(x, dict):
+        return {k: _random_like(v, rng) for k, v in x.items()}
+    if not _is_float(x):
+        return None
     if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
         return float(rng.normal())
     return rng.normal(size=np.shape(x))
+
+
+def _step(x, eps, v):
+    """``x + eps * v``, leaf by leaf (leaves without a direction unchanged)."""
+    if isinstance(x, tuple | list):
+        return type(x)(_step(a, eps, b) for a, b in zip(x, v))
+    if isinstance(x, dict):
+        return {k: _step(a, eps, v[k]) for k, a in x.items()}
+    return x if v is None else x + eps * v
 
 
 def _check(f, args, positions, modes, order, tol, rng):
@@ -105,8 +121,8 @@ def _directional(f, args, positions, v, eps):
     """``(f(x + eps v) - f(x - eps v)) / (2 eps)`` for the arguments at ``positions``."""
     hi, lo = list(args), list(args)
     for p, vi in zip(positions, v):
-        hi[p] = args[p] + eps * vi
-        lo[p] = args[p] - eps * vi
+        hi[p] = _step(args[p], eps, vi)
+        lo[p] = _step(args[p], -eps, vi)
     return _combine(f(*_fresh(hi)), f(*_fresh(lo)), lambda a, b: (np.asarray(a) - np.asarray(b)) / (2 * eps))
 
 
@@ -124,12 +140,18 @@ def _fresh(value):
 def _combine(a, b, op):
     if isinstance(a, tuple | list):
         return type(a)(_combine(x, y, op) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return {k: _combine(x, b[k], op) for k, x in a.items()}
     return op(a, b)
 
 
 def _inner(a, b) -> float:
     if isinstance(a, tuple | list):
         return sum(_inner(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return sum(_inner(x, b[k]) for k, x in a.items())
+    if a is None or b is None:
+        return 0.0
     return float(np.sum(np.asarray(a) * np.asarray(b)))
 
 
@@ -146,6 +168,8 @@ def _compare(f, what, analytic, numeric, tol):
 
 
 def _flat(value):
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, tuple | list):
         return np.concatenate([_flat(v) for v in value]) if value else np.zeros(0)
     return np.ravel(np.asarray(value, dtype=complex if np.iscomplexobj(value) else float))

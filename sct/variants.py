@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dispatch
+from . import containers, dispatch
 
 
 @dataclass
@@ -124,7 +124,8 @@ def _describe(a):
     if isinstance(a, list | tuple | dict):
         items = list(a.values()) if isinstance(a, dict) else a
         ranks = {np.ndim(v) if isinstance(v, np.ndarray | float) else None for v in items}
-        return (None, type(a).__name__, ranks.pop() if len(ranks) == 1 else None)
+        kind = "dict" if isinstance(a, dict) else "tuple" if isinstance(a, tuple) else "list"
+        return (None, kind, ranks.pop() if len(ranks) == 1 else None, containers.describe(a))
     return None
 
 

@@ -1,6 +1,6 @@
 """The rule tables. Importing this package registers every built-in rule."""
 
-from . import np_core, np_elementwise, np_linalg, np_products, np_reductions, np_shapes, operators, pymath  # noqa: F401  (registration)
+from . import containers, np_core, np_elementwise, np_linalg, np_products, np_reductions, np_shapes, operators, pymath  # noqa: F401  (registration)
 from .table import DYNAMIC, Entry, lookup
 
 __all__ = ["DYNAMIC", "Entry", "lookup"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import runtime
 from ..symbolic import call
-from .table import defjvp, defvjp, linear, lookup, nondiff
+from .table import defjvp, defjvp_joint, defvjp, linear, lookup, nondiff
 
 
 def _rank_of_operand(k):
@@ -77,7 +77,17 @@ defjvp(
     None,
     lambda t, ans, acc, index, g: call(runtime.add_at, call(runtime.zeros_like, acc), index, t),
 )
+defjvp_joint(  # summing the operands' tangents with ``+`` would concatenate lists: add the item in
+    runtime.add_at,
+    lambda tangents, ans, acc, index, g: call(
+        runtime.add_at, call(runtime.fresh_copy, tangents[0]), index, tangents[2]
+    ),
+)
 lookup(runtime.add_at).ndim = _rank_of_operand(0)
+# tree_add(a, b): gradients added leaf by leaf.
+defvjp(runtime.tree_add, lambda G, ans, a, b: G, lambda G, ans, a, b: G)
+defjvp(runtime.tree_add, lambda t, ans, a, b: t, lambda t, ans, a, b: t)
+defjvp_joint(runtime.tree_add, lambda tangents, ans, a, b: call(runtime.tree_add, *tangents))
 
 
 # ---- NumPy functions that adjoints use -----------------------------------------------

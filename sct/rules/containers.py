@@ -1,0 +1,85 @@
+"""Rules for Python's container builtins: ``list(x)``, ``sum(xs)``, ``sorted(xs)``, ``zip``, dict methods.
+
+The lowering calls the helpers of :mod:`sct.trees` for what Python spells as
+methods or iterators (``d.items()`` is ``dict_items(d)``); ``list(x)`` and
+``tuple(x)`` keep their spelling but are keyed by ``list_call``/``tuple_call``
+here, apart from the displays ``[a, b]`` and ``(a, b)`` (keyed by ``list`` and
+``tuple``, in :mod:`sct.rules.operators`).
+"""
+
+import builtins
+
+from .. import trees
+from ..errors import SctError
+from ..symbolic import call
+from .table import defjvp, defjvp_joint, defvjp, nondiff
+
+
+def list_call(x):
+    """``list(x)`` as a primitive (the display ``[a, b]`` is ``list``)."""
+    return list(x)
+
+
+def tuple_call(x):
+    """``tuple(x)`` as a primitive (the display ``(a, b)`` is ``tuple``)."""
+    return tuple(x)
+
+
+for _fn in (list_call, tuple_call):
+    defvjp(_fn, lambda g, ans, x: call(trees.listed_grad, g, x))
+    defjvp(_fn, lambda g, ans, x: call(trees.listed_tangent, g, x))
+
+
+def _no_key(kwargs):
+    if "key" in kwargs:
+        raise SctError("sct differentiates sorted() without key=; sort the values themselves, or use np.sort")
+
+
+def _sorted_vjp(g, ans, items, reverse=False, **kwargs):
+    _no_key(kwargs)
+    return call(trees.sorted_grad, g, items, reverse)
+
+
+def _sorted_jvp(g, ans, items, reverse=False, **kwargs):
+    _no_key(kwargs)
+    return call(trees.sorted_tangent, g, items, reverse)
+
+
+defvjp(builtins.sorted, _sorted_vjp)
+defjvp(builtins.sorted, _sorted_jvp)
+
+defvjp(builtins.sum, lambda g, ans, items, start=0: call(trees.summed_grad, g, items), lambda g, ans, items, start: g)
+defjvp(
+    builtins.sum, lambda g, ans, items, start=0: call(trees.summed_tangent, g, items), lambda g, ans, items, start: g
+)
+
+defvjp(trees.iterated, lambda g, ans, x: call(trees.iterated_grad, g, x))
+defjvp(trees.iterated, lambda g, ans, x: call(trees.listed_tangent, g, x, False))
+defvjp(trees.dict_items, lambda g, ans, d: call(trees.items_grad, g, d))
+defjvp(trees.dict_items, lambda g, ans, d: call(trees.items_tangent, g))
+defvjp(trees.dict_values, lambda g, ans, d: call(trees.values_grad, g, d))
+defjvp(trees.dict_values, lambda g, ans, d: call(trees.dict_values, g))
+nondiff(trees.dict_keys, trees.sort_permutation)
+defvjp(
+    trees.dict_get,
+    lambda g, ans, d, key, default=None: call(trees.get_grad, g, d, key),
+    None,
+    lambda g, ans, d, key, default: call(trees.get_default_grad, g, d, key, default),
+)
+defjvp(
+    trees.dict_get,
+    lambda g, ans, d, key, default=0.0: call(trees.dict_get, g, key, 0.0),
+    None,
+    lambda g, ans, d, key, default: call(trees.get_default_grad, g, d, key, default),
+)
+defvjp(trees.zipped, lambda i: lambda g, ans, *sequences: call(trees.zip_grad, g, sequences[i], i))
+defjvp_joint(trees.zipped, lambda tangents, ans, *sequences: call(trees.zip_tangent, tangents, sequences))
+defvjp(trees.transposed, lambda g, ans, rows: call(trees.transposed_grad, g, rows))
+defjvp(trees.transposed, lambda g, ans, rows: call(trees.transposed, g))
+
+defvjp(
+    trees.concatenated,
+    lambda g, ans, a, b: call(trees.left_part, g, a, b),
+    lambda g, ans, a, b: call(trees.right_part, g, a, b),
+)
+defjvp_joint(trees.concatenated, lambda tangents, ans, a, b: call(trees.concatenated_tangent, *tangents, a, b))
