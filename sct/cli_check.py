@@ -142,6 +142,8 @@ class _Literal:
         )
 
     def _array(self, items, node):
+        if any(isinstance(i, tuple | dict) for i in items):  # a list of containers stays a list
+            return items
         try:
             array = np.array(items)
         except ValueError:

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import __version__, api, codegen
 from .errors import SctError
+from .variants import ANY
 
 MAX_ARRAY = 1000  # elements; larger global arrays must be passed as arguments
 
@@ -43,7 +44,9 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     """
     fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
     positions, many = api.resolve_wrt(fn, wrt)
-    variant = api.compiled(fn, positions, api._annotated_signature(fn), many=many)
+    # The module must be right for any arguments, containers too: parameters not annotated float may be anything.
+    sig = tuple(ANY if s is None else s for s in api._annotated_signature(fn))
+    variant = api.compiled(fn, positions, sig, many=many)
     tree = ast.parse(variant.source)
     generated = tree.body[0]
     scopes = [variant.helpers, codegen.BASE_NAMESPACE, fn.__globals__]

@@ -94,6 +94,7 @@ def _global_names(code) -> set:
 # ---- argument signatures -------------------------------------------------------
 _FLOAT = dispatch.FLOAT  # exactly a Python float: NumPy scalars and 0-d arrays are (0, "f")
 _ANNOTATED_FLOAT = (0, "annotated")  # a scalar for ``.source``; calls bring their own signature
+ANY = (None, "any", None, containers.UNKNOWN)  # anything: an array, a number or a container (``sct export``)
 
 
 def signature(args) -> tuple:

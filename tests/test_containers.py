@@ -257,3 +257,49 @@ def test_sorted_with_a_key_is_refused():
 
     with pytest.raises(sct.SctError, match="key="):
         sct.grad(f)([1.0, -2.0])
+
+
+def _leaves(tree):
+    if isinstance(tree, list | tuple):
+        return [x for v in tree for x in _leaves(v)]
+    if isinstance(tree, dict):
+        return [x for v in tree.values() for x in _leaves(v)]
+    return [tree]
+
+
+@pytest.mark.parametrize("f, args", CASES, ids=_id)
+def test_exported_module_agrees(f, args):
+    from sct.export import export_source
+
+    wrt = tuple(range(len(args)))
+    namespace = {}
+    exec(compile(export_source(f, wrt=wrt), f"<export of {f.__name__}>", "exec"), namespace)
+    exported = namespace["gradient"](*copy.deepcopy(args))
+    expected = sct.grad(f, wrt=wrt)(*copy.deepcopy(args))
+    assert [_structure(g) for g in exported] == [_structure(g) for g in expected]
+    for a, b in zip(_leaves(exported), _leaves(expected)):
+        assert np.allclose(a, b)
+
+
+@pytest.mark.parametrize(
+    "name, arguments",
+    [
+        ("layer_params", "[(np.ones((2, 2)), np.ones(2)), (2.0 * np.ones((2, 2)), np.ones(2))]"),
+        ("dict_methods", "{'a': 1.5, 'b': 2.0}"),
+        ("zip_star", "[(1.0, 2.0), (3.0, 4.0)]"),
+    ],
+)
+def test_sct_check_agrees_on_containers(name, arguments):
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path(__file__)
+    done = subprocess.run(
+        [sys.executable, "-m", "sct", "check", f"{here}:{name}", "--args", arguments],
+        capture_output=True,
+        text=True,
+        cwd=here.parent.parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok:" in done.stdout
