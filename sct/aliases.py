@@ -52,7 +52,7 @@ def shared_updates(fn: gast.FunctionDef) -> dict:
     scan.block(fn.body, loops=())
     found = {}
     for position, node, var, loops in scan.updates:
-        other = scan.alias_read_after(var, position, loops)
+        other = scan.alias_read_after(var, position, loops, same_object=isinstance(node, gast.Expr))
         if other is not None:
             found[id(node)] = other
     return found
@@ -104,6 +104,8 @@ class _Scan:
             owner = stmt.value.func.value
             for arg in stmt.value.args:
                 self.link(_names(owner), arg, stmt)
+            if isinstance(owner, gast.Name):  # the list grows in place: every name of it sees the new item
+                self.updates.append((self.position, stmt, owner.id, loops))
         else:
             self.read(stmt)
 
@@ -118,13 +120,19 @@ class _Scan:
                 if target != source:
                     self.edges.append((self.position, target, source, node))
 
-    def alias_read_after(self, var: str, position: int, loops):
-        """A name holding ``var``'s array, made before ``position``, read after it; or None."""
+    def alias_read_after(self, var: str, position: int, loops, same_object=False):
+        """A name holding ``var``'s array, made before ``position``, read after it; or None.
+
+        ``same_object``: only names bound to the very object count (``ys = xs``
+        sees ``xs.append(v)``; a list holding ``xs`` as an item does not).
+        """
 
         def around(p):
             return any(first <= p <= last for first, last in loops)
 
         edges = [(a, b, node) for p, a, b, node in self.edges if p < position or around(p)]
+        if same_object:
+            edges = [(a, b, node) for a, b, node in edges if isinstance(getattr(node, "value", None), gast.Name)]
         reached, frontier, made = {var}, [var], {}
         while frontier:
             current = frontier.pop()
@@ -209,7 +217,7 @@ SYMBOLS = {
 def describe(stmt, other: str, line) -> str:
     """What is wrong with ``x op= e`` (or ``x[i] = e``) when ``other`` holds x's array, and what to write instead."""
     made = f" (line {line})" if line else ""
-    targets = getattr(stmt, "targets", None) or [stmt.target]
+    targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
     written = next((w for w in map(written_name, targets) if w is not None), None)
     if written is not None:
         return (
@@ -217,6 +225,13 @@ def describe(stmt, other: str, line) -> str:
             f"NumPy changes `{other}` too; sct cannot differentiate a write seen through two names (the gradient "
             f"would be wrong): write into a copy (`{written} = {written}.copy()` first) if `{other}` should keep "
             f"the old values, or compute `{other}` after the write"
+        )
+    if isinstance(stmt, gast.Expr):  # xs.append(v)
+        method, xs = stmt.value.func.attr, stmt.value.func.value.id
+        return (
+            f"`{xs}.{method}(...)` changes the list `{xs}` in place, and `{other}`{made} holds the same list, so "
+            f"Python changes `{other}` too, but sct builds a new list; build `{other}` after the update, or "
+            f"copy first (`{xs} = list({xs})`) if `{other}` should keep the old items"
         )
     x, op = stmt.target.id, SYMBOLS.get(type(stmt.op), "+")
     return (

@@ -303,3 +303,67 @@ def test_sct_check_agrees_on_containers(name, arguments):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok:" in done.stdout
+
+
+def alias_write(xs):
+    ys = xs
+    ys[0] = 5.0 * xs[1]
+    return xs[0] * xs[1]
+
+
+def alias_dict_write(d):
+    d2 = d
+    d2["a"] = 3.0 * d["b"]
+    return d["a"] * d["b"]
+
+
+def alias_append(xs):
+    ys = xs
+    ys.append(xs[0] * 2.0)
+    return len(xs) * xs[-1]
+
+
+def item_write(p):
+    a = p[0]
+    a[0] = 2.0 * a[1]
+    return p[0][0] * p[0][1]
+
+
+def copy_then_write(xs):
+    ys = [x for x in xs]
+    ys[0] = 10.0 * ys[1]
+    return xs[0] + ys[0]
+
+
+def dict_update_in_loop(d):
+    for k in d:
+        d[k] = d[k] * 2.0
+    return d["a"] * d["b"]
+
+
+def list_extend(xs):
+    xs += [xs[0]]
+    return sum(xs)
+
+
+@pytest.mark.parametrize(
+    "f, arg",
+    [
+        (alias_write, [1.0, 2.0]),
+        (alias_dict_write, {"a": 1.0, "b": 2.0}),
+        (alias_append, [1.0, 2.0]),
+        (item_write, [[1.0, 2.0]]),
+        (copy_then_write, [1.0, 2.0]),
+        (dict_update_in_loop, {"a": 1.0, "b": 2.0}),
+        (list_extend, [1.0, 2.0]),
+    ],
+    ids=_id,
+)
+def test_updates_of_shared_containers_are_exact_or_refused(f, arg):
+    expected = f(copy.deepcopy(arg))
+    try:
+        value, _ = sct.value_and_grad(f)(copy.deepcopy(arg))
+    except sct.SctError:
+        return
+    assert value == expected
+    sct.check_grads(f, (arg,), modes=("fwd", "rev"), order=1)
