@@ -69,8 +69,10 @@ def regenerate(variant, bind: dict, select=None, label=None):
     for param, value in bind.items():
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             prologue.append(codegen.assign(param, gast.Constant(value=float(value), kind=None)))
-        else:
-            consts[param] = value
+        else:  # bound in the closure under its own name, then assigned (the body may assign the name again)
+            held = f"{param}_value"
+            consts[held] = value
+            prologue.append(codegen.assign(param, codegen.name(held)))
     tree.args.args = [a for a in tree.args.args if a.id not in bind]
     tree.args.defaults = []
     ret = tree.body[-1]
