@@ -74,6 +74,28 @@ def concatenated_tangent(ta, tb, a, b):
     return ta + tb
 
 
+def extreme_index(items, largest=True):
+    """The position of what the builtin ``max(items)`` (or ``min``) returns: the first extreme item."""
+    best = 0
+    for i in range(1, len(items)):
+        if items[i] > items[best] if largest else items[i] < items[best]:
+            best = i
+    return best
+
+
+def extreme_grad(g, items, largest=True):
+    """The gradient of the builtin ``max(items)`` (or ``min``) with respect to ``items``."""
+    out = zeros_like(items)
+    i = extreme_index(items, largest)
+    out[i] = tree_add(out[i], g)
+    return out
+
+
+def extreme_tangent(t, items, largest=True):
+    """The tangent of the builtin ``max(items)`` (or ``min``)."""
+    return t[extreme_index(items, largest)]
+
+
 def iterated_grad(g, x):
     """The gradient of ``iterated(x)`` with respect to ``x``."""
     return zeros_like(x) if isinstance(x, dict) else g
@@ -205,6 +227,9 @@ HELPERS = {
         left_part,
         right_part,
         concatenated_tangent,
+        extreme_index,
+        extreme_grad,
+        extreme_tangent,
         iterated_grad,
         listed_grad,
         listed_tangent,

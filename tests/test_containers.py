@@ -367,3 +367,25 @@ def test_updates_of_shared_containers_are_exact_or_refused(f, arg):
         return
     assert value == expected
     sct.check_grads(f, (arg,), modes=("fwd", "rev"), order=1)
+
+
+def two_extremes(x, y):
+    return max(x, y) * min(x, 2.0 * y)
+
+
+def extremes_of_lists(xs):
+    return max(xs) * min(xs) + max([xs[0], 2.0])
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [(two_extremes, (1.0, 3.0)), (two_extremes, (3.0, 1.0)), (extremes_of_lists, ([1.0, 3.0, 2.0, 2.5],))],
+    ids=_id,
+)
+def test_builtin_max_and_min(f, args):
+    assert sct.value_and_grad(f)(*args)[0] == f(*args)
+    sct.check_grads(f, args, modes=("fwd", "rev"), order=2)
+
+
+def test_max_of_a_list_picks_the_first_maximum_as_python_does():
+    assert sct.grad(extremes_of_lists)([1.0, 3.0, 2.0, 3.0]) == [3.0, 1.0, 0.0, 0.0]

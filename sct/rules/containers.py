@@ -83,3 +83,12 @@ defvjp(
     lambda g, ans, a, b: call(trees.right_part, g, a, b),
 )
 defjvp_joint(trees.concatenated, lambda tangents, ans, a, b: call(trees.concatenated_tangent, *tangents, a, b))
+
+# The builtin max(xs)/min(xs) rules' helpers (sct.rules.pymath), linear in their first operand.
+defvjp(trees.extreme_grad, lambda G, ans, g, items, largest: call(trees.extreme_tangent, G, items, largest), None, None)
+defjvp(trees.extreme_grad, lambda t, ans, g, items, largest: call(trees.extreme_grad, t, items, largest), None, None)
+defvjp(trees.extreme_tangent, lambda G, ans, t, items, largest: call(trees.extreme_grad, G, items, largest), None, None)
+defjvp(
+    trees.extreme_tangent, lambda T, ans, t, items, largest: call(trees.extreme_tangent, T, items, largest), None, None
+)
+nondiff(trees.extreme_index)

@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 
+from .. import trees
 from ..symbolic import call
-from .table import elementwise, linear, nondiff, scalar
+from .table import defjvp, defvjp, elementwise, linear, nondiff, scalar
 
 
 def scalar_rule(fn, *derivatives):
@@ -91,9 +92,31 @@ def _second_wins(x, y):
     return (1.0 - np.sign(x - y)) * 0.5
 
 
-elementwise(
-    builtins.max, lambda g, ans, x, y: g * _first_wins(x, y), lambda g, ans, x, y: g * _second_wins(x, y), ndim=scalar
-)
-elementwise(
-    builtins.min, lambda g, ans, x, y: g * _second_wins(x, y), lambda g, ans, x, y: g * _first_wins(x, y), ndim=scalar
-)
+def _extreme(largest: bool):
+    """max/min rules: of two numbers (a tie splits g), or of one sequence (the first extreme item gets g)."""
+    first, second = (_first_wins, _second_wins) if largest else (_second_wins, _first_wins)
+
+    def vjp(i):
+        def rule(g, ans, *args):
+            if len(args) == 1:
+                return call(trees.extreme_grad, g, args[0], largest)
+            return g * (first if i == 0 else second)(args[0], args[1])
+
+        return rule
+
+    def jvp(i):
+        def rule(t, ans, *args):
+            if len(args) == 1:
+                return call(trees.extreme_tangent, t, args[0], largest)
+            return t * (first if i == 0 else second)(args[0], args[1])
+
+        return rule
+
+    return (lambda i: vjp(i)), (lambda i: jvp(i))
+
+
+for _fn, _largest in ((builtins.max, True), (builtins.min, False)):
+    _vjp, _jvp = _extreme(_largest)
+    elementwise(_fn, ndim=lambda r, a, k: 0 if len(r) > 1 else None)
+    defvjp(_fn, _vjp, broadcasting=True)
+    defjvp(_fn, _jvp)
