@@ -4,6 +4,8 @@ Each is a small plain-NumPy function; ``sct export`` copies the source of the
 ones a module uses into it, so exported code needs only NumPy.
 """
 
+import math
+
 import numpy as np
 
 
@@ -488,3 +490,72 @@ def dot_grad_right(g, a, b):
 
 
 HELPERS.update({"dot_grad_left": dot_grad_left, "dot_grad_right": dot_grad_right})
+
+
+def sinc_derivative(x, n=1):
+    """The ``n``-th derivative of ``np.sinc`` at ``x``, exact at 0 too (where the quotient is 0 / 0).
+
+    Near 0 it sums the Taylor series of sinc(x) = sum_k (-1)^k (pi x)^(2k) / (2k+1)!;
+    elsewhere Leibniz's rule on sin(pi x) * (pi x)^-1.
+    """
+    x = np.asarray(x, dtype=float)
+    near = np.abs(x) < 0.5
+    t = np.where(near, x, 0.0)
+    series = np.zeros_like(t)
+    for k in range((n + 1) // 2, (n + 1) // 2 + 25):
+        series = series + (-1) ** k * np.pi ** (2 * k) / ((2 * k + 1) * math.factorial(2 * k - n)) * t ** (2 * k - n)
+    s = np.where(near, 1.0, x)
+    far = np.zeros_like(s)
+    for j in range(n + 1):
+        inverse = (-1) ** (n - j) * math.factorial(n - j) / (np.pi * s ** (n - j + 1))  # d^(n-j) (pi x)^-1
+        far = far + math.comb(n, j) * np.pi**j * np.sin(np.pi * s + j * np.pi / 2) * inverse
+    return np.where(near, series, far)[()]
+
+
+HELPERS["sinc_derivative"] = sinc_derivative
+
+
+def fit_to(g, x):
+    """``g`` made the shape of ``x`` (same rank), axis by axis: summed where ``x`` has length 1 and
+    ``g`` not, broadcast where ``g`` has length 1 and ``x`` not (einsum broadcasts length-1 axes)."""
+    shape = np.shape(x)
+    g = np.asarray(g)
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g if g.shape == shape else np.broadcast_to(g, shape)
+
+
+HELPERS["fit_to"] = fit_to
+
+
+def _concat_widths(items, kind):
+    """How much of the joined axis each item of ``np.r_[items]`` (kind "r") or ``np.c_[items]`` ("c") fills."""
+    if kind == "r":  # items made at least 1-d, joined on axis 0
+        return [np.shape(x)[0] if np.ndim(x) >= 1 else 1 for x in items]
+    return [np.shape(x)[-1] if np.ndim(x) >= 2 else 1 for x in items]  # at least 2-d (vectors as columns), axis -1
+
+
+def _concat_index(items, kind, i, ndim):
+    widths = _concat_widths(items, kind)
+    start = sum(widths[:i])
+    index = [slice(None)] * ndim
+    index[0 if kind == "r" else -1] = slice(start, start + widths[i])
+    return tuple(index)
+
+
+def concat_part(g, items, kind, i):
+    """Item ``i``'s share of ``g``, the gradient of ``np.r_[items]`` or ``np.c_[items]``, in its shape."""
+    return np.reshape(g[_concat_index(items, kind, i, np.ndim(g))], np.shape(items[i]))
+
+
+def concat_into(gi, items, kind, i):
+    """The adjoint of ``concat_part``: ``gi`` put at item ``i``'s place in the joined array, zeros elsewhere."""
+    whole = (np.r_ if kind == "r" else np.c_)[tuple(items)]
+    out = np.zeros(np.shape(whole), dtype=np.result_type(gi, 0.0))
+    index = _concat_index(items, kind, i, out.ndim)
+    out[index] = np.reshape(gi, np.shape(out[index]))
+    return out
+
+
+HELPERS.update({"concat_part": concat_part, "concat_into": concat_into})

@@ -8,7 +8,8 @@ as static operands, so a rule knows at compile time which axes were reduced:
 import numpy as np
 
 from .. import runtime
-from ..symbolic import call
+from ..errors import SctError
+from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
 
 
@@ -240,12 +241,17 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False,
     return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims)
 
 
+def _twice(std):
+    """2 std, the divisor of d std = d var / (2 std); 2 where std == 0: the derivative is then 0, as in autograd."""
+    return 2.0 * call(runtime.nonzero_or_one, std)
+
+
 def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / (2.0 * ans), x, axis, keepdims) * _centered(x, axis, ddof, ans)
+    return _spread(g / _twice(ans), x, axis, keepdims) * _centered(x, axis, ddof, ans)
 
 
 def _std_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims) / (2.0 * ans)
+    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims) / _twice(ans)
 
 
 defvjp(np.var, _var_vjp, ndim=reduction)
@@ -269,11 +275,11 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
 
 
 def _nanstd_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / (2.0 * ans), x, axis, keepdims) * _nan_centered(x, axis, ddof)
+    return _spread(g / _twice(ans), x, axis, keepdims) * _nan_centered(x, axis, ddof)
 
 
 def _nanstd_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _nanvar_jvp(g, ans, x, axis, ddof=ddof, keepdims=keepdims) / (2.0 * ans)
+    return _nanvar_jvp(g, ans, x, axis, ddof=ddof, keepdims=keepdims) / _twice(ans)
 
 
 defvjp(np.nanvar, _nanvar_vjp, ndim=reduction)
@@ -331,7 +337,53 @@ def _creation_rank(ranks, args, kwargs):
 
 nondiff(np.zeros, np.ones, np.empty, ndim=_creation_rank)
 nondiff(np.eye, np.identity, ndim=lambda ranks, args, kwargs: 2)
-nondiff(np.arange, np.linspace, ndim=lambda ranks, args, kwargs: 1)
+nondiff(np.arange, ndim=lambda ranks, args, kwargs: 1)
+
+
+# np.linspace(start, stop, num) = start (1 - t) + stop t, t = 0, 1/(num-1), ..., 1 laid along
+# ``axis``: linear in (start, stop) together, so the tangent is linspace of the tangents.
+def _linspace_check(retstep, dtype):
+    if retstep is not False or dtype is not None:
+        raise SctError("sct differentiates np.linspace without retstep= and dtype=; cast the result instead")
+
+
+def _linspace_vjp(first):
+    """Reverse rule for start (``first``) or stop: the adjoint along ``axis`` dotted with 1 - t or t."""
+
+    def vjp(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+        _linspace_check(retstep, dtype)
+        ends = (1.0, 0.0) if first else (0.0, 1.0)
+        w = call(np.linspace, *ends, num) if endpoint is True else call(np.linspace, *ends, num, endpoint=endpoint)
+        last = axis == -1 or (g.ndim is not None and axis == g.ndim - 1)
+        value = (g if last else np.moveaxis(g, axis, -1)) @ w
+        mine, other = (start, stop) if first else (stop, start)
+        if not isinstance(other, Sym) or (mine.ndim == 0 and other.ndim == 0):
+            return value  # nothing broadcast ``mine``
+        return call(runtime.unbroadcast, value, mine)
+
+    return vjp
+
+
+def _linspace_jvp(first):
+    def jvp(t, ans, start, stop, *args, **kwargs):
+        _linspace_check(*_retstep_dtype(*args, **kwargs))
+        zero = stop if first else start  # the other end: zeros in its shape
+        zero = 0.0 * zero if isinstance(zero, Sym) else 0.0
+        return call(np.linspace, t, zero, *args, **kwargs) if first else call(np.linspace, zero, t, *args, **kwargs)
+
+    return jvp
+
+
+def _retstep_dtype(num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    return retstep, dtype
+
+
+def _linspace_rank(ranks, args, kwargs):
+    return None if None in ranks[:2] else 1 + max(ranks[:2])
+
+
+defvjp(np.linspace, _linspace_vjp(True), _linspace_vjp(False), ndim=_linspace_rank)
+defjvp(np.linspace, _linspace_jvp(True), _linspace_jvp(False))
 
 
 # np.full(shape, fill): the adjoint of a scalar fill is the sum of g (generated code uses np.full).
