@@ -241,17 +241,28 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False,
     return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims)
 
 
+# d std = d var / (2 std). Where a group's values are all equal std has a kink and, as in autograd,
+# the derivative is taken as 0 there: the centred values are masked (x - mean is only rounding noise
+# then, and std may be that noise rather than 0) and std == 0 is replaced by 1 as a divisor.
 def _twice(std):
-    """2 std, the divisor of d std = d var / (2 std); 2 where std == 0: the derivative is then 0, as in autograd."""
     return 2.0 * call(runtime.nonzero_or_one, std)
 
 
+def _spread_out(x, axis, low=np.min, high=np.max):
+    """True for each group of values that are not all equal."""
+    return high(x, axis=axis, keepdims=True) > low(x, axis=axis, keepdims=True)
+
+
+def _std_centered(x, axis, ddof, ans):
+    return _centered(x, axis, ddof, ans) * _spread_out(x, axis)
+
+
 def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / _twice(ans), x, axis, keepdims) * _centered(x, axis, ddof, ans)
+    return _spread(g / _twice(ans), x, axis, keepdims) * _std_centered(x, axis, ddof, ans)
 
 
 def _std_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims) / _twice(ans)
+    return _sum(g * _std_centered(x, axis, ddof, ans), axis, keepdims) / _twice(ans)
 
 
 defvjp(np.var, _var_vjp, ndim=reduction)
@@ -274,12 +285,17 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
     return _sum(np.where(np.isnan(x), 0.0, g) * _nan_centered(x, axis, ddof), axis, keepdims)
 
 
+def _nanstd_centered(x, axis, ddof):
+    return _nan_centered(x, axis, ddof) * _spread_out(x, axis, np.nanmin, np.nanmax)
+
+
 def _nanstd_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / _twice(ans), x, axis, keepdims) * _nan_centered(x, axis, ddof)
+    return _spread(g / _twice(ans), x, axis, keepdims) * _nanstd_centered(x, axis, ddof)
 
 
 def _nanstd_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _nanvar_jvp(g, ans, x, axis, ddof=ddof, keepdims=keepdims) / _twice(ans)
+    tangent = np.where(np.isnan(x), 0.0, g) * _nanstd_centered(x, axis, ddof)
+    return _sum(tangent, axis, keepdims) / _twice(ans)
 
 
 defvjp(np.nanvar, _nanvar_vjp, ndim=reduction)
