@@ -559,3 +559,17 @@ def concat_into(gi, items, kind, i):
 
 
 HELPERS.update({"concat_part": concat_part, "concat_into": concat_into})
+
+
+def cofactor(a):
+    """The cofactor matrix of (each matrix of) ``a``, the gradient of its determinant, singular or not.
+
+    With ``a = u diag(s) vh``: det(u) det(vh) u diag(prod of the other s) vh, which is
+    det(a) inv(a).T wherever ``a`` is invertible.
+    """
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return np.expand_dims(sign, (-2, -1)) * (u * np.expand_dims(prod_others(s, -1), -2)) @ vh
+
+
+HELPERS["cofactor"] = cofactor

@@ -788,8 +788,6 @@ KNOWN = {
     "np.cumprod-zeros": "the rule divides by x: NaN where x has zeros",
     "np.cumprod-zeros-row": "the rule divides by x: NaN where x has zeros",
     "np.cumprod-zeros-flat": "the rule divides by x: NaN where x has zeros",
-    "np.linalg.det-singular": "the rule inverts the matrix: LinAlgError where it is singular",
-    "np.linalg.det-1x1": "the rule inverts the matrix: LinAlgError where it is singular",
 }
 
 
