@@ -573,3 +573,50 @@ def cofactor(a):
 
 
 HELPERS["cofactor"] = cofactor
+
+
+def _along_first(x, axis):
+    """``x`` as a float array with ``axis`` first (flattened for ``axis=None``), and the axis used."""
+    x = np.asarray(x, dtype=np.result_type(x, 0.0))
+    return (np.ravel(x), 0) if axis is None else (np.moveaxis(x, axis, 0), axis)
+
+
+def _prefix_products(x):
+    """x_0 ... x_(i-1) along the first axis (1 for i = 0)."""
+    return np.cumprod(np.concatenate([np.ones_like(x[:1]), x[:-1]]), axis=0)
+
+
+def cumprod_grad(g, x, axis=None):
+    """The adjoint of ``np.cumprod(x, axis)`` applied to ``g``, exact where ``x`` has zeros.
+
+    Item j gets (x_0 ... x_(j-1)) r_j with r_j = g_j + x_(j+1) r_(j+1), a scan from the end.
+    """
+    shape = np.shape(x)
+    xs, axis = _along_first(x, axis)
+    gs = np.moveaxis(np.asarray(g), axis, 0) if np.ndim(g) == np.ndim(xs) else np.ravel(g)
+    if np.all(xs != 0):  # the usual case: sum_(i >= j) g_i ans_i / x_j, without a Python loop
+        ans = np.cumprod(xs, axis=0)
+        out = (np.sum(gs * ans, axis=0, keepdims=True) - np.cumsum(gs * ans, axis=0) + gs * ans) / xs
+    else:
+        r = np.empty(np.broadcast_shapes(np.shape(gs), xs.shape), dtype=np.result_type(gs, xs))
+        for j in range(len(xs) - 1, -1, -1):
+            r[j] = gs[j] if j == len(xs) - 1 else gs[j] + xs[j + 1] * r[j + 1]
+        out = _prefix_products(xs) * r
+    return np.reshape(np.moveaxis(out, 0, axis), shape)
+
+
+def cumprod_tangent(t, x, axis=None):
+    """The tangent of ``np.cumprod(x, axis)`` along ``t``, exact where ``x`` has zeros.
+
+    T_i = T_(i-1) x_i + t_i (x_0 ... x_(i-1)), a scan from the start.
+    """
+    xs, first = _along_first(x, axis)
+    ts, _ = _along_first(t, axis)
+    out = np.empty(np.broadcast_shapes(ts.shape, xs.shape), dtype=np.result_type(ts, xs))
+    before = _prefix_products(xs)
+    for i in range(len(xs)):
+        out[i] = ts[i] if i == 0 else out[i - 1] * xs[i] + ts[i] * before[i]
+    return out if axis is None else np.moveaxis(out, 0, first)
+
+
+HELPERS.update({"cumprod_grad": cumprod_grad, "cumprod_tangent": cumprod_tangent})

@@ -784,11 +784,7 @@ edges(
 # Rules with no edge point of their own beyond the cases above (say why).
 NO_EDGE = {}
 # Known to fail at these edge points although the derivative exists (to be fixed; see the report).
-KNOWN = {
-    "np.cumprod-zeros": "the rule divides by x: NaN where x has zeros",
-    "np.cumprod-zeros-row": "the rule divides by x: NaN where x has zeros",
-    "np.cumprod-zeros-flat": "the rule divides by x: NaN where x has zeros",
-}
+KNOWN = {}
 
 
 def _counted_rules():

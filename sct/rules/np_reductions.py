@@ -154,14 +154,15 @@ def _cumsum_vjp(g, ans, x, axis=None, dtype=None, out=None):
     return _reverse_cumsum(g, axis)
 
 
+# cumprod: d ans_i / d x_j = the product of x_0..x_i but x_j, for j <= i. The helpers compute it
+# exactly where x has zeros (ans_i / x_j would be 0 / 0); their own derivatives (second order)
+# are written with that quotient and need non-zero inputs.
 def _cumprod_vjp(g, ans, x, axis=None, dtype=None, out=None):
-    if axis is None:
-        return np.reshape(_reverse_cumsum(g * ans, 0), np.shape(x)) / x
-    return _reverse_cumsum(g * ans, axis) / x
+    return call(runtime.cumprod_grad, g, x, axis)
 
 
 def _cumprod_jvp(g, ans, x, axis=None, dtype=None, out=None):
-    return ans * np.cumsum(g / x, axis=axis)
+    return call(runtime.cumprod_tangent, g, x, axis)
 
 
 def _scan_rank(ranks, args, kwargs):
@@ -172,6 +173,44 @@ def _scan_rank(ranks, args, kwargs):
 linear(np.cumsum, _cumsum_vjp, ndim=_scan_rank, rest=(None,))
 defvjp(np.cumprod, _cumprod_vjp, None, ndim=_scan_rank)
 defjvp(np.cumprod, _cumprod_jvp, None)
+# cumprod_grad(g, x) = R(g ans) / x and cumprod_tangent(t, x) = ans cumsum(t / x) for non-zero x,
+# with ans = cumprod(x) and R the reverse cumsum (cumsum's adjoint); each is linear in g (or t)
+# and the adjoint of the other.
+defvjp(
+    runtime.cumprod_grad,
+    lambda G, ans, g, x, axis=None: call(runtime.cumprod_tangent, G, x, axis),
+    lambda G, ans, g, x, axis=None: call(runtime.cumprod_grad, g * np.cumsum(G / x, axis=axis), x, axis) - G * ans / x,
+    None,
+    ndim=lambda ranks, args, kwargs: ranks[1],
+)
+defjvp(
+    runtime.cumprod_grad,
+    lambda t, ans, g, x, axis=None: call(runtime.cumprod_grad, t, x, axis),
+    lambda t, ans, g, x, axis=None: (
+        call(runtime.cumprod_grad, g * call(runtime.cumprod_tangent, t, x, axis) / np.cumprod(x, axis=axis), x, axis)
+        - ans * t / x
+    ),
+    None,
+)
+defvjp(
+    runtime.cumprod_tangent,
+    lambda G, ans, t, x, axis=None: call(runtime.cumprod_grad, G, x, axis),
+    lambda G, ans, t, x, axis=None: (
+        call(runtime.cumprod_grad, G * np.cumsum(t / x, axis=axis), x, axis)
+        - t / x * call(runtime.cumprod_grad, G, x, axis)
+    ),
+    None,
+    ndim=_scan_rank,
+)
+defjvp(
+    runtime.cumprod_tangent,
+    lambda T, ans, t, x, axis=None: call(runtime.cumprod_tangent, T, x, axis),
+    lambda T, ans, t, x, axis=None: (
+        call(runtime.cumprod_tangent, T, x, axis) * np.cumsum(t / x, axis=axis)
+        - np.cumprod(x, axis=axis) * np.cumsum(t * T / (x * x), axis=axis)
+    ),
+    None,
+)
 
 
 # np.median: the derivative goes to the middle element (or half to each of the two middle ones).
