@@ -828,3 +828,25 @@ def test_rule_at_edge_point(f, args, wrt):
     for i in wrt:
         assert np.shape(grads[i]) == np.shape(args[i]), f"argument {i}: gradient shape {np.shape(grads[i])}"
         assert np.all(np.isfinite(grads[i])), f"argument {i}: {grads[i]}"
+
+
+# ---- the exported module computes the same gradients (it copies the new helpers) -----------------
+def uses_the_new_helpers(x):
+    joined = np.r_[x, 2.0 * x] + np.linspace(0.0, x[0], 6)
+    mixed = np.einsum("ij,jk->ik", x[:1, None], x[None, :2])
+    return (
+        np.sum(np.sinc(joined))
+        + np.std(x * 0.0 + 1.0)
+        + np.sum(np.cumprod(x) * mixed[0, 0])
+        + np.linalg.det(np.outer(x[:2], x[:2]))
+    )
+
+
+def test_export_agrees_with_grad():
+    from sct.export import export_source
+
+    x = np.array([0.0, 0.5, -1.5])
+    namespace = {}
+    exec(export_source(uses_the_new_helpers), namespace)
+    np.testing.assert_allclose(namespace["gradient"](x), sct.grad(uses_the_new_helpers)(x))
+    check(uses_the_new_helpers, (x,))
