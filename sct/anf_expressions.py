@@ -13,6 +13,7 @@ from __future__ import annotations
 import operator
 
 import gast
+import numpy as np
 
 from . import trees
 from .anf_control import Lowered
@@ -20,6 +21,7 @@ from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
 from .rules.containers import list_call, tuple_call
 
 LOAD = gast.Load()
+_JOINS = (np.r_, np.c_)  # np.r_[a, b]: a primitive of its own (sct/rules/np_shapes.py), not indexing
 
 
 def name(id_: str) -> gast.Name:
@@ -134,7 +136,9 @@ class Expressions:
             return ATTRIBUTES.get(node.attr), flat, False
         if isinstance(node, gast.Subscript):
             flat = gast.Subscript(value=self.expr(node.value), slice=self.index(node.slice), ctx=LOAD)
-            return operator.getitem, flat, False
+            path = self.global_path(node.value)
+            maker = self.resolve(node.value) if path and path[-1] in ("r_", "c_") else None
+            return maker if any(maker is j for j in _JOINS) else operator.getitem, flat, False
         if isinstance(node, gast.Tuple | gast.List):
             flat = type(node)(elts=[self.expr(e) for e in node.elts], ctx=LOAD)
             return (tuple if isinstance(node, gast.Tuple) else list), flat, False

@@ -4,6 +4,8 @@ Each is a small plain-NumPy function; ``sct export`` copies the source of the
 ones a module uses into it, so exported code needs only NumPy.
 """
 
+import math
+
 import numpy as np
 
 
@@ -503,6 +505,136 @@ def dot_grad_right(g, a, b):
 
 
 HELPERS.update({"dot_grad_left": dot_grad_left, "dot_grad_right": dot_grad_right})
+
+
+def sinc_derivative(x, n=1):
+    """The ``n``-th derivative of ``np.sinc`` at ``x``, exact at 0 too (where the quotient is 0 / 0).
+
+    Near 0 it sums the Taylor series of sinc(x) = sum_k (-1)^k (pi x)^(2k) / (2k+1)!;
+    elsewhere Leibniz's rule on sin(pi x) * (pi x)^-1.
+    """
+    x = np.asarray(x, dtype=float)
+    near = np.abs(x) < 0.5
+    t = np.where(near, x, 0.0)
+    series = np.zeros_like(t)
+    for k in range((n + 1) // 2, (n + 1) // 2 + 25):
+        series = series + (-1) ** k * np.pi ** (2 * k) / ((2 * k + 1) * math.factorial(2 * k - n)) * t ** (2 * k - n)
+    s = np.where(near, 1.0, x)
+    far = np.zeros_like(s)
+    for j in range(n + 1):
+        inverse = (-1) ** (n - j) * math.factorial(n - j) / (np.pi * s ** (n - j + 1))  # d^(n-j) (pi x)^-1
+        far = far + math.comb(n, j) * np.pi**j * np.sin(np.pi * s + j * np.pi / 2) * inverse
+    return np.where(near, series, far)[()]
+
+
+HELPERS["sinc_derivative"] = sinc_derivative
+
+
+def fit_to(g, x):
+    """``g`` made the shape of ``x`` (same rank), axis by axis: summed where ``x`` has length 1 and
+    ``g`` not, broadcast where ``g`` has length 1 and ``x`` not (einsum broadcasts length-1 axes)."""
+    shape = np.shape(x)
+    g = np.asarray(g)
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g if g.shape == shape else np.broadcast_to(g, shape)
+
+
+HELPERS["fit_to"] = fit_to
+
+
+def _concat_widths(items, kind):
+    """How much of the joined axis each item of ``np.r_[items]`` (kind "r") or ``np.c_[items]`` ("c") fills."""
+    if kind == "r":  # items made at least 1-d, joined on axis 0
+        return [np.shape(x)[0] if np.ndim(x) >= 1 else 1 for x in items]
+    return [np.shape(x)[-1] if np.ndim(x) >= 2 else 1 for x in items]  # at least 2-d (vectors as columns), axis -1
+
+
+def _concat_index(items, kind, i, ndim):
+    widths = _concat_widths(items, kind)
+    start = sum(widths[:i])
+    index = [slice(None)] * ndim
+    index[0 if kind == "r" else -1] = slice(start, start + widths[i])
+    return tuple(index)
+
+
+def concat_part(g, items, kind, i):
+    """Item ``i``'s share of ``g``, the gradient of ``np.r_[items]`` or ``np.c_[items]``, in its shape."""
+    return np.reshape(g[_concat_index(items, kind, i, np.ndim(g))], np.shape(items[i]))
+
+
+def concat_into(gi, items, kind, i):
+    """The adjoint of ``concat_part``: ``gi`` put at item ``i``'s place in the joined array, zeros elsewhere."""
+    whole = (np.r_ if kind == "r" else np.c_)[tuple(items)]
+    out = np.zeros(np.shape(whole), dtype=np.result_type(gi, 0.0))
+    index = _concat_index(items, kind, i, out.ndim)
+    out[index] = np.reshape(gi, np.shape(out[index]))
+    return out
+
+
+HELPERS.update({"concat_part": concat_part, "concat_into": concat_into})
+
+
+def cofactor(a):
+    """The cofactor matrix of (each matrix of) ``a``, the gradient of its determinant, singular or not.
+
+    With ``a = u diag(s) vh``: det(u) det(vh) u diag(prod of the other s) vh, which is
+    det(a) inv(a).T wherever ``a`` is invertible.
+    """
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return np.expand_dims(sign, (-2, -1)) * (u * np.expand_dims(prod_others(s, -1), -2)) @ vh
+
+
+HELPERS["cofactor"] = cofactor
+
+
+def _along_first(x, axis):
+    """``x`` as a float array with ``axis`` first (flattened for ``axis=None``), and the axis used."""
+    x = np.asarray(x, dtype=np.result_type(x, 0.0))
+    return (np.ravel(x), 0) if axis is None else (np.moveaxis(x, axis, 0), axis)
+
+
+def _prefix_products(x):
+    """x_0 ... x_(i-1) along the first axis (1 for i = 0)."""
+    return np.cumprod(np.concatenate([np.ones_like(x[:1]), x[:-1]]), axis=0)
+
+
+def cumprod_grad(g, x, axis=None):
+    """The adjoint of ``np.cumprod(x, axis)`` applied to ``g``, exact where ``x`` has zeros.
+
+    Item j gets (x_0 ... x_(j-1)) r_j with r_j = g_j + x_(j+1) r_(j+1), a scan from the end.
+    """
+    shape = np.shape(x)
+    xs, axis = _along_first(x, axis)
+    gs = np.moveaxis(np.asarray(g), axis, 0) if np.ndim(g) == np.ndim(xs) else np.ravel(g)
+    if np.all(xs != 0):  # the usual case: sum_(i >= j) g_i ans_i / x_j, without a Python loop
+        ans = np.cumprod(xs, axis=0)
+        out = (np.sum(gs * ans, axis=0, keepdims=True) - np.cumsum(gs * ans, axis=0) + gs * ans) / xs
+    else:
+        r = np.empty(np.broadcast_shapes(np.shape(gs), xs.shape), dtype=np.result_type(gs, xs))
+        for j in range(len(xs) - 1, -1, -1):
+            r[j] = gs[j] if j == len(xs) - 1 else gs[j] + xs[j + 1] * r[j + 1]
+        out = _prefix_products(xs) * r
+    return np.reshape(np.moveaxis(out, 0, axis), shape)
+
+
+def cumprod_tangent(t, x, axis=None):
+    """The tangent of ``np.cumprod(x, axis)`` along ``t``, exact where ``x`` has zeros.
+
+    T_i = T_(i-1) x_i + t_i (x_0 ... x_(i-1)), a scan from the start.
+    """
+    xs, first = _along_first(x, axis)
+    ts, _ = _along_first(t, axis)
+    out = np.empty(np.broadcast_shapes(ts.shape, xs.shape), dtype=np.result_type(ts, xs))
+    before = _prefix_products(xs)
+    for i in range(len(xs)):
+        out[i] = ts[i] if i == 0 else out[i - 1] * xs[i] + ts[i] * before[i]
+    return out if axis is None else np.moveaxis(out, 0, first)
+
+
+HELPERS.update({"cumprod_grad": cumprod_grad, "cumprod_tangent": cumprod_tangent})
 
 
 from . import trees  # noqa: E402, F401  (the container helpers; they use the ones above and add themselves)

@@ -80,6 +80,8 @@ def builtin_entries() -> list[tuple[str, str, Entry]]:
 
 
 def display_name(fn, lib: str) -> str:
+    if not hasattr(fn, "__name__"):  # np.r_, np.c_: objects indexed like np.r_[a, b], not called
+        return next(f"np.{n}" for n in dir(np) if not n.startswith("_") and getattr(np, n, None) is fn)
     name = qualified_name(fn)
     if lib == "Python operators":
         short = getattr(fn, "__name__", name)
@@ -111,6 +113,8 @@ def _is_linear(entry: Entry) -> bool:
 def notes(entry: Entry) -> str:
     if entry.nondiff:
         return "no derivative: contributes zero"
+    if not hasattr(entry.fn, "__name__"):
+        return f"indexing syntax `{display_name(entry.fn, 'NumPy')}[a, b, ...]`; linear"
     parts = []
     if entry.elementwise:
         parts.append("elementwise, broadcasting" if entry.broadcasting else "elementwise")
@@ -140,7 +144,7 @@ def _parameter_names(fn) -> list[str]:
 
 def aliases(fn) -> list[str]:
     """Other public NumPy names for the same object (``np.absolute`` for ``np.abs``)."""
-    own = qualified_name(fn)
+    own = display_name(fn, "NumPy")
     found = []
     for prefix, namespace in (("np", np), ("np.linalg", np.linalg)):
         for name in dir(namespace):

@@ -8,10 +8,13 @@ Broadcast operands are summed back to their shape by the emitter.
 """
 
 import math
+import numbers
 
 import numpy as np
 
-from .table import broadcast, elementwise, nondiff, same
+from .. import runtime
+from ..symbolic import call
+from .table import broadcast, defjvp, defvjp, elementwise, nondiff, same
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -30,16 +33,39 @@ elementwise(np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
 elementwise(np.divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)
 _unary(np.reciprocal, lambda g, ans, x: -g * ans * ans)
 _unary(np.square, lambda g, ans, x: g * 2.0 * x)
-elementwise(
-    np.power,
-    lambda g, ans, x, y: g * y * x ** (y - 1),
-    lambda g, ans, x, y: g * ans * np.log(x),
-)
-elementwise(
-    np.float_power,
-    lambda g, ans, x, y: g * y * np.float_power(x, y - 1),
-    lambda g, ans, x, y: g * ans * np.log(x),
-)
+
+
+# x ** y. d/dx = y x^(y-1) is 0 where y == 0 (x^0 = 1), also at x = 0 where x^(y-1) is 1/0;
+# d/dy = x^y log x is 0 at x = 0 (0^y = 0 for y > 0), where log x is -inf. Constant
+# exponents (the common x ** 2) keep the plain form; variable ones avoid the 0 * inf.
+def _static(v) -> bool:
+    return isinstance(v, numbers.Number)
+
+
+def power_dx(power):
+    """The rule d/dx of ``power(x, y)`` (``x ** y``, np.float_power, math.pow...)."""
+
+    def rule(g, ans, x, y):
+        if _static(y):
+            return 0.0 if y == 0 else g * y * power(x, y - 1)
+        return g * y * power(x, np.where(np.equal(y, 0), 1.0, y - 1))
+
+    return rule
+
+
+def power_dy(log):
+    """The rule d/dy of ``power(x, y)``: ``g * ans * log(x)``, 0 where x == 0."""
+
+    def rule(g, ans, x, y):
+        if _static(x):
+            return 0.0 if x == 0 else g * ans * log(x)
+        return g * ans * log(np.where(np.equal(x, 0), 1.0, x))
+
+    return rule
+
+
+elementwise(np.power, power_dx(lambda x, y: x**y), power_dy(np.log))
+elementwise(np.float_power, power_dx(np.float_power), power_dy(np.log))
 # np.abs is np.absolute; at 0 the derivative is taken as 0 (np.sign(0)).
 _unary(np.abs, lambda g, ans, x: g * np.sign(x))
 _unary(np.fabs, lambda g, ans, x: g * np.sign(x))
@@ -92,8 +118,11 @@ for _fn in (np.deg2rad, np.radians):
     _unary(_fn, lambda g, ans, x: g * (math.pi / 180.0))
 for _fn in (np.rad2deg, np.degrees):
     _unary(_fn, lambda g, ans, x: g * (180.0 / math.pi))
-# sinc(x) = sin(pi x) / (pi x): derivative (cos(pi x) - sinc(x)) / x, away from 0.
-_unary(np.sinc, lambda g, ans, x: g * (np.cos(math.pi * x) - ans) / x)
+# sinc(x) = sin(pi x) / (pi x): the derivative (cos(pi x) - sinc(x)) / x is 0 / 0 at x = 0 (where
+# it is 0), so a helper computes it, and the helper's own derivative is the next one (any order).
+_unary(np.sinc, lambda g, ans, x: g * call(runtime.sinc_derivative, x, 1))
+defvjp(runtime.sinc_derivative, lambda g, ans, x, n=1: g * call(runtime.sinc_derivative, x, n + 1), None, ndim=same)
+defjvp(runtime.sinc_derivative, lambda g, ans, x, n=1: g * call(runtime.sinc_derivative, x, n + 1), None)
 
 
 # ---- maxima, minima, clipping, selection ------------------------------------------------

@@ -102,8 +102,28 @@ def _trace_last(x):
     return np.trace(x, 0, -2, -1)
 
 
-defvjp(linalg.det, lambda g, ans, a: _scale(g * ans, _T(linalg.inv(a))), ndim=lambda ranks, args, kwargs: None)
-defjvp(linalg.det, lambda t, ans, a: ans * _trace_last(linalg.solve(a, t)))
+# d det(a) = <cofactor(a), da>: the cofactor matrix is det(a) inv(a).T, but exists for singular a too.
+# Its own derivative (second order) goes through inv(a): it needs an invertible matrix.
+defvjp(linalg.det, lambda g, ans, a: _scale(g, call(runtime.cofactor, a)), ndim=lambda ranks, args, kwargs: None)
+defjvp(linalg.det, lambda t, ans, a: _sum_last2(call(runtime.cofactor, a) * t))
+
+
+def _sum_last2(x):
+    return np.sum(x, axis=(-2, -1)) if _batched(x) else np.sum(x)
+
+
+def _cofactor_vjp(G, ans, a):
+    inv_t, det = _T(linalg.inv(a)), linalg.det(a)
+    return _scale(_sum_last2(G * inv_t), ans) - _scale(det, inv_t @ _T(G) @ inv_t)
+
+
+def _cofactor_jvp(t, ans, a):
+    inv = linalg.inv(a)
+    return _scale(_sum_last2(ans * t), _T(inv)) - _scale(linalg.det(a), _T(inv @ t @ inv))
+
+
+defvjp(runtime.cofactor, _cofactor_vjp, ndim=lambda ranks, args, kwargs: ranks[0])
+defjvp(runtime.cofactor, _cofactor_jvp)
 
 
 def _slogdet_vjp(g, ans, a):

@@ -15,7 +15,7 @@ from .. import runtime
 from ..errors import SctError
 from ..symbolic import Sym, call
 from .np_core import _dot_left, _dot_right
-from .table import broadcast, defjvp, defvjp
+from .table import broadcast, defjvp, defvjp, linear
 
 
 def _bilinear_jvp(fn, **fixed):
@@ -233,14 +233,18 @@ def _einsum_vjp(i):
         inputs, out = einsum_spec(spec, len(operands))
         k = i - 1
         others = [(s, x) for j, (s, x) in enumerate(zip(inputs, operands)) if j != k]
+        x = operands[k]
         seen = set(out).union(*(set(s) for s, _ in others))
         kept = "".join(c for c in inputs[k] if c in seen)
-        value = call(np.einsum, ",".join([out] + [s for s, _ in others]) + "->" + kept, g, *[x for _, x in others])
-        if kept == inputs[k]:
-            return value
-        # Indices only this operand has were summed away: the adjoint is constant along them.
+        value = call(np.einsum, ",".join([out] + [s for s, _ in others]) + "->" + kept, g, *[y for _, y in others])
         missing = tuple(p for p, c in enumerate(inputs[k]) if c not in seen)
-        return np.broadcast_to(np.expand_dims(value, missing), np.shape(operands[k]))
+        if missing:  # indices only this operand has were summed away: the adjoint is constant along them
+            value = np.expand_dims(value, missing)
+        # An index shared with another operand may have length 1 here and n there or the other way
+        # round (einsum broadcasts it): the adjoint is then summed or broadcast to this operand's shape.
+        if set(inputs[k]) & set().union(*(set(s) for s, _ in others)):
+            return call(runtime.fit_to, value, x)
+        return np.broadcast_to(value, np.shape(x)) if missing else value
 
     return rule
 
@@ -262,6 +266,8 @@ def _einsum_rank(ranks, args, kwargs):
 
 defvjp(np.einsum, lambda i: None if i == 0 else _einsum_vjp(i), ndim=_einsum_rank)
 defjvp(np.einsum, lambda i: None if i == 0 else _einsum_jvp(i))
+# fit_to sums some axes and broadcasts others: its adjoint does the converse, fit_to again.
+linear(runtime.fit_to, lambda G, ans, g, x: call(runtime.fit_to, G, g), ndim=lambda r, a, k: r[1], rest=(None,))
 
 
 # ---- multi_dot -------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ as static operands, so a rule knows at compile time which axes were reduced:
 import numpy as np
 
 from .. import runtime
-from ..symbolic import call
+from ..errors import SctError
+from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
 
 
@@ -153,14 +154,15 @@ def _cumsum_vjp(g, ans, x, axis=None, dtype=None, out=None):
     return _reverse_cumsum(g, axis)
 
 
+# cumprod: d ans_i / d x_j = the product of x_0..x_i but x_j, for j <= i. The helpers compute it
+# exactly where x has zeros (ans_i / x_j would be 0 / 0); their own derivatives (second order)
+# are written with that quotient and need non-zero inputs.
 def _cumprod_vjp(g, ans, x, axis=None, dtype=None, out=None):
-    if axis is None:
-        return np.reshape(_reverse_cumsum(g * ans, 0), np.shape(x)) / x
-    return _reverse_cumsum(g * ans, axis) / x
+    return call(runtime.cumprod_grad, g, x, axis)
 
 
 def _cumprod_jvp(g, ans, x, axis=None, dtype=None, out=None):
-    return ans * np.cumsum(g / x, axis=axis)
+    return call(runtime.cumprod_tangent, g, x, axis)
 
 
 def _scan_rank(ranks, args, kwargs):
@@ -171,6 +173,44 @@ def _scan_rank(ranks, args, kwargs):
 linear(np.cumsum, _cumsum_vjp, ndim=_scan_rank, rest=(None,))
 defvjp(np.cumprod, _cumprod_vjp, None, ndim=_scan_rank)
 defjvp(np.cumprod, _cumprod_jvp, None)
+# cumprod_grad(g, x) = R(g ans) / x and cumprod_tangent(t, x) = ans cumsum(t / x) for non-zero x,
+# with ans = cumprod(x) and R the reverse cumsum (cumsum's adjoint); each is linear in g (or t)
+# and the adjoint of the other.
+defvjp(
+    runtime.cumprod_grad,
+    lambda G, ans, g, x, axis=None: call(runtime.cumprod_tangent, G, x, axis),
+    lambda G, ans, g, x, axis=None: call(runtime.cumprod_grad, g * np.cumsum(G / x, axis=axis), x, axis) - G * ans / x,
+    None,
+    ndim=lambda ranks, args, kwargs: ranks[1],
+)
+defjvp(
+    runtime.cumprod_grad,
+    lambda t, ans, g, x, axis=None: call(runtime.cumprod_grad, t, x, axis),
+    lambda t, ans, g, x, axis=None: (
+        call(runtime.cumprod_grad, g * call(runtime.cumprod_tangent, t, x, axis) / np.cumprod(x, axis=axis), x, axis)
+        - ans * t / x
+    ),
+    None,
+)
+defvjp(
+    runtime.cumprod_tangent,
+    lambda G, ans, t, x, axis=None: call(runtime.cumprod_grad, G, x, axis),
+    lambda G, ans, t, x, axis=None: (
+        call(runtime.cumprod_grad, G * np.cumsum(t / x, axis=axis), x, axis)
+        - t / x * call(runtime.cumprod_grad, G, x, axis)
+    ),
+    None,
+    ndim=_scan_rank,
+)
+defjvp(
+    runtime.cumprod_tangent,
+    lambda T, ans, t, x, axis=None: call(runtime.cumprod_tangent, T, x, axis),
+    lambda T, ans, t, x, axis=None: (
+        call(runtime.cumprod_tangent, T, x, axis) * np.cumsum(t / x, axis=axis)
+        - np.cumprod(x, axis=axis) * np.cumsum(t * T / (x * x), axis=axis)
+    ),
+    None,
+)
 
 
 # np.median: the derivative goes to the middle element (or half to each of the two middle ones).
@@ -240,12 +280,28 @@ def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False,
     return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims)
 
 
+# d std = d var / (2 std). Where a group's values are all equal std has a kink and, as in autograd,
+# the derivative is taken as 0 there: the centred values are masked (x - mean is only rounding noise
+# then, and std may be that noise rather than 0) and std == 0 is replaced by 1 as a divisor.
+def _twice(std):
+    return 2.0 * call(runtime.nonzero_or_one, std)
+
+
+def _spread_out(x, axis, low=np.min, high=np.max):
+    """True for each group of values that are not all equal."""
+    return high(x, axis=axis, keepdims=True) > low(x, axis=axis, keepdims=True)
+
+
+def _std_centered(x, axis, ddof, ans):
+    return _centered(x, axis, ddof, ans) * _spread_out(x, axis)
+
+
 def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / (2.0 * ans), x, axis, keepdims) * _centered(x, axis, ddof, ans)
+    return _spread(g / _twice(ans), x, axis, keepdims) * _std_centered(x, axis, ddof, ans)
 
 
 def _std_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims) / (2.0 * ans)
+    return _sum(g * _std_centered(x, axis, ddof, ans), axis, keepdims) / _twice(ans)
 
 
 defvjp(np.var, _var_vjp, ndim=reduction)
@@ -268,12 +324,17 @@ def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
     return _sum(np.where(np.isnan(x), 0.0, g) * _nan_centered(x, axis, ddof), axis, keepdims)
 
 
+def _nanstd_centered(x, axis, ddof):
+    return _nan_centered(x, axis, ddof) * _spread_out(x, axis, np.nanmin, np.nanmax)
+
+
 def _nanstd_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / (2.0 * ans), x, axis, keepdims) * _nan_centered(x, axis, ddof)
+    return _spread(g / _twice(ans), x, axis, keepdims) * _nanstd_centered(x, axis, ddof)
 
 
 def _nanstd_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _nanvar_jvp(g, ans, x, axis, ddof=ddof, keepdims=keepdims) / (2.0 * ans)
+    tangent = np.where(np.isnan(x), 0.0, g) * _nanstd_centered(x, axis, ddof)
+    return _sum(tangent, axis, keepdims) / _twice(ans)
 
 
 defvjp(np.nanvar, _nanvar_vjp, ndim=reduction)
@@ -331,7 +392,53 @@ def _creation_rank(ranks, args, kwargs):
 
 nondiff(np.zeros, np.ones, np.empty, ndim=_creation_rank)
 nondiff(np.eye, np.identity, ndim=lambda ranks, args, kwargs: 2)
-nondiff(np.arange, np.linspace, ndim=lambda ranks, args, kwargs: 1)
+nondiff(np.arange, ndim=lambda ranks, args, kwargs: 1)
+
+
+# np.linspace(start, stop, num) = start (1 - t) + stop t, t = 0, 1/(num-1), ..., 1 laid along
+# ``axis``: linear in (start, stop) together, so the tangent is linspace of the tangents.
+def _linspace_check(retstep, dtype):
+    if retstep is not False or dtype is not None:
+        raise SctError("sct differentiates np.linspace without retstep= and dtype=; cast the result instead")
+
+
+def _linspace_vjp(first):
+    """Reverse rule for start (``first``) or stop: the adjoint along ``axis`` dotted with 1 - t or t."""
+
+    def vjp(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+        _linspace_check(retstep, dtype)
+        ends = (1.0, 0.0) if first else (0.0, 1.0)
+        w = call(np.linspace, *ends, num) if endpoint is True else call(np.linspace, *ends, num, endpoint=endpoint)
+        last = axis == -1 or (g.ndim is not None and axis == g.ndim - 1)
+        value = (g if last else np.moveaxis(g, axis, -1)) @ w
+        mine, other = (start, stop) if first else (stop, start)
+        if not isinstance(other, Sym) or (mine.ndim == 0 and other.ndim == 0):
+            return value  # nothing broadcast ``mine``
+        return call(runtime.unbroadcast, value, mine)
+
+    return vjp
+
+
+def _linspace_jvp(first):
+    def jvp(t, ans, start, stop, *args, **kwargs):
+        _linspace_check(*_retstep_dtype(*args, **kwargs))
+        zero = stop if first else start  # the other end: zeros in its shape
+        zero = 0.0 * zero if isinstance(zero, Sym) else 0.0
+        return call(np.linspace, t, zero, *args, **kwargs) if first else call(np.linspace, zero, t, *args, **kwargs)
+
+    return jvp
+
+
+def _retstep_dtype(num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    return retstep, dtype
+
+
+def _linspace_rank(ranks, args, kwargs):
+    return None if None in ranks[:2] else 1 + max(ranks[:2])
+
+
+defvjp(np.linspace, _linspace_vjp(True), _linspace_vjp(False), ndim=_linspace_rank)
+defjvp(np.linspace, _linspace_jvp(True), _linspace_jvp(False))
 
 
 # np.full(shape, fill): the adjoint of a scalar fill is the sum of g (generated code uses np.full).

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import SctError
-from ..symbolic import Sym, call
+from ..symbolic import Sym, call, dotted
 from .table import defjvp, defvjp, linear, same
 
 
@@ -316,3 +316,58 @@ linear(
 )
 linear(runtime.diag_grad, lambda G, ans, g, x, k=0: np.diag(G, k), ndim=_rank_of(1), rest=(None, None))
 linear(runtime.like_items, lambda G, ans, g, x: call(np.array, G), ndim=lambda r, a, k: None, rest=(None,))
+
+
+# ---- np.r_[a, b, ...] and np.c_[a, b, ...] ----------------------------------------------------
+# Lowered as a primitive keyed by np.r_ / np.c_ itself, with the items as its one operand.
+# Each item's adjoint is its piece of g (runtime.concat_part); the tangent is np.r_ of the tangents.
+# A slice item (np.r_[x, 0:3]) is a constant: np.r_[0:3] stands in for it (it fills the same place).
+def _maker(kind):
+    return Sym(dotted(f"np.{kind}_"))
+
+
+def _concat_items(kind, items):
+    parts = items if isinstance(items, tuple) else (items,)
+    if parts and isinstance(parts[0], str):
+        raise SctError(
+            f"sct does not differentiate np.{kind}_ with a directive string ({parts[0]!r}); "
+            "write np.concatenate, np.stack or np.column_stack instead"
+        )
+    return tuple(_maker("r")[p] if isinstance(p, slice) else p for p in parts)
+
+
+def _concat_vjp(kind):
+    def vjp(g, ans, maker, items):
+        stand_ins = _concat_items(kind, items)
+        shares = tuple(call(runtime.concat_part, g, stand_ins, kind, i) for i in range(len(stand_ins)))
+        return shares if isinstance(items, tuple) else shares[0]
+
+    return vjp
+
+
+def _concat_jvp(kind):
+    def jvp(t, ans, maker, items):
+        stand_ins = _concat_items(kind, items)
+        if not isinstance(items, tuple):
+            return _maker(kind)[t]
+        tangents = (np.zeros_like(s) if isinstance(p, slice) else d for p, s, d in zip(items, stand_ins, t))
+        return _maker(kind)[tuple(tangents)]
+
+    return jvp
+
+
+for _kind, _fn in (("r", np.r_), ("c", np.c_)):
+    defvjp(_fn, None, _concat_vjp(_kind), ndim=lambda ranks, args, kwargs: None)
+    defjvp(_fn, None, _concat_jvp(_kind))
+linear(
+    runtime.concat_part,
+    lambda G, ans, g, items, kind, i: call(runtime.concat_into, G, items, kind, i),
+    ndim=lambda ranks, args, kwargs: None,
+    rest=(None, None, None),
+)
+linear(
+    runtime.concat_into,
+    lambda G, ans, gi, items, kind, i: call(runtime.concat_part, G, items, kind, i),
+    ndim=lambda ranks, args, kwargs: None,
+    rest=(None, None, None),
+)

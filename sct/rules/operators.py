@@ -6,17 +6,14 @@ import numpy as np
 
 from ..runtime import appended, copied, dropped_last, matmul_grad_left, matmul_grad_right, zeros_like
 from ..symbolic import Scatter, call
+from .np_elementwise import power_dx, power_dy
 from .table import defjvp, defjvp_joint, defvjp, elementwise, nondiff
 
 elementwise(operator.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 elementwise(operator.sub, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
 elementwise(operator.mul, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
 elementwise(operator.truediv, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)  # = -g * x / y**2
-elementwise(
-    operator.pow,
-    lambda g, ans, x, y: g * y * x ** (y - 1),
-    lambda g, ans, x, y: g * ans * np.log(x),
-)
+elementwise(operator.pow, power_dx(lambda x, y: x**y), power_dy(np.log))
 elementwise(operator.mod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.floor_divide(x, y))
 elementwise(operator.neg, lambda g, ans, x: -g)
 elementwise(operator.pos, lambda g, ans, x: g)

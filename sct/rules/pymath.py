@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from .. import trees
-from ..symbolic import call
+from ..symbolic import Sym, call
+from .np_elementwise import power_dx, power_dy
 from .table import defjvp, defvjp, elementwise, linear, nondiff, scalar
 
 
@@ -53,8 +54,8 @@ scalar_rule(
 )
 scalar_rule(
     math.pow,
-    lambda g, ans, x, y: g * y * call(math.pow, x, y - 1.0),
-    lambda g, ans, x, y: g * ans * call(math.log, x),
+    power_dx(lambda x, y: call(math.pow, x, y)),
+    power_dy(lambda x: call(math.log, x) if isinstance(x, Sym) else math.log(x)),
 )
 
 
@@ -72,11 +73,7 @@ _log_rules()
 
 elementwise(builtins.abs, lambda g, ans, x: g * np.sign(x), ndim=lambda r, a, k: r[0])
 linear(builtins.float, lambda g, ans, x: g, ndim=scalar)
-elementwise(
-    builtins.pow,
-    lambda g, ans, x, y: g * y * x ** (y - 1),
-    lambda g, ans, x, y: g * ans * np.log(x),
-)
+elementwise(builtins.pow, power_dx(lambda x, y: x**y), power_dy(np.log))
 nondiff(builtins.int, builtins.round, math.floor, math.ceil, math.trunc, ndim=scalar)
 nondiff(builtins.len, math.isnan, math.isinf, math.isfinite, ndim=scalar)
 nondiff(builtins.range, builtins.print, builtins.isinstance, builtins.bool)
