@@ -281,3 +281,33 @@ def test_export_of_a_repeated_write_runs_standalone_and_agrees(op, tmp_path):
     np.testing.assert_array_equal(result["gx"], gx)
     np.testing.assert_array_equal(result["gv"], gv)
     np.testing.assert_allclose(gv, numeric_grad(f, (x, v), 1), rtol=1e-6, atol=1e-6)
+
+
+# ---- sct check -----------------------------------------------------------------------------
+REPRODUCERS = """\
+import numpy as np
+
+
+def add(x):
+    y = x * 1.0
+    y[np.array([0, 0])] += x[1]
+    return np.sum(y * y)
+
+
+def put(x):
+    y = x * 1.0
+    y[np.array([0, 0])] = x[1:3]
+    return np.sum(y * y)
+"""
+
+
+@pytest.mark.parametrize("name", ["add", "put"])
+def test_sct_check_passes_on_the_reproducers(name, tmp_path, capsys):
+    from sct import cli
+
+    path = tmp_path / "reproducers.py"
+    path.write_text(REPRODUCERS)
+    code = cli.main(["check", f"{path}:{name}", "--args", "np.array([1.0, 2.0, 3.0])"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "ok:" in out
