@@ -15,7 +15,7 @@ import gast
 import numpy as np
 
 from .codegen import assign, name
-from .ir import COMPARES, Assign, names_in, walk
+from .ir import COMPARES, Assign, For, names_in, walk
 from .runtime import add_at, appended, dropped_last, fresh_copy, kept_writes
 from .symbolic import Scatter, Sym, call, to_expr
 
@@ -128,11 +128,16 @@ _MASK_MAKERS = {
 
 
 def masks(ir) -> set:
-    """Variables surely holding booleans: every assignment of them is a comparison (``m = x > 0``)."""
-    made, other = set(), set()
+    """Variables surely holding booleans: every assignment of them is a comparison (``m = x > 0``).
+
+    Not parameters, nor loop variables: a loop may read the name before its first comparison.
+    """
+    made, other = set(), set(ir.params)
     for stmt in walk(ir.body):
         if isinstance(stmt, Assign):
             (made if stmt.prim in _MASK_MAKERS else other).add(stmt.target)
+        elif isinstance(stmt, For):
+            other.add(stmt.target)
     return made - other
 
 

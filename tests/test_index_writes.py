@@ -117,6 +117,20 @@ def test_readable_code_where_an_index_cannot_repeat():
         _assert_exact(f, (X,), 0)
 
 
+def test_an_index_is_a_mask_only_where_every_value_it_holds_is_one():
+    """``m`` is an index array on the first trip and a mask after: its writes may repeat."""
+
+    def f(x, m):
+        y = x * 1.0
+        for k in range(2):
+            y[m] = x[1:] * y[0]
+            m = x > 0.0
+        return np.sum(np.sin(y) * y)
+
+    assert "kept_writes(delta_y, m)" in sct.source(f, wrt=0)
+    _assert_exact(f, (np.array([0.3, 1.2, -0.8]), np.array([0, 0])), 0, second_may_refuse=True)
+
+
 def test_an_adjoint_updated_in_place_is_not_an_alias():
     """``delta_v = delta_w * 1.0`` stays a new array when ``delta_v[0] += ...`` follows (delta_w is delta_u too)."""
 
