@@ -256,6 +256,25 @@ def test_random_writes_match_numpy_and_central_differences(case):
         raise AssertionError(f"{exc}\nprogram:\n{source}\nargs: {args!r}") from exc
 
 
+@given(writes(), st.integers(0, 2**32 - 1))
+def test_kept_writes_and_put_kept_are_transposes(write, seed):
+    """<kept_writes(g, i), G> == <g, put_kept(G, g, i)>: the rules of one are the other (second order)."""
+    from sct.runtime import kept_writes, put_kept
+
+    index, shape, _, argument = write
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=shape)
+    namespace = {"np": np, "x": y, "idx": argument}
+    index = eval(f"np.index_exp[{index}]", namespace)
+    g, block = rng.normal(size=shape), y[index]
+    G = rng.normal(size=block.shape)
+    kept = kept_writes(g, index)
+    assert kept.shape == block.shape
+    np.testing.assert_allclose(np.sum(kept * G), np.sum(g * put_kept(G, g, index)), rtol=1e-12, atol=1e-12)
+    # each written position of y keeps exactly one write
+    assert np.count_nonzero(kept_writes(np.ones(shape), index)) == np.count_nonzero(put_kept(1.0, y, index))
+
+
 # ---- sct export --------------------------------------------------------------------------
 RUN_EXPORTED = """\
 import importlib.util, json, sys
