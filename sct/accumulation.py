@@ -7,6 +7,9 @@ The first contribution to ``delta_v`` defines it. Later ones build a new array,
 ``delta_v = delta_v + c``, unless ``delta_v`` is owned and surely an array: then
 ``delta_v += c`` updates it in place. Reading ``x[i]`` scatters its adjoint back
 with ``delta_x[i] += g`` (or ``add_at`` for fancy indices) into an owned array.
+Writing ``y[i] = v`` sends ``v`` the adjoint of the block written: ``delta_y[i]``,
+or, where an index array may repeat a position, ``kept_writes(delta_y, i)``,
+which is zero for the writes NumPy did not keep.
 """
 
 from __future__ import annotations
