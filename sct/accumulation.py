@@ -7,15 +7,19 @@ The first contribution to ``delta_v`` defines it. Later ones build a new array,
 ``delta_v = delta_v + c``, unless ``delta_v`` is owned and surely an array: then
 ``delta_v += c`` updates it in place. Reading ``x[i]`` scatters its adjoint back
 with ``delta_x[i] += g`` (or ``add_at`` for fancy indices) into an owned array.
+Writing ``y[i] = v`` sends ``v`` the adjoint of the block written: ``delta_y[i]``,
+or, where an index array may repeat a position, ``kept_writes(delta_y, i)``,
+which is zero for the writes NumPy did not keep.
 """
 
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from .codegen import assign, name
-from .ir import Assign, names_in, walk
-from .runtime import add_at, appended, dropped_last, fresh_copy, tree_add
+from .ir import COMPARES, Assign, For, names_in, walk
+from .runtime import add_at, appended, dropped_last, fresh_copy, kept_writes, tree_add
 from .symbolic import Scatter, Sym, call, to_expr
 
 LOAD = gast.Load()
@@ -75,8 +79,31 @@ class Accumulation:
             lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))
         else:
             index = Sym(_index_value(contribution.index))
-            lines.append(gast.Expr(value=to_expr(call(add_at, Sym(target), index, Sym(g)))))
+            # assigned, not a bare call: differentiating this code again must see the update
+            lines.append(assign(self.delta(var), to_expr(call(add_at, Sym(target), index, Sym(g)))))
         return lines
+
+    def written(self, g: Sym, target: str, index) -> Sym:
+        """The adjoint of the block written by ``target[index] = v``, from ``g``, the adjoint of ``target``.
+
+        NumPy keeps one write per position: where an integer index array repeats a
+        position, only the write it keeps gets ``g``'s value there (``kept_writes``).
+        """
+        if self.basic_index(index) or target in self.lists or target in self.containers or self.mask_index(index):
+            return g[index]
+        return call(kept_writes, g, Sym(_index_value(index)))
+
+    def mask_index(self, index) -> bool:
+        """Basic parts and boolean masks only: the positions written are distinct."""
+        if isinstance(index, tuple):
+            return all(self.basic_index(i) or self.mask_index(i) for i in index)
+        return isinstance(index, Sym) and isinstance(index.node, gast.Name) and index.node.id in self.masks
+
+    @property
+    def masks(self) -> set:
+        if getattr(self, "_masks", None) is None:
+            self._masks = masks(self.ir)
+        return self._masks
 
     def basic_index(self, index) -> bool:
         """Ints, slices and rank-0 variables only: ``+=`` then adds each element once."""
@@ -98,6 +125,32 @@ def lists(ir, kinds: dict) -> set:
             if isinstance(stmt, Assign) and _list_valued(stmt, found):
                 found.add(stmt.target)
     return found
+
+
+_MASK_MAKERS = {
+    *COMPARES.values(),
+    np.logical_and,
+    np.logical_or,
+    np.logical_not,
+    np.logical_xor,
+    np.isnan,
+    np.isinf,
+    np.isfinite,
+}
+
+
+def masks(ir) -> set:
+    """Variables surely holding booleans: every assignment of them is a comparison (``m = x > 0``).
+
+    Not parameters, nor loop variables: a loop may read the name before its first comparison.
+    """
+    made, other = set(), set(ir.params)
+    for stmt in walk(ir.body):
+        if isinstance(stmt, Assign):
+            (made if stmt.prim in _MASK_MAKERS else other).add(stmt.target)
+        elif isinstance(stmt, For):
+            other.add(stmt.target)
+    return made - other
 
 
 def _list_valued(stmt: Assign, found: set) -> bool:

@@ -140,12 +140,20 @@ class _Simplify(gast.NodeTransformer):
     def __init__(self, updated_in_place=frozenset()):
         self.changed = False
         self.protected = updated_in_place
+        self.new_array = None  # the value of ``a = ...`` where ``a`` is updated in place
+
+    def visit_Assign(self, node):
+        target = node.targets[0]
+        self.new_array = node.value if isinstance(target, gast.Name) and target.id in self.protected else None
+        return self.generic_visit(node)
 
     def generic_visit(self, node):
         node = super().generic_visit(node)
         folded = _fold(node)
         if isinstance(folded, gast.Name) and folded.id in self.protected:
             return node  # ``a = b * 1.0`` must stay a new array if ``b`` is updated in place
+        if node is self.new_array and not isinstance(folded, gast.BinOp | gast.UnaryOp | gast.Constant | None):
+            return node  # ... or if ``a`` is: ``a = b`` would update ``b``'s array too
         if folded is not None:
             self.changed = True
             return folded

@@ -229,7 +229,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             lines.append(self.comment(stmt))
             index = self.symbolic(stmt.index)
             if isinstance(stmt.value, gast.Name) and stmt.value.id in self.active:
-                part = to_expr(g[index])
+                part = to_expr(self.written(g, target, index))
                 if shape_class(stmt.value, self.classes) == SCALAR:
                     part = to_expr(np.sum(Sym(part)))
                 else:

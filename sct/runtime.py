@@ -637,4 +637,35 @@ def cumprod_tangent(t, x, axis=None):
 HELPERS.update({"cumprod_grad": cumprod_grad, "cumprod_tangent": cumprod_tangent})
 
 
+# ---- writes through an index that may repeat (``y[[0, 0]] = v``) ------------------------------
+def _kept(shape, index, block_shape):
+    """Which items of a ``block_shape`` block written by ``y[index] = ...`` into ``shape`` NumPy keeps.
+
+    NumPy keeps one write per position (it is not ``np.add.at``); rather than
+    assume which, ask it: write numbered items through the index and read back.
+    """
+    order = np.arange(int(np.prod(block_shape))).reshape(block_shape)
+    probe = np.zeros(shape, dtype=np.intp)
+    probe[index] = order
+    return probe[index] == order
+
+
+def kept_writes(g, index):
+    """``g[index]``, zero where ``y[index] = v`` lost the write to a later one at the same position."""
+    block = g[index]
+    if isinstance(g, list | tuple):  # a list takes no index arrays: no position is written twice
+        return block
+    return np.where(_kept(np.shape(g), index, np.shape(block)), block, 0.0)
+
+
+def put_kept(g, x, index):
+    """Zeros of ``x``'s shape with ``g`` written at ``index`` (the adjoint of ``kept_writes``)."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))
+    out[index] = g
+    return out
+
+
+HELPERS.update({f.__name__: f for f in (kept_writes, put_kept)})
+
+
 from . import trees  # noqa: E402, F401  (the container helpers; they use the ones above and add themselves)

@@ -89,6 +89,20 @@ defvjp(runtime.tree_add, lambda G, ans, a, b: G, lambda G, ans, a, b: G)
 defjvp(runtime.tree_add, lambda t, ans, a, b: t, lambda t, ans, a, b: t)
 defjvp_joint(runtime.tree_add, lambda tangents, ans, a, b: call(runtime.tree_add, *tangents))
 
+# kept_writes(g, index): g[index] where a write through index was kept; put_kept is its transpose.
+linear(
+    runtime.kept_writes,
+    lambda G, ans, g, index: call(runtime.put_kept, G, g, index),
+    ndim=lambda ranks, args, kwargs: None,
+    rest=(None,),
+)
+linear(
+    runtime.put_kept,
+    lambda G, ans, g, x, index: call(runtime.kept_writes, G, index),
+    ndim=_rank_of_operand(1),
+    rest=(None, None),
+)
+
 
 # ---- NumPy functions that adjoints use -----------------------------------------------
 def _fallback(fn, register):
