@@ -45,7 +45,7 @@ from .errors import Problem, UnsupportedSyntaxError
 from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
 from .parse import Parsed
-from .runtime import HELPERS, add_at, appended, copied, dropped_last
+from .runtime import HELPERS, appended, copied, dropped_last
 
 LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
@@ -134,10 +134,6 @@ class _Lowering(Expressions, ControlFlow, Calls):
             if root is not None:
                 self.roots[stmt.target.id] = root  # in Python, still the object bound before
                 self.augmented[self.current[stmt.target.id]] = root
-        elif isinstance(stmt, gast.Expr) and self.is_update(stmt.value):  # add_at(acc, i, g) in generated code
-            self.assign(
-                gast.Name(id=stmt.value.args[0].id, ctx=gast.Store(), annotation=None, type_comment=None), stmt.value
-            )
         elif isinstance(stmt, gast.Expr) and self.is_append(stmt.value):
             items = stmt.value.func.value
             self.grow(items.id, self.expr(items), self.expr(stmt.value.args[0]))
@@ -208,21 +204,6 @@ class _Lowering(Expressions, ControlFlow, Calls):
             and call.func.value.id in self.locals
             and len(call.args) == 1
         )
-
-    def is_update(self, call) -> bool:
-        """``add_at(acc, index, g)`` on a local: an update in place, lowered as ``acc = add_at(acc, index, g)``.
-
-        Generated adjoints scatter this way; differentiating them again (second
-        order) must see the update as a value, not as a call kept for its effect.
-        """
-        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name) and call.func.id == "add_at"):
-            return False
-        try:
-            fn = self.parsed.resolve("add_at")
-        except AttributeError:
-            return False
-        first = call.args[0] if call.args else None
-        return fn is add_at and isinstance(first, gast.Name) and first.id in self.locals
 
     def is_pop(self, call) -> bool:
         """``ys.pop()`` on a local list."""
@@ -397,14 +378,6 @@ def _stores(node) -> set:
             and isinstance(n.func.value, gast.Name)
         ):
             found.add(n.func.value.id)
-        elif (  # add_at(acc, index, g): see is_update
-            isinstance(n, gast.Call)
-            and isinstance(n.func, gast.Name)
-            and n.func.id == "add_at"
-            and n.args
-            and isinstance(n.args[0], gast.Name)
-        ):
-            found.add(n.args[0].id)
     return found
 
 
