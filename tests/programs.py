@@ -1077,3 +1077,17 @@ _FAMILY_STRATEGIES = {
 def idioms(family: str):
     """Programs written with one family of idioms (one of ``FAMILIES``)."""
     return _FAMILY_STRATEGIES[family]().map(lambda ctx: ctx.program())
+
+
+@st.composite
+def _nested_results(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn()
+    text, _ = _container_literal(ctx, draw(st.integers(1, 3)))
+    lines = ["import math", "", "import numpy as np", "", "", f"def f({', '.join(ctx.params)}):", f"    return {text}"]
+    return Program("\n".join(lines) + "\n", ctx.params, ctx.shapes, False, notes=["nested result"])
+
+
+def nested_results():
+    """Programs whose ``f`` returns a list/tuple/dict literal nested up to three deep (for ``sct.vjp``)."""
+    return _nested_results()
