@@ -83,6 +83,8 @@ def make_args(program: Program, rng: np.random.Generator) -> list:
 
 
 def _value(shape, rng):
+    if isinstance(shape, Tree):
+        return shape.build(lambda spec: _value(spec, rng))
     if shape is None:
         return float(rng.uniform(-1.5, 1.5))
     return rng.uniform(-1.5, 1.5, size=shape)
@@ -358,7 +360,7 @@ class IllConditioned(Exception):
 
 
 def _shift(args, direction, t):
-    return [a + t * d for a, d in zip(args, direction)]
+    return [tree_map(lambda a, d: a + t * d, a, d) for a, d in zip(args, direction)]
 
 
 def directional_fd(f, args, direction, h):
@@ -373,7 +375,8 @@ def directional_check(f, args, grads, direction, value=None):
     their Richardson extrapolation, accurate to O(h**4).
     """
     value = f(*args) if value is None else value
-    analytic = float(sum(np.vdot(np.asarray(g, float), np.asarray(d, float)) for g, d in zip(grads, direction)))
+    pairs = zip(tree_leaves(list(grads)), tree_leaves(list(direction)), strict=True)
+    analytic = float(sum(np.vdot(np.asarray(g, float), np.asarray(d, float)) for g, d in pairs))
     if not (np.isfinite(value) and abs(value) < 1e6 and np.isfinite(analytic) and abs(analytic) < 1e6):
         raise IllConditioned(f"value {value!r}, derivative {analytic!r}")
     with np.errstate(all="ignore"):
@@ -393,14 +396,698 @@ def directional_check(f, args, grads, direction, value=None):
 
 
 def random_direction(args, rng):
-    return [float(rng.normal()) if isinstance(a, float) else rng.normal(size=np.shape(a)) for a in args]
+    return [
+        tree_map(lambda a: float(rng.normal()) if isinstance(a, float) else rng.normal(size=np.shape(a)), a)
+        for a in args
+    ]
 
 
 def snapshot(args):
-    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    return [tree_map(lambda a: a.copy() if isinstance(a, np.ndarray) else a, a) for a in args]
 
 
 def assert_unchanged(before, after):
     for i, (b, a) in enumerate(zip(before, after)):
-        assert type(b) is type(a), f"argument {i} changed type"
-        assert np.array_equal(b, a, equal_nan=True), f"argument {i} was mutated"
+        assert_same_structure(b, a, f"argument {i}")
+        for lb, la in zip(tree_leaves(b), tree_leaves(a)):
+            assert type(lb) is type(la), f"argument {i} changed type"
+            assert np.array_equal(lb, la, equal_nan=True), f"argument {i} was mutated"
+
+
+# ---- pytrees: lists, tuples and dicts nested to any depth ------------------------------------
+def tree_leaves(x) -> list:
+    if type(x) in (list, tuple):
+        return [leaf for v in x for leaf in tree_leaves(v)]
+    if type(x) is dict:
+        return [leaf for v in x.values() for leaf in tree_leaves(v)]
+    return [x]
+
+
+def tree_map(fn, x, *rest):
+    if type(x) in (list, tuple):
+        return type(x)(tree_map(fn, *parts) for parts in zip(x, *rest, strict=True))
+    if type(x) is dict:
+        return {k: tree_map(fn, v, *(r[k] for r in rest)) for k, v in x.items()}
+    return fn(x, *rest)
+
+
+def assert_same_structure(primal, other, where="value"):
+    """``other`` has ``primal``'s containers (types, lengths, keys in order), a float for each float
+    and an array of the same shape for each array."""
+    if type(primal) in (list, tuple, dict):
+        assert type(other) is type(primal), (
+            f"{where}: {type(other).__name__} where the primal is {type(primal).__name__}"
+        )
+        assert len(other) == len(primal), f"{where}: {len(other)} items where the primal has {len(primal)}"
+        if type(primal) is dict:
+            assert list(other) == list(primal), f"{where}: keys {list(other)!r} where the primal has {list(primal)!r}"
+            for k in primal:
+                assert_same_structure(primal[k], other[k], f"{where}[{k!r}]")
+        else:
+            for k, (p, o) in enumerate(zip(primal, other)):
+                assert_same_structure(p, o, f"{where}[{k}]")
+    elif isinstance(primal, float):
+        assert isinstance(other, float), f"{where}: a {type(other).__name__} where the primal is a float"
+    else:
+        assert isinstance(other, np.ndarray | np.generic | float), f"{where}: a {type(other).__name__}"
+        assert np.shape(other) == np.shape(primal), f"{where}: shape {np.shape(other)} for {np.shape(primal)}"
+
+
+# ---- idioms: the Python people write around the arithmetic (issue 12) -------------------------
+# ``idioms(family)`` draws a Program in one family of idioms; its arguments may be containers
+# (``Program.shapes`` holds a ``Tree`` for those). Every idiom's result flows into the return
+# value, so a wrong container, order, index or name shows in the value or the gradient.
+FAMILIES = ("containers", "simultaneous", "targets", "dicts", "fancy", "builtins", "calls")
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A container argument: ``kind`` is list, tuple or dict, ``items`` its (key, spec) pairs; a spec
+    is None (a Python float), an array shape, or another Tree."""
+
+    kind: type
+    items: tuple
+
+    def build(self, leaf):
+        values = [(k, s.build(leaf) if isinstance(s, Tree) else leaf(s)) for k, s in self.items]
+        return dict(values) if self.kind is dict else self.kind(v for _, v in values)
+
+    def paths(self, prefix):
+        """(``prefix[k]...`` text, spec) for every leaf."""
+        for k, s in self.items:
+            text = f"{prefix}[{k!r}]"
+            if isinstance(s, Tree):
+                yield from s.paths(text)
+            else:
+                yield text, s
+
+    def flat(self) -> bool:
+        """A list or tuple of leaves only (something ``for v in x`` may run over)."""
+        return self.kind is not dict and all(not isinstance(s, Tree) for _, s in self.items)
+
+
+def _leaf_spec(draw, universe):
+    return None if draw(st.integers(0, 3)) == 0 else draw(sub_shapes(universe))
+
+
+@st.composite
+def trees(draw, universe, depth=3, kinds=(list, tuple, dict), min_size=1):
+    kind = draw(st.sampled_from(kinds))
+    n = draw(st.integers(min_size, 3))
+    keys = (
+        range(n) if kind is not dict else draw(st.lists(st.sampled_from("abcdw"), min_size=n, max_size=n, unique=True))
+    )
+    items = []
+    for k in keys:
+        if depth > 1 and draw(st.integers(0, 2)) == 0:
+            items.append((k, draw(trees(universe, depth - 1, kinds))))
+        else:
+            items.append((k, _leaf_spec(draw, universe)))
+    return Tree(kind, tuple(items))
+
+
+def _shape(spec):
+    return () if spec is None else spec
+
+
+class _Ctx:
+    """One program being written: module-level lines, the body of ``f``, its parameters, and the
+    values that must reach the result."""
+
+    def __init__(self, draw, universes=UNIVERSES):
+        self.draw = draw
+        self.universe = draw(st.sampled_from(universes))
+        self.gen = _Gen(draw, {})
+        self.module: list[str] = []
+        self.body: list[str] = []
+        self.params: list[str] = []
+        self.shapes: list = []
+        self.outputs: list[Expr] = []
+        self.used: list[str] = []  # the idioms written, for Program.notes
+        self._names = itertools.count()
+
+    def write(self, *idioms):
+        """Write one of ``idioms``, drawn."""
+        fn = self.draw(st.sampled_from(idioms))
+        self.used.append(fn.__name__.lstrip("_"))
+        fn(self)
+
+    def name(self, prefix="t"):
+        return f"{prefix}{next(self._names)}"
+
+    def expr(self, target=None, depth=None, scope=None) -> Expr:
+        depth = self.draw(st.integers(1, 2)) if depth is None else depth
+        gen = self.gen if scope is None else _Gen(self.draw, scope)
+        return gen.expr(self.universe if target is None else target, depth)
+
+    def bounded(self, target=None) -> str:
+        """An expression in (-1, 1) over the scope: loops stay bounded."""
+        return f"np.tanh({self.expr(target).text})"
+
+    def decay(self):
+        return _c(self.draw, 0.1, 0.9)
+
+    def see(self, text, shape, exact=True):
+        self.gen.scope[text] = Var(text, shape, exact, fresh=False)
+
+    def forget(self, *texts):
+        for t in texts:
+            self.gen.scope.pop(t, None)
+
+    def param(self, spec):
+        name = f"x{len(self.params)}"
+        self.params.append(name)
+        self.shapes.append(spec)
+        if isinstance(spec, Tree):
+            for text, leaf in spec.paths(name):
+                self.see(text, _shape(leaf))
+        else:
+            self.see(name, _shape(spec))
+        return name
+
+    def params_drawn(self, n_max=2, tree_chance=True):
+        for _ in range(self.draw(st.integers(1, n_max))):
+            if tree_chance and self.draw(st.booleans()):
+                self.param(self.draw(trees(self.universe)))
+            else:
+                self.param(_leaf_spec(self.draw, self.universe))
+
+    def output(self, text, shape, exact=True):
+        self.outputs.append(Expr(text, shape, exact))
+
+    def leaf_list(self, n_min=1, kinds=(list,)):
+        """(text, [(element text, shape)], kind) of a list or tuple of leaves: a parameter or a new local."""
+        flat = [
+            (p, s)
+            for p, s in zip(self.params, self.shapes)
+            if isinstance(s, Tree) and s.flat() and s.kind in kinds and len(s.items) >= n_min
+        ]
+        if flat and self.draw(st.booleans()):
+            p, s = self.draw(st.sampled_from(flat))
+            return p, [(f"{p}[{k}]", _shape(leaf)) for k, leaf in s.items], s.kind
+        kind = self.draw(st.sampled_from(kinds))
+        items = [self.expr() for _ in range(self.draw(st.integers(max(n_min, 1), 3)))]
+        name = self.name()
+        texts = ", ".join(e.text for e in items)
+        self.body.append(f"{name} = ({texts},)" if kind is tuple else f"{name} = [{texts}]")
+        for k, e in enumerate(items):
+            self.see(f"{name}[{k}]", e.shape, e.exact)
+        return name, [(f"{name}[{k}]", e.shape) for k, e in enumerate(items)], kind
+
+    def program(self) -> Program:
+        result = self.expr()
+        terms = [result.text]
+        for e in self.outputs:
+            terms.append(e.text if e.exact and fits(e.shape, self.universe) else f"np.sum({e.text})")
+        text = " + ".join(terms)
+        reduce = self.draw(st.sampled_from(["sum", "mean"]))
+        body = [*self.body, f"return np.{reduce}({text})"]
+        lines = ["import builtins", "import math", "", "import numpy as np", "", ""]
+        lines += self.module + ([""] if self.module else []) + ["", f"def f({', '.join(self.params)}):"]
+        lines += ["    " + line for line in body]
+        return Program("\n".join(lines) + "\n", self.params, self.shapes, True, notes=self.used)
+
+
+def _indent(lines, n=1):
+    return ["    " * n + line for line in lines]
+
+
+def _accumulate(ctx, over_text, values, shape_of_item, head, item_text):
+    """``s = 0.0`` then ``head: s = decay * s + item``: the order of the items shows in the value."""
+    s = ctx.name("s")
+    shape = broadcast(*values) if values else ()
+    ctx.body += [f"{s} = 0.0", head, f"    {s} = {ctx.decay()} * {s} + {item_text}"]
+    ctx.output(s, shape, exact=False)
+    return s
+
+
+# ---- containers nested up to three deep: arguments, locals, results of helpers ----
+def _container_literal(ctx, depth, scope=None, names=None):
+    """(text, [(path suffix, Expr)]) of a nested list/tuple/dict literal of expressions."""
+    kind = ctx.draw(st.sampled_from([list, tuple, dict]))
+    n = ctx.draw(st.integers(1, 3))
+    keys = (
+        list(range(n))
+        if kind is not dict
+        else ctx.draw(st.lists(st.sampled_from("pqrs"), min_size=n, max_size=n, unique=True))
+    )
+    parts, leaves = [], []
+    for k in keys:
+        if depth > 1 and ctx.draw(st.integers(0, 2)) == 0:
+            text, sub = _container_literal(ctx, depth - 1, scope)
+            leaves += [(f"[{k!r}]{p}", e) for p, e in sub]
+        else:
+            e = ctx.expr(scope=scope)
+            text = e.text
+            leaves.append((f"[{k!r}]", e))
+        parts.append(f"{k!r}: {text}" if kind is dict else text)
+    inner = ", ".join(parts)
+    if kind is dict:
+        return "{" + inner + "}", leaves
+    return (f"({inner},)" if kind is tuple else f"[{inner}]"), leaves
+
+
+def _c_local(ctx):
+    name = ctx.name()
+    text, leaves = _container_literal(ctx, ctx.draw(st.integers(1, 3)))
+    ctx.body.append(f"{name} = {text}")
+    for p, e in leaves:
+        ctx.see(name + p, e.shape, e.exact)
+    p, e = ctx.draw(st.sampled_from(leaves))
+    ctx.output(name + p, e.shape, e.exact)
+
+
+def _c_helper(ctx):
+    h = ctx.name("h")
+    scope = {"a": Var("a", ()), "b": Var("b", ())}  # called with scalars: every shape then fits
+    text, leaves = _container_literal(ctx, ctx.draw(st.integers(1, 3)), scope=scope)
+    ctx.module += [f"def {h}(a, b):", f"    return {text}", "", ""]
+    e1, e2 = ctx.expr(()), ctx.expr(())
+    name = ctx.name()
+    ctx.body.append(f"{name} = {h}({e1.text}, {e2.text})")
+    for p, _ in leaves:
+        ctx.see(name + p, ())
+    p, _ = ctx.draw(st.sampled_from(leaves))
+    ctx.output(name + p, ())
+
+
+def _c_pairs(ctx):
+    """``for W, b in params``: the usual list of per-layer tuples."""
+    n = ctx.draw(st.integers(1, 3))
+    kind = ctx.draw(st.sampled_from([list, tuple]))
+    layers = Tree(
+        kind,
+        tuple(
+            (k, Tree(tuple, ((0, _leaf_spec(ctx.draw, ctx.universe)), (1, _leaf_spec(ctx.draw, ctx.universe)))))
+            for k in range(n)
+        ),
+    )
+    p = ctx.param(layers)
+    s = ctx.name("s")
+    w, b = ctx.name("w"), ctx.name("b")
+    ctx.body += [f"{s} = 0.0", f"for {w}, {b} in {p}:", f"    {s} = {s} + np.sum({w} ** 2) + np.sum(np.sin({b}) * {w})"]
+    ctx.output(s, ())
+
+
+def _c_iterate(ctx):
+    text, items, _ = ctx.leaf_list(kinds=(list, tuple))
+    v = ctx.name("v")
+    _accumulate(ctx, text, [s for _, s in items], None, f"for {v} in {text}:", f"np.tanh({v})")
+
+
+@st.composite
+def _containers(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn()
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_c_local, _c_helper, _c_pairs, _c_iterate)
+    return ctx
+
+
+# ---- simultaneous assignment: `x, y = y * 2.0, x`, straight, in `for` and in `while` ----
+def _rotation(ctx, names):
+    """A right side for ``names`` that reads the names it assigns."""
+    form = ctx.draw(st.sampled_from(["swap", "scaled", "fib", "mixed"]))
+    ctx.used.append(form)
+    n = len(names)
+    if form == "swap":
+        k = ctx.draw(st.integers(1, n - 1))
+        return [names[(i + k) % n] for i in range(n)]
+    if form == "scaled":  # x, y = y * 2.0, x
+        return [f"{names[(i + 1) % n]} * {ctx.decay()}" if i == 0 else names[(i + 1) % n] for i in range(n)]
+    if form == "fib":  # a, b = b, a + b (halved to stay bounded)
+        return (
+            [names[-1], f"0.5 * ({' + '.join(names)})"] if n == 2 else [*names[1:], f"0.5 * ({names[0]} + {names[-1]})"]
+        )
+    return [f"{ctx.decay()} * {names[(i + 1) % n]} + {ctx.bounded()}" for i in range(n)]
+
+
+def _simultaneous_statement(ctx, names):
+    rhs = _rotation(ctx, names)
+    open_, close = ctx.draw(st.sampled_from([("", ""), ("(", ")"), ("[", "]")]))
+    return f"{open_}{', '.join(names)}{close} = {', '.join(rhs)}"
+
+
+@st.composite
+def _simultaneous(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 2))):
+        names = [ctx.name() for _ in range(draw(st.integers(2, 3)))]
+        inits = [ctx.expr() for _ in names]
+        ctx.body.append(f"{', '.join(names)} = {', '.join(e.text for e in inits)}")
+        shape = broadcast(*(e.shape for e in inits))
+        for n in names:
+            ctx.see(n, shape, exact=False)
+        where = draw(st.sampled_from(["straight", "for", "while"]))
+        statement = _simultaneous_statement(ctx, names)
+        ctx.used.append(f"{len(names)} names {where}")
+        trips = draw(st.integers(0, 4))
+        if where == "straight":
+            ctx.body.append(statement)
+        elif where == "for":
+            ctx.body += [f"for _ in range({trips}):", "    " + statement]
+        else:
+            k = ctx.name("k")
+            ctx.body += [f"{k} = 0", f"while {k} < {trips}:", "    " + statement, f"    {k} = {k} + 1"]
+        for i, n in enumerate(names):
+            ctx.output(f"{n} * {float(i + 1)!r}", shape, exact=False)
+    return ctx
+
+
+# ---- nested and starred targets ----
+def _t_nested(ctx):
+    a, b, c = ctx.name(), ctx.name(), ctx.name()
+    ea, eb, ec = ctx.expr(), ctx.expr(), ctx.expr()
+    form = ctx.draw(st.integers(0, 2))
+    if form == 0:
+        ctx.body.append(f"({a}, {b}), {c} = ({ea.text}, {eb.text}), {ec.text}")
+    elif form == 1:
+        ctx.body.append(f"{a}, [{b}, {c}] = {ea.text}, [{eb.text}, {ec.text}]")
+    else:
+        t = ctx.name()
+        ctx.body += [f"{t} = ({ea.text}, ({eb.text}, {ec.text}))", f"{a}, ({b}, {c}) = {t}"]
+    for n, e in zip((a, b, c), (ea, eb, ec)):
+        ctx.see(n, e.shape, e.exact)
+        ctx.output(f"{n} * {ctx.decay()}", e.shape, e.exact)
+
+
+def _t_starred(ctx):
+    text, items, _ = ctx.leaf_list(n_min=2, kinds=(list, tuple))
+    shapes = [s for _, s in items]
+    first, rest = ctx.name(), ctx.name()
+    form = ctx.draw(st.integers(0, 2))
+    if form == 0:
+        ctx.body.append(f"{first}, *{rest} = {text}")
+        ctx.output(first, shapes[0])
+        others = shapes[1:]
+    elif form == 1:
+        ctx.body.append(f"*{rest}, {first} = {text}")
+        ctx.output(first, shapes[-1])
+        others = shapes[:-1]
+    else:
+        last = ctx.name()
+        ctx.body.append(f"{first}, *{rest}, {last} = {text}")
+        ctx.output(f"{first} * {ctx.decay()}", shapes[0])
+        ctx.output(last, shapes[-1])
+        others = shapes[1:-1]
+    v = ctx.name("v")
+    _accumulate(ctx, rest, others, None, f"for {v} in {rest}:", f"np.sin({v})")
+
+
+def _t_loop(ctx):
+    _, xs, _ = ctx.leaf_list(n_min=1)
+    pairs = ctx.name()
+    items = [(t, s, ctx.expr()) for t, s in xs]
+    ctx.body.append(f"{pairs} = [{', '.join(f'({t}, {e.text})' for t, _, e in items)}]")
+    i, a, b = ctx.name("i"), ctx.name("a"), ctx.name("b")
+    shapes = [broadcast(s, e.shape) for _, s, e in items]
+    if ctx.draw(st.booleans()):
+        head, item = f"for {i}, ({a}, {b}) in enumerate({pairs}):", f"({i} + 1.0) * {a} * np.cos({b})"
+    else:
+        head, item = f"for ({a}, {b}) in {pairs}:", f"{a} - np.sin({b})"
+    _accumulate(ctx, pairs, shapes, None, head, item)
+
+
+@st.composite
+def _targets(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn()
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_t_nested, _t_starred, _t_loop)
+    return ctx
+
+
+# ---- dict iteration ----
+def _dict_source(ctx):
+    """(text, [(key, shape)]) of a dict: a parameter (str keys) or a local with int keys out of order."""
+    dicts = [
+        (p, s)
+        for p, s in zip(ctx.params, ctx.shapes)
+        if isinstance(s, Tree) and s.kind is dict and all(not isinstance(v, Tree) for _, v in s.items)
+    ]
+    if dicts and ctx.draw(st.booleans()):
+        p, s = ctx.draw(st.sampled_from(dicts))
+        return p, [(k, _shape(v)) for k, v in s.items]
+    keys = ctx.draw(st.permutations([0, 1, 2, 3]))[: ctx.draw(st.integers(1, 4))]
+    values = [ctx.expr() for _ in keys]
+    name = ctx.name("d")
+    ctx.body.append(f"{name} = {{{', '.join(f'{k!r}: {e.text}' for k, e in zip(keys, values))}}}")
+    return name, [(k, e.shape) for k, e in zip(keys, values)]
+
+
+def _d_loop(ctx):
+    d, items = _dict_source(ctx)
+    ints = isinstance(items[0][0], int)
+    weight = lambda k: f"({k} + 1.0) * " if ints else ""  # noqa: E731 the key shows in the value
+    k, v = ctx.name("k"), ctx.name("v")
+    form = ctx.draw(st.sampled_from(["in", "items", "values", "keys", "sorted", "get"]))
+    heads = {
+        "in": (f"for {k} in {d}:", f"{weight(k)}{d}[{k}]"),
+        "items": (f"for {k}, {v} in {d}.items():", f"{weight(k)}{v}"),
+        "values": (f"for {v} in {d}.values():", f"np.tanh({v})"),
+        "keys": (f"for {k} in {d}.keys():", f"{weight(k)}{d}[{k}]"),
+        "sorted": (f"for {k} in sorted({d}):", f"{weight(k)}{d}[{k}]"),
+        "get": (f"for {k} in {[0, 1, 2, 3] if ints else ['a', 'b', 'c', 'w']!r}:", f"{d}.get({k}, 0.0)"),
+    }
+    head, item = heads[form]
+    ctx.used.append(f"{form} {'int' if ints else 'str'} keys")
+    _accumulate(ctx, d, [s for _, s in items], None, head, item)
+
+
+def _d_get(ctx):
+    d, items = _dict_source(ctx)
+    key = ctx.draw(st.sampled_from([k for k, _ in items] + ([7] if isinstance(items[0][0], int) else ["z"])))
+    default = ctx.expr()
+    shapes = dict(items)
+    ctx.output(f"{d}.get({key!r}, {default.text})", shapes.get(key, default.shape), default.exact)
+
+
+@st.composite
+def _dicts(draw):
+    ctx = _Ctx(draw)
+    if draw(st.booleans()):
+        ctx.param(draw(trees(ctx.universe, depth=1, kinds=(dict,))))
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_d_loop, _d_loop, _d_get)
+    return ctx
+
+
+# ---- repeated fancy indices in reads and writes ----
+def _index(ctx):
+    n = ctx.universe[0]
+    picks = ctx.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=4))
+    if len(picks) > 1 and ctx.draw(st.booleans()):
+        picks[1] = picks[0]  # a repeat
+    ctx.used.append("repeated index" if len(set(picks)) < len(picks) else "distinct index")
+    text = f"np.array({picks!r})" if ctx.draw(st.integers(0, 3)) else repr(picks)
+    return text, (len(picks), *ctx.universe[1:])
+
+
+def _f_write(ctx):
+    y = ctx.name("y")
+    ctx.body.append(f"{y} = np.ones({ctx.universe!r}) * {ctx.expr().text}")
+    for _ in range(ctx.draw(st.integers(1, 2))):
+        index, shape = _index(ctx)
+        op = ctx.draw(st.sampled_from(["=", "+=", "-=", "*="]))
+        ctx.used.append(f"y[i] {op}")
+        v = ctx.expr(shape)
+        if ctx.draw(st.booleans()):
+            i = ctx.name("i")
+            ctx.body.append(f"{i} = {index}")
+            index = i
+        ctx.body.append(f"{y}[{index}] {op} {v.text}")
+    ctx.see(y, ctx.universe)
+    ctx.output(f"{y} * {ctx.expr().text}", ctx.universe)
+
+
+def _f_read(ctx):
+    arrays = [v for v in ctx.gen.scope.values() if v.exact and v.shape == ctx.universe]
+    index, shape = _index(ctx)
+    if arrays and ctx.draw(st.booleans()):
+        base = ctx.draw(st.sampled_from(arrays)).name
+    else:
+        base = ctx.name("y")
+        ctx.body.append(f"{base} = np.ones({ctx.universe!r}) * {ctx.expr().text}")
+        ctx.see(base, ctx.universe)
+    ctx.output(f"{base}[{index}] * {ctx.expr(shape).text}", shape)
+
+
+@st.composite
+def _fancy(draw):
+    ctx = _Ctx(draw, universes=[(3,), (4,), (3, 2), (4, 3)])
+    ctx.param(ctx.universe)
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_f_write, _f_write, _f_read)
+    return ctx
+
+
+# ---- builtins shadowed by module globals and by locals ----
+_SHADOWS = {
+    "len": ["def len(v):", "    return 2"],
+    "range": ["def range(n):", "    return builtins.range(n - 1, -1, -1)"],
+    "min": ["min = max"],
+    "float": ["def float(v):", "    return 2.0 * v + 1.0"],
+    "sum": ["def sum(xs):", "    return xs[-1] * 2.0"],
+}
+
+
+def _b_use(ctx, name, local_names):
+    """A call of ``name`` as the program means it (the module's, unless a local took the name),
+    and a ``for`` over a list, which a compiler may lower with ``len`` and ``range``."""
+    text, items, _ = ctx.leaf_list(n_min=2)
+    shapes = [s for _, s in items]
+    if name not in local_names:
+        if name == "len":
+            ctx.output(f"{ctx.expr().text} * len({text})", ctx.universe, exact=False)
+        elif name == "range":
+            i = ctx.name("i")
+            _accumulate(ctx, text, shapes, None, f"for {i} in range({len(items)}):", f"np.tanh({text}[{i}])")
+        elif name in ("min", "float"):
+            a, b = ctx.expr(()), ctx.expr(())
+            ctx.output(f"min({a.text}, {b.text})" if name == "min" else f"float({a.text})", ())
+        else:
+            ctx.output(f"sum({text})", broadcast(*shapes), exact=False)
+    v = ctx.name("v")
+    if ctx.draw(st.booleans()):
+        _accumulate(ctx, text, shapes, None, f"for {v} in {text}:", f"np.sin({v})")
+    else:
+        i = ctx.name("i")
+        _accumulate(ctx, text, shapes, None, f"for {i}, {v} in enumerate({text}):", f"({i} + 1.0) * {v}")
+
+
+@st.composite
+def _builtins(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn()
+    names = draw(st.lists(st.sampled_from(sorted(_SHADOWS)), min_size=1, max_size=3, unique=True))
+    # a name bound anywhere in f is local all through f: decide which before any call is written
+    local_names = {name for name in names if draw(st.booleans())}
+    ctx.used += [f"{'local' if n in local_names else 'global'} {n}" for n in names]
+    for name in names:
+        if name not in local_names:
+            ctx.module += [*_SHADOWS[name], "", ""]
+        else:  # a local of that name, bound after a loop has run
+            _b_use(ctx, name, local_names)
+            e = ctx.expr(())
+            ctx.body.append(f"{name} = {e.text}")
+            ctx.output(f"{name} * {ctx.decay()}", ())
+    for name in names:
+        _b_use(ctx, name, local_names)
+    return ctx
+
+
+# ---- helpers called with literals, concatenation, list(), sum(), enumerate(zip()), zip(*) ----
+_TOTAL = [
+    "def total(xs):",
+    "    s = 0.0",
+    "    for v in xs:",
+    "        s = s + np.sum(np.tanh(v) * v)",
+    "    return s",
+    "",
+    "",
+]
+_PAIR = ["def pair(t):", "    a, b = t", "    return np.sum(a * b + np.sin(a))", "", ""]
+
+
+def _k_helper(ctx):
+    if _TOTAL[0] not in ctx.module:
+        ctx.module += _TOTAL + _PAIR
+    items = [ctx.expr() for _ in range(ctx.draw(st.integers(1, 3)))]
+    texts = ", ".join(e.text for e in items)
+    if ctx.draw(st.booleans()):
+        call = f"total(({texts},))" if ctx.draw(st.booleans()) else f"total([{texts}])"
+    else:
+        a, b = ctx.expr(), ctx.expr()
+        call = f"pair(({a.text}, {b.text}))" if ctx.draw(st.booleans()) else f"pair([{a.text}, {b.text}])"
+    ctx.output(call, ())
+
+
+def _k_concat(ctx):
+    text, items, kind = ctx.leaf_list(kinds=(list, tuple))
+    e = ctx.expr()
+    ys = ctx.name()
+    ctx.body.append(f"{ys} = {text} + [{e.text}]" if kind is list else f"{ys} = {text} + ({e.text},)")
+    shapes = [s for _, s in items] + [e.shape]
+    v = ctx.name("v")
+    _accumulate(ctx, ys, shapes, None, f"for {v} in {ys}:", f"np.tanh({v})")
+    ctx.output(f"{ys}[-1]", e.shape, e.exact)
+
+
+def _k_list(ctx):
+    text, items, _ = ctx.leaf_list(kinds=(list, tuple))
+    ys = ctx.name()
+    e = ctx.expr()
+    ctx.body += [f"{ys} = list({text})", f"{ys}[0] = {e.text}", f"{ys}.append({text}[0] * 2.0)"]
+    shapes = [e.shape] + [s for _, s in items[1:]] + [items[0][1]]
+    ctx.output(f"sum({ys})", broadcast(*shapes), exact=False)
+    ctx.output(f"{text}[0]", items[0][1])  # list() copied it: the original is unchanged
+
+
+def _k_sum(ctx):
+    text, items, _ = ctx.leaf_list()
+    ctx.output(f"sum({text})", broadcast(*(s for _, s in items)), exact=False)
+
+
+def _k_zip(ctx):
+    xs_text, xs, _ = ctx.leaf_list()
+    ys = [ctx.expr() for _ in xs]
+    ys_text = ctx.name()
+    ctx.body.append(f"{ys_text} = [{', '.join(e.text for e in ys)}]")
+    shapes = [broadcast(s, e.shape) for (_, s), e in zip(xs, ys)]
+    i, a, b = ctx.name("i"), ctx.name("a"), ctx.name("b")
+    if ctx.draw(st.booleans()):
+        head, item = f"for {i}, ({a}, {b}) in enumerate(zip({xs_text}, {ys_text})):", f"({i} + 1.0) * {a} * {b}"
+    else:
+        head, item = f"for {a}, {b} in zip({xs_text}, {ys_text}):", f"{a} * np.cos({b})"
+    _accumulate(ctx, ys_text, shapes, None, head, item)
+
+
+def _k_unzip(ctx):
+    n = ctx.draw(st.integers(1, 3))
+    pairs = [(ctx.expr(), ctx.expr()) for _ in range(n)]
+    p, us, vs = ctx.name(), ctx.name(), ctx.name()
+    ctx.body += [f"{p} = [{', '.join(f'({a.text}, {b.text})' for a, b in pairs)}]", f"{us}, {vs} = zip(*{p})"]
+    k = ctx.draw(st.integers(0, n - 1))
+    ctx.output(f"{us}[{k}] * {vs}[{n - 1 - k}]", broadcast(pairs[k][0].shape, pairs[n - 1 - k][1].shape))
+
+
+@st.composite
+def _calls(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn()
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_k_helper, _k_concat, _k_list, _k_sum, _k_zip, _k_unzip)
+    return ctx
+
+
+_FAMILY_STRATEGIES = {
+    "containers": _containers,
+    "simultaneous": _simultaneous,
+    "targets": _targets,
+    "dicts": _dicts,
+    "fancy": _fancy,
+    "builtins": _builtins,
+    "calls": _calls,
+}
+
+
+def idioms(family: str):
+    """Programs written with one family of idioms (one of ``FAMILIES``)."""
+    return _FAMILY_STRATEGIES[family]().map(lambda ctx: ctx.program())
+
+
+@st.composite
+def _nested_results(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn()
+    text, _ = _container_literal(ctx, draw(st.integers(1, 3)))
+    lines = ["import math", "", "import numpy as np", "", "", f"def f({', '.join(ctx.params)}):", f"    return {text}"]
+    return Program("\n".join(lines) + "\n", ctx.params, ctx.shapes, False, notes=["nested result"])
+
+
+def nested_results():
+    """Programs whose ``f`` returns a list/tuple/dict literal nested up to three deep (for ``sct.vjp``)."""
+    return _nested_results()
