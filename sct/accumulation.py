@@ -73,7 +73,7 @@ class Accumulation:
         if (
             not nested
             and self.basic_index(contribution.index)
-            and not (var in self.lists and _has_slice(contribution.index))
+            and not ((var in self.lists or var in self.containers) and _has_slice(contribution.index))
         ):
             store = gast.Subscript(value=target, slice=to_expr(contribution.index), ctx=gast.Store())
             lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))

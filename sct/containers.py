@@ -185,7 +185,8 @@ def _structure(stmt: Assign, known: dict):
 
 
 def _builder_structure(prim, value, known, first, trees):
-    operands = [_of(a, known) for a in getattr(value, "args", [])]
+    nodes = [value.left, value.right] if isinstance(value, gast.BinOp) else getattr(value, "args", [])
+    operands = [_of(a, known) for a in nodes]
     if _UNSEEN in operands:
         return _UNSEEN
     if prim is appended:
@@ -210,9 +211,9 @@ def _builder_structure(prim, value, known, first, trees):
         rows = item_structures(first)
         return _homogeneous("list", _homogeneous("tuple", _join_all(sum((item_structures(r) for r in rows), []))))
     if prim is trees.concatenated:
-        return _join_all([o for o in operands if is_container(o)]) if any(is_container(o) for o in operands) else LEAF
-    if prim is operator.add and any(is_container(o) for o in _binop_operands(value, known)):
-        return UNKNOWN  # before specialise: joined sequences
+        return prim_concatenated(operands)
+    if prim is operator.add and any(is_container(o) for o in operands):  # joined sequences (see specialise)
+        return prim_concatenated(operands)
     if prim in (copied, zeros_like, fresh_copy):  # copies and zero gradients keep the structure
         return first
     if prim is like:
@@ -220,6 +221,24 @@ def _builder_structure(prim, value, known, first, trees):
     if prim is trees.dict_get or lookup(prim) is None:  # a value from a dict, or a call sct knows no rule for
         return UNKNOWN
     return LEAF  # the rules' primitives compute arrays and numbers (a tuple of arrays indexes as one)
+
+
+def prim_concatenated(operands):
+    """The structure of ``a + b`` where either may be a sequence: both joined, or unknown if they differ."""
+    if not any(is_container(o) for o in operands):
+        return LEAF
+    kinds = {o[0] if isinstance(o, tuple) else o for o in operands}
+    if len(kinds) != 1 or UNKNOWN in kinds:
+        return UNKNOWN
+    kind = kinds.pop()
+    return (
+        _homogeneous("list", _join_all(sum((item_structures(o) for o in operands), [])))
+        if kind == "list"
+        else (
+            kind,
+            tuple(i for o in operands for i in o[1]) if all(o[1][:1] != ("*",) for o in operands) else ("*", UNKNOWN),
+        )
+    )
 
 
 def _binop_operands(value, known):
