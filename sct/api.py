@@ -146,7 +146,7 @@ def build(
 
 def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
     """Python floats for NumPy scalars (:mod:`sct.unbox`); a fallback without them where Python raises."""
-    bound = {**codegen.BASE_NAMESPACE, **helpers}
+    bound = codegen.namespace(user_globals, helpers)
     types = unbox.plan(src.fn, floats, bound, user_globals)
     if types is None:
         return

@@ -70,7 +70,7 @@ def parse(fn) -> Parsed:
         for name, cell in zip(code.co_freevars, fn.__closure__):
             with contextlib.suppress(ValueError):  # an empty cell: not bound yet
                 closure[name] = cell.cell_contents
-    return Parsed(
+    parsed = Parsed(
         fn=fn,
         node=node,
         filename=code.co_filename,
@@ -80,6 +80,58 @@ def parse(fn) -> Parsed:
         globals=fn.__globals__,
         closure=closure,
     )
+    _rename_own_names(parsed)
+    return parsed
+
+
+# ---- names the generated code uses for itself --------------------------------------------
+# Generated code calls builtins the user did not write (``range(len(xs))`` for ``for v in xs``,
+# ``float(...)``, ``zip``, ``reversed``...), NumPy as ``np`` and sct's helpers, and binds them
+# in its closure. So a name of the user's that means something else under one of these
+# spellings (a local ``len``, a module global ``len = lambda v: 1``, ``float = np.float32``)
+# is renamed, consistently throughout the function, to a fresh name; a renamed global is
+# bound under its new name (as a closure value). Where nothing is shadowed nothing changes.
+def _own_names() -> dict:
+    from .codegen import BASE_NAMESPACE
+
+    own = {n: getattr(builtins, n) for n in dir(builtins) if not n.startswith("__")}
+    return {**own, **BASE_NAMESPACE}
+
+
+_OWN = None
+
+
+def _rename_own_names(parsed: Parsed) -> None:
+    global _OWN
+    if _OWN is None:
+        _OWN = _own_names()
+    node = parsed.node
+    names = [n for n in gast.walk(node) if isinstance(n, gast.Name)]
+    used = {n.id for n in names}
+    clashes = used & _OWN.keys()
+    if not clashes:
+        return
+    bound = {n.id for n in names if not isinstance(n.ctx, gast.Load)}
+    missing = object()
+    renames, taken = {}, used | _OWN.keys() | set(parsed.globals) | set(parsed.closure)
+    for own in sorted(clashes):
+        try:
+            value = parsed.resolve(own)
+        except AttributeError:
+            value = missing
+        if own not in bound and value is _OWN[own]:
+            continue  # the builtin (or numpy) itself: the generated code means the same
+        new, i = f"{own}_", 0
+        while new in taken:
+            i += 1
+            new = f"{own}_{i}"
+        taken.add(new)
+        renames[own] = new
+        if value is not missing:  # what the name means where the function does not bind it
+            parsed.closure[new] = value
+    for n in names:
+        if n.id in renames:
+            n.id = renames[n.id]
 
 
 def _indent(line: str) -> int:

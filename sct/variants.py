@@ -65,8 +65,10 @@ def _guards(fn, seen=None) -> tuple:
     builtins_ = builtins_ if isinstance(builtins_, dict) else vars(builtins_)
     for name in _global_names(code):
         value = scope.get(name, _ABSENT)
-        if value is _ABSENT and name not in builtins_ or isinstance(value, _DATA) and type(value) is not bool:
+        if value is _ABSENT and name not in builtins_:
             continue
+        if isinstance(value, _DATA) and type(value) is not bool and name not in builtins_:
+            continue  # read live; but one that shadows a builtin is renamed and bound in (sct.parse)
         names.append((scope, name, value))
         if inspect.isfunction(value):  # a user function sct may differentiate through
             more = _guards(value, seen)
