@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import inspect
+import linecache
 import textwrap
+import types
 from dataclasses import dataclass
 
 import gast
@@ -47,7 +50,7 @@ class Parsed:
 
 
 def parse(fn) -> Parsed:
-    fn = inspect.unwrap(fn, stop=lambda f: not hasattr(f, "__wrapped__"))
+    fn = unwrap(fn)
     code = getattr(fn, "__code__", None)
     if code is None:
         raise SourceUnavailableError(
@@ -55,7 +58,7 @@ def parse(fn) -> Parsed:
             "register a rule for it with sct.defvjp instead"
         )
     try:
-        lines, first_lineno = inspect.getsourcelines(fn)
+        lines, first_lineno = inspect.getsourcelines(code)  # fn's own, not what __wrapped__ points at
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {fn.__qualname__} ({exc}); sct needs the function "
@@ -132,6 +135,61 @@ def _rename_own_names(parsed: Parsed) -> None:
     for n in names:
         if n.id in renames:
             n.id = renames[n.id]
+
+
+def unwrap(fn):
+    """The function whose source sct reads for ``fn``; a decorator's wrapper is refused.
+
+    Only wrappers that call the function they wrap unchanged are seen through:
+    sct's own objects (gradients, custom rules) and ``functools`` caches. A
+    ``functools.wraps`` decorator's wrapper may scale, clip or change the
+    arguments, and a call runs it: with plain parameters it is what sct
+    differentiates (it calls the wrapped function); with ``*args``/``**kwargs``
+    it is refused, as differentiating the undecorated body (what
+    ``__wrapped__`` points at) could give a wrong gradient.
+    """
+    while hasattr(fn, "__wrapped__"):
+        if is_plain_wrapper(fn):  # def wrapper(x, y): sct reads the wrapper, which calls fn
+            return fn
+        if not _transparent(fn):
+            raise _decorated(fn)
+        fn = fn.__wrapped__
+    return fn
+
+
+def is_plain_wrapper(fn) -> bool:
+    """A decorator's wrapper function with plain positional parameters, which sct can differentiate."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(fn, types.FunctionType) or code is None:
+        return False
+    return not code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) and not code.co_kwonlyargcount
+
+
+def _transparent(wrapper) -> bool:
+    if isinstance(wrapper, functools._lru_cache_wrapper):
+        return True
+    module = type(wrapper).__module__ or ""
+    return not isinstance(wrapper, types.FunctionType) and (module == "sct" or module.startswith("sct."))
+
+
+def _decorated(wrapper) -> UnsupportedSyntaxError:
+    inner = inspect.unwrap(wrapper)
+    own_code = getattr(wrapper, "__code__", None)  # the wrapper's own; __qualname__ was copied from fn
+    qualname = getattr(own_code, "co_qualname", None) or getattr(own_code, "co_name", type(wrapper).__qualname__)
+    decorator = qualname.split(".<locals>.")[0] if ".<locals>." in qualname else qualname
+    name = getattr(inner, "__name__", "the function")
+    code = getattr(inner, "__code__", None)
+    location = None
+    if code is not None:
+        line = linecache.getline(code.co_filename, code.co_firstlineno)
+        location = Location(code.co_filename, code.co_firstlineno, _indent(line), line.rstrip("\n"))
+    message = (
+        f"{name} is wrapped by the decorator `{decorator}` (it sets __wrapped__, as functools.wraps does): "
+        f"a call runs the wrapper, which sct does not differentiate, and the undecorated body may compute "
+        f"something else; differentiate the undecorated function (sct.grad({name}.__wrapped__)), "
+        "or decorate the function sct.grad returns"
+    )
+    return UnsupportedSyntaxError([Problem(message, location)])
 
 
 def _indent(line: str) -> int:

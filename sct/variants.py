@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import dispatch
+from .parse import is_plain_wrapper
 
 
 @dataclass
@@ -49,7 +50,7 @@ _DATA = (int, float, complex, str, bytes, np.ndarray, np.generic, type(None))
 def _guards(fn, seen=None) -> tuple:
     """(cells, names, codes) to check before reusing a variant compiled from ``fn``."""
     seen = set() if seen is None else seen
-    fn = inspect.unwrap(fn, stop=lambda f: not hasattr(f, "__wrapped__"))
+    fn = inspect.unwrap(fn, stop=is_plain_wrapper)  # a wrapper sct differentiates: its cells hold fn
     code = getattr(fn, "__code__", None)
     if code is None or id(fn) in seen:
         return (), (), ()

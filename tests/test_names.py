@@ -147,3 +147,79 @@ def test_shadowing_global_rebound_after_the_first_call_is_seen():
     module.min = 5.0
     assert module.f(1.0) == 5.0
     assert g(1.0) == 5.0
+
+
+# ---- functools.wraps decorators -------------------------------------------------------------
+DECORATED = """import functools
+
+import numpy as np
+
+
+def doubled(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return 2.0 * fn(*args, **kwargs)
+
+    return wrapper
+
+
+def squashed(fn):
+    @functools.wraps(fn)
+    def wrapper(x, y):
+        return np.tanh(fn(2.0 * x, y))
+
+    return wrapper
+
+
+@doubled
+def f(x):
+    return x * x
+
+
+def calls_f(x):
+    return f(x) + 1.0
+
+
+@squashed
+def h(x, y):
+    return x * y + x * x
+
+
+def calls_h(x, y):
+    return h(x, y) * 3.0
+
+
+@functools.lru_cache
+def cached(x):
+    return x * x * x
+"""
+
+
+@pytest.mark.parametrize("name", ["f", "calls_f"])
+def test_wrapper_with_star_args_is_refused_naming_the_decorator(name):
+    module = P.load(DECORATED, name=None)
+    with pytest.raises(sct.UnsupportedSyntaxError) as info:
+        sct.grad(getattr(module, name))(1.5)
+    err = info.value
+    assert "`doubled`" in str(err) and "f.__wrapped__" in str(err)
+    assert err.lineno == 22 and err.source_line.strip() == "@doubled"
+
+
+def test_the_undecorated_function_can_be_differentiated():
+    module = P.load(DECORATED, name=None)
+    assert sct.grad(module.f.__wrapped__)(1.5) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("name", ["h", "calls_h"])
+def test_wrapper_with_plain_parameters_is_what_is_differentiated(name):
+    fn = getattr(P.load(DECORATED, name=None), name)
+    value, (gx, gy) = sct.value_and_grad(fn, wrt=(0, 1))(0.3, 0.4)
+    assert value == pytest.approx(fn(0.3, 0.4), rel=1e-12)
+    sct.check_grads(fn, (0.3, 0.4), modes=("fwd", "rev"), order=2)
+    assert sct.grad(fn, wrt="y")(0.3, 0.4) == pytest.approx(gy)
+    _check_gradient(fn, (0.3, 0.4), gx)
+
+
+def test_functools_cache_is_seen_through():
+    fn = P.load(DECORATED, name="cached")
+    assert sct.grad(fn)(1.5) == pytest.approx(3 * 1.5**2)
