@@ -8,12 +8,15 @@ the user's live module globals, and our helpers through a closure.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import builtins
+import functools
 import itertools
 import linecache
 import math
+import operator
 import re
 import types
 from dataclasses import dataclass, field
@@ -133,6 +136,16 @@ def shadowed_builtins(user_globals: dict) -> dict:
 def namespace(user_globals: dict, helpers: dict) -> dict:
     """What generated code compiled against ``user_globals`` binds in its closure."""
     return {**BASE_NAMESPACE, **shadowed_builtins(user_globals), **helpers}
+
+
+_FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
+)
+
+
+def compile_unrun(text: str, like) -> types.CodeType:
+    """Compile (never run) ``text`` as the module of code object ``like`` was: to compare the two."""
+    return compile(text, like.co_filename, "exec", flags=like.co_flags & _FUTURE_FLAGS, dont_inherit=True)
 
 
 def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str):

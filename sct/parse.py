@@ -68,6 +68,11 @@ def parse(fn) -> Parsed:
     dedented = textwrap.dedent(source)
     indent = _indent(lines[0]) - _indent(dedented.splitlines()[0] + "\n")
     node = _find_function(dedented, fn, code)
+    if not _runs(dedented, code):
+        raise SourceUnavailableError(
+            f"the source of {fn.__qualname__} in {code.co_filename} is not the code Python runs: the file "
+            "changed after it was imported; reload the module (importlib.reload) or restart Python"
+        )
     closure = {}
     if fn.__closure__:
         for name, cell in zip(code.co_freevars, fn.__closure__):
@@ -190,6 +195,58 @@ def _decorated(wrapper) -> UnsupportedSyntaxError:
         "or decorate the function sct.grad returns"
     )
     return UnsupportedSyntaxError([Problem(message, location)])
+
+
+# ---- the source read is the code that runs ------------------------------------------------
+# inspect reads a function's source from its file as it is now; if the file was edited after
+# the import, that is not what Python runs. The parsed function is compiled again and what does
+# not depend on where it is defined (every name it uses, every constant after Python's folding)
+# is compared with the live code object.
+
+
+def _runs(source: str, code) -> bool:
+    """Whether the function ``code`` (what Python runs) is compiled from ``source`` (what sct read)."""
+    from .codegen import compile_unrun
+
+    for text in (source, "(" + source.strip().rstrip(",") + ")"):  # a lambda's line may be a fragment
+        try:
+            module = compile_unrun(text, code)
+            break
+        except (SyntaxError, ValueError):  # `nonlocal y` outside its function...: nothing to compare
+            continue
+    else:
+        return True
+    found, target = [module], _fingerprint(code)
+    while found:
+        c = found.pop()
+        if c.co_name == code.co_name and c.co_argcount == code.co_argcount and _fingerprint(c) == target:
+            return True
+        found += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    return False
+
+
+def _fingerprint(code) -> tuple:
+    """The names, constants and lines (from the first) of ``code`` and the code nested in it.
+
+    None of these depends on where the function is defined (a closure reads ``k``
+    from a cell, a module function as a global: the same name either way).
+    """
+    names, consts, lines, nested = set(), set(), set(), [code]
+    while nested:
+        c = nested.pop()
+        names.update(c.co_names, c.co_varnames, c.co_freevars, c.co_cellvars)
+        lines.update(line - code.co_firstlineno for _, _, line in c.co_lines() if line is not None)
+        inner = [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        nested += inner
+        labels = {k.co_name for k in inner}  # 3.10 keeps nested functions' qualified names as constants
+        for k in c.co_consts:
+            if k is None or isinstance(k, types.CodeType):
+                continue
+            if isinstance(k, str) and any(k == n or k.endswith("." + n) for n in labels):
+                continue
+            consts.add((type(k), repr(k)))
+    names = frozenset(n for n in names if "__" not in n)  # not __class__, nor names mangled in a class
+    return names, frozenset(consts), frozenset(lines)
 
 
 def _indent(line: str) -> int:

@@ -39,8 +39,10 @@ class Compiled:
 
 # ---- staleness -------------------------------------------------------------------
 # A compiled variant bakes in what the function's free names meant when it was
-# compiled: closure values are bound into the generated code, and the rule chosen
-# for each call depends on the function a global name held. Module globals that
+# compiled: closure values are bound into the generated code, the rule chosen
+# for each call depends on the function a global name held, and an inlined call
+# that leaves a parameter to its default bakes the default in (so a function's
+# __code__, __defaults__ and __kwdefaults__ are checked, by identity). Module globals that
 # are plain data (numbers, arrays) are read live by the generated code, so
 # rebinding them needs no recompile; anything else is checked per call by identity.
 _ABSENT = dispatch.ABSENT
@@ -55,7 +57,7 @@ def _guards(fn, seen=None) -> tuple:
     if code is None or id(fn) in seen:
         return (), (), ()
     seen.add(id(fn))
-    cells, names, codes = [], [], [(fn, code)]
+    cells, names, codes = [], [], [(fn, code, fn.__defaults__, getattr(fn, "__kwdefaults__", None))]
     for cell in fn.__closure__ or ():
         try:
             cells.append((cell, cell.cell_contents))

@@ -13,6 +13,10 @@ Every function is written to a real file (tests/programs.load) and its value is
 compared with what Python computes, its gradient with central differences.
 """
 
+import linecache
+import os
+from pathlib import Path
+
 import numpy as np
 import programs as P
 import pytest
@@ -223,3 +227,74 @@ def test_wrapper_with_plain_parameters_is_what_is_differentiated(name):
 def test_functools_cache_is_seen_through():
     fn = P.load(DECORATED, name="cached")
     assert sct.grad(fn)(1.5) == pytest.approx(3 * 1.5**2)
+
+
+# ---- stale code ------------------------------------------------------------------------------
+HELPER_WITH_DEFAULT = (
+    "import numpy as np\n\n\ndef h(x, k=2.0):\n    return np.sin(x) * k\n\n\ndef f(x):\n    return h(x) * x\n"
+)
+
+
+@pytest.mark.parametrize("calls", [1, 5])  # 5: the gradient object has built its dispatcher
+def test_changed_defaults_of_a_helper_recompile(calls):
+    module = P.load(HELPER_WITH_DEFAULT, name=None)
+    g, vg = sct.grad(module.f), sct.value_and_grad(module.f)
+    for _ in range(calls):
+        g(1.5), vg(1.5)
+    module.h.__defaults__ = (5.0,)
+    value, grad = vg(1.5)
+    assert value == pytest.approx(module.f(1.5), rel=1e-12)
+    assert g(1.5) == pytest.approx(grad)
+    _check_gradient(module.f, (1.5,), grad)
+
+
+def test_changed_defaults_of_the_differentiated_function_are_used():
+    f = P.load("def f(x, k=2.0):\n    return x * x * k\n")
+    g = sct.grad(f)
+    assert g(1.5) == pytest.approx(6.0)
+    f.__defaults__ = (3.0,)
+    assert g(1.5) == pytest.approx(9.0)
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("def f(x):\n    return x * x * 2.0\n", "def f(x):\n    return x * x * 3.0\n"),
+        (
+            "import numpy as np\n\n\ndef f(x):\n    return np.sin(x)\n",
+            "import numpy as np\n\n\ndef f(x):\n    return np.tan(x)\n",
+        ),
+        ("f = lambda x: x * 2.0\n", "f = lambda x: x * 4.0\n"),
+        (  # the same names and numbers, one line more
+            "def f(x):\n    y = x * 2.0\n    return y * x\n",
+            "def f(x):\n    y = x * 2.0\n    y = y * x\n    return y * x\n",
+        ),
+    ],
+)
+def test_file_edited_after_import_is_refused(before, after):
+    f = P.load(before)
+    path = Path(f.__code__.co_filename)
+    path.write_text(after)
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))  # linecache sees the change
+    with pytest.raises(sct.SourceUnavailableError, match="changed after it was imported"):
+        sct.grad(f)(1.5)
+
+
+def test_file_edited_elsewhere_after_import_is_fine():
+    """Lines added after the function: its own lines are still the code Python runs."""
+    f = P.load("def f(x):\n    return x * x\n")
+    path = Path(f.__code__.co_filename)
+    path.write_text(path.read_text() + "\n\ndef g(y):\n    return y\n")
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
+    assert sct.grad(f)(1.5) == pytest.approx(3.0)
+
+
+def test_source_held_in_linecache_as_notebooks_do():
+    """IPython registers each cell's text in linecache under a made-up file name."""
+    text = "import numpy as np\n\n\ndef f(x):\n    return np.sin(x) * x\n"
+    filename = "<ipython-input-sct-names-1>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = {}
+    exec(compile(text, filename, "exec"), namespace)
+    f = namespace["f"]
+    assert sct.grad(f)(0.5) == pytest.approx(np.cos(0.5) * 0.5 + np.sin(0.5))
