@@ -16,7 +16,7 @@ import inspect
 import linecache
 import textwrap
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 
@@ -33,12 +33,19 @@ class Parsed:
     lines: list[str]  # the dedented source lines
     globals: dict
     closure: dict
+    renamed: dict = field(default_factory=dict)  # a name in the tree -> the user's (see _rename_own_names)
 
     def location(self, node) -> Location:
         lineno = getattr(node, "lineno", 1) or 1
         col = getattr(node, "col_offset", 0) or 0
         line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
         return Location(self.filename, lineno + self.first_lineno - 1, col + self.indent, line)
+
+    def described(self, message: str) -> str:
+        """``message`` with the user's own spelling of the names sct renamed: `len`, not `len_`."""
+        for new, old in self.renamed.items():
+            message = message.replace(f"`{new}`", f"`{old}`")
+        return message
 
     def resolve(self, name: str):
         """The object a free name of the function refers to; KeyError if none."""
@@ -135,6 +142,7 @@ def _rename_own_names(parsed: Parsed) -> None:
             new = f"{own}_{i}"
         taken.add(new)
         renames[own] = new
+        parsed.renamed[new] = own
         if value is not missing:  # what the name means where the function does not bind it
             parsed.closure[new] = value
     for n in names:

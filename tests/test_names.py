@@ -23,6 +23,7 @@ import pytest
 from conftest import numeric_grad
 
 import sct
+from sct import cli
 from sct.export import export_source
 
 XS = [1.0, 2.0, 3.0]
@@ -298,3 +299,28 @@ def test_source_held_in_linecache_as_notebooks_do():
     exec(compile(text, filename, "exec"), namespace)
     f = namespace["f"]
     assert sct.grad(f)(0.5) == pytest.approx(np.cos(0.5) * 0.5 + np.sin(0.5))
+
+
+# ---- the command line and messages ------------------------------------------------------------
+@pytest.mark.parametrize("case", ["global len lambda", "global float = np.float32", "user calls their own len"])
+def test_sct_check_and_export_on_shadowed_builtins(case, tmp_path, capsys):
+    source, args = SHADOWED[case]
+    path = tmp_path / "user.py"
+    path.write_text(source)
+    literal = ", ".join(repr(a.tolist() if isinstance(a, np.ndarray) else a) for a in args)
+    assert cli.main(["check", f"{path}:f", "--wrt", "0", "--args", literal]) == 0
+    out = tmp_path / "exported.py"
+    assert cli.main(["export", f"{path}:f", "-o", str(out)]) == 0
+    capsys.readouterr()
+    module = {"__name__": "exported"}
+    exec(compile(out.read_text(), str(out), "exec"), module)
+    f = P.load(source)
+    np.testing.assert_allclose(
+        np.asarray(module["gradient"](*args), dtype=float), np.asarray(sct.grad(f)(*args), dtype=float)
+    )
+
+
+def test_errors_name_a_renamed_local_as_the_user_wrote_it():
+    f = P.load("import numpy as np\n\n\ndef f(x):\n    y = np.sin(x)\n    np = 3.0\n    return np * y\n")
+    with pytest.raises(sct.UnsupportedSyntaxError, match="`np` is used before it is assigned"):
+        sct.grad(f)(1.0)
