@@ -324,3 +324,18 @@ def test_errors_name_a_renamed_local_as_the_user_wrote_it():
     f = P.load("import numpy as np\n\n\ndef f(x):\n    y = np.sin(x)\n    np = 3.0\n    return np * y\n")
     with pytest.raises(sct.UnsupportedSyntaxError, match="`np` is used before it is assigned"):
         sct.grad(f)(1.0)
+
+
+def test_second_order_through_shadowed_builtins():
+    """grad of grad re-reads generated code, whose closure binds the builtins the module shadows."""
+    source = (
+        "import numpy as np\n\nfloat = np.float32\nlen = lambda v: 1\nrange = None\n\n\n"
+        "def f(x, xs):\n    s = x * x\n    for v in xs:\n        s = s + np.sin(v * x) * x\n    return s / 3.0\n"
+    )
+    f = P.load(source)
+    xs = [1.0, 2.0]
+    second = sct.grad(sct.grad(f))(0.7, xs)
+    assert second == pytest.approx(sct.hessian(f)(0.7, xs))
+    g = sct.grad(f)
+    assert second == pytest.approx((g(0.7 + 1e-5, xs) - g(0.7 - 1e-5, xs)) / 2e-5, rel=1e-6)
+    sct.check_grads(lambda x: f(x, xs), (0.7,), modes=("fwd", "rev"), order=2)
