@@ -44,15 +44,15 @@ SHADOWED = {
         "        s = s + np.sin(v) * x\n    return s / 3.0\n",
         (1.1, XS),
     ),
-    "global min and zip": (
-        "min = lambda *a: 1\nzip = lambda *a: []\n\n\ndef f(x, ys):\n    s = 0.0\n    for a in x:\n"
-        "        s = s + a * a\n    return s\n",
-        (XS, [1.0, 1.0]),
+    "global min (zip loops take the shorter length)": (
+        "min = lambda *a: 1\n\n\ndef f(x, ys):\n    s = 0.0\n    for a, b in zip(x, ys):\n        s = s + a * b\n"
+        "    return s\n",
+        (XS, [1.0, 2.0, 3.0]),
     ),
-    "global reversed": (
-        "import numpy as np\n\nreversed = lambda v: v[:1]\n\n\ndef f(x):\n    s = x\n"
-        "    for k in [1.0, 2.0, 3.0]:\n        s = np.sin(s) * k\n    return s\n",
-        (0.3,),
+    "global zip and reversed (the reverse sweep's loops)": (
+        "import numpy as np\n\nzip = lambda *a: []\nreversed = lambda v: v[:1]\n\n\ndef f(x):\n    s = x\n    t = x\n"
+        "    for k in [1.0, 2.0, 3.0]:\n        s = np.sin(s) * t\n        t = t * s\n    return s + t\n",
+        (0.9,),
     ),
     "local len after a loop": (
         "def f(xs):\n    s = 0.0\n    for v in xs:\n        s = s + v * v\n    len = 2.0\n    return s * len\n",
