@@ -196,11 +196,12 @@ def _decorated(wrapper) -> UnsupportedSyntaxError:
     if code is not None:
         line = linecache.getline(code.co_filename, code.co_firstlineno)
         location = Location(code.co_filename, code.co_firstlineno, _indent(line), line.rstrip("\n"))
+    how = "takes *args/**kwargs" if isinstance(wrapper, types.FunctionType) else "is not a plain function"
     message = (
-        f"{name} is wrapped by the decorator `{decorator}` (it sets __wrapped__, as functools.wraps does): "
-        f"a call runs the wrapper, which sct does not differentiate, and the undecorated body may compute "
-        f"something else; differentiate the undecorated function (sct.grad({name}.__wrapped__)), "
-        "or decorate the function sct.grad returns"
+        f"{name} is wrapped by the decorator `{decorator}` (it sets __wrapped__, as functools.wraps does); "
+        f"a call runs its wrapper, which {how}, so sct cannot differentiate it, and the undecorated body "
+        f"may compute something else: differentiate the undecorated function, sct.grad({name}.__wrapped__), "
+        "or give the wrapper plain positional parameters"
     )
     return UnsupportedSyntaxError([Problem(message, location)])
 

@@ -339,3 +339,14 @@ def test_second_order_through_shadowed_builtins():
     g = sct.grad(f)
     assert second == pytest.approx((g(0.7 + 1e-5, xs) - g(0.7 - 1e-5, xs)) / 2e-5, rel=1e-6)
     sct.check_grads(lambda x: f(x, xs), (0.7,), modes=("fwd", "rev"), order=2)
+
+
+def test_object_wrapper_with_wrapped_is_refused():
+    source = (
+        "import functools\n\n\nclass Scaled:\n    def __init__(self, fn):\n        functools.update_wrapper(self, fn)\n"
+        "        self.fn = fn\n\n    def __call__(self, x):\n        return 3.0 * self.fn(x)\n\n\n"
+        "@Scaled\ndef f(x):\n    return x * x\n"
+    )
+    f = P.load(source)
+    with pytest.raises(sct.UnsupportedSyntaxError, match="is not a plain function"):
+        sct.grad(f)(1.5)
