@@ -106,35 +106,32 @@ def parse(fn) -> Parsed:
 # spellings (a local ``len``, a module global ``len = lambda v: 1``, ``float = np.float32``)
 # is renamed, consistently throughout the function, to a fresh name; a renamed global is
 # bound under its new name (as a closure value). Where nothing is shadowed nothing changes.
+@functools.cache
 def _own_names() -> dict:
+    """Each name the generated code may use for itself -> what it means there."""
     from .codegen import BASE_NAMESPACE
 
     own = {n: getattr(builtins, n) for n in dir(builtins) if not n.startswith("__")}
     return {**own, **BASE_NAMESPACE}
 
 
-_OWN = None
-
-
 def _rename_own_names(parsed: Parsed) -> None:
-    global _OWN
-    if _OWN is None:
-        _OWN = _own_names()
+    own_names = _own_names()
     node = parsed.node
     names = [n for n in gast.walk(node) if isinstance(n, gast.Name)]
     used = {n.id for n in names}
-    clashes = used & _OWN.keys()
+    clashes = used & own_names.keys()
     if not clashes:
         return
     bound = {n.id for n in names if not isinstance(n.ctx, gast.Load)}
     missing = object()
-    renames, taken = {}, used | _OWN.keys() | set(parsed.globals) | set(parsed.closure)
+    renames, taken = {}, used | own_names.keys() | set(parsed.globals) | set(parsed.closure)
     for own in sorted(clashes):
         try:
             value = parsed.resolve(own)
         except AttributeError:
             value = missing
-        if own not in bound and value is _OWN[own]:
+        if own not in bound and value is own_names[own]:
             continue  # the builtin (or numpy) itself: the generated code means the same
         new, i = f"{own}_", 0
         while new in taken:
@@ -179,7 +176,7 @@ def is_plain_wrapper(fn) -> bool:
 
 
 def _transparent(wrapper) -> bool:
-    if isinstance(wrapper, functools._lru_cache_wrapper):
+    if isinstance(wrapper, getattr(functools, "_lru_cache_wrapper", ())):  # functools.cache: runs fn itself
         return True
     module = type(wrapper).__module__ or ""
     return not isinstance(wrapper, types.FunctionType) and (module == "sct" or module.startswith("sct."))
@@ -208,9 +205,9 @@ def _decorated(wrapper) -> UnsupportedSyntaxError:
 
 # ---- the source read is the code that runs ------------------------------------------------
 # inspect reads a function's source from its file as it is now; if the file was edited after
-# the import, that is not what Python runs. The parsed function is compiled again and what does
-# not depend on where it is defined (every name it uses, every constant after Python's folding)
-# is compared with the live code object.
+# the import, that is not what Python runs. The source read is compiled again (not run) and what
+# does not depend on where the function is defined (every name it uses, every constant after
+# Python's folding, the lines that hold code) is compared with the live code object.
 
 
 def _runs(source: str, code) -> bool:
