@@ -21,6 +21,8 @@ import numpy as np
 import programs as P
 import pytest
 from conftest import numeric_grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sct
 from sct import cli
@@ -350,3 +352,37 @@ def test_object_wrapper_with_wrapped_is_refused():
     f = P.load(source)
     with pytest.raises(sct.UnsupportedSyntaxError, match="is not a plain function"):
         sct.grad(f)(1.5)
+
+
+# ---- for every name the generated code may use, every way of shadowing it ----------------------
+OWN_NAMES = [
+    "len", "range", "min", "max", "zip", "reversed", "float", "slice", "type", "isinstance", "abs", "sum",
+    "ArithmeticError", "np", "math", "unbroadcast", "zeros_like", "copied",
+]  # fmt: skip
+SHADOW_KINDS = {  # (module prelude, extra parameter, local statement, the user's use of the name)
+    "global function": ("{n} = lambda v: 2.0\n", "", "", "{n}(s)"),
+    "global number": ("{n} = 2.0\n", "", "", "{n}"),
+    "local": ("", "", "    {n} = 2.0\n", "{n}"),
+    "parameter": ("", ", {n}", "", "{n}"),
+}
+
+
+@settings(max_examples=40)
+@given(
+    st.sampled_from(OWN_NAMES),
+    st.sampled_from(sorted(SHADOW_KINDS)),
+    st.lists(st.floats(-2.0, 2.0), min_size=1, max_size=4),
+    st.floats(0.1, 2.0),
+)
+def test_any_own_name_shadowed_any_way(own, kind, xs, w):
+    prelude, param, local, use = (part.format(n=own) for part in SHADOW_KINDS[kind])
+    source = (
+        f"import numpy\n\n{prelude}\n\ndef f(xs, w{param}):\n    s = 0.0\n    for v in xs:\n"
+        f"        s = s + numpy.sin(v * w)\n{local}    return s * {use}\n"
+    )
+    f = P.load(source)
+    args = (list(xs), w) + ((2.0,) if param else ())
+    value, (gxs, gw) = sct.value_and_grad(f, wrt=(0, 1))(*args)
+    assert value == pytest.approx(f(*args), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(gxs, numeric_grad(f, args, 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gw, numeric_grad(f, args, 1), rtol=1e-5, atol=1e-7)
