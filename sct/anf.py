@@ -304,7 +304,7 @@ class _Lowering(Expressions, ControlFlow, Calls):
         return Problem(aliases.describe(stmt, other, where.lineno if where else None), self.parsed.location(stmt))
 
     def problem(self, node, message: str):
-        self.problems.append(Problem(message, self.parsed.location(node)))
+        self.problems.append(Problem(self.parsed.described(message), self.parsed.location(node)))
 
 
 _MAKES_NEW_ARRAY = {

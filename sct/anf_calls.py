@@ -251,6 +251,6 @@ def _callee(caller, parsed):
             return self.renamed[user_name]
 
         def problem(self, node, message):
-            self.problems.append(Problem(message, self.parsed.location(node)))
+            self.problems.append(Problem(self.parsed.described(message), self.parsed.location(node)))
 
     return Callee()

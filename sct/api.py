@@ -53,7 +53,7 @@ def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
 
 def _resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
     try:
-        signature_ = inspect.signature(fn).parameters.values()
+        signature_ = inspect.signature(fn, follow_wrapped=not frontend.is_plain_wrapper(fn)).parameters.values()
     except (TypeError, ValueError):  # a C function without a signature: say there is no source
         frontend.parse(fn)
         raise SctError(f"cannot read the parameters of {fn!r}") from None
@@ -151,7 +151,7 @@ def build(
 
 def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
     """Python floats for NumPy scalars (:mod:`sct.unbox`); a fallback without them where Python raises."""
-    bound = {**codegen.BASE_NAMESPACE, **helpers}
+    bound = codegen.namespace(user_globals, helpers)
     types = unbox.plan(src.fn, floats, bound, user_globals)
     if types is None:
         return
@@ -287,7 +287,7 @@ class _Differentiated:
         A parameter differentiated by must be given (as in JAX), so only those after the last of them.
         """
         given = max(given, max(self.positions) + 1)
-        fn = inspect.unwrap(self.fn)
+        fn = inspect.unwrap(self.fn, stop=frontend.is_plain_wrapper)
         code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
         missing = code.co_argcount - given if code is not None else 0
         return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()

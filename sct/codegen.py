@@ -8,11 +8,15 @@ the user's live module globals, and our helpers through a closure.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
+import builtins
+import functools
 import itertools
 import linecache
 import math
+import operator
 import re
 import types
 from dataclasses import dataclass, field
@@ -115,15 +119,43 @@ class Source:
 
 
 BASE_NAMESPACE = {"np": np, "math": math, **HELPERS}
+_BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("__"))
+
+
+def shadowed_builtins(user_globals: dict) -> dict:
+    """The builtins the user's module binds to something else, as the builtins.
+
+    Generated code may call builtins the user never wrote (``range(len(xs))``,
+    ``float(...)``); bound in its closure they mean the builtins whatever the
+    module binds. The user's own uses of such a global were renamed by the
+    frontend (:func:`sct.parse.parse`), so none of them reads it by this name.
+    """
+    return {n: getattr(builtins, n) for n in _BUILTIN_NAMES.intersection(user_globals)}
+
+
+def namespace(user_globals: dict, helpers: dict) -> dict:
+    """What generated code compiled against ``user_globals`` binds in its closure."""
+    return {**BASE_NAMESPACE, **shadowed_builtins(user_globals), **helpers}
+
+
+_FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
+)
+
+
+def compile_unrun(text: str, like) -> types.CodeType:
+    """Compile (never run) ``text`` as the module of code object ``like`` was: to compare the two."""
+    return compile(text, like.co_filename, "exec", flags=like.co_flags & _FUTURE_FLAGS, dont_inherit=True)
 
 
 def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str):
     """Compile generated ``text`` defining ``fn_name``; returns the function.
 
     The function reads the user's module globals live (so a changed global
-    constant is seen), and ``np``, ``math`` and our helpers through a closure.
+    constant is seen), and ``np``, ``math``, our helpers and the builtins the
+    module shadows through a closure.
     """
-    bound = {**BASE_NAMESPACE, **helpers}
+    bound = namespace(user_globals, helpers)
     params = ", ".join(bound)
     header = f"def __sct_make__({params}):\n"
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())

@@ -47,9 +47,14 @@ def guard_terms(guards, env: dict, prefix: str = "") -> list[str]:
         else:
             env[f"{prefix}global{k}"] = value
             terms.append(f"{prefix}scope{k}[{prefix}key{k}] is {prefix}global{k}")
-    for k, (owner, code) in enumerate(codes):
+    for k, (owner, code, defaults, kwdefaults) in enumerate(codes):
         env[f"{prefix}owner{k}"], env[f"{prefix}code{k}"] = owner, code
         terms.append(f"{prefix}owner{k}.__code__ is {prefix}code{k}")
+        for attribute, value in (("defaults", defaults), ("kwdefaults", kwdefaults)):
+            if value is None:  # no defaults: every call gave every argument, none was baked in
+                continue
+            env[f"{prefix}{attribute}{k}"] = value  # what an inlined call left to a default baked in
+            terms.append(f"{prefix}owner{k}.__{attribute}__ is {prefix}{attribute}{k}")
     return terms
 
 

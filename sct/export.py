@@ -49,7 +49,7 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     variant = api.compiled(fn, positions, sig, many=many)
     tree = ast.parse(variant.source)
     generated = tree.body[0]
-    scopes = [variant.helpers, codegen.BASE_NAMESPACE, fn.__globals__]
+    scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
     writer = _Writer()
     writer.require(free_names(tree), scopes, where=f"the gradient of {fn.__name__}")
     params = variant.params
@@ -121,6 +121,11 @@ class _Writer:
             return
         if obj is getattr(builtins, name, None):
             return
+        if hasattr(builtins, name):  # bound in the module it would change what the generated code calls
+            raise ExportError(
+                f"{where} uses its own {name!r}, which shadows the builtin {name!r} that the exported "
+                "code calls; rename it in your module and export again"
+            )
         self.bound[name] = obj
         if isinstance(obj, types.ModuleType):
             self.imports.append(_import(name, obj, where))
@@ -135,6 +140,11 @@ class _Writer:
             text = f"{name} = {text}"
         elif not fn.__name__.isidentifier():  # it would be written into the module as code
             raise ExportError(f"{fn.__qualname__!r} has the name {fn.__name__!r}, which is not an identifier")
+        elif fn.__name__ != name and hasattr(builtins, fn.__name__):  # `def len`: written under ``name``
+            if any(isinstance(n, ast.Name) and n.id == fn.__name__ for n in ast.walk(tree)):
+                raise ExportError(f"{fn.__qualname__} calls itself by a builtin's name; rename it and export again")
+            tree.body[0].name = name
+            text = ast.unparse(tree) + "\n"
         elif fn.__name__ != name:  # written under its own name, then bound to the one used
             own = self.bound.setdefault(fn.__name__, fn)
             if own is not fn:

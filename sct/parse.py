@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import inspect
+import linecache
 import textwrap
-from dataclasses import dataclass
+import types
+from dataclasses import dataclass, field
 
 import gast
 
@@ -30,12 +33,19 @@ class Parsed:
     lines: list[str]  # the dedented source lines
     globals: dict
     closure: dict
+    renamed: dict = field(default_factory=dict)  # a name in the tree -> the user's (see _rename_own_names)
 
     def location(self, node) -> Location:
         lineno = getattr(node, "lineno", 1) or 1
         col = getattr(node, "col_offset", 0) or 0
         line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
         return Location(self.filename, lineno + self.first_lineno - 1, col + self.indent, line)
+
+    def described(self, message: str) -> str:
+        """``message`` with the user's own spelling of the names sct renamed: `len`, not `len_`."""
+        for new, old in self.renamed.items():
+            message = message.replace(f"`{new}`", f"`{old}`")
+        return message
 
     def resolve(self, name: str):
         """The object a free name of the function refers to; KeyError if none."""
@@ -47,7 +57,7 @@ class Parsed:
 
 
 def parse(fn) -> Parsed:
-    fn = inspect.unwrap(fn, stop=lambda f: not hasattr(f, "__wrapped__"))
+    fn = unwrap(fn)
     code = getattr(fn, "__code__", None)
     if code is None:
         raise SourceUnavailableError(
@@ -55,7 +65,7 @@ def parse(fn) -> Parsed:
             "register a rule for it with sct.defvjp instead"
         )
     try:
-        lines, first_lineno = inspect.getsourcelines(fn)
+        lines, first_lineno = inspect.getsourcelines(code)  # fn's own, not what __wrapped__ points at
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {fn.__qualname__} ({exc}); sct needs the function "
@@ -65,12 +75,17 @@ def parse(fn) -> Parsed:
     dedented = textwrap.dedent(source)
     indent = _indent(lines[0]) - _indent(dedented.splitlines()[0] + "\n")
     node = _find_function(dedented, fn, code)
+    if not _runs(dedented, code):
+        raise SourceUnavailableError(
+            f"the source of {fn.__qualname__} in {code.co_filename} is not the code Python runs: the file "
+            "changed after it was imported; reload the module (importlib.reload) or restart Python"
+        )
     closure = {}
     if fn.__closure__:
         for name, cell in zip(code.co_freevars, fn.__closure__):
             with contextlib.suppress(ValueError):  # an empty cell: not bound yet
                 closure[name] = cell.cell_contents
-    return Parsed(
+    parsed = Parsed(
         fn=fn,
         node=node,
         filename=code.co_filename,
@@ -80,6 +95,164 @@ def parse(fn) -> Parsed:
         globals=fn.__globals__,
         closure=closure,
     )
+    _rename_own_names(parsed)
+    return parsed
+
+
+# ---- names the generated code uses for itself --------------------------------------------
+# Generated code calls builtins the user did not write (``range(len(xs))`` for ``for v in xs``,
+# ``float(...)``, ``zip``, ``reversed``...), NumPy as ``np`` and sct's helpers, and binds them
+# in its closure. So a name of the user's that means something else under one of these
+# spellings (a local ``len``, a module global ``len = lambda v: 1``, ``float = np.float32``)
+# is renamed, consistently throughout the function, to a fresh name; a renamed global is
+# bound under its new name (as a closure value). Where nothing is shadowed nothing changes.
+@functools.cache
+def _own_names() -> dict:
+    """Each name the generated code may use for itself -> what it means there."""
+    from .codegen import BASE_NAMESPACE
+
+    own = {n: getattr(builtins, n) for n in dir(builtins) if not n.startswith("__")}
+    return {**own, **BASE_NAMESPACE}
+
+
+def _rename_own_names(parsed: Parsed) -> None:
+    own_names = _own_names()
+    node = parsed.node
+    names = [n for n in gast.walk(node) if isinstance(n, gast.Name)]
+    used = {n.id for n in names}
+    clashes = used & own_names.keys()
+    if not clashes:
+        return
+    bound = {n.id for n in names if not isinstance(n.ctx, gast.Load)}
+    missing = object()
+    renames, taken = {}, used | own_names.keys() | set(parsed.globals) | set(parsed.closure)
+    for own in sorted(clashes):
+        try:
+            value = parsed.resolve(own)
+        except AttributeError:
+            value = missing
+        if own not in bound and value is own_names[own]:
+            continue  # the builtin (or numpy) itself: the generated code means the same
+        new, i = f"{own}_", 0
+        while new in taken:
+            i += 1
+            new = f"{own}_{i}"
+        taken.add(new)
+        renames[own] = new
+        parsed.renamed[new] = own
+        if value is not missing:  # what the name means where the function does not bind it
+            parsed.closure[new] = value
+    for n in names:
+        if n.id in renames:
+            n.id = renames[n.id]
+
+
+def unwrap(fn):
+    """The function whose source sct reads for ``fn``; a decorator's wrapper is refused.
+
+    Only wrappers that call the function they wrap unchanged are seen through:
+    sct's own objects (gradients, custom rules) and ``functools`` caches. A
+    ``functools.wraps`` decorator's wrapper may scale, clip or change the
+    arguments, and a call runs it: with plain parameters it is what sct
+    differentiates (it calls the wrapped function); with ``*args``/``**kwargs``
+    it is refused, as differentiating the undecorated body (what
+    ``__wrapped__`` points at) could give a wrong gradient.
+    """
+    while hasattr(fn, "__wrapped__"):
+        if is_plain_wrapper(fn):  # def wrapper(x, y): sct reads the wrapper, which calls fn
+            return fn
+        if not _transparent(fn):
+            raise _decorated(fn)
+        fn = fn.__wrapped__
+    return fn
+
+
+def is_plain_wrapper(fn) -> bool:
+    """A decorator's wrapper function with plain positional parameters, which sct can differentiate."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(fn, types.FunctionType) or code is None:
+        return False
+    return not code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) and not code.co_kwonlyargcount
+
+
+def _transparent(wrapper) -> bool:
+    if isinstance(wrapper, getattr(functools, "_lru_cache_wrapper", ())):  # functools.cache: runs fn itself
+        return True
+    module = type(wrapper).__module__ or ""
+    return not isinstance(wrapper, types.FunctionType) and (module == "sct" or module.startswith("sct."))
+
+
+def _decorated(wrapper) -> UnsupportedSyntaxError:
+    inner = inspect.unwrap(wrapper)
+    own_code = getattr(wrapper, "__code__", None)  # the wrapper's own; __qualname__ was copied from fn
+    qualname = getattr(own_code, "co_qualname", None) or getattr(own_code, "co_name", type(wrapper).__qualname__)
+    decorator = qualname.split(".<locals>.")[0] if ".<locals>." in qualname else qualname
+    name = getattr(inner, "__name__", "the function")
+    code = getattr(inner, "__code__", None)
+    location = None
+    if code is not None:
+        line = linecache.getline(code.co_filename, code.co_firstlineno)
+        location = Location(code.co_filename, code.co_firstlineno, _indent(line), line.rstrip("\n"))
+    how = "takes *args/**kwargs" if isinstance(wrapper, types.FunctionType) else "is not a plain function"
+    message = (
+        f"{name} is wrapped by the decorator `{decorator}` (it sets __wrapped__, as functools.wraps does); "
+        f"a call runs its wrapper, which {how}, so sct cannot differentiate it, and the undecorated body "
+        f"may compute something else: differentiate the undecorated function, sct.grad({name}.__wrapped__), "
+        "or give the wrapper plain positional parameters"
+    )
+    return UnsupportedSyntaxError([Problem(message, location)])
+
+
+# ---- the source read is the code that runs ------------------------------------------------
+# inspect reads a function's source from its file as it is now; if the file was edited after
+# the import, that is not what Python runs. The source read is compiled again (not run) and what
+# does not depend on where the function is defined (every name it uses, every constant after
+# Python's folding, the lines that hold code) is compared with the live code object.
+
+
+def _runs(source: str, code) -> bool:
+    """Whether the function ``code`` (what Python runs) is compiled from ``source`` (what sct read)."""
+    from .codegen import compile_unrun
+
+    for text in (source, "(" + source.strip().rstrip(",") + ")"):  # a lambda's line may be a fragment
+        try:
+            module = compile_unrun(text, code)
+            break
+        except (SyntaxError, ValueError):  # `nonlocal y` outside its function...: nothing to compare
+            continue
+    else:
+        return True
+    found, target = [module], _fingerprint(code)
+    while found:
+        c = found.pop()
+        if c.co_name == code.co_name and c.co_argcount == code.co_argcount and _fingerprint(c) == target:
+            return True
+        found += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    return False
+
+
+def _fingerprint(code) -> tuple:
+    """The names, constants and lines (from the first) of ``code`` and the code nested in it.
+
+    None of these depends on where the function is defined (a closure reads ``k``
+    from a cell, a module function as a global: the same name either way).
+    """
+    names, consts, lines, nested = set(), set(), set(), [code]
+    while nested:
+        c = nested.pop()
+        names.update(c.co_names, c.co_varnames, c.co_freevars, c.co_cellvars)
+        lines.update(line - code.co_firstlineno for _, _, line in c.co_lines() if line is not None)
+        inner = [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        nested += inner
+        labels = {k.co_name for k in inner}  # 3.10 keeps nested functions' qualified names as constants
+        for k in c.co_consts:
+            if k is None or isinstance(k, types.CodeType):
+                continue
+            if isinstance(k, str) and any(k == n or k.endswith("." + n) for n in labels):
+                continue
+            consts.add((type(k), repr(k)))
+    names = frozenset(n for n in names if "__" not in n)  # not __class__, nor names mangled in a class
+    return names, frozenset(consts), frozenset(lines)
 
 
 def _indent(line: str) -> int:

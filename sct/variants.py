@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import containers, dispatch
+from .parse import is_plain_wrapper
 
 
 @dataclass
@@ -38,8 +39,10 @@ class Compiled:
 
 # ---- staleness -------------------------------------------------------------------
 # A compiled variant bakes in what the function's free names meant when it was
-# compiled: closure values are bound into the generated code, and the rule chosen
-# for each call depends on the function a global name held. Module globals that
+# compiled: closure values are bound into the generated code, the rule chosen
+# for each call depends on the function a global name held, and an inlined call
+# that leaves a parameter to its default bakes the default in (so a function's
+# __code__, __defaults__ and __kwdefaults__ are checked, by identity). Module globals that
 # are plain data (numbers, arrays) are read live by the generated code, so
 # rebinding them needs no recompile; anything else is checked per call by identity.
 _ABSENT = dispatch.ABSENT
@@ -49,12 +52,12 @@ _DATA = (int, float, complex, str, bytes, np.ndarray, np.generic, type(None))
 def _guards(fn, seen=None) -> tuple:
     """(cells, names, codes) to check before reusing a variant compiled from ``fn``."""
     seen = set() if seen is None else seen
-    fn = inspect.unwrap(fn, stop=lambda f: not hasattr(f, "__wrapped__"))
+    fn = inspect.unwrap(fn, stop=is_plain_wrapper)  # a wrapper sct differentiates: its cells hold fn
     code = getattr(fn, "__code__", None)
     if code is None or id(fn) in seen:
         return (), (), ()
     seen.add(id(fn))
-    cells, names, codes = [], [], [(fn, code)]
+    cells, names, codes = [], [], [(fn, code, fn.__defaults__, getattr(fn, "__kwdefaults__", None))]
     for cell in fn.__closure__ or ():
         try:
             cells.append((cell, cell.cell_contents))
@@ -65,8 +68,10 @@ def _guards(fn, seen=None) -> tuple:
     builtins_ = builtins_ if isinstance(builtins_, dict) else vars(builtins_)
     for name in _global_names(code):
         value = scope.get(name, _ABSENT)
-        if value is _ABSENT and name not in builtins_ or isinstance(value, _DATA) and type(value) is not bool:
+        if value is _ABSENT and name not in builtins_:
             continue
+        if isinstance(value, _DATA) and type(value) is not bool and name not in builtins_:
+            continue  # read live; but one that shadows a builtin is renamed and bound in (sct.parse)
         names.append((scope, name, value))
         if inspect.isfunction(value):  # a user function sct may differentiate through
             more = _guards(value, seen)
