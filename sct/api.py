@@ -14,9 +14,10 @@ import threading
 import types
 import weakref
 
+import gast
 import numpy as np
 
-from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox
+from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox, values
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
@@ -124,7 +125,7 @@ def build(
     else:
         src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
         if unit_seed and not split:
-            passes.bind_constant(src.fn, src.fn.args.args[-1].id, 1.0)
+            _unit_seed(src.fn, ir.output, ranks.get(ir.output))
     scalar = ranks.get(ir.output) == 0
     grads_only = grads_only and scalar and not has_aux and not split and mode == "reverse"
     if grads_only:
@@ -142,6 +143,26 @@ def build(
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles"] += 1
     return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only)
+
+
+def _unit_seed(fn, output: str, rank) -> None:
+    """Read 1.0 for the seed ``delta_out``; or, where the code indexes it (a size-1 array
+    returned, ``delta_a = delta_out[0]``), a seed of ones shaped like the value: ``1.0[0]`` fails.
+    """
+    seed = fn.args.args[-1].id
+    indexed = any(
+        isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == seed
+        for node in gast.walk(fn)
+    )
+    if rank == 0 or rank is None and not indexed:  # rank > 0: a size-1 array, its gradient shaped by the seed
+        passes.bind_constant(fn, seed, 1.0)
+        return
+    at = next(i for i, stmt in enumerate(fn.body) if codegen.is_comment(stmt) and _comment_text(stmt) == "backward")
+    fn.body.insert(at + 1, gast.parse(f"{seed} = np.ones_like({output})").body[0])
+
+
+def _comment_text(stmt) -> str:
+    return stmt.value.args[0].value
 
 
 def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
@@ -195,6 +216,7 @@ def _check_wrt_args(fn, positions, args):
                 f"argument {i} of {fn.__name__} is an integer ({args[i]!r}); gradients need floats: "
                 "pass 3.0 instead of 3, or x.astype(float)"
             )
+        values.check_argument(fn.__name__, i, args[i])
 
 
 def _check_arity(fn, args):
@@ -213,6 +235,8 @@ def _check_scalar(fn, out):
             f"sct.grad needs {fn.__name__} to return a real scalar, but it returned the complex value {out!r} "
             "(a negative float to a fractional power is complex in Python: use np.power, or take the real part)"
         )
+    if not isinstance(out, list | tuple | dict):
+        values.check_output(fn.__name__, out, "sct.grad")
     if isinstance(out, float) or np.size(out) == 1 and not isinstance(out, list | tuple | dict):
         return
     shape = np.shape(out) if not isinstance(out, dict) else type(out).__name__
@@ -256,13 +280,17 @@ class _Differentiated:
 
     def _general(self, *args):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
-        found = self._variants.get(signature(args))
+        sig = signature(args)
+        found = self._variants.get(sig)
         if found is None and max(self.positions) < len(args):  # the rest may take their defaults
             args = args + self._defaults(len(args))
-            found = self._variants.get(signature(args))
+            sig = signature(args)
+            found = self._variants.get(sig)
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
+        elif any(sig[i] is None or sig[i][0] is None for i in self.positions):  # the key hides the leaves
+            _check_wrt_args(self.fn, self.positions, args)
         elif self._calls > 1 and self._dispatched != list(self._variants.values()):  # in use: worth a dispatcher
             self._dispatch()
         try:
@@ -403,8 +431,11 @@ def value_and_grad(fn=None, wrt=0, has_aux=False):
 def vjp(fn, *primals, has_aux=False):
     """``(out, vjp_fn)``: ``vjp_fn(cotangent)`` returns one gradient per primal (a tuple)."""
     positions = list(range(len(primals)))
+    for i, primal in enumerate(primals):
+        values.check_argument(getattr(fn, "__name__", repr(fn)), i, primal, integers_ok=True)
     variant = compiled(fn, positions, signature(primals), split=True, has_aux=has_aux, many=True)
     value, backward = variant.function(*primals)
+    values.check_output(getattr(fn, "__name__", repr(fn)), value[0] if has_aux else value, "sct.vjp")
 
     def vjp_fn(cotangent):
         return backward(cotangent)
