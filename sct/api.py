@@ -17,7 +17,7 @@ import weakref
 import gast
 import numpy as np
 
-from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox, values
+from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox, validate, values
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
@@ -33,7 +33,7 @@ from .variants import (  # noqa: F401 (some are part of sct.api for the tests)
 
 _LOCK = threading.RLock()
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-STATS = {"compiles": 0}
+STATS = {"compiles": 0, "validation compiles": 0}
 
 
 # ---- wrt -------------------------------------------------------------------------
@@ -92,6 +92,7 @@ def build(
     mode="reverse",
     unit_seed=False,
     grads_only=False,
+    counted=True,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -141,7 +142,7 @@ def build(
         _unbox(src, floats, helpers, parsed.globals)
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
-    STATS["compiles"] += 1
+    STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
     return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only)
 
 
@@ -186,12 +187,13 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
 def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
     defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse"}
+    counted = options.pop("counted", True)  # not part of the key
     options = {**defaults, "unit_seed": False, "grads_only": False, **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
     try:
         variants = _CACHE.get(fn)
     except TypeError:  # not weak-referenceable (a ufunc): nothing to cache, and build says why
-        return build(fn, positions, sig, **options)
+        return build(fn, positions, sig, **options, counted=counted)
     variant = variants.get(key) if variants is not None else None
     if variant is not None and variant.fresh():
         return variant
@@ -200,10 +202,20 @@ def compiled(fn, positions, sig, **options) -> Compiled:
         variant = variants.get(key)
         if variant is None or not variant.fresh():
             guards = _guards(fn)  # taken first: a change during the build is caught next call
-            variant = build(fn, positions, sig, **options)
+            variant = build(fn, positions, sig, **options, counted=counted)
             variant.guards = guards
             variants[key] = variant
         return variant
+
+
+def validated(fn, variant, positions, sig, **options) -> Compiled:
+    """``variant``; or, where translation validation is on (:mod:`sct.validate`), one that validates each call."""
+    if not validate.ENABLED:
+        return variant
+    full = variant
+    if variant.grads_only:  # it computes no value: the variant that does, for the value to compare
+        full = compiled(fn, positions, sig, **{**options, "grads_only": False}, counted=False)
+    return validate.checked(fn, variant, full, len(variant.params), options.get("split", False))
 
 
 def _check_wrt_args(fn, positions, args):
@@ -289,10 +301,12 @@ class _Differentiated:
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
-        elif any(sig[i] is None or sig[i][0] is None for i in self.positions):  # the key hides the leaves
-            _check_wrt_args(self.fn, self.positions, args)
         elif self._calls > 1 and self._dispatched != list(self._variants.values()):  # in use: worth a dispatcher
             self._dispatch()
+        if any(sig[i] is None or sig[i][0] is None for i in self.positions):  # the key hides the leaves
+            _check_wrt_args(self.fn, self.positions, args)
+        if validate.ENABLED:
+            found = self._validated(sig, found)
         try:
             if found.grads_only:  # the value is a scalar, and not asked for
                 return found.function(*args)
@@ -338,6 +352,11 @@ class _Differentiated:
         except SctError as err:
             raise err from exc
 
+    def _validated(self, sig, variant) -> Compiled:
+        return validated(
+            self.fn, variant, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options
+        )
+
     def _compile(self, args):
         sig = signature(args)
         _check_wrt_args(self.fn, self.positions, args)
@@ -358,6 +377,8 @@ class _Differentiated:
         """
         self._dispatched = list(self._variants.values())
         recent = list(self._variants.items())[-_DISPATCHED:][::-1]
+        if validate.ENABLED:  # a dispatcher made now validates for as long as it lives
+            recent = [(sig, self._validated(sig, variant)) for sig, variant in recent]
         self._call = dispatch.dispatcher(
             recent,
             self._general,
@@ -433,7 +454,9 @@ def vjp(fn, *primals, has_aux=False):
     positions = list(range(len(primals)))
     for i, primal in enumerate(primals):
         values.check_argument(getattr(fn, "__name__", repr(fn)), i, primal, integers_ok=True)
-    variant = compiled(fn, positions, signature(primals), split=True, has_aux=has_aux, many=True)
+    options = {"split": True, "has_aux": has_aux, "many": True}
+    variant = compiled(fn, positions, signature(primals), **options)
+    variant = validated(fn, variant, positions, signature(primals), **options)
     value, backward = variant.function(*primals)
     values.check_output(getattr(fn, "__name__", repr(fn)), value[0] if has_aux else value, "sct.vjp")
 

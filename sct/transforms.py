@@ -49,7 +49,8 @@ def _is_integer(x) -> bool:
 
 def _tangent_variant(fn, positions, primals):
     api._check_wrt_args(fn, positions, primals)
-    return api.compiled(fn, positions, api.signature(primals), mode="forward")
+    sig = api.signature(primals)
+    return api.validated(fn, api.compiled(fn, positions, sig, mode="forward"), positions, sig, mode="forward")
 
 
 def jvp(fn, primals, tangents):
@@ -110,7 +111,8 @@ def jacobian(fn, wrt=0, mode="rev"):
 
 def _jacrev(fn, positions, args):
     api._check_wrt_args(fn, positions, args)
-    variant = api.compiled(fn, positions, api.signature(args), many=True)
+    sig = api.signature(args)
+    variant = api.validated(fn, api.compiled(fn, positions, sig, many=True), positions, sig, many=True)
     out = _array_output(fn, fn(*args))
     rows = []
     for idx in np.ndindex(out.shape):
