@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import threading
 import types
 import weakref
@@ -21,6 +22,7 @@ from . import aliases, analysis, anf, codegen, dispatch, fuse, reverse, unbox, v
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
+from .ir import Assign, operands, walk
 from .variants import (  # noqa: F401 (some are part of sct.api for the tests)
     _ANNOTATED_FLOAT,
     _FLOAT,
@@ -127,7 +129,8 @@ def build(
         src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
         if unit_seed and not split:
             _unit_seed(src.fn, ir.output, ranks.get(ir.output))
-    scalar = ranks.get(ir.output) == 0
+    complex_ = _may_be_complex(ir, ranks)
+    scalar = ranks.get(ir.output) == 0 and not complex_  # a complex scalar: the value must be checked
     grads_only = grads_only and scalar and not has_aux and not split and mode == "reverse"
     if grads_only:
         ret = src.fn.body[-1]
@@ -138,7 +141,9 @@ def build(
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
     floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
-    if floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
+    if complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
+        _real_floats(src, helpers)
+    elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
         _unbox(src, floats, helpers, parsed.globals)
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
@@ -164,6 +169,33 @@ def _unit_seed(fn, output: str, rank) -> None:
 
 def _comment_text(stmt) -> str:
     return stmt.value.args[0].value
+
+
+def _may_be_complex(ir, ranks) -> bool:
+    """Whether a value may be complex: Python's ``a ** b`` of a negative float ``a`` to a fractional ``b`` is.
+
+    (NumPy's gives NaN: a base known to be an array cannot.) Its gradient is complex
+    too, and NumPy's ``float()`` of a complex scalar drops the imaginary part with only a warning.
+    """
+    for stmt in walk(ir.body):
+        if not isinstance(stmt, Assign) or stmt.prim not in (operator.pow, pow):
+            continue
+        base, exponent = operands(stmt)[0][:2]
+        power = analysis.static_value(exponent)
+        if isinstance(power, int) or isinstance(power, float) and power.is_integer():
+            continue
+        if analysis.rank_of(base, ranks) in (0, None):
+            return True
+    return False
+
+
+def _real_floats(src, helpers: dict) -> None:
+    """``float(x)`` -> ``real_float(x)``, which raises for a complex ``x`` (see :func:`sct.values.real_float`)."""
+    real = src.use(values.real_float, "real_float")
+    for node in gast.walk(src.fn):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "float":
+            node.func.id = real
+    helpers[real] = values.real_float
 
 
 def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:

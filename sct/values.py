@@ -78,6 +78,13 @@ def check_argument(fn_name: str, i: int, arg, integers_ok: bool = False) -> None
         )
 
 
+def real_float(value) -> float:
+    """``float(value)``, raising ``TypeError`` for a complex value as Python does (NumPy only warns)."""
+    if isinstance(value, complex | np.complexfloating) or np.iscomplexobj(value):
+        raise TypeError(f"a complex value ({value!r}) where sct needs a real one")
+    return float(value)
+
+
 def check_output(fn_name: str, out, what: str) -> None:
     """Refuse a result of ``fn_name`` that is not a tree of real numbers; ``what`` is the transform's name."""
     for path, leaf in leaves(out):

@@ -213,3 +213,47 @@ def test_a_size_one_array_result_has_a_gradient(name, k):
 def test_size_one_results_for_all_floats(x, name):
     fn = getattr(M, name)
     np.testing.assert_allclose(sct.grad(fn)(x), _numeric(fn, x), rtol=1e-5, atol=1e-6)
+
+
+# ---- a complex value from real arguments ----------------------------------------------------
+COMPLEX_SOURCE = """
+import math
+import numpy as np
+
+def through_numpy(x0, x1):
+    return np.sum((np.log(math.sin(x1) ** 2.5 + 1.877) + (-(0.0 + x0))))
+
+def power(x, y):
+    return np.sum(x) * 0.0 + y ** 1.5
+"""
+C = P.load(COMPLEX_SOURCE, name=None)
+
+
+@pytest.mark.parametrize(
+    "fn, args, wrt",
+    [
+        # was (tests/test_errors.py mutation fuzz): a ComplexWarning and the imaginary part dropped
+        (C.through_numpy, (np.array([0.95550434, -0.32175328]), -1.2873144858874435), (0, 1)),
+        (C.power, (np.ones(2), -2.0), 0),  # the gradient by x is real; the value is not
+    ],
+)
+def test_a_complex_value_from_real_arguments_is_refused(fn, args, wrt):
+    assert np.iscomplexobj(fn(*args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning on the way
+        for make in (sct.grad, sct.value_and_grad):
+            g = make(fn, wrt=wrt)
+            for _ in range(3):
+                with pytest.raises(sct.SctError, match="real scalar"):
+                    g(*args)
+
+
+def test_a_fractional_power_of_a_positive_float_still_has_its_gradient():
+    x, y = np.array([0.5, 1.0]), 2.0
+    g = sct.grad(C.power, wrt=(0, 1))
+    for _ in range(3):
+        gx, gy = g(x, y)
+        np.testing.assert_allclose(gx, 0.0)
+        assert type(gy) is float and gy == pytest.approx(1.5 * y**0.5)
+    value, _ = sct.value_and_grad(C.power, wrt=1)(x, y)
+    assert value == C.power(x, y)
