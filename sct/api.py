@@ -335,8 +335,10 @@ class _Differentiated:
             found = self._compile(args)
         elif self._calls > 1 and self._dispatched != list(self._variants.values()):  # in use: worth a dispatcher
             self._dispatch()
-        if any(sig[i] is None or sig[i][0] is None for i in self.positions):  # the key hides the leaves
-            _check_wrt_args(self.fn, self.positions, args)
+        for i in self.positions:  # a container, None, a str, an object: the key hides what the leaves are
+            if sig[i] is None or sig[i][0] is None:
+                _check_wrt_args(self.fn, self.positions, args)
+                break
         if validate.ENABLED:
             found = self._validated(sig, found)
         try:
