@@ -9,6 +9,7 @@ from .custom import custom_jvp, custom_vjp, defjvp, defvjp
 from .errors import NonDifferentiableError, SctError, SourceUnavailableError, UnsupportedSyntaxError
 from .testing import check_grads
 from .transforms import hessian, hvp, jacobian, jvp
+from .validate import ValidationError, validation
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,8 @@ __all__ = [
     "custom_vjp",
     "custom_jvp",
     "check_grads",
+    "validation",
+    "ValidationError",
     "SctError",
     "UnsupportedSyntaxError",
     "NonDifferentiableError",

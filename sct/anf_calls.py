@@ -199,7 +199,10 @@ class WithVjp:
         from .runtime import Pullback
 
         positions = list(range(len(args)))
-        variant = api.compiled(self.fn, positions, api.signature(args), split=True, many=True)
+        sig = api.signature(args)
+        variant = api.validated(
+            self.fn, api.compiled(self.fn, positions, sig, split=True, many=True), positions, sig, split=True, many=True
+        )
         value, backward = variant.function(*args)
         return value, Pullback(backward)
 

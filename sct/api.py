@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import threading
 import types
 import weakref
 
+import gast
 import numpy as np
 
-from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, unbox
+from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, unbox, validate, values
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
+from .ir import Assign, operands, walk
 from .variants import (  # noqa: F401 (some are part of sct.api for the tests)
     _ANNOTATED_FLOAT,
     _FLOAT,
@@ -32,7 +35,7 @@ from .variants import (  # noqa: F401 (some are part of sct.api for the tests)
 
 _LOCK = threading.RLock()
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-STATS = {"compiles": 0}
+STATS = {"compiles": 0, "validation compiles": 0}
 
 
 # ---- wrt -------------------------------------------------------------------------
@@ -91,6 +94,7 @@ def build(
     mode="reverse",
     unit_seed=False,
     grads_only=False,
+    counted=True,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -129,8 +133,9 @@ def build(
     else:
         src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
         if unit_seed and not split:
-            passes.bind_constant(src.fn, src.fn.args.args[-1].id, 1.0)
-    scalar = ranks.get(ir.output) == 0
+            _unit_seed(src.fn, ir.output, ranks.get(ir.output))
+    complex_ = _may_be_complex(ir, ranks)
+    scalar = ranks.get(ir.output) == 0 and not complex_  # a complex scalar: the value must be checked
     grads_only = grads_only and scalar and not has_aux and not split and mode == "reverse"
     if grads_only:
         ret = src.fn.body[-1]
@@ -141,12 +146,61 @@ def build(
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
     floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
-    if floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
+    if complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
+        _real_floats(src, helpers)
+    elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
         _unbox(src, floats, helpers, parsed.globals)
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
-    STATS["compiles"] += 1
+    STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
     return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only)
+
+
+def _unit_seed(fn, output: str, rank) -> None:
+    """Read 1.0 for the seed ``delta_out``; or, where the code indexes it (a size-1 array
+    returned, ``delta_a = delta_out[0]``), a seed of ones shaped like the value: ``1.0[0]`` fails.
+    """
+    seed = fn.args.args[-1].id
+    indexed = any(
+        isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == seed
+        for node in gast.walk(fn)
+    )
+    if rank == 0 or rank is None and not indexed:  # rank > 0: a size-1 array, its gradient shaped by the seed
+        passes.bind_constant(fn, seed, 1.0)
+        return
+    at = next(i for i, stmt in enumerate(fn.body) if codegen.is_comment(stmt) and _comment_text(stmt) == "backward")
+    fn.body.insert(at + 1, gast.parse(f"{seed} = np.ones_like({output})").body[0])
+
+
+def _comment_text(stmt) -> str:
+    return stmt.value.args[0].value
+
+
+def _may_be_complex(ir, ranks) -> bool:
+    """Whether a value may be complex: Python's ``a ** b`` of a negative float ``a`` to a fractional ``b`` is.
+
+    (NumPy's gives NaN: a base known to be an array cannot.) Its gradient is complex
+    too, and NumPy's ``float()`` of a complex scalar drops the imaginary part with only a warning.
+    """
+    for stmt in walk(ir.body):
+        if not isinstance(stmt, Assign) or stmt.prim not in (operator.pow, pow):
+            continue
+        base, exponent = operands(stmt)[0][:2]
+        power = analysis.static_value(exponent)
+        if isinstance(power, int) or isinstance(power, float) and power.is_integer():
+            continue
+        if analysis.rank_of(base, ranks) in (0, None):
+            return True
+    return False
+
+
+def _real_floats(src, helpers: dict) -> None:
+    """``float(x)`` -> ``real_float(x)``, which raises for a complex ``x`` (see :func:`sct.values.real_float`)."""
+    real = src.use(values.real_float, "real_float")
+    for node in gast.walk(src.fn):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "float":
+            node.func.id = real
+    helpers[real] = values.real_float
 
 
 def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
@@ -170,12 +224,13 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
 def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
     defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse"}
+    counted = options.pop("counted", True)  # not part of the key
     options = {**defaults, "unit_seed": False, "grads_only": False, **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
     try:
         variants = _CACHE.get(fn)
     except TypeError:  # not weak-referenceable (a ufunc): nothing to cache, and build says why
-        return build(fn, positions, sig, **options)
+        return build(fn, positions, sig, **options, counted=counted)
     variant = variants.get(key) if variants is not None else None
     if variant is not None and variant.fresh():
         return variant
@@ -184,10 +239,20 @@ def compiled(fn, positions, sig, **options) -> Compiled:
         variant = variants.get(key)
         if variant is None or not variant.fresh():
             guards = _guards(fn)  # taken first: a change during the build is caught next call
-            variant = build(fn, positions, sig, **options)
+            variant = build(fn, positions, sig, **options, counted=counted)
             variant.guards = guards
             variants[key] = variant
         return variant
+
+
+def validated(fn, variant, positions, sig, **options) -> Compiled:
+    """``variant``; or, where translation validation is on (:mod:`sct.validate`), one that validates each call."""
+    if not validate.ENABLED:
+        return variant
+    full = variant
+    if variant.grads_only:  # it computes no value: the variant that does, for the value to compare
+        full = compiled(fn, positions, sig, **{**options, "grads_only": False}, counted=False)
+    return validate.checked(fn, variant, full, len(variant.params), options.get("split", False))
 
 
 def _check_wrt_args(fn, positions, args):
@@ -200,6 +265,7 @@ def _check_wrt_args(fn, positions, args):
                 f"argument {i} of {fn.__name__} is an integer ({args[i]!r}); gradients need floats: "
                 "pass 3.0 instead of 3, or x.astype(float)"
             )
+        values.check_argument(fn.__name__, i, args[i])
 
 
 def _check_arity(fn, args):
@@ -218,6 +284,8 @@ def _check_scalar(fn, out):
             f"sct.grad needs {fn.__name__} to return a real scalar, but it returned the complex value {out!r} "
             "(a negative float to a fractional power is complex in Python: use np.power, or take the real part)"
         )
+    if not isinstance(out, list | tuple | dict):
+        values.check_output(fn.__name__, out, "sct.grad")
     if isinstance(out, float) or np.size(out) == 1 and not isinstance(out, list | tuple | dict):
         return
     shape = np.shape(out) if not isinstance(out, dict) else type(out).__name__
@@ -261,15 +329,23 @@ class _Differentiated:
 
     def _general(self, *args):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
-        found = self._variants.get(signature(args))
+        sig = signature(args)
+        found = self._variants.get(sig)
         if found is None and max(self.positions) < len(args):  # the rest may take their defaults
             args = args + self._defaults(len(args))
-            found = self._variants.get(signature(args))
+            sig = signature(args)
+            found = self._variants.get(sig)
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
         elif self._calls > 1 and self._dispatched != list(self._variants.values()):  # in use: worth a dispatcher
             self._dispatch()
+        for i in self.positions:  # a container, None, a str, an object: the key hides what the leaves are
+            if sig[i] is None or sig[i][0] is None:
+                _check_wrt_args(self.fn, self.positions, args)
+                break
+        if validate.ENABLED:
+            found = self._validated(sig, found)
         try:
             if found.grads_only:  # the value is a scalar, and not asked for
                 return found.function(*args)
@@ -315,6 +391,11 @@ class _Differentiated:
         except SctError as err:
             raise err from exc
 
+    def _validated(self, sig, variant) -> Compiled:
+        return validated(
+            self.fn, variant, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options
+        )
+
     def _compile(self, args):
         sig = signature(args)
         _check_wrt_args(self.fn, self.positions, args)
@@ -335,6 +416,8 @@ class _Differentiated:
         """
         self._dispatched = list(self._variants.values())
         recent = list(self._variants.items())[-_DISPATCHED:][::-1]
+        if validate.ENABLED:  # a dispatcher made now validates for as long as it lives
+            recent = [(sig, self._validated(sig, variant)) for sig, variant in recent]
         self._call = dispatch.dispatcher(
             recent,
             self._general,
@@ -408,8 +491,13 @@ def value_and_grad(fn=None, wrt=0, has_aux=False):
 def vjp(fn, *primals, has_aux=False):
     """``(out, vjp_fn)``: ``vjp_fn(cotangent)`` returns one gradient per primal (a tuple)."""
     positions = list(range(len(primals)))
-    variant = compiled(fn, positions, signature(primals), split=True, has_aux=has_aux, many=True)
+    for i, primal in enumerate(primals):
+        values.check_argument(getattr(fn, "__name__", repr(fn)), i, primal, integers_ok=True)
+    options = {"split": True, "has_aux": has_aux, "many": True}
+    variant = compiled(fn, positions, signature(primals), **options)
+    variant = validated(fn, variant, positions, signature(primals), **options)
     value, backward = variant.function(*primals)
+    values.check_output(getattr(fn, "__name__", repr(fn)), value[0] if has_aux else value, "sct.vjp")
 
     def vjp_fn(cotangent):
         return backward(cotangent)

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import api
 from .errors import UserError
+from .values import check_argument, leaves
 
 
 # ---- reporting an error from the user's code ----------------------------------------
@@ -194,6 +195,9 @@ def check_gradient(fn, values, wrt, rtol, atol, max_rows=8) -> tuple[bool, str]:
     names = [p.name for p in _parameters(fn)]
     if wrt is None:
         positions = [i for i, v in enumerate(values) if _float_leaves(v)]
+        for i, v in enumerate(values):  # say "complex", not "no float argument"
+            if any(np.iscomplexobj(leaf) for _, leaf in leaves(v)):
+                check_argument(fn.__name__, i, v)
         if not positions:
             raise UserError(
                 f"no float argument to differentiate {fn.__name__} by (integers are not "

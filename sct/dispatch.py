@@ -158,7 +158,7 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
 
 def _inlinable(variant) -> bool:
     """Can the variant's code go into the dispatcher: it returns the gradients, and its names are its own?"""
-    if not variant.grads_only or "__sct_" in variant.source:
+    if not variant.grads_only or variant.validated or "__sct_" in variant.source:
         return False
     extra = list(inspect.signature(variant.function).parameters.values())[len(variant.params) :]
     return all(isinstance(p.default, int | float) and not isinstance(p.default, bool) for p in extra)

@@ -110,9 +110,11 @@ class JVPAt(_Derived):
         return compiled(self.fn, self.positions, sig, mode="forward")
 
     def __call__(self, *args):
-        from .api import signature
+        from .api import signature, validated
 
-        return self.variant(signature(args)).function(*args, *self.tangents)[1]
+        sig = signature(args)
+        variant = validated(self.fn, self.variant(sig), self.positions, sig, mode="forward")
+        return variant.function(*args, *self.tangents)[1]
 
     def __sct_generated__(self, sig):
         variant = self.variant(sig)
@@ -133,9 +135,11 @@ class VJPAt(_Derived):
         return compiled(self.fn, self.positions, sig, many=True)
 
     def __call__(self, *args):
-        from .api import signature
+        from .api import signature, validated
 
-        return self.variant(signature(args)).function(*args, self.cotangent)[1]
+        sig = signature(args)
+        variant = validated(self.fn, self.variant(sig), self.positions, sig, many=True)
+        return variant.function(*args, self.cotangent)[1]
 
     def __sct_generated__(self, sig):
         variant = self.variant(sig)

@@ -47,7 +47,7 @@ from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
 from .records import popped_stack, record_shapes, shape_only
 from .reverse_branches import BranchReversal
 from .reverse_loops import LoopReversal
-from .runtime import like, unbroadcast, zeros_like
+from .runtime import detached, like, unbroadcast, zeros_like
 from .symbolic import Scatter, Sym, call, is_zero, to_expr
 
 DYNAMIC = rules.DYNAMIC
@@ -121,6 +121,10 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         flags = self.flags & recorded | set(hoisted)
         sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
+        if _restored_in_place(backward):  # the sweep puts old values back into arrays: not into what is returned
+            for result in (ir.output, ir.aux):
+                if result is not None and self.ranks.get(result) != 0:
+                    forward.append(assign(result, to_expr(call(detached, Sym(name(result))))))
         backward = [comment("backward")] + backward
         grads = [self.result(w) for w in self.wrt]
         grads = gast.Tuple(elts=grads, ctx=LOAD) if many else grads[0]
@@ -160,11 +164,12 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
     def recorded(self, backward) -> set:
         """Overwritten variables whose values the reverse sweep reads: these get records."""
         primal = self.overwritten - set(self.deltas.values())
+        restoring = {id(base) for base in _restored_in_place(backward)}  # v[i] = v_stack.pop() reads no v
         loads = {
             n.id
             for stmt in backward
             for n in gast.walk(stmt)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in restoring
         }
         return primal & loads & set(self.stacks)
 
@@ -365,6 +370,18 @@ def _stored(body) -> set:
     return {
         n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
     }
+
+
+def _restored_in_place(body) -> list:
+    """The array names of the statements ``v[i] = v_stack.pop()`` in ``body`` (restores in place)."""
+    found = []
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Assign) and popped_stack(node.value) is not None:
+                target = node.targets[0]
+                if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+                    found.append(target.value)
+    return found
 
 
 def _drop_pops(body, unused: set) -> list:

@@ -111,6 +111,17 @@ def tree_add(a, b):
     return a + b
 
 
+def detached(x):
+    """A copy of a returned value's arrays, containers of the same kinds: later updates in place do not reach it."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if type(x) in (list, tuple):
+        return type(x)(detached(v) for v in x)
+    if isinstance(x, dict):
+        return {k: detached(v) for k, v in x.items()}
+    return x
+
+
 def like(g, x):
     """The gradient ``g`` with the container types of ``x`` (tuples stay tuples)."""
     if isinstance(x, tuple):
@@ -122,7 +133,7 @@ def like(g, x):
     return g
 
 
-HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, tree_add, like)})
+HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, tree_add, detached, like)})
 
 
 def appended(items, item):

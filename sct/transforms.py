@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import api
+from . import api, values
 from .errors import SctError
 
 _GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -49,7 +49,8 @@ def _is_integer(x) -> bool:
 
 def _tangent_variant(fn, positions, primals):
     api._check_wrt_args(fn, positions, primals)
-    return api.compiled(fn, positions, api.signature(primals), mode="forward")
+    sig = api.signature(primals)
+    return api.validated(fn, api.compiled(fn, positions, sig, mode="forward"), positions, sig, mode="forward")
 
 
 def jvp(fn, primals, tangents):
@@ -66,9 +67,25 @@ def jvp(fn, primals, tangents):
         if not isinstance(p, tuple | list | dict) and np.shape(p) != np.shape(t):
             raise SctError(f"tangent {i} has shape {np.shape(t)} but its primal has shape {np.shape(p)}")
     positions = [i for i, p in enumerate(primals) if not _is_integer(p)]  # integers have no tangent
+    for i in positions:
+        values.check_argument(getattr(fn, "__name__", repr(fn)), i, primals[i], integers_ok=True)
     variant = _tangent_variant(fn, positions, primals)
-    out, dot = variant.function(*primals, *[tangents[i] for i in positions])
+    out, dot = _run_tangent(fn, variant, primals, [tangents[i] for i in positions], "sct.jvp")
+    values.check_output(getattr(fn, "__name__", repr(fn)), out, "sct.jvp")
     return out, _match(dot, out)
+
+
+def _run_tangent(fn, variant, primals, tangents, what: str):
+    """``variant.function(*primals, *tangents)``; where it fails on a value that is no number, say so."""
+    try:
+        return variant.function(*primals, *tangents)
+    except (TypeError, ValueError) as exc:  # the tangent of a str, say, fails in the generated code
+        try:
+            own = fn(*primals)
+        except Exception:
+            raise exc from None
+        values.check_output(getattr(fn, "__name__", repr(fn)), own, what)
+        raise
 
 
 # ---- Jacobians ---------------------------------------------------------------------
@@ -94,7 +111,8 @@ def jacobian(fn, wrt=0, mode="rev"):
 
 def _jacrev(fn, positions, args):
     api._check_wrt_args(fn, positions, args)
-    variant = api.compiled(fn, positions, api.signature(args), many=True)
+    sig = api.signature(args)
+    variant = api.validated(fn, api.compiled(fn, positions, sig, many=True), positions, sig, many=True)
     out = _array_output(fn, fn(*args))
     rows = []
     for idx in np.ndindex(out.shape):
@@ -117,11 +135,11 @@ def _jacfwd(fn, positions, args):
             tangents[k][idx] = 1.0
             if not np.ndim(args[p]):
                 tangents[k] = 1.0
-            value, dot = variant.function(*args, *tangents)
+            value, dot = _run_tangent(fn, variant, args, tangents, "sct.jacobian")
             out = _array_output(fn, value)
             columns.append(np.broadcast_to(dot, out.shape))
         if out is None:  # an empty argument
-            out = _array_output(fn, variant.function(*args, *zeros)[0])
+            out = _array_output(fn, _run_tangent(fn, variant, args, zeros, "sct.jacobian")[0])
         jacobians.append(_assemble(columns, out.shape, args[p], rows_first=False))
     return jacobians
 
@@ -132,6 +150,7 @@ def _array_output(fn, value):
             f"sct.jacobian needs {fn.__name__} to return one array, not a {type(value).__name__}; "
             "take the Jacobian of each output separately"
         )
+    values.check_output(fn.__name__, value, "sct.jacobian")
     return np.asarray(value)
 
 
@@ -167,6 +186,7 @@ def hessian(fn, wrt=0):
 
     @functools.wraps(fn)
     def hessian_fn(*args):
+        _check_value(fn, tuple(positions) if many else positions[0], args)
         if not many:
             return blocks[0][0](*args)
         return tuple(tuple(block(*args) for block in row) for row in blocks)
@@ -183,4 +203,16 @@ def hvp(fn, primals, tangents):
     """
     primals = _as_tuple(primals, "primals")
     wrt = tuple(range(len(primals))) if len(primals) > 1 else 0
+    _check_value(fn, wrt, primals)
     return jvp(_grad_of(fn, wrt), primals, tangents)[1]
+
+
+def _check_value(fn, wrt, args) -> None:
+    """Refuse a value of ``fn`` that is no real scalar (a str): what ``grad`` checks on each call.
+
+    ``hessian`` and ``hvp`` differentiate the generated gradient, which does not
+    check it; so here, on a call where the analysis did not prove it a scalar.
+    """
+    variant = _grad_of(fn, wrt)._variants.get(api.signature(args))
+    if variant is None or not variant.scalar:
+        api._check_scalar(fn, fn(*args))

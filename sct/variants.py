@@ -27,6 +27,7 @@ class Compiled:
     guards: tuple = ((), (), ())  # what the compile relied on; see _guards
     scalar: bool = False  # the analysis proved the function's value a scalar: no need to check it
     grads_only: bool = False  # the function returns the gradients alone, not (value, gradients)
+    validated: bool = False  # ``function`` validates each call against the original (sct.validate)
 
     def __post_init__(self):
         self.fresh = dispatch.guard_function(self.guards)

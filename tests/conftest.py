@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+import sct
+
 # Hypothesis profiles: "ci" (the default) keeps the fuzz suite to a few hundred programs in
 # all; "long" is the 10,000-program run of docs/reliability.md (--hypothesis-profile=long).
 settings.register_profile(
@@ -43,3 +45,17 @@ def assert_grads_match(f, args, grads, rtol=1e-5, atol=1e-6):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# Translation validation (sct.validate) for the whole suite: every generated call also runs the
+# original function on copies of its arguments and must compute the same value, bit for bit, and
+# leave its arguments alone. A test that must run without it says why (see ``no_validation``).
+sct.validation(True)
+
+
+@pytest.fixture
+def no_validation():
+    """Run one test with translation validation off (name the reproducer of the bug it hides)."""
+    previous = sct.validation(False)
+    yield
+    sct.validation(previous)

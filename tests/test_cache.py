@@ -59,7 +59,8 @@ def test_threads_compile_each_function_and_signature_once():
     assert compiles() - before == len(functions) * len(inputs)
 
 
-def test_threads_changing_a_closure_while_others_differentiate():
+def test_threads_changing_a_closure_while_others_differentiate(no_validation):
+    # no_validation: c changes between the generated call and validation's call of f (not a bug)
     source = (
         "def make():\n"
         "    c = 1.0\n"

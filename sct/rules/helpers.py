@@ -39,6 +39,7 @@ linear(
 )
 linear(runtime.index_grad, lambda g, ans, grad, x, index: g[index], ndim=_rank_of_operand(1), rest=(None, None))
 linear(runtime.fresh_copy, lambda g, ans, x: g)
+linear(runtime.detached, lambda g, ans, x: g)
 linear(runtime.like, lambda g, ans, grad, x: g, rest=(None,))
 nondiff(runtime.zeros_like, ndim=_rank_of_operand(0))
 
