@@ -80,22 +80,7 @@ def _property(family):
     return check
 
 
-# Families in which the current code still gives wrong numbers or crashes (issue 12; the distinct bugs,
-# each with a reproducer, are listed in docs/reliability.md). They are not run by default: a failing
-# property spends minutes shrinking. `pytest --runxfail tests/test_fuzz_idioms.py` runs them; take a
-# family out of this set once the fixes for it are merged and it passes the long profile.
-KNOWN_FAILING = {"containers", "simultaneous", "targets", "dicts", "fancy", "builtins", "calls"}
-
-
-@pytest.mark.parametrize(
-    "family",
-    [
-        pytest.param(f, marks=pytest.mark.xfail(reason="issue 12: wrong numbers or crashes", run=False))
-        if f in KNOWN_FAILING
-        else f
-        for f in P.FAMILIES
-    ],
-)
+@pytest.mark.parametrize("family", P.FAMILIES)
 def test_idiom_programs_are_refused_or_exact(family):
     _property(family)()
 
@@ -137,7 +122,6 @@ def check_nested_result_program(program, seed):
     return "exact"
 
 
-@pytest.mark.xfail(reason="issue 12: vjp of a nested container result crashes", run=False)
 @settings(suppress_health_check=list(HealthCheck))
 @given(P.nested_results(), seeds)
 def test_vjp_of_nested_results_is_refused_or_exact(program, seed):
