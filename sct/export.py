@@ -47,7 +47,8 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     # The module must be right for any arguments, containers too: parameters not annotated float may be anything.
     sig = tuple(ANY if s is None else s for s in api._annotated_signature(fn))
     variant = api.compiled(fn, positions, sig, many=many)
-    tree = ast.parse(variant.source)
+    source = _shaped_seed(variant.source)
+    tree = ast.parse(source)
     generated = tree.body[0]
     scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
     writer = _Writer()
@@ -59,7 +60,7 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
         "\n".join(sorted(writer.imports, key=lambda line: "numpy" in line)),
         "\n".join(writer.values),
         *writer.functions,
-        variant.source,
+        source,
         _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions]),
         _reference(fn, origin),
     ]
@@ -67,6 +68,30 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     text = head + "\n\n" + "\n\n\n".join(rest) + "\n"
     compile(text, "<sct export>", "exec")  # it is a valid module, or this is a bug in sct
     return text
+
+
+def _shaped_seed(source: str) -> str:
+    """Where the code indexes its seed (a size-1 array returned: ``delta_out[0]``), shape the default ``1.0``.
+
+    The reverse sweep then starts with ``delta_out = delta_out * np.ones_like(out)``: a cotangent of the
+    value's shape, as gradient objects seed it (``1.0[0]`` would fail).
+    """
+    fn = ast.parse(source).body[0]
+    if not fn.args.defaults:
+        return source
+    seed = fn.args.args[-1].arg
+    if not any(
+        isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == seed for n in ast.walk(fn)
+    ):
+        return source
+    value = fn.body[-1].value.elts[0] if isinstance(fn.body[-1].value, ast.Tuple) else None
+    if not isinstance(value, ast.Name):
+        return source
+    lines = source.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == "# backward")
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines.insert(at + 1, f"{indent}{seed} = {seed} * np.ones_like({value.id})\n")
+    return "".join(lines)
 
 
 # ---- free names ------------------------------------------------------------------------

@@ -257,3 +257,21 @@ def test_a_fractional_power_of_a_positive_float_still_has_its_gradient():
         assert type(gy) is float and gy == pytest.approx(1.5 * y**0.5)
     value, _ = sct.value_and_grad(C.power, wrt=1)(x, y)
     assert value == C.power(x, y)
+
+
+def test_an_exported_module_seeds_a_size_1_result_with_its_shape(tmp_path):
+    # the exported grad_f indexed its default seed 1.0 (`delta_out[0]`): a TypeError
+    from sct.export import export_source
+
+    source = tmp_path / "size_one.py"
+    source.write_text("import numpy as np\n\ndef f(x):\n    return np.array([x * 2.0])\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("size_one", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    namespace = {}
+    exec(compile(export_source(module.f), "<export>", "exec"), namespace)
+    assert namespace["gradient"](1.5) == pytest.approx(2.0)
+    value, grad = namespace["grad_f"](np.array([1.5]))
+    np.testing.assert_allclose(grad, [2.0])
