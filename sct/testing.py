@@ -26,6 +26,7 @@ import numpy as np
 
 from . import api
 from .higher import JVPAt, VJPAt
+from .runtime import detached as _fresh  # a copy of the arrays and containers: f may change its arguments
 
 __all__ = ["check_grads"]
 
@@ -124,17 +125,6 @@ def _directional(f, args, positions, v, eps):
         hi[p] = _step(args[p], eps, vi)
         lo[p] = _step(args[p], -eps, vi)
     return _combine(f(*_fresh(hi)), f(*_fresh(lo)), lambda a, b: (np.asarray(a) - np.asarray(b)) / (2 * eps))
-
-
-def _fresh(value):
-    """A copy of the arrays and containers in ``value``: a function may change its arguments (``x += 1``)."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if type(value) in (list, tuple):
-        return type(value)(_fresh(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _fresh(v) for k, v in value.items()}
-    return value
 
 
 def _combine(a, b, op):
