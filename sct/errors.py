@@ -85,3 +85,28 @@ class SourceUnavailableError(SctError):
 
 class UserError(SctError):
     """A problem with a command-line input (``sct dump/check/export``), reported as one line."""
+
+
+_BUILTIN_ADVICE = {
+    "map": "write a loop or a list comprehension: [f(v) for v in xs]",
+    "filter": "write a list comprehension with an `if`: [v for v in xs if p(v)]",
+    "iter": "loop over the sequence itself",
+    "next": "index the sequence: xs[0]",
+    "getattr": "read the attribute directly: obj.name",
+}
+
+
+def no_rule_message(fn, register: str, what: str = "derivative rule") -> str:
+    """Why a call has no derivative, and what to write: a rule to register, or for a builtin a rewrite."""
+    label = getattr(fn, "__qualname__", None)
+    module = getattr(fn, "__module__", None)
+    if label is None:  # a callable object: a user's rule, say
+        label, module = getattr(fn, "__name__", None) or repr(fn), None
+    if module == "builtins" and callable(fn) and not isinstance(fn, type(no_rule_message)):
+        advice = _BUILTIN_ADVICE.get(label, "rewrite the computation with arithmetic, NumPy or a loop")
+        return f"the builtin `{label}` has no derivative in sct; {advice}"
+    shown = f"{module}.{label}" if module and module != "builtins" else label
+    return (
+        f"sct has no {what} for `{shown}`; register one before differentiating:\n"
+        f"    sct.{register}({shown}, lambda g, ans, x: ...)   # one rule per argument"
+    )

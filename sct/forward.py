@@ -24,7 +24,7 @@ import gast
 from . import rules
 from .analysis import SCALAR, rule_view, shape_class, shape_classes, static_value, varied
 from .codegen import Source, assign, function_def, name
-from .errors import NonDifferentiableError, Problem
+from .errors import NonDifferentiableError, Problem, no_rule_message
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from .optimize import unsigned
 from .runtime import fresh_copy, zeros_like
@@ -197,18 +197,8 @@ class _Forward:
         return rule_view(node, self.ranks)
 
     def missing_rule(self, stmt, forward_only=False):
-        fn = stmt.prim
-        label = getattr(fn, "__qualname__", None)
-        module = getattr(fn, "__module__", None)
-        if label is None:  # a callable object: a user's rule, say
-            label, module = getattr(fn, "__name__", None) or repr(fn), None
-        shown = f"{module}.{label}" if module and module != "builtins" else label
         what = "forward (JVP) rule" if forward_only else "derivative rule"
-        message = (
-            f"sct has no {what} for `{shown}`; register one before differentiating:\n"
-            f"    sct.defjvp({shown}, lambda g, ans, x: ...)   # one rule per argument"
-        )
-        self.problems.append(Problem(message, stmt.origin))
+        self.problems.append(Problem(no_rule_message(stmt.prim, "defjvp", what), stmt.origin))
 
 
 # ---- helpers --------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from .analysis import (
     shape_classes,
 )
 from .codegen import Source, assign, comment, function_def, name
-from .errors import NonDifferentiableError, Problem, SctError
+from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
 from .records import popped_stack, record_shapes, shape_only
@@ -351,15 +351,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         return rule_view(node, self.ranks)
 
     def missing_rule(self, stmt):
-        fn = stmt.prim
-        label = getattr(fn, "__qualname__", None) or repr(fn)
-        module = getattr(fn, "__module__", None)
-        shown = f"{module}.{label}" if module and module != "builtins" else label
-        message = (
-            f"sct has no derivative rule for `{shown}`; register one before differentiating:\n"
-            f"    sct.defvjp({shown}, lambda g, ans, x: ...)   # one rule per argument"
-        )
-        self.problems.append(Problem(message, stmt.origin))
+        self.problems.append(Problem(no_rule_message(stmt.prim, "defvjp"), stmt.origin))
 
 
 def _names(node):

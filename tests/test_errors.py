@@ -545,3 +545,16 @@ def test_mutated_programs_only_raise_sct_errors(program, seed):
     args = P.make_args(program, rng)
     for _ in range(_mutants_per_program()):
         check_mutant(_mutate(program.source, rng), args)
+
+
+def test_a_builtin_without_a_derivative_gets_a_rewrite_not_a_rule_to_register():
+    f = P.load("import numpy as np\n\ndef f(xs):\n    return np.sum(list(map(np.sin, xs)))\n")
+    for mode in ("rev", "fwd"):
+        with pytest.raises(sct.NonDifferentiableError) as caught:
+            if mode == "rev":
+                sct.grad(f)([1.0, 2.0])
+            else:
+                sct.jvp(f, ([1.0, 2.0],), ([1.0, 0.0],))
+        message = str(caught.value)
+        assert "the builtin `map`" in message and "list comprehension" in message
+        assert "defvjp" not in message and "defjvp" not in message
