@@ -19,7 +19,7 @@ import numpy as np
 
 from .codegen import assign, name
 from .ir import COMPARES, Assign, For, names_in, walk
-from .runtime import add_at, appended, dropped_last, fresh_copy, kept_writes, tree_add
+from .runtime import add_at, fresh_copy, kept_writes, tree_add
 from .symbolic import Scatter, Sym, call, to_expr
 
 LOAD = gast.Load()
@@ -51,7 +51,7 @@ class Accumulation:
     def in_place(self, var) -> bool:
         """Can ``delta_var += c`` update the array (an array, surely, not a number or a list)?"""
         rank = self.ranks.get(var)
-        return isinstance(rank, int) and rank > 0 and var not in self.lists and var not in self.containers
+        return isinstance(rank, int) and rank > 0 and var not in self.containers
 
     def own(self, var, state) -> list:
         """Make ``delta_var`` an array only we hold, so it can be updated in place."""
@@ -73,7 +73,7 @@ class Accumulation:
         if (
             not nested
             and self.basic_index(contribution.index)
-            and not ((var in self.lists or var in self.containers) and _has_slice(contribution.index))
+            and not (var in self.containers and _has_slice(contribution.index))
         ):
             store = gast.Subscript(value=target, slice=to_expr(contribution.index), ctx=gast.Store())
             lines.append(gast.AugAssign(target=store, op=gast.Add(), value=g))
@@ -89,7 +89,7 @@ class Accumulation:
         NumPy keeps one write per position: where an integer index array repeats a
         position, only the write it keeps gets ``g``'s value there (``kept_writes``).
         """
-        if self.basic_index(index) or target in self.lists or target in self.containers or self.mask_index(index):
+        if self.basic_index(index) or target in self.containers or self.mask_index(index):
             return g[index]
         return call(kept_writes, g, Sym(_index_value(index)))
 
@@ -116,17 +116,6 @@ class Accumulation:
         return isinstance(index, int | str | type(None)) or index is Ellipsis
 
 
-def lists(ir, kinds: dict) -> set:
-    """Variables holding Python lists: list and tuple parameters, lists made in the function, slices of them."""
-    found, size = {p for p, kind in kinds.items() if kind in ("list", "tuple")}, -1
-    while len(found) != size:  # to a fixed point: ``xs = appended(xs, x)`` in a loop
-        size = len(found)
-        for stmt in walk(ir.body):
-            if isinstance(stmt, Assign) and _list_valued(stmt, found):
-                found.add(stmt.target)
-    return found
-
-
 _MASK_MAKERS = {
     *COMPARES.values(),
     np.logical_and,
@@ -151,15 +140,6 @@ def masks(ir) -> set:
         elif isinstance(stmt, For):
             other.add(stmt.target)
     return made - other
-
-
-def _list_valued(stmt: Assign, found: set) -> bool:
-    value = stmt.value
-    if isinstance(value, gast.List | gast.ListComp) or stmt.prim in (appended, dropped_last):
-        return True
-    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice):
-        value = value.value
-    return isinstance(value, gast.Name) and value.id in found
 
 
 def _index_value(index):

@@ -26,7 +26,7 @@ import gast
 import numpy as np
 
 from . import containers, rules
-from .accumulation import Accumulation, lists, merged
+from .accumulation import Accumulation, merged
 from .analysis import (
     SCALAR,
     activity,
@@ -89,7 +89,6 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.classes = shape_classes(ir, ranks)
         self.overwritten = overwritten(ir)
         self.first = first_definitions(ir)
-        self.lists = lists(ir, kinds)
         self.containers, self.nested = containers.analyse(ir, ir.containers)
         flags = branch_flags(ir)
         self.flags = set(flags) & self.overwritten  # see reverse_if: recorded, or tested again
