@@ -278,6 +278,31 @@ def _check_arity(fn, args):
         pass
 
 
+def bind_positionally(fn, args: tuple, kwargs: dict) -> tuple:
+    """``fn(*args, **kwargs)``'s arguments as a tuple of positional ones, as a positional call would give them.
+
+    A parameter left to its default between two given ones takes the default;
+    those after the last given one are left off, as in a positional call (so a
+    parameter differentiated by must be given, whichever way). Arguments ``fn``
+    cannot take raise the ``TypeError`` that calling ``fn`` would.
+    """
+    target = inspect.unwrap(fn, stop=frontend.is_plain_wrapper)
+    try:
+        params = inspect.signature(target)
+    except (TypeError, ValueError):  # no signature to bind by
+        raise TypeError(f"{fn.__name__}() cannot be called with keyword arguments through sct") from None
+    try:
+        bound = params.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{fn.__name__}() {exc}") from None
+    positional = [p for p in params.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    given = [i for i, p in enumerate(positional) if p.name in bound.arguments]
+    if len(bound.arguments) > len(given):  # *args, **kwargs, keyword-only: refused when the object was made
+        raise SctError(f"{fn.__name__}: sct passes only positional parameters, not {sorted(kwargs)}")
+    last = given[-1] + 1 if given else 0
+    return tuple(bound.arguments.get(p.name, p.default) for p in positional[:last])
+
+
 def _check_scalar(fn, out):
     if isinstance(out, complex) or np.iscomplexobj(out) and not isinstance(out, list | tuple | dict):
         raise SctError(
@@ -324,11 +349,13 @@ class _Differentiated:
         self._calls = 0  # through the general path
         self._dispatched = None  # the variants the current dispatcher tests for
 
-    def __call__(self, *args):
-        return self._call(*args)
+    def __call__(self, *args, **kwargs):
+        return self._call(*args, **kwargs)
 
-    def _general(self, *args):
+    def _general(self, *args, **kwargs):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
+        if kwargs:  # bound like the function binds them, then passed by position
+            args = bind_positionally(self.fn, args, kwargs)
         sig = signature(args)
         found = self._variants.get(sig)
         if found is None and max(self.positions) < len(args):  # the rest may take their defaults
@@ -425,6 +452,8 @@ class _Differentiated:
             self._check,
             with_value=self._with_value,
             has_aux=self.has_aux,
+            names=_positional_names(self.fn),
+            name=getattr(self.fn, "__name__", None),
         )
         cls = type(self)
         if "_dispatching" not in cls.__dict__:
@@ -441,6 +470,15 @@ class _Differentiated:
 
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
+
+
+def _positional_names(fn) -> list | None:
+    """The names ``fn`` takes its positional parameters by (keywords bind to them), or None if unknown."""
+    try:
+        params = inspect.signature(inspect.unwrap(fn, stop=frontend.is_plain_wrapper)).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 _DISPATCHED = 4  # variants the fast path of one gradient object tests for, the latest first
