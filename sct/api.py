@@ -18,7 +18,7 @@ import weakref
 import gast
 import numpy as np
 
-from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, unbox, validate, values
+from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, signatures, unbox, validate, values
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
@@ -109,8 +109,11 @@ def build(
     source_fn = fn
     fn = higher.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
+    if isinstance(fn, signatures.Flat):  # f(x, *rest, k): the body of f, every parameter positional
+        signatures.flatten_parameters(parsed.node)
     frontend.check_supported(parsed)
-    ir, namer = anf.lower(parsed, has_aux=has_aux)
+    structures = {p: s[3] for p, s in zip(anf.parameter_names(parsed.node.args), sig) if s and len(s) > 3}
+    ir, namer = anf.lower(parsed, has_aux=has_aux, structures=structures)
     arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
@@ -340,10 +343,15 @@ class _Differentiated:
     def __init__(self, fn, wrt, has_aux):
         if not callable(fn):
             raise SctError(f"sct.grad expects a function, got {fn!r}")
+        self._flat = signatures.needs_flattening(fn)  # a plain function only: a Grad is not seen through
+        if self._flat:  # f(x, *rest, k=1.0, **opts): differentiated as flat(x, rest, k, opts)
+            target = signatures.flat(fn)
+            signatures.check_wrt(target, wrt)
+            fn, user_fn = target, fn
         self.fn, self.has_aux = fn, has_aux
         self.positions, many = resolve_wrt(fn, wrt)
         self.options = {"has_aux": has_aux, "many": many}
-        functools.update_wrapper(self, fn, updated=())  # fn may be a Grad: keep our own fields
+        functools.update_wrapper(self, user_fn if self._flat else fn, updated=())  # fn may be a Grad: keep ours
         self._variants = _variants_of(fn, self.positions, self.options, self._grads_only)
         self._call = self._general
         self._calls = 0  # through the general path
@@ -354,7 +362,9 @@ class _Differentiated:
 
     def _general(self, *args, **kwargs):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
-        if kwargs:  # bound like the function binds them, then passed by position
+        if self._flat:  # one argument per parameter: *rest a tuple, **opts a dict
+            args = self.fn.flatten(args, kwargs, [self.fn.names[i] for i in self.positions])
+        elif kwargs:  # bound like the function binds them, then passed by position
             args = bind_positionally(self.fn, args, kwargs)
         sig = signature(args)
         found = self._variants.get(sig)
@@ -365,7 +375,7 @@ class _Differentiated:
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
-        elif self._calls > 1 and self._dispatched != list(self._variants.values()):  # in use: worth a dispatcher
+        elif self._calls > 1 and not self._flat and self._dispatched != list(self._variants.values()):  # in use
             self._dispatch()
         for i in self.positions:  # a container, None, a str, an object: the key hides what the leaves are
             if sig[i] is None or sig[i][0] is None:
