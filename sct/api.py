@@ -301,7 +301,11 @@ def bind_positionally(fn, args: tuple, kwargs: dict) -> tuple:
     positional = [p for p in params.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     given = [i for i, p in enumerate(positional) if p.name in bound.arguments]
     if len(bound.arguments) > len(given):  # *args, **kwargs, keyword-only: refused when the object was made
-        raise SctError(f"{fn.__name__}: sct passes only positional parameters, not {sorted(kwargs)}")
+        raise SctError(
+            f"{fn.__name__} takes {sorted(set(bound.arguments) - {positional[i].name for i in given})} "
+            "other than by position, which sct cannot pass here: differentiate a function with plain "
+            "parameters that calls it (lambda x, rest: f(x, *rest))"
+        )
     last = given[-1] + 1 if given else 0
     return tuple(bound.arguments.get(p.name, p.default) for p in positional[:last])
 

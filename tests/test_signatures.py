@@ -338,3 +338,16 @@ def test_a_function_of_rest_alone_is_differentiated_by_name():
     assert sct.grad(square, wrt="a")(1.5) == pytest.approx((3.0,))
     with pytest.raises(sct.SctError, match="wrt='xs'"):
         sct.grad(only_rest)  # wrt=0: there is no positional parameter 0
+
+
+def test_the_gradient_of_such_a_gradient_is_refused_not_miscomputed():
+    def g(x, *rest, k=1.0):
+        return x * x * k * rest[0]
+
+    for outer in (sct.grad, sct.value_and_grad):
+        with pytest.raises(sct.SctError, match="lambda x, rest"):
+            outer(sct.grad(g), wrt="x")(0.3, 2.0, 3.0)
+        with pytest.raises(sct.SctError, match="lambda x, rest"):
+            outer(sct.grad(g, wrt="k"), wrt="x")(0.3, 2.0, k=3.0)
+    inner = sct.grad(lambda x, rest, k: g(x, *rest, k=k))
+    assert sct.grad(inner)(0.3, (2.0,), 3.0) == pytest.approx(2 * 3.0 * 2.0)
