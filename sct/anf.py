@@ -51,8 +51,14 @@ LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
 
 
-def lower(parsed: Parsed, has_aux: bool = False) -> tuple[FunctionIR, Namer]:
+def lower(parsed: Parsed, has_aux: bool = False, structures=None) -> tuple[FunctionIR, Namer]:
+    """``structures``: parameter -> the structure of its container argument (:func:`sct.containers.describe`),
+    so ``f(*args)``/``f(**kw)`` of a tuple or dict passed in can be unpacked (the variant is compiled for it).
+    """
     lowering = _Lowering(parsed)
+    for param, structure in (structures or {}).items():
+        if param in lowering.params and param not in lowering.unversioned:
+            lowering.note_structure(param, structure)
     body = lowering.function(has_aux)
     ir = FunctionIR(
         name=parsed.node.name,
@@ -72,7 +78,7 @@ def lower(parsed: Parsed, has_aux: bool = False) -> tuple[FunctionIR, Namer]:
 class _Lowering(Expressions, ControlFlow, Calls):
     def __init__(self, parsed: Parsed):
         self.parsed = parsed
-        self.params = [a.id for a in parsed.node.args.args]
+        self.params = parameter_names(parsed.node.args)
         self.locals = set(self.params) | _assigned_names(parsed.node)
         used = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
         self.namer = Namer(used | self.locals | {parsed.node.name} | RESERVED)
@@ -156,6 +162,8 @@ class _Lowering(Expressions, ControlFlow, Calls):
             self.emit(self.aux, value.elts[1])
             value = value.elts[0]
         self.emit(self.output, value)
+        if sum(isinstance(n, gast.Return) for n in gast.walk(self.parsed.node)) == 1:  # out is bound once
+            self.note_pack(self.output, self.stmts[-1])
 
     def assign(self, target, value):
         """Lower ``target = value``; returns an atom holding the value (for chains)."""
@@ -180,6 +188,8 @@ class _Lowering(Expressions, ControlFlow, Calls):
         else:
             version = base
         self.emit(version, value, overwrites=user_name in self.unversioned)
+        if user_name not in self.unversioned:  # bound once: what it holds is known here
+            self.note_pack(version, self.stmts[-1])
         self.current[user_name] = version
         self.roots[user_name] = version
         if user_name in self.written and self.stmts[-1].prim not in _MAKES_NEW_ARRAY:
@@ -326,6 +336,12 @@ _MAKES_NEW_ARRAY = {
     *BINOPS.values(),
     *UNARYOPS.values(),
 }
+
+
+def parameter_names(args) -> list[str]:
+    """Every parameter's name in order: positional-only, positional, ``*args``, keyword-only, ``**kwargs``."""
+    found = [*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg]
+    return [a.id for a in found if a is not None]
 
 
 def _written_names(fn_node) -> set:

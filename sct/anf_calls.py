@@ -35,6 +35,7 @@ class Calls:
         self.inlining = [self.parsed.fn]  # the functions being lowered, outermost first
         self.aliases = {}  # global name in this function -> name in the generated code
         self.root = self
+        self.packs = {}  # generated name -> its tuple's length or its dict's keys, where known while lowering
 
     # ---- globals ---------------------------------------------------------------------
     def bind_global(self, global_name: str, value):
@@ -67,6 +68,72 @@ class Calls:
             return _name(alias)
         return gast.Attribute(value=self.rooted(node.value), attr=node.attr, ctx=LOAD)
 
+    # ---- f(*args, **kw) ------------------------------------------------------------------
+    def note_pack(self, target: str, stmt) -> None:
+        """Remember the length of a tuple (the keys of a dict) ``target`` is bound to once, for ``f(*target)``."""
+        value = stmt.value
+        if stmt.prim is tuple and isinstance(value, gast.Tuple):
+            self.packs[target] = len(value.elts)
+        elif stmt.prim is dict and isinstance(value, gast.Dict) and all(_is_str(k) for k in value.keys):
+            self.packs[target] = tuple(k.value for k in value.keys)
+        elif stmt.prim is None and isinstance(value, gast.Name) and value.id in self.packs:  # a copy
+            self.packs[target] = self.packs[value.id]
+        elif stmt.prim is operator.add and isinstance(value, gast.BinOp):  # args + (x,)
+            left, right = self.pack_of(value.left), self.pack_of(value.right)
+            if isinstance(left, int) and isinstance(right, int):
+                self.packs[target] = left + right
+
+    def note_structure(self, param: str, structure) -> None:
+        """A parameter's tuple length or dict keys, from the structure of the argument the variant is for."""
+        if not isinstance(structure, tuple) or len(structure) != 2 or structure[1][:1] == ("*",):
+            return
+        kind, items = structure
+        if kind == "tuple":
+            self.packs[param] = len(items)
+        elif kind == "dict" and all(isinstance(k, str) for k, _ in items):
+            self.packs[param] = tuple(k for k, _ in items)
+
+    def pack_of(self, atom):
+        """The length (an int) or keys (a tuple) of the tuple or dict ``atom`` holds, or None if not known."""
+        if isinstance(atom, gast.Tuple):
+            return len(atom.elts)
+        if isinstance(atom, gast.Name):
+            return self.packs.get(atom.id)
+        return None
+
+    def unpacked_arguments(self, node):
+        """The arguments of a call with ``*args``/``**kw``, each an atom: ``(args, keywords)``, or None."""
+        args, keywords = [], []
+        for a in node.args:
+            if not isinstance(a, gast.Starred):
+                args.append(self.expr(a))
+                continue
+            atom = self.expr(a.value)
+            length = self.pack_of(atom)
+            if not isinstance(length, int):
+                self.problem(a, _UNPACK % ("*", "a tuple", "(x, y) or args + (x,)"))
+                return None
+            args += atom.elts if isinstance(atom, gast.Tuple) else [self.item(atom, i) for i in range(length)]
+        for k in node.keywords:
+            if k.arg is not None:
+                keywords.append(gast.keyword(arg=k.arg, value=self.expr(k.value)))
+                continue
+            atom = self.expr(k.value)
+            keys = self.pack_of(atom)
+            if not isinstance(keys, tuple):
+                self.problem(k.value, _UNPACK % ("**", "a dict", "{'a': x, 'b': y}"))
+                return None
+            keywords += [gast.keyword(arg=key, value=self.item(atom, key)) for key in keys]
+        return args, keywords
+
+    def item(self, atom, key):
+        """A temporary holding ``atom[key]``."""
+        temp = self.namer.temp()
+        index = gast.Constant(value=key, kind=None)
+        self.stmts.append(_copy(temp, gast.Subscript(value=atom, slice=index, ctx=LOAD), self.origin))
+        self.stmts[-1].prim = operator.getitem
+        return _name(temp)
+
     # ---- functions -----------------------------------------------------------------------
     def inlinable(self, fn) -> bool:
         if not isinstance(fn, types.FunctionType) or lookup(fn) is not None:
@@ -80,7 +147,7 @@ class Calls:
             return self.recursive_call(fn, args, keywords, call)
         try:
             parsed = frontend.parse(fn)
-            frontend.check_supported(parsed)
+            frontend.check_supported(parsed, helper=True)
             bound = inspect.signature(fn).bind(*args, **{k.arg: k.value for k in keywords})
         except UnsupportedSyntaxError as exc:
             self.problems.extend(exc.problems)
@@ -122,6 +189,8 @@ class Calls:
         return _name(result)
 
     def bind_parameter(self, param: str, value):
+        if isinstance(value, tuple | dict) and param in _packed(self.parsed.node.args):  # *args, **kwargs
+            value = _display(self, value)
         if not isinstance(value, gast.AST):
             value = self.constant(param, value)
         if isinstance(value, gast.Name | gast.Constant) and param not in self.reassigned:
@@ -130,6 +199,8 @@ class Calls:
         local = self.local_name(param)
         self.stmts.append(_copy(local, value, self.origin))
         self.current[param] = local
+        if param not in self.unversioned:
+            self.note_pack(local, self.stmts[-1])
 
     def constant(self, label: str, value):
         """An atom for a default argument's value."""
@@ -168,6 +239,31 @@ class Calls:
 
 
 _MISSING = object()
+_UNPACK = (
+    "cannot see what this `%s` unpacks: sct inlines the call, so it must be %s passed in or built "
+    "in the function with a fixed size, such as %s (not a list, and not rebound in a loop or branch)"
+)
+
+
+def _is_str(node) -> bool:
+    return isinstance(node, gast.Constant) and isinstance(node.value, str)
+
+
+def _packed(args) -> set:
+    """The names of a ``def``'s ``*args`` and ``**kwargs``."""
+    return {a.id for a in (args.vararg, args.kwarg) if a is not None}
+
+
+def _display(lowering, value):
+    """The tuple (``*args``) or dict (``**kwargs``) a call packs, as a display of atoms."""
+    if isinstance(value, tuple):
+        return gast.Tuple(elts=[_atom(lowering, "arg", v) for v in value], ctx=LOAD)
+    keys = [gast.Constant(value=k, kind=None) for k in value]
+    return gast.Dict(keys=keys, values=[_atom(lowering, k, v) for k, v in value.items()])
+
+
+def _atom(lowering, label, value):
+    return value if isinstance(value, gast.AST) else lowering.constant(label, value)
 
 
 class WithVjp:
@@ -219,6 +315,8 @@ def _copy(target, value, origin):
 
     if isinstance(value, gast.Tuple | gast.List):  # a display of atoms builds a container (its own rule)
         return Assign(target, value, tuple if isinstance(value, gast.Tuple) else list, origin)
+    if isinstance(value, gast.Dict):  # **kwargs: a dict display of atoms
+        return Assign(target, value, dict, origin)
     return Assign(target, value, None, origin)
 
 
@@ -236,6 +334,7 @@ def _callee(caller, parsed):
             self.shared_updates = caller.shared_updates
             self.augmented = caller.augmented
             self.root = caller.root
+            self.packs = caller.packs
             self.inlining = caller.inlining + [parsed.fn]
             self.current = {}
             self.renamed = {}

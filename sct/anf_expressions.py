@@ -38,6 +38,14 @@ def _negative_literal(node) -> bool:
     )
 
 
+def _unpacks(node) -> bool:
+    """A call with ``*args`` or ``**kw`` (other than ``zip(*rows)``)."""
+    starred = any(isinstance(a, gast.Starred) for a in node.args)
+    if starred and isinstance(node.func, gast.Name) and node.func.id == "zip" and len(node.args) == 1:
+        return False
+    return starred or any(k.arg is None for k in node.keywords)
+
+
 def _names(node) -> set:
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
@@ -83,6 +91,7 @@ class Expressions:
             return flat
         temp = self.namer.temp()  # named after its operands, so names read in order
         self.stmts.append(Assign(temp, flat, prim, self.where(node), method))
+        self.note_pack(temp, self.stmts[-1])
         return name(temp)
 
     def is_atom(self, node) -> bool:
@@ -151,6 +160,9 @@ class Expressions:
             return None, self.list_comprehension(node), False
         if self.is_atom(node):
             return None, self.atom(node), False
+        if isinstance(node, gast.Starred):
+            self.problem(node, "`*` unpacking is supported in calls of your own functions only; write the items out")
+            return None, gast.Constant(value=None, kind=None), False
         self.problem(node, f"the expression `{type(node).__name__}` is not supported")
         return None, gast.Constant(value=None, kind=None), False
 
@@ -162,6 +174,8 @@ class Expressions:
         return COMPARES.get(type(node.ops[0])), flat, False
 
     def call(self, node):
+        if _unpacks(node):  # f(*args, **kw): into a user function, which is inlined
+            return self.unpacking_call(node)
         args = [self.expr(a) for a in node.args if not isinstance(a, gast.Starred)]  # zip(*rows): below
         keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
         func = node.func
@@ -188,6 +202,27 @@ class Expressions:
             return METHODS.get(func.attr), gast.Call(func=method, args=args, keywords=keywords), True
         self.problem(node, "only calls of named functions are supported")
         return None, gast.Call(func=func, args=args, keywords=keywords), False
+
+    def unpacking_call(self, node):
+        """``f(*args, **kw)`` where ``f`` is inlined: the tuple and dict unpacked into atoms, then the call."""
+        func, fn = node.func, None
+        if self.global_path(func) is not None:
+            fn = self.resolve(func)
+        lam = self.lambdas.get(func.id) if isinstance(func, gast.Name) else None
+        if lam is None and not self.inlinable(fn):
+            what = f"`{getattr(fn, '__name__', 'this function')}`" if fn is not None else "this function"
+            self.problem(node, f"{what} cannot be called with *args or **kwargs; pass the arguments one by one")
+            return None, gast.Constant(value=None, kind=None), False
+        unpacked = self.unpacked_arguments(node)
+        if unpacked is None:
+            return None, gast.Constant(value=None, kind=None), False
+        args, keywords = unpacked
+        if lam is not None:
+            if keywords:
+                self.problem(node, "call a lambda with exactly its positional parameters")
+                return None, gast.Constant(value=None, kind=None), False
+            return None, self.inline_lambda(lam, args, node), False
+        return None, self.inline_function(fn, args, keywords, node), False
 
     def helper_call(self, helper, args):
         """A call of one of sct's helpers (``dict_items(d)``): the primitive, the call, not a method."""

@@ -18,7 +18,7 @@ import weakref
 import gast
 import numpy as np
 
-from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, unbox, validate, values
+from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, signatures, unbox, validate, values
 from . import optimize as passes
 from . import parse as frontend
 from .errors import SctError, UnsupportedSyntaxError
@@ -109,8 +109,11 @@ def build(
     source_fn = fn
     fn = higher.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
+    if isinstance(fn, signatures.Flat):  # f(x, *rest, k): the body of f, every parameter positional
+        signatures.flatten_parameters(parsed.node)
     frontend.check_supported(parsed)
-    ir, namer = anf.lower(parsed, has_aux=has_aux)
+    structures = {p: s[3] for p, s in zip(anf.parameter_names(parsed.node.args), sig) if s and len(s) > 3}
+    ir, namer = anf.lower(parsed, has_aux=has_aux, structures=structures)
     arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
@@ -278,6 +281,35 @@ def _check_arity(fn, args):
         pass
 
 
+def bind_positionally(fn, args: tuple, kwargs: dict) -> tuple:
+    """``fn(*args, **kwargs)``'s arguments as a tuple of positional ones, as a positional call would give them.
+
+    A parameter left to its default between two given ones takes the default;
+    those after the last given one are left off, as in a positional call (so a
+    parameter differentiated by must be given, whichever way). Arguments ``fn``
+    cannot take raise the ``TypeError`` that calling ``fn`` would.
+    """
+    target = inspect.unwrap(fn, stop=frontend.is_plain_wrapper)
+    try:
+        params = inspect.signature(target)
+    except (TypeError, ValueError):  # no signature to bind by
+        raise TypeError(f"{fn.__name__}() cannot be called with keyword arguments through sct") from None
+    try:
+        bound = params.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{fn.__name__}() {exc}") from None
+    positional = [p for p in params.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    given = [i for i, p in enumerate(positional) if p.name in bound.arguments]
+    if len(bound.arguments) > len(given):  # *args, **kwargs, keyword-only: refused when the object was made
+        raise SctError(
+            f"{fn.__name__} takes {sorted(set(bound.arguments) - {positional[i].name for i in given})} "
+            "other than by position, which sct cannot pass here: differentiate a function with plain "
+            "parameters that calls it (lambda x, rest: f(x, *rest))"
+        )
+    last = given[-1] + 1 if given else 0
+    return tuple(bound.arguments.get(p.name, p.default) for p in positional[:last])
+
+
 def _check_scalar(fn, out):
     if isinstance(out, complex) or np.iscomplexobj(out) and not isinstance(out, list | tuple | dict):
         raise SctError(
@@ -315,20 +347,29 @@ class _Differentiated:
     def __init__(self, fn, wrt, has_aux):
         if not callable(fn):
             raise SctError(f"sct.grad expects a function, got {fn!r}")
+        self._flat = signatures.needs_flattening(fn)  # a plain function only: a Grad is not seen through
+        if self._flat:  # f(x, *rest, k=1.0, **opts): differentiated as flat(x, rest, k, opts)
+            target = signatures.flat(fn)
+            signatures.check_wrt(target, wrt)
+            fn, user_fn = target, fn
         self.fn, self.has_aux = fn, has_aux
         self.positions, many = resolve_wrt(fn, wrt)
         self.options = {"has_aux": has_aux, "many": many}
-        functools.update_wrapper(self, fn, updated=())  # fn may be a Grad: keep our own fields
+        functools.update_wrapper(self, user_fn if self._flat else fn, updated=())  # fn may be a Grad: keep ours
         self._variants = _variants_of(fn, self.positions, self.options, self._grads_only)
         self._call = self._general
         self._calls = 0  # through the general path
         self._dispatched = None  # the variants the current dispatcher tests for
 
-    def __call__(self, *args):
-        return self._call(*args)
+    def __call__(self, *args, **kwargs):
+        return self._call(*args, **kwargs)
 
-    def _general(self, *args):
+    def _general(self, *args, **kwargs):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
+        if self._flat:  # one argument per parameter: *rest a tuple, **opts a dict
+            args = self.fn.flatten(args, kwargs, [self.fn.names[i] for i in self.positions])
+        elif kwargs:  # bound like the function binds them, then passed by position
+            args = bind_positionally(self.fn, args, kwargs)
         sig = signature(args)
         found = self._variants.get(sig)
         if found is None and max(self.positions) < len(args):  # the rest may take their defaults
@@ -338,7 +379,7 @@ class _Differentiated:
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
-        elif self._calls > 1 and self._dispatched != list(self._variants.values()):  # in use: worth a dispatcher
+        elif self._calls > 1 and not self._flat and self._dispatched != list(self._variants.values()):  # in use
             self._dispatch()
         for i in self.positions:  # a container, None, a str, an object: the key hides what the leaves are
             if sig[i] is None or sig[i][0] is None:
@@ -425,6 +466,8 @@ class _Differentiated:
             self._check,
             with_value=self._with_value,
             has_aux=self.has_aux,
+            names=_positional_names(self.fn),
+            name=getattr(self.fn, "__name__", None),
         )
         cls = type(self)
         if "_dispatching" not in cls.__dict__:
@@ -441,6 +484,15 @@ class _Differentiated:
 
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
+
+
+def _positional_names(fn) -> list | None:
+    """The names ``fn`` takes its positional parameters by (keywords bind to them), or None if unknown."""
+    try:
+        params = inspect.signature(inspect.unwrap(fn, stop=frontend.is_plain_wrapper)).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 _DISPATCHED = 4  # variants the fast path of one gradient object tests for, the latest first

@@ -83,7 +83,7 @@ def _argument_test(param: str, sig) -> str | None:
     return None
 
 
-def dispatcher(variants: list, general, explain, check, *, with_value: bool, has_aux: bool):
+def dispatcher(variants: list, general, explain, check, *, with_value: bool, has_aux: bool, names=None, name=None):
     """A function ``call(*args)`` that runs the right variant, or ``general(*args)``.
 
     ``variants`` is a list of ``(signature, compiled)``, the first tested first;
@@ -92,10 +92,15 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
     variants proved ``scalar``). A call returns ``(value, grads)`` if
     ``with_value``; else ``grads``, or ``(grads, aux)`` if ``has_aux``.
 
-    The dispatcher takes the function's parameters positionally
-    (``def call(x=MISSING, y=MISSING, /, *rest)``): no tuple to build and
-    unpack. (A call that leaves a parameter to its default takes the general
-    path, which fills it in.)
+    The dispatcher takes the function's parameters as its own
+    (``def call(x=MISSING, y=MISSING, *rest)``): no tuple to build and
+    unpack, and keywords bind as they bind in the function, at no cost to a
+    positional call. (A call that leaves a parameter to its default takes the
+    general path, which fills it in.) ``names`` are the function's own names for
+    its positional parameters: where the generated code renamed one (a parameter
+    called ``len``), the dispatcher takes them by position and keywords in
+    ``**__sct_kw``, which it hands to the general path. ``name``: the function's,
+    for Python's own errors (``f() got an unexpected keyword argument 'z'``).
     The first variant's code is written into it where that variant returns the
     gradients alone (``grad``): a call less. Every name the dispatcher adds
     starts ``__sct_``, which generated code never uses.
@@ -109,8 +114,11 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
         "__sct_result" if with_value else "(__sct_result[1], __sct_result[0][1])" if has_aux else "__sct_result[1]"
     )
     given = f"({', '.join(params)}{',' if len(params) == 1 else ''})"  # the arguments, when all are given
-    signature = "".join(f"{p}=__sct_missing, " for p in params) + ("/, " if params else "")
-    lines = [f"def __sct_call({signature}*__sct_rest):"]
+    names = params if names is None else list(names)
+    own = names == params  # keywords bind to the dispatcher's own parameters
+    signature = "".join(f"{p}=__sct_missing, " for p in params) + ("/, " if params and not own else "")
+    lines = [f"def __sct_call({signature}*__sct_rest{'' if own else ', **__sct_kw'}):"]
+    env["__sct_fallback"] = _fallback(general, names)
     for v, (sig, variant) in enumerate(variants):
         tests = [_argument_test(p, s) for p, s in zip(params, sig)]
         if len(sig) != len(params) or not all(tests):
@@ -118,7 +126,7 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
         args = ", ".join(params[: len(sig)])
         guards = guard_terms(variant.guards, env, prefix=f"__sct_v{v}_")
         lines += [
-            f"    if {' and '.join(tests + ['not __sct_rest'])}:",
+            f"    if {' and '.join(tests + ['not __sct_rest'] + ([] if own else ['not __sct_kw']))}:",
             "        try:",
             f"            __sct_fresh = {' and '.join(guards) or 'True'}",
             "        except (KeyError, ValueError):",
@@ -147,13 +155,30 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
                 "                __sct_check(__sct_value)",
             ]
         lines.append(f"            return {returned}")
-    lines.append(f"    return __sct_general(*[a for a in {given} if a is not __sct_missing], *__sct_rest)")
+    lines.append(f"    return __sct_fallback({given}, __sct_rest, {'{}' if own else '__sct_kw'})")
     text = "\n".join(lines) + "\n"
     if inlined is None:
         exec(compile(text, "<sct dispatch>", "exec"), env)
-        return env["__sct_call"]
-    helpers = {**inlined.helpers, **env}
-    return codegen.compile_source(text, "__sct_call", inlined.function.__globals__, helpers, "dispatch")
+        call = env["__sct_call"]
+    else:
+        helpers = {**inlined.helpers, **env}
+        call = codegen.compile_source(text, "__sct_call", inlined.function.__globals__, helpers, "dispatch")
+    if name is not None:
+        call.__name__ = call.__qualname__ = name
+    return call
+
+
+def _fallback(general, names: list):
+    """``fallback(given, rest, kw)``: the general path, called as the dispatcher was (``MISSING``: not given)."""
+
+    def fallback(given, rest, kw):
+        for k, value in enumerate(given):
+            if value is MISSING:  # the rest by keyword: a parameter between may be left to its default
+                later = {n: v for n, v in zip(names[k:], given[k:]) if v is not MISSING}
+                return general(*given[:k], *rest, **later, **kw)
+        return general(*given, *rest, **kw)
+
+    return fallback
 
 
 def _inlinable(variant) -> bool:

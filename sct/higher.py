@@ -26,6 +26,7 @@ import numbers
 import gast
 
 from . import codegen
+from .errors import UnsupportedSyntaxError
 
 LOAD = gast.Load()
 
@@ -39,6 +40,14 @@ def differentiable(fn, sig):
 
     if isinstance(fn, Grad | ValueAndGrad):
         from .api import compiled
+        from .signatures import Flat
+
+        if isinstance(fn.fn, Flat):  # its generated code takes (x, rest, k), not the call's arguments
+            raise UnsupportedSyntaxError(
+                f"cannot differentiate the gradient of {fn.fn.__name__} again: it takes *args, **kwargs, "
+                "keyword-only or positional-only parameters; differentiate the gradient of a function with plain "
+                f"parameters that calls it, e.g. sct.grad(lambda x, rest: {fn.fn.__name__}(x, *rest))"
+            )
 
         variant = compiled(fn.fn, fn.positions, sig, **fn.options)
         if isinstance(fn, ValueAndGrad):

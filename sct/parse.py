@@ -356,21 +356,26 @@ _INSTEAD = {
 }
 
 
-def check_supported(parsed: Parsed, allowed=_SUPPORTED) -> None:
-    """Raise one UnsupportedSyntaxError listing every construct outside ``allowed``."""
+def check_supported(parsed: Parsed, allowed=_SUPPORTED, helper=False) -> None:
+    """Raise one UnsupportedSyntaxError listing every construct outside ``allowed``.
+
+    ``helper``: a function inlined where it is called, whose call binds ``*args``,
+    ``**kwargs``, keyword-only and positional-only parameters as Python does.
+    """
     problems = []
     root = parsed.node
-    for node in _walk_body(root):
-        if isinstance(node, allowed) and not _bad_call(node) or _starred_target(node):
+    for node in _walk_body(root, parsed):
+        if _allowed(parsed, node, allowed):
             continue
         problems.append(Problem(_unsupported_message(node), parsed.location(node)))
     args = root.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+    if (args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs) and not helper:
         problems.insert(
             0,
             Problem(
-                "*args, **kwargs, keyword-only and positional-only parameters are not "
-                "supported yet; use plain positional parameters",
+                "*args, **kwargs, keyword-only and positional-only parameters are supported in the function "
+                "sct.grad and sct.value_and_grad differentiate and in the functions it calls, not here; "
+                "differentiate a function with plain positional parameters that calls it (lambda x, rest: f(x, *rest))",
                 parsed.location(root),
             ),
         )
@@ -380,7 +385,7 @@ def check_supported(parsed: Parsed, allowed=_SUPPORTED) -> None:
         raise UnsupportedSyntaxError(problems)
 
 
-def _walk_body(root):
+def _walk_body(root, parsed):
     """Every node under ``root``'s body, not descending into what is already reported."""
     stack = list(reversed(root.body))
     while stack:
@@ -388,13 +393,22 @@ def _walk_body(root):
         yield node
         if isinstance(node, gast.Call) and _transposing_zip(node):
             stack.extend([node.args[0].value, node.func])  # zip(*pairs): the starred operand is allowed there
-        elif isinstance(node, _SUPPORTED) and not _bad_call(node) or _starred_target(node):
+        elif _allowed(parsed, node, _SUPPORTED):
             stack.extend(reversed(list(gast.iter_child_nodes(node))))
 
 
+def _allowed(parsed: Parsed, node, allowed) -> bool:
+    if _starred_target(node):
+        return True
+    return isinstance(node, allowed) and not _bad_call(node) and not _unpacks_into_library(parsed, node)
+
+
 def _starred_target(node) -> bool:
-    """``first, *rest = xs``: a starred assignment target (lowered as a slice made a list)."""
-    return isinstance(node, gast.Starred) and isinstance(node.ctx, gast.Store)
+    """``first, *rest = xs``: a starred assignment target (lowered as a slice made a list); or ``f(*args)``.
+
+    (Where a starred operand is not a call's argument, the lowering reports it.)
+    """
+    return isinstance(node, gast.Starred)
 
 
 # Bitwise operators have no derivative and no rule; reported at the expression that uses them.
@@ -403,12 +417,39 @@ _BITWISE[gast.Invert] = "~"
 
 
 def _bad_call(node) -> bool:
-    """A supported node type used in an unsupported way: ``f(*args)``, ``x << 1``, ``~x``."""
+    """A supported node type used in an unsupported way: ``x << 1``, ``~x``.
+
+    (``f(*args, **kw)`` is checked where it is lowered: only a call sct inlines can unpack.)
+    """
     if isinstance(node, gast.BinOp | gast.UnaryOp | gast.AugAssign):
         return type(node.op) in _BITWISE
-    if not isinstance(node, gast.Call) or not any(isinstance(a, gast.Starred) for a in node.args):
+    return False
+
+
+def _unpacks_into_library(parsed: Parsed, node) -> bool:
+    """``np.add(*args)``, ``f(**kw)`` of a function sct does not inline: refused here, with the rest.
+
+    (A call of the user's own function or of a local lambda is checked where it is lowered.)
+    """
+    if not isinstance(node, gast.Call) or _transposing_zip(node):
         return False
-    return not _transposing_zip(node)
+    if not any(isinstance(a, gast.Starred) for a in node.args) and all(k.arg is not None for k in node.keywords):
+        return False
+    path, func = [], node.func
+    while isinstance(func, gast.Attribute):
+        path.insert(0, func.attr)
+        func = func.value
+    if not isinstance(func, gast.Name):
+        return True
+    missing = object()
+    value = parsed.closure.get(func.id, parsed.globals.get(func.id, missing))
+    if value is missing:
+        return bool(path)  # a local name: a lambda, inlined (its calls are checked as it is lowered)
+    for attr in path:
+        value = getattr(value, attr, missing)
+    module = getattr(value, "__module__", "") or ""
+    user = isinstance(value, types.FunctionType) and not module.startswith(("numpy", "sct.")) and module != "sct"
+    return not user
 
 
 def _transposing_zip(node) -> bool:
@@ -427,6 +468,9 @@ def _unsupported_message(node) -> str:
     if isinstance(node, gast.BinOp | gast.UnaryOp | gast.AugAssign):
         return f"the bitwise operator `{_BITWISE[type(node.op)]}` is not supported; sct differentiates arithmetic"
     if isinstance(node, gast.Call):
-        return "calls with *args are not supported; pass the arguments one by one"
+        return (
+            "only calls of your own functions (which sct inlines) can unpack *args or **kwargs; "
+            "pass the arguments one by one"
+        )
     instead = _INSTEAD.get(type(node), "rewrite it with the constructs listed in docs/supported.md")
     return f"`{kind}` is not supported by sct; {instead}"
