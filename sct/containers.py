@@ -25,7 +25,7 @@ import operator
 import gast
 
 from .errors import NonDifferentiableError, Problem, UnsupportedSyntaxError
-from .ir import Assign, For, walk
+from .ir import Assign, For, SetItem, While, walk
 from .rules.containers import list_call, tuple_call
 from .rules.table import lookup
 from .runtime import add_at, appended, copied, dropped_last, fresh_copy, like, zeros_like
@@ -301,6 +301,16 @@ def specialise(ir, params: dict) -> None:
                 operator_ = type(stmt.value.op).__name__
                 message = f"`{operator_}` on a list or tuple is not supported; build the list with a loop or np.tile"
                 problems.append(Problem(message, stmt.origin))
+    for stmt in walk(ir.body):  # d["new"] = v: a key the dict may not have yet
+        if isinstance(stmt, SetItem) and isinstance(stmt.index, gast.Constant):
+            s = found.get(stmt.target, LEAF)
+            known = isinstance(s, tuple) and s[0] == "dict" and s[1][:1] != ("*",)
+            if known and not any(k == stmt.index.value for k, _ in s[1]):
+                message = (
+                    f"adding the key {stmt.index.value!r} to a dict inside the function is not supported; "
+                    "build the dict with all its keys at once ({..., key: value})"
+                )
+                problems.append(Problem(message, stmt.origin))
     if problems:
         raise UnsupportedSyntaxError(problems)
 
@@ -313,8 +323,6 @@ def check_higher_order(ir) -> None:
     second derivatives when differentiated again, so it is refused rather than
     guessed at.
     """
-    from .ir import SetItem, While
-
     maybe, _ = analyse(ir, ir.containers)
     problems = []
     for loop in walk(ir.body):

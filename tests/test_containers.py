@@ -389,3 +389,15 @@ def test_builtin_max_and_min(f, args):
 
 def test_max_of_a_list_picks_the_first_maximum_as_python_does():
     assert sct.grad(extremes_of_lists)([1.0, 3.0, 2.0, 3.0]) == [3.0, 1.0, 0.0, 0.0]
+
+
+def new_key(x, y):
+    kw = {"a": x}
+    kw["b"] = y
+    return kw["a"] * kw["b"]
+
+
+def test_adding_a_key_to_a_dict_is_refused_located():
+    # it raised a KeyError from the generated code's record of the old value
+    with pytest.raises(sct.UnsupportedSyntaxError, match="adding the key 'b'"):
+        sct.grad(new_key)(1.0, 2.0)
