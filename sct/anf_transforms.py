@@ -17,6 +17,7 @@ outer derivative sees them). A transform of a function only known at run time
 from __future__ import annotations
 
 import ast
+import inspect
 
 import gast
 
@@ -129,8 +130,21 @@ class Transforms:
         if keywords and static.free:
             raise _Refused("call a transform of a lambda with positional arguments only")
         args = self.transform_args(node)
+        if not static.free:  # sct.grad(g)(x) where g(x, p=2.0): the defaults too, as arguments
+            args, keywords = self.with_defaults(static.fn, args, keywords), []
         made = _for_call("call", static.fn, len(args) + len(keywords) + len(static.free))
         return self.inline_function(made, args + self.free_atoms(static), keywords, node)
+
+    def with_defaults(self, fn, args, keywords) -> list:
+        """The atoms of every positional parameter of ``fn``, in order: given, or the default."""
+        try:
+            bound = inspect.signature(fn).bind(*args, **{k.arg: k.value for k in keywords})
+        except (TypeError, ValueError) as exc:
+            raise _Refused(f"cannot call {getattr(fn, '__name__', fn)} this way: {exc}") from None
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise _Refused("a transformed function with keyword-only parameters: make them positional")
+        return [a if isinstance(a, gast.AST) else self.constant("default", a) for a in bound.args]
 
     def call_direct(self, kind, node):
         """``sct.jvp(g, primals, tangents)`` or ``sct.hvp(...)``: the tangent code of g (or of its gradient)."""

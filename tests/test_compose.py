@@ -200,6 +200,18 @@ def test_a_transform_called_in_a_loop():
     sct.check_grads(in_a_loop, (X,), modes=("fwd", "rev"), order=2)
 
 
+def with_default(x, p=2.0):
+    return np.sum(np.sin(x) * p)
+
+
+def test_a_transformed_function_with_defaults():
+    def fn(x):
+        return np.sum(sct.grad(with_default)(x) * x) + np.sum(sct.grad(with_default)(x, 3.0))
+
+    sct.check_grads(fn, (X,), modes=("fwd", "rev"), order=2)
+    assert np.isclose(fn(X), np.sum(2.0 * np.cos(X) * X) + np.sum(3.0 * np.cos(X)))
+
+
 def with_aux(x):
     return np.sum(x**3), x[0] * 2.0
 
