@@ -303,3 +303,15 @@ def test_forward_mode_through_a_defvjp_rule_called_with_keywords():
     numeric = numeric_grad(lambda z: np.sum(sct.grad(lse_loss)(z) * v), (x,), 0)
     assert np.allclose(sct.hvp(lse_loss, (x,), (v,)), numeric, rtol=1e-5, atol=1e-6)
     sct.check_grads(lse_loss, (x,), modes=("fwd", "rev"), order=2)
+
+
+# ---- the generated code ---------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [uses_grad, uses_vjp, uses_hvp, uses_jacobian, newton], ids=lambda fn: fn.__name__)
+def test_the_outer_derivative_is_plain_deterministic_source_without_sct(fn):
+    from sct import api
+
+    n = 2 if fn is newton else 1
+    first = api.build(fn, [0], (None,) * n).source
+    assert first == api.build(fn, [0], (None,) * n).source
+    assert "sct." not in first  # the inner transform is inlined: nothing calls sct at run time
+    sct.check_grads(fn, (0.7, 1.3) if fn is newton else (X,), modes=("rev",), order=1)
