@@ -220,8 +220,8 @@ class Transforms:
             )
         made = getattr(value, "__sct_transform__", None)
         if isinstance(made, tuple):  # sct.jacobian(f) or sct.hessian(f), made outside
-            kind, fn, wrt = made
-            return Static(_made(kind, None, fn, [], {"wrt": wrt}))
+            kind, fn, options = made
+            return Static(_made(kind, None, fn, [], dict(options)))
         return Static(value)
 
     def lambda_function(self, lam) -> Static:
@@ -307,6 +307,6 @@ def _made(kind, maker, fn, rest, options):
         wrt = (rest + [options.pop("wrt", 0)])[0]
         if options or len(rest) > 1:
             raise _Refused(f"sct.{kind} takes f and wrt= inside a function being differentiated")
-        return higher.JacobianOf(fn, wrt) if kind == "jacobian" else higher.hessian_of(fn, wrt)
+        return higher.JacobianOf(fn, wrt, mode=mode) if kind == "jacobian" else higher.hessian_of(fn, wrt)
     except higher.NotGenerated as exc:
         raise _Refused(str(exc)) from None

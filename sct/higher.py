@@ -259,7 +259,9 @@ def _check_higher_order(made):
 class JacobianOf:
     """``sct.jacobian(fn, wrt)`` (or ``sct.hessian``) called inside differentiated code, as generated source.
 
-    The source is forward mode, one tangent per element of argument ``wrt``
+    ``mode="rev"`` runs the generated gradient once per element of the value (see
+    ``_reverse``); ``"fwd"`` (and ``sct.hessian``), which can be differentiated again, one
+    tangent per element of argument ``wrt``
     (``tangent_f`` is the generated tangent code of ``fn``, inlined in turn)::
 
         def jacobian_f(x):
@@ -273,13 +275,13 @@ class JacobianOf:
             return grad_like(np.reshape(jac, np.shape(zero) + np.shape(x)), 0.0)  # a float where 0-d
     """
 
-    def __init__(self, fn, wrt, label="jacobian"):
+    def __init__(self, fn, wrt, label="jacobian", mode="fwd"):
         from .api import resolve_wrt
 
         positions, many = resolve_wrt(fn, wrt)
         if many:
             raise NotGenerated(f"sct.{label} with a tuple wrt= inside a function being differentiated; use one wrt")
-        self.fn, self.position, self.label = fn, positions[0], label
+        self.fn, self.position, self.label, self.mode = fn, positions[0], label, mode
         self.positions = positions
         functools.update_wrapper(self, fn, updated=())
         self.__wrapped__ = fn
@@ -287,11 +289,13 @@ class JacobianOf:
     def __call__(self, *args):
         from .transforms import jacobian
 
-        return jacobian(self.fn, wrt=self.position, mode="fwd")(*args)
+        return jacobian(self.fn, wrt=self.position, mode=self.mode)(*args)
 
     def __sct_generated__(self, sig):
         from .api import compiled
 
+        if self.mode == "rev":
+            return self._reverse(sig)
         variant = compiled(self.fn, [self.position], sig, mode="forward")
         tangent = regenerate(variant, {}, _tangent_only)
         params = [f"p{i}" for i in range(len(sig))]
@@ -311,6 +315,34 @@ class JacobianOf:
         )
         user_globals = tangent.__globals__
         return codegen.compile_source(text, name, user_globals, {"tangent_fn": tangent}, name)
+
+    def _reverse(self, sig):
+        """``mode="rev"``, as ``sct.jacobian`` computes it: one gradient per element of the value."""
+        from .api import compiled
+
+        variant = compiled(self.fn, [self.position], sig, many=True)
+        gradient = regenerate(variant, {}, lambda ret: gast.Subscript(value=ret.elts[1], slice=_index(0), ctx=LOAD))
+        params = [f"p{i}" for i in range(len(sig))]
+        x, call = params[self.position], ", ".join(params)
+        name = f"{self.label}_{getattr(self.fn, '__name__', 'fn')}"
+        name = name if name.isidentifier() else self.label
+        text = (
+            f"def {name}({call}):\n"
+            f"    value = value_fn({call})\n"
+            "    size = np.size(value)\n"
+            "    units = np.eye(size)\n"
+            f"    jac = np.zeros((size, np.size({x})))\n"
+            "    for i in range(size):\n"
+            f"        row = gradient_fn({call}, np.reshape(units[i], np.shape(value)))\n"
+            "        jac = jac + np.outer(units[i], np.ravel(row))\n"
+            f"    return grad_like(np.reshape(jac, np.shape(value) + np.shape({x})), 0.0)\n"
+        )
+        helpers = {"value_fn": differentiable(self.fn, sig), "gradient_fn": gradient}
+        return codegen.compile_source(text, name, gradient.__globals__, helpers, name)
+
+
+def _index(i):
+    return gast.Constant(value=i, kind=None)
 
 
 def hessian_of(fn, wrt=0):

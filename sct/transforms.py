@@ -106,7 +106,8 @@ def jacobian(fn, wrt=0, mode="rev"):
         jacobians = run(fn, positions, args)
         return tuple(jacobians) if many else jacobians[0]
 
-    jacobian_fn.__sct_transform__ = ("jacobian", fn, wrt)  # called inside differentiated code: sct.anf_transforms
+    # what a call of jacobian_fn inside differentiated code compiles to (sct.anf_transforms)
+    jacobian_fn.__sct_transform__ = ("jacobian", fn, {"wrt": wrt, "mode": mode})
     return jacobian_fn
 
 
@@ -192,7 +193,7 @@ def hessian(fn, wrt=0):
             return blocks[0][0](*args)
         return tuple(tuple(block(*args) for block in row) for row in blocks)
 
-    hessian_fn.__sct_transform__ = ("hessian", fn, wrt)
+    hessian_fn.__sct_transform__ = ("hessian", fn, {"wrt": wrt})
     return hessian_fn
 
 

@@ -46,7 +46,8 @@ def shifted(s):
 
 
 DG = sct.grad(f)  # transforms made at module level, called inside
-J = sct.jacobian(vec)
+J = sct.jacobian(vec, mode="fwd")
+JR = sct.jacobian(vec)
 H = sct.hessian(f)
 
 
@@ -100,6 +101,10 @@ def uses_module_level(x):
     return np.sum(DG(x) * x) + np.sum(J(x) * W) + np.sum(H(x))
 
 
+def uses_module_level_rev(x):
+    return np.sum(JR(x) * W)
+
+
 def uses_local_transform(x):
     dg = sct.grad(f)
     return np.sum(dg(x) ** 2)
@@ -116,7 +121,6 @@ ARRAY_CASES = [
     uses_vjp,
     uses_hvp,
     uses_hessian,
-    uses_jacobian,
     uses_jacobian_fwd,
     uses_module_level,
     uses_local_transform,
@@ -131,6 +135,15 @@ def test_a_transform_inside_against_central_differences_to_second_order(fn):
 @pytest.mark.parametrize("fn", ARRAY_CASES, ids=lambda fn: fn.__name__)
 def test_the_gradient_through_a_transform_matches_numeric_gradients(fn):
     assert np.allclose(sct.grad(fn)(X), numeric_grad(fn, (X,), 0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_reverse_mode_jacobian_inside_to_first_order():
+    """``mode="rev"`` (the default) runs as sct.jacobian runs it; its second derivatives are refused for now."""
+    sct.check_grads(uses_jacobian, (X,), modes=("fwd", "rev"), order=1)
+    sct.check_grads(uses_module_level_rev, (X,), modes=("fwd", "rev"), order=1)
+    assert np.allclose(sct.grad(uses_jacobian)(X), numeric_grad(uses_jacobian, (X,), 0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(sct.SctError):
+        sct.grad(sct.grad(uses_jacobian))(X)
 
 
 @pytest.mark.parametrize("fn", [uses_grad_wrt, uses_grad_tuple], ids=lambda fn: fn.__name__)
