@@ -41,6 +41,7 @@ from . import aliases
 from .anf_calls import Calls
 from .anf_control import ControlFlow, Lowered
 from .anf_expressions import Expressions, name
+from .anf_transforms import Transforms
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
 from .naming import Namer
@@ -75,7 +76,7 @@ def lower(parsed: Parsed, has_aux: bool = False, structures=None) -> tuple[Funct
     return ir, lowering.namer
 
 
-class _Lowering(Expressions, ControlFlow, Calls):
+class _Lowering(Expressions, ControlFlow, Calls, Transforms):
     def __init__(self, parsed: Parsed):
         self.parsed = parsed
         self.params = parameter_names(parsed.node.args)
@@ -177,8 +178,8 @@ class _Lowering(Expressions, ControlFlow, Calls):
         return value
 
     def bind(self, user_name: str, value):
-        if isinstance(value, gast.Lambda):
-            self.lambdas[user_name] = value  # inlined where it is called
+        if isinstance(value, gast.Lambda) or self.maker_of(value) is not None:
+            self.lambdas[user_name] = value  # inlined where it is called (a lambda, or `sct.grad(g)`)
             return value
         base = self.local_name(user_name)
         if user_name in self.unversioned:
@@ -269,6 +270,8 @@ class _Lowering(Expressions, ControlFlow, Calls):
         if len(starred) > 1:
             self.problem(target, "only one starred target is allowed in an assignment")
             return value
+        if self.is_vjp_call(value):  # out, vjp_fn = sct.vjp(f, x)
+            return self.unpack_vjp(target, value)
         value = _literal(value)
         if isinstance(value, gast.Tuple | gast.List) and not starred and len(value.elts) == len(elts):
             atoms = [self.expr(v) for v in value.elts]  # all right-hand sides first

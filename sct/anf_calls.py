@@ -20,6 +20,7 @@ import types
 import gast
 
 from . import parse as frontend
+from .codegen import BASE_NAMESPACE
 from .errors import Problem, SctError, UnsupportedSyntaxError
 from .rules import lookup
 
@@ -45,6 +46,7 @@ class Calls:
             return
         root = self.root
         same = root.namespace.get(global_name, root.parsed.globals.get(global_name, _MISSING)) is value
+        same = same or BASE_NAMESPACE.get(global_name) is value  # np, a helper: generated code's own names
         if same and global_name not in root.locals:
             self.namespace[global_name] = value
             return

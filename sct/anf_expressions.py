@@ -174,6 +174,8 @@ class Expressions:
         return COMPARES.get(type(node.ops[0])), flat, False
 
     def call(self, node):
+        if self.is_transform_call(node):  # sct.grad(g)(x), sct.jvp(g, (x,), (v,)), ... (sct.anf_transforms)
+            return None, self.transform_call(node), False
         if _unpacks(node):  # f(*args, **kw): into a user function, which is inlined
             return self.unpacking_call(node)
         args = [self.expr(a) for a in node.args if not isinstance(a, gast.Starred)]  # zip(*rows): below

@@ -142,10 +142,10 @@ class _RuleJVP:
     def __init__(self, rule, k):
         self.rule, self.k, self.__name__ = rule, k, f"jvp_of_{rule.__name__}"
 
-    def __call__(self, t, ans, *args):
+    def __call__(self, t, ans, *args, **kwargs):
         from .higher import JVPAt
 
-        return JVPAt(self.rule, [self.k], [t])(*args)
+        return JVPAt(self.rule, [self.k], [t])(*_positional(self.rule, args, kwargs))
 
 
 class _RuleVJP:
@@ -156,10 +156,27 @@ class _RuleVJP:
     def __init__(self, rule, k):
         self.rule, self.k, self.__name__ = rule, k, f"vjp_of_{rule.__name__}"
 
-    def __call__(self, g, ans, *args):
+    def __call__(self, g, ans, *args, **kwargs):
         from .higher import VJPAt
 
-        return VJPAt(self.rule, [self.k], g)(*args)[0]
+        return VJPAt(self.rule, [self.k], g)(*_positional(self.rule, args, kwargs))[0]
+
+
+def _positional(rule, args, kwargs) -> tuple:
+    """``args`` and ``kwargs`` as positional arguments of ``rule`` (its generated code takes no keywords)."""
+    if not kwargs:
+        return args
+    try:
+        bound = inspect.signature(rule).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise SctError(f"cannot call the rule {_label(rule)} with these arguments: {exc}") from None
+    bound.apply_defaults()
+    if bound.kwargs:
+        raise SctError(
+            f"higher derivatives of the rule {_label(rule)} need its keyword-only arguments "
+            f"{sorted(bound.kwargs)} as positional parameters"
+        )
+    return bound.args
 
 
 # ---- one mode from the other -----------------------------------------------------
@@ -220,12 +237,12 @@ class _Transposed:
             lookup(self).jvp = [_TransposedPart(self, j, "jvp") for j in range(n)]
             lookup(self).jvp_symbolic = False
 
-    def __call__(self, x, ans, *args, base=None):
+    def __call__(self, x, ans, *args, base=None, **kwargs):
         base = base or self.base
         shape = self.unit_shape(ans, args)
         out = np.zeros(shape, dtype=np.result_type(x, 0.0))
         for idx in np.ndindex(shape):
-            out[idx] = np.sum(base(_unit(shape, idx), ans, *args) * x)
+            out[idx] = np.sum(base(_unit(shape, idx), ans, *args, **kwargs) * x)
         return float(out) if not shape and not isinstance(x, np.ndarray) else out
 
 
@@ -238,16 +255,17 @@ class _TransposedPart:
         self.owner, self.j, self.kind = owner, j, kind
         self.__name__ = f"{kind}_of_{owner.__name__}"
 
-    def __call__(self, d, ans_d, x, ans, *args):
+    def __call__(self, d, ans_d, x, ans, *args, **kwargs):
         from .higher import JVPAt, VJPAt
 
         base = self.owner.base
         if self.j == 0:  # D is linear in x: its own forward rule; its transpose, base, in reverse
-            return self.owner(d, ans, *args) if self.kind == "jvp" else base(d, ans, *args)
+            return self.owner(d, ans, *args, **kwargs) if self.kind == "jvp" else base(d, ans, *args, **kwargs)
         if self.kind == "vjp":  # d/d(operand j) of <d, D(x, ...)> = <base(d, ...), x>
-            return VJPAt(base, [self.j], x)(d, ans, *args)[0]
+            return VJPAt(base, [self.j], x)(*_positional(base, (d, ans, *args), kwargs))[0]
         moved = JVPAt(base, [self.j], [d])
-        return self.owner(x, ans, *args, base=lambda e, a, *rest: moved(e, a, *rest))
+        positional = lambda e, a, *rest, **kw: moved(*_positional(base, (e, a, *rest), kw))  # noqa: E731
+        return self.owner(x, ans, *args, base=positional, **kwargs)
 
 
 # ---- JAX style ---------------------------------------------------------------------

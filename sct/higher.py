@@ -166,3 +166,196 @@ def generated_vjp(fn, primals, has_aux=False):
         return regenerate(variant, dict(zip(variant.params, primals)), lambda ret: ret.elts[1])
 
     return make
+
+
+# ---- transforms called inside a function being differentiated (sct.anf_transforms) ----------
+class NotGenerated(Exception):
+    """A transform called inside differentiated code that sct has no generated source for."""
+
+
+def for_call(kind, fn, nparams, nprimals=None):
+    """A function with source for a transform called inside differentiated code, to be inlined there.
+
+    ``kind`` says what the call computes, and the parameters of the function returned:
+
+    * ``"call"``: ``fn`` is a transform (``sct.grad(g)``), called with ``fn``'s parameters;
+    * ``"value"``: ``fn`` itself (the ``out`` of ``sct.vjp``);
+    * ``"jvp"``: ``(out, tangent)``, of the primals, ``fn``'s other parameters, then the tangents;
+    * ``"hvp"``: the tangent of ``fn``'s gradient, of the same parameters as ``"jvp"``;
+    * ``"vjp"``: the gradients (a tuple) of the primals, ``fn``'s other parameters, then the cotangent.
+
+    The code is the shape-generic variant (nothing is known of the arguments when
+    the caller is compiled), for ``nparams`` parameters, the first ``nprimals`` the primals.
+    """
+    from .api import compiled, grad
+
+    sig = (None,) * nparams
+    positions = list(range(nprimals or 0))
+    if kind == "call" and _is_gradient(fn):
+        made = _gradient_for_call(fn, sig)
+    elif kind in ("call", "value"):
+        made = differentiable(fn, sig)
+        if kind == "call" and made is fn:
+            raise NotGenerated(f"sct has no generated source for {fn!r} called inside a function being differentiated")
+    elif kind == "jvp":
+        made = regenerate(compiled(fn, positions, sig, mode="forward"), {}, _tangent_like)
+    elif kind == "hvp":
+        gradient = grad(fn, wrt=tuple(positions) if len(positions) > 1 else 0)
+        made = regenerate(compiled(gradient, positions, sig, mode="forward"), {}, _tangent_only)
+    else:  # "vjp"
+        made = regenerate(compiled(fn, positions, sig, many=True), {}, lambda ret: ret.elts[1])
+    _check_higher_order(made)
+    return made
+
+
+def _is_gradient(fn) -> bool:
+    from .api import Grad, ValueAndGrad
+
+    return isinstance(fn, Grad | ValueAndGrad)
+
+
+def _gradient_for_call(fn, sig):
+    """:func:`differentiable` of a gradient object, each gradient typed as the object returns it (``grad_like``)."""
+    from .api import ValueAndGrad, compiled
+
+    variant = compiled(fn.fn, fn.positions, sig, **fn.options)
+    params = variant.params
+
+    def typed(grads):
+        if not isinstance(grads, gast.Tuple):
+            return _call("grad_like", grads, codegen.name(params[fn.positions[0]]))
+        return gast.Tuple(
+            elts=[_call("grad_like", g, codegen.name(params[i])) for g, i in zip(grads.elts, fn.positions)], ctx=LOAD
+        )
+
+    def select(ret):
+        value, grads = ret.elts
+        if isinstance(fn, ValueAndGrad):
+            return gast.Tuple(elts=[value, typed(grads)], ctx=LOAD)
+        if fn.has_aux:  # ((out, aux), grads) -> (grads, aux)
+            return gast.Tuple(elts=[typed(grads), value.elts[1]], ctx=LOAD)
+        return typed(grads)
+
+    return regenerate(variant, {extra_params(variant)[0]: 1.0}, select)
+
+
+def _call(helper, *args):
+    return gast.Call(func=codegen.name(helper), args=list(args), keywords=[])
+
+
+def _tangent_like(ret):
+    """``return out, dot_out`` -> ``return out, tangent_like(dot_out, out)``: what ``sct.jvp`` returns."""
+    return gast.Tuple(elts=[ret.elts[0], _tangent_only(ret)], ctx=LOAD)
+
+
+def _tangent_only(ret):
+    return gast.Call(func=codegen.name("tangent_like"), args=[ret.elts[1], ret.elts[0]], keywords=[])
+
+
+def _check_higher_order(made):
+    """Refuse generated code that :func:`sct.containers.check_higher_order` refuses to differentiate again."""
+    from . import anf, containers
+    from . import parse as frontend
+
+    if not hasattr(made, "__code__"):
+        return
+    parsed = frontend.parse(made)
+    ir, _ = anf.lower(parsed)
+    ir.containers = {}
+    containers.check_higher_order(ir)
+
+
+class JacobianOf:
+    """``sct.jacobian(fn, wrt)`` (or ``sct.hessian``) called inside differentiated code, as generated source.
+
+    ``mode="rev"`` runs the generated gradient once per element of the value (see
+    ``_reverse``); ``"fwd"`` (and ``sct.hessian``), which can be differentiated again, one
+    tangent per element of argument ``wrt``
+    (``tangent_f`` is the generated tangent code of ``fn``, inlined in turn)::
+
+        def jacobian_f(x):
+            size = np.size(x)
+            units = np.eye(size)
+            zero = tangent_f(x, np.zeros_like(x))  # shaped like f(x)
+            jac = np.zeros((np.size(zero), size))
+            for i in range(size):
+                column = tangent_f(x, np.reshape(units[i], np.shape(x)))
+                jac = jac + np.outer(np.ravel(column), units[i])
+            return grad_like(np.reshape(jac, np.shape(zero) + np.shape(x)), 0.0)  # a float where 0-d
+    """
+
+    def __init__(self, fn, wrt, label="jacobian", mode="fwd"):
+        from .api import resolve_wrt
+
+        positions, many = resolve_wrt(fn, wrt)
+        if many:
+            raise NotGenerated(f"sct.{label} with a tuple wrt= inside a function being differentiated; use one wrt")
+        self.fn, self.position, self.label, self.mode = fn, positions[0], label, mode
+        self.positions = positions
+        functools.update_wrapper(self, fn, updated=())
+        self.__wrapped__ = fn
+
+    def __call__(self, *args):
+        from .transforms import jacobian
+
+        return jacobian(self.fn, wrt=self.position, mode=self.mode)(*args)
+
+    def __sct_generated__(self, sig):
+        from .api import compiled
+
+        if self.mode == "rev":
+            return self._reverse(sig)
+        variant = compiled(self.fn, [self.position], sig, mode="forward")
+        tangent = regenerate(variant, {}, _tangent_only)
+        params = [f"p{i}" for i in range(len(sig))]
+        x, call = params[self.position], ", ".join(params)
+        name = f"{self.label}_{getattr(self.fn, '__name__', 'fn')}"
+        name = name if name.isidentifier() else self.label
+        text = (
+            f"def {name}({call}):\n"
+            f"    size = np.size({x})\n"
+            "    units = np.eye(size)\n"
+            f"    zero = tangent_fn({call}, np.zeros_like({x}))\n"
+            "    jac = np.zeros((np.size(zero), size))\n"
+            "    for i in range(size):\n"
+            f"        column = tangent_fn({call}, np.reshape(units[i], np.shape({x})))\n"
+            "        jac = jac + np.outer(np.ravel(column), units[i])\n"
+            f"    return grad_like(np.reshape(jac, np.shape(zero) + np.shape({x})), 0.0)\n"
+        )
+        user_globals = tangent.__globals__
+        return codegen.compile_source(text, name, user_globals, {"tangent_fn": tangent}, name)
+
+    def _reverse(self, sig):
+        """``mode="rev"``, as ``sct.jacobian`` computes it: one gradient per element of the value."""
+        from .api import compiled
+
+        variant = compiled(self.fn, [self.position], sig, many=True)
+        gradient = regenerate(variant, {}, lambda ret: gast.Subscript(value=ret.elts[1], slice=_index(0), ctx=LOAD))
+        params = [f"p{i}" for i in range(len(sig))]
+        x, call = params[self.position], ", ".join(params)
+        name = f"{self.label}_{getattr(self.fn, '__name__', 'fn')}"
+        name = name if name.isidentifier() else self.label
+        text = (
+            f"def {name}({call}):\n"
+            f"    value = value_fn({call})\n"
+            "    size = np.size(value)\n"
+            "    units = np.eye(size)\n"
+            f"    jac = np.zeros((size, np.size({x})))\n"
+            "    for i in range(size):\n"
+            f"        row = gradient_fn({call}, np.reshape(units[i], np.shape(value)))\n"
+            "        jac = jac + np.outer(units[i], np.ravel(row))\n"
+            f"    return grad_like(np.reshape(jac, np.shape(value) + np.shape({x})), 0.0)\n"
+        )
+        helpers = {"value_fn": differentiable(self.fn, sig), "gradient_fn": gradient}
+        return codegen.compile_source(text, name, gradient.__globals__, helpers, name)
+
+
+def _index(i):
+    return gast.Constant(value=i, kind=None)
+
+
+def hessian_of(fn, wrt=0):
+    """``sct.hessian(fn, wrt)`` inside differentiated code: the forward Jacobian of the generated gradient."""
+    from .api import grad
+
+    return JacobianOf(grad(fn, wrt=wrt), wrt, "hessian")

@@ -136,6 +136,40 @@ def like(g, x):
 HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, tree_add, detached, like)})
 
 
+def tangent_like(t, out):
+    """The tangent ``t`` of ``out`` in ``out``'s shape (generated tangent code may leave it broadcastable:
+    ``dot_out = dot_s`` for ``out = c + s``, with ``c`` an array and ``s`` a scalar); what ``sct.jvp`` returns.
+    """
+    if isinstance(out, list | tuple):
+        return type(out)(tangent_like(ti, oi) for ti, oi in zip(t, out))
+    if isinstance(out, dict):
+        return {k: tangent_like(t[k], v) for k, v in out.items()}
+    if isinstance(out, float) and np.ndim(t) == 0:  # as sct.jvp returns it (sct.transforms._match)
+        return float(t)
+    if isinstance(out, np.ndarray) and np.shape(t) != out.shape:
+        return np.broadcast_to(t, out.shape).copy()
+    return t
+
+
+def cotangent_like(g, t):
+    """The adjoint of :func:`tangent_like` in its tangent: ``g`` summed back to the structure of ``t``."""
+    if isinstance(t, list | tuple):
+        return type(t)(cotangent_like(gi, ti) for gi, ti in zip(g, t))
+    if isinstance(t, dict):
+        return {k: cotangent_like(g[k], v) for k, v in t.items()}
+    return unbroadcast(g, t)
+
+
+def grad_like(g, x):
+    """A gradient as ``sct.grad`` returns it: a Python float for a Python float ``x``."""
+    if isinstance(x, float) and not isinstance(x, np.ndarray) and np.ndim(g) == 0 and not np.iscomplexobj(g):
+        return float(g)
+    return g
+
+
+HELPERS.update({f.__name__: f for f in (tangent_like, cotangent_like, grad_like)})
+
+
 def appended(items, item):
     """``items + [item]``: a list grown without changing the one it came from."""
     return [*items, item]

@@ -106,6 +106,8 @@ def jacobian(fn, wrt=0, mode="rev"):
         jacobians = run(fn, positions, args)
         return tuple(jacobians) if many else jacobians[0]
 
+    # what a call of jacobian_fn inside differentiated code compiles to (sct.anf_transforms)
+    jacobian_fn.__sct_transform__ = ("jacobian", fn, {"wrt": wrt, "mode": mode})
     return jacobian_fn
 
 
@@ -163,7 +165,7 @@ def _assemble(parts, out_shape, x, rows_first: bool):
         nx, nout = len(x_shape), len(out_shape)
         jac = np.array(parts, dtype=float).reshape(x_shape + out_shape)
         jac = jac.transpose(list(range(nx, nx + nout)) + list(range(nx)))
-    return float(jac) if jac.ndim == 0 else jac
+    return float(jac) if jac.ndim == 0 else np.ascontiguousarray(jac)  # as nested jacobians compute it
 
 
 # ---- second order ----------------------------------------------------------------------
@@ -191,6 +193,7 @@ def hessian(fn, wrt=0):
             return blocks[0][0](*args)
         return tuple(tuple(block(*args) for block in row) for row in blocks)
 
+    hessian_fn.__sct_transform__ = ("hessian", fn, {"wrt": wrt})
     return hessian_fn
 
 

@@ -42,6 +42,11 @@ linear(runtime.fresh_copy, lambda g, ans, x: g)
 linear(runtime.detached, lambda g, ans, x: g)
 linear(runtime.like, lambda g, ans, grad, x: g, rest=(None,))
 nondiff(runtime.zeros_like, ndim=_rank_of_operand(0))
+# Transforms called inside differentiated code (sct.higher.for_call): linear in their first operand.
+_RANK_1 = _rank_of_operand(1)
+linear(runtime.tangent_like, lambda g, ans, t, out: call(runtime.cotangent_like, g, t), ndim=_RANK_1, rest=(None,))
+linear(runtime.cotangent_like, lambda g, ans, G, t: call(runtime.tangent_like, g, G), ndim=_RANK_1, rest=(None,))
+linear(runtime.grad_like, lambda g, ans, G, x: g, rest=(None,))  # a float() where x is a float
 
 
 def _product_adjoints(left, right, product):
