@@ -42,7 +42,7 @@ from .anf_calls import Calls
 from .anf_control import ControlFlow, Lowered
 from .anf_expressions import Expressions, name
 from .errors import Problem, UnsupportedSyntaxError
-from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
+from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, If, SetItem
 from .naming import Namer
 from .parse import Parsed
 from .runtime import HELPERS, appended, copied, dropped_last
@@ -140,8 +140,41 @@ class _Lowering(Expressions, ControlFlow, Calls):
         elif isinstance(stmt, gast.Expr):
             if not isinstance(stmt.value, gast.Constant):  # docstrings
                 self.stmts.append(Effect(self.expr(stmt.value, keep_call=True), self.origin))
+        elif isinstance(stmt, gast.Assert):
+            self.assertion(stmt)
+        elif isinstance(stmt, gast.Raise):
+            self.raise_statement(stmt)
         elif not isinstance(stmt, gast.Pass):
             self.problem(stmt, f"`{type(stmt).__name__}` is not supported here")
+
+    def assertion(self, stmt):
+        """``assert test, msg`` as ``if not test: raise AssertionError(msg)``, the message made only then.
+
+        Python drops asserts when run with ``-O``; so does sct then.
+        """
+        if not __debug__:
+            return
+        origin = self.origin
+        test = self.test(stmt.test)
+        with self.collecting() as failed:
+            args = [] if stmt.msg is None else [self.expr(stmt.msg)]
+            error = gast.Call(func=name("AssertionError"), args=args, keywords=[])  # the builtin, as Python's
+            failed.append(Effect(error, origin, raises=True))
+        self.stmts.append(If(self.settled(test, failed), [], failed, origin))
+
+    def raise_statement(self, stmt):
+        """``raise E(...)``: kept in the forward sweep (the reverse sweep never runs after it)."""
+        if stmt.exc is None:
+            self.problem(
+                stmt,
+                "a bare `raise` re-raises the exception being handled, and sct has no "
+                "`try`; raise an exception: `raise ValueError(...)`",
+            )
+            return
+        if stmt.cause is not None:
+            self.problem(stmt, "`raise ... from ...` is not supported; write `raise E(...)` without `from`")
+            return
+        self.stmts.append(Effect(self.expr(stmt.exc, keep_call=True), self.origin, raises=True))
 
     def return_value(self, value):
         """``out = value`` (and the aux output) for a ``return`` statement."""
@@ -397,7 +430,7 @@ def _ends_in_return(body) -> bool:
     if not body:
         return False
     last = body[-1]
-    if isinstance(last, gast.Return):
+    if isinstance(last, gast.Return | gast.Raise):  # a path that raises returns nothing
         return True
     if isinstance(last, gast.If):
         return _ends_in_return(last.body) and _ends_in_return(last.orelse)

@@ -19,6 +19,8 @@ from . import trees
 from .anf_control import Lowered
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
 from .rules.containers import list_call, tuple_call
+from .rules.np_core import astype_float, astype_integer
+from .rules.pymath import formatted
 
 LOAD = gast.Load()
 _JOINS = (np.r_, np.c_)  # np.r_[a, b]: a primitive of its own (sct/rules/np_shapes.py), not indexing
@@ -145,6 +147,8 @@ class Expressions:
         if isinstance(node, gast.Dict):
             keys = [None if k is None else self.expr(k) for k in node.keys]
             return dict, gast.Dict(keys=keys, values=[self.expr(v) for v in node.values]), False
+        if isinstance(node, gast.JoinedStr):
+            return formatted, self.formatted(node), False
         if isinstance(node, gast.IfExp):
             return None, name(self.if_expression(node)), False
         if isinstance(node, gast.ListComp):
@@ -153,6 +157,45 @@ class Expressions:
             return None, self.atom(node), False
         self.problem(node, f"the expression `{type(node).__name__}` is not supported")
         return None, gast.Constant(value=None, kind=None), False
+
+    def formatted(self, node):
+        """An f-string with each ``{value:spec}`` made an atom (left to right, as Python evaluates them)."""
+        parts = []
+        for part in node.values:
+            if isinstance(part, gast.FormattedValue):
+                value = self.expr(part.value)
+                spec = None if part.format_spec is None else self.formatted(part.format_spec)
+                part = gast.FormattedValue(value=value, conversion=part.conversion, format_spec=spec)
+            parts.append(part)
+        return gast.JoinedStr(values=parts)
+
+    def astype(self, node, receiver, args, keywords):
+        """``x.astype(dtype)`` with the dtype read now: the identity to a float dtype, no derivative to an integer."""
+        dtype = self.static_dtype(node.args[0]) if len(node.args) == 1 and not keywords else None
+        kind = getattr(dtype, "kind", None)
+        if kind not in ("f", "i", "u", "b"):
+            self.problem(
+                node,
+                "sct differentiates `x.astype(dtype)` with one dtype it can read when it compiles, to a float "
+                "(`x.astype(float)`, `x.astype(np.float32)`) or an integer or bool type (no derivative); "
+                "write it that way (no `copy=` or other keywords)",
+            )
+        prim = astype_float if kind == "f" else astype_integer
+        method = gast.Attribute(value=receiver, attr="astype", ctx=LOAD)
+        return prim, gast.Call(func=method, args=args, keywords=keywords), True
+
+    def static_dtype(self, node):
+        """The NumPy dtype ``node`` names (``float``, ``np.float32``, ``"float64"``), or None."""
+        if isinstance(node, gast.Constant) and isinstance(node.value, str):
+            value = node.value
+        elif isinstance(node, gast.Name | gast.Attribute) and self.global_path(node) is not None:
+            value = self.resolve(node)
+        else:
+            return None
+        try:
+            return np.dtype(value)
+        except TypeError:
+            return None
 
     def compare(self, node):
         if len(node.ops) != 1:
@@ -180,6 +223,8 @@ class Expressions:
         if isinstance(func, gast.Attribute) and func.attr in _DICT_METHODS and not keywords:
             helper = _DICT_METHODS[func.attr]
             return self.helper_call(helper, [self.expr(func.value), *args])
+        if isinstance(func, gast.Attribute) and func.attr == "astype":
+            return self.astype(node, self.expr(func.value), args, keywords)
         if isinstance(func, gast.Attribute):
             receiver = self.expr(func.value)
             method = gast.Attribute(value=receiver, attr=func.attr, ctx=LOAD)

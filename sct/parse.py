@@ -318,7 +318,12 @@ _SUPPORTED = (
     gast.IfExp,
     gast.Lambda,
     gast.ListComp,
+    gast.GeneratorExp,  # only where it is consumed at once (sum, max, list...): the lowering checks
     gast.comprehension,
+    gast.Assert,
+    gast.Raise,
+    gast.JoinedStr,
+    gast.FormattedValue,
     gast.BoolOp,
     gast.boolop,
     gast.Expr,
