@@ -46,6 +46,29 @@ def _names(node) -> set:
 
 # Builtins whose call is a primitive of its own: ``list(xs)`` copies, where the display ``[x]`` builds.
 _CALLS = {list: list_call, tuple: tuple_call}
+# Builtins that iterate their (first) argument at once: there a generator, map, filter or reversed
+# gives what the list of its items gives. Elsewhere these are lazy iterators, refused.
+_CONSUMERS = (sum, max, min, list, tuple, sorted)
+_LAZY = (map, filter, reversed)
+
+
+def _is(fn, *candidates) -> bool:
+    return any(fn is c for c in candidates)
+
+
+def _spelling(func) -> str:
+    return func.id if isinstance(func, gast.Name) else getattr(func, "attr", "call")
+
+
+def _lazy_message(what: str) -> str:
+    return (
+        f"{what} is a lazy iterator; sct supports it only where it is consumed at once, as the argument "
+        "of sum, min, max, list, tuple or sorted (`sum(w ** 2 for w in ws)`, `list(map(f, xs))`); "
+        "elsewhere (stored in a variable, iterated by a `for` or twice) make it a list first: "
+        "a list comprehension `[f(v) for v in xs]`, or `list(...)`"
+    )
+
+
 # Dict methods, as the helpers that return lists (``for k, v in d.items()`` indexes the list).
 _DICT_METHODS = {"items": trees.dict_items, "values": trees.dict_values, "keys": trees.dict_keys, "get": trees.dict_get}
 
@@ -80,6 +103,9 @@ class Expressions:
             return name(self.if_expression(node))
         if isinstance(node, gast.ListComp):
             return self.list_comprehension(node)
+        if isinstance(node, gast.GeneratorExp):
+            self.problem(node, _lazy_message("a generator expression"))
+            return gast.Constant(value=None, kind=None)
         prim, flat, method = self.primitive(node)
         if keep_call:
             return flat
@@ -153,6 +179,8 @@ class Expressions:
             return None, name(self.if_expression(node)), False
         if isinstance(node, gast.ListComp):
             return None, self.list_comprehension(node), False
+        if isinstance(node, gast.GeneratorExp):
+            return None, self.expr(node), False
         if self.is_atom(node):
             return None, self.atom(node), False
         self.problem(node, f"the expression `{type(node).__name__}` is not supported")
@@ -205,13 +233,25 @@ class Expressions:
         return COMPARES.get(type(node.ops[0])), flat, False
 
     def call(self, node):
-        args = [self.expr(a) for a in node.args if not isinstance(a, gast.Starred)]  # zip(*rows): below
-        keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
         func = node.func
+        fn = self.resolve(func) if self.global_path(func) is not None else None
+        if _is(fn, sorted) and any(k.arg == "key" for k in node.keywords):
+            return self.sorted_by_key(node)
+        if any(_is(fn, lazy) for lazy in _LAZY):
+            self.problem(node, _lazy_message(f"`{_spelling(func)}(...)`"))
+            return None, gast.Constant(value=None, kind=None), False
+        consumes = any(_is(fn, c) for c in _CONSUMERS) and (len(node.args) == 1 or not _is(fn, max, min))
+        args = [
+            self.iterable(a) if consumes and k == 0 else self.expr(a)
+            for k, a in enumerate(node.args)
+            if not isinstance(a, gast.Starred)  # zip(*rows): below
+        ]
+        keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
+        if isinstance(func, gast.Lambda):  # (lambda v: ...)(x), and map(lambda v: ..., xs)
+            return None, self.inline_lambda(func, args, node), False
         if isinstance(func, gast.Name) and func.id in self.lambdas:
             return None, self.inline_lambda(self.lambdas[func.id], args, node), False
-        if self.global_path(func) is not None:
-            fn = self.resolve(func)
+        if fn is not None or self.global_path(func) is not None:
             if self.inlinable(fn):
                 return None, self.inline_function(fn, args, keywords, node), False
             if fn is zip and node.args and isinstance(node.args[0], gast.Starred):  # zip(*rows)
@@ -233,6 +273,95 @@ class Expressions:
             return METHODS.get(func.attr), gast.Call(func=method, args=args, keywords=keywords), True
         self.problem(node, "only calls of named functions are supported")
         return None, gast.Call(func=func, args=args, keywords=keywords), False
+
+    # ---- iteration idioms: what a builtin iterates at once ----------------------------------
+    def iterable(self, node):
+        """An argument that ``sum``, ``max``, ``list``... iterate at once: there a generator
+        expression, ``map(...)``, ``filter(...)`` or ``reversed(...)`` is the list it would yield."""
+        if isinstance(node, gast.GeneratorExp):
+            return self.list_comprehension(node)
+        if self.lazy_call(node, map) and len(node.args) >= 2:
+            return self.mapped(node)
+        if self.lazy_call(node, filter) and len(node.args) == 2:
+            return self.filtered(node)
+        if self.lazy_call(node, reversed) and len(node.args) == 1:
+            return self.reversed_items(node)
+        return self.expr(node)
+
+    def lazy_call(self, node, builtin) -> bool:
+        return (
+            isinstance(node, gast.Call)
+            and not node.keywords
+            and not any(isinstance(a, gast.Starred) for a in node.args)
+            and self.global_path(node.func) is not None
+            and _is(self.resolve(node.func), builtin)
+        )
+
+    def item_names(self, count: int) -> list:
+        return [self.namer.fresh("item") for _ in range(count)]
+
+    def comprehension_over(self, sequences, target_names):
+        """A ``comprehension`` visiting the lowered ``sequences`` in step, binding ``target_names``."""
+        store = [gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None) for n in target_names]
+        for n in target_names:
+            self.locals.add(n)
+            self.unversioned.add(n)
+        if len(sequences) == 1:
+            target, iterable = store[0], Lowered(sequences[0])
+        else:
+            temp = self.namer.temp()
+            zipped = gast.Call(func=name(trees.zipped.__name__), args=list(sequences), keywords=[])
+            self.stmts.append(Assign(temp, zipped, trees.zipped, self.origin))
+            target, iterable = gast.Tuple(elts=store, ctx=gast.Store()), Lowered(name(temp))
+        return gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
+
+    def mapped(self, node):
+        """``map(f, xs, ys)`` as ``[f(v, w) for v, w in zip(xs, ys)]`` (map stops at the shortest, as zip)."""
+        sequences = [self.iterable(a) for a in node.args[1:]]
+        names = self.item_names(len(sequences))
+        generator = self.comprehension_over(sequences, names)
+        elt = gast.Call(func=node.args[0], args=[name(n) for n in names], keywords=[])
+        return self.list_comprehension(gast.copy_location(gast.ListComp(elt=elt, generators=[generator]), node))
+
+    def filtered(self, node):
+        """``filter(f, xs)`` as ``[v for v in xs if f(v)]``; ``filter(None, xs)`` as ``[v for v in xs if v]``."""
+        predicate, sequence = node.args
+        (item,) = self.item_names(1)
+        generator = self.comprehension_over([self.iterable(sequence)], [item])
+        none = isinstance(predicate, gast.Constant) and predicate.value is None
+        generator.ifs = [name(item) if none else gast.Call(func=predicate, args=[name(item)], keywords=[])]
+        return self.list_comprehension(gast.copy_location(gast.ListComp(elt=name(item), generators=[generator]), node))
+
+    def reversed_items(self, node):
+        """``reversed(xs)`` iterated at once: ``xs[::-1]`` (of a dict, its keys)."""
+        items = self.iterated(self.expr(node.args[0]), node)
+        backwards = gast.Slice(lower=None, upper=None, step=gast.Constant(value=-1, kind=None))
+        return self.expr(gast.copy_location(gast.Subscript(value=Lowered(items), slice=backwards, ctx=LOAD), node))
+
+    def iterated(self, atom, node):
+        """``iterated(atom)``: what Python iterates (a dict's keys); dropped where surely not a dict."""
+        temp = self.namer.temp()
+        call = gast.Call(func=name(trees.iterated.__name__), args=[atom], keywords=[])
+        self.stmts.append(Assign(temp, call, trees.iterated, self.where(node)))
+        return name(temp)
+
+    def sorted_by_key(self, node):
+        """``sorted(xs, key=f, reverse=r)``: the order is computed from the keys ``[f(v) for v in xs]``
+        (no derivative), and the items are permuted by it, so their gradient flows back."""
+        keywords = {k.arg: k.value for k in node.keywords}
+        if len(node.args) != 1 or set(keywords) - {"key", "reverse"}:
+            self.problem(node, "write sorted(items, key=f, reverse=r) with one positional argument")
+            return None, gast.Constant(value=None, kind=None), False
+        items = self.iterated(self.iterable(node.args[0]), node)
+        (item,) = self.item_names(1)
+        generator = self.comprehension_over([items], [item])
+        elt = gast.Call(func=keywords["key"], args=[name(item)], keywords=[])
+        keys = self.list_comprehension(gast.copy_location(gast.ListComp(elt=elt, generators=[generator]), node))
+        reverse = self.expr(keywords.get("reverse", gast.Constant(value=False, kind=None)))
+        order = self.namer.temp()
+        permutation = gast.Call(func=name(trees.sort_permutation.__name__), args=[keys, reverse], keywords=[])
+        self.stmts.append(Assign(order, permutation, trees.sort_permutation, self.where(node)))
+        return self.helper_call(trees.permuted, [items, name(order)])
 
     def helper_call(self, helper, args):
         """A call of one of sct's helpers (``dict_items(d)``): the primitive, the call, not a method."""

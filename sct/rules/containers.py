@@ -48,6 +48,12 @@ def _sorted_jvp(g, ans, items, reverse=False, **kwargs):
 defvjp(builtins.sorted, _sorted_vjp)
 defjvp(builtins.sorted, _sorted_jvp)
 
+# sorted(xs, key=f) is lowered to keys = [f(v) for v in xs]; permuted(xs, sort_permutation(keys, reverse))
+defvjp(trees.permuted, lambda g, ans, items, order: call(trees.permuted_grad, g, items, order), None)
+defjvp(trees.permuted, lambda t, ans, items, order: call(trees.permuted, t, order), None)
+defvjp(trees.permuted_grad, lambda G, ans, g, items, order: call(trees.permuted, G, order), None, None)
+defjvp(trees.permuted_grad, lambda T, ans, g, items, order: call(trees.permuted_grad, T, items, order), None, None)
+
 defvjp(builtins.sum, lambda g, ans, items, start=0: call(trees.summed_grad, g, items), lambda g, ans, items, start: g)
 defjvp(
     builtins.sum, lambda g, ans, items, start=0: call(trees.summed_tangent, g, items), lambda g, ans, items, start: g
