@@ -222,7 +222,7 @@ class Expressions:
             return None
         try:
             return np.dtype(value)
-        except TypeError:
+        except (TypeError, ValueError):
             return None
 
     def compare(self, node):
@@ -287,6 +287,10 @@ class Expressions:
         if self.lazy_call(node, reversed) and len(node.args) == 1:
             return self.reversed_items(node)
         return self.expr(node)
+
+    def is_lazy(self, node) -> bool:
+        """A generator expression, ``map(...)`` or ``filter(...)``: iterators whose items Python makes lazily."""
+        return isinstance(node, gast.GeneratorExp) or self.lazy_call(node, map) or self.lazy_call(node, filter)
 
     def lazy_call(self, node, builtin) -> bool:
         return (

@@ -446,3 +446,12 @@ LAZY += [stored_reversed, reversed_of_generator, stored_filter]
 def test_lazy_iterators_not_consumed_at_once_are_refused(f):
     message = refused(f, [1.0, 2.0])
     assert "lazy iterator" in message and "list comprehension" in message
+
+
+def lazy_inside_a_comprehension(xs):
+    products = sum(v * w for v in map(np.sin, xs) for w in filter(lambda u: u > 0.0, xs))
+    return products + max([v for v in (x * x for x in xs)])
+
+
+def test_a_comprehension_iterates_a_lazy_iterable_at_once():
+    check(lazy_inside_a_comprehension, [0.5, 0.25, -1.5])
