@@ -455,3 +455,19 @@ def lazy_inside_a_comprehension(xs):
 
 def test_a_comprehension_iterates_a_lazy_iterable_at_once():
     check(lazy_inside_a_comprehension, [0.5, 0.25, -1.5])
+
+
+def sum_squared(xs):
+    return sum(xs) * sum(w * w for w in xs)
+
+
+def sorted_weighted(x):
+    ys = sorted(x)
+    zs = sorted(x, key=lambda v: -v)
+    return ys[0] * ys[1] + zs[0] * np.sin(zs[2])
+
+
+def test_second_derivatives_through_sum_and_sorted():
+    check(sum_squared, np.array([1.0, 2.0, -3.0]), order=2)
+    sct.check_grads(sum_squared, ([1.0, 2.0, -3.0],), modes=("fwd",), order=2)
+    check(sorted_weighted, np.array([0.5, -1.0, 2.0]), order=2)
