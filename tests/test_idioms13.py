@@ -471,3 +471,12 @@ def test_second_derivatives_through_sum_and_sorted():
     check(sum_squared, np.array([1.0, 2.0, -3.0]), order=2)
     sct.check_grads(sum_squared, ([1.0, 2.0, -3.0],), modes=("fwd",), order=2)
     check(sorted_weighted, np.array([0.5, -1.0, 2.0]), order=2)
+
+
+def dot_by_zip(ws, xs):
+    return sum(w * x for w, x in zip(ws, xs)) + sum(i * x for i, x in enumerate(xs))
+
+
+def test_generators_over_zip_and_enumerate():
+    check(dot_by_zip, [1.0, -2.0, 0.5], [0.25, 3.0, 2.0])
+    check(dot_by_zip, X, X * 2.0)
