@@ -237,6 +237,8 @@ class Expressions:
         fn = self.resolve(func) if self.global_path(func) is not None else None
         if _is(fn, sorted) and any(k.arg == "key" for k in node.keywords):
             return self.sorted_by_key(node)
+        if _is(fn, max, min) and node.keywords:
+            return self.extreme_by_key(node, largest=fn is max)
         if any(_is(fn, lazy) for lazy in _LAZY):
             self.problem(node, _lazy_message(f"`{_spelling(func)}(...)`"))
             return None, gast.Constant(value=None, kind=None), False
@@ -357,15 +359,40 @@ class Expressions:
             self.problem(node, "write sorted(items, key=f, reverse=r) with one positional argument")
             return None, gast.Constant(value=None, kind=None), False
         items = self.iterated(self.iterable(node.args[0]), node)
-        (item,) = self.item_names(1)
-        generator = self.comprehension_over([items], [item])
-        elt = gast.Call(func=keywords["key"], args=[name(item)], keywords=[])
-        keys = self.list_comprehension(gast.copy_location(gast.ListComp(elt=elt, generators=[generator]), node))
+        keys = self.keys_of(items, keywords["key"], node)
         reverse = self.expr(keywords.get("reverse", gast.Constant(value=False, kind=None)))
         order = self.namer.temp()
         permutation = gast.Call(func=name(trees.sort_permutation.__name__), args=[keys, reverse], keywords=[])
         self.stmts.append(Assign(order, permutation, trees.sort_permutation, self.where(node)))
         return self.helper_call(trees.permuted, [items, name(order)])
+
+    def keys_of(self, items, key, node):
+        """The list ``[key(v) for v in items]`` (``items`` lowered), as Python computes it before comparing."""
+        (item,) = self.item_names(1)
+        generator = self.comprehension_over([items], [item])
+        elt = gast.Call(func=key, args=[name(item)], keywords=[])
+        return self.list_comprehension(gast.copy_location(gast.ListComp(elt=elt, generators=[generator]), node))
+
+    def extreme_by_key(self, node, largest: bool):
+        """``max(xs, key=f)``: the first item whose key is largest (no derivative through the keys)."""
+        keywords = {k.arg: k.value for k in node.keywords}
+        spelled = "max" if largest else "min"
+        if len(node.args) != 1 or set(keywords) != {"key"}:
+            self.problem(
+                node,
+                f"sct supports {spelled}(items) and {spelled}(items, key=f); for `default=` test for an empty "
+                f"sequence first (`{spelled}(xs) if len(xs) else default`), and compare numbers two at a time "
+                f"without `key=`",
+            )
+            return None, gast.Constant(value=None, kind=None), False
+        items = self.iterated(self.iterable(node.args[0]), node)
+        keys = self.keys_of(items, keywords["key"], node)
+        position = self.namer.temp()
+        where = gast.Call(
+            func=name(trees.extreme_index.__name__), args=[keys, gast.Constant(value=largest, kind=None)], keywords=[]
+        )
+        self.stmts.append(Assign(position, where, trees.extreme_index, self.where(node)))
+        return operator.getitem, gast.Subscript(value=items, slice=name(position), ctx=LOAD), False
 
     def helper_call(self, helper, args):
         """A call of one of sct's helpers (``dict_items(d)``): the primitive, the call, not a method."""

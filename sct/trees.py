@@ -76,6 +76,8 @@ def concatenated_tangent(ta, tb, a, b):
 
 def extreme_index(items, largest=True):
     """The position of what the builtin ``max(items)`` (or ``min``) returns: the first extreme item."""
+    if not len(items):
+        raise ValueError(f"{'max' if largest else 'min'}() arg is an empty sequence")  # as Python's max([])
     best = 0
     for i in range(1, len(items)):
         if items[i] > items[best] if largest else items[i] < items[best]:

@@ -480,3 +480,33 @@ def dot_by_zip(ws, xs):
 def test_generators_over_zip_and_enumerate():
     check(dot_by_zip, [1.0, -2.0, 0.5], [0.25, 3.0, 2.0])
     check(dot_by_zip, X, X * 2.0)
+
+
+def extreme_by_key(xs):
+    far = max(xs, key=abs)
+    near = min(xs, key=lambda v: (v - 1.0) ** 2)
+    return far * 2.0 + near * np.exp(near) + max((x * x for x in xs), key=square)
+
+
+def extreme_pair(pairs):
+    best = max(pairs, key=lambda p: p[1])
+    return best[0] * best[1]
+
+
+def test_max_and_min_with_a_key():
+    check(extreme_by_key, [0.5, -3.0, 1.25, 2.0])
+    tie = [0.5, -3.0, 1.25, 3.0]  # |-3| = |3|: max returns the first, as Python's does, and it gets the gradient
+    value, grad = sct.value_and_grad(extreme_by_key)(tie)
+    assert value == extreme_by_key(tie) and grad[1] == 2.0 + 2.0 * -3.0 and grad[3] == 0.0
+    check(extreme_by_key, X)
+    check(extreme_pair, [(1.0, 0.5), (2.0, 3.0), (-1.0, 2.5)])
+    with pytest.raises(ValueError, match="max\\(\\) arg is an empty sequence"):
+        sct.grad(extreme_by_key)([])
+
+
+def max_default(xs):
+    return max(xs, default=0.0)
+
+
+def test_max_with_a_default_is_refused_with_the_rewrite():
+    assert "if len(xs) else default" in refused(max_default, [1.0])
