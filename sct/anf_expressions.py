@@ -56,6 +56,10 @@ def _is(fn, *candidates) -> bool:
     return any(fn is c for c in candidates)
 
 
+def _is_none(node) -> bool:
+    return isinstance(node, gast.Constant) and node.value is None
+
+
 def _spelling(func) -> str:
     return func.id if isinstance(func, gast.Name) else getattr(func, "attr", "call")
 
@@ -235,6 +239,9 @@ class Expressions:
     def call(self, node):
         func = node.func
         fn = self.resolve(func) if self.global_path(func) is not None else None
+        if _is(fn, sorted, max, min) and any(k.arg == "key" and _is_none(k.value) for k in node.keywords):
+            kept = [k for k in node.keywords if k.arg != "key"]  # key=None: compare the items themselves
+            node = gast.copy_location(gast.Call(func=func, args=node.args, keywords=kept), node)
         if _is(fn, sorted) and any(k.arg == "key" for k in node.keywords):
             return self.sorted_by_key(node)
         if _is(fn, max, min) and node.keywords:

@@ -510,3 +510,7 @@ def max_default(xs):
 
 def test_max_with_a_default_is_refused_with_the_rewrite():
     assert "if len(xs) else default" in refused(max_default, [1.0])
+
+
+def test_key_none_compares_the_items_themselves():
+    check(lambda xs: sorted(xs, key=None)[0] * max(xs, key=None), [2.0, 1.0, 3.0])
