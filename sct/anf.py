@@ -43,7 +43,7 @@ from .anf_control import ControlFlow, Lowered
 from .anf_expressions import Expressions, name
 from .anf_transforms import Transforms
 from .errors import Problem, UnsupportedSyntaxError
-from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, SetItem
+from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, If, SetItem
 from .naming import Namer
 from .parse import Parsed
 from .runtime import HELPERS, appended, copied, dropped_last
@@ -147,8 +147,41 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms):
         elif isinstance(stmt, gast.Expr):
             if not isinstance(stmt.value, gast.Constant):  # docstrings
                 self.stmts.append(Effect(self.expr(stmt.value, keep_call=True), self.origin))
+        elif isinstance(stmt, gast.Assert):
+            self.assertion(stmt)
+        elif isinstance(stmt, gast.Raise):
+            self.raise_statement(stmt)
         elif not isinstance(stmt, gast.Pass):
             self.problem(stmt, f"`{type(stmt).__name__}` is not supported here")
+
+    def assertion(self, stmt):
+        """``assert test, msg`` as ``if not test: raise AssertionError(msg)``, the message made only then.
+
+        Python drops asserts when run with ``-O``; so does sct then.
+        """
+        if not __debug__:
+            return
+        origin = self.origin
+        test = self.test(stmt.test)
+        with self.collecting() as failed:
+            args = [] if stmt.msg is None else [self.expr(stmt.msg)]
+            error = gast.Call(func=name("AssertionError"), args=args, keywords=[])  # the builtin, as Python's
+            failed.append(Effect(error, origin, raises=True))
+        self.stmts.append(If(self.settled(test, failed), [], failed, origin))
+
+    def raise_statement(self, stmt):
+        """``raise E(...)``: kept in the forward sweep (the reverse sweep never runs after it)."""
+        if stmt.exc is None:
+            self.problem(
+                stmt,
+                "a bare `raise` re-raises the exception being handled, and sct has no "
+                "`try`; raise an exception: `raise ValueError(...)`",
+            )
+            return
+        if stmt.cause is not None:
+            self.problem(stmt, "`raise ... from ...` is not supported; write `raise E(...)` without `from`")
+            return
+        self.stmts.append(Effect(self.expr(stmt.exc, keep_call=True), self.origin, raises=True))
 
     def return_value(self, value):
         """``out = value`` (and the aux output) for a ``return`` statement."""
@@ -242,22 +275,48 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms):
         self.bind(user_name, Lowered(name(temp)))
 
     def list_comprehension(self, node):
-        """``[elt for x in xs if c]`` as a loop growing a list; returns the list's atom."""
+        """``[elt for x in xs if c for y in ys]`` (or a generator expression consumed at once) as
+        nested loops growing a list; returns the list's atom. Its variables are its own, as in Python."""
         from .anf_control import _fake_for
 
-        if len(node.generators) != 1 or node.generators[0].is_async:
-            self.problem(node, "only comprehensions with one `for` are supported; write a loop")
+        if any(gen.is_async for gen in node.generators):
+            self.problem(node, "`async for` in a comprehension is not supported; write a loop")
             return gast.Constant(value=None, kind=None)
-        gen = node.generators[0]
+        self.own_variables(node)
         result = self.namer.temp()
         self.locals.add(result)
         self.unversioned.add(result)
         self.bind(result, gast.List(elts=[], ctx=LOAD))
         body = [gast.Expr(value=_append_call(result, node.elt))]
-        for cond in reversed(gen.ifs):
-            body = [gast.If(test=cond, body=body, orelse=[])]
-        self.for_loop(_fake_for(gen, body, node))
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                body = [gast.copy_location(gast.If(test=cond, body=body, orelse=[]), node)]
+            body = [_fake_for(gen, body, node)]
+        self.for_loop(body[0])
         return name(self.current[result])
+
+    def own_variables(self, node):
+        """Rename a comprehension's variables where the function uses the same names outside it.
+
+        In Python a comprehension's ``for`` targets are local to it: ``[v * 3 for v in xs]``
+        neither reads nor changes a ``v`` of the function. Renamed throughout the
+        comprehension (its first iterable is evaluated outside, and keeps the outer name).
+        """
+        gens = node.generators
+        scope = [node.elt, *(p for g in gens for p in (g.target, *g.ifs)), *(g.iter for g in gens[1:])]
+        scope = [p for p in scope if isinstance(p, gast.AST)]
+        inside = [n for p in scope for n in gast.walk(p) if isinstance(n, gast.Name)]
+        everywhere = [n.id for n in gast.walk(self.parsed.node) if isinstance(n, gast.Name)]
+        bound = sorted({n.id for g in gens for n in gast.walk(g.target) if isinstance(n, gast.Name)})
+        for var in bound:
+            if everywhere.count(var) <= sum(n.id == var for n in inside):
+                continue  # used nowhere else: the name can stay
+            new = self.namer.fresh(var)
+            self.locals.add(new)
+            self.unversioned.add(new)
+            for n in inside:
+                if n.id == var:
+                    n.id = new
 
     def local_name(self, user_name: str) -> str:
         """The generated code's name for a local of this function (inlined callees rename theirs)."""
@@ -416,7 +475,7 @@ def _ends_in_return(body) -> bool:
     if not body:
         return False
     last = body[-1]
-    if isinstance(last, gast.Return):
+    if isinstance(last, gast.Return | gast.Raise):  # a path that raises returns nothing
         return True
     if isinstance(last, gast.If):
         return _ends_in_return(last.body) and _ends_in_return(last.orelse)

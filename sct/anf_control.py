@@ -208,6 +208,10 @@ class ControlFlow:
     def iteration(self, stmt):
         """(the range to loop over, a function binding the user's loop target per trip)."""
         it, target = stmt.iter, stmt.target
+        if getattr(stmt, "comprehension", False) and self.is_lazy(it):
+            # a comprehension's own loop: its items are made between items of a lazy iterable, and
+            # nothing there can change what that iterable reads, so the iterable's list is the same
+            it = Lowered(self.iterable(it))
         if _is_call_to(it, "reversed", self) and len(it.args) == 1 and isinstance(target, gast.Name):
             inner = it.args[0]
             base = inner.value if isinstance(inner, gast.Subscript) else inner
@@ -397,4 +401,5 @@ def _pair(target) -> bool:
 def _fake_for(generator, body, where) -> gast.For:
     """The loop a comprehension's ``for`` stands for."""
     loop = gast.For(target=generator.target, iter=generator.iter, body=body, orelse=[], type_comment=None)
+    loop.comprehension = True  # see ControlFlow.iteration
     return gast.copy_location(loop, where)

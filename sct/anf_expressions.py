@@ -19,6 +19,8 @@ from . import trees
 from .anf_control import Lowered
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
 from .rules.containers import list_call, tuple_call
+from .rules.np_core import astype_float, astype_integer
+from .rules.pymath import formatted
 
 LOAD = gast.Load()
 _JOINS = (np.r_, np.c_)  # np.r_[a, b]: a primitive of its own (sct/rules/np_shapes.py), not indexing
@@ -52,6 +54,33 @@ def _names(node) -> set:
 
 # Builtins whose call is a primitive of its own: ``list(xs)`` copies, where the display ``[x]`` builds.
 _CALLS = {list: list_call, tuple: tuple_call}
+# Builtins that iterate their (first) argument at once: there a generator, map, filter or reversed
+# gives what the list of its items gives. Elsewhere these are lazy iterators, refused.
+_CONSUMERS = (sum, max, min, list, tuple, sorted)
+_LAZY = (map, filter, reversed)
+
+
+def _is(fn, *candidates) -> bool:
+    return any(fn is c for c in candidates)
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, gast.Constant) and node.value is None
+
+
+def _spelling(func) -> str:
+    return func.id if isinstance(func, gast.Name) else getattr(func, "attr", "call")
+
+
+def _lazy_message(what: str) -> str:
+    return (
+        f"{what} is a lazy iterator; sct supports it only where it is consumed at once, as the argument "
+        "of sum, min, max, list, tuple or sorted (`sum(w ** 2 for w in ws)`, `list(map(f, xs))`); "
+        "elsewhere (stored in a variable, iterated by a `for` or twice) make it a list first: "
+        "a list comprehension `[f(v) for v in xs]`, or `list(...)`"
+    )
+
+
 # Dict methods, as the helpers that return lists (``for k, v in d.items()`` indexes the list).
 _DICT_METHODS = {"items": trees.dict_items, "values": trees.dict_values, "keys": trees.dict_keys, "get": trees.dict_get}
 
@@ -86,6 +115,9 @@ class Expressions:
             return name(self.if_expression(node))
         if isinstance(node, gast.ListComp):
             return self.list_comprehension(node)
+        if isinstance(node, gast.GeneratorExp):
+            self.problem(node, _lazy_message("a generator expression"))
+            return gast.Constant(value=None, kind=None)
         prim, flat, method = self.primitive(node)
         if keep_call:
             return flat
@@ -154,10 +186,14 @@ class Expressions:
         if isinstance(node, gast.Dict):
             keys = [None if k is None else self.expr(k) for k in node.keys]
             return dict, gast.Dict(keys=keys, values=[self.expr(v) for v in node.values]), False
+        if isinstance(node, gast.JoinedStr):
+            return formatted, self.formatted(node), False
         if isinstance(node, gast.IfExp):
             return None, name(self.if_expression(node)), False
         if isinstance(node, gast.ListComp):
             return None, self.list_comprehension(node), False
+        if isinstance(node, gast.GeneratorExp):
+            return None, self.expr(node), False
         if self.is_atom(node):
             return None, self.atom(node), False
         if isinstance(node, gast.Starred):
@@ -165,6 +201,45 @@ class Expressions:
             return None, gast.Constant(value=None, kind=None), False
         self.problem(node, f"the expression `{type(node).__name__}` is not supported")
         return None, gast.Constant(value=None, kind=None), False
+
+    def formatted(self, node):
+        """An f-string with each ``{value:spec}`` made an atom (left to right, as Python evaluates them)."""
+        parts = []
+        for part in node.values:
+            if isinstance(part, gast.FormattedValue):
+                value = self.expr(part.value)
+                spec = None if part.format_spec is None else self.formatted(part.format_spec)
+                part = gast.FormattedValue(value=value, conversion=part.conversion, format_spec=spec)
+            parts.append(part)
+        return gast.JoinedStr(values=parts)
+
+    def astype(self, node, receiver, args, keywords):
+        """``x.astype(dtype)`` with the dtype read now: the identity to a float dtype, no derivative to an integer."""
+        dtype = self.static_dtype(node.args[0]) if len(node.args) == 1 and not keywords else None
+        kind = getattr(dtype, "kind", None)
+        if kind not in ("f", "i", "u", "b"):
+            self.problem(
+                node,
+                "sct differentiates `x.astype(dtype)` with one dtype it can read when it compiles, to a float "
+                "(`x.astype(float)`, `x.astype(np.float32)`) or an integer or bool type (no derivative); "
+                "write it that way (no `copy=` or other keywords)",
+            )
+        prim = astype_float if kind == "f" else astype_integer
+        method = gast.Attribute(value=receiver, attr="astype", ctx=LOAD)
+        return prim, gast.Call(func=method, args=args, keywords=keywords), True
+
+    def static_dtype(self, node):
+        """The NumPy dtype ``node`` names (``float``, ``np.float32``, ``"float64"``), or None."""
+        if isinstance(node, gast.Constant) and isinstance(node.value, str):
+            value = node.value
+        elif isinstance(node, gast.Name | gast.Attribute) and self.global_path(node) is not None:
+            value = self.resolve(node)
+        else:
+            return None
+        try:
+            return np.dtype(value)
+        except (TypeError, ValueError):
+            return None
 
     def compare(self, node):
         if len(node.ops) != 1:
@@ -178,13 +253,30 @@ class Expressions:
             return None, self.transform_call(node), False
         if _unpacks(node):  # f(*args, **kw): into a user function, which is inlined
             return self.unpacking_call(node)
-        args = [self.expr(a) for a in node.args if not isinstance(a, gast.Starred)]  # zip(*rows): below
-        keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
         func = node.func
+        fn = self.resolve(func) if self.global_path(func) is not None else None
+        if _is(fn, sorted, max, min) and any(k.arg == "key" and _is_none(k.value) for k in node.keywords):
+            kept = [k for k in node.keywords if k.arg != "key"]  # key=None: compare the items themselves
+            node = gast.copy_location(gast.Call(func=func, args=node.args, keywords=kept), node)
+        if _is(fn, sorted) and any(k.arg == "key" for k in node.keywords):
+            return self.sorted_by_key(node)
+        if _is(fn, max, min) and node.keywords:
+            return self.extreme_by_key(node, largest=fn is max)
+        if any(_is(fn, lazy) for lazy in _LAZY):
+            self.problem(node, _lazy_message(f"`{_spelling(func)}(...)`"))
+            return None, gast.Constant(value=None, kind=None), False
+        consumes = any(_is(fn, c) for c in _CONSUMERS) and (len(node.args) == 1 or not _is(fn, max, min))
+        args = [
+            self.iterable(a) if consumes and k == 0 else self.expr(a)
+            for k, a in enumerate(node.args)
+            if not isinstance(a, gast.Starred)  # zip(*rows): below
+        ]
+        keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
+        if isinstance(func, gast.Lambda):  # (lambda v: ...)(x), and map(lambda v: ..., xs)
+            return None, self.inline_lambda(func, args, node), False
         if isinstance(func, gast.Name) and func.id in self.lambdas:
             return None, self.inline_lambda(self.lambdas[func.id], args, node), False
-        if self.global_path(func) is not None:
-            fn = self.resolve(func)
+        if fn is not None or self.global_path(func) is not None:
             if self.inlinable(fn):
                 return None, self.inline_function(fn, args, keywords, node), False
             if fn is zip and node.args and isinstance(node.args[0], gast.Starred):  # zip(*rows)
@@ -196,6 +288,8 @@ class Expressions:
         if isinstance(func, gast.Attribute) and func.attr in _DICT_METHODS and not keywords:
             helper = _DICT_METHODS[func.attr]
             return self.helper_call(helper, [self.expr(func.value), *args])
+        if isinstance(func, gast.Attribute) and func.attr == "astype":
+            return self.astype(node, self.expr(func.value), args, keywords)
         if isinstance(func, gast.Attribute):
             receiver = self.expr(func.value)
             method = gast.Attribute(value=receiver, attr=func.attr, ctx=LOAD)
@@ -225,6 +319,124 @@ class Expressions:
                 return None, gast.Constant(value=None, kind=None), False
             return None, self.inline_lambda(lam, args, node), False
         return None, self.inline_function(fn, args, keywords, node), False
+
+    # ---- iteration idioms: what a builtin iterates at once ----------------------------------
+    def iterable(self, node):
+        """An argument that ``sum``, ``max``, ``list``... iterate at once: there a generator
+        expression, ``map(...)``, ``filter(...)`` or ``reversed(...)`` is the list it would yield."""
+        if isinstance(node, gast.GeneratorExp):
+            return self.list_comprehension(node)
+        if self.lazy_call(node, map) and len(node.args) >= 2:
+            return self.mapped(node)
+        if self.lazy_call(node, filter) and len(node.args) == 2:
+            return self.filtered(node)
+        if self.lazy_call(node, reversed) and len(node.args) == 1:
+            return self.reversed_items(node)
+        return self.expr(node)
+
+    def is_lazy(self, node) -> bool:
+        """A generator expression, ``map(...)`` or ``filter(...)``: iterators whose items Python makes lazily."""
+        return isinstance(node, gast.GeneratorExp) or self.lazy_call(node, map) or self.lazy_call(node, filter)
+
+    def lazy_call(self, node, builtin) -> bool:
+        return (
+            isinstance(node, gast.Call)
+            and not node.keywords
+            and not any(isinstance(a, gast.Starred) for a in node.args)
+            and self.global_path(node.func) is not None
+            and _is(self.resolve(node.func), builtin)
+        )
+
+    def item_names(self, count: int) -> list:
+        return [self.namer.fresh("item") for _ in range(count)]
+
+    def comprehension_over(self, sequences, target_names):
+        """A ``comprehension`` visiting the lowered ``sequences`` in step, binding ``target_names``."""
+        store = [gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None) for n in target_names]
+        for n in target_names:
+            self.locals.add(n)
+            self.unversioned.add(n)
+        if len(sequences) == 1:
+            target, iterable = store[0], Lowered(sequences[0])
+        else:
+            temp = self.namer.temp()
+            zipped = gast.Call(func=name(trees.zipped.__name__), args=list(sequences), keywords=[])
+            self.stmts.append(Assign(temp, zipped, trees.zipped, self.origin))
+            target, iterable = gast.Tuple(elts=store, ctx=gast.Store()), Lowered(name(temp))
+        return gast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
+
+    def mapped(self, node):
+        """``map(f, xs, ys)`` as ``[f(v, w) for v, w in zip(xs, ys)]`` (map stops at the shortest, as zip)."""
+        sequences = [self.iterable(a) for a in node.args[1:]]
+        names = self.item_names(len(sequences))
+        generator = self.comprehension_over(sequences, names)
+        elt = gast.Call(func=node.args[0], args=[name(n) for n in names], keywords=[])
+        return self.list_comprehension(gast.copy_location(gast.ListComp(elt=elt, generators=[generator]), node))
+
+    def filtered(self, node):
+        """``filter(f, xs)`` as ``[v for v in xs if f(v)]``; ``filter(None, xs)`` as ``[v for v in xs if v]``."""
+        predicate, sequence = node.args
+        (item,) = self.item_names(1)
+        generator = self.comprehension_over([self.iterable(sequence)], [item])
+        none = isinstance(predicate, gast.Constant) and predicate.value is None
+        generator.ifs = [name(item) if none else gast.Call(func=predicate, args=[name(item)], keywords=[])]
+        return self.list_comprehension(gast.copy_location(gast.ListComp(elt=name(item), generators=[generator]), node))
+
+    def reversed_items(self, node):
+        """``reversed(xs)`` iterated at once: ``xs[::-1]`` (of a dict, its keys)."""
+        items = self.iterated(self.expr(node.args[0]), node)
+        backwards = gast.Slice(lower=None, upper=None, step=gast.Constant(value=-1, kind=None))
+        return self.expr(gast.copy_location(gast.Subscript(value=Lowered(items), slice=backwards, ctx=LOAD), node))
+
+    def iterated(self, atom, node):
+        """``iterated(atom)``: what Python iterates (a dict's keys); dropped where surely not a dict."""
+        temp = self.namer.temp()
+        call = gast.Call(func=name(trees.iterated.__name__), args=[atom], keywords=[])
+        self.stmts.append(Assign(temp, call, trees.iterated, self.where(node)))
+        return name(temp)
+
+    def sorted_by_key(self, node):
+        """``sorted(xs, key=f, reverse=r)``: the order is computed from the keys ``[f(v) for v in xs]``
+        (no derivative), and the items are permuted by it, so their gradient flows back."""
+        keywords = {k.arg: k.value for k in node.keywords}
+        if len(node.args) != 1 or set(keywords) - {"key", "reverse"}:
+            self.problem(node, "write sorted(items, key=f, reverse=r) with one positional argument")
+            return None, gast.Constant(value=None, kind=None), False
+        items = self.iterated(self.iterable(node.args[0]), node)
+        keys = self.keys_of(items, keywords["key"], node)
+        reverse = self.expr(keywords.get("reverse", gast.Constant(value=False, kind=None)))
+        order = self.namer.temp()
+        permutation = gast.Call(func=name(trees.sort_permutation.__name__), args=[keys, reverse], keywords=[])
+        self.stmts.append(Assign(order, permutation, trees.sort_permutation, self.where(node)))
+        return self.helper_call(trees.permuted, [items, name(order)])
+
+    def keys_of(self, items, key, node):
+        """The list ``[key(v) for v in items]`` (``items`` lowered), as Python computes it before comparing."""
+        (item,) = self.item_names(1)
+        generator = self.comprehension_over([items], [item])
+        elt = gast.Call(func=key, args=[name(item)], keywords=[])
+        return self.list_comprehension(gast.copy_location(gast.ListComp(elt=elt, generators=[generator]), node))
+
+    def extreme_by_key(self, node, largest: bool):
+        """``max(xs, key=f)``: the first item whose key is largest (no derivative through the keys)."""
+        keywords = {k.arg: k.value for k in node.keywords}
+        spelled = "max" if largest else "min"
+        if len(node.args) != 1 or set(keywords) != {"key"}:
+            self.problem(
+                node,
+                f"sct supports {spelled}(items) and {spelled}(items, key=f); for `default=` test for an empty "
+                f"sequence first (`{spelled}(xs) if len(xs) else default`), and compare numbers two at a time "
+                f"without `key=`",
+            )
+            return None, gast.Constant(value=None, kind=None), False
+        items = self.iterated(self.iterable(node.args[0]), node)
+        keys = self.keys_of(items, keywords["key"], node)
+        position = self.namer.temp()
+        where = gast.Call(
+            func=name(trees.extreme_index.__name__), args=[keys, gast.Constant(value=largest, kind=None)], keywords=[]
+        )
+        self.stmts.append(Assign(position, where, trees.extreme_index, self.where(node)))
+        return operator.getitem, gast.Subscript(value=items, slice=name(position), ctx=LOAD), False
 
     def helper_call(self, helper, args):
         """A call of one of sct's helpers (``dict_items(d)``): the primitive, the call, not a method."""

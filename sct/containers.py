@@ -193,7 +193,7 @@ def _builder_structure(prim, value, known, first, trees):
         return _homogeneous("list", _join_all(item_structures(operands[0]) + [operands[1]]))
     if prim is dropped_last:
         return _homogeneous("list", _join_all(item_structures(operands[0])))
-    if prim in _LISTS_OF_ITEMS:
+    if prim in _LISTS_OF_ITEMS or prim is trees.permuted:
         return _homogeneous("list", _join_all(item_structures(first)))
     if prim is trees.iterated:
         return first if not (isinstance(first, tuple) and first[0] == "dict") else _homogeneous("list", LEAF)

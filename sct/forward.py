@@ -90,7 +90,7 @@ class _Forward:
                 lines.append(assign(self.dot(stmt.target), self.tangent_of(stmt)))
             return lines
         if isinstance(stmt, Effect):
-            return [gast.Expr(value=stmt.value)]
+            return [stmt.statement()]
         if isinstance(stmt, SetItem):
             return self.set_item(stmt)
         if isinstance(stmt, If):

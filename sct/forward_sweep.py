@@ -38,7 +38,7 @@ class ForwardSweep:
     def statement(stmt) -> gast.stmt:
         """The gast statement of one simple IR statement."""
         if isinstance(stmt, Effect):
-            return gast.Expr(value=stmt.value)
+            return stmt.statement()
         if isinstance(stmt, SetItem):
             store = gast.Subscript(value=name(stmt.target), slice=stmt.index, ctx=gast.Store())
             return gast.Assign(targets=[store], value=stmt.value, type_comment=None)

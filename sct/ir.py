@@ -30,10 +30,19 @@ class Assign:
 
 @dataclass
 class Effect:
-    """A call kept for its side effect (``print(x)``); never differentiated."""
+    """A call kept for its side effect (``print(x)``), or ``raise value``; never differentiated.
+
+    The reverse sweep never runs past a ``raise``: the call raised before it began.
+    """
 
     value: gast.expr
     origin: Location | None = None
+    raises: bool = False  # ``raise value`` rather than the expression statement ``value``
+
+    def statement(self) -> gast.stmt:
+        if self.raises:
+            return gast.Raise(exc=self.value, cause=None)
+        return gast.Expr(value=self.value)
 
 
 @dataclass

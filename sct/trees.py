@@ -76,6 +76,8 @@ def concatenated_tangent(ta, tb, a, b):
 
 def extreme_index(items, largest=True):
     """The position of what the builtin ``max(items)`` (or ``min``) returns: the first extreme item."""
+    if not len(items):
+        raise ValueError(f"{'max' if largest else 'min'}() arg is an empty sequence")  # as Python's max([])
     best = 0
     for i in range(1, len(items)):
         if items[i] > items[best] if largest else items[i] < items[best]:
@@ -166,6 +168,19 @@ def sorted_tangent(t, items, reverse=False):
     return [t[i] for i in sort_permutation(items, reverse)]
 
 
+def permuted(items, order):
+    """``[items[i] for i in order]``: what ``sorted(items, key=f)`` returns, ``order`` sorting the keys."""
+    return [items[i] for i in order]
+
+
+def permuted_grad(g, items, order):
+    """The gradient of ``permuted(items, order)`` with respect to ``items``: each item gets its place's share."""
+    out = zeros_like(items)
+    for k, i in enumerate(order):
+        out[i] = tree_add(out[i], g[k])
+    return out
+
+
 def items_grad(g, d):
     """The gradient of ``dict_items(d)``: the second half of each pair's gradient."""
     return {k: g[i][1] for i, k in enumerate(d)}
@@ -239,6 +254,8 @@ HELPERS = {
         sort_permutation,
         sorted_grad,
         sorted_tangent,
+        permuted,
+        permuted_grad,
         items_grad,
         items_tangent,
         values_grad,

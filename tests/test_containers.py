@@ -251,12 +251,11 @@ def test_repetition_of_a_list_is_refused():
         sct.grad(f)([1.0, 2.0])
 
 
-def test_sorted_with_a_key_is_refused():
+def test_sorted_with_a_key_permutes_the_items():  # refused before issue 13 (tests/test_idioms13.py has more)
     def f(xs):
-        return sorted(xs, key=abs)[0]
+        return sorted(xs, key=abs)[0] * 3.0
 
-    with pytest.raises(sct.SctError, match="key="):
-        sct.grad(f)([1.0, -2.0])
+    assert sct.value_and_grad(f)([-2.0, 1.0]) == (f([-2.0, 1.0]), [0.0, 3.0])
 
 
 def _leaves(tree):

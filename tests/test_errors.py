@@ -546,13 +546,13 @@ def test_mutated_programs_only_raise_sct_errors(program, seed):
 
 
 def test_a_builtin_without_a_derivative_gets_a_rewrite_not_a_rule_to_register():
-    f = P.load("import numpy as np\n\ndef f(xs):\n    return np.sum(list(map(np.sin, xs)))\n")
+    f = P.load("def f(x):\n    return divmod(x, 0.3)[1] * x\n")
     for mode in ("rev", "fwd"):
         with pytest.raises(sct.NonDifferentiableError) as caught:
             if mode == "rev":
-                sct.grad(f)([1.0, 2.0])
+                sct.grad(f)(1.0)
             else:
-                sct.jvp(f, ([1.0, 2.0],), ([1.0, 0.0],))
+                sct.jvp(f, (1.0,), (1.0,))
         message = str(caught.value)
-        assert "the builtin `map`" in message and "list comprehension" in message
+        assert "the builtin `divmod`" in message and "rewrite" in message
         assert "defvjp" not in message and "defjvp" not in message

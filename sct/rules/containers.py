@@ -48,10 +48,27 @@ def _sorted_jvp(g, ans, items, reverse=False, **kwargs):
 defvjp(builtins.sorted, _sorted_vjp)
 defjvp(builtins.sorted, _sorted_jvp)
 
+# sorted(xs, key=f) is lowered to keys = [f(v) for v in xs]; permuted(xs, sort_permutation(keys, reverse))
+defvjp(trees.permuted, lambda g, ans, items, order: call(trees.permuted_grad, g, items, order), None)
+defjvp(trees.permuted, lambda t, ans, items, order: call(trees.permuted, t, order), None)
+defvjp(trees.permuted_grad, lambda G, ans, g, items, order: call(trees.permuted, G, order), None, None)
+defjvp(trees.permuted_grad, lambda T, ans, g, items, order: call(trees.permuted_grad, T, items, order), None, None)
+
 defvjp(builtins.sum, lambda g, ans, items, start=0: call(trees.summed_grad, g, items), lambda g, ans, items, start: g)
 defjvp(
     builtins.sum, lambda g, ans, items, start=0: call(trees.summed_tangent, g, items), lambda g, ans, items, start: g
 )
+
+# sum's own helpers are linear in their first operand (second derivatives of sum(xs), both modes)
+defvjp(trees.summed_tangent, lambda G, ans, t, items: call(trees.summed_grad, G, items), None)
+defjvp(trees.summed_tangent, lambda T, ans, t, items: call(trees.summed_tangent, T, items), None)
+defvjp(trees.summed_grad, lambda G, ans, g, items: call(trees.summed_tangent, G, items), None)
+defjvp(trees.summed_grad, lambda T, ans, g, items: call(trees.summed_grad, T, items), None)
+
+# ... and so are sorted's: each is the other's adjoint
+for _grad, _tangent in ((trees.sorted_grad, trees.sorted_tangent), (trees.sorted_tangent, trees.sorted_grad)):
+    defvjp(_grad, lambda G, ans, g, items, reverse, _adjoint=_tangent: call(_adjoint, G, items, reverse), None, None)
+    defjvp(_grad, lambda T, ans, g, items, reverse, _same=_grad: call(_same, T, items, reverse), None, None)
 
 defvjp(trees.iterated, lambda g, ans, x: call(trees.iterated_grad, g, x))
 defjvp(trees.iterated, lambda g, ans, x: call(trees.listed_tangent, g, x, False))

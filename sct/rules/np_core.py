@@ -6,7 +6,7 @@ import numpy as np
 from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
 from ..symbolic import call
 from .operators import _matmul_rank
-from .table import defjvp, defvjp, linear, same
+from .table import defjvp, defvjp, linear, nondiff, same
 
 
 # ---- products and shapes -----------------------------------------------------
@@ -72,6 +72,23 @@ def _reshape_rank(ranks, args, kwargs):
 
 
 linear(np.copy, lambda g, ans, x: g)
+
+
+# x.astype(dtype), with the dtype read when the code is compiled (sct.anf_expressions): to a float
+# dtype the derivative is the identity; to an integer or bool dtype NumPy truncates, which has none.
+def astype_float(x, dtype):
+    """``x.astype(dtype)`` to a float dtype (the rule-table key of the method)."""
+    return x.astype(dtype)
+
+
+def astype_integer(x, dtype):
+    """``x.astype(dtype)`` to an integer or bool dtype (the rule-table key of the method)."""
+    return x.astype(dtype)
+
+
+defvjp(astype_float, lambda g, ans, x, dtype: g, None, ndim=same)
+defjvp(astype_float, lambda g, ans, x, dtype: g, None)
+nondiff(astype_integer, ndim=same)
 linear(np.transpose, _transpose_vjp, ndim=same, rest=(None,))
 linear(np.reshape, lambda g, ans, x, *shape, **kw: np.reshape(g, np.shape(x)), ndim=_reshape_rank, rest=(None,))
 # Elementwise functions: np_elementwise.py; reductions and non-differentiable functions: np_reductions.py.

@@ -79,6 +79,14 @@ nondiff(builtins.len, math.isnan, math.isinf, math.isfinite, ndim=scalar)
 nondiff(builtins.range, builtins.print, builtins.isinstance, builtins.bool)
 
 
+def formatted(*values):
+    """An f-string (``f"{x:.3f}"``) as a primitive: the rule-table key of a ``JoinedStr``; a str has no derivative."""
+    return "".join(values)
+
+
+nondiff(formatted)
+
+
 # max(x, y) / min(x, y) of two numbers; a tie splits g equally (as np.maximum does, and JAX):
 # the first operand of max gets (sign(x - y) + 1) / 2 of it.
 def _first_wins(x, y):
