@@ -106,7 +106,6 @@ def build(
     """
     from . import forward, higher
 
-    source_fn = fn
     fn = higher.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
     if isinstance(fn, signatures.Flat):  # f(x, *rest, k): the body of f, every parameter positional
@@ -124,8 +123,6 @@ def build(
             raise UnsupportedSyntaxError(problems)
     ir.containers = {p: s[3] for p, s in zip(ir.params, sig) if s and len(s) > 3}
     containers.specialise(ir, ir.containers)
-    if fn is not source_fn:  # differentiating generated code again
-        containers.check_higher_order(ir)
     passes.propagate_ir_copies(ir)
     wrt = [ir.params[i] for i in positions]
     ranks = analysis.ranks(ir, arg_ranks, elements)

@@ -24,11 +24,11 @@ import operator
 
 import gast
 
-from .errors import NonDifferentiableError, Problem, UnsupportedSyntaxError
-from .ir import Assign, For, SetItem, While, walk
+from .errors import Problem, UnsupportedSyntaxError
+from .ir import Assign, For, SetItem, walk
 from .rules.containers import list_call, tuple_call
 from .rules.table import lookup
-from .runtime import add_at, appended, copied, dropped_last, fresh_copy, like, zeros_like
+from .runtime import add_at, appended, copied, detached, dropped_last, fresh_copy, like, tree_add, zeros_like
 
 LEAF = "leaf"
 UNKNOWN = "unknown"
@@ -214,7 +214,7 @@ def _builder_structure(prim, value, known, first, trees):
         return prim_concatenated(operands)
     if prim is operator.add and any(is_container(o) for o in operands):  # joined sequences (see specialise)
         return prim_concatenated(operands)
-    if prim in (copied, zeros_like, fresh_copy):  # copies and zero gradients keep the structure
+    if prim in (copied, zeros_like, fresh_copy, detached, add_at, tree_add):  # copies, gradients: the structure
         return first
     if prim is like:
         return operands[1] if len(operands) > 1 else UNKNOWN
@@ -313,32 +313,3 @@ def specialise(ir, params: dict) -> None:
                 problems.append(Problem(message, stmt.origin))
     if problems:
         raise UnsupportedSyntaxError(problems)
-
-
-def check_higher_order(ir) -> None:
-    """Refuse what second-order derivatives through containers do not yet get right.
-
-    A generated adjoint that updates a container's gradient item by item inside
-    a loop (``delta_h[1] += ...``, ``add_at(delta_g, i, ...)``) gives wrong
-    second derivatives when differentiated again, so it is refused rather than
-    guessed at.
-    """
-    maybe, _ = analyse(ir, ir.containers)
-    problems = []
-    for loop in walk(ir.body):
-        if not isinstance(loop, For | While):
-            continue
-        for stmt in walk(loop.body):
-            target = stmt.target if isinstance(stmt, SetItem | Assign) else None
-            updated = isinstance(stmt, SetItem) or isinstance(stmt, Assign) and stmt.prim is add_at
-            if updated and target in maybe:
-                message = (
-                    "higher-order derivatives through a loop that updates a list or dict item by item "
-                    "are not supported yet; differentiate once, or use arrays in place of the containers"
-                )
-                problems.append(Problem(message, stmt.origin))
-                break
-        if problems:
-            break
-    if problems:
-        raise NonDifferentiableError(problems)

@@ -204,7 +204,6 @@ def for_call(kind, fn, nparams, nprimals=None):
         made = regenerate(compiled(gradient, positions, sig, mode="forward"), {}, _tangent_only)
     else:  # "vjp"
         made = regenerate(compiled(fn, positions, sig, many=True), {}, lambda ret: ret.elts[1])
-    _check_higher_order(made)
     return made
 
 
@@ -250,19 +249,6 @@ def _tangent_like(ret):
 
 def _tangent_only(ret):
     return gast.Call(func=codegen.name("tangent_like"), args=[ret.elts[1], ret.elts[0]], keywords=[])
-
-
-def _check_higher_order(made):
-    """Refuse generated code that :func:`sct.containers.check_higher_order` refuses to differentiate again."""
-    from . import anf, containers
-    from . import parse as frontend
-
-    if not hasattr(made, "__code__"):
-        return
-    parsed = frontend.parse(made)
-    ir, _ = anf.lower(parsed)
-    ir.containers = {}
-    containers.check_higher_order(ir)
 
 
 class JacobianOf:
