@@ -182,9 +182,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
 
     def result(self, w):
         structure = self.ir.containers.get(w)
-        if structure is not None and (
-            structure[0] == "tuple" or w in self.nested
-        ):  # tuples where the argument has them
+        if structure is not None:  # tuples where the argument has them, floats for its floats
             return to_expr(call(like, Sym(name(self.delta(w))), Sym(name(w))))
         if self.kinds.get(w) == "float":  # the gradient of a Python float is a float
             return to_expr(call(float, Sym(name(self.delta(w)))))

@@ -123,13 +123,15 @@ def detached(x):
 
 
 def like(g, x):
-    """The gradient ``g`` with the container types of ``x`` (tuples stay tuples)."""
+    """The gradient ``g`` with the container types of ``x`` (tuples stay tuples, a float for a float)."""
     if isinstance(x, tuple):
         return tuple(like(gi, xi) for gi, xi in zip(g, x))
     if isinstance(x, list):
         return [like(gi, xi) for gi, xi in zip(g, x)]
     if isinstance(x, dict):
         return {k: like(g[k], v) for k, v in x.items()}
+    if type(x) is float and np.ndim(g) == 0 and not np.iscomplexobj(g):
+        return float(g)
     return g
 
 

@@ -200,13 +200,18 @@ def get_grad(g, d, key):
     """The gradient of ``d.get(key, default)`` with respect to ``d``."""
     out = zeros_like(d)
     if key in d:
-        out[key] = g
+        out[key] = _shaped_like(g, d[key])
     return out
 
 
 def get_default_grad(g, d, key, default):
     """The gradient of ``d.get(key, default)`` with respect to ``default``."""
-    return zeros_like(default) if key in d else g
+    return zeros_like(default) if key in d else _shaped_like(g, default)
+
+
+def _shaped_like(g, x):
+    """``g`` summed to the shape of ``x`` (a float for a float) where ``x`` is a number or an array."""
+    return unbroadcast(g, x) if isinstance(x, float | np.ndarray | np.generic) else g
 
 
 def zip_grad(g, sequence, i):
