@@ -209,6 +209,11 @@ def get_default_grad(g, d, key, default):
     return zeros_like(default) if key in d else _shaped_like(g, default)
 
 
+def get_tangent(t_d, t_default, d, key):
+    """The tangent of ``d.get(key, default)``: the item's tangent if the key is there, else the default's."""
+    return t_d[key] if key in d else t_default
+
+
 def _shaped_like(g, x):
     """``g`` summed to the shape of ``x`` (a float for a float) where ``x`` is a number or an array."""
     return unbroadcast(g, x) if isinstance(x, float | np.ndarray | np.generic) else g
@@ -266,6 +271,7 @@ HELPERS = {
         values_grad,
         get_grad,
         get_default_grad,
+        get_tangent,
         zip_grad,
         transposed_grad,
     )

@@ -412,3 +412,22 @@ def test_adding_a_key_to_a_dict_is_refused_located():
     # it raised a KeyError from the generated code's record of the old value
     with pytest.raises(sct.UnsupportedSyntaxError, match="adding the key 'b'"):
         sct.grad(new_key)(1.0, 2.0)
+
+
+def get_with_array_default(d, y):
+    return np.sum(d.get("a", y) * 2.0 + d.get("z", y))
+
+
+def get_of_a_float_leaf(x0, x1):
+    return np.sum(np.sin(x0["c"]) + x0.get("c", np.tanh(x1)))
+
+
+def test_dict_get_with_a_default_of_another_shape():
+    # forward mode summed the item's tangent and the default's: a tangent of the default's shape
+    sct.check_grads(get_with_array_default, ({"a": 0.5}, np.ones(3)), modes=("fwd", "rev"), order=1)
+
+
+def test_a_float_in_a_dict_gets_a_float_gradient():
+    grads = sct.grad(get_of_a_float_leaf)({"c": 1.5}, np.ones(3))
+    assert type(grads["c"]) is float
+    sct.check_grads(get_of_a_float_leaf, ({"c": 1.5}, np.ones(3)), modes=("fwd", "rev"), order=1)

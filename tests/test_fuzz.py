@@ -14,8 +14,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import sct
-from sct.variants import ANY
 from sct import api
+from sct.variants import ANY
 
 seeds = st.integers(0, 2**32 - 1)
 

@@ -83,11 +83,11 @@ defvjp(
     None,
     lambda g, ans, d, key, default: call(trees.get_default_grad, g, d, key, default),
 )
-defjvp(
+defjvp_joint(  # one of the two tangents, never their sum (which would broadcast to the default's shape)
     trees.dict_get,
-    lambda g, ans, d, key, default=0.0: call(trees.dict_get, g, key, 0.0),
-    None,
-    lambda g, ans, d, key, default: call(trees.get_default_grad, g, d, key, default),
+    lambda tangents, ans, d, key, default=None: call(
+        trees.get_tangent, tangents[0], tangents[2] if len(tangents) > 2 else 0.0, d, key
+    ),
 )
 defvjp(trees.zipped, lambda i: lambda g, ans, *sequences: call(trees.zip_grad, g, sequences[i], i))
 defjvp_joint(trees.zipped, lambda tangents, ans, *sequences: call(trees.zip_tangent, tangents, sequences))
