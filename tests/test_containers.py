@@ -431,3 +431,15 @@ def test_a_float_in_a_dict_gets_a_float_gradient():
     grads = sct.grad(get_of_a_float_leaf)({"c": 1.5}, np.ones(3))
     assert type(grads["c"]) is float
     sct.check_grads(get_of_a_float_leaf, ({"c": 1.5}, np.ones(3)), modes=("fwd", "rev"), order=1)
+
+
+def sum_with_a_start(xs, s0):
+    return np.sum(sum(xs, s0) ** 2)
+
+
+def test_builtin_sum_with_a_float_start_value():
+    # the start value's gradient was the whole broadcast array: a TypeError for a float start
+    xs = [np.ones(3), 2.0 * np.ones(3)]
+    grads = sct.grad(sum_with_a_start, wrt=(0, 1))(xs, 0.5)
+    assert type(grads[1]) is float
+    sct.check_grads(sum_with_a_start, (xs, 0.5), modes=("fwd", "rev"), order=2)

@@ -11,6 +11,7 @@ import builtins
 
 from .. import trees
 from ..errors import SctError
+from ..runtime import unbroadcast
 from ..symbolic import call
 from .table import defjvp, defjvp_joint, defvjp, nondiff
 
@@ -54,7 +55,11 @@ defjvp(trees.permuted, lambda t, ans, items, order: call(trees.permuted, t, orde
 defvjp(trees.permuted_grad, lambda G, ans, g, items, order: call(trees.permuted, G, order), None, None)
 defjvp(trees.permuted_grad, lambda T, ans, g, items, order: call(trees.permuted_grad, T, items, order), None, None)
 
-defvjp(builtins.sum, lambda g, ans, items, start=0: call(trees.summed_grad, g, items), lambda g, ans, items, start: g)
+defvjp(
+    builtins.sum,
+    lambda g, ans, items, start=0: call(trees.summed_grad, g, items),
+    lambda g, ans, items, start: call(unbroadcast, g, start),  # the start value may be broadcast
+)
 defjvp(
     builtins.sum, lambda g, ans, items, start=0: call(trees.summed_tangent, g, items), lambda g, ans, items, start: g
 )
