@@ -293,10 +293,7 @@ class JacobianOf:
             return self._reverse(sig)
         variant = compiled(self.fn, [self.position], sig, mode="forward")
         tangent = regenerate(variant, {}, _tangent_only)
-        params = [f"p{i}" for i in range(len(sig))]
-        x, call = params[self.position], ", ".join(params)
-        name = f"{self.label}_{getattr(self.fn, '__name__', 'fn')}"
-        name = name if name.isidentifier() else self.label
+        x, call, name = self._template_names(sig)
         text = (
             f"def {name}({call}):\n"
             f"    size = np.size({x})\n"
@@ -311,16 +308,19 @@ class JacobianOf:
         user_globals = tangent.__globals__
         return codegen.compile_source(text, name, user_globals, {"tangent_fn": tangent}, name)
 
+    def _template_names(self, sig):
+        """(the argument differentiated by, the parameter list, the function's name) of a template."""
+        params = [f"p{i}" for i in range(len(sig))]
+        name = f"{self.label}_{getattr(self.fn, '__name__', 'fn')}"
+        return params[self.position], ", ".join(params), name if name.isidentifier() else self.label
+
     def _reverse(self, sig):
         """``mode="rev"``, as ``sct.jacobian`` computes it: one gradient per element of the value."""
         from .api import compiled
 
         variant = compiled(self.fn, [self.position], sig, many=True)
         gradient = regenerate(variant, {}, lambda ret: gast.Subscript(value=ret.elts[1], slice=_index(0), ctx=LOAD))
-        params = [f"p{i}" for i in range(len(sig))]
-        x, call = params[self.position], ", ".join(params)
-        name = f"{self.label}_{getattr(self.fn, '__name__', 'fn')}"
-        name = name if name.isidentifier() else self.label
+        x, call, name = self._template_names(sig)
         text = (
             f"def {name}({call}):\n"
             f"    value = value_fn({call})\n"
