@@ -140,8 +140,8 @@ class Calls:
     def inlinable(self, fn) -> bool:
         if not isinstance(fn, types.FunctionType) or lookup(fn) is not None:
             return False
-        module = getattr(fn, "__module__", "") or ""
-        return not (module.startswith("numpy") or module.startswith("sct.") or module == "sct")
+        module = (getattr(fn, "__module__", "") or "").split(".")[0]
+        return module not in _LIBRARIES  # a library's own Python source is not the user's to differentiate
 
     def inline_function(self, fn, args, keywords, call):
         """Lower ``fn``'s body in place of the call; returns the atom holding its value."""
@@ -241,6 +241,7 @@ class Calls:
 
 
 _MISSING = object()
+_LIBRARIES = {"numpy", "sct", "scipy"}
 _UNPACK = (
     "cannot see what this `%s` unpacks: sct inlines the call, so it must be %s passed in or built "
     "in the function with a fixed size, such as %s (not a list, and not rebound in a loop or branch)"

@@ -63,7 +63,33 @@ def lookup(fn) -> Entry | None:
     if fn is None:
         return None
     own = getattr(fn, "sct_entry", None)  # a primitive made while compiling (a recursive call)
-    return own if isinstance(own, Entry) else TABLE.get(_key(fn))
+    if isinstance(own, Entry):
+        return own
+    entry = TABLE.get(_key(fn))
+    if entry is None and load_optional():
+        entry = TABLE.get(_key(fn))
+    return entry
+
+
+# ---- rules for optional libraries -----------------------------------------
+# SciPy's rules register the first time a function is looked up after SciPy was
+# imported (by the user's code): without SciPy, or before it is used, they cost
+# nothing. ``load_optional`` returns whether it registered anything new.
+OPTIONAL = {"scipy": "sct.rules.scipy_rules"}
+_loaded: set = set()
+
+
+def load_optional() -> bool:
+    import importlib
+    import sys
+
+    new = False
+    for library, module in OPTIONAL.items():
+        if library in sys.modules and library not in _loaded:
+            _loaded.add(library)
+            importlib.import_module(module)
+            new = True
+    return new
 
 
 def _entry(fn, **fields) -> Entry:
