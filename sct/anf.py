@@ -40,7 +40,8 @@ import numpy as np
 from . import aliases
 from .anf_calls import Calls
 from .anf_control import ControlFlow, Lowered
-from .anf_expressions import Expressions, name
+from .anf_expressions import Computed, Expressions, name
+from .anf_functions import Functions, Known
 from .anf_transforms import Transforms
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, If, SetItem
@@ -52,11 +53,23 @@ LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
 
 
-def lower(parsed: Parsed, has_aux: bool = False, structures=None) -> tuple[FunctionIR, Namer]:
+def lower(parsed: Parsed, has_aux: bool = False, structures=None, callables=None, objects=None):
     """``structures``: parameter -> the structure of its container argument (:func:`sct.containers.describe`),
     so ``f(*args)``/``f(**kw)`` of a tuple or dict passed in can be unpacked (the variant is compiled for it).
+    ``callables``: parameter -> the function it is passed (the variant is compiled for that function);
+    ``objects``: parameter -> the class of the object it is passed (its methods are that class's).
+    Returns the function's IR and the namer that made its names.
     """
     lowering = _Lowering(parsed)
+    for param, (cls, attributes) in (objects or {}).items():
+        if param in lowering.params and param not in lowering.bindings:
+            lowering.objects[param] = (cls, False, attributes)
+    for param, value in (callables or {}).items():
+        if isinstance(value, type) and param in lowering.params and param not in lowering.bindings:
+            lowering.objects[param] = (value, True, None)  # a class passed in (cls of a classmethod)
+    for param, value in (callables or {}).items():
+        if param in lowering.params:
+            lowering.lambdas[param] = Known(value, name(param))
     for param, structure in (structures or {}).items():
         if param in lowering.params and param not in lowering.unversioned:
             lowering.note_structure(param, structure)
@@ -76,7 +89,7 @@ def lower(parsed: Parsed, has_aux: bool = False, structures=None) -> tuple[Funct
     return ir, lowering.namer
 
 
-class _Lowering(Expressions, ControlFlow, Calls, Transforms):
+class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
     def __init__(self, parsed: Parsed):
         self.parsed = parsed
         self.params = parameter_names(parsed.node.args)
@@ -92,7 +105,13 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms):
         self.output = None
         self.aux = None
         self.problems = []
-        self.lambdas = {}  # local name -> lambda node
+        self.lambdas = {}  # local name -> lambda node, transform, or function value (sct.anf_functions)
+        self.held_in = {}  # local name holding a function -> the blocks its binding is in
+        self.bindings = _binding_counts(parsed.node)
+        self.enclosing = None  # a local def's lowering: the lowering of the function it was made in
+        self.function_atoms = {}  # the output of an inlined call that returned a function -> that function
+        self.objects = {}  # a name holding an object (self of a method) -> (its class, is the class itself,
+        #                    the names of its attributes where it is held as the dict of them (differentiated by))
         self.written = _written_names(parsed.node)  # arrays the function writes into (x[i] = v)
         self.reassigned = set()
         self.shared = aliases.shared_updates(parsed.node)  # x += e where another name holds x's array
@@ -151,6 +170,8 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms):
             self.assertion(stmt)
         elif isinstance(stmt, gast.Raise):
             self.raise_statement(stmt)
+        elif isinstance(stmt, gast.FunctionDef):  # local defs without decorators are values (sct.parse)
+            self.problem(stmt, f"the local `def {stmt.name}` is decorated; decorate a module-level function instead")
         elif not isinstance(stmt, gast.Pass):
             self.problem(stmt, f"`{type(stmt).__name__}` is not supported here")
 
@@ -185,6 +206,8 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms):
 
     def return_value(self, value):
         """``out = value`` (and the aux output) for a ``return`` statement."""
+        if self.returned_function(value):  # an inlined function returning a function (sct.anf_functions)
+            return
         if value is None:
             value = gast.Constant(value=None, kind=None)
         if self.has_aux:
@@ -212,8 +235,19 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms):
 
     def bind(self, user_name: str, value):
         if isinstance(value, gast.Lambda) or self.maker_of(value) is not None:
-            self.lambdas[user_name] = value  # inlined where it is called (a lambda, or `sct.grad(g)`)
+            self.hold(user_name, value, value)  # inlined where it is called (a lambda, or `sct.grad(g)`)
             return value
+        held = self.held_function(value) if not isinstance(value, Lowered) else None
+        if held is not None:
+            self.hold(user_name, held, value)
+            return value
+        if isinstance(value, gast.Call) and not self.is_transform_call(value):  # it may return a function
+            prim, flat, method = self.primitive(value)
+            held = self.function_atoms.get(flat.id) if prim is None and isinstance(flat, gast.Name) else None
+            if held is not None:
+                self.hold(user_name, held, value)
+                return value
+            value = gast.copy_location(Computed(prim, flat, method), value)
         base = self.local_name(user_name)
         if user_name in self.unversioned:
             version = base
@@ -222,6 +256,9 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms):
         else:
             version = base
         self.emit(version, value, overwrites=user_name in self.unversioned)
+        copied_from = self.stmts[-1].value if self.stmts[-1].prim is None else None
+        if isinstance(copied_from, gast.Name) and copied_from.id in self.objects and self.bindings.get(user_name) == 1:
+            self.objects[version] = self.objects[copied_from.id]  # rng = np.random.default_rng(0)
         if user_name not in self.unversioned:  # bound once: what it holds is known here
             self.note_pack(version, self.stmts[-1])
         self.current[user_name] = version
@@ -437,6 +474,15 @@ def _as_load(target):
     if isinstance(target, gast.Name):
         return gast.Name(id=target.id, ctx=LOAD, annotation=None, type_comment=None)
     return target
+
+
+def _binding_counts(fn_node) -> dict:
+    """How many times each name is bound (assigned, a loop or comprehension target) in the function."""
+    counts = {}
+    for n in gast.walk(fn_node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
 
 
 def _assigned_names(fn_node) -> set:

@@ -191,6 +191,13 @@ class Calls:
         return _name(result)
 
     def bind_parameter(self, param: str, value):
+        from .anf_functions import FunctionValue
+
+        if isinstance(value, FunctionValue):  # f(a, x) inside, where the caller passed a function
+            if param in self.reassigned:
+                self.problem(self.parsed.node, f"the parameter `{param}` holds a function and is assigned again")
+            self.lambdas[param] = value
+            return
         if isinstance(value, tuple | dict) and param in _packed(self.parsed.node.args):  # *args, **kwargs
             value = _display(self, value)
         if not isinstance(value, gast.AST):
@@ -295,14 +302,15 @@ class WithVjp:
 
     def __call__(self, *args):
         from . import api
-        from .runtime import Pullback
+        from .runtime import Pullback, deep_recursion
 
         positions = list(range(len(args)))
         sig = api.signature(args)
         variant = api.validated(
             self.fn, api.compiled(self.fn, positions, sig, split=True, many=True), positions, sig, split=True, many=True
         )
-        value, backward = variant.function(*args)
+        with deep_recursion():
+            value, backward = variant.function(*args)
         return value, Pullback(backward)
 
 
@@ -338,6 +346,8 @@ def _callee(caller, parsed):
             self.augmented = caller.augmented
             self.root = caller.root
             self.packs = caller.packs
+            self.function_atoms = caller.function_atoms
+            self.objects = caller.objects
             self.inlining = caller.inlining + [parsed.fn]
             self.current = {}
             self.renamed = {}

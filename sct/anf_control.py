@@ -54,6 +54,7 @@ class ControlFlow:
     def __init__(self):
         self.loops: list[_Loop] = []
         self.returned = None
+        self.block_path = []  # the statement lists being lowered, outermost first (see sct.anf_functions)
 
     @contextlib.contextmanager
     def collecting(self):
@@ -80,6 +81,13 @@ class ControlFlow:
 
     # ---- blocks --------------------------------------------------------------------
     def block(self, stmts):
+        self.block_path.append(id(stmts))
+        try:
+            self.statements(stmts)
+        finally:
+            self.block_path.pop()
+
+    def statements(self, stmts):
         for k, stmt in enumerate(stmts):
             self.origin = self.parsed.location(stmt)
             rest = stmts[k + 1 :]

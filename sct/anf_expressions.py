@@ -17,6 +17,7 @@ import numpy as np
 
 from . import trees
 from .anf_control import Lowered
+from .anf_functions import MADE_HERE, FunctionValue
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
 from .rules.containers import list_call, tuple_call
 from .rules.np_core import astype_float, astype_integer
@@ -24,6 +25,16 @@ from .rules.pymath import formatted
 
 LOAD = gast.Load()
 _JOINS = (np.r_, np.c_)  # np.r_[a, b]: a primitive of its own (sct/rules/np_shapes.py), not indexing
+
+
+class Computed(gast.expr):
+    """An operation already lowered: its rule key, the node over atoms, and whether it is a method."""
+
+    _fields = ()
+
+    def __init__(self, prim, flat, method):
+        super().__init__()
+        self.prim, self.flat, self.method = prim, flat, method
 
 
 def name(id_: str) -> gast.Name:
@@ -58,6 +69,28 @@ _CALLS = {list: list_call, tuple: tuple_call}
 # gives what the list of its items gives. Elsewhere these are lazy iterators, refused.
 _CONSUMERS = (sum, max, min, list, tuple, sorted)
 _LAZY = (map, filter, reversed)
+
+
+# Calls that make an object of a known class, whose methods are then called (no derivative).
+_MAKES_OBJECT = {
+    np.random.RandomState: np.random.RandomState,
+    np.random.default_rng: np.random.Generator,
+    np.random.Generator: np.random.Generator,
+}
+
+
+def _users_class(cls) -> bool:
+    """A class of the user's (not a builtin, NumPy's or sct's: ``float``, ``np.float32``, an exception)."""
+    module = (cls.__module__ or "").split(".")[0]
+    return module not in ("builtins", "numpy", "sct", "scipy") and not issubclass(cls, BaseException)
+
+
+def _hashable(fn) -> bool:
+    try:
+        hash(fn)
+    except TypeError:
+        return False
+    return True
 
 
 def _is(fn, *candidates) -> bool:
@@ -124,6 +157,8 @@ class Expressions:
         temp = self.namer.temp()  # named after its operands, so names read in order
         self.stmts.append(Assign(temp, flat, prim, self.where(node), method))
         self.note_pack(temp, self.stmts[-1])
+        if prim is None and isinstance(flat, gast.Name) and flat.id in self.objects:  # a copy of an object
+            self.objects[temp] = self.objects[flat.id]
         return name(temp)
 
     def is_atom(self, node) -> bool:
@@ -133,6 +168,8 @@ class Expressions:
 
     def atom(self, node):
         if isinstance(node, gast.Name):
+            if isinstance(self.lambdas.get(node.id), FunctionValue):  # a function used as a value
+                return self.atoms_of([self.lambdas[node.id]], node)[0]
             if node.id in self.locals:
                 if node.id not in self.current:
                     self.problem(node, f"`{node.id}` is used before it is assigned")
@@ -141,6 +178,9 @@ class Expressions:
                 return name(bound) if isinstance(bound, str) else bound  # a constant argument
             if node.id not in self.initial_names:
                 return node  # a name this lowering made (a temporary, a loop index)
+            outer = self.enclosing_scope(node.id)
+            if outer is not None:  # a local def reads a variable of the function it was made in
+                return outer.atom(node)
             self.resolve(node)
             return self.rooted(node)
         if isinstance(node, gast.Attribute):
@@ -150,6 +190,8 @@ class Expressions:
 
     def primitive(self, node):
         """(rule key, the node with atoms for operands, is-method) for one operation."""
+        if isinstance(node, Computed):
+            return node.prim, node.flat, node.method
         if isinstance(node, Lowered):
             if isinstance(node.atom, gast.Tuple | gast.List):  # a display of atoms builds a container
                 return (tuple if isinstance(node.atom, gast.Tuple) else list), node.atom, False
@@ -170,10 +212,14 @@ class Expressions:
             return self.compare(node)
         if isinstance(node, gast.Call):
             return self.call(node)
+        if isinstance(node, gast.Attribute) and self.is_atom(node):  # c = obj.W of a global object: a copy
+            return None, self.atom(node), False
         if isinstance(node, gast.Attribute):
+            flat = gast.Attribute(value=self.expr(node.value), attr=node.attr, ctx=LOAD)
+            if isinstance(flat.value, gast.Name) and flat.value.id in self.objects:  # self.W of an object
+                return self.object_attribute(flat.value, node.attr, node)
             if node.attr not in ATTRIBUTES:
                 self.problem(node, f"the attribute `.{node.attr}` is not supported on arrays")
-            flat = gast.Attribute(value=self.expr(node.value), attr=node.attr, ctx=LOAD)
             return ATTRIBUTES.get(node.attr), flat, False
         if isinstance(node, gast.Subscript):
             flat = gast.Subscript(value=self.expr(node.value), slice=self.index(node.slice), ctx=LOAD)
@@ -254,6 +300,16 @@ class Expressions:
         if _unpacks(node):  # f(*args, **kw): into a user function, which is inlined
             return self.unpacking_call(node)
         func = node.func
+        if isinstance(func, gast.Name) and func.id in self.current and self.current[func.id] in self.objects:
+            receiver = name(self.current[func.id])  # layer(x) of an object passed in: its class's __call__
+            args = [self.argument(a) for a in node.args]
+            keywords = {k.arg: self.argument(k.value) for k in node.keywords}
+            return None, self.call_method(receiver, "__call__", args, keywords, node), False
+        held = self.callee(func)  # a local def, a lambda, a function passed in... (sct.anf_functions)
+        if held is not None:
+            args = [self.argument(a) for a in node.args]
+            keywords = {k.arg: self.argument(k.value) for k in node.keywords}
+            return None, self.call_function_value(held, args, keywords, node), False
         fn = self.resolve(func) if self.global_path(func) is not None else None
         if _is(fn, sorted, max, min) and any(k.arg == "key" and _is_none(k.value) for k in node.keywords):
             kept = [k for k in node.keywords if k.arg != "key"]  # key=None: compare the items themselves
@@ -266,25 +322,37 @@ class Expressions:
             self.problem(node, _lazy_message(f"`{_spelling(func)}(...)`"))
             return None, gast.Constant(value=None, kind=None), False
         consumes = any(_is(fn, c) for c in _CONSUMERS) and (len(node.args) == 1 or not _is(fn, max, min))
-        args = [
-            self.iterable(a) if consumes and k == 0 else self.expr(a)
+        values = [
+            self.iterable(a) if consumes and k == 0 else self.argument(a)
             for k, a in enumerate(node.args)
             if not isinstance(a, gast.Starred)  # zip(*rows): below
         ]
-        keywords = [gast.keyword(arg=k.arg, value=self.expr(k.value)) for k in node.keywords]
-        if isinstance(func, gast.Lambda):  # (lambda v: ...)(x), and map(lambda v: ..., xs)
-            return None, self.inline_lambda(func, args, node), False
-        if isinstance(func, gast.Name) and func.id in self.lambdas:
-            return None, self.inline_lambda(self.lambdas[func.id], args, node), False
+        keyword_values = [gast.keyword(arg=k.arg, value=self.argument(k.value)) for k in node.keywords]
+        if (fn is not None or self.global_path(func) is not None) and self.inlinable(fn):
+            return None, self.inline_function(fn, values, keyword_values, node), False
+        args = self.atoms_of(values, node)  # a function passed to a primitive: its plain name
+        keywords = [gast.keyword(arg=k.arg, value=self.atoms_of([k.value], node)[0]) for k in keyword_values]
         if fn is not None or self.global_path(func) is not None:
-            if self.inlinable(fn):
-                return None, self.inline_function(fn, args, keywords, node), False
             if fn is zip and node.args and isinstance(node.args[0], gast.Starred):  # zip(*rows)
                 return self.helper_call(trees.transposed, [self.expr(node.args[0].value)])
             if fn is zip:
                 return self.helper_call(trees.zipped, args)
             prim = _CALLS[fn] if (fn is list or fn is tuple) and len(args) == 1 and not keywords else fn
+            made = _MAKES_OBJECT.get(fn) if fn is not None and _hashable(fn) else None
+            if made is not None or isinstance(fn, type) and _users_class(fn):
+                # rng = np.random.default_rng(0): its methods are its class's; an object of the user's
+                # class made here is known by its class, but what its __init__ stored is not (MADE_HERE)
+                temp = self.namer.temp()
+                self.stmts.append(Assign(temp, gast.Call(func=self.rooted(func), args=args, keywords=keywords), prim))
+                self.objects[temp] = (made, False, None) if made is not None else (fn, False, MADE_HERE)
+                return None, name(temp), False
             return prim, gast.Call(func=self.rooted(func), args=args, keywords=keywords), False
+        if isinstance(func, gast.Attribute):  # obj.method(...) of an object: the method of its class
+            receiver = self.expr(func.value)
+            if isinstance(receiver, gast.Name) and receiver.id in self.objects:
+                keywords = {k.arg: k.value for k in keyword_values}
+                return None, self.call_method(receiver, func.attr, values, keywords, node), False
+            func = gast.Attribute(value=Lowered(receiver), attr=func.attr, ctx=LOAD)
         if isinstance(func, gast.Attribute) and func.attr in _DICT_METHODS and not keywords:
             helper = _DICT_METHODS[func.attr]
             return self.helper_call(helper, [self.expr(func.value), *args])
@@ -296,7 +364,13 @@ class Expressions:
             if func.attr not in METHODS:
                 self.problem(func, f"the array method `.{func.attr}()` is not supported")
             return METHODS.get(func.attr), gast.Call(func=method, args=args, keywords=keywords), True
-        self.problem(node, "only calls of named functions are supported")
+        what = f"`{func.id}`" if isinstance(func, gast.Name) else "this callee"
+        self.problem(
+            node,
+            f"{what} is not a function sct knows when it compiles (a loop variable, a value picked in a branch "
+            "or computed at run time); sct compiles each call for the function it calls: call a function by its "
+            "name, pass it in as an argument, or bind it once (`f = np.sin`) before calling it",
+        )
         return None, gast.Call(func=func, args=args, keywords=keywords), False
 
     def unpacking_call(self, node):
@@ -457,7 +531,7 @@ class Expressions:
         while isinstance(node, gast.Attribute):
             parts.append(node.attr)
             node = node.value
-        if isinstance(node, gast.Name) and node.id not in self.locals:
+        if isinstance(node, gast.Name) and node.id not in self.locals and self.enclosing_scope(node.id) is None:
             return [node.id] + parts[::-1]
         return None
 

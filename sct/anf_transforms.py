@@ -91,7 +91,9 @@ class Transforms:
             return False
         func = node.func
         if isinstance(func, gast.Name) and func.id in self.lambdas:
-            return not isinstance(self.lambdas[func.id], gast.Lambda)
+            from .anf_functions import FunctionValue
+
+            return not isinstance(self.lambdas[func.id], gast.Lambda | FunctionValue)
         if self.maker_of(func) is not None:
             return True
         from .api import _Differentiated

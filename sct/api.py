@@ -18,9 +18,24 @@ import weakref
 import gast
 import numpy as np
 
-from . import aliases, analysis, anf, codegen, containers, dispatch, fuse, reverse, signatures, unbox, validate, values
+from . import (
+    aliases,
+    analysis,
+    anf,
+    codegen,
+    containers,
+    dispatch,
+    fuse,
+    reverse,
+    signatures,
+    unbox,
+    validate,
+    values,
+    variants,
+)
 from . import optimize as passes
 from . import parse as frontend
+from .anf_functions import is_object
 from .errors import SctError, UnsupportedSyntaxError
 from .ir import Assign, operands, walk
 from .variants import (  # noqa: F401 (some are part of sct.api for the tests)
@@ -112,7 +127,9 @@ def build(
         signatures.flatten_parameters(parsed.node)
     frontend.check_supported(parsed)
     structures = {p: s[3] for p, s in zip(anf.parameter_names(parsed.node.args), sig) if s and len(s) > 3}
-    ir, namer = anf.lower(parsed, has_aux=has_aux, structures=structures)
+    params = anf.parameter_names(parsed.node.args)
+    callables, objects = variants.callables(params, sig, parsed.fn), variants.objects(params, sig)
+    ir, namer = anf.lower(parsed, has_aux=has_aux, structures=structures, callables=callables, objects=objects)
     arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
@@ -260,7 +277,7 @@ def _check_wrt_args(fn, positions, args):
         if i >= len(args):
             raise SctError(f"{fn.__name__} was called with {len(args)} arguments; wrt asks for argument {i}")
         kind = _describe(args[i])
-        if kind is not None and kind[1] in "iub":
+        if kind is not None and isinstance(kind[1], str) and kind[1] in "iub":
             raise SctError(
                 f"argument {i} of {fn.__name__} is an integer ({args[i]!r}); gradients need floats: "
                 "pass 3.0 instead of 3, or x.astype(float)"
@@ -344,6 +361,12 @@ class _Differentiated:
     def __init__(self, fn, wrt, has_aux):
         if not callable(fn):
             raise SctError(f"sct.grad expects a function, got {fn!r}")
+        self._spec = (fn, wrt)  # as given: a method decorated in a class body binds it again (__get__)
+        self._receiver = _NO_RECEIVER
+        if inspect.ismethod(fn) and isinstance(fn.__func__, types.FunctionType):
+            # obj.f (or cls.f of a classmethod): f with its first argument given; wrt counts the others
+            self._receiver, fn = fn.__self__, fn.__func__
+            wrt = _after_receiver(wrt)
         self._flat = signatures.needs_flattening(fn)  # a plain function only: a Grad is not seen through
         if self._flat:  # f(x, *rest, k=1.0, **opts): differentiated as flat(x, rest, k, opts)
             target = signatures.flat(fn)
@@ -359,7 +382,16 @@ class _Differentiated:
         self._dispatched = None  # the variants the current dispatcher tests for
 
     def __call__(self, *args, **kwargs):
+        if self._receiver is not _NO_RECEIVER:
+            return self._call(self._receiver, *args, **kwargs)
         return self._call(*args, **kwargs)
+
+    def __get__(self, obj, owner=None):
+        """``@sct.grad`` on a method: ``obj.f`` differentiates ``f`` with ``self`` given (wrt counts after it)."""
+        if obj is None or self._receiver is not _NO_RECEIVER:
+            return self
+        fn, wrt = self._spec
+        return type(self)(types.MethodType(fn, obj), wrt, self.has_aux)
 
     def _general(self, *args, **kwargs):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
@@ -367,6 +399,9 @@ class _Differentiated:
             args = self.fn.flatten(args, kwargs, [self.fn.names[i] for i in self.positions])
         elif kwargs:  # bound like the function binds them, then passed by position
             args = bind_positionally(self.fn, args, kwargs)
+        if any(is_object(args[i]) for i in self.positions if i < len(args)):  # by an object: by its attributes
+            wrt = set(self.positions)
+            args = tuple(variants.Attributes.of(a) if i in wrt and is_object(a) else a for i, a in enumerate(args))
         sig = signature(args)
         found = self._variants.get(sig)
         if found is None and max(self.positions) < len(args):  # the rest may take their defaults
@@ -510,6 +545,26 @@ def _variants_of(fn, positions, options, grads_only) -> dict:
         with _LOCK:
             found = _VARIANTS.setdefault(fn, {})
     return found.setdefault(key, {})
+
+
+_NO_RECEIVER = object()
+
+
+def completed(fn, args: tuple) -> tuple:
+    """``args`` and the defaults of the positional parameters of ``fn`` after them (the generated code takes all)."""
+    plain = inspect.unwrap(fn, stop=frontend.is_plain_wrapper)
+    code, defaults = getattr(plain, "__code__", None), getattr(plain, "__defaults__", None) or ()
+    missing = code.co_argcount - len(args) if code is not None and type(plain) is types.FunctionType else 0
+    return args + tuple(defaults[len(defaults) - missing :]) if 0 < missing <= len(defaults) else args
+
+
+def _after_receiver(wrt):
+    """``wrt`` of a bound method (positions count the arguments after ``self``) for its function."""
+    if isinstance(wrt, int):
+        return wrt + 1
+    if isinstance(wrt, tuple | list):
+        return type(wrt)(_after_receiver(w) for w in wrt)
+    return wrt  # a parameter's name
 
 
 class Grad(_Differentiated):

@@ -119,8 +119,9 @@ class JVPAt(_Derived):
         return compiled(self.fn, self.positions, sig, mode="forward")
 
     def __call__(self, *args):
-        from .api import signature, validated
+        from .api import completed, signature, validated
 
+        args = completed(self.fn, args)
         sig = signature(args)
         variant = validated(self.fn, self.variant(sig), self.positions, sig, mode="forward")
         return variant.function(*args, *self.tangents)[1]
@@ -144,8 +145,9 @@ class VJPAt(_Derived):
         return compiled(self.fn, self.positions, sig, many=True)
 
     def __call__(self, *args):
-        from .api import signature, validated
+        from .api import completed, signature, validated
 
+        args = completed(self.fn, args)
         sig = signature(args)
         variant = validated(self.fn, self.variant(sig), self.positions, sig, many=True)
         return variant.function(*args, self.cotangent)[1]

@@ -96,7 +96,38 @@ def parse(fn) -> Parsed:
         closure=closure,
     )
     _rename_own_names(parsed)
+    hoist_local_functions(node.body)
     return parsed
+
+
+# ---- local functions -------------------------------------------------------------------------
+class LocalDef(gast.expr):
+    """A ``def`` inside the function, as the value its name is bound to: ``h = LocalDef(def h...)``.
+
+    Python binds a local ``def``'s name when the statement runs, to a function that reads
+    the enclosing variables when it is *called*. The lowering inlines its body at each
+    call (:mod:`sct.anf_functions`); hiding the body from the enclosing function's node
+    walks keeps its parameters, locals and ``return`` statements its own.
+    """
+
+    _fields = ()
+
+    def __init__(self, node):
+        super().__init__()
+        self.node = node
+
+
+def hoist_local_functions(body) -> None:
+    """Replace each ``def h(...)`` statement of ``body`` (and of its blocks) by ``h = LocalDef(...)``."""
+    for k, stmt in enumerate(body):
+        if isinstance(stmt, gast.FunctionDef) and not stmt.decorator_list:
+            hoist_local_functions(stmt.body)
+            target = gast.Name(id=stmt.name, ctx=gast.Store(), annotation=None, type_comment=None)
+            value = gast.copy_location(LocalDef(stmt), stmt)
+            body[k] = gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), stmt)
+        elif isinstance(stmt, gast.If | gast.For | gast.While):
+            hoist_local_functions(stmt.body)
+            hoist_local_functions(stmt.orelse)
 
 
 # ---- names the generated code uses for itself --------------------------------------------
@@ -314,6 +345,7 @@ def _lambda_as_def(tree, code, fn) -> gast.FunctionDef:
 # Node types the lowering understands, and what to write instead of the others.
 _SUPPORTED = (
     gast.FunctionDef,
+    LocalDef,
     gast.arguments,
     gast.Assign,
     gast.AugAssign,

@@ -4,7 +4,9 @@ Each is a small plain-NumPy function; ``sct export`` copies the source of the
 ones a module uses into it, so exported code needs only NumPy.
 """
 
+import contextlib
 import math
+import sys
 
 import numpy as np
 
@@ -506,8 +508,32 @@ class Pullback:
 
     def __call__(self, cotangent, i):
         if self.grads is None or cotangent is not self.seen:
-            self.seen, self.grads = cotangent, self.backward(cotangent)
+            with deep_recursion():
+                self.seen, self.grads = cotangent, self.backward(cotangent)
         return self.grads[i]
+
+
+_RECURSION = {"depth": 0, "limit": None}
+
+
+@contextlib.contextmanager
+def deep_recursion():
+    """Room for a recursive function as deep as Python allows it.
+
+    Each level of a differentiated recursion runs a few frames (the generated code and
+    the call of the next level's) where Python runs one, so while one runs the
+    interpreter's limit is raised eightfold, and restored when the outermost returns.
+    """
+    if _RECURSION["depth"] == 0:
+        _RECURSION["limit"] = sys.getrecursionlimit()
+        sys.setrecursionlimit(8 * _RECURSION["limit"])
+    _RECURSION["depth"] += 1
+    try:
+        yield
+    finally:
+        _RECURSION["depth"] -= 1
+        if _RECURSION["depth"] == 0:
+            sys.setrecursionlimit(_RECURSION["limit"])
 
 
 def pullback(record, cotangent, i):

@@ -139,6 +139,13 @@ def _agree(fn, expected, got, fn_name: str) -> None:
         )
 
 
+def _data(args) -> list:
+    """The arguments that are data; objects (a random generator) may change, as they do in Python."""
+    from .anf_functions import is_object
+
+    return [None if is_object(a) else a for a in args]
+
+
 def _name(fn) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
@@ -160,10 +167,11 @@ def checked(fn, variant, full, n_params: int, split: bool):
     def validated(*args):
         before = _copy(args, "the arguments")
         own_args = _copy(args[:n_params], "the arguments")
+        again = args if value_of is function else _copy(args, "the arguments")  # a generator's state, as given
         result = function(*args)
-        value = result[0] if value_of is function else value_of(*args)[0]
-        _unchanged(before, args, name, "the arguments")
-        expected = fn(*own_args)
+        value = result[0] if value_of is function else value_of(*again)[0]
+        _unchanged(_data(before), _data(args), name, "the arguments")
+        expected = fn(*(getattr(a, "obj", a) if type(a).__name__ == "Attributes" else a for a in own_args))
         _agree(fn, expected, value, name)
         if split:
             return value, _checked_backward(result[1], before, args, (_copy(value, "the value"), value), name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import containers, dispatch
+from .anf_functions import is_function
 from .parse import is_plain_wrapper
 
 
@@ -128,12 +129,82 @@ def _describe(a):
         return _FLOAT if type(a) is float else (0, "f")
     if isinstance(a, complex):
         return (0, "c")
+    if type(a) is Attributes:  # an object differentiated by: a dict of its attributes, and its class
+        return (*_describe(dict(a)), ("object", a.cls))
     if isinstance(a, list | tuple | dict):
         items = list(a.values()) if isinstance(a, dict) else a
         ranks = {np.ndim(v) if isinstance(v, np.ndarray | float) else None for v in items}
         kind = "dict" if isinstance(a, dict) else "tuple" if isinstance(a, tuple) else "list"
         return (None, kind, ranks.pop() if len(ranks) == 1 else None, containers.describe(a))
+    if is_function(a):  # calls of it are compiled for it: a variant per function (sct.anf_functions)
+        return (None, ("callable", Callee(a)))
+    if a is not None and not isinstance(a, str | bytes):  # an object: its methods are its class's
+        return (None, ("object", type(a)))
     return None
+
+
+class Attributes(dict):
+    """An object differentiated by, as the dict of its instance attributes (``vars(obj)``).
+
+    The generated code reads ``obj.W`` as ``obj["W"]`` (its class's attributes and methods
+    from the class), so the gradient is a dict of the attributes' gradients. ``obj`` is kept
+    for validation, which runs the original function on the object itself.
+    """
+
+    def __init__(self, obj):
+        super().__init__(vars(obj))
+        self.cls, self.obj = type(obj), obj
+
+    @classmethod
+    def of(cls, obj):
+        """The dict of ``obj``'s attributes, or ``obj`` itself where none is a float (refused then, by its type)."""
+        from .values import leaves
+
+        found = vars(obj) if hasattr(obj, "__dict__") else {}
+        floats = [leaf for _, leaf in leaves(found) if isinstance(leaf, float | np.floating | np.ndarray)]
+        return cls(obj) if floats else obj
+
+
+class Callee:
+    """A function argument in a signature: equal only to the same function (functions need not be hashable)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return id(self.value)
+
+    def __eq__(self, other):
+        return isinstance(other, Callee) and other.value is self.value
+
+    def __repr__(self):
+        return getattr(self.value, "__qualname__", None) or repr(self.value)
+
+
+def objects(params, sig) -> dict:
+    """Parameter -> (the class of the object the variant for ``sig`` is for, the names of its attributes
+    where the argument is the dict of them (an object differentiated by), else None)."""
+    found = {p: (s[1][1], None) for p, s in zip(params, sig) if s and len(s) == 2 and s[1][:1] == ("object",)}
+    for p, s in zip(params, sig):
+        if s and len(s) == 5 and s[4][:1] == ("object",):
+            found[p] = (s[4][1], tuple(k for k, _ in s[3][1]))
+    return found
+
+
+def callables(params, sig, fn=None) -> dict:
+    """Parameter -> the function the variant for ``sig`` is compiled for, for the parameters given one,
+    and those after the arguments ``sig`` describes whose default is a function (``act=np.tanh``)."""
+    found = {p: s[1][1].value for p, s in zip(params, sig) if s and len(s) == 2 and s[1][:1] == ("callable",)}
+    code = getattr(fn, "__code__", None)
+    defaults = getattr(fn, "__defaults__", None) or ()
+    if code is not None and len(params) > len(sig):
+        positional = code.co_varnames[: code.co_argcount]
+        for param, default in zip(positional[len(positional) - len(defaults) :], defaults):
+            if param in params[len(sig) :] and is_function(default):
+                found[param] = default  # baked in: the variant's guards check __defaults__
+    return found
 
 
 def _annotated_signature(fn) -> tuple:

@@ -457,7 +457,7 @@ def assert_same_structure(primal, other, where="value"):
 # ``idioms(family)`` draws a Program in one family of idioms; its arguments may be containers
 # (``Program.shapes`` holds a ``Tree`` for those). Every idiom's result flows into the return
 # value, so a wrong container, order, index or name shows in the value or the gradient.
-FAMILIES = ("containers", "simultaneous", "targets", "dicts", "fancy", "builtins", "calls")
+FAMILIES = ("containers", "simultaneous", "targets", "dicts", "fancy", "builtins", "calls", "functions")
 
 
 @dataclass(frozen=True)
@@ -1063,6 +1063,114 @@ def _calls(draw):
     return ctx
 
 
+# ---- family "functions": function values, local defs, closures ------------------------------------
+_APPLY = ["def apply(fn, v):", "    return fn(v) * 0.5 + fn(0.5 * v)", "", ""]
+_MAKE = ["def make(a):", "    def step(v):", "        return a * np.sin(v) + v", "", "    return step", "", ""]
+_SCALED = ["def scaled(v, k, shift=0.25):", "    return k * v + shift", "", ""]
+
+
+def _module(ctx, lines):
+    if lines[0] not in ctx.module:
+        ctx.module += lines
+
+
+def _in_scope(ctx, name, shape):
+    """The scope of a local function's body: the function's variables, and its parameter ``name``."""
+    return {**ctx.gen.scope, name: Var(name, shape, True, fresh=False)}
+
+
+def _f_local_def(ctx):
+    """A local def with a default (evaluated at the def) that reads a variable rebound before the call."""
+    h, z, c, k = ctx.name("h"), ctx.name("z"), ctx.name("c"), ctx.name("k")
+    arg = ctx.expr()
+    first = ctx.expr()
+    ctx.body.append(f"{k} = {first.text}")
+    ctx.see(k, first.shape, first.exact)
+    default = ctx.expr()
+    body = ctx.expr(scope={**_in_scope(ctx, z, arg.shape), c: Var(c, default.shape, default.exact, False)})
+    ctx.body += [f"def {h}({z}, {c}={default.text}):", f"    return {body.text} * {k}"]
+    again = ctx.expr()
+    ctx.body.append(f"{k} = {again.text}")  # the call reads k as it is now
+    ctx.see(k, again.shape, again.exact)
+    shape = broadcast(body.shape, again.shape)
+    ctx.output(f"{h}({arg.text})", shape, exact=False)
+    if ctx.draw(st.booleans()):
+        other = ctx.expr(target=default.shape)  # c's shape, as the body was written for it
+        ctx.output(f"{h}({arg.text}, {c}={other.text})", broadcast(shape, other.shape), exact=False)
+
+
+def _f_passed(ctx):
+    """A function passed to a helper: a lambda, a NumPy function or a module-level one."""
+    _module(ctx, _APPLY)
+    arg = ctx.expr()
+    z = ctx.name("z")
+    choice = ctx.draw(st.sampled_from(["lambda", "numpy", "local"]))
+    if choice == "lambda":
+        body = ctx.expr(scope=_in_scope(ctx, z, arg.shape))
+        fn, shape = f"lambda {z}: {body.text}", body.shape
+    elif choice == "numpy":
+        fn, shape = ctx.draw(st.sampled_from(["np.sin", "np.tanh", "np.cos"])), arg.shape
+    else:
+        g = ctx.name("g")
+        body = ctx.expr(scope=_in_scope(ctx, z, arg.shape))
+        ctx.body += [f"def {g}({z}):", f"    return {body.text}"]
+        fn, shape = g, body.shape
+    ctx.output(f"apply({fn}, {arg.text})", broadcast(shape, arg.shape), exact=False)
+
+
+def _f_factory(ctx):
+    """A function returned by a call, called at once or bound to a name first."""
+    _module(ctx, _MAKE)
+    a, v = ctx.expr(), ctx.expr()
+    shape = broadcast(a.shape, v.shape)
+    if ctx.draw(st.booleans()):
+        ctx.output(f"make({a.text})({v.text})", shape, exact=False)
+    else:
+        s = ctx.name("step")
+        ctx.body.append(f"{s} = make({a.text})")
+        ctx.output(f"{s}({v.text}) + {s}({v.text} * 0.5)", shape, exact=False)
+
+
+def _f_partial(ctx):
+    """functools.partial of a module-level function, keyword and positional."""
+    _module(ctx, _SCALED)
+    if "import functools" not in ctx.module:
+        ctx.module.insert(0, "import functools")
+    k, v = ctx.expr(), ctx.expr()
+    p = ctx.name("p")
+    if ctx.draw(st.booleans()):
+        ctx.body.append(f"{p} = functools.partial(scaled, k={k.text})")
+    else:
+        ctx.body.append(f"{p} = functools.partial(scaled, {v.text})")
+        v = Expr(k.text, k.shape, k.exact)
+    ctx.output(f"{p}({v.text})", broadcast(k.shape, v.shape), exact=False)
+
+
+def _f_loop_def(ctx):
+    """A local def made in a loop, closing over the loop variable, called in the same trip."""
+    h, z, i, s = ctx.name("h"), ctx.name("z"), ctx.name("i"), ctx.name("s")
+    arg = ctx.expr()
+    body = ctx.expr(scope=_in_scope(ctx, z, arg.shape))
+    n = ctx.draw(st.integers(1, 3))
+    ctx.body += [
+        f"{s} = 0.0",
+        f"for {i} in range({n}):",
+        f"    def {h}({z}):",
+        f"        return np.tanh({body.text}) * ({i} + 1.0)",
+        f"    {s} = {s} + {h}({arg.text})",
+    ]
+    ctx.output(s, body.shape, exact=False)
+
+
+@st.composite
+def _functions(draw):
+    ctx = _Ctx(draw)
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_f_local_def, _f_passed, _f_factory, _f_partial, _f_loop_def)
+    return ctx
+
+
 _FAMILY_STRATEGIES = {
     "containers": _containers,
     "simultaneous": _simultaneous,
@@ -1071,6 +1179,7 @@ _FAMILY_STRATEGIES = {
     "fancy": _fancy,
     "builtins": _builtins,
     "calls": _calls,
+    "functions": _functions,
 }
 
 

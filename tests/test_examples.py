@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sct
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
 
@@ -29,7 +31,16 @@ def losses(out: str) -> list[float]:
 
 
 def test_every_example_is_tested_and_documented():
-    assert set(EXAMPLES) == {"seed.py", "scalar.py", "mlp.py", "rnn.py", "newton.py", "relu_net.py"}
+    assert set(EXAMPLES) == {
+        "seed.py",
+        "scalar.py",
+        "mlp.py",
+        "rnn.py",
+        "newton.py",
+        "relu_net.py",
+        "closures.py",
+        "idioms.py",
+    }
     for name in EXAMPLES:
         text = (ROOT / "examples" / name).read_text()
         assert text.startswith('"""'), f"{name} has no docstring"
@@ -85,3 +96,36 @@ def test_relu_net_loss_falls_and_gradient_is_a_list():
     out = run_example("relu_net.py")
     first, last = (float(v) for v in re.search(r"loss ([\d.]+) -> ([\d.]+)", out).groups())
     assert last < first / 2
+
+
+def _load(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name[:-3], ROOT / "examples" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_closures():
+    out = run_example("closures.py")
+    (dk,) = re.findall(r"d one_step / dk: (-?[\d.]+)", out)
+    assert float(dk) == pytest.approx(-0.1 * 1.5**3)  # d/dk of u + 0.1 * (-k * u**3)
+    module = _load("closures.py")
+    rng = np.random.default_rng(0)
+    params = [(rng.normal(size=(4, 3)), np.zeros(4)), (rng.normal(size=(1, 4)), np.zeros(1))]
+    x, y = rng.normal(size=3), np.array([0.5])
+    for act in (np.tanh, np.sin):
+        sct.check_grads(lambda W1, act=act: module.loss([(W1, params[0][1]), params[1]], x, y, act), (params[0][0],))
+
+
+def test_idioms():
+    out = run_example("idioms.py")
+    assert out.startswith("largest activation")
+    module = _load("idioms.py")
+    rng = np.random.default_rng(0)
+    W, b, x = rng.normal(size=(2, 3)), np.zeros(2), rng.normal(size=3)
+    shown = np.array([[float(v) for v in row.split()] for row in re.findall(r"\[+([^\[\]]+)\]", out.split("db =")[0])])
+    sct.check_grads(lambda W, b: module.loss(W, b, x, l2=0.1), (W, b))
+    dW, _ = sct.grad(module.loss, wrt=("W", "b"))(W, b, x, l2=0.1)
+    assert np.allclose(shown, np.round(dW, 4))

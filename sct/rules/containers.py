@@ -114,3 +114,15 @@ defjvp(
     trees.extreme_tangent, lambda T, ans, t, items, largest: call(trees.extreme_tangent, T, items, largest), None, None
 )
 nondiff(trees.extreme_index)
+
+
+def object_attribute(obj, name):
+    """``obj.name`` of an object that is no array (a layer's ``self.W``): the key of that read.
+
+    Objects are never differentiated by (sct refuses them as arguments to differentiate by), so
+    what is read from one carries no derivative, as a global's value carries none.
+    """
+    return getattr(obj, name)
+
+
+nondiff(object_attribute)

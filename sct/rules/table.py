@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class Entry:
@@ -68,28 +70,42 @@ def lookup(fn) -> Entry | None:
     entry = TABLE.get(_key(fn))
     if entry is None and load_optional():
         entry = TABLE.get(_key(fn))
+    if entry is None and _random(fn):
+        entry = RANDOM
     return entry
+
+
+# Random draws carry no derivative: making a NumPy generator, and every method of one
+# (``rng.normal(size=n)`` of a generator passed in or made inside, ``np.random.normal`` of
+# the module's own). One entry for them all, kept out of the table (and its catalog).
+RANDOM = Entry(None, nondiff=True)
+_GENERATORS = (np.random.RandomState, np.random.Generator)
+_MAKERS = (np.random.RandomState, np.random.Generator, np.random.default_rng, np.random.seed)
+
+
+def _random(fn) -> bool:
+    if any(fn is maker for maker in _MAKERS):
+        return True
+    owner = getattr(fn, "__objclass__", None) or type(getattr(fn, "__self__", None))
+    return isinstance(owner, type) and issubclass(owner, _GENERATORS)
 
 
 # ---- rules for optional libraries -----------------------------------------
 # SciPy's rules register the first time a function is looked up after SciPy was
 # imported (by the user's code): without SciPy, or before it is used, they cost
 # nothing. ``load_optional`` returns whether it registered anything new.
-OPTIONAL = {"scipy": "sct.rules.scipy_rules"}
 _loaded: set = set()
 
 
 def load_optional() -> bool:
-    import importlib
     import sys
 
-    new = False
-    for library, module in OPTIONAL.items():
-        if library in sys.modules and library not in _loaded:
-            _loaded.add(library)
-            importlib.import_module(module)
-            new = True
-    return new
+    if "scipy" in sys.modules and "scipy" not in _loaded:
+        _loaded.add("scipy")
+        from . import scipy_rules  # noqa: F401  (registration)
+
+        return True
+    return False
 
 
 def _entry(fn, **fields) -> Entry:
