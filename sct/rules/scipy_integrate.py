@@ -108,3 +108,19 @@ defkeyword(integrate.solve_ivp, "args", _ivp_rule(ode.solve_ivp_vjp_args), _ivp_
 # ``sol.y``: the derivative of the result object is that of its ``y`` (the only part sct differentiates).
 defvjp(ode.solution_y, lambda g, ans, sol: g)
 defjvp(ode.solution_y, lambda t, ans, sol: t)
+
+
+# ---- second derivatives ------------------------------------------------------------------------------
+# The helpers integrate with SciPy; sct does not differentiate them again. Differentiating generated code
+# that calls one (sct.grad of sct.grad, sct.hessian, check_grads(order=2)) is refused, not taken as zero.
+def _second_order(*args, **kwargs):
+    raise SctError(
+        "sct differentiates odeint and solve_ivp once (reverse or forward mode); a second derivative through "
+        "the adjoint method is not supported: use check_grads(..., order=1), or write the integrator as a loop"
+    )
+
+
+for _name, _helper in ode.HELPERS.items():
+    if _name != "solution_y":
+        defvjp(_helper, lambda i: _second_order)
+        defjvp(_helper, lambda i: _second_order)
