@@ -33,6 +33,20 @@ def solution_y(sol):
     return sol.y
 
 
+def solution_part(d, sol):
+    """The derivative (adjoint or tangent) ``d`` of ``sol.y`` as that of ``sol``, which must come from solve_ivp.
+
+    ``x.y`` on anything else (a named tuple, say) has no derivative in sct: refused, not guessed.
+    """
+    if type(sol).__name__ != "OdeResult":
+        from .errors import SctError
+
+        raise SctError(
+            f"sct differentiates `.y` only on the result of scipy.integrate.solve_ivp, not on {type(sol).__name__}"
+        )
+    return d
+
+
 # ---- the user's right-hand side -----------------------------------------------------------------
 class _Field:
     """``func`` seen as ``f(y, t) -> dy/dt`` on flat float vectors, with its vjp and jvp."""
@@ -420,7 +434,7 @@ def _as_args(dargs):
 # ---- one adjoint computed once for all the operands that need it -----------------------------------------
 # The reverse sweep asks for dy0, dt and dargs of one call in turn; the second and third requests
 # with equal inputs (compared by value, held as copies) reuse the first's result.
-_LAST: list = []
+_LAST: list = [None]  # (key, result), replaced whole so that a reader never pairs one call's key with another's result
 
 
 def _frozen(x):
@@ -451,19 +465,21 @@ def _equal(a, b) -> bool:
 
 
 def _remembered(key):
-    if _LAST and _equal(_LAST[0], key):
-        return _frozen(_LAST[1])
+    last = _LAST[0]
+    if last is not None and _equal(last[0], key):
+        return _frozen(last[1])
     return None
 
 
 def _remember(key, result):
-    _LAST[:] = [_frozen(key), _frozen(result)]
+    _LAST[0] = (_frozen(key), _frozen(result))
 
 
 HELPERS = {
     f.__name__: f
     for f in (
         solution_y,
+        solution_part,
         odeint_vjp_y0,
         odeint_vjp_t,
         odeint_vjp_args,

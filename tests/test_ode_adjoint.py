@@ -294,3 +294,17 @@ def test_a_keyword_operand_without_a_rule_is_refused_in_both_modes():
     with pytest.raises(sct.NonDifferentiableError, match="weights="):
         sct.grad(weighted_mean, wrt=1)(x, w)
     np.testing.assert_allclose(sct.grad(weighted_mean)(x, w), w / w.sum())  # x, positional, still works
+
+
+def y_of_tuple(p):
+    return p.y**2
+
+
+def test_dot_y_is_differentiated_only_on_a_solve_ivp_result():
+    from collections import namedtuple
+
+    point = namedtuple("Point", "x y")(1.0, 2.0)
+    with pytest.raises(sct.SctError, match="solve_ivp"):
+        sct.grad(y_of_tuple)(point)
+    with pytest.raises(sct.SctError, match="solve_ivp"):
+        sct.jvp(y_of_tuple, (point,), (point,))

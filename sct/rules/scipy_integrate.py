@@ -105,9 +105,10 @@ defkeyword(
 )
 defkeyword(integrate.solve_ivp, "args", _ivp_rule(ode.solve_ivp_vjp_args), _ivp_rule(ode.solve_ivp_jvp_args))
 
-# ``sol.y``: the derivative of the result object is that of its ``y`` (the only part sct differentiates).
-defvjp(ode.solution_y, lambda g, ans, sol: g)
-defjvp(ode.solution_y, lambda t, ans, sol: t)
+# ``sol.y``: the derivative of the result object is that of its ``y`` (the only part sct differentiates);
+# solution_part checks, when it runs, that ``sol`` is a result of solve_ivp.
+defvjp(ode.solution_y, lambda g, ans, sol: call(ode.solution_part, g, sol))
+defjvp(ode.solution_y, lambda t, ans, sol: call(ode.solution_part, t, sol))
 
 
 # ---- second derivatives ------------------------------------------------------------------------------
@@ -121,6 +122,9 @@ def _second_order(*args, **kwargs):
 
 
 for _name, _helper in ode.HELPERS.items():
-    if _name != "solution_y":
+    if _name not in ("solution_y", "solution_part"):
         defvjp(_helper, lambda i: _second_order)
         defjvp(_helper, lambda i: _second_order)
+# solution_part(d, sol) is d (checked): linear in d.
+defvjp(ode.solution_part, lambda G, ans, d, sol: call(ode.solution_part, G, sol), None)
+defjvp(ode.solution_part, lambda t, ans, d, sol: call(ode.solution_part, t, sol), None)
