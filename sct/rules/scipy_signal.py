@@ -13,6 +13,7 @@ import numpy as np
 from scipy import signal
 
 from ..signal_adjoint import convolve_grad_left, convolve_grad_right, signal_convolve, signal_correlate
+from ..symbolic import call
 from .table import defjvp, defvjp
 
 _RANK_0 = lambda ranks, args, kwargs: ranks[0]  # noqa: E731
@@ -21,7 +22,7 @@ _RANK_2 = lambda ranks, args, kwargs: ranks[2]  # noqa: E731
 
 
 def _convolution(fn, product, left, right):
-    """Rules for ``fn(a, b, mode, method)`` = ``product(a, left_operand(b))`` with the adjoint helpers."""
+    """Rules for ``fn(a, b, mode, method)``: ``product`` for its tangents, ``left``/``right`` for its adjoints."""
     defvjp(
         fn,
         lambda g, ans, a, b, mode="full", method="auto": left(g, a, b, mode, method),
@@ -40,13 +41,8 @@ def _convolution(fn, product, left, right):
 
 
 def _call(fn):
-    return lambda *args: _symbolic_call(fn, *args)
-
-
-def _symbolic_call(fn, *args):
-    from ..symbolic import call
-
-    return call(fn, *args)
+    """``fn(...)`` as source (a call of the helper by name in generated code)."""
+    return lambda *args: call(fn, *args)
 
 
 _convolve = _call(signal_convolve)
