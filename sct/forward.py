@@ -24,7 +24,7 @@ import gast
 from . import rules
 from .analysis import SCALAR, rule_view, shape_class, shape_classes, static_value, varied
 from .codegen import Source, assign, function_def, name
-from .errors import NonDifferentiableError, Problem, no_rule_message
+from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from .optimize import unsigned
 from .runtime import fresh_copy, zeros_like
@@ -163,9 +163,32 @@ class _Forward:
                 continue
             contributing.append(arg)
             total = value if total is None else _add(total, value)
+        for value in self.keyword_tangents(stmt, entry, kwargs, ans, sym_args, sym_kwargs):
+            total = value if total is None else _add(total, value)
         if total is not None and entry.broadcasting and self.may_be_smaller(stmt, args, contributing, total):
             total = call("np.broadcast_to", total, call("np.shape", ans))
         return total
+
+    def keyword_tangents(self, stmt, entry, kwargs, ans, sym_args, sym_kwargs):
+        """The tangent share of each varied keyword operand; one without a rule is refused, not zero."""
+        for keyword, node in kwargs.items():
+            if keyword == "keys" or not any(n in self.varied for n in names_in(node)):
+                continue
+            rule = entry.keywords.get(keyword, (None, None))[1]
+            if rule is None:
+                message = (
+                    f"`{keyword}=` carries a derivative, but sct differentiates only positional operands; "
+                    "pass it positionally"
+                )
+                self.problems.append(Problem(message, stmt.origin))
+                continue
+            try:
+                value = rule(self.tangent_sym(node), ans, *sym_args, **sym_kwargs)
+            except SctError as exc:
+                self.problems.append(Problem(str(exc), stmt.origin))
+                continue
+            if value is not None and not is_zero(value):
+                yield value
 
     def may_be_smaller(self, stmt, args, contributing, total) -> bool:
         """Can the summed tangent have fewer elements than the result (an operand broadcast it)?"""

@@ -15,6 +15,7 @@ import gast
 import numpy as np
 
 from .errors import Location
+from .ode_adjoint import solution_y
 
 
 @dataclass
@@ -147,6 +148,7 @@ COMPARES = {
 
 # ``x.attr`` on an array, as the NumPy function it means.
 ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+ATTRIBUTES["y"] = solution_y  # the solution held by the result of scipy.integrate.solve_ivp
 
 # ``x.method(...)`` on an array, as the NumPy function it means.
 METHODS = {

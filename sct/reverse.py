@@ -265,8 +265,12 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             return
         sym_args = [self.symbolic(a) for a in args]
         sym_kwargs = {k: self.symbolic(v) for k, v in kwargs.items()}
+        keyword_rules = {}
         for keyword, value in kwargs.items():
             if keyword != "keys" and any(n in self.active for n in _names(value)):
+                if entry.keywords.get(keyword, (None,))[0] is not None:
+                    keyword_rules[keyword] = entry.keywords[keyword][0]
+                    continue
                 self.problems.append(
                     Problem(
                         f"`{keyword}=` carries a derivative, but sct differentiates only positional "
@@ -296,6 +300,13 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
                 rule_name = self.src.use(rule, _rule_name(rule, stmt.prim, i))
                 value = call(rule_name, grad, ans, *sym_args, **sym_kwargs)
             yield from self.distribute(i, arg, value, entry, args)
+        for keyword, rule in keyword_rules.items():
+            try:
+                value = rule(grad, ans, *sym_args, **sym_kwargs)
+            except SctError as exc:
+                self.problems.append(Problem(str(exc), stmt.origin))
+                return
+            yield from self.distribute(-1, kwargs[keyword], value, entry, args)
 
     def distribute(self, i, arg, value, entry, args):
         """Split a contribution over a container operand, or send it to one variable."""

@@ -741,4 +741,5 @@ def put_kept(g, x, index):
 HELPERS.update({f.__name__: f for f in (kept_writes, put_kept)})
 
 
-from . import trees  # noqa: E402, F401  (the container helpers; they use the ones above and add themselves)
+# The container helpers, and those of the derivatives of scipy.integrate and scipy.signal: they add themselves.
+from . import ode_adjoint, signal_adjoint, trees  # noqa: E402, F401

@@ -30,6 +30,7 @@ class Entry:
     symbolic: bool = True  # built-in: rule bodies become source; user rules are called by name
     nondiff: bool = False
     jvp_joint: Callable | None = None  # (operand tangents, ans, *args) -> tangent, for containers
+    keywords: dict = field(default_factory=dict)  # keyword operand -> (vjp rule, jvp rule), see defkeyword
 
     def differentiable(self, i: int) -> bool:
         if self.nondiff:
@@ -198,6 +199,15 @@ def nondiff(*fns, ndim=None):
     """Functions whose result carries no derivative."""
     for fn in fns:
         _entry(fn, nondiff=True, vjp=[], jvp=[], ndim=ndim)
+
+
+def defkeyword(fn, keyword, vjp=None, jvp=None):
+    """Rules for a keyword operand that carries a derivative (``odeint(f, y0, t, args=(k,))``).
+
+    They take the same arguments as the positional rules (``rule(g, ans, *args, **kwargs)``).
+    An active keyword operand without such a rule is refused in both modes, never taken as zero.
+    """
+    _entry(fn).keywords[keyword] = (vjp, jvp)
 
 
 def defjvp_joint(fn, rule):
