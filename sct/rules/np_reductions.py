@@ -7,7 +7,7 @@ as static operands, so a rule knows at compile time which axes were reduced:
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
@@ -356,7 +356,30 @@ defvjp(runtime.sorted_like, lambda G, ans, v, x, axis=-1: call(runtime.unsorted_
 defjvp(runtime.sorted_like, lambda t, ans, v, x, axis=-1: call(runtime.sorted_like, t, x, axis), None, None)
 defvjp(runtime.unsorted_like, lambda G, ans, v, x, axis=-1: call(runtime.sorted_like, G, x, axis), None, None)
 defjvp(runtime.unsorted_like, lambda t, ans, v, x, axis=-1: call(runtime.unsorted_like, t, x, axis), None, None)
-nondiff(runtime.sort_order, runtime.average_weights)
+nondiff(runtime.sort_order, runtime.average_weights, runtime_numpy.permutation_of)
+
+
+# np.partition permutes its operand too (in an order only NumPy knows): the helpers find the
+# permutation that took x to ans, and put each item back (the adjoint) or take it along (the tangent).
+def _partition_axis(axis=-1, kind="introselect", order=None):
+    return axis
+
+
+defvjp(
+    np.partition,
+    lambda g, ans, x, kth, *args, **kw: call(runtime_numpy.unpermuted_like, g, x, ans, _partition_axis(*args, **kw)),
+    None,
+    ndim=_sort_rank,
+)
+defjvp(
+    np.partition,
+    lambda t, ans, x, kth, *args, **kw: call(runtime_numpy.permuted_like, t, x, ans, _partition_axis(*args, **kw)),
+    None,
+)
+_PERMUTE = (runtime_numpy.permuted_like, runtime_numpy.unpermuted_like)
+for _fn, _other in (_PERMUTE, _PERMUTE[::-1]):  # each linear in v and the other's adjoint
+    defvjp(_fn, lambda G, ans, v, x, a, axis=-1, _o=_other: call(_o, G, x, a, axis), None, None, None)
+    defjvp(_fn, lambda t, ans, v, x, a, axis=-1, _f=_fn: call(_f, t, x, a, axis), None, None, None)
 
 # ---- no derivative -------------------------------------------------------------------------
 nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like a vector
