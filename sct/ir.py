@@ -146,7 +146,7 @@ COMPARES = {
 }
 
 # ``x.attr`` on an array, as the NumPy function it means.
-ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size, "real": np.real, "imag": np.imag}
 
 # ``x.method(...)`` on an array, as the NumPy function it means.
 METHODS = {

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .. import runtime, runtime_numpy
+from .. import complex_values, runtime, runtime_numpy
 from ..errors import SctError
 from ..runtime_numpy import einsum_adjoint, einsum_form
 from ..symbolic import Sym, call
@@ -136,10 +136,18 @@ defvjp(
     ndim=lambda ranks, args, kwargs: 2,
 )
 defjvp(np.outer, *_bilinear_jvp(np.outer))
+
+
+# vdot(a, b) = sum(conj(a) b) is not holomorphic in a: with complex values its adjoint in a is
+# conj(g b), in b g conj(a) (sct.complex_values); for real ones the conjugates are no-ops, left out.
+def _conj(x):
+    return np.conjugate(x) if complex_values.on() else x
+
+
 defvjp(
     np.vdot,
-    lambda g, ans, a, b: _shaped(g * _flat(b), a),
-    lambda g, ans, a, b: _shaped(g * _flat(a), b),
+    lambda g, ans, a, b: _shaped(_conj(g * _flat(b)), a),
+    lambda g, ans, a, b: _shaped(g * _conj(_flat(a)), b),
     ndim=lambda ranks, args, kwargs: 0,
 )
 defjvp(np.vdot, *_bilinear_jvp(np.vdot))
