@@ -28,7 +28,22 @@ import numpy as np
 from .ir import Assign, walk
 
 _STATE = {"on": False}
-_MAKERS = {complex, np.complex128, np.complex64, np.iscomplexobj}
+_MAKERS = {complex, np.complex128, np.complex64, np.linalg.eig, np.linalg.eigvals, np.roots}
+_MAKER_MODULES = ("numpy.fft", "numpy.emath", "numpy.lib.scimath", "scipy.fft", "scipy.fftpack")
+_MAKER_NAMES = {"scipy.linalg.eig", "scipy.linalg.eigvals", "scipy.signal.hilbert"}
+
+
+def _makes_complex(prim) -> bool:
+    """Functions whose results are complex (or may be) for real operands."""
+    try:
+        if prim in _MAKERS:
+            return True
+    except TypeError:  # unhashable
+        return False
+    module = getattr(prim, "__module__", None) or ""
+    if module.startswith(_MAKER_MODULES) or getattr(prim, "__name__", "") == "astype_complex":
+        return True
+    return f"{module}.{getattr(prim, '__name__', '')}" in _MAKER_NAMES
 
 
 def on() -> bool:
@@ -62,10 +77,7 @@ def may_be_complex(ir, sig) -> bool:
     for stmt in walk(ir.body):
         if not isinstance(stmt, Assign):
             continue
-        prim = stmt.prim
-        if prim in _MAKERS or (getattr(prim, "__module__", None) or "").startswith("numpy.fft"):
-            return True
-        if getattr(prim, "__name__", "") == "astype_complex":
+        if _makes_complex(stmt.prim):
             return True
         for node in gast.walk(stmt.value):
             if isinstance(node, gast.Constant) and _complex_value(node.value):

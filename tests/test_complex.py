@@ -219,8 +219,16 @@ def fourier_power(x):
     return np.sum(np.abs(c @ x) ** 2)
 
 
+PHASES = np.exp(1j * np.arange(4.0))  # a complex array read from the module
+
+
+def global_phases(x):
+    return np.sum(np.abs(x * PHASES - 0.5) + np.angle(x + PHASES))
+
+
 REAL_ARGS = [
     (abs_of_product, (X,)),
+    (global_phases, (X,)),
     (rotation, (X,)),
     (polar, (X, np.abs(X) + 0.5)),
     (through_cast, (X,)),

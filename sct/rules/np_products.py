@@ -261,7 +261,7 @@ def _einsum_vjp(i):
 def _einsum_rule(i):
     """Operand ``i``'s reverse rule: inline einsum code for the plain forms, the general adjoint otherwise."""
 
-    def rule(g, ans, *args):
+    def rule(g, ans, *args, optimize=False):  # how NumPy orders the contraction: not the value
         if isinstance(args[0], str) and "." not in args[0] and not _repeats(args[0]):
             return None if i == 0 else _einsum_vjp(i)(g, ans, *args)  # "ij,jk->ik": as it always was
         form = einsum_form(args, [_static_ndim(a) for a in args])
@@ -279,10 +279,10 @@ def _einsum_rule(i):
 def _einsum_jvp(i):
     """The tangent: einsum with the tangent in operand ``i``'s place (every form, subscripts untouched)."""
 
-    def rule(t, ans, *args):
+    def rule(t, ans, *args, **kwargs):
         if isinstance(args[0], str) and i == 0:
             return None
-        return call(np.einsum, *[t if j == i else a for j, a in enumerate(args)])
+        return call(np.einsum, *[t if j == i else a for j, a in enumerate(args)], **kwargs)
 
     return rule
 
