@@ -365,17 +365,16 @@ def _partition_axis(axis=-1, kind="introselect", order=None):
     return axis
 
 
-defvjp(
-    np.partition,
-    lambda g, ans, x, kth, *args, **kw: call(runtime_numpy.unpermuted_like, g, x, ans, _partition_axis(*args, **kw)),
-    None,
-    ndim=_sort_rank,
-)
-defjvp(
-    np.partition,
-    lambda t, ans, x, kth, *args, **kw: call(runtime_numpy.permuted_like, t, x, ans, _partition_axis(*args, **kw)),
-    None,
-)
+def _permutation_rule(helper):
+    def rule(g, ans, x, kth, *args, **kwargs):
+        axis = _partition_axis(*args, **kwargs)
+        return call(helper, g, x, ans) if axis == -1 else call(helper, g, x, ans, axis)
+
+    return rule
+
+
+defvjp(np.partition, _permutation_rule(runtime_numpy.unpermuted_like), None, ndim=_sort_rank)
+defjvp(np.partition, _permutation_rule(runtime_numpy.permuted_like), None)
 _PERMUTE = (runtime_numpy.permuted_like, runtime_numpy.unpermuted_like)
 for _fn, _other in (_PERMUTE, _PERMUTE[::-1]):  # each linear in v and the other's adjoint
     defvjp(_fn, lambda G, ans, v, x, a, axis=-1, _o=_other: call(_o, G, x, a, axis), None, None, None)

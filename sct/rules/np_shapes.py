@@ -420,20 +420,30 @@ def _diff_options(n=1, axis=-1, prepend=None, append=None):
     return n, axis, prepend, append
 
 
-def _diff_vjp(part):
-    def vjp(g, ans, x, *args, **kwargs):
-        n, axis, prepend, append = _diff_options(*args, **kwargs)
-        return call(runtime_numpy.diff_grad, g, x, n, axis, prepend, append, part)
+def _diff_call(helper, part):
+    """``helper(g, x, ...)`` with only the options that differ from their defaults spelled out."""
 
-    return vjp
+    def rule(g, ans, x, *args, **kwargs):
+        options = (*_diff_options(*args, **kwargs), part)
+        if any(isinstance(v, Sym) for v in options):  # by position: a keyword may not vary (second order)
+            return call(helper, g, x, *options)
+        defaults = {"n": 1, "axis": -1, "prepend": None, "append": None, "part": 1}
+        given = zip(defaults, options)
+        return call(helper, g, x, **{k: v for k, v in given if not _same(v, defaults[k])})
+
+    return rule
+
+
+def _same(value, default) -> bool:
+    return not isinstance(value, Sym) and type(value) is type(default) and value == default
+
+
+def _diff_vjp(part):
+    return _diff_call(runtime_numpy.diff_grad, part)
 
 
 def _diff_jvp(part):
-    def jvp(t, ans, x, *args, **kwargs):
-        n, axis, prepend, append = _diff_options(*args, **kwargs)
-        return call(runtime_numpy.diff_tangent, t, x, n, axis, prepend, append, part)
-
-    return jvp
+    return _diff_call(runtime_numpy.diff_tangent, part)
 
 
 def _diff_rule(make):
@@ -487,7 +497,8 @@ def _gradient_vjp(i):
     def vjp(g, ans, f, *spacing, axis=None, edge_order=1):
         if i > 0:
             raise SctError("sct differentiates np.gradient by its values only, not by the spacing")
-        return call(runtime_numpy.ungradient, g, f, tuple(spacing), axis, edge_order)
+        options = {k: v for k, v, d in (("axis", axis, None), ("edge_order", edge_order, 1)) if not _same(v, d)}
+        return call(runtime_numpy.ungradient, g, f, tuple(spacing), **options)
 
     return vjp
 
