@@ -80,8 +80,18 @@ def stacked(z):
     return np.sum(np.abs(np.outer(w, w[:3])) ** 2) + np.sum(np.abs(np.kron(z, z[:2])))
 
 
+def builtin_abs(z):
+    return sum(abs(z[k]) ** 1.5 for k in range(4))
+
+
+def spreads(z):
+    return np.var(z) + np.std(z * (2.0 - 1.0j)) + np.sum(np.var(np.reshape(z, (2, 2)), axis=0, ddof=1))
+
+
 LOSSES = [
     (squared_modulus, Z),
+    (builtin_abs, Z),
+    (spreads, Z),
     (modulus, Z),
     (real_and_imag, Z),
     (attributes, Z2),

@@ -7,7 +7,7 @@ as static operands, so a rule knows at compile time which axes were reduced:
 
 import numpy as np
 
-from .. import runtime, runtime_numpy
+from .. import complex_values, runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
@@ -272,12 +272,22 @@ def _centered(x, axis, ddof, ans):
     return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, ans) - ddof)
 
 
+# Of complex values var is the mean of |x - mean|^2, real: its adjoint is Re(g) conj(d var / d x) and its
+# tangent Re(sum(conj(d var / d x) t)) (sct.complex_values); for real values Re and conj are left out.
+def _real(value):
+    return np.real(value) if complex_values.on() else value
+
+
+def _conj(value):
+    return np.conjugate(value) if complex_values.on() else value
+
+
 def _var_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _centered(x, axis, ddof, ans)
+    return _spread(_real(g), x, axis, keepdims) * _conj(_centered(x, axis, ddof, ans))
 
 
 def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims)
+    return _real(_sum(g * _conj(_centered(x, axis, ddof, ans)), axis, keepdims))
 
 
 # d std = d var / (2 std). Where a group's values are all equal std has a kink and, as in autograd,
@@ -297,11 +307,11 @@ def _std_centered(x, axis, ddof, ans):
 
 
 def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / _twice(ans), x, axis, keepdims) * _std_centered(x, axis, ddof, ans)
+    return _spread(_real(g) / _twice(ans), x, axis, keepdims) * _conj(_std_centered(x, axis, ddof, ans))
 
 
 def _std_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(g * _std_centered(x, axis, ddof, ans), axis, keepdims) / _twice(ans)
+    return _real(_sum(g * _conj(_std_centered(x, axis, ddof, ans)), axis, keepdims)) / _twice(ans)
 
 
 defvjp(np.var, _var_vjp, ndim=reduction)
