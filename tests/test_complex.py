@@ -85,7 +85,8 @@ def builtin_abs(z):
 
 
 def spreads(z):
-    return np.var(z) + np.std(z * (2.0 - 1.0j)) + np.sum(np.var(np.reshape(z, (2, 2)), axis=0, ddof=1))
+    rows = np.reshape(z, (2, 2))
+    return np.var(z) + np.std(z * (2.0 - 1.0j)) + np.sum(np.var(rows, axis=0, ddof=1)) + np.nanvar(z) + np.nanstd(z)
 
 
 LOSSES = [

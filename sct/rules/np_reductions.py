@@ -327,11 +327,11 @@ def _nan_centered(x, axis, ddof):
 
 
 def _nanvar_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _nan_centered(x, axis, ddof)
+    return _spread(_real(g), x, axis, keepdims) * _conj(_nan_centered(x, axis, ddof))
 
 
 def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(np.where(np.isnan(x), 0.0, g) * _nan_centered(x, axis, ddof), axis, keepdims)
+    return _real(_sum(np.where(np.isnan(x), 0.0, g) * _conj(_nan_centered(x, axis, ddof)), axis, keepdims))
 
 
 def _nanstd_centered(x, axis, ddof):
@@ -339,12 +339,12 @@ def _nanstd_centered(x, axis, ddof):
 
 
 def _nanstd_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / _twice(ans), x, axis, keepdims) * _nanstd_centered(x, axis, ddof)
+    return _spread(_real(g) / _twice(ans), x, axis, keepdims) * _conj(_nanstd_centered(x, axis, ddof))
 
 
 def _nanstd_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    tangent = np.where(np.isnan(x), 0.0, g) * _nanstd_centered(x, axis, ddof)
-    return _sum(tangent, axis, keepdims) / _twice(ans)
+    tangent = np.where(np.isnan(x), 0.0, g) * _conj(_nanstd_centered(x, axis, ddof))
+    return _real(_sum(tangent, axis, keepdims)) / _twice(ans)
 
 
 defvjp(np.nanvar, _nanvar_vjp, ndim=reduction)
