@@ -197,6 +197,23 @@ def exp_z2_sum(z):
     return np.sum(np.exp(z**2))
 
 
+def test_jacobian_and_hessian_by_a_complex_argument_are_refused_clearly():
+    for transform in (sct.jacobian, sct.hessian):
+        with pytest.raises(sct.SctError, match="complex arguments"):
+            transform(squared_modulus)(Z)
+
+
+def test_hvp_is_the_tangent_of_the_gradient():
+    v = np.array([1.0, 0.0, 0.0, 0.0]) + 0j
+    x, y = Z.real, Z.imag  # gradient of sum x^3 + x y^2: 3x^2 + y^2 - 2i x y; its x-derivative 6x - 2i y
+    expected = np.where(np.arange(4) == 0, 6.0 * x - 2.0j * y, 0.0)
+    np.testing.assert_allclose(sct.hvp(cubic_real_part, (Z,), (v,)), expected)
+
+
+def cubic_real_part(z):
+    return np.sum(np.abs(z) ** 2 * np.real(z))
+
+
 def test_complex_inside_a_container_is_refused_clearly():
     with pytest.raises(sct.SctError, match="not yet inside a list"):
         sct.grad(of_list)([Z, Z])
