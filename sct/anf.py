@@ -500,6 +500,7 @@ def _stores(node) -> set:
             and isinstance(n.func, gast.Attribute)
             and n.func.attr in ("append", "pop")
             and isinstance(n.func.value, gast.Name)
+            and (n.func.attr == "pop" or len(n.args) == 1)  # np.append(x, v) is no list's append
         ):
             found.add(n.func.value.id)
     return found

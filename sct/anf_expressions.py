@@ -20,7 +20,7 @@ from .anf_control import Lowered
 from .anf_functions import MADE_HERE, FunctionValue
 from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
 from .rules.containers import list_call, tuple_call
-from .rules.np_core import astype_float, astype_integer
+from .rules.np_core import astype_complex, astype_float, astype_integer
 from .rules.pymath import formatted
 
 LOAD = gast.Load()
@@ -69,6 +69,10 @@ _CALLS = {list: list_call, tuple: tuple_call}
 # gives what the list of its items gives. Elsewhere these are lazy iterators, refused.
 _CONSUMERS = (sum, max, min, list, tuple, sorted)
 _LAZY = (map, filter, reversed)
+PIECEWISE_MESSAGE = (
+    "np.piecewise calls the functions in its list, and sct does not differentiate functions held as values "
+    "yet; compute each piece and choose: np.select([c1, c2], [f1(x), f2(x)]) (or np.where(c, f1(x), f2(x)))"
+)
 
 
 # Calls that make an object of a known class, whose methods are then called (no derivative).
@@ -263,14 +267,14 @@ class Expressions:
         """``x.astype(dtype)`` with the dtype read now: the identity to a float dtype, no derivative to an integer."""
         dtype = self.static_dtype(node.args[0]) if len(node.args) == 1 and not keywords else None
         kind = getattr(dtype, "kind", None)
-        if kind not in ("f", "i", "u", "b"):
+        if kind not in ("f", "c", "i", "u", "b"):
             self.problem(
                 node,
                 "sct differentiates `x.astype(dtype)` with one dtype it can read when it compiles, to a float "
-                "(`x.astype(float)`, `x.astype(np.float32)`) or an integer or bool type (no derivative); "
-                "write it that way (no `copy=` or other keywords)",
+                "or complex (`x.astype(float)`, `x.astype(np.float32)`, `x.astype(complex)`) or an integer or bool "
+                "type (no derivative); write it that way (no `copy=` or other keywords)",
             )
-        prim = astype_float if kind == "f" else astype_integer
+        prim = astype_float if kind == "f" else astype_complex if kind == "c" else astype_integer
         method = gast.Attribute(value=receiver, attr="astype", ctx=LOAD)
         return prim, gast.Call(func=method, args=args, keywords=keywords), True
 
@@ -320,6 +324,9 @@ class Expressions:
             return self.extreme_by_key(node, largest=fn is max)
         if any(_is(fn, lazy) for lazy in _LAZY):
             self.problem(node, _lazy_message(f"`{_spelling(func)}(...)`"))
+            return None, gast.Constant(value=None, kind=None), False
+        if _is(fn, np.piecewise) and self.calls_functions(node):
+            self.problem(node, PIECEWISE_MESSAGE)
             return None, gast.Constant(value=None, kind=None), False
         consumes = any(_is(fn, c) for c in _CONSUMERS) and (len(node.args) == 1 or not _is(fn, max, min))
         values = [
@@ -372,6 +379,19 @@ class Expressions:
             "name, pass it in as an argument, or bind it once (`f = np.sin`) before calling it",
         )
         return None, gast.Call(func=func, args=args, keywords=keywords), False
+
+    def calls_functions(self, node) -> bool:
+        """Whether ``np.piecewise``'s list holds functions (lambdas, or names of functions), not only values."""
+        funcs = (
+            node.args[2] if len(node.args) > 2 else next((k.value for k in node.keywords if k.arg == "funclist"), None)
+        )
+        items = funcs.elts if isinstance(funcs, gast.List | gast.Tuple) else [funcs]
+        for item in items:
+            if isinstance(item, gast.Lambda) or isinstance(item, gast.Name) and item.id in self.lambdas:
+                return True
+            if self.global_path(item) is not None and callable(self.resolve(item)):
+                return True
+        return False
 
     def unpacking_call(self, node):
         """``f(*args, **kw)`` where ``f`` is inlined: the tuple and dict unpacked into atoms, then the call."""

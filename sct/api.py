@@ -119,7 +119,7 @@ def build(
     surely a scalar (nothing to check) the code returns the gradients alone and
     computes the value only as far as the gradients need it.
     """
-    from . import forward, higher
+    from . import complex_values, forward, higher
 
     fn = higher.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
@@ -145,13 +145,15 @@ def build(
     ranks = analysis.ranks(ir, arg_ranks, elements)
     kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
     kinds.update({p: "float" for p, s in zip(ir.params, sig) if s == _FLOAT})
-    if mode == "forward":
-        src = forward.tangent(ir, wrt, ranks, namer)
-    else:
-        src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
-        if unit_seed and not split:
-            _unit_seed(src.fn, ir.output, ranks.get(ir.output))
-    complex_ = _may_be_complex(ir, ranks)
+    complex_inputs = complex_values.may_be_complex(ir, sig)
+    with complex_values.compiling(complex_inputs):  # the rules' complex forms
+        if mode == "forward":
+            src = forward.tangent(ir, wrt, ranks, namer)
+        else:
+            src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
+            if unit_seed and not split:
+                _unit_seed(src.fn, ir.output, ranks.get(ir.output))
+    complex_ = complex_inputs or _may_be_complex(ir, ranks)
     scalar = ranks.get(ir.output) == 0 and not complex_  # a complex scalar: the value must be checked
     grads_only = grads_only and scalar and not has_aux and not split and mode == "reverse"
     if grads_only:

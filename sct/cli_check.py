@@ -198,6 +198,10 @@ def check_gradient(fn, values, wrt, rtol, atol, max_rows=8) -> tuple[bool, str]:
         for i, v in enumerate(values):  # say "complex", not "no float argument"
             if any(np.iscomplexobj(leaf) for _, leaf in leaves(v)):
                 check_argument(fn.__name__, i, v)
+                raise UserError(
+                    f"argument {i} of {fn.__name__} is complex; sct check compares real derivatives only: "
+                    "check complex arguments with sct.check_grads in Python"
+                )
         if not positions:
             raise UserError(
                 f"no float argument to differentiate {fn.__name__} by (integers are not "

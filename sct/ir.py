@@ -147,7 +147,7 @@ COMPARES = {
 }
 
 # ``x.attr`` on an array, as the NumPy function it means.
-ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size}
+ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size, "real": np.real, "imag": np.imag}
 ATTRIBUTES["y"] = solution_y  # the solution held by the result of scipy.integrate.solve_ivp
 
 # ``x.method(...)`` on an array, as the NumPy function it means.

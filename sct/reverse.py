@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import containers, rules
+from . import complex_values, containers, rules
 from .accumulation import Accumulation, merged
 from .analysis import (
     SCALAR,
@@ -182,7 +182,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
 
     def result(self, w):
         structure = self.ir.containers.get(w)
-        if structure is not None:  # tuples where the argument has them, floats for its floats
+        if structure is not None or complex_values.on():  # tuples where the argument has them, floats for its
+            # floats; with complex values about, the real part for a real argument (``like``)
             return to_expr(call(like, Sym(name(self.delta(w))), Sym(name(w))))
         if self.kinds.get(w) == "float":  # the gradient of a Python float is a float
             return to_expr(call(float, Sym(name(self.delta(w)))))

@@ -132,9 +132,15 @@ def like(g, x):
         return [like(gi, xi) for gi, xi in zip(g, x)]
     if isinstance(x, dict):
         return {k: like(g[k], v) for k, v in x.items()}
+    if np.iscomplexobj(g) and _real(x):  # the gradient of a real value is real (sct.complex_values)
+        g = np.real(g)
     if type(x) is float and np.ndim(g) == 0 and not np.iscomplexobj(g):
         return float(g)
     return g
+
+
+def _real(x) -> bool:
+    return isinstance(x, float | np.floating) or isinstance(x, np.ndarray) and x.dtype.kind != "c"
 
 
 HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, tree_add, detached, like)})
@@ -166,6 +172,8 @@ def cotangent_like(g, t):
 
 def grad_like(g, x):
     """A gradient as ``sct.grad`` returns it: a Python float for a Python float ``x``."""
+    if np.iscomplexobj(g) and _real(x):  # the gradient of a real value is real (sct.complex_values)
+        g = np.real(g)
     if isinstance(x, float) and not isinstance(x, np.ndarray) and np.ndim(g) == 0 and not np.iscomplexobj(g):
         return float(g)
     return g
@@ -283,8 +291,12 @@ def join_into(gi, xs, how, axis, i):
 
 
 def join_split(g, xs, how, axis):
-    """``g`` split into one share per item of ``xs`` (the gradient of a join of a list variable)."""
-    return [join_part(g, xs, how, axis, i) for i in range(len(xs))]
+    """``g`` split into one share per item of ``xs`` (the gradient of a join of a list variable).
+
+    An array ``xs`` is a sequence of its rows: its gradient is an array of their shares.
+    """
+    shares = [join_part(g, xs, how, axis, i) for i in range(len(xs))]
+    return np.reshape(np.array(shares), np.shape(xs)) if isinstance(xs, np.ndarray) else shares
 
 
 def join_merge(gs, xs, how, axis):
@@ -741,5 +753,5 @@ def put_kept(g, x, index):
 HELPERS.update({f.__name__: f for f in (kept_writes, put_kept)})
 
 
-# The container helpers, and those of the derivatives of scipy.integrate and scipy.signal: they add themselves.
-from . import ode_adjoint, signal_adjoint, trees  # noqa: E402, F401
+# More helpers (containers, NumPy, the derivatives of scipy.integrate and scipy.signal): they add themselves.
+from . import ode_adjoint, runtime_numpy, signal_adjoint, trees  # noqa: E402, F401

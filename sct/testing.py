@@ -79,17 +79,32 @@ def _is_float(a) -> bool:
     return isinstance(a, np.ndarray | np.generic) and a.dtype.kind in "fc"
 
 
-def _random_like(x, rng):
-    """A random direction with ``x``'s structure; None at leaves that are not floats (ints, keys)."""
+def _random_like(x, rng, part="real"):
+    """A random direction with ``x``'s structure; None at leaves that are not floats (ints, keys).
+
+    At a complex leaf the direction is real (``part="real"``) or imaginary (``"imag"``); a cotangent
+    of a complex value (``part="both"``) has both parts.
+    """
     if isinstance(x, tuple | list):
-        return type(x)(_random_like(v, rng) for v in x)
+        return type(x)(_random_like(v, rng, part) for v in x)
     if isinstance(x, dict):
-        return {k: _random_like(v, rng) for k, v in x.items()}
+        return {k: _random_like(v, rng, part) for k, v in x.items()}
     if not _is_float(x):
         return None
-    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
-        return float(rng.normal())
-    return rng.normal(size=np.shape(x))
+    v = float(rng.normal()) if np.ndim(x) == 0 and not isinstance(x, np.ndarray) else rng.normal(size=np.shape(x))
+    if not np.iscomplexobj(x):
+        return v
+    if part == "both":
+        return v + 1j * _random_like(x, rng, "real")
+    return v * 1j if part == "imag" else v + 0j
+
+
+def _has_complex(args) -> bool:
+    if isinstance(args, tuple | list):
+        return any(_has_complex(a) for a in args)
+    if isinstance(args, dict):
+        return any(_has_complex(a) for a in args.values())
+    return np.iscomplexobj(args)
 
 
 def _step(x, eps, v):
@@ -102,14 +117,25 @@ def _step(x, eps, v):
 
 
 def _check(f, args, positions, modes, order, tol, rng):
-    v = [_random_like(args[p], rng) for p in positions]
+    """Check along a random direction; for complex arguments once in the real and once in the imaginary direction.
+
+    sct follows autograd's convention (:mod:`sct.complex_values`): a cotangent ``u`` of a value ``y`` stands
+    for the real loss ``Re(sum(u * y))``, and the derivative along ``v`` is ``Re(sum(grad * v))``.
+    """
+    parts = ("real", "imag") if _has_complex([args[p] for p in positions]) else ("real",)
+    for part in parts:
+        v = [_random_like(args[p], rng, part) for p in positions]
+        _check_along(f, args, positions, v, modes, order, tol, rng)
+
+
+def _check_along(f, args, positions, v, modes, order, tol, rng):
     numeric = _directional(f, args, positions, v, tol["eps"])
     if "fwd" in modes:
         _compare(f, "forward mode (jvp)", JVPAt(f, positions, v)(*args), numeric, tol)
         if order > 1:
             _check(JVPAt(f, positions, v), args, positions, modes, order - 1, tol, rng)
     if "rev" in modes:
-        u = _random_like(f(*_fresh(args)), rng)
+        u = _random_like(f(*_fresh(args)), rng, "both")
         grads = VJPAt(f, positions, u)(*args)
         grads = grads if len(positions) > 1 or isinstance(grads, tuple) else (grads,)
         analytic = sum(_inner(g, vi) for g, vi in zip(grads, v))
@@ -142,7 +168,7 @@ def _inner(a, b) -> float:
         return sum(_inner(x, b[k]) for k, x in a.items())
     if a is None or b is None:
         return 0.0
-    return float(np.sum(np.asarray(a) * np.asarray(b)))
+    return float(np.real(np.sum(np.asarray(a) * np.asarray(b))))  # Re(sum(a b)): sct.complex_values
 
 
 def _compare(f, what, analytic, numeric, tol):
@@ -166,4 +192,7 @@ def _flat(value):
 
 
 def _show(value) -> str:
-    return np.array2string(_flat(value), precision=10) if np.size(_flat(value)) > 1 else repr(float(_flat(value)[0]))
+    flat = _flat(value)
+    if np.size(flat) > 1:
+        return np.array2string(flat, precision=10)
+    return repr(complex(flat[0]) if np.iscomplexobj(flat) else float(flat[0]))

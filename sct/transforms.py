@@ -103,6 +103,12 @@ def jacobian(fn, wrt=0, mode="rev"):
 
     @functools.wraps(fn)
     def jacobian_fn(*args):
+        for p in positions:
+            if p < len(args) and np.iscomplexobj(args[p]):  # a real Jacobian cannot hold du/dx - i du/dy
+                raise SctError(
+                    f"sct.jacobian and sct.hessian do not take complex arguments yet (argument {p} of "
+                    f"{getattr(fn, '__name__', fn)!r} is complex); use sct.grad, sct.vjp or sct.jvp"
+                )
         jacobians = run(fn, positions, args)
         return tuple(jacobians) if many else jacobians[0]
 

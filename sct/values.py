@@ -15,7 +15,11 @@ import numpy as np
 
 from .errors import SctError
 
-_COMPLEX_LATER = "sct does not differentiate complex numbers yet: pass the real and imaginary parts as two floats"
+_COMPLEX_LATER = (
+    "sct differentiates by complex arrays and numbers passed as arguments themselves, not yet inside a "
+    "list, tuple or dict: pass them as arguments of their own"
+)
+_COMPLEX_RESULT = "take its real part (np.real) or its absolute value for a real value to differentiate"
 
 
 def leaves(value, path=""):
@@ -64,8 +68,8 @@ def check_argument(fn_name: str, i: int, arg, integers_ok: bool = False) -> None
     """
     for path, leaf in leaves(arg):
         kind = _kind(leaf)
-        if kind in ("f", "a") or kind == "i" and (integers_ok or path):
-            continue
+        if kind in ("f", "a") or kind == "i" and (integers_ok or path) or kind == "c" and not path:
+            continue  # a complex argument: sct.complex_values (not yet inside a container)
         where = f"argument {i}{path} of {fn_name}"
         if kind == "c":
             raise SctError(f"{where} is complex ({leaf!r}); {_COMPLEX_LATER}")
@@ -89,11 +93,11 @@ def check_output(fn_name: str, out, what: str) -> None:
     """Refuse a result of ``fn_name`` that is not a tree of real numbers; ``what`` is the transform's name."""
     for path, leaf in leaves(out):
         kind = _kind(leaf)
-        if kind in ("f", "i", "a"):
-            continue
+        if kind in ("f", "i", "a") or kind == "c" and what in ("sct.vjp", "sct.jvp"):
+            continue  # vjp and jvp take complex results (sct.complex_values)
         where = f"the value {fn_name} returned" + (f", at {path}," if path else "")
         if kind == "c":
-            raise SctError(f"{what} needs real values, but {where} is complex ({leaf!r}); {_COMPLEX_LATER}")
+            raise SctError(f"{what} needs real values, but {where} is complex ({leaf!r}); {_COMPLEX_RESULT}")
         raise SctError(
             f"{what} needs {fn_name} to return numbers or arrays of numbers (or lists, tuples and dicts of them), "
             f"but {where} is {_what(leaf)}"

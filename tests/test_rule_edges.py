@@ -781,8 +781,87 @@ edges(
     e("y zero", fn2(math.pow), 0.0, 0.0, wrt=(0,)),
 )
 
+
+# The rest of NumPy (issue 14, item 5): length-1 axes, length-2 inputs, ties, none chosen.
+def append_col(x):
+    return np.append(x, 2.0 * x, axis=1)
+
+
+def diff_two(x):
+    return np.diff(x, prepend=0.0)
+
+
+def ediff1d_col(x):
+    return np.ediff1d(x, to_begin=1.0)
+
+
+def gradient_two(x):
+    return np.gradient(x, 0.5)
+
+
+def gradient_col(x):
+    return np.gradient(x, axis=0)
+
+
+def vsplit_ones(x):
+    return np.vsplit(x, 3)[1] * 2.0
+
+
+def hsplit_one(x):
+    return np.hsplit(x, 1)[0] ** 2
+
+
+def dsplit_one(x):
+    return np.dsplit(x[None], 1)[0] ** 2
+
+
+def partition_col(x):
+    return np.partition(x, 0, axis=1) * np.arange(3.0)[:, None]
+
+
+def select_none_taken(x):
+    return np.select([x > 10.0], [x**2], x * 3.0)
+
+
+def rollaxis_col(x):
+    return np.rollaxis(x, 1)
+
+
+def imag_at_zero(x):
+    return np.imag(x * (1.0 + 1.0j))
+
+
+def angle_on_axis(x):
+    return np.angle(x + 1.0j)
+
+
+def real_if_close_col(x):
+    return np.real_if_close(x * (1.0 + 0.0j))
+
+
+def astype_zero_d(x):
+    return np.astype(x, np.float64) * x
+
+
+edges("np.append", e("length-1 axis", append_col, COL))
+edges("np.diff", e("length 2", diff_two, np.array([0.0, 0.0])), e("length-1 axis", fn1(np.diff), COL))
+edges("np.ediff1d", e("length-1 axis", ediff1d_col, COL), e("one item", fn1(np.ediff1d), np.array([0.5])))
+edges("np.gradient", e("length 2", gradient_two, np.array([0.3, -0.2])), e("column", gradient_col, COL))
+edges("np.vsplit", e("length-1 parts", vsplit_ones, COL))
+edges("np.hsplit", e("one part", hsplit_one, COL))
+edges("np.dsplit", e("one part", dsplit_one, COL))
+edges("np.partition", e("length-1 axis", partition_col, COL))
+edges("np.select", e("none taken", select_none_taken, ZERO3))
+edges("np.rollaxis", e("length-1 axis", rollaxis_col, COL))
+edges("np.imag", e("zero", imag_at_zero, ZERO3))
+edges("np.angle", e("zero real part", angle_on_axis, ZERO3))
+edges("np.real_if_close", e("length-1 axis", real_if_close_col, COL))
+edges("np.astype", e("0-d", astype_zero_d, np.array(0.0)))
+
 # Rules with no edge point of their own beyond the cases above (say why).
 NO_EDGE = {}
+NO_EDGE["np.piecewise"] = "only constant values are differentiated (derivative 0); functions are refused"
+NO_EDGE["np.row_stack"] = "NumPy's deprecated alias of np.vstack, one rule: tests/test_rules_numpy_more.py"
 # Known to fail at these edge points although the derivative exists (to be fixed; see the report).
 KNOWN = {}
 

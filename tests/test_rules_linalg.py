@@ -267,18 +267,7 @@ def test_source_without_ranks(fn, args):
     assert "def jvp_" in sct.source(fn, wrt=0, mode="forward")
 
 
-def einsum_trace(x):
-    return np.einsum("ii->", x)
-
-
-def einsum_ellipsis(x):
-    return np.sum(np.einsum("...ij->...ji", x))
-
-
-@pytest.mark.parametrize("fn, message", [(einsum_trace, "repeats an index"), (einsum_ellipsis, "ellipsis")])
-def test_unsupported_einsum_says_so(fn, message):
-    with pytest.raises(sct.SctError, match=message):
-        sct.grad(fn)(M)
+# np.einsum with repeated indices and an ellipsis is differentiated: tests/test_rules_numpy_more.py
 
 
 def test_runtime_product_helpers_match_inline_rules():

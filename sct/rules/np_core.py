@@ -3,6 +3,7 @@ numerical program uses. Further families live beside this file."""
 
 import numpy as np
 
+from .. import complex_values, runtime_numpy
 from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
 from ..symbolic import call
 from .operators import _matmul_rank
@@ -86,9 +87,37 @@ def astype_integer(x, dtype):
     return x.astype(dtype)
 
 
-defvjp(astype_float, lambda g, ans, x, dtype: g, None, ndim=same)
-defjvp(astype_float, lambda g, ans, x, dtype: g, None)
+def astype_complex(x, dtype):
+    """``x.astype(dtype)`` to a complex dtype (the rule-table key of the method)."""
+    return x.astype(dtype)
+
+
+# A complex x cast to a real dtype loses its imaginary part (as np.real); a real x cast to a complex
+# dtype gains a zero one: its adjoint's real part is taken where x is real (sct.complex_values).
+def _real_cast(g, ans, x, dtype):
+    return np.real(g) if complex_values.on() else g
+
+
+defvjp(astype_float, _real_cast, None, ndim=same)
+defjvp(astype_float, _real_cast, None)
+defvjp(astype_complex, lambda g, ans, x, dtype: g, None, ndim=same)
+defjvp(astype_complex, lambda g, ans, x, dtype: g, None)
 nondiff(astype_integer, ndim=same)
+
+
+# np.astype(x, dtype) (NumPy 2): the dtype is read when the code runs (runtime_numpy.cast_like).
+if hasattr(np, "astype"):
+    linear(
+        np.astype,
+        lambda g, ans, x, dtype, **kw: call(runtime_numpy.cast_like, g, x, dtype),
+        ndim=same,
+        rest=(None,),
+    )
+    linear(
+        runtime_numpy.cast_like,
+        lambda G, ans, g, x, dtype: call(runtime_numpy.cast_like, G, x, dtype),
+        rest=(None, None),
+    )
 linear(np.transpose, _transpose_vjp, ndim=same, rest=(None,))
 linear(np.reshape, lambda g, ans, x, *shape, **kw: np.reshape(g, np.shape(x)), ndim=_reshape_rank, rest=(None,))
 # Elementwise functions: np_elementwise.py; reductions and non-differentiable functions: np_reductions.py.

@@ -12,9 +12,9 @@ import numbers
 
 import numpy as np
 
-from .. import runtime
-from ..symbolic import call
-from .table import broadcast, defjvp, defvjp, elementwise, nondiff, same
+from .. import complex_values, runtime, runtime_numpy
+from ..symbolic import Sym, call
+from .table import broadcast, defjvp, defvjp, elementwise, linear, nondiff, same
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -66,12 +66,73 @@ def power_dy(log):
 
 elementwise(np.power, power_dx(lambda x, y: x**y), power_dy(np.log))
 elementwise(np.float_power, power_dx(np.float_power), power_dy(np.log))
-# np.abs is np.absolute; at 0 the derivative is taken as 0 (np.sign(0)).
-_unary(np.abs, lambda g, ans, x: g * np.sign(x))
+
+
+# np.abs is np.absolute; at 0 the derivative is taken as 0 (np.sign(0)). Of a complex z it is
+# |z| = sqrt(x^2 + y^2): adjoint Re(g) conj(z) / |z|, tangent Re(conj(z) t) / |z| (sct.complex_values).
+def _abs_vjp(g, ans, x):
+    if not complex_values.on():
+        return g * np.sign(x)
+    return np.real(g) * np.conjugate(x) / call(runtime.nonzero_or_one, ans)
+
+
+def _abs_jvp(t, ans, x):
+    if not complex_values.on():
+        return t * np.sign(x)
+    return np.real(np.conjugate(x) * t) / call(runtime.nonzero_or_one, ans)
+
+
+_unary(np.abs, _abs_vjp)
+defjvp(np.abs, _abs_jvp)
 _unary(np.fabs, lambda g, ans, x: g * np.sign(x))
-# np.conj is np.conjugate; for real input both are the identity.
+# np.conj is np.conjugate; for real input both are the identity. np.real is Re: its adjoint Re(g)
+# (a real value's adjoint is real), its tangent Re(t). np.imag: adjoint -i Re(g), tangent Im(t);
+# of a real value it is the constant 0. np.angle = atan2(y, x): adjoint -i Re(g) conj(z) / |z|^2,
+# tangent Im(conj(z) t) / |z|^2 (no derivative at 0); of a real value piecewise constant.
 _unary(np.conjugate, lambda g, ans, x: np.conjugate(g))
 _unary(np.real, lambda g, ans, x: np.real(g))
+
+
+def _imag_vjp(g, ans, x):
+    return -1j * np.real(g) if complex_values.on() else 0.0
+
+
+def _imag_jvp(t, ans, x):
+    return np.imag(t) if complex_values.on() else 0.0
+
+
+def _angle_scale(deg):
+    return 180.0 / math.pi if deg is True else 1.0 if deg is False else np.where(deg, 180.0 / math.pi, 1.0)
+
+
+def _angle_vjp(g, ans, z, deg=False):
+    if not complex_values.on():
+        return 0.0
+    return -1j * np.real(g) * _angle_scale(deg) * np.conjugate(z) / np.real(z * np.conjugate(z))
+
+
+def _angle_jvp(t, ans, z, deg=False):
+    if not complex_values.on():
+        return 0.0
+    return _angle_scale(deg) * np.imag(np.conjugate(z) * t) / np.real(z * np.conjugate(z))
+
+
+defvjp(np.imag, _imag_vjp, ndim=same)
+defjvp(np.imag, _imag_jvp)
+defvjp(np.angle, _angle_vjp, None, ndim=same)
+defjvp(np.angle, _angle_jvp, None)
+
+
+# np.real_if_close(a): a, or its real part where every imaginary part is tiny (then so is the adjoint's).
+def _real_if_close(g, ans, x, *args, **kwargs):
+    return call(runtime_numpy.real_if_real, g, ans) if complex_values.on() else g
+
+
+defvjp(np.real_if_close, _real_if_close, None, ndim=same)
+defjvp(np.real_if_close, _real_if_close, None)
+linear(runtime_numpy.real_if_real, lambda g, ans, v, x: call(runtime_numpy.real_if_real, g, x), rest=(None,))
+nondiff(np.iscomplex, np.isreal, ndim=same)
+nondiff(np.iscomplexobj, np.isrealobj, ndim=lambda ranks, args, kwargs: 0)
 
 # copysign(x, y) = |x| sign(y): no derivative through y. remainder (np.mod) and fmod are x - k y
 # with k piecewise constant (floor or trunc of x / y).
@@ -154,8 +215,16 @@ elementwise(np.fmin, lambda g, ans, x, y: g * _fmin_share(x, y), lambda g, ans, 
 
 
 # np.clip(x, lo, hi): x gets g where lo <= x <= hi (bounds included), lo where x < lo, hi
-# where x > hi; the three shares add up to g. A bound may be None (no bound on that side).
-def _clip_x(g, ans, x, lo, hi):
+# where x > hi; the three shares add up to g. A bound may be None (no bound on that side), and
+# may be given by keyword (a_min=, a_max=, or NumPy 2's min=, max=) where it is a constant.
+def _bounds(lo=None, hi=None, a_min=None, a_max=None, min=None, max=None, **kwargs):  # noqa: A002
+    lo = a_min if lo is None else lo
+    hi = a_max if hi is None else hi
+    return (min if lo is None else lo), (max if hi is None else hi)
+
+
+def _clip_x(g, ans, x, *args, **kwargs):
+    lo, hi = _bounds(*args, **kwargs)
     if lo is None:
         return g * (x <= hi)
     if hi is None:
@@ -163,17 +232,26 @@ def _clip_x(g, ans, x, lo, hi):
     return g * np.logical_and(x >= lo, x <= hi)
 
 
+def _clip_x_vjp(g, ans, x, *args, **kwargs):
+    share = _clip_x(g, ans, x, *args, **kwargs)
+    if any(isinstance(v, Sym) for v in kwargs.values()):  # a bound array by keyword may have broadcast x
+        return call(runtime.unbroadcast, share, x)
+    return share
+
+
 def _clip_rank(ranks, args, kwargs):
-    return broadcast([r for r, a in zip(ranks, args) if a is not None], args, kwargs)
+    bounds = [v for k, v in kwargs.items() if k in ("a_min", "a_max", "min", "max")]
+    return broadcast(
+        [r for r, a in zip(ranks, args) if a is not None]
+        + [0 if isinstance(v, numbers.Number) else None for v in bounds],
+        args,
+        kwargs,
+    )
 
 
-elementwise(
-    np.clip,
-    _clip_x,
-    lambda g, ans, x, lo, hi: g * (x < lo),
-    lambda g, ans, x, lo, hi: g * (x > hi),
-    ndim=_clip_rank,
-)
+_CLIP_BOUNDS = (lambda g, ans, x, lo, hi=None, **kw: g * (x < lo), lambda g, ans, x, lo, hi, **kw: g * (x > hi))
+elementwise(np.clip, _clip_x, *_CLIP_BOUNDS, ndim=_clip_rank)
+defvjp(np.clip, _clip_x_vjp, *_CLIP_BOUNDS, broadcasting=True, ndim=_clip_rank)
 # np.where(cond, x, y): the condition carries no derivative.
 elementwise(
     np.where,

@@ -11,8 +11,9 @@ import numbers
 
 import numpy as np
 
-from .. import runtime
+from .. import complex_values, runtime, runtime_numpy
 from ..errors import SctError
+from ..runtime_numpy import einsum_adjoint, einsum_form
 from ..symbolic import Sym, call
 from .np_core import _dot_left, _dot_right
 from .table import broadcast, defjvp, defvjp, linear
@@ -135,10 +136,18 @@ defvjp(
     ndim=lambda ranks, args, kwargs: 2,
 )
 defjvp(np.outer, *_bilinear_jvp(np.outer))
+
+
+# vdot(a, b) = sum(conj(a) b) is not holomorphic in a: with complex values its adjoint in a is
+# conj(g b), in b g conj(a) (sct.complex_values); for real ones the conjugates are no-ops, left out.
+def _conj(x):
+    return np.conjugate(x) if complex_values.on() else x
+
+
 defvjp(
     np.vdot,
-    lambda g, ans, a, b: _shaped(g * _flat(b), a),
-    lambda g, ans, a, b: _shaped(g * _flat(a), b),
+    lambda g, ans, a, b: _shaped(_conj(g * _flat(b)), a),
+    lambda g, ans, a, b: _shaped(g * _conj(_flat(a)), b),
     ndim=lambda ranks, args, kwargs: 0,
 )
 defjvp(np.vdot, *_bilinear_jvp(np.vdot))
@@ -249,23 +258,71 @@ def _einsum_vjp(i):
     return rule
 
 
-def _einsum_jvp(i):
-    def rule(t, ans, spec, *operands):
-        einsum_spec(spec, len(operands))
-        return call(np.einsum, spec, *[t if j == i - 1 else x for j, x in enumerate(operands)])
+def _einsum_rule(i):
+    """Operand ``i``'s reverse rule: inline einsum code for the plain forms, the general adjoint otherwise."""
+
+    def rule(g, ans, *args, optimize=False):  # how NumPy orders the contraction: not the value
+        if isinstance(args[0], str) and "." not in args[0] and not _repeats(args[0]):
+            return None if i == 0 else _einsum_vjp(i)(g, ans, *args)  # "ij,jk->ik": as it always was
+        form = einsum_form(args, [_static_ndim(a) for a in args])
+        if form is None:  # subscripts held in a variable, or an ellipsis over operands of unknown rank
+            return call(runtime_numpy.einsum_grad, g, list(args), i)
+        subs, out, positions = form
+        if i not in positions:
+            return None
+        operands = [args[p] for p in positions]
+        return einsum_adjoint(g, subs, out, operands, positions.index(i), call)
 
     return rule
 
 
+def _einsum_jvp(i):
+    """The tangent: einsum with the tangent in operand ``i``'s place (every form, subscripts untouched)."""
+
+    def rule(t, ans, *args, **kwargs):
+        if isinstance(args[0], str) and i == 0:
+            return None
+        return call(np.einsum, *[t if j == i else a for j, a in enumerate(args)], **kwargs)
+
+    return rule
+
+
+def _repeats(spec: str) -> bool:
+    return any(len(set(s)) != len(s) for s in spec.replace(" ", "").partition("->")[0].split(","))
+
+
+def _static_ndim(value):
+    if isinstance(value, Sym):
+        return value.ndim
+    return 0 if isinstance(value, numbers.Number) else None
+
+
 def _einsum_rank(ranks, args, kwargs):
-    spec = args[0] if args else None
-    if not isinstance(spec, str) or "." in spec:
+    try:
+        form = einsum_form(args, list(ranks) if args and not isinstance(args[0], str) else [None, *ranks[1:]])
+    except (SctError, TypeError, ValueError):
         return None
-    return len(einsum_spec(spec, len(args) - 1)[1])
+    return None if form is None else len(form[1])
 
 
-defvjp(np.einsum, lambda i: None if i == 0 else _einsum_vjp(i), ndim=_einsum_rank)
-defjvp(np.einsum, lambda i: None if i == 0 else _einsum_jvp(i))
+defvjp(np.einsum, _einsum_rule, ndim=_einsum_rank)
+defjvp(np.einsum, _einsum_jvp)
+
+
+def _refuse_second_order(*args, **kwargs):
+    raise SctError(
+        "sct differentiates np.einsum twice only where its subscripts are known when the code is compiled; "
+        "write them as a string literal (and give operands with an ellipsis a known rank)"
+    )
+
+
+defvjp(runtime_numpy.einsum_grad, _refuse_second_order, _refuse_second_order, None, ndim=lambda r, a, k: None)
+defjvp(
+    runtime_numpy.einsum_grad,
+    lambda t, ans, g, args, i: call(runtime_numpy.einsum_grad, t, args, i),
+    _refuse_second_order,
+    None,
+)
 # fit_to sums some axes and broadcasts others: its adjoint does the converse, fit_to again.
 linear(runtime.fit_to, lambda G, ans, g, x: call(runtime.fit_to, G, g), ndim=lambda r, a, k: r[1], rest=(None,))
 

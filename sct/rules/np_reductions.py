@@ -7,7 +7,7 @@ as static operands, so a rule knows at compile time which axes were reduced:
 
 import numpy as np
 
-from .. import runtime
+from .. import complex_values, runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
@@ -272,12 +272,22 @@ def _centered(x, axis, ddof, ans):
     return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, ans) - ddof)
 
 
+# Of complex values var is the mean of |x - mean|^2, real: its adjoint is Re(g) conj(d var / d x) and its
+# tangent Re(sum(conj(d var / d x) t)) (sct.complex_values); for real values Re and conj are left out.
+def _real(value):
+    return np.real(value) if complex_values.on() else value
+
+
+def _conj(value):
+    return np.conjugate(value) if complex_values.on() else value
+
+
 def _var_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _centered(x, axis, ddof, ans)
+    return _spread(_real(g), x, axis, keepdims) * _conj(_centered(x, axis, ddof, ans))
 
 
 def _var_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(g * _centered(x, axis, ddof, ans), axis, keepdims)
+    return _real(_sum(g * _conj(_centered(x, axis, ddof, ans)), axis, keepdims))
 
 
 # d std = d var / (2 std). Where a group's values are all equal std has a kink and, as in autograd,
@@ -297,11 +307,11 @@ def _std_centered(x, axis, ddof, ans):
 
 
 def _std_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / _twice(ans), x, axis, keepdims) * _std_centered(x, axis, ddof, ans)
+    return _spread(_real(g) / _twice(ans), x, axis, keepdims) * _conj(_std_centered(x, axis, ddof, ans))
 
 
 def _std_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(g * _std_centered(x, axis, ddof, ans), axis, keepdims) / _twice(ans)
+    return _real(_sum(g * _conj(_std_centered(x, axis, ddof, ans)), axis, keepdims)) / _twice(ans)
 
 
 defvjp(np.var, _var_vjp, ndim=reduction)
@@ -317,11 +327,11 @@ def _nan_centered(x, axis, ddof):
 
 
 def _nanvar_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _nan_centered(x, axis, ddof)
+    return _spread(_real(g), x, axis, keepdims) * _conj(_nan_centered(x, axis, ddof))
 
 
 def _nanvar_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _sum(np.where(np.isnan(x), 0.0, g) * _nan_centered(x, axis, ddof), axis, keepdims)
+    return _real(_sum(np.where(np.isnan(x), 0.0, g) * _conj(_nan_centered(x, axis, ddof)), axis, keepdims))
 
 
 def _nanstd_centered(x, axis, ddof):
@@ -329,12 +339,12 @@ def _nanstd_centered(x, axis, ddof):
 
 
 def _nanstd_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    return _spread(g / _twice(ans), x, axis, keepdims) * _nanstd_centered(x, axis, ddof)
+    return _spread(_real(g) / _twice(ans), x, axis, keepdims) * _conj(_nanstd_centered(x, axis, ddof))
 
 
 def _nanstd_jvp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
-    tangent = np.where(np.isnan(x), 0.0, g) * _nanstd_centered(x, axis, ddof)
-    return _sum(tangent, axis, keepdims) / _twice(ans)
+    tangent = np.where(np.isnan(x), 0.0, g) * _conj(_nanstd_centered(x, axis, ddof))
+    return _real(_sum(tangent, axis, keepdims)) / _twice(ans)
 
 
 defvjp(np.nanvar, _nanvar_vjp, ndim=reduction)
@@ -356,7 +366,29 @@ defvjp(runtime.sorted_like, lambda G, ans, v, x, axis=-1: call(runtime.unsorted_
 defjvp(runtime.sorted_like, lambda t, ans, v, x, axis=-1: call(runtime.sorted_like, t, x, axis), None, None)
 defvjp(runtime.unsorted_like, lambda G, ans, v, x, axis=-1: call(runtime.sorted_like, G, x, axis), None, None)
 defjvp(runtime.unsorted_like, lambda t, ans, v, x, axis=-1: call(runtime.unsorted_like, t, x, axis), None, None)
-nondiff(runtime.sort_order, runtime.average_weights)
+nondiff(runtime.sort_order, runtime.average_weights, runtime_numpy.permutation_of)
+
+
+# np.partition permutes its operand too (in an order only NumPy knows): the helpers find the
+# permutation that took x to ans, and put each item back (the adjoint) or take it along (the tangent).
+def _partition_axis(axis=-1, kind="introselect", order=None):
+    return axis
+
+
+def _permutation_rule(helper):
+    def rule(g, ans, x, kth, *args, **kwargs):
+        axis = _partition_axis(*args, **kwargs)
+        return call(helper, g, x, ans) if axis == -1 else call(helper, g, x, ans, axis)
+
+    return rule
+
+
+defvjp(np.partition, _permutation_rule(runtime_numpy.unpermuted_like), None, ndim=_sort_rank)
+defjvp(np.partition, _permutation_rule(runtime_numpy.permuted_like), None)
+_PERMUTE = (runtime_numpy.permuted_like, runtime_numpy.unpermuted_like)
+for _fn, _other in (_PERMUTE, _PERMUTE[::-1]):  # each linear in v and the other's adjoint
+    defvjp(_fn, lambda G, ans, v, x, a, axis=-1, _o=_other: call(_o, G, x, a, axis), None, None, None)
+    defjvp(_fn, lambda t, ans, v, x, a, axis=-1, _f=_fn: call(_f, t, x, a, axis), None, None, None)
 
 # ---- no derivative -------------------------------------------------------------------------
 nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like a vector

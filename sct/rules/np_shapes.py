@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call, dotted
 from .table import defjvp, defvjp, linear, same
@@ -137,7 +137,7 @@ def _negate(shift):
     return tuple(-s for s in shift) if isinstance(shift, tuple | list) else -shift
 
 
-linear(np.swapaxes, lambda g, ans, x, a1, a2: np.swapaxes(g, a1, a2), rest=(None, None))
+linear(np.swapaxes, lambda g, ans, x, axis1, axis2: np.swapaxes(g, axis1, axis2), rest=(None, None))
 linear(np.moveaxis, lambda g, ans, x, source, destination: np.moveaxis(g, destination, source), rest=(None, None))
 linear(np.flip, lambda g, ans, x, axis=None: np.flip(g, axis), rest=(None,))
 linear(np.fliplr, lambda g, ans, x: np.fliplr(g))
@@ -150,9 +150,9 @@ linear(np.tril, lambda g, ans, x, k=0: np.tril(g, k), rest=(None,))
 
 # ---- repeating, padding, taking ------------------------------------------------------------
 def _repeat_vjp(g, ans, x, repeats, axis=None):
-    if not isinstance(repeats, numbers.Integral):
-        raise SctError("sct differentiates np.repeat only with a constant integer `repeats`")
-    return call(runtime.unrepeat, g, x, repeats, axis)
+    if isinstance(repeats, numbers.Integral):
+        return call(runtime.unrepeat, g, x, repeats, axis)
+    return call(runtime_numpy.unrepeat_any, g, x, repeats, axis)  # a count computed at run time, or one per item
 
 
 def _pad_vjp(g, ans, x, pad_width, mode="constant", **kwargs):
@@ -369,5 +369,238 @@ linear(
     runtime.concat_into,
     lambda G, ans, gi, items, kind, i: call(runtime.concat_part, G, items, kind, i),
     ndim=lambda ranks, args, kwargs: None,
+    rest=(None, None, None),
+)
+
+
+# ---- np.append, np.rollaxis, np.vsplit/hsplit/dsplit, np.row_stack ----------------------------------
+# np.append(arr, values, axis) is np.concatenate((arr, values), axis), both raveled where axis is None.
+def _append_vjp(k):
+    return lambda g, ans, arr, values, axis=None: call(runtime.join_part, g, [arr, values], "concatenate", axis, k)
+
+
+def _append_jvp(k):
+    def jvp(t, ans, arr, values, axis=None):
+        parts = [t if j == k else call(runtime.zeros_like, v) for j, v in enumerate((arr, values))]
+        return call(np.append, *parts) if axis is None else call(np.append, *parts, axis=axis)
+
+    return jvp
+
+
+def _append_rank(ranks, args, kwargs):
+    return 1 if _arg(args, kwargs, 2, "axis") is None else ranks[0]
+
+
+defvjp(np.append, _append_vjp(0), _append_vjp(1), None, ndim=_append_rank)
+defjvp(np.append, _append_jvp(0), _append_jvp(1), None)
+linear(
+    np.rollaxis,
+    lambda g, ans, x, axis, start=0: call(runtime_numpy.unrollaxis, g, x, axis, start),
+    ndim=same,
+    rest=(None, None),
+)
+linear(
+    runtime_numpy.unrollaxis,
+    lambda G, ans, g, x, axis, start=0: np.rollaxis(G, axis, start),
+    ndim=_rank_of(1),
+    rest=(None, None, None),
+)
+# The parts' adjoints (a list) joined back the way the split cut them.
+linear(np.vsplit, lambda g, ans, x, sections: call(np.vstack, g), ndim=lambda r, a, k: None, rest=(None,))
+linear(np.hsplit, lambda g, ans, x, sections: call(np.hstack, g), ndim=lambda r, a, k: None, rest=(None,))
+linear(np.dsplit, lambda g, ans, x, sections: call(np.dstack, g), ndim=lambda r, a, k: None, rest=(None,))
+if hasattr(np, "row_stack"):  # a deprecated alias of np.vstack (not the same function object)
+    _join(np.row_stack, "vstack", False)
+
+
+# ---- differences: np.diff, np.ediff1d, np.gradient ---------------------------------------------------
+# np.diff(x, n, axis, prepend, append) is linear in [prepend, x, append] joined along ``axis``:
+# diff_grad is its adjoint for one of the three parts, diff_tangent its tangent; each the other's transpose.
+def _diff_options(n=1, axis=-1, prepend=None, append=None):
+    return n, axis, prepend, append
+
+
+def _diff_call(helper, part):
+    """``helper(g, x, ...)`` with only the options that differ from their defaults spelled out."""
+
+    def rule(g, ans, x, *args, **kwargs):
+        options = (*_diff_options(*args, **kwargs), part)
+        if any(isinstance(v, Sym) for v in options):  # by position: a keyword may not vary (second order)
+            return call(helper, g, x, *options)
+        defaults = {"n": 1, "axis": -1, "prepend": None, "append": None, "part": 1}
+        given = zip(defaults, options)
+        return call(helper, g, x, **{k: v for k, v in given if not _same(v, defaults[k])})
+
+    return rule
+
+
+def _same(value, default) -> bool:
+    return not isinstance(value, Sym) and type(value) is type(default) and value == default
+
+
+def _diff_vjp(part):
+    return _diff_call(runtime_numpy.diff_grad, part)
+
+
+def _diff_jvp(part):
+    return _diff_call(runtime_numpy.diff_tangent, part)
+
+
+def _diff_rule(make):
+    return lambda i: make({0: 1, 3: 0, 4: 2}[i]) if i in (0, 3, 4) else None
+
+
+defvjp(np.diff, _diff_rule(_diff_vjp), ndim=same)
+defjvp(np.diff, _diff_rule(_diff_jvp))
+_DIFF_HELPER = (None, None, None, None, None, None)
+linear(
+    runtime_numpy.diff_grad,
+    lambda G, ans, g, x, n=1, axis=-1, prepend=None, append=None, part=1: call(
+        runtime_numpy.diff_tangent, G, x, n, axis, prepend, append, part
+    ),
+    ndim=lambda ranks, args, kwargs: None,
+    rest=_DIFF_HELPER,
+)
+linear(
+    runtime_numpy.diff_tangent,
+    lambda G, ans, t, x, n=1, axis=-1, prepend=None, append=None, part=1: call(
+        runtime_numpy.diff_grad, G, x, n, axis, prepend, append, part
+    ),
+    ndim=_rank_of(1),
+    rest=_DIFF_HELPER,
+)
+
+
+# np.ediff1d(x, to_end, to_begin) = [to_begin, np.diff(ravel(x)), to_end]: by x only.
+def _ediff1d_vjp(g, ans, x, to_end=None, to_begin=None):
+    begin = 0 if to_begin is None else np.size(to_begin)
+    stop = None if to_end is None else -np.size(to_end)
+    middle = g if to_begin is None and to_end is None else g[begin:stop]
+    return np.reshape(call(runtime_numpy.diff_grad, middle, np.ravel(x), 1, 0), np.shape(x))
+
+
+def _ediff1d_jvp(t, ans, x, to_end=None, to_begin=None):
+    ends = {k: call(runtime.zeros_like, v) for k, v in (("to_end", to_end), ("to_begin", to_begin)) if v is not None}
+    return call(np.ediff1d, t, **ends)
+
+
+def _ediff1d_ends(g, ans, *args, **kwargs):
+    raise SctError("sct differentiates np.ediff1d by its array only; join the ends with np.concatenate instead")
+
+
+defvjp(np.ediff1d, _ediff1d_vjp, _ediff1d_ends, _ediff1d_ends, ndim=_fixed(1))
+defjvp(np.ediff1d, _ediff1d_jvp, _ediff1d_ends, _ediff1d_ends)
+
+
+# np.gradient(f, *spacing, axis=, edge_order=): linear in f for fixed spacing (a list of arrays for several axes).
+def _gradient_vjp(i):
+    def vjp(g, ans, f, *spacing, axis=None, edge_order=1):
+        if i > 0:
+            raise SctError("sct differentiates np.gradient by its values only, not by the spacing")
+        options = {k: v for k, v, d in (("axis", axis, None), ("edge_order", edge_order, 1)) if not _same(v, d)}
+        return call(runtime_numpy.ungradient, g, f, tuple(spacing), **options)
+
+    return vjp
+
+
+def _gradient_jvp(i):
+    def jvp(t, ans, f, *spacing, **kwargs):
+        if i > 0:
+            raise SctError("sct differentiates np.gradient by its values only, not by the spacing")
+        return call(np.gradient, t, *spacing, **kwargs)
+
+    return jvp
+
+
+def _gradient_rank(ranks, args, kwargs):
+    axis = kwargs.get("axis")
+    if ranks[0] == 1 or isinstance(axis, int):
+        return ranks[0]
+    return None
+
+
+defvjp(np.gradient, _gradient_vjp, ndim=_gradient_rank)
+defjvp(np.gradient, _gradient_jvp)
+linear(
+    runtime_numpy.ungradient,
+    lambda G, ans, g, f, spacing=(), axis=None, edge_order=1: call(
+        np.gradient, G, *spacing, axis=axis, edge_order=edge_order
+    ),
+    ndim=_rank_of(1),
+    rest=(None, None, None, None),
+)
+
+
+# ---- np.select and np.piecewise --------------------------------------------------------------------
+# np.select(conditions, choices, default): each choice gets g where it was the one taken.
+def _select_choices_vjp(g, ans, condlist, choicelist, default=0.0):
+    if isinstance(choicelist, list | tuple):
+        return [call(runtime_numpy.select_share, g, condlist, choicelist, default, k) for k in range(len(choicelist))]
+    return call(runtime_numpy.select_split, g, condlist, choicelist, default)
+
+
+def _select_default_vjp(g, ans, condlist, choicelist, default=0.0):
+    k = len(choicelist) if isinstance(choicelist, list | tuple) else call(len, choicelist)
+    return call(runtime_numpy.select_share, g, condlist, choicelist, default, k)
+
+
+def _select_choices_jvp(t, ans, condlist, choicelist, default=0.0):
+    return call(np.select, condlist, t, 0.0)
+
+
+def _select_default_jvp(t, ans, condlist, choicelist, default=0.0):
+    return call(np.select, condlist, call(runtime.zeros_like, choicelist), t)
+
+
+defvjp(np.select, None, _select_choices_vjp, _select_default_vjp, ndim=lambda ranks, args, kwargs: None)
+defjvp(np.select, None, _select_choices_jvp, _select_default_jvp)
+_NONE = lambda ranks, args, kwargs: None  # noqa: E731
+linear(
+    runtime_numpy.select_share,
+    lambda G, ans, g, *rest: call(runtime_numpy.select_into, G, *rest),
+    ndim=_NONE,
+    rest=(None, None, None, None),
+)
+linear(
+    runtime_numpy.select_into,
+    lambda G, ans, g, *rest: call(runtime_numpy.select_share, G, *rest),
+    ndim=_NONE,
+    rest=(None, None, None, None),
+)
+linear(
+    runtime_numpy.select_split,
+    lambda G, ans, g, *rest: call(runtime_numpy.select_merge, G, *rest),
+    ndim=_NONE,
+    rest=(None, None, None),
+)
+linear(
+    runtime_numpy.select_merge,
+    lambda G, ans, g, *rest: call(runtime_numpy.select_split, G, *rest),
+    ndim=_NONE,
+    rest=(None, None, None),
+)
+
+
+# np.piecewise(x, conditions, values): with values (not functions; the frontend refuses those) the
+# result is constant wherever it is differentiable: no derivative by x. Values that vary are refused.
+def _piecewise_rule(i):
+    def rule(g, ans, x, condlist, funclist, *args, **kwargs):
+        items = funclist if isinstance(funclist, list | tuple) else [funclist]
+        if i == 0 and all(isinstance(v, numbers.Number) for v in items):
+            return 0.0
+        raise SctError(
+            "sct differentiates np.piecewise only with constant values in its list; "
+            "write np.select([c1, c2], [v1, v2]) for values that vary"
+        )
+
+    return rule
+
+
+defvjp(np.piecewise, _piecewise_rule(0), None, _piecewise_rule(2), ndim=same)
+defjvp(np.piecewise, _piecewise_rule(0), None, _piecewise_rule(2))
+linear(
+    runtime_numpy.unrepeat_any,
+    lambda G, ans, g, x, repeats, axis=None: np.repeat(G, repeats, axis),
+    ndim=_rank_of(1),
     rest=(None, None, None),
 )

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import trees
 from ..symbolic import Sym, call
-from .np_elementwise import power_dx, power_dy
+from .np_elementwise import _abs_jvp, _abs_vjp, power_dx, power_dy
 from .table import defjvp, defvjp, elementwise, linear, nondiff, scalar
 
 
@@ -71,7 +71,8 @@ def _log_rules():
 
 _log_rules()
 
-elementwise(builtins.abs, lambda g, ans, x: g * np.sign(x), ndim=lambda r, a, k: r[0])
+elementwise(builtins.abs, _abs_vjp, ndim=lambda r, a, k: r[0])  # np.abs's rules: complex forms too
+defjvp(builtins.abs, _abs_jvp)
 linear(builtins.float, lambda g, ans, x: g, ndim=scalar)
 elementwise(builtins.pow, power_dx(lambda x, y: x**y), power_dy(np.log))
 nondiff(builtins.int, builtins.round, math.floor, math.ceil, math.trunc, ndim=scalar)
