@@ -191,6 +191,8 @@ class ControlFlow:
         if isinstance(node, gast.Compare) and len(node.ops) == 1:
             left, right = self.expr(node.left), self.expr(node.comparators[0])
             return gast.Compare(left=left, ops=node.ops, comparators=[right])
+        if isinstance(node, gast.BoolOp) and not all(_eager(v) for v in node.values[1:]):
+            return _name(self.if_expression(_short_circuit(node)))  # `i < n and xs[i] > 0`: xs[i] only if i < n
         if isinstance(node, gast.BoolOp):
             return gast.BoolOp(op=node.op, values=[self.test(v) for v in node.values])
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
@@ -319,6 +321,35 @@ _STATIC_COMPARE = {
     gast.Gt: operator.gt,
     gast.GtE: operator.ge,
 }
+
+
+def _eager(node) -> bool:
+    """An operand of ``and``/``or`` that can be evaluated whether or not Python would: it cannot raise."""
+    if isinstance(node, gast.Name | gast.Constant):
+        return True
+    if isinstance(node, gast.Compare):
+        return all(isinstance(v, gast.Name | gast.Constant) for v in [node.left, *node.comparators])
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
+        return _eager(node.operand)
+    if isinstance(node, gast.BoolOp):
+        return all(_eager(v) for v in node.values)
+    return False
+
+
+def _short_circuit(node):
+    """``a and b and c`` as ``(c if b else False) if a else False`` (``or`` likewise): Python's order.
+
+    In a test only the truth of the result matters, and ``a and b`` is true exactly when both are.
+    """
+    *rest, last = node.values
+    value = last
+    for operand in reversed(rest):
+        if isinstance(node.op, gast.And):
+            value = gast.IfExp(test=operand, body=value, orelse=_const(False))
+        else:
+            value = gast.IfExp(test=operand, body=_const(True), orelse=value)
+        gast.copy_location(value, operand)
+    return value
 
 
 def _static_truth(test):

@@ -510,3 +510,24 @@ def test_max_with_a_default_is_refused_with_the_rewrite():
 
 def test_key_none_compares_the_items_themselves():
     check(lambda xs: sorted(xs, key=None)[0] * max(xs, key=None), [2.0, 1.0, 3.0])
+
+
+# ---- and/or short-circuit as in Python --------------------------------------------------------
+def test_and_or_in_a_condition_evaluate_only_what_python_evaluates():
+    def scan(x, n):
+        s, i = 0.0, 0
+        while i < n and x[i] > -10.0:  # x[n] would raise IndexError
+            s = s + x[i] ** 2
+            i = i + 1
+        return s
+
+    def pick(x):
+        xs = [x, 2.0 * x]
+        k = 2
+        if k < len(xs) and xs[k] > 0.0 or x > 0.5:  # xs[2] is never read
+            return x * 3.0
+        return x
+
+    check(scan, X, 3)
+    check(pick, 1.0)
+    check(pick, 0.1)
