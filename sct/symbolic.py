@@ -74,12 +74,19 @@ def _scipy_method(fn) -> bool:
     return owner is not None and (getattr(type(owner), "__module__", "") or "").startswith("scipy.")
 
 
+_FAMILIAR = {"psi": "digamma"}  # scipy.special.digamma's ufunc is named psi
+
+
 @functools.cache
 def _public(defined: str, obj) -> str:
     """``scipy.special.logsumexp``: the public module (the private parts dropped) and ``obj``'s name there."""
     parts = defined.split(".")
     public = ".".join(itertools.takewhile(lambda p: not p.startswith("_"), parts))
     module = sys.modules.get(public)
+    own = getattr(obj, "__name__", None)
+    own = _FAMILIAR.get(own, own)  # scipy.special.jv is also exported as jn: its own name first
+    if own and module is not None and getattr(module, own, None) is obj:
+        return f"{public}.{own}"
     for attr in dir(module) if module is not None else ():
         if not attr.startswith("_") and getattr(module, attr, None) is obj:
             return f"{public}.{attr}"

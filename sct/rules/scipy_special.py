@@ -25,14 +25,14 @@ _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
-def refused(what: str, instead: str = "pass it as a constant"):
+def refused(function: str, operand: str, instead: str = "pass it as a constant"):
     """A rule for an operand sct does not differentiate: it raises (located by the caller) instead of
-    giving a zero derivative."""
+    giving a zero derivative. ``operand`` ("its order n") is shown in docs/supported-functions.md."""
 
     def rule(g, ans, *args, **kwargs):
-        raise SctError(f"sct has no derivative of {what}; {instead}")
+        raise SctError(f"sct has no derivative of {function} in {operand}; {instead}")
 
-    rule.refuses = what
+    rule.refuses = operand
     return rule
 
 
@@ -46,7 +46,7 @@ elementwise(sc.gamma, lambda g, ans, x: g * ans * sc.digamma(x))
 elementwise(sc.digamma, lambda g, ans, x: g * _polygamma(1, x))  # also scipy.special.psi
 elementwise(
     sc.polygamma,
-    refused("scipy.special.polygamma in its order n"),
+    refused("scipy.special.polygamma", "its order n"),
     lambda g, ans, n, x: g * _polygamma(n + 1, x),
 )
 elementwise(
@@ -67,8 +67,9 @@ def _multigammaln_da(g, ans, a, d):
     return g * np.sum(sc.digamma(np.expand_dims(a, -1) - 0.5 * call(np.arange, d)), axis=-1)
 
 
-defvjp(sc.multigammaln, _multigammaln_da, refused("scipy.special.multigammaln in its dimension d"), ndim=same)
-defjvp(sc.multigammaln, _multigammaln_da, refused("scipy.special.multigammaln in its dimension d"))
+_DIMENSION = refused("scipy.special.multigammaln", "its dimension d")
+defvjp(sc.multigammaln, _multigammaln_da, _DIMENSION, ndim=same)
+defjvp(sc.multigammaln, _multigammaln_da, _DIMENSION)
 
 
 # Regularized incomplete gamma functions: d/dx P(a, x) = x^(a - 1) e^(-x) / Gamma(a) (written with
@@ -78,9 +79,9 @@ def _gammainc_dx(g, ans, a, x):
 
 
 _GAMMAINC_A = "write the derivative in a with a custom rule (sct.defvjp), or pass a as a constant"
-elementwise(sc.gammainc, refused("scipy.special.gammainc in a", _GAMMAINC_A), _gammainc_dx)
+elementwise(sc.gammainc, refused("scipy.special.gammainc", "a", _GAMMAINC_A), _gammainc_dx)
 elementwise(
-    sc.gammaincc, refused("scipy.special.gammaincc in a", _GAMMAINC_A), lambda g, ans, a, x: -_gammainc_dx(g, ans, a, x)
+    sc.gammaincc, refused("scipy.special.gammaincc", "a", _GAMMAINC_A), lambda g, ans, a, x: -_gammainc_dx(g, ans, a, x)
 )
 
 # ---- error functions and the normal distribution ---------------------------------------------
@@ -126,7 +127,7 @@ elementwise(sc.i1e, lambda g, ans, x: g * (0.5 * (sc.i0e(x) + sc.ive(2.0, x)) - 
 
 
 def _order(name):
-    return refused(f"scipy.special.{name} in its order v")
+    return refused(f"scipy.special.{name}", "its order v")
 
 
 elementwise(sc.iv, _order("iv"), lambda g, ans, v, x: g * 0.5 * (sc.iv(v - 1.0, x) + sc.iv(v + 1.0, x)))

@@ -74,6 +74,9 @@ class Family:
 
     def partial(self, method, which):
         """The rule for operand ``which`` ("x", "loc", "scale" or a shape's index) of ``method``."""
+        if isinstance(which, int) and method not in ("logpdf", "pdf"):
+            shape = f"its shape parameter {self.shapes[which]!r}"
+            return refused(f"scipy.stats.{self.name}.{method}", shape, "it has no closed form; pass it as a constant")
 
         def rule(g, ans, x, *rest, **kwargs):
             shapes, loc, scale = self.split(x, rest, kwargs)
@@ -86,11 +89,6 @@ class Family:
         if method in ("logpdf", "pdf"):
             value = self.dlogpdf(which, z, shapes, scale)
             return value if method == "logpdf" else ans * value
-        if isinstance(which, int):
-            raise SctError(
-                f"sct has no derivative of scipy.stats.{self.name}.{method} in its shape parameter "
-                f"{self.shapes[which]!r} (no closed form); pass it as a constant"
-            )
         density = {
             "cdf": lambda: call(self.dist.pdf, *args),
             "sf": lambda: -call(self.dist.pdf, *args),
@@ -189,7 +187,7 @@ def _discrete(dist, shape, dlogpmf, dcdf):
 
         return rule
 
-    integer = refused(f"scipy.stats.{name} in k or loc (integers)", "pass them as constants")
+    integer = refused(f"scipy.stats.{name}", "k or loc (integers)", "pass them as constants")
     for method in DISCRETE:
         fn = getattr(dist, method)
         elementwise(fn, integer, partial(method), integer)
