@@ -715,4 +715,6 @@ def put_kept(g, x, index):
 HELPERS.update({f.__name__: f for f in (kept_writes, put_kept)})
 
 
-from . import trees  # noqa: E402, F401  (the container helpers; they use the ones above and add themselves)
+# The container helpers, and multivariate_normal's and dirichlet's (sct/stats_helpers.py): they use the ones
+# above and add themselves.
+from . import stats_helpers, trees  # noqa: E402, F401

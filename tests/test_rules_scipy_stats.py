@@ -278,3 +278,42 @@ def test_a_distribution_without_rules_is_refused():
 
     with pytest.raises(sct.NonDifferentiableError, match="lognorm"):
         sct.grad(f)(1.2)
+
+
+# ---- operands held in module globals (ranks the compiler does not know) ------------------------------------
+SIGMA = spd(3)
+MU = np.array([0.1, -0.2, 0.3])
+DATA = RNG.normal(size=(5, 3))
+ALPHA = np.array([1.5, 2.0, 3.2])
+
+
+def mvn_global_cov(x):
+    return np.sum(st.multivariate_normal.logpdf(x, MU, SIGMA))
+
+
+def mvn_fit(mean, b, s):
+    """A maximum-likelihood fit: the data are a global, the parameters are differentiated."""
+    cov = b @ b.T + s * np.eye(3)
+    return np.sum(st.multivariate_normal.logpdf(DATA, mean=mean, cov=cov))
+
+
+def mvn_global_scaled(x, s):
+    return np.sum(st.multivariate_normal.pdf(x, MU, s * SIGMA))
+
+
+def dirichlet_global_alpha(theta):
+    e = np.exp(theta)
+    return st.dirichlet.logpdf(e / np.sum(e), ALPHA)
+
+
+def test_globals_of_unknown_rank():
+    check(mvn_global_cov, (RNG.normal(size=(4, 3)),))
+    check(mvn_global_cov, (RNG.normal(size=3),))
+    check(mvn_fit, (RNG.normal(size=3), RNG.normal(size=(3, 3)), 1.3))
+    check(mvn_global_scaled, (RNG.normal(size=(2, 3)), 0.8))
+    check(dirichlet_global_alpha, (RNG.normal(size=3),))
+
+
+def test_multivariate_normal_source_solves_once_per_use():
+    src = sct.grad(mvn_fit, wrt=(0, 1, 2)).source
+    assert "precision_times(DATA - mean, cov)" in src and "cov_matrix_grad(" in src

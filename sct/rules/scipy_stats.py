@@ -31,9 +31,10 @@ import scipy.stats as st
 
 from .. import runtime
 from ..errors import SctError
+from ..stats_helpers import components_first, components_sum, cov_matrix, cov_matrix_grad, outer_sum, precision_times
 from ..symbolic import Sym, call
 from .scipy_special import refused
-from .table import defjvp, defvjp, elementwise, positional
+from .table import defjvp, defvjp, elementwise, linear, positional
 
 _LOG2 = math.log(2.0)
 CONTINUOUS = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
@@ -217,72 +218,66 @@ _discrete(
 
 
 # ---- multivariate normal ------------------------------------------------------------------------------
+# The covariance SciPy sees is cov_matrix(cov): c I for a number, diag(v) for a vector, the lower triangle
+# mirrored for a matrix; cov_matrix_grad takes a matrix gradient back to cov's shape. Both decide at run
+# time, so a covariance or data set held in a global (rank unknown to the compiler) works too.
 def _T(x):
     return x.T if getattr(x, "ndim", None) == 2 else np.swapaxes(x, -1, -2)
 
 
-def _lower(t):
-    """The symmetric matrix SciPy sees in ``t``: it reads only the lower triangle."""
-    return np.tril(t) + _T(np.tril(t, -1))
+def _residual(x, mean):
+    return x if mean is None or _static_number(mean, 0) else x - mean
 
 
-def _lower_grad(G):
-    """The gradient in the lower triangle, from one that holds for symmetric perturbations."""
-    return np.tril(G + _T(G)) - np.triu(np.tril(G))
+def _rank(v):
+    return v.ndim if isinstance(v, Sym) else np.ndim(v)
 
 
-def _cov_rank(cov):
-    if not isinstance(cov, Sym):
-        return 0  # a constant number: a multiple of the identity
-    if cov.ndim not in (0, 1, 2):
-        raise SctError("sct differentiates scipy.stats.multivariate_normal where the rank of cov is known")
-    return cov.ndim
+def _back_to(value, operand, other):
+    """``value`` (shaped like ``operand`` broadcast against ``other``) summed back to ``operand``'s shape."""
+    mine, theirs = _rank(operand), _rank(other)
+    if mine is not None and theirs is not None and mine >= theirs:
+        return value
+    return call(runtime.unbroadcast, value, operand)
 
 
 def _mvn_parts(x, mean, cov):
-    """(residual, u, rank of cov) with u = cov^-1 (x - mean) for each row of x."""
-    if not isinstance(x, Sym) or x.ndim not in (1, 2):
-        raise SctError("sct differentiates scipy.stats.multivariate_normal for x of rank 1 or 2 (rows of samples)")
-    r = x if mean is None or _static_number(mean, 0) else x - mean
-    rank = _cov_rank(cov)
-    if rank == 2:
-        return r, r @ np.linalg.inv(_lower(cov)), rank
-    return r, r / cov, rank
+    """The residual r = x - mean and u = r C^-1 (C the covariance SciPy sees), row by row."""
+    r = _residual(x, mean)
+    return r, call(precision_times, r, cov)
+
+
+def _precision(cov, r):
+    return np.linalg.inv(call(cov_matrix, cov, r))
 
 
 def _mvn_vjp(which, density):
     def rule(g, ans, x, mean=None, cov=1, allow_singular=False):
         g = g * ans if density else g
-        r, u, rank = _mvn_parts(x, mean, cov)
+        r, u = _mvn_parts(x, mean, cov)
         gu = np.expand_dims(g, -1) * u
         if which == "x":
-            return -gu
+            return _back_to(-gu, x, mean)
         if which == "mean":
-            return call(runtime.unbroadcast, gu, mean)
-        if rank == 2:
-            outer = np.outer(gu, u) if x.ndim == 1 else _T(gu) @ u
-            return _lower_grad(-0.5 * (np.sum(g) * np.linalg.inv(_lower(cov)) - outer))
-        share = -0.5 * (np.expand_dims(g, -1) / cov - gu * u)
-        return np.sum(share) if rank == 0 else call(runtime.unbroadcast, share, cov)
+            return _back_to(gu, mean, x)
+        outer = np.outer(gu, u) if _rank(x) == 1 else call(outer_sum, gu, u)
+        return call(cov_matrix_grad, -0.5 * (np.sum(g) * _precision(cov, r) - outer), cov)
 
     return rule
 
 
 def _mvn_jvp(which, density):
     def rule(t, ans, x, mean=None, cov=1, allow_singular=False):
-        r, u, rank = _mvn_parts(x, mean, cov)
+        r, u = _mvn_parts(x, mean, cov)
         if which == "x":
             value = -np.sum(u * t, axis=-1)
         elif which == "mean":
             value = np.sum(u * t, axis=-1)
-        elif rank == 2:
-            tl = _lower(t)
-            value = -0.5 * (np.sum(np.linalg.inv(_lower(cov)) * tl) - np.sum((u @ tl) * u, axis=-1))
         else:
-            dimension = np.shape(x)[-1]
-            trace = t * dimension / cov if rank == 0 else np.sum(t / cov)
-            value = -0.5 * (trace - np.sum(u * u * t, axis=-1))
-        value = np.reshape(value, np.shape(ans))  # SciPy squeezes a single row's result
+            tm = call(cov_matrix, t, r)
+            value = -0.5 * (np.sum(_precision(cov, r) * tm) - np.sum((u @ tm) * u, axis=-1))
+        if _rank(x) != 1:
+            value = np.reshape(value, np.shape(ans))  # SciPy squeezes a single row's result
         return ans * value if density else value
 
     return rule
@@ -295,26 +290,35 @@ def _one_sample(ranks, args, kwargs):
 
 for _method, _density in (("logpdf", False), ("pdf", True)):
     _fn = getattr(st.multivariate_normal, _method)
-    defvjp(
-        _fn,
-        *[_mvn_vjp(w, _density) for w in ("x", "mean", "cov")],
-        None,
-        ndim=_one_sample,
-    )
+    defvjp(_fn, *[_mvn_vjp(w, _density) for w in ("x", "mean", "cov")], None, ndim=_one_sample)
     defjvp(_fn, *[_mvn_jvp(w, _density) for w in ("x", "mean", "cov")], None)
     positional(_fn, "x", ("mean", None), ("cov", 1))
 
+# cov_matrix is linear in cov, cov_matrix_grad in G; each is the other's adjoint.
+linear(cov_matrix, lambda G, ans, cov, like: call(cov_matrix_grad, G, cov), ndim=lambda r, a, k: 2, rest=(None,))
+linear(cov_matrix_grad, lambda G, ans, M, cov: call(cov_matrix, G, M), ndim=lambda r, a, k: r[1], rest=(None,))
+# u = precision_times(v, cov) = v C^-1: linear in v (C symmetric: its own adjoint); du = -u dC C^-1 in cov.
+defvjp(
+    precision_times,
+    lambda G, ans, v, cov: call(precision_times, G, cov),
+    lambda G, ans, v, cov: call(cov_matrix_grad, -call(outer_sum, ans, call(precision_times, G, cov)), cov),
+    ndim=lambda r, a, k: r[0],
+)
+defjvp(
+    precision_times,
+    lambda t, ans, v, cov: call(precision_times, t, cov),
+    lambda t, ans, v, cov: -call(precision_times, ans @ call(cov_matrix, t, v), cov),
+)
+# outer_sum(a, b) = rows(a)^T rows(b): bilinear.
+defvjp(outer_sum, lambda G, ans, a, b: b @ G.T, lambda G, ans, a, b: a @ G, ndim=lambda r, a, k: 2)
+defjvp(outer_sum, lambda t, ans, a, b: call(outer_sum, t, b), lambda t, ans, a, b: call(outer_sum, a, t))
+
 
 # ---- dirichlet ---------------------------------------------------------------------------------------
-def _column(alpha, x):
-    """``alpha`` along the first axis of ``x`` (its components), to broadcast against it."""
-    return alpha if x.ndim == 1 else np.expand_dims(alpha, -1)
-
-
+# x holds the components along its first axis (one sample, or one per column); components_first lays
+# alpha along that axis and components_sum sums a share back to alpha's shape.
 def _dirichlet_parts(x, alpha):
-    if not isinstance(x, Sym) or x.ndim not in (1, 2) or not isinstance(alpha, Sym) or alpha.ndim != 1:
-        raise SctError("sct differentiates scipy.stats.dirichlet for alpha of rank 1 and x of rank 1 or 2")
-    a = _column(alpha, x)
+    a = call(components_first, alpha, x)
     return a, sc.digamma(np.sum(alpha)) - sc.digamma(a) + np.log(x)
 
 
@@ -324,8 +328,7 @@ def _dirichlet_vjp(which, density):
         a, term = _dirichlet_parts(x, alpha)
         if which == "x":
             return g * (a - 1.0) / x
-        share = g * term
-        return share if x.ndim == 1 else np.sum(share, axis=-1)
+        return call(components_sum, g * term, alpha)
 
     return rule
 
@@ -333,8 +336,12 @@ def _dirichlet_vjp(which, density):
 def _dirichlet_jvp(which, density):
     def rule(t, ans, x, alpha):
         a, term = _dirichlet_parts(x, alpha)
-        value = np.sum(t * (a - 1.0) / x, axis=0) if which == "x" else np.sum(_column(t, x) * term, axis=0)
-        value = value if x.ndim == 1 else np.reshape(value, np.shape(ans))
+        if which == "x":
+            value = np.sum(t * (a - 1.0) / x, axis=0)
+        else:
+            value = np.sum(call(components_first, t, x) * term, axis=0)
+        if _rank(x) != 1:
+            value = np.reshape(value, np.shape(ans))
         return ans * value if density else value
 
     return rule
@@ -342,13 +349,21 @@ def _dirichlet_jvp(which, density):
 
 for _method, _density in (("logpdf", False), ("pdf", True)):
     _fn = getattr(st.dirichlet, _method)
-    defvjp(
-        _fn,
-        _dirichlet_vjp("x", _density),
-        _dirichlet_vjp("alpha", _density),
-        ndim=_one_sample,
-    )
+    defvjp(_fn, _dirichlet_vjp("x", _density), _dirichlet_vjp("alpha", _density), ndim=_one_sample)
     defjvp(_fn, _dirichlet_jvp("x", _density), _dirichlet_jvp("alpha", _density))
     positional(_fn, "x", "alpha")
+
+linear(
+    components_first,
+    lambda G, ans, alpha, x: call(components_sum, G, alpha),
+    ndim=lambda r, a, k: r[1],
+    rest=(None,),
+)
+linear(
+    components_sum,
+    lambda G, ans, share, alpha: np.broadcast_to(call(components_first, G, share), np.shape(share)),
+    ndim=lambda r, a, k: r[1],
+    rest=(None,),
+)
 
 __all__ = ["FAMILIES", "Family"]
