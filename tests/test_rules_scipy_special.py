@@ -410,6 +410,110 @@ def test_logsumexp_b_keyword_after_return_sign_still_refuses_nothing_silently():
     assert "logsumexp(a, None, b, keepdims=False)" in sct.grad(f, wrt=1).source
 
 
+# ---- more of scipy.special -----------------------------------------------------------------------------
+MORE_UNARY = [
+    (sc.expm1, -2.0, 2.0),
+    (sc.log1p, -0.5, 2.0),
+    (sc.exp2, -2.0, 2.0),
+    (sc.exp10, -1.0, 1.0),
+    (sc.cbrt, 0.2, 3.0),
+    (sc.sindg, -170.0, 170.0),
+    (sc.cosdg, -170.0, 170.0),
+    (sc.loggamma, 0.3, 4.0),
+    (sc.erfcx, -1.0, 3.0),
+    (sc.dawsn, -2.0, 2.0),
+    (sc.expi, 0.3, 3.0),
+    (sc.exp1, 0.3, 3.0),
+    (sc.wrightomega, -2.0, 2.0),
+    (sc.j0, -3.0, 3.0),
+    (sc.j1, -3.0, 3.0),
+    (sc.y0, 0.5, 5.0),
+    (sc.y1, 0.5, 5.0),
+    (sc.k0, 0.3, 3.0),
+    (sc.k1, 0.3, 3.0),
+    (sc.k0e, 0.3, 3.0),
+    (sc.k1e, 0.3, 3.0),
+] + ([(sc.softplus, -3.0, 3.0)] if hasattr(sc, "softplus") else [])
+
+
+@pytest.mark.parametrize("fn, low, high", MORE_UNARY, ids=[u[0].__name__ for u in MORE_UNARY])
+def test_more_unary(fn, low, high):
+    check(weighted(fn), (RNG.uniform(low, high, 4),))
+
+
+@pytest.mark.parametrize("fn", [sc.kv, sc.kve], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("v", [0.0, 1.0, 2.5])
+def test_modified_bessel_k(fn, v):
+    def f(x):
+        return np.sum(fn(v, x) * W4)
+
+    check(f, (RNG.uniform(0.3, 3.0, 4),))
+
+
+MORE_BINARY = [
+    (sc.huber, (0.5, 1.5), (-2.0, 2.0)),
+    (sc.pseudo_huber, (0.5, 1.5), (-2.0, 2.0)),
+]
+
+
+@pytest.mark.parametrize("fn, xs, ys", MORE_BINARY, ids=[b[0].__name__ for b in MORE_BINARY])
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+def test_more_binary_broadcasting(fn, xs, ys, shapes):
+    x = RNG.uniform(*xs, shapes[0])
+    y = RNG.uniform(*ys, shapes[1]) if shapes[1] else float(RNG.uniform(*ys))
+    check(weighted2(fn), (x, y))
+
+
+@pytest.mark.parametrize("lmbda", [-0.5, 0.0, 0.7])
+def test_box_cox_in_x(lmbda):
+    def f(x):
+        return np.sum(sc.boxcox(x, lmbda) * W4) + np.sum(sc.boxcox1p(x, lmbda) * W4)
+
+    def g(y):
+        return np.sum(sc.inv_boxcox(y, lmbda) * W4)
+
+    check(f, (RNG.uniform(0.3, 3.0, 4),))
+    check(g, (RNG.uniform(-0.5, 0.5, 4),))
+
+
+def boxcox_in_lmbda(x, lmbda):
+    return sc.boxcox(x, lmbda)
+
+
+def betainc_in_a(a, x):
+    return sc.betainc(a, 2.0, x)
+
+
+@pytest.mark.parametrize("f", [boxcox_in_lmbda, betainc_in_a], ids=lambda f: f.__name__)
+def test_more_refusals(f):
+    with pytest.raises(sct.SctError, match="no derivative of"):
+        sct.grad(f, wrt=1 if f is boxcox_in_lmbda else 0)(2.0, 0.5)
+
+
+@pytest.mark.parametrize("a, b", [(1.0, 2.0), (2.5, 1.5), (0.7, 3.0)])
+def test_betainc_in_x(a, b):
+    def f(x):
+        return np.sum(sc.betainc(a, b, x) * W4)
+
+    check(f, (RNG.uniform(0.05, 0.95, 4),))
+
+
+def betainc_a1_b2(x):
+    return sc.betainc(1.0, 2.0, x)
+
+
+def test_betainc_at_zero():
+    assert sct.grad(betainc_a1_b2)(0.0) == pytest.approx(2.0)  # x^0 (1 - x)^1 / B(1, 2) at 0: 1 / (1/2)
+
+
+def test_no_derivative_functions():
+    def f(x):
+        return np.sum(sc.gammasgn(x) * x) + np.sum(sc.round(x) * x)
+
+    x = np.array([-0.5, 1.3, 2.6])
+    np.testing.assert_allclose(sct.grad(f)(x), sc.gammasgn(x) + sc.round(x))
+
+
 def test_importing_sct_does_not_import_scipy():
     code = "import sct, sys; assert 'scipy' not in sys.modules, sorted(m for m in sys.modules if 'scipy' in m)"
     subprocess.run([sys.executable, "-c", code], check=True)

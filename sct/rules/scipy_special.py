@@ -19,7 +19,7 @@ import scipy.special as sc
 from .. import runtime
 from ..errors import SctError
 from ..symbolic import Sym, call
-from .table import defjvp, defvjp, elementwise, positional, reduction, same
+from .table import broadcast, defjvp, defvjp, elementwise, nondiff, positional, reduction, same
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -247,5 +247,78 @@ defvjp(sc.softmax, _softmax_rule, None, ndim=same)
 defjvp(sc.softmax, _softmax_rule, None)
 defvjp(sc.log_softmax, _log_softmax_vjp, None, ndim=same)
 defjvp(sc.log_softmax, _log_softmax_jvp, None)
+
+
+# ---- more of scipy.special: SciPy's own exponentials, logs and degrees (distinct from NumPy's ufuncs) ----
+_LN2, _LN10, _DEGREE = math.log(2.0), math.log(10.0), math.pi / 180.0
+elementwise(sc.expm1, lambda g, ans, x: g * (ans + 1.0))
+elementwise(sc.log1p, lambda g, ans, x: g / (1.0 + x))
+elementwise(sc.exp2, lambda g, ans, x: g * ans * _LN2)
+elementwise(sc.exp10, lambda g, ans, x: g * ans * _LN10)
+elementwise(sc.cbrt, lambda g, ans, x: g / (3.0 * ans * ans))
+elementwise(sc.sindg, lambda g, ans, x: g * _DEGREE * sc.cosdg(x))
+elementwise(sc.cosdg, lambda g, ans, x: -g * _DEGREE * sc.sindg(x))
+elementwise(sc.loggamma, lambda g, ans, x: g * sc.digamma(x))  # real x > 0
+elementwise(sc.erfcx, lambda g, ans, x: g * (2.0 * x * ans - 2.0 / _SQRT_PI))  # exp(x^2) erfc(x)
+elementwise(sc.dawsn, lambda g, ans, x: g * (1.0 - 2.0 * x * ans))
+elementwise(sc.expi, lambda g, ans, x: g * np.exp(x) / x)  # Ei' = e^x / x
+elementwise(sc.exp1, lambda g, ans, x: -g * np.exp(-x) / x)  # E1' = -e^-x / x
+elementwise(sc.wrightomega, lambda g, ans, x: g * ans / (1.0 + ans))  # w + log w = x
+if hasattr(sc, "softplus"):  # SciPy >= 1.15
+    elementwise(sc.softplus, lambda g, ans, x: g * sc.expit(x))
+
+# ---- more Bessel functions: J, Y of orders 0 and 1, modified K (and exponentially scaled kve = kv e^x) ----
+elementwise(sc.j0, lambda g, ans, x: -g * sc.j1(x))
+elementwise(sc.j1, lambda g, ans, x: g * 0.5 * (sc.j0(x) - sc.jv(2.0, x)))
+elementwise(sc.y0, lambda g, ans, x: -g * sc.y1(x))
+elementwise(sc.y1, lambda g, ans, x: g * 0.5 * (sc.y0(x) - sc.yv(2.0, x)))
+elementwise(sc.k0, lambda g, ans, x: -g * sc.k1(x))
+elementwise(sc.k1, lambda g, ans, x: -g * 0.5 * (sc.k0(x) + sc.kv(2.0, x)))
+elementwise(sc.k0e, lambda g, ans, x: g * (ans - sc.k1e(x)))
+elementwise(sc.k1e, lambda g, ans, x: g * (ans - 0.5 * (sc.k0e(x) + sc.kve(2.0, x))))
+elementwise(sc.kv, _order("kv"), lambda g, ans, v, x: -g * 0.5 * (sc.kv(v - 1.0, x) + sc.kv(v + 1.0, x)))
+elementwise(sc.kve, _order("kve"), lambda g, ans, v, x: g * (ans - 0.5 * (sc.kve(v - 1.0, x) + sc.kve(v + 1.0, x))))
+
+
+# ---- regularized incomplete beta (in x), Huber losses, Box-Cox (in x; lmbda is a constant) ---------------
+# d/dx I_x(a, b) = x^(a-1) (1-x)^(b-1) / B(a, b), with xlogy so that a = 1 at x = 0 gives 1.
+def _betainc_dx(g, ans, a, b, x):
+    return g * np.exp(sc.xlogy(a - 1.0, x) + sc.xlog1py(b - 1.0, -x) - sc.betaln(a, b))
+
+
+_BETAINC = "write the derivative with a custom rule (sct.defvjp), or pass it as a constant"
+elementwise(
+    sc.betainc,
+    refused("scipy.special.betainc", "a", _BETAINC),
+    refused("scipy.special.betainc", "b", _BETAINC),
+    _betainc_dx,
+)
+# huber(delta, r): r^2 / 2 inside |r| <= delta, delta (|r| - delta / 2) outside.
+elementwise(
+    sc.huber,
+    lambda g, ans, delta, r: g * np.where(np.abs(r) <= delta, 0.0, np.abs(r) - delta),
+    lambda g, ans, delta, r: g * np.clip(r, -delta, delta),
+)
+
+
+# pseudo_huber(delta, r) = delta^2 (sqrt(1 + (r / delta)^2) - 1).
+def _root(delta, r):
+    return np.sqrt(1.0 + (r / delta) ** 2)
+
+
+elementwise(
+    sc.pseudo_huber,
+    lambda g, ans, delta, r: g * (2.0 * delta * (_root(delta, r) - 1.0) - r * r / (delta * _root(delta, r))),
+    lambda g, ans, delta, r: g * r / _root(delta, r),
+)
+# boxcox(x, l) = (x^l - 1) / l (log x at l = 0): d/dx = x^(l - 1); its derivative in l needs the limit at
+# l = 0 to every order, which sct does not model: refused.
+_LMBDA = refused("the Box-Cox transforms", "lmbda")
+elementwise(sc.boxcox, lambda g, ans, x, lmbda: g * np.exp((lmbda - 1.0) * np.log(x)), _LMBDA)
+elementwise(sc.boxcox1p, lambda g, ans, x, lmbda: g * np.exp((lmbda - 1.0) * np.log1p(x)), _LMBDA)
+# inv_boxcox(y, l) = (l y + 1)^(1 / l) (exp(y) at l = 0): d/dy = ans / (l y + 1).
+elementwise(sc.inv_boxcox, lambda g, ans, y, lmbda: g * ans / (lmbda * y + 1.0), _LMBDA)
+nondiff(sc.gammasgn, sc.round, ndim=broadcast)
+
 
 __all__ = ["refused"]
