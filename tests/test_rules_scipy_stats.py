@@ -8,6 +8,9 @@ for any perturbation, symmetric or not); dirichlet. What has no closed form is r
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+from hypothesis.extra import numpy as hnp
 
 import sct
 
@@ -317,3 +320,23 @@ def test_globals_of_unknown_rank():
 def test_multivariate_normal_source_solves_once_per_use():
     src = sct.grad(mvn_fit, wrt=(0, 1, 2)).source
     assert "precision_times(DATA - mean, cov)" in src and "cov_matrix_grad(" in src
+
+
+# ---- for all broadcastable shapes ------------------------------------------------------------------------------
+@settings(max_examples=12, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=2, max_side=3), hst.integers(0, 2**16))
+def test_location_scale_broadcasting_for_all_shapes(shapes, seed):
+    rng = np.random.default_rng(seed)
+    x_shape, loc_shape, scale_shape = shapes.input_shapes
+
+    def draw(shape, low, high):
+        return rng.uniform(low, high, shape) if shape else float(rng.uniform(low, high))
+
+    x, m, s = draw(x_shape, -1.5, 1.5), draw(loc_shape, -0.5, 0.5), draw(scale_shape, 0.7, 1.5)
+    check(norm_broadcast_any, (x, m, s), order=1)
+    grads = sct.grad(norm_broadcast_any, wrt=(0, 1, 2))(x, m, s)
+    assert [np.shape(g) for g in grads] == [np.shape(x), np.shape(m), np.shape(s)]
+
+
+def norm_broadcast_any(x, m, s):
+    return np.sum(st.norm.logcdf(x, m, s) * 1.3) + np.sum(st.t.logpdf(x, 4.0, m, s))
