@@ -156,7 +156,11 @@ class _Forward:
                 return None
             g = self.tangent_sym(arg)
             if symbolic:
-                value = rule(g, ans, *sym_args, **sym_kwargs)
+                try:
+                    value = rule(g, ans, *sym_args, **sym_kwargs)
+                except SctError as exc:  # the rule knows this case is unsupported: say where
+                    self.problems.append(Problem(str(exc), stmt.origin))
+                    return None
             else:
                 value = call(self.src.use(rule, _rule_name(rule, stmt.prim, i)), g, ans, *sym_args, **sym_kwargs)
             if value is None or is_zero(value):

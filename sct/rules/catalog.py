@@ -3,7 +3,8 @@
 ``python -m sct.rules.catalog > docs/supported-functions.md`` writes the page;
 a test checks that the committed page is what this prints, so the page can
 never drift from the rules. Only built-in rules appear (user rules registered
-with ``sct.defvjp`` are the user's own).
+with ``sct.defvjp`` are the user's own). SciPy's rules register only once SciPy
+is imported; the catalog imports it (where it is installed) to list them.
 """
 
 from __future__ import annotations
@@ -15,19 +16,25 @@ import numpy as np
 
 from ..ir import METHODS
 from ..symbolic import qualified_name
-from .table import TABLE, Entry, lookup
+from .table import TABLE, Entry, load_optional, lookup
 
 # Library sections, in page order: (title, test on the function's module).
 LIBRARIES = [
     ("NumPy", lambda m: m == "numpy" or (m.startswith("numpy.") and not m.startswith("numpy.linalg"))),
     ("numpy.linalg", lambda m: m.startswith("numpy.linalg")),
     ("math", lambda m: m == "math"),
+    ("scipy.special", lambda m: m.startswith("scipy.special")),
+    ("scipy.stats", lambda m: m.startswith("scipy.stats")),
+    ("scipy.linalg", lambda m: m.startswith("scipy.linalg")),
+    ("scipy.signal", lambda m: m.startswith("scipy.signal")),
+    ("scipy.integrate", lambda m: m.startswith("scipy.integrate")),
     ("Python builtins", lambda m: m == "builtins"),
     ("Python operators", lambda m: m in ("_operator", "operator")),
     ("sct runtime helpers (called by generated code)", lambda m: m == "sct.runtime"),
 ]
-# The libraries the coverage target counts (NumPy, numpy.linalg, math).
-COUNTED = {"NumPy", "numpy.linalg", "math"}
+SCIPY = ("scipy.special", "scipy.stats", "scipy.linalg", "scipy.signal", "scipy.integrate")
+# The libraries the coverage target counts (NumPy, numpy.linalg, math, SciPy).
+COUNTED = {"NumPy", "numpy.linalg", "math", *SCIPY}
 
 _OPERATOR_SYMBOLS = {
     "add": "a + b",
@@ -61,15 +68,35 @@ def library(entry: Entry) -> str | None:
     """The section an entry belongs to, or None for a user's rule (or an unknown library)."""
     if not entry.symbolic:
         return None
-    module = getattr(entry.fn, "__module__", None) or "numpy"  # ufuncs have no __module__
+    module = _module(entry.fn)
     for title, test in LIBRARIES:
         if test(module):
             return title
     return None
 
 
+def _module(fn) -> str:
+    """The module a function is listed under: SciPy's by their public names (``scipy.stats.norm``)."""
+    module = getattr(fn, "__module__", None) or "numpy"  # ufuncs have no __module__
+    if hasattr(fn, "__name__") and (module == "numpy" or module.startswith("scipy.")):
+        name = qualified_name(fn)  # scipy.special's ufuncs, scipy.stats.norm.logpdf (a bound method)
+        if name.startswith("scipy."):
+            return name.rsplit(".", 1)[0]
+    return module
+
+
+def load_scipy() -> None:
+    """Register SciPy's rules, where SciPy is installed (they register lazily otherwise)."""
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        return
+    load_optional()
+
+
 def builtin_entries() -> list[tuple[str, str, Entry]]:
     """(library, display name, entry) for every built-in rule, sorted by library then name."""
+    load_scipy()
     order = {title: i for i, (title, _) in enumerate(LIBRARIES)}
     found = []
     for entry in TABLE.values():
@@ -126,27 +153,37 @@ def notes(entry: Entry) -> str:
     if n == 0:
         parts.append("any number of operands")
     else:
-        names = _parameter_names(entry.fn)
+        names = _parameter_names(entry)
         without = [names[i] if i < len(names) else f"argument {i + 1}" for i in range(n) if entry.vjp_rule(i) is None]
         if without:
             parts.append(f"no derivative through {', '.join(without)}")
+        refusing = [getattr(entry.vjp_rule(i), "refuses", None) for i in range(n)]
+        refusing = list(dict.fromkeys(r for r in refusing if r is not None))
+        if refusing:
+            parts.append(f"refuses (typed error) a derivative in {', '.join(refusing)}")
+    if entry.params:
+        keywords = [f"`{p}=`" for p, _ in entry.params[1:]]
+        parts.append(f"{', '.join(keywords)} by keyword or position")
     return "; ".join(parts)
 
 
-def _parameter_names(fn) -> list[str]:
-    """The names (`` `x` ``, `` `axis` ``...) of the positional parameters of ``fn``, where Python can tell."""
+def _parameter_names(entry: Entry) -> list[str]:
+    """The names (`` `x` ``, `` `axis` ``...) of the positional parameters of ``fn``, where Python can tell
+    (or the rule declares them: SciPy's ufuncs and distributions' methods)."""
+    declared = [f"`{p}`" for p, _ in entry.params or ()]
     try:
-        params = inspect.signature(fn).parameters.values()
+        params = inspect.signature(entry.fn).parameters.values()
     except (TypeError, ValueError):
-        return []
-    return [f"`{p.name}`" for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        return declared
+    names = [f"`{p.name}`" for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return names if len(names) >= len(declared) else declared
 
 
-def aliases(fn) -> list[str]:
+def aliases(fn, namespaces=None) -> list[str]:
     """Other public NumPy names for the same object (``np.absolute`` for ``np.abs``)."""
     own = display_name(fn, "NumPy")
     found = []
-    for prefix, namespace in (("np", np), ("np.linalg", np.linalg)):
+    for prefix, namespace in namespaces or (("np", np), ("np.linalg", np.linalg)):
         for name in dir(namespace):
             if name.startswith("_"):
                 continue
@@ -159,6 +196,16 @@ def aliases(fn) -> list[str]:
             if value is fn and f"{prefix}.{name}" != own:
                 found.append(f"{prefix}.{name}")
     return found
+
+
+def _aliases(fn, title: str) -> list[str]:
+    if title in ("NumPy", "numpy.linalg"):
+        return aliases(fn)
+    if title == "scipy.special":  # scipy.special.psi is scipy.special.digamma
+        import scipy.special
+
+        return aliases(fn, (("scipy.special", scipy.special),))
+    return []
 
 
 def _mark(entry: Entry, side: str) -> str:
@@ -178,10 +225,13 @@ def render() -> str:
         "",
         "<!-- Generated by `python -m sct.rules.catalog > docs/supported-functions.md`; do not edit. -->",
         "",
-        f"sct differentiates {both} NumPy, `numpy.linalg` and `math` functions in both reverse and",
-        f"forward mode, and treats {zero} more as non-differentiable (they contribute a zero derivative",
+        f"sct differentiates {both} NumPy, `numpy.linalg`, `math` and SciPy functions in both reverse",
+        f"and forward mode, and treats {zero} more as non-differentiable (they contribute a zero derivative",
         "and never raise). Any other function can be given rules with `sct.defvjp` / `sct.defjvp`.",
-        "Every rule is itself written in NumPy, so generated code can be differentiated again.",
+        "Every rule is itself written in NumPy (and SciPy), so generated code can be differentiated again.",
+        "SciPy stays optional: its rules register the first time sct looks up a function after your code",
+        "imported SciPy. `scipy.stats` rules are per distribution and method; a distribution not listed",
+        "here is refused, never differentiated through SciPy's own code.",
         "",
     ]
     for title, _ in LIBRARIES:
@@ -191,7 +241,7 @@ def render() -> str:
         lines += [f"## {title}", "", "| Function | Reverse | Forward | Notes |", "|---|---|---|---|"]
         for name, e in rows:
             note = notes(e)
-            also = aliases(e.fn) if title in ("NumPy", "numpy.linalg") else []
+            also = _aliases(e.fn, title)
             if also:
                 note = (note + "; " if note else "") + "also " + ", ".join(f"`{a}`" for a in also)
             shown = name if title == "Python operators" else f"`{name}`"

@@ -31,6 +31,10 @@ class Entry:
     nondiff: bool = False
     jvp_joint: Callable | None = None  # (operand tangents, ans, *args) -> tangent, for containers
     keywords: dict = field(default_factory=dict)  # keyword operand -> (vjp rule, jvp rule), see defkeyword
+    # ((name, default), ...): the leading parameters, in order (REQUIRED: no default). Rules see
+    # operands by position, so the lowering moves keyword arguments among these to their positions,
+    # filling the gaps with the defaults: ``norm.logpdf(x, scale=s)`` becomes ``norm.logpdf(x, 0.0, s)``.
+    params: tuple | None = None
 
     def differentiable(self, i: int) -> bool:
         if self.nondiff:
@@ -208,6 +212,14 @@ def defkeyword(fn, keyword, vjp=None, jvp=None):
     An active keyword operand without such a rule is refused in both modes, never taken as zero.
     """
     _entry(fn).keywords[keyword] = (vjp, jvp)
+
+
+REQUIRED = object()
+
+
+def positional(fn, *params):
+    """Declare ``fn``'s leading parameters, each a name or ``(name, default)``, for keyword arguments."""
+    _entry(fn, params=tuple(p if isinstance(p, tuple) else (p, REQUIRED) for p in params))
 
 
 def defjvp_joint(fn, rule):
