@@ -502,7 +502,13 @@ def _keywords(keywords: dict) -> list:
 
 
 def _python_method(value) -> bool:
-    return isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType)
+    """A bound method of the user's own Python code (a library's, or one with a rule, is called as it is)."""
+    from .rules import lookup
+
+    if not (isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType)):
+        return False
+    module = (getattr(value.__func__, "__module__", "") or "").split(".")[0]
+    return module not in ("sct", "numpy", "scipy") and lookup(value) is None
 
 
 def _callable_object(value) -> bool:
