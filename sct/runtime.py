@@ -193,6 +193,8 @@ HELPERS["appended"] = appended
 def prod_others(x, axis=None):
     """Each element's product of the others in its ``np.prod(x, axis)`` group (zeros allowed)."""
     x = np.asarray(x, dtype=np.result_type(x, 0.0))
+    if x.ndim == 0:  # np.prod(0.5, axis=0): the value alone, so the product of the others is 1
+        return np.ones_like(x)
     axes = tuple(range(x.ndim)) if axis is None else axis if type(axis) is tuple else (axis,)
     axes = tuple(a % x.ndim for a in axes)
     rest = [a for a in range(x.ndim) if a not in axes]

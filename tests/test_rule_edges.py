@@ -929,3 +929,15 @@ def test_export_agrees_with_grad():
     exec(export_source(uses_the_new_helpers), namespace)
     np.testing.assert_allclose(namespace["gradient"](x), sct.grad(uses_the_new_helpers)(x))
     check(uses_the_new_helpers, (x,))
+
+
+# ---- a reduction over axis 0 of a 0-d value (found by the "functions" idiom family) -------------
+@pytest.mark.parametrize("reduce", [np.sum, np.max, np.min, np.prod, np.nansum], ids=lambda f: f.__name__)
+def test_a_reduction_over_axis_0_of_a_scalar_is_the_scalar(reduce):
+    W = np.arange(6.0).reshape(2, 3)
+
+    def f(x):
+        return np.sum(reduce(x, axis=0) * W)  # NumPy reduces a 0-d value over axis 0 to itself
+
+    assert sct.grad(f)(0.3) == pytest.approx(np.sum(W))
+    sct.check_grads(f, (0.3,), modes=("fwd", "rev"), order=2)

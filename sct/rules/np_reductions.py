@@ -15,6 +15,8 @@ from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
 
 def _spread(g, x, axis, keepdims):
     """``g`` (a reduction's adjoint) broadcast back over the reduced axes of ``x``."""
+    if _scalar(x):  # np.sum(0.5, axis=0) is 0.5: NumPy reduces a 0-d value over axis 0 (or -1) to itself
+        return g
     if axis is None and not keepdims:
         return np.full_like(x, g)
     if not keepdims:
@@ -22,9 +24,14 @@ def _spread(g, x, axis, keepdims):
     return np.broadcast_to(g, np.shape(x))
 
 
-def _kept(value, axis, keepdims):
-    """A reduced value with the reduced axes kept (size 1), so it broadcasts against the operand."""
-    return value if keepdims or axis is None else np.expand_dims(value, axis)
+def _kept(value, axis, keepdims, x=None):
+    """A reduced value with the reduced axes kept (size 1), so it broadcasts against the operand ``x``."""
+    return value if keepdims or axis is None or _scalar(x) else np.expand_dims(value, axis)
+
+
+def _scalar(x) -> bool:
+    """``x`` is known to be 0-d when the code is compiled (a float, or a symbol of rank 0)."""
+    return isinstance(x, float | int) or getattr(x, "ndim", None) == 0
 
 
 def _sum(value, axis, keepdims):
@@ -231,7 +238,7 @@ nondiff(runtime.median_share)
 # The derivative goes to the positions that attain the extremum; ties split it equally
 # (as in JAX), so each of k tied positions gets g / k.
 def _extremum_share(ans, x, axis, keepdims):
-    hit = np.equal(x, _kept(ans, axis, keepdims))
+    hit = np.equal(x, _kept(ans, axis, keepdims, x))
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 

@@ -145,7 +145,7 @@ def reduction(ranks, args, kwargs):
     keepdims = kwargs.get("keepdims", False)
     if keepdims is DYNAMIC or axis is DYNAMIC:
         return None
-    if keepdims:
+    if keepdims or ranks[0] == 0:  # a 0-d value reduced over axis 0 (or -1) stays 0-d
         return ranks[0]
     if axis is None:
         return 0
