@@ -716,3 +716,4 @@ HELPERS.update({f.__name__: f for f in (kept_writes, put_kept)})
 
 
 from . import trees  # noqa: E402, F401  (the container helpers; they use the ones above and add themselves)
+from .linalg_helpers import HELPERS as _LINALG  # noqa: E402, F401  (the linear-algebra helpers; they add themselves)

@@ -1,0 +1,82 @@
+"""Runtime helpers for the linear-algebra rules (``sct.rules.np_linalg``, ``sct.rules.scipy_linalg``).
+
+Generated code calls these by name; each is plain NumPy. Two of them only check,
+at run time, that a derivative is defined (the shapes are not known when the
+code is generated) and raise :class:`UndefinedDerivativeError` where it is not.
+"""
+
+import numpy as np
+
+from .errors import SctError
+from .runtime import HELPERS as _ALL
+
+
+class UndefinedDerivativeError(SctError, ValueError):
+    """A derivative that does not exist at these arguments (raised by generated code at run time)."""
+
+
+_SVD_FULL = (
+    "np.linalg.svd(a) of a non-square matrix returns columns (full_matrices=True) that carry no "
+    "well-defined derivative; pass full_matrices=False"
+)
+
+
+def svd_extra_unused(g_u, g_vh, k):
+    """0.0, after checking that the extra columns of a full SVD got no cotangent (else no derivative exists)."""
+    if np.any(g_u[..., :, k:]) or np.any(g_vh[..., k:, :]):
+        raise UndefinedDerivativeError(_SVD_FULL)
+    return 0.0
+
+
+def svd_square_only(a):
+    """0.0 for square matrices; a full SVD of a non-square one has columns without a derivative."""
+    if np.shape(a)[-1] != np.shape(a)[-2]:
+        raise UndefinedDerivativeError(_SVD_FULL + " (forward mode computes the tangent of every column)")
+    return 0.0
+
+
+def as_rhs(g, b):
+    """``g`` as a stack of matrices: a column added where ``b`` (solve's right-hand side) is a vector."""
+    return g[..., None] if np.ndim(b) == 1 else g
+
+
+def from_rhs(y, b):
+    """The inverse of :func:`as_rhs`: the column dropped again where ``b`` is a vector."""
+    return y[..., 0] if np.ndim(b) == 1 else y
+
+
+def norm_slope(x, n, ord, axis=None):
+    """The derivative of the vector norm ``n`` (broadcastable against ``x``) of order ``ord`` along ``axis``.
+
+    For an ``ord`` known only at run time; ties for the largest (``inf``) or smallest (``-inf``)
+    magnitude share the derivative equally, and the 2-norm's subgradient at 0 is 0.
+    """
+    magnitude = np.abs(x)
+    if ord in (np.inf, -np.inf):
+        hit = np.equal(magnitude, n)
+        return np.sign(x) * hit / np.sum(hit, axis=axis, keepdims=True)
+    if ord == 0:
+        return np.zeros_like(magnitude)
+    if ord == 1:
+        return np.sign(x)
+    return np.sign(x) * (magnitude / np.where(n == 0, 1.0, n)) ** (ord - 1)
+
+
+def norm_curvature(x, n, ord):
+    """``d norm_slope / dx`` (elementwise) of a p-norm, zero for ord 0, 1 and +-inf where it is piecewise constant."""
+    if ord in (np.inf, -np.inf, 0, 1):
+        return np.zeros(np.shape(x))
+    safe = np.where(n == 0, 1.0, n)
+    return (ord - 1) * (np.abs(x) / safe) ** (ord - 2) / safe
+
+
+def real_if_real(r, x):
+    """``r`` without its imaginary part where ``x`` is real: the gradient of a real argument is real."""
+    return r if np.iscomplexobj(x) else np.real(r)
+
+
+HELPERS = {
+    f.__name__: f
+    for f in (svd_extra_unused, svd_square_only, as_rhs, from_rhs, norm_slope, norm_curvature, real_if_real)
+}
+_ALL.update(HELPERS)
