@@ -48,7 +48,7 @@ def svd_full_square(a):
 def svd_reduced(a):
     u, s, vt = np.linalg.svd(a, full_matrices=False)
     # u diag(s) vt is unique up to the signs of the pairs (u_i, v_i): use sign-invariant functions
-    return np.sum((u * w(u.shape)) ** 2) + np.sum(s ** 3) + np.sum(vt[..., :1, :] * u[..., :1, :1] * w(vt.shape)[:1])
+    return np.sum((u * w(u.shape)) ** 2) + np.sum(s**3) + np.sum(vt[..., :1, :] * u[..., :1, :1] * w(vt.shape)[:1])
 
 
 def svd_only_s_of_full(a):

@@ -69,7 +69,7 @@ def _rank(x):
 
 
 def _solve_case(a, b):
-    """"plain" (one matrix, ranks known), "known" (stacks, ranks known) or "unknown"."""
+    """The case: "plain" (one matrix, ranks known), "known" (stacks, ranks known) or "unknown"."""
     ra, rb = _rank(a), _rank(b)
     if ra is None or rb is None:
         return "unknown"
