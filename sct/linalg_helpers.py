@@ -75,8 +75,42 @@ def real_if_real(r, x):
     return r if np.iscomplexobj(x) else np.real(r)
 
 
+def inverse_gaps(w):
+    """``F[..., i, j] = 1 / (w[..., j] - w[..., i])`` off the diagonal, 0 on it (``w`` must be distinct)."""
+    diff = w[..., None, :] - w[..., :, None]
+    eye = np.eye(np.shape(w)[-1], dtype=bool)
+    return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
+
+
+def plus_transpose(x):
+    """``x + x^T`` for (each matrix of) ``x``."""
+    return x + np.swapaxes(x, -1, -2)
+
+
+def upper_fold(x):
+    """``triu(x) + tril(x, -1)^T``: the strictly lower triangle folded onto the upper one."""
+    return np.triu(x) + np.swapaxes(np.tril(x, -1), -1, -2)
+
+
+def upper_fold_adjoint(g):
+    """The adjoint of :func:`upper_fold`: ``triu(g) + triu(g, 1)^T``."""
+    return np.triu(g) + np.swapaxes(np.triu(g, 1), -1, -2)
+
+
 HELPERS = {
     f.__name__: f
-    for f in (svd_extra_unused, svd_square_only, as_rhs, from_rhs, norm_slope, norm_curvature, real_if_real)
+    for f in (
+        svd_extra_unused,
+        svd_square_only,
+        as_rhs,
+        from_rhs,
+        norm_slope,
+        norm_curvature,
+        real_if_real,
+        inverse_gaps,
+        plus_transpose,
+        upper_fold,
+        upper_fold_adjoint,
+    )
 }
 _ALL.update(HELPERS)

@@ -5,6 +5,8 @@ Points are generic: distinct (and well separated) singular values and eigenvalue
 matrices. Repeated singular values or eigenvalues have no derivative of the vectors and are not tested.
 """
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -197,3 +199,195 @@ CASES = [
 @pytest.mark.parametrize("fn, args", [pytest.param(f, a, id=i) for i, f, a in CASES])
 def test_decomposition_rule(fn, args):
     sct.check_grads(fn, args, modes=("fwd", "rev"), order=2)
+
+
+# ---- norm: every ord, axis tuples, keepdims, an ord held in a variable ----------------------------
+V5 = np.array([0.7, -1.3, 2.2, -0.4, 1.1])  # distinct magnitudes: max and min are unique
+M34 = R.normal(size=(3, 4))
+T234 = R.normal(size=(2, 3, 4))
+
+
+def norm_of(ord, axis=None, keepdims=False):
+    """A function calling np.linalg.norm with these arguments written as constants in its source."""
+    name = f"norm_{len(_NORM_SOURCES)}"
+    text = {np.inf: "np.inf", -np.inf: "-np.inf"}.get(ord, repr(ord)) if ord is not None else "None"
+    _NORM_SOURCES.append(
+        f"def {name}(x):\n    n = np.linalg.norm(x, {text}, {axis!r}, {keepdims!r})\n    return np.sum(n * np.cos(n))\n"
+    )
+    return name
+
+
+_NORM_SOURCES = []
+
+
+def _load_norms(tmp_dir):
+    path = tmp_dir / "linalg_norm_cases.py"
+    path.write_text("import numpy as np\n\n\n" + "\n\n".join(_NORM_SOURCES))
+    spec = importlib.util.spec_from_file_location("linalg_norm_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def norm_ord_variable(x, p):
+    return np.linalg.norm(x, p) ** 2
+
+
+def norm_ord_variable_axis(x, p):
+    return np.sum(np.linalg.norm(x, p, axis=1) * np.array([1.0, 2.0, 3.0]))
+
+
+def norm_neg_inf(x):
+    return np.linalg.norm(x, -np.inf)
+
+
+def norm_keyword_ord(x):
+    return np.linalg.norm(x, ord="nuc", axis=(2, 0))
+
+
+def norm_inf_matrix(x):
+    return np.linalg.norm(x, np.inf)
+
+
+def norm_neg_inf_matrix(x):
+    return np.linalg.norm(x, -np.inf)
+
+
+VECTOR_ORDS = [None, 2, 1, np.inf, -np.inf, 3, 0.5, -1.5, 4.0]
+MATRIX_ORDS = [None, "fro", "nuc", 1, -1, 2, -2]
+NORM_CASES = (
+    [(f"vector-{o}", norm_of(o), (V5,)) for o in VECTOR_ORDS]
+    + [(f"vector-axis1-{o}", norm_of(o, 1), (M34,)) for o in VECTOR_ORDS]
+    + [(f"vector-axis0-keepdims-{o}", norm_of(o, 0, True), (M34,)) for o in (2, 3, np.inf)]
+    + [(f"matrix-{o}", norm_of(o), (M34,)) for o in MATRIX_ORDS]
+    + [(f"matrix-axis(1,2)-{o}", norm_of(o, (1, 2)), (T234,)) for o in MATRIX_ORDS]
+    + [(f"matrix-axis(2,0)-keepdims-{o}", norm_of(o, (2, 0), True), (T234,)) for o in ("nuc", 1, -2)]
+    + [
+        ("matrix-inf", norm_inf_matrix, (M34,)),
+        ("vector--inf-expression", norm_neg_inf, (V5,)),
+        ("matrix-keyword-ord-axis", norm_keyword_ord, (T234,)),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def norms(tmp_path_factory):
+    return _load_norms(tmp_path_factory.mktemp("norms"))
+
+
+@pytest.mark.parametrize("fn, args", [pytest.param(f, a, id=i) for i, f, a in NORM_CASES])
+def test_norm_rule(fn, args, norms):
+    fn = getattr(norms, fn) if isinstance(fn, str) else fn
+    sct.check_grads(fn, args, modes=("fwd", "rev"), order=2)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, 0.5, -1.5, np.inf, -np.inf, 0.0])
+def test_norm_ord_in_a_variable(p):
+    """The ord is known only at run time: a helper picks the formula; second order where it exists."""
+    sct.check_grads(norm_ord_variable, (V5, p), modes=("fwd", "rev"), order=2, wrt=0)
+    sct.check_grads(norm_ord_variable_axis, (M34, p), modes=("fwd", "rev"), order=2, wrt=0)
+
+
+# ---- what sct refuses, and the results' types ------------------------------------------------------
+from sct.linalg_helpers import UndefinedDerivativeError  # noqa: E402
+
+
+def svd_full_uses_thin_part(a):
+    u, s, vt = np.linalg.svd(a)  # full_matrices=True: u is 4 x 4 for a 4 x 3 matrix
+    return np.sum(s**2) + np.sum(u[:, :3] ** 2 * a) + np.sum(vt * a[:3, :3])
+
+
+def svd_full_uses_extra_column(a):
+    u, s, vt = np.linalg.svd(a)
+    return np.sum(np.abs(u[:, 3]) * a[:, 0])
+
+
+def test_full_svd_of_a_non_square_matrix():
+    """Reverse mode is exact where the extra columns are unused, and refuses where they are used;
+    forward mode computes every column's tangent, so it refuses non-square full SVDs."""
+    sct.check_grads(svd_full_uses_thin_part, (TALL,), modes=("rev",), order=2)
+    with pytest.raises(UndefinedDerivativeError, match="full_matrices=False"):
+        sct.grad(svd_full_uses_extra_column)(TALL)
+    with pytest.raises(UndefinedDerivativeError, match="full_matrices=False"):
+        sct.jvp(svd_full_uses_thin_part, (TALL,), (TALL,))
+    assert issubclass(UndefinedDerivativeError, sct.SctError)
+
+
+def svd_hermitian(a):
+    return np.sum(np.linalg.svd(a, hermitian=True)[1])
+
+
+def qr_complete(a):
+    return np.sum(np.linalg.qr(a, mode="complete")[0])
+
+
+def pinv_hermitian(a):
+    return np.sum(np.linalg.pinv(a, hermitian=True))
+
+
+def norm_matrix_ord_variable(a, p):
+    return np.linalg.norm(a, p)
+
+
+def norm_axis_variable(a, k):
+    return np.sum(np.linalg.norm(a, 2, k))
+
+
+@pytest.mark.parametrize(
+    "fn, args, message",
+    [
+        (svd_hermitian, (SPD,), "hermitian=False"),
+        (qr_complete, (SQ,), "mode='reduced'"),
+        (pinv_hermitian, (SPD,), "hermitian=False"),
+        (norm_matrix_ord_variable, (SQ, 2.0), "ord written as a constant"),
+        (norm_axis_variable, (SQ, 1), "axis and keepdims written as constants"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_refused_with_a_typed_error(fn, args, message, mode):
+    with pytest.raises(sct.SctError, match=message):
+        if mode == "rev":
+            sct.grad(fn)(*args)
+        else:
+            sct.jvp(fn, args, tuple(np.ones_like(np.asarray(a, dtype=float)) for a in args))
+
+
+def eig_real_part(a):
+    w_, v = np.linalg.eig(a)
+    return np.sum(np.real(w_) * np.array([1.0, 2.0, 3.0])) + np.sum(np.real(w_**2))
+
+
+def test_eig_with_complex_eigenvalues_gives_a_real_gradient():
+    """A real matrix with a complex pair of eigenvalues: the gradient of a real argument is real."""
+    assert np.iscomplexobj(np.linalg.eigvals(EIG_COMPLEX))
+    grad = sct.grad(eig_real_part)(EIG_COMPLEX)
+    assert grad.dtype == np.float64
+    sct.check_grads(eig_real_part, (EIG_COMPLEX,), modes=("fwd", "rev"), order=1)
+
+
+def solve_with_unknown_ranks(a, b):
+    w_, v = np.linalg.eigh(a)  # v's rank is unknown to sct: solve's rule decides at run time
+    return np.sum(np.linalg.solve(v + 2 * np.eye(3), b) ** 2)
+
+
+RHS = [B4[:3], R.normal(size=(3, 2)), R.normal(size=(2, 3, 2))]
+
+
+@pytest.mark.parametrize("b", RHS, ids=["vector", "matrix", "stack"])
+def test_solve_where_ranks_are_known_only_at_run_time(b):
+    a = EIG_REAL + EIG_REAL.T
+    sct.check_grads(solve_with_unknown_ranks, (a, b), modes=("fwd", "rev"), order=2)
+
+
+def test_generated_source_names_the_decompositions():
+    def f(a):
+        u, s, vt = np.linalg.svd(a, full_matrices=False)
+        q, r = np.linalg.qr(a)
+        return np.sum(u * vt[:, :1]) + np.sum(s) + np.sum(q * r[0])
+
+    source = sct.source(f)
+    for name in ("np.linalg.svd(", "np.linalg.qr(", "inverse_gaps(", "plus_transpose("):
+        assert name in source, name
+    forward = sct.source(f, mode="forward")
+    assert "upper_fold(" in forward and "inverse_gaps(" in forward

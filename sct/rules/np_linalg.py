@@ -200,12 +200,14 @@ _VECTOR_KINDS = {2: "2", 1: "1", np.inf: "inf", -np.inf: "inf", 0: "0"}
 _MATRIX_KINDS = {1: "cols", -1: "cols", np.inf: "rows", -np.inf: "rows", 2: "sv", -2: "sv", "nuc": "nuc"}
 
 
-def _norm_args(x, ord, axis):
+def _norm_args(x, ord, axis, keepdims=False):
     """Which norm this is: "2", "1", "inf" (also -inf), "0", "p" (any other number), "var" (an ord known
     only at run time) for vectors ("2" also for the flattened array of "fro"), and "cols", "rows", "sv",
     "nuc" for matrices."""
     ord = _static_ord(ord)
     rank = x.ndim if isinstance(x, Sym) else np.ndim(x)
+    if isinstance(axis, Sym) or isinstance(keepdims, Sym):
+        raise SctError("sct differentiates np.linalg.norm with axis and keepdims written as constants")
     if ord is None or isinstance(ord, str) and ord == "fro":
         return "2"
     if axis is None and rank is None:
@@ -217,10 +219,12 @@ def _norm_args(x, ord, axis):
         return _VECTOR_KINDS.get(ord, "p")
     if not matrix and isinstance(ord, Sym):
         return "var"
-    raise SctError(
-        f"sct differentiates np.linalg.norm of a matrix for ord=None, 'fro', 'nuc', 1, -1, 2, -2, inf and -inf "
-        f"given as constants (not ord={ord!r})"
-    )
+    if matrix and isinstance(ord, Sym):
+        raise SctError(
+            "sct differentiates np.linalg.norm of a matrix only with ord written as a constant (None, 'fro', "
+            "'nuc', 1, -1, 2, -2, np.inf); for ord=-np.inf write np.min(np.sum(np.abs(x), axis=-1))"
+        )
+    raise SctError(f"np.linalg.norm has no ord={ord!r} for matrices")
 
 
 def _norm_expand(v, axis, keepdims):
@@ -259,7 +263,7 @@ def _vector_slope(kind, x, ord, axis, n):
 
 
 def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
-    kind = _norm_args(x, ord, axis)
+    kind = _norm_args(x, ord, axis, keepdims)
     g = _norm_expand(g, axis, keepdims)
     if kind == "1":
         return g * np.sign(x)
@@ -277,7 +281,7 @@ def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
 
 
 def _norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
-    kind = _norm_args(x, ord, axis)
+    kind = _norm_args(x, ord, axis, keepdims)
     if kind == "1":
         return np.sum(np.sign(x) * t, axis=axis, keepdims=keepdims)
     if kind == "2":
@@ -455,11 +459,17 @@ defjvp(linalg_helpers.norm_slope, _norm_slope_vjp_x, _norm_slope_jvp_n, None, No
 
 # ---- svd ------------------------------------------------------------------------------------------
 # With a = u diag(s) vh (reduced: k = min(m, n) columns) and distinct, nonzero singular values.
-def _svd_gaps(s):
-    """F[i, j] = 1 / (s[j]**2 - s[i]**2) off the diagonal, 0 on it."""
-    row, col = s[..., None, :], s[..., :, None]
-    eye = _diagonal_part(np.ones_like(row * col))
-    return (1.0 - eye) / ((row + col) * (row - col) + eye)
+def _gaps(w):
+    """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it."""
+    return call(linalg_helpers.inverse_gaps, w)
+
+
+def _sym(x):
+    return call(linalg_helpers.plus_transpose, x)
+
+
+def _eye(n):
+    return call(np.eye, n)
 
 
 def _svd_flags(full_matrices=True, compute_uv=True, hermitian=False):
@@ -472,7 +482,7 @@ def _svd_flags(full_matrices=True, compute_uv=True, hermitian=False):
 
 
 def _tall(a):
-    """1 where (each matrix of) ``a`` has more rows than columns, else 0: a Python bool at run time."""
+    """Whether (each matrix of) ``a`` has more rows than columns: a Python bool at run time."""
     return a.shape[-2] > a.shape[-1]
 
 
@@ -482,27 +492,23 @@ def _wide(a):
 
 def _svd_reduced_vjp(gu, gs, gvh, u, s, vh, a):
     """Townsend (2016): the adjoint of the reduced SVD, with the tall and wide projections."""
-    f = _svd_gaps(s)
-    p = f * (_T(u) @ gu)
-    q = f * (vh @ _T(gvh))
-    inner = (p + _T(p)) * s[..., None, :] + s[..., :, None] * (q + _T(q))
-    inner = inner + gs[..., :, None] * _eye_like(inner)
-    tall = _tall(a) * (gu - u @ (_T(u) @ gu)) / s[..., None, :] @ vh
-    wide = u @ (_wide(a) * (gvh - (gvh @ _T(vh)) @ vh) / s[..., :, None])
-    return u @ inner @ vh + tall + wide
+    f = _gaps(s**2)
+    inner = _sym(f * (_T(u) @ gu)) * s[..., None, :] + s[..., :, None] * _sym(f * (vh @ _T(gvh)))
+    inner = inner + gs[..., :, None] * _eye(s.shape[-1])
+    tall = _tall(a) * (gu - u @ (_T(u) @ gu)) / s[..., None, :]
+    wide = _wide(a) * (gvh - (gvh @ _T(vh)) @ vh) / s[..., :, None]
+    return u @ inner @ vh + tall @ vh + u @ wide
 
 
 def _svd_reduced_jvp(t, u, s, vh, a):
     """The tangents (du, ds, dvh) of the reduced SVD (as JAX's svd_jvp_rule, for real matrices)."""
-    ds_full = _T(u) @ t @ _T(vh)
-    f = _svd_gaps(s)
-    dss = ds_full * s[..., None, :]
-    sds = s[..., :, None] * ds_full
+    ds = _T(u) @ t @ _T(vh)
+    f = _gaps(s**2)
     tv = t @ _T(vh)
     tu = _T(t) @ u
-    du = u @ (f * (dss + _T(dss))) + _tall(a) * (tv - u @ (_T(u) @ tv)) / s[..., None, :]
-    dv = _T(vh) @ (f * (sds + _T(sds))) + _wide(a) * (tu - _T(vh) @ (vh @ tu)) / s[..., None, :]
-    return du, np.diagonal(ds_full, 0, -2, -1), _T(dv)
+    du = u @ (f * _sym(ds * s[..., None, :])) + _tall(a) * (tv - u @ (_T(u) @ tv)) / s[..., None, :]
+    dv = _T(vh) @ (f * _sym(s[..., :, None] * ds)) + _wide(a) * (tu - _T(vh) @ (vh @ tu)) / s[..., None, :]
+    return du, np.diagonal(ds, 0, -2, -1), _T(dv)
 
 
 def _svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -569,10 +575,9 @@ def _qr_jvp(t, ans, a, mode="reduced"):
     k = r.shape[-2]
     u = r[..., :, :k]
     dx_rinv = _T(linalg.solve(_T(u), _T(t[..., :, :k])))  # dx u^-1
-    qt = _T(q) @ dx_rinv
-    skew = np.tril(qt, -1) - _T(np.tril(qt, -1))
-    dq = q @ (skew - qt) + dx_rinv
-    du = (qt - skew) @ u
+    c = call(linalg_helpers.upper_fold, _T(q) @ dx_rinv)  # q^T dx u^-1 minus its skew lower part
+    dq = dx_rinv - q @ c
+    du = c @ u
     dr = np.concatenate([du, _T(dq) @ a[..., :, k:] + _T(q) @ t[..., :, k:]], axis=-1)
     return dr if wanted == "r" else (dq, dr)
 
@@ -688,27 +693,19 @@ defjvp(linalg.lstsq, _lstsq_jvp_a, _lstsq_jvp_b)
 # real matrix with complex eigenvalues the eigenvectors are complex and their phase is LAPACK's
 # choice, which no rule models: a function of them must not depend on that phase (|v| does not).
 # The gradient of a real matrix is real (the real part), as in autograd.
-def _eig_gaps(w):
-    """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it."""
-    row, col = w[..., None, :], w[..., :, None]
-    eye = _diagonal_part(np.ones_like(row * col))
-    return (1.0 - eye) / (row - col + eye)
-
-
 def _eig_vjp(g, ans, a):
     w, v, gw, gv = ans[0], ans[1], g[0], g[1]
-    eye = _eye_like(a)
+    eye = _eye(w.shape[-1])
     vt = _T(v)
-    p = _eig_gaps(w) * (vt @ gv)
-    normal = -_eig_gaps(w) * ((vt @ np.conj(v)) @ (np.real(vt @ gv) * eye))
-    inner = gw[..., None, :] * eye + p + normal
+    f = _gaps(w)
+    inner = gw[..., None, :] * eye + f * (vt @ gv) - f * ((vt @ np.conj(v)) @ (np.real(vt @ gv) * eye))
     return call(linalg_helpers.real_if_real, linalg.solve(vt, inner @ vt), a)
 
 
 def _eig_jvp(t, ans, a):
     w, v = ans[0], ans[1]
     m = linalg.solve(v, t @ v)
-    dv = v @ (_eig_gaps(w) * m)
+    dv = v @ (_gaps(w) * m)
     dv = dv - v * np.real(np.sum(np.conj(v) * dv, axis=-2))[..., None, :]  # unit length stays unit length
     return np.diagonal(m, 0, -2, -1), dv
 
@@ -740,3 +737,14 @@ nondiff(linalg_helpers.svd_extra_unused, linalg_helpers.svd_square_only, ndim=la
 # as_rhs and from_rhs add or drop a trailing axis of length 1: each is the other's adjoint.
 linear(linalg_helpers.as_rhs, lambda g, ans, y, b: call(linalg_helpers.from_rhs, g, b), ndim=None, rest=(None,))
 linear(linalg_helpers.from_rhs, lambda g, ans, y, b: call(linalg_helpers.as_rhs, g, b), ndim=None, rest=(None,))
+
+# inverse_gaps(w)[i, j] = 1 / (w[j] - w[i]): d F = -F**2 (dw[j] - dw[i]).
+defvjp(
+    linalg_helpers.inverse_gaps,
+    lambda G, ans, w: np.sum(G * ans**2, axis=-1) - np.sum(G * ans**2, axis=-2),
+    ndim=lambda ranks, args, kwargs: None if ranks[0] is None else ranks[0] + 1,
+)
+defjvp(linalg_helpers.inverse_gaps, lambda t, ans, w: -(ans**2) * (t[..., None, :] - t[..., :, None]))
+linear(linalg_helpers.plus_transpose, lambda g, ans, x: call(linalg_helpers.plus_transpose, g))
+linear(linalg_helpers.upper_fold, lambda g, ans, x: call(linalg_helpers.upper_fold_adjoint, g))
+linear(linalg_helpers.upper_fold_adjoint, lambda g, ans, x: call(linalg_helpers.upper_fold, g))
