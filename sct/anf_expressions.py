@@ -21,9 +21,33 @@ from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
 from .rules.containers import list_call, tuple_call
 from .rules.np_core import astype_float, astype_integer
 from .rules.pymath import formatted
+from .rules.table import REQUIRED, lookup
+from .symbolic import to_expr
 
 LOAD = gast.Load()
 _JOINS = (np.r_, np.c_)  # np.r_[a, b]: a primitive of its own (sct/rules/np_shapes.py), not indexing
+
+
+def _by_position(fn, args, keywords):
+    """Keyword arguments moved to their positions where ``fn``'s rule declares its parameters
+    (:func:`sct.rules.table.positional`): rules differentiate positional operands only."""
+    entry = lookup(fn) if keywords else None
+    params = entry.params if entry is not None else None
+    if not params:
+        return args, keywords
+    names = [p for p, _ in params]
+    given = {k.arg: k.value for k in keywords}
+    if any(n in given for n in names[: len(args)]):
+        return args, keywords  # the same parameter twice: Python's own TypeError says so
+    moved = [names.index(n) for n in given if n in names]
+    if not moved:
+        return args, keywords
+    filled = list(args)
+    for param, default in params[len(args) : max(moved) + 1]:
+        if param not in given and default is REQUIRED:
+            return args, keywords  # a required operand is missing: Python's own TypeError says so
+        filled.append(given[param] if param in given else to_expr(default))
+    return filled, [k for k in keywords if k.arg not in names[: len(filled)]]
 
 
 def name(id_: str) -> gast.Name:
@@ -284,6 +308,7 @@ class Expressions:
             if fn is zip:
                 return self.helper_call(trees.zipped, args)
             prim = _CALLS[fn] if (fn is list or fn is tuple) and len(args) == 1 and not keywords else fn
+            args, keywords = _by_position(prim, args, keywords)
             return prim, gast.Call(func=self.rooted(func), args=args, keywords=keywords), False
         if isinstance(func, gast.Attribute) and func.attr in _DICT_METHODS and not keywords:
             helper = _DICT_METHODS[func.attr]

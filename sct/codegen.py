@@ -18,6 +18,7 @@ import linecache
 import math
 import operator
 import re
+import sys
 import types
 from dataclasses import dataclass, field
 
@@ -135,7 +136,14 @@ def shadowed_builtins(user_globals: dict) -> dict:
 
 def namespace(user_globals: dict, helpers: dict) -> dict:
     """What generated code compiled against ``user_globals`` binds in its closure."""
-    return {**BASE_NAMESPACE, **shadowed_builtins(user_globals), **helpers}
+    return {**BASE_NAMESPACE, **optional_libraries(), **shadowed_builtins(user_globals), **helpers}
+
+
+def optional_libraries() -> dict:
+    """``scipy``, once the user's code imported it: the rules of SciPy's functions spell their
+    derivatives ``scipy.special.digamma(x)`` whatever name the user imported the function by."""
+    scipy = sys.modules.get("scipy")
+    return {} if scipy is None else {"scipy": scipy}
 
 
 _FUTURE_FLAGS = functools.reduce(

@@ -24,7 +24,7 @@ import gast
 from . import rules
 from .analysis import SCALAR, rule_view, shape_class, shape_classes, static_value, varied
 from .codegen import Source, assign, function_def, name
-from .errors import NonDifferentiableError, Problem, no_rule_message
+from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from .optimize import unsigned
 from .runtime import fresh_copy, zeros_like
@@ -141,6 +141,11 @@ class _Forward:
             return None
         sym_args = [self.symbolic(a) for a in args]
         sym_kwargs = {k: self.symbolic(v) for k, v in kwargs.items()}
+        varied_keywords = [k for k, v in kwargs.items() if k != "keys" and any(n in self.varied for n in names_in(v))]
+        if varied_keywords:  # as the reverse sweep does: a keyword's tangent would be dropped
+            message = f"`{varied_keywords[0]}=` carries a derivative, but sct differentiates only positional operands"
+            self.problems.append(Problem(message + "; pass it positionally", stmt.origin))
+            return None
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         symbolic = getattr(entry, "jvp_symbolic", entry.symbolic)
         if entry.jvp_joint is not None:  # containers: the tangent is built from all operand tangents at once
@@ -156,7 +161,11 @@ class _Forward:
                 return None
             g = self.tangent_sym(arg)
             if symbolic:
-                value = rule(g, ans, *sym_args, **sym_kwargs)
+                try:
+                    value = rule(g, ans, *sym_args, **sym_kwargs)
+                except SctError as exc:  # the rule knows this case is unsupported: say where
+                    self.problems.append(Problem(str(exc), stmt.origin))
+                    return None
             else:
                 value = call(self.src.use(rule, _rule_name(rule, stmt.prim, i)), g, ans, *sym_args, **sym_kwargs)
             if value is None or is_zero(value):

@@ -14,7 +14,10 @@ runtime helpers); ``Sym.ndim`` is the statically known rank, or None.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import numbers
+import sys
 
 import gast
 import numpy as np
@@ -38,15 +41,50 @@ def dotted(path: str) -> gast.expr:
 
 
 def qualified_name(fn) -> str:
-    """``np.linalg.inv`` for numpy.linalg.inv, ``math.cos``, ``unbroadcast``..."""
-    module = getattr(fn, "__module__", None) or "numpy"  # ufuncs have no __module__
+    """``np.linalg.inv`` for numpy.linalg.inv, ``math.cos``, ``unbroadcast``, ``scipy.special.gammaln``..."""
+    if _scipy_method(fn):
+        owner = fn.__self__
+        return f"{_public(type(owner).__module__, owner)}.{fn.__name__}"  # scipy.stats.norm.logpdf
+    module = getattr(fn, "__module__", None) or _ufunc_module(fn)  # ufuncs have no __module__
     if module.startswith("numpy"):
         module = "np" + module[len("numpy") :]
     elif module.startswith("sct."):
         module = ""
+    elif module.startswith("scipy."):
+        return _public(module, fn)  # already ends in the function's name
     else:
         module = _MODULE_ALIASES.get(module, module)
     return f"{module}.{fn.__name__}" if module else fn.__name__
+
+
+# SciPy defines its functions in private modules (scipy.special._logsumexp) and exports them from
+# public ones (scipy.special): generated code spells them the public way. SciPy is never imported
+# here: these run only for SciPy's objects, which exist only once the user's code imported it.
+def _ufunc_module(fn) -> str:
+    if isinstance(fn, np.ufunc) and getattr(np, fn.__name__, None) is not fn:
+        special = sys.modules.get("scipy.special")
+        if special is not None and getattr(special, fn.__name__, None) is fn:
+            return "scipy.special"
+    return "numpy"
+
+
+def _scipy_method(fn) -> bool:
+    """A method of one of SciPy's objects (``scipy.stats.norm.logpdf``)."""
+    owner = getattr(fn, "__self__", None)
+    return owner is not None and (getattr(type(owner), "__module__", "") or "").startswith("scipy.")
+
+
+@functools.cache
+def _public(defined: str, obj) -> str:
+    """``scipy.special.logsumexp``: the public module (the private parts dropped) and ``obj``'s name there."""
+    parts = defined.split(".")
+    public = ".".join(itertools.takewhile(lambda p: not p.startswith("_"), parts))
+    module = sys.modules.get(public)
+    for attr in dir(module) if module is not None else ():
+        if not attr.startswith("_") and getattr(module, attr, None) is obj:
+            return f"{public}.{attr}"
+    name = getattr(obj, "__name__", None) or type(obj).__name__
+    return f"{defined}.{name}"
 
 
 def to_expr(value) -> gast.expr:

@@ -28,6 +28,10 @@ class Entry:
     symbolic: bool = True  # built-in: rule bodies become source; user rules are called by name
     nondiff: bool = False
     jvp_joint: Callable | None = None  # (operand tangents, ans, *args) -> tangent, for containers
+    # ((name, default), ...): the leading parameters, in order (REQUIRED: no default). Rules see
+    # operands by position, so the lowering moves keyword arguments among these to their positions,
+    # filling the gaps with the defaults: ``norm.logpdf(x, scale=s)`` becomes ``norm.logpdf(x, 0.0, s)``.
+    params: tuple | None = None
 
     def differentiable(self, i: int) -> bool:
         if self.nondiff:
@@ -182,6 +186,14 @@ def nondiff(*fns, ndim=None):
     """Functions whose result carries no derivative."""
     for fn in fns:
         _entry(fn, nondiff=True, vjp=[], jvp=[], ndim=ndim)
+
+
+REQUIRED = object()
+
+
+def positional(fn, *params):
+    """Declare ``fn``'s leading parameters, each a name or ``(name, default)``, for keyword arguments."""
+    _entry(fn, params=tuple(p if isinstance(p, tuple) else (p, REQUIRED) for p in params))
 
 
 def defjvp_joint(fn, rule):
