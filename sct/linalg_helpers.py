@@ -97,9 +97,62 @@ def upper_fold_adjoint(g):
     return np.triu(g) + np.swapaxes(np.triu(g, 1), -1, -2)
 
 
+def cholesky_factor(c, lower):
+    """The lower-triangular factor ``f`` (``a = f f^T``) that ``scipy.linalg.cho_factor``'s ``c`` holds."""
+    return np.tril(c) if lower else np.swapaxes(np.triu(c), -1, -2)
+
+
+def cholesky_factor_adjoint(g, lower):
+    """The adjoint of :func:`cholesky_factor` in ``c``."""
+    return np.tril(g) if lower else np.triu(np.swapaxes(g, -1, -2))
+
+
+def lu_rows(piv):
+    """The row order ``p`` with ``a[..., p, :] = l @ u`` from ``scipy.linalg.lu_factor``'s pivots (row i was
+    interchanged with row piv[i], in turn)."""
+    piv = np.asarray(piv)
+    n = piv.shape[-1]
+    flat = piv.reshape(-1, n)
+    rows = np.arange(flat.shape[0])
+    perm = np.tile(np.arange(n), (flat.shape[0], 1))
+    for i in range(n):
+        j = flat[:, i]
+        here, there = perm[rows, i].copy(), perm[rows, j].copy()
+        perm[rows, i], perm[rows, j] = there, here
+    return perm.reshape(piv.shape)
+
+
+def _block_corners(i, arrs):
+    """Where ``scipy.linalg.block_diag(*arrs)`` puts block ``i``: (row, column, shape as a matrix)."""
+    shapes = [np.atleast_2d(np.asarray(a)).shape if np.ndim(a) < 2 else np.shape(a) for a in arrs]
+    row = sum(s[0] for s in shapes[:i])
+    col = sum(s[1] for s in shapes[:i])
+    return row, col, shapes[i]
+
+
+def block_diag_part(g, i, *arrs):
+    """Block ``i`` of ``g`` (shaped like ``scipy.linalg.block_diag(*arrs)``), in the shape of ``arrs[i]``."""
+    row, col, (m, n) = _block_corners(i, arrs)
+    return np.reshape(g[row : row + m, col : col + n], np.shape(arrs[i]))
+
+
+def block_diag_place(b, i, *arrs):
+    """Zeros shaped like ``scipy.linalg.block_diag(*arrs)`` with ``b`` as block ``i`` (the adjoint of the above)."""
+    row, col, (m, n) = _block_corners(i, arrs)
+    total = _block_corners(len(arrs) - 1, arrs)
+    out = np.zeros((total[0] + total[2][0], total[1] + total[2][1]), dtype=np.result_type(b, 0.0))
+    out[row : row + m, col : col + n] = np.reshape(b, (m, n))
+    return out
+
+
 HELPERS = {
     f.__name__: f
     for f in (
+        cholesky_factor,
+        cholesky_factor_adjoint,
+        lu_rows,
+        block_diag_part,
+        block_diag_place,
         svd_extra_unused,
         svd_square_only,
         as_rhs,
