@@ -98,13 +98,14 @@ def upper_fold_adjoint(g):
 
 
 def cholesky_factor(c, lower):
-    """The lower-triangular factor ``f`` (``a = f f^T``) that ``scipy.linalg.cho_factor``'s ``c`` holds."""
-    return np.tril(c) if lower else np.swapaxes(np.triu(c), -1, -2)
+    """The lower-triangular factor ``f`` (``a = f f^T``) that ``scipy.linalg.cho_factor``'s ``c`` holds
+    (``lower`` is an array of equal flags for a stack)."""
+    return np.tril(c) if np.ravel(lower)[0] else np.swapaxes(np.triu(c), -1, -2)
 
 
 def cholesky_factor_adjoint(g, lower):
     """The adjoint of :func:`cholesky_factor` in ``c``."""
-    return np.tril(g) if lower else np.triu(np.swapaxes(g, -1, -2))
+    return np.tril(g) if np.ravel(lower)[0] else np.triu(np.swapaxes(g, -1, -2))
 
 
 def lu_rows(piv):

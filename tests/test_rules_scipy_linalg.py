@@ -194,3 +194,78 @@ CASES = [
 @pytest.mark.parametrize("fn, args", [pytest.param(f, a, id=i) for i, f, a in CASES])
 def test_scipy_linalg_rule(fn, args):
     sct.check_grads(fn, args, modes=("fwd", "rev"), order=2)
+
+
+def cho_solve_stack(a, b):
+    cf = sl.cho_factor(a)
+    return np.sum(sl.cho_solve(cf, b) ** 2)
+
+
+def lu_solve_stack(a, b):
+    lu, piv = sl.lu_factor(a)
+    return np.sum(sl.lu_solve((lu, piv), b) ** 2)
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (cho_solve_stack, (SPD_STACK, R.normal(size=(2, 3, 2)))),
+        (cho_solve_stack, (SPD_STACK, B)),
+        (lu_solve_stack, (GEN_STACK, R.normal(size=(2, 3, 1)))),
+    ],
+    ids=["cho_solve-stack", "cho_solve-stack-one-vector", "lu_solve-stack"],
+)
+def test_batched_factor_and_solve(fn, args):
+    sct.check_grads(fn, args, modes=("fwd", "rev"), order=1)
+
+
+def solve_banded_structure(a, b):
+    return np.sum(sl.solve(a, b, assume_a="banded"))
+
+
+def solve_lower_variable(a, b, low):
+    return np.sum(sl.solve_triangular(a, b, lower=low))
+
+
+def cholesky_lower_variable(a, low):
+    return np.sum(sl.cholesky(a, lower=low))
+
+
+def sqrtm_disp(a):
+    return np.sum(sl.sqrtm(a, disp=False)[0])
+
+
+@pytest.mark.parametrize(
+    "fn, args, message",
+    [
+        (solve_banded_structure, (GEN, B), "assume_a"),
+        (solve_lower_variable, (LOW, B, True), "lower and unit_diagonal constants"),
+        (cholesky_lower_variable, (SPD, True), "lower given as a constant"),
+        (sqrtm_disp, (SPD,), "without further arguments"),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_refused_with_a_typed_error(fn, args, message, mode):
+    with pytest.raises(sct.SctError, match=message):
+        if mode == "rev":
+            sct.grad(fn)(*args)
+        else:
+            sct.jvp(fn, args, tuple(np.ones_like(np.asarray(a, dtype=float)) for a in args))
+
+
+def test_generated_source_spells_scipy_by_its_public_names():
+    source = sct.source(gp_log_marginal)
+    assert "scipy.linalg.solve_triangular(" in source
+    assert "_basic" not in source and "_decomp" not in source
+    forward = sct.source(expm, mode="forward")
+    assert "scipy.linalg.expm(np.concatenate(" in forward
+
+
+def test_gradient_of_a_triangular_solve_is_zero_where_it_reads_nothing():
+    g = sct.grad(solve_triangular_lower)(LOW, B)
+    assert np.all(np.triu(g, 1) == 0)
+    g = sct.grad(solve_triangular_unit)(LOW, B)
+    assert np.all(np.triu(g) == 0)
+    g = sct.grad(cholesky_upper)(SPD)
+    assert np.all(np.tril(g, -1) == 0)

@@ -56,7 +56,7 @@ def _lower(t):
 
 def _lower_grad(G):
     """The gradient with respect to the lower triangle, from one valid for symmetric perturbations."""
-    return np.tril(G + _T(G)) - _diagonal_part(G)
+    return np.tril(call(linalg_helpers.plus_transpose, G)) - _diagonal_part(G)
 
 
 # ---- inv, solve, det, slogdet ---------------------------------------------------------------
@@ -329,7 +329,7 @@ def _cholesky_vjp(g, ans, a):
     """S = L^-T phi(L^T g) L^-1 (Murray 2016), then onto the lower triangle that cholesky reads."""
     inv = linalg.inv(ans)
     s = _T(inv) @ _phi(_T(ans) @ g) @ inv
-    return _lower_grad(0.5 * (s + _T(s)))
+    return _phi(call(linalg_helpers.plus_transpose, s))  # = _lower_grad of the symmetric part of s
 
 
 def _cholesky_jvp(t, ans, a):
