@@ -21,18 +21,23 @@ _SVD_FULL = (
 )
 
 
+# The two checks raise the error class attached to them: UndefinedDerivativeError here, a plain
+# ValueError in a module written by `sct export` (which holds no sct classes).
 def svd_extra_unused(g_u, g_vh, k):
     """0.0, after checking that the extra columns of a full SVD got no cotangent (else no derivative exists)."""
     if np.any(g_u[..., :, k:]) or np.any(g_vh[..., k:, :]):
-        raise UndefinedDerivativeError(_SVD_FULL)
+        raise getattr(svd_extra_unused, "error", ValueError)(_SVD_FULL)
     return 0.0
 
 
 def svd_square_only(a):
     """0.0 for square matrices; a full SVD of a non-square one has columns without a derivative."""
     if np.shape(a)[-1] != np.shape(a)[-2]:
-        raise UndefinedDerivativeError(_SVD_FULL + " (forward mode computes the tangent of every column)")
+        raise getattr(svd_square_only, "error", ValueError)(_SVD_FULL + " (forward mode computes every column)")
     return 0.0
+
+
+svd_extra_unused.error = svd_square_only.error = UndefinedDerivativeError
 
 
 def as_rhs(g, b):
