@@ -391,3 +391,46 @@ def test_generated_source_names_the_decompositions():
         assert name in source, name
     forward = sct.source(f, mode="forward")
     assert "upper_fold(" in forward and "inverse_gaps(" in forward
+
+
+# ---- for all shapes: batches, tall, wide and square matrices ------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _generic(batch, m, n, seed):
+    """A stack of m x n matrices with well separated singular values (so every part is differentiable)."""
+    rng = np.random.default_rng(seed)
+    k = min(m, n)
+    mats = [_with_singular_values(m, n, np.linspace(3.0, 0.8, k) + 0.3 * rng.random(k) / k, rng) for _ in range(batch)]
+    return np.stack(mats) if batch > 1 else mats[0]
+
+
+def any_shape_svd(a):
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    return np.sum((u * np.cos(a[..., :, :1])) ** 2) + np.sum(np.sin(s)) + np.sum((vt * np.sin(a[..., :1, :])) ** 2)
+
+
+def any_shape_qr(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * np.cos(a[..., :, : q.shape[-1]])) + np.sum(np.sin(r))
+
+
+def any_shape_pinv_and_norms(a):
+    return (
+        np.sum(np.linalg.pinv(a) ** 2)
+        + np.sum(np.linalg.norm(a, "nuc", (-2, -1)))
+        + np.sum(np.linalg.norm(a, -2, (-2, -1)) ** 2)
+    )
+
+
+@settings(max_examples=12)
+@given(
+    batch=st.integers(1, 2),
+    m=st.integers(1, 4),
+    n=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+    fn=st.sampled_from([any_shape_svd, any_shape_qr, any_shape_pinv_and_norms]),
+)
+def test_decompositions_for_all_shapes(batch, m, n, seed, fn):
+    sct.check_grads(fn, (_generic(batch, m, n, seed),), modes=("fwd", "rev"), order=1)

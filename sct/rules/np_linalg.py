@@ -1,16 +1,37 @@
-"""Rules for ``numpy.linalg``: inv, solve, det, slogdet, norm, cholesky, eigh, eigvalsh, matrix_power.
+"""Rules for ``numpy.linalg``: inv, solve, det, slogdet, norm, cholesky, eigh, eigvalsh, eig, eigvals, svd,
+qr, pinv, lstsq, matrix_power.
 
 Matrices may be stacked (the last two axes are the matrix axes) unless a rule
-says otherwise. ``np.linalg.cholesky`` and ``np.linalg.eigh`` read only the
+says otherwise; ``solve`` takes a vector, or a stack of matrices, of right-hand
+sides as NumPy does (a stack of vectors is ``b[..., None]``).
+
+Symmetric inputs: ``np.linalg.cholesky`` and ``np.linalg.eigh`` read only the
 lower triangle of their input, so their rules give the derivative of exactly
 that function: a perturbation of the upper triangle changes nothing, and the
 lower triangle's entries stand for both symmetric positions. For the usual
 symmetric input built from other values (``A = B @ B.T``) that is the familiar
 symmetric gradient.
 
-``np.linalg.slogdet`` and ``np.linalg.eigh`` return pairs: the adjoint ``g``
-of the pair arrives as a list ``[g_first, g_second]`` (zeros for an unused
-part), and their forward rules return the pair of tangents.
+Where the derivative exists: ``eigh``/``eig`` need distinct eigenvalues and
+``svd`` distinct nonzero singular values (the vectors are not differentiable
+at repeated ones); ``qr`` needs the leading square block of ``r`` invertible;
+``pinv`` and ``lstsq`` need a rank that does not change nearby (full rank).
+``svd`` with ``full_matrices=True`` (the default) of a non-square matrix
+returns columns with no well-defined derivative: reverse mode checks at run
+time that they got no cotangent and forward mode refuses, both saying to pass
+``full_matrices=False``. ``eig`` of a real matrix with complex eigenvalues
+gives complex eigenvectors whose phase LAPACK picks: only functions that do
+not depend on that phase have a derivative, and the gradient of a real matrix
+is real (autograd's convention). ``norm`` covers every ``ord`` of vectors
+(also one held in a variable, decided at run time) and of matrices (``None``,
+'fro', 'nuc', 1, -1, 2, -2, inf, -inf written as constants), over ``axis``
+tuples; at ties (the largest entry of an inf-norm, say) the derivative is
+shared equally.
+
+Functions returning several arrays (``slogdet``, ``eigh``, ``eig``, ``svd``,
+``qr``, ``lstsq``): the adjoint ``g`` of the tuple arrives as a list
+``[g_first, g_second, ...]`` (zeros for an unused part), and their forward
+rules return the tuple of tangents.
 """
 
 import numbers
