@@ -182,6 +182,7 @@ CASES = [
     ("lstsq_all-vector", lstsq_all, (TALL, B4)),
     ("lstsq_all-matrix", lstsq_all, (TALL, B42)),
     ("lstsq_all-square-no-residuals", lstsq_all, (SQ, B4[:3])),
+    ("lstsq_x-wide-minimum-norm", lstsq_x, (WIDE, B4[:2])),
     ("solve-stack-one-vector", solve_stack_vector, (SOLVE_A, B4[:3])),
     ("solve-stack-stack", solve_stack_stack, (SOLVE_A, R.normal(size=(2, 3, 2)))),
     ("solve-matrix-stack-rhs", solve_matrix_stack_rhs, (SPD, R.normal(size=(2, 3, 2)))),
@@ -356,6 +357,25 @@ def test_refused_with_a_typed_error(fn, args, message, mode):
 def eig_real_part(a):
     w_, v = np.linalg.eig(a)
     return np.sum(np.real(w_) * np.array([1.0, 2.0, 3.0])) + np.sum(np.real(w_**2))
+
+
+def eig_vector_magnitudes(a):
+    w_, v = np.linalg.eig(a)
+    return np.sum(np.real(v * np.conj(v)) * WT[:3, :3])  # |v|**2: independent of LAPACK's phase
+
+
+def eigvals_complex(a):
+    return np.sum(np.real(np.linalg.eigvals(a) ** 2))
+
+
+def eig_values_cubed(a):
+    w_, v = np.linalg.eig(a)
+    return np.sum(np.real(w_**3))
+
+
+@pytest.mark.parametrize("fn", [eig_vector_magnitudes, eigvals_complex, eig_values_cubed], ids=lambda f: f.__name__)
+def test_eig_of_a_matrix_with_complex_eigenvalues(fn):
+    sct.check_grads(fn, (EIG_COMPLEX,), modes=("fwd", "rev"), order=2)
 
 
 def test_eig_with_complex_eigenvalues_gives_a_real_gradient():
