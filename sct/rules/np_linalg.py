@@ -714,12 +714,18 @@ defjvp(linalg.lstsq, _lstsq_jvp_a, _lstsq_jvp_b)
 # real matrix with complex eigenvalues the eigenvectors are complex and their phase is LAPACK's
 # choice, which no rule models: a function of them must not depend on that phase (|v| does not).
 # The gradient of a real matrix is real (the real part), as in autograd.
+def _real_part(x):
+    """The real part of ``x``, kept in ``x``'s dtype: its adjoint stays complex where ``x`` is, so
+    differentiating the rule again never adds a complex cotangent into a real array."""
+    return 0.5 * (x + np.conj(x))
+
+
 def _eig_vjp(g, ans, a):
     w, v, gw, gv = ans[0], ans[1], g[0], g[1]
     eye = _eye(w.shape[-1])
     vt = _T(v)
     f = _gaps(w)
-    inner = gw[..., None, :] * eye + f * (vt @ gv) - f * ((vt @ np.conj(v)) @ (np.real(vt @ gv) * eye))
+    inner = gw[..., None, :] * eye + f * (vt @ gv) - f * ((vt @ np.conj(v)) @ (_real_part(vt @ gv) * eye))
     return call(linalg_helpers.real_if_real, linalg.solve(vt, inner @ vt), a)
 
 
@@ -727,7 +733,7 @@ def _eig_jvp(t, ans, a):
     w, v = ans[0], ans[1]
     m = linalg.solve(v, t @ v)
     dv = v @ (_gaps(w) * m)
-    dv = dv - v * np.real(np.sum(np.conj(v) * dv, axis=-2))[..., None, :]  # unit length stays unit length
+    dv = dv - v * _real_part(np.sum(np.conj(v) * dv, axis=-2))[..., None, :]  # unit length stays unit length
     return np.diagonal(m, 0, -2, -1), dv
 
 
