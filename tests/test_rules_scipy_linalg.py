@@ -269,3 +269,39 @@ def test_gradient_of_a_triangular_solve_is_zero_where_it_reads_nothing():
     assert np.all(np.triu(g) == 0)
     g = sct.grad(cholesky_upper)(SPD)
     assert np.all(np.tril(g, -1) == 0)
+
+
+# ---- edge points: 1x1 matrices, the zero matrix, the identity, a single block ------------------------
+ONE = np.array([[2.0]])
+EDGE_CASES = [
+    ("solve_triangular-1x1", solve_triangular_lower, (ONE, np.array([0.5]))),
+    ("solve_triangular-unit-1x1", solve_triangular_unit, (ONE, np.array([0.5]))),
+    ("cholesky-1x1", cholesky_upper, (np.array([[2.0]]),)),
+    ("cho_solve-1x1", cho_solve_lower, (ONE, np.array([0.5]))),
+    ("lu_solve-1x1", lu_solve, (ONE, np.array([0.5]))),
+    ("lu_factor-1x1", lu_factor_lu, (ONE,)),
+    ("solve-1x1", solve_general, (ONE, np.array([0.5]))),
+    ("inv-1x1", inv, (ONE,)),
+    ("det-singular", det, (np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 1.0, 1.0]]),)),
+    ("expm-zero", expm, (np.zeros((3, 3)),)),
+    ("sqrtm-identity", sqrtm, (np.eye(3),)),
+    ("block_diag-one-block", lambda a: np.sum(sl.block_diag(a) * W), (M,)),
+    ("block_diag-scalars", lambda s, t: np.sum(sl.block_diag(s, t) ** 2), (1.5, -0.5)),
+]
+
+
+@pytest.mark.parametrize("fn, args", [pytest.param(f, a, id=i) for i, f, a in EDGE_CASES])
+def test_scipy_linalg_rule_at_edge_points(fn, args):
+    sct.check_grads(fn, args, modes=("fwd", "rev"), order=1)
+    out, pullback = sct.vjp(fn, *args)
+    grads = pullback(1.0)
+    for g, a in zip(grads, args):
+        assert np.shape(g) == np.shape(a) and np.all(np.isfinite(g))
+
+
+def solve_by_keyword(a, b):
+    return np.sum(sl.solve(a=a, b=b, assume_a="pos") ** 2) + np.sum(sl.solve_triangular(a, b=b, lower=True) ** 2)
+
+
+def test_operands_by_keyword():
+    sct.check_grads(solve_by_keyword, (SPD, B), modes=("fwd", "rev"), order=1)

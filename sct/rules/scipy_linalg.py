@@ -31,7 +31,7 @@ from .. import runtime
 from ..errors import SctError
 from ..symbolic import Scatter, call
 from . import np_linalg as npl
-from .table import defjvp, defjvp_joint, defvjp, linear, nondiff
+from .table import defjvp, defjvp_joint, defvjp, linear, nondiff, positional
 
 _T = npl._T
 
@@ -465,3 +465,21 @@ defjvp(
     lh.block_diag_place,
     lambda i: (lambda t, ans, b, k, *arrs: call(lh.block_diag_place, t, k, *arrs)) if i == 0 else None,
 )
+
+
+# Operands passed by keyword (solve(a, b=b)) move to their positions.
+for _fn, _params in (
+    (sl.solve_triangular, ("a", "b")),
+    (sl.solve, ("a", "b")),
+    (sl.cho_solve, ("c_and_lower", "b")),
+    (sl.lu_solve, ("lu_and_piv", "b")),
+    (sl.cholesky, ("a",)),
+    (sl.cho_factor, ("a",)),
+    (sl.lu_factor, ("a",)),
+    (sl.inv, ("a",)),
+    (sl.det, ("a",)),
+    (sl.expm, ("A",)),
+    (sl.sqrtm, ("A",)),
+    (sl.solve_sylvester, ("a", "b", "q")),
+):
+    positional(_fn, *_params)
