@@ -92,6 +92,21 @@ def plus_transpose(x):
     return x + np.swapaxes(x, -1, -2)
 
 
+def lower_symmetric(x):
+    """The symmetric matrix that a function reading only the lower triangle of ``x`` sees."""
+    return np.tril(x) + np.swapaxes(np.tril(x, -1), -1, -2)
+
+
+def lower_symmetric_adjoint(g):
+    """The adjoint of :func:`lower_symmetric`: ``tril(g + g^T)`` with the diagonal counted once."""
+    return np.tril(g + np.swapaxes(g, -1, -2)) - np.tril(np.triu(g))
+
+
+def tril_half_diagonal(x):
+    """The lower triangle of ``x`` with its diagonal halved (its own adjoint)."""
+    return np.tril(x) - 0.5 * np.tril(np.triu(x))
+
+
 def upper_fold(x):
     """``triu(x) + tril(x, -1)^T``: the strictly lower triangle folded onto the upper one."""
     return np.triu(x) + np.swapaxes(np.tril(x, -1), -1, -2)
@@ -168,6 +183,9 @@ HELPERS = {
         real_if_real,
         inverse_gaps,
         plus_transpose,
+        lower_symmetric,
+        lower_symmetric_adjoint,
+        tril_half_diagonal,
         upper_fold,
         upper_fold_adjoint,
     )

@@ -72,12 +72,12 @@ def _eye_like(x):
 
 def _lower(t):
     """The symmetric matrix that a function reading only the lower triangle sees in ``t``."""
-    return np.tril(t) + _T(np.tril(t, -1))
+    return call(linalg_helpers.lower_symmetric, t)
 
 
 def _lower_grad(G):
     """The gradient with respect to the lower triangle, from one valid for symmetric perturbations."""
-    return np.tril(call(linalg_helpers.plus_transpose, G)) - _diagonal_part(G)
+    return call(linalg_helpers.lower_symmetric_adjoint, G)
 
 
 # ---- inv, solve, det, slogdet ---------------------------------------------------------------
@@ -343,7 +343,7 @@ elementwise(runtime.nonzero_or_one, lambda g, ans, x: g * (np.abs(x) > 0))
 # ---- cholesky, eigh ------------------------------------------------------------------------------
 def _phi(x):
     """The lower triangle of ``x`` with its diagonal halved."""
-    return np.tril(x) - 0.5 * _diagonal_part(x)
+    return call(linalg_helpers.tril_half_diagonal, x)
 
 
 def _cholesky_vjp(g, ans, a):
@@ -773,5 +773,8 @@ defvjp(
 )
 defjvp(linalg_helpers.inverse_gaps, lambda t, ans, w: -(ans**2) * (t[..., None, :] - t[..., :, None]))
 linear(linalg_helpers.plus_transpose, lambda g, ans, x: call(linalg_helpers.plus_transpose, g))
+linear(linalg_helpers.lower_symmetric, lambda g, ans, x: call(linalg_helpers.lower_symmetric_adjoint, g))
+linear(linalg_helpers.lower_symmetric_adjoint, lambda g, ans, x: call(linalg_helpers.lower_symmetric, g))
+linear(linalg_helpers.tril_half_diagonal, lambda g, ans, x: call(linalg_helpers.tril_half_diagonal, g))
 linear(linalg_helpers.upper_fold, lambda g, ans, x: call(linalg_helpers.upper_fold_adjoint, g))
 linear(linalg_helpers.upper_fold_adjoint, lambda g, ans, x: call(linalg_helpers.upper_fold, g))

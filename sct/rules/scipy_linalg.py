@@ -307,7 +307,7 @@ def _solve_flags(lower=False, assume_a=None, transposed=False, **_):
 def _read(x, lower, assume_a):
     """The matrix that solve sees in ``x`` (the tangent map)."""
     if assume_a in _SYMMETRIC:
-        return npl._lower(x) if lower else np.triu(x) + _T(np.triu(x, 1))
+        return npl._lower(x) if lower else npl._lower(_T(x))
     if assume_a == "diagonal":
         return npl._diagonal_part(x)
     if assume_a == "upper triangular":
@@ -320,7 +320,7 @@ def _read(x, lower, assume_a):
 def _read_adjoint(g, lower, assume_a):
     """The adjoint of :func:`_read`: a gradient onto the entries solve reads."""
     if assume_a in _SYMMETRIC:
-        return npl._lower_grad(g) if lower else np.triu(g + _T(g)) - npl._diagonal_part(g)
+        return npl._lower_grad(g) if lower else _T(npl._lower_grad(g))
     return _read(g, lower, assume_a)
 
 
