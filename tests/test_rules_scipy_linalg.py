@@ -305,3 +305,22 @@ def solve_by_keyword(a, b):
 
 def test_operands_by_keyword():
     sct.check_grads(solve_by_keyword, (SPD, B), modes=("fwd", "rev"), order=1)
+
+
+def solve_overwrite(a, b):
+    return np.sum(sl.solve(a, b, overwrite_a=True))
+
+
+def cholesky_overwrite(a):
+    return np.sum(sl.cholesky(a, overwrite_a=True))
+
+
+@pytest.mark.parametrize(
+    "fn, args", [(solve_overwrite, (GEN, B)), (cholesky_overwrite, (SPD,))], ids=["solve", "cholesky"]
+)
+def test_overwriting_an_operand_is_refused(fn, args):
+    """SciPy may destroy an overwritten operand, which the derivative still reads: refused."""
+    with pytest.raises(sct.SctError, match="overwrite_a=True"):
+        sct.grad(fn)(*args)
+    with pytest.raises(sct.SctError, match="overwrite_a=True"):
+        sct.jvp(fn, args, args)

@@ -31,7 +31,7 @@ from .. import runtime
 from ..errors import SctError
 from ..symbolic import Scatter, call
 from . import np_linalg as npl
-from .table import defjvp, defjvp_joint, defvjp, linear, nondiff, positional
+from .table import defjvp, defjvp_joint, defvjp, linear, lookup, nondiff, positional
 
 _T = npl._T
 
@@ -465,6 +465,39 @@ defjvp(
     lh.block_diag_place,
     lambda i: (lambda t, ans, b, k, *arrs: call(lh.block_diag_place, t, k, *arrs)) if i == 0 else None,
 )
+
+
+# overwrite_a=True / overwrite_b=True let SciPy destroy an operand that the derivative still reads.
+def _no_overwrite(rule):
+    if rule is None:
+        return None
+
+    def checked(g, ans, *args, **kwargs):
+        for flag in ("overwrite_a", "overwrite_b"):
+            if kwargs.get(flag, False) is not False:
+                raise SctError(
+                    f"sct differentiates scipy.linalg functions without {flag}=True (it destroys an operand)"
+                )
+        return rule(g, ans, *args, **kwargs)
+
+    checked.__name__ = getattr(rule, "__name__", "rule")
+    return checked
+
+
+for _fn in (
+    sl.solve_triangular,
+    sl.cholesky,
+    sl.cho_factor,
+    sl.cho_solve,
+    sl.lu_factor,
+    sl.lu_solve,
+    sl.solve,
+    sl.inv,
+    sl.det,
+):
+    _entry = lookup(_fn)
+    _entry.vjp = [_no_overwrite(r) for r in _entry.vjp]
+    _entry.jvp = [_no_overwrite(r) for r in _entry.jvp]
 
 
 # Operands passed by keyword (solve(a, b=b)) move to their positions.
