@@ -454,3 +454,35 @@ def any_shape_pinv_and_norms(a):
 )
 def test_decompositions_for_all_shapes(batch, m, n, seed, fn):
     sct.check_grads(fn, (_generic(batch, m, n, seed),), modes=("fwd", "rev"), order=1)
+
+
+# ---- NumPy 2's vector_norm, matrix_norm and svdvals --------------------------------------------
+def vector_norm_flat(x):
+    return np.linalg.vector_norm(x) + np.linalg.vector_norm(x, ord=3) ** 2 + np.linalg.vector_norm(x, ord=np.inf)
+
+
+def vector_norm_axes(x):
+    n = np.linalg.vector_norm(x, axis=(0, 2), ord=1.5, keepdims=True)
+    return np.sum(n * np.cos(n)) + np.sum(np.linalg.vector_norm(x, axis=-1) ** 2)
+
+
+def matrix_norm_all(x):
+    return (
+        np.sum(np.linalg.matrix_norm(x))
+        + np.sum(np.linalg.matrix_norm(x, ord="nuc") ** 2)
+        + np.sum(np.linalg.matrix_norm(x, ord=1, keepdims=True))
+        + np.sum(np.linalg.matrix_norm(x, ord=-2))
+    )
+
+
+def svdvals(x):
+    return np.sum(np.linalg.svdvals(x) ** 3)
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [(vector_norm_flat, (M34,)), (vector_norm_axes, (T234,)), (matrix_norm_all, (T234,)), (svdvals, (STACK_TALL,))],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_numpy2_norms_and_svdvals(fn, args):
+    sct.check_grads(fn, args, modes=("fwd", "rev"), order=2)

@@ -221,7 +221,7 @@ _VECTOR_KINDS = {2: "2", 1: "1", np.inf: "inf", -np.inf: "inf", 0: "0"}
 _MATRIX_KINDS = {1: "cols", -1: "cols", np.inf: "rows", -np.inf: "rows", 2: "sv", -2: "sv", "nuc": "nuc"}
 
 
-def _norm_args(x, ord, axis, keepdims=False):
+def _norm_args(x, ord, axis, keepdims=False, vector=False):
     """Which norm this is: "2", "1", "inf" (also -inf), "0", "p" (any other number), "var" (an ord known
     only at run time) for vectors ("2" also for the flattened array of "fro"), and "cols", "rows", "sv",
     "nuc" for matrices."""
@@ -231,9 +231,9 @@ def _norm_args(x, ord, axis, keepdims=False):
         raise SctError("sct differentiates np.linalg.norm with axis and keepdims written as constants")
     if ord is None or isinstance(ord, str) and ord == "fro":
         return "2"
-    if axis is None and rank is None:
+    if axis is None and rank is None and not vector:
         raise SctError("sct differentiates np.linalg.norm with ord=... only where the rank of x is known")
-    matrix = (axis is None and rank == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    matrix = not vector and ((axis is None and rank == 2) or (isinstance(axis, tuple) and len(axis) == 2))
     if matrix and not isinstance(ord, Sym) and ord in _MATRIX_KINDS:
         return _MATRIX_KINDS[ord]
     if not matrix and isinstance(ord, numbers.Number):
@@ -283,8 +283,8 @@ def _vector_slope(kind, x, ord, axis, n):
     return call(linalg_helpers.norm_slope, x, n, ord, axis)
 
 
-def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
-    kind = _norm_args(x, ord, axis, keepdims)
+def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False, _vector=False):
+    kind = _norm_args(x, ord, axis, keepdims, _vector)
     g = _norm_expand(g, axis, keepdims)
     if kind == "1":
         return g * np.sign(x)
@@ -301,8 +301,8 @@ def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
     return g * _matrix_slope(kind, x, ord, axis, n)
 
 
-def _norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
-    kind = _norm_args(x, ord, axis, keepdims)
+def _norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False, _vector=False):
+    kind = _norm_args(x, ord, axis, keepdims, _vector)
     if kind == "1":
         return np.sum(np.sign(x) * t, axis=axis, keepdims=keepdims)
     if kind == "2":
@@ -336,6 +336,32 @@ def _norm_rank(ranks, args, kwargs):
 
 defvjp(linalg.norm, _norm_vjp, ndim=_norm_rank)
 defjvp(linalg.norm, _norm_jvp)
+
+
+# NumPy 2's vector_norm (any axes, flattened where axis=None) and matrix_norm (the last two axes).
+def _reduced_rank(rank, axis, keepdims):
+    if keepdims is True:
+        return rank
+    if axis is None:
+        return 0
+    return None if rank is None else rank - (len(axis) if isinstance(axis, tuple) else 1)
+
+
+defvjp(
+    linalg.vector_norm,
+    lambda g, ans, x, axis=None, keepdims=False, ord=2: _norm_vjp(g, ans, x, ord, axis, keepdims, _vector=True),
+    ndim=lambda ranks, args, kwargs: _reduced_rank(ranks[0], kwargs.get("axis"), kwargs.get("keepdims", False)),
+)
+defjvp(
+    linalg.vector_norm,
+    lambda t, ans, x, axis=None, keepdims=False, ord=2: _norm_jvp(t, ans, x, ord, axis, keepdims, _vector=True),
+)
+defvjp(
+    linalg.matrix_norm,
+    lambda g, ans, x, keepdims=False, ord="fro": _norm_vjp(g, ans, x, ord, (-2, -1), keepdims),
+    ndim=lambda ranks, args, kwargs: _reduced_rank(ranks[0], (-2, -1), kwargs.get("keepdims", False)),
+)
+defjvp(linalg.matrix_norm, lambda t, ans, x, keepdims=False, ord="fro": _norm_jvp(t, ans, x, ord, (-2, -1), keepdims))
 # nonzero_or_one(n) is n where n != 0: its derivative is 1 there (and 0 where it put a 1).
 elementwise(runtime.nonzero_or_one, lambda g, ans, x: g * (np.abs(x) > 0))
 
@@ -564,6 +590,12 @@ def _svd_rank(ranks, args, kwargs):
 
 defvjp(linalg.svd, _svd_vjp, None, None, None, ndim=_svd_rank)
 defjvp(linalg.svd, _svd_jvp, None, None, None)
+defvjp(
+    linalg.svdvals,
+    lambda g, ans, a: _svd_vjp(g, ans, a, compute_uv=False),
+    ndim=lambda ranks, args, kwargs: None if ranks[0] is None else ranks[0] - 1,
+)
+defjvp(linalg.svdvals, lambda t, ans, a: _svd_jvp(t, ans, a, compute_uv=False))
 
 
 # ---- qr -----------------------------------------------------------------------------------------
