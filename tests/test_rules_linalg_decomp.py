@@ -486,3 +486,11 @@ def svdvals(x):
 )
 def test_numpy2_norms_and_svdvals(fn, args):
     sct.check_grads(fn, args, modes=("fwd", "rev"), order=2)
+
+
+def solve_rhs_by_keyword(a, b):
+    return np.sum(np.linalg.solve(a, b=b) ** 2) + np.sum(np.linalg.lstsq(a, b=b)[0])
+
+
+def test_right_hand_side_by_keyword():
+    sct.check_grads(solve_rhs_by_keyword, (SQ, B4[:3]), modes=("fwd", "rev"), order=2)

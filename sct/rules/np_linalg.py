@@ -42,7 +42,7 @@ import numpy as np
 from .. import linalg_helpers, runtime
 from ..errors import SctError
 from ..symbolic import Sym, call
-from .table import defjvp, defvjp, elementwise, linear, nondiff
+from .table import defjvp, defvjp, elementwise, linear, nondiff, positional
 
 linalg = np.linalg
 
@@ -810,3 +810,7 @@ linear(linalg_helpers.lower_symmetric_adjoint, lambda g, ans, x: call(linalg_hel
 linear(linalg_helpers.tril_half_diagonal, lambda g, ans, x: call(linalg_helpers.tril_half_diagonal, g))
 linear(linalg_helpers.upper_fold, lambda g, ans, x: call(linalg_helpers.upper_fold_adjoint, g))
 linear(linalg_helpers.upper_fold_adjoint, lambda g, ans, x: call(linalg_helpers.upper_fold, g))
+
+# Operands passed by keyword (np.linalg.solve(a, b=b)) move to their positions.
+positional(linalg.solve, "a", "b")
+positional(linalg.lstsq, "a", "b")
