@@ -390,8 +390,7 @@ defjvp(linalg.cholesky, _cholesky_jvp)
 
 def _eigh_gaps(w, a):
     """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it (eigenvalues must be distinct)."""
-    eye = _eye_like(a)
-    return (1.0 - eye) / (w[..., None, :] - w[..., :, None] + eye)
+    return _gaps(w)
 
 
 def _eigh_check(kwargs):
@@ -402,7 +401,7 @@ def _eigh_check(kwargs):
 def _eigh_vjp(g, ans, a, **kwargs):
     _eigh_check(kwargs)
     w, v = ans[0], ans[1]
-    inner = g[0][..., :, None] * _eye_like(a) + _eigh_gaps(w, a) * (_T(v) @ g[1])
+    inner = g[0][..., :, None] * _eye(w.shape[-1]) + _eigh_gaps(w, a) * (_T(v) @ g[1])
     return _lower_grad(v @ inner @ _T(v))
 
 
