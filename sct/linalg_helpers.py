@@ -87,6 +87,14 @@ def inverse_gaps(w):
     return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
 
 
+def gaps_times(w, x):
+    """``inverse_gaps(w) * x``, and 0 wherever ``x`` is 0: where the eigenvectors (singular vectors) got
+    no cotangent or tangent, repeated eigenvalues (singular values) do no harm; where they did, the
+    product is infinite, as the derivative does not exist."""
+    with np.errstate(invalid="ignore"):
+        return np.where(x == 0, 0.0, inverse_gaps(w) * x)
+
+
 def plus_transpose(x):
     """``x + x^T`` for (each matrix of) ``x``."""
     return x + np.swapaxes(x, -1, -2)
@@ -182,6 +190,7 @@ HELPERS = {
         norm_curvature,
         real_if_real,
         inverse_gaps,
+        gaps_times,
         plus_transpose,
         lower_symmetric,
         lower_symmetric_adjoint,

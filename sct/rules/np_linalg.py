@@ -388,11 +388,6 @@ defvjp(linalg.cholesky, _cholesky_vjp, ndim=lambda ranks, args, kwargs: ranks[0]
 defjvp(linalg.cholesky, _cholesky_jvp)
 
 
-def _eigh_gaps(w, a):
-    """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it (eigenvalues must be distinct)."""
-    return _gaps(w)
-
-
 def _eigh_check(kwargs):
     if kwargs.get("UPLO", "L") != "L":
         raise SctError("sct differentiates np.linalg.eigh with the default UPLO='L' only")
@@ -401,7 +396,7 @@ def _eigh_check(kwargs):
 def _eigh_vjp(g, ans, a, **kwargs):
     _eigh_check(kwargs)
     w, v = ans[0], ans[1]
-    inner = g[0][..., :, None] * _eye(w.shape[-1]) + _eigh_gaps(w, a) * (_T(v) @ g[1])
+    inner = g[0][..., :, None] * _eye(w.shape[-1]) + _gaps_times(w, _T(v) @ g[1])
     return _lower_grad(v @ inner @ _T(v))
 
 
@@ -409,7 +404,7 @@ def _eigh_jvp(t, ans, a, **kwargs):
     _eigh_check(kwargs)
     w, v = ans[0], ans[1]
     m = _T(v) @ _lower(t) @ v
-    return (np.diagonal(m, 0, -2, -1), v @ (_eigh_gaps(w, a) * m))
+    return (np.diagonal(m, 0, -2, -1), v @ _gaps_times(w, m))
 
 
 defvjp(linalg.eigh, _eigh_vjp, ndim=lambda ranks, args, kwargs: None)
@@ -505,9 +500,9 @@ defjvp(linalg_helpers.norm_slope, _norm_slope_vjp_x, _norm_slope_jvp_n, None, No
 
 # ---- svd ------------------------------------------------------------------------------------------
 # With a = u diag(s) vh (reduced: k = min(m, n) columns) and distinct, nonzero singular values.
-def _gaps(w):
-    """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it."""
-    return call(linalg_helpers.inverse_gaps, w)
+def _gaps_times(w, x):
+    """F * x with F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it; 0 where x is 0."""
+    return call(linalg_helpers.gaps_times, w, x)
 
 
 def _sym(x):
@@ -538,8 +533,9 @@ def _wide(a):
 
 def _svd_reduced_vjp(gu, gs, gvh, u, s, vh, a):
     """Townsend (2016): the adjoint of the reduced SVD, with the tall and wide projections."""
-    f = _gaps(s**2)
-    inner = _sym(f * (_T(u) @ gu)) * s[..., None, :] + s[..., :, None] * _sym(f * (vh @ _T(gvh)))
+    inner = _sym(_gaps_times(s**2, _T(u) @ gu)) * s[..., None, :] + s[..., :, None] * _sym(
+        _gaps_times(s**2, vh @ _T(gvh))
+    )
     inner = inner + gs[..., :, None] * _eye(s.shape[-1])
     tall = _tall(a) * (gu - u @ (_T(u) @ gu)) / s[..., None, :]
     wide = _wide(a) * (gvh - (gvh @ _T(vh)) @ vh) / s[..., :, None]
@@ -549,11 +545,10 @@ def _svd_reduced_vjp(gu, gs, gvh, u, s, vh, a):
 def _svd_reduced_jvp(t, u, s, vh, a):
     """The tangents (du, ds, dvh) of the reduced SVD (as JAX's svd_jvp_rule, for real matrices)."""
     ds = _T(u) @ t @ _T(vh)
-    f = _gaps(s**2)
     tv = t @ _T(vh)
     tu = _T(t) @ u
-    du = u @ (f * _sym(ds * s[..., None, :])) + _tall(a) * (tv - u @ (_T(u) @ tv)) / s[..., None, :]
-    dv = _T(vh) @ (f * _sym(s[..., :, None] * ds)) + _wide(a) * (tu - _T(vh) @ (vh @ tu)) / s[..., None, :]
+    du = u @ _gaps_times(s**2, _sym(ds * s[..., None, :])) + _tall(a) * (tv - u @ (_T(u) @ tv)) / s[..., None, :]
+    dv = _T(vh) @ _gaps_times(s**2, _sym(s[..., :, None] * ds)) + _wide(a) * (tu - _T(vh) @ (vh @ tu)) / s[..., None, :]
     return du, np.diagonal(ds, 0, -2, -1), _T(dv)
 
 
@@ -755,15 +750,14 @@ def _eig_vjp(g, ans, a):
     w, v, gw, gv = ans[0], ans[1], g[0], g[1]
     eye = _eye(w.shape[-1])
     vt = _T(v)
-    f = _gaps(w)
-    inner = gw[..., None, :] * eye + f * (vt @ gv) - f * ((vt @ np.conj(v)) @ (_real_part(vt @ gv) * eye))
+    inner = gw[..., None, :] * eye + _gaps_times(w, vt @ gv - (vt @ np.conj(v)) @ (_real_part(vt @ gv) * eye))
     return call(linalg_helpers.real_if_real, linalg.solve(vt, inner @ vt), a)
 
 
 def _eig_jvp(t, ans, a):
     w, v = ans[0], ans[1]
     m = linalg.solve(v, t @ v)
-    dv = v @ (_gaps(w) * m)
+    dv = v @ _gaps_times(w, m)
     dv = dv - v * _real_part(np.sum(np.conj(v) * dv, axis=-2))[..., None, :]  # unit length stays unit length
     return np.diagonal(m, 0, -2, -1), dv
 
@@ -796,13 +790,25 @@ nondiff(linalg_helpers.svd_extra_unused, linalg_helpers.svd_square_only, ndim=la
 linear(linalg_helpers.as_rhs, lambda g, ans, y, b: call(linalg_helpers.from_rhs, g, b), ndim=None, rest=(None,))
 linear(linalg_helpers.from_rhs, lambda g, ans, y, b: call(linalg_helpers.as_rhs, g, b), ndim=None, rest=(None,))
 
-# inverse_gaps(w)[i, j] = 1 / (w[j] - w[i]): d F = -F**2 (dw[j] - dw[i]).
+
+# y = gaps_times(w, x) = F * x with F[i, j] = 1 / (w[j] - w[i]): linear in x, and dF = -F**2 (dw[j] - dw[i]),
+# so along dw, dy = -F * y * (dw[j] - dw[i]).
+def _gaps_times_vjp_w(G, ans, w, x):
+    h = _gaps_times(w, G * ans)
+    return np.sum(h, axis=-1) - np.sum(h, axis=-2)
+
+
 defvjp(
-    linalg_helpers.inverse_gaps,
-    lambda G, ans, w: np.sum(G * ans**2, axis=-1) - np.sum(G * ans**2, axis=-2),
-    ndim=lambda ranks, args, kwargs: None if ranks[0] is None else ranks[0] + 1,
+    linalg_helpers.gaps_times,
+    _gaps_times_vjp_w,
+    lambda G, ans, w, x: _gaps_times(w, G),
+    ndim=lambda ranks, args, kwargs: ranks[1],
 )
-defjvp(linalg_helpers.inverse_gaps, lambda t, ans, w: -(ans**2) * (t[..., None, :] - t[..., :, None]))
+defjvp(
+    linalg_helpers.gaps_times,
+    lambda t, ans, w, x: -_gaps_times(w, ans * (t[..., None, :] - t[..., :, None])),
+    lambda t, ans, w, x: _gaps_times(w, t),
+)
 linear(linalg_helpers.plus_transpose, lambda g, ans, x: call(linalg_helpers.plus_transpose, g))
 linear(linalg_helpers.lower_symmetric, lambda g, ans, x: call(linalg_helpers.lower_symmetric_adjoint, g))
 linear(linalg_helpers.lower_symmetric_adjoint, lambda g, ans, x: call(linalg_helpers.lower_symmetric, g))
