@@ -761,6 +761,41 @@ def eigh_values(a):
 
 edges("np.linalg.eigh", e("1x1", eigh_values, np.array([[2.0]])))
 
+
+ONE_BY_ONE = np.array([[2.0]])
+
+
+# Decompositions (issue 14): 1x1 matrices, a single row or column (k = 1), a least-squares fit
+# whose residual is zero.
+def svd_parts(a):
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    return s + np.sum(u * vt[:, :1].T) + np.sum(vt * u[:1, :].T)
+
+
+def qr_parts(a):
+    q, r = np.linalg.qr(a)
+    return np.sum(q) + r
+
+
+def eig_values(a):
+    return np.linalg.eig(a)[0]
+
+
+def lstsq_solution(a, b):
+    return np.linalg.lstsq(a, b)[0]
+
+
+edges("np.linalg.svd", e("1x1", svd_parts, np.array([[2.0]])), e("row", svd_parts, ROW), e("column", svd_parts, COL))
+edges("np.linalg.qr", e("1x1", qr_parts, np.array([[2.0]])), e("column", qr_parts, COL))
+edges("np.linalg.eig", e("1x1", eig_values, np.array([[2.0]])))
+edges("np.linalg.eigvals", e("1x1", fn1(np.linalg.eigvals), np.array([[2.0]])))
+edges("np.linalg.pinv", e("1x1", fn1(np.linalg.pinv), np.array([[2.0]])), e("column", fn1(np.linalg.pinv), COL))
+edges("np.linalg.lstsq", e("exact fit", lstsq_solution, COL, 2 * COL[:, 0]), e("column", lstsq_solution, COL, AT_ONE))
+edges("np.linalg.svdvals", e("1x1", fn1(np.linalg.svdvals), np.array([[2.0]])), e("row", fn1(np.linalg.svdvals), ROW))
+VECTOR_NORM, MATRIX_NORM = fn1(np.linalg.vector_norm), fn1(np.linalg.matrix_norm)
+edges("np.linalg.vector_norm", e("a zero entry", VECTOR_NORM, ZERO3), e("column", VECTOR_NORM, COL))
+edges("np.linalg.matrix_norm", e("column", MATRIX_NORM, COL), e("1x1", MATRIX_NORM, ONE_BY_ONE))
+
 # math: scalars at 0 (or 1 for logarithms).
 for _n in ("acos", "asin", "atan", "atanh", "asinh", "cos", "sin", "tan", "sinh", "cosh", "tanh", "degrees", "radians"):
     edges(f"math.{_n}", e("zero", fn1(getattr(math, _n)), 0.0))
