@@ -141,11 +141,6 @@ class _Forward:
             return None
         sym_args = [self.symbolic(a) for a in args]
         sym_kwargs = {k: self.symbolic(v) for k, v in kwargs.items()}
-        varied_keywords = [k for k, v in kwargs.items() if k != "keys" and any(n in self.varied for n in names_in(v))]
-        if varied_keywords:  # as the reverse sweep does: a keyword's tangent would be dropped
-            message = f"`{varied_keywords[0]}=` carries a derivative, but sct differentiates only positional operands"
-            self.problems.append(Problem(message + "; pass it positionally", stmt.origin))
-            return None
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         symbolic = getattr(entry, "jvp_symbolic", entry.symbolic)
         if entry.jvp_joint is not None:  # containers: the tangent is built from all operand tangents at once
