@@ -32,7 +32,7 @@ def log_marginal_stats(log_scale, log_length, log_noise):
 if __name__ == "__main__":
     theta = np.array([0.0, 0.0, -1.0])
     grad = sct.grad(log_marginal, wrt=(0, 1, 2))
-    for step in range(60):  # gradient ascent on the log marginal likelihood
+    for _ in range(60):  # gradient ascent on the log marginal likelihood
         theta = theta + 0.05 * np.array(grad(*theta))
     print(f"log marginal likelihood {log_marginal(*theta):.4f} at theta = {np.round(theta, 3)}")
     same = np.allclose(grad(*theta), sct.grad(log_marginal_stats, wrt=(0, 1, 2))(*theta))
