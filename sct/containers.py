@@ -24,6 +24,7 @@ import operator
 
 import gast
 
+from . import dataflow
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import Assign, For, SetItem, walk
 from .rules.containers import list_call, tuple_call
@@ -125,18 +126,23 @@ def structures(ir, params: dict) -> dict:
             if node.id not in assigned and node.id not in known:
                 value = ir.namespace.get(node.id, _MISSING)
                 known[node.id] = UNKNOWN if value is _MISSING else describe(value)
-    for _ in range(2 * len(assigns) + 4):
-        new = dict(known)
-        for stmt in assigns:
-            s = LEAF if isinstance(stmt, For) else _structure(stmt, known)
-            if s is not _UNSEEN:
-                new[stmt.target] = join(new.get(stmt.target, _UNSEEN), s)
-        if new == known:
-            break
-        known = new
-    else:
+
+    def update(stmt) -> bool:  # worklist data flow (sct.dataflow): linear where the structures settle
+        s = LEAF if isinstance(stmt, For) else _structure(stmt, known)
+        if s is _UNSEEN:
+            return False
+        old = known.get(stmt.target, _UNSEEN)
+        known[stmt.target] = join(old, s)
+        return known[stmt.target] != old
+
+    if not dataflow.solve(assigns, _reads, update, limit=2 * len(assigns) + 4):  # ever deeper: a tuple grown in a loop
         known = {v: (UNKNOWN if is_container(s) else s) for v, s in known.items()}
     return known
+
+
+def _reads(stmt) -> list:
+    """The variables a statement's structure is computed from (for :func:`sct.dataflow.solve`)."""
+    return [n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)] if isinstance(stmt, Assign) else []
 
 
 _MISSING = object()

@@ -101,6 +101,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.problems = []
         self.depth = 0  # loops around the statement being reversed
         self.comments = {}
+        self.reversed_loops = {}  # (loop, state entered with, depth) -> what reversing it gave (see reverse_loop)
 
     # ---- the whole function ------------------------------------------------------
     def build(self, split: bool, many: bool) -> Source:

@@ -22,7 +22,30 @@ LOAD = gast.Load()
 
 class LoopReversal:
     def reverse_loop(self, stmt, state) -> list:
-        """Trips backwards; adjoints carried across trips are zeroed before the loop."""
+        """Trips backwards; adjoints carried across trips are zeroed before the loop.
+
+        A nested loop is reversed once per state it is entered with: the loops
+        around it reverse their bodies more than once to find their own fixed
+        points, which without this would take time exponential in the depth.
+        """
+        if self.depth == 0:  # entered once: nothing around it repeats it
+            return self.reverse_loop_once(stmt, state)
+        key = (id(stmt), frozenset(state.defined), frozenset(state.owned), self.depth)
+        if key not in self.reversed_loops:
+            hoisted = dict(self.hoisted)
+            lines = self.reverse_loop_once(stmt, state)
+            changed = {k: v for k, v in self.hoisted.items() if hoisted.get(k) is not v}
+            removed = hoisted.keys() - self.hoisted.keys()
+            self.reversed_loops[key] = (_clone(lines), set(state.defined), set(state.owned), changed, removed)
+            return lines
+        lines, defined, owned, changed, removed = self.reversed_loops[key]
+        state.defined, state.owned = set(defined), set(owned)
+        for flag in removed:  # what reversing it did to the records hoisted before an ``if``, again
+            self.hoisted.pop(flag, None)
+        self.hoisted.update(changed)
+        return _clone(lines)
+
+    def reverse_loop_once(self, stmt, state) -> list:
         self.depth += 1
         start, before = state.copy(), []
         for _ in range(len(self.active) + 1):  # fixed point: grows monotonically
@@ -119,3 +142,14 @@ def _popped_flag(stmt, flags: set, stacks: dict) -> bool:
         return False
     flag, popped = stmt.targets[0].id, popped_stack(stmt.value)
     return flag in flags and popped is not None and popped == stacks.get(flag)
+
+
+def _clone(node):
+    """A copy of generated code (a gast node or a list of them) that shares no node with ``node``."""
+    if isinstance(node, list):
+        return [_clone(n) for n in node]
+    if isinstance(node, gast.AST):
+        new = type(node).__new__(type(node))
+        new.__dict__.update({k: _clone(v) for k, v in node.__dict__.items()})
+        return new
+    return node
