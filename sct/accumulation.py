@@ -31,8 +31,8 @@ class Accumulation:
             return self.scatter(var, contribution, state)
         target = self.delta(var)
         for other in names_in(contribution):  # a view or alias of an adjoint we own
-            if other in self.deltas.values() and not _fresh(contribution):
-                state.owned -= {v for v, d in self.deltas.items() if d == other}
+            if other in self.adjoint_of and not _fresh(contribution):
+                state.owned.discard(self.adjoint_of[other])
         if var in state.defined and var in state.owned and self.in_place(var):
             return [gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=contribution)]
         if var in state.defined and var in self.containers:  # lists add item by item, never concatenate

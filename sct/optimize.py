@@ -12,6 +12,7 @@ def f(x, g):
 
 from __future__ import annotations
 
+import bisect
 import numbers
 
 import gast
@@ -268,18 +269,39 @@ def propagate_copies(fn) -> bool:
     loads = _load_counts(fn)
     changed = False
     for body in list(bodies(fn)):
-        counts = [_load_counts(stmt) for stmt in body]  # kept up to date as copies are folded
-        k = 0
-        while k < len(body):
-            if _fold_copy(body, counts, k, stores, loads, returned, protected):
-                changed = True
-            else:
-                k += 1
+        block = _Block(body)
+        for k in range(len(body)):
+            changed |= _fold_copy(block, k, stores, loads, returned, protected)
+        body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
     return changed
 
 
-def _fold_copy(body, counts, k, stores, loads, returned, protected) -> bool:
-    """Fold the copy at ``body[k]`` into its readers if that is safe (see propagate_copies)."""
+class _Block:
+    """A statement list indexed for copy propagation: who reads and who stores each name, where.
+
+    Positions stay those of the list as given; folded copies are only marked dead,
+    so each copy is checked in time proportional to its readers, not to the block.
+    """
+
+    def __init__(self, body):
+        self.body, self.alive = body, [True] * len(body)
+        self.readers, self.stores = {}, {}  # name -> {position: loads there}, name -> [positions]
+        for i, stmt in enumerate(body):
+            for var, n in _load_counts(stmt).items():
+                self.readers.setdefault(var, {})[i] = n
+            for var in _store_names(stmt):
+                self.stores.setdefault(var, []).append(i)
+
+    def stored_between(self, var, first, last) -> bool:
+        """Does a live statement at a position in ``first..last`` store ``var``?"""
+        at = self.stores.get(var, ())
+        i = bisect.bisect_left(at, first)
+        return i < len(at) and at[i] <= last
+
+
+def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
+    """Fold the copy at ``block.body[k]`` into its readers if that is safe (see propagate_copies)."""
+    body = block.body
     stmt = body[k]
     if not _is_copy(stmt):
         return False
@@ -289,22 +311,32 @@ def _fold_copy(body, counts, k, stores, loads, returned, protected) -> bool:
         return False
     if {target, source} & protected:
         return False
-    uses = [i for i in range(k + 1, len(body)) if counts[i].get(target)]
-    if sum(counts[i].get(target, 0) for i in uses) != loads.get(target, 0):
+    readers = block.readers.get(target, {})
+    uses = sorted(i for i in readers if i > k)
+    if sum(readers[i] for i in uses) != loads.get(target, 0):
         return False  # read somewhere else too (another block, or before the copy)
-    span = range(k + 1, uses[-1] + 1) if uses else range(0)
     # an assignment reads its value before it stores: the last reader may reassign the source
-    checked = span[:-1] if uses and isinstance(body[uses[-1]], gast.Assign) else span
-    if source is not None and any(source in _store_names(body[i]) for i in checked):
+    last = uses[-1] - 1 if uses and isinstance(body[uses[-1]], gast.Assign) else uses[-1] if uses else k
+    if source is not None and block.stored_between(source, k + 1, last):
         return False
     moved = loads.pop(target, 0)
     if source is not None:
         loads[source] = loads.get(source, 0) + moved - 1
     stores[target] = 0
-    for i in span:
-        _Replace(target, value).visit(body[i])
-        counts[i] = _load_counts(body[i])
-    del body[k], counts[k]
+    replace = _Replace(target, value)
+    for i in uses:
+        replace.visit(body[i])
+        n = readers.pop(i)
+        if source is not None:
+            at = block.readers.setdefault(source, {})
+            at[i] = at.get(i, 0) + n
+    if source is not None:  # the copy itself read the source once
+        at = block.readers[source]
+        at[k] -= 1
+        if not at[k]:
+            del at[k]
+    block.stores[target].remove(k)
+    block.alive[k] = False
     return True
 
 

@@ -96,6 +96,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.assigned = assignments(ir.body)
         self.hoisted = {}  # flag -> (variables recorded before its ``if``, ids of the assignments that no longer are)
         self.deltas = {}  # variable -> name of its adjoint
+        self.adjoint_of = {}  # name of an adjoint -> its variable (the inverse of deltas)
         self.stacks = {}  # variable -> name of its record
         self.src = Source(namer)
         self.problems = []
@@ -154,6 +155,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
     def delta(self, var: str) -> str:
         if var not in self.deltas:
             self.deltas[var] = self.namer.delta(var)
+            self.adjoint_of[self.deltas[var]] = var
         return self.deltas[var]
 
     def stack(self, var: str) -> str:
