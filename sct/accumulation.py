@@ -159,8 +159,9 @@ def _has_slice(index) -> bool:
 def merged(contributions: list) -> list:
     """One contribution ``2.0 * c`` where a statement sends ``c`` twice to one variable (``x * x``)."""
     seen, merged = {}, []
+    many = {var for k, (var, _) in enumerate(contributions) if any(v == var for v, _ in contributions[:k])}
     for var, c in contributions:
-        key = (var, gast.dump(c)) if isinstance(c, gast.AST) else None
+        key = (var, gast.dump(c)) if isinstance(c, gast.AST) and var in many else None  # dump only to compare
         if key in seen and seen[key] is not None:
             index = seen[key]
             merged[index] = (var, gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=c))

@@ -18,6 +18,7 @@ import numbers
 import gast
 
 from .codegen import is_comment, unparse
+from .codegen import nodes as _walk
 
 _KEEP_COMMENTS = {"forward", "backward"}
 
@@ -35,32 +36,6 @@ def demo(source: str) -> str:
     """Optimise a snippet of source and return the result (for doctests)."""
     fn = gast.parse(source).body[0]
     return unparse(optimize(fn))
-
-
-def _walk(node):
-    """Every node under ``node`` (like ``gast.walk``, without its per-field overhead).
-
-    ``ctx`` markers (``Load()``, ``Store()``) are not visited: no pass looks at them
-    as nodes, and they are a third of a function's tree.
-    """
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        for field in _FIELDS.get(type(current)) or _fields(type(current)):
-            value = getattr(current, field, None)
-            if isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, gast.AST))
-            elif isinstance(value, gast.AST):
-                stack.append(value)
-
-
-_FIELDS: dict = {}
-
-
-def _fields(kind) -> tuple:
-    _FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
-    return _FIELDS[kind]
 
 
 # ---- algebraic simplification ------------------------------------------------
@@ -170,9 +145,14 @@ def simplify(fn) -> bool:
     t = _Simplify(_updated_in_place(fn))
     for body in bodies(fn):
         for stmt in body:
-            if _derivative_line(stmt):
+            if _derivative_line(stmt) and _foldable(stmt):
                 t.visit(stmt)
     return t.changed
+
+
+def _foldable(stmt) -> bool:
+    """Does anything in ``stmt`` fold? (If nothing does, folding one part cannot make another fold.)"""
+    return any(_fold(node) is not None for node in _walk(stmt) if isinstance(node, gast.BinOp | gast.UnaryOp))
 
 
 def _derivative_line(stmt) -> bool:
@@ -189,18 +169,22 @@ def _updated_in_place(fn) -> set:
     """Names whose arrays the code changes in place (``d += g``, ``d[i] += g``, ``add_at(d, ...)``)."""
     found = set()
     for node in _walk(fn):
-        target = None
-        if isinstance(node, gast.AugAssign | gast.Assign):
-            for t in getattr(node, "targets", None) or [node.target]:
-                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
-                    found.add(t.value.id)
-            if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
-                found.add(node.target.id)  # ``delta_w += c`` on an array we own
-        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_at":
-            target = node.args[0]
+        _note_in_place(node, found)
+    return found
+
+
+def _note_in_place(node, found: set) -> None:
+    """Add to ``found`` the names whose arrays ``node`` (one node, not what is under it) changes in place."""
+    if isinstance(node, gast.AugAssign | gast.Assign):
+        for t in getattr(node, "targets", None) or [node.target]:
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                found.add(t.value.id)
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            found.add(node.target.id)  # ``delta_w += c`` on an array we own
+    elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_at":
+        target = node.args[0]
         if isinstance(target, gast.Name):
             found.add(target.id)
-    return found
 
 
 def bind_constant(fn, var: str, value) -> None:
@@ -216,26 +200,15 @@ def bind_constant(fn, var: str, value) -> None:
 
 
 # ---- copy propagation -------------------------------------------------------------
-def _stores(fn):
-    counts = {}
-    for node in _walk(fn):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store | gast.Param):
-            counts[node.id] = counts.get(node.id, 0) + 1
-    return counts
-
-
-def _returned(fn):
-    """Names returned as they are (``return out, (delta_x, delta_y)``): kept for readability."""
-    found = set()
-    for ret in _walk(fn):
-        if isinstance(ret, gast.Return):
-            stack = [ret.value]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, gast.Name):
-                    found.add(node.id)
-                elif isinstance(node, gast.Tuple):
-                    stack.extend(node.elts)
+def _returned_names(ret) -> set:
+    """Names a ``return`` returns as they are (``return out, (delta_x, delta_y)``): kept for readability."""
+    found, stack = set(), [ret.value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, gast.Name):
+            found.add(node.id)
+        elif isinstance(node, gast.Tuple):
+            stack.extend(node.elts)
     return found
 
 
@@ -265,8 +238,7 @@ def propagate_copies(fn) -> bool:
     bodies too). Only adjoints: copies of primal values are removed from the IR
     before emission (:func:`propagate_ir_copies`), so ``# forward`` comments stay true.
     """
-    stores, returned, protected = _stores(fn), _returned(fn), _updated_in_place(fn)
-    loads = _load_counts(fn)
+    stores, loads, returned, protected = _usage(fn)
     changed = False
     for body in list(bodies(fn)):
         block = _Block(body)
@@ -274,6 +246,23 @@ def propagate_copies(fn) -> bool:
             changed |= _fold_copy(block, k, stores, loads, returned, protected)
         body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
     return changed
+
+
+def _usage(fn) -> tuple:
+    """What copy propagation needs of the whole function, in one walk:
+    stores and loads of each name, the names returned, the names updated in place."""
+    stores, loads, returned, protected = {}, {}, set(), set()
+    for node in _walk(fn):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                loads[node.id] = loads.get(node.id, 0) + 1
+            elif isinstance(node.ctx, gast.Store | gast.Param):
+                stores[node.id] = stores.get(node.id, 0) + 1
+        elif isinstance(node, gast.Return):
+            returned |= _returned_names(node)
+        else:
+            _note_in_place(node, protected)
+    return stores, loads, returned, protected
 
 
 class _Block:
@@ -287,9 +276,15 @@ class _Block:
         self.body, self.alive = body, [True] * len(body)
         self.readers, self.stores = {}, {}  # name -> {position: loads there}, name -> [positions]
         for i, stmt in enumerate(body):
-            for var, n in _load_counts(stmt).items():
-                self.readers.setdefault(var, {})[i] = n
-            for var in _store_names(stmt):
+            stored = set()
+            for node in _walk(stmt):
+                if isinstance(node, gast.Name):
+                    if isinstance(node.ctx, gast.Load):
+                        at = self.readers.setdefault(node.id, {})
+                        at[i] = at.get(i, 0) + 1
+                    elif isinstance(node.ctx, gast.Store):
+                        stored.add(node.id)
+            for var in stored:
                 self.stores.setdefault(var, []).append(i)
 
     def stored_between(self, var, first, last) -> bool:
@@ -338,18 +333,6 @@ def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
     block.stores[target].remove(k)
     block.alive[k] = False
     return True
-
-
-def _load_counts(node) -> dict:
-    counts = {}
-    for n in _walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
-
-
-def _store_names(node) -> set:
-    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def _is_copy(stmt):

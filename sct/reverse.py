@@ -40,7 +40,7 @@ from .analysis import (
     shape_class,
     shape_classes,
 )
-from .codegen import Source, assign, comment, function_def, name
+from .codegen import Source, assign, comment, function_def, name, nodes
 from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
@@ -170,7 +170,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         loads = {
             n.id
             for stmt in backward
-            for n in gast.walk(stmt)
+            for n in nodes(stmt)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in restoring
         }
         return primal & loads & set(self.stacks)
@@ -368,7 +368,7 @@ def _restored_in_place(body) -> list:
     """The array names of the statements ``v[i] = v_stack.pop()`` in ``body`` (restores in place)."""
     found = []
     for stmt in body:
-        for node in gast.walk(stmt):
+        for node in nodes(stmt):
             if isinstance(node, gast.Assign) and popped_stack(node.value) is not None:
                 target = node.targets[0]
                 if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
@@ -378,22 +378,32 @@ def _restored_in_place(body) -> list:
 
 def _drop_pops(body, unused: set) -> list:
     """Remove the record pops of variables the reverse sweep turned out not to read."""
+    if not unused:
+        return [_fill_empty(s) for s in body]
+    kept = [s for s in body if not _unused_pop(s, unused)]
+    for block in bodies_in(kept):
+        block[:] = [s for s in block if not _unused_pop(s, unused)]
+    return [_fill_empty(s) for s in kept]
 
-    class Drop(gast.NodeTransformer):
-        def visit_Assign(self, node):
-            return None if popped_stack(node.value) in unused else node
 
-    dropper = Drop()
-    kept = [dropper.visit(stmt) for stmt in body]
-    return [_fill_empty(s) for s in kept if s is not None]
+def bodies_in(stmts):
+    """The statement lists nested in ``stmts`` (the bodies of its ``if`` and loops, theirs, ...)."""
+    pending = [s for s in stmts if isinstance(s, gast.If | gast.For | gast.While)]
+    while pending:
+        node = pending.pop()
+        for block in (node.body, node.orelse):
+            yield block
+            pending += [s for s in block if isinstance(s, gast.If | gast.For | gast.While)]
+
+
+def _unused_pop(stmt, unused: set) -> bool:
+    return isinstance(stmt, gast.Assign) and popped_stack(stmt.value) in unused
 
 
 def _fill_empty(stmt):
-    for node in gast.walk(stmt):
-        for attr in ("body",):
-            block = getattr(node, attr, None)
-            if isinstance(block, list) and not block and isinstance(node, gast.If | gast.For | gast.While):
-                block.append(gast.Pass())
+    for node in nodes(stmt):
+        if isinstance(node, gast.If | gast.For | gast.While) and not node.body:
+            node.body.append(gast.Pass())
     return stmt
 
 
