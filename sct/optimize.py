@@ -452,21 +452,29 @@ def propagate_ir_copies(ir) -> None:
     from .ir import Assign, If
 
     keep_names = {ir.output, ir.aux, *ir.params}
-    changed = True
-    while changed:
-        changed = False
-        counts, lost = assignments(ir.body), overwritten(ir)
-        for stmt in ir.body:
-            if not (isinstance(stmt, Assign) and stmt.prim is None and _is_atom_copy(stmt.value)):
+    counts, lost = assignments(ir.body), overwritten(ir)  # dropping a copy changes neither for other names
+    found, kept = {}, []  # variable -> the atom read for it
+    for stmt in ir.body:
+        if isinstance(stmt, Assign) and stmt.prim is None and _is_atom_copy(stmt.value):
+            value = _resolved(stmt.value, found)  # what it copies once the copies before it are gone
+            source = value.id if isinstance(value, gast.Name) else None
+            if stmt.target not in keep_names and counts.get(stmt.target) == 1 and not {stmt.target, source} & lost:
+                found[stmt.target] = value
                 continue
-            source = stmt.value.id if isinstance(stmt.value, gast.Name) else None
-            if stmt.target in keep_names or counts.get(stmt.target) != 1 or {stmt.target, source} & lost:
-                continue
-            ir.body.remove(stmt)
-            _substitute(ir.body, stmt.target, stmt.value)
-            changed = True
-            break
+        kept.append(stmt)
+    if found:
+        ir.body[:] = kept
+        _substitute(ir.body, {var: _resolved(value, found) for var, value in found.items()})
     ir.body[:] = _resolve_static_ifs(ir.body, If)
+
+
+def _resolved(value, found: dict):
+    """``value`` with the copies in ``found`` followed to their end (``a = b; c = a``: ``c`` reads ``b``)."""
+    seen = set()
+    while isinstance(value, gast.Name) and value.id in found and value.id not in seen:
+        seen.add(value.id)
+        value = found[value.id]
+    return value
 
 
 def _is_atom_copy(value) -> bool:
@@ -475,15 +483,29 @@ def _is_atom_copy(value) -> bool:
     )
 
 
-def _substitute(body, target: str, value) -> None:
+def _substitute(body, values: dict) -> None:
+    """Read ``values[v]`` (an atom) wherever the IR statements of ``body`` read ``v``."""
     from .ir import walk
 
-    replace = _Replace(target, value)
+    replace = _ReplaceAll(values)
     for stmt in walk(body):
         for attr in ("value", "test", "iter", "index"):
             node = getattr(stmt, attr, None)
             if isinstance(node, gast.AST):
                 setattr(stmt, attr, replace.visit(node))
+
+
+class _ReplaceAll(gast.NodeTransformer):
+    def __init__(self, values: dict):
+        self.values = values
+
+    def visit_Name(self, node):
+        value = self.values.get(node.id)
+        if value is None or not isinstance(node.ctx, gast.Load):
+            return node
+        if isinstance(value, gast.Name):
+            return gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        return gast.Constant(value=value.value, kind=None)
 
 
 def _resolve_static_ifs(body, If) -> list:
