@@ -11,6 +11,7 @@ import importlib.util
 import sys
 
 import numpy as np
+import pytest
 
 import sct
 from sct import analysis, containers, reverse, validate
@@ -94,6 +95,33 @@ def test_straight_line_code_costs_linear_work(monkeypatch, tmp_path):
     for label, n in small.counts.items():  # each analysis visits each statement a bounded number of times
         assert large.counts[label] <= 11 * n, (label, n, large.counts[label])
     assert large.calls <= 11 * small.calls, (small.calls, large.calls)  # and so does everything else
+
+
+def _inlined(n: int) -> str:  # calls of a helper, inlined, and conditional expressions: copies in the IR
+    lines = ["import numpy as np", "", "", "def g(a):", "    return np.sin(a)", "", "", "def f(x):", "    v0 = x"]
+    lines += [f"    v{i} = g(v{i - 1}) if {i} > 0 else v{i - 1}" for i in range(1, n + 1)]
+    return "\n".join(lines + [f"    return np.sum(v{n})"]) + "\n"
+
+
+def _branches(n: int) -> str:
+    lines = ["import numpy as np", "", "", "def f(x):", "    v0 = x"]
+    for i in range(1, n + 1):
+        lines += [f"    if v{i - 1}[0] > 0.5:", f"        v{i} = np.sin(v{i - 1})", "    else:"]
+        lines += [f"        v{i} = np.cos(v{i - 1}) + v{i // 2}"]
+    return "\n".join(lines + [f"    return np.sum(v{n})"]) + "\n"
+
+
+def _loop_body(n: int) -> str:
+    lines = ["import numpy as np", "", "", "def f(x):", "    s = x", "    for k in range(3):"]
+    lines += ["        s = np.sin(s) * 0.5 + x" for _ in range(n)]
+    return "\n".join(lines + ["    return np.sum(s)"]) + "\n"
+
+
+@pytest.mark.parametrize("shape", [_inlined, _branches, _loop_body])
+def test_other_shapes_of_code_cost_linear_work(monkeypatch, tmp_path, shape):
+    small = _work(monkeypatch, tmp_path, shape(20), "small", every_call=True)
+    large = _work(monkeypatch, tmp_path, shape(200), "large", every_call=True)
+    assert large.calls <= 11 * small.calls, (small.calls, large.calls)
 
 
 def test_each_statement_is_ranked_and_reversed_a_bounded_number_of_times(monkeypatch, tmp_path):
