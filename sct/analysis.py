@@ -29,7 +29,7 @@ SCALAR = "scalar"
 
 def static_value(node):
     """The Python value of a static atom, or DYNAMIC if it reads a variable."""
-    if any(isinstance(n, gast.Name) for n in gast.walk(node)):
+    if isinstance(node, gast.Name) or names_in(node):
         return DYNAMIC
     try:
         return gast.literal_eval(node)

@@ -197,8 +197,9 @@ def _handler(node):
     return ast.ExceptHandler(type=to_ast(node.type), name=name_, body=to_ast(node.body))
 
 
+_CONTEXTS = {gast.Load: ast.Load(), gast.Store: ast.Store(), gast.Del: ast.Del(), gast.Param: ast.Load()}
 _SPECIAL = {
-    gast.Name: lambda node: ast.Name(id=node.id, ctx=to_ast(node.ctx)),
+    gast.Name: lambda node: ast.Name(id=node.id, ctx=_CONTEXTS[type(node.ctx)]),
     gast.arguments: _arguments,
     gast.Constant: _constant,
     gast.ExceptHandler: _handler,

@@ -26,7 +26,7 @@ import gast
 
 from . import dataflow
 from .errors import Problem, UnsupportedSyntaxError
-from .ir import Assign, For, SetItem, walk
+from .ir import Assign, For, SetItem, names_in, walk
 from .rules.containers import list_call, tuple_call
 from .rules.table import lookup
 from .runtime import add_at, appended, copied, detached, dropped_last, fresh_copy, like, tree_add, zeros_like
@@ -142,7 +142,7 @@ def structures(ir, params: dict) -> dict:
 
 def _reads(stmt) -> list:
     """The variables a statement's structure is computed from (for :func:`sct.dataflow.solve`)."""
-    return [n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)] if isinstance(stmt, Assign) else []
+    return names_in(stmt.value) if isinstance(stmt, Assign) else []
 
 
 _MISSING = object()

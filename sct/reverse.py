@@ -43,7 +43,7 @@ from .analysis import (
 from .codegen import Source, assign, comment, function_def, name, nodes
 from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .forward_sweep import ForwardSweep
-from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
+from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
 from .records import popped_stack, record_shapes, shape_only
 from .reverse_branches import BranchReversal
 from .reverse_loops import LoopReversal
@@ -355,7 +355,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
 
 
 def _names(node):
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+    return names_in(node)
 
 
 def _stored(body) -> set:
