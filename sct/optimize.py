@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import numbers
+from collections import deque
 
 import gast
 
@@ -361,20 +362,47 @@ def bodies(fn):
 
 # ---- dead code ------------------------------------------------------------------
 def eliminate_dead_code(fn) -> bool:
-    """Drop assignments nothing reads, and comments left heading nothing."""
-    loads = {n.id for n in _walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-    changed = False
-    for body in bodies(fn):
-        keep = []
+    """Drop assignments nothing reads, and comments left heading nothing.
+
+    To a fixed point in one call: dropping a statement drops its reads, which may
+    leave the assignments of what it read unread in turn (a chain of dead
+    statements goes in one call, not one statement a call).
+    """
+    loads = {}
+    for n in _walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    blocks = list(bodies(fn))
+    assigning, pending = {}, deque()  # name -> the assignments of it
+    for body in blocks:
         for stmt in body:
-            if _is_dead(stmt, loads):
-                changed = True
-            else:
-                keep.append(stmt)
-        keep = _drop_orphan_comments(keep)
+            if isinstance(stmt, gast.Assign | gast.AugAssign):
+                for target in _target_names(stmt):
+                    assigning.setdefault(target, []).append(stmt)
+                pending.append(stmt)
+    dead = set()
+    while pending:
+        stmt = pending.popleft()
+        if id(stmt) in dead or not _is_dead(stmt, loads):
+            continue
+        dead.add(id(stmt))
+        for n in _walk(stmt):  # its reads are gone: what only it read is unread now
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                loads[n.id] -= 1
+                if not loads[n.id]:
+                    del loads[n.id]
+                    pending.extend(assigning.get(n.id, ()))
+    changed = False
+    for body in blocks:
+        keep = _drop_orphan_comments([stmt for stmt in body if id(stmt) not in dead])
         changed |= len(keep) != len(body)
         body[:] = keep
     return changed
+
+
+def _target_names(stmt) -> list:
+    targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+    return [n.id for t in targets for n in _walk(t) if isinstance(n, gast.Name)]
 
 
 def _is_dead(stmt, loads) -> bool:

@@ -117,7 +117,13 @@ def _loop_body(n: int) -> str:
     return "\n".join(lines + ["    return np.sum(s)"]) + "\n"
 
 
-@pytest.mark.parametrize("shape", [_inlined, _branches, _loop_body])
+def _dead_chain(n: int) -> str:  # what the output does not read: dropped in one clean-up, not one line a round
+    lines = ["import numpy as np", "", "", "def f(x):", "    v0 = x"]
+    lines += [f"    v{i} = np.sin(v{i - 1})" for i in range(1, n + 1)]
+    return "\n".join(lines + ["    return np.sum(x * x)"]) + "\n"
+
+
+@pytest.mark.parametrize("shape", [_inlined, _branches, _loop_body, _dead_chain])
 def test_other_shapes_of_code_cost_linear_work(monkeypatch, tmp_path, shape):
     small = _work(monkeypatch, tmp_path, shape(20), "small", every_call=True)
     large = _work(monkeypatch, tmp_path, shape(200), "large", every_call=True)
