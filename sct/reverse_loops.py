@@ -106,10 +106,20 @@ class LoopReversal:
         alone = set()
         for found, ids in self.hoisted.values():
             for var in found:
-                assigned = [s for s in walk(self.ir.body) if getattr(s, "target", None) == var]
-                if all(isinstance(s, Assign) and id(s) in ids | self.first for s in assigned):
+                assigned = self.assignments_of().get(var, ())
+                if all(isinstance(s, Assign) and (id(s) in ids or id(s) in self.first) for s in assigned):
                     alone.add(var)
         return alone
+
+    def assignments_of(self) -> dict:
+        """Variable -> the statements that assign it, anywhere in the function (found once)."""
+        if getattr(self, "_assignments_of", None) is None:
+            self._assignments_of = {}
+            for s in walk(self.ir.body):
+                target = getattr(s, "target", None)
+                if target is not None:
+                    self._assignments_of.setdefault(target, []).append(s)
+        return self._assignments_of
 
     def reversed_header(self, stmt) -> gast.For:
         """``for target in <the trips backwards>:``, with an empty body."""

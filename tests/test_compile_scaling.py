@@ -123,7 +123,15 @@ def _dead_chain(n: int) -> str:  # what the output does not read: dropped in one
     return "\n".join(lines + ["    return np.sum(x * x)"]) + "\n"
 
 
-@pytest.mark.parametrize("shape", [_inlined, _branches, _loop_body, _dead_chain])
+def _loops_one_after_another(n: int) -> str:  # each with an ``if`` whose condition the branches change
+    lines = ["import numpy as np", "", "", "def f(x):", "    y = x[0]"]
+    for i in range(n):
+        lines += ["    for k in range(3):", f"        if y > {i * 0.01}:"]
+        lines += ["            y = y * 0.9 - 0.3 * np.sin(y)", "        else:", "            y = y * 1.01 + 0.2"]
+    return "\n".join(lines + ["    return y * y"]) + "\n"
+
+
+@pytest.mark.parametrize("shape", [_inlined, _branches, _loop_body, _dead_chain, _loops_one_after_another])
 def test_other_shapes_of_code_cost_linear_work(monkeypatch, tmp_path, shape):
     small = _work(monkeypatch, tmp_path, shape(20), "small", every_call=True)
     large = _work(monkeypatch, tmp_path, shape(200), "large", every_call=True)
