@@ -9,10 +9,11 @@ Three families, each compiled from a freshly generated module so nothing is cach
 * ``seed``: the function of ``examples/seed.py`` (best of several fresh copies).
 
 Each row is the first call of ``sct.grad(f)``: parse, lower, analyse, transform,
-optimise, emit, compile and run once. The fitted growth exponent is the slope of
-log(time) against log(size) between consecutive sizes and by least squares over
-all sizes (1 is linear, 2 quadratic). ``--profile N`` prints a cProfile of the
-straight-line function with ``N`` statements instead.
+optimise, emit, compile and run once; in wall-clock time and in this process's CPU
+time (steadier on a shared machine, where other work stretches the wall clock).
+The fitted growth exponent is the slope of log(time) against log(size) between
+consecutive sizes and by least squares over all sizes (1 is linear, 2 quadratic).
+``--profile N`` prints a cProfile of the straight-line function with ``N`` statements instead.
 """
 
 from __future__ import annotations
@@ -71,12 +72,12 @@ def load(source: str):
     return module.f
 
 
-def first_call(source: str, args, wrt=0) -> float:
-    """Seconds for the first call of ``sct.grad`` of a fresh copy of ``f``."""
+def first_call(source: str, args, wrt=0) -> tuple[float, float]:
+    """Seconds (wall clock, and CPU time of this process) for the first call of ``sct.grad`` of a fresh ``f``."""
     f = load(source)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     sct.grad(f, wrt=wrt)(*args)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def slopes(sizes, times) -> tuple[list[float], float]:
@@ -88,15 +89,18 @@ def slopes(sizes, times) -> tuple[list[float], float]:
     return pairs, fit
 
 
-def report(title: str, label: str, sizes, times) -> None:
+def report(title: str, label: str, sizes, measured) -> None:
+    """A table of wall-clock and CPU times, and the growth exponents of both."""
     print(f"\n{title}")
     print(f"| {label} | " + " | ".join(f"{s:,}" for s in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
-    print("| first call | " + " | ".join(_fmt(t) for t in times) + " |")
+    for k, row in enumerate(("first call (wall clock)", "first call (CPU time)")):
+        print(f"| {row} | " + " | ".join(_fmt(m[k]) for m in measured) + " |")
     if len(sizes) > 1:
-        pairs, fit = slopes(sizes, times)
-        print("log-log slopes between sizes: " + ", ".join(f"{p:.2f}" for p in pairs))
-        print(f"fitted growth exponent: {fit:.2f}")
+        for k, kind in enumerate(("wall clock", "CPU time")):
+            pairs, fit = slopes(sizes, [m[k] for m in measured])
+            between = ", ".join(f"{p:.2f}" for p in pairs)
+            print(f"{kind}: fitted growth exponent {fit:.2f} (log-log slopes between sizes: {between})")
 
 
 def _fmt(seconds: float) -> str:
@@ -123,8 +127,9 @@ def main(argv=None) -> None:
     depths = [int(d) for d in options.depths.split(",") if d]
     times = [first_call(nested_source(d), (x,)) for d in depths]
     report("nested for loops", "depth", depths, times)
-    seed = min(first_call(seed_source(), (1.5, 2.0), wrt=(0, 1)) for _ in range(20))
-    print(f"\nseed function (examples/seed.py), first call, best of 20: {_fmt(seed)}")
+    seeds = [first_call(seed_source(), (1.5, 2.0), wrt=(0, 1)) for _ in range(20)]
+    wall, cpu = min(m[0] for m in seeds), min(m[1] for m in seeds)
+    print(f"\nseed function (examples/seed.py), first call, best of 20: {_fmt(wall)} wall clock, {_fmt(cpu)} CPU time")
 
 
 if __name__ == "__main__":
