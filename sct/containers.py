@@ -25,6 +25,7 @@ import operator
 import gast
 
 from . import dataflow
+from .codegen import nodes
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import Assign, For, SetItem, names_in, walk
 from .rules.containers import list_call, tuple_call
@@ -150,8 +151,9 @@ _MISSING = object()
 
 def _read_names(value):
     """The variables an expression reads (not the names of the functions it calls)."""
-    called = {id(n.func) for n in gast.walk(value) if isinstance(n, gast.Call)}
-    return [n for n in gast.walk(value) if isinstance(n, gast.Name) and id(n) not in called]
+    found = list(nodes(value))
+    called = {id(n.func) for n in found if isinstance(n, gast.Call)}
+    return [n for n in found if isinstance(n, gast.Name) and id(n) not in called]
 
 
 def _of(node, known):
