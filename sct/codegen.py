@@ -92,10 +92,7 @@ def nodes(node):
         if not isinstance(current, gast.AST):  # a None in a list (dict keys), a Constant's value
             continue
         yield current
-        fields = _FIELDS.get(type(current))
-        if fields is None:
-            fields = _fields(type(current))
-        for attr in fields:
+        for attr in _FIELDS.get(type(current)) or child_fields(type(current)):
             value = getattr(current, attr, None)
             if type(value) is list:
                 stack.extend(value)
@@ -109,8 +106,10 @@ _NOT_NODES = frozenset(
 )
 
 
-def _fields(kind) -> tuple:
-    _FIELDS[kind] = tuple(f for f in kind._fields if f not in _NOT_NODES)
+def child_fields(kind) -> tuple:
+    """The fields of a gast node type that may hold nodes (not ``ctx``, names, flags)."""
+    if kind not in _FIELDS:
+        _FIELDS[kind] = tuple(f for f in kind._fields if f not in _NOT_NODES) or ("",)  # ("",): found next time
     return _FIELDS[kind]
 
 

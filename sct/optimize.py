@@ -18,7 +18,7 @@ from collections import deque
 
 import gast
 
-from .codegen import is_comment, unparse
+from .codegen import child_fields, is_comment, unparse
 from .codegen import nodes as _walk
 
 _KEEP_COMMENTS = {"forward", "backward"}
@@ -191,13 +191,18 @@ def _note_in_place(node, found: set) -> None:
 def bind_constant(fn, var: str, value) -> None:
     """Read the number ``value`` wherever ``fn`` reads ``var`` (a seed the caller always passes as 1.0)."""
 
-    class Bind(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id == var and isinstance(node.ctx, gast.Load):
-                return gast.Constant(value=value, kind=None)
-            return node
+    for node in list(_walk(fn)):  # in place, field by field: a NodeTransformer rebuilds every list it passes
+        for attr in child_fields(type(node)):
+            child = getattr(node, attr, None)
+            if type(child) is list:
+                if any(_reads(c, var) for c in child):
+                    child[:] = [gast.Constant(value=value, kind=None) if _reads(c, var) else c for c in child]
+            elif _reads(child, var):
+                setattr(node, attr, gast.Constant(value=value, kind=None))
 
-    Bind().visit(fn)
+
+def _reads(node, var: str) -> bool:
+    return isinstance(node, gast.Name) and node.id == var and isinstance(node.ctx, gast.Load)
 
 
 # ---- copy propagation -------------------------------------------------------------
