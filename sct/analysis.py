@@ -165,7 +165,7 @@ def ranks(ir: FunctionIR, arg_ranks: dict, elements: dict | None = None) -> dict
         old = known[stmt.target]
         new = rank if old is _UNSEEN else (old if old == rank or rank is _UNSEEN else None)
         known[stmt.target] = new
-        return new is not old and new != old
+        return new != old  # ranks are ints, None or _UNSEEN
 
     dataflow.solve(assigned, _reads, update)
     return {v: (None if r is _UNSEEN else r) for v, r in known.items()}

@@ -161,3 +161,22 @@ def test_nested_loop_gradients_are_right():
         return np.sum(s)
 
     sct.check_grads(f, (np.linspace(0.1, 0.9, 3),), modes=("rev",), order=1)
+
+
+def test_nested_while_loops_with_branches_are_right():
+    def f(x):  # nested loops entered in several states, each with a branch and counted trips
+        s = x
+        i = 0
+        while i < 2:
+            j = 0
+            while j < 3:
+                if s[0] > 0.5:
+                    s = np.sin(s) * 0.9 + x
+                else:
+                    s = s * 1.1
+                j = j + 1
+            i = i + 1
+        return np.sum(s * s)
+
+    for x in (np.linspace(0.1, 0.9, 3), np.linspace(0.6, 0.9, 3)):
+        sct.check_grads(f, (x,), modes=("fwd", "rev"), order=1)
