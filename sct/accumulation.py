@@ -31,8 +31,8 @@ class Accumulation:
             return self.scatter(var, contribution, state)
         target = self.delta(var)
         for other in names_in(contribution):  # a view or alias of an adjoint we own
-            if other in self.deltas.values() and not _fresh(contribution):
-                state.owned -= {v for v, d in self.deltas.items() if d == other}
+            if other in self.adjoint_of and not _fresh(contribution):
+                state.owned.discard(self.adjoint_of[other])
         if var in state.defined and var in state.owned and self.in_place(var):
             return [gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=contribution)]
         if var in state.defined and var in self.containers:  # lists add item by item, never concatenate
@@ -159,8 +159,9 @@ def _has_slice(index) -> bool:
 def merged(contributions: list) -> list:
     """One contribution ``2.0 * c`` where a statement sends ``c`` twice to one variable (``x * x``)."""
     seen, merged = {}, []
+    many = {var for k, (var, _) in enumerate(contributions) if any(v == var for v, _ in contributions[:k])}
     for var, c in contributions:
-        key = (var, gast.dump(c)) if isinstance(c, gast.AST) else None
+        key = (var, gast.dump(c)) if isinstance(c, gast.AST) and var in many else None  # dump only to compare
         if key in seen and seen[key] is not None:
             index = seen[key]
             merged[index] = (var, gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=c))

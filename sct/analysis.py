@@ -20,6 +20,7 @@ import operator
 
 import gast
 
+from . import dataflow
 from .ir import Assign, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from .rules import DYNAMIC, lookup
 
@@ -28,7 +29,7 @@ SCALAR = "scalar"
 
 def static_value(node):
     """The Python value of a static atom, or DYNAMIC if it reads a variable."""
-    if any(isinstance(n, gast.Name) for n in gast.walk(node)):
+    if isinstance(node, gast.Name) or names_in(node):
         return DYNAMIC
     try:
         return gast.literal_eval(node)
@@ -152,20 +153,27 @@ def ranks(ir: FunctionIR, arg_ranks: dict, elements: dict | None = None) -> dict
     """Ranks of all variables, to an optimistic fixed point over loops and branches.
 
     ``elements`` gives the rank of the items of container arguments, if known.
+    Worklist data flow (:mod:`sct.dataflow`): a statement is evaluated again only
+    when a variable it reads changes rank, so this is linear in the function's size.
     """
     elements = elements or {}
     assigned = [s for s in walk(ir.body) if isinstance(s, Assign | For)]
     known = {**{s.target: _UNSEEN for s in assigned}, **arg_ranks}
-    for _ in range(2 * len(assigned) + 2):
-        new = dict(known)
-        for stmt in assigned:
-            rank = 0 if isinstance(stmt, For) else _rank(stmt, known, elements)
-            old = new[stmt.target]
-            new[stmt.target] = rank if old is _UNSEEN else (old if old == rank or rank is _UNSEEN else None)
-        if new == known:
-            break
-        known = new
+
+    def update(stmt) -> bool:
+        rank = 0 if isinstance(stmt, For) else _rank(stmt, known, elements)
+        old = known[stmt.target]
+        new = rank if old is _UNSEEN else (old if old == rank or rank is _UNSEEN else None)
+        known[stmt.target] = new
+        return new != old  # ranks are ints, None or _UNSEEN
+
+    dataflow.solve(assigned, _reads, update)
     return {v: (None if r is _UNSEEN else r) for v, r in known.items()}
+
+
+def _reads(stmt) -> list:
+    """The variables an assignment or a loop header reads (for :func:`sct.dataflow.solve`)."""
+    return names_in(stmt.value) if isinstance(stmt, Assign) else []
 
 
 def _rank(stmt: Assign, known: dict, elements: dict):
@@ -267,32 +275,28 @@ def differentiable_operands(stmt) -> list[tuple[int, str]]:
 
 def varied(ir: FunctionIR, wrt: list[str]) -> set[str]:
     """The names that depend on ``wrt`` through differentiable operations (fixed point over loops)."""
-    flow = [s for s in walk(ir.body) if isinstance(s, Assign | SetItem)]
-    found, changed = set(wrt), True
-    while changed:
-        changed = False
-        for stmt in flow:
-            if stmt.target not in found and any(n in found for _, n in differentiable_operands(stmt)):
-                found.add(stmt.target)
-                changed = True
-    return found
+    return dataflow.reachable(wrt, _flow_edges(ir)[0])
 
 
 def activity(ir: FunctionIR, wrt: list[str]) -> set[str]:
     """The names that depend on ``wrt`` and that the output depends on (fixed point)."""
-    flow = [s for s in walk(ir.body) if isinstance(s, Assign | SetItem)]
-    depends = varied(ir, wrt)
-    useful = {ir.output}
-    changed = True
-    while changed:
-        changed = False
-        for stmt in flow:
-            if stmt.target in useful:
-                new = {n for _, n in differentiable_operands(stmt)} - useful
-                if new:
-                    useful |= new
-                    changed = True
-    return depends & useful
+    forward, backward = _flow_edges(ir)
+    return dataflow.reachable(wrt, forward) & dataflow.reachable([ir.output], backward)
+
+
+def _flow_edges(ir: FunctionIR) -> tuple[dict, dict]:
+    """``{operand: targets}`` and ``{target: operands}`` over every differentiable flow of the function.
+
+    Reachability along these is the fixed point that re-walking the function
+    until nothing changes reaches, in time linear in the function's size.
+    """
+    forward, backward = {}, {}
+    for stmt in walk(ir.body):
+        if isinstance(stmt, Assign | SetItem):
+            for _, name in differentiable_operands(stmt):
+                forward.setdefault(name, []).append(stmt.target)
+                backward.setdefault(stmt.target, []).append(name)
+    return forward, backward
 
 
 def rule_view(node, ranks: dict):

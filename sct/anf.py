@@ -43,6 +43,7 @@ from .anf_control import ControlFlow, Lowered
 from .anf_expressions import Computed, Expressions, name
 from .anf_functions import Functions, Known
 from .anf_transforms import Transforms
+from .codegen import nodes
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, If, SetItem
 from .naming import Namer
@@ -94,7 +95,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.parsed = parsed
         self.params = parameter_names(parsed.node.args)
         self.locals = set(self.params) | _assigned_names(parsed.node)
-        used = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
+        used = {n.id for n in nodes(parsed.node) if isinstance(n, gast.Name)}
         self.namer = Namer(used | self.locals | {parsed.node.name} | RESERVED)
         self.unversioned = _nested_assignments(parsed.node)
         self.initial_names = set(self.namer.taken)
@@ -446,7 +447,7 @@ def parameter_names(args) -> list[str]:
 def _written_names(fn_node) -> set:
     """Names of arrays written into: ``x[i] = v`` or ``x[i] += v``."""
     found = set()
-    for node in gast.walk(fn_node):
+    for node in nodes(fn_node):
         targets = node.targets if isinstance(node, gast.Assign) else [getattr(node, "target", None)]
         for t in targets:
             if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
@@ -479,7 +480,7 @@ def _as_load(target):
 def _binding_counts(fn_node) -> dict:
     """How many times each name is bound (assigned, a loop or comprehension target) in the function."""
     counts = {}
-    for n in gast.walk(fn_node):
+    for n in nodes(fn_node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
@@ -492,7 +493,7 @@ def _assigned_names(fn_node) -> set:
 def _stores(node) -> set:
     """Names stored under ``node``: assignment targets and lists grown with ``.append``."""
     found = set()
-    for n in gast.walk(node):
+    for n in nodes(node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             found.add(n.id)
         elif (
@@ -512,7 +513,7 @@ _COMPOUND = (gast.If, gast.For, gast.While)
 def _nested_assignments(fn_node) -> set:
     """Names assigned inside an if/for/while (they keep one name, values may be overwritten)."""
     found = set()
-    for node in gast.walk(fn_node):
+    for node in nodes(fn_node):
         if isinstance(node, _COMPOUND):
             found |= _stores(node)
     return found

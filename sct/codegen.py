@@ -80,6 +80,40 @@ def function_def(fn_name: str, params, body, defaults=None) -> gast.FunctionDef:
     )
 
 
+def nodes(node):
+    """Every node under ``node`` (like ``gast.walk``, without its per-field overhead).
+
+    Depth first, not in ``gast.walk``'s order. ``ctx`` markers (``Load()``,
+    ``Store()``) are not visited: no pass looks at them as nodes, and they are a
+    third of a function's tree.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, gast.AST):  # a None in a list (dict keys), a Constant's value
+            continue
+        yield current
+        for attr in _FIELDS.get(type(current)) or child_fields(type(current)):
+            value = getattr(current, attr, None)
+            if type(value) is list:
+                stack.extend(value)
+            elif value is not None:
+                stack.append(value)
+
+
+_FIELDS: dict = {}
+_NOT_NODES = frozenset(
+    {"ctx", "id", "attr", "arg", "kind", "type_comment", "is_async", "level", "module", "conversion"}
+)
+
+
+def child_fields(kind) -> tuple:
+    """The fields of a gast node type that may hold nodes (not ``ctx``, names, flags)."""
+    if kind not in _FIELDS:
+        _FIELDS[kind] = tuple(f for f in kind._fields if f not in _NOT_NODES) or ("",)  # ("",): found next time
+    return _FIELDS[kind]
+
+
 class _SignedConstants(ast.NodeTransformer):
     """``Constant(-0.5)`` -> ``-(0.5)``: ``ast.unparse`` writes ``-0.5 ** 2`` for the former."""
 
@@ -91,10 +125,85 @@ class _SignedConstants(ast.NodeTransformer):
 
 
 def unparse(node) -> str:
-    tree = _SignedConstants().visit(gast.gast_to_ast(node))
-    ast.fix_missing_locations(tree)
-    text = ast.unparse(tree)
+    text = ast.unparse(to_ast(node))
     return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {ast.literal_eval(m.group(2))}", text)
+
+
+def to_ast(node):
+    """The ``ast`` tree ``ast.unparse`` writes as ``node`` (a gast tree or a list of them) is written.
+
+    What ``gast.gast_to_ast`` and then :class:`_SignedConstants` give, in one pass
+    and without source positions (``ast.unparse`` reads only a statement's line): a ``gast`` node
+    becomes the ``ast`` node of the same name with the fields ``ast`` has, but
+    for parameters (``ast.arg``), handler names (strings) and negative constants.
+    Generated functions are large, and gast's own converter was most of the time
+    it took to write them out.
+    """
+    if isinstance(node, list):
+        return [to_ast(n) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    kind = type(node)
+    special = _SPECIAL.get(kind)
+    if special is not None:
+        return special(node)
+    target, fields = _AST_CLASSES.get(kind) or _ast_class(kind)
+    new = target()
+    for f in fields:
+        setattr(new, f, to_ast(getattr(node, f, None)))
+    if isinstance(new, ast.stmt):
+        new.lineno = 1  # ast.unparse looks up type comments by line
+    return new
+
+
+_AST_CLASSES: dict = {}
+
+
+def _ast_class(kind) -> tuple:
+    target = getattr(ast, kind.__name__)
+    _AST_CLASSES[kind] = (target, target._fields)
+    return _AST_CLASSES[kind]
+
+
+def _arg(node):
+    if node is None:
+        return None
+    return ast.arg(arg=node.id, annotation=to_ast(node.annotation), type_comment=node.type_comment)
+
+
+def _arguments(node):
+    new = ast.arguments()
+    for f in ast.arguments._fields:
+        value = getattr(node, f, None)
+        if f in ("posonlyargs", "args", "kwonlyargs"):
+            value = [_arg(a) for a in value]
+        elif f in ("vararg", "kwarg"):
+            value = _arg(value)
+        else:
+            value = to_ast(value)
+        setattr(new, f, value)
+    return new
+
+
+def _constant(node):
+    v = node.value
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.copysign(1, v) < 0:  # see _SignedConstants
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
+    return ast.Constant(value=v, kind=node.kind)
+
+
+def _handler(node):
+    name_ = node.name.id if node.name is not None else None
+    return ast.ExceptHandler(type=to_ast(node.type), name=name_, body=to_ast(node.body))
+
+
+_CONTEXTS = {gast.Load: ast.Load(), gast.Store: ast.Store(), gast.Del: ast.Del(), gast.Param: ast.Load()}
+_SPECIAL = {
+    gast.Name: lambda node: ast.Name(id=node.id, ctx=_CONTEXTS[type(node.ctx)]),
+    gast.arguments: _arguments,
+    gast.Constant: _constant,
+    gast.ExceptHandler: _handler,
+}
 
 
 @dataclass

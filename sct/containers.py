@@ -24,8 +24,10 @@ import operator
 
 import gast
 
+from . import dataflow
+from .codegen import nodes
 from .errors import Problem, UnsupportedSyntaxError
-from .ir import Assign, For, SetItem, walk
+from .ir import Assign, For, SetItem, names_in, walk
 from .rules.containers import list_call, tuple_call
 from .rules.table import lookup
 from .runtime import add_at, appended, copied, detached, dropped_last, fresh_copy, like, tree_add, zeros_like
@@ -125,18 +127,23 @@ def structures(ir, params: dict) -> dict:
             if node.id not in assigned and node.id not in known:
                 value = ir.namespace.get(node.id, _MISSING)
                 known[node.id] = UNKNOWN if value is _MISSING else describe(value)
-    for _ in range(2 * len(assigns) + 4):
-        new = dict(known)
-        for stmt in assigns:
-            s = LEAF if isinstance(stmt, For) else _structure(stmt, known)
-            if s is not _UNSEEN:
-                new[stmt.target] = join(new.get(stmt.target, _UNSEEN), s)
-        if new == known:
-            break
-        known = new
-    else:
+
+    def update(stmt) -> bool:  # worklist data flow (sct.dataflow): linear where the structures settle
+        s = LEAF if isinstance(stmt, For) else _structure(stmt, known)
+        if s is _UNSEEN:
+            return False
+        old = known.get(stmt.target, _UNSEEN)
+        known[stmt.target] = join(old, s)
+        return known[stmt.target] != old
+
+    if not dataflow.solve(assigns, _reads, update, limit=2 * len(assigns) + 4):  # ever deeper: a tuple grown in a loop
         known = {v: (UNKNOWN if is_container(s) else s) for v, s in known.items()}
     return known
+
+
+def _reads(stmt) -> list:
+    """The variables a statement's structure is computed from (for :func:`sct.dataflow.solve`)."""
+    return names_in(stmt.value) if isinstance(stmt, Assign) else []
 
 
 _MISSING = object()
@@ -144,8 +151,9 @@ _MISSING = object()
 
 def _read_names(value):
     """The variables an expression reads (not the names of the functions it calls)."""
-    called = {id(n.func) for n in gast.walk(value) if isinstance(n, gast.Call)}
-    return [n for n in gast.walk(value) if isinstance(n, gast.Name) and id(n) not in called]
+    found = list(nodes(value))
+    called = {id(n.func) for n in found if isinstance(n, gast.Call)}
+    return [n for n in found if isinstance(n, gast.Name) and id(n) not in called]
 
 
 def _of(node, known):

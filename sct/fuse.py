@@ -20,6 +20,7 @@ from __future__ import annotations
 import gast
 
 from . import facts
+from .codegen import nodes
 from .ir import names_in
 from .optimize import bodies
 from .unbox import MATH, REDUCTIONS, UFUNCS
@@ -32,7 +33,7 @@ _NOT_PLAIN = gast.Lambda | gast.ListComp | gast.NamedExpr | gast.Await | gast.Yi
 def fuse(fn: gast.FunctionDef, resolve) -> None:
     """Write single-use temporaries of ``fn`` into their uses; ``resolve``: a free name -> its object."""
     stores, loads = {}, {}
-    for node in gast.walk(fn):
+    for node in nodes(fn):
         if isinstance(node, gast.Name):
             counts = loads if isinstance(node.ctx, gast.Load) else stores
             counts[node.id] = counts.get(node.id, 0) + 1
@@ -56,7 +57,7 @@ def _fuse_block(block: list, single: set, pure) -> None:
 
 def _move(block: list, k: int, target: str) -> bool:
     """Put ``block[k]``'s value where ``target`` is read, if that is in a later statement of ``block``."""
-    reads = {n.id for n in gast.walk(block[k].value) if isinstance(n, gast.Name)}
+    reads = {n.id for n in nodes(block[k].value) if isinstance(n, gast.Name)}
     for stmt in block[k + 1 :]:
         use = _once(stmt, target)
         if use is not None:
@@ -107,7 +108,7 @@ def _find(parent, field: str, target: str):
 
 def _pure(node, resolve, locals_) -> bool:
     """Only arithmetic, comparisons and calls of pure functions (no records popped, no user code)."""
-    for n in gast.walk(node):
+    for n in nodes(node):
         if isinstance(n, gast.Call):
             if not facts.is_in(facts.called(n.func, resolve, locals_), _PURE):
                 return False
@@ -117,4 +118,4 @@ def _pure(node, resolve, locals_) -> bool:
 
 
 def _assigns(stmt) -> set:
-    return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    return {n.id for n in nodes(stmt) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}

@@ -9,6 +9,7 @@ place in the user's source it came from.
 from __future__ import annotations
 
 import operator
+from collections import deque
 from dataclasses import dataclass, field
 
 import gast
@@ -223,8 +224,31 @@ def operands(stmt: Assign) -> tuple[list, dict]:
 
 
 def names_in(node) -> list[str]:
-    """Every variable an atom (or static expression) reads, in order."""
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+    """Every variable an atom (or static expression) reads, in order (``gast.walk``'s, breadth first)."""
+    if isinstance(node, gast.Name):  # the common case: an atom
+        return [node.id]
+    found, queue = [], deque([node])
+    while queue:
+        current = queue.popleft()
+        if isinstance(current, gast.Name):
+            found.append(current.id)
+        for attr in _CHILD_FIELDS.get(type(current)) or _child_fields(type(current)):
+            value = getattr(current, attr, None)
+            if type(value) is list:
+                queue.extend(v for v in value if isinstance(v, gast.AST))
+            elif isinstance(value, gast.AST):
+                queue.append(value)
+    return found
+
+
+_CHILD_FIELDS: dict = {}
+
+
+def _child_fields(kind) -> tuple:
+    """The fields of a node that may hold nodes with names under them (not ``ctx``, ``id``...)."""
+    fields = tuple(f for f in kind._fields if f not in ("ctx", "id", "attr", "kind", "type_comment"))
+    _CHILD_FIELDS[kind] = fields or ("",)  # none: ("",), so that the lookup above finds it next time
+    return _CHILD_FIELDS[kind]
 
 
 def const_value(node):

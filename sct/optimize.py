@@ -12,11 +12,14 @@ def f(x, g):
 
 from __future__ import annotations
 
+import bisect
 import numbers
+from collections import deque
 
 import gast
 
-from .codegen import is_comment, unparse
+from .codegen import child_fields, is_comment, unparse
+from .codegen import nodes as _walk
 
 _KEEP_COMMENTS = {"forward", "backward"}
 
@@ -34,32 +37,6 @@ def demo(source: str) -> str:
     """Optimise a snippet of source and return the result (for doctests)."""
     fn = gast.parse(source).body[0]
     return unparse(optimize(fn))
-
-
-def _walk(node):
-    """Every node under ``node`` (like ``gast.walk``, without its per-field overhead).
-
-    ``ctx`` markers (``Load()``, ``Store()``) are not visited: no pass looks at them
-    as nodes, and they are a third of a function's tree.
-    """
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        for field in _FIELDS.get(type(current)) or _fields(type(current)):
-            value = getattr(current, field, None)
-            if isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, gast.AST))
-            elif isinstance(value, gast.AST):
-                stack.append(value)
-
-
-_FIELDS: dict = {}
-
-
-def _fields(kind) -> tuple:
-    _FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
-    return _FIELDS[kind]
 
 
 # ---- algebraic simplification ------------------------------------------------
@@ -169,9 +146,14 @@ def simplify(fn) -> bool:
     t = _Simplify(_updated_in_place(fn))
     for body in bodies(fn):
         for stmt in body:
-            if _derivative_line(stmt):
+            if _derivative_line(stmt) and _foldable(stmt):
                 t.visit(stmt)
     return t.changed
+
+
+def _foldable(stmt) -> bool:
+    """Does anything in ``stmt`` fold? (If nothing does, folding one part cannot make another fold.)"""
+    return any(_fold(node) is not None for node in _walk(stmt) if isinstance(node, gast.BinOp | gast.UnaryOp))
 
 
 def _derivative_line(stmt) -> bool:
@@ -188,53 +170,51 @@ def _updated_in_place(fn) -> set:
     """Names whose arrays the code changes in place (``d += g``, ``d[i] += g``, ``add_at(d, ...)``)."""
     found = set()
     for node in _walk(fn):
-        target = None
-        if isinstance(node, gast.AugAssign | gast.Assign):
-            for t in getattr(node, "targets", None) or [node.target]:
-                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
-                    found.add(t.value.id)
-            if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
-                found.add(node.target.id)  # ``delta_w += c`` on an array we own
-        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_at":
-            target = node.args[0]
+        _note_in_place(node, found)
+    return found
+
+
+def _note_in_place(node, found: set) -> None:
+    """Add to ``found`` the names whose arrays ``node`` (one node, not what is under it) changes in place."""
+    if isinstance(node, gast.AugAssign | gast.Assign):
+        for t in getattr(node, "targets", None) or [node.target]:
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                found.add(t.value.id)
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            found.add(node.target.id)  # ``delta_w += c`` on an array we own
+    elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_at":
+        target = node.args[0]
         if isinstance(target, gast.Name):
             found.add(target.id)
-    return found
 
 
 def bind_constant(fn, var: str, value) -> None:
     """Read the number ``value`` wherever ``fn`` reads ``var`` (a seed the caller always passes as 1.0)."""
 
-    class Bind(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id == var and isinstance(node.ctx, gast.Load):
-                return gast.Constant(value=value, kind=None)
-            return node
+    for node in list(_walk(fn)):  # in place, field by field: a NodeTransformer rebuilds every list it passes
+        for attr in child_fields(type(node)):
+            child = getattr(node, attr, None)
+            if type(child) is list:
+                if any(_reads(c, var) for c in child):
+                    child[:] = [gast.Constant(value=value, kind=None) if _reads(c, var) else c for c in child]
+            elif _reads(child, var):
+                setattr(node, attr, gast.Constant(value=value, kind=None))
 
-    Bind().visit(fn)
+
+def _reads(node, var: str) -> bool:
+    return isinstance(node, gast.Name) and node.id == var and isinstance(node.ctx, gast.Load)
 
 
 # ---- copy propagation -------------------------------------------------------------
-def _stores(fn):
-    counts = {}
-    for node in _walk(fn):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store | gast.Param):
-            counts[node.id] = counts.get(node.id, 0) + 1
-    return counts
-
-
-def _returned(fn):
-    """Names returned as they are (``return out, (delta_x, delta_y)``): kept for readability."""
-    found = set()
-    for ret in _walk(fn):
-        if isinstance(ret, gast.Return):
-            stack = [ret.value]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, gast.Name):
-                    found.add(node.id)
-                elif isinstance(node, gast.Tuple):
-                    stack.extend(node.elts)
+def _returned_names(ret) -> set:
+    """Names a ``return`` returns as they are (``return out, (delta_x, delta_y)``): kept for readability."""
+    found, stack = set(), [ret.value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, gast.Name):
+            found.add(node.id)
+        elif isinstance(node, gast.Tuple):
+            stack.extend(node.elts)
     return found
 
 
@@ -264,22 +244,65 @@ def propagate_copies(fn) -> bool:
     bodies too). Only adjoints: copies of primal values are removed from the IR
     before emission (:func:`propagate_ir_copies`), so ``# forward`` comments stay true.
     """
-    stores, returned, protected = _stores(fn), _returned(fn), _updated_in_place(fn)
-    loads = _load_counts(fn)
+    stores, loads, returned, protected = _usage(fn)
     changed = False
     for body in list(bodies(fn)):
-        counts = [_load_counts(stmt) for stmt in body]  # kept up to date as copies are folded
-        k = 0
-        while k < len(body):
-            if _fold_copy(body, counts, k, stores, loads, returned, protected):
-                changed = True
-            else:
-                k += 1
+        block = _Block(body)
+        for k in range(len(body)):
+            changed |= _fold_copy(block, k, stores, loads, returned, protected)
+        body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
     return changed
 
 
-def _fold_copy(body, counts, k, stores, loads, returned, protected) -> bool:
-    """Fold the copy at ``body[k]`` into its readers if that is safe (see propagate_copies)."""
+def _usage(fn) -> tuple:
+    """What copy propagation needs of the whole function, in one walk:
+    stores and loads of each name, the names returned, the names updated in place."""
+    stores, loads, returned, protected = {}, {}, set(), set()
+    for node in _walk(fn):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                loads[node.id] = loads.get(node.id, 0) + 1
+            elif isinstance(node.ctx, gast.Store | gast.Param):
+                stores[node.id] = stores.get(node.id, 0) + 1
+        elif isinstance(node, gast.Return):
+            returned |= _returned_names(node)
+        else:
+            _note_in_place(node, protected)
+    return stores, loads, returned, protected
+
+
+class _Block:
+    """A statement list indexed for copy propagation: who reads and who stores each name, where.
+
+    Positions stay those of the list as given; folded copies are only marked dead,
+    so each copy is checked in time proportional to its readers, not to the block.
+    """
+
+    def __init__(self, body):
+        self.body, self.alive = body, [True] * len(body)
+        self.readers, self.stores = {}, {}  # name -> {position: loads there}, name -> [positions]
+        for i, stmt in enumerate(body):
+            stored = set()
+            for node in _walk(stmt):
+                if isinstance(node, gast.Name):
+                    if isinstance(node.ctx, gast.Load):
+                        at = self.readers.setdefault(node.id, {})
+                        at[i] = at.get(i, 0) + 1
+                    elif isinstance(node.ctx, gast.Store):
+                        stored.add(node.id)
+            for var in stored:
+                self.stores.setdefault(var, []).append(i)
+
+    def stored_between(self, var, first, last) -> bool:
+        """Does a live statement at a position in ``first..last`` store ``var``?"""
+        at = self.stores.get(var, ())
+        i = bisect.bisect_left(at, first)
+        return i < len(at) and at[i] <= last
+
+
+def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
+    """Fold the copy at ``block.body[k]`` into its readers if that is safe (see propagate_copies)."""
+    body = block.body
     stmt = body[k]
     if not _is_copy(stmt):
         return False
@@ -289,35 +312,33 @@ def _fold_copy(body, counts, k, stores, loads, returned, protected) -> bool:
         return False
     if {target, source} & protected:
         return False
-    uses = [i for i in range(k + 1, len(body)) if counts[i].get(target)]
-    if sum(counts[i].get(target, 0) for i in uses) != loads.get(target, 0):
+    readers = block.readers.get(target, {})
+    uses = sorted(i for i in readers if i > k)
+    if sum(readers[i] for i in uses) != loads.get(target, 0):
         return False  # read somewhere else too (another block, or before the copy)
-    span = range(k + 1, uses[-1] + 1) if uses else range(0)
     # an assignment reads its value before it stores: the last reader may reassign the source
-    checked = span[:-1] if uses and isinstance(body[uses[-1]], gast.Assign) else span
-    if source is not None and any(source in _store_names(body[i]) for i in checked):
+    last = uses[-1] - 1 if uses and isinstance(body[uses[-1]], gast.Assign) else uses[-1] if uses else k
+    if source is not None and block.stored_between(source, k + 1, last):
         return False
     moved = loads.pop(target, 0)
     if source is not None:
         loads[source] = loads.get(source, 0) + moved - 1
     stores[target] = 0
-    for i in span:
-        _Replace(target, value).visit(body[i])
-        counts[i] = _load_counts(body[i])
-    del body[k], counts[k]
+    replace = _Replace(target, value)
+    for i in uses:
+        replace.visit(body[i])
+        n = readers.pop(i)
+        if source is not None:
+            at = block.readers.setdefault(source, {})
+            at[i] = at.get(i, 0) + n
+    if source is not None:  # the copy itself read the source once
+        at = block.readers[source]
+        at[k] -= 1
+        if not at[k]:
+            del at[k]
+    block.stores[target].remove(k)
+    block.alive[k] = False
     return True
-
-
-def _load_counts(node) -> dict:
-    counts = {}
-    for n in _walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
-
-
-def _store_names(node) -> set:
-    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def _is_copy(stmt):
@@ -346,20 +367,47 @@ def bodies(fn):
 
 # ---- dead code ------------------------------------------------------------------
 def eliminate_dead_code(fn) -> bool:
-    """Drop assignments nothing reads, and comments left heading nothing."""
-    loads = {n.id for n in _walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-    changed = False
-    for body in bodies(fn):
-        keep = []
+    """Drop assignments nothing reads, and comments left heading nothing.
+
+    To a fixed point in one call: dropping a statement drops its reads, which may
+    leave the assignments of what it read unread in turn (a chain of dead
+    statements goes in one call, not one statement a call).
+    """
+    loads = {}
+    for n in _walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    blocks = list(bodies(fn))
+    assigning, pending = {}, deque()  # name -> the assignments of it
+    for body in blocks:
         for stmt in body:
-            if _is_dead(stmt, loads):
-                changed = True
-            else:
-                keep.append(stmt)
-        keep = _drop_orphan_comments(keep)
+            if isinstance(stmt, gast.Assign | gast.AugAssign):
+                for target in _target_names(stmt):
+                    assigning.setdefault(target, []).append(stmt)
+                pending.append(stmt)
+    dead = set()
+    while pending:
+        stmt = pending.popleft()
+        if id(stmt) in dead or not _is_dead(stmt, loads):
+            continue
+        dead.add(id(stmt))
+        for n in _walk(stmt):  # its reads are gone: what only it read is unread now
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                loads[n.id] -= 1
+                if not loads[n.id]:
+                    del loads[n.id]
+                    pending.extend(assigning.get(n.id, ()))
+    changed = False
+    for body in blocks:
+        keep = _drop_orphan_comments([stmt for stmt in body if id(stmt) not in dead])
         changed |= len(keep) != len(body)
         body[:] = keep
     return changed
+
+
+def _target_names(stmt) -> list:
+    targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+    return [n.id for t in targets for n in _walk(t) if isinstance(n, gast.Name)]
 
 
 def _is_dead(stmt, loads) -> bool:
@@ -437,21 +485,29 @@ def propagate_ir_copies(ir) -> None:
     from .ir import Assign, If
 
     keep_names = {ir.output, ir.aux, *ir.params}
-    changed = True
-    while changed:
-        changed = False
-        counts, lost = assignments(ir.body), overwritten(ir)
-        for stmt in ir.body:
-            if not (isinstance(stmt, Assign) and stmt.prim is None and _is_atom_copy(stmt.value)):
+    counts, lost = assignments(ir.body), overwritten(ir)  # dropping a copy changes neither for other names
+    found, kept = {}, []  # variable -> the atom read for it
+    for stmt in ir.body:
+        if isinstance(stmt, Assign) and stmt.prim is None and _is_atom_copy(stmt.value):
+            value = _resolved(stmt.value, found)  # what it copies once the copies before it are gone
+            source = value.id if isinstance(value, gast.Name) else None
+            if stmt.target not in keep_names and counts.get(stmt.target) == 1 and not {stmt.target, source} & lost:
+                found[stmt.target] = value
                 continue
-            source = stmt.value.id if isinstance(stmt.value, gast.Name) else None
-            if stmt.target in keep_names or counts.get(stmt.target) != 1 or {stmt.target, source} & lost:
-                continue
-            ir.body.remove(stmt)
-            _substitute(ir.body, stmt.target, stmt.value)
-            changed = True
-            break
+        kept.append(stmt)
+    if found:
+        ir.body[:] = kept
+        _substitute(ir.body, {var: _resolved(value, found) for var, value in found.items()})
     ir.body[:] = _resolve_static_ifs(ir.body, If)
+
+
+def _resolved(value, found: dict):
+    """``value`` with the copies in ``found`` followed to their end (``a = b; c = a``: ``c`` reads ``b``)."""
+    seen = set()
+    while isinstance(value, gast.Name) and value.id in found and value.id not in seen:
+        seen.add(value.id)
+        value = found[value.id]
+    return value
 
 
 def _is_atom_copy(value) -> bool:
@@ -460,15 +516,29 @@ def _is_atom_copy(value) -> bool:
     )
 
 
-def _substitute(body, target: str, value) -> None:
+def _substitute(body, values: dict) -> None:
+    """Read ``values[v]`` (an atom) wherever the IR statements of ``body`` read ``v``."""
     from .ir import walk
 
-    replace = _Replace(target, value)
+    replace = _ReplaceAll(values)
     for stmt in walk(body):
         for attr in ("value", "test", "iter", "index"):
             node = getattr(stmt, attr, None)
             if isinstance(node, gast.AST):
                 setattr(stmt, attr, replace.visit(node))
+
+
+class _ReplaceAll(gast.NodeTransformer):
+    def __init__(self, values: dict):
+        self.values = values
+
+    def visit_Name(self, node):
+        value = self.values.get(node.id)
+        if value is None or not isinstance(node.ctx, gast.Load):
+            return node
+        if isinstance(value, gast.Name):
+            return gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        return gast.Constant(value=value.value, kind=None)
 
 
 def _resolve_static_ifs(body, If) -> list:

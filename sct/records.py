@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gast
 
-from .codegen import assign, name
+from .codegen import assign, name, nodes
 
 LOAD = gast.Load()
 
@@ -19,8 +19,10 @@ LOAD = gast.Load()
 def shape_only(backward, candidates: set) -> set:
     """Variables in ``candidates`` that ``backward`` reads only as ``unbroadcast``'s second argument."""
     as_shape, reads = {}, {}
+    if not candidates:
+        return set()
     for stmt in backward:  # counts, not node identities: one node may appear in several places
-        for node in gast.walk(stmt):
+        for node in nodes(stmt):
             if _is_unbroadcast(node) and isinstance(node.args[1], gast.Name):
                 as_shape[node.args[1].id] = as_shape.get(node.args[1].id, 0) + 1
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in candidates:
@@ -30,6 +32,8 @@ def shape_only(backward, candidates: set) -> set:
 
 def record_shapes(backward, variables: set, stacks: dict, namer) -> tuple[list, dict]:
     """Read ``v_shape`` for each of ``variables``; returns the new sweep and ``{v: v_shape}``."""
+    if not variables:
+        return backward, {}
     shapes = {v: namer.fresh(f"{v}_shape") for v in sorted(variables)}
 
     class Rewrite(gast.NodeTransformer):

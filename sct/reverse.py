@@ -40,10 +40,10 @@ from .analysis import (
     shape_class,
     shape_classes,
 )
-from .codegen import Source, assign, comment, function_def, name
+from .codegen import Source, assign, comment, function_def, name, nodes
 from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .forward_sweep import ForwardSweep
-from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, operands
+from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
 from .records import popped_stack, record_shapes, shape_only
 from .reverse_branches import BranchReversal
 from .reverse_loops import LoopReversal
@@ -96,11 +96,13 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.assigned = assignments(ir.body)
         self.hoisted = {}  # flag -> (variables recorded before its ``if``, ids of the assignments that no longer are)
         self.deltas = {}  # variable -> name of its adjoint
+        self.adjoint_of = {}  # name of an adjoint -> its variable (the inverse of deltas)
         self.stacks = {}  # variable -> name of its record
         self.src = Source(namer)
         self.problems = []
         self.depth = 0  # loops around the statement being reversed
         self.comments = {}
+        self.reversed_loops = {}  # (loop, state entered with, depth) -> what reversing it gave (see reverse_loop)
 
     # ---- the whole function ------------------------------------------------------
     def build(self, split: bool, many: bool) -> Source:
@@ -153,6 +155,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
     def delta(self, var: str) -> str:
         if var not in self.deltas:
             self.deltas[var] = self.namer.delta(var)
+            self.adjoint_of[self.deltas[var]] = var
         return self.deltas[var]
 
     def stack(self, var: str) -> str:
@@ -167,7 +170,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         loads = {
             n.id
             for stmt in backward
-            for n in gast.walk(stmt)
+            for n in nodes(stmt)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in restoring
         }
         return primal & loads & set(self.stacks)
@@ -364,7 +367,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
 
 
 def _names(node):
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+    return names_in(node)
 
 
 def _stored(body) -> set:
@@ -377,7 +380,7 @@ def _restored_in_place(body) -> list:
     """The array names of the statements ``v[i] = v_stack.pop()`` in ``body`` (restores in place)."""
     found = []
     for stmt in body:
-        for node in gast.walk(stmt):
+        for node in nodes(stmt):
             if isinstance(node, gast.Assign) and popped_stack(node.value) is not None:
                 target = node.targets[0]
                 if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
@@ -387,22 +390,32 @@ def _restored_in_place(body) -> list:
 
 def _drop_pops(body, unused: set) -> list:
     """Remove the record pops of variables the reverse sweep turned out not to read."""
+    if not unused:
+        return [_fill_empty(s) for s in body]
+    kept = [s for s in body if not _unused_pop(s, unused)]
+    for block in bodies_in(kept):
+        block[:] = [s for s in block if not _unused_pop(s, unused)]
+    return [_fill_empty(s) for s in kept]
 
-    class Drop(gast.NodeTransformer):
-        def visit_Assign(self, node):
-            return None if popped_stack(node.value) in unused else node
 
-    dropper = Drop()
-    kept = [dropper.visit(stmt) for stmt in body]
-    return [_fill_empty(s) for s in kept if s is not None]
+def bodies_in(stmts):
+    """The statement lists nested in ``stmts`` (the bodies of its ``if`` and loops, theirs, ...)."""
+    pending = [s for s in stmts if isinstance(s, gast.If | gast.For | gast.While)]
+    while pending:
+        node = pending.pop()
+        for block in (node.body, node.orelse):
+            yield block
+            pending += [s for s in block if isinstance(s, gast.If | gast.For | gast.While)]
+
+
+def _unused_pop(stmt, unused: set) -> bool:
+    return isinstance(stmt, gast.Assign) and popped_stack(stmt.value) in unused
 
 
 def _fill_empty(stmt):
-    for node in gast.walk(stmt):
-        for attr in ("body",):
-            block = getattr(node, attr, None)
-            if isinstance(block, list) and not block and isinstance(node, gast.If | gast.For | gast.While):
-                block.append(gast.Pass())
+    for node in nodes(stmt):
+        if isinstance(node, gast.If | gast.For | gast.While) and not node.body:
+            node.body.append(gast.Pass())
     return stmt
 
 

@@ -22,7 +22,30 @@ LOAD = gast.Load()
 
 class LoopReversal:
     def reverse_loop(self, stmt, state) -> list:
-        """Trips backwards; adjoints carried across trips are zeroed before the loop."""
+        """Trips backwards; adjoints carried across trips are zeroed before the loop.
+
+        A nested loop is reversed once per state it is entered with: the loops
+        around it reverse their bodies more than once to find their own fixed
+        points, which without this would take time exponential in the depth.
+        """
+        if self.depth == 0:  # entered once: nothing around it repeats it
+            return self.reverse_loop_once(stmt, state)
+        key = (id(stmt), frozenset(state.defined), frozenset(state.owned), self.depth)
+        if key not in self.reversed_loops:
+            hoisted = dict(self.hoisted)
+            lines = self.reverse_loop_once(stmt, state)
+            changed = {k: v for k, v in self.hoisted.items() if hoisted.get(k) is not v}
+            removed = hoisted.keys() - self.hoisted.keys()
+            self.reversed_loops[key] = (_clone(lines), set(state.defined), set(state.owned), changed, removed)
+            return lines
+        lines, defined, owned, changed, removed = self.reversed_loops[key]
+        state.defined, state.owned = set(defined), set(owned)
+        for flag in removed:  # what reversing it did to the records hoisted before an ``if``, again
+            self.hoisted.pop(flag, None)
+        self.hoisted.update(changed)
+        return _clone(lines)
+
+    def reverse_loop_once(self, stmt, state) -> list:
         self.depth += 1
         start, before = state.copy(), []
         for _ in range(len(self.active) + 1):  # fixed point: grows monotonically
@@ -83,10 +106,20 @@ class LoopReversal:
         alone = set()
         for found, ids in self.hoisted.values():
             for var in found:
-                assigned = [s for s in walk(self.ir.body) if getattr(s, "target", None) == var]
-                if all(isinstance(s, Assign) and id(s) in ids | self.first for s in assigned):
+                assigned = self.assignments_of().get(var, ())
+                if all(isinstance(s, Assign) and (id(s) in ids or id(s) in self.first) for s in assigned):
                     alone.add(var)
         return alone
+
+    def assignments_of(self) -> dict:
+        """Variable -> the statements that assign it, anywhere in the function (found once)."""
+        if getattr(self, "_assignments_of", None) is None:
+            self._assignments_of = {}
+            for s in walk(self.ir.body):
+                target = getattr(s, "target", None)
+                if target is not None:
+                    self._assignments_of.setdefault(target, []).append(s)
+        return self._assignments_of
 
     def reversed_header(self, stmt) -> gast.For:
         """``for target in <the trips backwards>:``, with an empty body."""
@@ -119,3 +152,14 @@ def _popped_flag(stmt, flags: set, stacks: dict) -> bool:
         return False
     flag, popped = stmt.targets[0].id, popped_stack(stmt.value)
     return flag in flags and popped is not None and popped == stacks.get(flag)
+
+
+def _clone(node):
+    """A copy of generated code (a gast node or a list of them) that shares no node with ``node``."""
+    if isinstance(node, list):
+        return [_clone(n) for n in node]
+    if isinstance(node, gast.AST):
+        new = type(node).__new__(type(node))
+        new.__dict__.update({k: _clone(v) for k, v in node.__dict__.items()})
+        return new
+    return node

@@ -42,7 +42,7 @@ import gast
 import numpy as np
 
 from . import facts
-from .codegen import is_comment, name
+from .codegen import is_comment, name, nodes
 
 
 def _named(module, names: str) -> set:
@@ -93,7 +93,7 @@ class _Types:
     def __init__(self, fn, floats: set, bound: dict, user_globals: dict):
         self.bound = bound  # free names bound when the code was compiled: fixed
         self.resolve = _resolver(bound, user_globals)  # a free name of the generated code -> its object
-        self.locals = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        self.locals = {n.id for n in nodes(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         self.env = {p: (FLOAT, FLOAT) for p in floats}
         self.wraps = []  # the NumPy calls to convert
         self.drops = []  # the float() calls of what is already a Python float
@@ -240,7 +240,7 @@ class _Types:
         raise _GiveUp
 
     def maybe_none(self, node) -> bool:
-        return any(isinstance(n, gast.Name) and n.id in self.nones for n in gast.walk(node))
+        return any(isinstance(n, gast.Name) and n.id in self.nones for n in nodes(node))
 
     def arithmetic(self, pair):
         """Operands of arithmetic: scalars, and no bool that the conversion turned from ``np.bool_``."""
