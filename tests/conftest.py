@@ -1,5 +1,8 @@
 """Shared test helpers: central finite differences and a seeded RNG."""
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,6 +18,11 @@ settings.register_profile(
     "long", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True
 )
 settings.load_profile("ci")
+
+# The persistent cache (sct.cache) is off in the suite, and points at a temporary directory, so a
+# test never reads or writes the user's own; tests/test_persistent_cache.py turns it on where it tests it.
+os.environ["SCT_CACHE"] = "0"
+os.environ["SCT_CACHE_DIR"] = tempfile.mkdtemp(prefix="sct-test-cache-")
 
 
 def numeric_grad(f, args, i, eps=1e-6):
