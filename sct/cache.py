@@ -45,6 +45,7 @@ FORMAT = 1  # bump when the layout of an entry changes
 SUFFIX = ".sct"
 STATS = {"hits": 0, "misses": 0, "stores": 0, "uncacheable": 0}
 _DATA = (int, float, complex, str, bytes, bool, type(None))
+_RUN_TIME = frozenset({"last", "lock"})  # attributes of sct's objects (sct.custom) set while running, not compiling
 
 
 class Uncacheable(Exception):
@@ -137,13 +138,17 @@ def versions() -> tuple:
 
         root = os.path.dirname(os.path.abspath(__file__))
         h = hashlib.blake2b(digest_size=20)
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    path = os.path.join(folder, name)
-                    stat = os.stat(path)
-                    h.update(f"{os.path.relpath(path, root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        folders = [root]
+        while folders:  # sorted, so the same files give the same digest
+            folder = folders.pop()
+            with os.scandir(folder) as found:
+                items = sorted(found, key=lambda item: item.name, reverse=True)
+            for item in items:
+                if item.name.endswith(".py"):
+                    stat = item.stat()
+                    h.update(f"{item.path[len(root) :]}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+                elif item.is_dir() and item.name != "__pycache__":
+                    folders.append(item.path)
         _VERSION.append((FORMAT, __version__, h.hexdigest(), sys.version, np.__version__, gast.__version__))
     scipy = sys.modules.get("scipy")
     return (*_VERSION[0], getattr(scipy, "__version__", None))
@@ -218,7 +223,8 @@ def token(value, depth: int = 0, seen: set | None = None):
         if id(value) in seen:
             return ("again", kind.__qualname__)
         seen.add(id(value))
-        return ("sct", kind.__qualname__, token(vars(value), depth + 1, seen))
+        state = {k: v for k, v in vars(value).items() if k not in _RUN_TIME}
+        return ("sct", kind.__qualname__, token(state, depth + 1, seen))
     module, qualname = _ref(value)
     return ("ref", module, qualname, _module_file(module))
 

@@ -21,8 +21,9 @@ settings.load_profile("ci")
 
 # The persistent cache (sct.cache) is off in the suite, and points at a temporary directory, so a
 # test never reads or writes the user's own; tests/test_persistent_cache.py turns it on where it tests it.
-os.environ["SCT_CACHE"] = "0"
-os.environ["SCT_CACHE_DIR"] = tempfile.mkdtemp(prefix="sct-test-cache-")
+# SCT_TEST_CACHE=DIR runs the whole suite with the cache on in DIR (twice: the second run's code comes from it).
+os.environ["SCT_CACHE"] = "1" if os.environ.get("SCT_TEST_CACHE") else "0"
+os.environ["SCT_CACHE_DIR"] = os.environ.get("SCT_TEST_CACHE") or tempfile.mkdtemp(prefix="sct-test-cache-")
 
 
 def numeric_grad(f, args, i, eps=1e-6):

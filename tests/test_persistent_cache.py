@@ -285,6 +285,45 @@ def test_a_rule_registered_in_one_process_is_not_served_to_another(dirs):
     assert got["stats"]["hits"] == 1  # the last two were served from the cache
 
 
+def test_custom_vjp_rules_are_compiled_in_each_process(dirs):
+    """The generated code calls a wrapper sct made for the rule: not rebuildable by name, so never stored."""
+    modules, cache_dir = dirs
+    write(
+        modules,
+        "main",
+        """\
+        import numpy as np
+        import sct
+
+
+        @sct.custom_vjp
+        def clip(x):
+            return x
+
+
+        def clip_fwd(x):
+            return x, None
+
+
+        def clip_bwd(res, g):
+            return (np.clip(g, -1.0, 1.0),)
+
+
+        clip.defvjp(clip_fwd, clip_bwd)
+
+
+        def f(x):
+            return np.sum(clip(x * 3.0))
+        """,
+    )
+    code = "import main\nreport(g=sct.grad(main.f)(np.linspace(0.1, 1.0, 3)))\n"
+    for _ in range(2):
+        got = run(code, modules, cache_dir)
+        np.testing.assert_allclose(got["results"]["g"][2], [3.0, 3.0, 3.0])
+        assert got["stats"]["hits"] == 0 and got["stats"]["uncacheable"] >= 1
+    assert cache.entries(str(cache_dir)) == []
+
+
 def test_a_changed_rule_or_version_is_never_served_stale(tmp_path):
     """A copy of sct with one rule edited: the next process compiles with the new rule."""
     modules, cache_dir, package = tmp_path / "modules", tmp_path / "cache", tmp_path / "package"
@@ -372,6 +411,9 @@ def fresh(monkeypatch, tmp_path):
     monkeypatch.setenv("SCT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(api, "_CACHE", weakref.WeakKeyDictionary())
     monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
+    # rules other tests registered in this process are no part of these keys (a process that registers
+    # one is test_a_rule_registered_in_one_process_is_not_served_to_another)
+    monkeypatch.setattr(cache, "_user_rules", lambda: ())
     return tmp_path
 
 
