@@ -30,6 +30,7 @@ import hashlib
 import marshal
 import os
 import sys
+import sysconfig
 import tempfile
 import time
 import types
@@ -160,7 +161,7 @@ def _resolve(module: str, qualname: str):
     if obj is None or "<" in qualname:
         raise LookupError(qualname)
     for part in qualname.split("."):
-        obj = getattr(obj, part)  # AttributeError is a LookupError? no: caught by the callers
+        obj = getattr(obj, part)  # an AttributeError: the callers take it as not found
     return obj
 
 
@@ -213,7 +214,10 @@ def token(value, depth: int = 0, seen: set | None = None):
     if kind is types.FunctionType:  # what it relies on, as for the function differentiated
         from .variants import _guards
 
-        return ("function", guards_token(_guards(value), depth + 1))
+        if id(value) in seen:  # a function reached again (lib.g calling lib.g): described where first met
+            return ("again", value.__module__, value.__qualname__, _code(value.__code__))
+        seen.add(id(value))
+        return ("function", guards_token(_guards(value), depth + 1, seen))
     if isinstance(value, type):
         module, qualname = _ref(value)
         return ("class", module, qualname, _module_file(module))
@@ -236,8 +240,10 @@ def _shallow(value, depth: int) -> tuple:
     return token(value, depth)
 
 
-def guards_token(guards, depth: int = 0) -> tuple:
-    """``guards`` (see ``sct.variants._guards``) as a token, with the plain data globals each function reads."""
+def guards_token(guards, depth: int = 0, seen: set | None = None) -> tuple:
+    """``guards`` (see ``sct.variants._guards``) as a token, with the plain data globals each function reads
+    and what it reaches as attributes of modules (``lib.g``)."""
+    seen = set() if seen is None else seen
     cells, names, codes = guards
     found = [("cell", _shallow(value, depth + 1)) for _, value in cells]
     found += sorted(
@@ -254,9 +260,51 @@ def guards_token(guards, depth: int = 0) -> tuple:
                 token(defaults, depth + 1),
                 token(kwdefaults, depth + 1),
                 _data_globals(fn, code),
+                _module_attributes(fn, code, depth + 1, seen),
             )
         )
     return (*found, *sorted(described, key=repr))
+
+
+def _library(module) -> bool:
+    """A module the versions in the key cover: built in, the standard library, NumPy, SciPy, gast or sct."""
+    path = getattr(module, "__file__", None)
+    top = module.__name__.partition(".")[0]
+    return not isinstance(path, str) or top in _VERSIONED or path.startswith(_STDLIB) and "-packages" not in path
+
+
+_VERSIONED = frozenset({"numpy", "scipy", "gast", "sct"})
+_STDLIB = tuple(sorted({os.path.join(sysconfig.get_paths()[k], "") for k in ("stdlib", "platstdlib")}))
+
+
+def _module_attributes(fn, code, depth: int, seen: set) -> tuple:
+    """What ``code`` may reach as an attribute of a user's module (``lib.g``, ``pkg.sub.h``).
+
+    sct inlines such a function's body, but the guards hold only the module: so
+    every attribute of a reachable user module (not of a library) named anywhere
+    in the code is part of the key, functions with what they rely on.
+    """
+    names = sorted(_global_names(code))
+    scope = getattr(fn, "__globals__", {})
+    stack = [scope[n] for n in names if isinstance(scope.get(n), types.ModuleType)]
+    visited, found = set(), []
+    while stack:
+        module = stack.pop()
+        if id(module) in visited or _library(module):
+            continue
+        visited.add(id(module))
+        for name in names:
+            value = vars(module).get(name, dispatch.ABSENT)
+            if value is dispatch.ABSENT:
+                continue
+            if isinstance(value, types.ModuleType):
+                stack.append(value)
+                found.append((module.__name__, name, ("module", value.__name__)))
+            elif isinstance(value, np.ndarray):
+                found.append((module.__name__, name, ("ndarray", value.ndim, value.dtype.str)))
+            else:
+                found.append((module.__name__, name, token(value, depth, seen)))
+    return tuple(sorted(found, key=repr))
 
 
 def _data_globals(fn, code) -> tuple:

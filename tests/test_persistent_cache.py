@@ -206,6 +206,32 @@ def test_an_edited_callee_or_default_in_another_module_is_compiled_again(dirs):
     assert run(code, modules, cache_dir)["stats"]["hits"] == 1
 
 
+def test_an_edited_function_reached_through_a_module_is_compiled_again(dirs):
+    """``lib.g(x)`` and ``pkg.sub.h(x)``: sct inlines their bodies, though f names only the modules."""
+    modules, cache_dir = dirs
+    write(
+        modules,
+        "main",
+        "import numpy as np\nimport lib\nimport pkg.sub\n\n"
+        "def f(x):\n    return np.sum(lib.g(x)) + np.sum(pkg.sub.h(x))\n",
+    )
+    write(modules / "pkg", "__init__", "")
+    code = "import main\nreport(g=sct.grad(main.f)(np.linspace(0.1, 1.0, 3)))\n"
+    x = np.linspace(0.1, 1.0, 3)
+    versions = [
+        ("2.0 * np.sin(v)", "np.exp(v)", 2.0 * np.cos(x) + np.exp(x)),
+        ("3.0 * np.sin(v)", "np.exp(v)", 3.0 * np.cos(x) + np.exp(x)),
+        ("3.0 * np.sin(v)", "np.exp(2.0 * v)", 3.0 * np.cos(x) + 2.0 * np.exp(2.0 * x)),
+    ]
+    for g, h, expected in versions:
+        write(modules, "lib", f"import numpy as np\n\ndef g(v):\n    return {g}\n")
+        write(modules / "pkg", "sub", f"import numpy as np\n\ndef h(v):\n    return {h}\n")
+        got = run(code, modules, cache_dir)
+        assert got["stats"]["hits"] == 0
+        np.testing.assert_allclose(got["results"]["g"][2], expected)
+    assert run(code, modules, cache_dir)["stats"]["hits"] == 1
+
+
 def test_globals_and_closures_are_part_of_the_key(dirs):
     modules, cache_dir = dirs
     write(
