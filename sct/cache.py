@@ -219,8 +219,7 @@ def token(value, depth: int = 0, seen: set | None = None):
         seen.add(id(value))
         return ("function", guards_token(_guards(value), depth + 1, seen))
     if isinstance(value, type):
-        module, qualname = _ref(value)
-        return ("class", module, qualname, _module_file(module))
+        return _class(value, depth, seen)
     if isinstance(value, np.ndarray):
         raise Uncacheable("an array")
     if kind.__module__.startswith("sct.") and hasattr(value, "__dict__"):  # custom_vjp, a rule's wrapper
@@ -231,6 +230,30 @@ def token(value, depth: int = 0, seen: set | None = None):
         return ("sct", kind.__qualname__, token(state, depth + 1, seen))
     module, qualname = _ref(value)
     return ("ref", module, qualname, _module_file(module))
+
+
+def _class(cls, depth: int, seen: set) -> tuple:
+    """A class by name, with what its body defines (methods sct may inline, class attributes), base classes too."""
+    module, qualname = _ref(cls)
+    if id(cls) in seen:
+        return ("again", module, qualname)
+    seen.add(id(cls))
+    members = []
+    for owner in cls.__mro__:
+        if owner is object or _library(sys.modules.get(owner.__module__) or sys):
+            continue
+        for name, member in vars(owner).items():
+            member = getattr(member, "__func__", member)  # a staticmethod's or classmethod's function
+            if isinstance(member, property):
+                member = (member.fget, member.fset)
+            dunder = name.startswith("__") and name.endswith("__")
+            if dunder and not isinstance(member, types.FunctionType):
+                continue  # __module__, __dict__, __doc__ ...
+            if isinstance(member, np.ndarray):
+                members.append((owner.__qualname__, name, "ndarray", member.ndim, member.dtype.str))
+            else:
+                members.append((owner.__qualname__, name, token(member, depth + 1, seen)))
+    return ("class", module, qualname, _module_file(module), tuple(members))
 
 
 def _shallow(value, depth: int) -> tuple:

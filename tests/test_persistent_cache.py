@@ -505,3 +505,39 @@ def test_the_default_directory(monkeypatch, tmp_path):
     assert cache.directory() == str(tmp_path / "sct")
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert cache.directory() == os.path.join(os.path.expanduser("~"), ".cache", "sct")
+
+
+def test_an_object_argument_and_its_class(dirs):
+    """An object passed in: its methods are inlined; its class, with what the class body defines, is in the key."""
+    modules, cache_dir = dirs
+    write(
+        modules,
+        "main",
+        """\
+        import os
+        import numpy as np
+
+
+        class Model:
+            scale = float(os.environ["SCALE"])
+
+            def __init__(self, w):
+                self.w = w
+
+            def loss(self, x):
+                return self.scale * np.sum(self.w * x ** 2)
+
+
+        def f(m, x):
+            return m.loss(x)
+        """,
+    )
+    code = """\
+    import main
+    report(g=sct.grad(main.f, wrt=1)(main.Model(np.ones(3)), np.linspace(0.1, 1.0, 3)))
+    """
+    x = np.linspace(0.1, 1.0, 3)
+    for scale, hits in [("2.0", 0), ("3.0", 0), ("2.0", 1)]:
+        got = run(code, modules, cache_dir, SCALE=scale)
+        np.testing.assert_allclose(got["results"]["g"][2], 2 * float(scale) * x)
+        assert got["stats"]["hits"] == hits

@@ -5,8 +5,10 @@ has the entry; tested through ``multiprocessing.Pool`` with the spawn start meth
 """
 
 import multiprocessing
+import os
 import pickle
-import weakref
+import subprocess
+import sys
 
 import numpy as np
 import pickle_targets as T
@@ -98,16 +100,31 @@ def test_a_function_pickle_cannot_find_is_refused_by_pickle():
         pickle.dumps(gradient)
 
 
+FILL = """\
+import numpy as np
+import pickle_targets as T
+import sct
+
+w, x = np.linspace(0.1, 0.3, 3), np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+sct.grad(T.loss)(w, x)
+sct.value_and_grad(T.loss_aux, wrt=(0, 1), has_aux=True)(w, x)
+T.decorated(0.5, 1.5)
+"""
+
+
 def test_spawned_pool_workers_rebuild_from_the_cache(tmp_path, monkeypatch, rng):
-    """Spawned workers unpickle the gradient objects and find their code in the persistent cache."""
+    """Spawned workers unpickle the gradient objects and find their code in the persistent cache.
+
+    A fresh process fills the cache: this one's keys differ where other tests registered rules here.
+    """
     monkeypatch.setenv("SCT_CACHE", "1")
     monkeypatch.setenv("SCT_CACHE_DIR", str(tmp_path))  # the workers inherit the environment
-    monkeypatch.setattr(api, "_CACHE", weakref.WeakKeyDictionary())  # compiled afresh here: stored on disk
-    monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join([here, os.path.dirname(here), os.environ.get("PYTHONPATH", "")])
+    subprocess.run([sys.executable, "-c", FILL], env={**os.environ, "PYTHONPATH": path}, check=True, timeout=300)
     w, x = _args(rng)
     gradients = [sct.grad(T.loss), sct.value_and_grad(T.loss_aux, wrt=(0, 1), has_aux=True), T.decorated]
-    monkeypatch.setattr(T.decorated, "_variants", {})  # made at import: it holds its variants
-    expected = [gradients[0](w, x), gradients[1](w, x), T.decorated(0.5, 1.5)]  # compiles, and stores
+    expected = [gradients[0](w, x), gradients[1](w, x), T.decorated(0.5, 1.5)]  # pickled after a call
     tasks = [(gradients[0], (w, x)), (gradients[1], (w, x)), (T.decorated, (0.5, 1.5))]
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         results = pool.map(T.worker, tasks, chunksize=1)
