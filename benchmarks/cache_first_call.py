@@ -72,9 +72,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from workloads import WORKLOADS
 
-    print(
-        "| workload | first call, compiled | first call, from the cache | beyond a steady call | key + read + rebuild |"
-    )
+    print("| workload | first call, compiled | first call, from the cache | beyond a steady call | cache lookup |")
     print("|---|---|---|---|---|")
     for w in WORKLOADS:
         with tempfile.TemporaryDirectory() as cache_dir:
