@@ -1,6 +1,8 @@
 """Shared test helpers: central finite differences and a seeded RNG."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -24,6 +26,8 @@ settings.load_profile("ci")
 # SCT_TEST_CACHE=DIR runs the whole suite with the cache on in DIR (twice: the second run's code comes from it).
 os.environ["SCT_CACHE"] = "1" if os.environ.get("SCT_TEST_CACHE") else "0"
 os.environ["SCT_CACHE_DIR"] = os.environ.get("SCT_TEST_CACHE") or tempfile.mkdtemp(prefix="sct-test-cache-")
+if not os.environ.get("SCT_TEST_CACHE"):
+    atexit.register(shutil.rmtree, os.environ["SCT_CACHE_DIR"], True)
 
 
 def numeric_grad(f, args, i, eps=1e-6):
