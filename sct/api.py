@@ -12,6 +12,7 @@ import functools
 import gc
 import inspect
 import operator
+import sys
 import threading
 import types
 import weakref
@@ -23,6 +24,7 @@ from . import (
     aliases,
     analysis,
     anf,
+    cache,
     codegen,
     containers,
     dispatch,
@@ -277,7 +279,12 @@ def compiled(fn, positions, sig, **options) -> Compiled:
         variant = variants.get(key)
         if variant is None or not variant.fresh():
             guards = _guards(fn)  # taken first: a change during the build is caught next call
-            variant = build(fn, positions, sig, **options, counted=counted)
+            stored = cache.key(fn, positions, sig, options, guards)  # on disk: None where off or not describable
+            variant = cache.load(stored, fn) if stored is not None else None
+            if variant is None:
+                variant = build(fn, positions, sig, **options, counted=counted)
+                if stored is not None:
+                    cache.store(stored, fn, variant)
             variant.guards = guards
             variants[key] = variant
         return variant
@@ -538,6 +545,23 @@ class _Differentiated:
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
 
+    def __reduce__(self):
+        """Pickled as the function and the options: compiled code is rebuilt where it is unpickled
+        (from the persistent cache, :mod:`sct.cache`, where it has the entry)."""
+        fn, wrt = self._spec
+        if self._receiver is not _NO_RECEIVER:  # obj.f of a method decorated in the class body: obj.f again
+            name = getattr(self.fn, "__name__", None)
+            owner = inspect.getattr_static(type(self._receiver), name, None) if name else None
+            if isinstance(owner, _Differentiated) and owner._spec[0] is self.fn:
+                return getattr, (self._receiver, name)
+        module, qualname = getattr(self, "__module__", None), getattr(self, "__qualname__", None)
+        found = sys.modules.get(module) if isinstance(module, str) else None
+        for part in qualname.split(".") if found is not None and isinstance(qualname, str) else ():
+            found = getattr(found, part, None)
+        if found is self:  # @sct.grad on a module-level function: the module's name for it
+            return qualname
+        return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux)
+
 
 def _positional_names(fn) -> list | None:
     """The names ``fn`` takes its positional parameters by (keywords bind to them), or None if unknown."""
@@ -597,6 +621,11 @@ class ValueAndGrad(_Differentiated):
 
     def _result(self, value, grads):
         return value, grads
+
+
+def _unpickled(with_value: bool, fn, wrt, has_aux):
+    """A gradient object made again from what ``_Differentiated.__reduce__`` pickled."""
+    return (ValueAndGrad if with_value else Grad)(fn, wrt, has_aux)
 
 
 def grad(fn=None, wrt=0, has_aux=False):

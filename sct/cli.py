@@ -21,7 +21,7 @@ import traceback
 import types
 from pathlib import Path
 
-from . import __version__, api
+from . import __version__, api, cli_cache
 from .cli_check import (  # noqa: F401 (parse_arguments: part of sct.cli for the tests)
     check_gradient,
     exception_line,
@@ -284,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--wrt", help=wrt_help + " (default: the first parameter)")
     export.add_argument("-o", "--output", required=True, metavar="OUT.py", help="the file to write ('-': stdout)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.py if it exists")
+    cli_cache.register(commands, fmt)
     return parser
 
 

@@ -265,22 +265,35 @@ def compile_unrun(text: str, like) -> types.CodeType:
     return compile(text, like.co_filename, "exec", flags=like.co_flags & _FUTURE_FLAGS, dont_inherit=True)
 
 
-def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str):
+def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str, code=None):
     """Compile generated ``text`` defining ``fn_name``; returns the function.
 
     The function reads the user's module globals live (so a changed global
     constant is seen), and ``np``, ``math``, our helpers and the builtins the
-    module shadows through a closure.
+    module shadows through a closure. ``code``: ``(code object, parameter
+    names)`` as an earlier compile of the same text made it (:mod:`sct.cache`),
+    used where it binds the same names. The function's ``__sct_compiled__``
+    says how it was made, for the cache.
     """
     bound = namespace(user_globals, helpers)
-    params = ", ".join(bound)
-    header = f"def __sct_make__({params}):\n"
+    header = f"def __sct_make__({', '.join(bound)}):\n"
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
     module_text = header + body + f"    return {fn_name}\n"
     filename = f"<sct {label} #{next(_counter)}>"
-    code = compile(module_text, filename, "exec")
+    if code is not None and tuple(code[1]) == tuple(bound):
+        code = _renamed(code[0], filename)
+    else:
+        code = compile(module_text, filename, "exec")
     make_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
     make = types.FunctionType(make_code, user_globals, "__sct_make__")
     lines = module_text.splitlines(keepends=True)
     linecache.cache[filename] = (len(module_text), None, lines, filename)
-    return make(**bound)
+    function = make(**bound)
+    function.__sct_compiled__ = (text, fn_name, label, dict(helpers), code, tuple(bound))
+    return function
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    """``code`` and the code objects in it, as if compiled from ``filename``."""
+    consts = tuple(_renamed(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)

@@ -1,5 +1,10 @@
 """Shared test helpers: central finite differences and a seeded RNG."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,6 +20,14 @@ settings.register_profile(
     "long", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True
 )
 settings.load_profile("ci")
+
+# The persistent cache (sct.cache) is off in the suite, and points at a temporary directory, so a
+# test never reads or writes the user's own; tests/test_persistent_cache.py turns it on where it tests it.
+# SCT_TEST_CACHE=DIR runs the whole suite with the cache on in DIR (twice: the second run's code comes from it).
+os.environ["SCT_CACHE"] = "1" if os.environ.get("SCT_TEST_CACHE") else "0"
+os.environ["SCT_CACHE_DIR"] = os.environ.get("SCT_TEST_CACHE") or tempfile.mkdtemp(prefix="sct-test-cache-")
+if not os.environ.get("SCT_TEST_CACHE"):
+    atexit.register(shutil.rmtree, os.environ["SCT_CACHE_DIR"], True)
 
 
 def numeric_grad(f, args, i, eps=1e-6):
