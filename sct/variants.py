@@ -9,6 +9,8 @@ when it was compiled, so before reuse its *guards* are checked by identity.
 from __future__ import annotations
 
 import inspect
+import sys
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,8 +77,15 @@ def _guards(fn, seen=None) -> tuple:
         if isinstance(value, _DATA) and type(value) is not bool and name not in builtins_:
             continue  # read live; but one that shadows a builtin is renamed and bound in (sct.parse)
         names.append((scope, name, value))
-        if inspect.isfunction(value):  # a user function sct may differentiate through
-            more = _guards(value, seen)
+        found = [value] if inspect.isfunction(value) else []  # a user function sct may differentiate through
+        if isinstance(value, types.ModuleType) and not _library(value):  # lib.g: sct inlines lib's g
+            for attr in _global_names(code):
+                inner = vars(value).get(attr, _ABSENT)
+                if inspect.isfunction(inner):
+                    names.append((vars(value), attr, inner))
+                    found.append(inner)
+        for inner in found:
+            more = _guards(inner, seen)
             cells += more[0]
             names += more[1]
             codes += more[2]
@@ -87,6 +96,12 @@ def _guards(fn, seen=None) -> tuple:
             names += more[1]
             codes += more[2]
     return tuple(cells), tuple(names), tuple(codes)
+
+
+def _library(module) -> bool:
+    """A module of Python's, NumPy's, SciPy's or sct's own: its functions are called by their rules, not inlined."""
+    top = module.__name__.split(".")[0]
+    return top in sys.stdlib_module_names or top in ("numpy", "scipy", "sct", "gast")
 
 
 def _global_names(code) -> set:

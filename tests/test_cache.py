@@ -223,3 +223,17 @@ def test_fresh_variant_checks_are_identity_tests_only():
     assert len(cells) == 2 and len(codes) == 1
     assert all(name != "C" for _, name, _ in names)  # data globals are not guarded
     assert variant.fresh()
+
+
+def test_a_function_reached_through_a_module_rebound_later_gets_the_new_gradient():
+    """``lib.g`` is inlined: rebinding it in ``lib`` must not serve the old gradient (it did, silently)."""
+    lib = P.load("import numpy as np\n\n\ndef g(v):\n    return np.sin(v) * 2.0\n", name=None)
+    module = P.load("import numpy as np\n\n\ndef f(x):\n    return np.sum(lib.g(x))\n", name=None)
+    module.lib = lib
+    x = np.array([0.3, 0.5])
+    g = sct.grad(module.f)
+    assert np.allclose(g(x), 2.0 * np.cos(x))
+    assert np.allclose(g(x), 2.0 * np.cos(x))  # the dispatcher's path too
+    lib.g = lambda v: np.cos(v)
+    assert np.allclose(g(x), -np.sin(x))
+    assert np.allclose(sct.grad(module.f)(x), -np.sin(x))
