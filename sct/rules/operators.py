@@ -88,5 +88,5 @@ defjvp(
 defvjp(dropped_last, lambda g, ans, items: call(appended, g, call(zeros_like, items[-1])))
 defjvp(dropped_last, lambda g, ans, items: call(dropped_last, g))
 # Copy on write (``x = copied(x)`` before ``x[i] = v``): the identity, for derivatives.
-defvjp(copied, lambda g, ans, x: g)
+defvjp(copied, lambda g, ans, x: g, ndim=lambda ranks, args, kwargs: ranks[0])  # a copy: x's rank
 defjvp(copied, lambda g, ans, x: call(copied, g))
