@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SctError
+from .errors import SctError, a
 
 _COMPLEX_LATER = "sct does not differentiate complex numbers yet: pass the real and imaginary parts as two floats"
 
@@ -53,7 +53,7 @@ def _what(leaf) -> str:
         return f"an array of dtype {leaf.dtype}"
     text = repr(leaf)
     text = text if len(text) <= 40 else text[:37] + "..."
-    return f"a {type(leaf).__name__} ({text})"
+    return f"{a(type(leaf).__name__)} ({text})"
 
 
 def check_argument(fn_name: str, i: int, arg, integers_ok: bool = False) -> None:

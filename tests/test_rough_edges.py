@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import programs as P
@@ -93,3 +94,151 @@ def test_an_assigned_lambda_with_a_default_can_be_called_without_it():
 def test_a_lambda_default_is_evaluated_where_the_lambda_is_made():
     fn = _load("c = 2.0\nh = lambda t, k=c: t * k\nc = 5.0\nreturn h(x) * c")
     assert sct.grad(fn)(1.0) == pytest.approx(10.0)
+
+
+# ---- hangs and crashes on user input ------------------------------------------------------
+USER = """\
+import numpy as np
+import functools
+
+WRITTEN = []
+
+
+def f(x, y):
+    return x * y + np.sin(x)
+
+
+def writes(x):
+    x[0] = 3.0
+    return np.sum(x * x)
+
+
+class Model:
+    def loss(self, x):
+        return x * 2.0
+
+
+model = Model()
+part = functools.partial(f, y=1.0)
+"""
+
+
+def main(capsys, *argv):
+    """``cli.main(argv)`` in this process: (exit status, stdout, stderr)."""
+    from sct import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def user(tmp_path):
+    return write(tmp_path, USER)
+
+
+def test_a_huge_power_in_args_is_refused_at_once(user):
+    code, _, err = run("check", user + ":f", "--args", "9**9**9, 1.0", timeout=30)
+    assert_user_error(code, err, "9 ** 9 ** 9", "too large")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        ("1/0, 1.0", ["`1 / 0`", "ZeroDivisionError"]),
+        ("np.ones(10**10), 1.0", ["np.ones(10 ** 10)", "too large"]),
+        ("np.ones((10**6, 1)) * np.ones(10**6), 1.0", ["too large"]),
+        ("np.random.randn(10**5, 10**5), 1.0", ["too large"]),
+        ("np.linspace(0, 1, 10**9), 1.0", ["too large"]),
+        ("np.arange(1e12), 1.0", ["too large"]),
+        ("(1.0,) * 10**9, 1.0", ["only for numbers and arrays"]),
+        ("'ab' * 10**10, 1.0", ["only for numbers and arrays"]),
+        ("10**400 * 1.0, 1.0", ["OverflowError"]),
+        ("np.ones(-1), 1.0", ["negative dimensions"]),
+        ("[1.0, 2.0", ["`[` at column 1 is never closed"]),
+        ("1.0, 2.0)", ["`)` at column 9 closes no bracket"]),
+    ],
+)
+def test_bad_args_are_the_users_error(capsys, user, args, fragments):
+    assert_user_error(*main(capsys, "check", user + ":f", "--args", args)[::2], *fragments)
+
+
+def test_args_evaluation_has_a_time_limit():
+    import time
+
+    from sct.cli_check import _time_limit
+    from sct.errors import UserError
+
+    start = time.monotonic()
+    with pytest.raises(UserError, match="too slow"), _time_limit(0.2, "too slow"):
+        time.sleep(5)
+    assert time.monotonic() - start < 2
+
+
+def test_the_mean_of_an_empty_array_behaves_as_numpy_does():
+    for body in ("return np.mean(x)", "return np.sum(np.mean(x, axis=0))", "return np.sum(np.var(x, axis=1))"):
+        fn = _load(body)
+        for shape in [(0,), (0, 3), (3, 0)][1 if "axis=1" in body else 0 :]:
+            x = np.zeros(shape)
+            with warnings.catch_warnings(record=True) as theirs:
+                warnings.simplefilter("always")
+                expected = fn(x)
+            with warnings.catch_warnings(record=True) as ours:  # NumPy's "mean of empty slice" where fn gives it
+                warnings.simplefilter("always")
+                value, grad = sct.value_and_grad(fn)(x)
+            assert np.isnan(value) == np.isnan(expected) and grad.shape == shape
+            if "var" not in body:  # (var's rule takes a mean of each group: NumPy warns once more for empty ones)
+                assert {str(w.message) for w in ours} == {str(w.message) for w in theirs}
+
+
+@pytest.mark.parametrize("func", ["np.save", "np.sin", "functools.partial", "Model", "model", "part"])
+def test_func_must_be_defined_in_the_file_and_nothing_is_called_before(capsys, user, tmp_path, func):
+    target = tmp_path / "written"
+    code, _, err = main(capsys, "check", f"{user}:{func}", "--args", f"{str(target)!r}, 1.0")
+    assert_user_error(code, err, "FUNC must be a function defined in")
+    assert not list(tmp_path.glob("written*"))
+
+
+@pytest.mark.parametrize(
+    ("func", "fragment"),
+    [
+        ("Model", "is a class (name one of its methods, for example Model.loss)"),
+        ("model", "is an instance of Model (name one of its methods, for example model.loss)"),
+        ("part", "is a functools.partial"),
+        ("np.save", "defined in"),
+    ],
+)
+def test_what_func_is_is_said(capsys, user, func, fragment):
+    assert_user_error(*main(capsys, "dump", f"{user}:{func}")[::2], fragment)
+
+
+def test_a_method_of_a_class_in_the_file_is_fine(capsys, user):
+    code, out, err = main(capsys, "dump", user + ":Model.loss", "--wrt", "x")
+    assert code == 0 and "def grad_loss" in out, err
+
+
+def test_sct_check_never_writes_into_the_users_values(capsys, user):
+    code, out, err = main(capsys, "check", user + ":writes", "--args", "[1.0, 2.0]")
+    assert code == 0, out + err
+    assert "writes(x) = 13" in out  # 3**2 + 2**2, at the given point, not at one the first call changed
+
+
+# ---- command-line input that makes no sense --------------------------------------------
+def test_a_directory_is_said_to_be_one(capsys, user, tmp_path):
+    assert_user_error(*main(capsys, "dump", str(tmp_path) + ":f")[::2], "is a directory")
+    (tmp_path / "out").mkdir()
+    code, _, err = main(capsys, "export", user + ":f", "-o", str(tmp_path / "out"), "--force")
+    assert_user_error(code, err, "is a directory")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--max-rows", "-5"), ("--max-rows", "0"), ("--rtol", "-1"), ("--atol", "nan")]
+)
+def test_nonsense_options_are_refused_with_a_reason(capsys, user, option, value):
+    code, _, err = main(capsys, "check", user + ":f", "--args", "1.0, 2.0", option, value)
+    assert_user_error(code, err, f"{option} {value}")
+
+
+def test_grammar_an_int(capsys, tmp_path):
+    path = write(tmp_path, "COUNTER = 3\n")
+    assert_user_error(*main(capsys, "dump", path + ":COUNTER")[::2], "COUNTER is an int, not a function")

@@ -34,9 +34,19 @@ def _sum(value, axis, keepdims):
     return np.sum(value) if axis is None else np.sum(value, axis=axis)
 
 
-def _count(x, ans):
-    """How many elements each result of a reduction of ``x`` combined."""
-    return np.size(x) / np.size(ans)
+def _count(x, axis):
+    """How many elements each result of a reduction of ``x`` over ``axis`` combined.
+
+    The product of the reduced lengths, never a quotient: an empty ``x`` (or an
+    empty result) must not divide by zero where NumPy itself returns nan.
+    """
+    if axis is None:
+        return np.size(x)
+    count = None
+    for a in axis if isinstance(axis, tuple) else (axis,):
+        length = np.shape(x)[a]
+        count = length if count is None else count * length
+    return count
 
 
 # ---- sums and means -------------------------------------------------------------------
@@ -46,8 +56,8 @@ def _sum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
 
 def _mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
     if axis is None and not keepdims:
-        return np.full_like(x, g / np.size(x))
-    return _spread(g, x, axis, keepdims) / _count(x, ans)
+        return np.full_like(x, g) / np.size(x)  # not g / np.size(x): x may be empty
+    return _spread(g, x, axis, keepdims) / _count(x, axis)
 
 
 linear(np.sum, _sum_vjp, ndim=reduction, rest=(None,))
@@ -269,7 +279,7 @@ defjvp(np.ptp, _ptp_jvp, None)
 # ---- variance and standard deviation ------------------------------------------------------
 def _centered(x, axis, ddof, ans):
     """d var / d x: 2 (x - mean) / (N - ddof), N the number of elements in each group."""
-    return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, ans) - ddof)
+    return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, axis) - ddof)
 
 
 def _var_vjp(g, ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
