@@ -34,6 +34,8 @@ user's functions in :mod:`sct.anf_calls`.
 
 from __future__ import annotations
 
+import ast
+
 import gast
 import numpy as np
 
@@ -234,6 +236,15 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             return self.unpack(target, value)
         if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
             return self.set_item(target, value)
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
+            inner = ast.unparse(gast.gast_to_ast(target.value))
+            self.problem(
+                target,
+                f"sct writes only into a named array (`x[i] = v`), not into `{inner}`: for an array index it "
+                f"with one subscript (`a[i, j] = v`); for a list of arrays, take the item, write into it and "
+                f"put it back: `item = {inner}.copy()`, `item[...] = v`, `{inner} = item`",
+            )
+            return value
         self.problem(target, "only names, tuples and `array[index]` can be assigned to")
         return value
 

@@ -90,7 +90,7 @@ def _not_a_function_here(obj, module, func: str) -> str | None:
         file = getattr(module, "__file__", None)
         if file is not None and Path(inner.__code__.co_filename).resolve() == Path(file).resolve():
             return None
-        return f"`{_qualified(inner)}`, defined in {inner.__code__.co_filename}"
+        return f"`{_qualified(inner)}`, a function defined elsewhere"
     if type(obj).__module__ == module.__name__:
         methods = sorted(k for k in dir(type(obj)) if not k.startswith("_") and callable(getattr(type(obj), k)))
         example = f", for example {func}.{methods[0]}" if methods else ""
