@@ -4,10 +4,12 @@ CLI items are checked through the CLI's exit status and stderr, as a user sees t
 """
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 import programs as P
@@ -205,7 +207,7 @@ def test_func_must_be_defined_in_the_file_and_nothing_is_called_before(capsys, u
         ("Model", "is a class (name one of its methods, for example Model.loss)"),
         ("model", "is an instance of Model (name one of its methods, for example model.loss)"),
         ("part", "is a functools.partial"),
-        ("np.save", "defined in"),
+        ("np.save", "save`, a function defined elsewhere"),
     ],
 )
 def test_what_func_is_is_said(capsys, user, func, fragment):
@@ -242,3 +244,155 @@ def test_nonsense_options_are_refused_with_a_reason(capsys, user, option, value)
 def test_grammar_an_int(capsys, tmp_path):
     path = write(tmp_path, "COUNTER = 3\n")
     assert_user_error(*main(capsys, "dump", path + ":COUNTER")[::2], "COUNTER is an int, not a function")
+
+
+# ---- noise -----------------------------------------------------------------------------------
+def test_generated_code_never_repeats_a_syntax_warning():
+    fn = _load("y = 1.0\nreturn x * y[0]")  # a TypeError when it runs, as in Python
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError, match="not subscriptable"):
+            sct.grad(fn)(2.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "at", "expected"),
+    [
+        ("return x * (x is 1.0)", 2.0, 0.0),
+        ("return x * (x is not None)", 2.0, 1.0),
+        ("return x * (x in (1.0, 2.0))", 2.0, 1.0),
+        ("return x * (x not in (1.0, 2.0))", 2.0, 0.0),
+        ("return x * (x in (1.0, 2.0))", 3.0, 0.0),
+    ],
+)
+def test_is_and_in_are_bools_with_no_derivative(body, at, expected):
+    # these were differentiated as if `x is 1.0` were `x`: a wrong number without an error
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # `is` with a literal: Python's warning, not sct's
+        fn = _load(body)
+    assert sct.grad(fn)(at) == expected
+    assert sct.jvp(fn, (at,), (1.0,))[1] == expected
+
+
+def test_sct_check_at_inf_says_the_function_is_not_finite(user):
+    code, _, err = run("check", user + ":f", "--args", "inf, 1.0")
+    assert_user_error(code, err, "f(x, y) = nan: the function is not finite here")
+    assert "Warning" not in err
+
+
+def test_sct_check_where_the_derivative_is_infinite_shows_it_without_warnings(tmp_path):
+    path = write(tmp_path, "import numpy as np\n\n\ndef f(x):\n    return np.sqrt(x)\n")
+    code, out, err = run("check", path + ":f", "--args", "0.0")
+    assert code == 1 and err == "" and "inf" in out
+
+
+def test_gradients_of_python_floats_are_python_floats_in_containers_too():
+    fn = _load("return p['a'] * np.sin(p['b'][0]) + p['b'][1]", params="p")
+    grads = sct.grad(fn)({"a": 1.0, "b": [2.0, 3.0]})
+    assert type(grads["a"]) is float and [type(g) for g in grads["b"]] == [float, float]
+    out, tangent = sct.jvp(fn, ({"a": 1.0, "b": [2.0, 3.0]},), ({"a": 1.0, "b": [0.0, 0.0]},))
+    assert type(tangent) is float
+
+
+# ---- messages that mislead ---------------------------------------------------------------------
+def _message(fn, *args, **options):
+    with pytest.raises(sct.SctError) as info:
+        sct.grad(fn, **options)(*args)
+    return str(info.value)
+
+
+def test_builtins_sum_zip_enumerate_are_supported():
+    fn = _load("t = sum(x)\nfor i, (a, b) in enumerate(zip(x, x)):\n    t = t + a * b * i\nreturn t")
+    sct.check_grads(fn, ([1.0, 2.0, 3.0],), modes=("rev",), order=1)
+
+
+def test_a_global_list_changed_in_place_is_said_to_be_one():
+    fn = P.load("CALLS = []\n\n\ndef f(x):\n    CALLS.append(1)\n    return x * 2.0\n")
+    text = _message(fn, 1.0)
+    assert "`CALLS` is a global" in text and "used before it is assigned" not in text
+
+
+def test_a_complex_literal_gets_no_hint_about_powers():
+    text = _message(_load("return x * (1 + 2j)"), 1.0)
+    assert "fractional power" not in text and "real part" in text
+    assert "fractional power" in _message(_load("return (x - 3.0) ** 0.5"), 1.0)
+
+
+def test_a_nested_write_says_what_to_write():
+    text = _message(_load("ys[0][0] = v\nreturn np.sum(ys[0])", params="ys, v"), [np.ones(2)], 2.0)
+    assert "ys = ys.copy()" not in text and "item = ys[0].copy()" in text and "a[i, j] = v" in text
+    fixed = _load("item = ys[0].copy()\nitem[0] = v\nys[0] = item\nreturn np.sum(ys[0] * ys[1])", params="ys, v")
+    sct.check_grads(fixed, ([np.ones(2), np.arange(2.0)], 2.0), modes=("rev",), order=1)
+
+
+@pytest.mark.parametrize("wrt", [1.0, True, (0, 1.5)])
+def test_wrt_of_the_wrong_type_says_what_wrt_must_be(wrt):
+    text = _message(_load("return x * y", params="x, y"), 1.0, 2.0, wrt=wrt)
+    assert "wrt must be an int, a parameter name, or a tuple of them" in text and "out of range" not in text
+
+
+def test_a_method_without_its_instance_gets_a_hint(tmp_path):
+    from sct import cli
+
+    path = write(tmp_path, "class M:\n    k = 2.0\n\n    def m(self, x):\n        return x * self.k\n", "meth.py")
+    module = cli.load_module(path)
+    text = _message(module.M.m, 2.0)
+    assert "sct.grad(obj.m)" in text and "sct.grad(M.m, wrt=1)(obj, x)" in text
+    assert sct.grad(module.M.m, wrt=1)(module.M(), 2.0) == 2.0
+    assert sct.grad(module.M().m)(2.0) == 2.0  # self.k in a method (the lead's item): still fine
+
+
+def test_messages_use_an_before_vowels():
+    from sct.errors import a
+
+    assert a("int") == "an int" and a("float") == "a float" and a("ndarray") == "an ndarray"
+
+
+# ---- docs ------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_says_sct_reads_source_from_a_file_and_shows_notebooks():
+    readme = (ROOT / "README.md").read_text()
+    first_python = readme.index("```python")
+    assert "in a file" in readme[:first_python] and "python f.py" in readme[first_python:][:200]
+    assert "IPython and Jupyter keep each cell's source" in readme and "ipython -c" in readme
+
+
+def test_the_readme_notebook_one_liner_runs_in_ipython():
+    pytest.importorskip("IPython")
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in readme.split("```bash\n")[1:] if b.startswith("ipython -c"))
+    code = block.split("```")[0].strip()[len("ipython -c '") : -1]
+    script = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        f"result = InteractiveShell.instance().run_cell({code!r})\n"
+        "assert result.success, result.error_in_exec\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) == pytest.approx(np.sin(1.0) + np.cos(1.0))
+
+
+def test_a_plain_python_prompt_says_why_it_cannot_work():
+    code = "import sct\ndef f(x):\n    return x * x\nsct.grad(f)(1.0)\n"
+    done = subprocess.run([sys.executable, "-"], input=code, capture_output=True, text=True, env=os.environ)
+    assert "SourceUnavailableError" in done.stderr
+    assert "typed at a plain `python` prompt" in done.stderr and "IPython or Jupyter" in done.stderr
+
+
+def test_the_tutorial_text_and_listing_agree_and_the_import_says_where():
+    tutorial = (ROOT / "docs" / "tutorial.md").read_text()
+    listing, text = tutorial.split("How to read it:", 1)
+    assert "delta_g = -delta_out * out / g\n" in listing
+    assert "`-delta_out * out / g`" in text.split("**Accumulation.**")[0]
+    assert "from scalar import f  # examples/scalar.py: run this from examples/" in tutorial
+
+
+def test_relu_net_prints_a_first_loss_that_matches_its_summary():
+    done = subprocess.run(
+        [sys.executable, "relu_net.py"], cwd=ROOT / "examples", capture_output=True, text=True, env=os.environ
+    )
+    first_step = re.search(r"step +0 +loss ([\d.]+)", done.stdout)[1]
+    summary = re.search(r"loss ([\d.]+) -> ", done.stdout)[1]
+    assert first_step == summary, done.stdout
