@@ -113,7 +113,8 @@ def is_function(value) -> bool:
     kinds = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial, np.ufunc)
     if isinstance(value, kinds) or type(value).__name__ in ("_ArrayFunctionDispatcher", "method-wrapper"):
         return True
-    return hasattr(value, "__sct_transform__") or type(value).__module__.startswith("sct")
+    module = type(value).__module__
+    return hasattr(value, "__sct_transform__") or module == "sct" or module.startswith("sct.")  # not sct_model
 
 
 class Functions:

@@ -396,3 +396,11 @@ def test_relu_net_prints_a_first_loss_that_matches_its_summary():
     first_step = re.search(r"step +0 +loss ([\d.]+)", done.stdout)[1]
     summary = re.search(r"loss ([\d.]+) -> ", done.stdout)[1]
     assert first_step == summary, done.stdout
+
+
+def test_an_object_of_a_class_in_a_module_named_sct_something_is_an_object():
+    # a user's module "sct_prog_1" was taken for part of sct: self.k was "not supported on arrays"
+    module = P.load("class M:\n    k = 2.0\n\n    def m(self, x):\n        return x * self.k\n", name=None)
+    assert module.__name__.startswith("sct_")
+    assert sct.grad(module.M().m)(2.0) == 2.0
+    assert sct.grad(module.M.m, wrt=1)(module.M(), 2.0) == 2.0
