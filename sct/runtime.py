@@ -185,6 +185,8 @@ HELPERS["appended"] = appended
 def prod_others(x, axis=None):
     """Each element's product of the others in its ``np.prod(x, axis)`` group (zeros allowed)."""
     x = np.asarray(x, dtype=np.result_type(x, 0.0))
+    if x.size == 0:  # no elements: no products (np.prod of it is 1.0, with an empty gradient)
+        return np.ones_like(x)
     axes = tuple(range(x.ndim)) if axis is None else axis if type(axis) is tuple else (axis,)
     axes = tuple(a % x.ndim for a in axes)
     rest = [a for a in range(x.ndim) if a not in axes]

@@ -404,3 +404,23 @@ def test_an_object_of_a_class_in_a_module_named_sct_something_is_an_object():
     assert module.__name__.startswith("sct_")
     assert sct.grad(module.M().m)(2.0) == 2.0
     assert sct.grad(module.M.m, wrt=1)(module.M(), 2.0) == 2.0
+
+
+@pytest.mark.parametrize("body", ["return np.prod(x)", "return np.std(x)", "return np.sum(np.prod(x, axis=1))"])
+@pytest.mark.parametrize("shape", [(0,), (0, 2), (2, 0)])
+def test_products_and_std_of_empty_arrays_do_not_crash(body, shape):
+    fn = _load(body)
+    x = np.zeros(shape)
+    if "axis=1" in body and len(shape) == 1:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's own, for the std of nothing
+        expected = fn(x)
+        value, grad = sct.value_and_grad(fn)(x)
+    assert grad.shape == shape and (value == expected or np.isnan(value) and np.isnan(expected))
+
+
+def test_std_still_has_its_kink_rule_and_products_their_gradient():
+    sct.check_grads(_load("return np.std(x)"), (np.array([1.0, 2.0, 4.0]),), modes=("fwd", "rev"), order=2)
+    assert sct.grad(_load("return np.std(x)"))(np.full(3, 0.1)).tolist() == [0.0, 0.0, 0.0]
+    sct.check_grads(_load("return np.prod(x)"), (np.array([1.0, 2.0, 4.0]),), modes=("fwd", "rev"), order=2)

@@ -298,8 +298,8 @@ def _twice(std):
 
 
 def _spread_out(x, axis, low=np.min, high=np.max):
-    """True for each group of values that are not all equal."""
-    return high(x, axis=axis, keepdims=True) > low(x, axis=axis, keepdims=True)
+    """True for each group of values that are not all equal (False for an empty group: no error)."""
+    return high(x, axis=axis, keepdims=True, initial=-np.inf) > low(x, axis=axis, keepdims=True, initial=np.inf)
 
 
 def _std_centered(x, axis, ddof, ans):
