@@ -163,7 +163,11 @@ class Expressions:
 
     def unassigned(self, user_name: str) -> str:
         """Why a local name read before any assignment is a problem (a global changed in place, say)."""
-        if user_name in self.parsed.globals or user_name in self.parsed.closure:
+        stored = any(
+            isinstance(n, gast.Name) and n.id == user_name and isinstance(n.ctx, gast.Store)
+            for n in gast.walk(self.parsed.node)
+        )
+        if not stored and (user_name in self.parsed.globals or user_name in self.parsed.closure):
             return (
                 f"`{user_name}` is a global (or a name of an enclosing function) that this function changes in "
                 f"place (`{user_name}.append(...)`, `{user_name}[i] = ...`); sct differentiates functions that "

@@ -31,7 +31,7 @@ from .cli_check import (  # noqa: F401 (parse_arguments: part of sct.cli for the
     read_arguments,
     user_frame,
 )
-from .errors import SctError, UserError, a
+from .errors import SctError, UserError, article
 
 EXAMPLES = """\
 examples:
@@ -96,7 +96,7 @@ def _not_a_function_here(obj, module, func: str) -> str | None:
         example = f", for example {func}.{methods[0]}" if methods else ""
         return f"an instance of {type(obj).__name__} (name one of its methods{example})"
     name = getattr(obj, "__name__", None)
-    what = a(type(obj).__name__)
+    what = article(type(obj).__name__)
     return f"`{name}`, {what}" if name and callable(obj) else f"{what}, not a function"
 
 

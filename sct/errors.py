@@ -87,8 +87,8 @@ class UserError(SctError):
     """A problem with a command-line input (``sct dump/check/export``), reported as one line."""
 
 
-def a(noun: str) -> str:
-    """``noun`` with its indefinite article: ``a("float")`` is ``"a float"``, ``a("int")`` is ``"an int"``."""
+def article(noun: str) -> str:
+    """``noun`` with its indefinite article: ``"a float"``, ``"an int"``."""
     return f"an {noun}" if noun[:1].lower() in "aeio" or noun in ("ndarray", "NoneType") else f"a {noun}"
 
 

@@ -15,7 +15,7 @@ import inspect
 
 import numpy as np
 
-from .errors import SctError, a
+from .errors import SctError, article
 
 _COMPLEX_LATER = "sct does not differentiate complex numbers yet: pass the real and imaginary parts as two floats"
 
@@ -55,7 +55,7 @@ def _what(leaf) -> str:
         return f"an array of dtype {leaf.dtype}"
     text = repr(leaf)
     text = text if len(text) <= 40 else text[:37] + "..."
-    return f"{a(type(leaf).__name__)} ({text})"
+    return f"{article(type(leaf).__name__)} ({text})"
 
 
 def check_argument(fn_name: str, i: int, arg, integers_ok: bool = False) -> None:

@@ -343,9 +343,9 @@ def test_a_method_without_its_instance_gets_a_hint(tmp_path):
 
 
 def test_messages_use_an_before_vowels():
-    from sct.errors import a
+    from sct.errors import article
 
-    assert a("int") == "an int" and a("float") == "a float" and a("ndarray") == "an ndarray"
+    assert article("int") == "an int" and article("float") == "a float" and article("ndarray") == "an ndarray"
 
 
 # ---- docs ------------------------------------------------------------------------------------
