@@ -155,6 +155,16 @@ def tangent_like(t, out):
     return t
 
 
+def primal_like(out):
+    """``out`` as ``sct.jvp`` returns it: a NumPy float64 scalar as the Python float it equals (in containers too),
+    like its tangent (:func:`tangent_like`)."""
+    if isinstance(out, list | tuple):
+        return type(out)(primal_like(o) for o in out)
+    if isinstance(out, dict):
+        return {k: primal_like(v) for k, v in out.items()}
+    return float(out) if type(out) is np.float64 else out
+
+
 def cotangent_like(g, t):
     """The adjoint of :func:`tangent_like` in its tangent: ``g`` summed back to the structure of ``t``."""
     if isinstance(t, list | tuple):
@@ -180,6 +190,7 @@ def appended(items, item):
 
 
 HELPERS["appended"] = appended
+HELPERS["primal_like"] = primal_like
 
 
 def prod_others(x, axis=None):

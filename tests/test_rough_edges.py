@@ -424,3 +424,20 @@ def test_std_still_has_its_kink_rule_and_products_their_gradient():
     sct.check_grads(_load("return np.std(x)"), (np.array([1.0, 2.0, 4.0]),), modes=("fwd", "rev"), order=2)
     assert sct.grad(_load("return np.std(x)"))(np.full(3, 0.1)).tolist() == [0.0, 0.0, 0.0]
     sct.check_grads(_load("return np.prod(x)"), (np.array([1.0, 2.0, 4.0]),), modes=("fwd", "rev"), order=2)
+
+
+def test_jvp_gives_python_floats_for_a_numpy_float64_value():
+    fn = _load("return x * np.sin(x)")  # np.sin of a float is a NumPy float64
+    out, tangent = sct.jvp(fn, (1.0,), (1.0,))
+    assert (type(out), type(tangent)) == (float, float)
+    out, tangent = sct.jvp(_load("return {'a': np.sin(x), 'b': [x * 2.0]}"), (1.0,), (1.0,))
+    assert type(out["a"]) is float and type(tangent["a"]) is float and type(out["b"][0]) is float
+
+
+def test_a_jvp_inside_a_differentiated_function_still_matches_python():
+    outer = P.load(
+        "import numpy as np\nimport sct\n\n\ndef g(x):\n    return x * np.sin(x)\n\n\n"
+        "def f(x):\n    y, dy = sct.jvp(g, (x,), (1.0,))\n    return y * dy\n"
+    )
+    sct.check_grads(outer, (0.7,), modes=("fwd", "rev"), order=2)  # validation compares the value's type too
+    assert type(sct.value_and_grad(outer)(0.7)[0]) is float
