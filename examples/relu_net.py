@@ -26,10 +26,10 @@ def main(layers=4, width=8, steps=60, rate=0.01):
     dloss = sct.grad(loss)
     first = loss(Ws, x, y)
     for step in range(steps):
+        if step % 20 == 0:  # the loss before this step's update: step 0 shows the first loss
+            print(f"step {step:3d}  loss {loss(Ws, x, y):.5f}")
         grads = dloss(Ws, x, y)
         Ws = [W - rate * g for W, g in zip(Ws, grads)]
-        if step % 20 == 0:
-            print(f"step {step:3d}  loss {loss(Ws, x, y):.5f}")
     print(f"loss {first:.5f} -> {loss(Ws, x, y):.5f}")
     return first, loss(Ws, x, y)
 

@@ -13,7 +13,10 @@ may be an array: :func:`surely_scalars`).
 
 The scan is by position in the source: an alias made before the update (or
 anywhere in a loop around it) and read after it (or anywhere in such a loop),
-not bound again in between.
+not bound again in between. A name bound only by plain assignments at the top
+of the function body is followed binding by binding (``y = x; y = y * 2.0``:
+the second ``y`` holds a new array, not x's); any other name is one node for
+all its bindings, which may over-report but never misses a shared array.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ VIEWS = {  # methods and NumPy functions whose result may share the argument's m
 
 def shared_updates(fn: gast.FunctionDef) -> dict:
     """``{id(update statement): (other name, the node that made it an alias)}``."""
-    scan = _Scan()
+    scan = _Scan(_top_level_names(fn))
     scan.block(fn.body, loops=())
     found = {}
     for position, node, var, loops in scan.updates:
@@ -58,8 +61,21 @@ def shared_updates(fn: gast.FunctionDef) -> dict:
     return found
 
 
+def _top_level_names(fn: gast.FunctionDef) -> set:
+    """Names every binding of which is a plain assignment at the top of the body (never in a branch or loop)."""
+    top = set()
+    for stmt in fn.body:
+        if isinstance(stmt, gast.Assign | gast.AnnAssign):
+            for target in stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]:
+                top |= {id(n) for n in gast.walk(target) if isinstance(n, gast.Name)}
+    stores = [n for stmt in fn.body for n in gast.walk(stmt) if isinstance(n, gast.Name) and not _is_load(n)]
+    return {n.id for n in stores} - {n.id for n in stores if id(n) not in top}
+
+
 class _Scan:
-    def __init__(self):
+    def __init__(self, versioned=frozenset()):
+        self.versioned = versioned  # names followed binding by binding (see _top_level_names)
+        self.bindings = []  # (position, name): a binding of a versioned name
         self.position = 0
         self.edges = []  # (position, name, name, node): the two may hold the same array
         self.reads = []  # (position, name)
@@ -97,6 +113,7 @@ class _Scan:
         elif isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
             self.read(stmt)
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+            self.bindings += [(self.position, n) for t in targets for n in _names(t, stored=True)]
             for target in targets:
                 self.link(_names(target, stored=True), stmt.value, stmt)
         elif isinstance(stmt, gast.Expr) and _is_method(stmt.value, "append", "extend", "insert"):
@@ -117,8 +134,15 @@ class _Scan:
     def link(self, targets, value, node):
         for source in _held(value):
             for target in targets:
-                if target != source:
-                    self.edges.append((self.position, target, source, node))
+                if target != source or target in self.versioned:  # y = y[1:] links two bindings of y
+                    self.edges.append((self.position, self.node(target, self.position + 1), self.node(source), node))
+
+    def node(self, name: str, position: int | None = None):
+        """``name`` as bound just before ``position`` (now by default): one node per binding if versioned."""
+        if name not in self.versioned:
+            return name, None
+        here = self.position if position is None else position
+        return name, max((p for p, n in self.bindings if n == name and p < here), default=0)
 
     def alias_read_after(self, var: str, position: int, loops, same_object=False):
         """A name holding ``var``'s array, made before ``position``, read after it; or None.
@@ -133,7 +157,8 @@ class _Scan:
         edges = [(a, b, node) for p, a, b, node in self.edges if p < position or around(p)]
         if same_object:
             edges = [(a, b, node) for a, b, node in edges if isinstance(getattr(node, "value", None), gast.Name)]
-        reached, frontier, made = {var}, [var], {}
+        start = self.node(var, position)
+        reached, frontier, made = {start}, [start], {}
         while frontier:
             current = frontier.pop()
             for a, b, node in edges:
@@ -143,13 +168,14 @@ class _Scan:
                         made[other] = node
                         frontier.append(other)
         for p, n in self.reads:
-            if n not in made or p == position:  # the update's own operands are read before it
+            n_node = self.node(n, p)
+            if n_node not in made or p == position:  # the update's own operands are read before it
                 continue
             if p > position and not self.bound(n, position, p):
-                return n, made[n]
-            start = min((first for first, last in loops if first <= p <= last), default=None)
-            if p < position and start is not None and not self.bound(n, start, p):  # the next trip reads it
-                return n, made[n]
+                return n, made[n_node]
+            first = min((first for first, last in loops if first <= p <= last), default=None)
+            if p < position and first is not None and not self.bound(n, first, p):  # the next trip reads it
+                return n, made[n_node]
         return None
 
     def bound(self, var: str, after: int, before: int) -> bool:

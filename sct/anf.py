@@ -34,6 +34,8 @@ user's functions in :mod:`sct.anf_calls`.
 
 from __future__ import annotations
 
+import ast
+
 import gast
 import numpy as np
 
@@ -136,7 +138,11 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
     # ---- simple statements ---------------------------------------------------------
     def simple_statement(self, stmt):
         if id(stmt) in self.shared and not isinstance(getattr(stmt, "target", None), gast.Name):
-            self.problems.append(self.shared_problem(stmt))  # x[i] = v where another name holds x's array
+            other = self.current.get(self.shared[id(stmt)][0])  # x[i] = v where another name holds x's array:
+            if other is not None:  # a problem unless that name holds a number (a = x[0] of a vector: a copy)
+                self.shared_updates.append((other, self.shared_problem(stmt)))
+            else:
+                self.problems.append(self.shared_problem(stmt))
         if isinstance(stmt, gast.Assign | gast.Expr) and self.is_pop(stmt.value):
             items = stmt.value.func.value
             if isinstance(stmt, gast.Assign):  # v = ys.pop(): the last item, then ys without it
@@ -231,10 +237,22 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             return self.unpack(target, value)
         if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
             return self.set_item(target, value)
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
+            inner = ast.unparse(gast.gast_to_ast(target.value))
+            self.problem(
+                target,
+                f"sct writes only into a named array (`x[i] = v`), not into `{inner}`: for an array index it "
+                f"with one subscript (`a[i, j] = v`); for a list of arrays, take the item, write into it and "
+                f"put it back: `item = {inner}.copy()`, `item[...] = v`, `{inner} = item`",
+            )
+            return value
         self.problem(target, "only names, tuples and `array[index]` can be assigned to")
         return value
 
     def bind(self, user_name: str, value):
+        if isinstance(value, gast.Lambda) and (value.args.defaults or any(value.args.kw_defaults)):
+            self.hold(user_name, self.held_function(value), value)  # its defaults evaluated here, as in Python
+            return value
         if isinstance(value, gast.Lambda) or self.maker_of(value) is not None:
             self.hold(user_name, value, value)  # inlined where it is called (a lambda, or `sct.grad(g)`)
             return value

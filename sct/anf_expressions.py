@@ -18,7 +18,7 @@ import numpy as np
 from . import trees
 from .anf_control import Lowered
 from .anf_functions import MADE_HERE, FunctionValue
-from .ir import ATTRIBUTES, BINOPS, COMPARES, METHODS, UNARYOPS, Assign
+from .ir import ATTRIBUTES, BINOPS, COMPARES, IDENTITY_TESTS, METHODS, UNARYOPS, Assign
 from .rules.containers import list_call, tuple_call
 from .rules.np_core import astype_complex, astype_float, astype_integer
 from .rules.pymath import formatted
@@ -189,6 +189,21 @@ class Expressions:
             self.objects[temp] = self.objects[flat.id]
         return name(temp)
 
+    def unassigned(self, user_name: str) -> str:
+        """Why a local name read before any assignment is a problem (a global changed in place, say)."""
+        stored = any(
+            isinstance(n, gast.Name) and n.id == user_name and isinstance(n.ctx, gast.Store)
+            for n in gast.walk(self.parsed.node)
+        )
+        if not stored and (user_name in self.parsed.globals or user_name in self.parsed.closure):
+            return (
+                f"`{user_name}` is a global (or a name of an enclosing function) that this function changes in "
+                f"place (`{user_name}.append(...)`, `{user_name}[i] = ...`); sct differentiates functions that "
+                "change only their own locals: build a local list, or keep the side effect out of the "
+                "differentiated function"
+            )
+        return f"`{user_name}` is used before it is assigned"
+
     def is_atom(self, node) -> bool:
         if isinstance(node, gast.Name | gast.Constant):
             return True
@@ -200,7 +215,7 @@ class Expressions:
                 return self.atoms_of([self.lambdas[node.id]], node)[0]
             if node.id in self.locals:
                 if node.id not in self.current:
-                    self.problem(node, f"`{node.id}` is used before it is assigned")
+                    self.problem(node, self.unassigned(node.id))
                     return name(node.id)
                 bound = self.current[node.id]
                 return name(bound) if isinstance(bound, str) else bound  # a constant argument
@@ -320,7 +335,8 @@ class Expressions:
             self.problem(node, "chained comparisons are not supported; split them with `and`")
         left, right = self.expr(node.left), self.expr(node.comparators[0])
         flat = gast.Compare(left=left, ops=node.ops[:1], comparators=[right])
-        return COMPARES.get(type(node.ops[0])), flat, False
+        op = type(node.ops[0])
+        return COMPARES.get(op) or IDENTITY_TESTS[op], flat, False  # (never None: that would mean a copy)
 
     def call(self, node):
         if self.is_transform_call(node):  # sct.grad(g)(x), sct.jvp(g, (x,), (v,)), ... (sct.anf_transforms)

@@ -113,7 +113,8 @@ def is_function(value) -> bool:
     kinds = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial, np.ufunc)
     if isinstance(value, kinds) or type(value).__name__ in ("_ArrayFunctionDispatcher", "method-wrapper"):
         return True
-    return hasattr(value, "__sct_transform__") or type(value).__module__.startswith("sct")
+    module = type(value).__module__
+    return hasattr(value, "__sct_transform__") or module == "sct" or module.startswith("sct.")  # not sct_model
 
 
 class Functions:
@@ -123,7 +124,7 @@ class Functions:
         if isinstance(node, gast.Name):
             return self.named_function(node)
         if isinstance(node, gast.Lambda):
-            return Closure(node, self)
+            return Closure(node, self, self.default_atoms(node))
         if isinstance(node, gast.Subscript):
             return self.indexed_function(node)
         if isinstance(node, gast.Call):
@@ -241,8 +242,8 @@ class Functions:
         """The function value an assignment binds, where it is one (without emitting anything)."""
         if isinstance(value, LocalDef):
             return Closure(value.node, self, self.default_atoms(value.node))
-        if isinstance(value, gast.Lambda):
-            return Closure(value, self)
+        if isinstance(value, gast.Lambda):  # its defaults evaluated where it is made, as Python does
+            return Closure(value, self, self.default_atoms(value))
         if isinstance(value, gast.Name | gast.Subscript | gast.Attribute):
             return self.function_argument(value)
         if isinstance(value, gast.Tuple | gast.List) and value.elts:

@@ -88,7 +88,9 @@ def _resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
             if item not in params:
                 raise SctError(f"wrt={item!r}: {fn.__name__} has no parameter {item!r} (it has {params})")
             item = params.index(item)
-        if not isinstance(item, int) or isinstance(item, bool) or not -len(params) <= item < len(params):
+        if not isinstance(item, int) or isinstance(item, bool):
+            raise SctError(f"wrt must be an int, a parameter name, or a tuple of them; got wrt={item!r}")
+        if not -len(params) <= item < len(params):
             raise SctError(f"wrt={item!r} is out of range: {fn.__name__} takes {len(params)} positional parameters")
         item %= len(params)
         if item in positions:
@@ -318,7 +320,7 @@ def _check_arity(fn, args):
     try:
         inspect.signature(fn).bind(*args)
     except TypeError as exc:
-        raise SctError(f"{fn.__name__} was called with {len(args)} arguments: {exc}") from None
+        raise SctError(f"{fn.__name__} was called with {len(args)} arguments: {exc}{values.method_hint(fn)}") from None
     except ValueError:  # no signature to check against
         pass
 
@@ -355,8 +357,8 @@ def bind_positionally(fn, args: tuple, kwargs: dict) -> tuple:
 def _check_scalar(fn, out):
     if isinstance(out, complex) or np.iscomplexobj(out) and not isinstance(out, list | tuple | dict):
         raise SctError(
-            f"sct.grad needs {fn.__name__} to return a real scalar, but it returned the complex value {out!r} "
-            "(a negative float to a fractional power is complex in Python: use np.power, or take the real part)"
+            f"sct.grad needs {fn.__name__} to return a real scalar, but it returned the complex value {out!r}"
+            f"{values.complex_hint(fn)}"
         )
     if not isinstance(out, list | tuple | dict):
         values.check_output(fn.__name__, out, "sct.grad")

@@ -11,6 +11,8 @@ user error is reported as one line on stderr starting ``sct: `` (with
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import io
 import itertools
 import keyword
@@ -29,7 +31,7 @@ from .cli_check import (  # noqa: F401 (parse_arguments: part of sct.cli for the
     read_arguments,
     user_frame,
 )
-from .errors import SctError, UserError
+from .errors import SctError, UserError, article
 
 EXAMPLES = """\
 examples:
@@ -62,14 +64,52 @@ def load(spec: str):
         obj = getattr(obj, part)
     if isinstance(obj, api._Differentiated):
         obj = obj.__wrapped__
-    if not callable(obj):
-        raise UserError(f"{path}:{func} is a {type(obj).__name__}, not a function")
+    problem = _not_a_function_here(obj, module, func)
+    if problem:
+        raise UserError(
+            f"{path}:{func} is {problem}; FUNC must be a function defined in {path}, "
+            "or a method of a class defined there (Class.method)"
+        )
     return obj
+
+
+def _not_a_function_here(obj, module, func: str) -> str | None:
+    """What ``obj`` is, where it is not a function (or method) defined in ``module``'s file; else None.
+
+    Nothing named FUNC is called before this says yes: ``FILE.py:np.save`` must
+    not write a file before sct refuses it.
+    """
+    if isinstance(obj, type):
+        methods = sorted(k for k, v in vars(obj).items() if isinstance(v, types.FunctionType) and k[:2] != "__")
+        return "a class" + (f" (name one of its methods, for example {obj.__name__}.{methods[0]})" if methods else "")
+    if isinstance(obj, functools.partial):
+        return "a functools.partial (name the function it wraps, and give every argument with --args)"
+    target = obj.__func__ if isinstance(obj, types.MethodType) else obj
+    inner = inspect.unwrap(target) if callable(target) else target
+    if isinstance(inner, types.FunctionType):
+        file = getattr(module, "__file__", None)
+        if file is not None and Path(inner.__code__.co_filename).resolve() == Path(file).resolve():
+            return None
+        return f"`{_qualified(inner)}`, a function defined elsewhere"
+    if type(obj).__module__ == module.__name__:
+        methods = sorted(k for k in dir(type(obj)) if not k.startswith("_") and callable(getattr(type(obj), k)))
+        example = f", for example {func}.{methods[0]}" if methods else ""
+        return f"an instance of {type(obj).__name__} (name one of its methods{example})"
+    name = getattr(obj, "__name__", None)
+    what = article(type(obj).__name__)
+    return f"`{name}`, {what}" if name and callable(obj) else f"{what}, not a function"
+
+
+def _qualified(fn) -> str:
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{fn.__qualname__}" if module else fn.__qualname__
 
 
 def load_module(path: str) -> types.ModuleType:
     """Run ``path`` as a fresh module (not as ``__main__``) and return it."""
     file = Path(path)
+    if file.is_dir():
+        raise UserError(f"{path} is a directory; FILE must be a Python file (FILE.py:FUNC)")
     if not file.is_file():
         raise UserError(f"{path}: no such file")
     try:
@@ -191,11 +231,21 @@ def _style(tok, after_def: bool) -> str | None:
 
 # ---- sct check ---------------------------------------------------------------------
 def cmd_check(args) -> int:
+    check_options(args)
     fn = load(args.target)
     values = read_arguments(fn, args.args, args.args_file)
     ok, text = check_gradient(fn, values, parse_wrt(args.wrt, default=None), args.rtol, args.atol, args.max_rows)
     print(text)
     return 0 if ok else 1
+
+
+def check_options(args) -> None:
+    """Refuse tolerances and row counts that make no sense, before anything runs."""
+    if args.max_rows < 1:
+        raise UserError(f"--max-rows {args.max_rows}: give the number of rows to show, 1 or more")
+    for name, value in (("--rtol", args.rtol), ("--atol", args.atol)):
+        if not (value >= 0 and value != float("inf")):
+            raise UserError(f"{name} {value:g}: a tolerance must be a finite number >= 0")
 
 
 # ---- sct export --------------------------------------------------------------------
@@ -204,6 +254,8 @@ def cmd_export(args) -> int:
 
     fn = load(args.target)
     out = args.output
+    if out != "-" and Path(out).is_dir():
+        raise UserError(f"-o {out} is a directory; give the path of the file to write (-o {Path(out) / 'grad.py'})")
     if out != "-" and Path(out).exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
     command = "sct export " + " ".join(_quote(a) for a in args.argv)

@@ -9,10 +9,17 @@ element, and the worst rows are shown as a table.
 from __future__ import annotations
 
 import ast
+import contextlib
+import copy
 import inspect
+import io
 import math
 import operator
+import signal
+import threading
+import tokenize
 import traceback
+import warnings
 
 import numpy as np
 
@@ -71,14 +78,62 @@ def parse_arguments(text: str) -> tuple[list, dict]:
     try:
         tree = ast.parse(f"_({text})", mode="eval").body
     except SyntaxError as exc:
-        raise UserError(f"--args {text!r}: not valid Python syntax ({exc.msg})") from None
+        reason = _unbalanced(text) or f"not valid Python syntax ({exc.msg})"
+        raise UserError(f"--args {text!r}: {reason}") from None
     if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "_"):
         raise UserError(f"--args {text!r}: expected comma-separated values")
-    literal = _Literal(text)
-    positional = [literal.value(a) for a in tree.args]
     if any(k.arg is None for k in tree.keywords):
         raise UserError(f"--args {text!r}: ** is not allowed; write name=value")
-    return positional, {k.arg: literal.value(k.value) for k in tree.keywords}
+    literal = _Literal(text)
+    with _time_limit(TIME_LIMIT, f"--args {text!r}: took longer than {TIME_LIMIT} s to evaluate"):
+        positional = [literal.value(a) for a in tree.args]
+        return positional, {k.arg: literal.value(k.value) for k in tree.keywords}
+
+
+MAX_ELEMENTS = 10**7  # the largest array --args may make (80 MB of floats)
+MAX_BITS = 4096  # the largest integer --args may make
+TIME_LIMIT = 10  # seconds
+
+
+def _unbalanced(text: str) -> str | None:
+    """Why the brackets of ``text`` do not match (an unclosed ``[``, a stray ``)``), or None."""
+    pairs, stack = {")": "(", "]": "[", "}": "{"}, []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type != tokenize.OP:
+                continue
+            if tok.string in "([{":
+                stack.append((tok.string, tok.start[1]))
+            elif tok.string in pairs:
+                if not stack or stack[-1][0] != pairs[tok.string]:
+                    return f"`{tok.string}` at column {tok.start[1] + 1} closes no bracket"
+                stack.pop()
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass
+    if stack:
+        bracket, column = stack[-1]
+        return f"the `{bracket}` at column {column + 1} is never closed"
+    return None
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: int, message: str):
+    """Raise :class:`UserError` if the body runs longer than ``seconds`` (where a timer signal is available)."""
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expired(signum, frame):
+        raise UserError(message)
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class _Literal:
@@ -112,7 +167,12 @@ class _Literal:
         }
 
     def value(self, node):
-        value = self._eval(node)
+        try:
+            value = self._eval(node)
+        except UserError:
+            raise
+        except (ArithmeticError, ValueError, TypeError, MemoryError, IndexError, KeyError) as exc:
+            raise UserError(f"--args: `{ast.unparse(node)}` raised {exception_line(exc)}") from None
         if isinstance(value, np.ndarray) and value.dtype.kind in "biu":
             value = value.astype(float)
         return value
@@ -124,7 +184,9 @@ class _Literal:
             operand = self._eval(node.operand)
             return -operand if isinstance(node.op, ast.USub) else +operand
         if isinstance(node, ast.BinOp) and type(node.op) in self.OPERATORS:
-            return self.OPERATORS[type(node.op)](self._eval(node.left), self._eval(node.right))
+            left, right = self._eval(node.left), self._eval(node.right)
+            self._check_operands(node, left, right)
+            return self.OPERATORS[type(node.op)](left, right)
         if isinstance(node, ast.Tuple):
             return tuple(self._eval(e) for e in node.elts)
         if isinstance(node, ast.List):
@@ -132,15 +194,39 @@ class _Literal:
         if isinstance(node, ast.Dict) and None not in node.keys:
             return {self._eval(k): self.value(v) for k, v in zip(node.keys, node.values)}
         dotted = _dotted(node.func if isinstance(node, ast.Call) else node)
-        if isinstance(node, ast.Call) and dotted in self.functions:
+        if isinstance(node, ast.Call) and dotted in self.functions and None not in (k.arg for k in node.keywords):
             args = [self._eval(a) for a in node.args]
-            return self.functions[dotted](*args, **{k.arg: self._eval(k.value) for k in node.keywords})
+            kwargs = {k.arg: self._eval(k.value) for k in node.keywords}
+            self._check_size(node, _made_size(dotted, args, kwargs))
+            return self.functions[dotted](*args, **kwargs)
         if not isinstance(node, ast.Call) and dotted in self.CONSTANTS:
             return self.CONSTANTS[dotted]
         raise UserError(
             f"--args: `{ast.unparse(node)}` is not allowed; use numbers, lists, tuples, dicts, "
             "name=value and np.ones/zeros/full/eye/arange/linspace/array/random.randn (see --help)"
         )
+
+    def _check_operands(self, node, left, right):
+        """Refuse arithmetic that would make something too large before doing it (``9**9**9``)."""
+        for x in (left, right):
+            if not isinstance(x, int | float | complex | np.ndarray | np.number):
+                raise UserError(f"--args: `{ast.unparse(node)}`: arithmetic is only for numbers and arrays")
+        integers = isinstance(left, int) and isinstance(right, int) and abs(left) > 1
+        if isinstance(node.op, ast.Pow) and integers and right * math.log2(abs(left)) > MAX_BITS:
+            raise UserError(f"--args: `{ast.unparse(node)}` is too large (over {MAX_BITS} bits)")
+        if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
+            try:
+                if isinstance(node.op, ast.MatMult) and left.ndim and right.ndim:
+                    shape = (*left.shape[:-1], *right.shape[-1:])
+                else:
+                    shape = np.broadcast_shapes(left.shape, right.shape)
+            except ValueError:
+                return  # NumPy says what is wrong when it runs
+            self._check_size(node, math.prod(shape))
+
+    def _check_size(self, node, size):
+        if size is not None and size > MAX_ELEMENTS:
+            raise UserError(f"--args: `{ast.unparse(node)}` is too large (over {MAX_ELEMENTS:,} elements)")
 
     def _array(self, items, node):
         if any(isinstance(i, tuple | dict) for i in items):  # a list of containers stays a list
@@ -152,6 +238,41 @@ class _Literal:
         if array is None or array.dtype.kind not in "biufc":
             raise UserError(f"--args: `{ast.unparse(node)}` is not a rectangular list of numbers")
         return array.astype(float) if array.dtype.kind in "biu" else array
+
+
+def _made_size(function: str, args: list, kwargs: dict):
+    """How many elements ``np.<function>(*args, **kwargs)`` would make (None: whatever its arguments hold)."""
+
+    def count(shape):
+        if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
+            return int(shape)
+        if isinstance(shape, tuple) and all(isinstance(n, int | np.integer) for n in shape):
+            return math.prod(int(n) for n in shape)
+        return None  # NumPy refuses it with a TypeError
+
+    def arg(i, name, default=None):
+        return args[i] if len(args) > i else kwargs.get(name, default)
+
+    if function in ("ones", "zeros", "full"):
+        return count(arg(0, "shape"))
+    if function in ("random.randn", "random.rand"):
+        return count(tuple(args))
+    if function in ("random.normal", "random.uniform"):
+        return count(arg(2, "size", 1))
+    if function == "eye":
+        n = count(arg(0, "N"))
+        m = arg(1, "M")
+        return None if n is None else n * (n if m is None else (count(m) or 0))
+    if function == "linspace":
+        return count(arg(2, "num", 50))
+    if function == "arange":
+        numbers = [a for a in args if isinstance(a, int | float)]
+        if len(numbers) != len(args) or not numbers or not all(map(math.isfinite, numbers)):
+            return None
+        start, stop = (0, numbers[0]) if len(numbers) == 1 else numbers[:2]
+        step = numbers[2] if len(numbers) > 2 else 1
+        return max(0, math.ceil((stop - start) / step)) if step else None
+    return None
 
 
 def _dotted(node) -> str | None:
@@ -211,17 +332,26 @@ def check_gradient(fn, values, wrt, rtol, atol, max_rows=8) -> tuple[bool, str]:
         positions, _ = api.resolve_wrt(fn, wrt if isinstance(wrt, tuple) else (wrt,))
         for i in positions:
             values[i] = _as_float(values[i])
-    value = _evaluate(fn, values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a nan or inf is reported below, not warned about
+        value = _evaluate(fn, copy.deepcopy(values))
     if np.size(value) != 1 or isinstance(value, list | tuple | dict):
         raise UserError(f"{fn.__name__} returned a value of shape {np.shape(value)}; sct check needs a scalar output")
-    grads = api.grad(fn, wrt=tuple(positions))(*values)
-    rows, bad, total = [], 0, 0
-    for i, grad in zip(positions, grads):
-        for path, x in _leaves(values[i]):
-            found = _compare(fn, values, i, path, x, _get(grad, path), rtol, atol)
-            total += len(found)
-            bad += sum(r[-1] for r in found)
-            rows += _select(found, max_rows, names[i] + _path_text(path), np.shape(x))
+    if _not_finite(value):
+        raise UserError(
+            f"{fn.__name__}({', '.join(names[: len(values)])}) = {_num(_scalar(value))}: the function is not finite "
+            "here, so it has no derivative to check; give arguments where it is finite"
+        )
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # an infinite derivative shows in the table
+        warnings.simplefilter("ignore", RuntimeWarning)
+        grads = api.grad(fn, wrt=tuple(positions))(*copy.deepcopy(values))
+        rows, bad, total = [], 0, 0
+        for i, grad in zip(positions, grads):
+            for path, x in _leaves(values[i]):
+                found = _compare(fn, values, i, path, x, _get(grad, path), rtol, atol)
+                total += len(found)
+                bad += sum(r[-1] for r in found)
+                rows += _select(found, max_rows, names[i] + _path_text(path), np.shape(x))
     lines = [f"{fn.__name__}({', '.join(names[: len(values)])}) = {_num(_scalar(value))}", ""]
     lines += _table(rows)
     tolerance = f"rtol={rtol:g}, atol={atol:g}"
@@ -231,6 +361,13 @@ def check_gradient(fn, values, wrt, rtol, atol, max_rows=8) -> tuple[bool, str]:
         agree = "derivative agrees" if total == 1 else "derivatives agree"
         lines.append(f"ok: {total} {agree} with central differences ({tolerance})")
     return not bad, "\n".join(lines)
+
+
+def _not_finite(value) -> bool:
+    try:
+        return not np.all(np.isfinite(value))
+    except TypeError:  # not a number: sct.grad says what it needs
+        return False
 
 
 def _evaluate(fn, values):
@@ -268,8 +405,8 @@ def _central_difference(fn, values, i, path, x, index) -> float:
             moved[index] = t
         else:
             moved = t
-        args = list(values)
-        args[i] = _replace(values[i], path, moved)
+        args = copy.deepcopy(values)  # the function may write into its arguments
+        args[i] = _replace(args[i], path, moved)
         return _scalar(fn(*args))
 
     return (at(x0 + h) - at(x0 - h)) / (2 * h)

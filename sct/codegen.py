@@ -12,6 +12,7 @@ import __future__
 
 import ast
 import builtins
+import contextlib
 import functools
 import itertools
 import linecache
@@ -20,6 +21,7 @@ import operator
 import re
 import sys
 import types
+import warnings
 from dataclasses import dataclass, field
 
 import gast
@@ -262,7 +264,17 @@ _FUTURE_FLAGS = functools.reduce(
 
 def compile_unrun(text: str, like) -> types.CodeType:
     """Compile (never run) ``text`` as the module of code object ``like`` was: to compare the two."""
-    return compile(text, like.co_filename, "exec", flags=like.co_flags & _FUTURE_FLAGS, dont_inherit=True)
+    with _quiet():
+        return compile(text, like.co_filename, "exec", flags=like.co_flags & _FUTURE_FLAGS, dont_inherit=True)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Compile generated code without a SyntaxWarning: it can only repeat one Python already gave the
+    user for their own source (``y[0]`` of ``y = 1.0`` becomes ``1.0[0]``, ``x is 1.0``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        yield
 
 
 def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str, code=None):
@@ -283,7 +295,8 @@ def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, l
     if code is not None and tuple(code[1]) == tuple(bound):
         code = _renamed(code[0], filename)
     else:
-        code = compile(module_text, filename, "exec")
+        with _quiet():
+            code = compile(module_text, filename, "exec")
     make_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
     make = types.FunctionType(make_code, user_globals, "__sct_make__")
     lines = module_text.splitlines(keepends=True)

@@ -87,6 +87,11 @@ class UserError(SctError):
     """A problem with a command-line input (``sct dump/check/export``), reported as one line."""
 
 
+def article(noun: str) -> str:
+    """``noun`` with its indefinite article: ``"a float"``, ``"an int"``."""
+    return f"an {noun}" if noun[:1].lower() in "aeio" or noun in ("ndarray", "NoneType") else f"a {noun}"
+
+
 _BUILTIN_ADVICE = {
     "map": "write a loop or a list comprehension: [f(v) for v in xs]",
     "filter": "write a list comprehension with an `if`: [v for v in xs if p(v)]",

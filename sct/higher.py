@@ -245,8 +245,8 @@ def _call(helper, *args):
 
 
 def _tangent_like(ret):
-    """``return out, dot_out`` -> ``return out, tangent_like(dot_out, out)``: what ``sct.jvp`` returns."""
-    return gast.Tuple(elts=[ret.elts[0], _tangent_only(ret)], ctx=LOAD)
+    """``return out, dot_out`` -> ``return primal_like(out), tangent_like(dot_out, out)``: what ``sct.jvp`` returns."""
+    return gast.Tuple(elts=[_call("primal_like", ret.elts[0]), _tangent_only(ret)], ctx=LOAD)
 
 
 def _tangent_only(ret):

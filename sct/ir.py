@@ -147,6 +147,20 @@ COMPARES = {
     gast.NotEq: operator.ne,
 }
 
+
+def is_in(item, items) -> bool:
+    """``item in items``: the primitive of that comparison (no derivative: its value is a bool)."""
+    return item in items
+
+
+def is_not_in(item, items) -> bool:
+    """``item not in items``."""
+    return item not in items
+
+
+# ``is``, ``is not``, ``in``, ``not in``: a Python bool, never differentiated.
+IDENTITY_TESTS = {gast.Is: operator.is_, gast.IsNot: operator.is_not, gast.In: is_in, gast.NotIn: is_not_in}
+
 # ``x.attr`` on an array, as the NumPy function it means.
 ATTRIBUTES = {"T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size, "real": np.real, "imag": np.imag}
 ATTRIBUTES["y"] = solution_y  # the solution held by the result of scipy.integrate.solve_ivp

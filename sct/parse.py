@@ -67,9 +67,18 @@ def parse(fn) -> Parsed:
     try:
         lines, first_lineno = inspect.getsourcelines(code)  # fn's own, not what __wrapped__ points at
     except (OSError, TypeError) as exc:
+        name = code.co_filename
+        where = (
+            "typed at a plain `python` prompt"
+            if name == "<stdin>"
+            else f"made by exec or eval ({name})"
+            if name.startswith("<")
+            else f"loaded from {name}, which cannot be read now"
+        )
         raise SourceUnavailableError(
-            f"cannot read the source of {fn.__qualname__} ({exc}); sct needs the function "
-            "defined in a file (not typed at the REPL or made by exec)"
+            f"cannot read the source of {fn.__qualname__} ({exc}): it was {where}, and Python keeps no source "
+            "text there (the plain REPL, `python -`, exec), while sct differentiates source; define it in a file "
+            "and import it, or use IPython or Jupyter, whose cells keep their source"
         ) from None
     source = "".join(lines)
     dedented = textwrap.dedent(source)

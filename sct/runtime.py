@@ -161,6 +161,16 @@ def tangent_like(t, out):
     return t
 
 
+def primal_like(out):
+    """``out`` as ``sct.jvp`` returns it: a NumPy float64 scalar as the Python float it equals (in containers too),
+    like its tangent (:func:`tangent_like`)."""
+    if isinstance(out, list | tuple):
+        return type(out)(primal_like(o) for o in out)
+    if isinstance(out, dict):
+        return {k: primal_like(v) for k, v in out.items()}
+    return float(out) if type(out) is np.float64 else out
+
+
 def cotangent_like(g, t):
     """The adjoint of :func:`tangent_like` in its tangent: ``g`` summed back to the structure of ``t``."""
     if isinstance(t, list | tuple):
@@ -188,12 +198,13 @@ def appended(items, item):
 
 
 HELPERS["appended"] = appended
+HELPERS["primal_like"] = primal_like
 
 
 def prod_others(x, axis=None):
     """Each element's product of the others in its ``np.prod(x, axis)`` group (zeros allowed)."""
     x = np.asarray(x, dtype=np.result_type(x, 0.0))
-    if x.ndim == 0:  # np.prod(0.5, axis=0): the value alone, so the product of the others is 1
+    if x.ndim == 0 or x.size == 0:  # np.prod(0.5, axis=0) is the value alone; no elements: no products
         return np.ones_like(x)
     axes = tuple(range(x.ndim)) if axis is None else axis if type(axis) is tuple else (axis,)
     axes = tuple(a % x.ndim for a in axes)

@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import api, values
+from . import api, runtime, values
 from .errors import SctError
 
 _GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -72,7 +72,7 @@ def jvp(fn, primals, tangents):
     variant = _tangent_variant(fn, positions, primals)
     out, dot = _run_tangent(fn, variant, primals, [tangents[i] for i in positions], "sct.jvp")
     values.check_output(getattr(fn, "__name__", repr(fn)), out, "sct.jvp")
-    return out, _match(dot, out)
+    return runtime.primal_like(out), _match(dot, out)  # Python floats out, as the tangent is
 
 
 def _run_tangent(fn, variant, primals, tangents, what: str):

@@ -11,9 +11,11 @@ names it, never turned into a zero gradient.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
-from .errors import SctError
+from .errors import SctError, article
 
 _COMPLEX_LATER = (
     "sct differentiates by complex arrays and numbers passed as arguments themselves, not yet inside a "
@@ -57,7 +59,7 @@ def _what(leaf) -> str:
         return f"an array of dtype {leaf.dtype}"
     text = repr(leaf)
     text = text if len(text) <= 40 else text[:37] + "..."
-    return f"a {type(leaf).__name__} ({text})"
+    return f"{article(type(leaf).__name__)} ({text})"
 
 
 def check_argument(fn_name: str, i: int, arg, integers_ok: bool = False) -> None:
@@ -102,3 +104,30 @@ def check_output(fn_name: str, out, what: str) -> None:
             f"{what} needs {fn_name} to return numbers or arrays of numbers (or lists, tuples and dicts of them), "
             f"but {where} is {_what(leaf)}"
         )
+
+
+def complex_hint(fn) -> str:
+    """What to do about a complex value ``fn`` returned: about ``**`` only where its source has a power."""
+    try:
+        text = inspect.getsource(fn)
+    except (OSError, TypeError):
+        text = ""
+    if "**" in text or "power" in text:
+        return " (a negative float to a fractional power is complex in Python: use np.power, or take the real part)"
+    return "; sct differentiates real-valued functions: return the real part (np.real(...)) or abs(...) ** 2"
+
+
+def method_hint(fn) -> str:
+    """How to differentiate a method called without its instance (``sct.grad(Model.loss)(x)``), or ""."""
+    owner, _, name = getattr(fn, "__qualname__", "").rpartition(".")
+    try:
+        first = next(iter(inspect.signature(fn).parameters), None)
+    except (TypeError, ValueError):
+        return ""
+    if not owner or owner.endswith("<locals>") or first != "self":
+        return ""
+    return (
+        f" ({name} is a method of {owner}, called without its instance: differentiate the bound method, "
+        f"sct.grad(obj.{name}), or pass the instance first, sct.grad({owner}.{name}, wrt=1)(obj, x); "
+        f"`@sct.grad` over a `def` in a class body makes such a function: apply sct.grad to obj.{name} instead)"
+    )

@@ -163,7 +163,7 @@ def test_error_missing_function(capsys, bad):
 
 
 def test_error_not_a_function(capsys, bad):
-    assert_user_error(*main(capsys, "dump", bad + ":not_a_function")[::2], "is a int, not a function")
+    assert_user_error(*main(capsys, "dump", bad + ":not_a_function")[::2], "is an int, not a function")
 
 
 def test_error_bad_target(capsys, bad):

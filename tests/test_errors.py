@@ -219,8 +219,8 @@ WRONG_WRT = {
     "duplicated": ((0, 0), "twice"),
     "duplicated_by_name_and_position": (("x", 0), "twice"),
     "empty_tuple": ((), "no parameter"),
-    "bool": (True, "out of range"),
-    "float": (1.0, "out of range"),
+    "bool": (True, "wrt must be an int, a parameter name, or a tuple of them"),
+    "float": (1.0, "wrt must be an int, a parameter name, or a tuple of them"),
 }
 
 

@@ -54,6 +54,8 @@ _OPERATOR_SYMBOLS = {
     "le": "a <= b",
     "eq": "a == b",
     "ne": "a != b",
+    "is_": "a is b",
+    "is_not": "a is not b",
     "getitem": "a[i]",
     "and_": "a & b",
     "or_": "a | b",

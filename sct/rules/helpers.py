@@ -47,6 +47,7 @@ _RANK_1 = _rank_of_operand(1)
 linear(runtime.tangent_like, lambda g, ans, t, out: call(runtime.cotangent_like, g, t), ndim=_RANK_1, rest=(None,))
 linear(runtime.cotangent_like, lambda g, ans, G, t: call(runtime.tangent_like, g, G), ndim=_RANK_1, rest=(None,))
 linear(runtime.grad_like, lambda g, ans, G, x: g, rest=(None,))  # a float() where x is a float
+linear(runtime.primal_like, lambda g, ans, out: g)  # a float() of a NumPy float64: the identity
 
 
 def _product_adjoints(left, right, product):

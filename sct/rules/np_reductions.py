@@ -41,9 +41,19 @@ def _sum(value, axis, keepdims):
     return np.sum(value) if axis is None else np.sum(value, axis=axis)
 
 
-def _count(x, ans):
-    """How many elements each result of a reduction of ``x`` combined."""
-    return np.size(x) / np.size(ans)
+def _count(x, axis):
+    """How many elements each result of a reduction of ``x`` over ``axis`` combined.
+
+    The product of the reduced lengths, never a quotient: an empty ``x`` (or an
+    empty result) must not divide by zero where NumPy itself returns nan.
+    """
+    if axis is None:
+        return np.size(x)
+    count = None
+    for a in axis if isinstance(axis, tuple) else (axis,):
+        length = np.shape(x)[a]
+        count = length if count is None else count * length
+    return count
 
 
 # ---- sums and means -------------------------------------------------------------------
@@ -53,8 +63,8 @@ def _sum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
 
 def _mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
     if axis is None and not keepdims:
-        return np.full_like(x, g / np.size(x))
-    return _spread(g, x, axis, keepdims) / _count(x, ans)
+        return np.full_like(x, g) / np.size(x)  # not g / np.size(x): x may be empty
+    return _spread(g, x, axis, keepdims) / _count(x, axis)
 
 
 linear(np.sum, _sum_vjp, ndim=reduction, rest=(None,))
@@ -276,7 +286,7 @@ defjvp(np.ptp, _ptp_jvp, None)
 # ---- variance and standard deviation ------------------------------------------------------
 def _centered(x, axis, ddof, ans):
     """d var / d x: 2 (x - mean) / (N - ddof), N the number of elements in each group."""
-    return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, ans) - ddof)
+    return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, axis) - ddof)
 
 
 # Of complex values var is the mean of |x - mean|^2, real: its adjoint is Re(g) conj(d var / d x) and its
@@ -305,8 +315,8 @@ def _twice(std):
 
 
 def _spread_out(x, axis, low=np.min, high=np.max):
-    """True for each group of values that are not all equal."""
-    return high(x, axis=axis, keepdims=True) > low(x, axis=axis, keepdims=True)
+    """True for each group of values that are not all equal (False for an empty group: no error)."""
+    return high(x, axis=axis, keepdims=True, initial=-np.inf) > low(x, axis=axis, keepdims=True, initial=np.inf)
 
 
 def _std_centered(x, axis, ddof, ans):

@@ -4,6 +4,7 @@ import operator
 
 import numpy as np
 
+from ..ir import IDENTITY_TESTS
 from ..runtime import appended, copied, dropped_last, matmul_grad_left, matmul_grad_right, zeros_like
 from ..symbolic import Scatter, call
 from .np_elementwise import power_dx, power_dy
@@ -19,6 +20,7 @@ elementwise(operator.neg, lambda g, ans, x: -g)
 elementwise(operator.pos, lambda g, ans, x: g)
 nondiff(operator.floordiv, ndim=None)
 nondiff(operator.gt, operator.ge, operator.lt, operator.le, operator.eq, operator.ne, operator.not_)
+nondiff(*IDENTITY_TESTS.values(), ndim=lambda ranks, args, kwargs: 0)  # is, is not, in, not in: a bool
 
 
 def _matmul_left(g, ans, a, b):
@@ -88,5 +90,5 @@ defjvp(
 defvjp(dropped_last, lambda g, ans, items: call(appended, g, call(zeros_like, items[-1])))
 defjvp(dropped_last, lambda g, ans, items: call(dropped_last, g))
 # Copy on write (``x = copied(x)`` before ``x[i] = v``): the identity, for derivatives.
-defvjp(copied, lambda g, ans, x: g)
+defvjp(copied, lambda g, ans, x: g, ndim=lambda ranks, args, kwargs: ranks[0])  # a copy: x's rank
 defjvp(copied, lambda g, ans, x: call(copied, g))
