@@ -669,6 +669,9 @@ def vjp(fn, *primals, has_aux=False):
 def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
     """The generated source, as ``sct dump`` prints it."""
     fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _Differentiated) else fn
+    receiver = _NO_RECEIVER
+    if inspect.ismethod(fn) and isinstance(fn.__func__, types.FunctionType):  # obj.m: by x, not by self
+        receiver, fn, wrt = fn.__self__, fn.__func__, _after_receiver(wrt)
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
     positions, many = resolve_wrt(fn, wrt)
@@ -676,4 +679,7 @@ def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
         from .forward import tangent_source
 
         return tangent_source(fn, positions, optimize=optimize)
-    return compiled(fn, positions, _annotated_signature(fn), optimize=optimize, many=many).source
+    sig = _annotated_signature(fn)
+    if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods
+        sig = (_describe(receiver), *sig[1:])
+    return compiled(fn, positions, sig, optimize=optimize, many=many).source

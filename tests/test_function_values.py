@@ -381,3 +381,9 @@ def shrink(x, n):
 
 def test_recursion_as_deep_as_python_allows():
     assert np.isclose(sct.grad(shrink)(2.0, 900), 1.001**900)
+
+
+def test_the_source_of_a_bound_method_is_its_gradient_by_the_arguments_after_self():
+    text = sct.source(LAYER.loss)
+    assert text.startswith("def grad_loss(self, x") and "self.W" in text
+    assert "return (out, delta_x)" in text
