@@ -320,10 +320,17 @@ class Functions:
             return self.call_known(Known(type(value).__call__), [receiver, *args], keywords, node)
         if self.inlinable(value):
             return self.inline_function(value, args, _keywords(keywords), node)
-        func = held.atom if held.atom is not None else self.constant(getattr(value, "__name__", "fn"), value)
-        call = gast.copy_location(gast.Call(func=func, args=list(args), keywords=[]), node)
+        call = gast.copy_location(gast.Call(func=self.known_atom(held), args=list(args), keywords=[]), node)
         call.keywords = _keywords(keywords)
         return self.primitive_call(value, call, node)
+
+    def known_atom(self, held):
+        """How generated code names the function ``held`` (a :class:`Known`): its own atom, or a constant."""
+        return held.atom if held.atom is not None else self.constant(getattr(held.value, "__name__", "fn"), held.value)
+
+    def class_atom(self, cls):
+        """The class ``cls`` as a constant of the generated code, whose attributes are read live."""
+        return self.object_atom(self.constant(cls.__name__, cls), cls)
 
     def object_atom(self, atom, value):
         """A name for ``atom``, which holds the object ``value``: its attributes are read, its methods called."""
@@ -351,7 +358,7 @@ class Functions:
         if not hasattr(cls, attr):
             self.problem(node, f"a {cls.__name__} has no attribute `{attr}`")
             return None, _none(), False
-        owner = self.object_atom(self.constant(cls.__name__, cls), cls)  # a class attribute, read live
+        owner = self.class_atom(cls)  # a class attribute, read live
         return object_attribute, gast.Attribute(value=owner, attr=attr, ctx=LOAD), False
 
     def call_method(self, receiver, attr, args, keywords, node):
@@ -366,8 +373,7 @@ class Functions:
         if isinstance(static, staticmethod):
             return self.call_known(Known(static.__func__), args, keywords, node)
         if isinstance(static, classmethod):
-            owner = self.object_atom(self.constant(cls.__name__, cls), cls)
-            return self.call_known(Known(static.__func__), [owner, *args], keywords, node)
+            return self.call_known(Known(static.__func__), [self.class_atom(cls), *args], keywords, node)
         if isinstance(static, types.FunctionType):
             return self.call_known(Known(static), args if is_class else [receiver, *args], keywords, node)
         method = getattr(cls, attr, None)
@@ -402,9 +408,10 @@ class Functions:
             return {k: self.atoms_of([v], node)[0] for k, v in values.items()}
         atoms = []
         for v in values:
-            if isinstance(v, Known) and v.value is not None and not isinstance(v.value, functools.partial):
-                value = v.value
-                v = v.atom if v.atom is not None else self.constant(getattr(value, "__name__", "fn"), value)
+            if isinstance(v, Known) and v.value is None:  # refused where it was made: said there
+                v = _none()
+            elif isinstance(v, Known) and not isinstance(v.value, functools.partial):
+                value, v = v.value, self.known_atom(v)
                 if _callable_object(value):  # an object with __call__: also an object whose methods are called
                     v = self.object_atom(v, value)
             elif isinstance(v, FunctionValue):

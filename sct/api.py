@@ -392,11 +392,8 @@ class _Differentiated:
         if not callable(fn):
             raise SctError(f"sct.grad expects a function, got {fn!r}")
         self._spec = (fn, wrt)  # as given: a method decorated in a class body binds it again (__get__)
-        self._receiver = _NO_RECEIVER
-        if inspect.ismethod(fn) and isinstance(fn.__func__, types.FunctionType):
-            # obj.f (or cls.f of a classmethod): f with its first argument given; wrt counts the others
-            self._receiver, fn = fn.__self__, fn.__func__
-            wrt = _after_receiver(wrt)
+        # obj.f (or cls.f of a classmethod): f with its first argument given; wrt counts the others
+        self._receiver, fn, wrt = _unbound(fn, wrt)
         self._flat = signatures.needs_flattening(fn)  # a plain function only: a Grad is not seen through
         if self._flat:  # f(x, *rest, k=1.0, **opts): differentiated as flat(x, rest, k, opts)
             target = signatures.flat(fn)
@@ -465,11 +462,8 @@ class _Differentiated:
 
         A parameter differentiated by must be given (as in JAX), so only those after the last of them.
         """
-        given = max(given, max(self.positions) + 1)
         fn = inspect.unwrap(self.fn, stop=frontend.is_plain_wrapper)
-        code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
-        missing = code.co_argcount - given if code is not None else 0
-        return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()
+        return _defaults_after(fn, max(given, max(self.positions) + 1))
 
     def _result(self, value, grads):
         return (grads, value[1]) if self.has_aux else grads
@@ -600,9 +594,21 @@ _NO_RECEIVER = object()
 def completed(fn, args: tuple) -> tuple:
     """``args`` and the defaults of the positional parameters of ``fn`` after them (the generated code takes all)."""
     plain = inspect.unwrap(fn, stop=frontend.is_plain_wrapper)
-    code, defaults = getattr(plain, "__code__", None), getattr(plain, "__defaults__", None) or ()
-    missing = code.co_argcount - len(args) if code is not None and type(plain) is types.FunctionType else 0
-    return args + tuple(defaults[len(defaults) - missing :]) if 0 < missing <= len(defaults) else args
+    return args + tuple(_defaults_after(plain, len(args))) if type(plain) is types.FunctionType else args
+
+
+def _defaults_after(fn, given: int) -> tuple:
+    """The default values of ``fn``'s positional parameters after the first ``given`` (all of them must have one)."""
+    code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
+    missing = code.co_argcount - given if code is not None else 0
+    return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()
+
+
+def _unbound(fn, wrt):
+    """``(self, its function, wrt counting self)`` of a bound method ``obj.f`` of Python code; else ``fn`` as it is."""
+    if inspect.ismethod(fn) and isinstance(fn.__func__, types.FunctionType):
+        return fn.__self__, fn.__func__, _after_receiver(wrt)
+    return _NO_RECEIVER, fn, wrt
 
 
 def _after_receiver(wrt):
@@ -669,9 +675,7 @@ def vjp(fn, *primals, has_aux=False):
 def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
     """The generated source, as ``sct dump`` prints it."""
     fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _Differentiated) else fn
-    receiver = _NO_RECEIVER
-    if inspect.ismethod(fn) and isinstance(fn.__func__, types.FunctionType):  # obj.m: by x, not by self
-        receiver, fn, wrt = fn.__self__, fn.__func__, _after_receiver(wrt)
+    receiver, fn, wrt = _unbound(fn, wrt)  # obj.m: by x, not by self
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
     positions, many = resolve_wrt(fn, wrt)

@@ -32,6 +32,9 @@ import os
 
 import numpy as np
 
+from .anf_functions import is_object
+from .variants import Attributes
+
 
 class ValidationError(AssertionError):
     """The generated code disagrees with the function it was generated from: a bug in sct."""
@@ -141,8 +144,6 @@ def _agree(fn, expected, got, fn_name: str) -> None:
 
 def _data(args) -> list:
     """The arguments that are data; objects (a random generator) may change, as they do in Python."""
-    from .anf_functions import is_object
-
     return [None if is_object(a) else a for a in args]
 
 
@@ -171,7 +172,7 @@ def checked(fn, variant, full, n_params: int, split: bool):
         result = function(*args)
         value = result[0] if value_of is function else value_of(*again)[0]
         _unchanged(_data(before), _data(args), name, "the arguments")
-        expected = fn(*(getattr(a, "obj", a) if type(a).__name__ == "Attributes" else a for a in own_args))
+        expected = fn(*(a.obj if isinstance(a, Attributes) else a for a in own_args))  # by an object: the object
         _agree(fn, expected, value, name)
         if split:
             return value, _checked_backward(result[1], before, args, (_copy(value, "the value"), value), name)
