@@ -22,7 +22,7 @@ ROOT = HERE.parent
 CHILD = """\
 import json, sys, time
 import sct
-from sct import api, cache
+from sct import api, cache, pipeline
 from workloads import BY_NAME
 
 w = BY_NAME[sys.argv[1]]
@@ -53,7 +53,7 @@ for _ in range(5):
     gradient(*args)
     steady.append(time.perf_counter() - start)
 extra = first - min(steady)  # what the first call costs beyond running the gradient
-hits, compiles = cache.STATS["hits"], api.STATS["compiles"]
+hits, compiles = cache.STATS["hits"], pipeline.STATS["compiles"]
 print(json.dumps({"first": first, "extra": extra, "cache": spent[0], "hits": hits, "compiles": compiles}))
 """
 

@@ -10,10 +10,10 @@ from .errors import NonDifferentiableError, SctError, SourceUnavailableError, Un
 from .testing import check_grads
 from .transforms import hessian, hvp, jacobian, jvp
 from .validate import ValidationError, validation
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
+    "__version__",
     "grad",
     "value_and_grad",
     "vjp",

@@ -23,6 +23,7 @@ import gast
 from . import dataflow
 from .ir import Assign, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from .rules import DYNAMIC, lookup
+from .symbolic import Sym
 
 SCALAR = "scalar"
 
@@ -304,7 +305,6 @@ def rule_view(node, ranks: dict):
 
     Containers and slices of atoms become tuples, lists and slices of such views.
     """
-    from .symbolic import Sym
 
     if isinstance(node, gast.Name):
         return Sym(node, ranks.get(node.id))

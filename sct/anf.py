@@ -41,16 +41,17 @@ import numpy as np
 
 from . import aliases
 from .anf_calls import Calls
-from .anf_control import ControlFlow, Lowered
+from .anf_control import ControlFlow, Lowered, _fake_for
 from .anf_expressions import Computed, Expressions, name
 from .anf_functions import Functions, Known
 from .anf_transforms import Transforms
 from .codegen import nodes
 from .errors import Problem, UnsupportedSyntaxError
+from .helpers import HELPERS
 from .ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, If, SetItem
 from .naming import Namer
 from .parse import Parsed
-from .runtime import HELPERS, appended, copied, dropped_last
+from .runtime import appended, copied, dropped_last
 
 LOAD = gast.Load()
 RESERVED = {"np", "math", *HELPERS}  # names generated code uses for its own helpers
@@ -123,6 +124,10 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.augmented = {}  # version made by x += e -> its root
         ControlFlow.__init__(self)
         Calls.__init__(self)
+
+    def lowering_for(self, parsed):
+        """A lowering of a function inlined here: it shares this one's names and problems."""
+        return _callee(self, parsed)
 
     def function(self, has_aux: bool):
         self.has_aux = has_aux
@@ -333,7 +338,6 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
     def list_comprehension(self, node):
         """``[elt for x in xs if c for y in ys]`` (or a generator expression consumed at once) as
         nested loops growing a list; returns the list's atom. Its variables are its own, as in Python."""
-        from .anf_control import _fake_for
 
         if any(gen.is_async for gen in node.generators):
             self.problem(node, "`async for` in a comprehension is not supported; write a loop")
@@ -546,3 +550,42 @@ def _ends_in_return(body) -> bool:
     if isinstance(last, gast.If):
         return _ends_in_return(last.body) and _ends_in_return(last.orelse)
     return False
+
+
+def _callee(caller, parsed):
+    """A lowering of an inlined function that shares the caller's names and problems."""
+
+    class Callee(_Lowering):
+        def __init__(self):
+            _Lowering.__init__(self, parsed)
+            self.namer = caller.namer
+            self.namer.taken |= self.initial_names
+            self.namespace = caller.namespace
+            self.problems = caller.problems
+            self.shared_updates = caller.shared_updates
+            self.augmented = caller.augmented
+            self.root = caller.root
+            self.packs = caller.packs
+            self.function_atoms = caller.function_atoms
+            self.objects = caller.objects
+            self.inlining = caller.inlining + [parsed.fn]
+            self.current = {}
+            self.renamed = {}
+            self.reassigned = {
+                n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            }
+            self.has_aux = False
+            self.output = self.namer.temp()
+            self.origin = caller.origin
+
+        def local_name(self, user_name):
+            if user_name not in self.locals:
+                return user_name
+            if user_name not in self.renamed:
+                self.renamed[user_name] = self.namer.fresh(user_name)
+            return self.renamed[user_name]
+
+        def problem(self, node, message):
+            self.problems.append(Problem(self.parsed.described(message), self.parsed.location(node)))
+
+    return Callee()

@@ -19,10 +19,16 @@ import types
 
 import gast
 
+from . import nested
 from . import parse as frontend
+from .anf_functions import FunctionValue
 from .codegen import BASE_NAMESPACE
-from .errors import Problem, SctError, UnsupportedSyntaxError
+from .errors import SctError, UnsupportedSyntaxError
+from .ir import Assign
 from .rules import lookup
+from .rules.table import Entry
+from .runtime import Pullback, deep_recursion
+from .symbolic import call
 
 LOAD = gast.Load()
 
@@ -158,7 +164,7 @@ class Calls:
             self.problem(call, f"cannot inline the call of `{fn.__name__}`: {exc}")
             return gast.Constant(value=None, kind=None)
         bound.apply_defaults()
-        callee = _callee(self, parsed)
+        callee = self.lowering_for(parsed)
         callee.stmts = self.stmts  # parameter copies go where the call is
         for param, value in bound.arguments.items():
             callee.bind_parameter(param, value)
@@ -191,7 +197,6 @@ class Calls:
         return _name(result)
 
     def bind_parameter(self, param: str, value):
-        from .anf_functions import FunctionValue
 
         if isinstance(value, FunctionValue):  # f(a, x) inside, where the caller passed a function
             if param in self.reassigned:
@@ -282,8 +287,6 @@ class WithVjp:
     _made: dict = {}
 
     def __init__(self, fn):
-        from .rules.table import Entry
-        from .symbolic import call
 
         self.fn = fn
         self.__name__ = f"{fn.__name__}_with_vjp"
@@ -301,13 +304,16 @@ class WithVjp:
         return cls._made[fn]
 
     def __call__(self, *args):
-        from . import api
-        from .runtime import Pullback, deep_recursion
 
         positions = list(range(len(args)))
-        sig = api.signature(args)
-        variant = api.validated(
-            self.fn, api.compiled(self.fn, positions, sig, split=True, many=True), positions, sig, split=True, many=True
+        sig = nested.COMPILER.signature(args)
+        variant = nested.COMPILER.validated(
+            self.fn,
+            nested.COMPILER.compiled(self.fn, positions, sig, split=True, many=True),
+            positions,
+            sig,
+            split=True,
+            many=True,
         )
         with deep_recursion():
             value, backward = variant.function(*args)
@@ -315,57 +321,15 @@ class WithVjp:
 
 
 def _copy_call(target, func_name, args, prim, origin):
-    from .ir import Assign
 
     value = gast.Call(func=_name(func_name), args=list(args), keywords=[])
     return Assign(target, value, prim, origin)
 
 
 def _copy(target, value, origin):
-    from .ir import Assign
 
     if isinstance(value, gast.Tuple | gast.List):  # a display of atoms builds a container (its own rule)
         return Assign(target, value, tuple if isinstance(value, gast.Tuple) else list, origin)
     if isinstance(value, gast.Dict):  # **kwargs: a dict display of atoms
         return Assign(target, value, dict, origin)
     return Assign(target, value, None, origin)
-
-
-def _callee(caller, parsed):
-    """A lowering of an inlined function that shares the caller's names and problems."""
-    from .anf import _Lowering
-
-    class Callee(_Lowering):
-        def __init__(self):
-            _Lowering.__init__(self, parsed)
-            self.namer = caller.namer
-            self.namer.taken |= self.initial_names
-            self.namespace = caller.namespace
-            self.problems = caller.problems
-            self.shared_updates = caller.shared_updates
-            self.augmented = caller.augmented
-            self.root = caller.root
-            self.packs = caller.packs
-            self.function_atoms = caller.function_atoms
-            self.objects = caller.objects
-            self.inlining = caller.inlining + [parsed.fn]
-            self.current = {}
-            self.renamed = {}
-            self.reassigned = {
-                n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-            }
-            self.has_aux = False
-            self.output = self.namer.temp()
-            self.origin = caller.origin
-
-        def local_name(self, user_name):
-            if user_name not in self.locals:
-                return user_name
-            if user_name not in self.renamed:
-                self.renamed[user_name] = self.namer.fresh(user_name)
-            return self.renamed[user_name]
-
-        def problem(self, node, message):
-            self.problems.append(Problem(self.parsed.described(message), self.parsed.location(node)))
-
-    return Callee()

@@ -33,7 +33,12 @@ import types
 import gast
 import numpy as np
 
+from . import parse as frontend
+from .errors import UnsupportedSyntaxError
+from .ir import Assign
 from .parse import LocalDef
+from .rules import lookup
+from .rules.containers import object_attribute
 
 LOAD = gast.Load()
 
@@ -334,7 +339,6 @@ class Functions:
 
     def object_atom(self, atom, value):
         """A name for ``atom``, which holds the object ``value``: its attributes are read, its methods called."""
-        from .ir import Assign
 
         if not isinstance(atom, gast.Name):
             temp = self.namer.temp()
@@ -345,7 +349,6 @@ class Functions:
 
     def object_attribute(self, receiver, attr, node):
         """(rule key, node, is-method) for ``obj.attr`` where ``obj`` (``receiver``) holds an object."""
-        from .rules.containers import object_attribute
 
         cls, _, attributes = self.objects[receiver.id]
         if attributes is MADE_HERE:
@@ -363,7 +366,6 @@ class Functions:
 
     def call_method(self, receiver, attr, args, keywords, node):
         """``obj.attr(...)`` where ``obj`` (``receiver``) holds an object of a known class (or a class)."""
-        from .ir import Assign
 
         cls, is_class, attributes = self.objects[receiver.id]
         if attributes is MADE_HERE:
@@ -393,7 +395,6 @@ class Functions:
 
     def primitive_call(self, fn, call, node):
         """Emit a call of a function sct does not inline (its rule is looked up later); returns its atom."""
-        from .ir import Assign
 
         call.args = self.atoms_of(call.args, node)
         for k in call.keywords:
@@ -454,9 +455,6 @@ class Functions:
 
     def inline_local(self, held, node, args, keywords, call):
         """Inline a local ``def``: its own locals renamed, its free names read from the scope it was made in."""
-        from . import parse as frontend
-        from .anf_calls import _callee
-        from .errors import UnsupportedSyntaxError
 
         if any(n is node for n in self.inlining):
             self.problem(
@@ -477,7 +475,7 @@ class Functions:
             self.problem(call, f"cannot call the local function `{node.name}` this way: {exc}")
             return _none()
         bound.apply_defaults()
-        callee = _callee(self, parsed)
+        callee = self.lowering_for(parsed)
         callee.enclosing = scope
         callee.inlining = self.inlining + [node]
         callee.stmts = self.stmts
@@ -511,7 +509,6 @@ def _keywords(keywords: dict) -> list:
 
 def _python_method(value) -> bool:
     """A bound method of the user's own Python code (a library's, or one with a rule, is called as it is)."""
-    from .rules import lookup
 
     if not (isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType)):
         return False
@@ -521,7 +518,6 @@ def _python_method(value) -> bool:
 
 def _callable_object(value) -> bool:
     """An instance (not a function, class or module) whose class defines ``__call__`` in Python."""
-    from .rules import lookup
 
     if isinstance(value, type | types.FunctionType | types.ModuleType | types.MethodType | functools.partial):
         return False

@@ -21,7 +21,9 @@ import inspect
 
 import gast
 
-from . import codegen
+from . import codegen, nested
+from .anf_control import Lowered
+from .anf_functions import FunctionValue
 from .errors import SctError
 
 LOAD = gast.Load()
@@ -29,17 +31,11 @@ LOAD = gast.Load()
 
 def _makers() -> dict:
     """Transforms that make a function, ``T(g, options)(args)``; the others are called with the arguments."""
-    from . import api, transforms
-
-    makers = {api.grad: "grad", api.value_and_grad: "value_and_grad"}
-    makers.update({transforms.jacobian: "jacobian", transforms.hessian: "hessian"})
-    return makers
+    return nested.COMPILER.makers
 
 
 def _direct() -> dict:
-    from . import api, transforms
-
-    return {transforms.jvp: "jvp", transforms.hvp: "hvp", api.vjp: "vjp"}
+    return nested.COMPILER.direct
 
 
 def _name(id_):
@@ -91,15 +87,11 @@ class Transforms:
             return False
         func = node.func
         if isinstance(func, gast.Name) and func.id in self.lambdas:
-            from .anf_functions import FunctionValue
-
             return not isinstance(self.lambdas[func.id], gast.Lambda | FunctionValue)
         if self.maker_of(func) is not None:
             return True
-        from .api import _Differentiated
-
         value = self.quiet_value(func)
-        if _lookup(_direct(), value) is not None or isinstance(value, _Differentiated):
+        if _lookup(_direct(), value) is not None or isinstance(value, nested.COMPILER.gradient_types):
             return True
         return isinstance(getattr(value, "__sct_transform__", None), tuple)  # J = sct.jacobian(f) at module level
 
@@ -184,7 +176,7 @@ class Transforms:
         free = self.free_atoms(static)
         made = _for_call("value", static.fn, len(primals) + len(free))
         out = self.inline_function(made, primals + free, [], value)
-        self.assign(target.elts[0], _Lowered(out))
+        self.assign(target.elts[0], Lowered(out))
         self.lambdas[target.elts[1].id] = PendingVjp(static, primals, free)
         return out
 
@@ -280,25 +272,15 @@ def _check_own(made, inner, kind):
         raise _Refused(f"sct.{kind} of a lambda: wrt names a variable the lambda reads, not one of its parameters")
 
 
-def _Lowered(atom):  # noqa: N802
-    from .anf_control import Lowered
-
-    return Lowered(atom)
-
-
 def _for_call(kind, fn, nparams, nprimals=None):
-    from . import higher
-
     try:
-        return higher.for_call(kind, fn, nparams, nprimals)
-    except higher.NotGenerated as exc:
+        return nested.COMPILER.for_call(kind, fn, nparams, nprimals)
+    except nested.COMPILER.NotGenerated as exc:
         raise _Refused(str(exc)) from None
 
 
 def _made(kind, maker, fn, rest, options):
     """The transform object ``maker(fn, *rest, **options)``; sct.jacobian and sct.hessian as generated source."""
-    from . import higher
-
     if kind not in ("jacobian", "hessian"):
         return maker(fn, *rest, **options)
     if kind == "jacobian":
@@ -309,6 +291,10 @@ def _made(kind, maker, fn, rest, options):
         wrt = (rest + [options.pop("wrt", 0)])[0]
         if options or len(rest) > 1:
             raise _Refused(f"sct.{kind} takes f and wrt= inside a function being differentiated")
-        return higher.JacobianOf(fn, wrt, mode=mode) if kind == "jacobian" else higher.hessian_of(fn, wrt)
-    except higher.NotGenerated as exc:
+        return (
+            nested.COMPILER.jacobian_of(fn, wrt, mode=mode)
+            if kind == "jacobian"
+            else nested.COMPILER.hessian_of(fn, wrt)
+        )
+    except nested.COMPILER.NotGenerated as exc:
         raise _Refused(str(exc)) from None

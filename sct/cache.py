@@ -40,7 +40,8 @@ import numpy as np
 
 from . import codegen, dispatch
 from .rules import table
-from .variants import Callee, Compiled, _global_names
+from .variants import Callee, Compiled, _global_names, _guards
+from .version import __version__
 
 FORMAT = 1  # bump when the layout of an entry changes
 SUFFIX = ".sct"
@@ -135,8 +136,6 @@ def _file_digest(path: str) -> str:
 def versions() -> tuple:
     """sct's own source (each file's path, size and mtime) and the versions of what it generates code with."""
     if not _VERSION:
-        from . import __version__
-
         root = os.path.dirname(os.path.abspath(__file__))
         h = hashlib.blake2b(digest_size=20)
         folders = [root]
@@ -212,8 +211,6 @@ def token(value, depth: int = 0, seen: set | None = None):
     if isinstance(value, Callee):
         return ("callee", token(value.value, depth + 1, seen))
     if kind is types.FunctionType:  # what it relies on, as for the function differentiated
-        from .variants import _guards
-
         if id(value) in seen:  # a function reached again (lib.g calling lib.g): described where first met
             return ("again", value.__module__, value.__qualname__, _code(value.__code__))
         seen.add(id(value))

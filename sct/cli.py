@@ -23,7 +23,7 @@ import traceback
 import types
 from pathlib import Path
 
-from . import __version__, api, cli_cache
+from . import api, cli_cache
 from .cli_check import (  # noqa: F401 (parse_arguments: part of sct.cli for the tests)
     check_gradient,
     exception_line,
@@ -32,6 +32,8 @@ from .cli_check import (  # noqa: F401 (parse_arguments: part of sct.cli for the
     user_frame,
 )
 from .errors import SctError, UserError, article
+from .export import export_source
+from .version import __version__
 
 EXAMPLES = """\
 examples:
@@ -250,7 +252,6 @@ def check_options(args) -> None:
 
 # ---- sct export --------------------------------------------------------------------
 def cmd_export(args) -> int:
-    from .export import export_source
 
     fn = load(args.target)
     out = args.output

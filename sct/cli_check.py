@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from . import api
+from . import api, pipeline
 from .errors import UserError
 from .values import check_argument, leaves
 
@@ -329,7 +329,7 @@ def check_gradient(fn, values, wrt, rtol, atol, max_rows=8) -> tuple[bool, str]:
                 "differentiated: write 3.0 instead of 3, or name the parameters with --wrt)"
             )
     else:
-        positions, _ = api.resolve_wrt(fn, wrt if isinstance(wrt, tuple) else (wrt,))
+        positions, _ = pipeline.resolve_wrt(fn, wrt if isinstance(wrt, tuple) else (wrt,))
         for i in positions:
             values[i] = _as_float(values[i])
     with warnings.catch_warnings():

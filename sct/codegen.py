@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from .runtime import HELPERS
+from .helpers import HELPERS
 
 _COMMENT = "__sct_comment__"
 _COMMENT_LINE = re.compile(rf"^(\s*){_COMMENT}\((.*)\)$", re.M)

@@ -24,7 +24,7 @@ import operator
 
 import gast
 
-from . import dataflow
+from . import dataflow, trees
 from .codegen import nodes
 from .errors import Problem, UnsupportedSyntaxError
 from .ir import Assign, For, SetItem, names_in, walk
@@ -167,7 +167,6 @@ def _of(node, known):
 
 def _structure(stmt: Assign, known: dict):
     """The structure of ``stmt``'s result, from its operands' (``_UNSEEN`` until they are seen)."""
-    from . import trees
 
     value, prim = stmt.value, stmt.prim
     if isinstance(value, gast.Dict):
@@ -290,7 +289,6 @@ def specialise(ir, params: dict) -> None:
     ``concatenated`` (its adjoint splits the gradient where the ``+`` joined);
     other arithmetic on a possible container (``xs * 2`` repeats a list) is refused.
     """
-    from . import trees
 
     found = structures(ir, params)
     problems = []

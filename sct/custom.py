@@ -46,6 +46,8 @@ import numpy as np
 
 from . import codegen
 from .errors import SctError
+from .higher import JVPAt, VJPAt
+from .pipeline import _CACHE
 from .rules import lookup, table
 
 __all__ = ["defvjp", "defjvp", "custom_vjp", "custom_jvp"]
@@ -100,8 +102,6 @@ def _check_rules(fn, rules, what):
 
 def _forget_compiled():
     """Variants compiled before a rule changed must not be reused."""
-    from .api import _CACHE
-
     _CACHE.clear()
 
 
@@ -143,8 +143,6 @@ class _RuleJVP:
         self.rule, self.k, self.__name__ = rule, k, f"jvp_of_{rule.__name__}"
 
     def __call__(self, t, ans, *args, **kwargs):
-        from .higher import JVPAt
-
         return JVPAt(self.rule, [self.k], [t])(*_positional(self.rule, args, kwargs))
 
 
@@ -157,8 +155,6 @@ class _RuleVJP:
         self.rule, self.k, self.__name__ = rule, k, f"vjp_of_{rule.__name__}"
 
     def __call__(self, g, ans, *args, **kwargs):
-        from .higher import VJPAt
-
         return VJPAt(self.rule, [self.k], g)(*_positional(self.rule, args, kwargs))[0]
 
 
@@ -256,8 +252,6 @@ class _TransposedPart:
         self.__name__ = f"{kind}_of_{owner.__name__}"
 
     def __call__(self, d, ans_d, x, ans, *args, **kwargs):
-        from .higher import JVPAt, VJPAt
-
         base = self.owner.base
         if self.j == 0:  # D is linear in x: its own forward rule; its transpose, base, in reverse
             return self.owner(d, ans, *args, **kwargs) if self.kind == "jvp" else base(d, ans, *args, **kwargs)

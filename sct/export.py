@@ -26,9 +26,10 @@ import types
 
 import numpy as np
 
-from . import __version__, api, codegen
+from . import api, codegen, pipeline
 from .errors import SctError
 from .variants import ANY
+from .version import __version__
 
 MAX_ARRAY = 1000  # elements; larger global arrays must be passed as arguments
 
@@ -43,10 +44,10 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring.
     """
     fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
-    positions, many = api.resolve_wrt(fn, wrt)
+    positions, many = pipeline.resolve_wrt(fn, wrt)
     # The module must be right for any arguments, containers too: parameters not annotated float may be anything.
-    sig = tuple(ANY if s is None else s for s in api._annotated_signature(fn))
-    variant = api.compiled(fn, positions, sig, many=many)
+    sig = tuple(ANY if s is None else s for s in pipeline._annotated_signature(fn))
+    variant = pipeline.compiled(fn, positions, sig, many=many)
     source = _shaped_seed(variant.source)
     tree = ast.parse(source)
     generated = tree.body[0]

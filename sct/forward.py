@@ -38,13 +38,6 @@ def tangent(ir: FunctionIR, wrt: list[str], ranks: dict, namer) -> Source:
     return _Forward(ir, wrt, ranks, namer).build()
 
 
-def tangent_source(fn, positions, optimize=True) -> str:
-    """The tangent function of ``fn`` by the parameters at ``positions``, as source."""
-    from .api import _annotated_signature, compiled
-
-    return compiled(fn, positions, _annotated_signature(fn), optimize=optimize, mode="forward").source
-
-
 class _Forward:
     def __init__(self, ir, wrt, ranks, namer):
         self.ir, self.wrt, self.ranks, self.namer = ir, wrt, ranks, namer

@@ -25,8 +25,10 @@ import numbers
 
 import gast
 
-from . import codegen
+from . import codegen, nested
 from .errors import UnsupportedSyntaxError
+from .pipeline import compiled, completed, resolve_wrt, signature, validated
+from .signatures import Flat
 
 LOAD = gast.Load()
 
@@ -36,12 +38,8 @@ def differentiable(fn, sig):
     make = getattr(fn, "__sct_generated__", None)
     if make is not None:
         return make(sig)
-    from .api import Grad, ValueAndGrad
 
-    if isinstance(fn, Grad | ValueAndGrad):
-        from .api import compiled
-        from .signatures import Flat
-
+    if isinstance(fn, nested.COMPILER.gradient_types):
         if isinstance(fn.fn, Flat):  # its generated code takes (x, rest, k), not the call's arguments
             raise UnsupportedSyntaxError(
                 f"cannot differentiate the gradient of {fn.fn.__name__} again: it takes *args, **kwargs, "
@@ -50,7 +48,7 @@ def differentiable(fn, sig):
             )
 
         variant = compiled(fn.fn, fn.positions, sig, **fn.options)
-        if isinstance(fn, ValueAndGrad):
+        if fn._with_value:
             select = None
         elif fn.has_aux:  # ((out, aux), grads) -> (grads, aux)
             select = lambda ret: gast.Tuple(elts=[ret.elts[1], ret.elts[0].elts[1]], ctx=LOAD)
@@ -114,12 +112,10 @@ class JVPAt(_Derived):
         self.tangents = list(tangents)
 
     def variant(self, sig):
-        from .api import compiled
 
         return compiled(self.fn, self.positions, sig, mode="forward")
 
     def __call__(self, *args):
-        from .api import completed, signature, validated
 
         args = completed(self.fn, args)
         sig = signature(args)
@@ -140,12 +136,10 @@ class VJPAt(_Derived):
         self.cotangent = cotangent
 
     def variant(self, sig):
-        from .api import compiled
 
         return compiled(self.fn, self.positions, sig, many=True)
 
     def __call__(self, *args):
-        from .api import completed, signature, validated
 
         args = completed(self.fn, args)
         sig = signature(args)
@@ -161,7 +155,6 @@ def generated_vjp(fn, primals, has_aux=False):
     """For ``sct.vjp``'s ``vjp_fn``: ``cotangent -> gradients`` as generated source, the primals fixed."""
 
     def make(sig):
-        from .api import compiled, signature
 
         positions = list(range(len(primals)))
         variant = compiled(fn, positions, signature(primals), has_aux=has_aux, many=True)
@@ -189,7 +182,6 @@ def for_call(kind, fn, nparams, nprimals=None):
     The code is the shape-generic variant (nothing is known of the arguments when
     the caller is compiled), for ``nparams`` parameters, the first ``nprimals`` the primals.
     """
-    from .api import compiled, grad
 
     sig = (None,) * nparams
     positions = list(range(nprimals or 0))
@@ -202,7 +194,7 @@ def for_call(kind, fn, nparams, nprimals=None):
     elif kind == "jvp":
         made = regenerate(compiled(fn, positions, sig, mode="forward"), {}, _tangent_like)
     elif kind == "hvp":
-        gradient = grad(fn, wrt=tuple(positions) if len(positions) > 1 else 0)
+        gradient = nested.COMPILER.grad(fn, wrt=tuple(positions) if len(positions) > 1 else 0)
         made = regenerate(compiled(gradient, positions, sig, mode="forward"), {}, _tangent_only)
     else:  # "vjp"
         made = regenerate(compiled(fn, positions, sig, many=True), {}, lambda ret: ret.elts[1])
@@ -210,14 +202,12 @@ def for_call(kind, fn, nparams, nprimals=None):
 
 
 def _is_gradient(fn) -> bool:
-    from .api import Grad, ValueAndGrad
 
-    return isinstance(fn, Grad | ValueAndGrad)
+    return isinstance(fn, nested.COMPILER.gradient_types)
 
 
 def _gradient_for_call(fn, sig):
     """:func:`differentiable` of a gradient object, each gradient typed as the object returns it (``grad_like``)."""
-    from .api import ValueAndGrad, compiled
 
     variant = compiled(fn.fn, fn.positions, sig, **fn.options)
     params = variant.params
@@ -231,7 +221,7 @@ def _gradient_for_call(fn, sig):
 
     def select(ret):
         value, grads = ret.elts
-        if isinstance(fn, ValueAndGrad):
+        if fn._with_value:
             return gast.Tuple(elts=[value, typed(grads)], ctx=LOAD)
         if fn.has_aux:  # ((out, aux), grads) -> (grads, aux)
             return gast.Tuple(elts=[typed(grads), value.elts[1]], ctx=LOAD)
@@ -273,7 +263,6 @@ class JacobianOf:
     """
 
     def __init__(self, fn, wrt, label="jacobian", mode="fwd"):
-        from .api import resolve_wrt
 
         positions, many = resolve_wrt(fn, wrt)
         if many:
@@ -284,12 +273,10 @@ class JacobianOf:
         self.__wrapped__ = fn
 
     def __call__(self, *args):
-        from .transforms import jacobian
 
-        return jacobian(self.fn, wrt=self.position, mode=self.mode)(*args)
+        return nested.COMPILER.jacobian(self.fn, wrt=self.position, mode=self.mode)(*args)
 
     def __sct_generated__(self, sig):
-        from .api import compiled
 
         if self.mode == "rev":
             return self._reverse(sig)
@@ -318,7 +305,6 @@ class JacobianOf:
 
     def _reverse(self, sig):
         """``mode="rev"``, as ``sct.jacobian`` computes it: one gradient per element of the value."""
-        from .api import compiled
 
         variant = compiled(self.fn, [self.position], sig, many=True)
         gradient = regenerate(variant, {}, lambda ret: gast.Subscript(value=ret.elts[1], slice=_index(0), ctx=LOAD))
@@ -344,6 +330,14 @@ def _index(i):
 
 def hessian_of(fn, wrt=0):
     """``sct.hessian(fn, wrt)`` inside differentiated code: the forward Jacobian of the generated gradient."""
-    from .api import grad
 
-    return JacobianOf(grad(fn, wrt=wrt), wrt, "hessian")
+    return JacobianOf(nested.COMPILER.grad(fn, wrt=wrt), wrt, "hessian")
+
+
+nested.provide(
+    for_call=for_call,
+    jacobian_of=JacobianOf,
+    hessian_of=hessian_of,
+    differentiable=differentiable,
+    NotGenerated=NotGenerated,
+)

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import SctError
+from .runtime import HELPERS as _ALL
+
 
 def solution_y(sol):
     """``sol.y``: the solution at ``t_eval`` of the result of ``solve_ivp``."""
@@ -39,8 +42,6 @@ def solution_part(d, sol):
     ``x.y`` on anything else (a named tuple, say) has no derivative in sct: refused, not guessed.
     """
     if type(sol).__name__ != "OdeResult":
-        from .errors import SctError
-
         raise SctError(
             f"sct differentiates `.y` only on the result of scipy.integrate.solve_ivp, not on {type(sol).__name__}"
         )
@@ -497,6 +498,5 @@ HELPERS = {
     )
 }
 
-from .runtime import HELPERS as _ALL  # noqa: E402
 
 _ALL.update(HELPERS)

@@ -18,8 +18,11 @@ from collections import deque
 
 import gast
 
+from .analysis import assignments, overwritten
+from .anf_control import _static_truth
 from .codegen import child_fields, is_comment, unparse
 from .codegen import nodes as _walk
+from .ir import Assign, If, walk
 
 _KEEP_COMMENTS = {"forward", "backward"}
 
@@ -481,8 +484,6 @@ def propagate_ir_copies(ir) -> None:
     before the adjoint is emitted keeps the forward code and the comments of the
     reverse sweep in step. Branches whose condition became constant are resolved.
     """
-    from .analysis import assignments, overwritten
-    from .ir import Assign, If
 
     keep_names = {ir.output, ir.aux, *ir.params}
     counts, lost = assignments(ir.body), overwritten(ir)  # dropping a copy changes neither for other names
@@ -518,7 +519,6 @@ def _is_atom_copy(value) -> bool:
 
 def _substitute(body, values: dict) -> None:
     """Read ``values[v]`` (an atom) wherever the IR statements of ``body`` read ``v``."""
-    from .ir import walk
 
     replace = _ReplaceAll(values)
     for stmt in walk(body):
@@ -542,7 +542,6 @@ class _ReplaceAll(gast.NodeTransformer):
 
 
 def _resolve_static_ifs(body, If) -> list:
-    from .anf_control import _static_truth
 
     out = []
     for stmt in body:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .codegen import BASE_NAMESPACE, compile_unrun
 from .errors import Location, Problem, SourceUnavailableError, UnsupportedSyntaxError
 
 
@@ -149,7 +150,6 @@ def hoist_local_functions(body) -> None:
 @functools.cache
 def _own_names() -> dict:
     """Each name the generated code may use for itself -> what it means there."""
-    from .codegen import BASE_NAMESPACE
 
     own = {n: getattr(builtins, n) for n in dir(builtins) if not n.startswith("__")}
     return {**own, **BASE_NAMESPACE}
@@ -252,7 +252,6 @@ def _decorated(wrapper) -> UnsupportedSyntaxError:
 
 def _runs(source: str, code) -> bool:
     """Whether the function ``code`` (what Python runs) is compiled from ``source`` (what sct read)."""
-    from .codegen import compile_unrun
 
     for text in (source, "(" + source.strip().rstrip(",") + ")"):  # a lambda's line may be a fragment
         try:

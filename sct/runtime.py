@@ -764,9 +764,3 @@ def put_kept(g, x, index):
 
 
 HELPERS.update({f.__name__: f for f in (kept_writes, put_kept)})
-
-
-# More helpers (containers, NumPy, multivariate_normal's and dirichlet's, the derivatives of
-# scipy.integrate and scipy.signal): they use the ones above and add themselves.
-from . import ode_adjoint, runtime_numpy, signal_adjoint, stats_helpers, trees  # noqa: E402, F401
-from .linalg_helpers import HELPERS as _LINALG  # noqa: E402, F401  (the linear-algebra helpers; they add themselves)

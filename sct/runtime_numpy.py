@@ -7,6 +7,7 @@ its ``HELPERS``. Each is linear in its first operand, and the rules in
 
 import numpy as np
 
+from .errors import SctError
 from .runtime import HELPERS, fit_to, unbroadcast
 
 
@@ -240,7 +241,6 @@ def einsum_form(args, ndims):
     """``(subscripts of each operand, output subscripts, operand positions)``, letters only: every
     ellipsis spelled out, an implicit output made explicit. None where that needs what is not known
     (a subscript string or sublist held in a variable, an ellipsis over operands of unknown rank)."""
-    from .errors import SctError
 
     if isinstance(args[0], str):
         inputs, arrow, out = args[0].replace(" ", "").partition("->")

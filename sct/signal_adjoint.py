@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .runtime import HELPERS as _ALL
+
 
 def _window(a_shape, b_shape, mode):
     """The slices of the full convolution that ``mode`` keeps."""
@@ -65,6 +67,5 @@ def signal_correlate(a, b, mode="full", method="auto"):
 
 HELPERS = {f.__name__: f for f in (convolve_grad_left, convolve_grad_right, signal_convolve, signal_correlate)}
 
-from .runtime import HELPERS as _ALL  # noqa: E402
 
 _ALL.update(HELPERS)

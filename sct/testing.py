@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from . import api
+from . import pipeline
 from .higher import JVPAt, VJPAt
 from .runtime import detached as _fresh  # a copy of the arrays and containers: f may change its arguments
 
@@ -62,7 +62,7 @@ def check_grads(f, args=None, order=2, modes=_MODES, *, rtol=RTOL, atol=ATOL, ep
 
 def _positions(f, args, wrt):
     if wrt is not None:
-        return api.resolve_wrt(f, wrt)[0]
+        return pipeline.resolve_wrt(f, wrt)[0]
     found = [i for i, a in enumerate(args) if _is_float(a)]
     if not found:
         raise ValueError("check_grads found no floating-point argument to differentiate by; pass wrt=...")

@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import api, runtime, values
+from . import api, nested, pipeline, runtime, values
 from .errors import SctError
 
 _GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -43,14 +43,14 @@ def _match(tangent, primal):
 
 
 def _is_integer(x) -> bool:
-    kind = api._describe(x)
+    kind = pipeline._describe(x)
     return kind is not None and kind[1] in ("i", "u", "b")
 
 
 def _tangent_variant(fn, positions, primals):
-    api._check_wrt_args(fn, positions, primals)
-    sig = api.signature(primals)
-    return api.validated(fn, api.compiled(fn, positions, sig, mode="forward"), positions, sig, mode="forward")
+    pipeline._check_wrt_args(fn, positions, primals)
+    sig = pipeline.signature(primals)
+    return pipeline.validated(fn, pipeline.compiled(fn, positions, sig, mode="forward"), positions, sig, mode="forward")
 
 
 def jvp(fn, primals, tangents):
@@ -98,7 +98,7 @@ def jacobian(fn, wrt=0, mode="rev"):
     """
     if mode not in ("rev", "fwd"):
         raise SctError(f"mode={mode!r}: use 'rev' (reverse mode) or 'fwd' (forward mode)")
-    positions, many = api.resolve_wrt(fn, wrt)
+    positions, many = pipeline.resolve_wrt(fn, wrt)
     run = _jacrev if mode == "rev" else _jacfwd
 
     @functools.wraps(fn)
@@ -118,9 +118,9 @@ def jacobian(fn, wrt=0, mode="rev"):
 
 
 def _jacrev(fn, positions, args):
-    api._check_wrt_args(fn, positions, args)
-    sig = api.signature(args)
-    variant = api.validated(fn, api.compiled(fn, positions, sig, many=True), positions, sig, many=True)
+    pipeline._check_wrt_args(fn, positions, args)
+    sig = pipeline.signature(args)
+    variant = pipeline.validated(fn, pipeline.compiled(fn, positions, sig, many=True), positions, sig, many=True)
     out = _array_output(fn, fn(*args))
     rows = []
     for idx in np.ndindex(out.shape):
@@ -189,7 +189,7 @@ def hessian(fn, wrt=0):
     ``hessian(f)(x)`` has shape ``x.shape + x.shape``; a tuple ``wrt`` gives a
     tuple of tuples of blocks, ``H[i][j]`` for arguments ``wrt[i]`` and ``wrt[j]``.
     """
-    positions, many = api.resolve_wrt(fn, wrt)
+    positions, many = pipeline.resolve_wrt(fn, wrt)
     blocks = [[jacobian(_grad_of(fn, i), wrt=j, mode="fwd") for j in positions] for i in positions]
 
     @functools.wraps(fn)
@@ -222,6 +222,9 @@ def _check_value(fn, wrt, args) -> None:
     ``hessian`` and ``hvp`` differentiate the generated gradient, which does not
     check it; so here, on a call where the analysis did not prove it a scalar.
     """
-    variant = _grad_of(fn, wrt)._variants.get(api.signature(args))
+    variant = _grad_of(fn, wrt)._variants.get(pipeline.signature(args))
     if variant is None or not variant.scalar:
-        api._check_scalar(fn, fn(*args))
+        pipeline._check_scalar(fn, fn(*args))
+
+
+nested.provide(makers={jacobian: "jacobian", hessian: "hessian"}, direct={jvp: "jvp", hvp: "hvp"}, jacobian=jacobian)

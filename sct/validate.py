@@ -21,7 +21,7 @@ changes between them is reported as a difference (switch validation off there).
 
 Switched off, it costs nothing on a call: the variants that run are the plain
 ones, and the per-call dispatcher (:mod:`sct.dispatch`) is unchanged. Only
-:func:`sct.api.compiled`, on the general path, reads the switch.
+:func:`sct.pipeline.compiled`, on the general path, reads the switch.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import numpy as np
 from . import containers, dispatch
 from .anf_functions import is_function
 from .parse import is_plain_wrapper
+from .values import leaves
 
 
 @dataclass
@@ -173,7 +174,6 @@ class Attributes(dict):
     @classmethod
     def of(cls, obj):
         """The dict of ``obj``'s attributes, or ``obj`` itself where none is a float (refused then, by its type)."""
-        from .values import leaves
 
         found = vars(obj) if hasattr(obj, "__dict__") else {}
         floats = [leaf for _, leaf in leaves(found) if isinstance(leaf, float | np.floating | np.ndarray)]

@@ -37,9 +37,9 @@ class Model:
 
 def worker(payload):
     """Call a pickled gradient object in a worker; say whether its code came from the persistent cache."""
-    from sct import api, cache
+    from sct import cache, pipeline
 
     gradient, args = payload
-    before = api.STATS["compiles"]
+    before = pipeline.STATS["compiles"]
     result = gradient(*args)
-    return result, cache.STATS["hits"], api.STATS["compiles"] - before
+    return result, cache.STATS["hits"], pipeline.STATS["compiles"] - before

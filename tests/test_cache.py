@@ -13,11 +13,11 @@ import programs as P
 import pytest
 
 import sct
-from sct import api
+from sct import pipeline
 
 
 def compiles():
-    return api.STATS["compiles"]
+    return pipeline.STATS["compiles"]
 
 
 # ---- threads -------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def test_global_shadowing_a_builtin_later_is_noticed():
 def test_fresh_variant_checks_are_identity_tests_only():
     f, _ = P.load(CLOSURE, "make")(2.0, np.sin)
     sct.grad(f)(0.5)
-    variant = next(iter(api._CACHE[f].values()))
+    variant = next(iter(pipeline._CACHE[f].values()))
     cells, names, codes = variant.guards
     assert len(cells) == 2 and len(codes) == 1
     assert all(name != "C" for _, name, _ in names)  # data globals are not guarded

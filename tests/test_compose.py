@@ -321,10 +321,10 @@ def test_forward_mode_through_a_defvjp_rule_called_with_keywords():
 # ---- the generated code ---------------------------------------------------------------------------
 @pytest.mark.parametrize("fn", [uses_grad, uses_vjp, uses_hvp, uses_jacobian, newton], ids=lambda fn: fn.__name__)
 def test_the_outer_derivative_is_plain_deterministic_source_without_sct(fn):
-    from sct import api
+    from sct import pipeline
 
     n = 2 if fn is newton else 1
-    first = api.build(fn, [0], (None,) * n).source
-    assert first == api.build(fn, [0], (None,) * n).source
+    first = pipeline.build(fn, [0], (None,) * n).source
+    assert first == pipeline.build(fn, [0], (None,) * n).source
     assert "sct." not in first  # the inner transform is inlined: nothing calls sct at run time
     sct.check_grads(fn, (0.7, 1.3) if fn is newton else (X,), modes=("rev",), order=1)

@@ -188,7 +188,7 @@ def test_loop_records_only_what_the_reverse_sweep_reads():
 
 def test_values_read_only_for_their_shape_are_recorded_as_shapes(rng):
     args = (rng.normal(size=(4, 3)), rng.normal(size=(4, 4)) * 0.5, rng.normal(size=4), rng.normal(size=(6, 3)))
-    source = sct.api.compiled(F.rnn, [0, 1, 2], sct.api.signature(args), many=True).source
+    source = sct.pipeline.compiled(F.rnn, [0, 1, 2], sct.pipeline.signature(args), many=True).source
     # ``j = g + i`` needs only the shapes of g and i to sum delta_j back; h itself is read by tanh's rule.
     assert "g_stack.append(np.shape(g))" in source and "i_stack.append(np.shape(i))" in source
     assert "h_stack.append(h)" in source
@@ -201,7 +201,7 @@ def test_array_adjoints_accumulate_in_place_only_when_no_other_name_holds_them(r
         a = x @ W + b  # b is broadcast over the batch: its adjoint sums axis 0 away
         return np.sum(np.tanh(a) * a) + np.sum(W * W)
 
-    source = sct.api.compiled(layer, [0, 1], sct.api.signature(batch), many=True).source
+    source = sct.pipeline.compiled(layer, [0, 1], sct.pipeline.signature(batch), many=True).source
     assert "delta_W += " in source  # the second use of W accumulates into the array made for the first
     assert ".sum(axis=0)" in source
     grads = sct.grad(layer, wrt=(0, 1))(*batch)

@@ -6,7 +6,7 @@ import programs as P
 import pytest
 
 import sct
-from sct import api, codegen, fuse, unbox
+from sct import codegen, fuse, pipeline, unbox
 
 CHAIN = (
     "import math\n\n\ndef f(x, y):\n    a = x * y\n    b = math.sin(a) + x\n    c = math.exp(-b * b)\n"
@@ -24,7 +24,7 @@ def test_runtime_variants_of_scalar_code_fuse_and_give_the_same_numbers():
     f = P.load(CHAIN)
     g = sct.grad(f, wrt=(0, 1))
     grads = g(0.8, -0.6)
-    runtime = g._variants[api.signature((0.8, -0.6))].source
+    runtime = g._variants[pipeline.signature((0.8, -0.6))].source
     assert "m = 1.0 + l" not in runtime and "1.0 + y * y" in runtime
     assert "e = math.sin(a)" in g.source  # what sct dump shows keeps every name
     assert grads == tuple(g(np.float64(0.8), np.float64(-0.6)))  # neither converted nor fused

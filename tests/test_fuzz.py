@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import sct
-from sct import api
+from sct import pipeline
 from sct.variants import ANY
 
 seeds = st.integers(0, 2**32 - 1)
@@ -99,8 +99,8 @@ def test_exported_module_gives_identical_numbers(program, seed):
     text = _export_source()(f, wrt=wrt)
     assert "import sct" not in text and "from sct" not in text
     module = P.load(text, name=None)
-    export_signature = tuple(ANY if s is None else s for s in api._annotated_signature(f))  # as sct export does
-    generic = api.compiled(f, list(wrt), export_signature, many=True)
+    export_signature = tuple(ANY if s is None else s for s in pipeline._annotated_signature(f))  # as sct export does
+    generic = pipeline.compiled(f, list(wrt), export_signature, many=True)
     before = P.snapshot(args)
     with np.errstate(all="ignore"):
         exported_value, exported_grads = getattr(module, generic.function.__name__)(*args)

@@ -19,7 +19,7 @@ import programs as P
 import pytest
 
 import sct
-from sct import api, cache, cli
+from sct import api, cache, cli, pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ PRELUDE = """\
 import json, sys
 import numpy as np
 import sct
-from sct import api, cache
+from sct import api, cache, pipeline
 
 
 def plain(v):
@@ -41,7 +41,7 @@ def plain(v):
 
 
 def report(**results):
-    stats = {"compiles": api.STATS["compiles"], **cache.STATS}
+    stats = {"compiles": pipeline.STATS["compiles"], **cache.STATS}
     print(json.dumps({"results": plain(results), "stats": stats}))
 """
 
@@ -392,7 +392,7 @@ sig = variants.signature((x,))
 options = {"split": False, "has_aux": False, "optimize": True, "many": False, "mode": "reverse",
            "unit_seed": True, "grads_only": True}
 name = cache.key(main.f, [0], sig, options, variants._guards(main.f))
-variant = api.compiled(main.f, [0], sig, **options)
+variant = pipeline.compiled(main.f, [0], sig, **options)
 start = float(os.environ["START"])
 while time.time() < start:
     pass
@@ -464,9 +464,9 @@ def test_in_process_hit_after_the_memory_cache_is_gone(fresh, monkeypatch):
     assert stored >= 1 and len(cache.entries()) == stored
     monkeypatch.setattr(api, "_CACHE", weakref.WeakKeyDictionary())
     monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
-    compiles = api.STATS["compiles"]
+    compiles = pipeline.STATS["compiles"]
     again = sct.value_and_grad(f, wrt=(0, 1))(x, 2.0)
-    assert api.STATS["compiles"] == compiles and cache.STATS["hits"] == before["hits"] + 1
+    assert pipeline.STATS["compiles"] == compiles and cache.STATS["hits"] == before["hits"] + 1
     assert again[0] == first[0]
     for a, b in zip(again[1], first[1]):
         np.testing.assert_array_equal(a, b)

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sct
-from sct import api, codegen, dispatch
+from sct import codegen, dispatch, pipeline
 
 SCT = Path(sct.__file__).parent
 
@@ -121,7 +121,7 @@ def check_generated(fn, wrt):
         tree = ast.parse(text)
         for name in _all_names(tree):
             assert name.isidentifier() and not keyword.iskeyword(name), name
-        variant = api.compiled(fn, list(wrt), api._annotated_signature(fn), many=True)
+        variant = pipeline.compiled(fn, list(wrt), pipeline._annotated_signature(fn), many=True)
         ours = set(codegen.BASE_NAMESPACE) | set(variant.helpers)
         free = _free_names(tree) - user_names - ours
         assert free <= set(dir(builtins)) - UNSAFE_FREE, f"{mode}: generated code reads {free}\n{text}"

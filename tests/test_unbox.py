@@ -13,13 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sct
-from sct import api, codegen, unbox
+from sct import codegen, pipeline, unbox
 
 SEED = "import numpy as np\n\n\ndef f(x, y):\n    return (x + 1.0 / (1.0 + np.exp(-y))) / (x ** 2 + y)\n"
 
 
 def _variant(g, *args):
-    return g._variants[api.signature(args)]
+    return g._variants[pipeline.signature(args)]
 
 
 def test_numpy_results_become_python_floats_with_the_same_numbers():

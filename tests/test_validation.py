@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sct
-from sct import api, validate
+from sct import api, pipeline, validate
 from sct.validate import ValidationError, difference
 
 SOURCE = """
@@ -144,12 +144,13 @@ def _fresh():
 
 
 def _install(monkeypatch, make_wrong):
-    real = api.compiled
+    real = pipeline.compiled
 
     def compiled(fn, positions, sig, **options):
         return _wrong(real(fn, positions, sig, **options), make_wrong)
 
     monkeypatch.setattr(api, "compiled", compiled)
+    monkeypatch.setattr(pipeline, "compiled", compiled)
 
 
 def test_a_wrong_value_is_caught(validating, monkeypatch):

@@ -13,10 +13,13 @@ never carries a derivative (``np.shape``, ``np.argmax``, comparisons).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..symbolic import call
 
 
 @dataclass
@@ -98,19 +101,19 @@ def _random(fn) -> bool:
 # ---- rules for optional libraries -----------------------------------------
 # SciPy's rules register the first time a function is looked up after SciPy was
 # imported (by the user's code): without SciPy, or before it is used, they cost
-# nothing. ``load_optional`` returns whether it registered anything new.
+# nothing. The package (:mod:`sct.rules`) says how to load each library's rules
+# (``OPTIONAL``: library -> a function that imports them); ``load_optional``
+# returns whether it registered anything new.
+OPTIONAL: dict = {}
 _loaded: set = set()
 
 
 def load_optional() -> bool:
-    import sys
-
-    if "scipy" in sys.modules and "scipy" not in _loaded:
-        _loaded.add("scipy")
-        from . import scipy_rules  # noqa: F401  (registration)
-
-        return True
-    return False
+    new = [name for name in OPTIONAL if name in sys.modules and name not in _loaded]
+    for name in new:
+        _loaded.add(name)
+        OPTIONAL[name]()
+    return bool(new)
 
 
 def _entry(fn, **fields) -> Entry:
@@ -191,7 +194,6 @@ def elementwise(fn, *derivatives, ndim=broadcast):
 
 def linear(fn, vjp, ndim=same, rest=()):
     """A function linear in its first operand; its tangent is ``fn(tangent, *rest)``."""
-    from ..symbolic import call
 
     def jvp(g, ans, x, *args, **kwargs):
         return call(fn, g, *args, **kwargs)

@@ -1,0 +1,389 @@
+"""Function -> gradient code: the one place the stages are strung together.
+
+parse (:mod:`sct.parse`) -> lower to one operation per line (:mod:`sct.anf`) ->
+analyse (:mod:`sct.analysis`) -> the adjoint (:mod:`sct.reverse`) or the tangent
+(:mod:`sct.forward`) -> optimise (:mod:`sct.optimize`, :mod:`sct.fuse`,
+:mod:`sct.unbox`) -> emit and compile (:mod:`sct.codegen`) -> cache, in memory
+(per function, per argument signature) and on disk (:mod:`sct.cache`).
+
+It takes a function, the positions to differentiate by and an argument
+signature (:func:`sct.variants.signature`); it gives a :class:`Compiled`
+variant: the generated function, its source and what the dispatcher needs.
+:mod:`sct.api`, :mod:`sct.transforms` and :mod:`sct.higher` call it; the
+stages reach it, for a nested compile, through :mod:`sct.nested`.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import inspect
+import operator
+import threading
+import types
+import weakref
+
+import gast
+import numpy as np
+
+from . import (
+    aliases,
+    analysis,
+    anf,
+    cache,
+    codegen,
+    complex_values,
+    containers,
+    forward,
+    fuse,
+    nested,
+    reverse,
+    signatures,
+    unbox,
+    validate,
+    values,
+    variants,
+)
+from . import optimize as passes
+from . import parse as frontend
+from .errors import SctError, UnsupportedSyntaxError
+from .ir import Assign, operands, walk
+from .variants import _FLOAT, Compiled, _annotated_signature, _describe, _guards, signature
+
+_LOCK = threading.RLock()
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+STATS = {"compiles": 0, "validation compiles": 0}
+
+
+# ---- wrt -------------------------------------------------------------------------
+_WRT: dict = {}  # (code object, wrt) -> resolve_wrt's answer, for plain functions
+
+
+def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
+    """Positions of the parameters to differentiate by, and whether a tuple was asked for."""
+    key = (fn.__code__, type(wrt), wrt) if type(fn) is types.FunctionType and not isinstance(wrt, list) else None
+    if key is not None and key in _WRT:
+        positions, many = _WRT[key]
+        return list(positions), many
+    positions, many = _resolve_wrt(fn, wrt)
+    if key is not None:
+        _WRT[key] = (tuple(positions), many)
+    return positions, many
+
+
+def _resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
+    try:
+        signature_ = inspect.signature(fn, follow_wrapped=not frontend.is_plain_wrapper(fn)).parameters.values()
+    except (TypeError, ValueError):  # a C function without a signature: say there is no source
+        frontend.parse(fn)
+        raise SctError(f"cannot read the parameters of {fn!r}") from None
+    params = [p.name for p in signature_ if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(params) < len(signature_) and not isinstance(wrt, str):  # *args, **kwargs, keyword-only
+        frontend.check_supported(frontend.parse(fn))  # raises, pointing at the `def` line
+    many = isinstance(wrt, tuple | list)
+    positions = []
+    for item in wrt if many else (wrt,):
+        if isinstance(item, str):
+            if item not in params:
+                raise SctError(f"wrt={item!r}: {fn.__name__} has no parameter {item!r} (it has {params})")
+            item = params.index(item)
+        if not isinstance(item, int) or isinstance(item, bool):
+            raise SctError(f"wrt must be an int, a parameter name, or a tuple of them; got wrt={item!r}")
+        if not -len(params) <= item < len(params):
+            raise SctError(f"wrt={item!r} is out of range: {fn.__name__} takes {len(params)} positional parameters")
+        item %= len(params)
+        if item in positions:
+            raise SctError(f"wrt names parameter {params[item]!r} twice")
+        positions.append(item)
+    if many and not positions:
+        raise SctError("wrt=() names no parameter to differentiate by")
+    return positions, many
+
+
+# ---- the pipeline ---------------------------------------------------------------------
+def _without_gc(fn):
+    """Run ``fn`` with the cycle collector paused: a compile allocates many small trees and
+    no cycles that matter, and the collector's passes over them cost a fifth of a large compile."""
+
+    @functools.wraps(fn)
+    def paused(*args, **kwargs):
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was:
+                gc.enable()
+
+    return paused
+
+
+@_without_gc
+def build(
+    fn,
+    positions,
+    sig,
+    *,
+    split=False,
+    has_aux=False,
+    optimize=True,
+    many=None,
+    mode="reverse",
+    unit_seed=False,
+    grads_only=False,
+    counted=True,
+) -> Compiled:
+    """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
+
+    ``unit_seed``: the caller never passes ``delta_out`` (a gradient object), so
+    the code may read 1.0 for it: ``delta_e = 1.0 / g``, not ``delta_out / g``.
+    ``grads_only``: the caller wants no value (``grad``), so where the value is
+    surely a scalar (nothing to check) the code returns the gradients alone and
+    computes the value only as far as the gradients need it.
+    """
+    fn = nested.COMPILER.differentiable(fn, sig)  # a generated function: its source, made differentiable again
+    parsed = frontend.parse(fn)
+    if isinstance(fn, signatures.Flat):  # f(x, *rest, k): the body of f, every parameter positional
+        signatures.flatten_parameters(parsed.node)
+    frontend.check_supported(parsed)
+    structures = {p: s[3] for p, s in zip(anf.parameter_names(parsed.node.args), sig) if s and len(s) > 3}
+    params = anf.parameter_names(parsed.node.args)
+    callables, objects = variants.callables(params, sig, parsed.fn), variants.objects(params, sig)
+    ir, namer = anf.lower(parsed, has_aux=has_aux, structures=structures, callables=callables, objects=objects)
+    arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
+    elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
+    if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
+        maybe_arrays = {p for p, s in zip(ir.params, sig) if s != _FLOAT}  # (0, "f") may be a 0-d array
+        scalars = aliases.surely_scalars(ir, analysis.ranks(ir, arg_ranks, elements), maybe_arrays)
+        problems = [p for var, p in ir.shared_updates if var not in scalars]
+        if problems:
+            raise UnsupportedSyntaxError(problems)
+    ir.containers = {p: s[3] for p, s in zip(ir.params, sig) if s and len(s) > 3}
+    containers.specialise(ir, ir.containers)
+    passes.propagate_ir_copies(ir)
+    wrt = [ir.params[i] for i in positions]
+    ranks = analysis.ranks(ir, arg_ranks, elements)
+    kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
+    kinds.update({p: "float" for p, s in zip(ir.params, sig) if s == _FLOAT})
+    complex_inputs = complex_values.may_be_complex(ir, sig)
+    with complex_values.compiling(complex_inputs):  # the rules' complex forms
+        if mode == "forward":
+            src = forward.tangent(ir, wrt, ranks, namer)
+        else:
+            src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
+            if unit_seed and not split:
+                _unit_seed(src.fn, ir.output, ranks.get(ir.output))
+    complex_ = complex_inputs or _may_be_complex(ir, ranks)
+    scalar = ranks.get(ir.output) == 0 and not complex_  # a complex scalar: the value must be checked
+    grads_only = grads_only and scalar and not has_aux and not split and mode == "reverse"
+    if grads_only:
+        ret = src.fn.body[-1]
+        ret.value = ret.value.elts[1]  # return (out, grads) -> return grads
+    if optimize:
+        passes.optimize(src.fn)
+    missing = object()
+    free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
+    helpers = {**src.helpers, **free}
+    floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
+    if complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
+        _real_floats(src, helpers)
+    elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
+        _unbox(src, floats, helpers, parsed.globals)
+    text = src.unparse()
+    function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
+    STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
+    return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only)
+
+
+def _unit_seed(fn, output: str, rank) -> None:
+    """Read 1.0 for the seed ``delta_out``; or, where the code indexes it (a size-1 array
+    returned, ``delta_a = delta_out[0]``), a seed of ones shaped like the value: ``1.0[0]`` fails.
+    """
+    seed = fn.args.args[-1].id
+    indexed = any(
+        isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == seed
+        for node in gast.walk(fn)
+    )
+    if rank == 0 or rank is None and not indexed:  # rank > 0: a size-1 array, its gradient shaped by the seed
+        passes.bind_constant(fn, seed, 1.0)
+        return
+    at = next(i for i, stmt in enumerate(fn.body) if codegen.is_comment(stmt) and _comment_text(stmt) == "backward")
+    fn.body.insert(at + 1, gast.parse(f"{seed} = np.ones_like({output})").body[0])
+
+
+def _comment_text(stmt) -> str:
+    return stmt.value.args[0].value
+
+
+def _may_be_complex(ir, ranks) -> bool:
+    """Whether a value may be complex: Python's ``a ** b`` of a negative float ``a`` to a fractional ``b`` is.
+
+    (NumPy's gives NaN: a base known to be an array cannot.) Its gradient is complex
+    too, and NumPy's ``float()`` of a complex scalar drops the imaginary part with only a warning.
+    """
+    for stmt in walk(ir.body):
+        if not isinstance(stmt, Assign) or stmt.prim not in (operator.pow, pow):
+            continue
+        base, exponent = operands(stmt)[0][:2]
+        power = analysis.static_value(exponent)
+        if isinstance(power, int) or isinstance(power, float) and power.is_integer():
+            continue
+        if analysis.rank_of(base, ranks) in (0, None):
+            return True
+    return False
+
+
+def _real_floats(src, helpers: dict) -> None:
+    """``float(x)`` -> ``real_float(x)``, which raises for a complex ``x`` (see :func:`sct.values.real_float`)."""
+    real = src.use(values.real_float, "real_float")
+    for node in gast.walk(src.fn):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "float":
+            node.func.id = real
+    helpers[real] = values.real_float
+
+
+def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
+    """Python floats for NumPy scalars (:mod:`sct.unbox`); a fallback without them where Python raises."""
+    bound = codegen.namespace(user_globals, helpers)
+    types = unbox.plan(src.fn, floats, bound, user_globals)
+    if types is None:
+        return
+    fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
+    passes.simplify(src.fn)  # what fusing brought together: a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
+    if not types.wraps:  # it only drops float() of Python floats
+        unbox.convert(src.fn, types)
+        return
+    unconverted = codegen.compile_source(src.unparse(), src.fn.name, user_globals, helpers, src.fn.name)
+    unbox.convert(src.fn, types)
+    fallback = src.namer.fresh(f"{src.fn.name}_numpy")
+    helpers[fallback] = unconverted
+    unbox.guard(src.fn, fallback)
+
+
+def compiled(fn, positions, sig, **options) -> Compiled:
+    """The cached variant of ``fn`` for these options and argument signature."""
+    defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse"}
+    counted = options.pop("counted", True)  # not part of the key
+    options = {**defaults, "unit_seed": False, "grads_only": False, **options}
+    key = (tuple(positions), sig, tuple(sorted(options.items())))
+    try:
+        variants = _CACHE.get(fn)
+    except TypeError:  # not weak-referenceable (a ufunc): nothing to cache, and build says why
+        return build(fn, positions, sig, **options, counted=counted)
+    variant = variants.get(key) if variants is not None else None
+    if variant is not None and variant.fresh():
+        return variant
+    with _LOCK:  # one compile at a time: each (fn, signature) is compiled once
+        variants = _CACHE.setdefault(fn, {})
+        variant = variants.get(key)
+        if variant is None or not variant.fresh():
+            guards = _guards(fn)  # taken first: a change during the build is caught next call
+            stored = cache.key(fn, positions, sig, options, guards)  # on disk: None where off or not describable
+            variant = cache.load(stored, fn) if stored is not None else None
+            if variant is None:
+                variant = build(fn, positions, sig, **options, counted=counted)
+                if stored is not None:
+                    cache.store(stored, fn, variant)
+            variant.guards = guards
+            variants[key] = variant
+        return variant
+
+
+def validated(fn, variant, positions, sig, **options) -> Compiled:
+    """``variant``; or, where translation validation is on (:mod:`sct.validate`), one that validates each call."""
+    if not validate.ENABLED:
+        return variant
+    full = variant
+    if variant.grads_only:  # it computes no value: the variant that does, for the value to compare
+        full = compiled(fn, positions, sig, **{**options, "grads_only": False}, counted=False)
+    return validate.checked(fn, variant, full, len(variant.params), options.get("split", False))
+
+
+def _check_wrt_args(fn, positions, args):
+    for i in positions:
+        if i >= len(args):
+            raise SctError(f"{fn.__name__} was called with {len(args)} arguments; wrt asks for argument {i}")
+        kind = _describe(args[i])
+        if kind is not None and isinstance(kind[1], str) and kind[1] in "iub":
+            raise SctError(
+                f"argument {i} of {fn.__name__} is an integer ({args[i]!r}); gradients need floats: "
+                "pass 3.0 instead of 3, or x.astype(float)"
+            )
+        values.check_argument(fn.__name__, i, args[i])
+
+
+def _check_arity(fn, args):
+    """Arguments the function cannot take would land in the generated code's own (``delta_out``)."""
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError as exc:
+        raise SctError(f"{fn.__name__} was called with {len(args)} arguments: {exc}{values.method_hint(fn)}") from None
+    except ValueError:  # no signature to check against
+        pass
+
+
+def bind_positionally(fn, args: tuple, kwargs: dict) -> tuple:
+    """``fn(*args, **kwargs)``'s arguments as a tuple of positional ones, as a positional call would give them.
+
+    A parameter left to its default between two given ones takes the default;
+    those after the last given one are left off, as in a positional call (so a
+    parameter differentiated by must be given, whichever way). Arguments ``fn``
+    cannot take raise the ``TypeError`` that calling ``fn`` would.
+    """
+    target = inspect.unwrap(fn, stop=frontend.is_plain_wrapper)
+    try:
+        params = inspect.signature(target)
+    except (TypeError, ValueError):  # no signature to bind by
+        raise TypeError(f"{fn.__name__}() cannot be called with keyword arguments through sct") from None
+    try:
+        bound = params.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{fn.__name__}() {exc}") from None
+    positional = [p for p in params.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    given = [i for i, p in enumerate(positional) if p.name in bound.arguments]
+    if len(bound.arguments) > len(given):  # *args, **kwargs, keyword-only: refused when the object was made
+        raise SctError(
+            f"{fn.__name__} takes {sorted(set(bound.arguments) - {positional[i].name for i in given})} "
+            "other than by position, which sct cannot pass here: differentiate a function with plain "
+            "parameters that calls it (lambda x, rest: f(x, *rest))"
+        )
+    last = given[-1] + 1 if given else 0
+    return tuple(bound.arguments.get(p.name, p.default) for p in positional[:last])
+
+
+def _check_scalar(fn, out):
+    if isinstance(out, complex) or np.iscomplexobj(out) and not isinstance(out, list | tuple | dict):
+        raise SctError(
+            f"sct.grad needs {fn.__name__} to return a real scalar, but it returned the complex value {out!r}"
+            f"{values.complex_hint(fn)}"
+        )
+    if not isinstance(out, list | tuple | dict):
+        values.check_output(fn.__name__, out, "sct.grad")
+    if isinstance(out, float) or np.size(out) == 1 and not isinstance(out, list | tuple | dict):
+        return
+    shape = np.shape(out) if not isinstance(out, dict) else type(out).__name__
+    raise SctError(
+        f"sct.grad needs {fn.__name__} to return a scalar, but it returned a value of shape {shape}; "
+        "use sct.vjp(f, *args) for a vector-Jacobian product, or sct.jacobian(f) for the full Jacobian"
+    )
+
+
+def completed(fn, args: tuple) -> tuple:
+    """``args`` and the defaults of the positional parameters of ``fn`` after them (the generated code takes all)."""
+    plain = inspect.unwrap(fn, stop=frontend.is_plain_wrapper)
+    return args + tuple(_defaults_after(plain, len(args))) if type(plain) is types.FunctionType else args
+
+
+def _defaults_after(fn, given: int) -> tuple:
+    """The default values of ``fn``'s positional parameters after the first ``given`` (all of them must have one)."""
+    code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
+    missing = code.co_argcount - given if code is not None else 0
+    return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()
+
+
+def tangent_source(fn, positions, optimize=True) -> str:
+    """The tangent function of ``fn`` by the parameters at ``positions``, as source."""
+    return compiled(fn, positions, _annotated_signature(fn), optimize=optimize, mode="forward").source
+
+
+nested.provide(compiled=compiled, validated=validated, signature=signature)
