@@ -38,10 +38,9 @@ import types
 import gast
 import numpy as np
 
-from . import codegen, dispatch
+from . import codegen, dispatch, version
 from .rules import table
 from .variants import Callee, Compiled, _global_names, _guards
-from .version import __version__
 
 FORMAT = 1  # bump when the layout of an entry changes
 SUFFIX = ".sct"
@@ -149,7 +148,7 @@ def versions() -> tuple:
                     h.update(f"{item.path[len(root) :]}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
                 elif item.is_dir() and item.name != "__pycache__":
                     folders.append(item.path)
-        _VERSION.append((FORMAT, __version__, h.hexdigest(), sys.version, np.__version__, gast.__version__))
+        _VERSION.append((FORMAT, version.__version__, h.hexdigest(), sys.version, np.__version__, gast.__version__))
     scipy = sys.modules.get("scipy")
     return (*_VERSION[0], getattr(scipy, "__version__", None))
 

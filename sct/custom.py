@@ -44,10 +44,9 @@ import threading
 
 import numpy as np
 
-from . import codegen
+from . import codegen, pipeline
 from .errors import SctError
 from .higher import JVPAt, VJPAt
-from .pipeline import _CACHE
 from .rules import lookup, table
 
 __all__ = ["defvjp", "defjvp", "custom_vjp", "custom_jvp"]
@@ -102,7 +101,7 @@ def _check_rules(fn, rules, what):
 
 def _forget_compiled():
     """Variants compiled before a rule changed must not be reused."""
-    _CACHE.clear()
+    pipeline._CACHE.clear()
 
 
 def _label(fn) -> str:

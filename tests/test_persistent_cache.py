@@ -360,7 +360,7 @@ def test_a_changed_rule_or_version_is_never_served_stale(tmp_path):
     import os
     assert sct.__file__.startswith(os.environ["PACKAGE"])
     if os.environ.get("VERSION"):
-        sct.__version__ = os.environ["VERSION"]
+        sct.version.__version__ = os.environ["VERSION"]
     report(g=sct.grad(main.f)(np.linspace(0.1, 1.0, 3)))
     """
     x = np.linspace(0.1, 1.0, 3)
@@ -435,7 +435,7 @@ def fresh(monkeypatch, tmp_path):
     """The cache on, in ``tmp_path``; nothing compiled in this process yet."""
     monkeypatch.setenv("SCT_CACHE", "1")
     monkeypatch.setenv("SCT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(api, "_CACHE", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(pipeline, "_CACHE", weakref.WeakKeyDictionary())
     monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
     # rules other tests registered in this process are no part of these keys (a process that registers
     # one is test_a_rule_registered_in_one_process_is_not_served_to_another)
@@ -462,7 +462,7 @@ def test_in_process_hit_after_the_memory_cache_is_gone(fresh, monkeypatch):
     first = sct.value_and_grad(f, wrt=(0, 1))(x, 2.0)
     stored = cache.STATS["stores"] - before["stores"]  # two where validation compiles one to compare with
     assert stored >= 1 and len(cache.entries()) == stored
-    monkeypatch.setattr(api, "_CACHE", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(pipeline, "_CACHE", weakref.WeakKeyDictionary())
     monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
     compiles = pipeline.STATS["compiles"]
     again = sct.value_and_grad(f, wrt=(0, 1))(x, 2.0)
@@ -478,7 +478,7 @@ def test_an_unreadable_entry_is_compiled_again(fresh, monkeypatch):
     sct.grad(f)(x, 2.0)
     for entry in cache.entries():
         Path(entry).write_bytes(b"not an entry")
-    monkeypatch.setattr(api, "_CACHE", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(pipeline, "_CACHE", weakref.WeakKeyDictionary())
     monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
     np.testing.assert_allclose(sct.grad(f)(x, 2.0), 2.0 * np.cos(x))
     assert all(cache.describe_entry(entry) is not None for entry in cache.entries())  # written again
