@@ -225,9 +225,14 @@ def _builder_structure(prim, value, known, first, trees):
         return first
     if prim is like:
         return operands[1] if len(operands) > 1 else UNKNOWN
-    if prim is trees.dict_get or lookup(prim) is None:  # a value from a dict, or a call sct knows no rule for
+    entry = lookup(prim) if prim is not trees.dict_get else None
+    if entry is None:  # a value from a dict, or a call sct knows no rule for
         return UNKNOWN
-    return LEAF  # the rules' primitives compute arrays and numbers (a tuple of arrays indexes as one)
+    if entry.sequence == "maybe" or not entry.symbolic:  # np.gradient; a user's rule may return anything
+        return UNKNOWN
+    if entry.sequence is not None:  # np.split, np.linalg.svd: their gradients add item by item
+        return _homogeneous(entry.sequence, LEAF)
+    return LEAF  # the rules' primitives compute arrays and numbers
 
 
 def prim_concatenated(operands):

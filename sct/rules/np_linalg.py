@@ -42,7 +42,7 @@ import numpy as np
 from .. import linalg_helpers, runtime
 from ..errors import SctError
 from ..symbolic import Sym, call
-from .table import defjvp, defvjp, elementwise, linear, nondiff, positional
+from .table import defjvp, defvjp, elementwise, linear, nondiff, positional, sequence
 
 linalg = np.linalg
 
@@ -819,3 +819,7 @@ linear(linalg_helpers.upper_fold_adjoint, lambda g, ans, x: call(linalg_helpers.
 # Operands passed by keyword (np.linalg.solve(a, b=b)) move to their positions.
 positional(linalg.solve, "a", "b")
 positional(linalg.lstsq, "a", "b")
+
+
+# Results that are tuples of arrays: their gradients add item by item (sct.containers).
+sequence("tuple", linalg.slogdet, linalg.eigh, linalg.eig, linalg.svd, linalg.qr, linalg.lstsq)

@@ -15,7 +15,7 @@ import numpy as np
 from .. import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call, dotted
-from .table import defjvp, defvjp, linear, same
+from .table import defjvp, defvjp, linear, same, sequence
 
 
 # ---- ranks ---------------------------------------------------------------------------
@@ -604,3 +604,8 @@ linear(
     ndim=_rank_of(1),
     rest=(None, None, None),
 )
+
+
+# Results that are lists of arrays (np.gradient: one array for a vector): gradients add item by item.
+sequence("list", np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, runtime.unstack)
+sequence("maybe", np.gradient)

@@ -31,7 +31,7 @@ from .. import runtime
 from ..errors import SctError
 from ..symbolic import Scatter, call
 from . import np_linalg as npl
-from .table import defjvp, defjvp_joint, defvjp, linear, lookup, nondiff, positional
+from .table import defjvp, defjvp_joint, defvjp, linear, lookup, nondiff, positional, sequence
 
 _T = npl._T
 
@@ -516,3 +516,7 @@ for _fn, _params in (
     (sl.solve_sylvester, ("a", "b", "q")),
 ):
     positional(_fn, *_params)
+
+
+# Results that are tuples (an array and a flag, or two arrays): gradients add item by item.
+sequence("tuple", sl.cho_factor, sl.lu_factor)

@@ -38,6 +38,10 @@ class Entry:
     # operands by position, so the lowering moves keyword arguments among these to their positions,
     # filling the gaps with the defaults: ``norm.logpdf(x, scale=s)`` becomes ``norm.logpdf(x, 0.0, s)``.
     params: tuple | None = None
+    # The result is a tuple or list of arrays (np.split, np.linalg.svd): "tuple" or "list", or
+    # "maybe" where it depends on the operands (np.gradient of a vector is one array). Their
+    # gradients add item by item, never as ``+`` concatenates sequences (sct.containers).
+    sequence: str | None = None
 
     def differentiable(self, i: int) -> bool:
         if self.nondiff:
@@ -199,6 +203,15 @@ def linear(fn, vjp, ndim=same, rest=()):
         return call(fn, g, *args, **kwargs)
 
     _entry(fn, vjp=[vjp, *[None] * len(rest)], jvp=[jvp, *[None] * len(rest)], ndim=ndim)
+
+
+def sequence(kind, *fns):
+    """Functions (with rules already) whose result is a ``kind`` ("tuple", "list" or "maybe") of arrays."""
+    for fn in fns:
+        entry = TABLE.get(_key(fn))
+        if entry is None:
+            raise KeyError(f"no rule for {fn!r} to mark as returning a sequence")
+        entry.sequence = kind
 
 
 def nondiff(*fns, ndim=None):
