@@ -1,7 +1,7 @@
 """The public entry points: grad, value_and_grad, vjp, source (the pipeline is :mod:`sct.pipeline`).
 
 Each differentiated function is compiled once per *signature* of its
-arguments (rank and dtype kind of each, :mod:`sct.variants`), like a JIT
+arguments (rank and dtype kind of each, :mod:`sct.backend.variants`), like a JIT
 specialising on shapes: knowing that an argument is a scalar is what lets the
 generated code skip ``unbroadcast``. ``.source`` shows the shape-generic variant.
 """
@@ -14,10 +14,13 @@ import sys
 import types
 import weakref
 
-from . import dispatch, higher, nested, signatures, validate, values, variants
-from . import parse as frontend
-from .anf_functions import is_object
+from . import higher, nested, validate, values
+from .backend import dispatch, variants
+from .backend.variants import Compiled, _annotated_signature, _describe, signature
 from .errors import SctError
+from .frontend import parse as frontend
+from .frontend import signatures
+from .frontend.functions import is_object
 from .pipeline import (
     _LOCK,
     _check_arity,
@@ -30,7 +33,6 @@ from .pipeline import (
     tangent_source,
     validated,
 )
-from .variants import Compiled, _annotated_signature, _describe, signature
 
 
 # ---- public API -------------------------------------------------------------------
@@ -39,7 +41,7 @@ class _Differentiated:
 
     A call goes through ``_call``: at first ``_general``; from the second call
     on, a dispatcher generated for the variants compiled so far (see
-    :mod:`sct.dispatch`), which falls back to ``_general`` for arguments it does
+    :mod:`sct.backend.dispatch`), which falls back to ``_general`` for arguments it does
     not recognise. (A gradient object made for one call, ``sct.grad(f)(x)``,
     never pays for generating one.)
     """
@@ -205,7 +207,7 @@ class _Differentiated:
 
     def __reduce__(self):
         """Pickled as the function and the options: compiled code is rebuilt where it is unpickled
-        (from the persistent cache, :mod:`sct.cache`, where it has the entry)."""
+        (from the persistent cache, :mod:`sct.backend.cache`, where it has the entry)."""
         fn, wrt = self._spec
         if self._receiver is not _NO_RECEIVER:  # obj.f of a method decorated in the class body: obj.f again
             name = getattr(self.fn, "__name__", None)

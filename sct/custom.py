@@ -44,7 +44,8 @@ import threading
 
 import numpy as np
 
-from . import codegen, pipeline
+from . import pipeline
+from .backend import codegen
 from .errors import SctError
 from .higher import JVPAt, VJPAt
 from .rules import lookup, table

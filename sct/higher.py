@@ -1,7 +1,7 @@
 """Higher order: generated derivative functions made differentiable again.
 
 Generated code is ordinary Python source (kept in :mod:`linecache` by
-:func:`sct.codegen.compile_source`), so it can go through the pipeline like the
+:func:`sct.backend.codegen.compile_source`), so it can go through the pipeline like the
 user's own code. ``sct.grad(sct.grad(f))`` differentiates a *derived* function:
 the generated ``grad_f`` with its seed ``delta_out`` fixed to ``1.0`` and its
 ``return`` cut down to what the inner ``grad`` returns::
@@ -25,10 +25,11 @@ import numbers
 
 import gast
 
-from . import codegen, nested
+from . import nested
+from .backend import codegen
 from .errors import UnsupportedSyntaxError
+from .frontend.signatures import Flat
 from .pipeline import compiled, completed, resolve_wrt, signature, validated
-from .signatures import Flat
 
 LOAD = gast.Load()
 
@@ -163,7 +164,7 @@ def generated_vjp(fn, primals, has_aux=False):
     return make
 
 
-# ---- transforms called inside a function being differentiated (sct.anf_transforms) ----------
+# ---- transforms called inside a function being differentiated (sct.frontend.transforms) ----------
 class NotGenerated(Exception):
     """A transform called inside differentiated code that sct has no generated source for."""
 

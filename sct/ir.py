@@ -1,6 +1,6 @@
 """The small typed IR that flows between the stages.
 
-A function is a list of statements (see :mod:`sct.anf` for the exact shapes).
+A function is a list of statements (see :mod:`sct.frontend.lower` for the exact shapes).
 Each :class:`Assign` holds one primitive over atoms as a gast expression, the
 rule-table key of that primitive (``operator.mul``, ``numpy.exp``, ...) and the
 place in the user's source it came from.
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from .backend.ode_adjoint import solution_y
 from .errors import Location
-from .ode_adjoint import solution_y
 
 
 @dataclass
@@ -122,9 +122,9 @@ class FunctionIR:
     filename: str = "<unknown>"
     aux: str | None = None
     names: set = field(default_factory=set)
-    shared_updates: list = field(default_factory=list)  # (variable, Problem): see sct.aliases
+    shared_updates: list = field(default_factory=list)  # (variable, Problem): see sct.frontend.aliases
     augmented: dict = field(default_factory=dict)  # version made by x += e -> the one whose object Python updates
-    containers: dict = field(default_factory=dict)  # container parameter -> its structure (sct.containers)
+    containers: dict = field(default_factory=dict)  # container parameter -> its structure (sct.passes.containers)
 
 
 BINOPS = {

@@ -1,13 +1,13 @@
 """Function -> gradient code: the one place the stages are strung together.
 
-parse (:mod:`sct.parse`) -> lower to one operation per line (:mod:`sct.anf`) ->
-analyse (:mod:`sct.analysis`) -> the adjoint (:mod:`sct.reverse`) or the tangent
-(:mod:`sct.forward`) -> optimise (:mod:`sct.optimize`, :mod:`sct.fuse`,
-:mod:`sct.unbox`) -> emit and compile (:mod:`sct.codegen`) -> cache, in memory
-(per function, per argument signature) and on disk (:mod:`sct.cache`).
+parse (:mod:`sct.frontend.parse`) -> lower to one operation per line (:mod:`sct.frontend.lower`) ->
+analyse (:mod:`sct.analysis.activity`) -> the adjoint (:mod:`sct.reverse.adjoint`) or the tangent
+(:mod:`sct.forward.tangent`) -> optimise (:mod:`sct.passes.optimize`, :mod:`sct.passes.fuse`,
+:mod:`sct.passes.unbox`) -> emit and compile (:mod:`sct.backend.codegen`) -> cache, in memory
+(per function, per argument signature) and on disk (:mod:`sct.backend.cache`).
 
 It takes a function, the positions to differentiate by and an argument
-signature (:func:`sct.variants.signature`); it gives a :class:`Compiled`
+signature (:func:`sct.backend.variants.signature`); it gives a :class:`Compiled`
 variant: the generated function, its source and what the dispatcher needs.
 :mod:`sct.api`, :mod:`sct.transforms` and :mod:`sct.higher` call it; the
 stages reach it, for a nested compile, through :mod:`sct.nested`.
@@ -26,29 +26,20 @@ import weakref
 import gast
 import numpy as np
 
-from . import (
-    aliases,
-    analysis,
-    anf,
-    cache,
-    codegen,
-    complex_values,
-    containers,
-    forward,
-    fuse,
-    nested,
-    reverse,
-    signatures,
-    unbox,
-    validate,
-    values,
-    variants,
-)
-from . import optimize as passes
-from . import parse as frontend
+from . import nested, validate, values
+from .analysis import activity as analysis
+from .analysis import complex_values
+from .backend import cache, codegen, variants
+from .backend.variants import _FLOAT, Compiled, _annotated_signature, _describe, _guards, signature
 from .errors import SctError, UnsupportedSyntaxError
+from .forward import tangent as forward
+from .frontend import aliases, signatures
+from .frontend import lower as anf
+from .frontend import parse as frontend
 from .ir import Assign, operands, walk
-from .variants import _FLOAT, Compiled, _annotated_signature, _describe, _guards, signature
+from .passes import containers, fuse, unbox
+from .passes import optimize as passes
+from .reverse import adjoint as reverse
 
 _LOCK = threading.RLock()
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -243,7 +234,7 @@ def _real_floats(src, helpers: dict) -> None:
 
 
 def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
-    """Python floats for NumPy scalars (:mod:`sct.unbox`); a fallback without them where Python raises."""
+    """Python floats for NumPy scalars (:mod:`sct.passes.unbox`); a fallback without them where Python raises."""
     bound = codegen.namespace(user_globals, helpers)
     types = unbox.plan(src.fn, floats, bound, user_globals)
     if types is None:

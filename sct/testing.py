@@ -25,8 +25,8 @@ import numbers
 import numpy as np
 
 from . import pipeline
+from .backend.runtime import detached as _fresh  # a copy of the arrays and containers: f may change its arguments
 from .higher import JVPAt, VJPAt
-from .runtime import detached as _fresh  # a copy of the arrays and containers: f may change its arguments
 
 __all__ = ["check_grads"]
 
@@ -119,7 +119,7 @@ def _step(x, eps, v):
 def _check(f, args, positions, modes, order, tol, rng):
     """Check along a random direction; for complex arguments once in the real and once in the imaginary direction.
 
-    sct follows autograd's convention (:mod:`sct.complex_values`): a cotangent ``u`` of a value ``y`` stands
+    sct follows autograd's convention (:mod:`sct.analysis.complex_values`): a cotangent ``u`` of a value ``y`` stands
     for the real loss ``Re(sum(u * y))``, and the derivative along ``v`` is ``Re(sum(grad * v))``.
     """
     parts = ("real", "imag") if _has_complex([args[p] for p in positions]) else ("real",)
@@ -168,7 +168,7 @@ def _inner(a, b) -> float:
         return sum(_inner(x, b[k]) for k, x in a.items())
     if a is None or b is None:
         return 0.0
-    return float(np.real(np.sum(np.asarray(a) * np.asarray(b))))  # Re(sum(a b)): sct.complex_values
+    return float(np.real(np.sum(np.asarray(a) * np.asarray(b))))  # Re(sum(a b)): sct.analysis.complex_values
 
 
 def _compare(f, what, analytic, numeric, tol):

@@ -1,7 +1,7 @@
 """Forward mode and the transforms built from both modes: jvp, jacobian, hessian, hvp.
 
 * ``jvp(f, primals, tangents)`` runs the generated tangent function
-  (:mod:`sct.forward`): ``f`` and its directional derivative in one pass.
+  (:mod:`sct.forward.tangent`): ``f`` and its directional derivative in one pass.
 * ``jacobian(f, mode="rev")`` runs the generated adjoint once per output
   element, ``mode="fwd"`` the tangent function once per input element; the
   result has shape ``out.shape + x.shape`` (JAX's ``jacrev``/``jacfwd``).
@@ -17,7 +17,8 @@ import weakref
 
 import numpy as np
 
-from . import api, nested, pipeline, runtime, values
+from . import api, nested, pipeline, values
+from .backend import runtime
 from .errors import SctError
 
 _GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -112,7 +113,7 @@ def jacobian(fn, wrt=0, mode="rev"):
         jacobians = run(fn, positions, args)
         return tuple(jacobians) if many else jacobians[0]
 
-    # what a call of jacobian_fn inside differentiated code compiles to (sct.anf_transforms)
+    # what a call of jacobian_fn inside differentiated code compiles to (sct.frontend.transforms)
     jacobian_fn.__sct_transform__ = ("jacobian", fn, {"wrt": wrt, "mode": mode})
     return jacobian_fn
 

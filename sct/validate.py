@@ -20,7 +20,7 @@ The two runs are not atomic: a function whose globals or closure another thread
 changes between them is reported as a difference (switch validation off there).
 
 Switched off, it costs nothing on a call: the variants that run are the plain
-ones, and the per-call dispatcher (:mod:`sct.dispatch`) is unchanged. Only
+ones, and the per-call dispatcher (:mod:`sct.backend.dispatch`) is unchanged. Only
 :func:`sct.pipeline.compiled`, on the general path, reads the switch.
 """
 
@@ -32,8 +32,8 @@ import os
 
 import numpy as np
 
-from .anf_functions import is_object
-from .variants import Attributes
+from .backend.variants import Attributes
+from .frontend.functions import is_object
 
 
 class ValidationError(AssertionError):
@@ -152,7 +152,7 @@ def _name(fn) -> str:
 
 
 def checked(fn, variant, full, n_params: int, split: bool):
-    """A version of ``variant`` (a :class:`~sct.variants.Compiled`) whose calls validate against ``fn``.
+    """A version of ``variant`` (a :class:`~sct.backend.variants.Compiled`) whose calls validate against ``fn``.
 
     ``full`` is the variant that returns the value (``variant`` itself unless
     ``variant`` returns the gradients alone): where ``variant`` computes no

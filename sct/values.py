@@ -71,7 +71,7 @@ def check_argument(fn_name: str, i: int, arg, integers_ok: bool = False) -> None
     for path, leaf in leaves(arg):
         kind = _kind(leaf)
         if kind in ("f", "a") or kind == "i" and (integers_ok or path) or kind == "c" and not path:
-            continue  # a complex argument: sct.complex_values (not yet inside a container)
+            continue  # a complex argument: sct.analysis.complex_values (not yet inside a container)
         where = f"argument {i}{path} of {fn_name}"
         if kind == "c":
             raise SctError(f"{where} is complex ({leaf!r}); {_COMPLEX_LATER}")
@@ -96,7 +96,7 @@ def check_output(fn_name: str, out, what: str) -> None:
     for path, leaf in leaves(out):
         kind = _kind(leaf)
         if kind in ("f", "i", "a") or kind == "c" and what in ("sct.vjp", "sct.jvp"):
-            continue  # vjp and jvp take complex results (sct.complex_values)
+            continue  # vjp and jvp take complex results (sct.analysis.complex_values)
         where = f"the value {fn_name} returned" + (f", at {path}," if path else "")
         if kind == "c":
             raise SctError(f"{what} needs real values, but {where} is complex ({leaf!r}); {_COMPLEX_RESULT}")

@@ -24,7 +24,7 @@ settings.register_profile(
 )
 settings.load_profile("ci")
 
-# The persistent cache (sct.cache) is off in the suite, and points at a temporary directory, so a
+# The persistent cache (sct.backend.cache) is off in the suite, and points at a temporary directory, so a
 # test never reads or writes the user's own; tests/test_persistent_cache.py turns it on where it tests it.
 # SCT_TEST_CACHE=DIR runs the whole suite with the cache on in DIR (twice: the second run's code comes from it).
 os.environ["SCT_CACHE"] = "1" if os.environ.get("SCT_TEST_CACHE") else "0"

@@ -37,7 +37,8 @@ class Model:
 
 def worker(payload):
     """Call a pickled gradient object in a worker; say whether its code came from the persistent cache."""
-    from sct import cache, pipeline
+    from sct import pipeline
+    from sct.backend import cache
 
     gradient, args = payload
     before = pipeline.STATS["compiles"]

@@ -1,4 +1,7 @@
-"""``x += e`` on an array another name holds: NumPy changes both, sct would not, so sct says so (sct/aliases.py)."""
+"""``x += e`` on an array another name holds: NumPy changes both, sct would not, so sct says so.
+
+(sct/frontend/aliases.py)
+"""
 
 import numpy as np
 import programs as P

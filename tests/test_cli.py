@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import sct
-from sct import cli
-from sct.export import export_source
+from sct.backend.export import export_source
+from sct.cli import commands as cli
 from sct.rules.table import defvjp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,6 @@ def test_dump_no_optimize_shows_the_unoptimised_code(capsys):
     assert out == sct.source(f, optimize=False) + "\n"
 
 
-@pytest.mark.skipif(not (ROOT / "sct" / "forward.py").exists(), reason="forward mode (sct/forward.py) not there yet")
 def test_dump_forward_mode(capsys):
     code, out, err = main(capsys, "dump", SEED + ":f", "--mode", "forward", "--wrt", "y")
     assert code == 0, err

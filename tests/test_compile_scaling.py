@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 
 import sct
-from sct import analysis, containers, reverse, validate
+from sct import validate
+from sct.analysis import activity as analysis
+from sct.passes import containers
+from sct.reverse import adjoint as reverse
 
 
 def _straight(n: int) -> str:

@@ -1,4 +1,4 @@
-"""Complex numbers (issue 14, item 6), in autograd's convention (docs/api.md, sct/complex_values.py).
+"""Complex numbers (issue 14, item 6), in autograd's convention (docs/api.md, sct/analysis/complex_values.py).
 
 For ``f(z) = u(x, y) + i v(x, y)``, ``sct.grad`` of a real ``u`` is ``du/dx - i du/dy``: checked by
 central differences in the real and the imaginary direction separately, by hand-derived formulas,

@@ -270,7 +270,7 @@ def test_comprehension_over_a_literal_list_can_be_indexed():
 
 def test_writing_into_a_view_of_an_argument_read_afterwards_is_reported():
     # Python writes through the view into x; sct copies before writing (it never changes an argument), so the
-    # value and gradient would silently differ from the function's own: sct says so instead (sct/aliases.py)
+    # value and gradient would silently differ from the function's own: sct says so instead (sct/frontend/aliases.py)
     source = "import numpy as np\n\n\ndef f(x):\n    y = x.T\n    y[0] = 1.0\n    return np.sum(y * x)\n"
     x = np.array([1.0, 2.0, 3.0])
     with pytest.raises(UnsupportedSyntaxError, match="writes into the array `y`, and `x`"):

@@ -1,4 +1,4 @@
-"""Single-use temporaries written into their use, in gradients of scalar code (sct/fuse.py)."""
+"""Single-use temporaries written into their use, in gradients of scalar code (sct/passes/fuse.py)."""
 
 import gast
 import numpy as np
@@ -6,7 +6,9 @@ import programs as P
 import pytest
 
 import sct
-from sct import codegen, fuse, pipeline, unbox
+from sct import pipeline
+from sct.backend import codegen
+from sct.passes import fuse, unbox
 
 CHAIN = (
     "import math\n\n\ndef f(x, y):\n    a = x * y\n    b = math.sin(a) + x\n    c = math.exp(-b * b)\n"

@@ -19,7 +19,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import sct
-from sct.export import export_source
+from sct.backend.export import export_source
 
 X = np.array([1.0, 2.0, 3.0])
 
@@ -259,7 +259,7 @@ def test_random_writes_match_numpy_and_central_differences(case):
 @given(writes(), st.integers(0, 2**32 - 1))
 def test_kept_writes_and_put_kept_are_transposes(write, seed):
     """<kept_writes(g, i), G> == <g, put_kept(G, g, i)>: the rules of one are the other (second order)."""
-    from sct.runtime import kept_writes, put_kept
+    from sct.backend.runtime import kept_writes, put_kept
 
     index, shape, _, argument = write
     rng = np.random.default_rng(seed)
@@ -336,7 +336,7 @@ def put(x):
 
 @pytest.mark.parametrize("name", ["add", "put"])
 def test_sct_check_passes_on_the_reproducers(name, tmp_path, capsys):
-    from sct import cli
+    from sct.cli import commands as cli
 
     path = tmp_path / "reproducers.py"
     path.write_text(REPRODUCERS)

@@ -41,7 +41,7 @@ def _imports(path: Path):
             module = node.module
         else:
             continue
-        for alias in node.names:  # `from . import parse` imports the module sct.parse
+        for alias in node.names:  # `from . import parse` imports the module sct.frontend.parse
             candidate = f"{module}.{alias.name}"
             is_module = (PACKAGE.parent / Path(*candidate.split("."))).with_suffix(".py").exists() or (
                 PACKAGE.parent / Path(*candidate.split(".")) / "__init__.py"

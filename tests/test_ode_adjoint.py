@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sct
-from sct import ode_adjoint
+from sct.backend import ode_adjoint
 
 integrate = pytest.importorskip("scipy.integrate")
 from scipy.integrate import odeint, solve_ivp  # noqa: E402

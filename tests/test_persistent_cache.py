@@ -1,4 +1,4 @@
-"""The persistent cache (sct.cache): generated code reused by later processes, never stale.
+"""The persistent cache (sct.backend.cache): generated code reused by later processes, never stale.
 
 Most tests run fresh Python processes against a temporary cache directory: a first one
 compiles and stores, a later one must reuse exactly what is still valid and nothing else.
@@ -19,7 +19,9 @@ import programs as P
 import pytest
 
 import sct
-from sct import api, cache, cli, pipeline
+from sct import api, pipeline
+from sct.backend import cache
+from sct.cli import commands as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Gradient objects pickle, before and after their first call, as their function and options.
 
-They rebuild where they are unpickled, from the persistent cache (:mod:`sct.cache`) where it
+They rebuild where they are unpickled, from the persistent cache (:mod:`sct.backend.cache`) where it
 has the entry; tested through ``multiprocessing.Pool`` with the spawn start method.
 """
 

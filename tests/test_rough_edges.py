@@ -127,7 +127,7 @@ part = functools.partial(f, y=1.0)
 
 def main(capsys, *argv):
     """``cli.main(argv)`` in this process: (exit status, stdout, stderr)."""
-    from sct import cli
+    from sct.cli import commands as cli
 
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
@@ -168,7 +168,7 @@ def test_bad_args_are_the_users_error(capsys, user, args, fragments):
 def test_args_evaluation_has_a_time_limit():
     import time
 
-    from sct.cli_check import _time_limit
+    from sct.cli.check import _time_limit
     from sct.errors import UserError
 
     start = time.monotonic()
@@ -332,7 +332,7 @@ def test_wrt_of_the_wrong_type_says_what_wrt_must_be(wrt):
 
 
 def test_a_method_without_its_instance_gets_a_hint(tmp_path):
-    from sct import cli
+    from sct.cli import commands as cli
 
     path = write(tmp_path, "class M:\n    k = 2.0\n\n    def m(self, x):\n        return x * self.k\n", "meth.py")
     module = cli.load_module(path)

@@ -273,7 +273,7 @@ def test_source_without_ranks(fn, args):
 def test_runtime_product_helpers_match_inline_rules():
     g = R.normal(size=(2, 3, 2))
     a, b = T3, R.normal(size=(4, 2))
-    from sct import runtime
+    from sct.backend import runtime
 
     assert np.allclose(runtime.tensordot_grad_left(g, a, b, 1), np.tensordot(g, b, axes=([2], [1])))
     assert np.allclose(runtime.tensordot_grad_right(g, a, b, 1), np.tensordot(a, g, axes=([0, 1], [0, 1])))

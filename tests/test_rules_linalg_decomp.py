@@ -290,7 +290,7 @@ def test_norm_ord_in_a_variable(p):
 
 
 # ---- what sct refuses, and the results' types ------------------------------------------------------
-from sct.linalg_helpers import UndefinedDerivativeError  # noqa: E402
+from sct.backend.linalg_helpers import UndefinedDerivativeError  # noqa: E402
 
 
 def svd_full_uses_thin_part(a):

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 import sct  # noqa: F401  (registers the built-in rules)
-from sct import runtime
+from sct.backend import runtime
 from sct.rules.table import TABLE
 
 # Entries allowed to have one side only, each with its reason. Keep this short.
 ONE_SIDED: dict = {}
 
-_BUILTIN_MODULES = ("numpy", "math", "builtins", "_operator", "operator", "sct.runtime")
+_BUILTIN_MODULES = ("numpy", "math", "builtins", "_operator", "operator", "sct.backend.runtime")
 
 
 def _module(fn) -> str:

@@ -23,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sct
-from sct import codegen, dispatch, pipeline
+from sct import pipeline
+from sct.backend import codegen, dispatch
 
 SCT = Path(sct.__file__).parent
 
@@ -167,7 +168,7 @@ def test_user_strings_are_never_code_in_generated_or_exported_source():
     value = g(0.7)
     assert np.isfinite(value)
     assert "PWNED" not in _name_tokens(g.source)
-    from sct.export import export_source
+    from sct.backend.export import export_source
 
     text = export_source(module.f)
     assert "PWNED" not in _name_tokens(text)
@@ -180,7 +181,7 @@ def test_crafted_function_name_cannot_inject_code_into_export():
     module = P.load("import numpy as np\n\nPWNED = []\n\n\ndef f(x):\n    return np.sin(x) * x\n", name=None)
     for crafted in ('f"""\nPWNED.append(1)\n"""', 'f""""\n    PWNED.append(2)\n    """', "f\\"):
         module.f.__name__ = module.f.__qualname__ = crafted
-        from sct.export import export_source
+        from sct.backend.export import export_source
 
         text = export_source(module.f, origin=crafted, command=crafted)
         exported = P.load(text, name=None)
@@ -189,7 +190,7 @@ def test_crafted_function_name_cannot_inject_code_into_export():
 
 
 def test_export_refuses_a_helper_whose_name_is_not_an_identifier():
-    from sct.export import ExportError, export_source
+    from sct.backend.export import ExportError, export_source
 
     module = P.load("def helper(v):\n    return v * v\n\n\ndef f(x):\n    return helper(x)\n", name=None)
     module.helper.__name__ = "h = 1\nimport os\nh"
@@ -203,7 +204,7 @@ def test_export_refuses_a_helper_whose_name_is_not_an_identifier():
 
 # ---- sct export writes only where it is told ------------------------------------------------------
 def test_export_writes_only_the_given_path_and_never_overwrites_without_force(tmp_path, capsys):
-    from sct.cli import main
+    from sct.cli.commands import main
 
     source = tmp_path / "model.py"
     source.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.tanh(x))\n")
@@ -223,7 +224,7 @@ def test_export_writes_only_the_given_path_and_never_overwrites_without_force(tm
 @given(st.sampled_from(["..", "", "/", "-o"]))
 @settings(max_examples=4)
 def test_export_to_odd_paths_is_a_clean_usage_error(path):
-    from sct.cli import main
+    from sct.cli.commands import main
 
     model = Path(P.load("def f(x):\n    return x * x\n").__code__.co_filename)
     code = main(["export", f"{model}:f", "-o", path])

@@ -137,9 +137,9 @@ SAMPLES = [
     (1.5,),
     (1.5, 0.5),
 ]
-# Container builders (list(), zip(), sorted, ...) have their structure from sct.containers' own cases;
+# Container builders (list(), zip(), sorted, ...) have their structure from sct.passes.containers' own cases;
 # a user's rule (not symbolic) may return anything, so its result is taken as possibly a container.
-CONTAINER_MODULES = ("sct.trees", "sct.rules.containers", "builtins", "sct.runtime")
+CONTAINER_MODULES = ("sct.backend.trees", "sct.rules.containers", "builtins", "sct.backend.runtime")
 
 
 def test_every_rule_function_returning_a_tuple_or_list_is_marked():

@@ -1,4 +1,4 @@
-"""Python floats for NumPy scalars in gradients of scalar code (sct/unbox.py).
+"""Python floats for NumPy scalars in gradients of scalar code (sct/passes/unbox.py).
 
 The converted variant must give exactly the numbers the unconverted code gives
 (the same code called with ``np.float64`` arguments is not converted), fall back
@@ -13,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sct
-from sct import codegen, pipeline, unbox
+from sct import pipeline
+from sct.backend import codegen
+from sct.passes import unbox
 
 SEED = "import numpy as np\n\n\ndef f(x, y):\n    return (x + 1.0 / (1.0 + np.exp(-y))) / (x ** 2 + y)\n"
 

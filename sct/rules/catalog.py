@@ -30,7 +30,7 @@ LIBRARIES = [
     ("scipy.integrate", lambda m: m.startswith("scipy.integrate")),
     ("Python builtins", lambda m: m == "builtins"),
     ("Python operators", lambda m: m in ("_operator", "operator")),
-    ("sct runtime helpers (called by generated code)", lambda m: m == "sct.runtime"),
+    ("sct runtime helpers (called by generated code)", lambda m: m == "sct.backend.runtime"),
 ]
 SCIPY = ("scipy.special", "scipy.stats", "scipy.linalg", "scipy.signal", "scipy.integrate")
 # The libraries the coverage target counts (NumPy, numpy.linalg, math, SciPy).

@@ -1,6 +1,6 @@
 """Rules for Python's container builtins: ``list(x)``, ``sum(xs)``, ``sorted(xs)``, ``zip``, dict methods.
 
-The lowering calls the helpers of :mod:`sct.trees` for what Python spells as
+The lowering calls the helpers of :mod:`sct.backend.trees` for what Python spells as
 methods or iterators (``d.items()`` is ``dict_items(d)``); ``list(x)`` and
 ``tuple(x)`` keep their spelling but are keyed by ``list_call``/``tuple_call``
 here, apart from the displays ``[a, b]`` and ``(a, b)`` (keyed by ``list`` and
@@ -9,9 +9,9 @@ here, apart from the displays ``[a, b]`` and ``(a, b)`` (keyed by ``list`` and
 
 import builtins
 
-from .. import trees
+from ..backend import trees
+from ..backend.runtime import unbroadcast
 from ..errors import SctError
-from ..runtime import unbroadcast
 from ..symbolic import call
 from .table import defjvp, defjvp_joint, defvjp, nondiff
 

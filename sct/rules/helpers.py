@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .. import runtime
+from ..backend import runtime
 from ..symbolic import call
 from .table import defjvp, defjvp_joint, defvjp, linear, lookup, nondiff
 

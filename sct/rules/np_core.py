@@ -3,8 +3,9 @@ numerical program uses. Further families live beside this file."""
 
 import numpy as np
 
-from .. import complex_values, runtime_numpy
-from ..runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
+from ..analysis import complex_values
+from ..backend import runtime_numpy
+from ..backend.runtime import dot_grad_left, dot_grad_right, matmul_grad_left, matmul_grad_right
 from ..symbolic import call
 from .operators import _matmul_rank
 from .table import defjvp, defvjp, linear, nondiff, same
@@ -75,7 +76,7 @@ def _reshape_rank(ranks, args, kwargs):
 linear(np.copy, lambda g, ans, x: g)
 
 
-# x.astype(dtype), with the dtype read when the code is compiled (sct.anf_expressions): to a float
+# x.astype(dtype), with the dtype read when the code is compiled (sct.frontend.expressions): to a float
 # dtype the derivative is the identity; to an integer or bool dtype NumPy truncates, which has none.
 def astype_float(x, dtype):
     """``x.astype(dtype)`` to a float dtype (the rule-table key of the method)."""
@@ -93,7 +94,7 @@ def astype_complex(x, dtype):
 
 
 # A complex x cast to a real dtype loses its imaginary part (as np.real); a real x cast to a complex
-# dtype gains a zero one: its adjoint's real part is taken where x is real (sct.complex_values).
+# dtype gains a zero one: its adjoint's real part is taken where x is real (sct.analysis.complex_values).
 def _real_cast(g, ans, x, dtype):
     return np.real(g) if complex_values.on() else g
 

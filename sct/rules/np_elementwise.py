@@ -12,7 +12,8 @@ import numbers
 
 import numpy as np
 
-from .. import complex_values, runtime, runtime_numpy
+from ..analysis import complex_values
+from ..backend import runtime, runtime_numpy
 from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, elementwise, linear, nondiff, same
 
@@ -69,7 +70,7 @@ elementwise(np.float_power, power_dx(np.float_power), power_dy(np.log))
 
 
 # np.abs is np.absolute; at 0 the derivative is taken as 0 (np.sign(0)). Of a complex z it is
-# |z| = sqrt(x^2 + y^2): adjoint Re(g) conj(z) / |z|, tangent Re(conj(z) t) / |z| (sct.complex_values).
+# |z| = sqrt(x^2 + y^2): adjoint Re(g) conj(z) / |z|, tangent Re(conj(z) t) / |z| (sct.analysis.complex_values).
 def _abs_vjp(g, ans, x):
     if not complex_values.on():
         return g * np.sign(x)

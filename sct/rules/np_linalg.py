@@ -39,7 +39,7 @@ import numbers
 import gast
 import numpy as np
 
-from .. import linalg_helpers, runtime
+from ..backend import linalg_helpers, runtime
 from ..errors import SctError
 from ..symbolic import Sym, call
 from .table import defjvp, defvjp, elementwise, linear, nondiff, positional, sequence
@@ -821,5 +821,5 @@ positional(linalg.solve, "a", "b")
 positional(linalg.lstsq, "a", "b")
 
 
-# Results that are tuples of arrays: their gradients add item by item (sct.containers).
+# Results that are tuples of arrays: their gradients add item by item (sct.passes.containers).
 sequence("tuple", linalg.slogdet, linalg.eigh, linalg.eig, linalg.svd, linalg.qr, linalg.lstsq)

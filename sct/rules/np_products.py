@@ -11,9 +11,10 @@ import numbers
 
 import numpy as np
 
-from .. import complex_values, runtime, runtime_numpy
+from ..analysis import complex_values
+from ..backend import runtime, runtime_numpy
+from ..backend.runtime_numpy import einsum_adjoint, einsum_form
 from ..errors import SctError
-from ..runtime_numpy import einsum_adjoint, einsum_form
 from ..symbolic import Sym, call
 from .np_core import _dot_left, _dot_right
 from .table import broadcast, defjvp, defvjp, linear
@@ -139,7 +140,7 @@ defjvp(np.outer, *_bilinear_jvp(np.outer))
 
 
 # vdot(a, b) = sum(conj(a) b) is not holomorphic in a: with complex values its adjoint in a is
-# conj(g b), in b g conj(a) (sct.complex_values); for real ones the conjugates are no-ops, left out.
+# conj(g b), in b g conj(a) (sct.analysis.complex_values); for real ones the conjugates are no-ops, left out.
 def _conj(x):
     return np.conjugate(x) if complex_values.on() else x
 

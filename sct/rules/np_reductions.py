@@ -7,7 +7,8 @@ as static operands, so a rule knows at compile time which axes were reduced:
 
 import numpy as np
 
-from .. import complex_values, runtime, runtime_numpy
+from ..analysis import complex_values
+from ..backend import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
@@ -290,7 +291,7 @@ def _centered(x, axis, ddof, ans):
 
 
 # Of complex values var is the mean of |x - mean|^2, real: its adjoint is Re(g) conj(d var / d x) and its
-# tangent Re(sum(conj(d var / d x) t)) (sct.complex_values); for real values Re and conj are left out.
+# tangent Re(sum(conj(d var / d x) t)) (sct.analysis.complex_values); for real values Re and conj are left out.
 def _real(value):
     return np.real(value) if complex_values.on() else value
 

@@ -2,8 +2,8 @@
 
 Every one is linear in its array operand, so its forward rule is the function
 itself applied to the tangent (``linear``) and its reverse rule undoes the
-rearrangement: a flip flips back, a join splits (:func:`sct.runtime.join_part`),
-a tile sums its tiles (:func:`sct.runtime.untile`). The runtime helpers the
+rearrangement: a flip flips back, a join splits (:func:`sct.backend.runtime.join_part`),
+a tile sums its tiles (:func:`sct.backend.runtime.untile`). The runtime helpers the
 reverse rules call are registered at the end, so generated code differentiates
 again.
 """
@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .. import runtime, runtime_numpy
+from ..backend import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call, dotted
 from .table import defjvp, defvjp, linear, same, sequence

@@ -4,8 +4,8 @@ import operator
 
 import numpy as np
 
+from ..backend.runtime import appended, copied, dropped_last, matmul_grad_left, matmul_grad_right, zeros_like
 from ..ir import IDENTITY_TESTS
-from ..runtime import appended, copied, dropped_last, matmul_grad_left, matmul_grad_right, zeros_like
 from ..symbolic import Scatter, call
 from .np_elementwise import power_dx, power_dy
 from .table import defjvp, defjvp_joint, defvjp, elementwise, nondiff

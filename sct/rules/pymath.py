@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .. import trees
+from ..backend import trees
 from ..symbolic import Sym, call
 from .np_elementwise import _abs_jvp, _abs_vjp, power_dx, power_dy
 from .table import defjvp, defvjp, elementwise, linear, nondiff, scalar

@@ -1,6 +1,6 @@
 """Rules for ``scipy.integrate.odeint`` and ``scipy.integrate.solve_ivp``: the adjoint method.
 
-Each rule is a call of a helper of :mod:`sct.ode_adjoint`, named by the
+Each rule is a call of a helper of :mod:`sct.backend.ode_adjoint`, named by the
 operand it differentiates (``odeint_vjp_y0``, ``odeint_jvp_args``, ...), with
 the call's own operands and options: the reverse helpers integrate the adjoint
 equation backwards with the same integrator, the forward ones the sensitivity
@@ -16,7 +16,7 @@ start only.
 
 from scipy import integrate
 
-from .. import ode_adjoint as ode
+from ..backend import ode_adjoint as ode
 from ..errors import SctError
 from ..symbolic import call
 from .table import defjvp, defkeyword, defvjp

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sl
 
-from .. import linalg_helpers as lh
-from .. import runtime
+from ..backend import linalg_helpers as lh
+from ..backend import runtime
 from ..errors import SctError
 from ..symbolic import Scatter, call
 from . import np_linalg as npl

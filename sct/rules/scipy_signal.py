@@ -1,7 +1,7 @@
 """Rules for ``scipy.signal.convolve`` and ``scipy.signal.correlate``: any mode, any rank, any method.
 
 Both are linear in each operand. Forward: the product with the tangent in
-that operand's place. Reverse: the helpers of :mod:`sct.signal_adjoint`, which
+that operand's place. Reverse: the helpers of :mod:`sct.backend.signal_adjoint`, which
 place the cotangent back in the full convolution and correlate it with the
 other operand (``correlate(a, b)`` is ``convolve(a, flip(b))``). ``method``
 ('auto', 'direct', 'fft') changes how a value is computed, not the value: the
@@ -12,7 +12,7 @@ in two operands), so derivatives of any order follow.
 import numpy as np
 from scipy import signal
 
-from ..signal_adjoint import convolve_grad_left, convolve_grad_right, signal_convolve, signal_correlate
+from ..backend.signal_adjoint import convolve_grad_left, convolve_grad_right, signal_convolve, signal_correlate
 from ..symbolic import call
 from .table import defjvp, defvjp
 

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import scipy.special as sc
 
-from .. import runtime
+from ..backend import runtime
 from ..errors import SctError
 from ..symbolic import Sym, call
 from .table import broadcast, defjvp, defvjp, elementwise, nondiff, positional, reduction, same

@@ -29,9 +29,16 @@ import numpy as np
 import scipy.special as sc
 import scipy.stats as st
 
-from .. import runtime
+from ..backend import runtime
+from ..backend.stats_helpers import (
+    components_first,
+    components_sum,
+    cov_matrix,
+    cov_matrix_grad,
+    outer_sum,
+    precision_times,
+)
 from ..errors import SctError
-from ..stats_helpers import components_first, components_sum, cov_matrix, cov_matrix_grad, outer_sum, precision_times
 from ..symbolic import Sym, call
 from .scipy_special import refused
 from .table import defjvp, defvjp, elementwise, linear, positional

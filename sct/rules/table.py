@@ -40,7 +40,7 @@ class Entry:
     params: tuple | None = None
     # The result is a tuple or list of arrays (np.split, np.linalg.svd): "tuple" or "list", or
     # "maybe" where it depends on the operands (np.gradient of a vector is one array). Their
-    # gradients add item by item, never as ``+`` concatenates sequences (sct.containers).
+    # gradients add item by item, never as ``+`` concatenates sequences (sct.passes.containers).
     sequence: str | None = None
 
     def differentiable(self, i: int) -> bool:

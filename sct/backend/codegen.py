@@ -1,0 +1,312 @@
+"""Emission: gast -> ast -> source with ``ast.unparse``; compile with a linecache entry.
+
+Generated functions are built as gast trees by the emitters. Comments cannot
+live in an AST, so an emitter places a ``comment(text)`` marker statement and
+``unparse`` turns it into ``# text``. ``compile_source`` compiles the text so
+that tracebacks show generated lines, and binds the names the code uses:
+the user's live module globals, and our helpers through a closure.
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+import builtins
+import contextlib
+import functools
+import itertools
+import linecache
+import math
+import operator
+import re
+import sys
+import types
+import warnings
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from .helpers import HELPERS
+
+_COMMENT = "__sct_comment__"
+_COMMENT_LINE = re.compile(rf"^(\s*){_COMMENT}\((.*)\)$", re.M)
+_counter = itertools.count()
+
+
+def name(id_: str, store: bool = False) -> gast.Name:
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Name(id=id_, ctx=ctx, annotation=None, type_comment=None)
+
+
+def assign(target: str, value) -> gast.Assign:
+    return gast.Assign(targets=[name(target, store=True)], value=value, type_comment=None)
+
+
+def comment(text: str) -> gast.Expr:
+    """A statement that unparses as ``# text``."""
+    return gast.Expr(value=gast.Call(func=name(_COMMENT), args=[gast.Constant(value=text, kind=None)], keywords=[]))
+
+
+def is_comment(stmt) -> bool:
+    return (
+        isinstance(stmt, gast.Expr)
+        and isinstance(stmt.value, gast.Call)
+        and isinstance(stmt.value.func, gast.Name)
+        and stmt.value.func.id == _COMMENT
+    )
+
+
+def function_def(fn_name: str, params, body, defaults=None) -> gast.FunctionDef:
+    defaults = defaults or {}
+    args = [name(p, store=False) for p in params] + [name(p) for p in defaults]
+    for a in args:
+        a.ctx = gast.Param()
+    arguments = gast.arguments(
+        args=args,
+        posonlyargs=[],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[gast.Constant(value=v, kind=None) for v in defaults.values()],
+    )
+    return gast.FunctionDef(
+        name=fn_name,
+        args=arguments,
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        type_params=[],
+    )
+
+
+def nodes(node):
+    """Every node under ``node`` (like ``gast.walk``, without its per-field overhead).
+
+    Depth first, not in ``gast.walk``'s order. ``ctx`` markers (``Load()``,
+    ``Store()``) are not visited: no pass looks at them as nodes, and they are a
+    third of a function's tree.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, gast.AST):  # a None in a list (dict keys), a Constant's value
+            continue
+        yield current
+        for attr in _FIELDS.get(type(current)) or child_fields(type(current)):
+            value = getattr(current, attr, None)
+            if type(value) is list:
+                stack.extend(value)
+            elif value is not None:
+                stack.append(value)
+
+
+_FIELDS: dict = {}
+_NOT_NODES = frozenset(
+    {"ctx", "id", "attr", "arg", "kind", "type_comment", "is_async", "level", "module", "conversion"}
+)
+
+
+def child_fields(kind) -> tuple:
+    """The fields of a gast node type that may hold nodes (not ``ctx``, names, flags)."""
+    if kind not in _FIELDS:
+        _FIELDS[kind] = tuple(f for f in kind._fields if f not in _NOT_NODES) or ("",)  # ("",): found next time
+    return _FIELDS[kind]
+
+
+class _SignedConstants(ast.NodeTransformer):
+    """``Constant(-0.5)`` -> ``-(0.5)``: ``ast.unparse`` writes ``-0.5 ** 2`` for the former."""
+
+    def visit_Constant(self, node):
+        v = node.value
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.copysign(1, v) < 0:
+            return ast.copy_location(ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v)), node)
+        return node
+
+
+def unparse(node) -> str:
+    text = ast.unparse(to_ast(node))
+    return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {ast.literal_eval(m.group(2))}", text)
+
+
+def to_ast(node):
+    """The ``ast`` tree ``ast.unparse`` writes as ``node`` (a gast tree or a list of them) is written.
+
+    What ``gast.gast_to_ast`` and then :class:`_SignedConstants` give, in one pass
+    and without source positions (``ast.unparse`` reads only a statement's line): a ``gast`` node
+    becomes the ``ast`` node of the same name with the fields ``ast`` has, but
+    for parameters (``ast.arg``), handler names (strings) and negative constants.
+    Generated functions are large, and gast's own converter was most of the time
+    it took to write them out.
+    """
+    if isinstance(node, list):
+        return [to_ast(n) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    kind = type(node)
+    special = _SPECIAL.get(kind)
+    if special is not None:
+        return special(node)
+    target, fields = _AST_CLASSES.get(kind) or _ast_class(kind)
+    new = target()
+    for f in fields:
+        setattr(new, f, to_ast(getattr(node, f, None)))
+    if isinstance(new, ast.stmt):
+        new.lineno = 1  # ast.unparse looks up type comments by line
+    return new
+
+
+_AST_CLASSES: dict = {}
+
+
+def _ast_class(kind) -> tuple:
+    target = getattr(ast, kind.__name__)
+    _AST_CLASSES[kind] = (target, target._fields)
+    return _AST_CLASSES[kind]
+
+
+def _arg(node):
+    if node is None:
+        return None
+    return ast.arg(arg=node.id, annotation=to_ast(node.annotation), type_comment=node.type_comment)
+
+
+def _arguments(node):
+    new = ast.arguments()
+    for f in ast.arguments._fields:
+        value = getattr(node, f, None)
+        if f in ("posonlyargs", "args", "kwonlyargs"):
+            value = [_arg(a) for a in value]
+        elif f in ("vararg", "kwarg"):
+            value = _arg(value)
+        else:
+            value = to_ast(value)
+        setattr(new, f, value)
+    return new
+
+
+def _constant(node):
+    v = node.value
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.copysign(1, v) < 0:  # see _SignedConstants
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-v))
+    return ast.Constant(value=v, kind=node.kind)
+
+
+def _handler(node):
+    name_ = node.name.id if node.name is not None else None
+    return ast.ExceptHandler(type=to_ast(node.type), name=name_, body=to_ast(node.body))
+
+
+_CONTEXTS = {gast.Load: ast.Load(), gast.Store: ast.Store(), gast.Del: ast.Del(), gast.Param: ast.Load()}
+_SPECIAL = {
+    gast.Name: lambda node: ast.Name(id=node.id, ctx=_CONTEXTS[type(node.ctx)]),
+    gast.arguments: _arguments,
+    gast.Constant: _constant,
+    gast.ExceptHandler: _handler,
+}
+
+
+@dataclass
+class Source:
+    """A generated function under construction: its tree and the objects it refers to."""
+
+    namer: object
+    fn: gast.FunctionDef | None = None
+    helpers: dict = field(default_factory=dict)  # name in the code -> object
+    defined: set = field(default_factory=set)  # adjoint/tangent names assigned so far
+
+    def use(self, obj, base: str) -> str:
+        """Bind ``obj`` (a user's rule) under a fresh name the generated code can call."""
+        for known, value in self.helpers.items():
+            if value is obj:
+                return known
+        known = self.namer.fresh(re.sub(r"\W", "_", base))
+        self.helpers[known] = obj
+        return known
+
+    def unparse(self, node=None) -> str:
+        return unparse(self.fn if node is None else node)
+
+
+BASE_NAMESPACE = {"np": np, "math": math, **HELPERS}
+_BUILTIN_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("__"))
+
+
+def shadowed_builtins(user_globals: dict) -> dict:
+    """The builtins the user's module binds to something else, as the builtins.
+
+    Generated code may call builtins the user never wrote (``range(len(xs))``,
+    ``float(...)``); bound in its closure they mean the builtins whatever the
+    module binds. The user's own uses of such a global were renamed by the
+    frontend (:func:`sct.frontend.parse.parse`), so none of them reads it by this name.
+    """
+    return {n: getattr(builtins, n) for n in _BUILTIN_NAMES.intersection(user_globals)}
+
+
+def namespace(user_globals: dict, helpers: dict) -> dict:
+    """What generated code compiled against ``user_globals`` binds in its closure."""
+    return {**BASE_NAMESPACE, **optional_libraries(), **shadowed_builtins(user_globals), **helpers}
+
+
+def optional_libraries() -> dict:
+    """``scipy``, once the user's code imported it: the rules of SciPy's functions spell their
+    derivatives ``scipy.special.digamma(x)`` whatever name the user imported the function by."""
+    scipy = sys.modules.get("scipy")
+    return {} if scipy is None else {"scipy": scipy}
+
+
+_FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
+)
+
+
+def compile_unrun(text: str, like) -> types.CodeType:
+    """Compile (never run) ``text`` as the module of code object ``like`` was: to compare the two."""
+    with _quiet():
+        return compile(text, like.co_filename, "exec", flags=like.co_flags & _FUTURE_FLAGS, dont_inherit=True)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Compile generated code without a SyntaxWarning: it can only repeat one Python already gave the
+    user for their own source (``y[0]`` of ``y = 1.0`` becomes ``1.0[0]``, ``x is 1.0``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        yield
+
+
+def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str, code=None):
+    """Compile generated ``text`` defining ``fn_name``; returns the function.
+
+    The function reads the user's module globals live (so a changed global
+    constant is seen), and ``np``, ``math``, our helpers and the builtins the
+    module shadows through a closure. ``code``: ``(code object, parameter
+    names)`` as an earlier compile of the same text made it (:mod:`sct.backend.cache`),
+    used where it binds the same names. The function's ``__sct_compiled__``
+    says how it was made, for the cache.
+    """
+    bound = namespace(user_globals, helpers)
+    header = f"def __sct_make__({', '.join(bound)}):\n"
+    body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
+    module_text = header + body + f"    return {fn_name}\n"
+    filename = f"<sct {label} #{next(_counter)}>"
+    if code is not None and tuple(code[1]) == tuple(bound):
+        code = _renamed(code[0], filename)
+    else:
+        with _quiet():
+            code = compile(module_text, filename, "exec")
+    make_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    make = types.FunctionType(make_code, user_globals, "__sct_make__")
+    lines = module_text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(module_text), None, lines, filename)
+    function = make(**bound)
+    function.__sct_compiled__ = (text, fn_name, label, dict(helpers), code, tuple(bound))
+    return function
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    """``code`` and the code objects in it, as if compiled from ``filename``."""
+    consts = tuple(_renamed(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)

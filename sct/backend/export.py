@@ -1,0 +1,336 @@
+"""``sct export``: a generated gradient as a standalone module that needs only NumPy.
+
+The module holds, in this order: a docstring saying what it computes and where
+from, ``import numpy as np`` (and ``math`` where used), the user's constants
+and functions that the gradient code refers to, the source of the runtime
+helpers it calls (``unbroadcast``, ...; with the helpers those call in turn),
+the generated ``grad_f`` itself, and a convenience ``gradient`` that returns
+the gradient alone. Nothing imports ``sct``.
+
+Every free name of the generated code is resolved the way the compiled
+function resolves it (sct's helpers and rules, then ``np``/``math`` and the
+runtime helpers, then the user's module globals, then builtins) and written
+out as source: modules as imports, simple values by ``repr``, small arrays as
+``np.array([...])``, plain functions by their source text (whose own free
+names are resolved in turn). Anything else is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import textwrap
+import types
+
+import numpy as np
+
+from .. import api, pipeline
+from ..errors import SctError
+from ..version import __version__
+from . import codegen
+from .variants import ANY
+
+MAX_ARRAY = 1000  # elements; larger global arrays must be passed as arguments
+
+
+class ExportError(SctError):
+    """The gradient refers to something that cannot be written into a module."""
+
+
+def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None) -> str:
+    """The text of a standalone module computing the gradient of ``fn`` by ``wrt``.
+
+    ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring.
+    """
+    fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
+    positions, many = pipeline.resolve_wrt(fn, wrt)
+    # The module must be right for any arguments, containers too: parameters not annotated float may be anything.
+    sig = tuple(ANY if s is None else s for s in pipeline._annotated_signature(fn))
+    variant = pipeline.compiled(fn, positions, sig, many=many)
+    source = _shaped_seed(variant.source)
+    tree = ast.parse(source)
+    generated = tree.body[0]
+    scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
+    writer = _Writer()
+    writer.require(free_names(tree), scopes, where=f"the gradient of {fn.__name__}")
+    params = variant.params
+    wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
+    parts = [
+        _docstring(fn, variant, generated.name, wrapper, origin, command, positions, many),
+        "\n".join(sorted(writer.imports, key=lambda line: "numpy" in line)),
+        "\n".join(writer.values),
+        *writer.functions,
+        source,
+        _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions]),
+        _reference(fn, origin),
+    ]
+    head, *rest = (p.strip("\n") for p in parts if p)
+    text = head + "\n\n" + "\n\n\n".join(rest) + "\n"
+    compile(text, "<sct export>", "exec")  # it is a valid module, or this is a bug in sct
+    return text
+
+
+def _shaped_seed(source: str) -> str:
+    """Where the code indexes its seed (a size-1 array returned: ``delta_out[0]``), shape the default ``1.0``.
+
+    The reverse sweep then starts with ``delta_out = delta_out * np.ones_like(out)``: a cotangent of the
+    value's shape, as gradient objects seed it (``1.0[0]`` would fail).
+    """
+    fn = ast.parse(source).body[0]
+    if not fn.args.defaults:
+        return source
+    seed = fn.args.args[-1].arg
+    if not any(
+        isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == seed for n in ast.walk(fn)
+    ):
+        return source
+    value = fn.body[-1].value.elts[0] if isinstance(fn.body[-1].value, ast.Tuple) else None
+    if not isinstance(value, ast.Name):
+        return source
+    lines = source.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == "# backward")
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines.insert(at + 1, f"{indent}{seed} = {seed} * np.ones_like({value.id})\n")
+    return "".join(lines)
+
+
+# ---- free names ------------------------------------------------------------------------
+def free_names(tree) -> list[str]:
+    """Names a piece of code reads but never binds, in order of first use (scopes merged).
+
+    >>> free_names(ast.parse("def f(x):\\n    y = np.sin(x) + k\\n    return g(y)"))
+    ['np', 'k', 'g']
+    """
+    bound, used = set(), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                used.setdefault(node.id, (node.lineno, node.col_offset))
+            else:
+                bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+    return [n for n, _ in sorted(used.items(), key=lambda kv: kv[1]) if n not in bound]
+
+
+# ---- writing out what the code needs ----------------------------------------------------
+class _Writer:
+    def __init__(self):
+        self.bound = {}  # name -> the object written under it
+        self.imports = ["import numpy as np"]
+        self.bound["np"] = np
+        self.values, self.functions = [], []
+
+    @property
+    def names(self) -> set:
+        return set(self.bound)
+
+    def require(self, names, scopes, where: str):
+        for name in names:
+            for scope in scopes:
+                if name in scope:
+                    self.define(name, scope[name], where)
+                    break
+            else:
+                if not hasattr(builtins, name):
+                    raise ExportError(f"{where} uses {name!r}, which is not defined anywhere")
+
+    def define(self, name: str, obj, where: str):
+        if name in self.bound:
+            if self.bound[name] is not obj:
+                raise ExportError(f"{where} uses {name!r} for two different objects; rename one of them")
+            return
+        if obj is getattr(builtins, name, None):
+            return
+        if hasattr(builtins, name):  # bound in the module it would change what the generated code calls
+            raise ExportError(
+                f"{where} uses its own {name!r}, which shadows the builtin {name!r} that the exported "
+                "code calls; rename it in your module and export again"
+            )
+        self.bound[name] = obj
+        if isinstance(obj, types.ModuleType):
+            self.imports.append(_import(name, obj, where))
+        elif isinstance(obj, types.FunctionType):
+            self.function(name, obj)
+        else:
+            self.values.append(f"{name} = {literal(obj, name, where)}")
+
+    def function(self, name: str, fn):
+        text, tree = function_source(fn)
+        if fn.__name__ == "<lambda>":
+            text = f"{name} = {text}"
+        elif not fn.__name__.isidentifier():  # it would be written into the module as code
+            raise ExportError(f"{fn.__qualname__!r} has the name {fn.__name__!r}, which is not an identifier")
+        elif fn.__name__ != name and hasattr(builtins, fn.__name__):  # `def len`: written under ``name``
+            if any(isinstance(n, ast.Name) and n.id == fn.__name__ for n in ast.walk(tree)):
+                raise ExportError(f"{fn.__qualname__} calls itself by a builtin's name; rename it and export again")
+            tree.body[0].name = name
+            text = ast.unparse(tree) + "\n"
+        elif fn.__name__ != name:  # written under its own name, then bound to the one used
+            own = self.bound.setdefault(fn.__name__, fn)
+            if own is not fn:
+                raise ExportError(f"{fn.__qualname__} and another object are both called {fn.__name__!r}")
+            text = f"{text}\n\n{name} = {fn.__name__}"
+        self.functions.append(text)
+        closure = {}
+        if fn.__closure__:
+            closure = {n: c.cell_contents for n, c in zip(fn.__code__.co_freevars, fn.__closure__)}
+        self.require(free_names(tree), [closure, fn.__globals__], where=fn.__qualname__)
+
+
+def _import(name: str, module, where: str) -> str:
+    real = module.__name__
+    if real != "math" and real.split(".")[0] != "numpy":
+        raise ExportError(
+            f"{where} uses the module {real!r}; an exported gradient may import only NumPy and math "
+            "(register a rule for the function instead, or pass its result as an argument)"
+        )
+    return f"import {real}" if name == real else f"import {real} as {name}"
+
+
+def literal(value, name: str = "value", where: str = "the gradient") -> str:
+    """Source text that rebuilds ``value``: numbers, strings, containers, small arrays.
+
+    >>> literal((1.0, float("inf"), [2, None]))
+    "(1.0, float('inf'), [2, None])"
+    >>> literal(np.arange(3.0))
+    'np.array([0.0, 1.0, 2.0], dtype=np.float64)'
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        items = [literal(v, name, where) for v in value]
+        if isinstance(value, list):
+            return "[" + ", ".join(items) + "]"
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v, name, where)}" for k, v in value.items()) + "}"
+    if isinstance(value, np.generic) and value.dtype.kind in "biufc":
+        return f"np.{value.dtype.name}({literal(value.item())})"
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+        if value.size > MAX_ARRAY:
+            raise ExportError(
+                f"{where} uses the global array {name!r} ({value.size} elements), too large to write "
+                f"into the module (the limit is {MAX_ARRAY}); pass it to the function as an argument"
+            )
+        return f"np.array({literal(value.tolist())}, dtype=np.{value.dtype.name})"
+    raise ExportError(
+        f"{where} uses {name!r}, a {type(value).__name__}, which sct export cannot write into a "
+        "module; pass it to the function as an argument instead"
+    )
+
+
+def function_source(fn) -> tuple[str, ast.AST]:
+    """The source of a plain function (decorators dropped), or of a lambda's expression."""
+    try:
+        lines, _ = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        raise ExportError(
+            f"the gradient calls {fn.__qualname__}, whose source is not available; define it in a file"
+        ) from None
+    text = textwrap.dedent("".join(lines))
+    if fn.__name__ == "<lambda>":
+        return _lambda_source(fn, text)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        tree = None
+    node = tree.body[0] if tree is not None and tree.body else None
+    if not isinstance(node, ast.FunctionDef) or node.name != fn.__name__:  # the file changed since the import
+        raise ExportError(
+            f"the source of {fn.__qualname__} in {inspect.getsourcefile(fn)} no longer matches the running "
+            "function (was the file edited after it was imported?); restart Python and export again"
+        )
+    if node.decorator_list:
+        text = "\n".join(text.splitlines()[node.lineno - 1 :])
+        tree = ast.parse(text)
+    return text.rstrip() + "\n", tree
+
+
+def _lambda_source(fn, text: str) -> tuple[str, ast.AST]:
+    code = fn.__code__
+    params = list(code.co_varnames[: code.co_argcount])
+    for attempt in (text, "(" + text.strip().rstrip(",") + ")"):
+        try:
+            tree = ast.parse(attempt)
+            break
+        except SyntaxError:
+            continue
+    else:
+        raise ExportError(f"cannot read the source of the lambda on line {code.co_firstlineno}")
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and [a.arg for a in n.args.args] == params]
+    if len(found) != 1:
+        raise ExportError(
+            f"cannot tell which lambda on line {code.co_firstlineno} of {code.co_filename} the gradient "
+            "uses; define the rule with `def` instead"
+        )
+    return ast.unparse(found[0]), found[0]
+
+
+# ---- the parts of the module ---------------------------------------------------------------
+def _fresh(base: str, taken: set) -> str:
+    name, i = base, 0
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
+def _docstring(fn, variant, generated, wrapper, origin, command, positions, many) -> str:
+    params = variant.params
+    call = f"{', '.join(params)}"
+    wrt = [params[i] for i in positions]
+    deltas = ", ".join(f"delta_{w}" for w in wrt) if many else f"delta_{wrt[0]}"
+    name = _plain(fn.__name__)
+    gradient_of = f"the gradient of `{name}` with respect to {', '.join(wrt)}"
+    where = _plain(origin or f"{fn.__code__.co_filename}:{fn.__qualname__}")
+    made = f"Made by `{_plain(command)}` with sct {__version__}" if command else f"Made by sct {__version__}"
+    value = f"value, ({deltas})" if many else f"value, {deltas}"
+    lines = [
+        f'"""{gradient_of[0].upper()}{gradient_of[1:]}, from {where}.',
+        "",
+        f"{made};",
+        "this module needs only NumPy, not sct. Usage::",
+        "",
+        f"    {value} = {generated}({call})  # {name}({call}) and its gradient",
+        f"    {deltas} = {wrapper}({call})  # the gradient only",
+        "",
+        f"`{generated}` takes an optional last argument `delta_out` (default 1.0), the cotangent of",
+        f"`{name}`'s value, which scales the gradient. Each gradient has the shape of its",
+        "argument. Regenerate this file with sct rather than editing it.",
+        '"""',
+    ]
+    return "\n".join(lines)
+
+
+def _wrapper(wrapper, generated, params, fname, wrt) -> str:
+    call = ", ".join(params)
+    return (
+        f"def {wrapper}({call}):\n"
+        f'    """The gradient of {_plain(fname)} with respect to {", ".join(wrt)} (without the value)."""\n'
+        f"    return {generated}({call})[1]\n"
+    )
+
+
+def _plain(text: str) -> str:
+    """``text`` (a name, a path, a command) made one line that cannot end a docstring or a comment."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
+
+
+def _reference(fn, origin) -> str:
+    """The differentiated function's own source, as comments, for the reader."""
+    try:
+        lines, lineno = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return ""
+    where = _plain(f"{fn.__code__.co_filename}, line {lineno}")
+    body = "".join("# " + line if line.strip() else "#\n" for line in textwrap.dedent("".join(lines)).splitlines(True))
+    return f"# The function this module differentiates ({where}):\n#\n{body}"

@@ -1,0 +1,232 @@
+"""Compiled variants: what one compile produced, what it relied on, and the signatures they are keyed by.
+
+Each differentiated function is compiled once per *signature* of its arguments
+(rank and dtype kind of each; a Python float is a kind of its own), like a JIT
+specialising on shapes. A variant bakes in what the function's free names meant
+when it was compiled, so before reuse its *guards* are checked by identity.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..frontend.functions import is_function
+from ..frontend.parse import is_plain_wrapper
+from ..passes import containers
+from ..values import leaves
+from . import dispatch
+
+
+@dataclass
+class Compiled:
+    function: object
+    source: str
+    helpers: dict
+    params: list
+    wrt: list
+    guards: tuple = ((), (), ())  # what the compile relied on; see _guards
+    scalar: bool = False  # the analysis proved the function's value a scalar: no need to check it
+    grads_only: bool = False  # the function returns the gradients alone, not (value, gradients)
+    validated: bool = False  # ``function`` validates each call against the original (sct.validate)
+
+    def __post_init__(self):
+        self.fresh = dispatch.guard_function(self.guards)
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name == "guards":
+            super().__setattr__("fresh", dispatch.guard_function(value))
+
+
+# ---- staleness -------------------------------------------------------------------
+# A compiled variant bakes in what the function's free names meant when it was
+# compiled: closure values are bound into the generated code, the rule chosen
+# for each call depends on the function a global name held, and an inlined call
+# that leaves a parameter to its default bakes the default in (so a function's
+# __code__, __defaults__ and __kwdefaults__ are checked, by identity). Module globals that
+# are plain data (numbers, arrays) are read live by the generated code, so
+# rebinding them needs no recompile; anything else is checked per call by identity.
+_ABSENT = dispatch.ABSENT
+_DATA = (int, float, complex, str, bytes, np.ndarray, np.generic, type(None))
+
+
+def _guards(fn, seen=None) -> tuple:
+    """(cells, names, codes) to check before reusing a variant compiled from ``fn``."""
+    seen = set() if seen is None else seen
+    fn = inspect.unwrap(fn, stop=is_plain_wrapper)  # a wrapper sct differentiates: its cells hold fn
+    code = getattr(fn, "__code__", None)
+    if code is None or id(fn) in seen:
+        return (), (), ()
+    seen.add(id(fn))
+    cells, names, codes = [], [], [(fn, code, fn.__defaults__, getattr(fn, "__kwdefaults__", None))]
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append((cell, cell.cell_contents))
+        except ValueError:
+            continue
+    scope = fn.__globals__
+    builtins_ = scope.get("__builtins__", {})
+    builtins_ = builtins_ if isinstance(builtins_, dict) else vars(builtins_)
+    for name in _global_names(code):
+        value = scope.get(name, _ABSENT)
+        if value is _ABSENT and name not in builtins_:
+            continue
+        if isinstance(value, _DATA) and type(value) is not bool and name not in builtins_:
+            continue  # read live; but one that shadows a builtin is renamed and bound in (sct.frontend.parse)
+        names.append((scope, name, value))
+        found = [value] if inspect.isfunction(value) else []  # a user function sct may differentiate through
+        if isinstance(value, types.ModuleType) and not _library(value):  # lib.g: sct inlines lib's g
+            for attr in _global_names(code):
+                inner = vars(value).get(attr, _ABSENT)
+                if inspect.isfunction(inner):
+                    names.append((vars(value), attr, inner))
+                    found.append(inner)
+        for inner in found:
+            more = _guards(inner, seen)
+            cells += more[0]
+            names += more[1]
+            codes += more[2]
+    for _cell, value in list(cells):
+        if inspect.isfunction(value):
+            more = _guards(value, seen)
+            cells += more[0]
+            names += more[1]
+            codes += more[2]
+    return tuple(cells), tuple(names), tuple(codes)
+
+
+def _library(module) -> bool:
+    """A module of Python's, NumPy's, SciPy's or sct's own: its functions are called by their rules, not inlined."""
+    top = module.__name__.split(".")[0]
+    return top in sys.stdlib_module_names or top in ("numpy", "scipy", "sct", "gast")
+
+
+def _global_names(code) -> set:
+    """Names a code object (and the code nested in it) may read as globals or attributes."""
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            found |= _global_names(const)
+    return found
+
+
+# ---- argument signatures -------------------------------------------------------
+_FLOAT = dispatch.FLOAT  # exactly a Python float: NumPy scalars and 0-d arrays are (0, "f")
+_ANNOTATED_FLOAT = (0, "annotated")  # a scalar for ``.source``; calls bring their own signature
+ANY = (None, "any", None, containers.UNKNOWN)  # anything: an array, a number or a container (``sct export``)
+
+
+def signature(args) -> tuple:
+    """Rank and dtype kind of each argument; the key compiled variants are cached by."""
+    key = []
+    for a in args:  # on every call: the common cases first, without function calls
+        kind = type(a)
+        if kind is float:
+            key.append(_FLOAT)
+        elif kind is np.ndarray:
+            key.append((a.ndim, a.dtype.kind))
+        else:
+            key.append(_describe(a))
+    return tuple(key)
+
+
+def _describe(a):
+    if isinstance(a, np.ndarray | np.generic):
+        return (a.ndim, a.dtype.kind)
+    if isinstance(a, bool):
+        return (0, "b")
+    if isinstance(a, int):
+        return (0, "i")
+    if isinstance(a, float):
+        return _FLOAT if type(a) is float else (0, "f")
+    if isinstance(a, complex):
+        return (0, "c")
+    if type(a) is Attributes:  # an object differentiated by: a dict of its attributes, and its class
+        return (*_describe(dict(a)), ("object", a.cls))
+    if isinstance(a, list | tuple | dict):
+        items = list(a.values()) if isinstance(a, dict) else a
+        ranks = {np.ndim(v) if isinstance(v, np.ndarray | float) else None for v in items}
+        kind = "dict" if isinstance(a, dict) else "tuple" if isinstance(a, tuple) else "list"
+        return (None, kind, ranks.pop() if len(ranks) == 1 else None, containers.describe(a))
+    if is_function(a):  # calls of it are compiled for it: a variant per function (sct.frontend.functions)
+        return (None, ("callable", Callee(a)))
+    if a is not None and not isinstance(a, str | bytes):  # an object: its methods are its class's
+        return (None, ("object", type(a)))
+    return None
+
+
+class Attributes(dict):
+    """An object differentiated by, as the dict of its instance attributes (``vars(obj)``).
+
+    The generated code reads ``obj.W`` as ``obj["W"]`` (its class's attributes and methods
+    from the class), so the gradient is a dict of the attributes' gradients. ``obj`` is kept
+    for validation, which runs the original function on the object itself.
+    """
+
+    def __init__(self, obj):
+        super().__init__(vars(obj))
+        self.cls, self.obj = type(obj), obj
+
+    @classmethod
+    def of(cls, obj):
+        """The dict of ``obj``'s attributes, or ``obj`` itself where none is a float (refused then, by its type)."""
+
+        found = vars(obj) if hasattr(obj, "__dict__") else {}
+        floats = [leaf for _, leaf in leaves(found) if isinstance(leaf, float | np.floating | np.ndarray)]
+        return cls(obj) if floats else obj
+
+
+class Callee:
+    """A function argument in a signature: equal only to the same function (functions need not be hashable)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return id(self.value)
+
+    def __eq__(self, other):
+        return isinstance(other, Callee) and other.value is self.value
+
+    def __repr__(self):
+        return getattr(self.value, "__qualname__", None) or repr(self.value)
+
+
+def objects(params, sig) -> dict:
+    """Parameter -> (the class of the object the variant for ``sig`` is for, the names of its attributes
+    where the argument is the dict of them (an object differentiated by), else None)."""
+    found = {p: (s[1][1], None) for p, s in zip(params, sig) if s and len(s) == 2 and s[1][:1] == ("object",)}
+    for p, s in zip(params, sig):
+        if s and len(s) == 5 and s[4][:1] == ("object",):
+            found[p] = (s[4][1], tuple(k for k, _ in s[3][1]))
+    return found
+
+
+def callables(params, sig, fn=None) -> dict:
+    """Parameter -> the function the variant for ``sig`` is compiled for, for the parameters given one,
+    and those after the arguments ``sig`` describes whose default is a function (``act=np.tanh``)."""
+    found = {p: s[1][1].value for p, s in zip(params, sig) if s and len(s) == 2 and s[1][:1] == ("callable",)}
+    code = getattr(fn, "__code__", None)
+    defaults = getattr(fn, "__defaults__", None) or ()
+    if code is not None and len(params) > len(sig):
+        positional = code.co_varnames[: code.co_argcount]
+        for param, default in zip(positional[len(positional) - len(defaults) :], defaults):
+            if param in params[len(sig) :] and is_function(default):
+                found[param] = default  # baked in: the variant's guards check __defaults__
+    return found
+
+
+def _annotated_signature(fn) -> tuple:
+    """The signature ``.source`` shows: scalars where the parameters are annotated ``float``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    return tuple(_ANNOTATED_FLOAT if p.annotation in (float, "float") else None for p in params)

@@ -1,0 +1,121 @@
+"""Single-use temporaries written into their one use, in gradients of scalar code.
+
+The generated code names every intermediate value (``l = y * y``, then
+``m = 1.0 + l``), which is what makes it readable. On Python floats each such
+name costs a store and a load, a few nanoseconds against ~20 ns an operation.
+So the variants that gradient objects run on Python floats (where
+:mod:`sct.passes.unbox` proved every value a scalar) write a temporary assigned once
+and read once into the expression that reads it: ``m = 1.0 + y * y``. What
+``.source`` and ``sct dump`` show keeps the names.
+
+A temporary moves only where that changes nothing but when it is computed:
+its expression calls only pure functions, nothing between its assignment and
+its use assigns what it reads, and the use runs exactly once when the
+assignment does (not in a loop body, a ``while`` test, or one side of
+``and``/``or``/``if-else``).
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..analysis import facts
+from ..backend.codegen import nodes
+from ..ir import names_in
+from .optimize import bodies
+from .unbox import MATH, REDUCTIONS, UFUNCS
+
+_PURE = MATH | UFUNCS | REDUCTIONS | {float, abs}
+_EXPRESSION = gast.expr | gast.operator | gast.unaryop | gast.cmpop | gast.expr_context
+_NOT_PLAIN = gast.Lambda | gast.ListComp | gast.NamedExpr | gast.Await | gast.Yield
+
+
+def fuse(fn: gast.FunctionDef, resolve) -> None:
+    """Write single-use temporaries of ``fn`` into their uses; ``resolve``: a free name -> its object."""
+    stores, loads = {}, {}
+    for node in nodes(fn):
+        if isinstance(node, gast.Name):
+            counts = loads if isinstance(node.ctx, gast.Load) else stores
+            counts[node.id] = counts.get(node.id, 0) + 1
+    single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1}
+    locals_ = set(stores)
+    for block in list(bodies(fn)):
+        _fuse_block(block, single, lambda node: _pure(node, resolve, locals_))
+
+
+def _fuse_block(block: list, single: set, pure) -> None:
+    k = 0
+    while k < len(block):
+        stmt = block[k]
+        simple = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+        target = stmt.targets[0].id if simple else None
+        if target in single and pure(stmt.value) and _move(block, k, target):
+            del block[k]
+            continue
+        k += 1
+
+
+def _move(block: list, k: int, target: str) -> bool:
+    """Put ``block[k]``'s value where ``target`` is read, if that is in a later statement of ``block``."""
+    reads = {n.id for n in nodes(block[k].value) if isinstance(n, gast.Name)}
+    for stmt in block[k + 1 :]:
+        use = _once(stmt, target)
+        if use is not None:
+            parent, field, index = use
+            if index is None:
+                setattr(parent, field, block[k].value)
+            else:
+                getattr(parent, field)[index] = block[k].value
+            return True
+        if target in names_in(stmt) or _assigns(stmt) & reads:
+            return False
+    return False
+
+
+def _once(stmt, target: str):
+    """Where ``stmt`` reads ``target``, if it reads it exactly once per run: ``(parent, field, index)``."""
+    if isinstance(stmt, gast.Assign | gast.AugAssign | gast.Expr | gast.Return):
+        roots = [(stmt, "value")]
+    elif isinstance(stmt, gast.If):
+        roots = [(stmt, "test")]
+    elif isinstance(stmt, gast.For):
+        roots = [(stmt, "iter")]
+    else:
+        return None
+    for parent, field in roots:
+        found = _find(parent, field, target)
+        if found is not None:
+            return found
+    return None
+
+
+def _find(parent, field: str, target: str):
+    """The place of the Name ``target`` under ``parent.field``, outside conditional evaluation."""
+    value = getattr(parent, field)
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for index, node in items:
+        if isinstance(node, gast.Name) and node.id == target and isinstance(node.ctx, gast.Load):
+            return parent, field, index
+        if not isinstance(node, gast.AST) or isinstance(node, gast.BoolOp | gast.IfExp | gast.Lambda):
+            continue
+        for child in node._fields:
+            if child != "ctx":
+                found = _find(node, child, target)
+                if found is not None:
+                    return found
+    return None
+
+
+def _pure(node, resolve, locals_) -> bool:
+    """Only arithmetic, comparisons and calls of pure functions (no records popped, no user code)."""
+    for n in nodes(node):
+        if isinstance(n, gast.Call):
+            if not facts.is_in(facts.called(n.func, resolve, locals_), _PURE):
+                return False
+        elif not isinstance(n, _EXPRESSION) or isinstance(n, _NOT_PLAIN):
+            return False
+    return True
+
+
+def _assigns(stmt) -> set:
+    return {n.id for n in nodes(stmt) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}

@@ -1,0 +1,556 @@
+"""Clean-up passes over generated functions, run to a fixed point.
+
+Each pass takes a ``gast.FunctionDef``, rewrites it in place, and returns
+whether it changed anything. They keep the code reading like hand-written
+backprop: no ``x * 1.0``, no ``delta_a = delta_b`` relays, no dead lines.
+
+>>> text = "def f(x, g):\\n    delta_a = g * 1.0\\n    delta_b = delta_a\\n    delta_c = x ** (2 - 1)\\n"
+>>> print(demo(text + "    return delta_b * delta_c"))
+def f(x, g):
+    return g * x
+"""
+
+from __future__ import annotations
+
+import bisect
+import numbers
+from collections import deque
+
+import gast
+
+from ..analysis.activity import assignments, overwritten
+from ..backend.codegen import child_fields, is_comment, unparse
+from ..backend.codegen import nodes as _walk
+from ..frontend.control import _static_truth
+from ..ir import Assign, If, walk
+
+_KEEP_COMMENTS = {"forward", "backward"}
+
+
+def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
+    changed = True
+    while changed:
+        changed = False
+        for p in PASSES:
+            changed |= p(fn)
+    return fn
+
+
+def demo(source: str) -> str:
+    """Optimise a snippet of source and return the result (for doctests)."""
+    fn = gast.parse(source).body[0]
+    return unparse(optimize(fn))
+
+
+# ---- algebraic simplification ------------------------------------------------
+def _number(node):
+    if isinstance(node, gast.Constant) and isinstance(node.value, numbers.Number):
+        return None if isinstance(node.value, bool) else node.value
+    return None
+
+
+def _fold(node):
+    """A simpler expression equal to ``node`` (BinOp/UnaryOp), or None."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = node.operand
+        if isinstance(inner, gast.UnaryOp) and isinstance(inner.op, gast.USub):
+            return inner.operand
+        return None
+    if not isinstance(node, gast.BinOp):
+        return None
+    left, right = _number(node.left), _number(node.right)
+    op = type(node.op)
+    if left is not None and right is not None:
+        return _constant(op, left, right)
+    if op is gast.Mult and right == 1 or op is gast.Div and right == 1 or op is gast.Pow and right == 1:
+        return node.left
+    if op is gast.Mult and left == 1:
+        return node.right
+    if op is gast.Mult and _is_minus_one(node.left):
+        return gast.UnaryOp(op=gast.USub(), operand=node.right)
+    if op in (gast.Add, gast.Sub) and unsigned(node.right) is not None:  # a + -b * c -> a - b * c
+        flipped = gast.Sub() if op is gast.Add else gast.Add()
+        return gast.BinOp(left=node.left, op=flipped, right=unsigned(node.right))
+    if op in (gast.Add, gast.Sub) and right == 0:
+        return node.left
+    if op is gast.Add and left == 0:
+        return node.right
+    return None
+
+
+def _is_minus_one(node) -> bool:
+    return isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and _number(node.operand) == 1
+
+
+def unsigned(node):
+    """``b`` for ``-b``, ``b * c / d`` for ``-b * c / d`` or ``2.0 * (-b * c)``; None if there is no minus to take out.
+
+    For writing ``a - b * c`` instead of ``a + -b * c`` (the adjoint and tangent emitters too).
+    IEEE arithmetic is symmetric in sign, so the value is the same to the bit.
+    """
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return node.operand
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult | gast.Div):
+        inner = unsigned(node.left)
+        if inner is not None:
+            return gast.BinOp(left=inner, op=node.op, right=node.right)
+        inner = unsigned(node.right)
+        if inner is not None:
+            return gast.BinOp(left=node.left, op=node.op, right=inner)
+    return None
+
+
+_ARITHMETIC = {
+    gast.Add: lambda a, b: a + b,
+    gast.Sub: lambda a, b: a - b,
+    gast.Mult: lambda a, b: a * b,
+}
+
+
+def _constant(op, left, right):
+    if op not in _ARITHMETIC:
+        return None
+    value = _ARITHMETIC[op](left, right)
+    if value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+class _Simplify(gast.NodeTransformer):
+    def __init__(self, updated_in_place=frozenset()):
+        self.changed = False
+        self.protected = updated_in_place
+        self.new_array = None  # the value of ``a = ...`` where ``a`` is updated in place
+
+    def visit_Assign(self, node):
+        target = node.targets[0]
+        self.new_array = node.value if isinstance(target, gast.Name) and target.id in self.protected else None
+        return self.generic_visit(node)
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        folded = _fold(node)
+        if isinstance(folded, gast.Name) and folded.id in self.protected:
+            return node  # ``a = b * 1.0`` must stay a new array if ``b`` is updated in place
+        if node is self.new_array and not isinstance(folded, gast.BinOp | gast.UnaryOp | gast.Constant | None):
+            return node  # ... or if ``a`` is: ``a = b`` would update ``b``'s array too
+        if folded is not None:
+            self.changed = True
+            return folded
+        return node
+
+
+def simplify(fn) -> bool:
+    """Fold constants and drop identities: ``x * 1.0 -> x``, ``2 - 1 -> 1``, ``-(-x) -> x``.
+
+    Only in adjoint and tangent lines: in the user's own computation ``b * 1.0``
+    may be how a boolean array becomes a float one, and must stay.
+    """
+    t = _Simplify(_updated_in_place(fn))
+    for body in bodies(fn):
+        for stmt in body:
+            if _derivative_line(stmt) and _foldable(stmt):
+                t.visit(stmt)
+    return t.changed
+
+
+def _foldable(stmt) -> bool:
+    """Does anything in ``stmt`` fold? (If nothing does, folding one part cannot make another fold.)"""
+    return any(_fold(node) is not None for node in _walk(stmt) if isinstance(node, gast.BinOp | gast.UnaryOp))
+
+
+def _derivative_line(stmt) -> bool:
+    targets = stmt.targets if isinstance(stmt, gast.Assign) else [getattr(stmt, "target", None)]
+    for target in targets:
+        while isinstance(target, gast.Subscript):
+            target = target.value
+        if isinstance(target, gast.Name) and target.id.startswith(("delta_", "dot_")):
+            return True
+    return False
+
+
+def _updated_in_place(fn) -> set:
+    """Names whose arrays the code changes in place (``d += g``, ``d[i] += g``, ``add_at(d, ...)``)."""
+    found = set()
+    for node in _walk(fn):
+        _note_in_place(node, found)
+    return found
+
+
+def _note_in_place(node, found: set) -> None:
+    """Add to ``found`` the names whose arrays ``node`` (one node, not what is under it) changes in place."""
+    if isinstance(node, gast.AugAssign | gast.Assign):
+        for t in getattr(node, "targets", None) or [node.target]:
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                found.add(t.value.id)
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            found.add(node.target.id)  # ``delta_w += c`` on an array we own
+    elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_at":
+        target = node.args[0]
+        if isinstance(target, gast.Name):
+            found.add(target.id)
+
+
+def bind_constant(fn, var: str, value) -> None:
+    """Read the number ``value`` wherever ``fn`` reads ``var`` (a seed the caller always passes as 1.0)."""
+
+    for node in list(_walk(fn)):  # in place, field by field: a NodeTransformer rebuilds every list it passes
+        for attr in child_fields(type(node)):
+            child = getattr(node, attr, None)
+            if type(child) is list:
+                if any(_reads(c, var) for c in child):
+                    child[:] = [gast.Constant(value=value, kind=None) if _reads(c, var) else c for c in child]
+            elif _reads(child, var):
+                setattr(node, attr, gast.Constant(value=value, kind=None))
+
+
+def _reads(node, var: str) -> bool:
+    return isinstance(node, gast.Name) and node.id == var and isinstance(node.ctx, gast.Load)
+
+
+# ---- copy propagation -------------------------------------------------------------
+def _returned_names(ret) -> set:
+    """Names a ``return`` returns as they are (``return out, (delta_x, delta_y)``): kept for readability."""
+    found, stack = set(), [ret.value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, gast.Name):
+            found.add(node.id)
+        elif isinstance(node, gast.Tuple):
+            stack.extend(node.elts)
+    return found
+
+
+def _has_loops(fn):
+    return any(isinstance(n, gast.For | gast.While) for n in _walk(fn))
+
+
+class _Replace(gast.NodeTransformer):
+    def __init__(self, target, value):
+        self.target, self.value = target, value
+
+    def visit_Name(self, node):
+        if node.id == self.target and isinstance(node.ctx, gast.Load):
+            return (
+                gast.Name(id=self.value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+                if isinstance(self.value, gast.Name)
+                else gast.Constant(value=self.value.value, kind=None)
+            )
+        return node
+
+
+def propagate_copies(fn) -> bool:
+    """Replace ``delta_a`` by ``delta_b`` after ``delta_a = delta_b``, where that is the same value.
+
+    ``delta_a`` must be assigned once and read only later in the same block, and
+    ``delta_b`` not reassigned before that last read (this holds inside loop
+    bodies too). Only adjoints: copies of primal values are removed from the IR
+    before emission (:func:`propagate_ir_copies`), so ``# forward`` comments stay true.
+    """
+    stores, loads, returned, protected = _usage(fn)
+    changed = False
+    for body in list(bodies(fn)):
+        block = _Block(body)
+        for k in range(len(body)):
+            changed |= _fold_copy(block, k, stores, loads, returned, protected)
+        body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
+    return changed
+
+
+def _usage(fn) -> tuple:
+    """What copy propagation needs of the whole function, in one walk:
+    stores and loads of each name, the names returned, the names updated in place."""
+    stores, loads, returned, protected = {}, {}, set(), set()
+    for node in _walk(fn):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                loads[node.id] = loads.get(node.id, 0) + 1
+            elif isinstance(node.ctx, gast.Store | gast.Param):
+                stores[node.id] = stores.get(node.id, 0) + 1
+        elif isinstance(node, gast.Return):
+            returned |= _returned_names(node)
+        else:
+            _note_in_place(node, protected)
+    return stores, loads, returned, protected
+
+
+class _Block:
+    """A statement list indexed for copy propagation: who reads and who stores each name, where.
+
+    Positions stay those of the list as given; folded copies are only marked dead,
+    so each copy is checked in time proportional to its readers, not to the block.
+    """
+
+    def __init__(self, body):
+        self.body, self.alive = body, [True] * len(body)
+        self.readers, self.stores = {}, {}  # name -> {position: loads there}, name -> [positions]
+        for i, stmt in enumerate(body):
+            stored = set()
+            for node in _walk(stmt):
+                if isinstance(node, gast.Name):
+                    if isinstance(node.ctx, gast.Load):
+                        at = self.readers.setdefault(node.id, {})
+                        at[i] = at.get(i, 0) + 1
+                    elif isinstance(node.ctx, gast.Store):
+                        stored.add(node.id)
+            for var in stored:
+                self.stores.setdefault(var, []).append(i)
+
+    def stored_between(self, var, first, last) -> bool:
+        """Does a live statement at a position in ``first..last`` store ``var``?"""
+        at = self.stores.get(var, ())
+        i = bisect.bisect_left(at, first)
+        return i < len(at) and at[i] <= last
+
+
+def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
+    """Fold the copy at ``block.body[k]`` into its readers if that is safe (see propagate_copies)."""
+    body = block.body
+    stmt = body[k]
+    if not _is_copy(stmt):
+        return False
+    target, value = stmt.targets[0].id, stmt.value
+    source = getattr(value, "id", None)
+    if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
+        return False
+    if {target, source} & protected:
+        return False
+    readers = block.readers.get(target, {})
+    uses = sorted(i for i in readers if i > k)
+    if sum(readers[i] for i in uses) != loads.get(target, 0):
+        return False  # read somewhere else too (another block, or before the copy)
+    # an assignment reads its value before it stores: the last reader may reassign the source
+    last = uses[-1] - 1 if uses and isinstance(body[uses[-1]], gast.Assign) else uses[-1] if uses else k
+    if source is not None and block.stored_between(source, k + 1, last):
+        return False
+    moved = loads.pop(target, 0)
+    if source is not None:
+        loads[source] = loads.get(source, 0) + moved - 1
+    stores[target] = 0
+    replace = _Replace(target, value)
+    for i in uses:
+        replace.visit(body[i])
+        n = readers.pop(i)
+        if source is not None:
+            at = block.readers.setdefault(source, {})
+            at[i] = at.get(i, 0) + n
+    if source is not None:  # the copy itself read the source once
+        at = block.readers[source]
+        at[k] -= 1
+        if not at[k]:
+            del at[k]
+    block.stores[target].remove(k)
+    block.alive[k] = False
+    return True
+
+
+def _is_copy(stmt):
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and (isinstance(stmt.value, gast.Name) or _number(stmt.value) is not None)
+    )
+
+
+_COMPOUND = (gast.FunctionDef, gast.If, gast.For, gast.While)
+
+
+def bodies(fn):
+    """Every statement list in the function, outermost first (statements only: no expressions)."""
+    pending = [fn]
+    while pending:
+        node = pending.pop(0)
+        for attr in ("body", "orelse"):
+            body = getattr(node, attr, None)
+            if isinstance(body, list):
+                yield body
+                pending.extend(s for s in body if isinstance(s, _COMPOUND))
+
+
+# ---- dead code ------------------------------------------------------------------
+def eliminate_dead_code(fn) -> bool:
+    """Drop assignments nothing reads, and comments left heading nothing.
+
+    To a fixed point in one call: dropping a statement drops its reads, which may
+    leave the assignments of what it read unread in turn (a chain of dead
+    statements goes in one call, not one statement a call).
+    """
+    loads = {}
+    for n in _walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    blocks = list(bodies(fn))
+    assigning, pending = {}, deque()  # name -> the assignments of it
+    for body in blocks:
+        for stmt in body:
+            if isinstance(stmt, gast.Assign | gast.AugAssign):
+                for target in _target_names(stmt):
+                    assigning.setdefault(target, []).append(stmt)
+                pending.append(stmt)
+    dead = set()
+    while pending:
+        stmt = pending.popleft()
+        if id(stmt) in dead or not _is_dead(stmt, loads):
+            continue
+        dead.add(id(stmt))
+        for n in _walk(stmt):  # its reads are gone: what only it read is unread now
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                loads[n.id] -= 1
+                if not loads[n.id]:
+                    del loads[n.id]
+                    pending.extend(assigning.get(n.id, ()))
+    changed = False
+    for body in blocks:
+        keep = _drop_orphan_comments([stmt for stmt in body if id(stmt) not in dead])
+        changed |= len(keep) != len(body)
+        body[:] = keep
+    return changed
+
+
+def _target_names(stmt) -> list:
+    targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+    return [n.id for t in targets for n in _walk(t) if isinstance(n, gast.Name)]
+
+
+def _is_dead(stmt, loads) -> bool:
+    """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+        return stmt.target.id not in loads and not _has_effect(stmt.value)
+    if not isinstance(stmt, gast.Assign) or _has_effect(stmt.value):
+        return False
+    if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
+        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity
+    targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]
+    return all(t not in loads for t in targets)
+
+
+def _has_effect(value) -> bool:
+    """Record pops and appends change a list: never dead."""
+    return any(
+        isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in ("pop", "append")
+        for n in _walk(value)
+    )
+
+
+def _drop_orphan_comments(body):
+    keep = []
+    for i, stmt in enumerate(body):
+        if is_comment(stmt) and stmt.value.args[0].value not in _KEEP_COMMENTS:
+            following = body[i + 1] if i + 1 < len(body) else None
+            if following is None or is_comment(following) or isinstance(following, gast.Return):
+                continue
+        keep.append(stmt)
+    return keep
+
+
+def tidy_blocks(fn) -> bool:
+    """Drop ``if``/``for`` statements left with nothing to do; ``if c: pass else: x`` -> ``if not c: x``."""
+    changed = False
+    for body in list(bodies(fn)) + [fn.body]:
+        keep = []
+        for stmt in body:
+            if isinstance(stmt, gast.If) and not stmt.body:
+                if not stmt.orelse:
+                    changed = True
+                    continue
+                stmt.test = _negate(stmt.test)
+                stmt.body, stmt.orelse = stmt.orelse, []
+                changed = True
+            if isinstance(stmt, gast.For) and not stmt.body and not _has_effect(stmt.iter):
+                changed = True
+                continue
+            if isinstance(stmt, gast.For | gast.While) and not stmt.body:
+                stmt.body = [gast.Pass()]
+            keep.append(stmt)
+        body[:] = keep
+    return changed
+
+
+def _negate(test):
+    if isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
+        return test.operand
+    return gast.UnaryOp(op=gast.Not(), operand=test)
+
+
+PASSES = (simplify, propagate_copies, eliminate_dead_code, tidy_blocks)
+
+
+# ---- on the IR, before emission -------------------------------------------------------
+def propagate_ir_copies(ir) -> None:
+    """Drop top-level copies ``a = b`` of values never overwritten, reading ``b`` for ``a``.
+
+    Inlined calls and conditional expressions leave such copies; removing them
+    before the adjoint is emitted keeps the forward code and the comments of the
+    reverse sweep in step. Branches whose condition became constant are resolved.
+    """
+
+    keep_names = {ir.output, ir.aux, *ir.params}
+    counts, lost = assignments(ir.body), overwritten(ir)  # dropping a copy changes neither for other names
+    found, kept = {}, []  # variable -> the atom read for it
+    for stmt in ir.body:
+        if isinstance(stmt, Assign) and stmt.prim is None and _is_atom_copy(stmt.value):
+            value = _resolved(stmt.value, found)  # what it copies once the copies before it are gone
+            source = value.id if isinstance(value, gast.Name) else None
+            if stmt.target not in keep_names and counts.get(stmt.target) == 1 and not {stmt.target, source} & lost:
+                found[stmt.target] = value
+                continue
+        kept.append(stmt)
+    if found:
+        ir.body[:] = kept
+        _substitute(ir.body, {var: _resolved(value, found) for var, value in found.items()})
+    ir.body[:] = _resolve_static_ifs(ir.body, If)
+
+
+def _resolved(value, found: dict):
+    """``value`` with the copies in ``found`` followed to their end (``a = b; c = a``: ``c`` reads ``b``)."""
+    seen = set()
+    while isinstance(value, gast.Name) and value.id in found and value.id not in seen:
+        seen.add(value.id)
+        value = found[value.id]
+    return value
+
+
+def _is_atom_copy(value) -> bool:
+    return isinstance(value, gast.Name) or (
+        isinstance(value, gast.Constant) and isinstance(value.value, int | float | bool | type(None))
+    )
+
+
+def _substitute(body, values: dict) -> None:
+    """Read ``values[v]`` (an atom) wherever the IR statements of ``body`` read ``v``."""
+
+    replace = _ReplaceAll(values)
+    for stmt in walk(body):
+        for attr in ("value", "test", "iter", "index"):
+            node = getattr(stmt, attr, None)
+            if isinstance(node, gast.AST):
+                setattr(stmt, attr, replace.visit(node))
+
+
+class _ReplaceAll(gast.NodeTransformer):
+    def __init__(self, values: dict):
+        self.values = values
+
+    def visit_Name(self, node):
+        value = self.values.get(node.id)
+        if value is None or not isinstance(node.ctx, gast.Load):
+            return node
+        if isinstance(value, gast.Name):
+            return gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        return gast.Constant(value=value.value, kind=None)
+
+
+def _resolve_static_ifs(body, If) -> list:
+
+    out = []
+    for stmt in body:
+        if isinstance(stmt, If):
+            known = _static_truth(stmt.test)
+            if known is not None:
+                out += _resolve_static_ifs(stmt.body if known else stmt.orelse, If)
+                continue
+            stmt.body = _resolve_static_ifs(stmt.body, If)
+            stmt.orelse = _resolve_static_ifs(stmt.orelse, If)
+        out.append(stmt)
+    return out

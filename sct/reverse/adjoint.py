@@ -1,0 +1,429 @@
+"""Reverse mode: the adjoint function, made from the lowered IR and the rule table.
+
+The adjoint replays the forward statements, then walks them backwards. For each
+active statement ``t = prim(args)`` it writes a ``# t = prim(args)`` comment and
+one ``delta_<arg> = ...`` line per active operand, from the operand's rule. The
+first contribution to ``delta_v`` defines it; later ones accumulate with
+``delta_v = delta_v + c``, or ``delta_v += c`` into an array that no other name
+can hold (one we made: zeros, or the result of an arithmetic operation).
+
+Control flow is mirrored: an ``if`` is reversed as an ``if`` on the same
+condition, a loop as a loop over its trips backwards. A variable assigned in a
+loop (or twice) is *overwritten*: its adjoint is reset at each assignment, and
+if the reverse sweep reads it, the forward sweep pushes its old value on a
+plain list (``h_stack.append(h)``) and the reverse sweep pops it back. Which
+adjoints are defined at each point is tracked statically (:class:`_State`);
+where branches or loop trips disagree, a zero adjoint is written explicitly.
+How contributions accumulate lives in :mod:`sct.reverse.accumulation`, how loops are
+reversed in :mod:`sct.reverse.loops`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from .. import rules
+from ..analysis import complex_values
+from ..analysis.activity import (
+    SCALAR,
+    activity,
+    assignments,
+    branch_flags,
+    differentiable_operands,
+    first_definitions,
+    overwritten,
+    rank_of,
+    rule_view,
+    shape_class,
+    shape_classes,
+)
+from ..backend.codegen import Source, assign, comment, function_def, name, nodes
+from ..backend.runtime import detached, like, unbroadcast, zeros_like
+from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
+from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
+from ..passes import containers
+from ..symbolic import Scatter, Sym, call, is_zero, to_expr
+from .accumulation import Accumulation, merged
+from .branches import BranchReversal
+from .loops import LoopReversal
+from .records import popped_stack, record_shapes, shape_only
+from .sweep import ForwardSweep
+
+DYNAMIC = rules.DYNAMIC
+LOAD = gast.Load()
+
+
+def adjoint(ir: FunctionIR, wrt: list[str], ranks: dict, namer, split=False, many=None, kinds=None) -> Source:
+    """The adjoint of ``ir`` with respect to the parameters named in ``wrt``.
+
+    ``split=False`` gives ``grad_f(*params, delta_out=1.0) -> (out, grads)``;
+    ``split=True`` gives ``vjp_f(*params) -> (out, backward_f)`` where
+    ``backward_f(delta_out)`` returns the gradients (the forward pass runs once).
+    The gradients are a tuple if ``many`` (default: more than one ``wrt``).
+    ``kinds`` maps parameters to their container kind (``"tuple"``...), if any.
+    """
+    emitter = _Reverse(ir, wrt, ranks, namer, kinds or {})
+    return emitter.build(split, len(wrt) > 1 if many is None else many)
+
+
+@dataclass
+class _State:
+    """Which adjoints hold a value here (``defined``), and which we alone hold (``owned``)."""
+
+    defined: set = field(default_factory=set)
+    owned: set = field(default_factory=set)
+
+    def copy(self):
+        return _State(set(self.defined), set(self.owned))
+
+    def forget(self, var):
+        self.defined.discard(var)
+        self.owned.discard(var)
+
+
+class _Reverse(Accumulation, BranchReversal, LoopReversal):
+    def __init__(self, ir, wrt, ranks, namer, kinds):
+        self.ir, self.wrt, self.ranks, self.namer, self.kinds = ir, wrt, ranks, namer, kinds
+        self.active = activity(ir, wrt)
+        self.classes = shape_classes(ir, ranks)
+        self.overwritten = overwritten(ir)
+        self.first = first_definitions(ir)
+        self.containers, self.nested = containers.analyse(ir, ir.containers)
+        flags = branch_flags(ir)
+        self.flags = set(flags) & self.overwritten  # see reverse_if: recorded, or tested again
+        self.flag_conditions = {flag: a.value for flag, a in flags.items()}
+        self.assigned = assignments(ir.body)
+        self.hoisted = {}  # flag -> (variables recorded before its ``if``, ids of the assignments that no longer are)
+        self.deltas = {}  # variable -> name of its adjoint
+        self.adjoint_of = {}  # name of an adjoint -> its variable (the inverse of deltas)
+        self.stacks = {}  # variable -> name of its record
+        self.src = Source(namer)
+        self.problems = []
+        self.depth = 0  # loops around the statement being reversed
+        self.comments = {}
+        self.reversed_loops = {}  # (loop, state entered with, depth) -> what reversing it gave (see reverse_loop)
+
+    # ---- the whole function ------------------------------------------------------
+    def build(self, split: bool, many: bool) -> Source:
+        ir = self.ir
+        seed = self.delta(ir.output)
+        state = _State({ir.output})
+        backward = self.block(ir.body, state)
+        if self.problems:
+            raise NonDifferentiableError(self.problems)
+        backward += self.gradients(state)
+        recorded = self.recorded(backward)
+        backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
+        shapes = shape_only(backward, recorded)
+        backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer)
+        hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
+        first = self.first.union(*(ids for _, ids in self.hoisted.values()))
+        flags = self.flags & recorded | set(hoisted)
+        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted)
+        forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
+        if _restored_in_place(backward):  # the sweep puts old values back into arrays: not into what is returned
+            for result in (ir.output, ir.aux):
+                if result is not None and self.ranks.get(result) != 0:
+                    forward.append(assign(result, to_expr(call(detached, Sym(name(result))))))
+        backward = [comment("backward")] + backward
+        grads = [self.result(w) for w in self.wrt]
+        grads = gast.Tuple(elts=grads, ctx=LOAD) if many else grads[0]
+        value = name(ir.output)
+        if ir.aux is not None:
+            value = gast.Tuple(elts=[value, name(ir.aux)], ctx=LOAD)
+        if not split:
+            ret = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=LOAD))
+            self.src.fn = function_def(f"grad_{ir.name}", ir.params, forward + backward + [ret], {seed: 1.0})
+            return self.src
+        restored = sorted(_stored(backward) - set(self.deltas.values()) - set(shape_names.values()) - {seed})
+        if restored:
+            backward.insert(0, gast.Nonlocal(names=restored))
+        backward_name = self.namer.fresh(f"backward_{ir.name}")
+        inner = function_def(backward_name, [seed], backward + [gast.Return(value=grads)])
+        ret = gast.Return(value=gast.Tuple(elts=[value, name(backward_name)], ctx=LOAD))
+        self.src.fn = function_def(f"vjp_{ir.name}", ir.params, forward + [inner, ret])
+        return self.src
+
+    def comment(self, stmt):
+        """``# <the forward statement>`` (rendered once per statement: loops are emitted twice)."""
+        key = id(stmt)
+        if key not in self.comments:
+            self.comments[key] = self.src.unparse(ForwardSweep.statement(stmt))
+        return comment(self.comments[key])
+
+    def delta(self, var: str) -> str:
+        if var not in self.deltas:
+            self.deltas[var] = self.namer.delta(var)
+            self.adjoint_of[self.deltas[var]] = var
+        return self.deltas[var]
+
+    def stack(self, var: str) -> str:
+        if var not in self.stacks:
+            self.stacks[var] = self.namer.fresh(f"{var}_stack")
+        return self.stacks[var]
+
+    def recorded(self, backward) -> set:
+        """Overwritten variables whose values the reverse sweep reads: these get records."""
+        primal = self.overwritten - set(self.deltas.values())
+        restoring = {id(base) for base in _restored_in_place(backward)}  # v[i] = v_stack.pop() reads no v
+        loads = {
+            n.id
+            for stmt in backward
+            for n in nodes(stmt)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in restoring
+        }
+        return primal & loads & set(self.stacks)
+
+    def gradients(self, state) -> list:
+        lines = []
+        for w in self.wrt:
+            if w not in state.defined:
+                state.defined.add(w)
+                lines.append(assign(self.delta(w), self.zero(w)))
+        return lines
+
+    def result(self, w):
+        structure = self.ir.containers.get(w)
+        if structure is not None or complex_values.on():  # tuples where the argument has them, floats for its
+            # floats; with complex values about, the real part for a real argument (``like``)
+            return to_expr(call(like, Sym(name(self.delta(w))), Sym(name(w))))
+        if self.kinds.get(w) == "float":  # the gradient of a Python float is a float
+            return to_expr(call(float, Sym(name(self.delta(w)))))
+        return name(self.delta(w))
+
+    def zero(self, var):
+        if self.ranks.get(var) == 0:
+            return gast.Constant(value=0.0, kind=None)
+        return to_expr(call(zeros_like, Sym(name(var))))
+
+    # ---- blocks ---------------------------------------------------------------------
+    def block(self, body, state) -> list:
+        lines = []
+        for stmt in reversed(body):
+            if isinstance(stmt, Assign):
+                lines += self.reverse_assign(stmt, state)
+            elif isinstance(stmt, SetItem):
+                lines += self.reverse_setitem(stmt, state)
+            elif isinstance(stmt, If):
+                lines += self.reverse_if(stmt, state)
+            elif isinstance(stmt, For | While):
+                lines += self.reverse_loop(stmt, state)
+            elif not isinstance(stmt, Effect):
+                raise AssertionError(f"unexpected statement {stmt!r}")
+        return lines
+
+    def reverse_assign(self, stmt: Assign, state) -> list:
+        target = stmt.target
+        lines = []
+        if target in self.active and target in state.defined:
+            contributions = merged(list(self.contributions(stmt, self.delta(target), state)))
+            state.forget(target)  # before this assignment the variable had no (or another) value
+            body = [line for var, c in contributions if var in self.active for line in self.accumulate(var, c, state)]
+            if body:
+                lines = [self.comment(stmt)] + body
+        else:
+            state.forget(target)
+        if target in self.overwritten and id(stmt) not in self.first and target not in self.flags:
+            lines.append(self.pop(target))
+        return lines
+
+    def reverse_setitem(self, stmt: SetItem, state) -> list:
+        target, lines = stmt.target, []
+        if target in self.active and target in state.defined:
+            g = Sym(name(self.delta(target)))
+            lines.append(self.comment(stmt))
+            index = self.symbolic(stmt.index)
+            if isinstance(stmt.value, gast.Name) and stmt.value.id in self.active:
+                part = to_expr(self.written(g, target, index))
+                if shape_class(stmt.value, self.classes) == SCALAR:
+                    part = to_expr(np.sum(Sym(part)))
+                else:
+                    part = to_expr(call(unbroadcast, Sym(part), Sym(stmt.value)))
+                lines += self.accumulate(stmt.value.id, part, state)
+            lines += self.own(target, state)
+            store = gast.Subscript(value=name(self.delta(target)), slice=to_expr(index), ctx=gast.Store())
+            lines.append(gast.Assign(targets=[store], value=gast.Constant(value=0.0, kind=None), type_comment=None))
+        if target in self.overwritten:
+            lines.append(self.pop(target, stmt.index))
+        return lines
+
+    def pop(self, var, index=None) -> gast.stmt:
+        """``var = var_stack.pop()`` (or ``var[index] = ...``); dropped later if never needed."""
+        value = gast.Call(func=gast.Attribute(value=name(self.stack(var)), attr="pop", ctx=LOAD), args=[], keywords=[])
+        if index is None:
+            return assign(var, value)
+        store = gast.Subscript(value=name(var), slice=index, ctx=gast.Store())
+        return gast.Assign(targets=[store], value=value, type_comment=None)
+
+    # ---- contributions -------------------------------------------------------------------
+    def contributions(self, stmt, g, state):
+        args, kwargs = operands(stmt)
+        if stmt.prim is None:
+            for _, var in differentiable_operands(stmt):
+                yield var, name(g)
+            return
+        entry = rules.lookup(stmt.prim)
+        if entry is None or (not entry.vjp and not entry.nondiff):
+            self.missing_rule(stmt)
+            return
+        sym_args = [self.symbolic(a) for a in args]
+        sym_kwargs = {k: self.symbolic(v) for k, v in kwargs.items()}
+        keyword_rules = {}
+        for keyword, value in kwargs.items():
+            if keyword != "keys" and any(n in self.active for n in _names(value)):
+                if entry.keywords.get(keyword, (None,))[0] is not None:
+                    keyword_rules[keyword] = entry.keywords[keyword][0]
+                    continue
+                self.problems.append(
+                    Problem(
+                        f"`{keyword}=` carries a derivative, but sct differentiates only positional "
+                        f"operands; pass it positionally",
+                        stmt.origin,
+                    )
+                )
+        ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
+        grad = Sym(name(g), self.ranks.get(stmt.target))
+        for i, arg in enumerate(args):
+            if not entry.differentiable(i) or not any(n in self.active for n in _names(arg)):
+                continue
+            rule = entry.vjp_rule(i)
+            if entry.symbolic:
+                try:
+                    value = rule(grad, ans, *sym_args, **sym_kwargs)
+                except TypeError as exc:  # the rule does not take the call's form (a keyword, say)
+                    message = (
+                        f"sct's rule cannot differentiate this call as written ({exc}); pass its operands positionally"
+                    )
+                    self.problems.append(Problem(message, stmt.origin))
+                    return
+                except SctError as exc:  # the rule knows this case is unsupported: say where
+                    self.problems.append(Problem(str(exc), stmt.origin))
+                    return
+            else:
+                rule_name = self.src.use(rule, _rule_name(rule, stmt.prim, i))
+                value = call(rule_name, grad, ans, *sym_args, **sym_kwargs)
+            yield from self.distribute(i, arg, value, entry, args)
+        for keyword, rule in keyword_rules.items():
+            try:
+                value = rule(grad, ans, *sym_args, **sym_kwargs)
+            except SctError as exc:
+                self.problems.append(Problem(str(exc), stmt.origin))
+                return
+            yield from self.distribute(-1, kwargs[keyword], value, entry, args)
+
+    def distribute(self, i, arg, value, entry, args):
+        """Split a contribution over a container operand, or send it to one variable."""
+        if isinstance(arg, gast.Tuple | gast.List):
+            if isinstance(value, Scatter):  # (a, b)[k]: the item's contribution goes to the k-th operand
+                if not isinstance(value.index, int):
+                    raise SctError("indexing a tuple display by a variable is not supported; name the tuple first")
+                parts = [value.g if k == value.index else None for k in range(len(arg.elts))]
+            elif isinstance(value, Sym):  # one contribution for the whole display: item k gets its k-th part
+                parts = [value[k] for k in range(len(arg.elts))]
+            else:
+                parts = value
+            for element, part in zip(arg.elts, parts):
+                yield from self.distribute(i, element, part, entry, args)
+            return
+        if not isinstance(arg, gast.Name) or value is None or is_zero(value):
+            return
+        if isinstance(value, Scatter):
+            yield arg.id, value
+            return
+        expr = to_expr(value)
+        if entry.broadcasting:
+            expr = self.unbroadcast(expr, arg, args)
+        yield arg.id, expr
+
+    def unbroadcast(self, expr, arg, args):
+        """Sum a contribution back to its operand's shape, where broadcasting may have enlarged it."""
+        mine = shape_class(arg, self.classes)
+        others = {shape_class(a, self.classes) for a in args} - {mine, SCALAR}
+        if not others:
+            return expr  # every operand has this operand's shape, or is a scalar
+        if mine == SCALAR and None not in others:
+            return to_expr(np.sum(Sym(expr)))
+        lead = self.leading_axes(arg, args)
+        if lead:  # certainly summed away; unbroadcast is left only the axes of length 1
+            axis = gast.Constant(value=lead[0], kind=None) if len(lead) == 1 else to_expr(lead)
+            method = gast.Attribute(value=expr, attr="sum", ctx=LOAD)
+            expr = gast.Call(func=method, args=[], keywords=[gast.keyword(arg="axis", value=axis)])
+        return to_expr(call(unbroadcast, Sym(expr), Sym(arg)))
+
+    def leading_axes(self, arg, args) -> tuple:
+        """The leading axes broadcasting surely added to ``arg``: ranks known, ``arg``'s the lower."""
+        ranks = [rank_of(a, self.ranks) for a in args]
+        mine = rank_of(arg, self.ranks)
+        if mine is None or mine == 0 or None in ranks:
+            return ()
+        return tuple(range(max(ranks) - mine))
+
+    def symbolic(self, node):
+        return rule_view(node, self.ranks)
+
+    def missing_rule(self, stmt):
+        self.problems.append(Problem(no_rule_message(stmt.prim, "defvjp"), stmt.origin))
+
+
+def _names(node):
+    return names_in(node)
+
+
+def _stored(body) -> set:
+    return {
+        n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+    }
+
+
+def _restored_in_place(body) -> list:
+    """The array names of the statements ``v[i] = v_stack.pop()`` in ``body`` (restores in place)."""
+    found = []
+    for stmt in body:
+        for node in nodes(stmt):
+            if isinstance(node, gast.Assign) and popped_stack(node.value) is not None:
+                target = node.targets[0]
+                if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+                    found.append(target.value)
+    return found
+
+
+def _drop_pops(body, unused: set) -> list:
+    """Remove the record pops of variables the reverse sweep turned out not to read."""
+    if not unused:
+        return [_fill_empty(s) for s in body]
+    kept = [s for s in body if not _unused_pop(s, unused)]
+    for block in bodies_in(kept):
+        block[:] = [s for s in block if not _unused_pop(s, unused)]
+    return [_fill_empty(s) for s in kept]
+
+
+def bodies_in(stmts):
+    """The statement lists nested in ``stmts`` (the bodies of its ``if`` and loops, theirs, ...)."""
+    pending = [s for s in stmts if isinstance(s, gast.If | gast.For | gast.While)]
+    while pending:
+        node = pending.pop()
+        for block in (node.body, node.orelse):
+            yield block
+            pending += [s for s in block if isinstance(s, gast.If | gast.For | gast.While)]
+
+
+def _unused_pop(stmt, unused: set) -> bool:
+    return isinstance(stmt, gast.Assign) and popped_stack(stmt.value) in unused
+
+
+def _fill_empty(stmt):
+    for node in nodes(stmt):
+        if isinstance(node, gast.If | gast.For | gast.While) and not node.body:
+            node.body.append(gast.Pass())
+    return stmt
+
+
+def _rule_name(rule, prim, i: int) -> str:
+    """The name a user's rule is called by in generated code: its own, if it has one."""
+    own = getattr(rule, "__name__", "<lambda>")
+    if own.isidentifier():
+        return own
+    return f"{getattr(prim, '__name__', 'rule')}_vjp{i}"

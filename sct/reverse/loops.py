@@ -1,0 +1,165 @@
+"""Reversing loops: the trips backwards, and the records read per trip.
+
+Mixed into the reverse emitter (:mod:`sct.reverse.adjoint`). A loop is reversed as a
+loop over its trips backwards. Adjoints carried from one trip to the one before
+are found by a fixed point over the body and zeroed before the loop. The trip
+count is the loop's own range, or a counter the forward sweep kept (``while``,
+``break``), popped from a record when the loop is nested in another. A
+top-level loop that runs every trip to its end walks the branch records of its
+``if`` statements backwards in its header: ``for g in reversed(g_stack):``.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..backend.codegen import assign, name
+from ..ir import Assign, For, names_in, walk
+from .records import popped_stack, restores
+
+LOAD = gast.Load()
+
+
+class LoopReversal:
+    def reverse_loop(self, stmt, state) -> list:
+        """Trips backwards; adjoints carried across trips are zeroed before the loop.
+
+        A nested loop is reversed once per state it is entered with: the loops
+        around it reverse their bodies more than once to find their own fixed
+        points, which without this would take time exponential in the depth.
+        """
+        if self.depth == 0:  # entered once: nothing around it repeats it
+            return self.reverse_loop_once(stmt, state)
+        key = (id(stmt), frozenset(state.defined), frozenset(state.owned), self.depth)
+        if key not in self.reversed_loops:
+            hoisted = dict(self.hoisted)
+            lines = self.reverse_loop_once(stmt, state)
+            changed = {k: v for k, v in self.hoisted.items() if hoisted.get(k) is not v}
+            removed = hoisted.keys() - self.hoisted.keys()
+            self.reversed_loops[key] = (_clone(lines), set(state.defined), set(state.owned), changed, removed)
+            return lines
+        lines, defined, owned, changed, removed = self.reversed_loops[key]
+        state.defined, state.owned = set(defined), set(owned)
+        for flag in removed:  # what reversing it did to the records hoisted before an ``if``, again
+            self.hoisted.pop(flag, None)
+        self.hoisted.update(changed)
+        return _clone(lines)
+
+    def reverse_loop_once(self, stmt, state) -> list:
+        self.depth += 1
+        start, before = state.copy(), []
+        for _ in range(len(self.active) + 1):  # fixed point: grows monotonically
+            probe = start.copy()
+            self.block(stmt.body, probe)
+            extra = probe.defined - start.defined
+            start.owned &= probe.owned | (start.owned - probe.defined)
+            if not extra:
+                break
+            for var in sorted(extra):
+                before.append(assign(self.delta(var), self.zero(var)))
+                start.defined.add(var)
+                start.owned.add(var)
+        end = start.copy()
+        body = self.block(stmt.body, end)
+        for var in sorted(start.defined - end.defined):
+            body.append(assign(self.delta(var), self.zero(var)))
+        self.depth -= 1
+        state.defined, state.owned = start.defined, start.owned & end.owned
+        if not body:
+            return before
+        return before + [self.reversed_loop(stmt, body)]
+
+    def reversed_loop(self, stmt, body) -> gast.For:
+        header = self.reversed_header(stmt)
+        if self.depth == 0 and not stmt.brk:
+            header = self.iterate_branch_records(header, body)
+        return gast.For(target=header.target, iter=header.iter, body=body, orelse=[], type_comment=None)
+
+    def iterate_branch_records(self, header, body):
+        """``for g in reversed(g_stack):`` in place of ``g = g_stack.pop()`` at the top of each trip.
+
+        Only for a top-level loop that runs every trip to its end: its body then
+        runs each such ``if`` once a trip, and the record holds one entry a trip.
+        """
+        popped = [s for s in body if _popped_flag(s, self.flags, self.stacks)]
+        alone = self.recorded_alone()
+        for var in sorted(alone):  # ``x = x_stack.pop()`` where nothing before it reads x
+            found = [k for k, s in enumerate(body) if restores(s, var, self.stacks.get(var))]
+            if found and not any(var in names_in(before) for before in body[: found[0]]):
+                popped.append(body[found[0]])
+        if not popped:
+            return header
+        for s in popped:
+            body.remove(s)
+        targets = [s.targets[0].id for s in popped]
+        records = [gast.Call(func=name("reversed"), args=[name(self.stacks[t])], keywords=[]) for t in targets]
+        if any(isinstance(n, gast.Name) and n.id == header.target.id for s in body for n in gast.walk(s)):
+            targets, records = [header.target.id] + targets, [header.iter] + records  # the loop's own index
+        if len(targets) == 1:
+            return gast.For(target=name(targets[0], store=True), iter=records[0], body=[], orelse=[], type_comment=None)
+        store = gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store())
+        zipped = gast.Call(func=name("zip"), args=records, keywords=[])
+        return gast.For(target=store, iter=zipped, body=[], orelse=[], type_comment=None)
+
+    def recorded_alone(self) -> set:
+        """Variables recorded once a trip, before an ``if`` (see ``hoist``), and nowhere else."""
+        alone = set()
+        for found, ids in self.hoisted.values():
+            for var in found:
+                assigned = self.assignments_of().get(var, ())
+                if all(isinstance(s, Assign) and (id(s) in ids or id(s) in self.first) for s in assigned):
+                    alone.add(var)
+        return alone
+
+    def assignments_of(self) -> dict:
+        """Variable -> the statements that assign it, anywhere in the function (found once)."""
+        if getattr(self, "_assignments_of", None) is None:
+            self._assignments_of = {}
+            for s in walk(self.ir.body):
+                target = getattr(s, "target", None)
+                if target is not None:
+                    self._assignments_of.setdefault(target, []).append(s)
+        return self._assignments_of
+
+    def reversed_header(self, stmt) -> gast.For:
+        """``for target in <the trips backwards>:``, with an empty body."""
+        if isinstance(stmt, For):
+            iterable = stmt.iter
+            if stmt.trips:
+                count = self.trip_count(stmt.trips)
+                iterable = gast.Subscript(
+                    value=iterable, slice=gast.Slice(lower=None, upper=count, step=None), ctx=LOAD
+                )
+            header = gast.Call(func=name("reversed"), args=[iterable], keywords=[])
+            target = stmt.target
+        else:
+            header = gast.Call(func=name("range"), args=[self.trip_count(stmt.trips)], keywords=[])
+            target = self.namer.fresh("_")
+        return gast.For(target=name(target, store=True), iter=header, body=[], orelse=[], type_comment=None)
+
+    def trip_count(self, trips: str):
+        """The loop's trip count: a plain variable, or popped from its record in nested loops."""
+        if self.depth > 0:
+            return gast.Call(
+                func=gast.Attribute(value=name(self.stack(trips)), attr="pop", ctx=LOAD), args=[], keywords=[]
+            )
+        return name(trips)
+
+
+def _popped_flag(stmt, flags: set, stacks: dict) -> bool:
+    """Is ``stmt`` ``g = g_stack.pop()`` for a branch flag ``g``?"""
+    if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    flag, popped = stmt.targets[0].id, popped_stack(stmt.value)
+    return flag in flags and popped is not None and popped == stacks.get(flag)
+
+
+def _clone(node):
+    """A copy of generated code (a gast node or a list of them) that shares no node with ``node``."""
+    if isinstance(node, list):
+        return [_clone(n) for n in node]
+    if isinstance(node, gast.AST):
+        new = type(node).__new__(type(node))
+        new.__dict__.update({k: _clone(v) for k, v in node.__dict__.items()})
+        return new
+    return node
