@@ -28,6 +28,7 @@ from . import (
     codegen,
     containers,
     dispatch,
+    display,
     fuse,
     reverse,
     signatures,
@@ -133,6 +134,7 @@ def build(
     unit_seed=False,
     grads_only=False,
     counted=True,
+    observe=None,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -141,6 +143,8 @@ def build(
     ``grads_only``: the caller wants no value (``grad``), so where the value is
     surely a scalar (nothing to check) the code returns the gradients alone and
     computes the value only as far as the gradients need it.
+    ``observe(ir, wrt)``: called with the lowered IR just before the emitter reads it
+    (:mod:`sct.explain` maps generated lines back to the user's with it).
     """
     from . import complex_values, forward, higher
 
@@ -169,6 +173,8 @@ def build(
     kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
     kinds.update({p: "float" for p, s in zip(ir.params, sig) if s == _FLOAT})
     complex_inputs = complex_values.may_be_complex(ir, sig)
+    if observe is not None:
+        observe(ir, wrt)
     with complex_values.compiling(complex_inputs):  # the rules' complex forms
         if mode == "forward":
             src = forward.tangent(ir, wrt, ranks, namer)
@@ -535,8 +541,15 @@ class _Differentiated:
     @property
     def source(self) -> str:
         """The generated adjoint (the shape-generic variant, what ``sct dump`` prints)."""
-        sig = _annotated_signature(self.fn)
-        return compiled(self.fn, self.positions, sig, **self.options).source
+        request = (self.fn, self.positions, _annotated_signature(self.fn), dict(self.options))
+        return display.GeneratedSource(compiled(*request[:3], **request[3]).source, request)
+
+    def _repr_html_(self) -> str:
+        """The notebook's view of a gradient object: its generated source (see :mod:`sct.display`)."""
+        return display.html_or_error(lambda: self.source)
+
+    def _repr_markdown_(self) -> str:
+        return display.markdown_or_error(lambda: self.source)
 
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
@@ -673,17 +686,25 @@ def vjp(fn, *primals, has_aux=False):
 
 
 def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
-    """The generated source, as ``sct dump`` prints it."""
+    """The generated source, as ``sct dump`` prints it.
+
+    A ``str`` that also displays itself in a notebook (:mod:`sct.display`):
+    highlighted, each backward block folded under the user's line it reverses.
+    """
+    request = source_request(fn, wrt, mode, optimize)
+    return display.GeneratedSource(compiled(*request[:3], **request[3]).source, request)
+
+
+def source_request(fn, wrt=0, mode="reverse", optimize=True) -> tuple:
+    """``(function, positions, signature, options)``: what :func:`source` compiles for these arguments."""
     fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _Differentiated) else fn
     receiver, fn, wrt = _unbound(fn, wrt)  # obj.m: by x, not by self
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
     positions, many = resolve_wrt(fn, wrt)
-    if mode == "forward":
-        from .forward import tangent_source
-
-        return tangent_source(fn, positions, optimize=optimize)
     sig = _annotated_signature(fn)
+    if mode == "forward":  # as forward.tangent_source compiles it
+        return fn, positions, sig, {"optimize": optimize, "mode": "forward"}
     if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods
         sig = (_describe(receiver), *sig[1:])
-    return compiled(fn, positions, sig, optimize=optimize, many=many).source
+    return fn, positions, sig, {"optimize": optimize, "many": many}
