@@ -178,7 +178,7 @@ def dump_view_options(dump) -> None:
 
 def dump_views(args, fn) -> int:
     from .explain import explain
-    from .report import render, write
+    from .report_page import render, write
 
     found = explain(fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize)
     if args.html:

@@ -10,7 +10,7 @@ with certainty (a record's set-up, a zero adjoint, ``return``) maps to None:
 the mapping may say "unknown", never a wrong line.
 
 :func:`explain` runs the pipeline once more (uncached) to see the lowered code
-and returns an :class:`Explanation`; :mod:`sct.display` and :mod:`sct.report`
+and returns an :class:`Explanation`; :mod:`sct.display` and :mod:`sct.report_page`
 render it, :meth:`Explanation.text_report` is ``sct dump --explain``.
 """
 
