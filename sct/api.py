@@ -541,8 +541,15 @@ class _Differentiated:
     @property
     def source(self) -> str:
         """The generated adjoint (the shape-generic variant, what ``sct dump`` prints)."""
-        request = (self.fn, self.positions, _annotated_signature(self.fn), dict(self.options))
+        request = self.source_request()
         return display.GeneratedSource(compiled(*request[:3], **request[3]).source, request)
+
+    def source_request(self) -> tuple:
+        """What :attr:`source` compiles, as :func:`source_request` gives it (:mod:`sct.explain` rebuilds it)."""
+        sig = _annotated_signature(self.fn)
+        if self._receiver is not _NO_RECEIVER:  # obj.f: self's class, its attributes and methods
+            sig = (_describe(self._receiver), *sig[1:])
+        return self.fn, self.positions, sig, dict(self.options)
 
     def _repr_html_(self) -> str:
         """The notebook's view of a gradient object: its generated source (see :mod:`sct.display`)."""
@@ -697,7 +704,8 @@ def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
 
 def source_request(fn, wrt=0, mode="reverse", optimize=True) -> tuple:
     """``(function, positions, signature, options)``: what :func:`source` compiles for these arguments."""
-    fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _Differentiated) else fn
+    if isinstance(fn, _Differentiated):  # its function (obj.f: bound again), by the wrt asked for here
+        fn = fn.__wrapped__ if fn._receiver is _NO_RECEIVER else types.MethodType(fn.__wrapped__, fn._receiver)
     receiver, fn, wrt = _unbound(fn, wrt)  # obj.m: by x, not by self
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")

@@ -357,11 +357,17 @@ def _where(origin: Location | None) -> str | None:
     return None if origin is None else f"{origin.filename}:{origin.lineno}"
 
 
-def explain(fn, wrt=0, mode="reverse", optimize=True) -> Explanation:
-    """Explain the code ``sct.source(fn, wrt, mode, optimize)`` returns."""
-    from .api import source_request
+def explain(fn, wrt=None, mode="reverse", optimize=True) -> Explanation:
+    """Explain the code ``sct.source(fn, wrt, mode, optimize)`` returns.
 
-    return explain_request(source_request(fn, wrt, mode, optimize))
+    ``fn`` may be a gradient object: without ``wrt`` (and in reverse mode, optimised)
+    its own code is explained, what its ``.source`` shows; ``wrt`` defaults to 0 otherwise.
+    """
+    from .api import _Differentiated, source_request
+
+    if isinstance(fn, _Differentiated) and wrt is None and mode == "reverse" and optimize:
+        return explain_request(fn.source_request())
+    return explain_request(source_request(fn, 0 if wrt is None else wrt, mode, optimize))
 
 
 def explain_request(request: tuple) -> Explanation:

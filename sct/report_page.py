@@ -61,11 +61,13 @@ _SCRIPT = """
 """
 
 
-def report(fn, path=None, wrt=0, mode="reverse", optimize=True) -> str:
+def report(fn, path=None, wrt=None, mode="reverse", optimize=True) -> str:
     """The HTML page explaining ``sct.source(fn, wrt, mode, optimize)``; also written to ``path`` if given.
 
-    The page needs no network: open it in a browser, or display the returned
-    string in a notebook (it shows itself in a frame).
+    ``fn`` may be a gradient object (``sct.grad(f, wrt=1)``): without ``wrt``, the page
+    explains its own code; for a function ``wrt`` defaults to 0. The page needs no
+    network: open it in a browser, or display the returned string in a notebook (it
+    shows itself in a frame).
     """
     from .explain import explain
 

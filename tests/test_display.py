@@ -182,3 +182,20 @@ def test_ipython_formatters_pick_up_the_html_and_markdown():
         assert "<details" in data["text/html"] and "grad_f" in data["text/html"]
     data, _ = display.format(sct.report(f))
     assert data["text/html"].startswith("<iframe srcdoc=")
+
+
+class Model:
+    def __init__(self):
+        self.w = 2.0
+
+    def loss(self, x):
+        return np.sin(self.w * x)
+
+
+def test_a_bound_method_gradient_displays_its_code():
+    """``grad.source`` of ``sct.grad(obj.method)`` describes ``obj`` (it used to refuse ``self.w``)."""
+    model = Model()
+    grad = sct.grad(model.loss)
+    assert grad.source == sct.source(model.loss) == sct.source(grad)
+    assert "<details" in grad._repr_html_()
+    assert grad(1.0) == pytest.approx(2.0 * np.cos(2.0))

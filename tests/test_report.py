@@ -324,3 +324,11 @@ def test_dump_html_into_a_directory_is_a_usage_error(tmp_path, capsys):
     assert main(["dump", "examples/seed.py:f", "--html", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sct: ") and "is a directory" in err and "Traceback" not in err
+
+
+def test_a_gradient_object_reports_its_own_code():
+    fn = load("examples/seed.py:f")
+    page = sct.report(sct.grad(fn, wrt=1))
+    assert "reverse mode, by y;" in page
+    assert page == sct.report(fn, wrt=1)
+    assert "reverse mode, by x;" in sct.report(sct.grad(fn, wrt=1), wrt=0)
