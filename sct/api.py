@@ -695,7 +695,7 @@ def vjp(fn, *primals, has_aux=False):
 def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
     """The generated source, as ``sct dump`` prints it.
 
-    A ``str`` that also displays itself in a notebook (:mod:`sct.display`):
+    A ``str`` that also displays itself in a notebook (``sct.display``):
     highlighted, each backward block folded under the user's line it reverses.
     """
     request = source_request(fn, wrt, mode, optimize)

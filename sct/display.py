@@ -132,6 +132,10 @@ def to_html(text: str, explanation=None) -> str:
     shown = highlighted_lines(text)
     origins = explanation.origins if explanation is not None else [None] * len(lines)
     backward_from = _backward_from(lines)
+    shown = [  # hovering over a line says which line of the user's it comes from
+        f'<span title="{html.escape(where(origin))}">{body}</span>' if origin is not None else body
+        for body, origin in zip(shown, origins)
+    ]
     parts = ['<div class="sct-source">']
     for first, last, folded in blocks(text, backward_from, origins):
         body = "\n".join(shown[first - 1 : last])

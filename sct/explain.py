@@ -292,7 +292,7 @@ class Loop:
 
 @dataclass
 class Explanation:
-    """What :func:`explain` found: the code, its line map, the variables, the sizes."""
+    """What ``explain`` found: the code, its line map (``origins``), the variables, the sizes."""
 
     name: str  # the user function's qualified name
     mode: str
