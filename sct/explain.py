@@ -130,6 +130,7 @@ class _Mapper:
         self.backward_from = stripped.index("# backward") + 1 if "# backward" in stripped else len(self.lines) + 1
         self.fcursor = -1  # forward sweep: the last statement matched
         self.bcursor = len(self.index.order)  # backward sweep: positions before this come next
+        self.tests = {}  # the test of each forward ``if`` matched -> the branches it was matched to
 
     def origin(self, pos):
         return None if pos is None else self.index.order[pos].origin
@@ -142,9 +143,14 @@ class _Mapper:
 
     def body(self, stmts):
         last = None  # forward mode: a tangent line takes its value's line
+        pushes = []  # records taken just before this point: they belong to the assignment that follows
         for stmt in stmts:
             if stmt.lineno >= self.backward_from:
                 self.backward(stmt)
+                continue
+            pushed = _pushed(stmt)
+            if pushed is not None:
+                pushes.append((stmt.lineno, pushed[1]))
                 continue
             found = self.forward(stmt)
             if found is None and self.mode == "forward" and (_stored_name(stmt) or "").startswith("dot_"):
@@ -152,6 +158,10 @@ class _Mapper:
             if found is not None:
                 end = stmt.body[0].lineno - 1 if hasattr(stmt, "body") and stmt.body else stmt.end_lineno
                 self.set(stmt.lineno, end, found)
+                for line, var in pushes:  # v_stack.append(v) right before v = ...: that line's record
+                    if isinstance(stmt, ast.Assign | ast.AugAssign) and _stored_name(stmt) == var:
+                        self.set(line, line, found)
+            pushes = []
             last = found if found is not None else last
             for inner in ("body", "orelse"):
                 self.body(getattr(stmt, inner, None) or [])
@@ -162,12 +172,11 @@ class _Mapper:
 
     def forward(self, stmt) -> Location | None:
         index = self.index
-        pushed = _pushed(stmt)
-        if pushed is not None:  # a record taken just before its variable is assigned again
-            return self.origin(index.next_after(index.by_target.get(pushed[1], []), self.fcursor))
         kinds = {ast.If: If, ast.While: While, ast.For: For}
         if type(stmt) in kinds:
             pos = index.next_after(index.controls(kinds[type(stmt)]), self.fcursor)
+            if pos is not None and isinstance(stmt, ast.If):  # the backward sweep tests it again
+                self.tests.setdefault(ast.unparse(stmt.test), []).append(pos)
         elif isinstance(stmt, ast.Assign | ast.AugAssign) and not _is_pop(stmt) and not _is_none(stmt.value):
             pos = index.next_after(index.by_text.get(ast.unparse(stmt), []), self.fcursor)
             if pos is None:  # the clean-up passes changed its value: the next assignment of its target
@@ -197,6 +206,7 @@ class _Mapper:
         if isinstance(stmt, ast.If):
             test = ast.unparse(stmt.test)
             found = [p for p in index.controls(If) if unparse(index.order[p].test) == test]
+            found = found or sorted(set(self.tests.get(test, [])))
         elif isinstance(stmt, ast.For):
             names = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
             target = stmt.target.id if isinstance(stmt.target, ast.Name) else None

@@ -332,3 +332,46 @@ def test_a_gradient_object_reports_its_own_code():
     assert "reverse mode, by y;" in page
     assert page == sct.report(fn, wrt=1)
     assert "reverse mode, by x;" in sct.report(sct.grad(fn, wrt=1), wrt=0)
+
+
+def _lines_that_set(fn) -> dict:
+    """``{name: lines}``: where ``fn``'s source assigns each name (``=``, ``+=``, a ``for`` target, ``v.append``)."""
+    lines, first = inspect.getsourcelines(fn)
+    found = {}
+    for node in ast.walk(ast.parse(textwrap.dedent("".join(lines)))):
+        targets = {
+            ast.Assign: lambda n: n.targets,
+            ast.AugAssign: lambda n: [n.target],
+            ast.AnnAssign: lambda n: [n.target],
+            ast.For: lambda n: [n.target],
+        }.get(type(node), lambda n: [])(node)
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+        ):
+            targets = [node.value.func.value]  # xs.append(x): xs changes
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name):
+                    found.setdefault(name.id, set()).add(node.lineno + first - 1)
+    return found
+
+
+CORPUS_ALL = [fn for name, fn in sorted(vars(F).items()) if inspect.isfunction(fn) and fn.__module__ == F.__name__]
+
+
+@pytest.mark.parametrize("fn", CORPUS_ALL, ids=lambda fn: fn.__name__)
+def test_lines_assigning_a_user_variable_map_to_a_line_that_sets_it(fn):
+    """A forward line ``v = ...`` (or a backward ``# v = ...`` block) of a variable of the user's
+    maps to a line of the user's that sets ``v``, never to another line."""
+    try:
+        found = explain(fn)
+    except sct.SctError:  # needs arguments to compile (a function argument, say): not this test's business
+        pytest.skip("sct needs the arguments to compile it")
+    sets = _lines_that_set(fn)
+    here = fn.__code__.co_filename
+    for line, origin in zip(found.text.splitlines(), found.origins):
+        match = re.match(r"\s*(?:# )?([A-Za-z_]\w*)(?:\[.*\])? = ", line)
+        if match and match[1] in sets and origin is not None and origin.filename == here:
+            assert origin.lineno in sets[match[1]], (line, origin.lineno, sorted(sets[match[1]]))
