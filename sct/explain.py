@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from .analysis import activity, overwritten, varied
 from .codegen import unparse
 from .errors import Location
-from .ir import Assign, Effect, For, If, SetItem, While, walk
+from .ir import Assign, Effect, For, If, SetItem, While, names_in, walk
 
 # ---- which user line each generated line comes from --------------------------------------
 
@@ -264,8 +264,6 @@ def _iter_names(stmt) -> set:
 def _loop_names(loop) -> set:
     if isinstance(loop, While):
         return {loop.trips}
-    from .ir import names_in
-
     return set(names_in(loop.iter)) | {loop.target}
 
 
@@ -284,7 +282,7 @@ class Variable:
 
     name: str
     kind: str  # "parameter", "yours" (named in the source), "temporary"
-    origin: Location | None  # where it is first assigned (a parameter: the def line)
+    origin: Location | None  # where it is first assigned (None for a parameter)
     active: bool
     why_active: str
     record: str  # "recorded", "shape recorded", "not recorded", "kept", "not needed", "-"
