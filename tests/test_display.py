@@ -8,9 +8,13 @@ folded (``<details>``) under its forward statement and the user's ``file:line``.
 
 import html
 import inspect
+import os
 import pickle
+import re
+import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +203,34 @@ def test_a_bound_method_gradient_displays_its_code():
     assert grad.source == sct.source(model.loss) == sct.source(grad)
     assert "<details" in grad._repr_html_()
     assert grad(1.0) == pytest.approx(2.0 * np.cos(2.0))
+
+
+CELL = """import numpy as np, sct
+def f(x, y):
+    u = np.sin(x) * y
+    return np.exp(-u) / (1.0 + x * x)
+df = sct.grad(f, wrt=(0, 1))
+data, _ = get_ipython().display_formatter.format(df)
+"""
+
+
+def test_a_function_defined_in_an_ipython_cell_displays_its_gradient(tmp_path):
+    """In IPython a cell keeps its source: sct differentiates a function defined there, and the
+    gradient object shows its code, each block under the cell's line (run in a fresh process: an
+    IPython shell changes the builtins of the one it runs in)."""
+    pytest.importorskip("IPython")
+    script = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        f"result = shell.run_cell({CELL!r})\n"
+        "assert result.success, result.error_in_exec\n"
+        "print(shell.user_ns['data']['text/html'])\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "IPYTHONDIR": str(tmp_path), "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown = html.unescape(done.stdout)
+    labels = re.findall(r"\((<ipython-input-[^()]*>):(\d+)\)", shown)
+    assert labels and {int(line) for _, line in labels} <= {3, 4}  # u = ... and the return line
+    assert "<details" in done.stdout and "grad_f" in shown
