@@ -246,6 +246,8 @@ class _Mapper:
             node = ast.parse(text).body[0]
         except SyntaxError:  # the header of a compound statement
             return False
+        if isinstance(node, ast.Delete):  # a value dropped after its last use in the block
+            return True
         stored = _stored_name(node)
         if stored is None or not isinstance(node, ast.Assign | ast.AugAssign):
             return False

@@ -375,3 +375,25 @@ def test_lines_assigning_a_user_variable_map_to_a_line_that_sets_it(fn):
         match = re.match(r"\s*(?:# )?([A-Za-z_]\w*)(?:\[.*\])? = ", line)
         if match and match[1] in sets and origin is not None and origin.filename == here:
             assert origin.lineno in sets[match[1]], (line, origin.lineno, sorted(sets[match[1]]))
+
+
+def test_del_lines_in_a_backward_block_keep_the_map():
+    """A pass that drops values after their last use (``del b``) must not cut a block's lines off its line."""
+    from sct import api
+    from sct.explain import line_origins
+
+    fn = load("examples/rnn.py:loss")
+    fn_, positions, sig, options = api.source_request(fn, (0, 1, 2, 3))
+    seen = {}
+    text = api.build(fn_, positions, sig, **options, counted=False, observe=lambda ir, wrt: seen.update(ir=ir)).source
+    plain = line_origins(text, seen["ir"])
+    lines, with_del, keep = text.splitlines(), [], []
+    for number, line in enumerate(lines):
+        with_del.append(line)
+        keep.append(number)
+        if line.strip().startswith("# ") and number > lines.index("    # backward"):
+            with_del.append(line[: len(line) - len(line.lstrip())] + "del unused")
+            keep.append(None)
+    mapped = line_origins("\n".join(with_del), seen["ir"])
+    assert [o for o, k in zip(mapped, keep) if k is not None] == plain
+    assert any(o is not None for o, k in zip(mapped, keep) if k is None)
