@@ -7,6 +7,7 @@ that computes its gradient, like backprop written by hand.
 from .api import grad, source, value_and_grad, vjp
 from .custom import custom_jvp, custom_vjp, defjvp, defvjp
 from .errors import NonDifferentiableError, SctError, SourceUnavailableError, UnsupportedSyntaxError
+from .report_page import report
 from .testing import check_grads
 from .transforms import hessian, hvp, jacobian, jvp
 from .validate import ValidationError, validation
@@ -18,6 +19,7 @@ __all__ = [
     "value_and_grad",
     "vjp",
     "source",
+    "report",
     "jvp",
     "jacobian",
     "hessian",

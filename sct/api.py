@@ -14,7 +14,7 @@ import sys
 import types
 import weakref
 
-from . import higher, nested, validate, values
+from . import display, higher, nested, validate, values
 from .backend import dispatch, variants
 from .backend.variants import Compiled, _annotated_signature, _describe, signature
 from .errors import SctError
@@ -30,7 +30,6 @@ from .pipeline import (
     bind_positionally,
     compiled,
     resolve_wrt,
-    tangent_source,
     validated,
 )
 
@@ -199,8 +198,22 @@ class _Differentiated:
     @property
     def source(self) -> str:
         """The generated adjoint (the shape-generic variant, what ``sct dump`` prints)."""
+        request = self.source_request()
+        return display.GeneratedSource(compiled(*request[:3], **request[3]).source, request)
+
+    def source_request(self) -> tuple:
+        """What :attr:`source` compiles, as :func:`source_request` gives it (:mod:`sct.explain` rebuilds it)."""
         sig = _annotated_signature(self.fn)
-        return compiled(self.fn, self.positions, sig, **self.options).source
+        if self._receiver is not _NO_RECEIVER:  # obj.f: self's class, its attributes and methods
+            sig = (_describe(self._receiver), *sig[1:])
+        return self.fn, self.positions, sig, dict(self.options)
+
+    def _repr_html_(self) -> str:
+        """The notebook's view of a gradient object: its generated source (see :mod:`sct.display`)."""
+        return display.html_or_error(lambda: self.source)
+
+    def _repr_markdown_(self) -> str:
+        return display.markdown_or_error(lambda: self.source)
 
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
@@ -322,18 +335,29 @@ def vjp(fn, *primals, has_aux=False):
 
 
 def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
-    """The generated source, as ``sct dump`` prints it."""
-    fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _Differentiated) else fn
+    """The generated source, as ``sct dump`` prints it.
+
+    A ``str`` that also displays itself in a notebook (``sct.display``):
+    highlighted, each backward block folded under the user's line it reverses.
+    """
+    request = source_request(fn, wrt, mode, optimize)
+    return display.GeneratedSource(compiled(*request[:3], **request[3]).source, request)
+
+
+def source_request(fn, wrt=0, mode="reverse", optimize=True) -> tuple:
+    """``(function, positions, signature, options)``: what :func:`source` compiles for these arguments."""
+    if isinstance(fn, _Differentiated):  # its function (obj.f: bound again), by the wrt asked for here
+        fn = fn.__wrapped__ if fn._receiver is _NO_RECEIVER else types.MethodType(fn.__wrapped__, fn._receiver)
     receiver, fn, wrt = _unbound(fn, wrt)  # obj.m: by x, not by self
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
     positions, many = resolve_wrt(fn, wrt)
-    if mode == "forward":
-        return tangent_source(fn, positions, optimize=optimize)
     sig = _annotated_signature(fn)
+    if mode == "forward":  # as pipeline.tangent_source compiles it
+        return fn, positions, sig, {"optimize": optimize, "mode": "forward"}
     if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods
         sig = (_describe(receiver), *sig[1:])
-    return compiled(fn, positions, sig, optimize=optimize, many=many).source
+    return fn, positions, sig, {"optimize": optimize, "many": many}
 
 
 nested.provide(
@@ -341,4 +365,5 @@ nested.provide(
     direct={vjp: "vjp"},
     gradient_types=(Grad, ValueAndGrad),
     grad=grad,
+    source_request=source_request,
 )

@@ -123,6 +123,7 @@ def build(
     unit_seed=False,
     grads_only=False,
     counted=True,
+    observe=None,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -131,6 +132,8 @@ def build(
     ``grads_only``: the caller wants no value (``grad``), so where the value is
     surely a scalar (nothing to check) the code returns the gradients alone and
     computes the value only as far as the gradients need it.
+    ``observe(ir, wrt)``: called with the lowered IR just before the emitter reads it
+    (:mod:`sct.explain` maps generated lines back to the user's with it).
     """
     fn = nested.COMPILER.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
@@ -157,6 +160,8 @@ def build(
     kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
     kinds.update({p: "float" for p, s in zip(ir.params, sig) if s == _FLOAT})
     complex_inputs = complex_values.may_be_complex(ir, sig)
+    if observe is not None:
+        observe(ir, wrt)
     with complex_values.compiling(complex_inputs):  # the rules' complex forms
         if mode == "forward":
             src = forward.tangent(ir, wrt, ranks, namer)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import sct
-from sct.backend.export import export_source
 from sct.cli import commands as cli
+from sct.export import export_source
 from sct.rules.table import defvjp
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -280,7 +280,7 @@ def _leaves(tree):
 
 @pytest.mark.parametrize("f, args", CASES, ids=_id)
 def test_exported_module_agrees(f, args):
-    from sct.backend.export import export_source
+    from sct.export import export_source
 
     wrt = tuple(range(len(args)))
     namespace = {}

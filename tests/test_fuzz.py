@@ -85,13 +85,13 @@ def test_forward_matches_reverse(program, seed):
 # ---- export -------------------------------------------------------------------------------
 def _export_source():
     try:
-        from sct.backend.export import export_source
+        from sct.export import export_source
     except ImportError:
         return None
     return export_source
 
 
-@pytest.mark.skipif(_export_source() is None, reason="sct/backend/export.py has no export_source yet")
+@pytest.mark.skipif(_export_source() is None, reason="sct/export.py has no export_source yet")
 @given(P.programs(), seeds)
 def test_exported_module_gives_identical_numbers(program, seed):
     f, args, _, _ = P.sample(program, seed)

@@ -19,7 +19,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import sct
-from sct.backend.export import export_source
+from sct.export import export_source
 
 X = np.array([1.0, 2.0, 3.0])
 

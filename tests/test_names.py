@@ -25,8 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sct
-from sct.backend.export import export_source
 from sct.cli import commands as cli
+from sct.export import export_source
 
 XS = [1.0, 2.0, 3.0]
 

@@ -262,7 +262,7 @@ def test_a_fractional_power_of_a_positive_float_still_has_its_gradient():
 
 def test_an_exported_module_seeds_a_size_1_result_with_its_shape(tmp_path):
     # the exported grad_f indexed its default seed 1.0 (`delta_out[0]`): a TypeError
-    from sct.backend.export import export_source
+    from sct.export import export_source
 
     source = tmp_path / "size_one.py"
     source.write_text("import numpy as np\n\ndef f(x):\n    return np.array([x * 2.0])\n")

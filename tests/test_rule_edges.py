@@ -957,7 +957,7 @@ def uses_the_new_helpers(x):
 
 
 def test_export_agrees_with_grad():
-    from sct.backend.export import export_source
+    from sct.export import export_source
 
     x = np.array([0.0, 0.5, -1.5])
     namespace = {}

@@ -168,7 +168,7 @@ def test_user_strings_are_never_code_in_generated_or_exported_source():
     value = g(0.7)
     assert np.isfinite(value)
     assert "PWNED" not in _name_tokens(g.source)
-    from sct.backend.export import export_source
+    from sct.export import export_source
 
     text = export_source(module.f)
     assert "PWNED" not in _name_tokens(text)
@@ -181,7 +181,7 @@ def test_crafted_function_name_cannot_inject_code_into_export():
     module = P.load("import numpy as np\n\nPWNED = []\n\n\ndef f(x):\n    return np.sin(x) * x\n", name=None)
     for crafted in ('f"""\nPWNED.append(1)\n"""', 'f""""\n    PWNED.append(2)\n    """', "f\\"):
         module.f.__name__ = module.f.__qualname__ = crafted
-        from sct.backend.export import export_source
+        from sct.export import export_source
 
         text = export_source(module.f, origin=crafted, command=crafted)
         exported = P.load(text, name=None)
@@ -190,7 +190,7 @@ def test_crafted_function_name_cannot_inject_code_into_export():
 
 
 def test_export_refuses_a_helper_whose_name_is_not_an_identifier():
-    from sct.backend.export import ExportError, export_source
+    from sct.export import ExportError, export_source
 
     module = P.load("def helper(v):\n    return v * v\n\n\ndef f(x):\n    return helper(x)\n", name=None)
     module.helper.__name__ = "h = 1\nimport os\nh"

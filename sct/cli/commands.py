@@ -24,8 +24,10 @@ import types
 from pathlib import Path
 
 from .. import api
-from ..backend.export import export_source
 from ..errors import SctError, UserError, article
+from ..explain import explain
+from ..export import export_source
+from ..report_page import render, write
 from ..version import __version__
 from . import cache as cli_cache
 from .check import check_gradient, exception_line, read_arguments, user_frame
@@ -149,10 +151,37 @@ _MODES = {"reverse": "reverse", "rev": "reverse", "forward": "forward", "fwd": "
 
 def cmd_dump(args) -> int:
     fn = load(args.target)
+    if args.html or args.explain:
+        return dump_views(args, fn)
     text = api.source(fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize)
     if use_color(args.color, sys.stdout):
         text = highlight(text)
     print(text)
+    return 0
+
+
+# ---- sct dump --html / --explain: the report and the explanation (sct.report, sct.explain)
+def dump_view_options(dump) -> None:
+    dump.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write a self-contained page: your function beside the generated code, linked line by line, "
+        "and why each variable is active and recorded (OUT.html is overwritten)",
+    )
+    dump.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the code with the line of yours each line comes from, and the variables table",
+    )
+
+
+def dump_views(args, fn) -> int:
+    found = explain(fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize)
+    if args.html:
+        write(render(found), args.html)
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.explain:
+        print(found.text_report())
     return 0
 
 
@@ -295,12 +324,14 @@ def _parser() -> argparse.ArgumentParser:
         cmd_dump,
         "print the generated gradient code",
         "examples:\n  sct dump examples/seed.py:f --wrt x,y\n  sct dump examples/seed.py:f --wrt y "
-        "--mode forward\n  sct dump examples/seed.py:f --no-optimize | less",
+        "--mode forward\n  sct dump examples/seed.py:f --no-optimize | less\n"
+        "  sct dump examples/seed.py:f --wrt x,y --html f.html\n  sct dump examples/rnn.py:loss --explain",
     )
     dump.add_argument("--wrt", help=wrt_help + " (default: the first parameter)")
     dump.add_argument("--mode", choices=list(_MODES), default="reverse", help="reverse (default) or forward")
     dump.add_argument("--no-optimize", action="store_true", help="show the code before the clean-up passes")
     dump.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="auto: only on a terminal")
+    dump_view_options(dump)
 
     check = command(
         "check",

@@ -26,11 +26,11 @@ import types
 
 import numpy as np
 
-from .. import api, pipeline
-from ..errors import SctError
-from ..version import __version__
-from . import codegen
-from .variants import ANY
+from . import api, pipeline
+from .backend import codegen
+from .backend.variants import ANY
+from .errors import SctError
+from .version import __version__
 
 MAX_ARRAY = 1000  # elements; larger global arrays must be passed as arguments
 
