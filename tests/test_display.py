@@ -234,3 +234,22 @@ def test_a_function_defined_in_an_ipython_cell_displays_its_gradient(tmp_path):
     labels = re.findall(r"\((<ipython-input-[^()]*>):(\d+)\)", shown)
     assert labels and {int(line) for _, line in labels} <= {3, 4}  # u = ... and the return line
     assert "<details" in done.stdout and "grad_f" in shown
+
+
+def test_sct_imported_in_a_cell_compiles_outside_cells(tmp_path):
+    """IPython puts get_ipython in builtins only while a cell runs: sct imported in a cell must not
+    remember it as a builtin and fail when a gradient is compiled outside one."""
+    pytest.importorskip("IPython")
+    script = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "result = shell.run_cell('import sct\\nimport numpy as np\\ndef f(x):\\n    return np.sin(x) * x\\n')\n"
+        "assert result.success, result.error_in_exec\n"
+        "import numpy as np\n"
+        "print(sct_grad := shell.user_ns['sct'].grad(shell.user_ns['f'])(0.5))\n"
+        "assert abs(sct_grad - (np.cos(0.5) * 0.5 + np.sin(0.5))) < 1e-12\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "IPYTHONDIR": str(tmp_path), "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]

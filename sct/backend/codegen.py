@@ -242,7 +242,15 @@ def shadowed_builtins(user_globals: dict) -> dict:
     module binds. The user's own uses of such a global were renamed by the
     frontend (:func:`sct.frontend.parse.parse`), so none of them reads it by this name.
     """
-    return {n: getattr(builtins, n) for n in _BUILTIN_NAMES.intersection(user_globals)}
+    found = {}
+    for n in _BUILTIN_NAMES.intersection(user_globals):
+        value = getattr(builtins, n, _GONE)  # IPython adds get_ipython to builtins only while a cell runs
+        if value is not _GONE:
+            found[n] = value
+    return found
+
+
+_GONE = object()
 
 
 def namespace(user_globals: dict, helpers: dict) -> dict:
