@@ -14,6 +14,7 @@ import pytest
 
 import sct
 from sct.cli import commands as cli
+from sct.cli.check import parse_arguments
 from sct.export import export_source
 from sct.rules.table import defvjp
 
@@ -383,11 +384,11 @@ def test_check_bad_input(capsys, bad, tmp_path):
 
 
 def test_parse_arguments_is_a_small_safe_language():
-    positional, named = cli.parse_arguments("1, -2.5, (3.0, [1, 2]), {'a': [[1.0]]}, s=np.pi, r=np.random.randn(2)")
+    positional, named = parse_arguments("1, -2.5, (3.0, [1, 2]), {'a': [[1.0]]}, s=np.pi, r=np.random.randn(2)")
     assert positional[:2] == [1, -2.5]
     assert isinstance(positional[2], tuple) and positional[2][1].dtype == float
     assert positional[3]["a"].shape == (1, 1) and named["s"] == np.pi
-    assert np.array_equal(named["r"], cli.parse_arguments("np.random.randn(2)")[0][0])  # seeded
+    assert np.array_equal(named["r"], parse_arguments("np.random.randn(2)")[0][0])  # seeded
 
 
 # ---- sct export ------------------------------------------------------------------------------
