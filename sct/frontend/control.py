@@ -76,8 +76,8 @@ class ControlFlow:
             out.insert(0, self.flag(self.returned, False))
         return out
 
-    def flag(self, flag_name, value):
-        return Assign(flag_name, _const(value), None, self.origin)
+    def flag(self, flag_name, value, origin=None):
+        return Assign(flag_name, _const(value), None, origin or self.origin)
 
     # ---- blocks --------------------------------------------------------------------
     def block(self, stmts):
@@ -211,7 +211,7 @@ class ControlFlow:
             target = bind()
             self.block(stmt.body)
         self.loops.pop()
-        self.finish_loop(loop, body)
+        self.finish_loop(loop, body, origin)
         trips = self.namer.fresh("trips") if loop.stop else None
         self.stmts.append(For(target, iterable, body, origin, trips=trips, brk=loop.stop))
 
@@ -300,15 +300,16 @@ class ControlFlow:
         with self.collecting() as body:
             self.block(stmt.body)
         self.loops.pop()
-        self.finish_loop(loop, body)
+        self.finish_loop(loop, body, origin)
         trips = self.namer.fresh("trips")
         self.stmts.append(While(cond, test, body, origin, trips=trips, brk=loop.stop))
 
-    def finish_loop(self, loop: _Loop, body: list):
+    def finish_loop(self, loop: _Loop, body: list, origin):
+        """The flags of ``continue`` and ``break`` set at the top of a trip and before the loop, at the loop's line."""
         if loop.skip:
-            body.insert(0, self.flag(loop.skip, False))
+            body.insert(0, self.flag(loop.skip, False, origin))
         if loop.stop:
-            self.stmts.append(self.flag(loop.stop, False))
+            self.stmts.append(self.flag(loop.stop, False, origin))
 
 
 _STATIC_COMPARE = {
