@@ -457,7 +457,7 @@ def assert_same_structure(primal, other, where="value"):
 # ``idioms(family)`` draws a Program in one family of idioms; its arguments may be containers
 # (``Program.shapes`` holds a ``Tree`` for those). Every idiom's result flows into the return
 # value, so a wrong container, order, index or name shows in the value or the gradient.
-FAMILIES = ("containers", "simultaneous", "targets", "dicts", "fancy", "builtins", "calls", "functions")
+FAMILIES = ("containers", "simultaneous", "targets", "dicts", "fancy", "builtins", "calls", "functions", "sequences")
 
 
 @dataclass(frozen=True)
@@ -1171,6 +1171,75 @@ def _functions(draw):
     return ctx
 
 
+# ---- family "sequences": NumPy results that are tuples or lists of arrays, used more than once ----
+# np.split, np.linalg.qr, np.gradient... return several arrays; each is read in more than one way
+# (an item, a slice, stacked, joined, iterated, unpacked), so their gradients must add item by item.
+def _s_source(ctx):
+    """(text of the call, the shapes of its items) for a value of the (n, m) universe."""
+    n, m = ctx.universe
+    v = ctx.expr()
+    kind = ctx.draw(st.sampled_from(["split", "array_split", "hsplit", "rows", "gradient", "qr", "svd", "eigh"]))
+    ctx.used.append(kind)
+    base = ctx.name("a")
+    ctx.body.append(f"{base} = {v.text} * np.ones({ctx.universe!r})")
+    if kind == "split":
+        return f"np.split({base}, {n})", [(1, m)] * n
+    if kind == "array_split":
+        return f"np.array_split({base}, 3, axis=1)", [(n, len(c)) for c in np.array_split(np.arange(m), 3)]
+    if kind == "hsplit":
+        return f"np.hsplit({base}, {m})", [(n, 1)] * m
+    if kind == "rows":
+        return f"[r for r in {base}]", [(m,)] * n
+    if kind == "gradient":
+        return f"np.gradient({base})", [(n, m), (n, m)]
+    square = ctx.name("q")
+    # distinct eigenvalues and singular values (2, 4, 6, ... moved a little): the vectors are defined
+    gram, spread = f"{base}[:, :{n}] @ {base}[:, :{n}].T", f"np.diag(np.arange(2.0, {2 * n + 1}, 2.0))"
+    ctx.body.append(f"{square} = np.tanh({gram}) * 0.2 + {spread}")
+    if kind == "qr":
+        return f"np.linalg.qr({square})", [(n, n), (n, n)]
+    if kind == "svd":
+        return f"np.linalg.svd({square})", [(n, n), (n,), (n, n)]
+    return f"np.linalg.eigh({square})", [(n,), (n, n)]
+
+
+def _s_uses(ctx):
+    text, shapes = _s_source(ctx)
+    parts = ctx.name("parts")
+    ctx.body.append(f"{parts} = {text}")
+    k = len(shapes)
+    same = [i for i in range(k) if shapes[i] == shapes[0]]
+    for _ in range(ctx.draw(st.integers(2, 3))):
+        use = ctx.draw(st.sampled_from(["item", "slice", "stack", "iterate", "unpack", "sum_items"]))
+        ctx.used.append(use)
+        i = ctx.draw(st.integers(0, k - 1))
+        if use == "item":
+            ctx.output(f"np.sum({parts}[{i}] * {ctx.expr(()).text})", ())
+        elif use == "slice" and len(same) > 1:
+            ctx.output(f"np.sum(np.stack({parts}[:{len(same)}]) ** 2)", ())
+        elif use == "stack" and len(same) == k:
+            ctx.output(f"np.sum(np.stack({parts}) * {ctx.decay()})", ())
+        elif use == "iterate":
+            v = ctx.name("v")
+            _accumulate(ctx, parts, [()], None, f"for {v} in {parts}:", f"np.sum(np.tanh({v}))")
+        elif use == "unpack":
+            names = [ctx.name("u") for _ in range(k)]
+            ctx.body.append(f"{', '.join(names)}, = {parts}" if k == 1 else f"{', '.join(names)} = {parts}")
+            ctx.output(f"np.sum({names[i]} ** 2) * {ctx.decay()}", ())
+        else:
+            ctx.output(f"np.sum({parts}[0]) * {ctx.decay()} + np.sum({parts}[-1])", ())
+
+
+@st.composite
+def _sequences(draw):
+    ctx = _Ctx(draw, universes=[(2, 3), (3, 3), (4, 2), (3, 4)])
+    ctx.param(ctx.universe)
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 2))):
+        ctx.write(_s_uses)
+    return ctx
+
+
 _FAMILY_STRATEGIES = {
     "containers": _containers,
     "simultaneous": _simultaneous,
@@ -1180,6 +1249,7 @@ _FAMILY_STRATEGIES = {
     "builtins": _builtins,
     "calls": _calls,
     "functions": _functions,
+    "sequences": _sequences,
 }
 
 
