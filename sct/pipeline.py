@@ -196,15 +196,18 @@ def _unit_seed(fn, output: str, rank) -> None:
     returned, ``delta_a = delta_out[0]``), a seed of ones shaped like the value: ``1.0[0]`` fails.
     """
     seed = fn.args.args[-1].id
-    indexed = any(
-        isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == seed
-        for node in gast.walk(fn)
-    )
-    if rank == 0 or rank is None and not indexed:  # rank > 0: a size-1 array, its gradient shaped by the seed
+    if rank == 0 or rank is None and not _indexed(fn, seed):  # rank > 0: a size-1 array, its gradient shaped by it
         passes.bind_constant(fn, seed, 1.0)
         return
     at = next(i for i, stmt in enumerate(fn.body) if codegen.is_comment(stmt) and _comment_text(stmt) == "backward")
     fn.body.insert(at + 1, gast.parse(f"{seed} = np.ones_like({output})").body[0])
+
+
+def _indexed(fn, seed: str) -> bool:
+    return any(
+        isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == seed
+        for node in codegen.nodes(fn)
+    )
 
 
 def _comment_text(stmt) -> str:
