@@ -24,6 +24,7 @@ import numpy as np
 from . import codegen
 
 FLOAT = (0, "float")  # the signature of an argument that is exactly a Python float
+INT = (0, "int")  # exactly a Python int (a bool, an IntEnum, a NumPy integer are (0, "b") and (0, "i"))
 ABSENT = object()  # what a guarded name held when it was not defined (a builtin)
 MISSING = object()  # an argument not given
 
@@ -77,6 +78,8 @@ def _argument_test(param: str, sig) -> str | None:
     """An inline test that argument ``param`` has signature ``sig``, or None if there is none cheap."""
     if sig == FLOAT:
         return f"type({param}) is float"
+    if sig == INT:
+        return f"type({param}) is int"
     if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], int) and isinstance(sig[1], str):
         ndim, kind = sig
         return f"type({param}) is __sct_ndarray and {param}.ndim == {ndim} and {param}.dtype.kind == {kind!r}"

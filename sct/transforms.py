@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import api, runtime, values
+from . import api, runtime, values, variants
 from .errors import SctError
 
 _GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -43,8 +43,7 @@ def _match(tangent, primal):
 
 
 def _is_integer(x) -> bool:
-    kind = api._describe(x)
-    return kind is not None and kind[1] in ("i", "u", "b")
+    return variants.integer_kind(api._describe(x))
 
 
 def _tangent_variant(fn, positions, primals):
