@@ -30,6 +30,7 @@ from . import (
     dispatch,
     fuse,
     reverse,
+    runtime,
     signatures,
     unbox,
     validate,
@@ -628,7 +629,14 @@ class ValueAndGrad(_Differentiated):
     _with_value = True
 
     def _result(self, value, grads):
-        return value, grads
+        if self.has_aux:  # Python floats out: the value as sct.jvp gives it (the aux as the function gives it)
+            return (_python_float(value[0]), value[1]), grads
+        return _python_float(value), grads
+
+
+def _python_float(value):
+    """A NumPy float64 value as the Python float it equals (``sct.value_and_grad``, ``sct.vjp``, ``sct.jvp``)."""
+    return float(value) if type(value) is np.float64 else value
 
 
 def _unpickled(with_value: bool, fn, wrt, has_aux):
@@ -660,6 +668,7 @@ def vjp(fn, *primals, has_aux=False):
     variant = validated(fn, variant, positions, signature(primals), **options)
     value, backward = variant.function(*primals)
     values.check_output(getattr(fn, "__name__", repr(fn)), value[0] if has_aux else value, "sct.vjp")
+    value = (runtime.primal_like(value[0]), value[1]) if has_aux else runtime.primal_like(value)  # floats out
 
     def vjp_fn(cotangent):
         return backward(cotangent)

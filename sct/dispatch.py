@@ -70,7 +70,7 @@ def guard_function(guards):
         "    except (KeyError, ValueError):  # a deleted global, an emptied cell\n"
         "        return False\n"
     )
-    exec(compile(text, "<sct guard>", "exec"), env)
+    exec(compile(text, codegen.register(text, "guard"), "exec"), env)
     return env["fresh"]
 
 
@@ -109,7 +109,7 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
     starts ``__sct_``, which generated code never uses.
     """
     env = {"__sct_ndarray": np.ndarray, "__sct_general": general, "__sct_explain": explain, "__sct_check": check}
-    env.update({"__sct_float64": np.float64, "__sct_missing": MISSING})
+    env.update({"__sct_float64": np.float64, "__sct_missing": MISSING, "__sct_pyfloat": float})
     params = list(variants[0][1].params) if variants else []
     inlined = variants[0][1] if variants and _inlinable(variants[0][1]) else None
     value = "__sct_result[0][0]" if has_aux else "__sct_result[0]"
@@ -157,11 +157,19 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
                 "            if type(__sct_value) is not float and not isinstance(__sct_value, __sct_float64):",
                 "                __sct_check(__sct_value)",
             ]
+        if with_value:  # Python floats out: a NumPy float64 value as the float it equals
+            again = "(__sct_value, __sct_result[0][1])" if has_aux else "__sct_value"
+            lines += [
+                f"            __sct_value = {value}",
+                "            if type(__sct_value) is __sct_float64:",
+                "                __sct_value = __sct_pyfloat(__sct_value)",
+                f"                return {again}, __sct_result[1]",
+            ]
         lines.append(f"            return {returned}")
     lines.append(f"    return __sct_fallback({given}, __sct_rest, {'{}' if own else '__sct_kw'})")
     text = "\n".join(lines) + "\n"
     if inlined is None:
-        exec(compile(text, "<sct dispatch>", "exec"), env)
+        exec(compile(text, codegen.register(text, "dispatch"), "exec"), env)
         call = env["__sct_call"]
     else:
         helpers = {**inlined.helpers, **env}
