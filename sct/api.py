@@ -688,11 +688,9 @@ def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
     positions, many = resolve_wrt(fn, wrt)
-    if mode == "forward":
-        from .forward import tangent_source
-
-        return tangent_source(fn, positions, optimize=optimize)
     sig = _annotated_signature(fn)
-    if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods
+    if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods, in either mode
         sig = (_describe(receiver), *sig[1:])
+    if mode == "forward":
+        return compiled(fn, positions, sig, optimize=optimize, mode="forward").source
     return compiled(fn, positions, sig, optimize=optimize, many=many).source
