@@ -198,6 +198,11 @@ class _Scan:
         self.updates = []  # (position, statement, the name updated, enclosing loop spans)
         self.fresh = {}  # position -> whether a binding there makes a new object (not a view or another name's)
         self.constants = set()  # the nodes bound to a constant: they hold no array
+        self.augmented = {  # s = 0.0; s += x: s then holds a new array, under the same binding
+            n.target.id
+            for n in gast.walk(reaching.fn)
+            if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
+        }
         self.pops = {}  # position of ``z = s.pop()`` -> s
         self.appends = {}  # s -> the positions of ``s.append(item)``
         self.stacks = _stacks(reaching)  # the lists used only as stacks
@@ -244,7 +249,7 @@ class _Scan:
             ):
                 self.pops[here] = value.func.value.id  # z = s.pop()
             if isinstance(stmt.value, gast.Constant):  # None, a number, a string: no array to share
-                self.constants |= {node for node in bound}
+                self.constants |= {node for node in bound if node[0] not in self.augmented}
             self.link(bound, stmt.value, stmt)
             for a, b in zip(bound, bound[1:]):  # a = b = np.zeros(3): one array, two names
                 self.edges.append((here, a, b, stmt))

@@ -87,3 +87,11 @@ def aliased_in_an_earlier_trip(x):
     e = stack.pop()  # the array w holds
     e[0] = 9.0
     return np.sum(w * x)
+
+
+def grown_from_a_number(x):
+    s = 0.0
+    s += x  # s now holds a new array
+    y = s
+    s[0] = 5.0  # y holds the same array
+    return np.sum(y * x)

@@ -53,6 +53,7 @@ def test_the_second_order_of_a_list_built_in_a_loop_and_stacked():
         (A.popped_from_a_list, (X,), "x"),  # a popped item is the array the list held
         (A.stack_that_still_holds_it, (X,), "stack"),  # appended twice: popped once, still held once
         (A.aliased_in_an_earlier_trip, (X,), "w"),  # the popped array is the one w holds
+        (A.grown_from_a_number, (X,), "y"),  # s = 0.0; s += x: an array after all
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
