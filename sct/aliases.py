@@ -204,6 +204,7 @@ class _Scan:
             if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
         }
         self.pops = {}  # position of ``z = s.pop()`` -> s
+        self._facts = {}  # loop position -> _loop_facts
         self.appends = {}  # s -> the positions of ``s.append(item)``
         self.stacks = _stacks(reaching)  # the lists used only as stacks
 
@@ -317,15 +318,17 @@ class _Scan:
         edges = [(a, b, node) for _, a, b, node in edges]
         if same_object:
             edges = [(a, b, node) for a, b, node in edges if isinstance(getattr(node, "value", None), gast.Name)]
+        neighbours = {}
+        for a, b, node in edges:
+            neighbours.setdefault(a, []).append((b, node))
+            neighbours.setdefault(b, []).append((a, node))
         reached, frontier, made = {start}, [start], {}
         while frontier:
-            current = frontier.pop()
-            for a, b, node in edges:
-                for this, other in ((a, b), (b, a)):
-                    if this == current and other not in reached:
-                        reached.add(other)
-                        made[other] = node
-                        frontier.append(other)
+            for other, node in neighbours.get(frontier.pop(), ()):
+                if other not in reached:
+                    reached.add(other)
+                    made[other] = node
+                    frontier.append(other)
         shaped = self._keeps_shapes(position)
         for p, n, shape_only in self.reads:
             if p == position or shape_only and shaped:  # the update's own operands are read before it
@@ -477,11 +480,21 @@ class _Scan:
             return False
         if self.reaching.parent.get(self.reaching.block_of[made]) != (self.reaching.block_of[loop], loop):
             return False  # not at the top level of the body
-        for stmt in _own_statements(body):
-            if isinstance(stmt, gast.Break | gast.Continue):
-                return False
-        stores = [n for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name) and not _is_load(n)]
-        return sum(n.id == name for n in stores) == 1
+        jumps, stores = self._loop_facts(loop)
+        return not jumps and stores.get(name) == 1
+
+    def _loop_facts(self, loop: int):
+        """Whether the loop's body has a ``break``/``continue`` of its own; how often it stores each name."""
+        found = self._facts.get(loop)
+        if found is None:
+            body = self._loop_body(loop)
+            jumps = any(isinstance(stmt, gast.Break | gast.Continue) for stmt in _own_statements(body))
+            stores = {}
+            for n in (n for stmt in body for n in gast.walk(stmt)):
+                if isinstance(n, gast.Name) and not _is_load(n):
+                    stores[n.id] = stores.get(n.id, 0) + 1
+            found = self._facts[loop] = (jumps, stores)
+        return found
 
     def _loop_body(self, loop: int):
         stmt = self.reaching.statements.get(loop)
