@@ -11,6 +11,8 @@ import enum
 import numpy as np
 import pytest
 from conftest import numeric_grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sct
 from sct import api
@@ -90,3 +92,12 @@ def test_arrays_with_an_int_argument(rng):
     for _ in range(3):
         np.testing.assert_allclose(g(x, 3), 6 * x)
         np.testing.assert_allclose(g(x, n=2), 4 * x)  # by keyword: bound as the function binds it
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-2.0, 2.0), st.integers(0, 6))
+def test_random_loop_lengths_match_central_differences(x, n):
+    g = sct.grad(sines)
+    got = g(x, n)
+    assert type(got) is float
+    assert got == pytest.approx(numeric_grad(sines, (x, n), 0), rel=1e-5, abs=1e-7)
