@@ -630,13 +630,8 @@ class ValueAndGrad(_Differentiated):
 
     def _result(self, value, grads):
         if self.has_aux:  # Python floats out: the value as sct.jvp gives it (the aux as the function gives it)
-            return (_python_float(value[0]), value[1]), grads
-        return _python_float(value), grads
-
-
-def _python_float(value):
-    """A NumPy float64 value as the Python float it equals (``sct.value_and_grad``, ``sct.vjp``, ``sct.jvp``)."""
-    return float(value) if type(value) is np.float64 else value
+            return (runtime.primal_like(value[0]), value[1]), grads
+        return runtime.primal_like(value), grads
 
 
 def _unpickled(with_value: bool, fn, wrt, has_aux):
