@@ -26,6 +26,8 @@ it may over-report, but never misses a shared array.
 
 from __future__ import annotations
 
+import builtins
+
 import gast
 import numpy as np
 
@@ -54,9 +56,14 @@ VIEWS = {  # methods and NumPy functions whose result may share the argument's m
 }
 
 
-def shared_updates(fn: gast.FunctionDef) -> dict:
-    """``{id(update statement): (other name, the node that made it an alias)}``."""
-    scan = _Scan(_Reaching(fn))
+def shared_updates(fn: gast.FunctionDef, resolve=None) -> dict:
+    """``{id(update statement): (other name, the node that made it an alias)}``.
+
+    ``resolve(name)``: the object a free name of ``fn`` means (KeyError if none), to tell a
+    NumPy or ``math`` function (a new array) from a user function, which may return its argument.
+    Without it every call of a plain name may.
+    """
+    scan = _Scan(_Reaching(fn), resolve)
     scan.block(fn.body, loops=())
     found = {}
     for position, node, var, loops in scan.updates:
@@ -190,8 +197,10 @@ class _Reaching:
 
 
 class _Scan:
-    def __init__(self, reaching: _Reaching):
+    def __init__(self, reaching: _Reaching, resolve=None):
         self.reaching = reaching
+        local = {n.id for n in gast.walk(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
+        self.opaque = _opaque_calls(local, resolve)  # call -> whether it may return (a view of) an argument
         self.position = 0
         self.edges = []  # (position, node, node, statement): the two may hold the same array
         self.reads = []  # (position, name, whether only its shape is read)
@@ -240,7 +249,7 @@ class _Scan:
             self.read(stmt)
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
             bound = [(n, here) for t in targets for n in _names(t, stored=True)]
-            self.fresh[here] = not _held(stmt.value) and len(targets) == 1
+            self.fresh[here] = not _held(stmt.value, self.opaque) and len(targets) == 1
             value = stmt.value
             if (
                 len(bound) == 1
@@ -272,7 +281,7 @@ class _Scan:
         self.reads += [(self.position, n.id, id(n) in shapes) for n in gast.walk(node) if _is_load(n)]
 
     def link(self, targets, value, node):
-        for source in _held(value):
+        for source in _held(value, self.opaque):
             for source_node in self.nodes(source, self.position):
                 for target in targets:
                     if target != source_node:
@@ -406,7 +415,7 @@ class _Scan:
         items, named = [], 0
         for appended in self.appends[stack]:
             arg = self.reaching.statements[appended].value.args[0]
-            if not _held(arg):
+            if not _held(arg, self.opaque):
                 continue
             if not isinstance(arg, gast.Name):
                 return None
@@ -583,29 +592,129 @@ def written_name(target):
     return base.id if isinstance(base, gast.Name) else None
 
 
-def _held(value) -> list[str]:
-    """The names whose arrays ``value`` may be (or view, or hold in a container)."""
+def _held(value, opaque=None) -> list[str]:
+    """The names whose arrays ``value`` may be (or view, or hold in a container).
+
+    ``opaque(call)``: the arguments a call may return (or a view of one, or a container holding
+    one); the calls of NumPy's views are such calls anyway.
+    """
     if isinstance(value, gast.Name):
         return [value.id]
     if isinstance(value, gast.Subscript | gast.Starred):
-        return _held(value.value)
+        return _held(value.value, opaque)
     if isinstance(value, gast.Attribute) and value.attr in VIEW_ATTRIBUTES:
-        return _held(value.value)
+        return _held(value.value, opaque)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in VIEWS:
         receiver = value.func.value
-        held = [] if isinstance(receiver, gast.Name) and receiver.id in ("np", "numpy") else _held(receiver)
-        return held + [n for a in value.args[:1] for n in _held(a)]
+        held = [] if isinstance(receiver, gast.Name) and receiver.id in ("np", "numpy") else _held(receiver, opaque)
+        return held + [n for a in value.args[:1] for n in _held(a, opaque)]
     if isinstance(value, gast.List | gast.Tuple | gast.Set):
-        return [n for e in value.elts for n in _held(e)]
+        return [n for e in value.elts for n in _held(e, opaque)]
     if isinstance(value, gast.Dict):
-        return [n for e in value.values for n in _held(e)]
+        return [n for e in value.values for n in _held(e, opaque)]
     if isinstance(value, gast.IfExp):
-        return _held(value.body) + _held(value.orelse)
-    if _is_method(value, "pop"):  # an item of the list (or dict): as xs[i] is
-        return _held(value.func.value)
+        return _held(value.body, opaque) + _held(value.orelse, opaque)
+    if _is_method(value, "pop", "get", "setdefault", "values", "items"):  # items of the list or dict, as xs[i] is
+        return _held(value.func.value, opaque)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in ("enumerate", "zip"):
-        return [n for a in value.args for n in _held(a)]
+        return [n for a in value.args for n in _held(a, opaque)]
+    if isinstance(value, gast.Call) and opaque is not None:
+        return [n for a in opaque(value) for n in _held(a, opaque)]
     return []
+
+
+# Builtins whose result shares no memory with their arguments (list(), sorted(), min() may: an item).
+_FRESH_BUILTINS = {"float", "int", "len", "abs", "range", "round", "bool", "complex", "print", "isinstance", "str"}
+_FRESH_HELPERS = {"zeros_like", "fresh_copy"}  # sct's own helpers that always make a new array
+_FIRST_ONLY = {  # sct's helpers that may return their first argument, never another (the rest: shapes, types)
+    "unbroadcast",
+    "grad_like",
+    "like",
+    "tangent_like",
+    "cotangent_like",
+    "primal_like",
+    "join_split",
+    "join_merge",
+    "join_part",
+}
+
+
+def _opaque_calls(local: set, resolve):
+    """``opaque(call)`` for :func:`_held`: the arguments the call may return (or a view of, or a holder of).
+
+    A NumPy function does only where it is a view (``VIEWS``, ``np.flip``, ``np.split``...); ``math``
+    and a few builtins never; sct's helpers but ``zeros_like`` and ``fresh_copy`` may (``unbroadcast``
+    returns its argument where no axis is summed); a user function, a local function value or a name
+    that cannot be resolved may.
+    """
+
+    def opaque(call) -> list:
+        """The arguments the call may return (or a view of, or a holder of)."""
+        every = [*call.args, *(k.value for k in call.keywords)]
+        if may(call) is False:
+            return []
+        return call.args[:1] if may(call) == "first" else every
+
+    def may(call):
+        func = call.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id not in local:
+            module = _resolved(func.value.id, resolve)
+            name = getattr(module, "__name__", "") if resolve is not None else {"np": "numpy"}.get(func.value.id, "")
+            name = name or (func.value.id if resolve is None and func.value.id in ("numpy", "math") else name)
+            if name in ("numpy", "math") or name.startswith("numpy."):
+                return func.attr in VIEWS or func.attr in MORE_VIEWS
+            return module is None or not isinstance(module, type(np))  # an object's method: who knows
+        if not isinstance(func, gast.Name):
+            return False  # a method of a local value: array methods, as before (VIEWS)
+        if func.id in local:
+            return True  # a function held in a variable
+        target = _resolved(func.id, resolve)
+        if target is None:
+            return True
+        module = getattr(target, "__module__", None) or ""
+        if module == "builtins" or getattr(builtins, func.id, None) is target:
+            return func.id not in _FRESH_BUILTINS
+        if module.startswith("numpy") or isinstance(target, np.ufunc):
+            return getattr(target, "__name__", "") in VIEWS | MORE_VIEWS
+        if module == "math":
+            return False
+        if module.startswith("sct"):
+            name = getattr(target, "__name__", "")
+            return False if name in _FRESH_HELPERS else "first" if name in _FIRST_ONLY else True
+        return True
+
+    return opaque
+
+
+def _resolved(name: str, resolve):
+    if resolve is None:
+        return None
+    try:
+        return resolve(name)
+    except (KeyError, AttributeError):
+        return None
+
+
+MORE_VIEWS = {  # NumPy functions that may return a view of (or their) argument, besides VIEWS
+    "flip",
+    "fliplr",
+    "flipud",
+    "rot90",
+    "split",
+    "array_split",
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "unstack",
+    "ascontiguousarray",
+    "asfortranarray",
+    "require",
+    "permute_dims",
+    "matrix_transpose",
+    "broadcast_arrays",
+    "diag",
+    "real_if_close",
+}
 
 
 def _names(node, stored: bool = False) -> list[str]:

@@ -95,3 +95,32 @@ def grown_from_a_number(x):
     y = s
     s[0] = 5.0  # y holds the same array
     return np.sum(y * x)
+
+
+def ident(a):
+    return a
+
+
+def through_a_function_that_returns_its_argument(x):
+    x = x * 1.0
+    y = ident(x)  # y is x's array
+    x[0] = 5.0
+    return np.sum(y * x)
+
+
+def flipped(x):
+    x = x * 1.0
+    y = np.flip(x)  # a view
+    x[0] = 5.0
+    return np.sum(y * x)
+
+
+def through_a_helper_that_computes(x):
+    y = scaled(x)  # a new array, though sct cannot tell without looking: refused, conservatively
+    x = x * 1.0
+    x[0] = 5.0
+    return np.sum(y * x)
+
+
+def scaled(a):
+    return a * 2.0

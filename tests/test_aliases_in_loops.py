@@ -54,6 +54,8 @@ def test_the_second_order_of_a_list_built_in_a_loop_and_stacked():
         (A.stack_that_still_holds_it, (X,), "stack"),  # appended twice: popped once, still held once
         (A.aliased_in_an_earlier_trip, (X,), "w"),  # the popped array is the one w holds
         (A.grown_from_a_number, (X,), "y"),  # s = 0.0; s += x: an array after all
+        (A.through_a_function_that_returns_its_argument, (X,), "y"),
+        (A.flipped, (X,), "y"),  # np.flip is a view
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -61,6 +63,11 @@ def test_what_python_sees_through_another_name_is_still_refused(fn, args, other)
     # each of these gave a wrong value or gradient, without an error, before
     with pytest.raises(UnsupportedSyntaxError, match=f"and `{other}`"):
         sct.grad(fn)(*args)
+
+
+def test_a_helper_bound_before_the_argument_is_rebound_is_differentiated():
+    fn = A.through_a_helper_that_computes  # x is bound again before the write: y holds the old array
+    np.testing.assert_allclose(sct.grad(fn)(X), numeric_grad(fn, (X,), 0), rtol=1e-6, atol=1e-8)
 
 
 def vec(x):
