@@ -1,6 +1,6 @@
 """Benchmark sct's gradients against the forward pass, hand-written backprop and peers.
 
-    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--peers NAME,...] [--markdown]
+    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--peers NAME,...] [--markdown] [--threads N[,N...]]
 
 For every workload in ``workloads.py`` this measures, side by side in one process:
 the forward pass alone, the hand-written NumPy backward (``hand``), sct's
@@ -10,6 +10,14 @@ PyTorch eager.  Times are the best of several repeats of an auto-sized loop
 ``jax.jit`` that includes compilation) and the tracemalloc peak of one gradient
 call for the NumPy-based methods.  Every gradient is checked against ``hand``.
 Progress goes to stderr, the report to stdout.
+
+It runs single-threaded unless told otherwise: before NumPy (or any peer) is
+imported, every BLAS/OpenMP thread count is set to 1 (``--threads N`` sets N),
+PyTorch gets ``torch.set_num_threads(N)`` and XLA one intra-op thread for N = 1.
+So ratios compare the work each method does, not how many cores it can borrow.
+``--threads 1,8`` runs the whole benchmark once per count, each in a fresh
+process (a BLAS thread pool is fixed when NumPy loads), and prints one report per
+count. Each report's header says the thread count and the BLAS in use.
 """
 
 import argparse
@@ -25,7 +33,47 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+THREAD_VARIABLES = (  # every thread pool NumPy's BLAS (or numexpr, or a peer's OpenMP) may size itself by
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def thread_counts(argv) -> list[int]:
+    """The ``--threads`` counts in ``argv`` (default ``[1]``), read before anything imports NumPy."""
+    counts = "1"
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            counts = argv[i + 1]
+        elif arg.startswith("--threads="):
+            counts = arg.split("=", 1)[1]
+    try:
+        found = [int(n) for n in counts.split(",") if n.strip()]
+    except ValueError:
+        found = []
+    if not found or min(found) < 1:
+        sys.exit(f"run.py: --threads takes positive thread counts, e.g. --threads 1 or --threads 1,8; got {counts!r}")
+    return found
+
+
+def limit_threads(n: int) -> None:
+    """Size every thread pool to ``n`` threads; must run before NumPy, JAX or PyTorch is imported."""
+    for var in THREAD_VARIABLES:
+        os.environ[var] = str(n)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if n == 1 and "intra_op_parallelism_threads" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+
+
+THREADS = thread_counts(sys.argv[1:]) if __name__ == "__main__" else [1]
+if len(THREADS) == 1:
+    limit_threads(THREADS[0])
+
+import numpy as np  # noqa: E402 - after the thread counts are set
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the sct checkout this script lives in
@@ -288,11 +336,42 @@ def cpu_model():
 
 
 def blas():
+    """The BLAS NumPy uses, and its kernels and thread count where threadpoolctl can tell."""
     try:
         info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{info['name']} {info.get('version', '')}".strip()
+        built = f"{info['name']} {info.get('version', '')}".strip()
     except (KeyError, TypeError, ValueError):
-        return "unknown"
+        built = "unknown"
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"{built} (threadpoolctl not installed: kernels and threads not queried)"
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    if not pools:
+        return built
+    parts = []
+    for p in pools:
+        kernels = p.get("architecture") or p.get("threading_layer") or "?"
+        parts.append(f"{p.get('internal_api', '?')} {p.get('version', '')} ({kernels}, {p.get('num_threads')} threads)")
+    return "; ".join(parts)
+
+
+def set_peer_threads(n: int, peer_names) -> str:
+    """PyTorch's own thread pools, sized like NumPy's; what was done, for the header."""
+    done = [f"{var}={os.environ.get(var, 'unset')}" for var in THREAD_VARIABLES[:3]]
+    if "torch" in peer_names:
+        try:
+            import torch
+
+            torch.set_num_threads(n)
+            if n == 1:
+                torch.set_num_interop_threads(1)
+            done.append(f"torch.set_num_threads({n})")
+        except (ImportError, RuntimeError) as exc:
+            done.append(f"torch threads not set ({describe(exc)})")
+    if "XLA_FLAGS" in os.environ:
+        done.append(f"XLA_FLAGS={os.environ['XLA_FLAGS']}")
+    return ", ".join(done)
 
 
 def git_commit():
@@ -318,9 +397,6 @@ def machine_info(sct, sct_problem, peer_list):
     }
     for peer in {p.module: p for p in peer_list}.values():
         info[peer.module] = peer.version() if peer.available() else "not installed"
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        if var in os.environ:
-            info[var] = os.environ[var]
     return info
 
 
@@ -432,13 +508,14 @@ def failures(all_results):
     return lines
 
 
-def report(all_results, method_names, info, cache_hit, markdown):
+def report(all_results, method_names, info, cache_hit, markdown, threads=1):
     peer_names = [n for n in method_names if n not in ("forward", "hand", "sct")]
     heading = "### {}" if markdown else "== {} =="
     bullet = "- " if markdown else "  "
+    label = "single-threaded" if threads == 1 else f"{threads} threads"
     sections = [
-        ("Machine", "\n".join(f"{bullet}{key}: {value}" for key, value in info.items())),
-        ("Time per call (best of repeats)", times_table(all_results, method_names, markdown)),
+        (f"Machine ({label} run)", "\n".join(f"{bullet}{key}: {value}" for key, value in info.items())),
+        (f"Time per call (best of repeats), {label}", times_table(all_results, method_names, markdown)),
         (
             "Ratios to the forward pass and to hand-written backprop (lower is better)",
             ratios_table(all_results, peer_names, markdown),
@@ -477,6 +554,11 @@ def parse_args(argv):
         help="peers to include, comma-separated (default: all installed); '' for none",
     )
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
+    parser.add_argument(
+        "--threads",
+        default="1",
+        help="threads for BLAS and the peers (default 1: single-threaded); a list such as 1,8 runs once per count",
+    )
     args = parser.parse_args(argv)
     args.only = [n for item in args.only for n in item.split(",") if n]
     unknown = [n for n in args.only if n not in BY_NAME]
@@ -489,14 +571,44 @@ def parse_args(argv):
     return args
 
 
+def run_each_thread_count(argv, counts):
+    """One fresh process per thread count (a BLAS pool is sized when NumPy loads); their reports in turn."""
+    rest, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--threads":
+            skip = True
+        elif not arg.startswith("--threads="):
+            rest.append(arg)
+    status = 0
+    for n in counts:
+        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), *rest, "--threads", str(n)])
+        status = status or done.returncode
+        print(flush=True)
+    return status
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    counts = thread_counts(argv)
+    if len(counts) > 1:
+        sys.exit(run_each_thread_count(argv, counts))
     args = parse_args(argv)
+    threads = counts[0]
+    if threads != THREADS[0]:  # main() called with other counts than the command line's: too late for NumPy
+        sys.exit("run.py: run it as a script for --threads (thread pools are sized when NumPy is imported)")
     settings = QUICK if args.quick else FULL
     selected = [w for w in WORKLOADS if not args.only or w.name in args.only]
     peer_list = [p for p in peers.PEERS if p.name in args.peers]
     installed = [p.name for p in peer_list if p.available()]
     sct, sct_problem = import_sct()
-    info = machine_info(sct, sct_problem, peer_list)
+    threading = set_peer_threads(threads, installed)
+    info = {
+        "threads": (f"{threads} (single-threaded; " if threads == 1 else f"{threads} (multi-threaded BLAS and peers; ")
+        + f"set before NumPy was imported: {threading})",
+        **machine_info(sct, sct_problem, peer_list),
+    }
     info["settings"] = (
         f"{'quick' if args.quick else 'full'}: best of {settings.repeats}, loops of >= {settings.min_time} s"
     )
@@ -514,7 +626,7 @@ def main(argv=None):
     seed = all_results.get("seed", {}).get("sct")
     if seed is not None and not seed.error:
         cache_hit = sct_cache_hit(BY_NAME["seed"], BY_NAME["seed"].make_args(), seed.time, settings)
-    print(report(all_results, [m.name for m in methods], info, cache_hit, args.markdown))
+    print(report(all_results, [m.name for m in methods], info, cache_hit, args.markdown, threads))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import types
 import weakref
 
 from . import display, higher, nested, validate, values
-from .backend import dispatch, variants
+from .backend import dispatch, runtime, variants
 from .backend.variants import Compiled, _annotated_signature, _describe, signature
 from .errors import SctError
 from .frontend import parse as frontend
@@ -292,7 +292,9 @@ class ValueAndGrad(_Differentiated):
     _with_value = True
 
     def _result(self, value, grads):
-        return value, grads
+        if self.has_aux:  # Python floats out: the value as sct.jvp gives it (the aux as the function gives it)
+            return (runtime.primal_like(value[0]), value[1]), grads
+        return runtime.primal_like(value), grads
 
 
 def _unpickled(with_value: bool, fn, wrt, has_aux):
@@ -324,6 +326,7 @@ def vjp(fn, *primals, has_aux=False):
     variant = validated(fn, variant, positions, signature(primals), **options)
     value, backward = variant.function(*primals)
     values.check_output(getattr(fn, "__name__", repr(fn)), value[0] if has_aux else value, "sct.vjp")
+    value = (runtime.primal_like(value[0]), value[1]) if has_aux else runtime.primal_like(value)  # floats out
 
     def vjp_fn(cotangent):
         return backward(cotangent)
@@ -353,10 +356,10 @@ def source_request(fn, wrt=0, mode="reverse", optimize=True) -> tuple:
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
     positions, many = resolve_wrt(fn, wrt)
     sig = _annotated_signature(fn)
-    if mode == "forward":  # as pipeline.tangent_source compiles it
-        return fn, positions, sig, {"optimize": optimize, "mode": "forward"}
-    if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods
+    if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods, in either mode
         sig = (_describe(receiver), *sig[1:])
+    if mode == "forward":
+        return fn, positions, sig, {"optimize": optimize, "mode": "forward"}
     return fn, positions, sig, {"optimize": optimize, "many": many}
 
 
@@ -365,5 +368,6 @@ nested.provide(
     direct={vjp: "vjp"},
     gradient_types=(Grad, ValueAndGrad),
     grad=grad,
+    vjp=vjp,
     source_request=source_request,
 )

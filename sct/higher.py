@@ -27,6 +27,7 @@ import gast
 
 from . import nested
 from .backend import codegen
+from .backend.runtime import primal_like
 from .errors import UnsupportedSyntaxError
 from .frontend.signatures import Flat
 from .pipeline import compiled, completed, resolve_wrt, signature, validated
@@ -188,18 +189,29 @@ def for_call(kind, fn, nparams, nprimals=None):
     positions = list(range(nprimals or 0))
     if kind == "call" and _is_gradient(fn):
         made = _gradient_for_call(fn, sig)
-    elif kind in ("call", "value"):
+    elif kind == "value":  # what sct.vjp returns: fn's value, a NumPy float64 as a Python float
+        made = _primal_like_of(differentiable(fn, sig), nparams)
+    elif kind == "call":
         made = differentiable(fn, sig)
-        if kind == "call" and made is fn:
+        if made is fn:
             raise NotGenerated(f"sct has no generated source for {fn!r} called inside a function being differentiated")
     elif kind == "jvp":
         made = regenerate(compiled(fn, positions, sig, mode="forward"), {}, _tangent_like)
     elif kind == "hvp":
         gradient = nested.COMPILER.grad(fn, wrt=tuple(positions) if len(positions) > 1 else 0)
         made = regenerate(compiled(gradient, positions, sig, mode="forward"), {}, _tangent_only)
-    else:  # "vjp"
-        made = regenerate(compiled(fn, positions, sig, many=True), {}, lambda ret: ret.elts[1])
+    else:  # "vjp": the gradients as vjp_fn returns them (a Python float for a Python float primal)
+        variant = compiled(fn, positions, sig, many=True)
+        made = regenerate(variant, {}, lambda ret: _grads_like(ret.elts[1], [variant.params[i] for i in positions]))
     return made
+
+
+def _primal_like_of(fn, nparams: int):
+    """``lambda *params: primal_like(fn(*params))`` as source: the value as ``sct.vjp`` returns it."""
+    params = ", ".join(f"p{i}" for i in range(nparams))
+    text = f"def vjp_value({params}):\n    return primal_like(value_fn({params}))\n"
+    helpers = {"value_fn": fn, "primal_like": primal_like}
+    return codegen.compile_source(text, "vjp_value", getattr(fn, "__globals__", {}), helpers, "vjp_value")
 
 
 def _is_gradient(fn) -> bool:
@@ -222,13 +234,35 @@ def _gradient_for_call(fn, sig):
 
     def select(ret):
         value, grads = ret.elts
-        if fn._with_value:
-            return gast.Tuple(elts=[value, typed(grads)], ctx=LOAD)
+        if fn._with_value:  # the value as sct.value_and_grad returns it: a Python float for a float64
+            return gast.Tuple(elts=[_value_like(value, fn.has_aux), typed(grads)], ctx=LOAD)
         if fn.has_aux:  # ((out, aux), grads) -> (grads, aux)
             return gast.Tuple(elts=[typed(grads), value.elts[1]], ctx=LOAD)
         return typed(grads)
 
     return regenerate(variant, {extra_params(variant)[0]: 1.0}, select)
+
+
+def _grads_like(grads, primals: list):
+    """``(like(g0, x0), ...)``: a tuple of gradients typed as ``vjp_fn`` types them (:func:`sct.runtime.like`)."""
+    if not (isinstance(grads, gast.Tuple) and len(grads.elts) == len(primals)):
+        grads = gast.Tuple(elts=[_item(grads, k) for k in range(len(primals))], ctx=LOAD)
+    return gast.Tuple(elts=[_call("like", g, codegen.name(x)) for g, x in zip(grads.elts, primals)], ctx=LOAD)
+
+
+def _item(value, k: int):
+    return gast.Subscript(value=value, slice=gast.Constant(value=k, kind=None), ctx=LOAD)
+
+
+def _value_like(value, has_aux: bool):
+    """``primal_like(out)``, or ``(primal_like(out), aux)`` where ``value`` is ``(out, aux)``."""
+    if not has_aux:
+        return _call("primal_like", value)
+    if isinstance(value, gast.Tuple) and len(value.elts) == 2:
+        out, aux = value.elts
+    else:
+        out, aux = _item(value, 0), _item(value, 1)
+    return gast.Tuple(elts=[_call("primal_like", out), aux], ctx=LOAD)
 
 
 def _call(helper, *args):

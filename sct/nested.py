@@ -17,7 +17,9 @@ It takes nothing and gives, once filled in:
   the pipeline's cached compile (:mod:`sct.pipeline`);
 * ``makers``: the transforms that make a function (``sct.grad`` -> ``"grad"``), and
   ``direct``: those called with the arguments (``sct.jvp`` -> ``"jvp"``);
-* ``gradient_types``: the classes of the objects ``sct.grad`` returns;
+* ``gradient_types``: the classes of the objects ``sct.grad`` returns; ``grad``, ``vjp``, ``jvp``,
+  ``jacobian``, ``source_request``: the transforms themselves (the ODE adjoint calls ``vjp`` and ``jvp``
+  on the user's right-hand side while it runs);
 * ``for_call``, ``jacobian_of``, ``hessian_of``, ``differentiable``, ``NotGenerated``:
   generated source for a transform called inside differentiated code (:mod:`sct.higher`).
 """

@@ -30,7 +30,7 @@ from . import nested, validate, values
 from .analysis import activity as analysis
 from .analysis import complex_values
 from .backend import cache, codegen, variants
-from .backend.variants import _FLOAT, Compiled, _annotated_signature, _describe, _guards, signature
+from .backend.variants import _FLOAT, Compiled, _describe, _guards, signature
 from .errors import SctError, UnsupportedSyntaxError
 from .forward import tangent as forward
 from .frontend import aliases, signatures
@@ -181,10 +181,11 @@ def build(
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
     floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
+    ints = {p for p, s in zip(ir.params, sig) if s == variants._INT}  # loop bounds, say: Python ints for sure
     if complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
         _real_floats(src, helpers)
     elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
-        _unbox(src, floats, helpers, parsed.globals)
+        _unbox(src, floats, helpers, parsed.globals, ints)
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
@@ -241,10 +242,10 @@ def _real_floats(src, helpers: dict) -> None:
     helpers[real] = values.real_float
 
 
-def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
+def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = frozenset()) -> None:
     """Python floats for NumPy scalars (:mod:`sct.passes.unbox`); a fallback without them where Python raises."""
     bound = codegen.namespace(user_globals, helpers)
-    types = unbox.plan(src.fn, floats, bound, user_globals)
+    types = unbox.plan(src.fn, floats, bound, user_globals, ints)
     if types is None:
         return
     fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
@@ -302,8 +303,7 @@ def _check_wrt_args(fn, positions, args):
     for i in positions:
         if i >= len(args):
             raise SctError(f"{fn.__name__} was called with {len(args)} arguments; wrt asks for argument {i}")
-        kind = _describe(args[i])
-        if kind is not None and isinstance(kind[1], str) and kind[1] in "iub":
+        if variants.integer_kind(_describe(args[i])):
             raise SctError(
                 f"argument {i} of {fn.__name__} is an integer ({args[i]!r}); gradients need floats: "
                 "pass 3.0 instead of 3, or x.astype(float)"
@@ -378,11 +378,6 @@ def _defaults_after(fn, given: int) -> tuple:
     code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
     missing = code.co_argcount - given if code is not None else 0
     return defaults[len(defaults) - missing :] if 0 < missing <= len(defaults) else ()
-
-
-def tangent_source(fn, positions, optimize=True) -> str:
-    """The tangent function of ``fn`` by the parameters at ``positions``, as source."""
-    return compiled(fn, positions, _annotated_signature(fn), optimize=optimize, mode="forward").source
 
 
 nested.provide(compiled=compiled, validated=validated, signature=signature)

@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from . import api, nested, pipeline, values
-from .backend import runtime
+from .backend import runtime, variants
 from .errors import SctError
 
 _GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -44,8 +44,7 @@ def _match(tangent, primal):
 
 
 def _is_integer(x) -> bool:
-    kind = pipeline._describe(x)
-    return kind is not None and kind[1] in ("i", "u", "b")
+    return variants.integer_kind(pipeline._describe(x))
 
 
 def _tangent_variant(fn, positions, primals):
@@ -228,4 +227,6 @@ def _check_value(fn, wrt, args) -> None:
         pipeline._check_scalar(fn, fn(*args))
 
 
-nested.provide(makers={jacobian: "jacobian", hessian: "hessian"}, direct={jvp: "jvp", hvp: "hvp"}, jacobian=jacobian)
+nested.provide(
+    makers={jacobian: "jacobian", hessian: "hessian"}, direct={jvp: "jvp", hvp: "hvp"}, jacobian=jacobian, jvp=jvp
+)

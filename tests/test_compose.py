@@ -138,7 +138,7 @@ def test_the_gradient_through_a_transform_matches_numeric_gradients(fn):
 
 
 def test_a_reverse_mode_jacobian_inside_to_first_order():
-    """``mode="rev"`` (the default) runs as sct.jacobian runs it; its second derivatives are refused for now."""
+    """``mode="rev"`` (the default) runs as sct.jacobian runs it (its second order: tests/test_aliases_in_loops.py)."""
     sct.check_grads(uses_jacobian, (X,), modes=("fwd", "rev"), order=1)
     sct.check_grads(uses_module_level_rev, (X,), modes=("fwd", "rev"), order=1)
     assert np.allclose(sct.grad(uses_jacobian)(X), numeric_grad(uses_jacobian, (X,), 0), rtol=1e-5, atol=1e-6)

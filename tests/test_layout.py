@@ -32,6 +32,11 @@ def _imports(path: Path):
     name = _module_name(path)
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):  # import sct, import sct.x
+            for alias in node.names:
+                if alias.name.split(".")[0] == "sct":
+                    yield alias.name, node.col_offset == 0
+            continue
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level:

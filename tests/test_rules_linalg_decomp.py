@@ -511,9 +511,6 @@ def eigh_uses_vectors(a):
     return np.sum(v * WT[:3, :3])
 
 
-@pytest.mark.generated_code_may_warn(
-    "at repeated eigenvalues the eigenvectors' tangent (unused by the trace) is not finite, and its line warns"
-)
 def test_repeated_values_harm_only_the_vectors():
     """At repeated singular values / eigenvalues the vectors have no derivative; a function of the
     values alone that is smooth there (the nuclear norm, the trace) still gets its gradient."""

@@ -299,7 +299,7 @@ def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, l
     header = f"def __sct_make__({', '.join(bound)}):\n"
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
     module_text = header + body + f"    return {fn_name}\n"
-    filename = f"<sct {label} #{next(_counter)}>"
+    filename = register(module_text, label)
     if code is not None and tuple(code[1]) == tuple(bound):
         code = _renamed(code[0], filename)
     else:
@@ -307,11 +307,22 @@ def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, l
             code = compile(module_text, filename, "exec")
     make_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
     make = types.FunctionType(make_code, user_globals, "__sct_make__")
-    lines = module_text.splitlines(keepends=True)
-    linecache.cache[filename] = (len(module_text), None, lines, filename)
     function = make(**bound)
     function.__sct_compiled__ = (text, fn_name, label, dict(helpers), code, tuple(bound))
     return function
+
+
+def register(text: str, label: str) -> str:
+    """A new file name ``<sct LABEL #N>`` for generated ``text``, with its lines in :mod:`linecache`.
+
+    Every piece of generated code sct compiles gets a name of its own (the counter
+    is the process's, whatever the label), so a traceback or a warning shows the
+    line of the code that ran, and sct reading a generated function's source
+    again (:mod:`sct.higher`) reads that function's.
+    """
+    filename = f"<sct {label} #{next(_counter)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    return filename
 
 
 def _renamed(code: types.CodeType, filename: str) -> types.CodeType:

@@ -24,6 +24,7 @@ import numpy as np
 from . import codegen
 
 FLOAT = (0, "float")  # the signature of an argument that is exactly a Python float
+INT = (0, "int")  # exactly a Python int (a bool, an IntEnum, a NumPy integer are (0, "b") and (0, "i"))
 ABSENT = object()  # what a guarded name held when it was not defined (a builtin)
 MISSING = object()  # an argument not given
 
@@ -69,7 +70,7 @@ def guard_function(guards):
         "    except (KeyError, ValueError):  # a deleted global, an emptied cell\n"
         "        return False\n"
     )
-    exec(compile(text, "<sct guard>", "exec"), env)
+    exec(compile(text, codegen.register(text, "guard"), "exec"), env)
     return env["fresh"]
 
 
@@ -77,6 +78,8 @@ def _argument_test(param: str, sig) -> str | None:
     """An inline test that argument ``param`` has signature ``sig``, or None if there is none cheap."""
     if sig == FLOAT:
         return f"type({param}) is float"
+    if sig == INT:
+        return f"type({param}) is int"
     if isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[0], int) and isinstance(sig[1], str):
         ndim, kind = sig
         return f"type({param}) is __sct_ndarray and {param}.ndim == {ndim} and {param}.dtype.kind == {kind!r}"
@@ -106,7 +109,7 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
     starts ``__sct_``, which generated code never uses.
     """
     env = {"__sct_ndarray": np.ndarray, "__sct_general": general, "__sct_explain": explain, "__sct_check": check}
-    env.update({"__sct_float64": np.float64, "__sct_missing": MISSING})
+    env.update({"__sct_float64": np.float64, "__sct_missing": MISSING, "__sct_pyfloat": float})
     params = list(variants[0][1].params) if variants else []
     inlined = variants[0][1] if variants and _inlinable(variants[0][1]) else None
     value = "__sct_result[0][0]" if has_aux else "__sct_result[0]"
@@ -154,11 +157,19 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
                 "            if type(__sct_value) is not float and not isinstance(__sct_value, __sct_float64):",
                 "                __sct_check(__sct_value)",
             ]
+        if with_value:  # Python floats out: a NumPy float64 value as the float it equals
+            again = "(__sct_value, __sct_result[0][1])" if has_aux else "__sct_value"
+            lines += [
+                f"            __sct_value = {value}",
+                "            if type(__sct_value) is __sct_float64:",
+                "                __sct_value = __sct_pyfloat(__sct_value)",
+                f"                return {again}, __sct_result[1]",
+            ]
         lines.append(f"            return {returned}")
     lines.append(f"    return __sct_fallback({given}, __sct_rest, {'{}' if own else '__sct_kw'})")
     text = "\n".join(lines) + "\n"
     if inlined is None:
-        exec(compile(text, "<sct dispatch>", "exec"), env)
+        exec(compile(text, codegen.register(text, "dispatch"), "exec"), env)
         call = env["__sct_call"]
     else:
         helpers = {**inlined.helpers, **env}

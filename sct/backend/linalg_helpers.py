@@ -90,9 +90,14 @@ def inverse_gaps(w):
 def gaps_times(w, x):
     """``inverse_gaps(w) * x``, and 0 wherever ``x`` is 0: where the eigenvectors (singular vectors) got
     no cotangent or tangent, repeated eigenvalues (singular values) do no harm; where they did, the
-    product is infinite, as the derivative does not exist."""
-    with np.errstate(invalid="ignore"):
-        return np.where(x == 0, 0.0, inverse_gaps(w) * x)
+    product is NaN, as the derivative does not exist. Quietly: the function (``eigh``) does not warn
+    there, so neither does its derivative, nor the products of this NaN (an infinity would make
+    ``v @ inf`` warn, as ``inf * 0`` does, in the generated line).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        product = inverse_gaps(w) * x
+    repeated = (w[..., None, :] == w[..., :, None]) & ~np.eye(np.shape(w)[-1], dtype=bool)
+    return np.where(x == 0, 0.0, np.where(repeated, np.nan, product))
 
 
 def plus_transpose(x):

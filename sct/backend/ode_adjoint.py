@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import nested
 from ..errors import SctError
 from .runtime import HELPERS as _ALL
 
@@ -65,9 +66,7 @@ class _Field:
 
     def vjp(self, y, t, lam):
         """(f, (df/dy)^T lam, (df/dargs)^T lam flattened)."""
-        import sct
-
-        out, back = sct.vjp(self.func, *self.primals(y, t))
+        out, back = nested.COMPILER.vjp(self.func, *self.primals(y, t))
         grads = back(_shaped_like(lam, out))
         dy = grads[1 if self.tfirst else 0]
         dargs = [_flat_tree(grads[2 + i], self.args[i]) for i in self.leaves]
@@ -75,11 +74,9 @@ class _Field:
 
     def jvp(self, y, t, s, dargs):
         """(f, (df/dy) s + (df/dargs) dargs)."""
-        import sct
-
         primals = self.primals(y, t)
         tangents = ((0.0, s) if self.tfirst else (s, 0.0)) + tuple(dargs)
-        out, dot = sct.jvp(self.func, primals, tangents)
+        out, dot = nested.COMPILER.jvp(self.func, primals, tangents)
         return _flat(out), _flat(dot)
 
     def args_size(self):

@@ -117,6 +117,7 @@ def _global_names(code) -> set:
 
 # ---- argument signatures -------------------------------------------------------
 _FLOAT = dispatch.FLOAT  # exactly a Python float: NumPy scalars and 0-d arrays are (0, "f")
+_INT = dispatch.INT  # exactly a Python int: the loop bounds the float pass (sct.unbox) may count on
 _ANNOTATED_FLOAT = (0, "annotated")  # a scalar for ``.source``; calls bring their own signature
 ANY = (None, "any", None, containers.UNKNOWN)  # anything: an array, a number or a container (``sct export``)
 
@@ -128,11 +129,18 @@ def signature(args) -> tuple:
         kind = type(a)
         if kind is float:
             key.append(_FLOAT)
+        elif kind is int:
+            key.append(_INT)
         elif kind is np.ndarray:
             key.append((a.ndim, a.dtype.kind))
         else:
             key.append(_describe(a))
     return tuple(key)
+
+
+def integer_kind(kind) -> bool:
+    """Whether a signature entry is of an integer or bool argument (no gradient by it)."""
+    return kind is not None and isinstance(kind[1], str) and kind[1] in ("i", "u", "b", "int")
 
 
 def _describe(a):
@@ -141,7 +149,7 @@ def _describe(a):
     if isinstance(a, bool):
         return (0, "b")
     if isinstance(a, int):
-        return (0, "i")
+        return _INT if type(a) is int else (0, "i")
     if isinstance(a, float):
         return _FLOAT if type(a) is float else (0, "f")
     if isinstance(a, complex):

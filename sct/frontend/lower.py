@@ -118,7 +118,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         #                    the names of its attributes where it is held as the dict of them (differentiated by))
         self.written = _written_names(parsed.node)  # arrays the function writes into (x[i] = v)
         self.reassigned = set()
-        self.shared = aliases.shared_updates(parsed.node)  # x += e where another name holds x's array
+        self.shared = aliases.shared_updates(parsed.node, parsed.resolve)  # x += e where another name holds x's
         self.shared_updates = []  # (the variable updated, the problem if it is an array)
         self.roots = {}  # user name -> the version its object was bound to (x += e keeps the object)
         self.augmented = {}  # version made by x += e -> its root

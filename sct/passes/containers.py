@@ -27,7 +27,19 @@ import gast
 from ..analysis import dataflow
 from ..backend import trees
 from ..backend.codegen import nodes
-from ..backend.runtime import add_at, appended, copied, detached, dropped_last, fresh_copy, like, tree_add, zeros_like
+from ..backend.runtime import (
+    add_at,
+    appended,
+    copied,
+    detached,
+    dropped_last,
+    fresh_copy,
+    join_split,
+    like,
+    tree_add,
+    unstack,
+    zeros_like,
+)
 from ..errors import Problem, UnsupportedSyntaxError
 from ..ir import Assign, For, SetItem, names_in, walk
 from ..rules.containers import list_call, tuple_call
@@ -226,6 +238,11 @@ def _builder_structure(prim, value, known, first, trees):
         return first
     if prim is like:
         return operands[1] if len(operands) > 1 else UNKNOWN
+    if prim is unstack:  # gradients of a join of a list: a list of arrays
+        return _homogeneous("list", LEAF)
+    if prim is join_split:  # a list of shares of a list, an array of them of an array
+        items = operands[1] if len(operands) > 1 else UNKNOWN
+        return LEAF if items is LEAF else _homogeneous("list", LEAF) if isinstance(items, tuple) else UNKNOWN
     entry = lookup(prim) if prim is not trees.dict_get else None
     if entry is None:  # a value from a dict, or a call sct knows no rule for
         return UNKNOWN

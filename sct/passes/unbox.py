@@ -90,11 +90,11 @@ def _join(a, b):
 class _Types:
     """The types of a function's variables, as (unconverted, converted) pairs."""
 
-    def __init__(self, fn, floats: set, bound: dict, user_globals: dict):
+    def __init__(self, fn, floats: set, bound: dict, user_globals: dict, ints=frozenset()):
         self.bound = bound  # free names bound when the code was compiled: fixed
         self.resolve = _resolver(bound, user_globals)  # a free name of the generated code -> its object
         self.locals = {n.id for n in nodes(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
-        self.env = {p: (FLOAT, FLOAT) for p in floats}
+        self.env = {p: (FLOAT, FLOAT) for p in floats} | {p: (INT, INT) for p in ints}
         self.wraps = []  # the NumPy calls to convert
         self.drops = []  # the float() calls of what is already a Python float
         self.nones = facts.may_be_none(fn)  # a record's variable pre-set to None, and what it flows into
@@ -314,13 +314,14 @@ class _Types:
         raise _GiveUp
 
 
-def plan(fn: gast.FunctionDef, floats: set, bound: dict, user_globals: dict):
+def plan(fn: gast.FunctionDef, floats: set, bound: dict, user_globals: dict, ints=frozenset()):
     """The NumPy calls to convert in ``fn``, and its variable types; None if the pass does not apply.
 
-    ``floats``: the parameters that are Python floats; ``bound``: the names the
+    ``floats``: the parameters that are Python floats; ``ints``: those that are
+    Python ints (exactly: not a bool, not a NumPy integer); ``bound``: the names the
     compiled code binds (``np``, helpers); ``user_globals``: the module it reads.
     """
-    types = _Types(fn, floats, bound, user_globals)
+    types = _Types(fn, floats, bound, user_globals, ints)
     if types.resolve("float") is not float:  # the module shadows float: the conversion cannot name it
         return None
     try:

@@ -274,8 +274,7 @@ def _methods() -> list[str]:
 
 
 def main() -> None:
-    import sct  # noqa: F401  (registers every built-in rule)
-
+    """``python -m sct.rules.catalog``: running it imports the package ``sct``, which registers every rule."""
     print(render(), end="")
 
 

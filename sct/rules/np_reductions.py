@@ -286,8 +286,14 @@ defjvp(np.ptp, _ptp_jvp, None)
 
 # ---- variance and standard deviation ------------------------------------------------------
 def _centered(x, axis, ddof, ans):
-    """d var / d x: 2 (x - mean) / (N - ddof), N the number of elements in each group."""
-    return 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (_count(x, axis) - ddof)
+    """d var / d x: 2 (x - mean) / (N - ddof), N the number of elements in each group.
+
+    The mean as NumPy computes it (the sum over the count), but of an empty group quietly 0: it is
+    subtracted from no element, and ``np.mean`` would warn "Mean of empty slice" where var does not.
+    """
+    count = _count(x, axis)
+    mean = np.sum(x, axis=axis, keepdims=True) / np.maximum(count, 1)
+    return 2.0 * (x - mean) / (count - ddof)
 
 
 # Of complex values var is the mean of |x - mean|^2, real: its adjoint is Re(g) conj(d var / d x) and its
