@@ -3,7 +3,10 @@
 Each differentiated function is compiled once per *signature* of its
 arguments (rank and dtype kind of each, :mod:`sct.variants`), like a JIT
 specialising on shapes: knowing that an argument is a scalar is what lets the
-generated code skip ``unbroadcast``. ``.source`` shows the shape-generic variant.
+generated code skip ``unbroadcast``. ``.source`` shows the variant the last call
+ran (before any call, the one for Python floats where parameters are annotated
+``float``, else the generic one); ``sct.source(f, args=...)`` the one for
+given arguments, ``sct.source(f, generic=True)`` the generic one.
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ from .variants import (  # noqa: F401 (some are part of sct.api for the tests)
     _annotated_signature,
     _describe,
     _guards,
+    float_signature,
+    header,
     signature,
+    with_header,
 )
 
 _LOCK = threading.RLock()
@@ -407,6 +413,11 @@ class _Differentiated:
         self._call = self._general
         self._calls = 0  # through the general path
         self._dispatched = None  # the variants the current dispatcher tests for
+        # What the last call ran, for .source, kept off the fast path: the signature the general path
+        # last ran; the signature of each call while all had one (_MANY once they differ), for which a
+        # dispatcher need not record anything; and, once they differ, the recording dispatcher's
+        # signatures and its cell holding the index of the branch that ran last (-1: the general path).
+        self._ran, self._seen, self._recent, self._ran_cell = None, None, (), None
 
     def __call__(self, *args, **kwargs):
         if self._receiver is not _NO_RECEIVER:
@@ -438,8 +449,10 @@ class _Differentiated:
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
-        elif self._calls > 1 and not self._flat and self._dispatched != list(self._variants.values()):  # in use
-            self._dispatch()
+        else:
+            self._ran_here(sig)
+            if self._calls > 1 and not self._flat and self._stale_dispatcher():  # in use
+                self._dispatch()
         for i in self.positions:  # a container, None, a str, an object: the key hides what the leaves are
             if sig[i] is None or sig[i][0] is None:
                 _check_wrt_args(self.fn, self.positions, args)
@@ -456,6 +469,26 @@ class _Differentiated:
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
             self._check(value[0] if self.has_aux else value)
         return self._result(value, grads)
+
+    def _ran_here(self, sig) -> None:
+        """Note that the general path runs the variant for ``sig`` (for ``.source``)."""
+        self._ran = sig
+        if self._ran_cell is not None:
+            self._ran_cell.cell_contents = -1
+        if self._seen is None:
+            self._seen = sig
+        elif self._seen != sig:
+            self._seen = _MANY
+
+    def _stale_dispatcher(self) -> bool:
+        """Whether the dispatcher must be generated again: new variants, or signatures that differ
+        where it records nothing."""
+        return self._dispatched != list(self._variants.values()) or self._seen is _MANY and self._ran_cell is None
+
+    def _last_signature(self):
+        """The signature of the variant the last call ran, or None before any call."""
+        ran = self._ran_cell.cell_contents if self._ran_cell is not None else -1
+        return self._recent[ran] if ran >= 0 else self._ran
 
     def _defaults(self, given: int) -> tuple:
         """The default values of the positional parameters after the first ``given``.
@@ -499,6 +532,7 @@ class _Differentiated:
         _check_arity(self.fn, args)
         variant = compiled(self.fn, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options)
         self._variants[sig] = variant
+        self._ran_here(sig)
         if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
             self._dispatch()
         return variant
@@ -512,7 +546,11 @@ class _Differentiated:
         (a subclass, made once) whose ``__call__`` is the dispatcher itself.
         """
         self._dispatched = list(self._variants.values())
-        recent = list(self._variants.items())[-_DISPATCHED:][::-1]
+        record = self._seen is _MANY  # calls differ: each branch says that it ran; while they agree, one branch
+        if record:
+            recent = list(self._variants.items())[-_DISPATCHED:][::-1]
+        else:
+            recent = [(self._seen, self._variants[self._seen])]
         if validate.ENABLED:  # a dispatcher made now validates for as long as it lives
             recent = [(sig, self._validated(sig, variant)) for sig, variant in recent]
         self._call = dispatch.dispatcher(
@@ -524,7 +562,10 @@ class _Differentiated:
             has_aux=self.has_aux,
             names=_positional_names(self.fn),
             name=getattr(self.fn, "__name__", None),
+            record=record,
         )
+        self._recent = [sig for sig, _ in recent]
+        self._ran_cell = dispatch.ran_cell(self._call) if record else None
         cls = type(self)
         if "_dispatching" not in cls.__dict__:
             cls = type(cls.__name__, (cls,), {"_dispatching": True, "__module__": cls.__module__})
@@ -534,9 +575,15 @@ class _Differentiated:
 
     @property
     def source(self) -> str:
-        """The generated adjoint (the shape-generic variant, what ``sct dump`` prints)."""
-        sig = _annotated_signature(self.fn)
-        return compiled(self.fn, self.positions, sig, **self.options).source
+        """The generated code the last call ran; before any call, what ``sct dump`` prints: the variant
+        for Python floats where parameters are annotated ``float``, else the generic one."""
+        sig = self._last_signature()
+        if sig is not None:
+            options = {**self.options, "unit_seed": True, "grads_only": self._grads_only}
+            variant = compiled(self.fn, self.positions, sig, **options)
+            return with_header(variant.source, header(variant.params, sig, generic=False))
+        receiver = None if self._receiver is _NO_RECEIVER else self._receiver
+        return _listing(self.fn, self.positions, receiver, self.options, grads_only=self._grads_only)
 
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
@@ -569,6 +616,7 @@ def _positional_names(fn) -> list | None:
 
 
 _DISPATCHED = 4  # variants the fast path of one gradient object tests for, the latest first
+_MANY = object()  # a gradient object's calls ran variants of more than one signature
 _VARIANTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -672,18 +720,60 @@ def vjp(fn, *primals, has_aux=False):
     return value, vjp_fn
 
 
-def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
-    """The generated source, as ``sct dump`` prints it."""
+def source(fn, wrt=0, mode="reverse", optimize=True, *, args=None, generic=False) -> str:
+    """The generated source, as ``sct dump`` prints it.
+
+    By default the code ``sct.grad(fn, wrt)`` runs on Python floats where parameters are
+    annotated ``float``, else the generic variant. ``args``: the code it runs for these
+    arguments (a tuple, one per positional parameter; defaults fill in the rest).
+    ``generic=True``: the generic variant, ``grad_f(..., delta_out=1.0) -> (value, gradients)``
+    for arguments of any shape (what ``sct export`` writes without ``--args``).
+    """
     fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _Differentiated) else fn
     receiver, fn, wrt = _unbound(fn, wrt)  # obj.m: by x, not by self
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
+    if args is not None and generic:
+        raise SctError("sct.source: give args=(...) or generic=True, not both")
     positions, many = resolve_wrt(fn, wrt)
-    if mode == "forward":
-        from .forward import tangent_source
+    receiver = None if receiver is _NO_RECEIVER else receiver
+    options = {"optimize": optimize, "many": many} if mode == "reverse" else {"optimize": optimize, "mode": mode}
+    if args is None:
+        return _listing(fn, positions, receiver, options, grads_only=True, generic=generic)
+    if not isinstance(args, tuple | list):
+        raise SctError(f"sct.source: args must be a tuple of arguments, got {type(args).__name__}")
+    sig = call_signature(fn, positions, (receiver, *args) if receiver is not None else tuple(args))
+    return _variant_listing(fn, positions, sig, options, grads_only=True)
 
-        return tangent_source(fn, positions, optimize=optimize)
-    sig = _annotated_signature(fn)
-    if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods
+
+def call_signature(fn, positions, args: tuple) -> tuple:
+    """The signature of the variant ``sct.grad(fn)(*args)`` runs, as its general path finds it."""
+    if any(is_object(args[i]) for i in positions if i < len(args)):  # by an object: by its attributes
+        args = tuple(variants.Attributes.of(a) if i in positions and is_object(a) else a for i, a in enumerate(args))
+    if positions and max(positions) < len(args):  # the rest take their defaults
+        args = args + _defaults_after(inspect.unwrap(fn, stop=frontend.is_plain_wrapper), len(args))
+    _check_wrt_args(fn, positions, args)
+    _check_arity(fn, args)
+    return signature(args)
+
+
+def _listing(fn, positions, receiver, options, *, grads_only, generic=False) -> str:
+    """The listing before any call: the variant for Python floats where parameters are annotated
+    ``float`` (unless ``generic``), else the generic variant."""
+    floats = None if generic else float_signature(fn)
+    sig = _annotated_signature(fn) if floats is None else floats
+    if receiver is not None:  # self's class: its attributes and methods
         sig = (_describe(receiver), *sig[1:])
-    return compiled(fn, positions, sig, optimize=optimize, many=many).source
+    if floats is not None:
+        return _variant_listing(fn, positions, sig, options, grads_only=grads_only)
+    variant = compiled(fn, positions, sig, **{**options, "grads_only": False})
+    return with_header(variant.source, header(variant.params, sig, generic=True))
+
+
+def _variant_listing(fn, positions, sig, options, *, grads_only) -> str:
+    """The code a gradient object runs for ``sig`` (with ``optimize=False``, the code before the clean-up
+    passes: seeded by ``delta_out`` and returning the value, as nothing runs it)."""
+    if options.get("mode", "reverse") == "reverse" and options.get("optimize", True):
+        options = {**options, "unit_seed": True, "grads_only": grads_only}
+    variant = compiled(fn, positions, sig, **options)
+    return with_header(variant.source, header(variant.params, sig, generic=False))

@@ -152,7 +152,9 @@ _MODES = {"reverse": "reverse", "rev": "reverse", "forward": "forward", "fwd": "
 
 def cmd_dump(args) -> int:
     fn = load(args.target)
-    text = api.source(fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize)
+    text = api.source(
+        fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize, **chosen_variant(args, fn)
+    )
     if use_color(args.color, sys.stdout):
         text = highlight(text)
     print(text)
@@ -259,7 +261,7 @@ def cmd_export(args) -> int:
     if out != "-" and Path(out).exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
     command = "sct export " + " ".join(_quote(a) for a in args.argv)
-    text = export_source(fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command)
+    text = export_source(fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command, **chosen_variant(args, fn))
     if out == "-":
         sys.stdout.write(text)
         return 0
@@ -273,6 +275,30 @@ def cmd_export(args) -> int:
 
 def _quote(arg: str) -> str:
     return arg if arg and all(c.isalnum() or c in "/._:,-=" for c in arg) else repr(arg)
+
+
+# ---- which variant dump and export show: --args, --generic ------------------------------------
+def add_variant_options(sub, generic: bool) -> None:
+    """``--args`` (and ``--generic`` where ``generic``): the variant to show or write."""
+    group = sub.add_mutually_exclusive_group()
+    group.add_argument(
+        "--args",
+        metavar="ARGS",
+        help='arguments, as for sct check (e.g. "1.0, 2.0"): the variant for arguments of their kinds',
+    )
+    if generic:
+        group.add_argument(
+            "--generic", action="store_true", help="the generic variant: any argument shapes, seeded by delta_out"
+        )
+
+
+def chosen_variant(args, fn) -> dict:
+    """The keywords of ``sct.source`` (and ``export_source``) that ``--args``/``--generic`` ask for."""
+    if getattr(args, "args", None) is not None:
+        return {"args": tuple(read_arguments(fn, args.args, None))}
+    if getattr(args, "generic", False):
+        return {"generic": True}
+    return {}
 
 
 # ---- the parser and main -------------------------------------------------------------
@@ -305,6 +331,7 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("--mode", choices=list(_MODES), default="reverse", help="reverse (default) or forward")
     dump.add_argument("--no-optimize", action="store_true", help="show the code before the clean-up passes")
     dump.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="auto: only on a terminal")
+    add_variant_options(dump, generic=True)
 
     check = command(
         "check",
@@ -336,6 +363,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--wrt", help=wrt_help + " (default: the first parameter)")
     export.add_argument("-o", "--output", required=True, metavar="OUT.py", help="the file to write ('-': stdout)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.py if it exists")
+    add_variant_options(export, generic=False)
     cli_cache.register(commands, fmt)
     return parser
 
