@@ -419,6 +419,7 @@ class _Differentiated:
         # dispatcher need not record anything; and, once they differ, the recording dispatcher's
         # signatures and its cell holding the index of the branch that ran last (-1: the general path).
         self._ran, self._seen, self._recent, self._ran_cell = None, None, (), None
+        self._family = [None]  # the signature the general path last ran, shared by the obj.f of a method
 
     def __call__(self, *args, **kwargs):
         if self._receiver is not _NO_RECEIVER:
@@ -430,7 +431,9 @@ class _Differentiated:
         if obj is None or self._receiver is not _NO_RECEIVER:
             return self
         fn, wrt = self._spec
-        return type(self)(types.MethodType(fn, obj), wrt, self.has_aux)
+        bound = type(self)(types.MethodType(fn, obj), wrt, self.has_aux)
+        bound._family = self._family  # obj.f is a new object each time: obj.f.source shows the last obj.f(...)
+        return bound
 
     def _general(self, *args, **kwargs):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
@@ -473,7 +476,7 @@ class _Differentiated:
 
     def _ran_here(self, sig) -> None:
         """Note that the general path runs the variant for ``sig`` (for ``.source``)."""
-        self._ran = sig
+        self._ran = self._family[0] = sig
         if self._ran_cell is not None:
             self._ran_cell.cell_contents = -1
         if self._seen is None:
@@ -489,7 +492,9 @@ class _Differentiated:
     def _last_signature(self):
         """The signature of the variant the last call ran, or None before any call."""
         ran = self._ran_cell.cell_contents if self._ran_cell is not None else -1
-        return self._recent[ran] if ran >= 0 else self._ran
+        if ran >= 0:
+            return self._recent[ran]
+        return self._family[0] if self._ran is None and self._receiver is not _NO_RECEIVER else self._ran
 
     def _defaults(self, given: int) -> tuple:
         """The default values of the positional parameters after the first ``given``.

@@ -308,3 +308,23 @@ def test_export_args_refuses_containers(capsys, tmp_path):
     code = cli.main(["export", f"{path}:total", "--args", "(1.0, 2.0)", "-o", "-"])
     err = capsys.readouterr().err
     assert code == 2 and "export without --args" in err and "Traceback" not in err
+
+
+class Model:
+    def __init__(self, w):
+        self.w = w
+
+    @sct.grad
+    def loss(self, x):
+        return np.sum(self.w * x**2 + np.sin(x))
+
+
+def test_a_method_shows_its_last_call():
+    m = Model(2.0)
+    assert "generic variant" in m.loss.source
+    assert m.loss(0.5) == pytest.approx(2.0 + np.cos(0.5))
+    assert m.loss.source.splitlines()[1] == "    # variant for self: Model object, x: float"  # obj.loss: a new object
+    g = m.loss
+    g(np.ones(2))
+    g(np.ones(2))
+    assert g.source.splitlines()[1] == "    # variant for self: Model object, x: 1-d float array"
