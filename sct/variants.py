@@ -284,6 +284,7 @@ def header(params, sig, generic: bool) -> str:
     if generic and all(k == "any" for k in kinds):
         return "# generic variant, for any arguments"
     words = ", ".join(f"{p}: {k}" for p, k in zip(params, kinds))
+    words = "".join(c if c.isprintable() else " " for c in words)  # a class's name is data: one line
     return f"# generic variant, for {words}" if generic else f"# variant for {words}"
 
 

@@ -328,3 +328,14 @@ def test_a_method_shows_its_last_call():
     g(np.ones(2))
     g(np.ones(2))
     assert g.source.splitlines()[1] == "    # variant for self: Model object, x: 1-d float array"
+
+
+def test_the_header_is_one_comment_line_whatever_a_class_is_called():
+    Crafted = type("Crafted\nimport os; os.system('x')", (), {"w": 2.0})
+
+    def scaled(obj, x):
+        return obj.w * x
+
+    text = sct.source(scaled, wrt=1, args=(Crafted(), 1.5))
+    head = text.splitlines()[1]
+    assert head.startswith("    # variant for obj: Crafted import os") and "\nimport os" not in text
