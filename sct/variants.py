@@ -245,13 +245,15 @@ _KINDS = {"f": "float", "c": "complex", "i": "int", "u": "unsigned int", "b": "b
 
 
 def describe_kind(s) -> str:
-    """One argument's signature in words: ``float``, ``2-d float array``, ``list``, ``any``.
+    """One argument's signature in words: ``float``, ``2-d float array``, ``list``, ...
 
     >>> describe_kind((0, "float")), describe_kind((2, "f")), describe_kind(None)
-    ('float', '2-d float array', 'any')
+    ('float', '2-d float array', 'any array or number')
     """
-    if s is None or s == ANY:
-        return "any"
+    if s is None:  # what a call never has: the generic variant's, for arrays and numbers
+        return "any array or number"
+    if s == ANY:  # sct export's: containers too
+        return "anything"
     if s == _FLOAT:
         return "float"
     if s == _ANNOTATED_FLOAT:
@@ -269,7 +271,7 @@ def describe_kind(s) -> str:
         return f"the function {s[1][1]!r}"
     if len(s) == 2 and s[1][:1] == ("object",):
         return f"{s[1][1].__name__} object"
-    return "any"
+    return "anything"
 
 
 def header(params, sig, generic: bool) -> str:
@@ -278,11 +280,13 @@ def header(params, sig, generic: bool) -> str:
     >>> header(["x", "y"], ((0, "float"), (1, "f")), False)
     '# variant for x: float, y: 1-d float array'
     >>> header(["x", "y"], (None, None), True)
-    '# generic variant, for any arguments'
+    '# generic variant, for arrays and numbers of any shape'
     """
-    kinds = [describe_kind(s) for s in sig] + ["any"] * (len(params) - len(sig))
-    if generic and all(k == "any" for k in kinds):
-        return "# generic variant, for any arguments"
+    kinds = [describe_kind(s) for s in sig] + [describe_kind(None)] * (len(params) - len(sig))
+    if generic and all(k == describe_kind(None) for k in kinds):
+        return "# generic variant, for arrays and numbers of any shape"
+    if generic and all(k == describe_kind(ANY) for k in kinds):
+        return "# generic variant, for any arguments, containers too"
     words = ", ".join(f"{p}: {k}" for p, k in zip(params, kinds))
     words = "".join(c if c.isprintable() else " " for c in words)  # a class's name is data: one line
     return f"# generic variant, for {words}" if generic else f"# variant for {words}"

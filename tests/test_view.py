@@ -109,7 +109,7 @@ def test_annotations_select_the_float_variant_before_any_call():
 
 def test_partly_annotated_before_a_call_is_float_for_the_annotated_only():
     head = sct.grad(half_annotated, wrt=1).source.splitlines()[1]
-    assert head == "    # variant for x: float, w: any"
+    assert head == "    # variant for x: float, w: any array or number"
 
 
 def test_generic_is_the_generic_variant():
@@ -120,7 +120,8 @@ def test_generic_is_the_generic_variant():
     assert generic.endswith("return (out, (delta_x, delta_y))")  # the value and the gradients
     # unannotated: before any call, .source is the generic variant
     assert sct.grad(plain, wrt=(0, 1)).source == sct.source(plain, wrt=(0, 1), generic=True)
-    assert sct.source(plain, generic=True).splitlines()[1] == "    # generic variant, for any arguments"
+    head = sct.source(plain, generic=True).splitlines()[1]
+    assert head == "    # generic variant, for arrays and numbers of any shape"
     # the generic variant is right for any shape: run it on arrays and on floats
     variant = api.compiled(plain, [0], api._annotated_signature(plain), many=False)
     for args in [(np.array([0.2, -1.0]), 0.5), (0.2, np.array([0.5, 2.0]))]:
@@ -157,7 +158,8 @@ def test_forward_mode_has_variants_too():
     assert text.splitlines()[1] == "    # variant for x: 1-d float array, y: float"
     assert "unbroadcast" not in text
     assert sct.source(annotated, mode="forward").splitlines()[1] == "    # variant for x: float, y: float"
-    assert sct.source(plain, mode="forward", generic=True).splitlines()[1] == "    # generic variant, for any arguments"
+    forward = sct.source(plain, mode="forward", generic=True)
+    assert forward.splitlines()[1] == "    # generic variant, for arrays and numbers of any shape"
     variant = api.compiled(plain, [0], api.signature(args), mode="forward")
     tangent = np.array([1.0, -2.0])
     out, dot = run_listing(text, plain, variant, *args, tangent)
