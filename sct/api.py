@@ -733,7 +733,7 @@ def source(fn, wrt=0, mode="reverse", optimize=True, *, args=None, generic=False
     annotated ``float``, else the generic variant. ``args``: the code it runs for these
     arguments (a tuple, one per positional parameter; defaults fill in the rest).
     ``generic=True``: the generic variant, ``grad_f(..., delta_out=1.0) -> (value, gradients)``
-    for arguments of any shape (what ``sct export`` writes without ``--args``).
+    for arrays and numbers of any shape (``sct export`` writes one that takes containers too).
     """
     fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _Differentiated) else fn
     receiver, fn, wrt = _unbound(fn, wrt)  # obj.m: by x, not by self
