@@ -172,8 +172,6 @@ def test_forward_mode_has_variants_too():
 def test_any_call_shows_the_code_it_ran(rank_x, rank_y, n):
     x = 0.7 if rank_x == 0 else np.linspace(-1.0, 1.0, n**rank_x).reshape((n,) * rank_x)
     y = 1.3 if rank_y == 0 else np.linspace(0.5, 1.5, n)
-    if rank_x == 0 and rank_y == 1:
-        return
     g = sct.grad(plain, wrt=(0, 1))
     grads = g(x, y)
     ran = g._variants[api.signature((x, y))]
