@@ -288,7 +288,7 @@ def add_variant_options(sub, generic: bool) -> None:
     )
     if generic:
         group.add_argument(
-            "--generic", action="store_true", help="the generic variant: any argument shapes, seeded by delta_out"
+            "--generic", action="store_true", help="the generic variant, for arrays and numbers of any shape"
         )
 
 
