@@ -3,7 +3,10 @@
 Each differentiated function is compiled once per *signature* of its
 arguments (rank and dtype kind of each, :mod:`sct.backend.variants`), like a JIT
 specialising on shapes: knowing that an argument is a scalar is what lets the
-generated code skip ``unbroadcast``. ``.source`` shows the shape-generic variant.
+generated code skip ``unbroadcast``. ``.source`` shows the variant the last call
+ran (before any call, the one for Python floats where parameters are annotated
+``float``, else the generic one); ``sct.source(f, args=...)`` the one for
+given arguments, ``sct.source(f, generic=True)`` the generic one.
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ import weakref
 
 from . import display, higher, nested, validate, values
 from .backend import dispatch, runtime, variants
-from .backend.variants import Compiled, _annotated_signature, _describe, signature
+from .backend.variants import (
+    Compiled,
+    _annotated_signature,
+    _describe,
+    float_signature,
+    header,
+    signature,
+    with_header,
+)
 from .errors import SctError
 from .frontend import parse as frontend
 from .frontend import signatures
@@ -70,6 +81,12 @@ class _Differentiated:
         self._call = self._general
         self._calls = 0  # through the general path
         self._dispatched = None  # the variants the current dispatcher tests for
+        # What the last call ran, for .source, kept off the fast path: the signature the general path
+        # last ran; the signature of each call while all had one (_MANY once they differ), for which a
+        # dispatcher need not record anything; and, once they differ, the recording dispatcher's
+        # signatures and its cell holding the index of the branch that ran last (-1: the general path).
+        self._ran, self._seen, self._recent, self._ran_cell = None, None, (), None
+        self._family = [None]  # the signature the general path last ran, shared by the obj.f of a method
 
     def __call__(self, *args, **kwargs):
         if self._receiver is not _NO_RECEIVER:
@@ -81,7 +98,9 @@ class _Differentiated:
         if obj is None or self._receiver is not _NO_RECEIVER:
             return self
         fn, wrt = self._spec
-        return type(self)(types.MethodType(fn, obj), wrt, self.has_aux)
+        bound = type(self)(types.MethodType(fn, obj), wrt, self.has_aux)
+        bound._family = self._family  # obj.f is a new object each time: obj.f.source shows the last obj.f(...)
+        return bound
 
     def _general(self, *args, **kwargs):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
@@ -101,8 +120,10 @@ class _Differentiated:
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
-        elif self._calls > 1 and not self._flat and self._dispatched != list(self._variants.values()):  # in use
-            self._dispatch()
+        else:
+            self._ran_here(sig)
+            if self._calls > 1 and not self._flat and self._stale_dispatcher():  # in use
+                self._dispatch()
         for i in self.positions:  # a container, None, a str, an object: the key hides what the leaves are
             if sig[i] is None or sig[i][0] is None:
                 _check_wrt_args(self.fn, self.positions, args)
@@ -119,6 +140,28 @@ class _Differentiated:
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
             self._check(value[0] if self.has_aux else value)
         return self._result(value, grads)
+
+    def _ran_here(self, sig) -> None:
+        """Note that the general path runs the variant for ``sig`` (for ``.source``)."""
+        self._ran = self._family[0] = sig
+        if self._ran_cell is not None:
+            self._ran_cell.cell_contents = -1
+        if self._seen is None:
+            self._seen = sig
+        elif self._seen != sig:
+            self._seen = _MANY
+
+    def _stale_dispatcher(self) -> bool:
+        """Whether the dispatcher must be generated again: new variants, or signatures that differ
+        where it records nothing."""
+        return self._dispatched != list(self._variants.values()) or self._seen is _MANY and self._ran_cell is None
+
+    def _last_signature(self):
+        """The signature of the variant the last call ran, or None before any call."""
+        ran = self._ran_cell.cell_contents if self._ran_cell is not None else -1
+        if ran >= 0:
+            return self._recent[ran]
+        return self._family[0] if self._ran is None and self._receiver is not _NO_RECEIVER else self._ran
 
     def _defaults(self, given: int) -> tuple:
         """The default values of the positional parameters after the first ``given``.
@@ -162,6 +205,7 @@ class _Differentiated:
         _check_arity(self.fn, args)
         variant = compiled(self.fn, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options)
         self._variants[sig] = variant
+        self._ran_here(sig)
         if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
             self._dispatch()
         return variant
@@ -175,7 +219,11 @@ class _Differentiated:
         (a subclass, made once) whose ``__call__`` is the dispatcher itself.
         """
         self._dispatched = list(self._variants.values())
-        recent = list(self._variants.items())[-_DISPATCHED:][::-1]
+        record = self._seen is _MANY  # calls differ: each branch says that it ran; while they agree, one branch
+        if record:
+            recent = list(self._variants.items())[-_DISPATCHED:][::-1]
+        else:
+            recent = [(self._seen, self._variants[self._seen])]
         if validate.ENABLED:  # a dispatcher made now validates for as long as it lives
             recent = [(sig, self._validated(sig, variant)) for sig, variant in recent]
         self._call = dispatch.dispatcher(
@@ -187,7 +235,10 @@ class _Differentiated:
             has_aux=self.has_aux,
             names=_positional_names(self.fn),
             name=getattr(self.fn, "__name__", None),
+            record=record,
         )
+        self._recent = [sig for sig, _ in recent]
+        self._ran_cell = dispatch.ran_cell(self._call) if record else None
         cls = type(self)
         if "_dispatching" not in cls.__dict__:
             cls = type(cls.__name__, (cls,), {"_dispatching": True, "__module__": cls.__module__})
@@ -197,16 +248,18 @@ class _Differentiated:
 
     @property
     def source(self) -> str:
-        """The generated adjoint (the shape-generic variant, what ``sct dump`` prints)."""
-        request = self.source_request()
-        return display.GeneratedSource(compiled(*request[:3], **request[3]).source, request)
+        """The generated code the last call ran; before any call, what ``sct dump`` prints: the variant
+        for Python floats where parameters are annotated ``float``, else the generic one."""
+        return _shown(self.source_request())
 
     def source_request(self) -> tuple:
-        """What :attr:`source` compiles, as :func:`source_request` gives it (:mod:`sct.explain` rebuilds it)."""
-        sig = _annotated_signature(self.fn)
-        if self._receiver is not _NO_RECEIVER:  # obj.f: self's class, its attributes and methods
-            sig = (_describe(self._receiver), *sig[1:])
-        return self.fn, self.positions, sig, dict(self.options)
+        """What :attr:`source` shows, as :func:`source_request` gives it (:mod:`sct.explain` rebuilds it)."""
+        sig = self._last_signature()
+        if sig is not None:
+            options = {**self.options, "unit_seed": True, "grads_only": self._grads_only}
+            return self.fn, self.positions, sig, options, False
+        receiver = None if self._receiver is _NO_RECEIVER else self._receiver
+        return _listing_request(self.fn, self.positions, receiver, self.options, grads_only=self._grads_only)
 
     def _repr_html_(self) -> str:
         """The notebook's view of a gradient object: its generated source (see :mod:`sct.display`)."""
@@ -246,6 +299,7 @@ def _positional_names(fn) -> list | None:
 
 
 _DISPATCHED = 4  # variants the fast path of one gradient object tests for, the latest first
+_MANY = object()  # a gradient object's calls ran variants of more than one signature
 _VARIANTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -337,30 +391,77 @@ def vjp(fn, *primals, has_aux=False):
     return value, vjp_fn
 
 
-def source(fn, wrt=0, mode="reverse", optimize=True) -> str:
+def source(fn, wrt=0, mode="reverse", optimize=True, *, args=None, generic=False) -> str:
     """The generated source, as ``sct dump`` prints it.
 
-    A ``str`` that also displays itself in a notebook (``sct.display``):
+    By default the code ``sct.grad(fn, wrt)`` runs on Python floats where parameters are
+    annotated ``float``, else the generic variant. ``args``: the code it runs for these
+    arguments (a tuple, one per positional parameter; defaults fill in the rest).
+    ``generic=True``: the generic variant, ``grad_f(..., delta_out=1.0) -> (value, gradients)``
+    for arrays and numbers of any shape (``sct export`` writes one that takes containers too).
+    The result is a ``str`` that also displays itself in a notebook (:mod:`sct.display`):
     highlighted, each backward block folded under the user's line it reverses.
     """
-    request = source_request(fn, wrt, mode, optimize)
-    return display.GeneratedSource(compiled(*request[:3], **request[3]).source, request)
+    return _shown(source_request(fn, wrt, mode, optimize, args=args, generic=generic))
 
 
-def source_request(fn, wrt=0, mode="reverse", optimize=True) -> tuple:
-    """``(function, positions, signature, options)``: what :func:`source` compiles for these arguments."""
+def source_request(fn, wrt=0, mode="reverse", optimize=True, *, args=None, generic=False) -> tuple:
+    """``(function, positions, signature, options, generic)``: what :func:`source` compiles and shows."""
     if isinstance(fn, _Differentiated):  # its function (obj.f: bound again), by the wrt asked for here
         fn = fn.__wrapped__ if fn._receiver is _NO_RECEIVER else types.MethodType(fn.__wrapped__, fn._receiver)
     receiver, fn, wrt = _unbound(fn, wrt)  # obj.m: by x, not by self
     if mode not in ("reverse", "forward"):
         raise SctError(f"mode={mode!r}: use 'reverse' or 'forward'")
+    if args is not None and generic:
+        raise SctError("sct.source: give args=(...) or generic=True, not both")
     positions, many = resolve_wrt(fn, wrt)
-    sig = _annotated_signature(fn)
-    if receiver is not _NO_RECEIVER:  # self's class: its attributes and methods, in either mode
+    receiver = None if receiver is _NO_RECEIVER else receiver
+    options = {"optimize": optimize, "many": many} if mode == "reverse" else {"optimize": optimize, "mode": mode}
+    if args is None:
+        return _listing_request(fn, positions, receiver, options, grads_only=True, generic=generic)
+    if not isinstance(args, tuple | list):
+        raise SctError(f"sct.source: args must be a tuple of arguments, got {type(args).__name__}")
+    sig = call_signature(fn, positions, (receiver, *args) if receiver is not None else tuple(args))
+    return _variant_request(fn, positions, sig, options, grads_only=True)
+
+
+def call_signature(fn, positions, args: tuple) -> tuple:
+    """The signature of the variant ``sct.grad(fn)(*args)`` runs, as its general path finds it."""
+    if any(is_object(args[i]) for i in positions if i < len(args)):  # by an object: by its attributes
+        args = tuple(variants.Attributes.of(a) if i in positions and is_object(a) else a for i, a in enumerate(args))
+    if positions and max(positions) < len(args):  # the rest take their defaults
+        args = args + _defaults_after(inspect.unwrap(fn, stop=frontend.is_plain_wrapper), len(args))
+    _check_wrt_args(fn, positions, args)
+    _check_arity(fn, args)
+    return signature(args)
+
+
+def _listing_request(fn, positions, receiver, options, *, grads_only, generic=False) -> tuple:
+    """The listing before any call: the variant for Python floats where parameters are annotated
+    ``float`` (unless ``generic``), else the generic variant."""
+    floats = None if generic else float_signature(fn)
+    sig = _annotated_signature(fn) if floats is None else floats
+    if receiver is not None:  # self's class: its attributes and methods, in either mode
         sig = (_describe(receiver), *sig[1:])
-    if mode == "forward":
-        return fn, positions, sig, {"optimize": optimize, "mode": "forward"}
-    return fn, positions, sig, {"optimize": optimize, "many": many}
+    if floats is not None:
+        return _variant_request(fn, positions, sig, options, grads_only=grads_only)
+    return fn, positions, sig, {**options, "grads_only": False}, True
+
+
+def _variant_request(fn, positions, sig, options, *, grads_only) -> tuple:
+    """The code a gradient object runs for ``sig`` (with ``optimize=False``, the code before the clean-up
+    passes: seeded by ``delta_out`` and returning the value, as nothing runs it)."""
+    if options.get("mode", "reverse") == "reverse" and options.get("optimize", True):
+        options = {**options, "unit_seed": True, "grads_only": grads_only}
+    return fn, positions, sig, options, False
+
+
+def _shown(request) -> str:
+    """The listing for a request: the variant's source under the line that says which variant it is."""
+    fn, positions, sig, options, generic = request
+    variant = compiled(fn, positions, sig, **options)
+    text = with_header(variant.source, header(variant.params, sig, generic=generic))
+    return display.GeneratedSource(text, request)
 
 
 nested.provide(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from . import nested
 from .analysis.activity import activity, overwritten, varied
 from .backend.codegen import unparse
+from .backend.variants import header, with_header
 from .errors import Location
 from .ir import Assign, Effect, For, If, SetItem, While, names_in, walk
 from .pipeline import build
@@ -369,29 +370,34 @@ def _where(origin: Location | None) -> str | None:
     return None if origin is None else f"{origin.filename}:{origin.lineno}"
 
 
-def explain(fn, wrt=None, mode="reverse", optimize=True) -> Explanation:
+def explain(fn, wrt=None, mode="reverse", optimize=True, *, args=None, generic=False) -> Explanation:
     """Explain the code ``sct.source(fn, wrt, mode, optimize)`` returns.
 
     ``fn`` may be a gradient object: without ``wrt`` (and in reverse mode, optimised)
     its own code is explained, what its ``.source`` shows; ``wrt`` defaults to 0 otherwise.
+    ``args`` and ``generic`` choose the variant as for :func:`sct.source`.
     """
-    if isinstance(fn, nested.COMPILER.gradient_types) and wrt is None and mode == "reverse" and optimize:
+    chosen = args is not None or generic
+    if isinstance(fn, nested.COMPILER.gradient_types) and wrt is None and mode == "reverse" and optimize and not chosen:
         return explain_request(fn.source_request())
-    return explain_request(nested.COMPILER.source_request(fn, 0 if wrt is None else wrt, mode, optimize))
+    wrt = 0 if wrt is None else wrt
+    return explain_request(nested.COMPILER.source_request(fn, wrt, mode, optimize, args=args, generic=generic))
 
 
 def explain_request(request: tuple) -> Explanation:
-    """Explain the code compiled for ``request`` (:func:`sct.api.source_request`'s answer)."""
-    fn, positions, sig, options = request
+    """Explain the code shown for ``request`` (:func:`sct.api.source_request`'s answer)."""
+    fn, positions, sig, options, generic = request
     seen = {}
 
     def observe(ir, wrt):
         seen["ir"], seen["wrt"] = ir, wrt
 
-    text = build(fn, positions, sig, **options, counted=False, observe=observe).source
+    built = build(fn, positions, sig, **options, counted=False, observe=observe)
     ir, wrt = seen["ir"], seen["wrt"]
     mode = options.get("mode", "reverse")
-    origins = line_origins(text, ir, mode)
+    origins = line_origins(built.source, ir, mode)
+    text = with_header(built.source, header(built.params, sig, generic=generic))  # as sct.source shows it
+    origins = [*origins[:1], None, *origins[1:]]  # the header line comes from no line of the user's
     first, lines = _user_source(fn)
     stripped = [line.strip() for line in text.splitlines()]
     backward_from = stripped.index("# backward") + 1 if "# backward" in stripped else len(stripped) + 1

@@ -7,6 +7,14 @@ helpers it calls (``unbroadcast``, ...; with the helpers those call in turn),
 the generated ``grad_f`` itself, and a convenience ``gradient`` that returns
 the gradient alone. Nothing imports ``sct``.
 
+Without ``args`` the module holds the generic variant (any argument shapes;
+parameters annotated ``float``: any scalar). With ``args`` (``sct export
+--args``) it holds the variant for arguments of their kinds (a Python float, a
+2-d float array, ...): where shapes are known it needs no ``unbroadcast``, and
+it raises ``TypeError`` for arguments of other kinds rather than compute with
+them. Both take ``delta_out``, so neither has the Python-float conversions of
+the code ``sct.grad`` runs (:mod:`sct.passes.unbox`), which hold only for a seed of 1.0.
+
 Every free name of the generated code is resolved the way the compiled
 function resolves it (sct's helpers and rules, then ``np``/``math`` and the
 runtime helpers, then the user's module globals, then builtins) and written
@@ -28,7 +36,7 @@ import numpy as np
 
 from . import api, pipeline
 from .backend import codegen
-from .backend.variants import ANY
+from .backend.variants import _FLOAT, ANY, _annotated_signature, describe_kind, header, with_header
 from .errors import SctError
 from .version import __version__
 
@@ -39,17 +47,25 @@ class ExportError(SctError):
     """The gradient refers to something that cannot be written into a module."""
 
 
-def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None) -> str:
+def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None, args=None) -> str:
     """The text of a standalone module computing the gradient of ``fn`` by ``wrt``.
 
+    ``args``: arguments whose kinds the module is specialised for (None: the generic variant).
     ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring.
     """
     fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
     positions, many = pipeline.resolve_wrt(fn, wrt)
-    # The module must be right for any arguments, containers too: parameters not annotated float may be anything.
-    sig = tuple(ANY if s is None else s for s in pipeline._annotated_signature(fn))
+    if args is None:
+        # Right for any arguments, containers too: parameters not annotated float may be anything.
+        sig = tuple(ANY if s is None else s for s in _annotated_signature(fn))
+    else:
+        sig = api.call_signature(fn, positions, tuple(args))
     variant = pipeline.compiled(fn, positions, sig, many=many)
+    kinds = None if args is None else _checked_kinds(fn, variant.params, sig)
     source = _shaped_seed(variant.source)
+    source = with_header(source, header(variant.params, sig, generic=args is None))
+    if kinds is not None:
+        source = _argument_check(source, kinds)
     tree = ast.parse(source)
     generated = tree.body[0]
     scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
@@ -58,7 +74,7 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     params = variant.params
     wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
     parts = [
-        _docstring(fn, variant, generated.name, wrapper, origin, command, positions, many),
+        _docstring(fn, variant, generated.name, wrapper, origin, command, positions, many, sig, args is None),
         "\n".join(sorted(writer.imports, key=lambda line: "numpy" in line)),
         "\n".join(writer.values),
         *writer.functions,
@@ -70,6 +86,44 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     text = head + "\n\n" + "\n\n\n".join(rest) + "\n"
     compile(text, "<sct export>", "exec")  # it is a valid module, or this is a bug in sct
     return text
+
+
+# ---- a module for arguments of given kinds (--args) ------------------------------------------
+def _checked_kinds(fn, params, sig) -> dict:
+    """Parameter -> its kind, for the parameters the exported code must test (floats, ints, arrays).
+
+    A variant for a container, a function or an object is refused: its code holds their structure
+    (or inlines the function), which a test of the argument at run time cannot confirm cheaply.
+    """
+    kinds = {}
+    for param, s in zip(params, sig):
+        if s is None:  # a string, None: the code is generic in it
+            continue
+        if s == _FLOAT or len(s) == 2 and isinstance(s[0], int) and isinstance(s[1], str):
+            kinds[param] = s
+            continue
+        raise ExportError(
+            f"sct export --args: {param} of {fn.__name__} is {describe_kind(s)}; a module specialised by "
+            "--args takes floats, integers and arrays only: export without --args for the generic module"
+        )
+    return kinds
+
+
+def _argument_check(source: str, kinds: dict) -> str:
+    """``source`` with a test, first thing, that its arguments have the kinds it was made for."""
+    tests = []
+    for param, s in kinds.items():
+        if s == _FLOAT:
+            tests.append(f"isinstance({param}, float)")
+        else:
+            tests.append(f"np.ndim({param}) == {s[0]} and np.asarray({param}).dtype.kind == {s[1]!r}")
+    expected = ", ".join(f"{p}: {describe_kind(s)}" for p, s in kinds.items())
+    first, _, rest = source.partition("\n")
+    name = first[len("def ") : first.index("(")]
+    message = f"{name} was made for {expected} (sct export --args); export without --args for arguments of any kind"
+    header_line, _, rest = rest.partition("\n")
+    check = f"    if not ({' and '.join(tests)}):\n        raise TypeError({message!r})\n"
+    return f"{first}\n{header_line}\n{check}{rest}"
 
 
 def _shaped_seed(source: str) -> str:
@@ -284,7 +338,7 @@ def _fresh(base: str, taken: set) -> str:
     return name
 
 
-def _docstring(fn, variant, generated, wrapper, origin, command, positions, many) -> str:
+def _docstring(fn, variant, generated, wrapper, origin, command, positions, many, sig, generic) -> str:
     params = variant.params
     call = f"{', '.join(params)}"
     wrt = [params[i] for i in positions]
@@ -306,9 +360,22 @@ def _docstring(fn, variant, generated, wrapper, origin, command, positions, many
         f"`{generated}` takes an optional last argument `delta_out` (default 1.0), the cotangent of",
         f"`{name}`'s value, which scales the gradient. Each gradient has the shape of its",
         "argument. Regenerate this file with sct rather than editing it.",
+        "",
+        *(_plain(line) for line in _which_variant(variant.params, sig, generic)),
         '"""',
     ]
     return "\n".join(lines)
+
+
+def _which_variant(params, sig, generic: bool) -> list[str]:
+    """The docstring's lines that say which variant the module holds."""
+    if generic:
+        kinds = header(params, sig, generic=True)[len("# generic variant, ") :]
+        lines = textwrap.wrap(f"This is the generic variant, {kinds}.", 88)
+        return lines + ["(`sct export --args ...` writes one for arguments of given kinds.)"]
+    kinds = header(params, sig, generic=False)[len("# variant ") :]
+    lines = textwrap.wrap(f"This is the variant {kinds}, from `--args`.", 88)
+    return lines + ["It raises TypeError for arguments of other kinds (without --args: the generic one)."]
 
 
 def _wrapper(wrapper, generated, params, fname, wrt) -> str:

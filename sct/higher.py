@@ -244,7 +244,7 @@ def _gradient_for_call(fn, sig):
 
 
 def _grads_like(grads, primals: list):
-    """``(like(g0, x0), ...)``: a tuple of gradients typed as ``vjp_fn`` types them (:func:`sct.runtime.like`)."""
+    """``(like(g0, x0), ...)``: gradients typed as ``vjp_fn`` types them (:func:`sct.backend.runtime.like`)."""
     if not (isinstance(grads, gast.Tuple) and len(grads.elts) == len(primals)):
         grads = gast.Tuple(elts=[_item(grads, k) for k in range(len(primals))], ctx=LOAD)
     return gast.Tuple(elts=[_call("like", g, codegen.name(x)) for g, x in zip(grads.elts, primals)], ctx=LOAD)

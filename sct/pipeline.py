@@ -250,6 +250,7 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = froz
         return
     fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
     passes.simplify(src.fn)  # what fusing brought together: a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
+    passes.eliminate_dead_code(src.fn)  # the comments over what was fused into a later line
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
         return

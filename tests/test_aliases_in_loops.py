@@ -1,4 +1,4 @@
-"""Issue 13's gap and issue 18's false refusals: the alias scan (sct/aliases.py) follows rebinding
+"""Issue 13's gap and issue 18's false refusals: the alias scan (sct/frontend/aliases.py) follows rebinding
 inside loop and branch bodies, exactly where it can and conservatively where it cannot.
 
 Each name's bindings are told apart by reaching definitions; a binding that makes a new array in
@@ -22,7 +22,7 @@ X = np.array([0.3, 0.7, -0.4])
 @pytest.mark.parametrize(
     ("fn", "order"),
     [
-        (A.rows_made_in_a_loop, 2),  # its second order went through join_split's list (sct.containers)
+        (A.rows_made_in_a_loop, 2),  # its second order went through join_split's list (sct.passes.containers)
         (A.written_before_its_alias_is_made, 2),
         (A.rebound_in_a_loop_body, 1),  # the first-order code's stacks hold y's array: refused, as they may
         (A.stack_of_earlier_trips, 1),

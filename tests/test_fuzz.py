@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import sct
 from sct import pipeline
+from sct.backend import variants
 from sct.backend.variants import ANY
 
 seeds = st.integers(0, 2**32 - 1)
@@ -99,7 +100,7 @@ def test_exported_module_gives_identical_numbers(program, seed):
     text = _export_source()(f, wrt=wrt)
     assert "import sct" not in text and "from sct" not in text
     module = P.load(text, name=None)
-    export_signature = tuple(ANY if s is None else s for s in pipeline._annotated_signature(f))  # as sct export does
+    export_signature = tuple(ANY if s is None else s for s in variants._annotated_signature(f))  # as sct export does
     generic = pipeline.compiled(f, list(wrt), export_signature, many=True)
     before = P.snapshot(args)
     with np.errstate(all="ignore"):

@@ -1,7 +1,7 @@
 """Issue 19 item 3: a Python ``int`` argument is a first-class signature.
 
 A variant compiled for ``f(x, n)`` with ``n`` an int is dispatched on ``type(n) is int``
-(no general path per call), and the Python-float pass (sct.unbox) knows ``n`` is an int,
+(no general path per call), and the Python-float pass (sct.passes.unbox) knows ``n`` is an int,
 so a loop ``for i in range(n)`` no longer turns it off. A bool, a NumPy integer and an
 int subclass get variants of their own: they are not Python ints.
 """

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import sct
 from sct import pipeline
-from sct.backend import codegen, dispatch
+from sct.backend import codegen, dispatch, variants
 
 SCT = Path(sct.__file__).parent
 
@@ -34,8 +34,8 @@ ALLOWED = {
     ("dispatch.py", "compile"): "the cache guard and call dispatcher: text of generated names only (cell0, a0, ...)",
     ("dispatch.py", "exec"): "runs that text, defining one function",
     ("export.py", "compile"): "syntax-checks the exported module; nothing is run",
-    ("cli.py", "compile"): "loads the user's own FILE.py, as `python FILE.py` would",
-    ("cli.py", "exec"): "runs the user's own FILE.py to get the function to differentiate",
+    ("commands.py", "compile"): "loads the user's own FILE.py, as `python FILE.py` would",
+    ("commands.py", "exec"): "runs the user's own FILE.py to get the function to differentiate",
     ("cache.py", "open"): "reads and writes the persistent cache's entries, in SCT_CACHE_DIR only",
 }
 # (file, module): why it may import a module that can load code
@@ -60,7 +60,7 @@ def _calls_to_dangerous_builtins(path: Path):
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
             risky = [n for n in names if n in ("importlib", "runpy", "pickle", "marshal")]
-            assert all((path.name, n) in IMPORTS for n in risky) or path.name == ("cli.py"), (
+            assert all((path.name, n) in IMPORTS for n in risky) or path.name == "commands.py", (
                 f"{path.name}:{node.lineno} imports {names}"
             )
 
@@ -122,7 +122,7 @@ def check_generated(fn, wrt):
         tree = ast.parse(text)
         for name in _all_names(tree):
             assert name.isidentifier() and not keyword.iskeyword(name), name
-        variant = pipeline.compiled(fn, list(wrt), pipeline._annotated_signature(fn), many=True)
+        variant = pipeline.compiled(fn, list(wrt), variants._annotated_signature(fn), many=True)
         ours = set(codegen.BASE_NAMESPACE) | set(variant.helpers)
         free = _free_names(tree) - user_names - ours
         assert free <= set(dir(builtins)) - UNSAFE_FREE, f"{mode}: generated code reads {free}\n{text}"

@@ -18,6 +18,7 @@ position (``__sct_v0_scope0``, ``__sct_v0_key0``, ``__sct_function1``, ...).
 from __future__ import annotations
 
 import inspect
+import textwrap
 
 import numpy as np
 
@@ -86,7 +87,9 @@ def _argument_test(param: str, sig) -> str | None:
     return None
 
 
-def dispatcher(variants: list, general, explain, check, *, with_value: bool, has_aux: bool, names=None, name=None):
+def dispatcher(
+    variants: list, general, explain, check, *, with_value: bool, has_aux: bool, names=None, name=None, record=False
+):
     """A function ``call(*args)`` that runs the right variant, or ``general(*args)``.
 
     ``variants`` is a list of ``(signature, compiled)``, the first tested first;
@@ -106,7 +109,9 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
     for Python's own errors (``f() got an unexpected keyword argument 'z'``).
     The first variant's code is written into it where that variant returns the
     gradients alone (``grad``): a call less. Every name the dispatcher adds
-    starts ``__sct_``, which generated code never uses.
+    starts ``__sct_``, which generated code never uses. ``record``: each branch
+    first sets the closure cell ``__sct_ran`` (see :func:`ran_cell`) to its
+    index, which ``.source`` reads (a store of a constant: ~5 ns a call).
     """
     env = {"__sct_ndarray": np.ndarray, "__sct_general": general, "__sct_explain": explain, "__sct_check": check}
     env.update({"__sct_float64": np.float64, "__sct_missing": MISSING, "__sct_pyfloat": float})
@@ -121,6 +126,9 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
     own = names == params  # keywords bind to the dispatcher's own parameters
     signature = "".join(f"{p}=__sct_missing, " for p in params) + ("/, " if params and not own else "")
     lines = [f"def __sct_call({signature}*__sct_rest{'' if own else ', **__sct_kw'}):"]
+    if record:
+        env["__sct_ran"] = -1  # no branch ran yet
+        lines.append("    nonlocal __sct_ran")
     env["__sct_fallback"] = _fallback(general, names)
     for v, (sig, variant) in enumerate(variants):
         tests = [_argument_test(p, s) for p, s in zip(params, sig)]
@@ -135,6 +143,7 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
             "        except (KeyError, ValueError):",
             "            __sct_fresh = False",
             "        if __sct_fresh:",
+            *([f"            __sct_ran = {v}"] if record else []),
             "            try:",
         ]
         if variant is inlined:
@@ -168,7 +177,11 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
         lines.append(f"            return {returned}")
     lines.append(f"    return __sct_fallback({given}, __sct_rest, {'{}' if own else '__sct_kw'})")
     text = "\n".join(lines) + "\n"
-    if inlined is None:
+    if inlined is None and record:  # a closure, for ``nonlocal __sct_ran``
+        text = "def __sct_make(__sct_ran):\n" + textwrap.indent(text, "    ") + "    return __sct_call\n"
+        exec(compile(text, codegen.register(text, "dispatch"), "exec"), env)
+        call = env["__sct_make"](-1)
+    elif inlined is None:
         exec(compile(text, codegen.register(text, "dispatch"), "exec"), env)
         call = env["__sct_call"]
     else:
@@ -177,6 +190,13 @@ def dispatcher(variants: list, general, explain, check, *, with_value: bool, has
     if name is not None:
         call.__name__ = call.__qualname__ = name
     return call
+
+
+def ran_cell(call):
+    """The closure cell in which a dispatcher made with ``record=True`` keeps the index of the branch
+    that ran last (-1: none, or the general path since); None for one made without."""
+    names = call.__code__.co_freevars
+    return call.__closure__[names.index("__sct_ran")] if "__sct_ran" in names else None
 
 
 def _fallback(general, names: list):

@@ -117,7 +117,7 @@ def _global_names(code) -> set:
 
 # ---- argument signatures -------------------------------------------------------
 _FLOAT = dispatch.FLOAT  # exactly a Python float: NumPy scalars and 0-d arrays are (0, "f")
-_INT = dispatch.INT  # exactly a Python int: the loop bounds the float pass (sct.unbox) may count on
+_INT = dispatch.INT  # exactly a Python int: the loop bounds the float pass (sct.passes.unbox) may count on
 _ANNOTATED_FLOAT = (0, "annotated")  # a scalar for ``.source``; calls bring their own signature
 ANY = (None, "any", None, containers.UNKNOWN)  # anything: an array, a number or a container (``sct export``)
 
@@ -232,9 +232,77 @@ def callables(params, sig, fn=None) -> dict:
 
 
 def _annotated_signature(fn) -> tuple:
-    """The signature ``.source`` shows: scalars where the parameters are annotated ``float``."""
+    """The generic variant's signature: scalars where the parameters are annotated ``float``, else anything."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return ()
     return tuple(_ANNOTATED_FLOAT if p.annotation in (float, "float") else None for p in params)
+
+
+def float_signature(fn) -> tuple | None:
+    """The signature of a call with Python floats for the parameters annotated ``float`` (``def f(x: float)``):
+    the variant ``.source`` shows before any call. None where no parameter is annotated ``float``."""
+    sig = _annotated_signature(fn)
+    if _ANNOTATED_FLOAT not in sig:
+        return None
+    return tuple(_FLOAT if s == _ANNOTATED_FLOAT else s for s in sig)
+
+
+# ---- saying which variant a listing is ------------------------------------------------
+_KINDS = {"f": "float", "c": "complex", "i": "int", "u": "unsigned int", "b": "bool"}
+
+
+def describe_kind(s) -> str:
+    """One argument's signature in words: ``float``, ``2-d float array``, ``list``, ...
+
+    >>> describe_kind((0, "float")), describe_kind((2, "f")), describe_kind(None)
+    ('float', '2-d float array', 'any array or number')
+    """
+    if s is None:  # what a call never has: the generic variant's, for arrays and numbers
+        return "any array or number"
+    if s == ANY:  # sct export's: containers too
+        return "anything"
+    if s == _FLOAT:
+        return "float"
+    if s == _ANNOTATED_FLOAT:
+        return "any scalar"
+    if len(s) == 2 and isinstance(s[0], int) and isinstance(s[1], str):
+        kind = _KINDS.get(s[1], f"dtype kind {s[1]!r}")
+        if s[0] == 0:
+            return "NumPy float or 0-d array" if s[1] == "f" else kind
+        return f"{s[0]}-d {kind} array"
+    if len(s) > 4 and s[4][:1] == ("object",):  # an object differentiated by: the dict of its attributes
+        return f"{s[4][1].__name__} object"
+    if len(s) > 3:
+        return s[1]  # list, tuple, dict
+    if len(s) == 2 and s[1][:1] == ("callable",):
+        return f"the function {s[1][1]!r}"
+    if len(s) == 2 and s[1][:1] == ("object",):
+        return f"{s[1][1].__name__} object"
+    return "anything"
+
+
+def header(params, sig, generic: bool) -> str:
+    """The comment that opens a listing: which variant it is.
+
+    >>> header(["x", "y"], ((0, "float"), (1, "f")), False)
+    '# variant for x: float, y: 1-d float array'
+    >>> header(["x", "y"], (None, None), True)
+    '# generic variant, for arrays and numbers of any shape'
+    """
+    kinds = [describe_kind(s) for s in sig] + [describe_kind(None)] * (len(params) - len(sig))
+    if generic and all(k == describe_kind(None) for k in kinds):
+        return "# generic variant, for arrays and numbers of any shape"
+    if generic and all(k == describe_kind(ANY) for k in kinds):
+        return "# generic variant, for any arguments, containers too"
+    words = ", ".join(f"{p}: {k}" for p, k in zip(params, kinds))
+    words = "".join(c if c.isprintable() else " " for c in words)  # a class's name is data: one line
+    return f"# generic variant, for {words}" if generic else f"# variant for {words}"
+
+
+def with_header(text: str, line: str) -> str:
+    """``text`` (a generated function) with ``line`` as the first line of its body."""
+    first, _, rest = text.partition("\n")
+    indent = rest[: len(rest) - len(rest.lstrip())] or "    "
+    return f"{first}\n{indent}{line}\n{rest}"

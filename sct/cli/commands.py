@@ -153,7 +153,9 @@ def cmd_dump(args) -> int:
     fn = load(args.target)
     if args.html or args.explain:
         return dump_views(args, fn)
-    text = api.source(fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize)
+    text = api.source(
+        fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize, **chosen_variant(args, fn)
+    )
     if use_color(args.color, sys.stdout):
         text = highlight(text)
     print(text)
@@ -176,7 +178,8 @@ def dump_view_options(dump) -> None:
 
 
 def dump_views(args, fn) -> int:
-    found = explain(fn, wrt=parse_wrt(args.wrt), mode=_MODES[args.mode], optimize=not args.no_optimize)
+    wrt, mode, optimize = parse_wrt(args.wrt), _MODES[args.mode], not args.no_optimize
+    found = explain(fn, wrt=wrt, mode=mode, optimize=optimize, **chosen_variant(args, fn))
     if args.html:
         write(render(found), args.html)
         print(f"wrote {args.html}", file=sys.stderr)
@@ -284,7 +287,7 @@ def cmd_export(args) -> int:
     if out != "-" and Path(out).exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
     command = "sct export " + " ".join(_quote(a) for a in args.argv)
-    text = export_source(fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command)
+    text = export_source(fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command, **chosen_variant(args, fn))
     if out == "-":
         sys.stdout.write(text)
         return 0
@@ -298,6 +301,30 @@ def cmd_export(args) -> int:
 
 def _quote(arg: str) -> str:
     return arg if arg and all(c.isalnum() or c in "/._:,-=" for c in arg) else repr(arg)
+
+
+# ---- which variant dump and export show: --args, --generic ------------------------------------
+def add_variant_options(sub, generic: bool) -> None:
+    """``--args`` (and ``--generic`` where ``generic``): the variant to show or write."""
+    group = sub.add_mutually_exclusive_group()
+    group.add_argument(
+        "--args",
+        metavar="ARGS",
+        help='arguments, as for sct check (e.g. "1.0, 2.0"): the variant for arguments of their kinds',
+    )
+    if generic:
+        group.add_argument(
+            "--generic", action="store_true", help="the generic variant, for arrays and numbers of any shape"
+        )
+
+
+def chosen_variant(args, fn) -> dict:
+    """The keywords of ``sct.source`` (and ``export_source``) that ``--args``/``--generic`` ask for."""
+    if getattr(args, "args", None) is not None:
+        return {"args": tuple(read_arguments(fn, args.args, None))}
+    if getattr(args, "generic", False):
+        return {"generic": True}
+    return {}
 
 
 # ---- the parser and main -------------------------------------------------------------
@@ -332,6 +359,7 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("--no-optimize", action="store_true", help="show the code before the clean-up passes")
     dump.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="auto: only on a terminal")
     dump_view_options(dump)
+    add_variant_options(dump, generic=True)
 
     check = command(
         "check",
@@ -363,6 +391,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--wrt", help=wrt_help + " (default: the first parameter)")
     export.add_argument("-o", "--output", required=True, metavar="OUT.py", help="the file to write ('-': stdout)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.py if it exists")
+    add_variant_options(export, generic=False)
     cli_cache.register(commands, fmt)
     return parser
 

@@ -5,8 +5,9 @@ The generated code names every intermediate value (``l = y * y``, then
 name costs a store and a load, a few nanoseconds against ~20 ns an operation.
 So the variants that gradient objects run on Python floats (where
 :mod:`sct.passes.unbox` proved every value a scalar) write a temporary assigned once
-and read once into the expression that reads it: ``m = 1.0 + y * y``. What
-``.source`` and ``sct dump`` show keeps the names.
+and read once into the expression that reads it: ``m = 1.0 + y * y``. The
+generic variant (``sct dump --generic``) keeps the names; ``.source`` shows
+the code a call ran, fused.
 
 A temporary moves only where that changes nothing but when it is computed:
 its expression calls only pure functions, nothing between its assignment and

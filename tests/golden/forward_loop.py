@@ -1,4 +1,5 @@
 def jvp_golden_loop(x, n, dot_x):
+    # variant for x: float, n: any array or number
     s = 0.0
     dot_s = 0.0
     stop = False

@@ -1,4 +1,5 @@
 def jvp_golden_seed(x, y, dot_y):
+    # variant for x: float, y: float
     a = -y
     dot_a = -dot_y
     b = np.exp(a)

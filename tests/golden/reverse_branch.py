@@ -1,4 +1,5 @@
 def grad_branch(x, y, delta_out=1.0):
+    # generic variant, for arrays and numbers of any shape
     # forward
     if x > 0.0:
         z = x * y

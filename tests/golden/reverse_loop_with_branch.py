@@ -1,4 +1,5 @@
 def grad_loop_with_branch(x, delta_out=1.0):
+    # generic variant, for arrays and numbers of any shape
     # forward
     x_stack = []
     for i in range(200):
