@@ -29,7 +29,8 @@ PRELUDE = """\
 import json, sys
 import numpy as np
 import sct
-from sct import api, cache, pipeline
+from sct import api, pipeline
+from sct.backend import cache
 
 
 def plain(v):
@@ -385,7 +386,7 @@ def test_a_changed_rule_or_version_is_never_served_stale(tmp_path):
 RACE = """\
 import os, time
 import main
-from sct import variants
+from sct.backend import variants
 
 x = np.linspace(0.1, 1.0, 5)
 gradient = sct.grad(main.f)

@@ -136,7 +136,7 @@ def _file_digest(path: str) -> str:
 def versions() -> tuple:
     """sct's own source (each file's path, size and mtime) and the versions of what it generates code with."""
     if not _VERSION:
-        root = os.path.dirname(os.path.abspath(__file__))
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package sct, all of it
         h = hashlib.blake2b(digest_size=20)
         folders = [root]
         while folders:  # sorted, so the same files give the same digest
