@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import containers, dispatch
+from . import backends, containers, dispatch
 from .anf_functions import is_function
 from .parse import is_plain_wrapper
 
@@ -151,6 +151,9 @@ def _describe(a):
         ranks = {np.ndim(v) if isinstance(v, np.ndarray | float) else None for v in items}
         kind = "dict" if isinstance(a, dict) else "tuple" if isinstance(a, tuple) else "list"
         return (None, kind, ranks.pop() if len(ranks) == 1 else None, containers.describe(a))
+    foreign = backends.describe(a)  # Dask, PyTorch, array_api_strict...: their own variants (sct.backends)
+    if foreign is not None:
+        return foreign
     if is_function(a):  # calls of it are compiled for it: a variant per function (sct.anf_functions)
         return (None, ("callable", Callee(a)))
     if a is not None and not isinstance(a, str | bytes):  # an object: its methods are its class's

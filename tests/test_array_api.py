@@ -1,0 +1,152 @@
+"""Gradients on arrays of array API libraries (array_api_strict; PyTorch CPU where installed).
+
+The generated code is NumPy's, written against the arguments' namespace; where it needs a
+function outside the standard, compiling raises a BackendError naming it and the namespace.
+"""
+
+import numpy as np
+import pytest
+from conftest import numeric_grad
+
+import sct
+from sct.backends import BackendError
+
+xps = pytest.importorskip("array_api_strict")
+pytest.importorskip("array_api_compat")
+
+
+def mlp(W1, b1, W2, b2, x, y):
+    h1 = np.tanh(x @ W1 + b1)
+    h2 = 1.0 / (1.0 + np.exp(-(h1 @ W2 + b2)))
+    return np.mean((h2 - y) ** 2)
+
+
+def rnn(Wx, Wh, b, h0, xs):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t, ...] @ Wx + h @ Wh + b)
+    return np.sum(h**2)
+
+
+def mixed(x, a):
+    """Reductions by axis, a Python float, maximum, sqrt, log1p, transpose and broadcasting."""
+    s = np.sum(x * a, axis=0) + np.mean(x, axis=1)[0]
+    return np.mean(np.sqrt(np.maximum(s, 0.0) + 1.0) + np.log1p(x.T @ x)) * a
+
+
+def mlp_args(rng):
+    return (
+        rng.standard_normal((4, 5)),
+        rng.standard_normal(5),
+        rng.standard_normal((5, 3)),
+        rng.standard_normal(3),
+        rng.standard_normal((6, 4)),
+        rng.standard_normal((6, 3)),
+    )
+
+
+def rnn_args(rng):
+    return (
+        rng.standard_normal((3, 5)),
+        rng.standard_normal((5, 5)) / 3,
+        rng.standard_normal(5),
+        np.zeros((2, 5)),
+        rng.standard_normal((4, 2, 3)),
+    )
+
+
+def _libraries():
+    found = [pytest.param(xps.asarray, id="array_api_strict")]
+    try:
+        import torch
+
+        found.append(pytest.param(torch.asarray, id="torch"))
+    except ImportError:
+        pass
+    return found
+
+
+LIBRARIES = _libraries()
+
+
+def as_numpy(value):
+    return np.from_dlpack(value)
+
+
+@pytest.mark.parametrize("convert", LIBRARIES)
+@pytest.mark.parametrize(("fn", "make", "n"), [(mlp, mlp_args, 4), (rnn, rnn_args, 3)], ids=["mlp", "rnn"])
+def test_same_gradients_as_numpy_and_central_differences(convert, fn, make, n, rng):
+    args = make(rng)
+    wrt = tuple(range(n))
+    expected = sct.grad(fn, wrt=wrt)(*args)
+    got = sct.grad(fn, wrt=wrt)(*[convert(a) for a in args])
+    namespace = type(convert(args[0]))
+    for g, e, a in zip(got, expected, args):
+        assert type(g) is namespace  # computed by the library, not converted to NumPy
+        assert as_numpy(g).shape == np.shape(a)
+        np.testing.assert_allclose(as_numpy(g), e, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(as_numpy(got[0]), numeric_grad(fn, args, 0), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("convert", LIBRARIES)
+def test_reductions_floats_and_methods(convert, rng):
+    x, a = rng.standard_normal((3, 3)), 0.7
+    value, (gx, ga) = sct.value_and_grad(mixed, wrt=(0, 1))(convert(x), a)
+    e_value, (e_x, e_a) = sct.value_and_grad(mixed, wrt=(0, 1))(x, a)
+    assert float(value) == pytest.approx(e_value, rel=1e-12)
+    np.testing.assert_allclose(as_numpy(gx), e_x, rtol=1e-12)
+    assert float(ga) == pytest.approx(e_a, rel=1e-12)
+    assert float(ga) == pytest.approx(numeric_grad(mixed, (x, a), 1), rel=1e-6)
+
+
+def test_generated_source_is_written_against_xp(rng):
+    from sct import api
+    from sct.variants import signature
+
+    args = [xps.asarray(a) for a in mlp_args(rng)]
+    source = api.compiled(mlp, [0, 1], signature(args), many=True).source
+    code = [line for line in source.splitlines() if not line.strip().startswith("#")]
+    assert "xp.tanh(" in source and "xp.exp(" in source and not any("np." in line for line in code)
+    assert "unbroadcast(" in source  # NumPy's helpers, bound to their xp versions
+    numpy_source = api.compiled(mlp, [0, 1], signature(mlp_args(rng)), many=True).source
+    comments = [line for line in numpy_source.splitlines() if line.strip().startswith("#")]
+    assert comments == [line for line in source.splitlines() if line.strip().startswith("#")]  # statement by statement
+    assert len(numpy_source.splitlines()) == len(source.splitlines())
+
+
+def test_numpy_arguments_keep_their_variants_after_another_library(rng):
+    args = mlp_args(rng)
+    grad = sct.grad(mlp)
+    first = grad(*args)
+    grad(*[xps.asarray(a) for a in args])
+    again = grad(*args)
+    assert type(again) is np.ndarray
+    np.testing.assert_array_equal(first, again)
+    assert "xp." not in grad.source
+
+
+def cumulative(x):
+    return np.sum(np.cumprod(x))
+
+
+def test_function_outside_the_standard_is_a_typed_error(rng):
+    x = xps.asarray(rng.standard_normal(4))
+    with pytest.raises(BackendError, match=r"(?s)array_api_strict.*np\.cumprod"):
+        sct.grad(cumulative)(x)
+
+
+def test_mixing_numpy_and_another_library_is_refused(rng):
+    torch = pytest.importorskip("torch")
+    x = torch.asarray(rng.standard_normal(3))
+    with pytest.raises(BackendError, match="mix NumPy arrays"):
+        sct.grad(lambda x, y: np.sum(x * y))(x, rng.standard_normal(3))
+
+
+def test_integer_arrays_are_refused():
+    with pytest.raises(sct.SctError, match="integer"):
+        sct.grad(lambda x: np.sum(x * 2.0))(xps.asarray([1, 2, 3]))
+
+
+def test_vector_valued_function_is_refused_without_converting(rng):
+    with pytest.raises(sct.SctError, match="shape"):
+        sct.value_and_grad(lambda x: x * 2.0)(xps.asarray(rng.standard_normal(3)))
