@@ -366,6 +366,9 @@ def _rewritten(node, state):
     """``node`` written against the namespace (a new node, or ``node`` changed in place)."""
     name, problems = state.name, state.problems
     if isinstance(node, gast.Call):
+        if isinstance(node.func, gast.Name) and node.func.id == "float" and len(node.args) == 1:
+            node.func = _helper(state.helper("as_float"))  # float() would compute a lazy array
+            return node
         func = _np_attribute(node.func)
         if func is not None:
             return _call(node, func, state)

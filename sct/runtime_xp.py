@@ -157,6 +157,11 @@ def like(g, x):
     return g
 
 
+def as_float(x):
+    """``float(x)`` in generated code: an array stays a (0-d) array, so a lazy one is not computed."""
+    return x if hasattr(x, "shape") else float(x)
+
+
 def grad_like(g, x):
     """A gradient as ``sct.grad`` returns it: on these arrays, as computed (no ``float()``, which would force it)."""
     return g
@@ -180,6 +185,7 @@ HELPERS = {
         detached,
         like,
         grad_like,
+        as_float,
     )
 }
 _BOUND: dict = {}
