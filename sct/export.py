@@ -21,9 +21,11 @@ import ast
 import builtins
 import inspect
 import math
+import re
 import textwrap
 import types
 
+import gast
 import numpy as np
 
 from . import __version__, api, codegen
@@ -37,10 +39,13 @@ class ExportError(SctError):
     """The gradient refers to something that cannot be written into a module."""
 
 
-def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None) -> str:
+def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None, xp: bool = False) -> str:
     """The text of a standalone module computing the gradient of ``fn`` by ``wrt``.
 
-    ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring.
+    ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring. ``xp``: the module is
+    generic in an array namespace, its module global ``xp`` (NumPy unless the user sets another,
+    ``module.xp = array_api_compat.array_namespace(x)``): its calls are the array API's
+    (:mod:`sct.backends`), its helpers those of :mod:`sct.runtime_xp`.
     """
     fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
     positions, many = api.resolve_wrt(fn, wrt)
@@ -48,10 +53,13 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     sig = tuple(ANY if s is None else s for s in api._annotated_signature(fn))
     variant = api.compiled(fn, positions, sig, many=many)
     source = _shaped_seed(variant.source)
+    helpers = variant.helpers
+    if xp:
+        source, helpers = _generic(source, helpers)
     tree = ast.parse(source)
     generated = tree.body[0]
-    scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
-    writer = _Writer()
+    scopes = [helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
+    writer = _Writer(xp)
     writer.require(free_names(tree), scopes, where=f"the gradient of {fn.__name__}")
     params = variant.params
     wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
@@ -118,11 +126,31 @@ def free_names(tree) -> list[str]:
 
 
 # ---- writing out what the code needs ----------------------------------------------------
+def _generic(source: str, helpers: dict) -> tuple[str, dict]:
+    """``source`` written against a module global ``xp`` (:func:`sct.backends.retarget`), and the helpers it binds."""
+    from . import backends, runtime_xp
+
+    commented = re.sub(r"^(\s*)# (.*)$", lambda m: f"{m[1]}{codegen._COMMENT}({m[2]!r})", source, flags=re.M)
+    fn = gast.parse(commented).body[0]
+    helpers = dict(helpers)
+    name = backends.retarget(fn, helpers, None)
+    if name != "xp":
+        raise ExportError("the gradient uses the name 'xp' itself; rename it to export a module generic in xp")
+    text = codegen.unparse(fn)
+    return text, {**helpers, "xp": runtime_xp}  # xp: the module global, written as an import below
+
+
 class _Writer:
-    def __init__(self):
+    def __init__(self, xp: bool = False):
         self.bound = {}  # name -> the object written under it
         self.imports = ["import numpy as np"]
         self.bound["np"] = np
+        self.generic = xp
+        if xp:  # the namespace: NumPy (2.x implements the array API) until the user sets another
+            self.imports.append("import numpy as xp  # the array namespace: set module.xp to another")
+            from . import runtime_xp
+
+            self.bound["xp"] = runtime_xp
         self.values, self.functions = [], []
 
     @property
@@ -141,6 +169,8 @@ class _Writer:
 
     def define(self, name: str, obj, where: str):
         if name in self.bound:
+            if name == "xp" and self.generic:  # the helpers' own global xp: the module's
+                return
             if self.bound[name] is not obj:
                 raise ExportError(f"{where} uses {name!r} for two different objects; rename one of them")
             return

@@ -59,6 +59,20 @@ def unbroadcast(g, x):
     return g if tuple(g.shape) == target else xp.reshape(g, target)
 
 
+def left_part(g, a, b):
+    """The gradient of ``a + b`` with respect to ``a``: its items' share if the ``+`` joined sequences."""
+    if isinstance(a, list | tuple):
+        return list(g[: len(a)])
+    return unbroadcast(g, a)
+
+
+def right_part(g, a, b):
+    """The gradient of ``a + b`` with respect to ``b``."""
+    if isinstance(b, list | tuple):
+        return list(g[len(g) - len(b) :])
+    return unbroadcast(g, b)
+
+
 def matmul_grad_left(g, a, b):
     """d(a @ b)/da applied to ``g``, for any ranks."""
     if ndim(b) == 1:
@@ -174,6 +188,8 @@ HELPERS = {
         size,
         ndim,
         unbroadcast,
+        left_part,
+        right_part,
         matmul_grad_left,
         matmul_grad_right,
         transpose,

@@ -150,3 +150,42 @@ def test_integer_arrays_are_refused():
 def test_vector_valued_function_is_refused_without_converting(rng):
     with pytest.raises(sct.SctError, match="shape"):
         sct.value_and_grad(lambda x: x * 2.0)(xps.asarray(rng.standard_normal(3)))
+
+
+def test_export_xp_writes_a_module_generic_in_xp(tmp_path, rng):
+    import importlib.util
+
+    import array_api_compat
+
+    from sct.cli import main
+
+    source = tmp_path / "model.py"
+    source.write_text(
+        "import numpy as np\n\n\ndef mlp(W1, b1, W2, b2, x, y):\n"
+        "    h1 = np.tanh(x @ W1 + b1)\n"
+        "    h2 = 1.0 / (1.0 + np.exp(-(h1 @ W2 + b2)))\n"
+        "    return np.mean((h2 - y) ** 2)\n"
+    )
+    out = tmp_path / "mlp_grad.py"
+    assert main(["export", f"{source}:mlp", "--wrt", "W1,b1", "--xp", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "xp.tanh(" in text and "import sct" not in text
+    spec = importlib.util.spec_from_file_location("mlp_grad", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = mlp_args(rng)
+    expected = sct.grad(mlp, wrt=(0, 1))(*args)
+    for g, e in zip(module.gradient(*args), expected):  # xp is NumPy until set
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+    converted = [xps.asarray(a) for a in args]
+    module.xp = array_api_compat.array_namespace(converted[0])
+    for g, e in zip(module.gradient(*converted), expected):
+        assert type(g) is type(converted[0])
+        np.testing.assert_allclose(np.from_dlpack(g), e, rtol=1e-12)
+
+
+def test_export_xp_refuses_what_is_outside_the_standard():
+    from sct.export import export_source
+
+    with pytest.raises(BackendError, match=r"np\.cumprod"):
+        export_source(cumulative, xp=True)
