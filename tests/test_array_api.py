@@ -189,3 +189,16 @@ def test_export_xp_refuses_what_is_outside_the_standard():
 
     with pytest.raises(BackendError, match=r"np\.cumprod"):
         export_source(cumulative, xp=True)
+
+
+def test_docs_backends_array_api_example_runs(tmp_path):
+    import re
+    import runpy
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "backends.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "array_api_strict" in b)
+    path = tmp_path / "backends_example.py"
+    path.write_text(block)
+    found = runpy.run_path(str(path))
+    assert type(found["dW1"]) is type(found["args"][0]) and tuple(found["db1"].shape) == (5,)
