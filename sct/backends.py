@@ -393,7 +393,14 @@ def _call(node, func: str, state):
         return node
     target = FUNCTIONS[func]
     node.func = _xp(state.name, target)
+    if target in _FLOAT64 and not any(k.arg == "dtype" for k in node.keywords) and len(node.args) <= _FLOAT64[target]:
+        node.keywords.append(gast.keyword(arg="dtype", value=_xp(state.name, "float64")))  # NumPy's default
     return _keywords(node, target)
+
+
+# Creation functions whose NumPy default dtype is float64 (the standard leaves it to the library: PyTorch's is
+# float32), with how many positional operands NumPy takes before its dtype: with more, a dtype was given.
+_FLOAT64 = {"zeros": 1, "ones": 1, "empty": 1, "eye": 3, "linspace": 3}
 
 
 def _keywords(node, target: str):

@@ -112,6 +112,28 @@ def outer(a, b):
     return xp.reshape(a, (-1, 1)) * xp.reshape(b, (1, -1))
 
 
+def _join_layout(xs, how, axis):
+    """The shape each item of ``xs`` has inside ``np.concatenate``/``np.stack(xs, axis)``, and the joined axis."""
+    if how == "concatenate" and axis is None:
+        return [(size(x),) for x in xs], 0
+    if how == "stack":
+        shapes = [shape(x) for x in xs]
+        axis = axis % (len(shapes[0]) + 1)
+        return [s[:axis] + (1,) + s[axis:] for s in shapes], axis
+    if how == "concatenate":
+        return [shape(x) for x in xs], axis
+    raise TypeError(f"np.{how} has no array API form")
+
+
+def join_part(g, xs, how, axis, i):
+    """Item ``i``'s share of ``g``, the gradient of ``np.<how>(xs, axis)``, in the shape of ``xs[i]``."""
+    shapes, axis = _join_layout(xs, how, axis)
+    start = sum(s[axis] for s in shapes[:i])
+    index = [slice(None)] * len(shapes[i])
+    index[axis] = slice(start, start + shapes[i][axis])
+    return xp.reshape(g[tuple(index)], shape(xs[i]))
+
+
 def zeros_like(x):
     """A zero gradient with the structure of ``x`` (lists for tuples, so it can be updated)."""
     if isinstance(x, float | int | str | bytes | type(None)):
@@ -195,6 +217,7 @@ HELPERS = {
         transpose,
         swapaxes,
         outer,
+        join_part,
         zeros_like,
         copied,
         fresh_copy,

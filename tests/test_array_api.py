@@ -202,3 +202,16 @@ def test_docs_backends_array_api_example_runs(tmp_path):
     path.write_text(block)
     found = runpy.run_path(str(path))
     assert type(found["dW1"]) is type(found["args"][0]) and tuple(found["db1"].shape) == (5,)
+
+
+def padded(x):
+    z = np.zeros(2)
+    return np.sum(np.concatenate([x, z]) * np.linspace(0.1, 0.7, 5))
+
+
+def test_creation_functions_are_float64_as_in_numpy(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal(3)
+    got = sct.grad(padded)(torch.asarray(x))
+    assert got.dtype == torch.float64  # torch's own default, float32, would round 0.1
+    np.testing.assert_allclose(got.numpy(), sct.grad(padded)(x), rtol=1e-15)  # torch.linspace: within an ulp
