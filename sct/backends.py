@@ -240,7 +240,7 @@ _RENAMED = {
 }
 FUNCTIONS = {**{n: n for n in _SAME}, **_RENAMED}
 HELPERS = {"shape": "shape", "size": "size", "ndim": "ndim", "transpose": "transpose", "swapaxes": "swapaxes"}
-HELPERS["outer"] = "outer"
+HELPERS.update({"outer": "outer", "dot": "dot"})
 # Parameters NumPy takes by position that the standard takes by keyword only (after the array).
 _KEYWORDS = {
     **dict.fromkeys(("sum", "mean", "prod", "max", "min", "all", "any", "argmax", "argmin"), ("axis",)),
@@ -372,6 +372,9 @@ def _rewritten(node, state):
         func = _np_attribute(node.func)
         if func is not None:
             return _call(node, func, state)
+        if isinstance(node.func, gast.Attribute) and node.func.attr == "reshape" and _np_attribute(node.func) is None:
+            shape = node.args[0] if len(node.args) == 1 else gast.Tuple(elts=list(node.args), ctx=gast.Load())
+            return gast.Call(func=_xp(name, "reshape"), args=[node.func.value, shape], keywords=node.keywords)
         if isinstance(node.func, gast.Attribute) and node.func.attr in _METHODS and _np_attribute(node.func) is None:
             method = node.func.attr  # a.sum(axis=0) -> xp.sum(a, axis=0): the standard's arrays have no such methods
             call = gast.Call(func=_xp(name, method), args=[node.func.value, *node.args], keywords=node.keywords)
@@ -392,10 +395,21 @@ def _call(node, func: str, state):
     if func not in FUNCTIONS:  # reported where its np.<func> is visited
         return node
     target = FUNCTIONS[func]
+    if target in _REDUCTIONS and len(node.args) == 1 and not node.keywords and _number(node.args[0]):
+        return node.args[0]  # np.sum(1.0) is 1.0; the standard's sum takes arrays only
     node.func = _xp(state.name, target)
     if target in _FLOAT64 and not any(k.arg == "dtype" for k in node.keywords) and len(node.args) <= _FLOAT64[target]:
         node.keywords.append(gast.keyword(arg="dtype", value=_xp(state.name, "float64")))  # NumPy's default
     return _keywords(node, target)
+
+
+_REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min"})
+
+
+def _number(node) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub | gast.UAdd):
+        node = node.operand
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float)
 
 
 # Creation functions whose NumPy default dtype is float64 (the standard leaves it to the library: PyTorch's is

@@ -95,6 +95,29 @@ def matmul_grad_right(g, a, b):
     return unbroadcast(xp.matmul(xp.matrix_transpose(a), g), b)
 
 
+def dot(a, b):
+    """``np.dot(a, b)`` for operands of up to two dimensions (a matrix product, or a product by a scalar)."""
+    if ndim(a) == 0 or ndim(b) == 0:
+        return a * b
+    if ndim(a) > 2 or ndim(b) > 2:
+        raise TypeError("np.dot of an array of more than two dimensions has no array API form; use np.matmul")
+    return xp.matmul(a, b)
+
+
+def dot_grad_left(g, a, b):
+    """d np.dot(a, b) / da applied to ``g``."""
+    if ndim(a) == 0 or ndim(b) == 0:
+        return xp.sum(g * b) if ndim(a) == 0 else g * b
+    return matmul_grad_left(g, a, b)
+
+
+def dot_grad_right(g, a, b):
+    """d np.dot(a, b) / db applied to ``g``."""
+    if ndim(a) == 0 or ndim(b) == 0:
+        return xp.sum(g * a) if ndim(b) == 0 else g * a
+    return matmul_grad_right(g, a, b)
+
+
 def transpose(x, axes=None):
     """``np.transpose(x, axes)``: the axes reversed where none are given."""
     return xp.permute_dims(x, tuple(range(ndim(x)))[::-1] if axes is None else tuple(axes))
@@ -214,6 +237,9 @@ HELPERS = {
         right_part,
         matmul_grad_left,
         matmul_grad_right,
+        dot,
+        dot_grad_left,
+        dot_grad_right,
         transpose,
         swapaxes,
         outer,

@@ -215,3 +215,24 @@ def test_creation_functions_are_float64_as_in_numpy(rng):
     got = sct.grad(padded)(torch.asarray(x))
     assert got.dtype == torch.float64  # torch's own default, float32, would round 0.1
     np.testing.assert_allclose(got.numpy(), sct.grad(padded)(x), rtol=1e-15)  # torch.linspace: within an ulp
+
+
+def _corpus():
+    from functions import ARRAY_CASES
+
+    return [pytest.param(fn, shapes, id=f"{fn.__name__}-{k}") for k, (fn, shapes) in enumerate(ARRAY_CASES)]
+
+
+@pytest.mark.parametrize("convert", LIBRARIES)
+@pytest.mark.parametrize(("fn", "shapes"), _corpus())
+def test_corpus_gives_numpys_numbers_or_a_backend_error(convert, fn, shapes, rng):
+    """tests/functions.py's array cases: on another library, NumPy's gradients, or a BackendError; never others."""
+    args = [rng.standard_normal(s) + (1.5 if fn.__name__ == "unary_chain" else 0.0) for s in shapes]
+    wrt = tuple(range(len(args)))
+    expected = sct.grad(fn, wrt=wrt)(*args)
+    try:
+        got = sct.grad(fn, wrt=wrt)(*[convert(a) for a in args])
+    except BackendError:
+        return
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(np.from_dlpack(g) if hasattr(g, "shape") else g, e, rtol=1e-12, atol=1e-14)
