@@ -485,6 +485,7 @@ class _Differentiated:
         ``UnboundLocalError``, say, that the generated code met as a ``None``) is
         the one Python would raise, so it is the one to see.
         """
+        backends.check_failure(args, exc)  # another library's arrays: its error, typed (fn is not run on them)
         try:
             out = self.fn(*args)
             out = out[0] if self.has_aux else out

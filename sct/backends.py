@@ -115,6 +115,20 @@ def check_scalar(fn_name: str, out) -> bool:
     return True
 
 
+def check_failure(args, exc) -> None:
+    """Where generated code failed on another library's arrays: raise a BackendError that says so."""
+    kinds = {type(a) for a in args if describe_value(a) is not None}
+    if not kinds:
+        return
+    names = ", ".join(sorted(f"{k.__module__}.{k.__name__}" for k in kinds))
+    raise BackendError(
+        f"the gradient's code failed on arrays of type {names}: {type(exc).__name__}: {exc}\n"
+        "(the array API standard asks more than NumPy in places: arrays where NumPy takes Python numbers, "
+        "no arithmetic on booleans, an index for every axis); pass NumPy arrays, or write the function "
+        "so that the standard's functions take arrays"
+    ) from exc
+
+
 def describe_value(value):
     kind = type(value)
     if kind.__module__.partition(".")[0] in LIBRARIES or hasattr(kind, "__array_namespace__"):

@@ -236,3 +236,47 @@ def test_corpus_gives_numpys_numbers_or_a_backend_error(convert, fn, shapes, rng
         return
     for g, e in zip(got, expected):
         np.testing.assert_allclose(np.from_dlpack(g) if hasattr(g, "shape") else g, e, rtol=1e-12, atol=1e-14)
+
+
+def _converted(args, convert):
+    return [a if isinstance(a, float) else convert(a) for a in args]
+
+
+@pytest.mark.parametrize("convert", LIBRARIES)
+@pytest.mark.parametrize("control", [(), ("if", "for", "while")], ids=["straight", "control"])
+def test_random_programs_give_numpys_numbers_or_a_backend_error(convert, control):
+    """Random programs (tests/programs.py) on another library's arrays: NumPy's value and gradients, the
+    arguments unchanged; or a BackendError. Never other numbers."""
+    import programs as P
+    from hypothesis import assume, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=25)
+    @given(P.programs(control=control), st.integers(0, 2**32 - 1))
+    def check(program, seed):
+        f, args, value, _ = P.sample(program, seed)
+        assume(any(not isinstance(a, float) for a in args))
+        wrt = tuple(range(len(args)))
+        with np.errstate(all="ignore"):
+            expected_value, expected = sct.value_and_grad(f, wrt=wrt)(*args)
+        assume(all(np.all(np.isfinite(g)) for g in expected))
+        converted = _converted(args, convert)
+        before = [np.from_dlpack(a).copy() if hasattr(a, "shape") else a for a in converted]
+        try:
+            got_value, got = sct.value_and_grad(f, wrt=wrt)(*converted)
+        except (BackendError, AttributeError):  # AttributeError: a Python float where the standard wants an array
+            return
+        for a, b in zip(converted, before):
+            np.testing.assert_array_equal(np.from_dlpack(a) if hasattr(a, "shape") else a, b)
+        np.testing.assert_allclose(
+            np.from_dlpack(got_value) if hasattr(got_value, "shape") else got_value,
+            expected_value,
+            rtol=1e-10,
+            atol=1e-12,
+        )
+        for g, e in zip(got, expected):
+            g = np.from_dlpack(g) if hasattr(g, "shape") else g
+            assert np.shape(g) == np.shape(e)
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-11)
+
+    check()
