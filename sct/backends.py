@@ -35,8 +35,7 @@ class BackendError(SctError):
 # ---- describing arguments ------------------------------------------------------------------------
 def describe(a):
     """``(ndim, ("array", kind, name))`` for an array of another library; None for anything else."""
-    kind = type(a)
-    if kind.__module__.partition(".")[0] not in LIBRARIES and not hasattr(kind, "__array_namespace__"):
+    if describe_value(a) is None:
         return None
     if not (hasattr(a, "shape") and hasattr(a, "dtype")):
         return None
@@ -130,8 +129,10 @@ def check_failure(args, exc) -> None:
 
 
 def describe_value(value):
+    """The type of ``value`` where it is another library's array (not NumPy's), else None."""
     kind = type(value)
-    if kind.__module__.partition(".")[0] in LIBRARIES or hasattr(kind, "__array_namespace__"):
+    top = kind.__module__.partition(".")[0]
+    if top in LIBRARIES or top != "numpy" and hasattr(kind, "__array_namespace__"):
         return kind
     return None
 
@@ -254,7 +255,7 @@ _RENAMED = {
 }
 FUNCTIONS = {**{n: n for n in _SAME}, **_RENAMED}
 HELPERS = {"shape": "shape", "size": "size", "ndim": "ndim", "transpose": "transpose", "swapaxes": "swapaxes"}
-HELPERS.update({"outer": "outer", "dot": "dot"})
+HELPERS.update({"outer": "outer", "dot": "dot", "full_like": "full_like"})
 # Parameters NumPy takes by position that the standard takes by keyword only (after the array).
 _KEYWORDS = {
     **dict.fromkeys(("sum", "mean", "prod", "max", "min", "all", "any", "argmax", "argmin"), ("axis",)),

@@ -95,6 +95,14 @@ def matmul_grad_right(g, a, b):
     return unbroadcast(xp.matmul(xp.matrix_transpose(a), g), b)
 
 
+def full_like(x, fill):
+    """``np.full_like(x, fill)``; ``fill`` may be a 0-d array (the standard's ``full_like`` takes Python numbers only,
+    and Dask's would compute a lazy one inside each task)."""
+    if not hasattr(fill, "shape"):
+        return xp.full_like(x, fill)
+    return xp.zeros_like(x) + xp.astype(fill, x.dtype)
+
+
 def dot(a, b):
     """``np.dot(a, b)`` for operands of up to two dimensions (a matrix product, or a product by a scalar)."""
     if ndim(a) == 0 or ndim(b) == 0:
@@ -237,6 +245,7 @@ HELPERS = {
         right_part,
         matmul_grad_left,
         matmul_grad_right,
+        full_like,
         dot,
         dot_grad_left,
         dot_grad_right,

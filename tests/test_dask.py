@@ -104,7 +104,7 @@ def test_unknown_chunk_sizes_are_refused_not_guessed(client, rng):
     dX = da.from_array(X, chunks=(50, 4))
     kept = dX[dX[:, 0] > -10.0]  # every row, but Dask cannot know how many
     dy = da.from_array(y, chunks=50)[dX[:, 0] > -10.0]
-    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+    with pytest.raises(sct.backends.BackendError, match="compute_chunk_sizes"):
         sct.grad(logistic)(w, kept, dy)
 
 
@@ -118,3 +118,37 @@ def test_example_runs_small(client):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "matches NumPy" in done.stdout
+
+
+def test_random_programs_are_lazy_and_give_numpys_numbers():
+    """Random programs (tests/programs.py) over Dask arrays: nothing computed while the gradient is built,
+    then NumPy's value and gradients (the synchronous scheduler: the cluster tests are above)."""
+    import programs as P
+    from hypothesis import assume, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=30)
+    @given(P.programs(control=("if", "for")), st.integers(0, 2**32 - 1))
+    def check(program, seed):
+        f, args, value, _ = P.sample(program, seed)
+        assume(any(not isinstance(a, float) for a in args))
+        wrt = tuple(range(len(args)))
+        with np.errstate(all="ignore"):
+            expected_value, expected = sct.value_and_grad(f, wrt=wrt)(*args)
+        assume(all(np.all(np.isfinite(g)) for g in expected))
+        # 0-d arrays stay NumPy's: math.sin(x) of a 0-d Dask array computes it, in the function as written
+        lazy = [da.from_array(a, chunks=2) if np.ndim(a) else a for a in args]
+        assume(any(isinstance(a, da.Array) for a in lazy))
+        try:
+            with dask.config.set(scheduler=refuse):
+                got_value, got = sct.value_and_grad(f, wrt=wrt)(*lazy)
+        except (sct.backends.BackendError, AttributeError):  # AttributeError: xp.sum(a Python float)
+            return
+        with np.errstate(all="ignore"):
+            got_value, got = dask.compute(got_value, got, scheduler="synchronous")
+        np.testing.assert_allclose(got_value, expected_value, rtol=1e-10, atol=1e-12)
+        for g, e in zip(got, expected):
+            assert np.shape(g) == np.shape(e)
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-11)
+
+    check()
