@@ -280,3 +280,20 @@ def test_random_programs_give_numpys_numbers_or_a_backend_error(convert, control
             np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-11)
 
     check()
+
+
+def tanh_energy(x):
+    return np.sum(np.tanh(x) ** 2)
+
+
+@pytest.mark.parametrize("convert", LIBRARIES)
+def test_vjp_jvp_and_grad_of_grad(convert):
+    x = np.array([0.3, -0.2, 0.5])
+    v = convert(x)
+    for op in (
+        lambda a: sct.jvp(tanh_energy, (a,), (a,))[1],
+        lambda a: sct.vjp(tanh_energy, a)[1](1.0)[0],
+        lambda a: sct.grad(lambda y: np.sum(sct.grad(tanh_energy)(y) * y))(a),
+    ):
+        got, expected = op(v), op(x)
+        np.testing.assert_allclose(np.from_dlpack(got), expected, rtol=1e-12)
