@@ -5,7 +5,8 @@
 For each library that is installed and sees a CUDA device, the arguments are moved to the GPU
 and ``sct.grad`` runs the generated code against the library's array API namespace. Each
 gradient is checked against NumPy's on the CPU, then timed (best of R, synchronised).
-Where there is no GPU, or neither library, it says so and exits 0.
+Where there is no GPU, or neither library, it says so and exits 0. ``--cpu`` runs the same
+checks on PyTorch CPU tensors (what the test suite does, to keep this script working).
 """
 
 import argparse
@@ -35,11 +36,13 @@ def rnn_xp(Wx, Wh, b, h0, xs):
 WORKLOADS = [("mlp", mlp, mlp_args, 6), ("rnn", rnn_xp, rnn_args, 3)]
 
 
-def _torch():
+def _torch(device="cuda"):
     try:
         import torch
     except ImportError:
         return None
+    if device == "cpu":  # the script's own check, where there is no GPU
+        return ("torch (CPU)", torch.asarray, lambda: None, lambda a: a.numpy())
     if not torch.cuda.is_available():
         return None
     return ("torch", lambda a: torch.asarray(a, device="cuda"), torch.cuda.synchronize, lambda a: a.cpu().numpy())
@@ -71,8 +74,9 @@ def best_of(run, sync, repeats):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--cpu", action="store_true", help="PyTorch CPU tensors instead (to check this script)")
     args = parser.parse_args()
-    libraries = [lib for lib in (_cupy(), _torch()) if lib is not None]
+    libraries = [lib for lib in ((_torch("cpu"),) if args.cpu else (_cupy(), _torch())) if lib is not None]
     if not libraries:
         print("skipped: no CUDA GPU visible to CuPy or PyTorch (or neither is installed)")
         return 0

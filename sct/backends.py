@@ -39,9 +39,16 @@ def describe(a):
         return None
     if not (hasattr(a, "shape") and hasattr(a, "dtype")):
         return None
-    xp = namespace_of(a)
-    _NAMESPACES[xp.__name__] = xp
-    return (len(a.shape), ("array", _kind(xp, a.dtype), xp.__name__))
+    key = (type(a), a.dtype)
+    kind = _KINDS.get(key)
+    if kind is None:  # array_namespace and isdtype cost more than a small gradient: once per type and dtype
+        xp = namespace_of(a)
+        _NAMESPACES[xp.__name__] = xp
+        kind = _KINDS[key] = ("array", _kind(xp, a.dtype), xp.__name__)
+    return (len(a.shape), kind)
+
+
+_KINDS: dict = {}  # (array type, dtype) -> the kind describe gives
 
 
 def namespace_of(*arrays):

@@ -297,3 +297,19 @@ def test_vjp_jvp_and_grad_of_grad(convert):
     ):
         got, expected = op(v), op(x)
         np.testing.assert_allclose(np.from_dlpack(got), expected, rtol=1e-12)
+
+
+def test_gpu_script_skips_without_a_gpu_and_checks_on_cpu():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pytest.importorskip("torch")
+    done = subprocess.run(
+        [sys.executable, str(script), "--cpu", "--repeats", "1"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| mlp | torch (CPU) |" in done.stdout and "| rnn | torch (CPU) |" in done.stdout
