@@ -460,6 +460,9 @@ class _Differentiated:
         except (TypeError, IndexError, ValueError) as exc:
             self._explain(args, exc)
             raise
+        except AttributeError as exc:  # another library's function given a Python number: typed (sct.backends)
+            backends.check_failure(args, exc)
+            raise
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
             self._check(value[0] if self.has_aux else value)
         return self._result(value, grads)

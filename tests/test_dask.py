@@ -142,7 +142,7 @@ def test_random_programs_are_lazy_and_give_numpys_numbers():
         try:
             with dask.config.set(scheduler=refuse):
                 got_value, got = sct.value_and_grad(f, wrt=wrt)(*lazy)
-        except (sct.backends.BackendError, AttributeError):  # AttributeError: xp.sum(a Python float)
+        except sct.backends.BackendError:
             return
         with np.errstate(all="ignore"):
             got_value, got = dask.compute(got_value, got, scheduler="synchronous")
