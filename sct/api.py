@@ -18,7 +18,7 @@ import types
 import weakref
 
 from . import display, higher, nested, validate, values
-from .backend import dispatch, runtime, variants
+from .backend import dispatch, namespaces, runtime, variants
 from .backend.variants import (
     Compiled,
     _annotated_signature,
@@ -137,6 +137,9 @@ class _Differentiated:
         except (TypeError, IndexError, ValueError) as exc:
             self._explain(args, exc)
             raise
+        except AttributeError as exc:  # another library's function given a Python number: typed (namespaces)
+            namespaces.check_failure(args, exc)
+            raise
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
             self._check(value[0] if self.has_aux else value)
         return self._result(value, grads)
@@ -184,6 +187,7 @@ class _Differentiated:
         ``UnboundLocalError``, say, that the generated code met as a ``None``) is
         the one Python would raise, so it is the one to see.
         """
+        namespaces.check_failure(args, exc)  # another library's arrays: its error, typed (fn is not run on them)
         try:
             out = self.fn(*args)
             out = out[0] if self.has_aux else out

@@ -83,6 +83,10 @@ class SourceUnavailableError(SctError):
     """The function has no source text sct can read."""
 
 
+class BackendError(SctError):
+    """A gradient needs a function its arguments' array namespace lacks (:mod:`sct.backend.namespaces`)."""
+
+
 class UserError(SctError):
     """A problem with a command-line input (``sct dump/check/export``), reported as one line."""
 

@@ -29,13 +29,15 @@ import ast
 import builtins
 import inspect
 import math
+import re
 import textwrap
 import types
 
+import gast
 import numpy as np
 
 from . import api, pipeline
-from .backend import codegen
+from .backend import codegen, namespaces, runtime_xp
 from .backend.variants import _FLOAT, ANY, _annotated_signature, describe_kind, header, with_header
 from .errors import SctError
 from .version import __version__
@@ -47,11 +49,16 @@ class ExportError(SctError):
     """The gradient refers to something that cannot be written into a module."""
 
 
-def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None, args=None) -> str:
+def export_source(
+    fn, wrt=0, *, origin: str | None = None, command: str | None = None, args=None, xp: bool = False
+) -> str:
     """The text of a standalone module computing the gradient of ``fn`` by ``wrt``.
 
     ``args``: arguments whose kinds the module is specialised for (None: the generic variant).
-    ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring.
+    ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring. ``xp``: the module is
+    generic in an array namespace, its module global ``xp`` (NumPy unless the user sets another,
+    ``module.xp = array_api_compat.array_namespace(x)``): its calls are the array API's
+    (:mod:`sct.backend.namespaces`), its helpers those of :mod:`sct.backend.runtime_xp`.
     """
     fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
     positions, many = pipeline.resolve_wrt(fn, wrt)
@@ -66,10 +73,13 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     source = with_header(source, header(variant.params, sig, generic=args is None))
     if kinds is not None:
         source = _argument_check(source, kinds)
+    helpers = variant.helpers
+    if xp:
+        source, helpers = _generic(source, helpers)
     tree = ast.parse(source)
     generated = tree.body[0]
-    scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
-    writer = _Writer()
+    scopes = [helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
+    writer = _Writer(xp)
     writer.require(free_names(tree), scopes, where=f"the gradient of {fn.__name__}")
     params = variant.params
     wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
@@ -174,11 +184,29 @@ def free_names(tree) -> list[str]:
 
 
 # ---- writing out what the code needs ----------------------------------------------------
+def _generic(source: str, helpers: dict) -> tuple[str, dict]:
+    """``source`` written against a module global ``xp`` (:func:`sct.namespaces.retarget`), and the helpers it binds."""
+
+    commented = re.sub(r"^(\s*)# (.*)$", lambda m: f"{m[1]}{codegen._COMMENT}({m[2]!r})", source, flags=re.M)
+    fn = gast.parse(commented).body[0]
+    helpers = dict(helpers)
+    name = namespaces.retarget(fn, helpers, None)
+    if name != "xp":
+        raise ExportError("the gradient uses the name 'xp' itself; rename it to export a module generic in xp")
+    text = codegen.unparse(fn)
+    return text, {**helpers, "xp": runtime_xp}  # xp: the module global, written as an import below
+
+
 class _Writer:
-    def __init__(self):
+    def __init__(self, xp: bool = False):
         self.bound = {}  # name -> the object written under it
         self.imports = ["import numpy as np"]
         self.bound["np"] = np
+        self.generic = xp
+        if xp:  # the namespace: NumPy (2.x implements the array API) until the user sets another
+            self.imports.append("import numpy as xp  # the array namespace: set module.xp to another")
+
+            self.bound["xp"] = runtime_xp
         self.values, self.functions = [], []
 
     @property
@@ -197,6 +225,8 @@ class _Writer:
 
     def define(self, name: str, obj, where: str):
         if name in self.bound:
+            if name == "xp" and self.generic:  # the helpers' own global xp: the module's
+                return
             if self.bound[name] is not obj:
                 raise ExportError(f"{where} uses {name!r} for two different objects; rename one of them")
             return

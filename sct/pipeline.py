@@ -29,7 +29,7 @@ import numpy as np
 from . import nested, validate, values
 from .analysis import activity as analysis
 from .analysis import complex_values
-from .backend import cache, codegen, variants
+from .backend import cache, codegen, namespaces, variants
 from .backend.variants import _FLOAT, Compiled, _describe, _guards, signature
 from .errors import SctError, UnsupportedSyntaxError
 from .forward import tangent as forward
@@ -182,7 +182,10 @@ def build(
     helpers = {**src.helpers, **free}
     floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
     ints = {p for p, s in zip(ir.params, sig) if s == variants._INT}  # loop bounds, say: Python ints for sure
-    if complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
+    foreign = namespaces.of_signature(sig)
+    if foreign is not None:  # arrays of another library: the same code, against their namespace
+        namespaces.retarget(src.fn, helpers, foreign)
+    elif complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
         _real_floats(src, helpers)
     elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
         _unbox(src, floats, helpers, parsed.globals, ints)
@@ -280,6 +283,7 @@ def compiled(fn, positions, sig, **options) -> Compiled:
         if variant is None or not variant.fresh():
             guards = _guards(fn)  # taken first: a change during the build is caught next call
             stored = cache.key(fn, positions, sig, options, guards)  # on disk: None where off or not describable
+            stored = None if any(namespaces.is_foreign(s) for s in sig) else stored  # bound to a live namespace
             variant = cache.load(stored, fn) if stored is not None else None
             if variant is None:
                 variant = build(fn, positions, sig, **options, counted=counted)
@@ -292,7 +296,7 @@ def compiled(fn, positions, sig, **options) -> Compiled:
 
 def validated(fn, variant, positions, sig, **options) -> Compiled:
     """``variant``; or, where translation validation is on (:mod:`sct.validate`), one that validates each call."""
-    if not validate.ENABLED:
+    if not validate.ENABLED or any(namespaces.is_foreign(s) for s in sig):  # not run: NumPy would compute them
         return variant
     full = variant
     if variant.grads_only:  # it computes no value: the variant that does, for the value to compare
@@ -304,7 +308,8 @@ def _check_wrt_args(fn, positions, args):
     for i in positions:
         if i >= len(args):
             raise SctError(f"{fn.__name__} was called with {len(args)} arguments; wrt asks for argument {i}")
-        if variants.integer_kind(_describe(args[i])):
+        kind = _describe(args[i])
+        if variants.integer_kind(kind) or kind is not None and namespaces.integer(kind):
             raise SctError(
                 f"argument {i} of {fn.__name__} is an integer ({args[i]!r}); gradients need floats: "
                 "pass 3.0 instead of 3, or x.astype(float)"
@@ -352,6 +357,8 @@ def bind_positionally(fn, args: tuple, kwargs: dict) -> tuple:
 
 
 def _check_scalar(fn, out):
+    if namespaces.check_scalar(fn.__name__, out):  # another library's array: from its shape, not computed
+        return
     if isinstance(out, complex) or np.iscomplexobj(out) and not isinstance(out, list | tuple | dict):
         raise SctError(
             f"sct.grad needs {fn.__name__} to return a real scalar, but it returned the complex value {out!r}"

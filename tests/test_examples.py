@@ -40,6 +40,7 @@ def test_every_example_is_tested_and_documented():
         "relu_net.py",
         "closures.py",
         "idioms.py",
+        "dask_logistic.py",  # tested in tests/test_dask.py (it needs dask[distributed])
     }
     for name in EXAMPLES:
         text = (ROOT / "examples" / name).read_text()

@@ -19,7 +19,7 @@ from ..frontend.functions import is_function
 from ..frontend.parse import is_plain_wrapper
 from ..passes import containers
 from ..values import leaves
-from . import dispatch
+from . import dispatch, namespaces
 
 
 @dataclass
@@ -161,6 +161,9 @@ def _describe(a):
         ranks = {np.ndim(v) if isinstance(v, np.ndarray | float) else None for v in items}
         kind = "dict" if isinstance(a, dict) else "tuple" if isinstance(a, tuple) else "list"
         return (None, kind, ranks.pop() if len(ranks) == 1 else None, containers.describe(a))
+    foreign = namespaces.describe(a)  # Dask, PyTorch, array_api_strict...: their own variants (sct.backend.namespaces)
+    if foreign is not None:
+        return foreign
     if is_function(a):  # calls of it are compiled for it: a variant per function (sct.frontend.functions)
         return (None, ("callable", Callee(a)))
     if a is not None and not isinstance(a, str | bytes):  # an object: its methods are its class's

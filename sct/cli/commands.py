@@ -287,7 +287,9 @@ def cmd_export(args) -> int:
     if out != "-" and Path(out).exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
     command = "sct export " + " ".join(_quote(a) for a in args.argv)
-    text = export_source(fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command, **chosen_variant(args, fn))
+    text = export_source(
+        fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command, xp=args.xp, **chosen_variant(args, fn)
+    )
     if out == "-":
         sys.stdout.write(text)
         return 0
@@ -392,6 +394,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="OUT.py", help="the file to write ('-': stdout)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.py if it exists")
     add_variant_options(export, generic=False)
+    export.add_argument(
+        "--xp", action="store_true", help="a module generic in its global `xp` (an array API namespace), not NumPy"
+    )
     cli_cache.register(commands, fmt)
     return parser
 
