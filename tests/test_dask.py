@@ -128,7 +128,7 @@ def test_random_programs_are_lazy_and_give_numpys_numbers():
     from hypothesis import strategies as st
 
     @settings(max_examples=30)
-    @given(P.programs(control=("if", "for")), st.integers(0, 2**32 - 1))
+    @given(P.programs(control=("for",)), st.integers(0, 2**32 - 1))  # an `if` on a lazy value computes it
     def check(program, seed):
         f, args, value, _ = P.sample(program, seed)
         assume(any(not isinstance(a, float) for a in args))
