@@ -29,6 +29,7 @@ from . import (
     containers,
     dispatch,
     fuse,
+    liveness,
     reverse,
     signatures,
     unbox,
@@ -188,10 +189,13 @@ def build(
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
     floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
+    unboxed = False
     if complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
         _real_floats(src, helpers)
     elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
-        _unbox(src, floats, helpers, parsed.globals)
+        unboxed = _unbox(src, floats, helpers, parsed.globals)
+    if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
+        liveness.release(src.fn, _scalars(ranks))
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
@@ -245,22 +249,31 @@ def _real_floats(src, helpers: dict) -> None:
     helpers[real] = values.real_float
 
 
-def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> None:
-    """Python floats for NumPy scalars (:mod:`sct.unbox`); a fallback without them where Python raises."""
+def _unbox(src, floats: set, helpers: dict, user_globals: dict) -> bool:
+    """Python floats for NumPy scalars (:mod:`sct.unbox`); a fallback without them where Python raises.
+
+    Whether it converted the code."""
     bound = codegen.namespace(user_globals, helpers)
     types = unbox.plan(src.fn, floats, bound, user_globals)
     if types is None:
-        return
+        return False
     fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
     passes.simplify(src.fn)  # what fusing brought together: a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
-        return
+        return True
     unconverted = codegen.compile_source(src.unparse(), src.fn.name, user_globals, helpers, src.fn.name)
     unbox.convert(src.fn, types)
     fallback = src.namer.fresh(f"{src.fn.name}_numpy")
     helpers[fallback] = unconverted
     unbox.guard(src.fn, fallback)
+    return True
+
+
+def _scalars(ranks: dict) -> set:
+    """Names known to hold scalars, and their adjoints and tangents: releasing them frees nothing worth a line."""
+    scalars = {v for v, rank in ranks.items() if rank == 0}
+    return scalars | {f"{prefix}_{v}" for v in scalars for prefix in ("delta", "dot")}
 
 
 def compiled(fn, positions, sig, **options) -> Compiled:

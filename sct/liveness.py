@@ -1,0 +1,362 @@
+"""Adjoint liveness: release each value where the generated code stops reading it.
+
+Without this pass a generated gradient holds every forward intermediate and
+every adjoint until it returns; hand-written backprop lets each one go at its
+last use. Run on the generated function after the optimiser, the pass finds
+where each local is read for the last time (a backward liveness analysis over
+``if``, ``for`` and ``while``, with ``break`` and ``continue``) and writes one
+line there:
+
+>>> print(demo('''
+... def grad_f(x, w, delta_out=1.0):
+...     a = x * w
+...     b = np.sin(a)
+...     out = np.sum(b)
+...     delta_b = np.full_like(b, delta_out)
+...     delta_a = delta_b * np.cos(a)
+...     delta_w = delta_a * x
+...     return (out, delta_w)
+... '''))
+def grad_f(x, w, delta_out=1.0):
+    a = x * w
+    b = np.sin(a)
+    out = np.sum(b)
+    delta_b = np.full_like(b, delta_out)
+    del b  # not read again
+    delta_a = delta_b * np.cos(a)
+    del a, delta_b  # not read again
+    delta_w = delta_a * x
+    del delta_a  # not read again
+    return (out, delta_w)
+
+A ``del`` is written only where the name is surely bound: right after a
+statement that reads or assigns it, or where a must-bound analysis shows every
+path bound it. It is never written for a parameter (the caller holds it), a
+name a nested function or lambda reads (a closure keeps it), a ``global`` or
+``nonlocal`` name, a name known to hold a scalar (``small``: releasing it buys
+nothing), nor inside a loop for a name that may be bound when the loop starts
+or is read on a later trip. A function with a statement the analysis does not
+model (``try``, ``with``, ...) is left as it is.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .codegen import RELEASED, child_fields, is_comment, name, nodes, unparse
+
+_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+_SIMPLE = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Pass)
+_LEAVES = (gast.Return, gast.Raise)  # the function is left: its locals go with it
+_DECLARATIONS = (gast.Global, gast.Nonlocal)
+
+
+class _GiveUp(Exception):
+    """A construct the analysis does not model: leave the function as it is."""
+
+
+def release(fn: gast.FunctionDef, small=frozenset()) -> bool:
+    """Add ``del`` lines to ``fn`` (and to the functions it defines) where values die; whether it changed."""
+    try:
+        _check(fn.body, in_loop=False)
+    except _GiveUp:
+        return False
+    return _Release(fn, small).run()
+
+
+def strip(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """``fn`` without its ``del`` lines: generated code differentiated again (the frontend refuses ``del``)."""
+    for node in nodes(fn):
+        for attr in ("body", "orelse"):
+            block = getattr(node, attr, None)
+            if isinstance(block, list) and any(isinstance(stmt, gast.Delete) for stmt in block):
+                block[:] = [stmt for stmt in block if not isinstance(stmt, gast.Delete)] or [gast.Pass()]
+    return fn
+
+
+def demo(source: str) -> str:
+    """Release the values of a snippet's function and return its source (for doctests)."""
+    fn = gast.parse(source).body[0]
+    release(fn)
+    return unparse(fn)
+
+
+# ---- what a statement reads and writes ----------------------------------------------
+def _loads(node) -> set:
+    """Every name read anywhere under ``node``, nested scopes included (more than is read is safe)."""
+    return {n.id for n in nodes(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _sure_loads(node, found=None) -> set:
+    """The names ``node`` surely reads when it runs: not those only some paths read
+    (``b`` in ``a if c else b``, ``a and b``), nor a lambda's or a comprehension's own."""
+    found = set() if found is None else found
+    if isinstance(node, gast.Name):
+        if isinstance(node.ctx, gast.Load):
+            found.add(node.id)
+    elif isinstance(node, _SCOPES):
+        pass
+    elif isinstance(node, gast.IfExp):
+        _sure_loads(node.test, found)
+    elif isinstance(node, gast.BoolOp):
+        _sure_loads(node.values[0], found)
+    elif isinstance(node, _COMPREHENSIONS):
+        _sure_loads(node.generators[0].iter, found)
+    elif isinstance(node, gast.AST):
+        for attr in child_fields(type(node)):
+            value = getattr(node, attr, None)
+            for item in value if isinstance(value, list) else (value,):
+                if isinstance(item, gast.AST):
+                    _sure_loads(item, found)
+    return found
+
+
+def _stores(stmt) -> set:
+    """The names a statement binds (a subscript or attribute target binds none)."""
+    if isinstance(stmt, gast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, gast.AugAssign | gast.AnnAssign | gast.For):
+        targets = [stmt.target]
+    elif isinstance(stmt, gast.FunctionDef):
+        return {stmt.name}
+    else:
+        return set()
+    return {n.id for t in targets for n in nodes(t) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _deleted(stmt) -> set:
+    return {t.id for t in stmt.targets if isinstance(t, gast.Name)} if isinstance(stmt, gast.Delete) else set()
+
+
+def _stored_anywhere(stmts) -> set:
+    found = set()
+    for stmt in stmts:
+        for node in nodes(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store | gast.Del):
+                found.add(node.id)
+    return found
+
+
+def _check(stmts, in_loop: bool) -> None:
+    """Raise :class:`_GiveUp` on anything the analysis does not model."""
+    for stmt in stmts:
+        if isinstance(stmt, gast.If):
+            _check(stmt.body, in_loop)
+            _check(stmt.orelse, in_loop)
+        elif isinstance(stmt, gast.For | gast.While):
+            if stmt.orelse:
+                raise _GiveUp
+            _check(stmt.body, in_loop=True)
+        elif isinstance(stmt, gast.FunctionDef):
+            _check(stmt.body, in_loop=False)
+        elif isinstance(stmt, gast.Break | gast.Continue):
+            if not in_loop:
+                raise _GiveUp
+        elif not isinstance(stmt, _SIMPLE + _LEAVES + _DECLARATIONS + (gast.Delete,)):
+            raise _GiveUp
+        if not isinstance(stmt, gast.FunctionDef) and any(isinstance(n, gast.NamedExpr) for n in nodes(stmt)):
+            raise _GiveUp
+
+
+# ---- liveness: the names some later path reads -----------------------------------------
+class _Liveness:
+    """Live names before a statement, given those live after it (``out``), at ``break`` and at ``continue``."""
+
+    def __init__(self):
+        self.memo = {}
+
+    def block(self, stmts, out: frozenset, brk, cont) -> list:
+        """The live names before each statement of ``stmts``, and after the last."""
+        lives = [out]
+        for stmt in reversed(stmts):
+            lives.append(self.stmt(stmt, lives[-1], brk, cont))
+        return lives[::-1]
+
+    def stmt(self, stmt, out: frozenset, brk, cont) -> frozenset:
+        key = (id(stmt), out, brk, cont)
+        if key not in self.memo:
+            self.memo[key] = frozenset(self._stmt(stmt, out, brk, cont))
+        return self.memo[key]
+
+    def _stmt(self, stmt, out, brk, cont) -> set:
+        if is_comment(stmt) or isinstance(stmt, gast.Pass | gast.Global | gast.Nonlocal):
+            return out
+        if isinstance(stmt, gast.Break):
+            return brk
+        if isinstance(stmt, gast.Continue):
+            return cont
+        if isinstance(stmt, _LEAVES):
+            return _loads(stmt)
+        if isinstance(stmt, gast.If):
+            body, orelse = self.block(stmt.body, out, brk, cont)[0], self.block(stmt.orelse, out, brk, cont)[0]
+            return _loads(stmt.test) | body | orelse
+        if isinstance(stmt, gast.For | gast.While):
+            head = self.head(stmt, out)
+            return head | _loads(stmt.iter) if isinstance(stmt, gast.For) else head
+        reads = _loads(stmt)
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):  # ``x += e`` reads x
+            reads.add(stmt.target.id)
+        return (out - _stores(stmt) - _deleted(stmt)) | reads
+
+    def head(self, loop, out: frozenset) -> frozenset:
+        """Live at the head of ``loop``: after the loop, or in the next trip."""
+        if isinstance(loop, gast.For):
+            bound, read = _stores(loop), _loads(loop.target)  # ``for v[i] in ...`` reads v
+        else:
+            bound, read = set(), _loads(loop.test)
+        head = frozenset(out | read)
+        while True:
+            body = self.block(loop.body, head, out, head)[0]
+            new = frozenset(out | read | (body - bound))
+            if new == head:
+                return head
+            head = new
+
+
+# ---- placing the releases ----------------------------------------------------------------
+class _Release:
+    def __init__(self, fn, small):
+        self.fn = fn
+        self.live = _Liveness()
+        self.locals = _locals(fn.body)
+        params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
+        params |= {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+        self.keep = params | _captured(fn.body) | set(small) | _constants(fn.body)
+        self.changed = False
+        self.seen = set(params)  # names assigned so far, in the order of the text
+
+    def run(self) -> bool:
+        self.fn.body, _ = self.block(self.fn.body, frozenset(), None, None, set(self.seen), frozenset())
+        return self.changed
+
+    def releasable(self, names, forbidden) -> set:
+        return (names & self.locals) - self.keep - forbidden
+
+    def block(self, stmts, out, brk, cont, bound, forbidden):
+        """``stmts`` with releases; and the names surely bound after them (None: the end is not reached)."""
+        lives = self.live.block(stmts, out, brk, cont)
+        new = []
+        for k, stmt in enumerate(stmts):
+            new.append(stmt)
+            if bound is None:  # after a return or break: not reached
+                continue
+            if isinstance(stmt, gast.If):
+                bound, after = self.branches(stmt, lives[k], lives[k + 1], brk, cont, bound, forbidden)
+            elif isinstance(stmt, gast.For | gast.While):
+                bound, after = self.loop(stmt, lives[k], lives[k + 1], bound, forbidden)
+            elif isinstance(stmt, _LEAVES + (gast.Break, gast.Continue)):
+                bound, after = None, set()
+            else:
+                if isinstance(stmt, gast.FunctionDef):
+                    _Release(stmt, ()).run() and self.mark()
+                stores = _stores(stmt)
+                self.seen |= stores
+                touched = (stores if isinstance(stmt, gast.FunctionDef) else _sure_loads(stmt)) | stores
+                bound = (bound | touched) - _deleted(stmt)
+                after = self.releasable(touched - lives[k + 1], forbidden)
+            if after and not _returns_next(stmts, k):  # returning frees them all the same
+                new.append(self.statement(after))
+                bound = bound - after
+        return new, bound
+
+    def branches(self, stmt, live_in, out, brk, cont, bound, forbidden):
+        """Each branch releases what dies in it; what dies in every branch, once after the ``if``."""
+        entry = bound | _sure_loads(stmt.test)
+        dying = []
+        for branch in (stmt.body, stmt.orelse):
+            if branch and isinstance(branch[-1], _LEAVES):
+                dying.append(None)  # the function returns: nothing to release
+                continue
+            branch_in = self.live.block(branch, out, brk, cont)[0]
+            dead = entry & ((live_in | out) - branch_in) - _stored_anywhere(branch)
+            dying.append(self.releasable(dead, forbidden))
+        reached = [d for d in dying if d is not None]
+        after = set.intersection(*reached) - out if reached else set()
+        ends = []
+        for attr, dead in zip(("body", "orelse"), dying):
+            head = set() if dead is None else dead - after
+            branch, end = self.block(getattr(stmt, attr), out, brk, cont, entry - head, forbidden)
+            if head:
+                branch = [self.statement(head)] + branch
+            setattr(stmt, attr, branch)
+            if end is not None:
+                ends.append(end)
+        bound = set.intersection(*ends) if ends else None
+        return bound, after if bound is not None else set()
+
+    def loop(self, stmt, live_in, out, bound, forbidden):
+        """The body releases only what it assigns itself; what the loop reads last, after the loop."""
+        head = self.live.head(stmt, out)
+        entry = bound | _sure_loads(stmt.iter if isinstance(stmt, gast.For) else stmt.test)
+        inner = frozenset(forbidden | self.seen | head)  # may be bound when the loop starts, or read next trip
+        self.seen |= _stores(stmt)
+        body_bound = entry | _stores(stmt)
+        stmt.body, _ = self.block(stmt.body, head, out, head, body_bound, inner)
+        released_inside = set().union(*(_deleted(d) for s in stmt.body for d in nodes(s)))
+        after = self.releasable((live_in - out) & entry, forbidden) - released_inside
+        return entry - released_inside, after
+
+    def statement(self, names) -> gast.Delete:
+        self.mark()
+        targets = [gast.Name(id=n, ctx=gast.Del(), annotation=None, type_comment=None) for n in sorted(names)]
+        return gast.Delete(targets=targets + [name(RELEASED)])
+
+    def mark(self):
+        self.changed = True
+
+
+def _returns_next(stmts, k: int) -> bool:
+    rest = [stmt for stmt in stmts[k + 1 :] if not is_comment(stmt)]
+    return bool(rest) and isinstance(rest[0], gast.Return)
+
+
+def _locals(body) -> set:
+    """The names this function's own scope binds (not a nested function's or comprehension's)."""
+    found = set()
+    pending = list(body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, gast.FunctionDef):
+            found.add(node.name)
+            continue
+        if isinstance(node, (gast.Lambda, gast.ClassDef, *_COMPREHENSIONS)):
+            continue
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store | gast.Del):
+            found.add(node.id)
+        for attr in child_fields(type(node)):
+            value = getattr(node, attr, None)
+            pending.extend(v for v in (value if isinstance(value, list) else (value,)) if isinstance(v, gast.AST))
+    return found
+
+
+def _constants(body) -> set:
+    """Names only ever bound to constants (flags, counters' starts): releasing them frees nothing."""
+    constant, stored, seen = set(), set(), set()
+    for stmt in body:
+        for node in nodes(stmt):
+            if _constant_assign(node):
+                constant.add(node.targets[0].id)
+                seen.add(id(node.targets[0]))
+            elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and id(node) not in seen:
+                stored.add(node.id)
+    return constant - stored
+
+
+def _constant_assign(node) -> bool:
+    """``name = 1.0`` (or ``True``, ``None``)."""
+    if not isinstance(node, gast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], gast.Name):
+        return False
+    return isinstance(node.value, gast.Constant) and not isinstance(node.value.value, str | bytes)
+
+
+def _captured(body) -> set:
+    """Names this function must keep: ``global``/``nonlocal`` ones, and those nested functions and lambdas read."""
+    found = set()
+    for stmt in body:
+        for node in nodes(stmt):
+            if isinstance(node, _DECLARATIONS):
+                found.update(node.names)
+            elif isinstance(node, gast.FunctionDef | gast.Lambda):
+                found |= _loads(node)
+    return found
