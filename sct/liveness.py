@@ -26,7 +26,6 @@ def grad_f(x, w, delta_out=1.0):
     delta_a = delta_b * np.cos(a)
     del a, delta_b  # not read again
     delta_w = delta_a * x
-    del delta_a  # not read again
     return (out, delta_w)
 
 A ``del`` is written only where the name is surely bound: right after a
@@ -222,7 +221,7 @@ class _Release:
         self.locals = _locals(fn.body)
         params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
         params |= {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
-        self.keep = params | _captured(fn.body) | set(small) | _constants(fn.body)
+        self.keep = params | _captured(fn.body) | set(small) | _small(fn.body)
         self.changed = False
         self.seen = set(params)  # names assigned so far, in the order of the text
 
@@ -236,7 +235,7 @@ class _Release:
     def block(self, stmts, out, brk, cont, bound, forbidden):
         """``stmts`` with releases; and the names surely bound after them (None: the end is not reached)."""
         lives = self.live.block(stmts, out, brk, cont)
-        new = []
+        new, pending = [], set()
         for k, stmt in enumerate(stmts):
             new.append(stmt)
             if bound is None:  # after a return or break: not reached
@@ -254,7 +253,12 @@ class _Release:
                 self.seen |= stores
                 touched = (stores if isinstance(stmt, gast.FunctionDef) else _sure_loads(stmt)) | stores
                 bound = (bound | touched) - _deleted(stmt)
-                after = self.releasable(touched - lives[k + 1], forbidden)
+                after = self.releasable(touched - lives[k + 1], forbidden) - _copied(stmt)
+                bound = bound - after
+                if _in_group(stmts, k, pending | after):  # one line for the adjoint of one forward statement
+                    pending, after = pending | after, set()
+                else:
+                    pending, after = set(), pending | after
             if after and not _returns_next(stmts, k):  # returning frees them all the same
                 new.append(self.statement(after))
                 bound = bound - after
@@ -306,6 +310,24 @@ class _Release:
         self.changed = True
 
 
+def _copied(stmt) -> set:
+    """``b`` in ``a = b``: ``a`` holds the same object, so releasing ``b`` frees nothing."""
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Name):
+        return {stmt.value.id}
+    return set()
+
+
+def _in_group(stmts, k: int, names: set) -> bool:
+    """Whether statement ``k + 1`` is a plain statement of the reverse sweep's group that ``k`` is in
+    (the lines under one ``# <forward statement>`` comment), and binds none of ``names``."""
+    if k + 1 == len(stmts) or not isinstance(stmts[k + 1], _SIMPLE) or is_comment(stmts[k + 1]):
+        return False
+    if _stores(stmts[k + 1]) & names:
+        return False
+    heading = next((stmt for stmt in reversed(stmts[: k + 1]) if is_comment(stmt)), None)
+    return heading is not None and heading.value.args[0].value not in ("forward", "backward")
+
+
 def _returns_next(stmts, k: int) -> bool:
     rest = [stmt for stmt in stmts[k + 1 :] if not is_comment(stmt)]
     return bool(rest) and isinstance(rest[0], gast.Return)
@@ -330,24 +352,53 @@ def _locals(body) -> set:
     return found
 
 
-def _constants(body) -> set:
-    """Names only ever bound to constants (flags, counters' starts): releasing them frees nothing."""
-    constant, stored, seen = set(), set(), set()
+def _small(body) -> set:
+    """Names only ever bound to small values: constants (flags, counters), shapes, sizes, lengths and
+    arithmetic on them. Releasing them frees nothing. (A greatest fixed point: ``i = i + 1`` stays small.)"""
+    values: dict = {}
+    other = set()
     for stmt in body:
         for node in nodes(stmt):
-            if _constant_assign(node):
-                constant.add(node.targets[0].id)
-                seen.add(id(node.targets[0]))
-            elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and id(node) not in seen:
-                stored.add(node.id)
-    return constant - stored
+            if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+            elif isinstance(node, gast.Assign | gast.AugAssign | gast.AnnAssign | gast.For):
+                other |= _stores(node)
+    small = set(values) - other
+    changed = True
+    while changed:
+        drop = {v for v in small if not all(_small_value(e, small) for e in values[v])}
+        small -= drop
+        changed = bool(drop)
+    return small
 
 
-def _constant_assign(node) -> bool:
-    """``name = 1.0`` (or ``True``, ``None``)."""
-    if not isinstance(node, gast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], gast.Name):
-        return False
-    return isinstance(node.value, gast.Constant) and not isinstance(node.value.value, str | bytes)
+_SIZES = frozenset({"shape", "ndim", "size", "dtype"})
+_CONSTANTS = frozenset({"pi", "e", "inf", "nan", "tau"})
+
+
+def _small_value(node, small: set) -> bool:
+    if isinstance(node, gast.Constant):
+        return not isinstance(node.value, str | bytes)
+    if isinstance(node, gast.Name):
+        return node.id in small
+    if isinstance(node, gast.Attribute):
+        return node.attr in _SIZES or getattr(node.value, "id", None) in ("np", "math") and node.attr in _CONSTANTS
+    if isinstance(node, gast.Call):
+        func = node.func
+        return (
+            isinstance(func, gast.Attribute) and func.attr in _SIZES and getattr(func.value, "id", None) == "np"
+        ) or (isinstance(func, gast.Name) and func.id == "len")
+    if isinstance(node, gast.Subscript):
+        return _small_value(node.value, small)
+    if isinstance(node, gast.BinOp):
+        return _small_value(node.left, small) and _small_value(node.right, small)
+    if isinstance(node, gast.UnaryOp):
+        return _small_value(node.operand, small)
+    if isinstance(node, gast.Compare):
+        return all(_small_value(e, small) for e in [node.left, *node.comparators])
+    if isinstance(node, gast.BoolOp | gast.Tuple):
+        return all(_small_value(e, small) for e in getattr(node, "values", None) or node.elts)
+    return False
 
 
 def _captured(body) -> set:
