@@ -195,7 +195,7 @@ def build(
     elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
         unboxed = _unbox(src, floats, helpers, parsed.globals)
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
-        liveness.release(src.fn, _scalars(ranks))
+        liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own

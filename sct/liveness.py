@@ -55,23 +55,154 @@ class _GiveUp(Exception):
     """A construct the analysis does not model: leave the function as it is."""
 
 
-def release(fn: gast.FunctionDef, small=frozenset()) -> bool:
-    """Add ``del`` lines to ``fn`` (and to the functions it defines) where values die; whether it changed."""
+def release(fn: gast.FunctionDef, small=frozenset(), arrays=frozenset()) -> bool:
+    """Add ``del`` lines to ``fn`` (and to the functions it defines) where values die; whether it changed.
+
+    ``arrays``: names known to hold arrays (rank >= 1); where the reverse sweep reads one
+    only for its shape (``unbroadcast(delta_b, a)``), its shape is taken once it is last
+    read for its values, and the array released then (see :func:`record_shapes`).
+    """
     try:
         _check(fn.body, in_loop=False)
     except _GiveUp:
         return False
-    return _Release(fn, small).run()
+    recorded = record_shapes(fn, arrays)
+    return _Release(fn, small).run() or recorded
+
+
+def record_shapes(fn: gast.FunctionDef, arrays) -> bool:
+    """``a_shape = np.shape(a)`` after the last statement that reads ``a``'s values, and
+    ``unbroadcast(g, a_shape)`` for the later reads of its shape alone: the array can go.
+
+    Only for a name of ``arrays`` bound once, by arithmetic or a NumPy call (not a shape: a tuple
+    given to ``unbroadcast`` is a shape itself) in the function's own body, and not read by a
+    nested function. ``unbroadcast(g, x)`` gives the same for an array ``x``
+    of rank >= 1 as for its shape (:func:`sct.runtime.unbroadcast`).
+    """
+    body = fn.body
+    binds, reads, defined = {}, {}, {}  # name -> count; name -> [(index in body, Name node, shape only)]
+    for k, stmt in enumerate(body):
+        calls = [node for node in nodes(stmt) if _is_unbroadcast(node)]  # their shape reads
+        for call in calls:
+            reads.setdefault(call.args[1].id, []).append((k, call, True))
+        shape_args = {id(call.args[1]) for call in calls}
+        for node in nodes(stmt):
+            if not isinstance(node, gast.Name) or id(node) in shape_args:
+                continue
+            if isinstance(node.ctx, gast.Load):
+                reads.setdefault(node.id, []).append((k, node, False))
+            else:
+                binds[node.id] = binds.get(node.id, 0) + 1
+                if isinstance(stmt, gast.Assign) and node in stmt.targets:
+                    defined[node.id] = k
+    taken = _locals(body) | {a.id for a in fn.args.args} | set(reads)
+    records = []  # (index to insert after, record name, var)
+    params = {a.id for a in fn.args.args}
+    shapes = _small(body)  # a shape tuple is read as a shape by ``unbroadcast``: never take its shape
+    for var in sorted(set(arrays) & set(defined) - _captured(body) - params - shapes):
+        if not _makes_array(body[defined[var]].value):
+            continue
+        uses = reads.get(var, [])
+        if binds[var] != 1 or not any(shape for _, _, shape in uses):
+            continue
+        last = max([defined[var]] + [k for k, _, shape in uses if not shape])
+        if any(k <= last for k, _, shape in uses if shape):
+            continue
+        record = _fresh(f"{var}_shape", taken)
+        for _, call, shape in uses:
+            if shape:  # a new node: a tree may share one Name object between places
+                call.args[1] = name(record)
+        records.append((last, record, var))
+    for last, record, var in sorted(records, reverse=True):
+        shape = gast.Call(
+            func=gast.Attribute(value=name("np"), attr="shape", ctx=gast.Load()), args=[name(var)], keywords=[]
+        )
+        body.insert(last + 1, gast.Assign(targets=[name(record, store=True)], value=shape, type_comment=None))
+    return bool(records)
+
+
+def _makes_array(value) -> bool:
+    """Arithmetic, or a NumPy function other than the ones that give shapes and sizes: with a rank
+    of at least 1 (the caller's knowledge), an array and not a tuple (``t + (1,)`` is small and excluded)."""
+    if isinstance(value, gast.BinOp | gast.UnaryOp):
+        return True
+    func = value.func if isinstance(value, gast.Call) else None
+    return (
+        isinstance(func, gast.Attribute)
+        and getattr(func.value, "id", None) == "np"
+        and func.attr not in _SIZES | {"broadcast_shapes"}
+    )
+
+
+def _is_unbroadcast(node) -> bool:
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == "unbroadcast"
+        and len(node.args) == 2
+        and not node.keywords
+        and isinstance(node.args[1], gast.Name)
+    )
+
+
+def _fresh(base: str, taken: set) -> str:
+    found, i = base, 0
+    while found in taken:
+        i += 1
+        found = f"{base}_{i}"
+    taken.add(found)
+    return found
 
 
 def strip(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """``fn`` without its ``del`` lines: generated code differentiated again (the frontend refuses ``del``)."""
+    """``fn`` as it was before this pass: generated code differentiated again.
+
+    The frontend refuses ``del``; and the analysis gives ``unbroadcast(g, x)`` the rank of
+    ``x``, which for a recorded shape is not the array's: ``unbroadcast(g, a_shape)`` becomes
+    ``unbroadcast(g, a)`` again where ``a_shape = np.shape(a)`` is the record's one binding.
+    """
     for node in nodes(fn):
         for attr in ("body", "orelse"):
             block = getattr(node, attr, None)
             if isinstance(block, list) and any(isinstance(stmt, gast.Delete) for stmt in block):
                 block[:] = [stmt for stmt in block if not isinstance(stmt, gast.Delete)] or [gast.Pass()]
+    _unrecord(fn)
     return fn
+
+
+def _unrecord(fn: gast.FunctionDef) -> None:
+    binds, shape_reads, other_reads = {}, {}, set()
+    for node in nodes(fn):
+        if _is_unbroadcast(node):
+            shape_reads.setdefault(node.args[1].id, []).append(node)
+    shape_args = {id(call.args[1]) for calls in shape_reads.values() for call in calls}
+    for node in nodes(fn):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
+            binds[node.id] = binds.get(node.id, 0) + 1
+        elif isinstance(node, gast.Name) and id(node) not in shape_args:
+            other_reads.add(node.id)
+    records = {}
+    for k, stmt in enumerate(fn.body):
+        single = isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
+        target = stmt.targets[0].id if single else None
+        value = stmt.value if single else None
+        if (
+            isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Attribute)
+            and getattr(value.func.value, "id", None) == "np"
+            and value.func.attr == "shape"
+            and len(value.args) == 1
+            and isinstance(value.args[0], gast.Name)
+            and binds.get(target) == 1
+            and binds.get(value.args[0].id) == 1
+            and target not in other_reads
+        ):
+            records[target] = (k, value.args[0].id)
+    for record, (_, var) in records.items():
+        for call in shape_reads.get(record, ()):
+            call.args[1] = name(var)
+    dropped = {k for k, _ in records.values()}
+    fn.body[:] = [stmt for k, stmt in enumerate(fn.body) if k not in dropped]
 
 
 def demo(source: str) -> str:

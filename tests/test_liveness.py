@@ -351,3 +351,43 @@ def test_rnn_gradient_releases_each_trips_temporaries():
     variant, twin = twins(W.rnn, (0, 1, 2), list(args))
     assert _peak(variant.function, args) < _peak(twin, args)
     assert math.isfinite(_peak(grad, args) / _peak(W.rnn_hand, args))
+
+
+# ---- shapes: an array read later only for its shape is released early ------------------------
+def test_an_array_read_later_only_for_its_shape_is_released_after_its_last_value_read():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import workloads as W
+
+    args = list(W.mlp_args(batch=8, width=6))
+    variant = twins(W.mlp, (0, 1, 2, 3, 4, 5), args)[0]
+    lines = [line.strip() for line in variant.source.splitlines()]
+    at = lines.index("a_shape = np.shape(a)")
+    assert lines[at - 1] == "b = a + b1" and lines[at + 1] == "del a  # not read again"
+    assert "unbroadcast(delta_b, a_shape)" in variant.source
+    check_same_numbers(W.mlp, (0, 1, 2, 3, 4, 5), args)
+
+
+def test_a_shape_is_never_taken_of_a_shape():
+    """``unbroadcast(g, s)`` with a tuple ``s`` reads ``s`` as the shape: ``np.shape(s)`` would be wrong."""
+    text = (
+        "def f(x, g):\n"
+        "    a = x * 2.0\n"
+        "    s = np.shape(a)\n"
+        "    t = np.full_like(a, 1.0)\n"
+        "    b = t + 1.0\n"
+        "    return unbroadcast(g, s) + unbroadcast(g, t)\n"
+    )
+    fn = gast.parse(text).body[0]
+    assert liveness.record_shapes(fn, {"a", "s", "t", "b"})
+    out = codegen.unparse(fn)
+    assert "s_shape" not in out and "unbroadcast(g, s)" in out and "unbroadcast(g, t_shape)" in out
+
+
+def test_gradients_of_gradients_with_recorded_shapes():
+    def with_default(x, p=2.0):
+        return np.sum(np.sin(x) * p)
+
+    def fn(x):
+        return np.sum(sct.grad(with_default)(x) * x) + np.sum(sct.grad(with_default)(x, 3.0))
+
+    sct.check_grads(fn, (np.array([0.1, 0.7, -0.4]),), modes=("fwd", "rev"), order=2)
