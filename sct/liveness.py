@@ -40,6 +40,8 @@ model (``try``, ``with``, ...) is left as it is.
 
 from __future__ import annotations
 
+import itertools
+
 import gast
 
 from .codegen import RELEASED, child_fields, is_comment, name, nodes, unparse
@@ -366,9 +368,10 @@ class _Release:
     def block(self, stmts, out, brk, cont, bound, forbidden):
         """``stmts`` with releases; and the names surely bound after them (None: the end is not reached)."""
         lives = self.live.block(stmts, out, brk, cont)
-        new, pending = [], set()
+        new, pending, heading = [], set(), None
         for k, stmt in enumerate(stmts):
             new.append(stmt)
+            heading = stmt if is_comment(stmt) else heading
             if bound is None:  # after a return or break: not reached
                 continue
             if isinstance(stmt, gast.If):
@@ -383,16 +386,17 @@ class _Release:
                 stores = _stores(stmt)
                 self.seen |= stores
                 touched = (stores if isinstance(stmt, gast.FunctionDef) else _sure_loads(stmt)) | stores
-                bound = (bound | touched) - _deleted(stmt)
+                bound |= touched  # in place: each block has its own set (straight-line code stays linear)
+                bound -= _deleted(stmt)
                 after = self.releasable(touched - lives[k + 1], forbidden) - _copied(stmt)
-                bound = bound - after
-                if _in_group(stmts, k, pending | after):  # one line for the adjoint of one forward statement
+                bound -= after
+                if _in_group(stmts, k, pending | after, heading):  # one line for the adjoint of one forward statement
                     pending, after = pending | after, set()
                 else:
                     pending, after = set(), pending | after
             if after and not _returns_next(stmts, k):  # returning frees them all the same
                 new.append(self.statement(after))
-                bound = bound - after
+                bound -= after
         return new, bound
 
     def branches(self, stmt, live_in, out, brk, cont, bound, forbidden):
@@ -448,20 +452,19 @@ def _copied(stmt) -> set:
     return set()
 
 
-def _in_group(stmts, k: int, names: set) -> bool:
+def _in_group(stmts, k: int, names: set, heading) -> bool:
     """Whether statement ``k + 1`` is a plain statement of the reverse sweep's group that ``k`` is in
-    (the lines under one ``# <forward statement>`` comment), and binds none of ``names``."""
+    (the lines under one ``# <forward statement>`` comment: ``heading``), and binds none of ``names``."""
     if k + 1 == len(stmts) or not isinstance(stmts[k + 1], _SIMPLE) or is_comment(stmts[k + 1]):
         return False
     if _stores(stmts[k + 1]) & names:
         return False
-    heading = next((stmt for stmt in reversed(stmts[: k + 1]) if is_comment(stmt)), None)
     return heading is not None and heading.value.args[0].value not in ("forward", "backward")
 
 
 def _returns_next(stmts, k: int) -> bool:
-    rest = [stmt for stmt in stmts[k + 1 :] if not is_comment(stmt)]
-    return bool(rest) and isinstance(rest[0], gast.Return)
+    following = next((stmt for stmt in itertools.islice(stmts, k + 1, None) if not is_comment(stmt)), None)
+    return isinstance(following, gast.Return)
 
 
 def _locals(body) -> set:
