@@ -68,11 +68,23 @@ def release(fn: gast.FunctionDef, small=frozenset(), arrays=frozenset()) -> bool
         _check(fn.body, in_loop=False)
     except _GiveUp:
         return False
-    recorded = record_shapes(fn, arrays)
-    return _Release(fn, small).run() or recorded
+    facts = _Facts(fn)
+    records = record_shapes(fn, arrays, facts)
+    facts.locals |= records
+    facts.small |= records
+    return _Release(fn, small, facts).run() or bool(records)
 
 
-def record_shapes(fn: gast.FunctionDef, arrays) -> bool:
+class _Facts:
+    """What one walk of a function tells: the names it binds, the names its closures read, its small names."""
+
+    def __init__(self, fn):
+        self.locals = _locals(fn.body)
+        self.captured = _captured(fn.body)
+        self.small = _small(fn.body)
+
+
+def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
     """``a_shape = np.shape(a)`` after the last statement that reads ``a``'s values, and
     ``unbroadcast(g, a_shape)`` for the later reads of its shape alone: the array can go.
 
@@ -82,14 +94,20 @@ def record_shapes(fn: gast.FunctionDef, arrays) -> bool:
     of rank >= 1 as for its shape (:func:`sct.runtime.unbroadcast`).
     """
     body = fn.body
+    facts = facts or _Facts(fn)
     binds, reads, defined = {}, {}, {}  # name -> count; name -> [(index in body, Name node, shape only)]
     for k, stmt in enumerate(body):
-        calls = [node for node in nodes(stmt) if _is_unbroadcast(node)]  # their shape reads
-        for call in calls:
+        calls, names = [], []
+        for node in nodes(stmt):
+            if isinstance(node, gast.Name):
+                names.append(node)
+            elif _is_unbroadcast(node):
+                calls.append(node)
+        for call in calls:  # their shape reads
             reads.setdefault(call.args[1].id, []).append((k, call, True))
         shape_args = {id(call.args[1]) for call in calls}
-        for node in nodes(stmt):
-            if not isinstance(node, gast.Name) or id(node) in shape_args:
+        for node in names:
+            if id(node) in shape_args:
                 continue
             if isinstance(node.ctx, gast.Load):
                 reads.setdefault(node.id, []).append((k, node, False))
@@ -97,11 +115,11 @@ def record_shapes(fn: gast.FunctionDef, arrays) -> bool:
                 binds[node.id] = binds.get(node.id, 0) + 1
                 if isinstance(stmt, gast.Assign) and node in stmt.targets:
                     defined[node.id] = k
-    taken = _locals(body) | {a.id for a in fn.args.args} | set(reads)
+    taken = facts.locals | {a.id for a in fn.args.args} | set(reads)
     records = []  # (index to insert after, record name, var)
     params = {a.id for a in fn.args.args}
-    shapes = _small(body)  # a shape tuple is read as a shape by ``unbroadcast``: never take its shape
-    for var in sorted(set(arrays) & set(defined) - _captured(body) - params - shapes):
+    shapes = facts.small  # a shape tuple is read as a shape by ``unbroadcast``: never take its shape
+    for var in sorted(set(arrays) & set(defined) - facts.captured - params - shapes):
         if not _makes_array(body[defined[var]].value):
             continue
         uses = reads.get(var, [])
@@ -120,7 +138,7 @@ def record_shapes(fn: gast.FunctionDef, arrays) -> bool:
             func=gast.Attribute(value=name("np"), attr="shape", ctx=gast.Load()), args=[name(var)], keywords=[]
         )
         body.insert(last + 1, gast.Assign(targets=[name(record, store=True)], value=shape, type_comment=None))
-    return bool(records)
+    return {record for _, record, _ in records}
 
 
 def _makes_array(value) -> bool:
@@ -348,13 +366,14 @@ class _Liveness:
 
 # ---- placing the releases ----------------------------------------------------------------
 class _Release:
-    def __init__(self, fn, small):
+    def __init__(self, fn, small, facts=None):
         self.fn = fn
         self.live = _Liveness()
-        self.locals = _locals(fn.body)
+        facts = facts or _Facts(fn)
+        self.locals = facts.locals
         params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
         params |= {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
-        self.keep = params | _captured(fn.body) | set(small) | _small(fn.body)
+        self.keep = params | facts.captured | set(small) | facts.small
         self.changed = False
         self.seen = set(params)  # names assigned so far, in the order of the text
 
@@ -498,11 +517,18 @@ def _small(body) -> set:
             elif isinstance(node, gast.Assign | gast.AugAssign | gast.AnnAssign | gast.For):
                 other |= _stores(node)
     small = set(values) - other
-    changed = True
-    while changed:
-        drop = {v for v in small if not all(_small_value(e, small) for e in values[v])}
-        small -= drop
-        changed = bool(drop)
+    readers: dict = {}  # name -> the names whose values read it
+    for var, exprs in values.items():
+        for expr in exprs:
+            for node in nodes(expr):
+                if isinstance(node, gast.Name):
+                    readers.setdefault(node.id, set()).add(var)
+    pending = list(small)
+    while pending:  # a worklist: a name is looked at again only when one it reads stops being small
+        var = pending.pop()
+        if var in small and not all(_small_value(e, small) for e in values[var]):
+            small.discard(var)
+            pending.extend(readers.get(var, ()))
     return small
 
 
