@@ -30,6 +30,7 @@ from .backend import codegen
 from .backend.runtime import primal_like
 from .errors import UnsupportedSyntaxError
 from .frontend.signatures import Flat
+from .passes import liveness
 from .pipeline import compiled, completed, resolve_wrt, signature, validated
 
 LOAD = gast.Load()
@@ -73,7 +74,7 @@ def regenerate(variant, bind: dict, select=None, label=None):
     of the body (so constant folding sees them), anything else a free name bound
     in the closure. ``select`` maps the returned expression to the one to return.
     """
-    tree = gast.parse(variant.source).body[0]
+    tree = liveness.strip(gast.parse(variant.source).body[0])  # the frontend refuses ``del``; it frees nothing here
     consts, prologue = {}, []
     for param, value in bind.items():
         if isinstance(value, numbers.Real) and not isinstance(value, bool):

@@ -37,7 +37,7 @@ from .frontend import aliases, signatures
 from .frontend import lower as anf
 from .frontend import parse as frontend
 from .ir import Assign, operands, walk
-from .passes import containers, fuse, unbox
+from .passes import containers, fuse, liveness, unbox
 from .passes import optimize as passes
 from .reverse import adjoint as reverse
 
@@ -182,13 +182,16 @@ def build(
     helpers = {**src.helpers, **free}
     floats = {p for p, s in zip(ir.params, sig) if s == _FLOAT}
     ints = {p for p, s in zip(ir.params, sig) if s == variants._INT}  # loop bounds, say: Python ints for sure
+    unboxed = False
     foreign = namespaces.of_signature(sig)
     if foreign is not None:  # arrays of another library: the same code, against their namespace
         namespaces.retarget(src.fn, helpers, foreign)
     elif complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
         _real_floats(src, helpers)
     elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
-        _unbox(src, floats, helpers, parsed.globals, ints)
+        unboxed = _unbox(src, floats, helpers, parsed.globals, ints)
+    if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
+        liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
@@ -245,23 +248,32 @@ def _real_floats(src, helpers: dict) -> None:
     helpers[real] = values.real_float
 
 
-def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = frozenset()) -> None:
-    """Python floats for NumPy scalars (:mod:`sct.passes.unbox`); a fallback without them where Python raises."""
+def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = frozenset()) -> bool:
+    """Python floats for NumPy scalars (:mod:`sct.passes.unbox`); a fallback without them where Python raises.
+
+    Whether it converted the code."""
     bound = codegen.namespace(user_globals, helpers)
     types = unbox.plan(src.fn, floats, bound, user_globals, ints)
     if types is None:
-        return
+        return False
     fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
     passes.simplify(src.fn)  # what fusing brought together: a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
     passes.eliminate_dead_code(src.fn)  # the comments over what was fused into a later line
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
-        return
+        return True
     unconverted = codegen.compile_source(src.unparse(), src.fn.name, user_globals, helpers, src.fn.name)
     unbox.convert(src.fn, types)
     fallback = src.namer.fresh(f"{src.fn.name}_numpy")
     helpers[fallback] = unconverted
     unbox.guard(src.fn, fallback)
+    return True
+
+
+def _scalars(ranks: dict) -> set:
+    """Names known to hold scalars, and their adjoints and tangents: releasing them frees nothing worth a line."""
+    scalars = {v for v, rank in ranks.items() if rank == 0}
+    return scalars | {f"{prefix}_{v}" for v in scalars for prefix in ("delta", "dot")}
 
 
 def compiled(fn, positions, sig, **options) -> Compiled:

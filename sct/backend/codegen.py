@@ -31,6 +31,8 @@ from .helpers import HELPERS
 
 _COMMENT = "__sct_comment__"
 _COMMENT_LINE = re.compile(rf"^(\s*){_COMMENT}\((.*)\)$", re.M)
+RELEASED = "__sct_released__"  # the last target of a ``del`` that sct.passes.liveness writes
+_RELEASED_LINE = re.compile(rf", {RELEASED}$", re.M)
 _counter = itertools.count()
 
 
@@ -127,7 +129,7 @@ class _SignedConstants(ast.NodeTransformer):
 
 
 def unparse(node) -> str:
-    text = ast.unparse(to_ast(node))
+    text = _RELEASED_LINE.sub("  # not read again", ast.unparse(to_ast(node)))
     return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {ast.literal_eval(m.group(2))}", text)
 
 

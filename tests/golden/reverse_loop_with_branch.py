@@ -9,9 +9,11 @@ def grad_loop_with_branch(x, delta_out=1.0):
             b = math.sin(x)
             c = b * 0.1
             x = a + c
+            del a  # not read again
         else:
             d = x * 1.01
             x = d + 0.05
+            del d  # not read again
     out = x * x
     # backward
     # out = x * x
@@ -27,6 +29,7 @@ def grad_loop_with_branch(x, delta_out=1.0):
             delta_x = delta_b * math.cos(x)
             # a = x * 0.99
             delta_x = delta_x + delta_a * 0.99
+            del delta_a  # not read again
         else:
             # d = x * 1.01
             delta_x = delta_x * 1.01
