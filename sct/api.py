@@ -133,6 +133,7 @@ def build(
     unit_seed=False,
     grads_only=False,
     counted=True,
+    checkpoint=None,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -184,6 +185,10 @@ def build(
         ret.value = ret.value.elts[1]  # return (out, grads) -> return grads
     if optimize:
         passes.optimize(src.fn)
+    if mode == "reverse" and not split:  # checkpoint=k, or ``# sct: checkpoint`` on a loop (sct.checkpoint)
+        from . import checkpoint as checkpoints
+
+        checkpoints.apply(src, parsed, ir, checkpoint)
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
@@ -267,6 +272,9 @@ def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
     defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse"}
     counted = options.pop("counted", True)  # not part of the key
+    if options.get("backend") is not None:  # the Python variant, then compiled by numba (sct.native)
+        return _native(fn, positions, sig, options, counted)
+    options.pop("backend", None)
     options = {**defaults, "unit_seed": False, "grads_only": False, **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
     try:
@@ -290,6 +298,30 @@ def compiled(fn, positions, sig, **options) -> Compiled:
             variant.guards = guards
             variants[key] = variant
         return variant
+
+
+def _native(fn, positions, sig, options: dict, counted: bool) -> Compiled:
+    """The variant for ``backend="numba"``: the Python variant's code compiled by ``numba.njit``."""
+    from . import native
+
+    backend = options.pop("backend")
+    if backend != "numba":
+        raise SctError(f"backend={backend!r}: the backends are None (Python) and 'numba'")
+    python = compiled(fn, positions, sig, **options, counted=counted)
+    key = (tuple(positions), sig, tuple(sorted(options.items())), backend)
+    variants_ = _CACHE.setdefault(fn, {})
+    found = variants_.get(key)
+    if found is not None and found.fresh() and found.python is python:
+        return found
+    user_globals = getattr(inspect.unwrap(fn, stop=frontend.is_plain_wrapper), "__globals__", {})
+    namespace = codegen.namespace(user_globals, python.helpers)
+    name = python.source.split("(", 1)[0].removeprefix("def ").strip()
+    function = native.Native(python.source, name, namespace, user_globals, fn, python.function)
+    variant = Compiled(function, python.source, python.helpers, python.params, python.wrt)
+    variant.scalar, variant.grads_only, variant.guards = python.scalar, python.grads_only, python.guards
+    variant.python = python
+    variants_[key] = variant
+    return variant
 
 
 def validated(fn, variant, positions, sig, **options) -> Compiled:
@@ -388,7 +420,7 @@ class _Differentiated:
     def _grads_only(self) -> bool:
         return not self._with_value and not self.has_aux
 
-    def __init__(self, fn, wrt, has_aux):
+    def __init__(self, fn, wrt, has_aux, backend=None, checkpoint=None):
         if not callable(fn):
             raise SctError(f"sct.grad expects a function, got {fn!r}")
         self._spec = (fn, wrt)  # as given: a method decorated in a class body binds it again (__get__)
@@ -402,6 +434,8 @@ class _Differentiated:
         self.fn, self.has_aux = fn, has_aux
         self.positions, many = resolve_wrt(fn, wrt)
         self.options = {"has_aux": has_aux, "many": many}
+        self._extra = _extra_options(backend, checkpoint)  # given only where not the default: keys stay as they were
+        self.options.update(self._extra)
         functools.update_wrapper(self, user_fn if self._flat else fn, updated=())  # fn may be a Grad: keep ours
         self._variants = _variants_of(fn, self.positions, self.options, self._grads_only)
         self._call = self._general
@@ -418,7 +452,7 @@ class _Differentiated:
         if obj is None or self._receiver is not _NO_RECEIVER:
             return self
         fn, wrt = self._spec
-        return type(self)(types.MethodType(fn, obj), wrt, self.has_aux)
+        return type(self)(types.MethodType(fn, obj), wrt, self.has_aux, **self._extra)
 
     def _general(self, *args, **kwargs):
         """Any call: find (or compile) the variant for these arguments, run it, shape the result."""
@@ -556,7 +590,7 @@ class _Differentiated:
             found = getattr(found, part, None)
         if found is self:  # @sct.grad on a module-level function: the module's name for it
             return qualname
-        return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux)
+        return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux, self._extra)
 
 
 def _positional_names(fn) -> list | None:
@@ -578,6 +612,7 @@ def _variants_of(fn, positions, options, grads_only) -> dict:
     So ``sct.grad(f)(x)``, a new object per call, finds its variant at once.
     """
     key = (tuple(positions), options["has_aux"], options["many"], grads_only)
+    key += tuple(sorted((k, v) for k, v in options.items() if k not in ("has_aux", "many")))
     try:
         found = _VARIANTS.get(fn)
     except TypeError:  # not weak-referenceable: build says why on the first call
@@ -631,23 +666,41 @@ class ValueAndGrad(_Differentiated):
         return value, grads
 
 
-def _unpickled(with_value: bool, fn, wrt, has_aux):
+def _unpickled(with_value: bool, fn, wrt, has_aux, extra=None):
     """A gradient object made again from what ``_Differentiated.__reduce__`` pickled."""
-    return (ValueAndGrad if with_value else Grad)(fn, wrt, has_aux)
+    return (ValueAndGrad if with_value else Grad)(fn, wrt, has_aux, **(extra or {}))
 
 
-def grad(fn=None, wrt=0, has_aux=False):
-    """The gradient of a scalar function: ``sct.grad(f)(x)`` or ``@sct.grad(wrt=(0, 1))``."""
+def _extra_options(backend, checkpoint) -> dict:
+    """``backend=`` and ``checkpoint=``, checked; only those not left to their defaults."""
+    extra = {}
+    if backend is not None:
+        if backend != "numba":
+            raise SctError(f"backend={backend!r}: the backends are None (Python, the default) and 'numba'")
+        extra["backend"] = backend
+    if checkpoint is not None and checkpoint is not False:
+        from .checkpoint import check_option
+
+        extra["checkpoint"] = check_option(checkpoint)
+    return extra
+
+
+def grad(fn=None, wrt=0, has_aux=False, *, backend=None, checkpoint=None):
+    """The gradient of a scalar function: ``sct.grad(f)(x)`` or ``@sct.grad(wrt=(0, 1))``.
+
+    ``backend="numba"``: the generated code compiled with ``numba.njit`` (:mod:`sct.native`).
+    ``checkpoint=k``: loops store every k-th state and recompute the rest (:mod:`sct.checkpoint`).
+    """
     if fn is None:
-        return lambda f: Grad(f, wrt, has_aux)
-    return Grad(fn, wrt, has_aux)
+        return lambda f: Grad(f, wrt, has_aux, backend, checkpoint)
+    return Grad(fn, wrt, has_aux, backend, checkpoint)
 
 
-def value_and_grad(fn=None, wrt=0, has_aux=False):
+def value_and_grad(fn=None, wrt=0, has_aux=False, *, backend=None, checkpoint=None):
     """Like grad, returning ``(value, gradient)`` from one forward pass."""
     if fn is None:
-        return lambda f: ValueAndGrad(f, wrt, has_aux)
-    return ValueAndGrad(fn, wrt, has_aux)
+        return lambda f: ValueAndGrad(f, wrt, has_aux, backend, checkpoint)
+    return ValueAndGrad(fn, wrt, has_aux, backend, checkpoint)
 
 
 def vjp(fn, *primals, has_aux=False):

@@ -259,7 +259,7 @@ def cmd_export(args) -> int:
     if out != "-" and Path(out).exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
     command = "sct export " + " ".join(_quote(a) for a in args.argv)
-    text = export_source(fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command)
+    text = export_source(fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command, numba=args.numba)
     if out == "-":
         sys.stdout.write(text)
         return 0
@@ -336,6 +336,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--wrt", help=wrt_help + " (default: the first parameter)")
     export.add_argument("-o", "--output", required=True, metavar="OUT.py", help="the file to write ('-': stdout)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.py if it exists")
+    export.add_argument("--numba", action="store_true", help="compile the gradient with @numba.njit (scalar code)")
     cli_cache.register(commands, fmt)
     return parser
 

@@ -37,22 +37,32 @@ class ExportError(SctError):
     """The gradient refers to something that cannot be written into a module."""
 
 
-def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None) -> str:
+def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None = None, numba=False) -> str:
     """The text of a standalone module computing the gradient of ``fn`` by ``wrt``.
 
     ``origin`` (``FILE.py:FUNC``) and ``command`` only go into the docstring.
+    ``numba``: the gradient compiled with ``@numba.njit`` (see :func:`_numba_signature`).
     """
     fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
     positions, many = api.resolve_wrt(fn, wrt)
     # The module must be right for any arguments, containers too: parameters not annotated float may be anything.
     sig = tuple(ANY if s is None else s for s in api._annotated_signature(fn))
+    if numba:
+        sig = _numba_signature(fn)
     variant = api.compiled(fn, positions, sig, many=many)
     source = _shaped_seed(variant.source)
+    if numba:
+        from .native import numba_source
+
+        source = numba_source(source)
     tree = ast.parse(source)
     generated = tree.body[0]
     scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
     writer = _Writer()
     writer.require(free_names(tree), scopes, where=f"the gradient of {fn.__name__}")
+    if numba:
+        _numba_ready(fn, writer)
+        source = "@numba.njit\n" + source
     params = variant.params
     wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
     parts = [
@@ -64,10 +74,33 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
         _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions]),
         _reference(fn, origin),
     ]
+    if numba:
+        parts[0] = parts[0].replace("needs only NumPy, not sct", "needs NumPy and numba, not sct")
     head, *rest = (p.strip("\n") for p in parts if p)
     text = head + "\n\n" + "\n\n\n".join(rest) + "\n"
     compile(text, "<sct export>", "exec")  # it is a valid module, or this is a bug in sct
     return text
+
+
+def _numba_signature(fn) -> tuple:
+    """``--numba``: the scalar code of parameters annotated ``float`` (Python floats) and ``int``."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return ()
+    kinds = {float: api._FLOAT, "float": api._FLOAT, int: (0, "i"), "int": (0, "i")}
+    return tuple(kinds.get(p.annotation, ANY) for p in params)
+
+
+def _numba_ready(fn, writer) -> None:
+    """``--numba``: only NumPy and ``math`` around the gradient (numba compiles nothing else it calls)."""
+    writer.imports.append("import numba")
+    if writer.functions:
+        called = ", ".join(sorted(n for n, v in writer.bound.items() if isinstance(v, types.FunctionType)))
+        raise ExportError(
+            f"--numba: the gradient of {fn.__name__} calls {called}, which numba cannot compile; "
+            "annotate the scalar parameters (x: float, n: int) so that sct writes scalar code"
+        )
 
 
 def _shaped_seed(source: str) -> str:

@@ -1,0 +1,356 @@
+"""Checkpointed loops: ``sct.grad(f, checkpoint=k)``, or ``# sct: checkpoint`` on a loop.
+
+The reverse sweep of a loop reads what each trip overwrote, from records the
+forward sweep pushed once a trip: memory in proportion to the trip count. A
+checkpointed loop keeps only the loop's *state* (the variables a trip reads
+before it writes them, and that the loop changes) once every ``k`` trips. The
+reverse sweep takes the segments of ``k`` trips last to first: it restores the
+segment's state, runs the segment's trips again with their records, and
+reverses them as before. So
+
+- memory: ``n / k`` states and ``k`` trips of records, ``O(sqrt(n))`` for
+  ``k = sqrt(n)``, which is what ``checkpoint=True`` and a bare
+  ``# sct: checkpoint`` choose when the loop begins (its trip count is then known);
+- time: the forward trips run twice;
+- values: the same statements run on the same values, so the gradients are equal
+  to the unckeckpointed ones bit for bit.
+
+For ``n = 6`` and ``k = 2`` the generated code reads::
+
+    x_stack = []
+    x_at = []                                  # the state every k trips
+    for _j, i in enumerate(range(n)):
+        if _j % 2 == 0:
+            x_at.append(x)
+        x = x * a                              # the trip, with no records
+    ...
+    for _s in reversed(range(len(x_at))):      # segments, last first
+        x = x_at[_s]
+        x_stack = []
+        for i in range(_s * 2, min(_s * 2 + 2, n)):
+            x_stack.append(x)                  # the trip, with its records
+            x = x * a
+        for x in reversed(x_stack):            # the reverse sweep of the segment, as before
+            ...
+
+What is checkpointed: ``for ... in range(...)`` loops at the top level of the
+function (with whatever loops and branches they hold), that run every trip (no
+``break``; ``return`` in a loop is a ``break``). A loop the comment marks that
+is not one of these, or whose state is not assigned before it begins, is
+refused with :class:`CheckpointError` naming it; so is such a loop under
+``checkpoint=k`` when it keeps records (a loop that records nothing needs no
+checkpoints and is left as it is).
+"""
+
+from __future__ import annotations
+
+import re
+
+import gast
+
+from .codegen import is_comment, unparse
+from .errors import Problem, SctError, UnsupportedSyntaxError
+from .ir import For, While, walk
+
+MARK = re.compile(r"#\s*sct:\s*checkpoint(?:\s*=\s*(\d+))?\s*$")
+AUTO = "sqrt"  # k = sqrt(trips), chosen when the loop begins
+
+
+class CheckpointError(UnsupportedSyntaxError):
+    """A loop sct was asked to checkpoint and cannot."""
+
+
+def check_option(k):
+    """``checkpoint=`` as given: a positive int ``k``, or True (``k = sqrt(trips)``)."""
+    if k is True:
+        return AUTO
+    if isinstance(k, int) and not isinstance(k, bool) and k >= 1:
+        return k
+    raise SctError(f"checkpoint={k!r}: give a number of trips k >= 1 between stored states, or True for sqrt(trips)")
+
+
+def marked_lines(parsed) -> dict:
+    """File line of each loop the user marked ``# sct: checkpoint`` (on its line or the line above) -> k."""
+    marks = {}
+    for offset, line in enumerate(parsed.lines):
+        found = MARK.search(line)
+        if found is None:
+            continue
+        k = int(found.group(1)) if found.group(1) else AUTO
+        if k == 0:
+            raise SctError(f"{parsed.filename}:{offset + parsed.first_lineno}: `# sct: checkpoint=0`: k must be >= 1")
+        at = offset + parsed.first_lineno
+        code = line.split("#", 1)[0].strip()
+        marks[at if code else at + 1] = k
+    return marks
+
+
+def apply(src, parsed, ir, k) -> None:
+    """Checkpoint the loops of generated ``src`` asked for (``k``: the option; or the comments)."""
+    marks = marked_lines(parsed)
+    if k is None and not marks:
+        return
+    top = [s for s in ir.body if isinstance(s, For | While)]
+    for stmt in walk(ir.body):  # a comment on a loop that is not at the top level, or not a loop
+        marked = isinstance(stmt, For | While) and stmt.origin is not None and stmt.origin.lineno in marks
+        if marked and not any(stmt is s for s in top):
+            _refuse(stmt, "it is nested in another loop or an `if`; checkpoint the outermost loop")
+    found = {s.origin.lineno for s in walk(ir.body) if isinstance(s, For | While) and s.origin is not None}
+    for line in marks.keys() - found:
+        raise CheckpointError(
+            Problem(f"`# sct: checkpoint` is not on a loop sct differentiates (line {line})", _where(parsed, line))
+        )
+    body = src.fn.body
+    split = next((i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward"), None)
+    if split is None:
+        return
+    loops = [s for s in body[:split] if isinstance(s, gast.For | gast.While)]
+    pairs = _pair(top, loops)
+    user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
+    for stmt, loop in pairs:
+        wanted = marks.get(stmt.origin.lineno if stmt.origin else None, k)
+        if wanted is None:
+            continue
+        stacks = _stacks(body[:split], loop, user_names) if loop is not None else set()
+        if not stacks:  # it records nothing: its reverse sweep needs no memory per trip
+            continue
+        if isinstance(stmt, While) or not isinstance(loop, gast.For) or not _is_range(loop.iter):
+            _refuse(stmt, "only `for ... in range(...)` loops are checkpointed (the trip count known when it begins)")
+        if stmt.brk or stmt.trips:
+            _refuse(stmt, "it can end early (`break` or `return`): its trips are not known when it begins")
+        _Checkpointed(src, stmt, loop, stacks, wanted).rewrite(body, split)
+        split = next(i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward")
+
+
+def _refuse(stmt, why: str):
+    raise CheckpointError(Problem(f"cannot checkpoint this loop: {why}", stmt.origin))
+
+
+def _where(parsed, line: int):
+    from .errors import Location
+
+    text = parsed.lines[line - parsed.first_lineno] if 0 <= line - parsed.first_lineno < len(parsed.lines) else ""
+    return Location(parsed.filename, line, 0, text)
+
+
+def _text(stmt) -> str:
+    return stmt.value.args[0].value
+
+
+def _pair(top: list, loops: list) -> list:
+    """``(IR loop, generated forward loop or None)`` for each top-level loop, matched by header in order."""
+    pairs, used = [], set()
+    for stmt in top:
+        match = None
+        for i, loop in enumerate(loops):
+            if i in used:
+                continue
+            if isinstance(stmt, For) and isinstance(loop, gast.For):
+                same = isinstance(loop.target, gast.Name) and loop.target.id == stmt.target
+                same = same and gast.dump(loop.iter) == gast.dump(stmt.iter)
+            else:
+                same = isinstance(stmt, While) and isinstance(loop, gast.While)
+            if same:
+                match = i
+                break
+        if match is not None:
+            used.add(match)
+        pairs.append((stmt, loops[match] if match is not None else None))
+    return pairs
+
+
+def _stacks(forward: list, loop, user_names: set) -> set:
+    """The records ``loop`` pushes on: ``<what>_stack`` lists made empty before it."""
+    made = {
+        s.targets[0].id
+        for s in forward
+        if isinstance(s, gast.Assign)
+        and isinstance(s.targets[0], gast.Name)
+        and isinstance(s.value, gast.List)
+        and not s.value.elts
+    }
+    pushed = {_pushed_on(s) for s in gast.walk(loop)} - {None}
+    return {p for p in pushed if p in made and p.endswith("_stack") and p not in user_names}
+
+
+def _pushed_on(node):
+    """``S`` of a statement ``S.append(v)``; else None."""
+    if not isinstance(node, gast.Expr) or not isinstance(node.value, gast.Call):
+        return None
+    func = node.value.func
+    if isinstance(func, gast.Attribute) and func.attr == "append" and isinstance(func.value, gast.Name):
+        return func.value.id
+    return None
+
+
+def _is_range(node) -> bool:
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == "range"
+        and 1 <= len(node.args) <= 3
+        and not node.keywords
+        and all(isinstance(a, gast.Name | gast.Constant) for a in node.args)
+    )
+
+
+def _names(node, ctx) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, ctx)}
+
+
+# ---- the loop's state -----------------------------------------------------------------------
+def exposed(stmts: list, defined: set) -> tuple[set, set]:
+    """``(read before written, surely written after)`` for ``stmts`` entered with ``defined`` assigned."""
+    reads, defined = set(), set(defined)
+    for s in stmts:
+        if isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign):
+            targets = s.targets if isinstance(s, gast.Assign) else [s.target]
+            used = _names(s.value, gast.Load) if s.value is not None else set()
+            for t in targets:
+                used |= _names(t, gast.Load)  # x[i] = v reads x and i
+            if isinstance(s, gast.AugAssign):
+                used |= _names(s.target, gast.Store)
+            reads |= used - defined
+            for t in targets:
+                defined |= _names(t, gast.Store)
+        elif isinstance(s, gast.If):
+            reads |= _names(s.test, gast.Load) - defined
+            r1, d1 = exposed(s.body, defined)
+            r2, d2 = exposed(s.orelse, defined)
+            reads |= r1 | r2
+            defined = d1 & d2
+        elif isinstance(s, gast.For):
+            reads |= _names(s.iter, gast.Load) - defined
+            inner, _ = exposed(s.body, defined | _names(s.target, gast.Store))
+            reads |= inner
+        elif isinstance(s, gast.While):
+            reads |= _names(s.test, gast.Load) - defined
+            inner, _ = exposed(s.body, defined)
+            reads |= inner
+        elif isinstance(s, gast.Expr | gast.Return | gast.Raise):
+            reads |= _names(s, gast.Load) - defined
+        elif isinstance(s, gast.Pass | gast.Break | gast.Continue):
+            pass
+        else:
+            raise _Unknown(type(s).__name__)
+    return reads, defined
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _assigned(stmts) -> set:
+    found = set()
+    for s in stmts:
+        for n in gast.walk(s):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                found.add(n.id)
+    return found
+
+
+# ---- the rewrite ---------------------------------------------------------------------------
+class _Checkpointed:
+    def __init__(self, src, stmt, loop: gast.For, stacks: set, k):
+        self.src, self.stmt, self.loop, self.stacks, self.k = src, stmt, loop, stacks, k
+        self.fresh = src.namer.fresh
+
+    def rewrite(self, body: list, split: int) -> None:
+        at = next(i for i, s in enumerate(body) if s is self.loop)
+        users = [i for i, s in enumerate(body) if i != at and _names(s, gast.Load) & self.stacks]
+        if len(users) != 1 or users[0] < split or not isinstance(body[users[0]], gast.For):
+            _refuse(self.stmt, "its records are read other than by one reversed loop")
+        back = users[0]
+        state = self.state(body[:at])
+        pushed = {n.id for s in gast.walk(self.loop) if _pushed_on(s) for n in s.value.args if isinstance(n, gast.Name)}
+        # what neither the records nor the reversed loop set again is left as the forward loop left it, as before
+        ends = _assigned([self.loop]) - self.stacks - pushed - _assigned([body[back]])
+        ends = sorted(ends & set().union(*(_names(t, gast.Load) for t in body[back + 1 :])))  # only what is read
+        n, k, j, r0, rs = (self.fresh(b) for b in ("_trips", "_every", "_j", "_first", "_step"))
+        saved = {v: self.fresh(f"{v}_at") for v in state}
+        kept = {v: self.fresh(f"{v}_end") for v in ends}
+        args = self.loop.iter.args
+        first = _src(args[0]) if len(args) > 1 else "0"
+        step = _src(args[2]) if len(args) > 2 else "1"
+        every = f"max(1, int({n} ** 0.5))" if self.k == AUTO else str(self.k)
+        before = [f"{r0} = {first}", f"{rs} = {step}", f"{n} = len({_src(self.loop.iter)})", f"{k} = {every}"]
+        before += [f"{name} = []" for name in saved.values()]
+        target = _src(self.loop.target)
+        header = f"for {j}, {target} in enumerate({_src(self.loop.iter)}):"
+        store = [f"        {saved[v]}.append({v})" for v in state] or ["        pass"]
+        forward = _parse("\n".join(before + [header, f"    if {j} % {k} == 0:", *store]))
+        plain = _without_pushes(_clone(self.loop.body), self.stacks) or [gast.Pass()]
+        forward[-1].body.extend(plain)
+        after = _parse("\n".join(f"{kept[v]} = {v}" for v in ends)) if ends else []
+        s, lo, hi = self.fresh("_s"), self.fresh("_lo"), self.fresh("_hi")
+        any_saved = next(iter(saved.values()), None)
+        count = f"len({any_saved})" if any_saved else f"({n} + {k} - 1) // {k}"
+        lines = [f"for {s} in reversed(range({count})):"]
+        lines += [f"    {v} = {saved[v]}[{s}]" for v in state]
+        lines += [f"    {stack} = []" for stack in sorted(self.stacks)]
+        lines += [f"    {lo} = {s} * {k}", f"    {hi} = min({lo} + {k}, {n})"]
+        segment = f"range({r0} + {lo} * {rs}, {r0} + {hi} * {rs}, {rs})"
+        lines += [f"    for {target} in {segment}:", "        pass"]
+        outer = _parse("\n".join(lines))[0]
+        outer.body[-1].body = _clone(self.loop.body)
+        reverse = body[back]
+        reverse.iter = _replace(reverse.iter, self.loop.iter, _parse(segment)[0].value)
+        outer.body.append(reverse)
+        restore = _parse("\n".join(f"{v} = {kept[v]}" for v in ends)) if ends else []
+        body[back : back + 1] = [outer, *restore]
+        body[at : at + 1] = [*forward, *after]
+        made = [s for s in body[:at] if isinstance(s, gast.Assign) and _names(s, gast.Store) <= self.stacks]
+        for s in made:  # each segment makes its records afresh
+            body.remove(s)
+
+    def state(self, before: list) -> list:
+        """The variables a trip reads before it writes them, and the loop changes; all assigned before it."""
+        try:
+            reads, _ = exposed(self.loop.body, _names(self.loop.target, gast.Store))
+            _, defined = exposed(before, {a.id for a in self.src.fn.args.args})
+        except _Unknown as exc:
+            _refuse(self.stmt, f"sct cannot follow its state through a `{exc}` statement")
+        carried = sorted((reads & _assigned(self.loop.body)) - self.stacks)
+        missing = [v for v in carried if v not in defined]
+        if missing:
+            _refuse(self.stmt, f"its state ({', '.join(missing)}) is not assigned before the loop begins")
+        return carried
+
+
+def _without_pushes(stmts: list, stacks: set) -> list:
+    out = []
+    for s in stmts:
+        if _pushed_on(s) in stacks:
+            continue
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner and isinstance(s, gast.If | gast.For | gast.While):
+                setattr(s, field, _without_pushes(inner, stacks) or ([gast.Pass()] if field == "body" else []))
+        out.append(s)
+    return out
+
+
+def _replace(node, old, new):
+    """``node`` with each subtree equal to ``old`` replaced by a copy of ``new``."""
+    if gast.dump(node) == gast.dump(old):
+        return _clone(new)
+    for field, value in gast.iter_fields(node):
+        if isinstance(value, list):
+            setattr(node, field, [_replace(v, old, new) if isinstance(v, gast.AST) else v for v in value])
+        elif isinstance(value, gast.AST):
+            setattr(node, field, _replace(value, old, new))
+    return node
+
+
+def _clone(node):
+    from .reverse_loops import _clone as clone
+
+    return clone(node)
+
+
+def _src(node) -> str:
+    return unparse(node).strip()
+
+
+def _parse(text: str) -> list:
+    return gast.parse(text).body
