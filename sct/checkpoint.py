@@ -70,7 +70,7 @@ def check_option(k):
 
 
 def marked_lines(parsed) -> dict:
-    """File line of each loop the user marked ``# sct: checkpoint`` (on its line or the line above) -> k."""
+    """``(file, line)`` of each loop the user marked ``# sct: checkpoint`` (on its line or the line above) -> k."""
     marks = {}
     for offset, line in enumerate(parsed.lines):
         found = MARK.search(line)
@@ -81,7 +81,7 @@ def marked_lines(parsed) -> dict:
             raise SctError(f"{parsed.filename}:{offset + parsed.first_lineno}: `# sct: checkpoint=0`: k must be >= 1")
         at = offset + parsed.first_lineno
         code = line.split("#", 1)[0].strip()
-        marks[at if code else at + 1] = k
+        marks[(parsed.filename, at if code else at + 1)] = k
     return marks
 
 
@@ -92,11 +92,11 @@ def apply(src, parsed, ir, k) -> None:
         return
     top = [s for s in ir.body if isinstance(s, For | While)]
     for stmt in walk(ir.body):  # a comment on a loop that is not at the top level, or not a loop
-        marked = isinstance(stmt, For | While) and stmt.origin is not None and stmt.origin.lineno in marks
+        marked = isinstance(stmt, For | While) and _key(stmt) in marks
         if marked and not any(stmt is s for s in top):
             _refuse(stmt, "it is nested in another loop or an `if`; checkpoint the outermost loop")
-    found = {s.origin.lineno for s in walk(ir.body) if isinstance(s, For | While) and s.origin is not None}
-    for line in marks.keys() - found:
+    found = {_key(s) for s in walk(ir.body) if isinstance(s, For | While)}
+    for _, line in marks.keys() - found:
         raise CheckpointError(
             Problem(f"`# sct: checkpoint` is not on a loop sct differentiates (line {line})", _where(parsed, line))
         )
@@ -108,18 +108,23 @@ def apply(src, parsed, ir, k) -> None:
     pairs = _pair(top, loops)
     user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
     for stmt, loop in pairs:
-        wanted = marks.get(stmt.origin.lineno if stmt.origin else None, k)
+        wanted = marks.get(_key(stmt), k)
         if wanted is None:
             continue
         stacks = _stacks(body[:split], loop, user_names) if loop is not None else set()
+        if stacks or _key(stmt) in marks:  # a marked loop is checked anyway
+            if isinstance(stmt, While) or loop is not None and not _is_range(loop.iter):
+                _refuse(stmt, "only `for ... in range(...)` loops are checkpointed (the trips known when it begins)")
+            if stmt.brk or stmt.trips:
+                _refuse(stmt, "it can end early (`break` or `return`): its trips are not known when it begins")
         if not stacks:  # it records nothing: its reverse sweep needs no memory per trip
             continue
-        if isinstance(stmt, While) or not isinstance(loop, gast.For) or not _is_range(loop.iter):
-            _refuse(stmt, "only `for ... in range(...)` loops are checkpointed (the trip count known when it begins)")
-        if stmt.brk or stmt.trips:
-            _refuse(stmt, "it can end early (`break` or `return`): its trips are not known when it begins")
         _Checkpointed(src, stmt, loop, stacks, wanted).rewrite(body, split)
         split = next(i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward")
+
+
+def _key(stmt) -> tuple | None:
+    return (stmt.origin.filename, stmt.origin.lineno) if stmt.origin is not None else None
 
 
 def _refuse(stmt, why: str):
