@@ -242,22 +242,23 @@ class Native:
         self.namespace, self.user_globals = namespace, user_globals
         self.data = _data_globals(text, namespace, user_globals)
         self.jitted, self.numba_text = njit_function(text, fn_name, {**user_globals, **namespace}, user_fn)
-        self.compiled = False
+        self.errors = require_numba().core.errors.NumbaError
+        self.kinds = None  # the NumPy scalar types of Python's result, where numba gives Python's (see _kinds)
 
     def __call__(self, *args):
         if self.data and any(self.user_globals.get(k, _MISSING) is not v for k, v in self.data.items()):
             self.__init__(self.text, self.fn_name, self.namespace, self.user_globals, self.user_fn, self.python)
-        numba = require_numba()
         try:
             out = self.jitted(*args)
-        except numba.core.errors.NumbaError as exc:
+        except self.errors as exc:
             raise self._unsupported(exc) from None
         except Exception:  # Python's own answer: its error, or NumPy's value where unbox falls back
             return self.python(*args)
-        self.compiled = True
-        if not _finite(out):
+        if not (math.isfinite(out) if type(out) is float else _finite(out)):
             return self.python(*args)
-        return out
+        if self.kinds is None:  # the first call: the types Python gives (np.exp of a float is an np.float64)
+            self.kinds = _kinds(self.python(*args), out) or ()
+        return _cast(out, self.kinds) if self.kinds else out
 
     def _unsupported(self, exc) -> NumbaUnsupportedError:
         loc = getattr(exc, "loc", None)
@@ -274,6 +275,7 @@ class Native:
 
 
 _MISSING = object()
+
 _DATA = (int, float, complex, bool, np.ndarray, np.generic)
 
 
@@ -295,6 +297,25 @@ def _finite(out) -> bool:
     return True
 
 
+def _kinds(expected, got):
+    """Where Python's result holds a NumPy scalar and numba's a Python number there: that type; else None.
+
+    A tree like the result (tuples), of types and None; None for the whole where nothing differs.
+    """
+    if isinstance(expected, tuple) and isinstance(got, tuple) and len(expected) == len(got):
+        inner = tuple(_kinds(e, g) for e, g in zip(expected, got))
+        return inner if any(k is not None for k in inner) else None
+    if isinstance(expected, np.generic) and not isinstance(got, np.generic | np.ndarray):
+        return type(expected)
+    return None
+
+
+def _cast(out, kinds):
+    if isinstance(kinds, tuple):
+        return tuple(_cast(o, k) for o, k in zip(out, kinds)) if kinds else out
+    return out if kinds is None else kinds(out)
+
+
 def _first_reason(message: str) -> str:
     """Numba's reason, one line, without its terminal colours."""
     import re
@@ -303,37 +324,49 @@ def _first_reason(message: str) -> str:
     lines = [line.strip() for line in plain.splitlines() if line.strip()]
     skip = ("Failed in nopython mode", "During:", "File ", "<source", "^")
     kept = [line for line in lines if not line.startswith(skip)]
-    return (kept[0] if kept else lines[0] if lines else "unknown reason").rstrip(".")
+    if not kept:
+        return lines[0] if lines else "unknown reason"
+    reason = kept[0]
+    if reason.endswith(":") and len(kept) > 1:  # "No implementation of function ... found for signature:"
+        reason += " " + kept[1].lstrip("> ")
+    return reason.rstrip(".")
 
 
 def user_location(user_fn, generated_line: str | None) -> Location | None:
-    """Where in the user's function the generated ``line`` comes from: the first line that assigns or
-    reads the user name it assigns (``delta_x``, ``x``: ``x``), else the ``def`` line."""
+    """Where in the user's function the generated ``line`` comes from, as near as its text says.
+
+    The first of the user's lines that calls the function the line calls (``np.clip(``); else that
+    assigns the user name it assigns (``delta_x`` and ``x``: ``x =``); else that mentions a name of
+    it; else the ``def`` line.
+    """
     import inspect
+    import re
 
     try:
         lines, first = inspect.getsourcelines(user_fn)
         filename = inspect.getsourcefile(user_fn) or "<unknown>"
     except (OSError, TypeError):
         return None
-    target = None
-    if generated_line:
-        text = generated_line.strip()
-        text = text + "\n    pass" if text.endswith(":") else text  # a header: a body to parse it with
-        try:
-            node = ast.parse(text).body[0]
-        except SyntaxError:
-            node = None
-        found = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)] if node is not None else []
-        names = [n.removeprefix("delta_") for n in found]
-        target = next((n for n in names if any(_mentions(line, n) for line in lines[1:])), None)
-    for offset, line in enumerate(lines):
-        if offset and target is not None and _mentions(line, target):
-            return Location(filename, first + offset, len(line) - len(line.lstrip()), line)
+    patterns = []
+    node = _parsed_line(generated_line) if generated_line else None
+    if node is not None and not isinstance(node, ast.FunctionDef):
+        calls = [ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)]
+        patterns += [re.escape(c) + r"\s*\(" for c in calls if c not in ("float", "len", "range")]
+        targets = [n.id for t in getattr(node, "targets", []) for n in ast.walk(t) if isinstance(n, ast.Name)]
+        patterns += [rf"\b{re.escape(t.removeprefix('delta_'))}\s*(\[.*\])?\s*[-+*/]?=(?!=)" for t in targets]
+        names = [n.id.removeprefix("delta_") for n in ast.walk(node) if isinstance(n, ast.Name)]
+        patterns += [rf"\b{re.escape(n)}\b" for n in names]
+    for pattern in patterns:
+        for offset, line in enumerate(lines):
+            if offset and re.search(pattern, line.split("#")[0]):
+                return Location(filename, first + offset, len(line) - len(line.lstrip()), line)
     return Location(filename, first, 0, lines[0]) if lines else None
 
 
-def _mentions(line: str, name: str) -> bool:
-    import re
-
-    return re.search(rf"\b{re.escape(name)}\b", line.split("#")[0]) is not None
+def _parsed_line(text: str):
+    text = text.strip()
+    text = text + "\n    pass" if text.endswith(":") else text  # a header: a body to parse it with
+    try:
+        return ast.parse(text).body[0]
+    except SyntaxError:
+        return None
