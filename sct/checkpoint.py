@@ -33,6 +33,14 @@ For ``n = 6`` and ``k = 2`` the generated code reads::
         for x in reversed(x_stack):            # the reverse sweep of the segment, as before
             ...
 
+``checkpoint="log"`` (or ``# sct: checkpoint=log``) keeps ``O(log n)`` states instead:
+the state when the loop begins; the reverse sweep runs the first half of the trips
+left to reverse without records, keeps the state there, and so on down to ``LEAF``
+trips, which it runs with their records and reverses; then takes the half below. A
+stack of ``log2(n)`` states, and ``O(n log n)`` trips run in all. (Griewank's revolve
+spreads a fixed number of states more cleverly, for fewer trips run again; this
+halving is its simplest form, with the same ``O(log n)`` memory.)
+
 What is checkpointed: ``for ... in range(...)`` loops at the top level of the
 function (with whatever loops and branches they hold), that run every trip (no
 ``break``; ``return`` in a loop is a ``break``). A loop the comment marks that
@@ -52,8 +60,10 @@ from .codegen import is_comment, unparse
 from .errors import Problem, SctError, UnsupportedSyntaxError
 from .ir import For, While, walk
 
-MARK = re.compile(r"#\s*sct:\s*checkpoint(?:\s*=\s*(\d+))?\s*$")
+MARK = re.compile(r"#\s*sct:\s*checkpoint(?:\s*=\s*(\d+|log))?\s*$")
 AUTO = "sqrt"  # k = sqrt(trips), chosen when the loop begins
+LOG = "log"  # halving: log2(trips) states (see _Checkpointed._bisecting)
+LEAF = 8  # trips run with records at once under LOG
 
 
 class CheckpointError(UnsupportedSyntaxError):
@@ -64,9 +74,14 @@ def check_option(k):
     """``checkpoint=`` as given: a positive int ``k``, or True (``k = sqrt(trips)``)."""
     if k is True:
         return AUTO
+    if k == LOG:
+        return LOG
     if isinstance(k, int) and not isinstance(k, bool) and k >= 1:
         return k
-    raise SctError(f"checkpoint={k!r}: give a number of trips k >= 1 between stored states, or True for sqrt(trips)")
+    raise SctError(
+        f"checkpoint={k!r}: give a number of trips k >= 1 between stored states, True for sqrt(trips), "
+        "or 'log' for log2(trips) states"
+    )
 
 
 def marked_lines(parsed) -> dict:
@@ -76,7 +91,7 @@ def marked_lines(parsed) -> dict:
         found = MARK.search(line)
         if found is None:
             continue
-        k = int(found.group(1)) if found.group(1) else AUTO
+        k = AUTO if not found.group(1) else LOG if found.group(1) == "log" else int(found.group(1))
         if k == 0:
             raise SctError(f"{parsed.filename}:{offset + parsed.first_lineno}: `# sct: checkpoint=0`: k must be >= 1")
         at = offset + parsed.first_lineno
@@ -271,42 +286,80 @@ class _Checkpointed:
         # what neither the records nor the reversed loop set again is left as the forward loop left it, as before
         ends = _assigned([self.loop]) - self.stacks - pushed - _assigned([body[back]])
         ends = sorted(ends & set().union(*(_names(t, gast.Load) for t in body[back + 1 :])))  # only what is read
-        n, k, j, r0, rs = (self.fresh(b) for b in ("_trips", "_every", "_j", "_first", "_step"))
+        n, k, r0, rs = (self.fresh(b) for b in ("_trips", "_every", "_first", "_step"))
         saved = {v: self.fresh(f"{v}_at") for v in state}
         kept = {v: self.fresh(f"{v}_end") for v in ends}
         args = self.loop.iter.args
         first = _src(args[0]) if len(args) > 1 else "0"
         step = _src(args[2]) if len(args) > 2 else "1"
-        every = f"max(1, int({n} ** 0.5))" if self.k == AUTO else str(self.k)
+        every = {AUTO: f"max(1, int({n} ** 0.5))", LOG: str(LEAF)}.get(self.k, str(self.k))
         before = [f"{r0} = {first}", f"{rs} = {step}", f"{n} = len({_src(self.loop.iter)})", f"{k} = {every}"]
         before += [f"{name} = []" for name in saved.values()]
-        target = _src(self.loop.target)
-        header = f"for {j}, {target} in enumerate({_src(self.loop.iter)}):"
-        store = [f"        {saved[v]}.append({v})" for v in state] or ["        pass"]
-        forward = _parse("\n".join(before + [header, f"    if {j} % {k} == 0:", *store]))
-        plain = _without_pushes(_clone(self.loop.body), self.stacks) or [gast.Pass()]
-        forward[-1].body.extend(plain)
+        names = (n, k, r0, rs, saved)
+        make = self._bisecting if self.k == LOG else self._periodic
+        forward, outer = make(before, names, state, body[back])
         after = _parse("\n".join(f"{kept[v]} = {v}" for v in ends)) if ends else []
-        s, lo, hi = self.fresh("_s"), self.fresh("_lo"), self.fresh("_hi")
-        any_saved = next(iter(saved.values()), None)
-        count = f"len({any_saved})" if any_saved else f"({n} + {k} - 1) // {k}"
-        lines = [f"for {s} in reversed(range({count})):"]
-        lines += [f"    {v} = {saved[v]}[{s}]" for v in state]
-        lines += [f"    {stack} = []" for stack in sorted(self.stacks)]
-        lines += [f"    {lo} = {s} * {k}", f"    {hi} = min({lo} + {k}, {n})"]
-        segment = f"range({r0} + {lo} * {rs}, {r0} + {hi} * {rs}, {rs})"
-        lines += [f"    for {target} in {segment}:", "        pass"]
-        outer = _parse("\n".join(lines))[0]
-        outer.body[-1].body = _clone(self.loop.body)
-        reverse = body[back]
-        reverse.iter = _replace(reverse.iter, self.loop.iter, _parse(segment)[0].value)
-        outer.body.append(reverse)
         restore = _parse("\n".join(f"{v} = {kept[v]}" for v in ends)) if ends else []
         body[back : back + 1] = [outer, *restore]
         body[at : at + 1] = [*forward, *after]
         made = [s for s in body[:at] if isinstance(s, gast.Assign) and _names(s, gast.Store) <= self.stacks]
         for s in made:  # each segment makes its records afresh
             body.remove(s)
+
+    def _periodic(self, before, names, state, reverse) -> tuple[list, gast.stmt]:
+        """The state every k trips; the reverse sweep takes the segments of k trips last to first."""
+        n, k, r0, rs, saved = names
+        j, target = self.fresh("_j"), _src(self.loop.target)
+        header = f"for {j}, {target} in enumerate({_src(self.loop.iter)}):"
+        store = [f"        {saved[v]}.append({v})" for v in state] or ["        pass"]
+        forward = _parse("\n".join(before + [header, f"    if {j} % {k} == 0:", *store]))
+        forward[-1].body.extend(_without_pushes(_clone(self.loop.body), self.stacks) or [gast.Pass()])
+        s, lo, hi = self.fresh("_s"), self.fresh("_lo"), self.fresh("_hi")
+        any_saved = next(iter(saved.values()), None)
+        count = f"len({any_saved})" if any_saved else f"({n} + {k} - 1) // {k}"
+        lines = [f"for {s} in reversed(range({count})):"]
+        lines += [f"    {v} = {saved[v]}[{s}]" for v in state]
+        lines += [f"    {lo} = {s} * {k}", f"    {hi} = min({lo} + {k}, {n})"]
+        outer = _parse("\n".join(lines))[0]
+        outer.body += self._segment(lo, hi, names, reverse)
+        return forward, outer
+
+    def _bisecting(self, before, names, state, reverse) -> tuple[list, gast.stmt]:
+        """``checkpoint="log"``: the state at the loop's start; the reverse sweep halves the trips left
+        to reverse, keeping the state at each half (a stack of ``log2(n)`` states), until ``LEAF`` trips
+        are left, which it runs with records and reverses."""
+        n, k, r0, rs, saved = names
+        lo_at, hi_at = self.fresh("_lo_at"), self.fresh("_hi_at")
+        lo, hi, mid = self.fresh("_lo"), self.fresh("_hi"), self.fresh("_mid")
+        target = _src(self.loop.target)
+        lines = before + [f"{lo_at} = [0]", f"{hi_at} = [{n}]"] + [f"{saved[v]}.append({v})" for v in state]
+        lines += [f"for {target} in {_src(self.loop.iter)}:", "    pass"]
+        forward = _parse("\n".join(lines))
+        forward[-1].body = _without_pushes(_clone(self.loop.body), self.stacks) or [gast.Pass()]
+        lines = [f"while len({lo_at}) > 0:", f"    {lo} = {lo_at}[-1]", f"    {hi} = {hi_at}[-1]"]
+        lines += [f"    {v} = {saved[v]}[-1]" for v in state]
+        lines += [f"    if {hi} - {lo} <= {k}:", f"        {lo_at}.pop()", f"        {hi_at}.pop()"]
+        lines += [f"        {saved[v]}.pop()" for v in state]
+        lines += ["    else:", f"        {mid} = ({lo} + {hi}) // 2"]
+        lines += [f"        for {target} in range({r0} + {lo} * {rs}, {r0} + {mid} * {rs}, {rs}):", "            pass"]
+        lines += [f"        {hi_at}[-1] = {mid}", f"        {lo_at}.append({mid})", f"        {hi_at}.append({hi})"]
+        lines += [f"        {saved[v]}.append({v})" for v in state]
+        outer = _parse("\n".join(lines))[0]
+        leaf, halve = outer.body[-1].body, outer.body[-1].orelse
+        halve[1].body = _without_pushes(_clone(self.loop.body), self.stacks) or [gast.Pass()]
+        leaf += self._segment(lo, hi, names, reverse)
+        return forward, outer
+
+    def _segment(self, lo: str, hi: str, names, reverse) -> list:
+        """Trips ``lo`` to ``hi`` (counted from 0) run again with their records, then reversed."""
+        n, k, r0, rs, saved = names
+        segment = f"range({r0} + {lo} * {rs}, {r0} + {hi} * {rs}, {rs})"
+        lines = [f"{stack} = []" for stack in sorted(self.stacks)]
+        lines += [f"for {_src(self.loop.target)} in {segment}:", "    pass"]
+        stmts = _parse("\n".join(lines))
+        stmts[-1].body = _clone(self.loop.body)
+        reverse.iter = _replace(reverse.iter, self.loop.iter, _parse(segment)[0].value)
+        return stmts + [reverse]
 
     def state(self, before: list) -> list:
         """The variables a trip reads before it writes them, and the loop changes; all assigned before it."""

@@ -91,7 +91,7 @@ def _same(a, b):
 
 
 @pytest.mark.parametrize("fn, args, wrt", CASES, ids=lambda v: getattr(v, "__name__", None))
-@pytest.mark.parametrize("k", [1, 2, 3, 7, 1000, True])
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 1000, True, "log"])
 def test_checkpointed_equals_plain_bit_for_bit(fn, args, wrt, k):
     plain = sct.grad(fn, wrt=wrt)(*args)
     assert _same(sct.grad(fn, wrt=wrt, checkpoint=k)(*args), plain)
@@ -189,7 +189,7 @@ def _while_no_mark(x):
     return x
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, "4"])
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4", "sqrt"])
 def test_bad_option(bad):
     with pytest.raises(sct.SctError, match="checkpoint="):
         sct.grad(scalar_loop, checkpoint=bad)
@@ -224,6 +224,27 @@ def test_memory_grows_as_sqrt_of_the_trips():
     assert sct.grad(long_loop, checkpoint=True)(0.3, large) == sct.grad(long_loop)(0.3, large)
 
 
+def test_memory_grows_as_log_of_the_trips():
+    """``checkpoint="log"``: a stack of log2(n) states and 8 trips of records."""
+    small, large = 1_000, 160_000
+    log = [_peak(sct.grad(long_loop, checkpoint="log"), 0.3, n) for n in (small, large)]
+    plain = _peak(sct.grad(long_loop), 0.3, large)
+    assert log[1] / log[0] < 2.5  # 160 times the trips
+    assert plain / log[1] > 500
+    assert sct.grad(long_loop, checkpoint="log")(0.3, large) == sct.grad(long_loop)(0.3, large)
+
+
+def log_marked(x, n):
+    for i in range(n):  # sct: checkpoint=log
+        x = math.sin(x) * 1.1 + 0.01 * i
+    return x
+
+
+def test_log_comment():
+    assert "_lo_at" in sct.grad(log_marked).source
+    assert sct.grad(log_marked)(0.3, 100) == sct.grad(lambda x, n: log_marked(x, n))(0.3, 100)
+
+
 # ---- random programs -------------------------------------------------------------------------
 _EXPRESSIONS = [
     "{u} * a",
@@ -254,7 +275,13 @@ def loop_programs(draw):
 
 
 @settings(max_examples=30)
-@given(loop_programs(), st.integers(0, 12), st.integers(1, 5), st.floats(-1.0, 1.0), st.floats(0.5, 1.2))
+@given(
+    loop_programs(),
+    st.integers(0, 40),
+    st.sampled_from([1, 2, 3, 5, True, "log"]),
+    st.floats(-1.0, 1.0),
+    st.floats(0.5, 1.2),
+)
 def test_random_programs_bit_for_bit(text, n, k, x, a):
     f = load(text)
     try:
