@@ -185,10 +185,6 @@ def build(
         ret.value = ret.value.elts[1]  # return (out, grads) -> return grads
     if optimize:
         passes.optimize(src.fn)
-    if mode == "reverse" and not split:  # checkpoint=k, or ``# sct: checkpoint`` on a loop (sct.checkpoint)
-        from . import checkpoint as checkpoints
-
-        checkpoints.apply(src, parsed, ir, checkpoint)
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
@@ -197,6 +193,10 @@ def build(
         _real_floats(src, helpers)
     elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
         _unbox(src, floats, helpers, parsed.globals)
+    if mode == "reverse" and not split:  # checkpoint=k, or ``# sct: checkpoint`` on a loop (sct.checkpoint)
+        from . import checkpoint as checkpoints
+
+        checkpoints.apply(src, parsed, ir, checkpoint)  # last: the loops it copies are the optimised ones
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own

@@ -116,9 +116,11 @@ def apply(src, parsed, ir, k) -> None:
             Problem(f"`# sct: checkpoint` is not on a loop sct differentiates (line {line})", _where(parsed, line))
         )
     body = src.fn.body
+    if len(body) == 1 and isinstance(body[0], gast.Try):  # Python floats, NumPy's where they raise (sct.unbox)
+        body = body[0].body  # (the fallback, run only where Python raises, keeps every trip's records)
     split = next((i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward"), None)
     if split is None:
-        return
+        raise SctError(f"bug in sct: cannot find the reverse sweep in the code for {src.fn.name} to checkpoint")
     loops = [s for s in body[:split] if isinstance(s, gast.For | gast.While)]
     pairs = _pair(top, loops)
     user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
