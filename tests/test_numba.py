@@ -12,12 +12,15 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sct
 from benchmarks import workloads
 from sct.native import NumbaUnsupportedError, numba_source
 from tests.conftest import assert_grads_match
 from tests.programs import load
+from tests.test_checkpoint import loop_programs
 
 numba = pytest.importorskip("numba")
 
@@ -224,3 +227,14 @@ def test_export_numba(tmp_path):
         [sys.executable, "-m", "sct", "export", f"{source}:untyped", "--numba", "-o", "-"], capture_output=True
     )
     assert bad.returncode == 2 and b"numba cannot compile" in bad.stderr and b"annotate" in bad.stderr
+
+
+@settings(max_examples=6)  # numba compiles each program: a second or so apiece
+@given(loop_programs(), st.integers(0, 30), st.floats(-1.0, 1.0), st.floats(0.5, 1.2))
+def test_random_loop_programs_equal_python(text, n, x, a):
+    f = load(text)
+    try:
+        expected = sct.grad(f, wrt=(0, 1))(x, a, n)
+    except (ZeroDivisionError, OverflowError, ValueError):
+        return
+    _close(sct.grad(f, wrt=(0, 1), backend="numba")(x, a, n), expected)
