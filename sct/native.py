@@ -254,7 +254,7 @@ class Native:
             raise self._unsupported(exc) from None
         except Exception:  # Python's own answer: its error, or NumPy's value where unbox falls back
             return self.python(*args)
-        if not (math.isfinite(out) if type(out) is float else _finite(out)):
+        if not _finite(out):
             return self.python(*args)
         if self.kinds is None:  # the first call: the types Python gives (np.exp of a float is an np.float64)
             self.kinds = _kinds(self.python(*args), out) or ()
@@ -286,6 +286,18 @@ def _data_globals(text: str, namespace: dict, user_globals: dict) -> dict:
 
 
 def _finite(out) -> bool:
+    """Whether every float in ``out`` is finite (``v - v`` is NaN for inf and NaN; a loop, the common case fast)."""
+    kind = type(out)
+    if kind is float:
+        return out - out == 0.0
+    if kind is tuple:
+        for v in out:
+            if type(v) is float:
+                if v - v != 0.0:
+                    return False
+            elif not _finite(v):
+                return False
+        return True
     if isinstance(out, float):
         return math.isfinite(out)
     if isinstance(out, tuple | list):
