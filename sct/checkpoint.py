@@ -47,7 +47,9 @@ function (with whatever loops and branches they hold), that run every trip (no
 is not one of these, or whose state is not assigned before it begins, is
 refused with :class:`CheckpointError` naming it; so is such a loop under
 ``checkpoint=k`` when it keeps records (a loop that records nothing needs no
-checkpoints and is left as it is).
+checkpoints and is left as it is). Running trips again must repeat them exactly:
+a trip that changes an array in place (the states would be one object), has an
+effect (``print``) or draws random numbers is refused too.
 """
 
 from __future__ import annotations
@@ -136,12 +138,45 @@ def apply(src, parsed, ir, k) -> None:
                 _refuse(stmt, "it can end early (`break` or `return`): its trips are not known when it begins")
         if not stacks:  # it records nothing: its reverse sweep needs no memory per trip
             continue
-        _Checkpointed(src, stmt, loop, stacks, wanted).rewrite(body, split)
+        _Checkpointed(src, stmt, loop, stacks, wanted, _resolver(src, parsed)).rewrite(body, split)
         split = next(i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward")
 
 
 def _key(stmt) -> tuple | None:
     return (stmt.origin.filename, stmt.origin.lineno) if stmt.origin is not None else None
+
+
+def _resolver(src, parsed):
+    """``resolve(expr)``: the object a name or ``a.b.c`` of the generated code means, or None."""
+    from .codegen import namespace
+
+    scope = {**parsed.globals, **parsed.closure, **namespace(parsed.globals, src.helpers)}
+
+    def resolve(node):
+        if isinstance(node, gast.Name):
+            return scope.get(node.id)
+        if isinstance(node, gast.Attribute):
+            inner = resolve(node.value)
+            return getattr(inner, node.attr, None) if inner is not None else None
+        return None
+
+    return resolve
+
+
+def _random(func, resolve) -> bool:
+    """Does ``func`` draw random numbers (``np.random.*``, ``random.*``, a ``Generator``'s methods)?"""
+    import random
+
+    import numpy as np
+
+    found = resolve(func)
+    if found is None:
+        return False
+    owner = getattr(found, "__self__", None)
+    if isinstance(owner, np.random.Generator | np.random.RandomState | np.random.BitGenerator | random.Random):
+        return True
+    module = getattr(found, "__module__", None) or ""
+    return module == "random" or module.startswith("numpy.random")
 
 
 def _refuse(stmt, why: str):
@@ -273,9 +308,9 @@ def _assigned(stmts) -> set:
 
 # ---- the rewrite ---------------------------------------------------------------------------
 class _Checkpointed:
-    def __init__(self, src, stmt, loop: gast.For, stacks: set, k):
+    def __init__(self, src, stmt, loop: gast.For, stacks: set, k, resolve):
         self.src, self.stmt, self.loop, self.stacks, self.k = src, stmt, loop, stacks, k
-        self.fresh = src.namer.fresh
+        self.fresh, self.resolve = src.namer.fresh, resolve
 
     def rewrite(self, body: list, split: int) -> None:
         at = next(i for i, s in enumerate(body) if s is self.loop)
@@ -283,6 +318,7 @@ class _Checkpointed:
         if len(users) != 1 or users[0] < split or not isinstance(body[users[0]], gast.For):
             _refuse(self.stmt, "its records are read other than by one reversed loop")
         back = users[0]
+        self.check_repeatable()
         state = self.state(body[:at])
         pushed = {n.id for s in gast.walk(self.loop) if _pushed_on(s) for n in s.value.args if isinstance(n, gast.Name)}
         # what neither the records nor the reversed loop set again is left as the forward loop left it, as before
@@ -362,6 +398,20 @@ class _Checkpointed:
         stmts[-1].body = _clone(self.loop.body)
         reverse.iter = _replace(reverse.iter, self.loop.iter, _parse(segment)[0].value)
         return stmts + [reverse]
+
+    def check_repeatable(self) -> None:
+        """Refuse a trip that running again would not repeat exactly: one that changes an array or a list in
+        place (its states would be one object, seen at its last), or that has an effect (``print``), or
+        draws random numbers."""
+        for node in gast.walk(gast.Module(body=self.loop.body, type_ignores=[])):
+            if isinstance(node, gast.AugAssign) or (
+                isinstance(node, gast.Assign) and not all(isinstance(t, gast.Name) for t in node.targets)
+            ):
+                _refuse(self.stmt, f"it changes a value in place (`{_src(node)}`), so its states are not kept apart")
+            if isinstance(node, gast.Expr) and not is_comment(node) and _pushed_on(node) not in self.stacks:
+                _refuse(self.stmt, f"running its trips again would repeat `{_src(node)}`")
+            if isinstance(node, gast.Call) and _random(node.func, self.resolve):
+                _refuse(self.stmt, f"running its trips again would draw new random numbers (`{_src(node)}`)")
 
     def state(self, before: list) -> list:
         """The variables a trip reads before it writes them, and the loop changes; all assigned before it."""

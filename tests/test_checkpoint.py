@@ -177,6 +177,54 @@ def test_refused_with_the_loop_named(fn, args, words):
     assert isinstance(err.value, sct.UnsupportedSyntaxError)
 
 
+def writes_in_place(x, n):
+    y = np.zeros(n + 2)
+    for i in range(n):
+        y[i + 1] = x * i
+        x = math.sin(x) + y[i + 1] * 0.1
+    return x
+
+
+def prints(x, n):
+    for i in range(n):
+        x = math.sin(x) * 1.1
+        print("trip", i)
+    return x
+
+
+def noisy(x, n):
+    for i in range(n):
+        x = math.sin(x) + 0.01 * np.random.normal()
+    return x
+
+
+RNG = np.random.default_rng(0)
+
+
+def noisy_generator(x, n):
+    for i in range(n):
+        x = math.sin(x) * RNG.uniform(0.9, 1.1)
+    return x
+
+
+@pytest.mark.parametrize(
+    "fn, words",
+    [
+        (writes_in_place, "changes a value in place (`y[b] = c`)"),
+        (prints, "would repeat `print('trip', i)`"),
+        (noisy, "draw new random numbers (`np.random.normal()`)"),
+        (noisy_generator, "draw new random numbers (`RNG.uniform(0.9, 1.1)`)"),
+    ],
+)
+def test_trips_that_would_not_repeat_are_refused(fn, words, capsys):
+    """Running trips again must repeat them exactly: not where states share an array changed in place,
+    nor where a trip prints or draws random numbers."""
+    with pytest.raises(CheckpointError) as err:
+        sct.grad(fn, checkpoint=2)(0.3, 4)
+    assert words in str(err.value) and err.value.source_line.strip() == "for i in range(n):"
+    assert capsys.readouterr().out == ""  # refused before anything ran
+
+
 def test_checkpoint_option_refuses_a_while_loop_that_records():
     with pytest.raises(CheckpointError, match="only `for"):
         sct.grad(lambda x: _while_no_mark(x), checkpoint=2)(1.0)
