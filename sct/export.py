@@ -59,9 +59,17 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
     generated = tree.body[0]
     scopes = [variant.helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
     writer = _Writer()
-    writer.require(free_names(tree), scopes, where=f"the gradient of {fn.__name__}")
+    names = free_names(tree)
+    helpers_of_numba = []
+    if numba:  # sct_pow: Python's float power in numba (sct.native.POW), written out below
+        from .native import POW, POW_IMPORTS, POW_NAME
+
+        helpers_of_numba = [POW.strip()] if POW_NAME in names else []
+        names = [n for n in names if n != POW_NAME]
+    writer.require(names, scopes, where=f"the gradient of {fn.__name__}")
     if numba:
-        _numba_ready(fn, writer)
+        _numba_ready(fn, writer, source)
+        writer.imports += [line for line in POW_IMPORTS if line not in writer.imports] if helpers_of_numba else []
         source = "@numba.njit\n" + source
     params = variant.params
     wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
@@ -70,6 +78,7 @@ def export_source(fn, wrt=0, *, origin: str | None = None, command: str | None =
         "\n".join(sorted(writer.imports, key=lambda line: "numpy" in line)),
         "\n".join(writer.values),
         *writer.functions,
+        *helpers_of_numba,
         source,
         _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions]),
         _reference(fn, origin),
@@ -92,9 +101,18 @@ def _numba_signature(fn) -> tuple:
     return tuple(kinds.get(p.annotation, ANY) for p in params)
 
 
-def _numba_ready(fn, writer) -> None:
-    """``--numba``: only NumPy and ``math`` around the gradient (numba compiles nothing else it calls)."""
+def _numba_ready(fn, writer, source: str) -> None:
+    """``--numba``: only NumPy and ``math`` around the gradient (numba compiles nothing else it calls),
+    and nothing whose numba version computes other values than Python's (:func:`sct.native.inexact`)."""
+    from .native import inexact
+
     writer.imports.append("import numba")
+    for line_no, what, advice in inexact(source)[:1]:
+        line = source.splitlines()[line_no - 1].strip()
+        raise ExportError(
+            f"--numba: the gradient of {fn.__name__} calls {what} (`{line}`), which sct does not run under numba: "
+            f"numba's own version may round some results differently from Python's; {advice}"
+        )
     if writer.functions:
         called = ", ".join(sorted(n for n, v in writer.bound.items() if isinstance(v, types.FunctionType)))
         raise ExportError(

@@ -55,7 +55,7 @@ def require_numba():
 
 
 # ---- the source, numba-friendly -------------------------------------------------------
-def numba_source(text: str) -> str:
+def numba_source(text: str, real_floats: frozenset = frozenset({"real_float"})) -> str:
     """``text`` (a generated function) rewritten for numba, computing the same values the same way.
 
     >>> print(numba_source("def g(x_stack):\\n    for x in reversed(x_stack):\\n        y = x\\n    return y"))
@@ -71,8 +71,94 @@ def numba_source(text: str) -> str:
     fresh = _Fresh(taken)
     fn.body = _unguarded(fn.body)
     _Rewriter(fresh).visit(fn)
+    _Powers().visit(fn)
+    for node in ast.walk(fn):  # a complex value is NaN in machine code, and Python answers (see Native)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in real_floats:
+            node.func.id = "float"
     ast.fix_missing_locations(tree)
     return ast.unparse(tree)
+
+
+class _Powers(ast.NodeTransformer):
+    """``a ** b`` -> ``sct_pow(a, b)``: libm's ``pow``, as Python computes a float power (see ``POW``)."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow):
+            return _call(POW_NAME, node.left, node.right)
+        return node
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow) and isinstance(node.target, ast.Name):
+            return _assign(node.target.id, _call(POW_NAME, _load(node.target.id), node.value))
+        return node
+
+
+POW_NAME = "sct_pow"
+POW = '''
+_libm_pow = ctypes.CDLL(ctypes.util.find_library("m")).pow
+_libm_pow.argtypes = (ctypes.c_double, ctypes.c_double)
+_libm_pow.restype = ctypes.c_double
+
+
+def sct_pow(a, b):
+    """``a ** b`` as Python computes it: for floats, libm's ``pow`` (numba's ``**`` multiplies out
+    integer powers, and LLVM makes ``x ** 2.0`` ``x * x``: each rounds differently)."""
+    return a ** b
+
+
+@numba.extending.overload(sct_pow)
+def _sct_pow(a, b):
+    a, b = (t.type if isinstance(t, numba.types.Optional) else t for t in (a, b))  # a record's None at first
+    real = (numba.types.Float, numba.types.Integer)
+    if not (isinstance(a, real) and isinstance(b, real)):
+        return None  # anything else: numba says it has no implementation, and sct refuses
+    if isinstance(a, numba.types.Float) or isinstance(b, numba.types.Float):
+        return lambda a, b: _libm_pow(a, b)  # (an optional value is unwrapped, an integer made a double)
+    return lambda a, b: a ** b
+'''
+POW_IMPORTS = ("import ctypes", "import ctypes.util", "import numba", "import numba.extending")
+_POW_FUNCTION = []
+
+
+def pow_function():
+    """``sct_pow`` (``POW``), made once."""
+    if not _POW_FUNCTION:
+        scope = {}
+        exec("\n".join(POW_IMPORTS) + "\n" + POW, scope)  # noqa: S102 - our own code
+        _POW_FUNCTION.append(scope[POW_NAME])
+    return _POW_FUNCTION[0]
+
+
+# NumPy functions whose numba versions give NumPy's results bit for bit (correctly rounded, or exact);
+# numba's own exp, tanh, log, sum... round some results differently, and math.gamma, lgamma, hypot differ.
+EXACT_NUMPY = frozenset(
+    {"sqrt", "abs", "absolute", "fabs", "negative", "floor", "ceil", "trunc", "sign", "maximum", "minimum"}
+    | {"add", "subtract", "multiply", "divide", "zeros_like", "ones_like", "full_like", "zeros", "ones"}
+    | {"empty", "shape", "copy", "float64", "int64", "where", "equal", "not_equal", "less", "greater"}
+)
+INEXACT_MATH = frozenset({"gamma", "lgamma", "hypot"})
+INEXACT_BUILTINS = frozenset({"sum"})  # Python 3.12 adds floats with compensation
+
+
+def inexact(text: str) -> list:
+    """``(line number, what, advice)`` of each call in ``text`` whose numba version computes other values."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            module, name = func.value.id, func.attr
+            if module == "np" and name not in EXACT_NUMPY:
+                advice = f"write math.{name} for scalars" if hasattr(math, name) else "use the default backend"
+                found.append((node.lineno, f"np.{name}", advice))
+            elif module == "math" and name in INEXACT_MATH:
+                found.append((node.lineno, f"math.{name}", "use the default backend"))
+        elif isinstance(func, ast.Name) and func.id in INEXACT_BUILTINS:
+            found.append((node.lineno, func.id, "write the loop"))
+    return sorted(found)
 
 
 class _Fresh:
@@ -221,11 +307,13 @@ def _mul(a, b):
 # ---- compiling ---------------------------------------------------------------------------
 def njit_function(text: str, fn_name: str, namespace: dict, user_fn):
     """``numba.njit`` of generated ``text`` (made numba-friendly) over ``namespace``; and the text."""
+    from .values import real_float
+
     numba = require_numba()
-    text = numba_source(text)
+    text = numba_source(text, frozenset(k for k, v in namespace.items() if v is real_float))
     filename = f"<sct numba {fn_name} #{next(_counter)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    scope = dict(namespace)
+    scope = {**namespace, POW_NAME: pow_function()}
     exec(compile(text, filename, "exec"), scope)  # noqa: S102 - our own generated code
     return numba.njit(scope[fn_name]), text
 
@@ -243,6 +331,14 @@ class Native:
         self.data = _data_globals(text, namespace, user_globals)
         self.jitted, self.numba_text = njit_function(text, fn_name, {**user_globals, **namespace}, user_fn)
         self.errors = require_numba().core.errors.NumbaError
+        for line_no, what, advice in inexact(self.numba_text)[:1]:
+            line = self.numba_text.splitlines()[line_no - 1].strip()
+            message = (
+                f'backend="numba": line {line_no} of the generated code, `{line}`, calls {what}, which sct does '
+                "not run under numba: numba's own version may round some results differently from Python's "
+                f"(or lack this form); {advice}"
+            )
+            raise NumbaUnsupportedError(Problem(message, user_location(user_fn, line)))
         self.kinds = None  # the NumPy scalar types of Python's result, where numba gives Python's (see _kinds)
 
     def __call__(self, *args):
