@@ -107,17 +107,16 @@ def _numba_ready(fn, writer, source: str) -> None:
     from .native import inexact
 
     writer.imports.append("import numba")
+    annotate = "annotate the scalar parameters (x: float, n: int) so that sct writes scalar code"
+    if writer.functions:
+        called = ", ".join(sorted(n for n, v in writer.bound.items() if isinstance(v, types.FunctionType)))
+        where = f"the gradient of {fn.__name__}"
+        raise ExportError(f"--numba: {where} calls {called}, which numba cannot compile; {annotate}")
     for line_no, what, advice in inexact(source)[:1]:
         line = source.splitlines()[line_no - 1].strip()
         raise ExportError(
             f"--numba: the gradient of {fn.__name__} calls {what} (`{line}`), which sct does not run under numba: "
-            f"numba's own version may round some results differently from Python's; {advice}"
-        )
-    if writer.functions:
-        called = ", ".join(sorted(n for n, v in writer.bound.items() if isinstance(v, types.FunctionType)))
-        raise ExportError(
-            f"--numba: the gradient of {fn.__name__} calls {called}, which numba cannot compile; "
-            "annotate the scalar parameters (x: float, n: int) so that sct writes scalar code"
+            f"numba's own version may round some results differently from Python's; {advice}, or {annotate}"
         )
 
 
