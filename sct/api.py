@@ -570,7 +570,8 @@ class _Differentiated:
     def source(self) -> str:
         """The generated adjoint (the shape-generic variant, what ``sct dump`` prints)."""
         sig = _annotated_signature(self.fn)
-        return compiled(self.fn, self.positions, sig, **self.options).source
+        options = {k: v for k, v in self.options.items() if k != "backend"}  # the code, whichever runs it
+        return compiled(self.fn, self.positions, sig, **options).source
 
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"

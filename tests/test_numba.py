@@ -271,3 +271,8 @@ def test_random_loop_programs_equal_python(text, n, x, a):
     except (ZeroDivisionError, OverflowError, ValueError):
         return
     _close(sct.grad(f, wrt=(0, 1), backend="numba")(x, a, n), expected)
+
+
+def test_source_of_a_numba_gradient():
+    """``.source`` shows the code (shape-generic, which numba would refuse), without compiling it."""
+    assert "def grad_with_clip" in sct.grad(with_clip, backend="numba").source
