@@ -337,3 +337,23 @@ def test_random_programs_bit_for_bit(text, n, k, x, a):
     except (ZeroDivisionError, OverflowError, ValueError):
         return
     assert _same(sct.grad(f, wrt=(0, 1), checkpoint=k)(x, a, n), plain), text
+
+
+MARKED_MODULE = """import math
+
+
+def f(x: float, a: float, n: int):
+    for i in range(n):  # sct: checkpoint=3
+        x = math.sin(x) * a + 0.01 * i
+    return x * x
+"""
+
+
+def test_export_keeps_the_checkpoints(tmp_path):
+    from sct.export import export_source
+
+    module = load(MARKED_MODULE, name=None)
+    text = export_source(module.f, wrt=(0, 1))
+    assert "x_at.append(x)" in text and "import sct" not in text
+    exported = load(text, name=None)
+    assert exported.gradient(0.4, 1.1, 20) == sct.grad(lambda x, a, n: module.f(x, a, n), wrt=(0, 1))(0.4, 1.1, 20)
