@@ -48,6 +48,7 @@ from itertools import count
 import numpy as np
 
 from .errors import Location, Problem, SctError, UnsupportedSyntaxError
+from .native_exact import POW, POW_IMPORTS, POW_NAME, Powers, inexact, pow_function  # noqa: F401 (export)
 
 _counter = count()
 
@@ -81,94 +82,12 @@ def numba_source(text: str, real_floats: frozenset = frozenset({"real_float"})) 
     fresh = _Fresh(taken)
     fn.body = _unguarded(fn.body)
     _Rewriter(fresh).visit(fn)
-    _Powers().visit(fn)
+    Powers().visit(fn)
     for node in ast.walk(fn):  # a complex value is NaN in machine code, and Python answers (see Native)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in real_floats:
             node.func.id = "float"
     ast.fix_missing_locations(tree)
     return ast.unparse(tree)
-
-
-class _Powers(ast.NodeTransformer):
-    """``a ** b`` -> ``sct_pow(a, b)``: libm's ``pow``, as Python computes a float power (see ``POW``)."""
-
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Pow):
-            return _call(POW_NAME, node.left, node.right)
-        return node
-
-    def visit_AugAssign(self, node):
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Pow) and isinstance(node.target, ast.Name):
-            return _assign(node.target.id, _call(POW_NAME, _load(node.target.id), node.value))
-        return node
-
-
-POW_NAME = "sct_pow"
-POW = '''
-_libm_pow = ctypes.CDLL(ctypes.util.find_library("m")).pow
-_libm_pow.argtypes = (ctypes.c_double, ctypes.c_double)
-_libm_pow.restype = ctypes.c_double
-
-
-def sct_pow(a, b):
-    """``a ** b`` as Python computes it: for floats, libm's ``pow`` (numba's ``**`` multiplies out
-    integer powers, and LLVM makes ``x ** 2.0`` ``x * x``: each rounds differently)."""
-    return a ** b
-
-
-@numba.extending.overload(sct_pow)
-def _sct_pow(a, b):
-    a, b = (t.type if isinstance(t, numba.types.Optional) else t for t in (a, b))  # a record's None at first
-    real = (numba.types.Float, numba.types.Integer)
-    if not (isinstance(a, real) and isinstance(b, real)):
-        return None  # anything else: numba says it has no implementation, and sct refuses
-    if isinstance(a, numba.types.Float) or isinstance(b, numba.types.Float):
-        return lambda a, b: _libm_pow(a, b)  # (an optional value is unwrapped, an integer made a double)
-    return lambda a, b: a ** b
-'''
-POW_IMPORTS = ("import ctypes", "import ctypes.util", "import numba", "import numba.extending")
-_POW_FUNCTION = []
-
-
-def pow_function():
-    """``sct_pow`` (``POW``), made once."""
-    if not _POW_FUNCTION:
-        scope = {}
-        exec("\n".join(POW_IMPORTS) + "\n" + POW, scope)  # noqa: S102 - our own code
-        _POW_FUNCTION.append(scope[POW_NAME])
-    return _POW_FUNCTION[0]
-
-
-# NumPy functions whose numba versions give NumPy's results bit for bit (correctly rounded, or exact);
-# numba's own exp, tanh, log, sum... round some results differently, and math.gamma, lgamma, hypot differ.
-EXACT_NUMPY = frozenset(
-    {"sqrt", "abs", "absolute", "fabs", "negative", "floor", "ceil", "trunc", "sign", "maximum", "minimum"}
-    | {"add", "subtract", "multiply", "divide", "zeros_like", "ones_like", "full_like", "zeros", "ones"}
-    | {"empty", "shape", "copy", "float64", "int64", "where", "equal", "not_equal", "less", "greater"}
-)
-INEXACT_MATH = frozenset({"gamma", "lgamma", "hypot"})
-INEXACT_BUILTINS = frozenset({"sum"})  # Python 3.12 adds floats with compensation
-
-
-def inexact(text: str) -> list:
-    """``(line number, what, advice)`` of each call in ``text`` whose numba version computes other values."""
-    found = []
-    for node in ast.walk(ast.parse(text)):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            module, name = func.value.id, func.attr
-            if module == "np" and name not in EXACT_NUMPY:
-                advice = f"write math.{name} for scalars" if hasattr(math, name) else "use the default backend"
-                found.append((node.lineno, f"np.{name}", advice))
-            elif module == "math" and name in INEXACT_MATH:
-                found.append((node.lineno, f"math.{name}", "use the default backend"))
-        elif isinstance(func, ast.Name) and func.id in INEXACT_BUILTINS:
-            found.append((node.lineno, func.id, "write the loop"))
-    return sorted(found)
 
 
 class _Fresh:
