@@ -276,3 +276,12 @@ def test_random_loop_programs_equal_python(text, n, x, a):
 def test_source_of_a_numba_gradient():
     """``.source`` shows the code (shape-generic, which numba would refuse), without compiling it."""
     assert "def grad_with_clip" in sct.grad(with_clip, backend="numba").source
+
+
+def test_a_numba_gradient_differentiated_again():
+    """The outer gradient differentiates the inner one's code (numba only runs it). Under numba the
+    second-order code's records are containers (``appended``), which numba cannot compile: refused."""
+    inner = sct.grad(stepped, backend="numba")
+    assert sct.grad(inner)(0.2, 12) == sct.grad(sct.grad(stepped))(0.2, 12)
+    with pytest.raises(NumbaUnsupportedError, match="appended"):
+        sct.grad(inner, backend="numba")(0.2, 12)
