@@ -6,7 +6,15 @@ that computes its gradient, like backprop written by hand.
 
 from .api import grad, source, value_and_grad, vjp
 from .custom import custom_jvp, custom_vjp, defjvp, defvjp
-from .errors import BackendError, NonDifferentiableError, SctError, SourceUnavailableError, UnsupportedSyntaxError
+from .errors import (
+    BackendError,
+    CheckpointError,
+    NonDifferentiableError,
+    NumbaUnsupportedError,
+    SctError,
+    SourceUnavailableError,
+    UnsupportedSyntaxError,
+)
 from .report_page import report
 from .testing import check_grads
 from .transforms import hessian, hvp, jacobian, jvp
@@ -36,4 +44,6 @@ __all__ = [
     "NonDifferentiableError",
     "SourceUnavailableError",
     "BackendError",
+    "NumbaUnsupportedError",
+    "CheckpointError",
 ]

@@ -32,6 +32,7 @@ from .errors import SctError
 from .frontend import parse as frontend
 from .frontend import signatures
 from .frontend.functions import is_object
+from .passes import checkpoint as checkpoints
 from .pipeline import (
     _LOCK,
     _check_arity,
@@ -62,7 +63,7 @@ class _Differentiated:
     def _grads_only(self) -> bool:
         return not self._with_value and not self.has_aux
 
-    def __init__(self, fn, wrt, has_aux):
+    def __init__(self, fn, wrt, has_aux, backend=None, checkpoint=None):
         if not callable(fn):
             raise SctError(f"sct.grad expects a function, got {fn!r}")
         self._spec = (fn, wrt)  # as given: a method decorated in a class body binds it again (__get__)
@@ -76,6 +77,8 @@ class _Differentiated:
         self.fn, self.has_aux = fn, has_aux
         self.positions, many = resolve_wrt(fn, wrt)
         self.options = {"has_aux": has_aux, "many": many}
+        self._extra = _extra_options(backend, checkpoint)  # given only where not the default: keys stay as they were
+        self.options.update(self._extra)
         functools.update_wrapper(self, user_fn if self._flat else fn, updated=())  # fn may be a Grad: keep ours
         self._variants = _variants_of(fn, self.positions, self.options, self._grads_only)
         self._call = self._general
@@ -98,7 +101,7 @@ class _Differentiated:
         if obj is None or self._receiver is not _NO_RECEIVER:
             return self
         fn, wrt = self._spec
-        bound = type(self)(types.MethodType(fn, obj), wrt, self.has_aux)
+        bound = type(self)(types.MethodType(fn, obj), wrt, self.has_aux, **self._extra)
         bound._family = self._family  # obj.f is a new object each time: obj.f.source shows the last obj.f(...)
         return bound
 
@@ -259,11 +262,12 @@ class _Differentiated:
     def source_request(self) -> tuple:
         """What :attr:`source` shows, as :func:`source_request` gives it (:mod:`sct.explain` rebuilds it)."""
         sig = self._last_signature()
+        shown = {k: v for k, v in self.options.items() if k != "backend"}  # the code, whichever runs it
         if sig is not None:
-            options = {**self.options, "unit_seed": True, "grads_only": self._grads_only}
+            options = {**shown, "unit_seed": True, "grads_only": self._grads_only}
             return self.fn, self.positions, sig, options, False
         receiver = None if self._receiver is _NO_RECEIVER else self._receiver
-        return _listing_request(self.fn, self.positions, receiver, self.options, grads_only=self._grads_only)
+        return _listing_request(self.fn, self.positions, receiver, shown, grads_only=self._grads_only)
 
     def _repr_html_(self) -> str:
         """The notebook's view of a gradient object: its generated source (see :mod:`sct.display`)."""
@@ -290,7 +294,7 @@ class _Differentiated:
             found = getattr(found, part, None)
         if found is self:  # @sct.grad on a module-level function: the module's name for it
             return qualname
-        return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux)
+        return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux, self._extra)
 
 
 def _positional_names(fn) -> list | None:
@@ -313,6 +317,7 @@ def _variants_of(fn, positions, options, grads_only) -> dict:
     So ``sct.grad(f)(x)``, a new object per call, finds its variant at once.
     """
     key = (tuple(positions), options["has_aux"], options["many"], grads_only)
+    key += tuple(sorted((k, v) for k, v in options.items() if k not in ("has_aux", "many")))
     try:
         found = _VARIANTS.get(fn)
     except TypeError:  # not weak-referenceable: build says why on the first call
@@ -355,23 +360,39 @@ class ValueAndGrad(_Differentiated):
         return runtime.primal_like(value), grads
 
 
-def _unpickled(with_value: bool, fn, wrt, has_aux):
+def _unpickled(with_value: bool, fn, wrt, has_aux, extra=None):
     """A gradient object made again from what ``_Differentiated.__reduce__`` pickled."""
-    return (ValueAndGrad if with_value else Grad)(fn, wrt, has_aux)
+    return (ValueAndGrad if with_value else Grad)(fn, wrt, has_aux, **(extra or {}))
 
 
-def grad(fn=None, wrt=0, has_aux=False):
-    """The gradient of a scalar function: ``sct.grad(f)(x)`` or ``@sct.grad(wrt=(0, 1))``."""
+def _extra_options(backend, checkpoint) -> dict:
+    """``backend=`` and ``checkpoint=``, checked; only those not left to their defaults."""
+    extra = {}
+    if backend is not None:
+        if backend != "numba":
+            raise SctError(f"backend={backend!r}: the backends are None (Python, the default) and 'numba'")
+        extra["backend"] = backend
+    if checkpoint is not None and checkpoint is not False:
+        extra["checkpoint"] = checkpoints.check_option(checkpoint)
+    return extra
+
+
+def grad(fn=None, wrt=0, has_aux=False, *, backend=None, checkpoint=None):
+    """The gradient of a scalar function: ``sct.grad(f)(x)`` or ``@sct.grad(wrt=(0, 1))``.
+
+    ``backend="numba"``: the generated code compiled with ``numba.njit`` (:mod:`sct.backend.native`).
+    ``checkpoint=k``: loops store every k-th state and recompute the rest (:mod:`sct.passes.checkpoint`).
+    """
     if fn is None:
-        return lambda f: Grad(f, wrt, has_aux)
-    return Grad(fn, wrt, has_aux)
+        return lambda f: Grad(f, wrt, has_aux, backend, checkpoint)
+    return Grad(fn, wrt, has_aux, backend, checkpoint)
 
 
-def value_and_grad(fn=None, wrt=0, has_aux=False):
+def value_and_grad(fn=None, wrt=0, has_aux=False, *, backend=None, checkpoint=None):
     """Like grad, returning ``(value, gradient)`` from one forward pass."""
     if fn is None:
-        return lambda f: ValueAndGrad(f, wrt, has_aux)
-    return ValueAndGrad(fn, wrt, has_aux)
+        return lambda f: ValueAndGrad(f, wrt, has_aux, backend, checkpoint)
+    return ValueAndGrad(fn, wrt, has_aux, backend, checkpoint)
 
 
 def vjp(fn, *primals, has_aux=False):

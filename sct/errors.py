@@ -79,6 +79,14 @@ class NonDifferentiableError(_LocatedError):
     """A call to a function with no derivative rule."""
 
 
+class NumbaUnsupportedError(UnsupportedSyntaxError):
+    """``backend="numba"``: numba cannot compile a construct of the generated code (:mod:`sct.backend.native`)."""
+
+
+class CheckpointError(UnsupportedSyntaxError):
+    """A loop sct was asked to checkpoint and cannot (:mod:`sct.passes.checkpoint`)."""
+
+
 class SourceUnavailableError(SctError):
     """The function has no source text sct can read."""
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import api, pipeline
 from .backend import codegen, namespaces, runtime_xp
+from .backend.native import POW, POW_IMPORTS, POW_NAME, inexact, numba_source
 from .backend.variants import _FLOAT, ANY, _annotated_signature, describe_kind, header, with_header
 from .errors import SctError
 from .version import __version__
@@ -50,7 +51,7 @@ class ExportError(SctError):
 
 
 def export_source(
-    fn, wrt=0, *, origin: str | None = None, command: str | None = None, args=None, xp: bool = False
+    fn, wrt=0, *, origin: str | None = None, command: str | None = None, args=None, xp: bool = False, numba=False
 ) -> str:
     """The text of a standalone module computing the gradient of ``fn`` by ``wrt``.
 
@@ -59,10 +60,15 @@ def export_source(
     generic in an array namespace, its module global ``xp`` (NumPy unless the user sets another,
     ``module.xp = array_api_compat.array_namespace(x)``): its calls are the array API's
     (:mod:`sct.backend.namespaces`), its helpers those of :mod:`sct.backend.runtime_xp`.
+    ``numba``: the gradient compiled with ``@numba.njit`` (see :func:`_numba_signature`).
     """
     fn = fn.__wrapped__ if isinstance(fn, api._Differentiated) else fn
     positions, many = pipeline.resolve_wrt(fn, wrt)
-    if args is None:
+    if numba and (xp or args is not None):
+        raise ExportError("sct export --numba writes scalar code from the annotations: give it without --xp or --args")
+    if numba:
+        sig = _numba_signature(fn)
+    elif args is None:
         # Right for any arguments, containers too: parameters not annotated float may be anything.
         sig = tuple(ANY if s is None else s for s in _annotated_signature(fn))
     else:
@@ -70,17 +76,28 @@ def export_source(
     variant = pipeline.compiled(fn, positions, sig, many=many)
     kinds = None if args is None else _checked_kinds(fn, variant.params, sig)
     source = _shaped_seed(variant.source)
-    source = with_header(source, header(variant.params, sig, generic=args is None))
+    source = with_header(source, header(variant.params, sig, generic=args is None and not numba))
     if kinds is not None:
         source = _argument_check(source, kinds)
     helpers = variant.helpers
     if xp:
         source, helpers = _generic(source, helpers)
+    if numba:
+        source = numba_source(source)
     tree = ast.parse(source)
     generated = tree.body[0]
     scopes = [helpers, codegen.BASE_NAMESPACE, codegen.shadowed_builtins(fn.__globals__), fn.__globals__]
     writer = _Writer(xp)
-    writer.require(free_names(tree), scopes, where=f"the gradient of {fn.__name__}")
+    names = free_names(tree)
+    helpers_of_numba = []
+    if numba:  # sct_pow: Python's float power in numba (sct.backend.native.POW), written out below
+        helpers_of_numba = [POW.strip()] if POW_NAME in names else []
+        names = [n for n in names if n != POW_NAME]
+    writer.require(names, scopes, where=f"the gradient of {fn.__name__}")
+    if numba:
+        _numba_ready(fn, writer, source)
+        writer.imports += [line for line in POW_IMPORTS if line not in writer.imports] if helpers_of_numba else []
+        source = "@numba.njit\n" + source
     params = variant.params
     wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
     parts = [
@@ -88,10 +105,13 @@ def export_source(
         "\n".join(sorted(writer.imports, key=lambda line: "numpy" in line)),
         "\n".join(writer.values),
         *writer.functions,
+        *helpers_of_numba,
         source,
         _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions]),
         _reference(fn, origin),
     ]
+    if numba:
+        parts[0] = parts[0].replace("needs only NumPy, not sct", "needs NumPy and numba, not sct")
     head, *rest = (p.strip("\n") for p in parts if p)
     text = head + "\n\n" + "\n\n\n".join(rest) + "\n"
     compile(text, "<sct export>", "exec")  # it is a valid module, or this is a bug in sct
@@ -134,6 +154,34 @@ def _argument_check(source: str, kinds: dict) -> str:
     header_line, _, rest = rest.partition("\n")
     check = f"    if not ({' and '.join(tests)}):\n        raise TypeError({message!r})\n"
     return f"{first}\n{header_line}\n{check}{rest}"
+
+
+def _numba_signature(fn) -> tuple:
+    """``--numba``: the scalar code of parameters annotated ``float`` (Python floats) and ``int``."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return ()
+    kinds = {float: _FLOAT, "float": _FLOAT, int: (0, "i"), "int": (0, "i")}
+    return tuple(kinds.get(p.annotation, ANY) for p in params)
+
+
+def _numba_ready(fn, writer, source: str) -> None:
+    """``--numba``: only NumPy and ``math`` around the gradient (numba compiles nothing else it calls),
+    and nothing whose numba version computes other values than Python's (:func:`sct.backend.native.inexact`)."""
+
+    writer.imports.append("import numba")
+    annotate = "annotate the scalar parameters (x: float, n: int) so that sct writes scalar code"
+    if writer.functions:
+        called = ", ".join(sorted(n for n, v in writer.bound.items() if isinstance(v, types.FunctionType)))
+        where = f"the gradient of {fn.__name__}"
+        raise ExportError(f"--numba: {where} calls {called}, which numba cannot compile; {annotate}")
+    for line_no, what, advice in inexact(source)[:1]:
+        line = source.splitlines()[line_no - 1].strip()
+        raise ExportError(
+            f"--numba: the gradient of {fn.__name__} calls {what} (`{line}`), which sct does not run under numba: "
+            f"numba's own version may round some results differently from Python's; {advice}, or {annotate}"
+        )
 
 
 def _shaped_seed(source: str) -> str:

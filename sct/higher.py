@@ -50,7 +50,8 @@ def differentiable(fn, sig):
                 f"parameters that calls it, e.g. sct.grad(lambda x, rest: {fn.fn.__name__}(x, *rest))"
             )
 
-        variant = compiled(fn.fn, fn.positions, sig, **fn.options)
+        options = {k: v for k, v in fn.options.items() if k != "backend"}  # its code (numba only runs it)
+        variant = compiled(fn.fn, fn.positions, sig, **options)
         if fn._with_value:
             select = None
         elif fn.has_aux:  # ((out, aux), grads) -> (grads, aux)

@@ -29,7 +29,7 @@ import numpy as np
 from . import nested, validate, values
 from .analysis import activity as analysis
 from .analysis import complex_values
-from .backend import cache, codegen, namespaces, variants
+from .backend import cache, codegen, namespaces, native, variants
 from .backend.variants import _FLOAT, Compiled, _describe, _guards, signature
 from .errors import SctError, UnsupportedSyntaxError
 from .forward import tangent as forward
@@ -37,6 +37,7 @@ from .frontend import aliases, signatures
 from .frontend import lower as anf
 from .frontend import parse as frontend
 from .ir import Assign, operands, walk
+from .passes import checkpoint as checkpoints
 from .passes import containers, fuse, liveness, unbox
 from .passes import optimize as passes
 from .reverse import adjoint as reverse
@@ -124,6 +125,7 @@ def build(
     grads_only=False,
     counted=True,
     observe=None,
+    checkpoint=None,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -190,6 +192,8 @@ def build(
         _real_floats(src, helpers)
     elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
         unboxed = _unbox(src, floats, helpers, parsed.globals, ints)
+    if mode == "reverse" and not split:  # checkpoint=k, or ``# sct: checkpoint`` on a loop (sct.passes.checkpoint)
+        checkpoints.apply(src, parsed, ir, checkpoint)  # after the optimiser: it copies the optimised loops
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
         liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     text = src.unparse()
@@ -280,6 +284,9 @@ def compiled(fn, positions, sig, **options) -> Compiled:
     """The cached variant of ``fn`` for these options and argument signature."""
     defaults = {"split": False, "has_aux": False, "optimize": True, "many": None, "mode": "reverse"}
     counted = options.pop("counted", True)  # not part of the key
+    if options.get("backend") is not None:  # the Python variant, then compiled by numba (sct.backend.native)
+        return _native(fn, positions, sig, options, counted)
+    options.pop("backend", None)
     options = {**defaults, "unit_seed": False, "grads_only": False, **options}
     key = (tuple(positions), sig, tuple(sorted(options.items())))
     try:
@@ -304,6 +311,29 @@ def compiled(fn, positions, sig, **options) -> Compiled:
             variant.guards = guards
             variants[key] = variant
         return variant
+
+
+def _native(fn, positions, sig, options: dict, counted: bool) -> Compiled:
+    """The variant for ``backend="numba"``: the Python variant's code compiled by ``numba.njit``."""
+    backend = options.pop("backend")
+    if backend != "numba":
+        raise SctError(f"backend={backend!r}: the backends are None (Python) and 'numba'")
+    python = compiled(fn, positions, sig, **options, counted=counted)
+    key = (tuple(positions), sig, tuple(sorted(options.items())), backend)
+    variants_ = _CACHE.setdefault(fn, {})
+    found = variants_.get(key)
+    if found is not None and found.fresh() and found.python is python:
+        return found
+    user_globals = getattr(inspect.unwrap(fn, stop=frontend.is_plain_wrapper), "__globals__", {})
+    namespace = codegen.namespace(user_globals, python.helpers)
+    name = python.source.split("(", 1)[0].removeprefix("def ").strip()
+    source = codegen.unparse(liveness.strip(gast.parse(python.source).body[0]))  # numba compiles no ``del``
+    function = native.Native(source, name, namespace, user_globals, fn, python.function)
+    variant = Compiled(function, source, python.helpers, python.params, python.wrt)
+    variant.scalar, variant.grads_only, variant.guards = python.scalar, python.grads_only, python.guards
+    variant.python = python
+    variants_[key] = variant
+    return variant
 
 
 def validated(fn, variant, positions, sig, **options) -> Compiled:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+import types
 
 import numpy as np
 
@@ -215,6 +216,8 @@ def _fallback(general, names: list):
 def _inlinable(variant) -> bool:
     """Can the variant's code go into the dispatcher: it returns the gradients, and its names are its own?"""
     if not variant.grads_only or variant.validated or "__sct_" in variant.source:
+        return False
+    if not isinstance(variant.function, types.FunctionType):  # compiled otherwise (numba): its source is not what runs
         return False
     extra = list(inspect.signature(variant.function).parameters.values())[len(variant.params) :]
     return all(isinstance(p.default, int | float) and not isinstance(p.default, bool) for p in extra)

@@ -288,7 +288,13 @@ def cmd_export(args) -> int:
         raise UserError(f"{out} exists; pass --force to overwrite it")
     command = "sct export " + " ".join(_quote(a) for a in args.argv)
     text = export_source(
-        fn, wrt=parse_wrt(args.wrt), origin=args.target, command=command, xp=args.xp, **chosen_variant(args, fn)
+        fn,
+        wrt=parse_wrt(args.wrt),
+        origin=args.target,
+        command=command,
+        xp=args.xp,
+        numba=args.numba,
+        **chosen_variant(args, fn),
     )
     if out == "-":
         sys.stdout.write(text)
@@ -397,6 +403,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--xp", action="store_true", help="a module generic in its global `xp` (an array API namespace), not NumPy"
     )
+    export.add_argument("--numba", action="store_true", help="compile the gradient with @numba.njit (scalar code)")
     cli_cache.register(commands, fmt)
     return parser
 
