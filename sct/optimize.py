@@ -13,6 +13,7 @@ def f(x, g):
 from __future__ import annotations
 
 import bisect
+import copy
 import numbers
 from collections import deque
 
@@ -146,9 +147,22 @@ def simplify(fn) -> bool:
     t = _Simplify(_updated_in_place(fn))
     for body in bodies(fn):
         for stmt in body:
+            if _derivative_line(stmt) and _subtracts(stmt):
+                stmt.op = gast.Sub() if isinstance(stmt.op, gast.Add) else gast.Add()
+                stmt.value = unsigned(stmt.value)
+                t.changed = True
             if _derivative_line(stmt) and _foldable(stmt):
                 t.visit(stmt)
     return t.changed
+
+
+def _subtracts(stmt) -> bool:
+    """``d += -c`` (which is ``d -= c``, to the bit) or ``d -= -c``."""
+    return (
+        isinstance(stmt, gast.AugAssign)
+        and isinstance(stmt.op, gast.Add | gast.Sub)
+        and unsigned(stmt.value) is not None
+    )
 
 
 def _foldable(stmt) -> bool:
@@ -203,6 +217,270 @@ def bind_constant(fn, var: str, value) -> None:
 
 def _reads(node, var: str) -> bool:
     return isinstance(node, gast.Name) and node.id == var and isinstance(node.ctx, gast.Load)
+
+
+# ---- signs -------------------------------------------------------------------------
+def push_signs(fn) -> bool:
+    """Move a minus from where an adjoint is made to where it cancels.
+
+    ``delta_g = -delta_h * h / g; delta_e = delta_g * f; delta_d = -delta_e`` is
+    five array operations; with the minus carried along the chain of single-use
+    adjoints to the negation that cancels it, ``delta_g = delta_h * h / g;
+    delta_e = delta_g * f; delta_d = delta_e`` is three. A minus moves only out
+    of products and quotients and into ``a - b`` for ``a + -b``: IEEE arithmetic
+    is symmetric in sign, so every value is the same to the bit.
+    """
+    stores, loads, returned, protected = _usage(fn)
+    changed = False
+    for body in list(bodies(fn)):
+        for k in range(len(body)):
+            changed |= _push_sign(body, k, stores, loads, returned, protected)
+    return changed
+
+
+def _push_sign(body, k, stores, loads, returned, protected) -> bool:
+    stmt = body[k]
+    if not _movable(stmt, stores, loads, returned, protected):
+        return False
+    first = unsigned(stmt.value)
+    if first is None or not _safe_value(stmt.targets[0].id, first, protected):
+        return False
+    plan, var, at = [(stmt, first)], stmt.targets[0].id, k
+    while True:  # follow the chain of single readers until the minus cancels
+        reader = _reader(body, at, var)
+        if reader is None or not _derivative_line(body[reader]) or not isinstance(body[reader], gast.Assign):
+            return False
+        stmt = body[reader]
+        before = _minus_count(stmt.value)
+        negative, value = _signed(_negated(stmt.value, var))
+        if _minus_count(value) > before or not _safe_value(_target_name(stmt), value, protected):
+            return False
+        plan.append((stmt, value))
+        if not negative:
+            break
+        if not _movable(stmt, stores, loads, returned, protected):
+            return False
+        var, at = stmt.targets[0].id, reader
+    for stmt, value in plan:
+        stmt.value = value
+    return True
+
+
+def _movable(stmt, stores, loads, returned, protected) -> bool:
+    """An adjoint assigned once and read once, that nothing returns or updates in place."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    var = stmt.targets[0].id
+    return (
+        _derivative_line(stmt)
+        and stores.get(var) == 1
+        and loads.get(var) == 1
+        and var not in returned
+        and var not in protected
+    )
+
+
+def _target_name(stmt):
+    target = stmt.targets[0]
+    return target.id if isinstance(target, gast.Name) else None
+
+
+def _safe_value(target, value, protected) -> bool:
+    """``target = value`` makes a new array, or neither name's array is updated in place (no alias is harmed)."""
+    if isinstance(value, gast.BinOp | gast.UnaryOp | gast.Constant):
+        return True
+    if target is None or target in protected:
+        return False
+    return not {n.id for n in _walk(value) if isinstance(n, gast.Name)} & protected
+
+
+def _reader(body, k, var):
+    """The position of the one statement after ``body[k]`` in ``body`` that reads ``var``, or None."""
+    for i in range(k + 1, len(body)):
+        if any(isinstance(n, gast.Name) and n.id == var for n in _walk(body[i])):
+            return i
+    return None
+
+
+def _minus_count(node) -> int:
+    return sum(isinstance(n, gast.UnaryOp) and isinstance(n.op, gast.USub) for n in _walk(node))
+
+
+def _negated(node, var):
+    """A copy of ``node`` that reads ``-var`` where it reads ``var``."""
+    if _reads(node, var):
+        return gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(node))
+    node = copy.deepcopy(node)
+    for parent in list(_walk(node)):
+        for attr in child_fields(type(parent)):
+            child = getattr(parent, attr, None)
+            if _reads(child, var):
+                setattr(parent, attr, gast.UnaryOp(op=gast.USub(), operand=child))
+            elif type(child) is list:
+                child[:] = [gast.UnaryOp(op=gast.USub(), operand=c) if _reads(c, var) else c for c in child]
+    return node
+
+
+def _signed(node):
+    """``(negative, e)`` with ``node == -e`` if ``negative`` else ``node == e``, to the bit.
+
+    Minus signs come out of products and quotients, cancel in pairs, and turn
+    ``a + -b`` into ``a - b`` and ``a - -b`` into ``a + b``; anything else keeps its minus.
+    """
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        negative, inner = _signed(node.operand)
+        return not negative, inner
+    if not isinstance(node, gast.BinOp) or not isinstance(node.op, gast.Mult | gast.Div | gast.Add | gast.Sub):
+        return False, node
+    left_negative, left = _signed(node.left)
+    right_negative, right = _signed(node.right)
+    if isinstance(node.op, gast.Mult | gast.Div):
+        return left_negative != right_negative, gast.BinOp(left=left, op=node.op, right=right)
+    op = node.op
+    if right_negative:
+        op = gast.Sub() if isinstance(op, gast.Add) else gast.Add()
+    if left_negative and isinstance(op, gast.Add):  # -a + b -> b - a
+        return False, gast.BinOp(left=right, op=gast.Sub(), right=left)
+    if left_negative:  # -a - b stays: -(a + b) has the other sign where both are zero
+        left = gast.UnaryOp(op=gast.USub(), operand=left)
+    return False, gast.BinOp(left=left, op=op, right=right)
+
+
+# ---- a product's partials written once ---------------------------------------------
+def merge_contributions(fn) -> bool:
+    """``d = c; d = d - e`` -> ``d = 2.0 * c`` where ``e`` is ``-c`` to the bit.
+
+    ``m = -v; n = m * v`` sends ``v`` the contributions ``delta_n * m`` and, through
+    ``m``, ``-(delta_n * v)``: the same number twice, since ``m`` is ``-v``. What
+    the forward sweep assigns once as a negation (``m = -v``) is known here, so
+    ``delta_v = delta_n * m; delta_v = delta_v - delta_n * v`` becomes
+    ``delta_v = 2.0 * (delta_n * m)``: two array operations where there were four.
+    ``c - -c`` and ``c + c`` are ``2.0 * c`` exactly.
+    """
+    stores, loads, returned, protected = _usage(fn)
+    negations = _negations(fn, stores)
+    if not negations:
+        return False
+    once = {v for v, n in stores.items() if n == 1}
+    changed = False
+    for body in list(bodies(fn)):
+        defs = {
+            s.targets[0].id: (k, s.value)
+            for k, s in enumerate(body)
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+        }
+        for i, stmt in enumerate(body):
+            j = _doubled(body, i, defs, negations, once, loads)
+            if j is not None:
+                stmt.value = gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=stmt.value)
+                del body[j]
+                changed = True
+                break  # positions moved: the next round finds the rest
+    return changed
+
+
+def _negations(fn, stores) -> dict:
+    """``{m: v}`` for the forward lines ``m = -v`` where both names are assigned once."""
+    found = {}
+    for stmt in fn.body:
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name):
+            value = stmt.value
+            if (
+                isinstance(value, gast.UnaryOp)
+                and isinstance(value.op, gast.USub)
+                and isinstance(value.operand, gast.Name)
+            ):
+                m, v = stmt.targets[0].id, value.operand.id
+                if stores.get(m) == 1 and stores.get(v) == 1 and not _derivative_line(stmt):
+                    found[m] = v
+    return found
+
+
+def _doubled(body, i, defs, negations, once, loads):
+    """The position of the line that adds ``body[i]``'s value to it a second time, or None."""
+    stmt = body[i]
+    if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt) and isinstance(stmt.targets[0], gast.Name)):
+        return None
+    target, first = stmt.targets[0].id, stmt.value
+    if not isinstance(first, gast.BinOp) or not _names_in(first) <= once:
+        return None
+    for j in range(i + 1, len(body)):
+        later = body[j]
+        if target not in _names_in(later) and target not in _stored_names(later):
+            continue
+        second = _added(later, target)
+        if second is None:
+            return None
+        op, value = second
+        start = i
+        if (
+            isinstance(value, gast.Name)
+            and defs.get(value.id, (j,))[0] < j
+            and loads.get(value.id) == 1
+            and value.id in once
+        ):
+            start = min(i, defs[value.id][0])
+            value = defs[value.id][1]
+        read = _names_in(value) | _names_in(first)
+        if not read <= once or any(_stored_names(s) & read for s in body[start + 1 : j] if s is not stmt):
+            return None  # in a loop body a name assigned once still changes from trip to trip
+        sign_first, form_first = _signed(_read_negations(first, negations))
+        sign_value, form_value = _signed(_read_negations(value, negations))
+        if gast.dump(form_first) != gast.dump(form_value):
+            return None
+        same = sign_first == sign_value
+        return j if same == isinstance(op, gast.Add) else None
+    return None
+
+
+def _added(stmt, target):
+    """``(op, c)`` for ``target += c``, ``target -= c``, ``target = target + c`` or ``target = target - c``."""
+    if (
+        isinstance(stmt, gast.AugAssign)
+        and _reads_name(stmt.target, target)
+        and isinstance(stmt.op, gast.Add | gast.Sub)
+    ):
+        value = stmt.value
+        return (stmt.op, value) if target not in _names_in(value) else None
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _reads_name(stmt.targets[0], target):
+        value = stmt.value
+        if (
+            isinstance(value, gast.BinOp)
+            and isinstance(value.op, gast.Add | gast.Sub)
+            and _reads_name(value.left, target)
+        ):
+            return (value.op, value.right) if target not in _names_in(value.right) else None
+    return None
+
+
+def _reads_name(node, var) -> bool:
+    return isinstance(node, gast.Name) and node.id == var
+
+
+def _names_in(node) -> set:
+    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _stored_names(node) -> set:
+    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+
+
+def _read_negations(node, negations):
+    """A copy of ``node`` reading ``-v`` for each ``m`` known to be ``-v``."""
+    for m in _names_in(node) & set(negations):
+        node = _negated(node, m)
+        node = _Rename(m, negations[m]).visit(node)
+    return node
+
+
+class _Rename(gast.NodeTransformer):
+    def __init__(self, old, new):
+        self.old, self.new = old, new
+
+    def visit_Name(self, node):
+        if node.id == self.old and isinstance(node.ctx, gast.Load):
+            return gast.Name(id=self.new, ctx=gast.Load(), annotation=None, type_comment=None)
+        return node
 
 
 # ---- copy propagation -------------------------------------------------------------
@@ -470,7 +748,7 @@ def _negate(test):
     return gast.UnaryOp(op=gast.Not(), operand=test)
 
 
-PASSES = (simplify, propagate_copies, eliminate_dead_code, tidy_blocks)
+PASSES = (simplify, push_signs, merge_contributions, propagate_copies, eliminate_dead_code, tidy_blocks)
 
 
 # ---- on the IR, before emission -------------------------------------------------------
