@@ -221,49 +221,74 @@ def _reads(node, var: str) -> bool:
 
 # ---- signs -------------------------------------------------------------------------
 def push_signs(fn) -> bool:
-    """Move a minus from where an adjoint is made to where it cancels.
+    """Carry a minus along single-use adjoints to where it cancels, writing the chain as one line.
 
     ``delta_g = -delta_h * h / g; delta_e = delta_g * f; delta_d = -delta_e`` is
-    five array operations; with the minus carried along the chain of single-use
-    adjoints to the negation that cancels it, ``delta_g = delta_h * h / g;
-    delta_e = delta_g * f; delta_d = delta_e`` is three. A minus moves only out
-    of products and quotients and into ``a - b`` for ``a + -b``: IEEE arithmetic
-    is symmetric in sign, so every value is the same to the bit.
+    five array operations. The minus of the first line cancels the last one's, so
+    ``delta_d = delta_h * h / g * f`` is the same number in three. The lines that
+    held a value only on its way (``delta_g``, ``delta_e``, each read once) are
+    written into the line that cancels the sign, so every ``delta_v`` that remains
+    is still the adjoint of ``v``. A minus moves only out of products and quotients
+    and into ``a - b`` for ``a + -b``: IEEE arithmetic is symmetric in sign, so
+    every value is the same to the bit.
     """
     stores, loads, returned, protected = _usage(fn)
     changed = False
     for body in list(bodies(fn)):
-        for k in range(len(body)):
+        k = 0
+        while k < len(body):
             changed |= _push_sign(body, k, stores, loads, returned, protected)
+            k += 1
     return changed
 
 
 def _push_sign(body, k, stores, loads, returned, protected) -> bool:
     stmt = body[k]
-    if not _movable(stmt, stores, loads, returned, protected):
+    if not _movable(stmt, stores, loads, returned, protected) or not _arithmetic(stmt.value):
         return False
-    first = unsigned(stmt.value)
-    if first is None or not _safe_value(stmt.targets[0].id, first, protected):
+    value = unsigned(stmt.value)
+    if value is None:
         return False
-    plan, var, at = [(stmt, first)], stmt.targets[0].id, k
+    chain, var, at = [k], stmt.targets[0].id, k
     while True:  # follow the chain of single readers until the minus cancels
         reader = _reader(body, at, var)
         if reader is None or not _derivative_line(body[reader]) or not isinstance(body[reader], gast.Assign):
             return False
         stmt = body[reader]
         before = _minus_count(stmt.value)
-        negative, value = _signed(_negated(stmt.value, var))
-        if _minus_count(value) > before or not _safe_value(_target_name(stmt), value, protected):
-            return False
-        plan.append((stmt, value))
+        negative, value = _signed(_written_in(stmt.value, var, gast.UnaryOp(op=gast.USub(), operand=value)))
+        if _minus_count(value) > before + sum(_minus_count(body[i].value) for i in chain) - 1:
+            return False  # a minus left inside: nothing saved
         if not negative:
             break
-        if not _movable(stmt, stores, loads, returned, protected):
+        if not _movable(stmt, stores, loads, returned, protected) or not _arithmetic(stmt.value):
             return False
+        chain.append(reader)
         var, at = stmt.targets[0].id, reader
-    for stmt, value in plan:
-        stmt.value = value
+    read = set().union(*(_names_in(body[i].value) for i in chain))
+    if read & protected or any(_stored_names(body[i]) & read for i in range(k + 1, reader) if i not in chain):
+        return False  # what the chain reads changes before the line it would move to
+    if not _safe_value(_target_name(stmt), value, protected):
+        return False
+    stmt.value = value
+    for i in reversed(chain):
+        del body[i]
     return True
+
+
+def _written_in(node, var, value):
+    """A copy of ``node`` with ``value`` where it reads ``var``."""
+    if _reads(node, var):
+        return copy.deepcopy(value)
+    node = copy.deepcopy(node)
+    for parent in list(_walk(node)):
+        for attr in child_fields(type(parent)):
+            child = getattr(parent, attr, None)
+            if _reads(child, var):
+                setattr(parent, attr, copy.deepcopy(value))
+            elif type(child) is list:
+                child[:] = [copy.deepcopy(value) if _reads(c, var) else c for c in child]
+    return node
 
 
 def _movable(stmt, stores, loads, returned, protected) -> bool:
@@ -308,17 +333,7 @@ def _minus_count(node) -> int:
 
 def _negated(node, var):
     """A copy of ``node`` that reads ``-var`` where it reads ``var``."""
-    if _reads(node, var):
-        return gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(node))
-    node = copy.deepcopy(node)
-    for parent in list(_walk(node)):
-        for attr in child_fields(type(parent)):
-            child = getattr(parent, attr, None)
-            if _reads(child, var):
-                setattr(parent, attr, gast.UnaryOp(op=gast.USub(), operand=child))
-            elif type(child) is list:
-                child[:] = [gast.UnaryOp(op=gast.USub(), operand=c) if _reads(c, var) else c for c in child]
-    return node
+    return _written_in(node, var, gast.UnaryOp(op=gast.USub(), operand=name_of(var)))
 
 
 def _signed(node):
@@ -344,6 +359,126 @@ def _signed(node):
     if left_negative:  # -a - b stays: -(a + b) has the other sign where both are zero
         left = gast.UnaryOp(op=gast.USub(), operand=left)
     return False, gast.BinOp(left=left, op=op, right=right)
+
+
+# ---- reductions' adjoints stay scalars ------------------------------------------------
+def scalar_adjoints(fn) -> bool:
+    """``delta_j = np.full_like(j, 1.0) / np.size(j)`` -> ``delta_j = 1.0 / size_or_one(j)`` where its one
+    reader broadcasts it anyway: ``delta_i = delta_j * 2 * i`` after ``j = i ** 2``.
+
+    The adjoint of ``np.sum(j)`` or ``np.mean(j)`` is one number spread over ``j``'s
+    shape. Where the line that reads it is elementwise arithmetic that also reads a
+    value ``i`` with ``j``'s shape and dtype (known from the forward line ``j = i ** 2``,
+    or ``i * i``, ``-i``, ``2.0 * i``: ``i`` and numbers only, neither reassigned
+    since), the number broadcasts there to the same array, and no array of
+    ``j``'s size is made for it. ``np.broadcast_to(g, np.shape(j))`` (a sum over
+    some axes) likewise becomes ``g``. Only top-level lines, and only a seed that
+    is a number (a Python float is weak in NumPy's promotion: ``i``'s dtype wins,
+    as ``j``'s did).
+    """
+    body = fn.body
+    stores, loads, returned, protected = _usage(fn)
+    changed = False
+    for k, stmt in enumerate(body):
+        small = _spread_value(stmt)
+        if small is None:
+            continue
+        var, spread_over = stmt.targets[0].id, small[1]
+        if stores.get(var) != 1 or loads.get(var) != 1 or var in returned or var in protected:
+            continue
+        reader = _reader(body, k, var)
+        if reader is None or any(spread_over in _stored_names(s) for s in body[k:reader]):
+            continue
+        if not _broadcasts_again(body, reader, var, spread_over):
+            continue
+        stmt.value = small[0]
+        changed = True
+    return changed
+
+
+def _spread_value(stmt):
+    """``(small, j)`` for ``delta_j = np.full_like(j, c)`` (``c`` a number; or ``... / np.size(j)``)
+    or ``delta_j = np.broadcast_to(small, np.shape(j))``."""
+    if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt) and isinstance(stmt.targets[0], gast.Name)):
+        return None
+    value = stmt.value
+    divided = isinstance(value, gast.BinOp) and isinstance(value.op, gast.Div)
+    spread = value.left if divided else value
+    if _calls(spread, "np", "full_like", 2) and _number(spread.args[1]) is not None:
+        j, small = spread.args[0], spread.args[1]
+    elif _calls(spread, "np", "broadcast_to", 2) and not divided and _calls(spread.args[1], "np", "shape", 1):
+        j, small = spread.args[1].args[0], spread.args[0]
+    else:
+        return None
+    if not isinstance(j, gast.Name):
+        return None
+    if divided:
+        if not (_calls(value.right, "np", "size", 1) and _reads_name(value.right.args[0], j.id)):
+            return None
+        size = gast.Call(func=name_of("size_or_one"), args=[name_of(j.id)], keywords=[])
+        small = gast.BinOp(left=small, op=gast.Div(), right=size)
+    return small, j.id
+
+
+def _calls(node, module, attr, n) -> bool:
+    """Is ``node`` ``module.attr(...)`` with ``n`` positional arguments and no keywords?"""
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Attribute)
+        and node.func.attr == attr
+        and _reads_name(node.func.value, module)
+        and len(node.args) == n
+        and not node.keywords
+    )
+
+
+def name_of(var):
+    return gast.Name(id=var, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+_ELEMENTWISE = gast.Add | gast.Sub | gast.Mult | gast.Div | gast.Pow
+
+
+def _broadcasts_again(body, at, var, spread_over) -> bool:
+    """Does ``body[at]`` read ``var`` in elementwise arithmetic with a value of ``spread_over``'s shape and dtype?"""
+    stmt = body[at]
+    if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt)) or not _arithmetic(stmt.value):
+        return False
+    same = _same_as(body, spread_over, at)
+    return any(n in same for n in _names_in(stmt.value) - {var})
+
+
+def _arithmetic(node) -> bool:
+    """Names and numbers under ``+ - * / **`` and unary minus only (every operation elementwise)."""
+    for n in _walk(node):
+        if isinstance(n, gast.BinOp):
+            if not isinstance(n.op, _ELEMENTWISE):
+                return False
+        elif isinstance(n, gast.UnaryOp):
+            if not isinstance(n.op, gast.USub):
+                return False
+        elif isinstance(n, gast.Constant):
+            if _number(n) is None:
+                return False
+        elif not isinstance(n, gast.Name | gast.operator | gast.unaryop | gast.expr_context):
+            return False
+    return True
+
+
+def _same_as(body, j, at) -> set:
+    """Names that hold, at ``body[at]``, a value of ``j``'s shape and dtype: from ``j = i ** 2`` and the like."""
+    for k in range(at - 1, -1, -1):
+        stmt = body[k]
+        if j in _stored_names(stmt):
+            if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _reads_name(stmt.targets[0], j)):
+                return set()
+            if _derivative_line(stmt) or not _arithmetic(stmt.value):
+                return set()
+            operands = _names_in(stmt.value)
+            if len(operands) != 1 or any(operands & _stored_names(s) for s in body[k + 1 : at]):
+                return set()
+            return operands
+    return set()
 
 
 # ---- a product's partials written once ---------------------------------------------
@@ -748,7 +883,15 @@ def _negate(test):
     return gast.UnaryOp(op=gast.Not(), operand=test)
 
 
-PASSES = (simplify, push_signs, merge_contributions, propagate_copies, eliminate_dead_code, tidy_blocks)
+PASSES = (
+    simplify,
+    scalar_adjoints,
+    push_signs,
+    merge_contributions,
+    propagate_copies,
+    eliminate_dead_code,
+    tidy_blocks,
+)
 
 
 # ---- on the IR, before emission -------------------------------------------------------

@@ -66,11 +66,10 @@ def _same_bits(fast, plain):
 def test_the_sigmoid_backward_takes_three_passes_like_hand_written_code():
     f = P.load(SIGMOID)
     lines = _backward(sct.source(f))
-    # s = 1.0 / c: the minus of -g * s / c is carried through delta_c * b to the negation it cancels
-    assert "delta_c = delta_s * s / c" in lines
-    assert "delta_a = delta_c * b" in lines
-    sigmoid_lines = [line for line in lines if not line.startswith(("delta_s =", "delta_out"))]
-    assert not any("-" in line for line in sigmoid_lines), lines
+    # s = 1.0 / c: the minus of -delta_s * s / c cancels that of a = -z, and the lines between,
+    # each read once, become one: three array operations, as in hand-written backprop
+    assert "delta_z = delta_s * s / c * b" in lines, lines
+    assert not any(line.startswith(("delta_c", "delta_b", "delta_a")) for line in lines), lines
     z = np.linspace(-2.0, 2.0, 7)
     sct.check_grads(f, (z,), modes=("rev",), order=1)
     _same_bits(*_bits(f, (z,), (0,)))
@@ -78,7 +77,12 @@ def test_the_sigmoid_backward_takes_three_passes_like_hand_written_code():
 
 def test_a_minus_stays_where_nothing_cancels_it():
     text = "def f(x, g):\n    delta_a = -g * x\n    delta_b = delta_a * x\n    return delta_b\n"
-    assert "-g * x" in optimize.demo(text)  # moving it to the returned value saves nothing
+    assert "delta_a = -g * x" in optimize.demo(text)  # moving it to the returned value saves nothing
+
+
+def test_a_chain_is_not_written_past_a_line_that_changes_what_it_reads():
+    text = "def f(x, g, s):\n    delta_a = -g * x\n    x = s.pop()\n    delta_b = -delta_a\n    return delta_b\n"
+    assert "delta_a = -g * x" in optimize.demo(text)
 
 
 def test_a_minus_cancels_along_a_chain_of_single_use_adjoints():
@@ -91,7 +95,7 @@ def test_a_minus_cancels_along_a_chain_of_single_use_adjoints():
         "    return delta_d\n"
     )
     out = optimize.demo(text)
-    assert "-" not in out, out
+    assert "delta_d = delta_h * h / g * f" in out and "delta_g" not in out and "-" not in out, out
     h, g, f, d = np.array([0.5, -0.0]), np.array([2.0, 3.0]), np.array([1.5, 0.25]), np.array([0.75, 1.0])
     assert np.array_equal(d * h / g * f, -(-d * h / g * f))  # what the rewrite relies on
 
@@ -166,3 +170,99 @@ def test_gradients_keep_the_input_dtype(x):
     f = P.load(SQUARE_OF_NEGATION)
     grad = sct.grad(f)(x)
     assert grad.dtype == x.dtype and grad.shape == x.shape
+
+
+# ---- reductions' adjoints stay scalars --------------------------------------------------
+MEAN_SQUARE = """import numpy as np
+
+
+def f(w, x, y):
+    r = x @ w - y
+    return np.mean(r**2)
+"""
+
+SUM_SQUARE_OVER_AXIS = """import numpy as np
+
+
+def f(x):
+    s = np.sum(x * x, axis=0)
+    return np.sum(np.sin(s))
+"""
+
+
+def _runtime_source(f, args, wrt=0):
+    g = sct.grad(f, wrt=wrt)
+    grads = g(*args)
+    return g._variants[api.signature(args)].source, grads
+
+
+def test_the_mean_of_squares_spreads_one_number_not_an_array():
+    f = P.load(MEAN_SQUARE)
+    rng = np.random.default_rng(0)
+    args = (rng.standard_normal(3), rng.standard_normal((5, 3)), rng.standard_normal(5))
+    source, grad = _runtime_source(f, args)
+    lines = _backward(source)
+    assert "delta_b = 1.0 / size_or_one(b)" in lines, lines  # b = r ** 2: a number, not np.full_like(b, ...)
+    assert "delta_r = delta_b * 2 * r" in lines
+    assert "full_like" not in source
+    sct.check_grads(f, args, modes=("rev",), order=1, wrt=0)
+    _same_bits((grad,), _bits(f, args, (0,))[1])
+
+
+def test_a_sum_over_an_axis_broadcasts_in_its_reader():
+    f = P.load(SUM_SQUARE_OVER_AXIS)
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    source, grad = _runtime_source(f, (x,))
+    assert "broadcast_to" not in source, source
+    sct.check_grads(f, (x,), modes=("rev",), order=1)
+    _same_bits((grad,), _bits(f, (x,), (0,))[1])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return np.mean(x)",  # the adjoint is the gradient: an array of x's shape
+        "return np.sum(np.sin(x))",  # its reader is a function call, not arithmetic
+        "y = x @ x.T\n    return np.sum(y)",  # its reader is a matrix product
+        "y = x * 2.0\n    x = x + 1.0\n    return np.sum(y) * np.sum(x)",  # y's operand reassigned since
+    ],
+)
+def test_an_adjoint_that_must_be_an_array_is_one(body):
+    f = P.load(f"import numpy as np\n\n\ndef f(x):\n    {body}\n")
+    x = np.random.default_rng(2).standard_normal((3, 2))
+    source, grad = _runtime_source(f, (x,))
+    assert "full_like" in source or "broadcast_to" in source, source
+    assert grad.shape == x.shape and grad.dtype == x.dtype
+    sct.check_grads(f, (x,), modes=("rev",), order=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_a_scalar_adjoint_keeps_the_dtype(dtype):
+    f = P.load("import numpy as np\n\n\ndef f(x):\n    return np.mean(x * x)\n")
+    x = np.arange(1.0, 7.0).reshape(2, 3).astype(dtype)
+    if dtype is np.complex128:
+        _, vjp = sct.vjp(f, x)
+        (grad,) = vjp(1.0)
+    else:
+        source, grad = _runtime_source(f, (x,))
+        assert "size_or_one" in source
+    assert grad.dtype == x.dtype and grad.shape == x.shape
+    np.testing.assert_allclose(grad, 2.0 * x / x.size, rtol=1e-6)
+
+
+def test_the_mean_of_an_empty_array_still_has_an_empty_gradient():
+    f = P.load("import numpy as np\n\n\ndef f(x):\n    return np.mean(x * x)\n")
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        grad = sct.grad(f)(np.zeros((0, 3)))
+    assert grad.shape == (0, 3)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, outside this change: sct.vjp takes integer primals (sct.grad refuses them), and the sum's "
+    "adjoint np.full_like(x, g) of an integer x truncates the cotangent 0.5 to 0",
+)
+def test_int_primals_get_the_scalar_adjoints_value_not_a_truncated_one():
+    f = P.load("import numpy as np\n\n\ndef f(x):\n    return np.sum(x * x)\n")
+    _, vjp = sct.vjp(f, np.arange(3))
+    np.testing.assert_array_equal(vjp(0.5)[0], [0.0, 1.0, 2.0])
