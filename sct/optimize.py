@@ -230,7 +230,8 @@ def push_signs(fn) -> bool:
     written into the line that cancels the sign, so every ``delta_v`` that remains
     is still the adjoint of ``v``. A minus moves only out of products and quotients
     and into ``a - b`` for ``a + -b``: IEEE arithmetic is symmetric in sign, so
-    every value is the same to the bit.
+    every value is the same to the bit. Adjoints only: a tangent line stays beside
+    the primal line it follows.
     """
     stores, loads, returned, protected = _usage(fn)
     changed = False
@@ -265,9 +266,10 @@ def _push_sign(body, k, stores, loads, returned, protected) -> bool:
             return False
         chain.append(reader)
         var, at = stmt.targets[0].id, reader
-    read = set().union(*(_names_in(body[i].value) for i in chain))
-    if read & protected or any(_stored_names(body[i]) & read for i in range(k + 1, reader) if i not in chain):
-        return False  # what the chain reads changes before the line it would move to
+    for p in chain:  # what each line reads must not change between it and the line it moves to
+        read = _names_in(body[p].value)
+        if read & protected or any(_stored_names(body[i]) & read for i in range(p + 1, reader) if i not in chain):
+            return False
     if not _safe_value(_target_name(stmt), value, protected):
         return False
     stmt.value = value
@@ -297,7 +299,7 @@ def _movable(stmt, stores, loads, returned, protected) -> bool:
         return False
     var = stmt.targets[0].id
     return (
-        _derivative_line(stmt)
+        var.startswith("delta_")  # not tangents: each line of a JVP stays beside the primal line it follows
         and stores.get(var) == 1
         and loads.get(var) == 1
         and var not in returned
