@@ -273,9 +273,28 @@ def _push_sign(body, k, stores, loads, returned, protected) -> bool:
     if not _safe_value(_target_name(stmt), value, protected):
         return False
     stmt.value = value
+    _merge_comments(body, chain, reader)
     for i in reversed(chain):
         del body[i]
     return True
+
+
+def _merge_comments(body, chain, reader) -> None:
+    """``# h2 = 1.0 / g; f = np.exp(e); e = -d`` over the line a chain moved into: the forward lines it undoes."""
+    head = reader - 1
+    if head < 0 or not is_comment(body[head]):
+        return
+    texts = []
+    for p in chain:
+        alone = p + 1 >= len(body) or is_comment(body[p + 1]) or p + 1 in chain or p + 1 == reader
+        if p > 0 and is_comment(body[p - 1]) and alone:  # a comment over this line only: it goes with it
+            texts.append(_comment_text(body[p - 1]))
+    if texts:
+        body[head].value.args[0].value = "; ".join([*texts, _comment_text(body[head])])
+
+
+def _comment_text(stmt) -> str:
+    return stmt.value.args[0].value
 
 
 def _written_in(node, var, value):
