@@ -410,9 +410,10 @@ def scalar_adjoints(fn) -> bool:
         reader = _reader(body, k, var)
         if reader is None or any(spread_over in _stored_names(s) for s in body[k:reader]):
             continue
-        if not _broadcasts_again(body, reader, var, spread_over):
+        same = _broadcasts_again(body, reader, var, spread_over)
+        if same is None:
             continue
-        stmt.value = small[0]
+        stmt.value = _Rename(spread_over, same).visit(small[0])  # size_or_one(i), not (j): j may go
         changed = True
     return changed
 
@@ -460,13 +461,14 @@ def name_of(var):
 _ELEMENTWISE = gast.Add | gast.Sub | gast.Mult | gast.Div | gast.Pow
 
 
-def _broadcasts_again(body, at, var, spread_over) -> bool:
-    """Does ``body[at]`` read ``var`` in elementwise arithmetic with a value of ``spread_over``'s shape and dtype?"""
+def _broadcasts_again(body, at, var, spread_over):
+    """A value of ``spread_over``'s shape and dtype that ``body[at]`` reads in elementwise arithmetic
+    with ``var``, or None."""
     stmt = body[at]
     if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt)) or not _arithmetic(stmt.value):
-        return False
-    same = _same_as(body, spread_over, at)
-    return any(n in same for n in _names_in(stmt.value) - {var})
+        return None
+    same = _same_as(body, spread_over, at) & (_names_in(stmt.value) - {var})
+    return min(same) if same else None
 
 
 def _arithmetic(node) -> bool:
