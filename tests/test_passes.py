@@ -155,12 +155,64 @@ def test_a_negation_reassigned_in_a_loop_is_no_fact():
     assert "2.0" not in optimize.demo(text)
 
 
-# ---- every pass exact: random programs -------------------------------------------------------
+# ---- common factors ------------------------------------------------------------------------
+LOOP = """import math
+
+
+def f(x, a):
+    for _ in range(20):
+        if x > 0.0:
+            x = x * a - 0.3 + 0.1 * math.sin(x)
+        else:
+            x = x * 1.01 + 0.2
+    return x * x
+"""
+
+
+def test_a_value_reaching_an_adjoint_by_two_paths_is_multiplied_once():
+    f = P.load(LOOP)
+    args = (0.5, 0.8)
+    source, grads = _runtime_source(f, args, wrt=(0, 1))
+    assert "delta_x = delta_x * (0.1 * math.cos(x) + a)" in source, source  # as d_x *= a + 0.1 * cos(x) by hand
+    sct.check_grads(f, args, modes=("rev",), order=1)
+    np.testing.assert_allclose(grads, _bits(f, args, (0, 1))[1], rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "after_copy, between",
+    [
+        ("    g = s.pop()\n", ""),  # the copy holds another value than the factor
+        ("", "    q = s.pop()\n"),  # what the second term reads changes in between
+        ("", "    r = delta_d + 1.0\n"),  # the product on the way is read elsewhere too
+    ],
+)
+def test_a_factor_is_shared_only_where_it_is_the_same_value(after_copy, between):
+    text = (
+        f"def f(g, p, q, s):\n    delta_c = g\n{after_copy}    delta_d = g * 0.5\n    delta_x = delta_d * p\n"
+        f"{between}    delta_x = delta_x + delta_c * q\n    return delta_x, r\n"
+    )
+    out = optimize.demo(text)
+    assert "0.5 * p + q" not in out and "delta_x = delta_x + " in out, out
+
+
+def test_factors_are_shared_where_nothing_changes():
+    text = (
+        "def f(g, p, q, s):\n    delta_c = g\n    delta_d = g * 0.5\n    delta_x = delta_d * p\n"
+        "    g = s.pop()\n    delta_x = delta_x + delta_c * q\n    return delta_x\n"
+    )
+    assert "delta_x = g * (0.5 * p + q)" in optimize.demo(text)
+
+
+# ---- every exact pass exact: random programs -----------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(P.programs(), st.integers(0, 2**32 - 1))
 def test_optimised_gradients_equal_unoptimised_ones_to_the_bit(program, seed):
+    """Every pass but share_factors (which rounds as hand-written code does) keeps each value to the bit."""
     f, args, _, _ = P.sample(program, seed)
-    with np.errstate(all="ignore"):
+    exact = tuple(p for p in optimize.PASSES if p is not optimize.share_factors)
+    with np.errstate(all="ignore"), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCT_CACHE", "0")  # variants built with fewer passes must not reach the disk cache
+        patch.setattr(optimize, "PASSES", exact)
         fast, plain = _bits(f, tuple(args), tuple(range(len(args))))
     _same_bits(fast, plain)
 
