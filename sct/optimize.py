@@ -297,6 +297,28 @@ def _comment_text(stmt) -> str:
     return stmt.value.args[0].value
 
 
+def _move_comment(body, gone, kept) -> None:
+    """``body[gone]`` is about to go into ``body[kept]``: its comment, if over it alone, joins ``kept``'s."""
+    head = _head(body, kept)
+    own = gone - 1
+    after = body[gone + 1] if gone + 1 < len(body) else None
+    alone = after is None or is_comment(after) or isinstance(after, gast.Return) or gone + 1 == kept
+    if head is None or own < 0 or not is_comment(body[own]) or not alone or own == head:
+        return
+    first, second = (own, head) if own < head else (head, own)
+    body[head].value.args[0].value = "; ".join([_comment_text(body[first]), _comment_text(body[second])])
+
+
+def _head(body, at):
+    """The position of the comment over ``body[at]``'s group, or None."""
+    for k in range(at - 1, -1, -1):
+        if is_comment(body[k]):
+            return k
+        if not isinstance(body[k], gast.Assign | gast.AugAssign):
+            return None
+    return None
+
+
 def _written_in(node, var, value):
     """A copy of ``node`` with ``value`` where it reads ``var``."""
     if _reads(node, var):
@@ -531,6 +553,7 @@ def merge_contributions(fn) -> bool:
             j = _doubled(body, i, defs, negations, once, loads)
             if j is not None:
                 stmt.value = gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=stmt.value)
+                _move_comment(body, j, i)
                 del body[j]
                 changed = True
                 break  # positions moved: the next round finds the rest
@@ -641,6 +664,43 @@ class _Rename(gast.NodeTransformer):
         return node
 
 
+# ---- a negative first contribution -------------------------------------------------------
+def subtract_first(fn) -> bool:
+    """``d = -a; d = d + b`` -> ``d = b - a``: the minus goes into the subtraction (exact: ``-a + b`` is ``b - a``)."""
+    changed = False
+    for body in list(bodies(fn)):
+        i = 0
+        while i < len(body):
+            changed |= _subtract_first(body, i)
+            i += 1
+    return changed
+
+
+def _subtract_first(body, i) -> bool:
+    stmt = body[i]
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    target = stmt.targets[0].id
+    positive = unsigned(stmt.value)
+    if not target.startswith("delta_") or positive is None or not _movable_factors(stmt.value):
+        return False
+    j = next((k for k in range(i + 1, len(body)) if target in _names_in(body[k]) | _stored_names(body[k])), None)
+    added = _added(body[j], target) if j is not None else None
+    if added is None or not isinstance(added[0], gast.Add) or not _movable_factors(added[1]):
+        return False
+    read = _names_in(stmt.value)  # read at line j now: nothing may change it in between
+    if any(_stored_names(body[k]) & read for k in range(i + 1, j)):
+        return False
+    body[j] = gast.Assign(
+        targets=[gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)],
+        value=gast.BinOp(left=added[1], op=gast.Sub(), right=positive),
+        type_comment=None,
+    )
+    _move_comment(body, i, j)
+    del body[i]
+    return True
+
+
 # ---- common factors -----------------------------------------------------------------
 def share_factors(fn) -> bool:
     """``d = g * p; d = d + g * q`` -> ``d = g * (p + q)``: one product where there were two.
@@ -692,6 +752,7 @@ def _share_factor(body, i, single, protected) -> bool:
                     right=_product(second[:b] + second[b + 1 :]),
                 )
                 stmt.value = gast.BinOp(left=factor, op=gast.Mult(), right=rest)
+                _move_comment(body, j, i)
                 for k in sorted([j, *inlined], reverse=True):
                     del body[k]
                 return True
@@ -1050,6 +1111,7 @@ PASSES = (
     scalar_adjoints,
     push_signs,
     merge_contributions,
+    subtract_first,
     share_factors,
     propagate_copies,
     eliminate_dead_code,

@@ -319,3 +319,13 @@ def test_int_primals_get_the_scalar_adjoints_value_not_a_truncated_one():
     f = P.load("import numpy as np\n\n\ndef f(x):\n    return np.sum(x * x)\n")
     _, vjp = sct.vjp(f, np.arange(3))
     np.testing.assert_array_equal(vjp(0.5)[0], [0.0, 1.0, 2.0])
+
+
+def test_a_negative_first_contribution_becomes_a_subtraction():
+    text = (
+        "def f(u, h, s):\n    delta_h = -u / h\n    delta_s = s * 2.0\n    delta_h = delta_h + delta_s\n"
+        "    return delta_h\n"
+    )
+    assert "delta_h = delta_s - u / h" in optimize.demo(text)
+    moved = "def f(u, h, s):\n    delta_h = -u / h\n    u = s.pop()\n    delta_h = delta_h + s\n    return delta_h\n"
+    assert "delta_h = -u / h" in optimize.demo(moved)  # u changes in between: the minus stays where it is
