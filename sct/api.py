@@ -17,6 +17,8 @@ import sys
 import types
 import weakref
 
+import numpy as np
+
 from . import display, higher, nested, validate, values
 from .backend import dispatch, namespaces, runtime, variants
 from .backend.variants import (
@@ -397,9 +399,12 @@ def value_and_grad(fn=None, wrt=0, has_aux=False, *, backend=None, checkpoint=No
 
 def vjp(fn, *primals, has_aux=False):
     """``(out, vjp_fn)``: ``vjp_fn(cotangent)`` returns one gradient per primal (a tuple)."""
-    positions = list(range(len(primals)))
     for i, primal in enumerate(primals):
         values.check_argument(getattr(fn, "__name__", repr(fn)), i, primal, integers_ok=True)
+    integers = {i for i, p in enumerate(primals) if variants.integer_kind(_describe(p))}  # no gradient: zeros
+    positions = [i for i in range(len(primals)) if i not in integers]
+    if integers and not positions:
+        raise SctError(f"sct.vjp of {getattr(fn, '__name__', fn)!r}: every primal is an integer; gradients need floats")
     options = {"split": True, "has_aux": has_aux, "many": True}
     variant = compiled(fn, positions, signature(primals), **options)
     variant = validated(fn, variant, positions, signature(primals), **options)
@@ -408,8 +413,14 @@ def vjp(fn, *primals, has_aux=False):
     value = (runtime.primal_like(value[0]), value[1]) if has_aux else runtime.primal_like(value)  # floats out
 
     def vjp_fn(cotangent):
-        return backward(cotangent)
+        grads = backward(cotangent)
+        if not integers:
+            return grads
+        found = iter(grads)  # as JAX does: an integer primal's gradient is zero (a float zero here, JAX's float0)
+        return tuple(np.zeros(np.shape(p)) if i in integers else next(found) for i, p in enumerate(primals))
 
+    if integers:  # its generated form (higher.generated_vjp) returns a gradient for every primal
+        return (value[0], vjp_fn, value[1]) if has_aux else (value, vjp_fn)
     vjp_fn.__sct_generated__ = higher.generated_vjp(fn, primals, has_aux)  # so vjp_fn is differentiable too
     if has_aux:
         return value[0], vjp_fn, value[1]

@@ -424,6 +424,12 @@ def kron_grad_right(g, a, b):
     return np.reshape(np.tensordot(g, np.reshape(a, sa), axes=(list(range(0, 2 * n, 2)), list(range(n)))), np.shape(b))
 
 
+def size_or_one(x):
+    """``np.size(x)``, or 1 for an empty ``x``: the mean's adjoint ``g / size_or_one(x)`` is then a number
+    (an empty ``x`` shares ``g`` among no elements, and NumPy's mean of it already warned)."""
+    return np.size(x) or 1
+
+
 def nonzero_or_one(x):
     """``x`` with its zeros replaced by ones: a safe divisor (norms' subgradient is 0 at 0)."""
     return np.where(x == 0, 1.0, x)
@@ -450,6 +456,7 @@ HELPERS.update(
             kron_grad_left,
             kron_grad_right,
             nonzero_or_one,
+            size_or_one,
         )
     }
 )

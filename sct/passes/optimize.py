@@ -13,6 +13,7 @@ def f(x, g):
 from __future__ import annotations
 
 import bisect
+import copy
 import numbers
 from collections import deque
 
@@ -149,9 +150,22 @@ def simplify(fn) -> bool:
     t = _Simplify(_updated_in_place(fn))
     for body in bodies(fn):
         for stmt in body:
+            if _derivative_line(stmt) and _subtracts(stmt):
+                stmt.op = gast.Sub() if isinstance(stmt.op, gast.Add) else gast.Add()
+                stmt.value = unsigned(stmt.value)
+                t.changed = True
             if _derivative_line(stmt) and _foldable(stmt):
                 t.visit(stmt)
     return t.changed
+
+
+def _subtracts(stmt) -> bool:
+    """``d += -c`` (which is ``d -= c``, to the bit) or ``d -= -c``."""
+    return (
+        isinstance(stmt, gast.AugAssign)
+        and isinstance(stmt.op, gast.Add | gast.Sub)
+        and unsigned(stmt.value) is not None
+    )
 
 
 def _foldable(stmt) -> bool:
@@ -206,6 +220,628 @@ def bind_constant(fn, var: str, value) -> None:
 
 def _reads(node, var: str) -> bool:
     return isinstance(node, gast.Name) and node.id == var and isinstance(node.ctx, gast.Load)
+
+
+# ---- signs -------------------------------------------------------------------------
+def push_signs(fn) -> bool:
+    """Carry a minus along single-use adjoints to where it cancels, writing the chain as one line.
+
+    ``delta_g = -delta_h * h / g; delta_e = delta_g * f; delta_d = -delta_e`` is
+    five array operations. The minus of the first line cancels the last one's, so
+    ``delta_d = delta_h * h / g * f`` is the same number in three. The lines that
+    held a value only on its way (``delta_g``, ``delta_e``, each read once) are
+    written into the line that cancels the sign, so every ``delta_v`` that remains
+    is still the adjoint of ``v``. A minus moves only out of products and quotients
+    and into ``a - b`` for ``a + -b``: IEEE arithmetic is symmetric in sign, so
+    every value is the same to the bit. Adjoints only: a tangent line stays beside
+    the primal line it follows.
+    """
+    stores, loads, returned, protected = _usage(fn)
+    changed = False
+    for body in list(bodies(fn)):
+        k = 0
+        while k < len(body):
+            changed |= _push_sign(body, k, stores, loads, returned, protected)
+            k += 1
+    return changed
+
+
+def _push_sign(body, k, stores, loads, returned, protected) -> bool:
+    stmt = body[k]
+    if not _movable(stmt, stores, loads, returned, protected) or not _arithmetic(stmt.value):
+        return False
+    value = unsigned(stmt.value)
+    if value is None:
+        return False
+    chain, var, at = [k], stmt.targets[0].id, k
+    while True:  # follow the chain of single readers until the minus cancels
+        reader = _reader(body, at, var)
+        if reader is None or not _derivative_line(body[reader]) or not isinstance(body[reader], gast.Assign):
+            return False
+        stmt = body[reader]
+        before = _minus_count(stmt.value)
+        negative, value = _signed(_written_in(stmt.value, var, gast.UnaryOp(op=gast.USub(), operand=value)))
+        if _minus_count(value) > before + sum(_minus_count(body[i].value) for i in chain) - 1:
+            return False  # a minus left inside: nothing saved
+        if not negative:
+            break
+        if not _movable(stmt, stores, loads, returned, protected) or not _arithmetic(stmt.value):
+            return False
+        chain.append(reader)
+        var, at = stmt.targets[0].id, reader
+    for p in chain:  # what each line reads must not change between it and the line it moves to
+        read = _names_in(body[p].value)
+        if read & protected or any(_stored_names(body[i]) & read for i in range(p + 1, reader) if i not in chain):
+            return False
+    if not _safe_value(_target_name(stmt), value, protected):
+        return False
+    stmt.value = value
+    _merge_comments(body, chain, reader)
+    for i in reversed(chain):
+        del body[i]
+    return True
+
+
+def _merge_comments(body, chain, reader) -> None:
+    """``# h2 = 1.0 / g; f = np.exp(e); e = -d`` over the line a chain moved into: the forward lines it undoes."""
+    head = reader - 1
+    if head < 0 or not is_comment(body[head]):
+        return
+    texts = []
+    for p in chain:
+        alone = p + 1 >= len(body) or is_comment(body[p + 1]) or p + 1 in chain or p + 1 == reader
+        if p > 0 and is_comment(body[p - 1]) and alone:  # a comment over this line only: it goes with it
+            texts.append(_comment_text(body[p - 1]))
+    if texts:
+        body[head].value.args[0].value = "; ".join([*texts, _comment_text(body[head])])
+
+
+def _comment_text(stmt) -> str:
+    return stmt.value.args[0].value
+
+
+def _move_comment(body, gone, kept) -> None:
+    """``body[gone]`` is about to go into ``body[kept]``: its comment, if over it alone, joins ``kept``'s."""
+    head = _head(body, kept)
+    own = gone - 1
+    after = body[gone + 1] if gone + 1 < len(body) else None
+    alone = after is None or is_comment(after) or isinstance(after, gast.Return) or gone + 1 == kept
+    if head is None or own < 0 or not is_comment(body[own]) or not alone or own == head:
+        return
+    first, second = (own, head) if own < head else (head, own)
+    body[head].value.args[0].value = "; ".join([_comment_text(body[first]), _comment_text(body[second])])
+
+
+def _head(body, at):
+    """The position of the comment over ``body[at]``'s group, or None."""
+    for k in range(at - 1, -1, -1):
+        if is_comment(body[k]):
+            return k
+        if not isinstance(body[k], gast.Assign | gast.AugAssign):
+            return None
+    return None
+
+
+def _written_in(node, var, value):
+    """A copy of ``node`` with ``value`` where it reads ``var``."""
+    if _reads(node, var):
+        return copy.deepcopy(value)
+    node = copy.deepcopy(node)
+    for parent in list(_walk(node)):
+        for attr in child_fields(type(parent)):
+            child = getattr(parent, attr, None)
+            if _reads(child, var):
+                setattr(parent, attr, copy.deepcopy(value))
+            elif type(child) is list:
+                child[:] = [copy.deepcopy(value) if _reads(c, var) else c for c in child]
+    return node
+
+
+def _movable(stmt, stores, loads, returned, protected) -> bool:
+    """An adjoint assigned once and read once, that nothing returns or updates in place."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    var = stmt.targets[0].id
+    return (
+        var.startswith("delta_")  # not tangents: each line of a JVP stays beside the primal line it follows
+        and stores.get(var) == 1
+        and loads.get(var) == 1
+        and var not in returned
+        and var not in protected
+    )
+
+
+def _target_name(stmt):
+    target = stmt.targets[0]
+    return target.id if isinstance(target, gast.Name) else None
+
+
+def _safe_value(target, value, protected) -> bool:
+    """``target = value`` makes a new array, or neither name's array is updated in place (no alias is harmed)."""
+    if isinstance(value, gast.BinOp | gast.UnaryOp | gast.Constant):
+        return True
+    if target is None or target in protected:
+        return False
+    return not {n.id for n in _walk(value) if isinstance(n, gast.Name)} & protected
+
+
+def _reader(body, k, var):
+    """The position of the one statement after ``body[k]`` in ``body`` that reads ``var``, or None."""
+    for i in range(k + 1, len(body)):
+        if any(isinstance(n, gast.Name) and n.id == var for n in _walk(body[i])):
+            return i
+    return None
+
+
+def _minus_count(node) -> int:
+    return sum(isinstance(n, gast.UnaryOp) and isinstance(n.op, gast.USub) for n in _walk(node))
+
+
+def _negated(node, var):
+    """A copy of ``node`` that reads ``-var`` where it reads ``var``."""
+    return _written_in(node, var, gast.UnaryOp(op=gast.USub(), operand=name_of(var)))
+
+
+def _signed(node):
+    """``(negative, e)`` with ``node == -e`` if ``negative`` else ``node == e``, to the bit.
+
+    Minus signs come out of products and quotients, cancel in pairs, and turn
+    ``a + -b`` into ``a - b`` and ``a - -b`` into ``a + b``; anything else keeps its minus.
+    """
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        negative, inner = _signed(node.operand)
+        return not negative, inner
+    if not isinstance(node, gast.BinOp) or not isinstance(node.op, gast.Mult | gast.Div | gast.Add | gast.Sub):
+        return False, node
+    left_negative, left = _signed(node.left)
+    right_negative, right = _signed(node.right)
+    if isinstance(node.op, gast.Mult | gast.Div):
+        return left_negative != right_negative, gast.BinOp(left=left, op=node.op, right=right)
+    op = node.op
+    if right_negative:
+        op = gast.Sub() if isinstance(op, gast.Add) else gast.Add()
+    if left_negative and isinstance(op, gast.Add):  # -a + b -> b - a
+        return False, gast.BinOp(left=right, op=gast.Sub(), right=left)
+    if left_negative:  # -a - b stays: -(a + b) has the other sign where both are zero
+        left = gast.UnaryOp(op=gast.USub(), operand=left)
+    return False, gast.BinOp(left=left, op=op, right=right)
+
+
+# ---- reductions' adjoints stay scalars ------------------------------------------------
+def scalar_adjoints(fn) -> bool:
+    """``delta_j = np.full_like(j, 1.0) / np.size(j)`` -> ``delta_j = 1.0 / size_or_one(j)`` where its one
+    reader broadcasts it anyway: ``delta_i = delta_j * 2 * i`` after ``j = i ** 2``.
+
+    The adjoint of ``np.sum(j)`` or ``np.mean(j)`` is one number spread over ``j``'s
+    shape. Where the line that reads it is elementwise arithmetic that also reads a
+    value ``i`` with ``j``'s shape and dtype (known from the forward line ``j = i ** 2``,
+    or ``i * i``, ``-i``, ``2.0 * i``: ``i`` and numbers only, neither reassigned
+    since), the number broadcasts there to the same array, and no array of
+    ``j``'s size is made for it. ``np.broadcast_to(g, np.shape(j))`` (a sum over
+    some axes) likewise becomes ``g``. Only top-level lines, and only a seed that
+    is a number (a Python float is weak in NumPy's promotion: ``i``'s dtype wins,
+    as ``j``'s did).
+    """
+    body = fn.body
+    stores, loads, returned, protected = _usage(fn)
+    changed = False
+    for k, stmt in enumerate(body):
+        small = _spread_value(stmt)
+        if small is None:
+            continue
+        var, spread_over = stmt.targets[0].id, small[1]
+        if stores.get(var) != 1 or loads.get(var) != 1 or var in returned or var in protected:
+            continue
+        reader = _reader(body, k, var)
+        if reader is None or any(spread_over in _stored_names(s) for s in body[k:reader]):
+            continue
+        same = _broadcasts_again(body, reader, var, spread_over)
+        if same is None:
+            continue
+        stmt.value = _Rename(spread_over, same).visit(small[0])  # size_or_one(i), not (j): j may go
+        changed = True
+    return changed
+
+
+def _spread_value(stmt):
+    """``(small, j)`` for ``delta_j = np.full_like(j, c)`` (``c`` a number; or ``... / np.size(j)``)
+    or ``delta_j = np.broadcast_to(small, np.shape(j))``."""
+    if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt) and isinstance(stmt.targets[0], gast.Name)):
+        return None
+    value = stmt.value
+    divided = isinstance(value, gast.BinOp) and isinstance(value.op, gast.Div)
+    spread = value.left if divided else value
+    if _calls(spread, "np", "full_like", 2) and _number(spread.args[1]) is not None:
+        j, small = spread.args[0], spread.args[1]
+    elif _calls(spread, "np", "broadcast_to", 2) and not divided and _calls(spread.args[1], "np", "shape", 1):
+        j, small = spread.args[1].args[0], spread.args[0]
+    else:
+        return None
+    if not isinstance(j, gast.Name):
+        return None
+    if divided:
+        if not (_calls(value.right, "np", "size", 1) and _reads_name(value.right.args[0], j.id)):
+            return None
+        size = gast.Call(func=name_of("size_or_one"), args=[name_of(j.id)], keywords=[])
+        small = gast.BinOp(left=small, op=gast.Div(), right=size)
+    return small, j.id
+
+
+def _calls(node, module, attr, n) -> bool:
+    """Is ``node`` ``module.attr(...)`` with ``n`` positional arguments and no keywords?"""
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Attribute)
+        and node.func.attr == attr
+        and _reads_name(node.func.value, module)
+        and len(node.args) == n
+        and not node.keywords
+    )
+
+
+def name_of(var):
+    return gast.Name(id=var, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+_ELEMENTWISE = gast.Add | gast.Sub | gast.Mult | gast.Div | gast.Pow
+
+
+def _broadcasts_again(body, at, var, spread_over):
+    """A value of ``spread_over``'s shape and dtype that ``body[at]`` reads in elementwise arithmetic
+    with ``var``, or None."""
+    stmt = body[at]
+    if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt)) or not _arithmetic(stmt.value):
+        return None
+    same = _same_as(body, spread_over, at) & (_names_in(stmt.value) - {var})
+    return min(same) if same else None
+
+
+def _arithmetic(node) -> bool:
+    """Names and numbers under ``+ - * / **`` and unary minus only (every operation elementwise)."""
+    for n in _walk(node):
+        if isinstance(n, gast.BinOp):
+            if not isinstance(n.op, _ELEMENTWISE):
+                return False
+        elif isinstance(n, gast.UnaryOp):
+            if not isinstance(n.op, gast.USub):
+                return False
+        elif isinstance(n, gast.Constant):
+            if _number(n) is None:
+                return False
+        elif not isinstance(n, gast.Name | gast.operator | gast.unaryop | gast.expr_context):
+            return False
+    return True
+
+
+def _same_as(body, j, at) -> set:
+    """Names that hold, at ``body[at]``, a value of ``j``'s shape and dtype: from ``j = i ** 2`` and the like."""
+    for k in range(at - 1, -1, -1):
+        stmt = body[k]
+        if j in _stored_names(stmt):
+            if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _reads_name(stmt.targets[0], j)):
+                return set()
+            if _derivative_line(stmt) or not _arithmetic(stmt.value):
+                return set()
+            operands = _names_in(stmt.value)
+            if len(operands) != 1 or any(operands & _stored_names(s) for s in body[k + 1 : at]):
+                return set()
+            return operands
+    return set()
+
+
+# ---- a product's partials written once ---------------------------------------------
+def merge_contributions(fn) -> bool:
+    """``d = c; d = d - e`` -> ``d = 2.0 * c`` where ``e`` is ``-c`` to the bit.
+
+    ``m = -v; n = m * v`` sends ``v`` the contributions ``delta_n * m`` and, through
+    ``m``, ``-(delta_n * v)``: the same number twice, since ``m`` is ``-v``. What
+    the forward sweep assigns once as a negation (``m = -v``) is known here, so
+    ``delta_v = delta_n * m; delta_v = delta_v - delta_n * v`` becomes
+    ``delta_v = 2.0 * (delta_n * m)``: two array operations where there were four.
+    ``c - -c`` and ``c + c`` are ``2.0 * c`` exactly.
+    """
+    stores, loads, returned, protected = _usage(fn)
+    negations = _negations(fn, stores)
+    if not negations:
+        return False
+    once = {v for v, n in stores.items() if n == 1}
+    changed = False
+    for body in list(bodies(fn)):
+        defs = {
+            s.targets[0].id: (k, s.value)
+            for k, s in enumerate(body)
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+        }
+        for i, stmt in enumerate(body):
+            j = _doubled(body, i, defs, negations, once, loads)
+            if j is not None:
+                stmt.value = gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=stmt.value)
+                _move_comment(body, j, i)
+                del body[j]
+                changed = True
+                break  # positions moved: the next round finds the rest
+    return changed
+
+
+def _negations(fn, stores) -> dict:
+    """``{m: v}`` for the forward lines ``m = -v`` where both names are assigned once."""
+    found = {}
+    for stmt in fn.body:
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name):
+            value = stmt.value
+            if (
+                isinstance(value, gast.UnaryOp)
+                and isinstance(value.op, gast.USub)
+                and isinstance(value.operand, gast.Name)
+            ):
+                m, v = stmt.targets[0].id, value.operand.id
+                if stores.get(m) == 1 and stores.get(v) == 1 and not _derivative_line(stmt):
+                    found[m] = v
+    return found
+
+
+def _doubled(body, i, defs, negations, once, loads):
+    """The position of the line that adds ``body[i]``'s value to it a second time, or None."""
+    stmt = body[i]
+    if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt) and isinstance(stmt.targets[0], gast.Name)):
+        return None
+    target, first = stmt.targets[0].id, stmt.value
+    if not isinstance(first, gast.BinOp) or not _names_in(first) <= once:
+        return None
+    for j in range(i + 1, len(body)):
+        later = body[j]
+        if target not in _names_in(later) and target not in _stored_names(later):
+            continue
+        second = _added(later, target)
+        if second is None:
+            return None
+        op, value = second
+        start = i
+        if (
+            isinstance(value, gast.Name)
+            and defs.get(value.id, (j,))[0] < j
+            and loads.get(value.id) == 1
+            and value.id in once
+        ):
+            start = min(i, defs[value.id][0])
+            value = defs[value.id][1]
+        read = _names_in(value) | _names_in(first)
+        if not read <= once or any(_stored_names(s) & read for s in body[start + 1 : j] if s is not stmt):
+            return None  # in a loop body a name assigned once still changes from trip to trip
+        sign_first, form_first = _signed(_read_negations(first, negations))
+        sign_value, form_value = _signed(_read_negations(value, negations))
+        if gast.dump(form_first) != gast.dump(form_value):
+            return None
+        same = sign_first == sign_value
+        return j if same == isinstance(op, gast.Add) else None
+    return None
+
+
+def _added(stmt, target):
+    """``(op, c)`` for ``target += c``, ``target -= c``, ``target = target + c`` or ``target = target - c``."""
+    if (
+        isinstance(stmt, gast.AugAssign)
+        and _reads_name(stmt.target, target)
+        and isinstance(stmt.op, gast.Add | gast.Sub)
+    ):
+        value = stmt.value
+        return (stmt.op, value) if target not in _names_in(value) else None
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _reads_name(stmt.targets[0], target):
+        value = stmt.value
+        if (
+            isinstance(value, gast.BinOp)
+            and isinstance(value.op, gast.Add | gast.Sub)
+            and _reads_name(value.left, target)
+        ):
+            return (value.op, value.right) if target not in _names_in(value.right) else None
+    return None
+
+
+def _reads_name(node, var) -> bool:
+    return isinstance(node, gast.Name) and node.id == var
+
+
+def _names_in(node) -> set:
+    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _stored_names(node) -> set:
+    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+
+
+def _read_negations(node, negations):
+    """A copy of ``node`` reading ``-v`` for each ``m`` known to be ``-v``."""
+    for m in _names_in(node) & set(negations):
+        node = _negated(node, m)
+        node = _Rename(m, negations[m]).visit(node)
+    return node
+
+
+class _Rename(gast.NodeTransformer):
+    def __init__(self, old, new):
+        self.old, self.new = old, new
+
+    def visit_Name(self, node):
+        if node.id == self.old and isinstance(node.ctx, gast.Load):
+            return gast.Name(id=self.new, ctx=gast.Load(), annotation=None, type_comment=None)
+        return node
+
+
+# ---- a negative first contribution -------------------------------------------------------
+def subtract_first(fn) -> bool:
+    """``d = -a; d = d + b`` -> ``d = b - a``: the minus goes into the subtraction (exact: ``-a + b`` is ``b - a``)."""
+    changed = False
+    for body in list(bodies(fn)):
+        i = 0
+        while i < len(body):
+            changed |= _subtract_first(body, i)
+            i += 1
+    return changed
+
+
+def _subtract_first(body, i) -> bool:
+    stmt = body[i]
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    target = stmt.targets[0].id
+    positive = unsigned(stmt.value)
+    if not target.startswith("delta_") or positive is None or not _movable_factors(stmt.value):
+        return False
+    j = next((k for k in range(i + 1, len(body)) if target in _names_in(body[k]) | _stored_names(body[k])), None)
+    added = _added(body[j], target) if j is not None else None
+    if added is None or not isinstance(added[0], gast.Add) or not _movable_factors(added[1]):
+        return False
+    read = _names_in(stmt.value)  # read at line j now: nothing may change it in between
+    if any(_stored_names(body[k]) & read for k in range(i + 1, j)):
+        return False
+    body[j] = gast.Assign(
+        targets=[gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)],
+        value=gast.BinOp(left=added[1], op=gast.Sub(), right=positive),
+        type_comment=None,
+    )
+    _move_comment(body, i, j)
+    del body[i]
+    return True
+
+
+# ---- common factors -----------------------------------------------------------------
+def share_factors(fn) -> bool:
+    """``d = g * p; d = d + g * q`` -> ``d = g * (p + q)``: one product where there were two.
+
+    What hand-written backprop does with a value that reaches an adjoint by two
+    paths (``d_x *= a + 0.1 * math.cos(x)``). ``g`` is the same value in both
+    (the same name, or a copy of it made before and not reassigned since); a
+    product used once on the way (``delta_d = delta_x * 0.1``) is read through.
+    Not exact to the bit: ``g * p + g * q`` and ``g * (p + q)`` round
+    differently, as they do in the code a person writes; no other rewrite of
+    this module changes a value. Only factors that read nothing changed in
+    between move, and only calls of ``np`` and ``math`` functions go with them.
+    """
+    stores, loads, returned, protected = _usage(fn)
+    single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1} - returned - protected
+    changed = False
+    for body in list(bodies(fn)):
+        i = 0
+        while i < len(body):
+            if _share_factor(body, i, single, protected):
+                changed = True
+            i += 1
+    return changed
+
+
+def _share_factor(body, i, single, protected) -> bool:
+    stmt = body[i]
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    target = stmt.targets[0].id
+    if not target.startswith("delta_") or target in protected or not _movable_factors(stmt.value):
+        return False
+    first, inlined = _expanded(body, i, stmt.value, single)
+    if len(first) < 2:
+        return False
+    j = next((k for k in range(i + 1, len(body)) if target in _names_in(body[k]) | _stored_names(body[k])), None)
+    added = _added(body[j], target) if j is not None else None
+    if added is None or not isinstance(added[0], gast.Add) or not _movable_factors(added[1]):
+        return False
+    second = _factors(added[1])
+    if len(second) < 2 or any(_stored_names(body[k]) & _names_in(added[1]) for k in range(i, j)):
+        return False  # what the second term reads must hold the same values at line i
+    for a, factor in enumerate(first):
+        for b, other in enumerate(second):
+            if isinstance(factor, gast.Name) and _same_value(body, i, factor.id, other):
+                rest = gast.BinOp(
+                    left=_product(first[:a] + first[a + 1 :]),
+                    op=gast.Add(),
+                    right=_product(second[:b] + second[b + 1 :]),
+                )
+                stmt.value = gast.BinOp(left=factor, op=gast.Mult(), right=rest)
+                _move_comment(body, j, i)
+                for k in sorted([j, *inlined], reverse=True):
+                    del body[k]
+                return True
+    return False
+
+
+def _expanded(body, i, node, single) -> tuple:
+    """The factors of ``node`` read at ``body[i]``, reading through products used only there; and their lines."""
+    factors, inlined = [], []
+    for factor in _factors(node):
+        at = _definition(body, i, factor, single)
+        if at is None:
+            factors.append(factor)
+            continue
+        more, deeper = _expanded(body, at, body[at].value, single)
+        factors += more
+        inlined += [at, *deeper]
+    return factors, inlined
+
+
+def _definition(body, i, factor, single):
+    """The line before ``body[i]`` that makes ``factor`` (used once) as a product nothing changes since, or None."""
+    if not isinstance(factor, gast.Name) or factor.id not in single:
+        return None
+    for at in range(i - 1, -1, -1):
+        stmt = body[at]
+        if factor.id in _stored_names(stmt):
+            value = getattr(stmt, "value", None)
+            if not (isinstance(stmt, gast.Assign) and _reads_name(stmt.targets[0], factor.id)):
+                return None
+            if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult)) or not _movable_factors(value):
+                return None
+            read = _names_in(value)
+            return None if any(_stored_names(body[k]) & read for k in range(at + 1, i)) else at
+    return None
+
+
+def _movable_factors(node) -> bool:
+    """Arithmetic, and calls of ``np.*`` and ``math.*`` only."""
+    for n in _walk(node):
+        if isinstance(n, gast.Call):
+            func = n.func
+            if not (
+                isinstance(func, gast.Attribute)
+                and isinstance(func.value, gast.Name)
+                and func.value.id in ("np", "math")
+            ):
+                return False
+        elif _not_movable(n):
+            return False
+    return True
+
+
+def _not_movable(n) -> bool:
+    if isinstance(n, gast.BinOp):
+        return not isinstance(n.op, _ELEMENTWISE)
+    return isinstance(n, gast.Lambda | gast.NamedExpr | gast.IfExp | gast.BoolOp | gast.Subscript)
+
+
+def _factors(node) -> list:
+    """The factors of a product ``a * b * c`` (left to right); ``[node]`` if it is not one."""
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
+        return _factors(node.left) + _factors(node.right)
+    return [node]
+
+
+def _product(factors):
+    node = factors[0]
+    for factor in factors[1:]:
+        node = gast.BinOp(left=node, op=gast.Mult(), right=factor)
+    return node
+
+
+def _same_value(body, i, name, other) -> bool:
+    """Does ``other``, read where ``body[i]`` is, hold the value ``name`` holds there (itself, or a copy)?"""
+    if not isinstance(other, gast.Name):
+        return False
+    if other.id == name:
+        return True
+    for at in range(i - 1, -1, -1):
+        stmt = body[at]
+        if other.id in _stored_names(stmt):
+            if not (_is_copy(stmt) and _reads_name(stmt.value, name) and _reads_name(stmt.targets[0], other.id)):
+                return False
+            return not any(name in _stored_names(body[k]) for k in range(at + 1, i))
+    return False
 
 
 # ---- copy propagation -------------------------------------------------------------
@@ -473,7 +1109,17 @@ def _negate(test):
     return gast.UnaryOp(op=gast.Not(), operand=test)
 
 
-PASSES = (simplify, propagate_copies, eliminate_dead_code, tidy_blocks)
+PASSES = (
+    simplify,
+    scalar_adjoints,
+    push_signs,
+    merge_contributions,
+    subtract_first,
+    share_factors,
+    propagate_copies,
+    eliminate_dead_code,
+    tidy_blocks,
+)
 
 
 # ---- on the IR, before emission -------------------------------------------------------

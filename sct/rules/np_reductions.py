@@ -416,7 +416,7 @@ for _fn, _other in (_PERMUTE, _PERMUTE[::-1]):  # each linear in v and the other
 
 # ---- no derivative -------------------------------------------------------------------------
 nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like a vector
-nondiff(np.ndim, np.size, ndim=lambda ranks, args, kwargs: 0)
+nondiff(np.ndim, np.size, runtime.size_or_one, ndim=lambda ranks, args, kwargs: 0)
 nondiff(np.argmax, np.argmin, np.all, np.any, np.count_nonzero, ndim=reduction)
 nondiff(np.argsort, ndim=_sort_rank)
 nondiff(
