@@ -30,11 +30,15 @@ def shape_only(backward, candidates: set) -> set:
     return {v for v, n in reads.items() if as_shape.get(v) == n}
 
 
-def record_shapes(backward, variables: set, stacks: dict, namer) -> tuple[list, dict]:
-    """Read ``v_shape`` for each of ``variables``; returns the new sweep and ``{v: v_shape}``."""
+def record_shapes(backward, variables: set, stacks: dict, namer, once=frozenset()) -> tuple[list, dict]:
+    """Read ``v_shape`` for each of ``variables``; returns the new sweep and ``{v: v_shape}``.
+
+    ``once``: variables whose shape a loop records once a trip and takes back at the top of
+    each reversed trip (named ``v_shape`` there): no ``v_shape = np.shape(v)`` before the sweep.
+    """
     if not variables:
         return backward, {}
-    shapes = {v: namer.fresh(f"{v}_shape") for v in sorted(variables)}
+    shapes = {v: (f"{v}_shape" if v in once else namer.fresh(f"{v}_shape")) for v in sorted(variables)}
 
     class Rewrite(gast.NodeTransformer):
         def visit_Call(self, node):
@@ -54,7 +58,7 @@ def record_shapes(backward, variables: set, stacks: dict, namer) -> tuple[list, 
 
     rewrite = Rewrite()
     body = [rewrite.visit(stmt) for stmt in backward]
-    start = [assign(shapes[v], _shape_of(v)) for v in sorted(shapes)]
+    start = [assign(shapes[v], _shape_of(v)) for v in sorted(shapes) if v not in once]
     return start + body, shapes
 
 

@@ -34,11 +34,15 @@ from .analysis import (
     branch_flags,
     differentiable_operands,
     first_definitions,
+    invariant,
     overwritten,
     rank_of,
+    recomputable,
     rule_view,
     shape_class,
     shape_classes,
+    stable_shapes,
+    trip_locals,
 )
 from .codegen import Source, assign, comment, function_def, name, nodes
 from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
@@ -46,7 +50,7 @@ from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
 from .records import popped_stack, record_shapes, shape_only
 from .reverse_branches import BranchReversal
-from .reverse_loops import LoopReversal
+from .reverse_loops import LoopReversal, take_tapes
 from .runtime import detached, like, unbroadcast, zeros_like
 from .symbolic import Scatter, Sym, call, is_zero, to_expr
 
@@ -88,6 +92,9 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.active = activity(ir, wrt)
         self.classes = shape_classes(ir, ranks)
         self.overwritten = overwritten(ir)
+        self.invariant = invariant(ir)  # the same value every trip: read as the forward sweep left it
+        self.recomputed = recomputable(ir, ranks)  # loop -> assignments made again at the top of each reversed trip
+        self.recomputes = {s.target for found in self.recomputed.values() for s in found}
         self.first = first_definitions(ir)
         self.containers, self.nested = containers.analyse(ir, ir.containers)
         flags = branch_flags(ir)
@@ -114,13 +121,20 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             raise NonDifferentiableError(self.problems)
         backward += self.gradients(state)
         recorded = self.recorded(backward)
-        backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
         shapes = shape_only(backward, recorded)
-        backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer)
+        stable = shapes & stable_shapes(self.ir, self.ranks)  # one shape for every trip: read it once
+        recorded -= stable
+        tapes = self.tapes(recorded, shapes)
+        taped = {v for _, found, _ in tapes.values() for v in found}
+        recorded -= taped
+        backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
+        backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer, once=shapes & taped)
+        shapes -= stable | taped
+        take_tapes(backward, tapes)
         hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
         first = self.first.union(*(ids for _, ids in self.hoisted.values()))
         flags = self.flags & recorded | set(hoisted)
-        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted)
+        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted, bound=stable, tapes=tapes)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
         if _restored_in_place(backward):  # the sweep puts old values back into arrays: not into what is returned
             for result in (ir.output, ir.aux):
@@ -173,7 +187,17 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             for n in nodes(stmt)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in restoring
         }
-        return primal & loads & set(self.stacks)
+        return (primal - self.invariant - self.recomputes) & loads & set(self.stacks)
+
+    def tapes(self, recorded: set, shapes: set) -> dict:
+        """``{id(loop): (tape, variables, shapes)}`` for the recorded values a loop makes afresh each trip."""
+        hoisted = {v for found, _ in self.hoisted.values() for v in found}
+        tapes = {}
+        for loop, found in trip_locals(self.ir).items():
+            found = [v for v in found if v in recorded and v not in self.flags and v not in hoisted]
+            if found:
+                tapes[loop] = (self.namer.fresh("tape"), found, set(found) & shapes)
+        return tapes
 
     def gradients(self, state) -> list:
         lines = []
