@@ -4,7 +4,10 @@ Each case checks the gradient against central differences and forward mode again
 reverse mode, and the generated source for the bookkeeping that must (not) be there.
 """
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,3 +205,34 @@ def test_loops_that_may_run_no_trip(n):
     h = 1e-6
     numeric = [(zero_trips(x + h * e, n) - zero_trips(x - h * e, n)) / (2 * h) for e in np.eye(2)]
     np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-8)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _golden(name: str, source: str):
+    golden = GOLDEN / name
+    if not golden.exists():  # first run writes the file; review it and commit it
+        golden.write_text(source + "\n")
+    assert source + "\n" == golden.read_text()
+
+
+def test_golden_bouncing_ball():
+    """examples/ball.py, the variant that runs on Python floats (what the tutorial explains)."""
+    height = _load(ROOT / "examples" / "ball.py", "sct_example_ball").height
+    _golden("reverse_ball.py", source_for(height, (1.0, 0.0, 0.8), (0, 1, 2)))
+
+
+def test_golden_runge_kutta():
+    """The rk4 workload (benchmarks/workloads.py): a for loop of Python floats."""
+    rk4 = _load(ROOT / "benchmarks" / "workloads.py", "sct_workloads").rk4
+    _golden("reverse_rk4.py", source_for(rk4, (1.2, 0.3), (0, 1)))
