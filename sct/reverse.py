@@ -48,7 +48,7 @@ from .codegen import Source, assign, comment, function_def, name, nodes
 from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
-from .records import popped_stack, record_shapes, shape_only
+from .records import dead_pops, drop_dead_pops, popped_stack, record_shapes, shape_only
 from .reverse_branches import BranchReversal
 from .reverse_loops import LoopReversal, take_tapes
 from .runtime import detached, like, unbroadcast, zeros_like
@@ -131,8 +131,11 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer, once=shapes & taped)
         shapes -= stable | taped
         take_tapes(backward, tapes)
+        live_end = {ir.output, ir.aux, seed, *ir.params, *self.deltas.values()}
+        dead = dead_pops(backward, live_end) or set()
+        backward = drop_dead_pops(backward, dead) if dead else backward
         hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
-        first = self.first.union(*(ids for _, ids in self.hoisted.values()))
+        first = self.first.union(*(ids for _, ids in self.hoisted.values()), dead)
         flags = self.flags & recorded | set(hoisted)
         sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted, bound=stable, tapes=tapes)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
@@ -249,7 +252,9 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         else:
             state.forget(target)
         if target in self.overwritten and id(stmt) not in self.first and target not in self.flags:
-            lines.append(self.pop(target))
+            pop = self.pop(target)
+            pop.sct_record = id(stmt)  # see records.dead_pops
+            lines.append(pop)
         return lines
 
     def reverse_setitem(self, stmt: SetItem, state) -> list:
@@ -276,7 +281,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         """``var = var_stack.pop()`` (or ``var[index] = ...``); dropped later if never needed."""
         value = gast.Call(func=gast.Attribute(value=name(self.stack(var)), attr="pop", ctx=LOAD), args=[], keywords=[])
         if index is None:
-            return assign(var, value)
+            return assign(var, value)  # tagged by reverse_assign: dropped with its push if nothing reads it
         store = gast.Subscript(value=name(var), slice=index, ctx=gast.Store())
         return gast.Assign(targets=[store], value=value, type_comment=None)
 

@@ -143,7 +143,8 @@ class _Types:
     def unpack(self, target: gast.Tuple, value):
         """``r, s = tape.pop()``: each name takes its column of the tape's rows."""
         names = [e.id for e in target.elts if isinstance(e, gast.Name)]
-        if len(names) != len(target.elts) or not (isinstance(value, gast.Call) and value.func.attr == "pop"):
+        popped = isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "pop"
+        if len(names) != len(target.elts) or not popped:
             raise _GiveUp
         rows = self.expr(value)
         if not all(isinstance(t, tuple) and t[0] == "row" and len(t[1]) == len(names) for t in rows):

@@ -11,7 +11,6 @@ def grad_height(y0, v0, restitution, delta_out=1.0):
         trips += 1
         v_stack.append(v)
         v = v - 9.81 * 0.01
-        y_stack.append(y)
         y = y + v * 0.01
         y_stack.append(y)
         if y < 0.0:
@@ -55,7 +54,6 @@ def grad_height(y0, v0, restitution, delta_out=1.0):
             delta_y = -delta_y
         # y = d
         delta_d = delta_y
-        y = y_stack.pop()
         # d = y + c
         delta_y = delta_d
         # c = v * 0.01
