@@ -226,13 +226,21 @@ def _golden(name: str, source: str):
     assert source + "\n" == golden.read_text()
 
 
-def test_golden_bouncing_ball():
+@pytest.fixture
+def no_underscore(monkeypatch):
+    """No ``builtins._`` (a doctest or the REPL sets it), or the reversed ``while`` counts with ``__1``."""
+    import builtins
+
+    monkeypatch.delattr(builtins, "_", raising=False)
+
+
+def test_golden_bouncing_ball(no_underscore):
     """examples/ball.py, the variant that runs on Python floats (what the tutorial explains)."""
     height = _load(ROOT / "examples" / "ball.py", "sct_example_ball").height
     _golden("reverse_ball.py", source_for(height, (1.0, 0.0, 0.8), (0, 1, 2)))
 
 
-def test_golden_runge_kutta():
+def test_golden_runge_kutta(no_underscore):
     """The rk4 workload (benchmarks/workloads.py): a for loop of Python floats."""
     rk4 = _load(ROOT / "benchmarks" / "workloads.py", "sct_workloads").rk4
     _golden("reverse_rk4.py", source_for(rk4, (1.2, 0.3), (0, 1)))
