@@ -34,20 +34,17 @@ from .analysis import (
     branch_flags,
     differentiable_operands,
     first_definitions,
-    invariant,
     overwritten,
     rank_of,
-    recomputable,
     rule_view,
     shape_class,
     shape_classes,
-    stable_shapes,
-    trip_locals,
 )
 from .codegen import Source, assign, comment, function_def, name, nodes
 from .errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from .forward_sweep import ForwardSweep
 from .ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
+from .recording import invariant, recomputable, stable_shapes, trip_locals
 from .records import dead_pops, drop_dead_pops, popped_stack, record_shapes, shape_only
 from .reverse_branches import BranchReversal
 from .reverse_loops import LoopReversal, take_tapes
