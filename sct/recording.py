@@ -20,7 +20,7 @@ import operator
 import gast
 
 from .analysis import _read_nodes, assignments, overwritten
-from .ir import Assign, For, FunctionIR, While, names_in, operands, walk
+from .ir import Assign, For, FunctionIR, If, While, names_in, operands, walk
 from .rules import lookup
 
 
@@ -152,36 +152,65 @@ def recomputable(ir: FunctionIR, ranks: dict) -> dict:
     sweep had.
     """
     changing, fixed = overwritten(ir), invariant(ir)
-    single = _single_assignments(ir)
     counters = {s.target for s in walk(ir.body) if isinstance(s, For) and _is_range(s.iter)}
-    assigned_by = {}
-    for s in walk(ir.body):
-        target = getattr(s, "target", None)
-        if target is not None:
-            assigned_by.setdefault(target, []).append(s)
-    reads = _read_sites(ir)
+    order = _Order(ir)
     found = {}
-    for loop in walk(ir.body):
-        if not isinstance(loop, For | While):
+    for loop, stmt in order.made_each_trip(changing):
+        var = stmt.target
+        if var in fixed or not _cheap(stmt, ranks, counters):
             continue
-        chosen: list = []
-        for k, stmt in enumerate(loop.body):
+        chosen = found.setdefault(id(loop), [])
+        done = {s.target for s in chosen}
+        if all(_restorable(n, loop, stmt, changing, fixed, done, order) for n in _operand_names(stmt)):
+            chosen.append(stmt)
+    return {k: v for k, v in found.items() if v}
+
+
+class _Order:
+    """Statements numbered in program order, to ask "later in this loop's body?" in constant time."""
+
+    def __init__(self, ir: FunctionIR):
+        self.ir = ir
+        self.pre, self.end, self.top = {}, {}, []  # id -> number; id -> last number inside it; (loop, stmt)
+        self.assigned_by = {}
+        self.number(ir.body, None)
+
+    def number(self, body, loop):
+        for stmt in body:
+            self.pre[id(stmt)] = len(self.pre)
+            if loop is not None:
+                self.top.append((loop, stmt))
+            target = getattr(stmt, "target", None)
+            if target is not None:
+                self.assigned_by.setdefault(target, []).append(stmt)
+            if isinstance(stmt, If):
+                self.number(stmt.body, None)
+                self.number(stmt.orelse, None)
+            elif isinstance(stmt, For | While):
+                self.number(getattr(stmt, "cond", []), None)
+                self.number(stmt.body, stmt)
+            self.end[id(stmt)] = len(self.pre) - 1
+
+    def later(self, site, stmt, loop) -> bool:
+        """Is ``site`` (a statement) after ``stmt`` in ``loop``'s body, nested or not?"""
+        return site is not None and self.pre[id(stmt)] < self.pre[site] <= self.end[id(loop)]
+
+    def made_each_trip(self, changing: set):
+        """(loop, assignment) for each variable assigned once, at the top level of a loop body,
+        and read nowhere but later in that body."""
+        single = _single_assignments(self.ir)
+        reads = _read_sites(self.ir)
+        for loop, stmt in self.top:
             var = stmt.target if isinstance(stmt, Assign) else None
-            if var is None or single.get(var) is not stmt or var in fixed or var not in changing:
+            if (
+                var is None
+                or single.get(var) is not stmt
+                or var not in changing
+                or var in (self.ir.output, self.ir.aux)
+            ):
                 continue
-            if var in (ir.output, ir.aux) or not _cheap(stmt, ranks, counters):
-                continue
-            later = {id(s) for s in walk(loop.body[k + 1 :])}
-            if not all(site in later for site in reads.get(var, ())):
-                continue
-            rest = loop.body[k + 1 :] + (loop.cond if isinstance(loop, While) else [])
-            after = {s.target for s in walk(rest) if getattr(s, "target", None) is not None}
-            done = {s.target for s in chosen}
-            if all(_restorable(n, loop, changing, fixed, done, after, assigned_by) for n in _operand_names(stmt)):
-                chosen.append(stmt)
-        if chosen:
-            found[id(loop)] = chosen
-    return found
+            if all(self.later(site, stmt, loop) for site in reads.get(var, ())):
+                yield loop, stmt
 
 
 def _operand_names(stmt: Assign) -> list:
@@ -197,20 +226,22 @@ def _cheap(stmt: Assign, ranks: dict, counters: set) -> bool:
     return ranks.get(stmt.target) == 0 and stmt.prim is not None and _pure(stmt)
 
 
-def _restorable(var, loop, changing, fixed, done, after, assigned_by) -> bool:
-    """Does ``var`` hold, at the top of ``loop``'s reversed trip, the value an assignment before ``after`` read?
+def _restorable(var, loop, stmt, changing, fixed, done, order) -> bool:
+    """Does ``var`` hold, at the top of ``loop``'s reversed trip, the value ``stmt`` read?
 
     The reverse sweep restores what ``Assign`` overwrote, and sets the counter
-    of a loop (this one, or one around it) in the reversed loop's header.
+    of a loop (this one, or one around it) in the reversed loop's header; the
+    trip must not assign ``var`` again after ``stmt`` (nor in a ``while``'s condition).
     """
     if var not in changing or var in fixed or var in done:
         return True
-    if var in after:
-        return False
-    for s in assigned_by.get(var, ()):
+    cond = {id(s) for s in walk(getattr(loop, "cond", []))}
+    for s in order.assigned_by.get(var, ()):
+        if order.later(id(s), stmt, loop) or id(s) in cond:
+            return False
         if isinstance(s, For):
-            if s is not loop and id(loop) not in {id(t) for t in walk(s.body)}:
-                return False
+            if not (order.pre[id(s)] <= order.pre[id(loop)] <= order.end[id(s)]):
+                return False  # the counter of a loop inside this one: not restored at the top of the trip
         elif not isinstance(s, Assign):
             return False
     return True
@@ -240,21 +271,7 @@ def trip_locals(ir: FunctionIR) -> dict:
     forward sweep records them all at once at the end of the trip
     (``tape.append((r, s))``) and the reversed trip takes them back at its top.
     """
-    changing = overwritten(ir)
-    single = _single_assignments(ir)
-    reads = _read_sites(ir)
     found = {}
-    for loop in walk(ir.body):
-        if not isinstance(loop, For | While):
-            continue
-        chosen = []
-        for k, stmt in enumerate(loop.body):
-            var = stmt.target if isinstance(stmt, Assign) else None
-            if var is None or single.get(var) is not stmt or var not in changing:
-                continue
-            later = {id(s) for s in walk(loop.body[k + 1 :])}
-            if all(site in later for site in reads.get(var, ())):
-                chosen.append(var)
-        if chosen:
-            found[id(loop)] = chosen
+    for loop, stmt in _Order(ir).made_each_trip(overwritten(ir)):
+        found.setdefault(id(loop), []).append(stmt.target)
     return found
