@@ -4,7 +4,9 @@ Before an assignment overwrites a variable the reverse sweep will read, its old
 value is pushed on a plain list (``h_stack.append(h)``); a loop nested in
 another loop pushes its trip count when it ends; an ``if`` in a loop whose
 condition the branches change records the branch it takes
-(``g_stack.append(True)``). Everything else is the lowered code as it is.
+(``g_stack.append(True)``); a loop records the values each trip makes afresh
+once, at the end of the trip (``tape.append((r, s))``). Everything else is the
+lowered code as it is.
 """
 
 from __future__ import annotations

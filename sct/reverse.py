@@ -14,6 +14,10 @@ if the reverse sweep reads it, the forward sweep pushes its old value on a
 plain list (``h_stack.append(h)``) and the reverse sweep pops it back. Which
 adjoints are defined at each point is tracked statically (:class:`_State`);
 where branches or loop trips disagree, a zero adjoint is written explicitly.
+What a loop need not record (values the same on every trip, cheap ones made again
+in the reversed trip, values made afresh each trip, which share one tape per loop)
+is decided in :mod:`sct.recording`; records nothing reads are dropped
+(:func:`sct.records.dead_pops`).
 How contributions accumulate lives in :mod:`sct.accumulation`, how loops are
 reversed in :mod:`sct.reverse_loops`.
 """

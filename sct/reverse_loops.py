@@ -7,6 +7,9 @@ count is the loop's own range, or a counter the forward sweep kept (``while``,
 ``break``), popped from a record when the loop is nested in another. A
 top-level loop that runs every trip to its end walks the branch records of its
 ``if`` statements backwards in its header: ``for g in reversed(g_stack):``.
+Each reversed trip starts by taking back the values the forward trip put on the
+loop's tape (``r, s = tape.pop()``) and making again the cheap ones it did not
+record (``j = 0.5 * v``; see :mod:`sct.recording`).
 """
 
 from __future__ import annotations
