@@ -132,7 +132,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer, once=shapes & taped)
         shapes -= stable | taped
         take_tapes(backward, tapes)
-        live_end = {ir.output, ir.aux, seed, *ir.params, *self.deltas.values()}
+        results = [self.result(w) for w in self.wrt]  # what the return reads after the sweep
+        live_end = {ir.output, ir.aux, *(n.id for r in results for n in gast.walk(r) if isinstance(n, gast.Name))}
         dead = dead_pops(backward, live_end) or set()
         backward = drop_dead_pops(backward, dead) if dead else backward
         hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
@@ -145,7 +146,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
                 if result is not None and self.ranks.get(result) != 0:
                     forward.append(assign(result, to_expr(call(detached, Sym(name(result))))))
         backward = [comment("backward")] + backward
-        grads = [self.result(w) for w in self.wrt]
+        grads = results
         grads = gast.Tuple(elts=grads, ctx=LOAD) if many else grads[0]
         value = name(ir.output)
         if ir.aux is not None:

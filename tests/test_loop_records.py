@@ -244,3 +244,40 @@ def test_golden_runge_kutta(no_underscore):
     """The rk4 workload (benchmarks/workloads.py): a for loop of Python floats."""
     rk4 = _load(ROOT / "benchmarks" / "workloads.py", "sct_workloads").rk4
     _golden("reverse_rk4.py", source_for(rk4, (1.2, 0.3), (0, 1)))
+
+
+def test_tapes_in_split_mode_and_higher_order():
+    """vjp's backward function restores the tape's values (nonlocal), and the adjoint is differentiable again."""
+    rng = np.random.default_rng(4)
+    args = (rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(5, 2, 3)))
+    out, vjp_fn = sct.vjp(lstm_like, *args)
+    grads = sct.grad(lstm_like, wrt=(0, 1))(*args)
+    got = vjp_fn(1.0)
+    np.testing.assert_allclose(out, lstm_like(*args))
+    np.testing.assert_allclose(got[0], grads[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], grads[1], rtol=1e-12)
+
+    def scalar(x):
+        for _ in range(3):
+            a = math.sin(x)  # on the tape: x changes after it
+            x = x + 0.1 * a * x
+        return x * x
+
+    second = sct.grad(sct.grad(scalar))(0.3)
+    first = sct.grad(scalar)
+    h = 1e-5
+    assert second == pytest.approx((first(0.3 + h) - first(0.3 - h)) / (2 * h), rel=1e-6)
+
+
+def dead_restore(x, a):
+    for _ in range(4):
+        x = x + a  # its adjoint reads no x: the old x a pop would restore is read by nothing
+        if x > 1.0:
+            x = x - 0.5
+    return x
+
+
+def test_records_nothing_reads_are_dropped_in_pairs():
+    check(dead_restore, (0.9, 0.3))
+    source = source_for(dead_restore, (0.9, 0.3), (0, 1))
+    assert source.count("x_stack.append(x)") == 1  # once a trip, before the if (its test is made again)
