@@ -77,10 +77,12 @@ class LoopReversal:
     def recompute(self, stmt, body) -> list:
         """The cheap values the reversed trip reads, made again from restored ones (see ``recomputable``)."""
         read = {n.id for s in body for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-        found = [s for s in self.recomputed.get(id(stmt), ()) if s.target in read]
-        for s in reversed(found):  # an earlier one may feed a later one that is read
-            read |= set(names_in(s.value))
-        return [ForwardSweep.statement(s) for s in self.recomputed.get(id(stmt), ()) if s.target in read]
+        needed = []
+        for s in reversed(self.recomputed.get(id(stmt), ())):  # last first: each reads only earlier ones
+            if s.target in read:
+                needed.append(s)
+                read |= set(names_in(s.value))  # what it is made from is made again too, if it can be
+        return [ForwardSweep.statement(s) for s in reversed(needed)]
 
     def reversed_loop(self, stmt, body) -> gast.For:
         header = self.reversed_header(stmt)

@@ -281,3 +281,18 @@ def test_records_nothing_reads_are_dropped_in_pairs():
     check(dead_restore, (0.9, 0.3))
     source = source_for(dead_restore, (0.9, 0.3), (0, 1))
     assert source.count("x_stack.append(x)") == 1  # once a trip, before the if (its test is made again)
+
+
+def chained_recomputes(x0):
+    t1 = x0
+    for it1 in range(2):
+        t1 = 0.5 * t1 + np.tanh(math.sin(it1) ** 2 + np.sum(x0))
+    return np.sum(0.0 + t1)
+
+
+def test_a_recomputed_value_brings_what_it_is_made_from():
+    """Found by the fuzzer: tanh(h) was made again from h = e + g, but e = d ** 2 was not (stale)."""
+    x = np.array([0.3, -0.2, 0.5])
+    check(chained_recomputes, (x,))
+    backward = backward_code(source_for(chained_recomputes, (x,), (0,)))
+    assert "math.sin(it1)" in backward and "= d ** 2" in backward
