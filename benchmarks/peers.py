@@ -77,7 +77,28 @@ def _jax_loop(x, a):
     return x * x
 
 
-JAX_JIT_PORTS = {"loop": _jax_loop}
+def _jax_ball(y0, v0, restitution):
+    """``workloads.ball`` in the form ``jax.jit`` accepts: the trip count found first, the bounce a ``where``."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    trips, t = 0, 0.0
+    while t < 2.0:  # the same float steps as the workload's ``while t < 2.0``
+        trips, t = trips + 1, t + 0.01
+
+    def step(i, state):
+        y, v, energy = state
+        v = v - 9.81 * 0.01
+        y = y + v * 0.01
+        hit = y < 0.0
+        y, v = jnp.where(hit, -y, y), jnp.where(hit, -restitution * v, v)
+        return y, v, energy + 0.5 * v * v * 0.01
+
+    y, _, energy = lax.fori_loop(0, trips, step, (y0, v0, 0.0 * y0))
+    return y + 0.1 * energy
+
+
+JAX_JIT_PORTS = {"loop": _jax_loop, "ball": _jax_ball}
 
 
 def _build_jax(workload, args, jit):

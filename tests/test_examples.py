@@ -41,6 +41,7 @@ def test_every_example_is_tested_and_documented():
         "closures.py",
         "idioms.py",
         "dask_logistic.py",  # tested in tests/test_dask.py (it needs dask[distributed])
+        "ball.py",
     }
     for name in EXAMPLES:
         text = (ROOT / "examples" / name).read_text()
@@ -130,3 +131,21 @@ def test_idioms():
     sct.check_grads(lambda W, b: module.loss(W, b, x, l2=0.1), (W, b))
     dW, _ = sct.grad(module.loss, wrt=("W", "b"))(W, b, x, l2=0.1)
     assert np.allclose(shown, np.round(dW, 4))
+
+
+def test_ball():
+    out = run_example("ball.py")
+    values = [float(v) for v in re.findall(r"= (-?[\d.]+)", out)]
+    assert "matches central differences" in out
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from ball import height
+    finally:
+        sys.path.pop(0)
+    h = 1e-6
+    args = [1.0, 0.0, 0.8]
+    for i, got in enumerate(values[1:]):
+        up, down = list(args), list(args)
+        up[i] += h
+        down[i] -= h
+        assert got == pytest.approx((height(*up) - height(*down)) / (2 * h), abs=2e-5)

@@ -72,6 +72,9 @@ class Signs:
         for stmt in body:
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 self.learn(stmt.targets[0].id, stmt.value)
+            elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple):  # r, s = tape.pop()
+                for target in stmt.targets[0].elts:
+                    self.known.discard(getattr(target, "id", None))
             elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
                 self.learn(stmt.target.id, gast.BinOp(left=stmt.target, op=stmt.op, right=stmt.value))
             elif isinstance(stmt, gast.Expr) and _method_of(stmt.value, "append"):

@@ -309,7 +309,7 @@ def retarget(fn: gast.FunctionDef, helpers: dict, namespace=None, base: str = "x
             if helper in available:
                 helpers[helper] = available[helper]
             elif helper not in _PLAIN_PYTHON:
-                state.problems.append(f"the helper {helper}() (sct.runtime), which is written for NumPy arrays")
+                state.problems.append(f"the helper {helper}() (sct.backend.runtime), which is written for NumPy arrays")
         elif helper == "np" and not state.problems:
             state.problems.append("NumPy itself (np), passed as a value")
     if state.problems:

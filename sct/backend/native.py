@@ -8,7 +8,7 @@ rewritten first (:func:`numba_source`), with the same floating-point operations:
   the indices backwards, ``for _k in range(len(x_stack) - 1, -1, -1): x = x_stack[_k]``;
   ``reversed(range(...))`` and ``zip`` of such likewise;
 - the ``try``/``except ArithmeticError`` that runs the NumPy-scalar variant where
-  Python floats raise (:mod:`sct.unbox`) is dropped: the call falls back instead
+  Python floats raise (:mod:`sct.passes.unbox`) is dropped: the call falls back instead
   (below);
 - ``a ** b`` calls libm's ``pow`` (``sct_pow``), as Python's float power does: numba
   multiplies out ``x ** 3``, and LLVM turns ``x ** 2.0`` into ``x * x`` and

@@ -2,7 +2,7 @@
 
 Generated code that runs on Dask, PyTorch, CuPy, JAX or ``array_api_strict``
 arrays (:mod:`sct.backend.namespaces`) calls these in place of the NumPy helpers of
-:mod:`sct.runtime` of the same name. Each reads the module global ``xp``: for a
+:mod:`sct.backend.runtime` of the same name. Each reads the module global ``xp``: for a
 namespace, :func:`bound` makes copies of them whose ``xp`` is that namespace,
 and ``sct export --xp`` copies their source into a module whose global ``xp``
 the user sets.

@@ -115,7 +115,7 @@ def apply(src, parsed, ir, k) -> None:
             Problem(f"`# sct: checkpoint` is not on a loop sct differentiates (line {line})", _where(parsed, line))
         )
     body = src.fn.body
-    if len(body) == 1 and isinstance(body[0], gast.Try):  # Python floats, NumPy's where they raise (sct.unbox)
+    if len(body) == 1 and isinstance(body[0], gast.Try):  # Python floats, NumPy's where they raise (sct.passes.unbox)
         body = body[0].body  # (the fallback, run only where Python raises, keeps every trip's records)
     split = next((i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward"), None)
     if split is None:
@@ -212,7 +212,8 @@ def _pair(top: list, loops: list) -> list:
 
 
 def _stacks(forward: list, loop, user_names: set) -> set:
-    """The records ``loop`` pushes on: ``<what>_stack`` lists made empty before it."""
+    """The records ``loop`` pushes on: ``<what>_stack`` lists and the loop's ``tape`` (one push a trip),
+    made empty before it, and not the user's own names."""
     made = {
         s.targets[0].id
         for s in forward
@@ -222,7 +223,8 @@ def _stacks(forward: list, loop, user_names: set) -> set:
         and not s.value.elts
     }
     pushed = {_pushed_on(s) for s in gast.walk(loop)} - {None}
-    return {p for p in pushed if p in made and p.endswith("_stack") and p not in user_names}
+    record = re.compile(r"\w+_stack|tape(_\d+)?")
+    return {p for p in pushed if p in made and record.fullmatch(p) and p not in user_names}
 
 
 def _pushed_on(node):

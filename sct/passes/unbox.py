@@ -79,7 +79,9 @@ def _join(a, b):
         return b
     if b is BOTTOM or a == b:
         return a
-    if isinstance(a, tuple) and isinstance(b, tuple):  # records: ("list", element)
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "row" and len(a[1]) == len(b[1]):
+        return ("row", tuple(_join(x, y) for x, y in zip(a[1], b[1])))  # a loop's tape: one row a trip
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":  # records: ("list", element)
         return ("list", _join(a[1], b[1]))
     for python, numpy in ((FLOAT, NPFLOAT), (BOOL, NPBOOL)):  # a float, or maybe a NumPy one
         if {a, b} == {python, numpy}:
@@ -113,6 +115,8 @@ class _Types:
             if isinstance(stmt.value, gast.Constant) and stmt.value.value is None:
                 return  # computed with, None fails alike either way: only float() of it must stay
             self.store(stmt.targets[0].id, self.expr(stmt.value))
+        elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Tuple):
+            self.unpack(stmt.targets[0], stmt.value)
         elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             binop = gast.BinOp(left=name(stmt.target.id), op=stmt.op, right=stmt.value)
             self.store(stmt.target.id, self.expr(binop))
@@ -136,6 +140,20 @@ class _Types:
     def store(self, var, pair):
         self.env[var] = tuple(_join(old, new) for old, new in zip(self.env.get(var, (BOTTOM, BOTTOM)), pair))
 
+    def unpack(self, target: gast.Tuple, value):
+        """``r, s = tape.pop()``: each name takes its column of the tape's rows."""
+        names = [e.id for e in target.elts if isinstance(e, gast.Name)]
+        popped = isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr == "pop"
+        if len(names) != len(target.elts) or not popped:
+            raise _GiveUp
+        rows = self.expr(value)
+        if not all(isinstance(t, tuple) and t[0] == "row" and len(t[1]) == len(names) for t in rows):
+            if BOTTOM in rows:
+                return
+            raise _GiveUp
+        for k, var in enumerate(names):
+            self.store(var, tuple(t[1][k] for t in rows))
+
     def append(self, call) -> bool:
         """``h_stack.append(v)``: the record's element type takes in ``v``'s."""
         if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)):
@@ -146,7 +164,11 @@ class _Types:
         record = self.env.get(owner.id)
         if record is None or not all(isinstance(t, tuple) for t in record):
             raise _GiveUp
-        element = self.expr(call.args[0])
+        if isinstance(call.args[0], gast.Tuple):  # a tape's row: the values a loop trip made
+            columns = [self.expr(e) for e in call.args[0].elts]
+            element = tuple(("row", tuple(c[i] for c in columns)) for i in (0, 1))
+        else:
+            element = self.expr(call.args[0])
         self.store(owner.id, tuple(("list", t) for t in element))
         return True
 

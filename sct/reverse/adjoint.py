@@ -14,6 +14,10 @@ if the reverse sweep reads it, the forward sweep pushes its old value on a
 plain list (``h_stack.append(h)``) and the reverse sweep pops it back. Which
 adjoints are defined at each point is tracked statically (:class:`_State`);
 where branches or loop trips disagree, a zero adjoint is written explicitly.
+What a loop need not record (values the same on every trip, cheap ones made again
+in the reversed trip, values made afresh each trip, which share one tape per loop)
+is decided in :mod:`sct.analysis.recording`; records nothing reads are dropped
+(:func:`sct.reverse.records.dead_pops`).
 How contributions accumulate lives in :mod:`sct.reverse.accumulation`, how loops are
 reversed in :mod:`sct.reverse.loops`.
 """
@@ -40,6 +44,7 @@ from ..analysis.activity import (
     shape_class,
     shape_classes,
 )
+from ..analysis.recording import invariant, recomputable, stable_shapes, trip_locals
 from ..backend.codegen import Source, assign, comment, function_def, name, nodes
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
@@ -48,8 +53,8 @@ from ..passes import containers
 from ..symbolic import Scatter, Sym, call, is_zero, to_expr
 from .accumulation import Accumulation, merged
 from .branches import BranchReversal
-from .loops import LoopReversal
-from .records import popped_stack, record_shapes, shape_only
+from .loops import LoopReversal, take_tapes
+from .records import dead_pops, drop_dead_pops, popped_stack, record_shapes, shape_only
 from .sweep import ForwardSweep
 
 DYNAMIC = rules.DYNAMIC
@@ -90,6 +95,9 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.active = activity(ir, wrt)
         self.classes = shape_classes(ir, ranks)
         self.overwritten = overwritten(ir)
+        self.invariant = invariant(ir)  # the same value every trip: read as the forward sweep left it
+        self.recomputed = recomputable(ir, ranks)  # loop -> assignments made again at the top of each reversed trip
+        self.recomputes = {s.target for found in self.recomputed.values() for s in found}
         self.first = first_definitions(ir)
         self.containers, self.nested = containers.analyse(ir, ir.containers)
         flags = branch_flags(ir)
@@ -116,20 +124,31 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             raise NonDifferentiableError(self.problems)
         backward += self.gradients(state)
         recorded = self.recorded(backward)
-        backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
         shapes = shape_only(backward, recorded)
-        backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer)
+        stable = shapes & stable_shapes(self.ir, self.ranks)  # one shape for every trip: read it once
+        recorded -= stable
+        tapes = self.tapes(recorded, shapes)
+        taped = {v for _, found, _ in tapes.values() for v in found}
+        recorded -= taped
+        backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
+        backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer, once=shapes & taped)
+        shapes -= stable | taped
+        take_tapes(backward, tapes)
+        results = [self.result(w) for w in self.wrt]  # what the return reads after the sweep
+        live_end = {ir.output, ir.aux, *(n.id for r in results for n in gast.walk(r) if isinstance(n, gast.Name))}
+        dead = dead_pops(backward, live_end) or set()
+        backward = drop_dead_pops(backward, dead) if dead else backward
         hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
-        first = self.first.union(*(ids for _, ids in self.hoisted.values()))
+        first = self.first.union(*(ids for _, ids in self.hoisted.values()), dead)
         flags = self.flags & recorded | set(hoisted)
-        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted)
+        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted, bound=stable, tapes=tapes)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
         if _restored_in_place(backward):  # the sweep puts old values back into arrays: not into what is returned
             for result in (ir.output, ir.aux):
                 if result is not None and self.ranks.get(result) != 0:
                     forward.append(assign(result, to_expr(call(detached, Sym(name(result))))))
         backward = [comment("backward")] + backward
-        grads = [self.result(w) for w in self.wrt]
+        grads = results
         grads = gast.Tuple(elts=grads, ctx=LOAD) if many else grads[0]
         value = name(ir.output)
         if ir.aux is not None:
@@ -175,7 +194,17 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             for n in nodes(stmt)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in restoring
         }
-        return primal & loads & set(self.stacks)
+        return (primal - self.invariant - self.recomputes) & loads & set(self.stacks)
+
+    def tapes(self, recorded: set, shapes: set) -> dict:
+        """``{id(loop): (tape, variables, shapes)}`` for the recorded values a loop makes afresh each trip."""
+        hoisted = {v for found, _ in self.hoisted.values() for v in found}
+        tapes = {}
+        for loop, found in trip_locals(self.ir).items():
+            found = [v for v in found if v in recorded and v not in self.flags and v not in hoisted]
+            if found:
+                tapes[loop] = (self.namer.fresh("tape"), found, set(found) & shapes)
+        return tapes
 
     def gradients(self, state) -> list:
         lines = []
@@ -227,7 +256,9 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         else:
             state.forget(target)
         if target in self.overwritten and id(stmt) not in self.first and target not in self.flags:
-            lines.append(self.pop(target))
+            pop = self.pop(target)
+            pop.sct_record = id(stmt)  # see records.dead_pops
+            lines.append(pop)
         return lines
 
     def reverse_setitem(self, stmt: SetItem, state) -> list:
@@ -254,7 +285,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         """``var = var_stack.pop()`` (or ``var[index] = ...``); dropped later if never needed."""
         value = gast.Call(func=gast.Attribute(value=name(self.stack(var)), attr="pop", ctx=LOAD), args=[], keywords=[])
         if index is None:
-            return assign(var, value)
+            return assign(var, value)  # tagged by reverse_assign: dropped with its push if nothing reads it
         store = gast.Subscript(value=name(var), slice=index, ctx=gast.Store())
         return gast.Assign(targets=[store], value=value, type_comment=None)
 

@@ -7,6 +7,9 @@ count is the loop's own range, or a counter the forward sweep kept (``while``,
 ``break``), popped from a record when the loop is nested in another. A
 top-level loop that runs every trip to its end walks the branch records of its
 ``if`` statements backwards in its header: ``for g in reversed(g_stack):``.
+Each reversed trip starts by taking back the values the forward trip put on the
+loop's tape (``r, s = tape.pop()``) and making again the cheap ones it did not
+record (``j = 0.5 * v``; see :mod:`sct.analysis.recording`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import gast
 from ..backend.codegen import assign, name
 from ..ir import Assign, For, names_in, walk
 from .records import popped_stack, restores
+from .sweep import ForwardSweep
 
 LOAD = gast.Load()
 
@@ -67,13 +71,26 @@ class LoopReversal:
         state.defined, state.owned = start.defined, start.owned & end.owned
         if not body:
             return before
+        body = self.recompute(stmt, body) + body
         return before + [self.reversed_loop(stmt, body)]
+
+    def recompute(self, stmt, body) -> list:
+        """The cheap values the reversed trip reads, made again from restored ones (see ``recomputable``)."""
+        read = {n.id for s in body for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        needed = []
+        for s in reversed(self.recomputed.get(id(stmt), ())):  # last first: each reads only earlier ones
+            if s.target in read:
+                needed.append(s)
+                read |= set(names_in(s.value))  # what it is made from is made again too, if it can be
+        return [ForwardSweep.statement(s) for s in reversed(needed)]
 
     def reversed_loop(self, stmt, body) -> gast.For:
         header = self.reversed_header(stmt)
         if self.depth == 0 and not stmt.brk:
             header = self.iterate_branch_records(header, body)
-        return gast.For(target=header.target, iter=header.iter, body=body, orelse=[], type_comment=None)
+        node = gast.For(target=header.target, iter=header.iter, body=body, orelse=[], type_comment=None)
+        node.sct_loop = id(stmt)  # where the values recorded once a trip are taken back (see ``take_tapes``)
+        return node
 
     def iterate_branch_records(self, header, body):
         """``for g in reversed(g_stack):`` in place of ``g = g_stack.pop()`` at the top of each trip.
@@ -144,6 +161,19 @@ class LoopReversal:
                 func=gast.Attribute(value=name(self.stack(trips)), attr="pop", ctx=LOAD), args=[], keywords=[]
             )
         return name(trips)
+
+
+def take_tapes(backward, tapes: dict) -> None:
+    """``r, s = tape.pop()`` at the top of each reversed trip of a loop that records its values once a trip."""
+    for node in [n for stmt in backward for n in gast.walk(stmt)]:
+        found = tapes.get(getattr(node, "sct_loop", None)) if isinstance(node, gast.For) else None
+        if found is None:
+            continue
+        tape, variables, shapes = found
+        targets = [name(f"{v}_shape" if v in shapes else v, store=True) for v in variables]
+        target = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets, ctx=gast.Store())
+        pop = gast.Call(func=gast.Attribute(value=name(tape), attr="pop", ctx=LOAD), args=[], keywords=[])
+        node.body.insert(0, gast.Assign(targets=[target], value=pop, type_comment=None))
 
 
 def _popped_flag(stmt, flags: set, stacks: dict) -> bool:

@@ -4,7 +4,9 @@ Before an assignment overwrites a variable the reverse sweep will read, its old
 value is pushed on a plain list (``h_stack.append(h)``); a loop nested in
 another loop pushes its trip count when it ends; an ``if`` in a loop whose
 condition the branches change records the branch it takes
-(``g_stack.append(True)``). Everything else is the lowered code as it is.
+(``g_stack.append(True)``); a loop records the values each trip makes afresh
+once, at the end of the trip (``tape.append((r, s))``). Everything else is the
+lowered code as it is.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ def _method(obj: str, method: str, *args):
 
 
 class ForwardSweep:
-    def __init__(self, ir, recorded, stacks, first, shapes=frozenset(), flags=frozenset(), hoisted=None):
+    def __init__(
+        self, ir, recorded, stacks, first, shapes=frozenset(), flags=frozenset(), hoisted=None, bound=(), tapes=None
+    ):
         self.ir, self.recorded, self.first = ir, recorded, first
+        self.tapes = tapes or {}  # id(loop) -> (its record, the variables recorded at the end of each trip, shapes)
+        self.bound = set(bound)  # not recorded, but read before the reverse sweep (a shape read once): bound first
         self.stacks, self.shapes = stacks, shapes  # shapes: variables recorded by their shape only
         self.flags = flags  # branch flags: ``if <condition>:`` records True or False instead
         self.hoisted = hoisted or {}  # flag -> variables recorded before its ``if`` (then no True/False)
@@ -56,13 +62,14 @@ class ForwardSweep:
         """Empty records, and ``None`` for recorded variables first set inside a loop or branch."""
         lines = [assign(self.stacks[v], gast.List(elts=[], ctx=LOAD)) for v in sorted(self.recorded)]
         lines += [assign(self.stacks[t], gast.List(elts=[], ctx=LOAD)) for t in self.nested_trips()]
+        lines += [assign(tape, gast.List(elts=[], ctx=LOAD)) for tape, _, _ in self.tapes.values()]
         defined = set(self.ir.params)
         for stmt in self.ir.body:
             if isinstance(stmt, Assign):
                 defined.add(stmt.target)
             else:
                 nested = {s.target for s in walk([stmt]) if isinstance(s, Assign | For)}
-                for var in sorted((nested & self.recorded) - defined - self.flags):
+                for var in sorted((nested & (self.recorded | self.bound)) - defined - self.flags):
                     lines.append(assign(var, gast.Constant(value=None, kind=None)))
                     defined.add(var)
         return lines
@@ -109,11 +116,18 @@ class ForwardSweep:
     def push(self, var: str, value) -> gast.stmt:
         return gast.Expr(value=_method(self.stacks[var], "append", value))
 
+    def record_trip(self, tape: str, variables: list, shapes: set) -> gast.stmt:
+        shape = gast.Attribute(value=name("np"), attr="shape", ctx=LOAD)
+        values = [_call(shape, name(v)) if v in shapes else name(v) for v in variables]
+        return gast.Expr(value=_method(tape, "append", values[0] if len(values) == 1 else gast.Tuple(values, LOAD)))
+
     def record_branch(self, flag: str, taken: bool) -> gast.stmt:
         return gast.Expr(value=_method(self.stacks[flag], "append", gast.Constant(value=taken, kind=None)))
 
     def loop(self, stmt, depth: int) -> list:
         body = self.block(stmt.body, depth + 1)
+        if id(stmt) in self.tapes:  # the values made this trip, recorded once at its end
+            body.append(self.record_trip(*self.tapes[id(stmt)]))
         lines = []
         if stmt.trips:
             lines.append(assign(stmt.trips, gast.Constant(value=0, kind=None)))
