@@ -186,16 +186,17 @@ def build(
     ints = {p for p, s in zip(ir.params, sig) if s == variants._INT}  # loop bounds, say: Python ints for sure
     unboxed = False
     foreign = namespaces.of_signature(sig)
-    if foreign is not None:  # arrays of another library: the same code, against their namespace
-        namespaces.retarget(src.fn, helpers, foreign)
-    elif complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
+    numpy = foreign is None  # arrays of another library: the code is written against their namespace, last
+    if numpy and complex_ and mode == "reverse" and unit_seed:  # no Python floats for NumPy scalars: float() drops
         _real_floats(src, helpers)
-    elif floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
+    elif numpy and floats and optimize and mode == "reverse" and unit_seed:  # what gradient objects call
         unboxed = _unbox(src, floats, helpers, parsed.globals, ints)
     if mode == "reverse" and not split:  # checkpoint=k, or ``# sct: checkpoint`` on a loop (sct.passes.checkpoint)
         checkpoints.apply(src, parsed, ir, checkpoint)  # after the optimiser: it copies the optimised loops
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
         liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
+    if foreign is not None:  # the same code, its NumPy calls (the shape records above too) against the namespace
+        namespaces.retarget(src.fn, helpers, foreign)
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own

@@ -36,6 +36,11 @@ def size(x):
     return count
 
 
+def size_or_one(x):
+    """``size(x)``, or 1 for an empty ``x`` (:func:`sct.backend.runtime.size_or_one`: the mean's one-number adjoint)."""
+    return size(x) or 1
+
+
 def ndim(x):
     """``np.ndim(x)``."""
     return len(shape(x))
@@ -260,6 +265,7 @@ HELPERS = {
         like,
         grad_like,
         as_float,
+        size_or_one,
     )
 }
 _BOUND: dict = {}
