@@ -39,6 +39,7 @@ ALLOWED = {
     ("cache.py", "open"): "reads and writes the persistent cache's entries, in SCT_CACHE_DIR only",
     ("native.py", "compile"): "backend='numba': compiles the generated function's text (an AST unparsed, made numba-ready)",
     ("native.py", "exec"): "runs that text, defining the one function numba.njit compiles",
+    ("native_exact.py", "exec"): "defines sct_pow, Python's float power for numba: a constant string of sct's own",
 }
 # (file, module): why it may import a module that can load code
 IMPORTS = {("cache.py", "marshal"): "the persistent cache's entries: generated code, marshalled as in .pyc files"}
