@@ -14,6 +14,7 @@ import contextlib
 import functools
 import inspect
 import linecache
+import re
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -57,6 +58,24 @@ class Parsed:
         return getattr(builtins, name)
 
 
+_DEF = re.compile(r"^(\s*def\s)|(\s*async\s+def\s)|(.*(?<!\w)lambda(:|\s))|^(\s*@)")
+
+
+def _source_lines(code, fn) -> tuple[list, int]:
+    """``inspect.getsourcelines(code)``, without its search of every loaded module for the file's
+    (``inspect.getmodule``: a third of the seed function's first call); the same lines and line number."""
+    filename = code.co_filename
+    if not (filename.startswith("<") and filename.endswith(">")):
+        linecache.checkcache(filename)
+    lines = linecache.getlines(filename, getattr(fn, "__globals__", None))
+    start = code.co_firstlineno - 1
+    if not lines or start >= len(lines):
+        return inspect.getsourcelines(code)  # its errors and its search, where the cache has nothing
+    while start > 0 and not _DEF.match(lines[start]):
+        start -= 1
+    return inspect.getblock(lines[start:]), start + 1
+
+
 def parse(fn) -> Parsed:
     fn = unwrap(fn)
     code = getattr(fn, "__code__", None)
@@ -66,7 +85,7 @@ def parse(fn) -> Parsed:
             "register a rule for it with sct.defvjp instead"
         )
     try:
-        lines, first_lineno = inspect.getsourcelines(code)  # fn's own, not what __wrapped__ points at
+        lines, first_lineno = _source_lines(code, fn)  # fn's own, not what __wrapped__ points at
     except (OSError, TypeError) as exc:
         name = code.co_filename
         where = (
