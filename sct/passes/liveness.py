@@ -45,6 +45,7 @@ import itertools
 import gast
 
 from ..backend.codegen import RELEASED, child_fields, is_comment, name, nodes, unparse
+from ..reverse.records import is_unbroadcast
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
@@ -155,14 +156,8 @@ def _makes_array(value) -> bool:
 
 
 def _is_unbroadcast(node) -> bool:
-    return (
-        isinstance(node, gast.Call)
-        and isinstance(node.func, gast.Name)
-        and node.func.id == "unbroadcast"
-        and len(node.args) == 2
-        and not node.keywords
-        and isinstance(node.args[1], gast.Name)
-    )
+    """``unbroadcast(g, x)`` of a name ``x``, called plainly (the records' predicate, narrowed)."""
+    return is_unbroadcast(node) and not node.keywords and isinstance(node.args[1], gast.Name)
 
 
 def _fresh(base: str, taken: set) -> str:

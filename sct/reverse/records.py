@@ -23,7 +23,7 @@ def shape_only(backward, candidates: set) -> set:
         return set()
     for stmt in backward:  # counts, not node identities: one node may appear in several places
         for node in nodes(stmt):
-            if _is_unbroadcast(node) and isinstance(node.args[1], gast.Name):
+            if is_unbroadcast(node) and isinstance(node.args[1], gast.Name):
                 as_shape[node.args[1].id] = as_shape.get(node.args[1].id, 0) + 1
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in candidates:
                 reads[node.id] = reads.get(node.id, 0) + 1
@@ -43,7 +43,7 @@ def record_shapes(backward, variables: set, stacks: dict, namer, once=frozenset(
     class Rewrite(gast.NodeTransformer):
         def visit_Call(self, node):
             self.generic_visit(node)
-            target = node.args[1] if _is_unbroadcast(node) else None
+            target = node.args[1] if is_unbroadcast(node) else None
             if isinstance(target, gast.Name) and target.id in shapes:
                 node.args[1] = name(shapes[target.id])
             return node
@@ -66,7 +66,8 @@ def _shape_of(var: str):
     return gast.Call(func=gast.Attribute(value=name("np"), attr="shape", ctx=LOAD), args=[name(var)], keywords=[])
 
 
-def _is_unbroadcast(node) -> bool:
+def is_unbroadcast(node) -> bool:
+    """A call ``unbroadcast(g, x)``: the adjoint of a broadcast, reading ``x`` for its shape only."""
     return (
         isinstance(node, gast.Call)
         and isinstance(node.func, gast.Name)
