@@ -89,17 +89,22 @@ def _stored_name(stmt) -> str | None:
     return target.id if isinstance(target, ast.Name) else None
 
 
-def _pushed(stmt) -> tuple[str, str, str] | None:
-    """``(record, variable, kind)`` of ``record.append(v)`` (kind "value"), ``record.append(np.shape(v))`` ("shape")."""
+def _pushed(stmt) -> list[tuple[str, str, str]]:
+    """``(record, variable, kind)`` of each value ``stmt`` pushes: ``record.append(v)`` (kind "value"),
+    ``record.append(np.shape(v))`` ("shape"), and each item of a loop's ``tape.append((v, np.shape(w)))``."""
     call = stmt.value if isinstance(stmt, ast.Expr) else None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append"):
-        return None
+        return []
     if not isinstance(call.func.value, ast.Name) or len(call.args) != 1:
-        return None
+        return []
     arg = call.args[0]
-    shape = isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "shape"
-    names = [n.id for n in ast.walk(arg) if isinstance(n, ast.Name) and n.id != "np"]
-    return (call.func.value.id, names[0], "shape" if shape else "value") if names else None
+    found = []
+    for item in arg.elts if isinstance(arg, ast.Tuple) else [arg]:
+        shape = isinstance(item, ast.Call) and isinstance(item.func, ast.Attribute) and item.func.attr == "shape"
+        names = [n.id for n in ast.walk(item) if isinstance(n, ast.Name) and n.id != "np"]
+        if names:
+            found.append((call.func.value.id, names[0], "shape" if shape else "value"))
+    return found
 
 
 def _is_none(node) -> bool:
@@ -152,8 +157,8 @@ class _Mapper:
                 self.backward(stmt)
                 continue
             pushed = _pushed(stmt)
-            if pushed is not None:
-                pushes.append((stmt.lineno, pushed[1]))
+            if pushed:
+                pushes += [(stmt.lineno, var) for _, var, _ in pushed]
                 continue
             found = self.forward(stmt)
             if found is None and self.mode == "forward" and (_stored_name(stmt) or "").startswith("dot_"):
@@ -338,7 +343,7 @@ class Explanation:
         for loop in self.loops:
             where = _where(loop.origin) or f"generated line {loop.line}"
             pushes = ", ".join(loop.pushes) if loop.pushes else "nothing"
-            rows.append((f"loop at {where}", f"{len(loop.pushes)} stack pushes per trip: {pushes}"))
+            rows.append((f"loop at {where}", f"{len(loop.pushes)} values recorded per trip: {pushes}"))
         return rows
 
     def user_to_generated(self) -> dict:
@@ -459,9 +464,7 @@ class _Code:
         for stmt in body:
             if stmt.lineno >= backward_from:
                 return
-            pushed = _pushed(stmt)
-            if pushed is not None:
-                _, var, kind = pushed
+            for _, var, kind in _pushed(stmt):
                 self.pushes[var] = kind if self.pushes.get(var, kind) == kind else "value"
                 if loop is not None:
                     loop.pushes.append(var if kind == "value" else f"shape of {var}")

@@ -37,7 +37,7 @@ ALLOWED = {
     ("commands.py", "compile"): "loads the user's own FILE.py, as `python FILE.py` would",
     ("commands.py", "exec"): "runs the user's own FILE.py to get the function to differentiate",
     ("cache.py", "open"): "reads and writes the persistent cache's entries, in SCT_CACHE_DIR only",
-    ("native.py", "compile"): "backend='numba': compiles the generated function's text (an AST unparsed, made numba-ready)",
+    ("native.py", "compile"): "backend='numba': compiles the generated function's text (an AST unparsed)",
     ("native.py", "exec"): "runs that text, defining the one function numba.njit compiles",
     ("native_exact.py", "exec"): "defines sct_pow, Python's float power for numba: a constant string of sct's own",
 }
