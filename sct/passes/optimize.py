@@ -762,15 +762,22 @@ def _share_factor(body, i, single, protected) -> bool:
     return False
 
 
-def _expanded(body, i, node, single) -> tuple:
+# How far share_factors looks: back over this many lines for a factor's definition, through this many
+# products made for one use. A person shares a factor between lines that are near; bounding the search
+# keeps the pass linear in a long chain of products (each line a product of the one before).
+_NEAR = 12
+_DEEP = 4
+
+
+def _expanded(body, i, node, single, depth=0) -> tuple:
     """The factors of ``node`` read at ``body[i]``, reading through products used only there; and their lines."""
     factors, inlined = [], []
     for factor in _factors(node):
-        at = _definition(body, i, factor, single)
+        at = _definition(body, i, factor, single) if depth < _DEEP else None
         if at is None:
             factors.append(factor)
             continue
-        more, deeper = _expanded(body, at, body[at].value, single)
+        more, deeper = _expanded(body, at, body[at].value, single, depth + 1)
         factors += more
         inlined += [at, *deeper]
     return factors, inlined
@@ -780,7 +787,7 @@ def _definition(body, i, factor, single):
     """The line before ``body[i]`` that makes ``factor`` (used once) as a product nothing changes since, or None."""
     if not isinstance(factor, gast.Name) or factor.id not in single:
         return None
-    for at in range(i - 1, -1, -1):
+    for at in range(i - 1, max(i - 1 - _NEAR, -1), -1):
         stmt = body[at]
         if factor.id in _stored_names(stmt):
             value = getattr(stmt, "value", None)
