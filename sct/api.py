@@ -405,10 +405,14 @@ def vjp(fn, *primals, has_aux=False):
     positions = [i for i in range(len(primals)) if i not in integers]
     if integers and not positions:
         raise SctError(f"sct.vjp of {getattr(fn, '__name__', fn)!r}: every primal is an integer; gradients need floats")
+    receiver, fn, _ = _unbound(fn, 0)  # obj.m: compiled for self's class, by the primals after self
+    args = primals if receiver is _NO_RECEIVER else (receiver, *primals)
+    shift = len(args) - len(primals)
+    at = [i + shift for i in positions]
     options = {"split": True, "has_aux": has_aux, "many": True}
-    variant = compiled(fn, positions, signature(primals), **options)
-    variant = validated(fn, variant, positions, signature(primals), **options)
-    value, backward = variant.function(*primals)
+    variant = compiled(fn, at, signature(args), **options)
+    variant = validated(fn, variant, at, signature(args), **options)
+    value, backward = variant.function(*args)
     values.check_output(getattr(fn, "__name__", repr(fn)), value[0] if has_aux else value, "sct.vjp")
     value = (runtime.primal_like(value[0]), value[1]) if has_aux else runtime.primal_like(value)  # floats out
 
@@ -419,7 +423,7 @@ def vjp(fn, *primals, has_aux=False):
         found = iter(grads)  # as JAX does: an integer primal's gradient is zero (a float zero here, JAX's float0)
         return tuple(np.zeros(np.shape(p)) if i in integers else next(found) for i, p in enumerate(primals))
 
-    if integers:  # its generated form (higher.generated_vjp) returns a gradient for every primal
+    if integers or shift:  # its generated form (higher.generated_vjp) is for every primal of a plain function
         return (value[0], vjp_fn, value[1]) if has_aux else (value, vjp_fn)
     vjp_fn.__sct_generated__ = higher.generated_vjp(fn, primals, has_aux)  # so vjp_fn is differentiable too
     if has_aux:

@@ -47,6 +47,12 @@ def _is_integer(x) -> bool:
     return variants.integer_kind(pipeline._describe(x))
 
 
+def _unbound(fn, wrt) -> tuple:
+    """``(obj, its method's function, wrt counting obj)`` of a bound method ``obj.m``; ``(None, fn, wrt)`` else."""
+    receiver, target, by = api._unbound(fn, wrt)
+    return (None, fn, wrt) if receiver is api._NO_RECEIVER else (receiver, target, by)
+
+
 def _tangent_variant(fn, positions, primals):
     pipeline._check_wrt_args(fn, positions, primals)
     sig = pipeline.signature(primals)
@@ -69,6 +75,9 @@ def jvp(fn, primals, tangents):
     positions = [i for i, p in enumerate(primals) if not _is_integer(p)]  # integers have no tangent
     for i in positions:
         values.check_argument(getattr(fn, "__name__", repr(fn)), i, primals[i], integers_ok=True)
+    receiver, fn, _ = _unbound(fn, 0)  # obj.m: compiled for self's class, along the primals after self
+    if receiver is not None:
+        primals, tangents, positions = (receiver, *primals), (None, *tangents), [i + 1 for i in positions]
     variant = _tangent_variant(fn, positions, primals)
     out, dot = _run_tangent(fn, variant, primals, [tangents[i] for i in positions], "sct.jvp")
     values.check_output(getattr(fn, "__name__", repr(fn)), out, "sct.jvp")
@@ -98,18 +107,20 @@ def jacobian(fn, wrt=0, mode="rev"):
     """
     if mode not in ("rev", "fwd"):
         raise SctError(f"mode={mode!r}: use 'rev' (reverse mode) or 'fwd' (forward mode)")
-    positions, many = pipeline.resolve_wrt(fn, wrt)
+    receiver, target, by = _unbound(fn, wrt)  # obj.m: the method's function, called with obj first
+    positions, many = pipeline.resolve_wrt(target, by)
     run = _jacrev if mode == "rev" else _jacfwd
 
     @functools.wraps(fn)
     def jacobian_fn(*args):
+        args = args if receiver is None else (receiver, *args)
         for p in positions:
             if p < len(args) and np.iscomplexobj(args[p]):  # a real Jacobian cannot hold du/dx - i du/dy
                 raise SctError(
                     f"sct.jacobian and sct.hessian do not take complex arguments yet (argument {p} of "
                     f"{getattr(fn, '__name__', fn)!r} is complex); use sct.grad, sct.vjp or sct.jvp"
                 )
-        jacobians = run(fn, positions, args)
+        jacobians = run(target, positions, args)
         return tuple(jacobians) if many else jacobians[0]
 
     # what a call of jacobian_fn inside differentiated code compiles to (sct.frontend.transforms)
@@ -189,12 +200,14 @@ def hessian(fn, wrt=0):
     ``hessian(f)(x)`` has shape ``x.shape + x.shape``; a tuple ``wrt`` gives a
     tuple of tuples of blocks, ``H[i][j]`` for arguments ``wrt[i]`` and ``wrt[j]``.
     """
-    positions, many = pipeline.resolve_wrt(fn, wrt)
-    blocks = [[jacobian(_grad_of(fn, i), wrt=j, mode="fwd") for j in positions] for i in positions]
+    receiver, target, by = _unbound(fn, wrt)  # obj.m: the method's function, called with obj first
+    positions, many = pipeline.resolve_wrt(target, by)
+    blocks = [[jacobian(_grad_of(target, i), wrt=j, mode="fwd") for j in positions] for i in positions]
 
     @functools.wraps(fn)
     def hessian_fn(*args):
-        _check_value(fn, tuple(positions) if many else positions[0], args)
+        args = args if receiver is None else (receiver, *args)
+        _check_value(target, tuple(positions) if many else positions[0], args)
         if not many:
             return blocks[0][0](*args)
         return tuple(tuple(block(*args) for block in row) for row in blocks)
@@ -211,6 +224,11 @@ def hvp(fn, primals, tangents):
     of them and the result a tuple (one entry per primal).
     """
     primals = _as_tuple(primals, "primals")
+    if _unbound(fn, 0)[0] is not None:
+        raise SctError(
+            f"sct.hvp of the bound method {fn.__qualname__}: differentiate a function of the arguments, "
+            f"such as lambda x: obj.{fn.__name__}(x)"
+        )
     wrt = tuple(range(len(primals))) if len(primals) > 1 else 0
     _check_value(fn, wrt, primals)
     return jvp(_grad_of(fn, wrt), primals, tangents)[1]
