@@ -35,17 +35,9 @@ from __future__ import annotations
 
 import os
 
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-for _variable in THREAD_VARIABLES:  # before NumPy is imported, here and (inherited) in the subprocesses
-    os.environ[_variable] = "1"
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+from threads import limit_threads
+
+limit_threads(1)  # before NumPy is imported, here and (inherited) in the subprocesses
 
 import argparse  # noqa: E402
 import gc  # noqa: E402

@@ -33,14 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-THREAD_VARIABLES = (  # every thread pool NumPy's BLAS (or numexpr, or a peer's OpenMP) may size itself by
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
+from threads import THREAD_VARIABLES, limit_threads  # before NumPy: it sizes the thread pools
 
 
 def thread_counts(argv) -> list[int]:
@@ -58,15 +51,6 @@ def thread_counts(argv) -> list[int]:
     if not found or min(found) < 1:
         sys.exit(f"run.py: --threads takes positive thread counts, e.g. --threads 1 or --threads 1,8; got {counts!r}")
     return found
-
-
-def limit_threads(n: int) -> None:
-    """Size every thread pool to ``n`` threads; must run before NumPy, JAX or PyTorch is imported."""
-    for var in THREAD_VARIABLES:
-        os.environ[var] = str(n)
-    flags = os.environ.get("XLA_FLAGS", "")
-    if n == 1 and "intra_op_parallelism_threads" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
 
 
 THREADS = thread_counts(sys.argv[1:]) if __name__ == "__main__" else [1]
