@@ -51,6 +51,16 @@ def numeric_grad(f, args, i, eps=1e-6):
     return g
 
 
+def assert_refused(fn, args, message, mode):
+    """``fn`` at ``args`` is refused with an ``SctError`` matching ``message``: by ``sct.grad`` (``mode="rev"``)
+    or by ``sct.jvp`` along ones (``"fwd"``)."""
+    with pytest.raises(sct.SctError, match=message):
+        if mode == "rev":
+            sct.grad(fn)(*args)
+        else:
+            sct.jvp(fn, args, tuple(np.ones_like(np.asarray(a, dtype=float)) for a in args))
+
+
 def assert_grads_match(f, args, grads, rtol=1e-5, atol=1e-6):
     """``grads`` (one per argument of ``f``) agree with central differences."""
     for i, g in enumerate(grads):
