@@ -22,7 +22,8 @@ ROOT = HERE.parent
 CHILD = """\
 import json, sys, time
 import sct
-from sct import api, cache, pipeline
+from sct import pipeline
+from sct.backend import cache
 from workloads import BY_NAME
 
 w = BY_NAME[sys.argv[1]]
