@@ -4,7 +4,7 @@ For each workload of ``workloads.py``: one process compiles and stores (the cold
 first call), then fresh processes time their first call with the entry on disk
 (the warm first call: key, read, rebuild, call). Each process calls the function
 itself once first, so that NumPy's own first-call costs are not counted. Prints a Markdown table for
-docs/performance.md. Run: ``python benchmarks/cache_first_call.py [--repeats 5]``.
+docs/performance.md. Run: ``python benchmarks/cache_first_call.py [--repeats 5] [--only seed,mlp]``.
 """
 
 import argparse
@@ -69,13 +69,16 @@ def first_call(name: str, cache_dir: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="warm processes per workload (the median is shown)")
+    parser.add_argument("--only", default="", help="workload name(s), comma-separated (default: all)")
     options = parser.parse_args()
     sys.path.insert(0, str(HERE))
-    from workloads import WORKLOADS
+    from workloads import BY_NAME, WORKLOADS
+
+    chosen = [BY_NAME[n] for n in options.only.split(",") if n] or WORKLOADS
 
     print("| workload | first call, compiled | first call, from the cache | beyond a steady call | cache lookup |")
     print("|---|---|---|---|---|")
-    for w in WORKLOADS:
+    for w in chosen:
         with tempfile.TemporaryDirectory() as cache_dir:
             cold = first_call(w.name, cache_dir)
             warm = [first_call(w.name, cache_dir) for _ in range(options.repeats)]
