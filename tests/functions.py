@@ -343,3 +343,37 @@ ARRAY_CASES = [
     (shapes, [(3, 4)]),
     (reuse, [(3,)]),
 ]
+
+
+# Scalar control flow with arguments that take each path: tests/test_control.py checks their
+# gradients, tests/test_liveness.py that releasing values changes none of their numbers.
+SCALAR_CONTROL_CASES = [
+    (branch, (0.5, 1.2)),
+    (branch, (-0.5, 1.2)),
+    (early_return, (-1.5,)),
+    (early_return, (1.5,)),
+    (affine_loop, (0.3, 0.7)),
+    (loop_with_branch, (0.8,)),
+    (loop_with_branch, (-0.3,)),
+    (while_loop, (1.3,)),
+    (loop_break, (0.7,)),
+    (loop_break, (0.01,)),
+    (loop_continue, (0.9,)),
+    (return_in_loop, (0.9,)),
+    (return_in_loop, (0.1,)),
+    (nested_loops, (0.4,)),
+    (conditional_expression, (2.0, 1.5)),
+    (conditional_expression, (1.0, -1.5)),
+    (tuple_unpack, (0.6, -1.1)),
+    (nested_branches, (0.7,)),
+    (nested_branches, (0.45,)),
+    (indexed_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (indexed_branches, (-0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (squared_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (squared_branches, (-0.7, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
+    (history_reversed, (0.5, 0.8)),
+    (while_branches, (0.3,)),
+    (while_branches, (5.0,)),
+    (horner_reversed, (np.array([0.5, -1.5, 2.0]), 0.7)),
+    (horner_reversed, ([0.5, -1.5, 2.0], 0.7)),
+]

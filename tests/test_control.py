@@ -13,36 +13,7 @@ from sct.errors import UnsupportedSyntaxError
 
 GOLDEN = Path(__file__).parent / "golden"
 
-SCALAR_CASES = [
-    (F.branch, (0.5, 1.2)),
-    (F.branch, (-0.5, 1.2)),
-    (F.early_return, (-1.5,)),
-    (F.early_return, (1.5,)),
-    (F.affine_loop, (0.3, 0.7)),
-    (F.loop_with_branch, (0.8,)),
-    (F.loop_with_branch, (-0.3,)),
-    (F.while_loop, (1.3,)),
-    (F.loop_break, (0.7,)),
-    (F.loop_break, (0.01,)),
-    (F.loop_continue, (0.9,)),
-    (F.return_in_loop, (0.9,)),
-    (F.return_in_loop, (0.1,)),
-    (F.nested_loops, (0.4,)),
-    (F.conditional_expression, (2.0, 1.5)),
-    (F.conditional_expression, (1.0, -1.5)),
-    (F.tuple_unpack, (0.6, -1.1)),
-    (F.nested_branches, (0.7,)),
-    (F.nested_branches, (0.45,)),
-    (F.indexed_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
-    (F.indexed_branches, (-0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
-    (F.squared_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
-    (F.squared_branches, (-0.7, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
-    (F.history_reversed, (0.5, 0.8)),
-    (F.while_branches, (0.3,)),
-    (F.while_branches, (5.0,)),
-    (F.horner_reversed, (np.array([0.5, -1.5, 2.0]), 0.7)),
-    (F.horner_reversed, ([0.5, -1.5, 2.0], 0.7)),
-]
+SCALAR_CASES = F.SCALAR_CONTROL_CASES
 
 
 @pytest.mark.parametrize("fn, args", SCALAR_CASES, ids=lambda c: getattr(c, "__name__", ""))

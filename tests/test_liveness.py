@@ -84,32 +84,10 @@ def test_releases_change_no_number_on_the_array_corpus(fn, shapes, specialised):
         assert "del " in source  # the test compares something
 
 
-CONTROL_CASES = [
-    (F.branch, (0.5, 1.2)),
-    (F.branch, (-0.5, 1.2)),
-    (F.early_return, (-1.5,)),
-    (F.early_return, (1.5,)),
-    (F.affine_loop, (0.3, 0.7)),
-    (F.loop_with_branch, (0.8,)),
-    (F.loop_with_branch, (-0.3,)),
-    (F.while_loop, (1.3,)),
-    (F.loop_break, (0.7,)),
-    (F.loop_break, (0.01,)),
-    (F.loop_continue, (0.9,)),
-    (F.return_in_loop, (0.9,)),
-    (F.return_in_loop, (0.1,)),
-    (F.nested_loops, (0.4,)),
-    (F.conditional_expression, (2.0, 1.5)),
-    (F.nested_branches, (0.7,)),
-    (F.nested_branches, (0.45,)),
-    (F.indexed_branches, (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
-    (F.indexed_branches, (-0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
-    (F.squared_branches, (-0.7, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))),
-    (F.history_reversed, (0.5, 0.8)),
-    (F.while_branches, (0.3,)),
-    (F.while_branches, (5.0,)),
-    (F.horner_reversed, (np.array([0.5, -1.5, 2.0]), 0.7)),
-    (F.rnn, (np.full((3, 2), 0.3), np.eye(3) * 0.5, np.full(3, 0.1), np.arange(8.0).reshape(4, 2) / 8)),
+RNN_ARGS = (np.full((3, 2), 0.3), np.eye(3) * 0.5, np.full(3, 0.1), np.arange(8.0).reshape(4, 2) / 8)
+INDEXED_ARGS = (0.3, np.array([0.9, -0.4, 1.3, 0.2, -1.1]))
+CONTROL_CASES = F.SCALAR_CONTROL_CASES + [
+    (F.rnn, RNN_ARGS),
     (F.relu_net, ([np.eye(3) - 0.2, np.full((2, 3), 0.3)], np.array([0.5, -1.0, 2.0]))),
     (F.rows, (np.arange(6.0).reshape(2, 3), np.array([0.5, -1.0, 2.0]))),
     (F.written, (np.array([0.5, -1.0, 2.0]),)),
@@ -122,6 +100,8 @@ CONTROL_CASES = [
 @pytest.mark.parametrize("fn, args", CONTROL_CASES, ids=lambda v: getattr(v, "__name__", None))
 @pytest.mark.parametrize("specialised", [True, False], ids=["specialised", "generic"])
 def test_releases_change_no_number_across_control_flow(fn, args, specialised):
+    if not specialised and type(args[0]) is list and fn is F.horner_reversed:
+        pytest.skip("the shape-generic variant (no annotations) is for arrays and numbers, not lists")
     try:
         check_same_numbers(fn, tuple(range(len(args))), list(args), specialised)
     except sct.SctError:  # a construct the generic variant cannot take (containers need their structure)
@@ -130,7 +110,7 @@ def test_releases_change_no_number_across_control_flow(fn, args, specialised):
 
 
 def test_the_gradients_still_match_central_differences():
-    for fn, args in [(F.rnn, CONTROL_CASES[24][1]), (F.indexed_branches, CONTROL_CASES[17][1])]:
+    for fn, args in [(F.rnn, RNN_ARGS), (F.indexed_branches, INDEXED_ARGS)]:
         sct.check_grads(fn, args, modes=("rev", "fwd"))
     sct.check_grads(F.mlp, _array_args([(3, 4), (4,), (4, 2), (5, 3)]), modes=("rev", "fwd"), order=2)
 
