@@ -119,6 +119,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.written = _written_names(parsed.node)  # arrays the function writes into (x[i] = v)
         self.reassigned = set()
         self.shared = aliases.shared_updates(parsed.node, parsed.resolve)  # x += e where another name holds x's
+        self.parameter_updates = {}  # in an inlined function: updates of an object its caller holds
         self.shared_updates = []  # (the variable updated, the problem if it is an array)
         self.roots = {}  # user name -> the version its object was bound to (x += e keeps the object)
         self.augmented = {}  # version made by x += e -> its root
@@ -142,6 +143,8 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
 
     # ---- simple statements ---------------------------------------------------------
     def simple_statement(self, stmt):
+        if id(stmt) in self.parameter_updates:
+            self.caller_update(stmt, self.parameter_updates[id(stmt)])
         if id(stmt) in self.shared and not isinstance(getattr(stmt, "target", None), gast.Name):
             other = self.current.get(self.shared[id(stmt)][0])  # x[i] = v where another name holds x's array:
             if other is not None:  # a problem unless that name holds a number (a = x[0] of a vector: a copy)
@@ -429,6 +432,25 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.stmts.append(SetItem(array.id, index, value, self.where(target)))
         return value
 
+    def caller_update(self, stmt, param: str):
+        """``x[i] = v``, ``x += e`` or ``xs.append(v)`` on a parameter of an inlined function: the caller's
+        object changes in Python, not in sct's lowering, so it is a problem (for ``x += e``, where ``x``
+        may be an array: a number makes a new one)."""
+        fn = self.parsed.node.name
+        problem = Problem(
+            self.parsed.described(
+                f"`{fn}` changes its argument `{param}` in place, and the caller holds that object, so Python "
+                f"changes it for the caller too; sct does not follow a change made inside a called function "
+                f"(the value and gradient would be wrong): make `{fn}` return the new value and assign it in "
+                f"the caller (`{param} = {param}.copy()` first in `{fn}`, or `{param} = {param} + ...`)"
+            ),
+            self.parsed.location(stmt),
+        )
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+            self.shared_updates.append((self.current.get(param, param), problem))
+        else:
+            self.problems.append(problem)
+
     def shared_problem(self, stmt) -> Problem:
         """The problem with ``x += e`` or ``x[i] = v`` where another name holds x's array (see sct.frontend.aliases)."""
         other, made = self.shared[id(stmt)]
@@ -575,6 +597,7 @@ def _callee(caller, parsed):
                 n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
             }
             self.has_aux = False
+            self.parameter_updates = aliases.parameter_updates(parsed.node)
             self.output = self.namer.temp()
             self.origin = caller.origin
 

@@ -11,7 +11,7 @@ from ..analysis import complex_values
 from ..backend import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call
-from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
+from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, refuse_keywords, same
 
 
 def _spread(g, x, axis, keepdims):
@@ -68,7 +68,12 @@ def _mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
     return _spread(g, x, axis, keepdims) / _count(x, axis)
 
 
+def _sum_jvp(g, ans, x, *args, initial=None, **kwargs):
+    return call(np.sum, g, *args, **kwargs)  # ``initial=`` adds a constant: it is no part of the tangent
+
+
 linear(np.sum, _sum_vjp, ndim=reduction, rest=(None,))
+defjvp(np.sum, _sum_jvp, None)
 linear(np.mean, _mean_vjp, ndim=reduction, rest=(None,))
 
 
@@ -506,3 +511,18 @@ def _fill_adjoint(g, fill):
 
 defvjp(np.full, None, lambda g, ans, shape, fill, **kw: _fill_adjoint(g, fill), ndim=_creation_rank)
 defjvp(np.full, None, lambda t, ans, shape, fill, **kw: call(np.full, shape, t))
+
+
+# ---- keywords the rules above do not model -------------------------------------------------
+# ``where=`` leaves elements out of a reduction, ``initial=`` adds one in: the rules above would
+# give every element its share (or, where ``initial`` is the maximum, divide by no maximum).
+_MASK = "multiply by the mask instead (`np.sum(x * m)`, `np.sum(x * m) / np.sum(m)` for a mean)"
+for _fn in (np.sum, np.mean, np.nansum, np.nanmean, np.var, np.std, np.nanvar, np.nanstd):
+    refuse_keywords(_fn, ("where",), _MASK)
+for _fn in (np.prod, np.nanprod, np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):
+    refuse_keywords(
+        _fn,
+        ("where", "initial"),
+        "select the elements first (`x[m]`, or `np.where(m, x, fill)`) and combine an initial value "
+        "with an operator (`np.maximum(np.max(x), c)`, `c * np.prod(x)`)",
+    )
