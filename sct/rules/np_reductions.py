@@ -68,12 +68,7 @@ def _mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
     return _spread(g, x, axis, keepdims) / _count(x, axis)
 
 
-def _sum_jvp(g, ans, x, *args, initial=None, **kwargs):
-    return call(np.sum, g, *args, **kwargs)  # ``initial=`` adds a constant: it is no part of the tangent
-
-
 linear(np.sum, _sum_vjp, ndim=reduction, rest=(None,))
-defjvp(np.sum, _sum_jvp, None)
 linear(np.mean, _mean_vjp, ndim=reduction, rest=(None,))
 
 
@@ -121,12 +116,17 @@ defjvp(np.nanmean, _nanmean_jvp)
 # d prod / d x_i is the product of the other elements (runtime.prod_others), which is right
 # at zeros too, where ans / x_i would divide by zero. Second derivatives go through the rules
 # of prod_others below, which divide by x: they need non-zero inputs.
-def _prod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * call(runtime.prod_others, x, axis)
+def _times_initial(value, initial):
+    """``initial=c`` multiplies the product by ``c``: so does it each element's derivative."""
+    return value if initial is None else value * initial
 
 
-def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _sum(g * call(runtime.prod_others, x, axis), axis, keepdims)
+def _prod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _spread(g, x, axis, keepdims) * _times_initial(call(runtime.prod_others, x, axis), initial)
+
+
+def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _sum(g * _times_initial(call(runtime.prod_others, x, axis), initial), axis, keepdims)
 
 
 defvjp(np.prod, _prod_vjp, ndim=reduction)
@@ -153,12 +153,12 @@ def _nanprod_others(x, axis):
     return np.where(np.isnan(x), 0.0, call(runtime.prod_others, np.where(np.isnan(x), 1.0, x), axis))
 
 
-def _nanprod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _nanprod_others(x, axis)
+def _nanprod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _spread(g, x, axis, keepdims) * _times_initial(_nanprod_others(x, axis), initial)
 
 
-def _nanprod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _sum(np.where(np.isnan(x), 0.0, g) * _nanprod_others(x, axis), axis, keepdims)
+def _nanprod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _sum(np.where(np.isnan(x), 0.0, g) * _times_initial(_nanprod_others(x, axis), initial), axis, keepdims)
 
 
 defvjp(np.nanprod, _nanprod_vjp, ndim=reduction)
@@ -252,18 +252,20 @@ nondiff(runtime.median_share)
 
 # ---- maxima and minima ------------------------------------------------------------------
 # The derivative goes to the positions that attain the extremum; ties split it equally
-# (as in JAX), so each of k tied positions gets g / k.
-def _extremum_share(ans, x, axis, keepdims):
+# (as in JAX), so each of k tied positions gets g / k. With ``initial=c`` the extremum may be c,
+# attained by no element: then none gets a share (not 0 / 0).
+def _extremum_share(ans, x, axis, keepdims, initial=None):
     hit = np.equal(x, _kept(ans, axis, keepdims, x))
-    return hit / np.sum(hit, axis=axis, keepdims=True)
+    count = np.sum(hit, axis=axis, keepdims=True)
+    return hit / (count if initial is None else np.maximum(count, 1))
 
 
-def _extremum_vjp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _extremum_share(ans, x, axis, keepdims)
+def _extremum_vjp(g, ans, x, axis=None, out=None, keepdims=False, initial=None, **kw):
+    return _spread(g, x, axis, keepdims) * _extremum_share(ans, x, axis, keepdims, initial)
 
 
-def _extremum_jvp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
-    return _sum(g * _extremum_share(ans, x, axis, keepdims), axis, keepdims)
+def _extremum_jvp(g, ans, x, axis=None, out=None, keepdims=False, initial=None, **kw):
+    return _sum(g * _extremum_share(ans, x, axis, keepdims, initial), axis, keepdims)
 
 
 for _fn in (np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):  # NaN never attains it
@@ -513,16 +515,9 @@ defvjp(np.full, None, lambda g, ans, shape, fill, **kw: _fill_adjoint(g, fill), 
 defjvp(np.full, None, lambda t, ans, shape, fill, **kw: call(np.full, shape, t))
 
 
-# ---- keywords the rules above do not model -------------------------------------------------
-# ``where=`` leaves elements out of a reduction, ``initial=`` adds one in: the rules above would
-# give every element its share (or, where ``initial`` is the maximum, divide by no maximum).
-_MASK = "multiply by the mask instead (`np.sum(x * m)`, `np.sum(x * m) / np.sum(m)` for a mean)"
+# ---- a keyword the rules above do not model -------------------------------------------------
+# ``where=`` leaves elements out of a reduction: the rules above would give every element its share.
 for _fn in (np.sum, np.mean, np.nansum, np.nanmean, np.var, np.std, np.nanvar, np.nanstd):
-    refuse_keywords(_fn, ("where",), _MASK)
+    refuse_keywords(_fn, ("where",), "multiply by the mask instead (`np.sum(x * m)`, `np.sum(x * m) / np.sum(m)`)")
 for _fn in (np.prod, np.nanprod, np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):
-    refuse_keywords(
-        _fn,
-        ("where", "initial"),
-        "select the elements first (`x[m]`, or `np.where(m, x, fill)`) and combine an initial value "
-        "with an operator (`np.maximum(np.max(x), c)`, `c * np.prod(x)`)",
-    )
+    refuse_keywords(_fn, ("where",), "select the elements first: `x[m]`, or `np.where(m, x, fill)`")

@@ -13,6 +13,7 @@ never carries a derivative (``np.shape``, ``np.argmax``, comparisons).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,8 +200,8 @@ def elementwise(fn, *derivatives, ndim=broadcast):
 def linear(fn, vjp, ndim=same, rest=()):
     """A function linear in its first operand; its tangent is ``fn(tangent, *rest)``."""
 
-    def jvp(g, ans, x, *args, **kwargs):
-        return call(fn, g, *args, **kwargs)
+    def jvp(g, ans, x, *args, initial=None, **kwargs):
+        return call(fn, g, *args, **kwargs)  # ``np.sum(x, initial=c)`` adds c: no part of the tangent
 
     _entry(fn, vjp=[vjp, *[None] * len(rest)], jvp=[jvp, *[None] * len(rest)], ndim=ndim)
 
@@ -230,8 +231,7 @@ def refuse_keywords(fn, keywords, instead: str):
                 raise SctError(f"sct does not differentiate `{_spelled(fn)}` with {spelled}; {instead}")
             return rule(g, ans, *args, **kwargs)
 
-        guarded.__name__ = getattr(rule, "__name__", "rule")
-        return guarded
+        return functools.wraps(rule)(guarded)
 
     entry.vjp = [guard(r) for r in entry.vjp]
     entry.jvp = [guard(r) for r in entry.jvp]
