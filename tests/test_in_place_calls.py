@@ -294,3 +294,55 @@ def test_a_reduction_keyword_of_a_constant_is_not_refused():
         return np.sum(x) * c
 
     assert sct.grad(f)(X) == pytest.approx(np.full(4, 5.0))
+
+
+# ---- writes into a global or a closure's array ------------------------------------------------
+BUFFER = np.zeros(4)
+STATE = {"k": 1.0}
+
+
+def writes_a_global_array(x):
+    BUFFER[0] = x[0]
+    return np.sum(BUFFER * x)
+
+
+def writes_a_global_dict(x):
+    STATE["k"] = STATE["k"] + 1.0
+    return np.sum(x) * STATE["k"]
+
+
+def _accumulator():
+    total = np.zeros(4)
+
+    def step(x):
+        total[1] += x[1]  # Python's total grows from call to call; sct's copy did not
+        return np.sum(total * x)
+
+    return step
+
+
+accumulates_in_a_closure = _accumulator()
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn", [writes_a_global_array, writes_a_global_dict, accumulates_in_a_closure])
+def test_a_write_into_a_global_or_closure_is_refused(fn, mode):
+    assert_refused(fn, (X,), "writes into", mode)
+
+
+def writes_its_enclosing_functions_array(x):  # an inlined local def: the write is the function's own
+    acc = np.zeros(4)
+
+    def put(v):
+        acc[0] = v
+        return 1.0
+
+    r = put(x[0] * 2.0)
+    return np.sum(acc * x) * r
+
+
+def test_a_local_def_writing_into_its_enclosing_functions_array_is_exact():
+    f = writes_its_enclosing_functions_array
+    value, grad = sct.value_and_grad(f)(X)
+    assert value == f(X)
+    np.testing.assert_allclose(grad, numeric_grad(f, (X,), 0), atol=1e-7)

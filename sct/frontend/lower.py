@@ -427,6 +427,16 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         return name(temp)
 
     def set_item(self, target, value):
+        owner = target.value.id
+        if owner not in self.locals and (owner in self.parsed.globals or owner in self.parsed.closure):
+            self.problem(
+                target,
+                f"`{owner}` is a global (or a name of an enclosing function) that this function writes into "
+                f"(`{owner}[i] = ...`): Python changes it for every later call, sct does not (its values would "
+                "differ from the second call on); sct differentiates functions that change only their own "
+                f"locals: write into a local copy (`{owner}_here = {owner}.copy()`), or keep the side effect "
+                "out of the differentiated function",
+            )
         array = self.atom(target.value)
         index, value = self.index(target.slice), self.expr(value)
         self.stmts.append(SetItem(array.id, index, value, self.where(target)))
