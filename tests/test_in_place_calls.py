@@ -346,3 +346,44 @@ def test_a_local_def_writing_into_its_enclosing_functions_array_is_exact():
     value, grad = sct.value_and_grad(f)(X)
     assert value == f(X)
     np.testing.assert_allclose(grad, numeric_grad(f, (X,), 0), atol=1e-7)
+
+
+# ---- shuffles --------------------------------------------------------------------------------
+def shuffle_of_a_generator_made_here(x):
+    rng = np.random.default_rng(0)
+    z = x * 1.0
+    rng.shuffle(z)  # the value was right (the forward sweep shuffled z), the gradient unpermuted
+    return np.sum(z * np.arange(4.0))
+
+
+def shuffle_of_a_generator_passed_in(x, rng):
+    z = x * 1.0
+    rng.shuffle(z)
+    return np.sum(z * np.arange(4.0))
+
+
+def shuffle_of_the_module(x):
+    np.random.seed(0)
+    z = x * 1.0
+    np.random.shuffle(z)
+    return np.sum(z * np.arange(4.0))
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_shuffles_in_place_are_refused(mode):
+    assert_refused(shuffle_of_a_generator_made_here, (X,), "permutes", mode)
+    assert_refused(shuffle_of_the_module, (X,), "permutes", mode)
+    with pytest.raises(sct.SctError, match="permutes"):
+        sct.grad(shuffle_of_a_generator_passed_in)(X, np.random.default_rng(0))
+
+
+def permuted_copy(x):  # what the message says to write
+    rng = np.random.default_rng(0)
+    z = x[rng.permutation(len(x))]
+    return np.sum(z * np.arange(4.0))
+
+
+def test_a_permuted_copy_is_exact():
+    value, grad = sct.value_and_grad(permuted_copy)(X)
+    assert value == permuted_copy(X)
+    np.testing.assert_allclose(grad, numeric_grad(permuted_copy, (X,), 0), atol=1e-7)

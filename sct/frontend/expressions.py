@@ -135,7 +135,15 @@ def _spelling(func) -> str:
 
 # NumPy functions that write into an array they are given and return None (or the array): sct's
 # values are never updated in place by a call, so these would be read as doing nothing.
-_WRITES_INTO_ARGUMENT = (np.copyto, np.put, np.place, np.putmask, np.put_along_axis, np.fill_diagonal)
+_WRITES_INTO_ARGUMENT = (
+    np.copyto,
+    np.put,
+    np.place,
+    np.putmask,
+    np.put_along_axis,
+    np.fill_diagonal,
+    np.random.shuffle,
+)
 
 
 def _library_callable(fn) -> bool:
@@ -190,6 +198,11 @@ def in_place_message(fn, node) -> str | None:
         return (
             f"`{spelled}` with {len(node.args)} positional arguments writes its result into the last "
             f"(its `out`), which sct does not follow; assign the result instead: `z = {spelled}(...)`"
+        )
+    if fn is np.random.shuffle:
+        return (
+            f"`{spelled}(x)` permutes `x` in place, which sct does not follow (the gradient would not be "
+            "permuted); use the permuted copy: `x = x[np.random.permutation(len(x))]`"
         )
     if any(fn is f for f in _WRITES_INTO_ARGUMENT):
         return (
