@@ -83,7 +83,7 @@ def test_a_write_seen_through_a_view_is_undone_for_the_reverse_sweep(f):
     assert value == f(x0, x1)
     assert d0 == pytest.approx(numeric_grad(f, (x0, x1), 0), rel=1e-7)
     assert d1 == pytest.approx(numeric_grad(f, (x0, x1), 1), rel=1e-7)
-    sct.check_grads(f, (x0, x1))
+    sct.check_grads(f, (x0, x1), order=1)  # order 2: the generated code writes into a view, refused
 
 
 def test_the_first_reproduction():
