@@ -103,3 +103,46 @@ def test_an_element_of_a_vector_is_exact_too():
     _, (dx, dv) = sct.value_and_grad(f, wrt=(0, 1))(x, 2.0)
     np.testing.assert_allclose(dx, [2.0, 1.0])
     assert dv == pytest.approx(0.5)
+
+
+# ---- a view on the right of a tuple assignment that writes into its array ----------------------
+def rows_swapped_by_unpacking(A, w):
+    B = A * 1.0
+    B[0], B[1] = B[1] * w, B[0]  # NumPy: B[0] is a view, both rows end up B[1] * w (no swap)
+    return np.sum(B**3)
+
+
+def view_bound_by_unpacking(A, w):
+    B = A * 1.0
+    t, B[0] = B[0], B[1] * w  # t sees the new row
+    return np.sum(t) + np.sum(B**2)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("f", [rows_swapped_by_unpacking, view_bound_by_unpacking])
+def test_a_view_on_the_right_of_an_unpacking_that_writes_its_array_is_refused(f, mode):
+    from conftest import assert_refused
+
+    assert_refused(f, (np.arange(9.0).reshape(3, 3) / 9.0, 0.6), "is a view of `B`", mode)
+
+
+def elements_swapped(x, w):  # elements of a vector are numbers: a real swap
+    y = x * w
+    y[0], y[1] = y[1], y[0]
+    return np.sum(y * np.arange(3.0))
+
+
+def rows_swapped_by_a_fancy_index(A, w):  # what the message says to write
+    B = A * w
+    B[[0, 1]] = B[[1, 0]]
+    return np.sum(B * np.arange(3.0))
+
+
+@pytest.mark.parametrize(
+    "f, a",
+    [(elements_swapped, np.array([0.3, -1.2, 0.8])), (rows_swapped_by_a_fancy_index, np.arange(9.0).reshape(3, 3))],
+)
+def test_swaps_that_are_swaps_are_exact(f, a):
+    value, _ = sct.value_and_grad(f, wrt=(0, 1))(a, 0.6)
+    assert value == f(a, 0.6)
+    sct.check_grads(f, (a, 0.6), order=1)

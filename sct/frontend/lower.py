@@ -398,6 +398,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         if isinstance(value, gast.Tuple | gast.List) and not starred and len(value.elts) == len(elts):
             atoms = [self.expr(v) for v in value.elts]  # all right-hand sides first
             atoms = [self.kept(a, target) for a in atoms]
+            self.views_written_in_unpacking(elts, value.elts, atoms)
             for t, a in zip(elts, atoms):
                 self.assign(t, Lowered(a))
             return value
@@ -413,6 +414,27 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             index = _index(i if not starred or i < starred[0] else i - count)
             self.assign(t, gast.Subscript(value=Lowered(whole), slice=index, ctx=LOAD))
         return whole
+
+    def views_written_in_unpacking(self, targets, items, atoms):
+        """``B[0], B[1] = B[1] * w, B[0]``: the item ``B[0]`` is a view of ``B`` (for a matrix), which the
+        write to ``B[0]`` changes before ``B[1]`` is set, so Python does not swap the rows. sct reads
+        each item as a value: a problem unless that item is a number (``x[0], x[1] = x[1], x[0]`` of a
+        vector swaps), decided once the ranks are known, as for other shared updates."""
+        for j, target in enumerate(targets):
+            if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)):
+                continue
+            base = target.value.id
+            for i, item in enumerate(items):
+                if i == j or not isinstance(atoms[i], gast.Name) or not _views(item, base):
+                    continue
+                shown = ast.unparse(gast.gast_to_ast(item))
+                message = (
+                    f"`{shown}` on the right is a view of `{base}` (for an array of two or more dimensions), "
+                    f"and the same assignment writes into `{base}`, so NumPy changes what it assigns from "
+                    f"`{shown}` (this does not swap): sct cannot follow that; copy it first "
+                    f"(`{shown}.copy()`), or swap with one fancy index: `{base}[[0, 1]] = {base}[[1, 0]]`"
+                )
+                self.shared_updates.append((atoms[i].id, Problem(self.parsed.described(message), self.where(item))))
 
     def kept(self, atom, target):
         """``atom``, or a copy of it where binding ``target`` would overwrite it first (``x, y = y, x`` in a loop)."""
@@ -571,6 +593,13 @@ def _nested_assignments(fn_node) -> set:
         if isinstance(node, _COMPOUND):
             found |= _stores(node)
     return found
+
+
+def _views(item, base: str) -> bool:
+    """Is ``item`` (as written) ``base`` itself or an item, slice or attribute of it (possibly a view)?"""
+    while isinstance(item, gast.Subscript | gast.Attribute):
+        item = item.value
+    return isinstance(item, gast.Name) and item.id == base
 
 
 def _ends_in_return(body) -> bool:
