@@ -387,3 +387,34 @@ def test_a_permuted_copy_is_exact():
     value, grad = sct.value_and_grad(permuted_copy)(X)
     assert value == permuted_copy(X)
     np.testing.assert_allclose(grad, numeric_grad(permuted_copy, (X,), 0), atol=1e-7)
+
+
+# ---- a default array changed in place --------------------------------------------------------
+def accumulates_in_its_default(x, buf=np.zeros(4)):  # noqa: B008 the point of the test
+    buf[0] += x[0]  # Python: 0.3, then 0.6, ... from call to call
+    return np.sum(buf * x)
+
+
+def appends_to_its_default(x, seen=[]):  # noqa: B006
+    seen.append(x)
+    return np.sum(seen[-1]) * len(seen)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn", [accumulates_in_its_default, appends_to_its_default])
+def test_a_default_changed_in_place_is_refused(fn, mode):
+    assert_refused(fn, (X,), "defaults to an array", mode)
+
+
+def makes_its_buffer(x, buf=None):  # what the message says to write
+    buf = np.zeros(4) if buf is None else buf.copy()
+    buf[0] += x[0]
+    return np.sum(buf * x)
+
+
+def test_a_buffer_made_inside_is_exact():
+    grad = sct.grad(makes_its_buffer)
+    for _ in range(2):  # the same every call, as in Python
+        value, g = sct.value_and_grad(makes_its_buffer)(X)
+        assert value == makes_its_buffer(X)
+        np.testing.assert_allclose(grad(X), numeric_grad(makes_its_buffer, (X,), 0), atol=1e-7)

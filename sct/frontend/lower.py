@@ -136,10 +136,39 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         body = self.parsed.node.body
         if not _ends_in_return(body):
             self.problem(self.parsed.node, "every path through the function must end in `return <value>`")
+        self.changed_defaults()
         self.stmts = self.function_body(body)
         if self.problems:
             raise UnsupportedSyntaxError(self.problems)
         return self.stmts
+
+    def changed_defaults(self):
+        """``def f(x, buf=np.zeros(3)): buf[0] += x[0]``: Python keeps the change in the default for the
+        next call (it accumulates), sct's copy does not: a problem at each such update."""
+        fn = getattr(self.parsed, "fn", None)
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return
+        defaults = getattr(fn, "__defaults__", None) or ()
+        names = code.co_varnames[: code.co_argcount]
+        mutable = {
+            n for n, d in zip(names[len(names) - len(defaults) :], defaults) if isinstance(d, np.ndarray | list | dict)
+        }
+        mutable |= {
+            n for n, d in (getattr(fn, "__kwdefaults__", None) or {}).items() if isinstance(d, np.ndarray | list | dict)
+        }
+        if not mutable:
+            return
+        updates = aliases.parameter_updates(self.parsed.node)
+        for node in gast.walk(self.parsed.node):
+            param = updates.get(id(node))
+            if param in mutable:
+                self.problem(
+                    node,
+                    f"`{param}` defaults to an array (or list, dict) that this function changes in place: Python "
+                    f"keeps the change for the next call, sct does not; default to None and make it inside: "
+                    f"`{param} = np.zeros(...) if {param} is None else {param}.copy()`",
+                )
 
     # ---- simple statements ---------------------------------------------------------
     def simple_statement(self, stmt):
