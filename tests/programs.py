@@ -457,7 +457,19 @@ def assert_same_structure(primal, other, where="value"):
 # ``idioms(family)`` draws a Program in one family of idioms; its arguments may be containers
 # (``Program.shapes`` holds a ``Tree`` for those). Every idiom's result flows into the return
 # value, so a wrong container, order, index or name shows in the value or the gradient.
-FAMILIES = ("containers", "simultaneous", "targets", "dicts", "fancy", "builtins", "calls", "functions", "sequences")
+FAMILIES = (
+    "containers",
+    "simultaneous",
+    "targets",
+    "dicts",
+    "fancy",
+    "builtins",
+    "calls",
+    "functions",
+    "sequences",
+    "mutation",
+    "reductions",
+)
 
 
 @dataclass(frozen=True)
@@ -1240,6 +1252,174 @@ def _sequences(draw):
     return ctx
 
 
+# ---- family "mutation": changes in place, through calls (the hunt of 2026-12-01) ----
+# NumPy calls that write into an argument (np.add.at, out=, np.copyto, np.put, a positional out),
+# helpers that write into their argument (z[i] += v, z *= v, xs.append(v)) or into a copy of it,
+# helpers that update a number with +=, and writes into a module's array or into a copy of it.
+# Python changes the object for the caller; sct must compute the same value or refuse.
+def _m_fresh(ctx, prefix="z"):
+    """A new local array of the universe's shape, bound to a fresh name (never an argument's)."""
+    z = ctx.name(prefix)
+    ctx.body.append(f"{z} = np.ones({ctx.universe!r}) * {ctx.expr().text}")
+    return z
+
+
+def _m_index(ctx):
+    n = ctx.universe[0]
+    picks = ctx.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3))
+    return repr(picks), (len(picks), *ctx.universe[1:])
+
+
+def _m_numpy_call(ctx):
+    z = _m_fresh(ctx)
+    kind = ctx.draw(st.sampled_from(["add.at", "out=", "copyto", "put", "negative"] + ["assigned"] * 5))
+    ctx.used.append(kind)
+    if kind == "add.at":
+        index, shape = _m_index(ctx)
+        ctx.body.append(f"np.add.at({z}, {index}, {ctx.expr(shape).text})")
+    elif kind == "out=":
+        fn = ctx.draw(st.sampled_from(["exp", "sin", "tanh"]))
+        ctx.body.append(f"np.{fn}({ctx.expr().text} * 0.5, out={z})")
+    elif kind == "copyto":
+        ctx.body.append(f"np.copyto({z}, {ctx.expr().text})")
+    elif kind == "put":
+        ctx.body.append(f"np.put({z}, [0], {ctx.expr(()).text})")
+    elif kind == "negative":
+        ctx.body.append(f"np.negative({z}, {z})")
+    else:  # the way to write it: a new array
+        ctx.body.append(f"{z} = {z} + np.tanh({ctx.expr().text})")
+    ctx.see(z, ctx.universe)
+    ctx.output(f"{z} * {ctx.expr().text}", ctx.universe)
+
+
+def _m_helper_write(ctx):
+    h = ctx.name("put")
+    op = ctx.draw(st.sampled_from(["=", "+=", "*="]))
+    copies = ctx.draw(st.integers(0, 2)) > 0  # a third of them change the caller's array: refused
+    ctx.used.append(f"helper z[i] {op}" + (" on a copy" if copies else " on its argument"))
+    first = ["    z = z.copy()"] if copies else []
+    ctx.module += [f"def {h}(z, v):", *first, f"    z[0] {op} v", "    return z", "", ""]
+    z = _m_fresh(ctx)
+    w = ctx.name("w")
+    ctx.body.append(f"{w} = {h}({z}, {ctx.expr(ctx.universe[1:]).text})")
+    ctx.output(f"{z} * {ctx.expr().text} + {w}", ctx.universe)
+
+
+def _m_helper_augment(ctx):
+    h = ctx.name("grow")
+    ctx.module += [f"def {h}(s, v):", "    s += np.sum(v * v)", "    s *= 0.5", "    return s", "", ""]
+    on_array = ctx.draw(st.integers(0, 2)) == 0
+    ctx.used.append("helper s += on an array" if on_array else "helper s += on a number")
+    start = _m_fresh(ctx, "a") if on_array else ctx.expr(()).text
+    r = ctx.name("r")
+    ctx.body.append(f"{r} = {h}({start}, {ctx.expr().text})")
+    ctx.output(r, ctx.universe if on_array else (), exact=not on_array)
+    if on_array:
+        ctx.output(f"{start} * 2.0", ctx.universe)
+
+
+def _m_helper_append(ctx):
+    h = ctx.name("push")
+    in_place = ctx.draw(st.integers(0, 2)) == 0
+    ctx.used.append("helper xs.append" if in_place else "helper xs + [v]")
+    grow = "    xs.append(v)" if in_place else "    xs = xs + [v]"
+    ctx.module += [f"def {h}(xs, v):", grow, "    return np.sum(xs[-1]) * len(xs)", "", ""]
+    xs = ctx.name("xs")
+    ctx.body.append(f"{xs} = [{ctx.expr().text}]")
+    r = ctx.name("r")
+    ctx.body.append(f"{r} = {h}({xs}, {ctx.expr().text})")
+    ctx.output(f"{r} + np.sum({xs}[-1]) * len({xs})", ())
+
+
+def _m_global_write(ctx):
+    g = ctx.name("BUF").upper()
+    ctx.module += [f"{g} = np.zeros({ctx.universe!r})", ""]
+    copies = ctx.draw(st.integers(0, 2)) > 0
+    ctx.used.append("global written on a copy" if copies else "global written")
+    target = g
+    if copies:
+        target = ctx.name("buf")
+        ctx.body.append(f"{target} = {g}.copy()")
+    ctx.body.append(f"{target}[0] = {ctx.expr(ctx.universe[1:]).text}")
+    ctx.output(f"{target} * {ctx.expr().text}", ctx.universe)
+
+
+@st.composite
+def _mutation(draw):
+    ctx = _Ctx(draw, universes=[(3,), (4,), (3, 2), (2, 3)])
+    ctx.param(ctx.universe)
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_m_numpy_call, _m_helper_write, _m_helper_augment, _m_helper_append, _m_global_write)
+    return ctx
+
+
+# ---- family "reductions": NumPy reductions with their keywords, over values with ties ----
+# axis (None, an int, a negative int, a tuple), keepdims, initial= (which may be the extremum),
+# where= (refused), over operands that repeat their elements (np.concatenate([e, e]),
+# np.maximum(e, e)), so ties split the derivative as they must.
+_REDUCTIONS = ["sum", "mean", "prod", "max", "min", "amax", "nanmax", "nansum", "nanprod", "std", "var", "ptp"]
+
+
+def _r_operand(ctx):
+    e = ctx.expr()
+    form = ctx.draw(st.sampled_from(["plain", "concatenated", "maximum", "stacked"]))
+    ctx.used.append(form)
+    item = f"{e.text} * np.ones({ctx.universe!r})"
+    if form == "concatenated":
+        return f"np.concatenate([{item}, {item}])", (2 * ctx.universe[0], *ctx.universe[1:])
+    if form == "maximum":
+        return f"np.maximum({e.text}, {e.text}) * np.ones({ctx.universe!r})", ctx.universe
+    if form == "stacked":
+        return f"np.stack([{item}, {item}])", (2, *ctx.universe)
+    return f"({e.text}) * np.ones({ctx.universe!r})", ctx.universe
+
+
+def _r_reduce(ctx):
+    fn = ctx.draw(st.sampled_from(_REDUCTIONS))
+    operand, shape = _r_operand(ctx)
+    axes = [None, *range(-len(shape), len(shape))]
+    if len(shape) > 1:
+        axes.append((0, len(shape) - 1))
+    axis = ctx.draw(st.sampled_from(axes))
+    keepdims = ctx.draw(st.booleans())
+    words = [] if axis is None else [f"axis={axis!r}"]
+    if keepdims:
+        words.append("keepdims=True")
+    if fn in ("sum", "prod", "max", "min", "amax", "nansum", "nanprod") and ctx.draw(st.booleans()):
+        words.append(f"initial={_c(ctx.draw, -2.0, 2.0)}")  # for max and min it may win
+        ctx.used.append(f"{fn} initial")
+    if fn not in ("ptp",) and ctx.draw(st.integers(0, 9)) == 0:
+        mask = np.resize([True, False], shape).tolist()
+        words.append(f"where=np.array({mask!r})")
+        ctx.used.append(f"{fn} where")
+        if fn in ("max", "min", "amax", "nanmax") and not any(w.startswith("initial") for w in words):
+            words.append("initial=-5.0" if fn in ("max", "amax", "nanmax") else "initial=5.0")
+    ctx.used.append(f"np.{fn}")
+    text = f"np.{fn}({operand}{''.join(', ' + w for w in words)})"
+    r = ctx.name("r")
+    ctx.body.append(f"{r} = {text}")
+    ctx.output(f"np.sum({r} * {ctx.decay()})", ())
+
+
+def _r_scan(ctx):
+    fn = ctx.draw(st.sampled_from(["cumsum", "cumprod"]))
+    operand, shape = _r_operand(ctx)
+    axis = ctx.draw(st.sampled_from([None, *range(len(shape))]))
+    ctx.used.append(f"np.{fn}")
+    words = "" if axis is None else f", axis={axis}"
+    ctx.output(f"np.sum(np.{fn}({operand}{words}) * {ctx.decay()})", ())
+
+
+@st.composite
+def _reductions(draw):
+    ctx = _Ctx(draw, universes=[(3,), (4,), (2, 3), (3, 2)])
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(_r_reduce, _r_reduce, _r_scan)
+    return ctx
+
+
 _FAMILY_STRATEGIES = {
     "containers": _containers,
     "simultaneous": _simultaneous,
@@ -1250,6 +1430,8 @@ _FAMILY_STRATEGIES = {
     "calls": _calls,
     "functions": _functions,
     "sequences": _sequences,
+    "mutation": _mutation,
+    "reductions": _reductions,
 }
 
 

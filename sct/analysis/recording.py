@@ -275,3 +275,79 @@ def trip_locals(ir: FunctionIR) -> dict:
     for loop, stmt in _Order(ir).made_each_trip(overwritten(ir)):
         found.setdefault(id(loop), []).append(stmt.target)
     return found
+
+
+# ---- views: names whose arrays share memory with another variable's -------------------------
+# A record of ``x`` is kept where the reverse sweep reads ``x``; it must also be kept where the
+# sweep reads a view of ``x``: ``x[0] *= v`` of a matrix lowers to ``b = x[0]; c = b * v;
+# x[0] = c``, and the write changes ``b`` too (a row is a view), so the adjoint ``delta_v =
+# delta_c * b`` would read the new row unless the old one is restored first.
+_VIEW_NAMES = {
+    "reshape",
+    "ravel",
+    "view",
+    "transpose",
+    "squeeze",
+    "swapaxes",
+    "moveaxis",
+    "diagonal",
+    "asarray",
+    "asanyarray",
+    "expand_dims",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "broadcast_to",
+    "real",
+    "imag",
+    "flip",
+    "fliplr",
+    "flipud",
+    "rot90",
+    "split",
+    "array_split",
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "broadcast_arrays",
+}
+
+
+def _viewed(stmt: Assign) -> list:
+    """The variables whose memory ``stmt``'s result may share (a view, an item, the object itself)."""
+    value = stmt.value
+    if isinstance(value, gast.Name):
+        return [value.id] if stmt.prim is None else []
+    if isinstance(value, gast.Subscript | gast.Attribute):
+        return [value.value.id] if isinstance(value.value, gast.Name) else []
+    if not isinstance(value, gast.Call):
+        return []
+    if stmt.method and isinstance(value.func, gast.Attribute):
+        receiver = value.func.value
+        return [receiver.id] if value.func.attr in _VIEW_NAMES and isinstance(receiver, gast.Name) else []
+    if getattr(stmt.prim, "__name__", None) in _VIEW_NAMES and value.args and isinstance(value.args[0], gast.Name):
+        return [value.args[0].id]
+    return []
+
+
+def viewed_by(ir: FunctionIR, ranks: dict) -> dict:
+    """``{variable: the variables whose arrays it may be a view of}``, followed through views of views.
+
+    A result of rank 0 is a number (a copy), never a view.
+    """
+    direct = {}
+    for stmt in walk(ir.body):
+        if isinstance(stmt, Assign) and ranks.get(stmt.target) != 0:
+            bases = _viewed(stmt)
+            if bases:
+                direct.setdefault(stmt.target, set()).update(bases)
+    closed = {}
+    for var in direct:
+        seen, todo = set(), list(direct[var])
+        while todo:
+            base = todo.pop()
+            if base not in seen:
+                seen.add(base)
+                todo += direct.get(base, ())
+        closed[var] = seen
+    return closed

@@ -582,6 +582,36 @@ def _own_statements(body):
                 yield from _own_statements(handler.body)
 
 
+_MUTATING_METHODS = ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update", "setdefault")
+
+
+def parameter_updates(fn: gast.FunctionDef) -> dict:
+    """``{id(statement): parameter}`` for each statement of ``fn`` that changes, in place, the object a
+    parameter was called with: ``x[i] = v``, ``x += e``, ``xs.append(v)`` while ``x`` still holds it.
+
+    For a function sct inlines into its caller these changes are the caller's too (the caller holds
+    that object); sct's copy on write would keep them to the callee. ``x += e`` changes an array
+    only (a number makes a new one), which the caller decides once the types are known.
+    """
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+    reaching = _Reaching(fn)
+    found = {}
+    for position, stmt in reaching.statements.items():
+        if isinstance(stmt, gast.For | gast.While | gast.If):
+            continue
+        targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
+        names = [written_name(t) for t in targets]
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+            names.append(stmt.target.id)
+        calls = [n for n in gast.walk(stmt) if _is_method(n, *_MUTATING_METHODS)]
+        names += [c.func.value.id for c in calls if isinstance(c.func.value, gast.Name)]
+        for name in names:
+            if name in params and 0 in reaching.defs(name, position):
+                found[id(stmt)] = name
+                break
+    return found
+
+
 def written_name(target):
     """``x`` for a target ``x[i]`` (or ``x[i][j]``, ``x.a[i]``): the array written into; else None."""
     if not isinstance(target, gast.Subscript):

@@ -133,6 +133,85 @@ def _spelling(func) -> str:
     return func.id if isinstance(func, gast.Name) else getattr(func, "attr", "call")
 
 
+# NumPy functions that write into an array they are given and return None (or the array): sct's
+# values are never updated in place by a call, so these would be read as doing nothing.
+_WRITES_INTO_ARGUMENT = (
+    np.copyto,
+    np.put,
+    np.place,
+    np.putmask,
+    np.put_along_axis,
+    np.fill_diagonal,
+    np.random.shuffle,
+)
+
+
+def _library_callable(fn) -> bool:
+    """NumPy's or SciPy's: a ufunc, a method of one (``np.add.at``), or a function of those packages."""
+    if isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc):
+        return True
+    module = getattr(fn, "__module__", None) or ""
+    return module.split(".")[0] in ("numpy", "scipy")
+
+
+def _dotted(func) -> str:
+    """``np.add.at`` for the callee ``np.add.at`` as written (its last name when it is not a plain path)."""
+    if isinstance(func, gast.Attribute):
+        head = _dotted(func.value) if isinstance(func.value, gast.Name | gast.Attribute) else None
+        return f"{head}.{func.attr}" if head else func.attr
+    return _spelling(func)
+
+
+def in_place_message(fn, node) -> str | None:
+    """Why the call ``node`` of ``fn`` would write into an array argument, or None when it does not.
+
+    ``np.add.at(z, i, v)``, ``np.copyto(z, v)``, ``np.exp(x, out=z)``, ``np.negative(z, z)``: sct's
+    values are never changed in place by a call, so it would go on with ``z`` as it was (a wrong
+    value and gradient); it refuses the call instead.
+    """
+    spelled = _dotted(node.func)
+    if any(k.arg == "out" for k in node.keywords) and _library_callable(fn):
+        return (
+            f"`{spelled}(..., out=...)` writes its result into an existing array, which sct does not follow; "
+            f"assign the result to a name instead: `z = {spelled}(...)`"
+        )
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc) and getattr(fn, "__name__", "") == "at":
+        instead = (
+            "for distinct indices `a = a.copy()` then `a[index] += v`; for repeated ones a one-hot product, "
+            "`a = a + np.eye(len(a))[index].T @ v`"
+            if owner is np.add
+            else "compute the new array with an assignment (`a = a.copy()` then `a[index] = ...`)"
+        )
+        return f"`{spelled}(a, index, v)` updates `a` in place, which sct does not follow; {instead}"
+    if any(k.arg == "overwrite_input" for k in node.keywords) and _library_callable(fn):
+        return (
+            f"`{spelled}(..., overwrite_input=...)` may reorder the array it is given, which sct does not "
+            f"follow; leave `overwrite_input` out"
+        )
+    if isinstance(fn, np.ufunc) and any(k.arg == "where" for k in node.keywords):
+        return (
+            f"`{spelled}(..., where=...)` leaves the other elements of its result unset; choose with "
+            f"`np.where(mask, {spelled}(x), other)` instead"
+        )
+    if isinstance(fn, np.ufunc) and len(node.args) > fn.nin:
+        return (
+            f"`{spelled}` with {len(node.args)} positional arguments writes its result into the last "
+            f"(its `out`), which sct does not follow; assign the result instead: `z = {spelled}(...)`"
+        )
+    if fn is np.random.shuffle:
+        return (
+            f"`{spelled}(x)` permutes `x` in place, which sct does not follow (the gradient would not be "
+            "permuted); use the permuted copy: `x = x[np.random.permutation(len(x))]`"
+        )
+    if any(fn is f for f in _WRITES_INTO_ARGUMENT):
+        return (
+            f"`{spelled}` writes into the array it is given, which sct does not follow; build the "
+            "new array with an assignment instead (`z = np.where(mask, v, z)`, `z = v + 0 * z`, `z[i] = v`)"
+        )
+    return None
+
+
 def _lazy_message(what: str) -> str:
     return (
         f"{what} is a lazy iterator; sct supports it only where it is consumed at once, as the argument "
@@ -355,6 +434,10 @@ class Expressions:
             keywords = {k.arg: self.argument(k.value) for k in node.keywords}
             return None, self.call_function_value(held, args, keywords, node), False
         fn = self.resolve(func) if self.global_path(func) is not None else None
+        in_place = in_place_message(fn, node) if fn is not None else None
+        if in_place is not None:
+            self.problem(node, in_place)
+            return None, gast.Constant(value=None, kind=None), False
         if _is(fn, sorted, max, min) and any(k.arg == "key" and _is_none(k.value) for k in node.keywords):
             kept = [k for k in node.keywords if k.arg != "key"]  # key=None: compare the items themselves
             node = gast.copy_location(gast.Call(func=func, args=node.args, keywords=kept), node)
@@ -411,6 +494,12 @@ class Expressions:
             method = gast.Attribute(value=receiver, attr=func.attr, ctx=LOAD)
             if func.attr not in METHODS:
                 self.problem(func, f"the array method `.{func.attr}()` is not supported")
+            elif any(k.arg == "out" for k in node.keywords):
+                self.problem(
+                    func,
+                    f"`.{func.attr}(..., out=...)` writes into an existing array, which sct does not "
+                    f"follow; assign the result to a name instead: `z = x.{func.attr}(...)`",
+                )
             return METHODS.get(func.attr), gast.Call(func=method, args=args, keywords=keywords), True
         what = f"`{func.id}`" if isinstance(func, gast.Name) else "this callee"
         self.problem(

@@ -386,6 +386,13 @@ class Functions:
                 "sct compiles each call for the function it calls: pass the function in as an argument",
             )
             return _none()
+        if attr == "shuffle" and cls.__module__.startswith("numpy.random"):
+            self.problem(
+                node,
+                "`.shuffle(x)` permutes `x` in place, which sct does not follow (the gradient would not be "
+                "permuted); use the permuted copy: `x = x[rng.permutation(len(x))]`",
+            )
+            return _none()
         call = gast.Call(func=gast.Attribute(value=receiver, attr=attr, ctx=LOAD), args=[], keywords=[])
         call.args = self.atoms_of(args, node)
         call.keywords = _keywords(self.atoms_of(keywords, node))

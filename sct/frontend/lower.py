@@ -119,6 +119,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.written = _written_names(parsed.node)  # arrays the function writes into (x[i] = v)
         self.reassigned = set()
         self.shared = aliases.shared_updates(parsed.node, parsed.resolve)  # x += e where another name holds x's
+        self.parameter_updates = {}  # in an inlined function: updates of an object its caller holds
         self.shared_updates = []  # (the variable updated, the problem if it is an array)
         self.roots = {}  # user name -> the version its object was bound to (x += e keeps the object)
         self.augmented = {}  # version made by x += e -> its root
@@ -135,13 +136,44 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         body = self.parsed.node.body
         if not _ends_in_return(body):
             self.problem(self.parsed.node, "every path through the function must end in `return <value>`")
+        self.changed_defaults()
         self.stmts = self.function_body(body)
         if self.problems:
             raise UnsupportedSyntaxError(self.problems)
         return self.stmts
 
+    def changed_defaults(self):
+        """``def f(x, buf=np.zeros(3)): buf[0] += x[0]``: Python keeps the change in the default for the
+        next call (it accumulates), sct's copy does not: a problem at each such update."""
+        fn = getattr(self.parsed, "fn", None)
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return
+        defaults = getattr(fn, "__defaults__", None) or ()
+        names = code.co_varnames[: code.co_argcount]
+        mutable = {
+            n for n, d in zip(names[len(names) - len(defaults) :], defaults) if isinstance(d, np.ndarray | list | dict)
+        }
+        mutable |= {
+            n for n, d in (getattr(fn, "__kwdefaults__", None) or {}).items() if isinstance(d, np.ndarray | list | dict)
+        }
+        if not mutable:
+            return
+        updates = aliases.parameter_updates(self.parsed.node)
+        for node in gast.walk(self.parsed.node):
+            param = updates.get(id(node))
+            if param in mutable:
+                self.problem(
+                    node,
+                    f"`{param}` defaults to an array (or list, dict) that this function changes in place: Python "
+                    f"keeps the change for the next call, sct does not; default to None and make it inside: "
+                    f"`{param} = np.zeros(...) if {param} is None else {param}.copy()`",
+                )
+
     # ---- simple statements ---------------------------------------------------------
     def simple_statement(self, stmt):
+        if id(stmt) in self.parameter_updates:
+            self.caller_update(stmt, self.parameter_updates[id(stmt)])
         if id(stmt) in self.shared and not isinstance(getattr(stmt, "target", None), gast.Name):
             other = self.current.get(self.shared[id(stmt)][0])  # x[i] = v where another name holds x's array:
             if other is not None:  # a problem unless that name holds a number (a = x[0] of a vector: a copy)
@@ -395,6 +427,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         if isinstance(value, gast.Tuple | gast.List) and not starred and len(value.elts) == len(elts):
             atoms = [self.expr(v) for v in value.elts]  # all right-hand sides first
             atoms = [self.kept(a, target) for a in atoms]
+            self.views_written_in_unpacking(elts, value.elts, atoms)
             for t, a in zip(elts, atoms):
                 self.assign(t, Lowered(a))
             return value
@@ -411,6 +444,27 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             self.assign(t, gast.Subscript(value=Lowered(whole), slice=index, ctx=LOAD))
         return whole
 
+    def views_written_in_unpacking(self, targets, items, atoms):
+        """``B[0], B[1] = B[1] * w, B[0]``: the item ``B[0]`` is a view of ``B`` (for a matrix), which the
+        write to ``B[0]`` changes before ``B[1]`` is set, so Python does not swap the rows. sct reads
+        each item as a value: a problem unless that item is a number (``x[0], x[1] = x[1], x[0]`` of a
+        vector swaps), decided once the ranks are known, as for other shared updates."""
+        for j, target in enumerate(targets):
+            if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)):
+                continue
+            base = target.value.id
+            for i, item in enumerate(items):
+                if i == j or not isinstance(atoms[i], gast.Name) or not _views(item, base):
+                    continue
+                shown = ast.unparse(gast.gast_to_ast(item))
+                message = (
+                    f"`{shown}` on the right is a view of `{base}` (for an array of two or more dimensions), "
+                    f"and the same assignment writes into `{base}`, so NumPy changes what it assigns from "
+                    f"`{shown}` (this does not swap): sct cannot follow that; copy it first "
+                    f"(`{shown}.copy()`), or swap with one fancy index: `{base}[[0, 1]] = {base}[[1, 0]]`"
+                )
+                self.shared_updates.append((atoms[i].id, Problem(self.parsed.described(message), self.where(item))))
+
     def kept(self, atom, target):
         """``atom``, or a copy of it where binding ``target`` would overwrite it first (``x, y = y, x`` in a loop)."""
         if not isinstance(atom, gast.Name):
@@ -424,10 +478,39 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         return name(temp)
 
     def set_item(self, target, value):
+        owner = target.value.id
+        if owner not in self.locals and (owner in self.parsed.globals or owner in self.parsed.closure):
+            self.problem(
+                target,
+                f"`{owner}` is a global (or a name of an enclosing function) that this function writes into "
+                f"(`{owner}[i] = ...`): Python changes it for every later call, sct does not (its values would "
+                "differ from the second call on); sct differentiates functions that change only their own "
+                f"locals: write into a local copy (`{owner}_here = {owner}.copy()`), or keep the side effect "
+                "out of the differentiated function",
+            )
         array = self.atom(target.value)
         index, value = self.index(target.slice), self.expr(value)
         self.stmts.append(SetItem(array.id, index, value, self.where(target)))
         return value
+
+    def caller_update(self, stmt, param: str):
+        """``x[i] = v``, ``x += e`` or ``xs.append(v)`` on a parameter of an inlined function: the caller's
+        object changes in Python, not in sct's lowering, so it is a problem (for ``x += e``, where ``x``
+        may be an array: a number makes a new one)."""
+        fn = self.parsed.node.name
+        problem = Problem(
+            self.parsed.described(
+                f"`{fn}` changes its argument `{param}` in place, and the caller holds that object, so Python "
+                f"changes it for the caller too; sct does not follow a change made inside a called function "
+                f"(the value and gradient would be wrong): make `{fn}` return the new value and assign it in "
+                f"the caller (`{param} = {param}.copy()` first in `{fn}`, or `{param} = {param} + ...`)"
+            ),
+            self.parsed.location(stmt),
+        )
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+            self.shared_updates.append((self.current.get(param, param), problem))
+        else:
+            self.problems.append(problem)
 
     def shared_problem(self, stmt) -> Problem:
         """The problem with ``x += e`` or ``x[i] = v`` where another name holds x's array (see sct.frontend.aliases)."""
@@ -541,6 +624,13 @@ def _nested_assignments(fn_node) -> set:
     return found
 
 
+def _views(item, base: str) -> bool:
+    """Is ``item`` (as written) ``base`` itself or an item, slice or attribute of it (possibly a view)?"""
+    while isinstance(item, gast.Subscript | gast.Attribute):
+        item = item.value
+    return isinstance(item, gast.Name) and item.id == base
+
+
 def _ends_in_return(body) -> bool:
     if not body:
         return False
@@ -575,6 +665,7 @@ def _callee(caller, parsed):
                 n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
             }
             self.has_aux = False
+            self.parameter_updates = aliases.parameter_updates(parsed.node)
             self.output = self.namer.temp()
             self.origin = caller.origin
 

@@ -44,7 +44,7 @@ from ..analysis.activity import (
     shape_class,
     shape_classes,
 )
-from ..analysis.recording import invariant, recomputable, stable_shapes, trip_locals
+from ..analysis.recording import invariant, recomputable, stable_shapes, trip_locals, viewed_by
 from ..backend.codegen import Source, assign, comment, function_def, name, nodes
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
@@ -194,6 +194,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             for n in nodes(stmt)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in restoring
         }
+        views = viewed_by(self.ir, self.ranks)  # reading a view of v reads v's memory: v's writes are undone
+        loads |= {base for var in loads for base in views.get(var, ())}
         return (primal - self.invariant - self.recomputes) & loads & set(self.stacks)
 
     def tapes(self, recorded: set, shapes: set) -> dict:

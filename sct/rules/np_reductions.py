@@ -11,7 +11,7 @@ from ..analysis import complex_values
 from ..backend import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call
-from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, same
+from .table import broadcast, defjvp, defvjp, linear, nondiff, reduction, refuse_keywords, same
 
 
 def _spread(g, x, axis, keepdims):
@@ -116,12 +116,17 @@ defjvp(np.nanmean, _nanmean_jvp)
 # d prod / d x_i is the product of the other elements (runtime.prod_others), which is right
 # at zeros too, where ans / x_i would divide by zero. Second derivatives go through the rules
 # of prod_others below, which divide by x: they need non-zero inputs.
-def _prod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * call(runtime.prod_others, x, axis)
+def _times_initial(value, initial):
+    """``initial=c`` multiplies the product by ``c``: so does it each element's derivative."""
+    return value if initial is None else value * initial
 
 
-def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _sum(g * call(runtime.prod_others, x, axis), axis, keepdims)
+def _prod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _spread(g, x, axis, keepdims) * _times_initial(call(runtime.prod_others, x, axis), initial)
+
+
+def _prod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _sum(g * _times_initial(call(runtime.prod_others, x, axis), initial), axis, keepdims)
 
 
 defvjp(np.prod, _prod_vjp, ndim=reduction)
@@ -148,12 +153,12 @@ def _nanprod_others(x, axis):
     return np.where(np.isnan(x), 0.0, call(runtime.prod_others, np.where(np.isnan(x), 1.0, x), axis))
 
 
-def _nanprod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _nanprod_others(x, axis)
+def _nanprod_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _spread(g, x, axis, keepdims) * _times_initial(_nanprod_others(x, axis), initial)
 
 
-def _nanprod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    return _sum(np.where(np.isnan(x), 0.0, g) * _nanprod_others(x, axis), axis, keepdims)
+def _nanprod_jvp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, **kw):
+    return _sum(np.where(np.isnan(x), 0.0, g) * _times_initial(_nanprod_others(x, axis), initial), axis, keepdims)
 
 
 defvjp(np.nanprod, _nanprod_vjp, ndim=reduction)
@@ -247,18 +252,20 @@ nondiff(runtime.median_share)
 
 # ---- maxima and minima ------------------------------------------------------------------
 # The derivative goes to the positions that attain the extremum; ties split it equally
-# (as in JAX), so each of k tied positions gets g / k.
-def _extremum_share(ans, x, axis, keepdims):
+# (as in JAX), so each of k tied positions gets g / k. With ``initial=c`` the extremum may be c,
+# attained by no element: then none gets a share (not 0 / 0).
+def _extremum_share(ans, x, axis, keepdims, initial=None):
     hit = np.equal(x, _kept(ans, axis, keepdims, x))
-    return hit / np.sum(hit, axis=axis, keepdims=True)
+    count = np.sum(hit, axis=axis, keepdims=True)
+    return hit / (count if initial is None else np.maximum(count, 1))
 
 
-def _extremum_vjp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
-    return _spread(g, x, axis, keepdims) * _extremum_share(ans, x, axis, keepdims)
+def _extremum_vjp(g, ans, x, axis=None, out=None, keepdims=False, initial=None, **kw):
+    return _spread(g, x, axis, keepdims) * _extremum_share(ans, x, axis, keepdims, initial)
 
 
-def _extremum_jvp(g, ans, x, axis=None, out=None, keepdims=False, **kw):
-    return _sum(g * _extremum_share(ans, x, axis, keepdims), axis, keepdims)
+def _extremum_jvp(g, ans, x, axis=None, out=None, keepdims=False, initial=None, **kw):
+    return _sum(g * _extremum_share(ans, x, axis, keepdims, initial), axis, keepdims)
 
 
 for _fn in (np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):  # NaN never attains it
@@ -506,3 +513,11 @@ def _fill_adjoint(g, fill):
 
 defvjp(np.full, None, lambda g, ans, shape, fill, **kw: _fill_adjoint(g, fill), ndim=_creation_rank)
 defjvp(np.full, None, lambda t, ans, shape, fill, **kw: call(np.full, shape, t))
+
+
+# ---- a keyword the rules above do not model -------------------------------------------------
+# ``where=`` leaves elements out of a reduction: the rules above would give every element its share.
+for _fn in (np.sum, np.mean, np.nansum, np.nanmean, np.var, np.std, np.nanvar, np.nanstd):
+    refuse_keywords(_fn, ("where",), "multiply by the mask instead (`np.sum(x * m)`, `np.sum(x * m) / np.sum(m)`)")
+for _fn in (np.prod, np.nanprod, np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin):
+    refuse_keywords(_fn, ("where",), "select the elements first: `x[m]`, or `np.where(m, x, fill)`")

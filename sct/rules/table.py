@@ -13,6 +13,7 @@ never carries a derivative (``np.shape``, ``np.argmax``, comparisons).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,10 +200,41 @@ def elementwise(fn, *derivatives, ndim=broadcast):
 def linear(fn, vjp, ndim=same, rest=()):
     """A function linear in its first operand; its tangent is ``fn(tangent, *rest)``."""
 
-    def jvp(g, ans, x, *args, **kwargs):
-        return call(fn, g, *args, **kwargs)
+    def jvp(g, ans, x, *args, initial=None, **kwargs):
+        return call(fn, g, *args, **kwargs)  # ``np.sum(x, initial=c)`` adds c: no part of the tangent
 
     _entry(fn, vjp=[vjp, *[None] * len(rest)], jvp=[jvp, *[None] * len(rest)], ndim=ndim)
+
+
+def _spelled(fn) -> str:
+    """``np.sum`` for NumPy's ``sum``; else the function's name."""
+    module = getattr(fn, "__module__", None) or ""
+    return f"np.{fn.__name__}" if module.split(".")[0] == "numpy" else getattr(fn, "__name__", repr(fn))
+
+
+def refuse_keywords(fn, keywords, instead: str):
+    """Refuse, in both modes, a call of ``fn`` (with rules already) that passes one of ``keywords``
+    (other than None): its rules do not model them (``np.sum(x, where=m)`` would get the gradient of
+    ``np.sum(x)``). ``instead`` says what to write; the error names the call's line."""
+    from ..errors import SctError
+
+    entry = TABLE[_key(fn)]
+
+    def guard(rule):
+        if rule is None:
+            return None
+
+        def guarded(g, ans, *args, **kwargs):
+            given = [k for k in keywords if kwargs.get(k) is not None]
+            if given:
+                spelled = ", ".join(f"`{k}=`" for k in given)
+                raise SctError(f"sct does not differentiate `{_spelled(fn)}` with {spelled}; {instead}")
+            return rule(g, ans, *args, **kwargs)
+
+        return functools.wraps(rule)(guarded)
+
+    entry.vjp = [guard(r) for r in entry.vjp]
+    entry.jvp = [guard(r) for r in entry.jvp]
 
 
 def sequence(kind, *fns):
