@@ -27,28 +27,22 @@ from __future__ import annotations
 from .runtime import HELPERS
 
 
-def revolve_binomial(c, r):
-    """``C(c + r, c)``: the most trips ``c`` states reverse with each trip run forward at most ``r`` times."""
-    if r < 0 or c < 0:
-        return 0
-    out = 1
-    for i in range(1, min(c, r) + 1):
-        out = out * (max(c, r) + i) // i
-    return out
-
-
 def revolve_split(trips, states):
     """How many of ``trips`` to run forward, from the kept state, before keeping the next (``states``:
-    how many may be kept for these trips, the one at their start included); 0 for one trip."""
+    how many may be kept for these trips, the one at their start included); 0 for one trip.
+
+    Any ``j`` with ``C(s + r - 2, s) <= j <= C(s + r - 1, s)`` and ``C(s + r - 2, s - 1) <= trips - j <= C(s + r - 1,
+    s - 1)`` attains the optimum (``s`` states, ``r`` the repetition number); this is the largest."""
     if trips <= 1:
         return 0
     if states <= 1:  # nothing more to keep: run up to the last trip again
         return trips - 1
-    r = 1
-    while revolve_binomial(states, r) < trips:
+    r, most, fewer = 1, states + 1, 1  # most: C(s + r, s), the most trips r repetitions reverse; fewer: C(s + r - 1, s)
+    while most < trips:
         r += 1
-    # any j with C(states, r - 2) <= j <= C(states, r - 1) and C(states - 1, r - 1) <= trips - j <= C(states - 1, r)
-    return max(1, min(revolve_binomial(states, r - 1), trips - revolve_binomial(states - 1, r - 1)))
+        fewer = most
+        most = most * (states + r) // r
+    return max(1, min(fewer, trips - fewer * states // (states + r - 1)))
 
 
 def revolve_snapshots(trips, states):
@@ -67,13 +61,13 @@ def revolve_snapshots(trips, states):
         kept.append(lo + j)
 
 
-HELPERS.update({f.__name__: f for f in (revolve_binomial, revolve_split, revolve_snapshots)})
-NAMES = ("revolve_binomial", "revolve_split", "revolve_snapshots")
+HELPERS.update({f.__name__: f for f in (revolve_split, revolve_snapshots)})
+NAMES = ("revolve_split", "revolve_snapshots")
 _NATIVE = {}
 
 
 def native_helpers() -> dict:
-    """The three helpers under ``numba.njit`` (``backend="numba"``), each calling the others' compiled forms."""
+    """The helpers under ``numba.njit`` (``backend="numba"``), calling each other's compiled forms."""
     if not _NATIVE:
         import inspect
 

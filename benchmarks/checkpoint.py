@@ -1,0 +1,117 @@
+"""Checkpointed loops side by side: time and peak memory of one gradient call, per ``checkpoint=`` option.
+
+    python benchmarks/checkpoint.py [--quick] [--trips N ...]
+
+The loop is ``long_loop`` of ``native.py`` (a scalar loop of ``n`` trips with a branch),
+differentiated in pure Python by ``x`` and ``a``, for ``n`` = 10^4, 10^5 and 10^6
+(``--quick``: up to 10^5). Each option gets the best of a few calls (one at 10^6 trips)
+and, in a call of its own, the tracemalloc peak; every gradient is checked to equal the
+plain one bit for bit. The options: plain (every trip's records), ``checkpoint=True``
+(``k = sqrt(n)``), ``checkpoint=1000``, ``"log"`` and ``("revolve", s)`` for a few ``s``.
+Progress goes to stderr, the markdown table to stdout.
+"""
+
+import argparse
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the sct checkout this script lives in
+sys.path.insert(0, str(HERE))
+
+from native import long_loop  # noqa: E402
+
+import sct  # noqa: E402
+
+OPTIONS = [
+    ("plain", None),
+    ("checkpoint=True", True),
+    ("checkpoint=1000", 1000),
+    ("'log'", "log"),
+    ("('revolve', 10)", ("revolve", 10)),
+    ("('revolve', 20)", ("revolve", 20)),
+    ("('revolve', 40)", ("revolve", 40)),
+]
+
+
+def states(option, n: int) -> str:
+    """How many loop states the option keeps at most for ``n`` trips."""
+    if option is None:
+        return "-"
+    if option is True:
+        k = max(1, int(n**0.5))
+        return f"{-(-n // k):,}"
+    if option == "log":
+        return f"{max(1, (n // 8).bit_length()):,}"
+    if isinstance(option, tuple):
+        return str(option[1])
+    return f"{-(-n // option):,}"
+
+
+def measure(option, n: int, repeat: int) -> tuple[float, int, object]:
+    g = sct.grad(long_loop, wrt=(0, 1), checkpoint=option)
+    g(0.5, 0.8, 10)  # compiled for these kinds of arguments
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = g(0.5, 0.8, n)
+        best = min(best, time.perf_counter() - start)
+    tracemalloc.start()
+    try:
+        g(0.5, 0.8, n)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return best, peak, result
+
+
+def run(trips) -> list:
+    rows = []
+    for n in trips:
+        repeat = 1 if n >= 10**6 else 3
+        plain = None
+        for name, option in OPTIONS:
+            seconds, peak, result = measure(option, n, repeat)
+            if option is None:
+                plain = result
+            elif result != plain:
+                raise AssertionError(f"{name} at {n} trips: {result} != {plain}")
+            print(f"n={n} {name}: {seconds:.3f} s, {peak:,} bytes", file=sys.stderr)
+            rows.append((n, name, states(option, n), seconds, peak))
+    return rows
+
+
+def _time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:,.0f} µs"
+    return f"{seconds * 1e3:,.1f} ms" if seconds < 1.0 else f"{seconds:,.2f} s"
+
+
+def report(rows) -> str:
+    out = ["| trips | checkpoint | states kept | time | vs plain | peak memory | vs plain |"]
+    out.append("|---|---|---|---|---|---|---|")
+    plain = {}
+    for n, name, kept, seconds, peak in rows:
+        if name == "plain":
+            plain[n] = (seconds, peak)
+        t0, m0 = plain[n]
+        out.append(
+            f"| {n:,} | {name} | {kept} | {_time(seconds)} | {seconds / t0:.1f}x | {peak:,} | {m0 / peak:,.0f}x less |"
+        )
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="loops of 10^4 and 10^5 trips only")
+    parser.add_argument("--trips", type=int, nargs="+", help="these trip counts instead")
+    args = parser.parse_args(argv)
+    trips = args.trips or ((10**4, 10**5) if args.quick else (10**4, 10**5, 10**6))
+    print(report(run(trips)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
