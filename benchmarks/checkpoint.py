@@ -1,6 +1,6 @@
 """Checkpointed loops side by side: time and peak memory of one gradient call, per ``checkpoint=`` option.
 
-    python benchmarks/checkpoint.py [--quick] [--trips N ...]
+    python benchmarks/checkpoint.py [--quick] [--trips N ...] [--numba]
 
 The loop is ``long_loop`` of ``native.py`` (a scalar loop of ``n`` trips with a branch),
 differentiated in pure Python by ``x`` and ``a``, for ``n`` = 10^4, 10^5 and 10^6
@@ -8,7 +8,8 @@ differentiated in pure Python by ``x`` and ``a``, for ``n`` = 10^4, 10^5 and 10^
 and, in a call of its own, the tracemalloc peak; every gradient is checked to equal the
 plain one bit for bit. The options: plain (every trip's records), ``checkpoint=True``
 (``k = sqrt(n)``), ``checkpoint=1000``, ``"log"`` and ``("revolve", s)`` for a few ``s``.
-Progress goes to stderr, the markdown table to stdout.
+``--numba``: the same with ``backend="numba"``, times only (tracemalloc does not see
+numba's allocations). Progress goes to stderr, the markdown table to stdout.
 """
 
 import argparse
@@ -50,14 +51,16 @@ def states(option, n: int) -> str:
     return f"{-(-n // option):,}"
 
 
-def measure(option, n: int, repeat: int) -> tuple[float, int, object]:
-    g = sct.grad(long_loop, wrt=(0, 1), checkpoint=option)
+def measure(option, n: int, repeat: int, backend=None) -> tuple[float, int, object]:
+    g = sct.grad(long_loop, wrt=(0, 1), checkpoint=option, backend=backend)
     g(0.5, 0.8, 10)  # compiled for these kinds of arguments
     best, result = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()
         result = g(0.5, 0.8, n)
         best = min(best, time.perf_counter() - start)
+    if backend is not None:  # tracemalloc does not see numba's allocations
+        return best, 0, result
     tracemalloc.start()
     try:
         g(0.5, 0.8, n)
@@ -67,13 +70,13 @@ def measure(option, n: int, repeat: int) -> tuple[float, int, object]:
     return best, peak, result
 
 
-def run(trips) -> list:
+def run(trips, backend=None) -> list:
     rows = []
     for n in trips:
-        repeat = 1 if n >= 10**6 else 3
+        repeat = 1 if n >= 10**6 and backend is None else 3
         plain = None
         for name, option in OPTIONS:
-            seconds, peak, result = measure(option, n, repeat)
+            seconds, peak, result = measure(option, n, repeat, backend)
             if option is None:
                 plain = result
             elif result != plain:
@@ -97,9 +100,8 @@ def report(rows) -> str:
         if name == "plain":
             plain[n] = (seconds, peak)
         t0, m0 = plain[n]
-        out.append(
-            f"| {n:,} | {name} | {kept} | {_time(seconds)} | {seconds / t0:.1f}x | {peak:,} | {m0 / peak:,.0f}x less |"
-        )
+        memory = f"{peak:,} | {m0 / peak:,.0f}x less" if peak else "- | -"
+        out.append(f"| {n:,} | {name} | {kept} | {_time(seconds)} | {seconds / t0:.1f}x | {memory} |")
     return "\n".join(out)
 
 
@@ -107,9 +109,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="loops of 10^4 and 10^5 trips only")
     parser.add_argument("--trips", type=int, nargs="+", help="these trip counts instead")
+    parser.add_argument("--numba", action="store_true", help='backend="numba" (times only)')
     args = parser.parse_args(argv)
     trips = args.trips or ((10**4, 10**5) if args.quick else (10**4, 10**5, 10**6))
-    print(report(run(trips)))
+    print(report(run(trips, "numba" if args.numba else None)))
     return 0
 
 

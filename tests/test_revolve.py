@@ -281,3 +281,15 @@ def test_export_numba_of_the_other_checkpoints(mark):
     reference = sct.grad(lambda x, a, n: module.f(x, a, n), wrt=(0, 1))
     for n in (0, 1, 2, 41):
         assert exported.gradient(0.4, 1.1, n) == reference(0.4, 1.1, n)
+
+
+def test_the_benchmark_runs():
+    """``benchmarks/checkpoint.py`` in its smallest setting: every option's gradient equals the plain one."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "checkpoint.py"
+    done = subprocess.run([sys.executable, str(script), "--trips", "60"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sum(line.startswith("| 60 |") for line in done.stdout.splitlines()) == 7
+    assert "| 60 | ('revolve', 10) | 10 |" in done.stdout
