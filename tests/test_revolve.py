@@ -20,7 +20,7 @@ import sct
 from sct import CheckpointError
 from sct.backend.revolve import revolve_snapshots, revolve_split
 from tests.programs import load
-from tests.test_checkpoint import CASES, _peak, _same, long_loop
+from tests.test_checkpoint import CASES, _peak, _same, long_loop, loop_programs
 
 
 @functools.cache
@@ -293,3 +293,14 @@ def test_the_benchmark_runs():
     assert done.returncode == 0, done.stdout + done.stderr
     assert sum(line.startswith("| 60 |") for line in done.stdout.splitlines()) == 7
     assert "| 60 | ('revolve', 10) | 10 |" in done.stdout
+
+
+@settings(max_examples=30, deadline=None)
+@given(loop_programs(), st.integers(0, 40), st.integers(1, 5), st.floats(-1.0, 1.0), st.floats(0.5, 1.2))
+def test_random_programs_bit_for_bit(text, n, s, x, a):
+    f = load(text)
+    try:
+        plain = sct.grad(f, wrt=(0, 1))(x, a, n)
+    except (ZeroDivisionError, OverflowError, ValueError):
+        return
+    assert _same(sct.grad(f, wrt=(0, 1), checkpoint=("revolve", s))(x, a, n), plain), text
