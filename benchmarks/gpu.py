@@ -1,12 +1,13 @@
 """The mlp and rnn workloads' gradients on a CUDA GPU, with CuPy and PyTorch arrays.
 
-    python benchmarks/gpu.py [--repeats R]
+    python benchmarks/gpu.py [--repeats R] [--cpu] [--small]
 
 For each library that is installed and sees a CUDA device, the arguments are moved to the GPU
 and ``sct.grad`` runs the generated code against the library's array API namespace. Each
 gradient is checked against NumPy's on the CPU, then timed (best of R, synchronised).
 Where there is no GPU, or neither library, it says so and exits 0. ``--cpu`` runs the same
-checks on PyTorch CPU tensors (what the test suite does, to keep this script working).
+checks on PyTorch CPU tensors, and ``--small`` on the workloads' smallest sizes (what the test
+suite does, ``--cpu --small --repeats 1``, to keep this script working where there is no GPU).
 """
 
 import argparse
@@ -34,6 +35,7 @@ def rnn_xp(Wx, Wh, b, h0, xs):
 
 
 WORKLOADS = [("mlp", mlp, mlp_args, 6), ("rnn", rnn_xp, rnn_args, 3)]
+SMALL = {"mlp": {"batch": 4, "width": 8, "n_out": 3}, "rnn": {"steps": 3, "batch": 2, "n_in": 4, "hidden": 5}}
 
 
 def _torch(device="cuda"):
@@ -71,11 +73,12 @@ def best_of(run, sync, repeats):
     return min(times)
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--cpu", action="store_true", help="PyTorch CPU tensors instead (to check this script)")
-    args = parser.parse_args()
+    parser.add_argument("--small", action="store_true", help="the workloads' smallest sizes (to check this script)")
+    args = parser.parse_args(argv)
     libraries = [lib for lib in ((_torch("cpu"),) if args.cpu else (_cupy(), _torch())) if lib is not None]
     if not libraries:
         print("skipped: no CUDA GPU visible to CuPy or PyTorch (or neither is installed)")
@@ -89,7 +92,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     failed = False
     for name, fn, make, n in WORKLOADS:
-        host = make()
+        host = make(**SMALL[name]) if args.small else make()
         grad = sct.grad(fn, wrt=tuple(range(n)))
         expected = grad(*host)
         cpu = best_of(lambda host=host, grad=grad: grad(*host), lambda: None, args.repeats)

@@ -383,7 +383,9 @@ def grad(fn=None, wrt=0, has_aux=False, *, backend=None, checkpoint=None):
     """The gradient of a scalar function: ``sct.grad(f)(x)`` or ``@sct.grad(wrt=(0, 1))``.
 
     ``backend="numba"``: the generated code compiled with ``numba.njit`` (:mod:`sct.backend.native`).
-    ``checkpoint=k``: loops store every k-th state and recompute the rest (:mod:`sct.passes.checkpoint`).
+    ``checkpoint=k``: loops store every k-th state and recompute the rest (:mod:`sct.passes.checkpoint`);
+    ``checkpoint=True``: ``k = sqrt(trips)``; ``"log"``: ``log2(trips)`` states; ``("revolve", s)``: at most ``s``
+    states, placed by Griewank's binomial schedule so that the fewest trips run again.
     """
     if fn is None:
         return lambda f: Grad(f, wrt, has_aux, backend, checkpoint)

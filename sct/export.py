@@ -37,7 +37,8 @@ import gast
 import numpy as np
 
 from . import api, pipeline
-from .backend import codegen, namespaces, runtime_xp
+from .backend import codegen, namespaces, revolve, runtime_xp
+from .backend.helpers import HELPERS
 from .backend.native import POW, POW_IMPORTS, POW_NAME, inexact, numba_source
 from .backend.variants import _FLOAT, ANY, _annotated_signature, describe_kind, header, with_header
 from .errors import SctError
@@ -172,8 +173,11 @@ def _numba_ready(fn, writer, source: str) -> None:
 
     writer.imports.append("import numba")
     annotate = "annotate the scalar parameters (x: float, n: int) so that sct writes scalar code"
-    if writer.functions:
-        called = ", ".join(sorted(n for n, v in writer.bound.items() if isinstance(v, types.FunctionType)))
+    native = {n for n in revolve.NAMES if writer.bound.get(n) is HELPERS[n]}  # checkpoint=("revolve", s)'s schedule
+    writer.functions = [f"@numba.njit\n{t}" if t.split("(")[0][4:] in native else t for t in writer.functions]
+    others = sorted(n for n, v in writer.bound.items() if isinstance(v, types.FunctionType) and n not in native)
+    if others:
+        called = ", ".join(others)
         where = f"the gradient of {fn.__name__}"
         raise ExportError(f"--numba: {where} calls {called}, which numba cannot compile; {annotate}")
     for line_no, what, advice in inexact(source)[:1]:

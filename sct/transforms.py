@@ -18,8 +18,8 @@ import weakref
 import numpy as np
 
 from . import api, nested, pipeline, values
-from .backend import runtime, variants
-from .errors import SctError
+from .backend import namespaces, runtime, variants
+from .errors import BackendError, SctError
 
 _GRADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -114,6 +114,7 @@ def jacobian(fn, wrt=0, mode="rev"):
     @functools.wraps(fn)
     def jacobian_fn(*args):
         args = args if receiver is None else (receiver, *args)
+        _numpy_only("jacobian", fn, args, dask_ok=True)
         for p in positions:
             if p < len(args) and np.iscomplexobj(args[p]):  # a real Jacobian cannot hold du/dx - i du/dy
                 raise SctError(
@@ -207,6 +208,7 @@ def hessian(fn, wrt=0):
     @functools.wraps(fn)
     def hessian_fn(*args):
         args = args if receiver is None else (receiver, *args)
+        _numpy_only("hessian", fn, args)
         _check_value(target, tuple(positions) if many else positions[0], args)
         if not many:
             return blocks[0][0](*args)
@@ -230,8 +232,50 @@ def hvp(fn, primals, tangents):
             f"such as lambda x: obj.{fn.__name__}(x)"
         )
     wrt = tuple(range(len(primals))) if len(primals) > 1 else 0
+    _numpy_only("hvp", fn, primals)
     _check_value(fn, wrt, primals)
     return jvp(_grad_of(fn, wrt), primals, tangents)[1]
+
+
+def _numpy_only(what: str, fn, args, dask_ok: bool = False) -> None:
+    """Refuse another library's arrays where the transform would run NumPy code on them, or differentiate
+    generated code written against their namespace (whose functions sct has no rules for), naming them.
+
+    ``jacobian`` seeds and assembles with NumPy, which takes Dask arrays (computing them); ``hessian`` and
+    ``hvp`` differentiate the generated gradient again, which for Dask arrays calls Dask's own reductions."""
+    found = {namespaces.describe_value(a) for a in _leaves(args)} - {None}
+    if dask_ok:
+        found = {k for k in found if not k.__module__.startswith("dask")}
+    if not found:
+        return
+    kinds = ", ".join(sorted(f"{k.__module__}.{k.__name__}" for k in found))
+    name = getattr(fn, "__name__", repr(fn))
+    raise BackendError(
+        f"sct.{what} of {name} does not run on arrays of type {kinds}: "
+        + (
+            "it differentiates the generated gradient again, and for these arrays that code calls the library's "
+            "own functions, which sct has no rules for"
+            if what != "jacobian"
+            else "it builds the Jacobian with NumPy"
+        )
+        + ". sct.grad, sct.value_and_grad, sct.vjp and sct.jvp run on them; for this, pass NumPy arrays"
+        + (
+            " (or take sct.grad of `def g(x, v): return np.sum(sct.grad(f)(x) * v)`, H @ v by reverse over "
+            "reverse, which runs on them)"
+            if what != "jacobian"
+            else ""
+        )
+    )
+
+
+def _leaves(args):
+    for a in args:
+        if isinstance(a, tuple | list):
+            yield from _leaves(a)
+        elif isinstance(a, dict):
+            yield from _leaves(list(a.values()))
+        else:
+            yield a
 
 
 def _check_value(fn, wrt, args) -> None:

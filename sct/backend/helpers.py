@@ -9,7 +9,7 @@ linear algebra (:mod:`sct.backend.linalg_helpers`), ``multivariate_normal``'s an
 Importing this module imports them all, so its ``HELPERS`` is complete.
 """
 
-from . import linalg_helpers, ode_adjoint, runtime_numpy, signal_adjoint, stats_helpers, trees  # noqa: F401
+from . import linalg_helpers, ode_adjoint, revolve, runtime_numpy, signal_adjoint, stats_helpers, trees  # noqa: F401
 from .runtime import HELPERS
 
 __all__ = ["HELPERS"]

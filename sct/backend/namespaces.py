@@ -293,6 +293,7 @@ def retarget(fn: gast.FunctionDef, helpers: dict, namespace=None, base: str = "x
     taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)} | {a.id for a in fn.args.args}
     local = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
     state = _State(_fresh(base, taken), taken, [])
+    state.lazy = namespace is None or "dask" in namespace.__name__  # math.* of a 0-d Dask array: kept lazy
     for node in _walk(fn):
         for field, child in gast.iter_fields(node):
             if isinstance(child, list):
@@ -370,6 +371,54 @@ def _np_attribute(node) -> str | None:
     return None
 
 
+def _math_attribute(node) -> str | None:
+    """``"exp"`` for ``math.exp``; None for anything else."""
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and node.value.id == "math":
+        return node.attr
+    return None
+
+
+# math's functions of floats to a float: on a 0-d Dask array, Python's function of the number, lazily
+# (runtime_xp.scalar_math). The others (floor, isnan, ...) give integers or booleans, which code branches on.
+FLOAT_MATH = frozenset(
+    [
+        "exp",
+        "expm1",
+        "exp2",
+        "log",
+        "log1p",
+        "log2",
+        "log10",
+        "sqrt",
+        "cbrt",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "atan2",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asinh",
+        "acosh",
+        "atanh",
+        "fabs",
+        "erf",
+        "erfc",
+        "gamma",
+        "lgamma",
+        "degrees",
+        "radians",
+        "copysign",
+        "hypot",
+        "pow",
+        "fmod",
+    ]
+)
+
+
 def _xp(name: str, attr: str):
     return gast.Attribute(
         value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), attr=attr, ctx=gast.Load()
@@ -390,6 +439,8 @@ def _rewritten(node, state):
         func = _np_attribute(node.func)
         if func is not None:
             return _call(node, func, state)
+        if state.lazy and _math_attribute(node.func) in FLOAT_MATH:  # math.exp(s) -> scalar_math(math.exp, s)
+            return gast.Call(func=_helper(state.helper("scalar_math")), args=[node.func, *node.args], keywords=[])
         if isinstance(node.func, gast.Attribute) and node.func.attr == "reshape" and _np_attribute(node.func) is None:
             shape = node.args[0] if len(node.args) == 1 else gast.Tuple(elts=list(node.args), ctx=gast.Load())
             return gast.Call(func=_xp(name, "reshape"), args=[node.func.value, shape], keywords=node.keywords)

@@ -49,6 +49,7 @@ import numpy as np
 
 from ..errors import Location, NumbaUnsupportedError, Problem, SctError
 from ..values import real_float
+from . import revolve
 from .native_exact import POW, POW_IMPORTS, POW_NAME, Powers, inexact, pow_function  # noqa: F401 (export)
 
 _counter = count()
@@ -79,6 +80,9 @@ def numba_source(text: str, real_floats: frozenset = frozenset({"real_float"})) 
     fresh = _Fresh(taken)
     fn.body = _unguarded(fn.body)
     _Rewriter(fresh).visit(fn)
+    for node in ast.walk(fn):  # a block that held only a ``del``
+        if isinstance(node, ast.If | ast.For | ast.While) and not node.body:
+            node.body = [ast.Pass()]
     Powers().visit(fn)
     for node in ast.walk(fn):  # a complex value is NaN in machine code, and Python answers (see Native)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in real_floats:
@@ -116,6 +120,11 @@ def _unguarded(body: list) -> list:
 class _Rewriter(ast.NodeTransformer):
     def __init__(self, fresh: _Fresh):
         self.fresh = fresh
+
+    def visit_Delete(self, node: ast.Delete):
+        """``del a, b  # not read again`` (:mod:`sct.passes.liveness`) frees memory in Python; numba refuses
+        ``del`` of a name it may have to keep alive (a loop's counter) and frees its own: dropped."""
+        return None if all(isinstance(t, ast.Name) for t in node.targets) else node
 
     def visit_For(self, node: ast.For):
         self.generic_visit(node)
@@ -239,6 +248,8 @@ def njit_function(text: str, fn_name: str, namespace: dict, user_fn):
     filename = f"<sct numba {fn_name} #{next(_counter)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     scope = {**namespace, POW_NAME: pow_function()}
+    if any(name in text for name in revolve.NAMES):  # checkpoint=("revolve", s): its schedule, compiled too
+        scope.update(revolve.native_helpers())
     exec(compile(text, filename, "exec"), scope)  # noqa: S102 - our own generated code
     return numba.njit(scope[fn_name]), text
 

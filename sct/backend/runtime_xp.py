@@ -234,6 +234,33 @@ def as_float(x):
     return x if hasattr(x, "shape") else float(x)
 
 
+def scalar_math(fn, *args):
+    """``math.<fn>(*args)`` in generated code on Dask arrays: Python's own ``fn``, and on a 0-d lazy array lazily.
+
+    ``math.exp(s)`` of a 0-d Dask array ``s`` would compute it (``float(s)``); here it stays lazy: a 0-d array
+    whose one block is ``fn`` of the number, computed with the rest. The value is the one Python's ``math``
+    gives (not ``xp.exp``, which may round differently); an error it raises (``math.log(-1.0)``) comes when the
+    result is computed. Other arguments (numbers, arrays of other dimensions) are Python's call."""
+    lazy = [i for i, a in enumerate(args) if hasattr(a, "map_blocks") and getattr(a, "ndim", None) == 0]
+    if not lazy:
+        return fn(*args)
+
+    def on_blocks(*blocks):
+        values = list(args)
+        for i, block in zip(lazy, blocks):
+            values[i] = float(block)
+        return _numpy().asarray(fn(*values), dtype=float)
+
+    first = args[lazy[0]]
+    return first.map_blocks(on_blocks, *(args[i] for i in lazy[1:]), dtype=float, meta=_numpy().empty((), dtype=float))
+
+
+def _numpy():
+    import numpy
+
+    return numpy
+
+
 def grad_like(g, x):
     """A gradient as ``sct.grad`` returns it: on these arrays, as computed (no ``float()``, which would force it)."""
     return g
@@ -266,6 +293,7 @@ HELPERS = {
         grad_like,
         as_float,
         size_or_one,
+        scalar_math,
     )
 }
 _BOUND: dict = {}
