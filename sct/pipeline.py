@@ -267,7 +267,7 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = froz
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
         return True
-    unconverted = codegen.compile_source(src.unparse(), src.fn.name, user_globals, helpers, src.fn.name)
+    unconverted = codegen.Deferred(src.fn, src.fn.name, user_globals, helpers, src.fn.name)  # compiled if it runs
     unbox.convert(src.fn, types)
     fallback = src.namer.fresh(f"{src.fn.name}_numpy")
     helpers[fallback] = unconverted
