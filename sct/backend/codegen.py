@@ -93,20 +93,24 @@ def nodes(node):
     third of a function's tree.
     """
     stack = [node]
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
     while stack:
-        current = stack.pop()
-        if not isinstance(current, gast.AST):  # a None in a list (dict keys), a Constant's value
-            continue
+        current = pop()
+        fields = known.get(type(current))
+        if fields is None:
+            if not isinstance(current, gast.AST):  # a None in a list (dict keys)
+                continue
+            fields = child_fields(type(current))
         yield current
-        for attr in _FIELDS.get(type(current)) or child_fields(type(current)):
+        for attr in fields:
             value = getattr(current, attr, None)
             if type(value) is list:
-                stack.extend(value)
+                extend(value)
             elif value is not None:
-                stack.append(value)
+                push(value)
 
 
-_FIELDS: dict = {}
+_FIELDS: dict = {gast.Constant: ("",)}  # a Constant's value is a number or a string, never a node
 _NOT_NODES = frozenset(
     {"ctx", "id", "attr", "arg", "kind", "type_comment", "is_async", "level", "module", "conversion"}
 )

@@ -30,10 +30,16 @@ _KEEP_COMMENTS = {"forward", "backward"}
 
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     changed = True
-    while changed:
-        changed = False
-        for p in PASSES:
-            changed |= p(fn)
+    _USAGE[id(fn)] = None  # the passes share one use-count table until one of them changes fn
+    try:
+        while changed:
+            changed = False
+            for p in PASSES:
+                if p(fn):
+                    changed = True
+                    _USAGE[id(fn)] = None
+    finally:
+        del _USAGE[id(fn)]
     return fn
 
 
@@ -147,7 +153,7 @@ def simplify(fn) -> bool:
     Only in adjoint and tangent lines: in the user's own computation ``b * 1.0``
     may be how a boolean array becomes a float one, and must stay.
     """
-    t = _Simplify(_updated_in_place(fn))
+    t = _Simplify(_usage(fn)[3])  # the names updated in place
     for body in bodies(fn):
         for stmt in body:
             if _derivative_line(stmt) and _subtracts(stmt):
@@ -900,21 +906,43 @@ def propagate_copies(fn) -> bool:
     return changed
 
 
+_USAGE: dict = {}  # id(fn) -> (fn, its _usage) while optimize runs its passes over fn; None: to walk again
+
+
 def _usage(fn) -> tuple:
     """What copy propagation needs of the whole function, in one walk:
-    stores and loads of each name, the names returned, the names updated in place."""
+    stores and loads of each name, the names returned, the names updated in place.
+
+    Inside :func:`optimize` one walk serves every pass until one changes ``fn``
+    (each gets its own copies: propagate_copies updates them as it goes)."""
+    known = _USAGE.get(id(fn), False)
+    if known is False:  # not inside optimize (a pass run on its own)
+        return _walk_usage(fn)
+    if known is None or known[0] is not fn:
+        known = _USAGE[id(fn)] = (fn, _walk_usage(fn))
+    stores, loads, returned, protected = known[1]
+    return dict(stores), dict(loads), set(returned), set(protected)
+
+
+def _walk_usage(fn) -> tuple:
     stores, loads, returned, protected = {}, {}, set(), set()
+    Name, Load, Stored, Return = gast.Name, gast.Load, (gast.Store, gast.Param), gast.Return
     for node in _walk(fn):
-        if isinstance(node, gast.Name):
-            if isinstance(node.ctx, gast.Load):
+        kind = type(node)
+        if kind is Name:
+            ctx = type(node.ctx)
+            if ctx is Load:
                 loads[node.id] = loads.get(node.id, 0) + 1
-            elif isinstance(node.ctx, gast.Store | gast.Param):
+            elif ctx in Stored:
                 stores[node.id] = stores.get(node.id, 0) + 1
-        elif isinstance(node, gast.Return):
+        elif kind is Return:
             returned |= _returned_names(node)
-        else:
+        elif kind in _IN_PLACE:
             _note_in_place(node, protected)
     return stores, loads, returned, protected
+
+
+_IN_PLACE = frozenset({gast.AugAssign, gast.Assign, gast.Call})  # the nodes _note_in_place looks at
 
 
 class _Block:
@@ -1019,10 +1047,7 @@ def eliminate_dead_code(fn) -> bool:
     leave the assignments of what it read unread in turn (a chain of dead
     statements goes in one call, not one statement a call).
     """
-    loads = {}
-    for n in _walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            loads[n.id] = loads.get(n.id, 0) + 1
+    loads = _usage(fn)[1]
     blocks = list(bodies(fn))
     assigning, pending = {}, deque()  # name -> the assignments of it
     for body in blocks:
