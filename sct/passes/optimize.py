@@ -20,7 +20,7 @@ from collections import deque
 import gast
 
 from ..analysis.activity import assignments, overwritten
-from ..backend.codegen import child_fields, is_comment, unparse
+from ..backend.codegen import _FIELDS, child_fields, is_comment, unparse
 from ..backend.codegen import nodes as _walk
 from ..frontend.control import _static_truth
 from ..ir import Assign, If, walk
@@ -254,10 +254,10 @@ def push_signs(fn) -> bool:
 
 def _push_sign(body, k, stores, loads, returned, protected) -> bool:
     stmt = body[k]
-    if not _movable(stmt, stores, loads, returned, protected) or not _arithmetic(stmt.value):
+    if not _movable(stmt, stores, loads, returned, protected):
         return False
-    value = unsigned(stmt.value)
-    if value is None:
+    value = unsigned(stmt.value)  # (cheaper than _arithmetic, and mostly None)
+    if value is None or not _arithmetic(stmt.value):
         return False
     chain, var, at = [k], stmt.targets[0].id, k
     while True:  # follow the chain of single readers until the minus cancels
@@ -648,11 +648,38 @@ def _reads_name(node, var) -> bool:
 
 
 def _names_in(node) -> set:
-    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return _names(node, True)
 
 
 def _stored_names(node) -> set:
-    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    return _names(node, False)
+
+
+def _names(node, loaded: bool) -> set:
+    """The names ``node`` reads (``loaded``), or those it assigns; :func:`_walk`'s nodes, without a generator."""
+    found, stack = set(), [node]
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+    Name, Load = gast.Name, gast.Load
+    while stack:
+        current = pop()
+        kind = type(current)
+        if kind is Name:
+            if (type(current.ctx) is Load) is loaded:
+                found.add(current.id)
+            if current.annotation is None:
+                continue
+        fields = known.get(kind)
+        if fields is None:
+            if not isinstance(current, gast.AST):
+                continue
+            fields = child_fields(kind)
+        for attr in fields:
+            value = getattr(current, attr, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return found
 
 
 def _read_negations(node, negations):
@@ -927,8 +954,16 @@ def _usage(fn) -> tuple:
 def _walk_usage(fn) -> tuple:
     stores, loads, returned, protected = {}, {}, set(), set()
     Name, Load, Stored, Return = gast.Name, gast.Load, (gast.Store, gast.Param), gast.Return
-    for node in _walk(fn):
+    stack = [fn]  # _walk's nodes, without a generator: this walk is most of what the passes share
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+    while stack:
+        node = pop()
         kind = type(node)
+        fields = known.get(kind)
+        if fields is None:
+            if not isinstance(node, gast.AST):
+                continue
+            fields = child_fields(kind)
         if kind is Name:
             ctx = type(node.ctx)
             if ctx is Load:
@@ -939,6 +974,12 @@ def _walk_usage(fn) -> tuple:
             returned |= _returned_names(node)
         elif kind in _IN_PLACE:
             _note_in_place(node, protected)
+        for attr in fields:
+            value = getattr(node, attr, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None:
+                push(value)
     return stores, loads, returned, protected
 
 
