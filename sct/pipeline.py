@@ -26,10 +26,11 @@ import weakref
 import gast
 import numpy as np
 
+from . import backend as backends
 from . import nested, validate, values
 from .analysis import activity as analysis
 from .analysis import complex_values
-from .backend import cache, codegen, namespaces, native, variants
+from .backend import cache, codegen, namespaces, variants
 from .backend.variants import _FLOAT, Compiled, _describe, _guards, signature
 from .errors import SctError, UnsupportedSyntaxError
 from .forward import tangent as forward
@@ -329,7 +330,7 @@ def _native(fn, positions, sig, options: dict, counted: bool) -> Compiled:
     namespace = codegen.namespace(user_globals, python.helpers)
     name = python.source.split("(", 1)[0].removeprefix("def ").strip()
     source = codegen.unparse(liveness.strip(gast.parse(python.source).body[0]))  # numba compiles no ``del``
-    function = native.Native(source, name, namespace, user_globals, fn, python.function)
+    function = backends.native.Native(source, name, namespace, user_globals, fn, python.function)  # loaded now
     variant = Compiled(function, source, python.helpers, python.params, python.wrt)
     variant.scalar, variant.grads_only, variant.guards = python.scalar, python.grads_only, python.guards
     variant.python = python
