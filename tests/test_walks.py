@@ -1,9 +1,12 @@
-"""The hand-written tree walks that compile time rests on visit what the plain walks visit."""
+"""The hand-written walks and shortcuts that compile time rests on find what the plain ones find."""
 
+import ast
 from pathlib import Path
 
 import gast
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sct.analysis import facts
 from sct.backend import codegen
@@ -86,3 +89,9 @@ def test_inside_optimize_the_passes_share_one_table_until_one_changes_the_functi
     assert len(asked) >= 10 and 0 < len(walks) <= len(asked) // 2  # one walk serves several passes
     assert codegen.unparse(fn) == "def f(x, g):\n    return g * x"
     assert optimize._USAGE == {}  # nothing left behind
+
+
+@given(st.text())
+def test_comment_texts_are_read_back_as_literal_eval_reads_them(text):
+    for literal in (repr(text), ast.unparse(ast.Constant(text))):
+        assert codegen._string(literal) == ast.literal_eval(literal) == text

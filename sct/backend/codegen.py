@@ -140,7 +140,18 @@ def unparse(node) -> str:
 def written(tree) -> str:
     """The source of the ``ast`` tree ``to_ast`` made: markers written as comments."""
     text = _RELEASED_LINE.sub("  # not read again", ast.unparse(tree))
-    return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {ast.literal_eval(m.group(2))}", text)
+    return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {_string(m.group(2))}", text)
+
+
+def _string(literal: str) -> str:
+    """The value of a string literal as ``ast.unparse`` writes one; without ``ast.literal_eval``'s parse
+    (a compile per comment) where the literal is plain: one quote character around, none inside, no escapes."""
+    quote = literal[:1]
+    if quote in ("'", '"') and len(literal) >= 2 and literal[-1] == quote:
+        inner = literal[1:-1]
+        if quote not in inner and "\\" not in inner:
+            return inner
+    return ast.literal_eval(literal)
 
 
 def to_ast(node):
