@@ -4,6 +4,8 @@
 that computes its gradient, like backprop written by hand.
 """
 
+import importlib
+
 from .api import grad, source, value_and_grad, vjp
 from .custom import custom_jvp, custom_vjp, defjvp, defvjp
 from .errors import (
@@ -15,8 +17,6 @@ from .errors import (
     SourceUnavailableError,
     UnsupportedSyntaxError,
 )
-from .report_page import report
-from .testing import check_grads
 from .transforms import hessian, hvp, jacobian, jvp
 from .validate import ValidationError, validation
 from .version import __version__
@@ -47,3 +47,24 @@ __all__ = [
     "NumbaUnsupportedError",
     "CheckpointError",
 ]
+
+# Loaded on first use (PEP 562): the report page, notebook display and explanations, check_grads, the
+# standalone-module writer. ``import sct`` need not pay for what a session may never call.
+_LAZY = {"report": ("report_page", "report"), "check_grads": ("testing", "check_grads")}
+_LAZY_MODULES = frozenset({"display", "explain", "export", "report_page", "testing"})
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    elif name in _LAZY_MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | _LAZY_MODULES)

@@ -19,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from . import display, higher, nested, validate, values
+from . import higher, nested, validate, values
 from .backend import dispatch, namespaces, runtime, variants
 from .backend.variants import (
     Compiled,
@@ -273,10 +273,10 @@ class _Differentiated:
 
     def _repr_html_(self) -> str:
         """The notebook's view of a gradient object: its generated source (see :mod:`sct.display`)."""
-        return display.html_or_error(lambda: self.source)
+        return _display().html_or_error(lambda: self.source)
 
     def _repr_markdown_(self) -> str:
-        return display.markdown_or_error(lambda: self.source)
+        return _display().markdown_or_error(lambda: self.source)
 
     def __repr__(self):
         return f"<{type(self).__name__} of {self.fn.__qualname__}>"
@@ -365,6 +365,12 @@ class ValueAndGrad(_Differentiated):
 def _unpickled(with_value: bool, fn, wrt, has_aux, extra=None):
     """A gradient object made again from what ``_Differentiated.__reduce__`` pickled."""
     return (ValueAndGrad if with_value else Grad)(fn, wrt, has_aux, **(extra or {}))
+
+
+def _display():
+    """:mod:`sct.display`, which the package loads on first use (its ``__getattr__``): what shows generated
+    source (``sct.source``, a notebook's view of a gradient), not needed to compute one."""
+    return sys.modules[__package__].display
 
 
 def _extra_options(backend, checkpoint) -> dict:
@@ -503,7 +509,7 @@ def _shown(request) -> str:
     fn, positions, sig, options, generic = request
     variant = compiled(fn, positions, sig, **options)
     text = with_header(variant.source, header(variant.params, sig, generic=generic))
-    return display.GeneratedSource(text, request)
+    return _display().GeneratedSource(text, request)
 
 
 nested.provide(

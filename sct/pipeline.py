@@ -26,10 +26,11 @@ import weakref
 import gast
 import numpy as np
 
+from . import backend as backends
 from . import nested, validate, values
 from .analysis import activity as analysis
 from .analysis import complex_values
-from .backend import cache, codegen, namespaces, native, variants
+from .backend import cache, codegen, namespaces, variants
 from .backend.variants import _FLOAT, Compiled, _describe, _guards, signature
 from .errors import SctError, UnsupportedSyntaxError
 from .forward import tangent as forward
@@ -267,7 +268,7 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = froz
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
         return True
-    unconverted = codegen.compile_source(src.unparse(), src.fn.name, user_globals, helpers, src.fn.name)
+    unconverted = codegen.Deferred(src.fn, src.fn.name, user_globals, helpers, src.fn.name)  # compiled if it runs
     unbox.convert(src.fn, types)
     fallback = src.namer.fresh(f"{src.fn.name}_numpy")
     helpers[fallback] = unconverted
@@ -329,7 +330,7 @@ def _native(fn, positions, sig, options: dict, counted: bool) -> Compiled:
     namespace = codegen.namespace(user_globals, python.helpers)
     name = python.source.split("(", 1)[0].removeprefix("def ").strip()
     source = codegen.unparse(liveness.strip(gast.parse(python.source).body[0]))  # numba compiles no ``del``
-    function = native.Native(source, name, namespace, user_globals, fn, python.function)
+    function = backends.native.Native(source, name, namespace, user_globals, fn, python.function)  # loaded now
     variant = Compiled(function, source, python.helpers, python.params, python.wrt)
     variant.scalar, variant.grads_only, variant.guards = python.scalar, python.grads_only, python.guards
     variant.python = python

@@ -42,7 +42,10 @@ ALLOWED = {
     ("native_exact.py", "exec"): "defines sct_pow, Python's float power for numba: a constant string of sct's own",
 }
 # (file, module): why it may import a module that can load code
-IMPORTS = {("cache.py", "marshal"): "the persistent cache's entries: generated code, marshalled as in .pyc files"}
+IMPORTS = {
+    ("cache.py", "marshal"): "the persistent cache's entries: generated code, marshalled as in .pyc files",
+    ("__init__.py", "importlib"): "sct's and sct.backend's __getattr__ (PEP 562): sct's own modules, fixed names",
+}
 DANGEROUS = {"eval", "exec", "compile", "__import__", "breakpoint", "input", "open"}
 
 

@@ -19,9 +19,10 @@ from ..ir import names_in
 def may_be_none(fn) -> set:
     """Variables that may hold None: set to it (the forward sweep does, for records), or copied from one."""
     found, size = set(), -1
-    while len(found) != size:
+    statements = list(_statements(fn))
+    while len(found) != size:  # a least fixed point: the order the statements are read in does not matter
         size = len(found)
-        for stmt in gast.walk(fn):
+        for stmt in statements:
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 value = stmt.value
                 if isinstance(value, gast.Constant) and value.value is None or _carries(value, found):
@@ -32,6 +33,19 @@ def may_be_none(fn) -> set:
             elif isinstance(stmt, gast.For) and set(names_in(stmt.iter)) & found:
                 found |= set(names_in(stmt.target))
     return found
+
+
+def _statements(fn):
+    """The statements under ``fn`` (``gast.walk``'s, in another order): statements are only ever in the
+    statement lists of other statements (and of ``except`` handlers), never inside an expression."""
+    stack = [fn]
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            value = getattr(node, field, None)
+            if type(value) is list:
+                stack.extend(value)
 
 
 def _carries(node, found: set) -> bool:

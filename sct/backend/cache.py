@@ -217,6 +217,8 @@ def token(value, depth: int = 0, seen: set | None = None):
         return ("function", guards_token(_guards(value), depth + 1, seen))
     if isinstance(value, type):
         return _class(value, depth, seen)
+    if kind is codegen.Deferred:  # its text: compiled, as now, where it first runs
+        return ("deferred", value.text, value.fn_name, value.label, _specs(value.helpers, seen))
     if isinstance(value, np.ndarray):
         raise Uncacheable("an array")
     if kind.__module__.startswith("sct.") and hasattr(value, "__dict__"):  # custom_vjp, a rule's wrapper
@@ -393,6 +395,8 @@ def _spec(value, seen: set):
         if not any(c is value.__code__ for c in make_code.co_consts):  # a wrapper that copied the attribute
             raise Uncacheable("a wrapper")
         return ("gen", text, fn_name, label, _specs(helpers, seen), marshal.dumps(code), tuple(params))
+    if kind is codegen.Deferred:  # its text: compiled, as now, where it first runs
+        return ("deferred", value.text, value.fn_name, value.label, _specs(value.helpers, seen))
     if isinstance(value, np.ndarray):
         raise Uncacheable("an array")
     module, qualname = _ref(value)
@@ -425,6 +429,10 @@ def _rebuild(spec, user_globals: dict):
         _, text, fn_name, label, helpers, code, params = spec
         helpers = {name: _rebuild(s, user_globals) for name, s in helpers.items()}
         return codegen.compile_source(text, fn_name, user_globals, helpers, label, code=(marshal.loads(code), params))
+    if kind == "deferred":
+        _, text, fn_name, label, helpers = spec
+        helpers = {name: _rebuild(s, user_globals) for name, s in helpers.items()}
+        return codegen.Deferred(None, fn_name, user_globals, helpers, label, text=text)
     raise LookupError(kind)
 
 

@@ -20,6 +20,7 @@ import math
 import operator
 import re
 import sys
+import threading
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -92,20 +93,24 @@ def nodes(node):
     third of a function's tree.
     """
     stack = [node]
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
     while stack:
-        current = stack.pop()
-        if not isinstance(current, gast.AST):  # a None in a list (dict keys), a Constant's value
-            continue
+        current = pop()
+        fields = known.get(type(current))
+        if fields is None:
+            if not isinstance(current, gast.AST):  # a None in a list (dict keys)
+                continue
+            fields = child_fields(type(current))
         yield current
-        for attr in _FIELDS.get(type(current)) or child_fields(type(current)):
+        for attr in fields:
             value = getattr(current, attr, None)
             if type(value) is list:
-                stack.extend(value)
+                extend(value)
             elif value is not None:
-                stack.append(value)
+                push(value)
 
 
-_FIELDS: dict = {}
+_FIELDS: dict = {gast.Constant: ("",)}  # a Constant's value is a number or a string, never a node
 _NOT_NODES = frozenset(
     {"ctx", "id", "attr", "arg", "kind", "type_comment", "is_async", "level", "module", "conversion"}
 )
@@ -129,8 +134,24 @@ class _SignedConstants(ast.NodeTransformer):
 
 
 def unparse(node) -> str:
-    text = _RELEASED_LINE.sub("  # not read again", ast.unparse(to_ast(node)))
-    return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {ast.literal_eval(m.group(2))}", text)
+    return written(to_ast(node))
+
+
+def written(tree) -> str:
+    """The source of the ``ast`` tree ``to_ast`` made: markers written as comments."""
+    text = _RELEASED_LINE.sub("  # not read again", ast.unparse(tree))
+    return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {_string(m.group(2))}", text)
+
+
+def _string(literal: str) -> str:
+    """The value of a string literal as ``ast.unparse`` writes one; without ``ast.literal_eval``'s parse
+    (a compile per comment) where the literal is plain: one quote character around, none inside, no escapes."""
+    quote = literal[:1]
+    if quote in ("'", '"') and len(literal) >= 2 and literal[-1] == quote:
+        inner = literal[1:-1]
+        if quote not in inner and "\\" not in inner:
+            return inner
+    return ast.literal_eval(literal)
 
 
 def to_ast(node):
@@ -287,17 +308,18 @@ def _quiet():
         yield
 
 
-def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str, code=None):
+def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, label: str, code=None, bound=None):
     """Compile generated ``text`` defining ``fn_name``; returns the function.
 
     The function reads the user's module globals live (so a changed global
     constant is seen), and ``np``, ``math``, our helpers and the builtins the
     module shadows through a closure. ``code``: ``(code object, parameter
     names)`` as an earlier compile of the same text made it (:mod:`sct.backend.cache`),
-    used where it binds the same names. The function's ``__sct_compiled__``
-    says how it was made, for the cache.
+    used where it binds the same names. ``bound``: the closure's names, as
+    :func:`namespace` gave them earlier (:class:`Deferred`). The function's
+    ``__sct_compiled__`` says how it was made, for the cache.
     """
-    bound = namespace(user_globals, helpers)
+    bound = namespace(user_globals, helpers) if bound is None else bound
     header = f"def __sct_make__({', '.join(bound)}):\n"
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
     module_text = header + body + f"    return {fn_name}\n"
@@ -312,6 +334,47 @@ def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, l
     function = make(**bound)
     function.__sct_compiled__ = (text, fn_name, label, dict(helpers), code, tuple(bound))
     return function
+
+
+class Deferred:
+    """A generated function compiled on its first call: what :func:`compile_source` would have made of
+    ``node`` now, made later (the same text, the same names bound in its closure).
+
+    The NumPy-scalar fallback of a variant on Python floats (:func:`sct.pipeline._unbox`) runs
+    only where Python's float arithmetic raises, which most processes never see: writing and
+    compiling it at once was a sixth of a scalar function's first call. ``text`` is its
+    source; ``function()`` the compiled function; calling it calls that.
+    """
+
+    def __init__(self, node, fn_name: str, user_globals: dict, helpers: dict, label: str, text: str | None = None):
+        self._tree = to_ast(node) if text is None else None  # a copy: ``node`` may change after this
+        self._text = text
+        self.fn_name, self.user_globals, self.helpers, self.label = fn_name, user_globals, dict(helpers), label
+        self._bound = namespace(user_globals, self.helpers)  # as compile_source would bind them now
+        self._function = None
+        self._lock = threading.Lock()
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = written(self._tree)
+            self._tree = None
+        return self._text
+
+    def function(self):
+        with self._lock:
+            if self._function is None:
+                self._function = compile_source(
+                    self.text, self.fn_name, self.user_globals, self.helpers, self.label, bound=self._bound
+                )
+        return self._function
+
+    def __call__(self, *args, **kwargs):
+        return (self._function or self.function())(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        state = "compiled" if self._function is not None else "not compiled yet"
+        return f"<sct.backend.codegen.Deferred {self.fn_name} ({state})>"
 
 
 def register(text: str, label: str) -> str:

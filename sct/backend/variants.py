@@ -35,12 +35,24 @@ class Compiled:
     validated: bool = False  # ``function`` validates each call against the original (sct.validate)
 
     def __post_init__(self):
-        self.fresh = dispatch.guard_function(self.guards)
+        super().__setattr__("fresh", self._fresh(self.guards))
 
     def __setattr__(self, name, value):
         super().__setattr__(name, value)
         if name == "guards":
-            super().__setattr__("fresh", dispatch.guard_function(value))
+            super().__setattr__("fresh", self._fresh(value))
+
+    def _fresh(self, guards):
+        """``fresh()`` for ``guards``, its code compiled where it is first called (most variants get
+        their guards right after they are made, and the first call of a gradient asks none)."""
+
+        def fresh():
+            check = dispatch.guard_function(guards)
+            if self.__dict__.get("fresh") is fresh:  # still this variant's: later calls go straight to it
+                super(Compiled, self).__setattr__("fresh", check)
+            return check()
+
+        return fresh
 
 
 # ---- staleness -------------------------------------------------------------------

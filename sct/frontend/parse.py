@@ -23,6 +23,7 @@ import gast
 
 from ..backend.codegen import BASE_NAMESPACE, compile_unrun
 from ..errors import Location, Problem, SourceUnavailableError, UnsupportedSyntaxError
+from . import blocks
 
 
 @dataclass
@@ -73,7 +74,10 @@ def _source_lines(code, fn) -> tuple[list, int]:
         return inspect.getsourcelines(code)  # its errors and its search, where the cache has nothing
     while start > 0 and not _DEF.match(lines[start]):
         start -= 1
-    return inspect.getblock(lines[start:]), start + 1
+    length = blocks.block_length(lines[start:]) if blocks.USED else None  # tokenize is slow to start
+    if length is None:
+        return inspect.getblock(lines[start:]), start + 1
+    return lines[start : start + length], start + 1
 
 
 def parse(fn) -> Parsed:

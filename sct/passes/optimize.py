@@ -20,7 +20,7 @@ from collections import deque
 import gast
 
 from ..analysis.activity import assignments, overwritten
-from ..backend.codegen import child_fields, is_comment, unparse
+from ..backend.codegen import _FIELDS, child_fields, is_comment, unparse
 from ..backend.codegen import nodes as _walk
 from ..frontend.control import _static_truth
 from ..ir import Assign, If, walk
@@ -30,10 +30,16 @@ _KEEP_COMMENTS = {"forward", "backward"}
 
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     changed = True
-    while changed:
-        changed = False
-        for p in PASSES:
-            changed |= p(fn)
+    _USAGE[id(fn)] = None  # the passes share one use-count table until one of them changes fn
+    try:
+        while changed:
+            changed = False
+            for p in PASSES:
+                if p(fn):
+                    changed = True
+                    _USAGE[id(fn)] = None
+    finally:
+        del _USAGE[id(fn)]
     return fn
 
 
@@ -147,7 +153,7 @@ def simplify(fn) -> bool:
     Only in adjoint and tangent lines: in the user's own computation ``b * 1.0``
     may be how a boolean array becomes a float one, and must stay.
     """
-    t = _Simplify(_updated_in_place(fn))
+    t = _Simplify(_usage(fn)[3])  # the names updated in place
     for body in bodies(fn):
         for stmt in body:
             if _derivative_line(stmt) and _subtracts(stmt):
@@ -248,10 +254,10 @@ def push_signs(fn) -> bool:
 
 def _push_sign(body, k, stores, loads, returned, protected) -> bool:
     stmt = body[k]
-    if not _movable(stmt, stores, loads, returned, protected) or not _arithmetic(stmt.value):
+    if not _movable(stmt, stores, loads, returned, protected):
         return False
-    value = unsigned(stmt.value)
-    if value is None:
+    value = unsigned(stmt.value)  # (cheaper than _arithmetic, and mostly None)
+    if value is None or not _arithmetic(stmt.value):
         return False
     chain, var, at = [k], stmt.targets[0].id, k
     while True:  # follow the chain of single readers until the minus cancels
@@ -642,11 +648,38 @@ def _reads_name(node, var) -> bool:
 
 
 def _names_in(node) -> set:
-    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return _names(node, True)
 
 
 def _stored_names(node) -> set:
-    return {n.id for n in _walk(node) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    return _names(node, False)
+
+
+def _names(node, loaded: bool) -> set:
+    """The names ``node`` reads (``loaded``), or those it assigns; :func:`_walk`'s nodes, without a generator."""
+    found, stack = set(), [node]
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+    Name, Load = gast.Name, gast.Load
+    while stack:
+        current = pop()
+        kind = type(current)
+        if kind is Name:
+            if (type(current.ctx) is Load) is loaded:
+                found.add(current.id)
+            if current.annotation is None:
+                continue
+        fields = known.get(kind)
+        if fields is None:
+            if not isinstance(current, gast.AST):
+                continue
+            fields = child_fields(kind)
+        for attr in fields:
+            value = getattr(current, attr, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return found
 
 
 def _read_negations(node, negations):
@@ -900,21 +933,57 @@ def propagate_copies(fn) -> bool:
     return changed
 
 
+_USAGE: dict = {}  # id(fn) -> (fn, its _usage) while optimize runs its passes over fn; None: to walk again
+
+
 def _usage(fn) -> tuple:
     """What copy propagation needs of the whole function, in one walk:
-    stores and loads of each name, the names returned, the names updated in place."""
+    stores and loads of each name, the names returned, the names updated in place.
+
+    Inside :func:`optimize` one walk serves every pass until one changes ``fn``
+    (each gets its own copies: propagate_copies updates them as it goes)."""
+    known = _USAGE.get(id(fn), False)
+    if known is False:  # not inside optimize (a pass run on its own)
+        return _walk_usage(fn)
+    if known is None or known[0] is not fn:
+        known = _USAGE[id(fn)] = (fn, _walk_usage(fn))
+    stores, loads, returned, protected = known[1]
+    return dict(stores), dict(loads), set(returned), set(protected)
+
+
+def _walk_usage(fn) -> tuple:
     stores, loads, returned, protected = {}, {}, set(), set()
-    for node in _walk(fn):
-        if isinstance(node, gast.Name):
-            if isinstance(node.ctx, gast.Load):
+    Name, Load, Stored, Return = gast.Name, gast.Load, (gast.Store, gast.Param), gast.Return
+    stack = [fn]  # _walk's nodes, without a generator: this walk is most of what the passes share
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+    while stack:
+        node = pop()
+        kind = type(node)
+        fields = known.get(kind)
+        if fields is None:
+            if not isinstance(node, gast.AST):
+                continue
+            fields = child_fields(kind)
+        if kind is Name:
+            ctx = type(node.ctx)
+            if ctx is Load:
                 loads[node.id] = loads.get(node.id, 0) + 1
-            elif isinstance(node.ctx, gast.Store | gast.Param):
+            elif ctx in Stored:
                 stores[node.id] = stores.get(node.id, 0) + 1
-        elif isinstance(node, gast.Return):
+        elif kind is Return:
             returned |= _returned_names(node)
-        else:
+        elif kind in _IN_PLACE:
             _note_in_place(node, protected)
+        for attr in fields:
+            value = getattr(node, attr, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None:
+                push(value)
     return stores, loads, returned, protected
+
+
+_IN_PLACE = frozenset({gast.AugAssign, gast.Assign, gast.Call})  # the nodes _note_in_place looks at
 
 
 class _Block:
@@ -1019,10 +1088,7 @@ def eliminate_dead_code(fn) -> bool:
     leave the assignments of what it read unread in turn (a chain of dead
     statements goes in one call, not one statement a call).
     """
-    loads = {}
-    for n in _walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            loads[n.id] = loads.get(n.id, 0) + 1
+    loads = _usage(fn)[1]
     blocks = list(bodies(fn))
     assigning, pending = {}, deque()  # name -> the assignments of it
     for body in blocks:

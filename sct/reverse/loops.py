@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gast
 
-from ..backend.codegen import assign, name
+from ..backend.codegen import assign, name, nodes
 from ..ir import Assign, For, names_in, walk
 from .records import popped_stack, restores
 from .sweep import ForwardSweep
@@ -165,7 +165,7 @@ class LoopReversal:
 
 def take_tapes(backward, tapes: dict) -> None:
     """``r, s = tape.pop()`` at the top of each reversed trip of a loop that records its values once a trip."""
-    for node in [n for stmt in backward for n in gast.walk(stmt)]:
+    for node in [n for stmt in backward for n in nodes(stmt)]:  # any order: each loop is changed alone
         found = tapes.get(getattr(node, "sct_loop", None)) if isinstance(node, gast.For) else None
         if found is None:
             continue

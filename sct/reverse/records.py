@@ -115,7 +115,7 @@ def dead_pops(backward, live_end: set):
 
     None where the sweep holds something this backward liveness does not model.
     """
-    if any(isinstance(n, _OPAQUE) for s in backward for n in gast.walk(s)):
+    if any(isinstance(n, _OPAQUE) for s in backward for n in nodes(s)):
         return None
     live_at = {}  # id of the assignment -> whether some pop of it restores a value that is read
     _live_block(backward, set(live_end), live_at)
@@ -141,7 +141,7 @@ def _live_block(stmts, live: set, live_at: dict) -> set:
 
 
 def _loads(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in nodes(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def _live_stmt(stmt, live: set, live_at: dict) -> set:
