@@ -304,3 +304,10 @@ def test_random_programs_bit_for_bit(text, n, s, x, a):
     except (ZeroDivisionError, OverflowError, ValueError):
         return
     assert _same(sct.grad(f, wrt=(0, 1), checkpoint=("revolve", s))(x, a, n), plain), text
+
+
+def test_a_comment_with_no_states_is_refused():
+    text = "def f(x, n):\n    for i in range(n):  # sct: checkpoint=revolve(0)\n        x = x * x + 0.1\n    return x\n"
+    f = load(text)
+    with pytest.raises(sct.SctError, match="must be >= 1"):
+        sct.grad(f)(0.3, 4)
