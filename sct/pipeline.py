@@ -151,7 +151,8 @@ def build(
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
         maybe_arrays = {p for p, s in zip(ir.params, sig) if s != _FLOAT}  # (0, "f") may be a 0-d array
-        scalars = aliases.surely_scalars(ir, analysis.ranks(ir, arg_ranks, elements), maybe_arrays)
+        arg_kinds = {p: s[1] for p, s in zip(ir.params, sig) if s}
+        scalars = aliases.surely_scalars(ir, analysis.ranks(ir, arg_ranks, elements, arg_kinds), maybe_arrays)
         problems = [p for var, p in ir.shared_updates if var not in scalars]
         if problems:
             raise UnsupportedSyntaxError(problems)
@@ -159,7 +160,8 @@ def build(
     containers.specialise(ir, ir.containers)
     passes.propagate_ir_copies(ir)
     wrt = [ir.params[i] for i in positions]
-    ranks = analysis.ranks(ir, arg_ranks, elements)
+    arg_kinds = {p: s[1] for p, s in zip(ir.params, sig) if s}
+    ranks = analysis.ranks(ir, arg_ranks, elements, arg_kinds)
     kinds = {p: s[1] for p, s in zip(ir.params, sig) if s and s[1] in ("list", "tuple", "dict")}
     kinds.update({p: "float" for p, s in zip(ir.params, sig) if s == _FLOAT})
     complex_inputs = complex_values.may_be_complex(ir, sig)

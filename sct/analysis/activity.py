@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+import math
 import operator
 
 import gast
+import numpy as np
 
 from ..ir import Assign, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from ..rules import DYNAMIC, lookup
@@ -150,19 +152,22 @@ def _blocks(stmt) -> list:
 _UNSEEN = object()  # no assignment of the variable evaluated yet (the fixed point's bottom)
 
 
-def ranks(ir: FunctionIR, arg_ranks: dict, elements: dict | None = None) -> dict:
+def ranks(ir: FunctionIR, arg_ranks: dict, elements: dict | None = None, arg_kinds: dict | None = None) -> dict:
     """Ranks of all variables, to an optimistic fixed point over loops and branches.
 
-    ``elements`` gives the rank of the items of container arguments, if known.
+    ``elements`` gives the rank of the items of container arguments, if known;
+    ``arg_kinds`` the dtype kind of each argument (the signature's: ``"int"``, ``"i"``,
+    ``"b"``, ...), which says which 0-d indices are integers (:func:`integers`).
     Worklist data flow (:mod:`sct.analysis.dataflow`): a statement is evaluated again only
     when a variable it reads changes rank, so this is linear in the function's size.
     """
     elements = elements or {}
+    ints = integers(ir, arg_kinds or {})
     assigned = [s for s in walk(ir.body) if isinstance(s, Assign | For)]
     known = {**{s.target: _UNSEEN for s in assigned}, **arg_ranks}
 
     def update(stmt) -> bool:
-        rank = 0 if isinstance(stmt, For) else _rank(stmt, known, elements)
+        rank = 0 if isinstance(stmt, For) else _rank(stmt, known, elements, ints)
         old = known[stmt.target]
         new = rank if old is _UNSEEN else (old if old == rank or rank is _UNSEEN else None)
         known[stmt.target] = new
@@ -177,7 +182,7 @@ def _reads(stmt) -> list:
     return names_in(stmt.value) if isinstance(stmt, Assign) else []
 
 
-def _rank(stmt: Assign, known: dict, elements: dict):
+def _rank(stmt: Assign, known: dict, elements: dict, ints: set):
     args, kwargs = operands(stmt)
     arg_ranks = [rank_of(a, known) for a in args]
     if _UNSEEN in arg_ranks:
@@ -188,7 +193,7 @@ def _rank(stmt: Assign, known: dict, elements: dict):
         base = elements.get(args[0].id) if isinstance(args[0], gast.Name) else None
         if base is not None and rank_of(args[1], known) == 0:
             return base
-        return _index_rank(arg_ranks[0], args[1], known)
+        return _index_rank(arg_ranks[0], args[1], known, ints)
     entry = lookup(stmt.prim)
     if entry is None or entry.ndim is None:
         return None
@@ -197,8 +202,13 @@ def _rank(stmt: Assign, known: dict, elements: dict):
     return entry.ndim(arg_ranks, statics, kw)
 
 
-def _index_rank(rank, index, known):
-    """Rank of ``x[index]`` for basic indexing (ints, slices, None); None otherwise."""
+def _index_rank(rank, index, known, ints):
+    """Rank of ``x[index]`` for basic indexing (integers, slices, None); None otherwise.
+
+    A 0-d index is an integer only where :func:`integers` proves it: a bool
+    (``x[k]`` with ``k = a > b``, or a bool argument) adds an axis where an
+    integer removes one.
+    """
     if rank is None:
         return None
     parts = index.elts if isinstance(index, gast.Tuple) else [index]
@@ -207,11 +217,60 @@ def _index_rank(rank, index, known):
             continue
         if isinstance(part, gast.Constant) and part.value is None:
             rank += 1
-        elif rank_of(part, known) == 0 and not (isinstance(part, gast.Constant) and part.value is Ellipsis):
+        elif rank_of(part, known) == 0 and (not isinstance(part, gast.Name) or part.id in ints):
             rank -= 1
         else:
             return None
     return rank if rank >= 0 else None
+
+
+_INTEGER_KINDS = {"int", "i", "u"}  # a signature's kinds of Python ints and NumPy integer arrays
+_GIVES_INTEGERS = {len, int, math.floor, math.ceil, math.trunc, operator.index, np.size, np.ndim, np.shape}
+_GIVES_INTEGERS |= {np.argmax, np.argmin, np.count_nonzero}
+_KEEPS_INTEGERS = {operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod, operator.neg}
+_KEEPS_INTEGERS |= {operator.pos, abs, min, max, operator.getitem}
+
+
+def integers(ir: FunctionIR, arg_kinds: dict) -> set:
+    """Variables that surely hold integers: Python ints, NumPy integers, or shapes (tuples of ints).
+
+    The greatest fixed point: every variable is assumed integer unless one of
+    its assignments may give something else, so ``i = 0 ... i = i + 1`` stays
+    one. Loop counters are (loops run over ``range``); an argument is where its
+    signature's kind says so. Anything not listed (``/``, ``**``, comparisons,
+    bools, floats, functions of unknown result) is not.
+    """
+    assigned = [s for s in walk(ir.body) if isinstance(s, Assign)]
+    found = {s.target for s in assigned} | {s.target for s in walk(ir.body) if isinstance(s, For)}
+    found = (found - set(ir.params)) | {p for p in ir.params if arg_kinds.get(p) in _INTEGER_KINDS}
+    changed = True
+    while changed:
+        changed = False
+        for stmt in assigned:
+            if stmt.target in found and not _gives_integer(stmt, found):
+                found.discard(stmt.target)
+                changed = True
+    return found
+
+
+def _gives_integer(stmt: Assign, found: set) -> bool:
+    args, kwargs = operands(stmt)
+
+    def integer(atom) -> bool:
+        if isinstance(atom, gast.Name):
+            return atom.id in found
+        value = static_value(atom)
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if stmt.prim is None:
+        return len(args) == 1 and integer(args[0])
+    if stmt.prim is round:
+        return len(args) == 1 and not kwargs
+    if stmt.prim in _GIVES_INTEGERS:
+        return True
+    if stmt.prim is operator.getitem:  # an item of a shape or of an integer array
+        return integer(args[0])
+    return stmt.prim in _KEEPS_INTEGERS and not kwargs and all(integer(a) for a in args)
 
 
 def shape_classes(ir: FunctionIR, ranks: dict) -> dict:
