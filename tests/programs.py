@@ -1310,7 +1310,8 @@ def _m_helper_augment(ctx):
     ctx.module += [f"def {h}(s, v):", "    s += np.sum(v * v)", "    s *= 0.5", "    return s", "", ""]
     on_array = ctx.draw(st.integers(0, 2)) == 0
     ctx.used.append("helper s += on an array" if on_array else "helper s += on a number")
-    start = _m_fresh(ctx, "a") if on_array else ctx.expr(()).text
+    # a number: `+ 0.0` makes a new one even from a 0-d array argument, which += would change
+    start = _m_fresh(ctx, "a") if on_array else f"({ctx.expr(()).text}) + 0.0"
     r = ctx.name("r")
     ctx.body.append(f"{r} = {h}({start}, {ctx.expr().text})")
     ctx.output(r, ctx.universe if on_array else (), exact=not on_array)

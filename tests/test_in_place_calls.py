@@ -418,3 +418,77 @@ def test_a_buffer_made_inside_is_exact():
         value, g = sct.value_and_grad(makes_its_buffer)(X)
         assert value == makes_its_buffer(X)
         np.testing.assert_allclose(grad(X), numeric_grad(makes_its_buffer, (X,), 0), atol=1e-7)
+
+
+# ---- a local name for an object from outside, written into --------------------------------------
+ROWS = [np.zeros(4)]
+
+
+def writes_a_global_through_a_local_name(x):
+    w = BUFFER
+    w[0] += x[0]
+    return np.sum(w * x)
+
+
+def writes_an_item_of_a_global_list(x):
+    row = ROWS[0]
+    row[0] += x[0]
+    return np.sum(row * x)
+
+
+class Holder:
+    def __init__(self):
+        self.w = np.zeros(4)
+
+    def loss(self, x):
+        w = self.w  # the object's own array: Python changes it for good
+        w[1] += x[1]
+        return np.sum(w * x)
+
+
+HOLDER = Holder()
+
+
+def writes_an_attribute_through_a_method(x):
+    return HOLDER.loss(x)
+
+
+def _closure_alias():
+    acc = np.zeros(4)
+
+    def step(x):
+        a = acc
+        a[2] += x[2]
+        return np.sum(a * x)
+
+    return step
+
+
+writes_a_closure_through_a_local_name = _closure_alias()
+
+
+OUTSIDE = [
+    writes_a_global_through_a_local_name,
+    writes_an_item_of_a_global_list,
+    writes_an_attribute_through_a_method,
+    writes_a_closure_through_a_local_name,
+]
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn", OUTSIDE, ids=[f.__name__ for f in OUTSIDE])
+def test_a_write_through_a_local_name_for_an_outside_object_is_refused(fn, mode):
+    assert_refused(fn, (X,), "holds", mode)
+
+
+def writes_into_its_own_copy_of_a_global(x):
+    w = BUFFER.copy()
+    w[0] += x[0]
+    return np.sum(w * x)
+
+
+def test_a_copy_of_a_global_may_be_written():
+    f = writes_into_its_own_copy_of_a_global
+    value, grad = sct.value_and_grad(f)(X)
+    assert value == f(X)
+    np.testing.assert_allclose(grad, numeric_grad(f, (X,), 0), atol=1e-7)

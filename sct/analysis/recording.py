@@ -314,10 +314,8 @@ _VIEW_NAMES = {
 
 
 def _viewed(stmt: Assign) -> list:
-    """The variables whose memory ``stmt``'s result may share (a view, an item, the object itself)."""
+    """The variables whose memory ``stmt``'s result may be a part of (an item, a slice, a view)."""
     value = stmt.value
-    if isinstance(value, gast.Name):
-        return [value.id] if stmt.prim is None else []
     if isinstance(value, gast.Subscript | gast.Attribute):
         return [value.value.id] if isinstance(value.value, gast.Name) else []
     if not isinstance(value, gast.Call):
@@ -331,13 +329,22 @@ def _viewed(stmt: Assign) -> list:
 
 
 def viewed_by(ir: FunctionIR, ranks: dict) -> dict:
-    """``{variable: the variables whose arrays it may be a view of}``, followed through views of views.
+    """``{variable: the variables whose arrays it may be a part of}``, through views of views.
 
-    A result of rank 0 is a number (a copy), never a view.
+    A result of rank 0 is a number (a copy), never a view. A plain copy of a name (``w = z``) is
+    the same object: it is no view itself (a read of ``w`` reads ``w`` as it is now), but a view
+    of it is a view of every name of that object.
     """
+    same = {}  # variable -> the names of its object (plain copies, both ways)
     direct = {}
     for stmt in walk(ir.body):
-        if isinstance(stmt, Assign) and ranks.get(stmt.target) != 0:
+        if not isinstance(stmt, Assign):
+            continue
+        if stmt.prim is None and isinstance(stmt.value, gast.Name):
+            group = same.get(stmt.target, {stmt.target}) | same.get(stmt.value.id, {stmt.value.id})
+            for member in group:
+                same[member] = group
+        elif ranks.get(stmt.target) != 0:
             bases = _viewed(stmt)
             if bases:
                 direct.setdefault(stmt.target, set()).update(bases)
@@ -346,8 +353,9 @@ def viewed_by(ir: FunctionIR, ranks: dict) -> dict:
         seen, todo = set(), list(direct[var])
         while todo:
             base = todo.pop()
-            if base not in seen:
-                seen.add(base)
-                todo += direct.get(base, ())
+            for member in same.get(base, {base}):
+                if member not in seen:
+                    seen.add(member)
+                    todo += direct.get(member, ())
         closed[var] = seen
     return closed

@@ -120,6 +120,8 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.reassigned = set()
         self.shared = aliases.shared_updates(parsed.node, parsed.resolve)  # x += e where another name holds x's
         self.parameter_updates = {}  # in an inlined function: updates of an object its caller holds
+        self.inlined = False  # an inlined function: its parameters hold its caller's objects
+        self.outside = {}  # user name -> the object from outside it holds (a global's, a caller's, a view)
         self.shared_updates = []  # (the variable updated, the problem if it is an array)
         self.roots = {}  # user name -> the version its object was bound to (x += e keeps the object)
         self.augmented = {}  # version made by x += e -> its root
@@ -304,6 +306,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
                 self.hold(user_name, held, value)
                 return value
             value = gast.copy_location(Computed(prim, flat, method), value)
+        self.note_outside(user_name, value)
         base = self.local_name(user_name)
         if user_name in self.unversioned:
             version = base
@@ -323,8 +326,40 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             self.copy_on_write(user_name)  # it may be the caller's array, or a view of one
         return name(self.current[user_name])
 
+    def note_outside(self, user_name: str, value):
+        """Remember that ``user_name`` now holds an object from outside the function (``W = BUF``,
+        ``W = self.W`` in an inlined method, ``row = ROWS[0]``), or forget it."""
+        root = value
+        while isinstance(root, gast.Subscript | gast.Attribute):
+            root = root.value
+        found = None
+        if isinstance(root, gast.Name):
+            if root.id in self.outside:
+                found = self.outside[root.id]
+            elif root.id not in self.locals and (root.id in self.parsed.globals or root.id in self.parsed.closure):
+                found = f"the global (or enclosing function's) `{root.id}`"
+            elif self.inlined and root.id in self.params:
+                found = f"its argument `{root.id}`, which the caller holds"
+        if found is None:
+            self.outside.pop(user_name, None)
+        else:
+            self.outside[user_name] = found
+
     def copy_on_write(self, user_name: str):
         """``x = copied(x)`` before writing into an array (or list) the function did not make."""
+        if user_name in self.outside:
+            fn = self.parsed.node.name
+            self.problems.append(
+                Problem(
+                    self.parsed.described(
+                        f"`{user_name}` holds {self.outside[user_name]} (or a part of it), and `{fn}` writes "
+                        f"into it: Python changes that object for the caller and for later calls, sct would "
+                        f"change a copy; write into a copy yourself (`{user_name} = {user_name}.copy()`), or "
+                        "return the new value"
+                    ),
+                    self.origin,
+                )
+            )
         source = self.atom(name(user_name))
         target = self.local_name(user_name) if user_name in self.unversioned else self.namer.version(user_name)
         call = gast.Call(func=name("copied"), args=[source], keywords=[])
@@ -665,6 +700,8 @@ def _callee(caller, parsed):
                 n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
             }
             self.has_aux = False
+            self.inlined = True
+            self.outside = {}
             self.parameter_updates = aliases.parameter_updates(parsed.node)
             self.output = self.namer.temp()
             self.origin = caller.origin
