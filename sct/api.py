@@ -153,7 +153,7 @@ class _Differentiated:
     def _find(self, sig, args) -> tuple:
         """``((signature, facts), variant)`` of a variant compiled for ``sig`` whose facts about the
         arguments' dimensions (:mod:`sct.analysis.shapes`) hold for ``args``; ``(None, None)`` if none."""
-        for key, variant in self._variants.items():
+        for key, variant in list(self._variants.items()):  # list(): atomic, where another thread adds one
             if key[0] == sig and (not key[1] or holds_for(key[1], args)):
                 return key, variant
         return None, None

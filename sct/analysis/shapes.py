@@ -121,6 +121,11 @@ def fact_terms(facts, params) -> list[str]:
     return [f"{dim(left)} == {1 if right == ONE else dim(right)}" for left, right in facts]
 
 
+def canonical(facts) -> tuple:
+    """Facts in one order (those against 1 first, for each symbol): a variant's ``facts``, part of its key."""
+    return tuple(sorted(set(facts), key=lambda f: (f[0], (-1, -1) if f[1] == ONE else f[1])))
+
+
 def _fact(a, b):
     """The canonical fact that symbol ``a`` equals symbol (or 1) ``b``."""
     if b == ONE:
@@ -238,6 +243,9 @@ class Shapes:
         params = {p: self._argument(i, p) for i, p in enumerate(self.ir.params)}
         assigned = [s for s in walk(self.ir.body) if isinstance(s, Assign)]
         known = {**{s.target: _UNSEEN for s in assigned}, **params}
+        for s in walk(self.ir.body):  # a loop counter over range(...): a Python int
+            if isinstance(s, For):
+                known[s.target] = () if self.ranks.get(s.target) == 0 else None
         touched = {n for s in walk(self.ir.body) if isinstance(s, Effect) for n in names_in(s.value)}
 
         def update(stmt) -> bool:
@@ -251,9 +259,6 @@ class Shapes:
 
         if not dataflow.solve(assigned, lambda s: names_in(s.value), update, limit=64):
             return {}
-        for s in walk(self.ir.body):
-            if isinstance(s, For):
-                known[s.target] = () if self.ranks.get(s.target) == 0 else None
         shapes = {v: (None if s is _UNSEEN or v in touched else _shape(s)) for v, s in known.items()}
         for v, s in shapes.items():
             if s is None and self.ranks.get(v) == 0:

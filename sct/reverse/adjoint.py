@@ -45,6 +45,7 @@ from ..analysis.activity import (
     shape_classes,
 )
 from ..analysis.recording import invariant, recomputable, stable_shapes, trip_locals
+from ..analysis.shapes import canonical
 from ..backend.codegen import Source, assign, comment, function_def, name, nodes
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
@@ -77,7 +78,7 @@ def adjoint(
     emitter = _Reverse(ir, wrt, ranks, namer, kinds or {})
     emitter.shapes = shapes
     src = emitter.build(split, len(wrt) > 1 if many is None else many)
-    src.facts = tuple(sorted(emitter.facts))
+    src.facts = canonical(emitter.facts)
     return src
 
 
@@ -103,6 +104,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.classes = shape_classes(ir, ranks)
         self.shapes = None  # symbolic shapes under facts of the call (sct.analysis.shapes), for a variant for one
         self.facts = set()  # the facts the code relies on: the variant's guard
+        self.keyword_operands = []  # those of the statement being reversed
         self.overwritten = overwritten(ir)
         self.invariant = invariant(ir)  # the same value every trip: read as the forward sweep left it
         self.recomputed = recomputable(ir, ranks)  # loop -> assignments made again at the top of each reversed trip
@@ -324,6 +326,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
                         stmt.origin,
                     )
                 )
+        self.keyword_operands = [v for k, v in kwargs.items() if k != "keys"]  # they broadcast too (np.clip)
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         grad = Sym(name(g), self.ranks.get(stmt.target))
         for i, arg in enumerate(args):
@@ -386,14 +389,15 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             return expr  # every operand has this operand's shape, or is a scalar
         if mine == SCALAR and None not in others:
             return to_expr(np.sum(Sym(expr)))
-        if self.proved(self.shapes and self.shapes.keeps_shape(arg, args)):
+        operands_ = [*args, *self.keyword_operands]
+        if self.proved(self.shapes and self.shapes.keeps_shape(arg, operands_)):
             return expr  # the result has this operand's shape, under facts the variant checks
         lead = self.leading_axes(arg, args)
         if lead:  # certainly summed away; unbroadcast is left only the axes of length 1
             axis = gast.Constant(value=lead[0], kind=None) if len(lead) == 1 else to_expr(lead)
             method = gast.Attribute(value=expr, attr="sum", ctx=LOAD)
             expr = gast.Call(func=method, args=[], keywords=[gast.keyword(arg="axis", value=axis)])
-            if self.proved(self.shapes and self.shapes.trailing_shape(arg, args, len(lead))):
+            if self.proved(self.shapes and self.shapes.trailing_shape(arg, operands_, len(lead))):
                 return expr  # the sum over the leading axes has this operand's shape
         return to_expr(call(unbroadcast, Sym(expr), Sym(arg)))
 
