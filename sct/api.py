@@ -219,7 +219,7 @@ class _Differentiated:
     def _validated(self, key, variant) -> Compiled:
         sig, facts = key
         options = {"unit_seed": True, "grads_only": self._grads_only, **self.options}
-        if self._specialises(sig):
+        if _specialises(sig):
             options["facts"] = facts
         return validated(self.fn, variant, self.positions, sig, **options)
 
@@ -228,7 +228,7 @@ class _Differentiated:
         _check_wrt_args(self.fn, self.positions, args)
         _check_arity(self.fn, args)
         options = {"unit_seed": True, "grads_only": self._grads_only, **self.options}
-        if self._specialises(sig):  # for this call's dimensions: its code may rely on facts about them
+        if _specialises(sig):  # for this call's dimensions: its code may rely on facts about them
             options["shapes"] = pattern_of(args)
         variant = compiled(self.fn, self.positions, sig, **options)
         key = (sig, variant.facts)
@@ -237,10 +237,6 @@ class _Differentiated:
         if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
             self._dispatch()
         return variant
-
-    def _specialises(self, sig) -> bool:
-        """Whether variants for ``sig`` are compiled for the call's dimensions: some argument is a NumPy array."""
-        return any(isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], int) and s[0] > 0 for s in sig)
 
     def _dispatch(self):
         """Generate the dispatcher, and make it this object's own ``__call__``.
@@ -291,7 +287,7 @@ class _Differentiated:
         if key is not None:
             sig, facts = key
             options = {**shown, "unit_seed": True, "grads_only": self._grads_only}
-            if self._specialises(sig):  # the variant with these facts (sct.pipeline finds the one that ran)
+            if _specialises(sig):  # the variant with these facts (sct.pipeline finds the one that ran)
                 options["facts"] = facts
             return self.fn, self.positions, sig, options, False
         receiver = None if self._receiver is _NO_RECEIVER else self._receiver
@@ -323,6 +319,11 @@ class _Differentiated:
         if found is self:  # @sct.grad on a module-level function: the module's name for it
             return qualname
         return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux, self._extra)
+
+
+def _specialises(sig) -> bool:
+    """Whether variants for ``sig`` are compiled for the call's dimensions: some argument is a NumPy array."""
+    return any(isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], int) and s[0] > 0 for s in sig)
 
 
 def _positional_names(fn) -> list | None:
@@ -487,7 +488,10 @@ def source_request(fn, wrt=0, mode="reverse", optimize=True, *, args=None, gener
         return _listing_request(fn, positions, receiver, options, grads_only=True, generic=generic)
     if not isinstance(args, tuple | list):
         raise SctError(f"sct.source: args must be a tuple of arguments, got {type(args).__name__}")
-    sig = call_signature(fn, positions, (receiver, *args) if receiver is not None else tuple(args))
+    given = (receiver, *args) if receiver is not None else tuple(args)
+    sig = call_signature(fn, positions, given)
+    if _specialises(sig) and options.get("mode", "reverse") == "reverse":  # what a call with these runs
+        options = {**options, "shapes": pattern_of(given + (None,) * (len(sig) - len(given)))}
     return _variant_request(fn, positions, sig, options, grads_only=True)
 
 
