@@ -135,7 +135,7 @@ class _Differentiated:
                 _check_wrt_args(self.fn, self.positions, args)
                 break
         if validate.ENABLED:
-            found = self._validated((sig, found.facts), found)
+            found = self._validated(_key(sig, found), found)
         try:
             if found.grads_only:  # the value is a scalar, and not asked for
                 return found.function(*args)
@@ -151,10 +151,14 @@ class _Differentiated:
         return self._result(value, grads)
 
     def _find(self, sig, args) -> tuple:
-        """``((signature, facts), variant)`` of a variant compiled for ``sig`` whose facts about the
-        arguments' dimensions (:mod:`sct.analysis.shapes`) hold for ``args``; ``(None, None)`` if none."""
+        """``(key, variant)`` of a variant compiled for ``sig`` whose facts about the arguments' dimensions
+        (:mod:`sct.analysis.shapes`) hold for ``args``; ``(None, None)`` if none. A variant's key is its
+        signature, or a :class:`Facts` of its signature and facts where it relies on some."""
+        found = self._variants.get(sig)  # one that relies on no facts: keyed by its signature alone
+        if found is not None:
+            return sig, found
         for key, variant in list(self._variants.items()):  # list(): atomic, where another thread adds one
-            if key[0] == sig and (not key[1] or holds_for(key[1], args)):
+            if type(key) is Facts and key[0] == sig and holds_for(key[1], args):
                 return key, variant
         return None, None
 
@@ -217,7 +221,7 @@ class _Differentiated:
             raise err from exc
 
     def _validated(self, key, variant) -> Compiled:
-        sig, facts = key
+        sig, facts = _split(key)
         options = {"unit_seed": True, "grads_only": self._grads_only, **self.options}
         if _specialises(sig):
             options["facts"] = facts
@@ -231,7 +235,7 @@ class _Differentiated:
         if _specialises(sig):  # for this call's dimensions: its code may rely on facts about them
             options["shapes"] = pattern_of(args)
         variant = compiled(self.fn, self.positions, sig, **options)
-        key = (sig, variant.facts)
+        key = _key(sig, variant)
         self._variants[key] = variant
         self._ran_here(key)
         if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
@@ -255,7 +259,7 @@ class _Differentiated:
         if validate.ENABLED:  # a dispatcher made now validates for as long as it lives
             recent = [(key, self._validated(key, variant)) for key, variant in recent]
         self._call = dispatch.dispatcher(
-            [(key[0], variant) for key, variant in recent],
+            [(_split(key)[0], variant) for key, variant in recent],
             self._general,
             self._explain,
             self._check,
@@ -285,7 +289,7 @@ class _Differentiated:
         key = self._last_signature()
         shown = {k: v for k, v in self.options.items() if k != "backend"}  # the code, whichever runs it
         if key is not None:
-            sig, facts = key
+            sig, facts = _split(key)
             options = {**shown, "unit_seed": True, "grads_only": self._grads_only}
             if _specialises(sig):  # the variant with these facts (sct.pipeline finds the one that ran)
                 options["facts"] = facts
@@ -319,6 +323,22 @@ class _Differentiated:
         if found is self:  # @sct.grad on a module-level function: the module's name for it
             return qualname
         return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux, self._extra)
+
+
+class Facts(tuple):
+    """The key of a variant that relies on facts about its arguments' dimensions: ``(signature, facts)``."""
+
+    __slots__ = ()
+
+
+def _key(sig, variant):
+    """The key a variant compiled for ``sig`` is kept under: ``sig``, or a :class:`Facts` where it relies on some."""
+    return Facts((sig, variant.facts)) if variant.facts else sig
+
+
+def _split(key) -> tuple:
+    """``(signature, facts)`` of a variant's key."""
+    return (key[0], key[1]) if type(key) is Facts else (key, ())
 
 
 def _specialises(sig) -> bool:
