@@ -25,6 +25,9 @@ st = hypothesis.strategies
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import programs as P  # noqa: E402
+
 
 def layer(W, b, x, y):
     a = x @ W
@@ -255,3 +258,34 @@ def test_threads_calling_one_gradient_in_turns():
     for thread in threads:
         thread.join()
     assert not failures
+
+
+MASKS = st.lists(st.booleans(), min_size=12, max_size=12)
+
+
+def _ones_in(shape, mask) -> tuple:
+    """``shape`` with the axes ``mask`` picks set to 1 (still broadcast-compatible with what it met)."""
+    return tuple(1 if m else n for n, m in zip(shape, mask))
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(P.programs(control=("for",)), st.integers(0, 2**16), MASKS)
+def test_random_programs_called_with_and_without_length_1_dims_agree_with_the_generic_variant(program, seed, mask):
+    f, args, _, rng = P.sample(program, seed)
+    wrt = tuple(range(len(args)))
+    gradient = sct.grad(f, wrt=wrt)
+    bits = iter(mask * 4)
+    other = [
+        a if np.ndim(a) == 0 else rng.uniform(-1.5, 1.5, _ones_in(np.shape(a), [next(bits) for _ in np.shape(a)]))
+        for a in args
+    ]
+    for call in (args, other, args, other):
+        with np.errstate(all="ignore"):
+            try:
+                expected = generic(f, wrt, call)
+            except (ValueError, ArithmeticError):
+                hypothesis.assume(False)
+            found = gradient(*call)
+        for k, g, e in zip(wrt, found, expected):
+            assert np.shape(g) == np.shape(call[k])
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12, equal_nan=True)
