@@ -289,3 +289,28 @@ def test_random_programs_called_with_and_without_length_1_dims_agree_with_the_ge
         for k, g, e in zip(wrt, found, expected):
             assert np.shape(g) == np.shape(call[k])
             np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def products(A, v, c, r):
+    s = A @ v  # (m,)
+    t = A.T @ A  # (n, n)
+    k = np.sum(t, axis=-1, keepdims=True)  # (n, 1)
+    e = np.eye(A.shape[1])  # (n, n)
+    u = (t + e) * k + r  # r: (n, n), (1, n), (n,) or (1,)
+    w = s[:, None] * c  # c: (m, 1), (m, n) or (1,)
+    return np.sum(u**2) + np.mean(w) + np.sum(np.mean(A, axis=0) * v)
+
+
+@pytest.mark.parametrize(
+    "c, r",
+    [((4, 1), (3, 3)), ((4, 3), (1, 3)), ((1,), (3,)), ((4, 1), (1,)), ((1, 1), (3, 1)), ((4, 3), (3, 3))],
+)
+def test_products_transposes_reductions_and_new_axes(c, r):
+    gradient = PRODUCTS
+    rng = np.random.default_rng(6)
+    A, v = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    for args in [(A, v, rng.standard_normal(c), rng.standard_normal(r)), (A, v, np.ones((4, 3)), np.ones((3, 3)))]:
+        check(gradient, products, (0, 1, 2, 3), args)
+
+
+PRODUCTS = sct.grad(products, wrt=(0, 1, 2, 3))
