@@ -105,6 +105,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.shapes = None  # symbolic shapes under facts of the call (sct.analysis.shapes), for a variant for one
         self.facts = set()  # the facts the code relies on: the variant's guard
         self.keyword_operands = []  # those of the statement being reversed
+        self.elementwise = False  # whether it is elementwise
         self.overwritten = overwritten(ir)
         self.invariant = invariant(ir)  # the same value every trip: read as the forward sweep left it
         self.recomputed = recomputable(ir, ranks)  # loop -> assignments made again at the top of each reversed trip
@@ -327,6 +328,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
                     )
                 )
         self.keyword_operands = [v for k, v in kwargs.items() if k != "keys"]  # they broadcast too (np.clip)
+        self.elementwise = entry.elementwise  # the result has the operands' broadcast shape (what shapes proves)
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         grad = Sym(name(g), self.ranks.get(stmt.target))
         for i, arg in enumerate(args):
@@ -390,14 +392,15 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         if mine == SCALAR and None not in others:
             return to_expr(np.sum(Sym(expr)))
         operands_ = [*args, *self.keyword_operands]
-        if self.proved(self.shapes and self.shapes.keeps_shape(arg, operands_)):
+        shapes = self.shapes if self.elementwise else None  # np.cross broadcasts, but has a shape of its own
+        if self.proved(shapes and shapes.keeps_shape(arg, operands_)):
             return expr  # the result has this operand's shape, under facts the variant checks
         lead = self.leading_axes(arg, args)
         if lead:  # certainly summed away; unbroadcast is left only the axes of length 1
             axis = gast.Constant(value=lead[0], kind=None) if len(lead) == 1 else to_expr(lead)
             method = gast.Attribute(value=expr, attr="sum", ctx=LOAD)
             expr = gast.Call(func=method, args=[], keywords=[gast.keyword(arg="axis", value=axis)])
-            if self.proved(self.shapes and self.shapes.trailing_shape(arg, operands_, len(lead))):
+            if self.proved(shapes and shapes.trailing_shape(arg, operands_, len(lead))):
                 return expr  # the sum over the leading axes has this operand's shape
         return to_expr(call(unbroadcast, Sym(expr), Sym(arg)))
 
