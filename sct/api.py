@@ -20,6 +20,7 @@ import weakref
 import numpy as np
 
 from . import higher, nested, validate, values
+from .analysis.shapes import holds_for, pattern_of
 from .backend import dispatch, namespaces, runtime, variants
 from .backend.variants import (
     Compiled,
@@ -117,16 +118,16 @@ class _Differentiated:
             wrt = set(self.positions)
             args = tuple(variants.Attributes.of(a) if i in wrt and is_object(a) else a for i, a in enumerate(args))
         sig = signature(args)
-        found = self._variants.get(sig)
+        key, found = self._find(sig, args)
         if found is None and max(self.positions) < len(args):  # the rest may take their defaults
             args = args + self._defaults(len(args))
             sig = signature(args)
-            found = self._variants.get(sig)
+            key, found = self._find(sig, args)
         self._calls += 1
         if found is None or not found.fresh():
             found = self._compile(args)
         else:
-            self._ran_here(sig)
+            self._ran_here(key)
             if self._calls > 1 and not self._flat and self._stale_dispatcher():  # in use
                 self._dispatch()
         for i in self.positions:  # a container, None, a str, an object: the key hides what the leaves are
@@ -134,7 +135,7 @@ class _Differentiated:
                 _check_wrt_args(self.fn, self.positions, args)
                 break
         if validate.ENABLED:
-            found = self._validated(sig, found)
+            found = self._validated(_key(sig, found), found)
         try:
             if found.grads_only:  # the value is a scalar, and not asked for
                 return found.function(*args)
@@ -149,8 +150,24 @@ class _Differentiated:
             self._check(value[0] if self.has_aux else value)
         return self._result(value, grads)
 
+    def _find(self, sig, args) -> tuple:
+        """``(key, variant)`` of a variant compiled for ``sig`` whose facts about the arguments' dimensions
+        (:mod:`sct.analysis.shapes`) hold for ``args``; ``(None, None)`` if none. A variant's key is its
+        signature, or a :class:`Facts` of its signature and facts where it relies on some."""
+        found = self._variants.get(sig)  # one that relies on no facts: keyed by its signature alone
+        if found is not None:
+            return sig, found
+        for key, variant in list(self._variants.items()):  # list(): atomic, where another thread adds one
+            if type(key) is Facts and key[0] == sig and holds_for(key[1], args):
+                return key, variant
+        return None, None
+
+    def variant_for(self, args) -> Compiled | None:
+        """The compiled variant a call with ``args`` (all given) would run, if there is one yet."""
+        return self._find(signature(args), args)[1]
+
     def _ran_here(self, sig) -> None:
-        """Note that the general path runs the variant for ``sig`` (for ``.source``)."""
+        """Note that the general path runs the variant for ``sig``, a (signature, facts) key (for ``.source``)."""
         self._ran = self._family[0] = sig
         if self._ran_cell is not None:
             self._ran_cell.cell_contents = -1
@@ -203,18 +220,24 @@ class _Differentiated:
         except SctError as err:
             raise err from exc
 
-    def _validated(self, sig, variant) -> Compiled:
-        return validated(
-            self.fn, variant, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options
-        )
+    def _validated(self, key, variant) -> Compiled:
+        sig, facts = _split(key)
+        options = {"unit_seed": True, "grads_only": self._grads_only, **self.options}
+        if _specialises(sig):
+            options["facts"] = facts
+        return validated(self.fn, variant, self.positions, sig, **options)
 
     def _compile(self, args):
         sig = signature(args)
         _check_wrt_args(self.fn, self.positions, args)
         _check_arity(self.fn, args)
-        variant = compiled(self.fn, self.positions, sig, unit_seed=True, grads_only=self._grads_only, **self.options)
-        self._variants[sig] = variant
-        self._ran_here(sig)
+        options = {"unit_seed": True, "grads_only": self._grads_only, **self.options}
+        if _specialises(sig):  # for this call's dimensions: its code may rely on facts about them
+            options["shapes"] = pattern_of(args)
+        variant = compiled(self.fn, self.positions, sig, **options)
+        key = _key(sig, variant)
+        self._variants[key] = variant
+        self._ran_here(key)
         if self._dispatched is not None:  # a dispatcher is in use: it must see the new variant
             self._dispatch()
         return variant
@@ -234,9 +257,9 @@ class _Differentiated:
         else:
             recent = [(self._seen, self._variants[self._seen])]
         if validate.ENABLED:  # a dispatcher made now validates for as long as it lives
-            recent = [(sig, self._validated(sig, variant)) for sig, variant in recent]
+            recent = [(key, self._validated(key, variant)) for key, variant in recent]
         self._call = dispatch.dispatcher(
-            recent,
+            [(_split(key)[0], variant) for key, variant in recent],
             self._general,
             self._explain,
             self._check,
@@ -246,7 +269,7 @@ class _Differentiated:
             name=getattr(self.fn, "__name__", None),
             record=record,
         )
-        self._recent = [sig for sig, _ in recent]
+        self._recent = [key for key, _ in recent]
         self._ran_cell = dispatch.ran_cell(self._call) if record else None
         cls = type(self)
         if "_dispatching" not in cls.__dict__:
@@ -263,10 +286,13 @@ class _Differentiated:
 
     def source_request(self) -> tuple:
         """What :attr:`source` shows, as :func:`source_request` gives it (:mod:`sct.explain` rebuilds it)."""
-        sig = self._last_signature()
+        key = self._last_signature()
         shown = {k: v for k, v in self.options.items() if k != "backend"}  # the code, whichever runs it
-        if sig is not None:
+        if key is not None:
+            sig, facts = _split(key)
             options = {**shown, "unit_seed": True, "grads_only": self._grads_only}
+            if _specialises(sig):  # the variant with these facts (sct.pipeline finds the one that ran)
+                options["facts"] = facts
             return self.fn, self.positions, sig, options, False
         receiver = None if self._receiver is _NO_RECEIVER else self._receiver
         return _listing_request(self.fn, self.positions, receiver, shown, grads_only=self._grads_only)
@@ -297,6 +323,27 @@ class _Differentiated:
         if found is self:  # @sct.grad on a module-level function: the module's name for it
             return qualname
         return _unpickled, (isinstance(self, ValueAndGrad), fn, wrt, self.has_aux, self._extra)
+
+
+class Facts(tuple):
+    """The key of a variant that relies on facts about its arguments' dimensions: ``(signature, facts)``."""
+
+    __slots__ = ()
+
+
+def _key(sig, variant):
+    """The key a variant compiled for ``sig`` is kept under: ``sig``, or a :class:`Facts` where it relies on some."""
+    return Facts((sig, variant.facts)) if variant.facts else sig
+
+
+def _split(key) -> tuple:
+    """``(signature, facts)`` of a variant's key."""
+    return (key[0], key[1]) if type(key) is Facts else (key, ())
+
+
+def _specialises(sig) -> bool:
+    """Whether variants for ``sig`` are compiled for the call's dimensions: some argument is a NumPy array."""
+    return any(isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], int) and s[0] > 0 for s in sig)
 
 
 def _positional_names(fn) -> list | None:
@@ -469,7 +516,10 @@ def source_request(fn, wrt=0, mode="reverse", optimize=True, *, args=None, gener
         return _listing_request(fn, positions, receiver, options, grads_only=True, generic=generic)
     if not isinstance(args, tuple | list):
         raise SctError(f"sct.source: args must be a tuple of arguments, got {type(args).__name__}")
-    sig = call_signature(fn, positions, (receiver, *args) if receiver is not None else tuple(args))
+    given = (receiver, *args) if receiver is not None else tuple(args)
+    sig = call_signature(fn, positions, given)
+    if _specialises(sig) and options.get("mode", "reverse") == "reverse":  # what a call with these runs
+        options = {**options, "shapes": pattern_of(given + (None,) * (len(sig) - len(given)))}
     return _variant_request(fn, positions, sig, options, grads_only=True)
 
 
@@ -508,7 +558,7 @@ def _shown(request) -> str:
     """The listing for a request: the variant's source under the line that says which variant it is."""
     fn, positions, sig, options, generic = request
     variant = compiled(fn, positions, sig, **options)
-    text = with_header(variant.source, header(variant.params, sig, generic=generic))
+    text = with_header(variant.source, header(variant.params, sig, generic=generic, facts=variant.facts))
     return _display().GeneratedSource(text, request)
 
 

@@ -401,7 +401,8 @@ def explain_request(request: tuple) -> Explanation:
     ir, wrt = seen["ir"], seen["wrt"]
     mode = options.get("mode", "reverse")
     origins = line_origins(built.source, ir, mode)
-    text = with_header(built.source, header(built.params, sig, generic=generic))  # as sct.source shows it
+    line = header(built.params, sig, generic=generic, facts=built.facts)
+    text = with_header(built.source, line)  # as sct.source shows it
     origins = [*origins[:1], None, *origins[1:]]  # the header line comes from no line of the user's
     first, lines = _user_source(fn)
     stripped = [line.strip() for line in text.splitlines()]

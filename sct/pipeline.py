@@ -30,6 +30,7 @@ from . import backend as backends
 from . import nested, validate, values
 from .analysis import activity as analysis
 from .analysis import complex_values
+from .analysis import shapes as symbolic_shapes
 from .backend import cache, codegen, namespaces, variants
 from .backend.variants import _FLOAT, Compiled, _describe, _guards, signature
 from .errors import SctError, UnsupportedSyntaxError
@@ -127,6 +128,8 @@ def build(
     counted=True,
     observe=None,
     checkpoint=None,
+    shapes=None,
+    facts=None,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -137,6 +140,10 @@ def build(
     computes the value only as far as the gradients need it.
     ``observe(ir, wrt)``: called with the lowered IR just before the emitter reads it
     (:mod:`sct.explain` maps generated lines back to the user's with it).
+    ``shapes``: the call's dimensions (:func:`sct.analysis.shapes.pattern_of`), for a variant for that call:
+    its code may rely on equalities between them (no ``unbroadcast`` where shapes are proved equal), and the
+    ones it relies on are its ``facts``, which a caller must check before reusing it. ``facts``: those
+    facts, to build the variant again from them alone (``.source``).
     """
     fn = nested.COMPILER.differentiable(fn, sig)  # a generated function: its source, made differentiable again
     parsed = frontend.parse(fn)
@@ -171,7 +178,10 @@ def build(
         if mode == "forward":
             src = forward.tangent(ir, wrt, ranks, namer)
         else:
-            src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds)
+            known = None
+            if shapes is not None or facts is not None:  # a variant for one call: shapes proved equal under facts
+                known = symbolic_shapes.Shapes(ir, ranks, pattern=shapes, facts=facts)
+            src = reverse.adjoint(ir, wrt, ranks, namer, split=split, many=many, kinds=kinds, shapes=known)
             if unit_seed and not split:
                 _unit_seed(src.fn, ir.output, ranks.get(ir.output))
     complex_ = complex_inputs or _may_be_complex(ir, ranks)
@@ -203,7 +213,8 @@ def build(
     text = src.unparse()
     function = codegen.compile_source(text, src.fn.name, parsed.globals, helpers, src.fn.name)
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
-    return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only)
+    used = getattr(src, "facts", ())
+    return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only, facts=used)
 
 
 def _unit_seed(fn, output: str, rank) -> None:
@@ -298,6 +309,8 @@ def compiled(fn, positions, sig, **options) -> Compiled:
     except TypeError:  # not weak-referenceable (a ufunc): nothing to cache, and build says why
         return build(fn, positions, sig, **options, counted=counted)
     variant = variants.get(key) if variants is not None else None
+    if variant is None and variants is not None and ("shapes" in options or "facts" in options):
+        variant = _with_facts(variants, key, options)
     if variant is not None and variant.fresh():
         return variant
     with _LOCK:  # one compile at a time: each (fn, signature) is compiled once
@@ -315,6 +328,24 @@ def compiled(fn, positions, sig, **options) -> Compiled:
             variant.guards = guards
             variants[key] = variant
         return variant
+
+
+def _with_facts(variants: dict, key: tuple, options: dict) -> Compiled | None:
+    """A variant compiled for another call of the same signature and options that serves this one:
+    its facts hold for the call's dimensions (``shapes``), or are the ones asked for (``facts``)."""
+    positions, sig, _ = key
+    rest = {k: v for k, v in options.items() if k not in ("shapes", "facts")}
+    for (p, s, items), variant in list(variants.items()):
+        if p != positions or s != sig or len(items) != len(rest) + 1:
+            continue
+        found = dict(items)
+        if {k: v for k, v in found.items() if k not in ("shapes", "facts")} != rest:
+            continue
+        if "facts" in options and variant.facts == options["facts"]:
+            return variant
+        if "shapes" in options and symbolic_shapes.holds(variant.facts, options["shapes"]):
+            return variant
+    return None
 
 
 def _native(fn, positions, sig, options: dict, counted: bool) -> Compiled:
@@ -335,6 +366,7 @@ def _native(fn, positions, sig, options: dict, counted: bool) -> Compiled:
     function = backends.native.Native(source, name, namespace, user_globals, fn, python.function)  # loaded now
     variant = Compiled(function, source, python.helpers, python.params, python.wrt)
     variant.scalar, variant.grads_only, variant.guards = python.scalar, python.grads_only, python.guards
+    variant.facts = python.facts
     variant.python = python
     variants_[key] = variant
     return variant

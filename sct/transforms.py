@@ -284,7 +284,7 @@ def _check_value(fn, wrt, args) -> None:
     ``hessian`` and ``hvp`` differentiate the generated gradient, which does not
     check it; so here, on a call where the analysis did not prove it a scalar.
     """
-    variant = _grad_of(fn, wrt)._variants.get(pipeline.signature(args))
+    variant = _grad_of(fn, wrt).variant_for(args)
     if variant is None or not variant.scalar:
         pipeline._check_scalar(fn, fn(*args))
 

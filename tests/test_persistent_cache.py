@@ -386,6 +386,7 @@ def test_a_changed_rule_or_version_is_never_served_stale(tmp_path):
 RACE = """\
 import os, time
 import main
+from sct.analysis.shapes import pattern_of
 from sct.backend import variants
 
 x = np.linspace(0.1, 1.0, 5)
@@ -393,7 +394,7 @@ gradient = sct.grad(main.f)
 expected = gradient(x)
 sig = variants.signature((x,))
 options = {"split": False, "has_aux": False, "optimize": True, "many": False, "mode": "reverse",
-           "unit_seed": True, "grads_only": True}
+           "unit_seed": True, "grads_only": True, "shapes": pattern_of((x,))}  # as a call of gradient compiles
 name = cache.key(main.f, [0], sig, options, variants._guards(main.f))
 variant = pipeline.compiled(main.f, [0], sig, **options)
 start = float(os.environ["START"])

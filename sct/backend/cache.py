@@ -9,7 +9,9 @@ hash of everything the generated code was made from:
   same for every function the compile relied on (callees, closure values),
   with their defaults; the identities of the globals it resolved (by module
   and name), the types of the plain data globals it reads, closure values;
-* the argument signature, the positions differentiated by and the options;
+* the argument signature, the positions differentiated by and the options (for a variant
+  compiled for one call, the pattern of its argument dimensions: the entry holds the facts
+  about them its code relies on, :mod:`sct.analysis.shapes`);
 * sct's own source (the size and modification time of each of its files, as
   Python's ``.pyc`` files are checked), the rules users registered, and the
   versions of sct, Python, NumPy, gast (and SciPy, when loaded).
@@ -43,7 +45,7 @@ from ..rules import table
 from . import codegen, dispatch
 from .variants import Callee, Compiled, _global_names, _guards
 
-FORMAT = 1  # bump when the layout of an entry changes
+FORMAT = 2  # bump when the layout of an entry changes
 SUFFIX = ".sct"
 STATS = {"hits": 0, "misses": 0, "stores": 0, "uncacheable": 0}
 _DATA = (int, float, complex, str, bytes, bool, type(None))
@@ -455,6 +457,7 @@ def store(name: str, fn, variant: Compiled) -> bool:
             "wrt": list(variant.wrt),
             "scalar": variant.scalar,
             "grads_only": variant.grads_only,
+            "facts": tuple(variant.facts),
         }
         data = marshal.dumps(entry)
     except (Uncacheable, ValueError):
@@ -502,4 +505,5 @@ def load(name: str, fn) -> Compiled | None:
         entry["wrt"],
         scalar=entry["scalar"],
         grads_only=entry["grads_only"],
+        facts=tuple(entry.get("facts", ())),
     )

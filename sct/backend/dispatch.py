@@ -2,7 +2,8 @@
 
 A gradient object must pick the compiled variant for its arguments' signature
 and check that the names the variant was compiled against still mean the same
-objects, on every call. Done with general code (build the signature tuple, look
+objects (and the facts about the arguments' dimensions its code relies on,
+``W1.shape[1] == b1.shape[0]``, still hold), on every call. Done with general code (build the signature tuple, look
 it up, call a guard function) that costs more than a small scalar gradient
 itself. So, as a JIT would, each gradient object compiles a dispatcher for the
 variants it has seen: a chain of inline type tests and identity tests that ends
@@ -23,6 +24,7 @@ import types
 
 import numpy as np
 
+from ..analysis.shapes import fact_terms
 from . import codegen
 
 FLOAT = (0, "float")  # the signature of an argument that is exactly a Python float
@@ -135,6 +137,7 @@ def dispatcher(
         tests = [_argument_test(p, s) for p, s in zip(params, sig)]
         if len(sig) != len(params) or not all(tests):
             continue
+        tests += fact_terms(variant.facts, params)  # what it relies on of the dimensions: after the ndim tests
         args = ", ".join(params[: len(sig)])
         guards = guard_terms(variant.guards, env, prefix=f"__sct_v{v}_")
         lines += [

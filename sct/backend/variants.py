@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis.shapes import fact_terms
 from ..frontend.functions import is_function
 from ..frontend.parse import is_plain_wrapper
 from ..passes import containers
@@ -33,6 +34,7 @@ class Compiled:
     scalar: bool = False  # the analysis proved the function's value a scalar: no need to check it
     grads_only: bool = False  # the function returns the gradients alone, not (value, gradients)
     validated: bool = False  # ``function`` validates each call against the original (sct.validate)
+    facts: tuple = ()  # equalities of argument dimensions the code relies on (sct.analysis.shapes): checked per call
 
     def __post_init__(self):
         super().__setattr__("fresh", self._fresh(self.guards))
@@ -298,14 +300,22 @@ def describe_kind(s) -> str:
     return "anything"
 
 
-def header(params, sig, generic: bool) -> str:
-    """The comment that opens a listing: which variant it is.
+def header(params, sig, generic: bool, facts=()) -> str:
+    """The comment that opens a listing: which variant it is, and the facts about the arguments'
+    dimensions it relies on (:mod:`sct.analysis.shapes`).
 
     >>> header(["x", "y"], ((0, "float"), (1, "f")), False)
     '# variant for x: float, y: 1-d float array'
     >>> header(["x", "y"], (None, None), True)
     '# generic variant, for arrays and numbers of any shape'
+    >>> header(["x", "b"], ((2, "f"), (1, "f")), False, (((0, 1), (1, 0)),))
+    '# variant for x: 2-d float array, b: 1-d float array; where x.shape[1] == b.shape[0]'
     """
+    line = _header(params, sig, generic)
+    return f"{line}; where {' and '.join(fact_terms(facts, params))}" if facts else line
+
+
+def _header(params, sig, generic: bool) -> str:
     kinds = [describe_kind(s) for s in sig] + [describe_kind(None)] * (len(params) - len(sig))
     if generic and all(k == describe_kind(None) for k in kinds):
         return "# generic variant, for arrays and numbers of any shape"

@@ -45,6 +45,7 @@ from ..analysis.activity import (
     shape_classes,
 )
 from ..analysis.recording import invariant, recomputable, stable_shapes, trip_locals, viewed_by
+from ..analysis.shapes import canonical
 from ..backend.codegen import Source, assign, comment, function_def, name, nodes
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
@@ -61,7 +62,9 @@ DYNAMIC = rules.DYNAMIC
 LOAD = gast.Load()
 
 
-def adjoint(ir: FunctionIR, wrt: list[str], ranks: dict, namer, split=False, many=None, kinds=None) -> Source:
+def adjoint(
+    ir: FunctionIR, wrt: list[str], ranks: dict, namer, split=False, many=None, kinds=None, shapes=None
+) -> Source:
     """The adjoint of ``ir`` with respect to the parameters named in ``wrt``.
 
     ``split=False`` gives ``grad_f(*params, delta_out=1.0) -> (out, grads)``;
@@ -69,9 +72,14 @@ def adjoint(ir: FunctionIR, wrt: list[str], ranks: dict, namer, split=False, man
     ``backward_f(delta_out)`` returns the gradients (the forward pass runs once).
     The gradients are a tuple if ``many`` (default: more than one ``wrt``).
     ``kinds`` maps parameters to their container kind (``"tuple"``...), if any.
+    ``shapes``: a :class:`sct.analysis.shapes.Shapes` of the call, where the variant is for one; the
+    facts its proofs used (that no ``unbroadcast`` is needed) are left in the result's ``facts``.
     """
     emitter = _Reverse(ir, wrt, ranks, namer, kinds or {})
-    return emitter.build(split, len(wrt) > 1 if many is None else many)
+    emitter.shapes = shapes
+    src = emitter.build(split, len(wrt) > 1 if many is None else many)
+    src.facts = canonical(emitter.facts)
+    return src
 
 
 @dataclass
@@ -94,6 +102,10 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.ir, self.wrt, self.ranks, self.namer, self.kinds = ir, wrt, ranks, namer, kinds
         self.active = activity(ir, wrt)
         self.classes = shape_classes(ir, ranks)
+        self.shapes = None  # symbolic shapes under facts of the call (sct.analysis.shapes), for a variant for one
+        self.facts = set()  # the facts the code relies on: the variant's guard
+        self.keyword_operands = []  # those of the statement being reversed
+        self.elementwise = False  # whether it is elementwise
         self.overwritten = overwritten(ir)
         self.invariant = invariant(ir)  # the same value every trip: read as the forward sweep left it
         self.recomputed = recomputable(ir, ranks)  # loop -> assignments made again at the top of each reversed trip
@@ -317,6 +329,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
                         stmt.origin,
                     )
                 )
+        self.keyword_operands = [v for k, v in kwargs.items() if k != "keys"]  # they broadcast too (np.clip)
+        self.elementwise = entry.elementwise  # the result has the operands' broadcast shape (what shapes proves)
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         grad = Sym(name(g), self.ranks.get(stmt.target))
         for i, arg in enumerate(args):
@@ -379,12 +393,25 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             return expr  # every operand has this operand's shape, or is a scalar
         if mine == SCALAR and None not in others:
             return to_expr(np.sum(Sym(expr)))
+        operands_ = [*args, *self.keyword_operands]
+        shapes = self.shapes if self.elementwise else None  # np.cross broadcasts, but has a shape of its own
+        if self.proved(shapes and shapes.keeps_shape(arg, operands_)):
+            return expr  # the result has this operand's shape, under facts the variant checks
         lead = self.leading_axes(arg, args)
         if lead:  # certainly summed away; unbroadcast is left only the axes of length 1
             axis = gast.Constant(value=lead[0], kind=None) if len(lead) == 1 else to_expr(lead)
             method = gast.Attribute(value=expr, attr="sum", ctx=LOAD)
             expr = gast.Call(func=method, args=[], keywords=[gast.keyword(arg="axis", value=axis)])
+            if self.proved(shapes and shapes.trailing_shape(arg, operands_, len(lead))):
+                return expr  # the sum over the leading axes has this operand's shape
         return to_expr(call(unbroadcast, Sym(expr), Sym(arg)))
+
+    def proved(self, facts) -> bool:
+        """Whether a shape proof succeeded (``facts`` is not None); if so, the variant relies on its facts."""
+        if facts is None:
+            return False
+        self.facts |= facts
+        return True
 
     def leading_axes(self, arg, args) -> tuple:
         """The leading axes broadcasting surely added to ``arg``: ranks known, ``arg``'s the lower."""
