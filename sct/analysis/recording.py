@@ -275,3 +275,56 @@ def trip_locals(ir: FunctionIR) -> dict:
     for loop, stmt in _Order(ir).made_each_trip(overwritten(ir)):
         found.setdefault(id(loop), []).append(stmt.target)
     return found
+
+
+def carried_values(ir: FunctionIR, taped: dict, eligible: set, unrecorded: set) -> dict:
+    """``{id(loop): (id of a statement in its body, [(variable, id of its assignment)])}``: old values
+    a loop's row can keep, pushed right before that statement, in place of records of their own.
+
+    A variable carried from trip to trip (``h = np.tanh(i)``, read on the next trip as
+    the old ``h``) is recorded before each assignment that overwrites it. The loop's one
+    row, pushed once a trip at a point ``p`` of its body, can keep that old value instead,
+    exactly, when
+
+    - the assignment is at the top level of the body (it runs every trip), at or after
+      ``p``, and nothing in the body between ``p`` and it assigns the variable (nested
+      statements included): the value at ``p`` is the one the assignment overwrites;
+    - every value the trip makes afresh for the row (``taped``) is made before ``p``;
+    - an ``Assign`` is all that ever sets the variable (no item writes, no loop
+      counter), and neither the loop's header nor its condition does.
+
+    ``p`` is the first such assignment; ``eligible`` are the variables recorded by
+    value, ``unrecorded`` the ids of assignments that push nothing. Other assignments
+    of the same variable (a second one in the trip, one in a branch) keep their own
+    record: each record is popped where its pushes are mirrored, so splitting them by
+    the assignment that pushes stays exact. Whether the reverse sweep can take the row
+    back where it needs these values is decided there (:func:`sct.reverse.loops.carry`).
+    """
+    only_assigned = {s.target for s in walk(ir.body) if not isinstance(s, Assign) and hasattr(s, "target")}
+    eligible = set(eligible) - only_assigned
+    found = {}
+    for loop in walk(ir.body):
+        if not isinstance(loop, For | While):
+            continue
+        body, made = loop.body, set(taped.get(id(loop), ()))
+        low = max((i + 1 for i, s in enumerate(body) if isinstance(s, Assign) and s.target in made), default=0)
+        header = {s.target for s in walk(getattr(loop, "cond", []))}
+        if isinstance(loop, For):
+            header.add(loop.target)
+        sites = [
+            (i, s)
+            for i, s in enumerate(body)
+            if i >= low
+            and isinstance(s, Assign)
+            and s.target in eligible - header
+            and id(s) not in unrecorded
+            and s.target != getattr(loop, "brk", None)
+        ]
+        if not sites:
+            continue
+        p, chosen = sites[0][0], []
+        for q, s in sites:
+            if not any(getattr(t, "target", None) == s.target for t in walk(body[p:q])):
+                chosen.append((s.target, id(s)))
+        found[id(loop)] = (id(body[p]), chosen)
+    return found
