@@ -269,3 +269,105 @@ def test_a_column_whose_push_has_an_effect_stays():
     text = LEFT_EMPTY.replace("np.shape(x)", "np.copy(x)")
     changed, out = _pass(text)
     assert "tape.append(np.copy(x))" in out and "x_shape = tape.pop()" in out
+
+
+# ---- slices that tile an array: one np.concatenate (sct.reverse.gather) ----------------------------
+def gates(W, x):
+    z = x @ W
+    n = x.shape[1]
+    i = 1.0 / (1.0 + np.exp(-z[:, :n]))
+    f = 1.0 / (1.0 + np.exp(-z[:, n : 2 * n]))
+    o = np.tanh(z[:, 2 * n : 3 * n])
+    g = np.sin(z[:, 3 * n :])
+    return np.sum(i * f + o * g * g)
+
+
+def gate_args(seed=5):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(3, 12)) * 0.5, rng.normal(size=(2, 3))
+
+
+def test_slices_that_tile_an_axis_are_joined():
+    args = gate_args()
+    check(gates, args, wrt=(0, 1))
+    source = source_for(gates, args, (0, 1))
+    assert "np.concatenate((delta_" in source and ", axis=1)" in source
+    assert "zeros_like(z)" not in source and "delta_z[" not in source
+
+
+def test_slices_that_tile_an_axis_in_the_lstm():
+    rng = np.random.default_rng(1)
+    args = (
+        rng.normal(size=(3, 6)) * 0.5,
+        rng.normal(size=(2, 6)) * 0.5,
+        rng.normal(size=6),
+        rng.normal(size=(2, 2)),
+        rng.normal(size=(2, 2)),
+        rng.normal(size=(4, 2, 3)),
+    )
+    source = source_for(lstm, args, (0, 1, 2, 3, 4))
+    assert "np.concatenate((" in source and "zeros_like(z)" not in source
+    assert "z, " not in source.split("tape.append(")[1].split("\n")[0]  # z itself is not kept
+
+
+def partial_gates(W, x):
+    z = x @ W
+    n = x.shape[1]
+    return np.sum(np.sin(z[:, :n]) * np.cos(z[:, n : 2 * n]))  # the rest of z is not read
+
+
+def overlapping(W, x):
+    z = x @ W
+    n = x.shape[1]
+    return np.sum(np.sin(z[:, : 2 * n])) + np.sum(np.cos(z[:, n:]))
+
+
+def by_argument(W, x, k):
+    z = x @ W
+    return np.sum(np.sin(z[:, :k])) + np.sum(np.cos(z[:, k:]) ** 2)  # k may be negative: not proven
+
+
+def out_of_order(x):
+    return np.sum(np.sin(x[4:]) * 2.0) + np.sum(np.cos(x[:2])) + np.sum(x[2:4] ** 2)
+
+
+def short_axis(x):
+    return np.sum(np.sin(x[:2])) + np.sum(x[2:5] ** 2) + np.sum(np.exp(x[5:]))  # pieces clip on a short x
+
+
+@pytest.mark.parametrize("f", [partial_gates, overlapping])
+def test_slices_that_do_not_tile_are_left_alone(f):
+    args = gate_args()
+    check(f, args, wrt=(0, 1))
+    source = source_for(f, args, (0, 1))
+    assert "np.concatenate" not in source and "zeros_like(z)" in source
+
+
+def test_bounds_that_may_be_negative_are_not_proven():
+    W, x = gate_args()
+    for k in (-2, 0, 5):
+        grads = sct.grad(by_argument, wrt=(0, 1))(W, x, k)
+        check(by_argument, (W, x, k), wrt=(0, 1))
+        assert "np.concatenate" not in sct.grad(by_argument, wrt=(0, 1)).source
+        assert grads[0].shape == W.shape
+
+
+@pytest.mark.parametrize("size", [3, 4, 6, 9])
+def test_constant_bounds_in_any_order_and_clipped(size):
+    x = np.linspace(-0.7, 0.9, size)
+    for f in (out_of_order, short_axis):
+        check(f, (x,))
+        source = source_for(f, (x,), (0,))
+        assert "np.concatenate((" in source and "axis=0" in source and "zeros_like(x)" not in source
+
+
+def test_joined_slices_differentiate_again():
+    W, x = gate_args()
+    hess = sct.hessian(lambda x: gates(W, x))(x)
+    first = sct.grad(lambda x: gates(W, x))
+    eps = 1e-6
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[k] = eps
+        column = (first(x + e) - first(x - e)) / (2 * eps)
+        np.testing.assert_allclose(hess.reshape(x.size, x.size)[:, k], column.ravel(), rtol=1e-5, atol=1e-7)

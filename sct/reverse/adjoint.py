@@ -54,6 +54,7 @@ from ..passes import containers
 from ..symbolic import Scatter, Sym, call, is_zero, to_expr
 from .accumulation import Accumulation, merged
 from .branches import BranchReversal
+from .gather import join_slices
 from .loops import LoopReversal, carry, take_tapes
 from .records import dead_pops, drop_dead_pops, popped_stack, record_shapes, shape_only
 from .sweep import ForwardSweep, Tape
@@ -124,6 +125,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         if self.problems:
             raise NonDifferentiableError(self.problems)
         backward += self.gradients(state)
+        opaque = set(self.containers) | set(self.nested)
+        join_slices(backward, ir, self.adjoint_of, self.ranks, opaque)  # before records: z may be read no more
         recorded = self.recorded(backward)
         shapes = shape_only(backward, recorded)
         stable = shapes & stable_shapes(self.ir, self.ranks)  # one shape for every trip: read it once
