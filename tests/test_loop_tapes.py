@@ -9,7 +9,10 @@ with the values the trip makes afresh, pushed once a trip and taken back once a 
 import math
 
 import numpy as np
+import programs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_loop_records import backward_code, check, source_for
 
 import sct
@@ -371,3 +374,41 @@ def test_joined_slices_differentiate_again():
         e.flat[k] = eps
         column = (first(x + e) - first(x - e)) / (2 * eps)
         np.testing.assert_allclose(hess.reshape(x.size, x.size)[:, k], column.ravel(), rtol=1e-5, atol=1e-7)
+
+
+@st.composite
+def tilings(draw):
+    """A function of x reading x[c0:c1], x[c1:c2], ... (constant cuts, some past the end), in any order."""
+    size = draw(st.integers(1, 8))
+    cuts = sorted(draw(st.lists(st.integers(0, 10), min_size=1, max_size=4)))
+    bounds = ["", *map(str, cuts), ""]
+    pieces = [f"x[{lo}:{hi}]" for lo, hi in zip(bounds, bounds[1:])]
+    ops = draw(
+        st.lists(
+            st.sampled_from(["np.sin({})", "{} ** 2", "np.exp(0.3 * {})", "2.0 * {}"]),
+            min_size=len(pieces),
+            max_size=len(pieces),
+        )
+    )
+    terms = [f"np.sum({op.format(p)})" for op, p in zip(ops, pieces)]
+    order = draw(st.permutations(terms))
+    source = "import numpy as np\n\n\ndef f(x):\n    return " + " + ".join(order) + "\n"
+    return source, size
+
+
+def test_random_tilings_are_joined():
+    f = programs.load("import numpy as np\n\n\ndef f(x):\n    return np.sum(x[3:] ** 2) + np.sum(np.sin(x[:3]))\n")
+    x = np.linspace(0.1, 0.9, 5)
+    assert "np.concatenate((" in source_for(f, (x,), (0,))
+
+
+@settings(max_examples=40, deadline=None)
+@given(tilings(), st.integers(0, 2**16))
+def test_random_tilings(case, seed):
+    source, size = case
+    f = programs.load(source)
+    x = np.random.default_rng(seed).normal(size=size) * 0.5
+    g = sct.grad(f)(x)
+    eps = 1e-6
+    numeric = [(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(size)]
+    np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-8)
