@@ -155,9 +155,11 @@ def recomputable(ir: FunctionIR, ranks: dict) -> dict:
     counters = {s.target for s in walk(ir.body) if isinstance(s, For) and _is_range(s.iter)}
     order = _Order(ir)
     found = {}
-    for loop, stmt in order.made_each_trip(changing):
+    made = list(order.made_each_trip(changing))
+    after = _after_carried(made, ranks)
+    for loop, stmt in made:
         var = stmt.target
-        if var in fixed or not _cheap(stmt, ranks, counters):
+        if var in fixed or not (_cheap(stmt, ranks, counters) or id(stmt) in after):
             continue
         chosen = found.setdefault(id(loop), [])
         done = {s.target for s in chosen}
@@ -211,6 +213,55 @@ class _Order:
                 continue
             if all(self.later(site, stmt, loop) for site in reads.get(var, ())):
                 yield loop, stmt
+
+
+def _after_carried(made: list, ranks: dict) -> set:
+    """ids of values a trip makes afresh after a carried variable changes, made again rather than stored,
+    so that the loop's one row can be pushed before that change (see :func:`carried_values`).
+
+    Per loop: the values made at the top level of its body after the first assignment of a
+    variable the body also reads before it (a value carried from the trip before, ``c`` in
+    ``c = f * c + i * g``), when every one of them is an elementwise function of one
+    variable (``np.tanh(c)``, as a hand-written LSTM makes it again); otherwise none.
+    Making one again costs an elementwise pass; storing it would keep the carried
+    variable's old value on a record of its own, a push and a pop each trip.
+    """
+    chosen = set()
+    by_loop = {}
+    for loop, stmt in made:
+        by_loop.setdefault(id(loop), (loop, []))[1].append(stmt)
+    for loop, fresh in by_loop.values():
+        body, afresh = loop.body, {id(s) for s in fresh}
+        first = next((i for i, s in enumerate(body) if _carried_site(body, i) and id(s) not in afresh), None)
+        if first is None:
+            continue
+        later = [s for s in body[first + 1 :] if id(s) in afresh]
+        if later and all(_elementwise_of_one(s, ranks) for s in later):
+            chosen |= {id(s) for s in later}
+    return chosen
+
+
+def _carried_site(body, i) -> bool:
+    """Is ``body[i]`` an assignment whose variable ``body`` reads before it (its value from the trip before)?"""
+    stmt = body[i]
+    if not isinstance(stmt, Assign):
+        return False
+    return any(stmt.target in _read_names(s) for s in body[:i]) or stmt.target in _operand_names(stmt)
+
+
+def _read_names(stmt) -> set:
+    return {v for node in _read_nodes(stmt) for v in names_in(node)}
+
+
+def _elementwise_of_one(stmt: Assign, ranks: dict) -> bool:
+    """An elementwise operation (``np.tanh(c)``) of one variable, and constants, giving an array."""
+    args, kwargs = operands(stmt)
+    names = [a for a in args if isinstance(a, gast.Name)]
+    if kwargs or len(names) != 1 or not all(isinstance(a, gast.Name | gast.Constant) for a in args):
+        return False
+    entry = lookup(stmt.prim) if stmt.prim is not None else None
+    rank = ranks.get(stmt.target)
+    return entry is not None and entry.elementwise and not entry.nondiff and isinstance(rank, int) and rank > 0
 
 
 def _operand_names(stmt: Assign) -> list:

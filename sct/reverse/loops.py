@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gast
 
-from ..backend.codegen import assign, name
+from ..backend.codegen import assign, is_comment, name
 from ..ir import Assign, For, names_in, walk
 from .records import popped_stack, restores
 from .sweep import ForwardSweep, Tape
@@ -176,6 +176,8 @@ def take_tapes(backward, tapes: dict) -> None:
             assert not bad, "carry() keeps only the carried values every reversed trip can take back"
             for k in sorted(pops.values(), reverse=True):
                 del trip.body[k]
+            while at > 0 and is_comment(trip.body[at - 1]):  # above the comment of the lines that read it
+                at -= 1
             columns = [name(c, store=True) for c in tape.columns()]
             target = columns[0] if len(columns) == 1 else gast.Tuple(elts=columns, ctx=gast.Store())
             pop = gast.Call(func=gast.Attribute(value=name(tape.name), attr="pop", ctx=LOAD), args=[], keywords=[])
