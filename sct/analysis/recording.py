@@ -220,9 +220,10 @@ def _after_carried(made: list, ranks: dict) -> set:
     so that the loop's one row can be pushed before that change (see :func:`carried_values`).
 
     Per loop: the values made at the top level of its body after the first assignment of a
-    variable the body also reads before it (a value carried from the trip before, ``c`` in
-    ``c = f * c + i * g``), when every one of them is an elementwise function of one
-    variable (``np.tanh(c)``, as a hand-written LSTM makes it again); otherwise none.
+    variable the body also reads before it in a way whose derivative needs it (a value
+    carried from the trip before, ``c`` in ``ai = f * c; c = ai + aj``), when every one of
+    them is an elementwise function of one variable (``np.tanh(c)``, as a hand-written LSTM
+    makes it again); otherwise none.
     Making one again costs an elementwise pass; storing it would keep the carried
     variable's old value on a record of its own, a push and a pop each trip.
     """
@@ -242,11 +243,29 @@ def _after_carried(made: list, ranks: dict) -> set:
 
 
 def _carried_site(body, i) -> bool:
-    """Is ``body[i]`` an assignment whose variable ``body`` reads before it (its value from the trip before)?"""
+    """Is ``body[i]`` an assignment of a variable whose old value the reverse sweep surely needs:
+    ``body`` reads it before (its value from the trip before) in a product of variables or a
+    nonlinear function (``ai = f * c``), which keeps it on a record anyway?"""
     stmt = body[i]
     if not isinstance(stmt, Assign):
         return False
-    return any(stmt.target in _read_names(s) for s in body[:i]) or stmt.target in _operand_names(stmt)
+    return any(_reads_nonlinearly(s, stmt.target) for s in body[: i + 1])
+
+
+_LINEAR = (operator.add, operator.sub, operator.neg, operator.pos)
+
+
+def _reads_nonlinearly(stmt, var: str) -> bool:
+    if not isinstance(stmt, Assign) or var not in _operand_names(stmt):
+        return isinstance(stmt, If | For | While) and var in _read_names(stmt)  # read in a block: assume so
+    if stmt.prim is None or stmt.prim in _LINEAR:
+        return False
+    args, kwargs = operands(stmt)
+    if stmt.prim in (operator.mul, operator.matmul) and len(args) == 2 and not kwargs:
+        return all(isinstance(a, gast.Name) for a in args)  # x * 2.0 is linear in x
+    if stmt.prim is operator.truediv and len(args) == 2 and not kwargs:
+        return var in names_in(args[1]) or isinstance(args[1], gast.Name)
+    return True
 
 
 def _read_names(stmt) -> set:
