@@ -107,7 +107,8 @@ def test_checkpointed_against_central_differences(fn, args, wrt):
 
 def test_the_source_stores_every_kth_state():
     text = sct.grad(stepped, wrt=(0, 1), checkpoint=5).source
-    assert "_every = 5" in text and "x_at.append(x)" in text and "x_stack = []" in text
+    assert "_every = 5" in text and "x_at.append(x)" in text
+    assert "x_stack = []" in text or "tape = []" in text  # x's old value: its own record, or in the loop's row
     assert text.count("for i in range(") >= 1  # the segment's trips, run again
 
 

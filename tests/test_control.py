@@ -164,7 +164,8 @@ def test_values_read_only_for_their_shape_are_recorded_as_shapes(rng):
     # g = Wx @ xs[t] has one shape on every trip (read once); i = Wh @ h may not (h starts as zeros(c)).
     # i is made afresh each trip: its shape goes on the loop's tape with the trip's other values.
     assert "np.shape(i)" in source and "g_stack" not in source and "g_shape = np.shape(g)" in source
-    assert "h_stack.append(h)" in source
+    # h's old value, carried from the trip before, goes into the same row (tests/test_loop_tapes.py)
+    assert "tape.append((h, np.shape(i), " in source and "h_stack" not in source
 
 
 def test_array_adjoints_accumulate_in_place_only_when_no_other_name_holds_them(rng):

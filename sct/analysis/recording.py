@@ -155,9 +155,11 @@ def recomputable(ir: FunctionIR, ranks: dict) -> dict:
     counters = {s.target for s in walk(ir.body) if isinstance(s, For) and _is_range(s.iter)}
     order = _Order(ir)
     found = {}
-    for loop, stmt in order.made_each_trip(changing):
+    made = list(order.made_each_trip(changing))
+    after = _after_carried(made, ranks)
+    for loop, stmt in made:
         var = stmt.target
-        if var in fixed or not _cheap(stmt, ranks, counters):
+        if var in fixed or not (_cheap(stmt, ranks, counters) or id(stmt) in after):
             continue
         chosen = found.setdefault(id(loop), [])
         done = {s.target for s in chosen}
@@ -211,6 +213,74 @@ class _Order:
                 continue
             if all(self.later(site, stmt, loop) for site in reads.get(var, ())):
                 yield loop, stmt
+
+
+def _after_carried(made: list, ranks: dict) -> set:
+    """ids of values a trip makes afresh after a carried variable changes, made again rather than stored,
+    so that the loop's one row can be pushed before that change (see :func:`carried_values`).
+
+    Per loop: the values made at the top level of its body after the first assignment of a
+    variable the body also reads before it in a way whose derivative needs it (a value
+    carried from the trip before, ``c`` in ``ai = f * c; c = ai + aj``), when every one of
+    them is an elementwise function of one variable (``np.tanh(c)``, as a hand-written LSTM
+    makes it again); otherwise none.
+    Making one again costs an elementwise pass; storing it would keep the carried
+    variable's old value on a record of its own, a push and a pop each trip.
+    """
+    chosen = set()
+    by_loop = {}
+    for loop, stmt in made:
+        by_loop.setdefault(id(loop), (loop, []))[1].append(stmt)
+    for loop, fresh in by_loop.values():
+        body, afresh = loop.body, {id(s) for s in fresh}
+        first = next((i for i, s in enumerate(body) if _carried_site(body, i) and id(s) not in afresh), None)
+        if first is None:
+            continue
+        later = [s for s in body[first + 1 :] if id(s) in afresh]
+        if later and all(_elementwise_of_one(s, ranks) for s in later):
+            chosen |= {id(s) for s in later}
+    return chosen
+
+
+def _carried_site(body, i) -> bool:
+    """Is ``body[i]`` an assignment of a variable whose old value the reverse sweep surely needs:
+    ``body`` reads it before (its value from the trip before) in a product of variables or a
+    nonlinear function (``ai = f * c``), which keeps it on a record anyway?"""
+    stmt = body[i]
+    if not isinstance(stmt, Assign):
+        return False
+    return any(_reads_nonlinearly(s, stmt.target) for s in body[: i + 1])
+
+
+_LINEAR = (operator.add, operator.sub, operator.neg, operator.pos)
+
+
+def _reads_nonlinearly(stmt, var: str) -> bool:
+    if not isinstance(stmt, Assign) or var not in _operand_names(stmt):
+        return isinstance(stmt, If | For | While) and var in _read_names(stmt)  # read in a block: assume so
+    if stmt.prim is None or stmt.prim in _LINEAR:
+        return False
+    args, kwargs = operands(stmt)
+    if stmt.prim in (operator.mul, operator.matmul) and len(args) == 2 and not kwargs:
+        return all(isinstance(a, gast.Name) for a in args)  # x * 2.0 is linear in x
+    if stmt.prim is operator.truediv and len(args) == 2 and not kwargs:
+        return var in names_in(args[1]) or isinstance(args[1], gast.Name)
+    return True
+
+
+def _read_names(stmt) -> set:
+    return {v for node in _read_nodes(stmt) for v in names_in(node)}
+
+
+def _elementwise_of_one(stmt: Assign, ranks: dict) -> bool:
+    """An elementwise operation (``np.tanh(c)``) of one variable, and constants, giving an array."""
+    args, kwargs = operands(stmt)
+    names = [a for a in args if isinstance(a, gast.Name)]
+    if kwargs or len(names) != 1 or not all(isinstance(a, gast.Name | gast.Constant) for a in args):
+        return False
+    entry = lookup(stmt.prim) if stmt.prim is not None else None
+    rank = ranks.get(stmt.target)
+    return entry is not None and entry.elementwise and not entry.nondiff and isinstance(rank, int) and rank > 0
 
 
 def _operand_names(stmt: Assign) -> list:
@@ -359,3 +429,56 @@ def viewed_by(ir: FunctionIR, ranks: dict) -> dict:
                     todo += direct.get(member, ())
         closed[var] = seen
     return closed
+
+
+def carried_values(ir: FunctionIR, taped: dict, eligible: set, unrecorded: set) -> dict:
+    """``{id(loop): (id of a statement in its body, [(variable, id of its assignment)])}``: old values
+    a loop's row can keep, pushed right before that statement, in place of records of their own.
+
+    A variable carried from trip to trip (``h = np.tanh(i)``, read on the next trip as
+    the old ``h``) is recorded before each assignment that overwrites it. The loop's one
+    row, pushed once a trip at a point ``p`` of its body, can keep that old value instead,
+    exactly, when
+
+    - the assignment is at the top level of the body (it runs every trip), at or after
+      ``p``, and nothing in the body between ``p`` and it assigns the variable (nested
+      statements included): the value at ``p`` is the one the assignment overwrites;
+    - every value the trip makes afresh for the row (``taped``) is made before ``p``;
+    - an ``Assign`` is all that ever sets the variable (no item writes, no loop
+      counter), and neither the loop's header nor its condition does.
+
+    ``p`` is the first such assignment; ``eligible`` are the variables recorded by
+    value, ``unrecorded`` the ids of assignments that push nothing. Other assignments
+    of the same variable (a second one in the trip, one in a branch) keep their own
+    record: each record is popped where its pushes are mirrored, so splitting them by
+    the assignment that pushes stays exact. Whether the reverse sweep can take the row
+    back where it needs these values is decided there (:func:`sct.reverse.loops.carry`).
+    """
+    only_assigned = {s.target for s in walk(ir.body) if not isinstance(s, Assign) and hasattr(s, "target")}
+    eligible = set(eligible) - only_assigned
+    found = {}
+    for loop in walk(ir.body):
+        if not isinstance(loop, For | While):
+            continue
+        body, made = loop.body, set(taped.get(id(loop), ()))
+        low = max((i + 1 for i, s in enumerate(body) if isinstance(s, Assign) and s.target in made), default=0)
+        header = {s.target for s in walk(getattr(loop, "cond", []))}
+        if isinstance(loop, For):
+            header.add(loop.target)
+        sites = [
+            (i, s)
+            for i, s in enumerate(body)
+            if i >= low
+            and isinstance(s, Assign)
+            and s.target in eligible - header
+            and id(s) not in unrecorded
+            and s.target != getattr(loop, "brk", None)
+        ]
+        if not sites:
+            continue
+        p, chosen = sites[0][0], []
+        for q, s in sites:
+            if not any(getattr(t, "target", None) == s.target for t in walk(body[p:q])):
+                chosen.append((s.target, id(s)))
+        found[id(loop)] = (id(body[p]), chosen)
+    return found

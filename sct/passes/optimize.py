@@ -24,6 +24,7 @@ from ..backend.codegen import _FIELDS, child_fields, is_comment, unparse
 from ..backend.codegen import nodes as _walk
 from ..frontend.control import _static_truth
 from ..ir import Assign, If, walk
+from .tapes import drop_unread_columns
 
 _KEEP_COMMENTS = {"forward", "backward"}
 
@@ -1191,6 +1192,7 @@ PASSES = (
     share_factors,
     propagate_copies,
     eliminate_dead_code,
+    drop_unread_columns,
     tidy_blocks,
 )
 

@@ -15,7 +15,8 @@ plain list (``h_stack.append(h)``) and the reverse sweep pops it back. Which
 adjoints are defined at each point is tracked statically (:class:`_State`);
 where branches or loop trips disagree, a zero adjoint is written explicitly.
 What a loop need not record (values the same on every trip, cheap ones made again
-in the reversed trip, values made afresh each trip, which share one tape per loop)
+in the reversed trip, values made afresh each trip, which share one tape per loop,
+with the old values of variables carried from trip to trip where that stays exact)
 is decided in :mod:`sct.analysis.recording`; records nothing reads are dropped
 (:func:`sct.reverse.records.dead_pops`).
 How contributions accumulate lives in :mod:`sct.reverse.accumulation`, how loops are
@@ -44,7 +45,7 @@ from ..analysis.activity import (
     shape_class,
     shape_classes,
 )
-from ..analysis.recording import invariant, recomputable, stable_shapes, trip_locals, viewed_by
+from ..analysis.recording import carried_values, invariant, recomputable, stable_shapes, trip_locals, viewed_by
 from ..analysis.shapes import canonical
 from ..backend.codegen import Source, assign, comment, function_def, name, nodes
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
@@ -54,9 +55,10 @@ from ..passes import containers
 from ..symbolic import Scatter, Sym, call, is_zero, to_expr
 from .accumulation import Accumulation, merged
 from .branches import BranchReversal
-from .loops import LoopReversal, take_tapes
+from .gather import join_slices
+from .loops import LoopReversal, carry, take_tapes
 from .records import dead_pops, drop_dead_pops, popped_stack, record_shapes, shape_only
-from .sweep import ForwardSweep
+from .sweep import ForwardSweep, Tape
 
 DYNAMIC = rules.DYNAMIC
 LOAD = gast.Load()
@@ -135,17 +137,18 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         if self.problems:
             raise NonDifferentiableError(self.problems)
         backward += self.gradients(state)
+        opaque = set(self.containers) | set(self.nested)
+        join_slices(backward, ir, self.adjoint_of, self.ranks, opaque)  # before records: z may be read no more
         recorded = self.recorded(backward)
         shapes = shape_only(backward, recorded)
         stable = shapes & stable_shapes(self.ir, self.ranks)  # one shape for every trip: read it once
         recorded -= stable
         tapes = self.tapes(recorded, shapes)
-        taped = {v for _, found, _ in tapes.values() for v in found}
+        taped = {v for tape in tapes.values() for v in tape.variables}
         recorded -= taped
         backward = _drop_pops(backward, {self.stacks[v] for v in self.stacks if v not in recorded})
         backward, shape_names = record_shapes(backward, shapes, self.stacks, self.namer, once=shapes & taped)
         shapes -= stable | taped
-        take_tapes(backward, tapes)
         results = [self.result(w) for w in self.wrt]  # what the return reads after the sweep
         live_end = {ir.output, ir.aux, *(n.id for r in results for n in gast.walk(r) if isinstance(n, gast.Name))}
         dead = dead_pops(backward, live_end) or set()
@@ -153,7 +156,14 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
         first = self.first.union(*(ids for _, ids in self.hoisted.values()), dead)
         flags = self.flags & recorded | set(hoisted)
-        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted, bound=stable, tapes=tapes)
+        carried = self.carry(backward, tapes, recorded - shapes - flags, first)
+        first |= carried
+        take_tapes(backward, tapes)
+        carried_vars = {v for tape in tapes.values() for v, _ in tape.carried}
+        popped = {popped_stack(n.value) for s in backward for n in gast.walk(s) if isinstance(n, gast.Assign)}
+        recorded -= {v for v in carried_vars if self.stacks[v] not in popped}  # every record of it is in a row
+        bound = stable | carried_vars  # read by a row before a trip may have set them: bound first
+        sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted, bound=bound, tapes=tapes)
         forward = [comment("forward")] + sweep.prologue() + sweep.block(ir.body)
         if _restored_in_place(backward):  # the sweep puts old values back into arrays: not into what is returned
             for result in (ir.output, ir.aux):
@@ -211,14 +221,21 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         return (primal - self.invariant - self.recomputes) & loads & set(self.stacks)
 
     def tapes(self, recorded: set, shapes: set) -> dict:
-        """``{id(loop): (tape, variables, shapes)}`` for the recorded values a loop makes afresh each trip."""
+        """``{id(loop): Tape}`` for the recorded values a loop makes afresh each trip."""
         hoisted = {v for found, _ in self.hoisted.values() for v in found}
         tapes = {}
         for loop, found in trip_locals(self.ir).items():
             found = [v for v in found if v in recorded and v not in self.flags and v not in hoisted]
             if found:
-                tapes[loop] = (self.namer.fresh("tape"), found, set(found) & shapes)
+                tapes[loop] = Tape(self.namer.fresh("tape"), found, set(found) & shapes)
         return tapes
+
+    def carry(self, backward, tapes: dict, recorded: set, unrecorded: set) -> set:
+        """Old values of variables carried across trips that loops' rows keep (see ``carried_values``)."""
+        hoisted = {v for found, _ in self.hoisted.values() for v in found}
+        taped = {loop: tape.variables for loop, tape in tapes.items()}
+        candidates = carried_values(self.ir, taped, recorded - hoisted, unrecorded)
+        return carry(backward, tapes, candidates, self.namer)
 
     def gradients(self, state) -> list:
         lines = []

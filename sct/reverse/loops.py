@@ -7,19 +7,21 @@ count is the loop's own range, or a counter the forward sweep kept (``while``,
 ``break``), popped from a record when the loop is nested in another. A
 top-level loop that runs every trip to its end walks the branch records of its
 ``if`` statements backwards in its header: ``for g in reversed(g_stack):``.
-Each reversed trip starts by taking back the values the forward trip put on the
-loop's tape (``r, s = tape.pop()``) and making again the cheap ones it did not
-record (``j = 0.5 * v``; see :mod:`sct.analysis.recording`).
+Each reversed trip takes back, once, the row the forward trip put on the loop's
+tape (``r, s = tape.pop()`` at its top; ``h, r, s = tape.pop()`` where the row
+also keeps the old value of a carried ``h`` and the trip reads the new one first:
+see :func:`row_at`), and makes again the cheap values it did not record
+(``j = 0.5 * v``; see :mod:`sct.analysis.recording`).
 """
 
 from __future__ import annotations
 
 import gast
 
-from ..backend.codegen import assign, name, nodes
+from ..backend.codegen import assign, is_comment, name
 from ..ir import Assign, For, names_in, walk
 from .records import popped_stack, restores
-from .sweep import ForwardSweep
+from .sweep import ForwardSweep, Tape
 
 LOAD = gast.Load()
 
@@ -164,16 +166,95 @@ class LoopReversal:
 
 
 def take_tapes(backward, tapes: dict) -> None:
-    """``r, s = tape.pop()`` at the top of each reversed trip of a loop that records its values once a trip."""
-    for node in [n for stmt in backward for n in nodes(stmt)]:  # any order: each loop is changed alone
-        found = tapes.get(getattr(node, "sct_loop", None)) if isinstance(node, gast.For) else None
-        if found is None:
+    """``h, r, s = tape.pop()`` once a reversed trip, where :func:`row_at` says, for each loop with a tape.
+
+    The pops of the carried values the row keeps (``h = h_stack.pop()``) give way to it.
+    """
+    for loop, tape in tapes.items():
+        for trip in reversed_trips(backward, loop):
+            at, pops, bad = row_at(trip.body, tape)
+            assert not bad, "carry() keeps only the carried values every reversed trip can take back"
+            for k in sorted(pops.values(), reverse=True):
+                del trip.body[k]
+            while at > 0 and is_comment(trip.body[at - 1]):  # above the comment of the lines that read it
+                at -= 1
+            columns = [name(c, store=True) for c in tape.columns()]
+            target = columns[0] if len(columns) == 1 else gast.Tuple(elts=columns, ctx=gast.Store())
+            pop = gast.Call(func=gast.Attribute(value=name(tape.name), attr="pop", ctx=LOAD), args=[], keywords=[])
+            trip.body.insert(at, gast.Assign(targets=[target], value=pop, type_comment=None))
+
+
+def reversed_trips(backward, loop: int) -> list:
+    """The reversed loops of the forward loop ``loop`` in ``backward`` (a nested one may be written twice)."""
+    return [
+        n for s in backward for n in gast.walk(s) if isinstance(n, gast.For) and getattr(n, "sct_loop", None) == loop
+    ]
+
+
+def row_at(body, tape) -> tuple:
+    """``(k, pops, bad)``: the reversed trip ``body`` takes its row back before ``body[k]``.
+
+    At the top, unless the trip reads a carried variable's new value there; then where
+    the first carried value's record was popped, if the values the trip made afresh are
+    not read before. ``pops``: carried variable -> the index of its pop in ``body``;
+    ``bad``: the carried values that cannot be taken back at ``k`` (their pop is not
+    once at the top level of the trip, or the trip reads or sets them between ``k``
+    and their pop).
+    """
+    pops, bad = {}, set()
+    for var, site in tape.carried:
+        at = [k for k, s in enumerate(body) if getattr(s, "sct_record", None) == site]
+        tagged = sum(1 for s in body for n in gast.walk(s) if getattr(n, "sct_record", None) == site)
+        if len(at) == 1 and tagged == 1 and _assigns(body[at[0]], var):
+            pops[var] = at[0]
+        else:
+            bad.add((var, site))
+    made = set(tape.columns()) - {v for v, _ in tape.carried}
+    first_read = next((k for k, s in enumerate(body) if _names(s) & made), len(body))
+
+    def clashes(at):
+        return {(v, site) for v, site in tape.carried if v in pops and any(v in _names(s) for s in body[at : pops[v]])}
+
+    at = 0
+    if clashes(0):
+        at = min([first_read, *pops.values()])
+    return at, pops, bad | clashes(at)
+
+
+def carry(backward, tapes: dict, candidates: dict, namer) -> set:
+    """Put the carried values each loop's row can keep (``candidates``, from
+    :func:`sct.analysis.recording.carried_values`) into its tape; returns their assignments' ids.
+
+    A value joins only if every reversed trip of the loop can take it back with the row
+    (:func:`row_at`), and only where the row then holds more than one value: one value
+    alone is its own record already.
+    """
+    merged = set()
+    for loop, (before, chosen) in candidates.items():  # in program order: tapes are named in it
+        trips = reversed_trips(backward, loop)
+        tape = tapes.get(loop)
+        trial = Tape("", [], set(), list(chosen), before)
+        if tape is not None:
+            trial.name, trial.variables, trial.shapes = tape.name, list(tape.variables), set(tape.shapes)
+        while trips and trial.carried:
+            bad = set().union(*(row_at(t.body, trial)[2] for t in trips))
+            if not bad:
+                break
+            trial.carried = [c for c in trial.carried if c not in bad]
+        if not trips or not trial.carried or len(trial.columns()) < 2:
             continue
-        tape, variables, shapes = found
-        targets = [name(f"{v}_shape" if v in shapes else v, store=True) for v in variables]
-        target = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets, ctx=gast.Store())
-        pop = gast.Call(func=gast.Attribute(value=name(tape), attr="pop", ctx=LOAD), args=[], keywords=[])
-        node.body.insert(0, gast.Assign(targets=[target], value=pop, type_comment=None))
+        trial.name = tape.name if tape else namer.fresh("tape")
+        tapes[loop] = trial
+        merged |= {site for _, site in trial.carried}
+    return merged
+
+
+def _assigns(stmt, var: str) -> bool:
+    return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id == var
+
+
+def _names(stmt) -> set:
+    return {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)}
 
 
 def _popped_flag(stmt, flags: set, stacks: dict) -> bool:

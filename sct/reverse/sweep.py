@@ -5,11 +5,15 @@ value is pushed on a plain list (``h_stack.append(h)``); a loop nested in
 another loop pushes its trip count when it ends; an ``if`` in a loop whose
 condition the branches change records the branch it takes
 (``g_stack.append(True)``); a loop records the values each trip makes afresh
-once, at the end of the trip (``tape.append((r, s))``). Everything else is the
-lowered code as it is.
+once, at the end of the trip (``tape.append((r, s))``), or, where the row also
+keeps the old values of variables carried from trip to trip, right before the
+first of them is overwritten (``tape.append((h, r, s))``). Everything else is
+the lowered code as it is.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import gast
 
@@ -17,6 +21,28 @@ from ..backend.codegen import assign, name
 from ..ir import Assign, Effect, For, If, SetItem, While, walk
 
 LOAD = gast.Load()
+
+
+@dataclass
+class Tape:
+    """A loop's one record: a row a trip (``tape.append((h, r, s))``), taken back once a reversed trip.
+
+    ``variables``: values the trip makes afresh (their shapes only, for those in
+    ``shapes``); ``carried``: ``(variable, id of its assignment)`` for values carried
+    from trip to trip, whose old value the row keeps in place of a record of their own
+    (see :func:`sct.analysis.recording.carried_values`); ``before``: the id of the
+    statement the row is pushed before, or None: at the end of the trip.
+    """
+
+    name: str
+    variables: list
+    shapes: set
+    carried: list = field(default_factory=list)
+    before: int | None = None
+
+    def columns(self) -> list:
+        """The names the reversed trip takes the row back into, in the row's order."""
+        return [v for v, _ in self.carried] + [f"{v}_shape" if v in self.shapes else v for v in self.variables]
 
 
 def _call(func, *args):
@@ -32,7 +58,8 @@ class ForwardSweep:
         self, ir, recorded, stacks, first, shapes=frozenset(), flags=frozenset(), hoisted=None, bound=(), tapes=None
     ):
         self.ir, self.recorded, self.first = ir, recorded, first
-        self.tapes = tapes or {}  # id(loop) -> (its record, the variables recorded at the end of each trip, shapes)
+        self.tapes = tapes or {}  # id(loop) -> its Tape
+        self.rows = {t.before: t for t in self.tapes.values() if t.before is not None}  # id(stmt) -> the row before it
         self.bound = set(bound)  # not recorded, but read before the reverse sweep (a shape read once): bound first
         self.stacks, self.shapes = stacks, shapes  # shapes: variables recorded by their shape only
         self.flags = flags  # branch flags: ``if <condition>:`` records True or False instead
@@ -62,7 +89,7 @@ class ForwardSweep:
         """Empty records, and ``None`` for recorded variables first set inside a loop or branch."""
         lines = [assign(self.stacks[v], gast.List(elts=[], ctx=LOAD)) for v in sorted(self.recorded)]
         lines += [assign(self.stacks[t], gast.List(elts=[], ctx=LOAD)) for t in self.nested_trips()]
-        lines += [assign(tape, gast.List(elts=[], ctx=LOAD)) for tape, _, _ in self.tapes.values()]
+        lines += [assign(tape.name, gast.List(elts=[], ctx=LOAD)) for tape in self.tapes.values()]
         defined = set(self.ir.params)
         for stmt in self.ir.body:
             if isinstance(stmt, Assign):
@@ -84,6 +111,8 @@ class ForwardSweep:
     def block(self, body, depth: int = 0) -> list:
         lines = []
         for stmt in body:
+            if id(stmt) in self.rows:  # the row of the loop this body belongs to: old values still at hand
+                lines.append(self.record_trip(self.rows[id(stmt)]))
             if isinstance(stmt, Assign) and stmt.target in self.flags:
                 self.conditions[stmt.target] = stmt.value  # written into the ``if`` that follows
                 continue
@@ -116,18 +145,21 @@ class ForwardSweep:
     def push(self, var: str, value) -> gast.stmt:
         return gast.Expr(value=_method(self.stacks[var], "append", value))
 
-    def record_trip(self, tape: str, variables: list, shapes: set) -> gast.stmt:
+    def record_trip(self, tape: Tape) -> gast.stmt:
         shape = gast.Attribute(value=name("np"), attr="shape", ctx=LOAD)
-        values = [_call(shape, name(v)) if v in shapes else name(v) for v in variables]
-        return gast.Expr(value=_method(tape, "append", values[0] if len(values) == 1 else gast.Tuple(values, LOAD)))
+        values = [name(v) for v, _ in tape.carried]
+        values += [_call(shape, name(v)) if v in tape.shapes else name(v) for v in tape.variables]
+        row = values[0] if len(values) == 1 else gast.Tuple(values, LOAD)
+        return gast.Expr(value=_method(tape.name, "append", row))
 
     def record_branch(self, flag: str, taken: bool) -> gast.stmt:
         return gast.Expr(value=_method(self.stacks[flag], "append", gast.Constant(value=taken, kind=None)))
 
     def loop(self, stmt, depth: int) -> list:
         body = self.block(stmt.body, depth + 1)
-        if id(stmt) in self.tapes:  # the values made this trip, recorded once at its end
-            body.append(self.record_trip(*self.tapes[id(stmt)]))
+        tape = self.tapes.get(id(stmt))
+        if tape is not None and tape.before is None:  # the values made this trip, recorded once at its end
+            body.append(self.record_trip(tape))
         lines = []
         if stmt.trips:
             lines.append(assign(stmt.trips, gast.Constant(value=0, kind=None)))

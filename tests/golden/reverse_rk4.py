@@ -1,7 +1,5 @@
 def grad_rk4(theta0, c, delta_out=1.0):
     # forward
-    om_stack = []
-    th_stack = []
     tape = []
     th = theta0
     om = 0.0
@@ -21,12 +19,10 @@ def grad_rk4(theta0, c, delta_out=1.0):
         k4t = om + 0.05 * k3o
         x = th + 0.05 * k3t
         ab = 0.05 / 6.0
-        th_stack.append(th)
+        tape.append((th, om, k2t, j, k3t, r, k4t, x))
         th = th + ab * (k1t + 2.0 * k2t + 2.0 * k3t + k4t)
         aj = 0.05 / 6.0
-        om_stack.append(om)
         om = om + aj * (k1o + 2.0 * k2o + 2.0 * k3o + (-math.sin(x) - c * k4t))
-        tape.append((k2t, j, k3t, r, k4t, x))
     out = th * th + om * om
     # backward
     # at = om * om
@@ -35,10 +31,9 @@ def grad_rk4(theta0, c, delta_out=1.0):
     delta_th = 2.0 * th
     delta_c = 0.0
     for _ in reversed(range(50)):
-        k2t, j, k3t, r, k4t, x = tape.pop()
+        th, om, k2t, j, k3t, r, k4t, x = tape.pop()
         # om = aq
         delta_aq = delta_om
-        om = om_stack.pop()
         # aq = om + ap
         delta_om = delta_aq
         # ap = aj * ao
@@ -51,7 +46,6 @@ def grad_rk4(theta0, c, delta_out=1.0):
         delta_k2o = delta_ao * 2.0
         # th = ai
         delta_ai = delta_th
-        th = th_stack.pop()
         # ai = th + ah
         delta_th = delta_ai
         # ah = ab * ag
