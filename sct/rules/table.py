@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import SctError
 from ..symbolic import call
 
 
@@ -216,8 +217,6 @@ def refuse_keywords(fn, keywords, instead: str):
     """Refuse, in both modes, a call of ``fn`` (with rules already) that passes one of ``keywords``
     (other than None): its rules do not model them (``np.sum(x, where=m)`` would get the gradient of
     ``np.sum(x)``). ``instead`` says what to write; the error names the call's line."""
-    from ..errors import SctError
-
     entry = TABLE[_key(fn)]
 
     def guard(rule):
