@@ -5,6 +5,7 @@ that computes its gradient, like backprop written by hand.
 """
 
 import importlib
+from typing import TYPE_CHECKING
 
 from .api import grad, source, value_and_grad, vjp
 from .custom import custom_jvp, custom_vjp, defjvp, defvjp
@@ -47,6 +48,10 @@ __all__ = [
     "NumbaUnsupportedError",
     "CheckpointError",
 ]
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and the API reference (mkdocstrings)
+    from .report_page import report
+    from .testing import check_grads
 
 # Loaded on first use (PEP 562): the report page, notebook display and explanations, check_grads, the
 # standalone-module writer. ``import sct`` need not pay for what a session may never call.

@@ -7,6 +7,7 @@ text and closure an immediate compile gave, so where it runs it answers exactly 
 """
 
 import math
+import weakref
 
 import gast
 import numpy as np
@@ -14,7 +15,7 @@ import programs as P
 import pytest
 
 import sct
-from sct import pipeline
+from sct import api, pipeline
 from sct.backend import cache, codegen
 
 POLE = "import numpy as np\n\n\ndef f(x):\n    return x / np.sin(x)\n"
@@ -74,15 +75,20 @@ def test_a_deferred_function_binds_what_an_immediate_compile_bound():
 def test_the_persistent_cache_keeps_the_fallback_deferred(tmp_path, monkeypatch):
     monkeypatch.setenv("SCT_CACHE", "1")
     monkeypatch.setenv("SCT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(pipeline, "_CACHE", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(cache, "_user_rules", lambda: ())  # rules other tests registered: not in these keys
     f = P.load(POLE)
+    stores = cache.STATS["stores"]
     first = sct.grad(f)
     assert first(0.5) == pytest.approx(1 / math.sin(0.5) - 0.5 * math.cos(0.5) / math.sin(0.5) ** 2)
-    assert cache.STATS["stores"] >= 1 and list(tmp_path.iterdir())
-    pipeline._CACHE.clear()  # as a new process: the entry on disk, nothing in memory
-    loads = cache.STATS["hits"]
+    assert cache.STATS["stores"] > stores and list(tmp_path.iterdir())
+    monkeypatch.setattr(pipeline, "_CACHE", weakref.WeakKeyDictionary())  # as a new process: the entry on disk
+    monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
+    hits = cache.STATS["hits"]
     again = sct.grad(f)
     assert again(0.5) == first(0.5)
-    assert cache.STATS["hits"] == loads + 1
+    assert cache.STATS["hits"] > hits  # served from the disk (twice where validation compiles one to compare)
     fallback = _fallback(_variant(again, 0.5))
     assert fallback._function is None
     with np.errstate(all="ignore"):

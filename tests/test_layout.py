@@ -14,8 +14,13 @@ import sct
 
 PACKAGE = Path(sct.__file__).parent
 # Imports inside a function that are there for a reason other than a cycle: SciPy's rules load
-# only once the user's code has imported SciPy (SciPy is optional).
-DEFERRED = {("sct.rules", "sct.rules.scipy_rules")}
+# only once the user's code has imported SciPy (SciPy is optional); the package names its lazy
+# attributes' modules under ``if TYPE_CHECKING`` (never run) for type checkers and the API reference.
+DEFERRED = {
+    ("sct.rules", "sct.rules.scipy_rules"),
+    ("sct", "sct.report_page"),
+    ("sct", "sct.testing"),
+}
 # The stages' packages: none of their modules imports the layers above (api, transforms, higher, pipeline).
 STAGES = tuple(
     f"sct.{stage}." for stage in ("frontend", "analysis", "reverse", "forward", "passes", "backend", "rules")

@@ -95,3 +95,22 @@ def test_inside_optimize_the_passes_share_one_table_until_one_changes_the_functi
 def test_comment_texts_are_read_back_as_literal_eval_reads_them(text):
     for literal in (repr(text), ast.unparse(ast.Constant(text))):
         assert codegen._string(literal) == ast.literal_eval(literal) == text
+
+
+def test_a_variants_staleness_check_is_compiled_once_whoever_holds_it(monkeypatch):
+    from sct.backend import dispatch, variants
+
+    made = []
+    real = dispatch.guard_function
+
+    def counted(guards):
+        made.append(guards)
+        return real(guards)
+
+    monkeypatch.setattr(dispatch, "guard_function", counted)
+    variant = variants.Compiled(lambda: None, "", {}, [], [])
+    variant.guards = ((), (), ())
+    assert made == []  # not compiled until asked
+    held = variant.fresh  # as sct.validate's copy of a variant holds it
+    assert held() and held() and variant.fresh() and len(made) == 1
+    assert variant.fresh is not held  # the variant now calls the compiled check directly

@@ -219,8 +219,6 @@ def token(value, depth: int = 0, seen: set | None = None):
         return ("function", guards_token(_guards(value), depth + 1, seen))
     if isinstance(value, type):
         return _class(value, depth, seen)
-    if kind is codegen.Deferred:  # its text: compiled, as now, where it first runs
-        return ("deferred", value.text, value.fn_name, value.label, _specs(value.helpers, seen))
     if isinstance(value, np.ndarray):
         raise Uncacheable("an array")
     if kind.__module__.startswith("sct.") and hasattr(value, "__dict__"):  # custom_vjp, a rule's wrapper

@@ -48,10 +48,14 @@ class Compiled:
         """``fresh()`` for ``guards``, its code compiled where it is first called (most variants get
         their guards right after they are made, and the first call of a gradient asks none)."""
 
+        check = None
+
         def fresh():
-            check = dispatch.guard_function(guards)
-            if self.__dict__.get("fresh") is fresh:  # still this variant's: later calls go straight to it
-                super(Compiled, self).__setattr__("fresh", check)
+            nonlocal check
+            if check is None:  # once, whoever holds this function (a copy of the variant does: sct.validate)
+                check = dispatch.guard_function(guards)
+                if self.__dict__.get("fresh") is fresh:  # still this variant's: later calls go straight to it
+                    super(Compiled, self).__setattr__("fresh", check)
             return check()
 
         return fresh
