@@ -53,9 +53,14 @@ STATS = {"compiles": 0, "validation compiles": 0}
 _WRT: dict = {}  # (code object, wrt) -> resolve_wrt's answer, for plain functions
 
 
+_WRT_KEYS = {int, str, tuple}  # wrt values cached by value (a tuple of ints and names; anything else is checked)
+
+
 def resolve_wrt(fn, wrt) -> tuple[list[int], bool]:
     """Positions of the parameters to differentiate by, and whether a tuple was asked for."""
-    key = (fn.__code__, type(wrt), wrt) if type(fn) is types.FunctionType and not isinstance(wrt, list) else None
+    key = (fn.__code__, type(wrt), wrt) if type(fn) is types.FunctionType and type(wrt) in _WRT_KEYS else None
+    if type(wrt) is tuple and not all(type(item) in _WRT_KEYS for item in wrt):
+        key = None  # (0, [1]): not hashable; _resolve_wrt says what is wrong
     if key is not None and key in _WRT:
         positions, many = _WRT[key]
         return list(positions), many

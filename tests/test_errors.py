@@ -221,6 +221,8 @@ WRONG_WRT = {
     "empty_tuple": ((), "no parameter"),
     "bool": (True, "wrt must be an int, a parameter name, or a tuple of them"),
     "float": (1.0, "wrt must be an int, a parameter name, or a tuple of them"),
+    "array": (np.ones(2), "wrt must be an int, a parameter name, or a tuple of them"),
+    "list_in_a_tuple": ((0, [1]), "wrt must be an int, a parameter name, or a tuple of them"),
 }
 
 
