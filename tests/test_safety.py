@@ -40,6 +40,7 @@ ALLOWED = {
     ("native.py", "compile"): "backend='numba': compiles the generated function's text (an AST unparsed)",
     ("native.py", "exec"): "runs that text, defining the one function numba.njit compiles",
     ("native_exact.py", "exec"): "defines sct_pow, Python's float power for numba: a constant string of sct's own",
+    ("revolve.py", "exec"): "defines the revolve schedule helpers for numba.njit: sct's own source, read by inspect",
 }
 # (file, module): why it may import a module that can load code
 IMPORTS = {

@@ -462,7 +462,7 @@ def carried_values(ir: FunctionIR, taped: dict, eligible: set, unrecorded: set) 
             continue
         body, made = loop.body, set(taped.get(id(loop), ()))
         low = max((i + 1 for i, s in enumerate(body) if isinstance(s, Assign) and s.target in made), default=0)
-        header = {s.target for s in walk(getattr(loop, "cond", []))}
+        header = {s.target for s in walk(getattr(loop, "cond", [])) if hasattr(s, "target")}  # an `and` has an If
         if isinstance(loop, For):
             header.add(loop.target)
         sites = [
