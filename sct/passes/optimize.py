@@ -29,11 +29,18 @@ _KEEP_COMMENTS = {"forward", "backward"}
 
 
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """The passes to a fixed point; then each adjoint written as one expression (:mod:`sct.passes.algebra`),
+    after the passes that look for its parts on separate lines, and the passes again."""
+    from . import algebra  # it builds on this module's helpers
+
     changed = True
     while changed:
-        changed = False
-        for p in PASSES:
-            changed |= p(fn)
+        changed = True
+        while changed:
+            changed = False
+            for p in PASSES:
+                changed |= p(fn)
+        changed = algebra.rewrite(fn)
     return fn
 
 
