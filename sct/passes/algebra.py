@@ -15,8 +15,8 @@ the rewritten code computes the same numbers, in the same order, to the bit.
 >>> print(demo("def f(a, b, x):\\n    delta_y = a * x\\n    delta_z = b\\n    delta_y = delta_y + b * 2.0\\n"
 ...            "    return delta_y, delta_z"))
 def f(a, b, x):
-    delta_y = a * x + b * 2.0
     delta_z = b
+    delta_y = a * x + b * 2.0
     return (delta_y, delta_z)
 """
 
@@ -50,7 +50,7 @@ _PURE_HELPERS = frozenset(
 _PURE_MODULES = frozenset({"np", "math"})
 _PURE_METHODS = frozenset({"sum", "conj", "reshape", "transpose", "astype", "mean", "ravel", "squeeze", "dot"})
 # A sum is written as one line only while that line stays short enough to read at a glance.
-_LONG = 80
+_LONG = 88  # characters of ``v = A + B``, indentation aside
 _NOT_PLAIN = gast.Lambda | gast.NamedExpr | gast.Yield | gast.YieldFrom | gast.Await | gast.ListComp
 
 
@@ -118,7 +118,9 @@ def merge_sums(fn) -> bool:
     """``v = A; ...; v = v + B`` (or ``- B``) -> ``...; v = A + B``, where that is the same value.
 
     ``A`` is evaluated where the second line was: nothing in between may read or
-    assign ``v``, or assign or change in place a name ``A`` reads, and ``A`` calls
+    assign ``v``, assign a name ``A`` reads, or update any array in place (it may
+    be one ``A`` reads under another name), or pass what ``A`` reads to a function
+    that may change it; and ``A`` calls
     only functions that change nothing (NumPy's, math's, sct's runtime helpers).
     ``A + B`` adds what the two lines added, in their order, so the result is
     the same to the bit. Only ``v = v + B`` (a new value), not ``v += B``, which
@@ -135,7 +137,7 @@ def merge_sums(fn) -> bool:
             first, second = body[i], body[j]
             op, term = _added(second, first.targets[0].id)
             merged = gast.BinOp(left=first.value, op=op, right=term)
-            if len(unparse(merged)) > _LONG:
+            if len(first.targets[0].id) + 3 + len(unparse(merged)) > _LONG:
                 i += 1
                 continue
             second.value = merged
@@ -162,13 +164,20 @@ def _sum_into(body, i):
             if added is None or not isinstance(later, gast.Assign) or not isinstance(added[0], gast.Add | gast.Sub):
                 return None
             return j
-        if _changed(later) & reads:
-            return None
+        if _changed(later) & reads or _updates_in_place(later):
+            return None  # an array updated in place may be one ``A`` reads under another name: stop there
     return None
 
 
 def _loads(node) -> set:
     return {n.id for n in nodes(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _updates_in_place(stmt) -> bool:
+    found = set()
+    for node in nodes(stmt):
+        _note_in_place(node, found)
+    return bool(found)
 
 
 def _changed(stmt) -> set:
