@@ -356,3 +356,16 @@ def test_a_rule_gets_the_items_adjoints_not_a_list_of_zeros(f):
         assert "delta_a = 2.0 * np.linalg.inv(a).T" in lines, g.source
     if f is eigh_values:  # the vectors carry nothing: their adjoint is zeros made from the item
         assert any("zeros_like(b[1])" in line for line in lines), g.source
+
+
+def inner_squared(a, b):
+    return (a @ b) ** 2
+
+
+def test_an_inner_product_reads_as_a_product_with_the_other_vector():
+    a, b = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.25, -0.75])
+    g = sct.grad(inner_squared, wrt=(0, 1))
+    grads = g(a, b)
+    assert "matmul_grad" not in g.source and "* b" in g.source and "* a" in g.source, g.source
+    sct.check_grads(inner_squared, (a, b), modes=("rev",), order=2)
+    _close(grads, _unoptimised(inner_squared, (a, b), (0, 1)))
