@@ -369,3 +369,31 @@ def test_an_inner_product_reads_as_a_product_with_the_other_vector():
     assert "matmul_grad" not in g.source and "* b" in g.source and "* a" in g.source, g.source
     sct.check_grads(inner_squared, (a, b), modes=("rev",), order=2)
     _close(grads, _unoptimised(inner_squared, (a, b), (0, 1)))
+
+
+def slogdet_in_a_loop(a):
+    s = 0.0
+    for k in range(3):
+        sign, logdet = np.linalg.slogdet(a * (1.0 + 0.1 * k))
+        s = s + logdet * logdet
+    return s
+
+
+def slogdet_in_a_branch(a):
+    if np.sum(a) > 0.0:
+        sign, logdet = np.linalg.slogdet(a)
+        out = logdet**2
+    else:
+        w, v = np.linalg.eigh(a @ a.T)
+        out = np.sum(w)
+    return out
+
+
+@pytest.mark.parametrize("f", [slogdet_in_a_loop, slogdet_in_a_branch])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_items_of_a_tuple_result_inside_loops_and_branches(f, sign):
+    a = sign * (_SQUARE + 0.5 * np.eye(3))
+    if f is slogdet_in_a_loop and sign < 0:
+        a = _SQUARE
+    sct.check_grads(f, (a,), modes=("rev",), order=1)
+    _close((sct.grad(f)(a),), _unoptimised(f, (a,), (0,)), rtol=1e-10)

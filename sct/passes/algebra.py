@@ -1,7 +1,8 @@
 """The algebra of adjoint statements: each adjoint one expression, as a person writes it.
 
-Three rewrites over adjoint lines (``delta_*`` and ``dot_*`` targets), each exact:
-the rewritten code computes the same numbers, in the same order, to the bit.
+Three rewrites over adjoint lines (``delta_*`` targets: a tangent line stays beside the
+primal line it follows, though ``np.sum(1.0)`` folds there too), each exact: the
+rewritten code computes the same numbers, in the same order, to the bit.
 
 - :func:`drop_round_trips`: ``delta_m = delta_e; ...; delta_e = delta_m`` where
   neither name is reassigned in between: the second line assigns ``delta_e`` the
@@ -89,7 +90,7 @@ def drop_round_trips(fn) -> bool:
 
 def _round_trip(body, j) -> bool:
     copy = _copy(body[j])
-    if copy is None or not copy[0].startswith(("delta_", "dot_")):
+    if copy is None or not copy[0].startswith("delta_"):
         return False
     s, t = copy
     for i in range(j - 1, -1, -1):
@@ -153,7 +154,7 @@ def _sum_into(body, i):
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
         return None
     v = stmt.targets[0].id
-    if not v.startswith(("delta_", "dot_")) or not _pure(stmt.value):
+    if not v.startswith("delta_") or not _pure(stmt.value):
         return None
     reads = _loads(stmt.value)
     for j in range(i + 1, len(body)):
