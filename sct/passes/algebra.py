@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import gast
 
-from ..backend.codegen import nodes, unparse
-from .optimize import _added, _derivative_line, _move_comment, _note_in_place, _stored_names, bodies
+from ..backend.codegen import is_comment, nodes, unparse
+from .optimize import _added, _comment_text, _derivative_line, _head, _note_in_place, _stored_names, bodies
 
 # Calls an adjoint line may make that read their operands and change nothing (the runtime helpers
 # generated code calls, NumPy's and math's functions): an expression of these moves past lines that
@@ -142,10 +142,21 @@ def merge_sums(fn) -> bool:
                 i += 1
                 continue
             second.value = merged
-            _move_comment(body, i, j)
+            _join_comment(body, i, j)
             del body[i]
             changed = True
     return changed
+
+
+def _join_comment(body, gone, kept) -> None:
+    """``body[gone]`` goes into ``body[kept]``: its comment, if over it alone, is added to ``kept``'s, after it
+    (the line stands in ``kept``'s block: ``# v = u + b; e = 1.0 + u``)."""
+    head, own = _head(body, kept), gone - 1
+    after = body[gone + 1] if gone + 1 < len(body) else None
+    alone = after is None or is_comment(after) or isinstance(after, gast.Return) or gone + 1 == kept
+    if head is None or own < 0 or not is_comment(body[own]) or not alone or own == head:
+        return
+    body[head].value.args[0].value = "; ".join([_comment_text(body[head]), _comment_text(body[own])])
 
 
 def _sum_into(body, i):

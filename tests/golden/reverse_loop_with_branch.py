@@ -24,7 +24,7 @@ def grad_loop_with_branch(x, delta_out=1.0):
             delta_c = np.sum(delta_x)
             # c = b * 0.1
             delta_b = delta_c * 0.1
-            # b = math.sin(x); a = x * 0.99
+            # a = x * 0.99; b = math.sin(x)
             delta_x = delta_b * math.cos(x) + delta_x * 0.99
         else:
             # d = x * 1.01

@@ -46,33 +46,33 @@ def grad_rk4(theta0, c, delta_out=1.0):
         delta_ag = delta_th * ab
         # k4o = z - aa
         delta_aa = -delta_ao
-        # ag = af + k4t; aa = c * k4t
+        # aa = c * k4t; ag = af + k4t
         delta_k4t = delta_ag + delta_aa * c
         # y = math.sin(x)
         delta_x = -delta_ao * math.cos(x)
-        # am = 2.0 * k3o; v = 0.05 * k3o
+        # v = 0.05 * k3o; am = 2.0 * k3o
         delta_k3o = delta_ao * 2.0 + delta_k4t * 0.05
         # k3o = t - u
         delta_u = -delta_k3o
-        # ae = 2.0 * k3t; w = 0.05 * k3t; u = c * k3t
+        # u = c * k3t; w = 0.05 * k3t; ae = 2.0 * k3t
         delta_k3t = delta_ag * 2.0 + delta_x * 0.05 + delta_u * c
         # s = math.sin(r)
         delta_r = -delta_k3o * math.cos(r)
-        # ak = 2.0 * k2o; o = n * k2o
+        # o = n * k2o; ak = 2.0 * k2o
         delta_k2o = delta_ao * 2.0 + delta_k3t * n
         # k2o = l - m
         delta_m = -delta_k2o
-        # ac = 2.0 * k2t; q = p * k2t; m = c * k2t
+        # m = c * k2t; q = p * k2t; ac = 2.0 * k2t
         delta_k2t = delta_ag * 2.0 + delta_r * p + delta_m * c
         # k = math.sin(j)
         delta_j = -delta_k2o * math.cos(j)
-        # al = k1o + ak; f = e * k1o
+        # f = e * k1o; al = k1o + ak
         delta_k1o = delta_ao + delta_k2t * e
         # k1o = b - d
         delta_d = -delta_k1o
-        # k4t = om + v; k3t = om + o; k2t = om + f; d = c * om
+        # d = c * om; k2t = om + f; k3t = om + o; k4t = om + v
         delta_c = delta_c + delta_aa * k4t + delta_u * k3t + delta_m * k2t + delta_d * om
-        # x = th + w; r = th + q; j = th + i; b = -a; a = math.sin(th)
+        # b = -a; a = math.sin(th); j = th + i; r = th + q; x = th + w
         delta_th = delta_th + delta_x + delta_r + delta_j - delta_k1o * math.cos(th)
         # k1t = om
         delta_om = delta_om + delta_k4t + delta_k3t + delta_k2t + delta_d * c + (delta_ag + delta_j * g)
