@@ -252,11 +252,12 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         target = stmt.target
         lines = []
         if target in self.active and target in state.defined:
+            made = self.made_of_items(stmt, state)  # delta_r = zeros_like(r); delta_r[k] += ..., where needed
             contributions = merged(list(self.contributions(stmt, self.delta(target), state)))
             state.forget(target)  # before this assignment the variable had no (or another) value
             body = [line for var, c in contributions if var in self.active for line in self.add(var, c, state)]
             if body:
-                lines = [self.comment(stmt)] + body
+                lines = [self.comment(stmt)] + made + body
         else:
             state.forget(target)
         if target in self.overwritten and id(stmt) not in self.first and target not in self.flags:
@@ -294,6 +295,16 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             state.defined.add(var)
             return []
         return self.accumulate(var, contribution, state)
+
+    def made_of_items(self, stmt, state) -> list:
+        """The list adjoint of a tuple result, from its items' adjoints, where its rule reads an item that has
+        none (it would read zeros made for it, perhaps many times): the lines that make it."""
+        found = state.items.get(stmt.target)
+        if found is None or items.read(stmt) <= set(found):
+            return []
+        del state.items[stmt.target]
+        state.defined.discard(stmt.target)
+        return [line for k, g in sorted(found.items()) for line in self.accumulate(stmt.target, Scatter(g, k), state)]
 
     def pop(self, var, index=None) -> gast.stmt:
         """``var = var_stack.pop()`` (or ``var[index] = ...``); dropped later if never needed."""

@@ -6,8 +6,9 @@ an array of zeros with the items added in (``delta_r = zeros_like(r);
 delta_r[1] += delta_logdet``), the rule then reads ``delta_r[1]`` back. Where
 ``r`` is read only as its items, each once, by constant position, in the block
 that makes it, the adjoint of item ``k`` is the adjoint of the variable that
-reads it (``delta_logdet``): the rule is given those directly, and a zero made
-from the item (``zeros_like(r[0])``) for an item nothing differentiable reads. Only
+reads it (``delta_logdet``): the rule is given those directly (and zeros made
+from an item its rule never reads, which it does not emit). Where the rule reads an
+item that has no adjoint, the list is made as before, once. Only
 for functions of a known number of items whose rules read their adjoint item by
 item (:data:`BY_ITEM`); any other reading of ``r`` keeps the list.
 """
@@ -23,8 +24,13 @@ from ..backend.runtime import zeros_like
 from ..ir import Assign, Effect, For, If, SetItem, While, names_in, operands
 from ..symbolic import Sym, call
 
-# The functions whose rules read the adjoint of their tuple result only as g[0], g[1], ...: how many items.
-BY_ITEM = {np.linalg.slogdet: 2, np.linalg.eigh: 2, np.linalg.eig: 2, np.linalg.lstsq: 4}
+# The functions whose rules read the adjoint of their tuple result only as g[0], g[1], ...: how many items,
+# and which of them the rules read. Where a read item has no adjoint, the list is made as before
+# (delta_r = zeros_like(r); delta_r[k] += ...), once, rather than zeros inlined at each reading.
+BY_ITEM = {np.linalg.slogdet: 2, np.linalg.eigh: 2, np.linalg.eig: 2, np.linalg.lstsq: 4, np.linalg.svd: 3}
+_READ = {np.linalg.slogdet: {1}, np.linalg.lstsq: {0, 1, 3}}
+# Those that return one array for some arguments: the keyword that says so, and the values that keep a tuple.
+_TUPLE_WHEN = {np.linalg.svd: ("compute_uv", 2, (True,))}
 
 
 def itemized(ir, assigned: dict) -> set:
@@ -47,9 +53,22 @@ def count(stmt) -> int:
     return BY_ITEM[_prim(stmt)]
 
 
+def read(stmt) -> set:
+    """The items of ``stmt``'s result whose adjoints its rules read."""
+    prim = _prim(stmt)
+    return _READ.get(prim, set(range(BY_ITEM[prim])))
+
+
 def _by_item(stmt) -> bool:
     prim = _prim(stmt)
-    return prim is not None and prim in BY_ITEM
+    if prim is None or prim not in BY_ITEM:
+        return False
+    if prim not in _TUPLE_WHEN:
+        return True
+    keyword, position, keeps = _TUPLE_WHEN[prim]  # svd(a, full_matrices, compute_uv): a tuple unless compute_uv
+    args, kwargs = operands(stmt)
+    given = kwargs.get(keyword, args[position] if len(args) > position else None)
+    return given is None or isinstance(given, gast.Constant) and given.value in keeps
 
 
 def _prim(stmt):
