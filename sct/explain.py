@@ -233,8 +233,7 @@ class _Mapper:
             line = self.lines[number - 1]
             text, indent = line.strip(), len(line) - len(line.lstrip())
             if text.startswith("#"):
-                positions = index.by_text.get(text[1:].strip(), [])
-                pos = index.last_before(positions, self.bcursor)
+                pos = self.commented(text[1:].strip())
                 if pos is not None:
                     self.bcursor = pos
                     current = (index.order[pos], indent)
@@ -246,6 +245,15 @@ class _Mapper:
                 current = None
                 continue
             self.origins[number - 1] = current[0].origin
+
+    def commented(self, text: str):
+        """The forward statement a backward comment names: the first of ``a = ...; b = ...`` (lines the
+        optimiser wrote as one) that comes before the cursor."""
+        for part in [text, *text.split("; ")]:
+            pos = self.index.last_before(self.index.by_text.get(part, []), self.bcursor)
+            if pos is not None:
+                return pos
+        return None
 
     @staticmethod
     def in_block(text: str, stmt) -> bool:

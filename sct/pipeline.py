@@ -39,8 +39,8 @@ from .frontend import aliases, signatures
 from .frontend import lower as anf
 from .frontend import parse as frontend
 from .ir import Assign, operands, walk
+from .passes import algebra, containers, fuse, liveness, unbox
 from .passes import checkpoint as checkpoints
-from .passes import containers, fuse, liveness, unbox
 from .passes import optimize as passes
 from .reverse import adjoint as reverse
 
@@ -196,7 +196,7 @@ def build(
         ret = src.fn.body[-1]
         ret.value = ret.value.elts[1]  # return (out, grads) -> return grads
     if optimize:
-        passes.optimize(src.fn)
+        algebra.optimize(src.fn)
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
@@ -282,6 +282,8 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = froz
         return False
     fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
     passes.simplify(src.fn)  # what fusing brought together: a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
+    while algebra.rewrite(src.fn):  # the copies and sums fusing left: each adjoint one expression
+        passes.propagate_copies(src.fn)
     passes.eliminate_dead_code(src.fn)  # the comments over what was fused into a later line
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)

@@ -384,8 +384,9 @@ def test_a_plain_python_prompt_says_why_it_cannot_work():
 def test_the_tutorial_text_and_listing_agree_and_the_import_says_where():
     tutorial = (ROOT / "docs" / "tutorial.md").read_text()
     listing, text = tutorial.split("How to read it:", 1)
-    assert "delta_x = delta_out * out / g * e\n" in listing  # delta_g's minus cancels d = -x's (issue 19)
-    assert "`delta_x = delta_out * out / g * e`" in text.split("**Accumulation.**")[0]
+    assert "delta_x = delta_out * out / g * e + " in listing  # delta_g's minus cancels d = -x's (issue 19)
+    assert "`delta_out * out / g * e`" in text.split("**Accumulation.**")[0]
+    assert "`delta_x = delta_out * out / g * e + delta_b * 2 * x + ...`" in text  # one sum (issue 17)
     assert "`-delta_out * out / g`" in text.split("**Accumulation.**")[0]
     assert "from scalar import f  # examples/scalar.py: run this from examples/" in tutorial
 

@@ -60,6 +60,8 @@ def _move(block: list, k: int, target: str) -> bool:
     """Put ``block[k]``'s value where ``target`` is read, if that is in a later statement of ``block``."""
     reads = {n.id for n in nodes(block[k].value) if isinstance(n, gast.Name)}
     for stmt in block[k + 1 :]:
+        if isinstance(stmt, gast.Return) and target.startswith("delta_"):
+            return False  # the gradients returned keep their names: ``return (delta_x, delta_y)``
         use = _once(stmt, target)
         if use is not None:
             parent, field, index = use

@@ -30,6 +30,7 @@ _KEEP_COMMENTS = {"forward", "backward"}
 
 
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """The passes to a fixed point (:func:`sct.passes.algebra.optimize` adds the adjoint's algebra after them)."""
     changed = True
     _USAGE[id(fn)] = None  # the passes share one use-count table until one of them changes fn
     try:

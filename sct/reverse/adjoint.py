@@ -53,6 +53,7 @@ from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
 from ..passes import containers
 from ..symbolic import Scatter, Sym, call, is_zero, to_expr
+from . import items
 from .accumulation import Accumulation, merged
 from .branches import BranchReversal
 from .gather import join_slices
@@ -90,13 +91,15 @@ class _State:
 
     defined: set = field(default_factory=set)
     owned: set = field(default_factory=set)
+    items: dict = field(default_factory=dict)  # tuple result -> {position: its item's adjoint} (sct.reverse.items)
 
     def copy(self):
-        return _State(set(self.defined), set(self.owned))
+        return _State(set(self.defined), set(self.owned), {v: dict(found) for v, found in self.items.items()})
 
     def forget(self, var):
         self.defined.discard(var)
         self.owned.discard(var)
+        self.items.pop(var, None)
 
 
 class _Reverse(Accumulation, BranchReversal, LoopReversal):
@@ -118,6 +121,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.flags = set(flags) & self.overwritten  # see reverse_if: recorded, or tested again
         self.flag_conditions = {flag: a.value for flag, a in flags.items()}
         self.assigned = assignments(ir.body)
+        self.itemized = items.itemized(ir, self.assigned)  # tuple results whose rules get their items' adjoints
         self.hoisted = {}  # flag -> (variables recorded before its ``if``, ids of the assignments that no longer are)
         self.deltas = {}  # variable -> name of its adjoint
         self.adjoint_of = {}  # name of an adjoint -> its variable (the inverse of deltas)
@@ -279,11 +283,12 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         target = stmt.target
         lines = []
         if target in self.active and target in state.defined:
+            made = self.made_of_items(stmt, state)  # delta_r = zeros_like(r); delta_r[k] += ..., where needed
             contributions = merged(list(self.contributions(stmt, self.delta(target), state)))
             state.forget(target)  # before this assignment the variable had no (or another) value
-            body = [line for var, c in contributions if var in self.active for line in self.accumulate(var, c, state)]
+            body = [line for var, c in contributions if var in self.active for line in self.add(var, c, state)]
             if body:
-                lines = [self.comment(stmt)] + body
+                lines = [self.comment(stmt)] + made + body
         else:
             state.forget(target)
         if target in self.overwritten and id(stmt) not in self.first and target not in self.flags:
@@ -311,6 +316,26 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         if target in self.overwritten:
             lines.append(self.pop(target, stmt.index))
         return lines
+
+    def add(self, var, contribution, state) -> list:
+        """Accumulate; an item of a tuple result read item by item is only noted, for its rule (items.py)."""
+        item = contribution.index if isinstance(contribution, Scatter) else None
+        noted = state.items.get(var, {})
+        if var in self.itemized and type(item) is int and isinstance(contribution.g, Sym) and item not in noted:
+            state.items.setdefault(var, {})[item] = contribution.g
+            state.defined.add(var)
+            return []
+        return self.accumulate(var, contribution, state)
+
+    def made_of_items(self, stmt, state) -> list:
+        """The list adjoint of a tuple result, from its items' adjoints, where its rule reads an item that has
+        none (it would read zeros made for it, perhaps many times): the lines that make it."""
+        found = state.items.get(stmt.target)
+        if found is None or items.read(stmt) <= set(found):
+            return []
+        del state.items[stmt.target]
+        state.defined.discard(stmt.target)
+        return [line for k, g in sorted(found.items()) for line in self.accumulate(stmt.target, Scatter(g, k), state)]
 
     def pop(self, var, index=None) -> gast.stmt:
         """``var = var_stack.pop()`` (or ``var[index] = ...``); dropped later if never needed."""
@@ -350,6 +375,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.elementwise = entry.elementwise  # the result has the operands' broadcast shape (what shapes proves)
         ans = Sym(name(stmt.target), self.ranks.get(stmt.target))
         grad = Sym(name(g), self.ranks.get(stmt.target))
+        if stmt.target in state.items:  # its items' adjoints, not a list made of them
+            grad = items.items_grad(ans, items.count(stmt), state.items[stmt.target])
         for i, arg in enumerate(args):
             if not entry.differentiable(i) or not any(n in self.active for n in _names(arg)):
                 continue

@@ -52,6 +52,14 @@ def _T(x):
     return x.T if getattr(x, "ndim", None) == 2 else np.swapaxes(x, -1, -2)
 
 
+def _inv(a):
+    """``np.linalg.inv(a)``, with ``a``'s rank: ``_T`` and ``_scale`` then write a matrix's forms (``.T``)."""
+    inv = linalg.inv(a)
+    if isinstance(inv, Sym):
+        inv.ndim = getattr(a, "ndim", None)
+    return inv
+
+
 def _batched(x):
     return getattr(x, "ndim", None) != 2
 
@@ -193,7 +201,7 @@ defjvp(runtime.cofactor, _cofactor_jvp)
 
 def _slogdet_vjp(g, ans, a):
     """Only the log-determinant carries a derivative (the sign is piecewise constant)."""
-    return _scale(g[1], _T(linalg.inv(a)))
+    return _scale(g[1], _T(_inv(a)))
 
 
 def _slogdet_jvp(t, ans, a):

@@ -30,6 +30,8 @@ def _matmul_left(g, ans, a, b):
         return np.outer(g, b)
     if (_rank(a), _rank(b)) == (1, 2):
         return b @ g
+    if (_rank(a), _rank(b)) == (1, 1):  # an inner product: g is a scalar
+        return g * b
     return call(matmul_grad_left, g, a, b)
 
 
@@ -40,6 +42,8 @@ def _matmul_right(g, ans, a, b):
         return a.T @ g
     if (_rank(a), _rank(b)) == (1, 2):
         return np.outer(a, g)
+    if (_rank(a), _rank(b)) == (1, 1):
+        return g * a
     return call(matmul_grad_right, g, a, b)
 
 

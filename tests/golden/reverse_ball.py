@@ -26,21 +26,12 @@ def grad_height(y0, v0, restitution, delta_out=1.0):
     # out = y + o
     delta_y = 1.0
     # o = 0.1 * energy
-    delta_energy = 0.1
     delta_restitution = 0.0
     delta_v = 0.0
     for _ in range(trips):
         j = 0.5 * v
-        # energy = m
-        delta_m = delta_energy
-        # m = energy + l
-        delta_energy = delta_m
-        # l = k * 0.01
-        delta_k = delta_m * 0.01
-        # k = j * v
-        delta_v = delta_v + delta_k * j
         # j = 0.5 * v
-        delta_v = delta_v + delta_k * v * 0.5
+        delta_v = delta_v + 0.001 * j + 0.001 * v * 0.5
         y = y_stack.pop()
         if y < 0.0:
             # v = h
@@ -52,12 +43,8 @@ def grad_height(y0, v0, restitution, delta_out=1.0):
             delta_restitution = delta_restitution - delta_f
             # e = -y
             delta_y = -delta_y
-        # y = d
-        delta_d = delta_y
-        # d = y + c
-        delta_y = delta_d
         # c = v * 0.01
-        delta_v = delta_v + delta_d * 0.01
+        delta_v = delta_v + delta_y * 0.01
         # v = b
         v = v_stack.pop()
     return (out, (delta_y, delta_v, delta_restitution))

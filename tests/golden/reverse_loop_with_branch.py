@@ -21,15 +21,11 @@ def grad_loop_with_branch(x, delta_out=1.0):
     for x in reversed(x_stack):
         if x > 0.0:
             # x = a + c
-            delta_a = delta_x
             delta_c = np.sum(delta_x)
             # c = b * 0.1
             delta_b = delta_c * 0.1
-            # b = math.sin(x)
-            delta_x = delta_b * math.cos(x)
-            # a = x * 0.99
-            delta_x = delta_x + delta_a * 0.99
-            del delta_a  # not read again
+            # a = x * 0.99; b = math.sin(x)
+            delta_x = delta_b * math.cos(x) + delta_x * 0.99
         else:
             # d = x * 1.01
             delta_x = delta_x * 1.01

@@ -32,84 +32,40 @@ def grad_rk4(theta0, c, delta_out=1.0):
     delta_c = 0.0
     for _ in reversed(range(50)):
         th, om, k2t, j, k3t, r, k4t, x = tape.pop()
-        # om = aq
-        delta_aq = delta_om
-        # aq = om + ap
-        delta_om = delta_aq
         # ap = aj * ao
-        delta_ao = delta_aq * aj
-        # am = 2.0 * k3o
-        delta_k3o = delta_ao * 2.0
-        # al = k1o + ak
-        delta_k1o = delta_ao
-        # ak = 2.0 * k2o
-        delta_k2o = delta_ao * 2.0
-        # th = ai
-        delta_ai = delta_th
-        # ai = th + ah
-        delta_th = delta_ai
+        delta_ao = delta_om * aj
         # ah = ab * ag
-        delta_ag = delta_ai * ab
-        # ag = af + k4t
-        delta_k4t = delta_ag
-        # ae = 2.0 * k3t
-        delta_k3t = delta_ag * 2.0
-        # ad = k1t + ac
-        delta_k1t = delta_ag
-        # ac = 2.0 * k2t
-        delta_k2t = delta_ag * 2.0
+        delta_ag = delta_th * ab
         # k4o = z - aa
         delta_aa = -delta_ao
-        # aa = c * k4t
-        delta_c = delta_c + delta_aa * k4t
-        delta_k4t = delta_k4t + delta_aa * c
+        # aa = c * k4t; ag = af + k4t
+        delta_k4t = delta_ag + delta_aa * c
         # y = math.sin(x)
         delta_x = -delta_ao * math.cos(x)
-        # x = th + w
-        delta_th = delta_th + delta_x
-        # w = 0.05 * k3t
-        delta_k3t = delta_k3t + delta_x * 0.05
-        # k4t = om + v
-        delta_om = delta_om + delta_k4t
-        # v = 0.05 * k3o
-        delta_k3o = delta_k3o + delta_k4t * 0.05
+        # v = 0.05 * k3o; am = 2.0 * k3o
+        delta_k3o = delta_ao * 2.0 + delta_k4t * 0.05
         # k3o = t - u
         delta_u = -delta_k3o
-        # u = c * k3t
-        delta_c = delta_c + delta_u * k3t
-        delta_k3t = delta_k3t + delta_u * c
+        # u = c * k3t; w = 0.05 * k3t; ae = 2.0 * k3t
+        delta_k3t = delta_ag * 2.0 + delta_x * 0.05 + delta_u * c
         # s = math.sin(r)
         delta_r = -delta_k3o * math.cos(r)
-        # r = th + q
-        delta_th = delta_th + delta_r
-        # q = p * k2t
-        delta_k2t = delta_k2t + delta_r * p
-        # k3t = om + o
-        delta_om = delta_om + delta_k3t
-        # o = n * k2o
-        delta_k2o = delta_k2o + delta_k3t * n
+        # o = n * k2o; ak = 2.0 * k2o
+        delta_k2o = delta_ao * 2.0 + delta_k3t * n
         # k2o = l - m
         delta_m = -delta_k2o
-        # m = c * k2t
-        delta_c = delta_c + delta_m * k2t
-        delta_k2t = delta_k2t + delta_m * c
+        # m = c * k2t; q = p * k2t; ac = 2.0 * k2t
+        delta_k2t = delta_ag * 2.0 + delta_r * p + delta_m * c
         # k = math.sin(j)
         delta_j = -delta_k2o * math.cos(j)
-        # j = th + i
-        delta_th = delta_th + delta_j
-        # i = g * k1t
-        delta_k1t = delta_k1t + delta_j * g
-        # k2t = om + f
-        delta_om = delta_om + delta_k2t
-        # f = e * k1o
-        delta_k1o = delta_k1o + delta_k2t * e
+        # f = e * k1o; al = k1o + ak
+        delta_k1o = delta_ao + delta_k2t * e
         # k1o = b - d
         delta_d = -delta_k1o
-        # d = c * om
-        delta_c = delta_c + delta_d * om
-        delta_om = delta_om + delta_d * c
-        # b = -a; a = math.sin(th)
-        delta_th = delta_th - delta_k1o * math.cos(th)
+        # d = c * om; k2t = om + f; k3t = om + o; k4t = om + v
+        delta_c = delta_c + delta_aa * k4t + delta_u * k3t + delta_m * k2t + delta_d * om
+        # b = -a; a = math.sin(th); j = th + i; r = th + q; x = th + w
+        delta_th = delta_th + delta_x + delta_r + delta_j - delta_k1o * math.cos(th)
         # k1t = om
-        delta_om = delta_om + delta_k1t
+        delta_om = delta_om + delta_k4t + delta_k3t + delta_k2t + delta_d * c + (delta_ag + delta_j * g)
     return (out, (delta_th, delta_c))
