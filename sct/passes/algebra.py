@@ -23,11 +23,13 @@ def f(a, b, x):
 
 from __future__ import annotations
 
+import bisect
+
 import gast
 
 from ..backend.codegen import is_comment, nodes, unparse
 from . import optimize as passes
-from .optimize import _added, _comment_text, _derivative_line, _head, _note_in_place, _stored_names, bodies
+from .optimize import _added, _comment_text, _derivative_line, _note_in_place, _stored_names, bodies
 
 # Calls an adjoint line may make that read their operands and change nothing (the runtime helpers
 # generated code calls, NumPy's and math's functions): an expression of these moves past lines that
@@ -139,37 +141,74 @@ def merge_sums(fn) -> bool:
     """
     changed = False
     for body in list(bodies(fn)):
-        i = 0
-        while i < len(body):
-            j = _sum_into(body, i)
-            if j is None:
-                i += 1
-                continue
-            first, second = body[i], body[j]
-            op, term = _added(second, first.targets[0].id)
-            merged = gast.BinOp(left=first.value, op=op, right=term)
-            if len(first.targets[0].id) + 3 + len(unparse(merged)) > _LONG:
-                i += 1
-                continue
-            second.value = merged
-            _join_comment(body, i, j)
-            del body[i]
-            changed = True
+        changed |= _merge_sums_in(body)
     return changed
+
+
+def _merge_sums_in(body) -> bool:
+    """:func:`merge_sums` in one block, in linear time: the lines that touch, change or update each name
+    are listed once, by position; a line merged away is left as None until the end, so the positions
+    of the lines after it stay as listed. (A merge moves ``A``, which changes nothing, from line ``i``
+    to line ``j``; no line between them reads or changes what it reads, so no other decision changes.)"""
+    touches, changes, in_place = {}, {}, []
+    for k, stmt in enumerate(body):
+        for var in _loads(stmt) | _stored_names(stmt):
+            touches.setdefault(var, []).append(k)
+        for var in _changed(stmt):
+            changes.setdefault(var, []).append(k)
+        if _updates_in_place(stmt):
+            in_place.append(k)
+    merged_any = False
+    for i in range(len(body)):
+        j = _sum_into(body, i, touches, changes, in_place)
+        if j is None:
+            continue
+        first, second = body[i], body[j]
+        op, term = _added(second, first.targets[0].id)
+        merged = gast.BinOp(left=first.value, op=op, right=term)
+        if len(first.targets[0].id) + 3 + len(unparse(merged)) > _LONG:
+            continue
+        second.value = merged
+        _join_comment(body, i, j)
+        body[i] = None
+        merged_any = True
+    if merged_any:
+        body[:] = [stmt for stmt in body if stmt is not None]
+    return merged_any
 
 
 def _join_comment(body, gone, kept) -> None:
     """``body[gone]`` goes into ``body[kept]``: its comment, if over it alone, is added to ``kept``'s, after it
-    (the line stands in ``kept``'s block: ``# v = u + b; e = 1.0 + u``)."""
-    head, own = _head(body, kept), gone - 1
+    (the line stands in ``kept``'s block: ``# v = u + b; e = 1.0 + u``). Lines merged away are None."""
+    head, own = _head_alive(body, kept), _alive_before(body, gone)
     after = body[gone + 1] if gone + 1 < len(body) else None
     alone = after is None or is_comment(after) or isinstance(after, gast.Return) or gone + 1 == kept
-    if head is None or own < 0 or not is_comment(body[own]) or not alone or own == head:
+    if head is None or own is None or not is_comment(body[own]) or not alone or own == head:
         return
     body[head].value.args[0].value = "; ".join([_comment_text(body[head]), _comment_text(body[own])])
 
 
-def _sum_into(body, i):
+def _alive_before(body, at):
+    """The position of the last line before ``at`` not merged away, or None."""
+    for k in range(at - 1, -1, -1):
+        if body[k] is not None:
+            return k
+    return None
+
+
+def _head_alive(body, at):
+    """:func:`sct.passes.optimize._head` over the lines not merged away."""
+    for k in range(at - 1, -1, -1):
+        if body[k] is None:
+            continue
+        if is_comment(body[k]):
+            return k
+        if not isinstance(body[k], gast.Assign | gast.AugAssign):
+            return None
+    return None
+
+
+def _sum_into(body, i, touches, changes, in_place):
     """The position of ``v = v + B`` that ``body[i]`` (``v = A``) can be written into, or None."""
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
@@ -177,18 +216,23 @@ def _sum_into(body, i):
     v = stmt.targets[0].id
     if not v.startswith("delta_") or not _pure(stmt.value):
         return None
-    reads = _loads(stmt.value)
-    for j in range(i + 1, len(body)):
-        later = body[j]
-        touched = _loads(later) | _stored_names(later)
-        if v in touched:
-            added = _added(later, v)
-            if added is None or not isinstance(later, gast.Assign) or not isinstance(added[0], gast.Add | gast.Sub):
-                return None
-            return j
-        if _changed(later) & reads or _updates_in_place(later):
-            return None  # an array updated in place may be one ``A`` reads under another name: stop there
-    return None
+    j = _after(touches.get(v, ()), i)
+    if j is None:
+        return None
+    later = body[j]
+    added = _added(later, v)
+    if added is None or not isinstance(later, gast.Assign) or not isinstance(added[0], gast.Add | gast.Sub):
+        return None
+    blockers = [_after(in_place, i)] + [_after(changes.get(r, ()), i) for r in _loads(stmt.value)]
+    if any(k is not None and k < j for k in blockers):
+        return None  # an array updated in place may be one ``A`` reads under another name: stop there
+    return j
+
+
+def _after(positions, i):
+    """The first of the sorted ``positions`` after ``i``, or None."""
+    k = bisect.bisect_right(positions, i)
+    return positions[k] if k < len(positions) else None
 
 
 def _loads(node) -> set:
