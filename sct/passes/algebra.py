@@ -139,23 +139,92 @@ def merge_sums(fn) -> bool:
     """
     changed = False
     for body in list(bodies(fn)):
-        i = 0
-        while i < len(body):
-            j = _sum_into(body, i)
-            if j is None:
-                i += 1
-                continue
-            first, second = body[i], body[j]
-            op, term = _added(second, first.targets[0].id)
-            merged = gast.BinOp(left=first.value, op=op, right=term)
-            if len(first.targets[0].id) + 3 + len(unparse(merged)) > _LONG:
-                i += 1
-                continue
-            second.value = merged
-            _join_comment(body, i, j)
-            del body[i]
-            changed = True
+        changed |= _merge_sums_in(body)
     return changed
+
+
+def _merge_sums_in(body) -> bool:
+    """:func:`merge_sums` over one block, in one pass: linear in its length.
+
+    The rule: candidate by candidate in order, a ``v = A`` meets the lines after it,
+    each with the merges of the candidates before it done; the first line that reads
+    or assigns ``v`` is the sum it goes into (if it is ``v = v + B``), or its end; a
+    line before that which changes a name ``A`` reads, or updates an array in place,
+    ends it. Instead of each candidate scanning ahead (quadratic in a long adjoint),
+    one scan carries the open candidates, indexed by ``v`` and by the names ``A`` reads,
+    and each line ends the ones it ends, oldest first: the order in which the
+    candidates, one after another, would have met it. The lines that went into a
+    later one are removed at the end, in the candidates' order, with their comments.
+    """
+    pending = {}  # position -> (v, the names A reads): candidates still open
+    by_target = {}  # v -> the position of its open candidate
+    readers = {}  # name -> the positions of open candidates whose A reads it
+    merges = []  # (position of v = A, position of the line it went into)
+
+    def close(at):
+        v, reads = pending.pop(at)
+        del by_target[v]
+        for name in reads:
+            readers[name].discard(at)
+        return v
+
+    for j, later in enumerate(body):
+        if pending:
+            touched, changed, in_place = _effects(later)
+            met = set()  # candidates this line has met
+            while True:
+                ended = {by_target[v] for v in touched if v in by_target}
+                if in_place:
+                    ended.update(pending)
+                else:
+                    for name in changed:
+                        ended.update(readers.get(name, ()))
+                ended -= met
+                if not ended:
+                    break
+                for i in sorted(ended):
+                    met.add(i)
+                    v = close(i)
+                    if v in touched and _merge(body[i], later):
+                        merges.append((i, j))
+                        # the line reads what A read now: later candidates meet it so, earlier ones met it before
+                        met.update(k for k in pending if k < i)
+                        touched, changed, in_place = _effects(later)
+                        break
+                else:
+                    break
+        if isinstance(later, gast.Assign) and len(later.targets) == 1 and isinstance(later.targets[0], gast.Name):
+            v = later.targets[0].id
+            if v.startswith("delta_") and _pure(later.value):
+                reads = _loads(later.value)
+                pending[j], by_target[v] = (v, reads), j
+                for name in reads:
+                    readers.setdefault(name, set()).add(j)
+    merges.sort()
+    for gone, (i, j) in enumerate(merges):  # every line before ``i`` that went is gone already
+        _join_comment(body, i - gone, j - gone)
+        del body[i - gone]
+    return bool(merges)
+
+
+def _effects(stmt) -> tuple:
+    """What a line does to an open candidate ``v = A``: the names it reads or assigns (``v`` among them ends
+    the candidate), the names it may change, and whether it updates an array in place (either ends it)."""
+    return _loads(stmt) | _stored_names(stmt), _changed(stmt), _updates_in_place(stmt)
+
+
+def _merge(first, second) -> bool:
+    """``v = A`` into ``v = v + B`` (or ``- B``): ``v = A + B``, if ``second`` is that sum and the line stays short."""
+    v = first.targets[0].id
+    added = _added(second, v)
+    if added is None or not isinstance(second, gast.Assign) or not isinstance(added[0], gast.Add | gast.Sub):
+        return False
+    op, term = added
+    merged = gast.BinOp(left=first.value, op=op, right=term)
+    if len(v) + 3 + len(unparse(merged)) > _LONG:
+        return False
+    second.value = merged
+    return True
 
 
 def _join_comment(body, gone, kept) -> None:
@@ -167,28 +236,6 @@ def _join_comment(body, gone, kept) -> None:
     if head is None or own < 0 or not is_comment(body[own]) or not alone or own == head:
         return
     body[head].value.args[0].value = "; ".join([_comment_text(body[head]), _comment_text(body[own])])
-
-
-def _sum_into(body, i):
-    """The position of ``v = v + B`` that ``body[i]`` (``v = A``) can be written into, or None."""
-    stmt = body[i]
-    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
-        return None
-    v = stmt.targets[0].id
-    if not v.startswith("delta_") or not _pure(stmt.value):
-        return None
-    reads = _loads(stmt.value)
-    for j in range(i + 1, len(body)):
-        later = body[j]
-        touched = _loads(later) | _stored_names(later)
-        if v in touched:
-            added = _added(later, v)
-            if added is None or not isinstance(later, gast.Assign) or not isinstance(added[0], gast.Add | gast.Sub):
-                return None
-            return j
-        if _changed(later) & reads or _updates_in_place(later):
-            return None  # an array updated in place may be one ``A`` reads under another name: stop there
-    return None
 
 
 def _loads(node) -> set:
