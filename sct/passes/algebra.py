@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gast
 
-from ..backend.codegen import is_comment, nodes, unparse
+from ..backend.codegen import _FIELDS, child_fields, is_comment, nodes, unparse
 from . import optimize as passes
 from .optimize import _added, _comment_text, _derivative_line, _head, _note_in_place, _stored_names, bodies
 
@@ -209,8 +209,39 @@ def _merge_sums_in(body) -> bool:
 
 def _effects(stmt) -> tuple:
     """What a line does to an open candidate ``v = A``: the names it reads or assigns (``v`` among them ends
-    the candidate), the names it may change, and whether it updates an array in place (either ends it)."""
-    return _loads(stmt) | _stored_names(stmt), _changed(stmt), _updates_in_place(stmt)
+    the candidate), the names it may change, and whether it updates an array in place (either ends it).
+
+    ``_loads(stmt) | _stored_names(stmt)``, ``_changed(stmt)`` and ``_updates_in_place(stmt)`` in one walk."""
+    names, changed, in_place = set(), set(), set()
+    stack = [stmt]
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+    Name, Load = gast.Name, gast.Load
+    while stack:
+        node = pop()
+        kind = type(node)
+        fields = known.get(kind)
+        if fields is None:
+            if not isinstance(node, gast.AST):
+                continue
+            fields = child_fields(kind)
+        if kind is Name:
+            names.add(node.id)
+            if type(node.ctx) is not Load:
+                changed.add(node.id)
+        elif kind in _MAY_CHANGE:
+            _note_in_place(node, in_place)
+            if kind is gast.Call and not _pure_call(node):
+                changed |= _loads(node)
+        for attr in fields:
+            value = getattr(node, attr, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return names, changed | in_place, bool(in_place)
+
+
+_MAY_CHANGE = frozenset({gast.AugAssign, gast.Assign, gast.Call})  # the nodes _note_in_place looks at
 
 
 def _merge(first, second) -> bool:
@@ -293,7 +324,8 @@ def fold_number_sums(fn) -> bool:
     changed = False
     lines = [stmt for body in bodies(fn) for stmt in body if _derivative_line(stmt)]
     for node in (n for stmt in lines for n in nodes(stmt)):
-        for attr, child in list(gast.iter_fields(node)):
+        fields = _FIELDS.get(type(node)) or child_fields(type(node))  # a sum is a node: in a field that holds nodes
+        for attr, child in [(attr, getattr(node, attr, None)) for attr in fields]:
             if isinstance(child, list):
                 for k, item in enumerate(child):
                     folded = _number_sum(item)

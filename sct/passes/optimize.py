@@ -24,22 +24,29 @@ from ..backend.codegen import _FIELDS, child_fields, is_comment, unparse
 from ..backend.codegen import nodes as _walk
 from ..frontend.control import _static_truth
 from ..ir import Assign, If, walk
-from .tapes import drop_unread_columns
+from .tapes import drop_unread_columns, is_record
 
 _KEEP_COMMENTS = {"forward", "backward"}
 
 
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """The passes to a fixed point (:func:`sct.passes.algebra.optimize` adds the adjoint's algebra after them)."""
-    changed = True
+    """The passes to a fixed point (:func:`sct.passes.algebra.optimize` adds the adjoint's algebra after them).
+
+    They run in turn, round after round, and stop once every pass in a row has changed nothing:
+    the function rounds would stop at, without the last round's passes that follow the last
+    change (each would run again on the function it just left unchanged, and a pass is a
+    function of the code alone: it would leave it unchanged again).
+    """
     _USAGE[id(fn)] = None  # the passes share one use-count table until one of them changes fn
     try:
-        while changed:
-            changed = False
-            for p in PASSES:
-                if p(fn):
-                    changed = True
-                    _USAGE[id(fn)] = None
+        passes, unchanged, k = PASSES, 0, 0
+        while unchanged < len(passes):
+            if passes[k](fn):
+                unchanged = 0
+                _USAGE[id(fn)] = None
+            else:
+                unchanged += 1
+            k = (k + 1) % len(passes)
     finally:
         del _USAGE[id(fn)]
     return fn
@@ -1184,6 +1191,15 @@ def _negate(test):
     return gast.UnaryOp(op=gast.Not(), operand=test)
 
 
+def tape_columns(fn) -> bool:
+    """:func:`sct.passes.tapes.drop_unread_columns` with the shared use counts: where no record is
+    assigned (no name a record has is stored) there is nothing to drop, and nothing to walk."""
+    stores, loads, _, _ = _usage(fn)
+    if not any(is_record(name) for name in stores):
+        return False
+    return drop_unread_columns(fn, loads)
+
+
 PASSES = (
     simplify,
     scalar_adjoints,
@@ -1193,7 +1209,7 @@ PASSES = (
     share_factors,
     propagate_copies,
     eliminate_dead_code,
-    drop_unread_columns,
+    tape_columns,
     tidy_blocks,
 )
 
