@@ -193,3 +193,56 @@ def test_merge_sums_is_linear(monkeypatch):
         counts.append(0)
         sct.grad(f)(x)
     assert counts[1] < 15 * counts[0], counts
+
+
+# ---- the optimiser's fixed point --------------------------------------------------------------------
+def _rounds(fn):
+    """The passes in rounds until a round changes nothing: the fixed point the optimiser stops at."""
+    from sct.passes import optimize
+
+    changed = True
+    while changed:
+        changed = False
+        for p in optimize.PASSES:
+            changed |= bool(p(fn))
+    return fn
+
+
+def test_the_optimiser_stops_where_rounds_stop_with_fewer_passes(monkeypatch):
+    from sct.passes import optimize
+    from tests.programs import load
+
+    ran, checked = [], []
+    real = optimize.optimize
+
+    def counted(p):
+        def run(fn):
+            ran[-1] += 1
+            return p(fn)
+
+        return run
+
+    def compare(fn):
+        reference = copy.deepcopy(fn)
+        monkeypatch.setattr(optimize, "PASSES", tuple(counted(p) for p in passes))
+        ran.append(0)
+        _rounds(reference)
+        ran.append(0)
+        real(fn)
+        monkeypatch.setattr(optimize, "PASSES", passes)
+        assert unparse(fn) == unparse(reference)
+        checked.append((ran[-2], ran[-1]))
+        return fn
+
+    passes = optimize.PASSES
+    monkeypatch.setattr(algebra.passes, "optimize", compare)
+    x = np.linspace(0.1, 0.9, 4)
+    sources = [
+        _straight(30),
+        "import numpy as np\n\n\ndef f(x):\n    s = x\n    for i in range(3):\n"
+        "        s = np.sin(s) * x + s\n    return np.sum(s * s)\n",
+    ]
+    for source in sources:
+        sct.grad(load(source))(x)
+    assert checked and all(ours <= theirs for theirs, ours in checked)
+    assert any(ours < theirs for theirs, ours in checked)
