@@ -246,3 +246,44 @@ def test_the_optimiser_stops_where_rounds_stop_with_fewer_passes(monkeypatch):
         sct.grad(load(source))(x)
     assert checked and all(ours <= theirs for theirs, ours in checked)
     assert any(ours < theirs for theirs, ours in checked)
+
+
+# ---- liveness without a set per statement ----------------------------------------------------------
+def _golden_functions():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parent / "golden").glob("*.py")):
+        for node in gast.walk(gast.parse(path.read_text())):
+            if isinstance(node, gast.FunctionDef):
+                yield path.name, node
+
+
+def test_dying_reads_what_the_live_sets_say():
+    """``_Liveness.dying`` (what releasing reads, one set walking back) against ``block`` (a set per statement)."""
+    from sct.passes import liveness
+
+    checked = 0
+    for where, fn in _golden_functions():
+        try:
+            liveness._check(fn.body, in_loop=False)
+        except liveness._GiveUp:
+            continue
+        blocks = [(fn.body, frozenset(), None, None)]
+        while blocks:
+            stmts, out, brk, cont = blocks.pop()
+            live = liveness._Liveness()
+            lives = live.block(stmts, out, brk, cont)
+            around, touched = liveness._Liveness().dying(stmts, out, brk, cont)
+            for k, stmt in enumerate(stmts):
+                if isinstance(stmt, gast.If | gast.For | gast.While):
+                    assert around[k] == (lives[k], lives[k + 1]), (where, k)
+                    if isinstance(stmt, gast.If):
+                        blocks += [(stmt.body, lives[k + 1], brk, cont), (stmt.orelse, lives[k + 1], brk, cont)]
+                    else:
+                        head = live.head(stmt, lives[k + 1])
+                        blocks.append((stmt.body, head, lives[k + 1], head))
+                elif k in touched:
+                    names, dead = touched[k]
+                    assert dead == names - lives[k + 1], (where, k)
+                    checked += 1
+    assert checked > 100
