@@ -74,6 +74,33 @@ def _reference_sum_into(body, i):
     return None
 
 
+def _reference_drop_round_trips(fn) -> bool:
+    changed = False
+    for body in list(bodies(fn)):
+        k = 0
+        while k < len(body):
+            if _reference_round_trip(body, k):
+                del body[k]
+                changed = True
+                continue
+            k += 1
+    return changed
+
+
+def _reference_round_trip(body, j) -> bool:
+    copy = algebra._copy(body[j])
+    if copy is None or not copy[0].startswith("delta_"):
+        return False
+    s, t = copy
+    for i in range(j - 1, -1, -1):
+        stored = _stored_names(body[i])
+        if algebra._copy(body[i]) == (t, s):
+            return True
+        if stored & {s, t}:
+            return False
+    return False
+
+
 # ---- random blocks ------------------------------------------------------------------------------
 _NAMES = ["delta_a", "delta_b", "delta_c", "x", "y"]
 
@@ -97,7 +124,13 @@ def _expr(draw, depth=0):
 @st.composite
 def _line(draw, depth=0):
     target = draw(st.sampled_from(_NAMES[:3] + ["x"]))
-    kind = draw(st.integers(0, 9 if depth < 1 else 7))
+    kind = draw(st.integers(0, 10 if depth < 1 else 7))
+    if kind == 10:  # a copy and its way back, maybe with lines between (from the lines around)
+        source = draw(st.sampled_from([n for n in _NAMES[:3] if n != target] + ["x"]))
+        back = [f"{source} = {target}"] if source.startswith("delta_") else []
+        return [f"{target} = {source}", *back]
+    if kind == 0:  # a copy: round trips are made of them
+        return [f"{target} = {draw(st.sampled_from(_NAMES[:3]))}"]
     if kind <= 2:
         return [f"{target} = {draw(_expr())}"]
     if kind <= 4:
@@ -129,6 +162,24 @@ def _both(source: str):
 def test_merge_sums_writes_what_the_scan_wrote(source):
     ours, theirs = _both(source)
     assert ours == theirs
+
+
+@settings(max_examples=300, deadline=None)
+@given(_block())
+def test_drop_round_trips_drops_what_the_scan_dropped(source):
+    ours, theirs = gast.parse(source).body[0], gast.parse(source).body[0]
+    assert (algebra.drop_round_trips(ours), unparse(ours)) == (_reference_drop_round_trips(theirs), unparse(theirs))
+
+
+def test_round_trips_go_and_stay_as_the_scan_says():
+    source = (
+        "def f(x, delta_a, delta_b):\n    delta_b = delta_a\n    y = x\n    delta_a = delta_b\n"
+        "    delta_c = delta_a\n    delta_a = x\n    delta_a = delta_c\n    return (delta_a, delta_b)\n"
+    )
+    ours, theirs = gast.parse(source).body[0], gast.parse(source).body[0]
+    assert algebra.drop_round_trips(ours) and _reference_drop_round_trips(theirs)
+    assert unparse(ours) == unparse(theirs)
+    assert "delta_a = delta_b" not in unparse(ours) and "delta_a = delta_c" in unparse(ours)
 
 
 def test_a_chain_of_sums_is_one_line_and_the_comments_go_with_it():

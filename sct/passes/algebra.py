@@ -85,31 +85,30 @@ def drop_round_trips(fn) -> bool:
 
     Neither name may be assigned between the two lines (an in-place change of one
     changes the other too: they hold the same object). Adjoint lines only.
+
+    One pass per block: the last line that assigned each name, and the last copy
+    ``t = s`` of each pair, are all a copy ``s = t`` needs (the copy is a round trip
+    where no line after that copy assigned ``s`` or ``t``).
     """
     changed = False
     for body in list(bodies(fn)):
-        k = 0
-        while k < len(body):
-            if _round_trip(body, k):
-                del body[k]
-                changed = True
-                continue
-            k += 1
+        last_store, last_copy, kept = {}, {}, []
+        for n, stmt in enumerate(body):
+            copy = _copy(stmt)
+            if copy is not None and copy[0].startswith("delta_"):
+                s, t = copy
+                at = last_copy.get((t, s))
+                if at is not None and at >= max(last_store.get(s, -1), last_store.get(t, -1)):
+                    changed = True
+                    continue  # the line goes: it assigns nothing
+            kept.append(stmt)
+            for name in _stored_names(stmt):
+                last_store[name] = n
+            if copy is not None:
+                last_copy[copy] = n
+        if len(kept) != len(body):
+            body[:] = kept
     return changed
-
-
-def _round_trip(body, j) -> bool:
-    copy = _copy(body[j])
-    if copy is None or not copy[0].startswith("delta_"):
-        return False
-    s, t = copy
-    for i in range(j - 1, -1, -1):
-        stored = _stored_names(body[i])
-        if _copy(body[i]) == (t, s):
-            return True
-        if stored & {s, t}:
-            return False
-    return False
 
 
 def _copy(stmt):
