@@ -1135,12 +1135,12 @@ def _is_dead(stmt, loads) -> bool:
     """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns."""
     if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
         return stmt.target.id not in loads and not _has_effect(stmt.value)
-    if not isinstance(stmt, gast.Assign) or _has_effect(stmt.value):
+    if not isinstance(stmt, gast.Assign):
         return False
     if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
-        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity
+        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity (a name: no effect)
     targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]
-    return all(t not in loads for t in targets)
+    return all(t not in loads for t in targets) and not _has_effect(stmt.value)  # the walk only where unread
 
 
 def _has_effect(value) -> bool:
