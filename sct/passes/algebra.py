@@ -92,6 +92,9 @@ def drop_round_trips(fn) -> bool:
     """
     changed = False
     for body in list(bodies(fn)):
+        copies = {c for c in map(_copy, body) if c is not None}
+        if not any(s.startswith("delta_") and (t, s) in copies for s, t in copies):
+            continue  # no copy with its way back in this block: nothing to walk
         last_store, last_copy, kept = {}, {}, []
         for n, stmt in enumerate(body):
             copy = _copy(stmt)

@@ -935,6 +935,8 @@ def propagate_copies(fn) -> bool:
     stores, loads, returned, protected = _usage(fn)
     changed = False
     for body in list(bodies(fn)):
+        if not any(_is_copy(stmt) and stmt.targets[0].id.startswith("delta_") for stmt in body):
+            continue  # no copy of an adjoint to fold: nothing to index
         block = _Block(body)
         for k in range(len(body)):
             changed |= _fold_copy(block, k, stores, loads, returned, protected)
