@@ -23,13 +23,11 @@ def f(a, b, x):
 
 from __future__ import annotations
 
-import bisect
-
 import gast
 
-from ..backend.codegen import is_comment, nodes, unparse
+from ..backend.codegen import _FIELDS, child_fields, is_comment, nodes, unparse
 from . import optimize as passes
-from .optimize import _added, _comment_text, _derivative_line, _note_in_place, _stored_names, bodies
+from .optimize import _added, _comment_text, _derivative_line, _head, _note_in_place, _stored_names, bodies
 
 # Calls an adjoint line may make that read their operands and change nothing (the runtime helpers
 # generated code calls, NumPy's and math's functions): an expression of these moves past lines that
@@ -87,31 +85,33 @@ def drop_round_trips(fn) -> bool:
 
     Neither name may be assigned between the two lines (an in-place change of one
     changes the other too: they hold the same object). Adjoint lines only.
+
+    One pass per block: the last line that assigned each name, and the last copy
+    ``t = s`` of each pair, are all a copy ``s = t`` needs (the copy is a round trip
+    where no line after that copy assigned ``s`` or ``t``).
     """
     changed = False
     for body in list(bodies(fn)):
-        k = 0
-        while k < len(body):
-            if _round_trip(body, k):
-                del body[k]
-                changed = True
-                continue
-            k += 1
+        copies = {c for c in map(_copy, body) if c is not None}
+        if not any(s.startswith("delta_") and (t, s) in copies for s, t in copies):
+            continue  # no copy with its way back in this block: nothing to walk
+        last_store, last_copy, kept = {}, {}, []
+        for n, stmt in enumerate(body):
+            copy = _copy(stmt)
+            if copy is not None and copy[0].startswith("delta_"):
+                s, t = copy
+                at = last_copy.get((t, s))
+                if at is not None and at >= max(last_store.get(s, -1), last_store.get(t, -1)):
+                    changed = True
+                    continue  # the line goes: it assigns nothing
+            kept.append(stmt)
+            for name in _stored_names(stmt):
+                last_store[name] = n
+            if copy is not None:
+                last_copy[copy] = n
+        if len(kept) != len(body):
+            body[:] = kept
     return changed
-
-
-def _round_trip(body, j) -> bool:
-    copy = _copy(body[j])
-    if copy is None or not copy[0].startswith("delta_"):
-        return False
-    s, t = copy
-    for i in range(j - 1, -1, -1):
-        stored = _stored_names(body[i])
-        if _copy(body[i]) == (t, s):
-            return True
-        if stored & {s, t}:
-            return False
-    return False
 
 
 def _copy(stmt):
@@ -146,93 +146,129 @@ def merge_sums(fn) -> bool:
 
 
 def _merge_sums_in(body) -> bool:
-    """:func:`merge_sums` in one block, in linear time: the lines that touch, change or update each name
-    are listed once, by position; a line merged away is left as None until the end, so the positions
-    of the lines after it stay as listed. (A merge moves ``A``, which changes nothing, from line ``i``
-    to line ``j``; no line between them reads or changes what it reads, so no other decision changes.)"""
-    touches, changes, in_place = {}, {}, []
-    for k, stmt in enumerate(body):
-        for var in _loads(stmt) | _stored_names(stmt):
-            touches.setdefault(var, []).append(k)
-        for var in _changed(stmt):
-            changes.setdefault(var, []).append(k)
-        if _updates_in_place(stmt):
-            in_place.append(k)
-    merged_any = False
-    for i in range(len(body)):
-        j = _sum_into(body, i, touches, changes, in_place)
-        if j is None:
-            continue
-        first, second = body[i], body[j]
-        op, term = _added(second, first.targets[0].id)
-        merged = gast.BinOp(left=first.value, op=op, right=term)
-        if len(first.targets[0].id) + 3 + len(unparse(merged)) > _LONG:
-            continue
-        second.value = merged
-        _join_comment(body, i, j)
-        body[i] = None
-        merged_any = True
-    if merged_any:
-        body[:] = [stmt for stmt in body if stmt is not None]
-    return merged_any
+    """:func:`merge_sums` over one block, in one pass: linear in its length.
+
+    The rule: candidate by candidate in order, a ``v = A`` meets the lines after it,
+    each with the merges of the candidates before it done; the first line that reads
+    or assigns ``v`` is the sum it goes into (if it is ``v = v + B``), or its end; a
+    line before that which changes a name ``A`` reads, or updates an array in place,
+    ends it. Instead of each candidate scanning ahead (quadratic in a long adjoint),
+    one scan carries the open candidates, indexed by ``v`` and by the names ``A`` reads,
+    and each line ends the ones it ends, oldest first: the order in which the
+    candidates, one after another, would have met it. The lines that went into a
+    later one are removed at the end, in the candidates' order, with their comments.
+    """
+    pending = {}  # position -> (v, the names A reads): candidates still open
+    by_target = {}  # v -> the position of its open candidate
+    readers = {}  # name -> the positions of open candidates whose A reads it
+    merges = []  # (position of v = A, position of the line it went into)
+
+    def close(at):
+        v, reads = pending.pop(at)
+        del by_target[v]
+        for name in reads:
+            readers[name].discard(at)
+        return v
+
+    for j, later in enumerate(body):
+        if pending:
+            touched, changed, in_place = _effects(later)
+            met = set()  # candidates this line has met
+            while True:
+                ended = {by_target[v] for v in touched if v in by_target}
+                if in_place:
+                    ended.update(pending)
+                else:
+                    for name in changed:
+                        ended.update(readers.get(name, ()))
+                ended -= met
+                if not ended:
+                    break
+                for i in sorted(ended):
+                    met.add(i)
+                    v = close(i)
+                    if v in touched and _merge(body[i], later):
+                        merges.append((i, j))
+                        # the line reads what A read now: later candidates meet it so, earlier ones met it before
+                        met.update(k for k in pending if k < i)
+                        touched, changed, in_place = _effects(later)
+                        break
+                else:
+                    break
+        if isinstance(later, gast.Assign) and len(later.targets) == 1 and isinstance(later.targets[0], gast.Name):
+            v = later.targets[0].id
+            if v.startswith("delta_") and _pure(later.value):
+                reads = _loads(later.value)
+                pending[j], by_target[v] = (v, reads), j
+                for name in reads:
+                    readers.setdefault(name, set()).add(j)
+    merges.sort()
+    for gone, (i, j) in enumerate(merges):  # every line before ``i`` that went is gone already
+        _join_comment(body, i - gone, j - gone)
+        del body[i - gone]
+    return bool(merges)
+
+
+def _effects(stmt) -> tuple:
+    """What a line does to an open candidate ``v = A``: the names it reads or assigns (``v`` among them ends
+    the candidate), the names it may change, and whether it updates an array in place (either ends it).
+
+    ``_loads(stmt) | _stored_names(stmt)``, ``_changed(stmt)`` and ``_updates_in_place(stmt)`` in one walk."""
+    names, changed, in_place = set(), set(), set()
+    stack = [stmt]
+    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+    Name, Load = gast.Name, gast.Load
+    while stack:
+        node = pop()
+        kind = type(node)
+        fields = known.get(kind)
+        if fields is None:
+            if not isinstance(node, gast.AST):
+                continue
+            fields = child_fields(kind)
+        if kind is Name:
+            names.add(node.id)
+            if type(node.ctx) is not Load:
+                changed.add(node.id)
+        elif kind in _MAY_CHANGE:
+            _note_in_place(node, in_place)
+            if kind is gast.Call and not _pure_call(node):
+                changed |= _loads(node)
+        for attr in fields:
+            value = getattr(node, attr, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return names, changed | in_place, bool(in_place)
+
+
+_MAY_CHANGE = frozenset({gast.AugAssign, gast.Assign, gast.Call})  # the nodes _note_in_place looks at
+
+
+def _merge(first, second) -> bool:
+    """``v = A`` into ``v = v + B`` (or ``- B``): ``v = A + B``, if ``second`` is that sum and the line stays short."""
+    v = first.targets[0].id
+    added = _added(second, v)
+    if added is None or not isinstance(second, gast.Assign) or not isinstance(added[0], gast.Add | gast.Sub):
+        return False
+    op, term = added
+    merged = gast.BinOp(left=first.value, op=op, right=term)
+    if len(v) + 3 + len(unparse(merged)) > _LONG:
+        return False
+    second.value = merged
+    return True
 
 
 def _join_comment(body, gone, kept) -> None:
     """``body[gone]`` goes into ``body[kept]``: its comment, if over it alone, is added to ``kept``'s, after it
-    (the line stands in ``kept``'s block: ``# v = u + b; e = 1.0 + u``). Lines merged away are None."""
-    head, own = _head_alive(body, kept), _alive_before(body, gone)
+    (the line stands in ``kept``'s block: ``# v = u + b; e = 1.0 + u``)."""
+    head, own = _head(body, kept), gone - 1
     after = body[gone + 1] if gone + 1 < len(body) else None
     alone = after is None or is_comment(after) or isinstance(after, gast.Return) or gone + 1 == kept
-    if head is None or own is None or not is_comment(body[own]) or not alone or own == head:
+    if head is None or own < 0 or not is_comment(body[own]) or not alone or own == head:
         return
     body[head].value.args[0].value = "; ".join([_comment_text(body[head]), _comment_text(body[own])])
-
-
-def _alive_before(body, at):
-    """The position of the last line before ``at`` not merged away, or None."""
-    for k in range(at - 1, -1, -1):
-        if body[k] is not None:
-            return k
-    return None
-
-
-def _head_alive(body, at):
-    """:func:`sct.passes.optimize._head` over the lines not merged away."""
-    for k in range(at - 1, -1, -1):
-        if body[k] is None:
-            continue
-        if is_comment(body[k]):
-            return k
-        if not isinstance(body[k], gast.Assign | gast.AugAssign):
-            return None
-    return None
-
-
-def _sum_into(body, i, touches, changes, in_place):
-    """The position of ``v = v + B`` that ``body[i]`` (``v = A``) can be written into, or None."""
-    stmt = body[i]
-    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
-        return None
-    v = stmt.targets[0].id
-    if not v.startswith("delta_") or not _pure(stmt.value):
-        return None
-    j = _after(touches.get(v, ()), i)
-    if j is None:
-        return None
-    later = body[j]
-    added = _added(later, v)
-    if added is None or not isinstance(later, gast.Assign) or not isinstance(added[0], gast.Add | gast.Sub):
-        return None
-    blockers = [_after(in_place, i)] + [_after(changes.get(r, ()), i) for r in _loads(stmt.value)]
-    if any(k is not None and k < j for k in blockers):
-        return None  # an array updated in place may be one ``A`` reads under another name: stop there
-    return j
-
-
-def _after(positions, i):
-    """The first of the sorted ``positions`` after ``i``, or None."""
-    k = bisect.bisect_right(positions, i)
-    return positions[k] if k < len(positions) else None
 
 
 def _loads(node) -> set:
@@ -290,7 +326,8 @@ def fold_number_sums(fn) -> bool:
     changed = False
     lines = [stmt for body in bodies(fn) for stmt in body if _derivative_line(stmt)]
     for node in (n for stmt in lines for n in nodes(stmt)):
-        for attr, child in list(gast.iter_fields(node)):
+        fields = _FIELDS.get(type(node)) or child_fields(type(node))  # a sum is a node: in a field that holds nodes
+        for attr, child in [(attr, getattr(node, attr, None)) for attr in fields]:
             if isinstance(child, list):
                 for k, item in enumerate(child):
                     folded = _number_sum(item)

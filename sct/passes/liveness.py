@@ -40,8 +40,6 @@ model (``try``, ``with``, ...) is left as it is.
 
 from __future__ import annotations
 
-import itertools
-
 import gast
 
 from ..backend.codegen import RELEASED, child_fields, is_comment, name, nodes, unparse
@@ -318,6 +316,42 @@ class _Liveness:
             lives.append(self.stmt(stmt, lives[-1], brk, cont))
         return lives[::-1]
 
+    def dying(self, stmts, out: frozenset, brk, cont) -> tuple:
+        """What :meth:`_Release.block` reads of :meth:`block`'s live sets, without a set per statement
+        (quadratic in a long block: most of the function may be live across it).
+
+        ``around``: position -> (live before, live after) for each ``if`` and loop; ``touched``: position ->
+        (the names the statement touches, those of them dead after it) for each statement the function goes on
+        after. One set walks back over the block and changes in place at each plain statement.
+        """
+        live, around, touched = set(out), {}, {}
+        for k in range(len(stmts) - 1, -1, -1):
+            stmt = stmts[k]
+            if isinstance(stmt, gast.If | gast.For | gast.While):
+                after = frozenset(live)
+                before = self.stmt(stmt, after, brk, cont)
+                around[k] = (before, after)
+                live = set(before)
+                continue
+            if isinstance(stmt, _LEAVES):
+                live = _loads(stmt)
+                continue
+            if isinstance(stmt, gast.Break | gast.Continue):
+                live = set(brk if isinstance(stmt, gast.Break) else cont)
+                continue
+            stores = _stores(stmt)
+            names = (stores if isinstance(stmt, gast.FunctionDef) else _sure_loads(stmt)) | stores
+            touched[k] = (names, names - live)
+            if is_comment(stmt) or isinstance(stmt, gast.Pass | gast.Global | gast.Nonlocal):
+                continue
+            reads = _loads(stmt)
+            if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):  # ``x += e`` reads x
+                reads.add(stmt.target.id)
+            live -= stores
+            live -= _deleted(stmt)
+            live |= reads
+        return around, touched
+
     def stmt(self, stmt, out: frozenset, brk, cont) -> frozenset:
         key = (id(stmt), out, brk, cont)
         if key not in self.memo:
@@ -381,7 +415,7 @@ class _Release:
 
     def block(self, stmts, out, brk, cont, bound, forbidden):
         """``stmts`` with releases; and the names surely bound after them (None: the end is not reached)."""
-        lives = self.live.block(stmts, out, brk, cont)
+        around, touched_at = self.live.dying(stmts, out, brk, cont)
         new, pending, heading = [], set(), None
         for k, stmt in enumerate(stmts):
             new.append(stmt)
@@ -389,9 +423,9 @@ class _Release:
             if bound is None:  # after a return or break: not reached
                 continue
             if isinstance(stmt, gast.If):
-                bound, after = self.branches(stmt, lives[k], lives[k + 1], brk, cont, bound, forbidden)
+                bound, after = self.branches(stmt, *around[k], brk, cont, bound, forbidden)
             elif isinstance(stmt, gast.For | gast.While):
-                bound, after = self.loop(stmt, lives[k], lives[k + 1], bound, forbidden)
+                bound, after = self.loop(stmt, *around[k], bound, forbidden)
             elif isinstance(stmt, _LEAVES + (gast.Break, gast.Continue)):
                 bound, after = None, set()
             else:
@@ -399,10 +433,10 @@ class _Release:
                     _Release(stmt, ()).run() and self.mark()
                 stores = _stores(stmt)
                 self.seen |= stores
-                touched = (stores if isinstance(stmt, gast.FunctionDef) else _sure_loads(stmt)) | stores
+                touched, dead = touched_at[k]  # dead: those of them not live after the statement
                 bound |= touched  # in place: each block has its own set (straight-line code stays linear)
                 bound -= _deleted(stmt)
-                after = self.releasable(touched - lives[k + 1], forbidden) - _copied(stmt)
+                after = self.releasable(dead, forbidden) - _copied(stmt)
                 bound -= after
                 if _in_group(stmts, k, pending | after, heading):  # one line for the adjoint of one forward statement
                     pending, after = pending | after, set()
@@ -477,8 +511,10 @@ def _in_group(stmts, k: int, names: set, heading) -> bool:
 
 
 def _returns_next(stmts, k: int) -> bool:
-    following = next((stmt for stmt in itertools.islice(stmts, k + 1, None) if not is_comment(stmt)), None)
-    return isinstance(following, gast.Return)
+    for j in range(k + 1, len(stmts)):  # not islice(stmts, k + 1): it steps over the first k + 1 each time
+        if not is_comment(stmts[j]):
+            return isinstance(stmts[j], gast.Return)
+    return False
 
 
 def _locals(body) -> set:

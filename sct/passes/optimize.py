@@ -24,22 +24,29 @@ from ..backend.codegen import _FIELDS, child_fields, is_comment, unparse
 from ..backend.codegen import nodes as _walk
 from ..frontend.control import _static_truth
 from ..ir import Assign, If, walk
-from .tapes import drop_unread_columns
+from .tapes import drop_unread_columns, is_record
 
 _KEEP_COMMENTS = {"forward", "backward"}
 
 
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """The passes to a fixed point (:func:`sct.passes.algebra.optimize` adds the adjoint's algebra after them)."""
-    changed = True
+    """The passes to a fixed point (:func:`sct.passes.algebra.optimize` adds the adjoint's algebra after them).
+
+    They run in turn, round after round, and stop once every pass in a row has changed nothing:
+    the function rounds would stop at, without the last round's passes that follow the last
+    change (each would run again on the function it just left unchanged, and a pass is a
+    function of the code alone: it would leave it unchanged again).
+    """
     _USAGE[id(fn)] = None  # the passes share one use-count table until one of them changes fn
     try:
-        while changed:
-            changed = False
-            for p in PASSES:
-                if p(fn):
-                    changed = True
-                    _USAGE[id(fn)] = None
+        passes, unchanged, k = PASSES, 0, 0
+        while unchanged < len(passes):
+            if passes[k](fn):
+                unchanged = 0
+                _USAGE[id(fn)] = None
+            else:
+                unchanged += 1
+            k = (k + 1) % len(passes)
     finally:
         del _USAGE[id(fn)]
     return fn
@@ -928,6 +935,8 @@ def propagate_copies(fn) -> bool:
     stores, loads, returned, protected = _usage(fn)
     changed = False
     for body in list(bodies(fn)):
+        if not any(_is_copy(stmt) and stmt.targets[0].id.startswith("delta_") for stmt in body):
+            continue  # no copy of an adjoint to fold: nothing to index
         block = _Block(body)
         for k in range(len(body)):
             changed |= _fold_copy(block, k, stores, loads, returned, protected)
@@ -1128,12 +1137,12 @@ def _is_dead(stmt, loads) -> bool:
     """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns."""
     if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
         return stmt.target.id not in loads and not _has_effect(stmt.value)
-    if not isinstance(stmt, gast.Assign) or _has_effect(stmt.value):
+    if not isinstance(stmt, gast.Assign):
         return False
     if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
-        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity
+        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity (a name: no effect)
     targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]
-    return all(t not in loads for t in targets)
+    return all(t not in loads for t in targets) and not _has_effect(stmt.value)  # the walk only where unread
 
 
 def _has_effect(value) -> bool:
@@ -1184,6 +1193,15 @@ def _negate(test):
     return gast.UnaryOp(op=gast.Not(), operand=test)
 
 
+def tape_columns(fn) -> bool:
+    """:func:`sct.passes.tapes.drop_unread_columns` with the shared use counts: where no record is
+    assigned (no name a record has is stored) there is nothing to drop, and nothing to walk."""
+    stores, loads, _, _ = _usage(fn)
+    if not any(is_record(name) for name in stores):
+        return False
+    return drop_unread_columns(fn, loads)
+
+
 PASSES = (
     simplify,
     scalar_adjoints,
@@ -1193,7 +1211,7 @@ PASSES = (
     share_factors,
     propagate_copies,
     eliminate_dead_code,
-    drop_unread_columns,
+    tape_columns,
     tidy_blocks,
 )
 

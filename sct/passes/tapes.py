@@ -46,14 +46,20 @@ import gast
 from ..backend.codegen import nodes, unparse
 
 
-def drop_unread_columns(fn) -> bool:
-    """Drop the columns of ``fn``'s records that nothing reads, and records left empty; whether it changed."""
-    loads = {}
-    for n in nodes(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            loads[n.id] = loads.get(n.id, 0) + 1
+def drop_unread_columns(fn, loads: dict | None = None) -> bool:
+    """Drop the columns of ``fn``'s records that nothing reads, and records left empty; whether it changed.
+
+    ``loads``: how often ``fn`` reads each name, where the caller has counted (else counted here)."""
+    records = _records(fn)
+    if not records:
+        return False
+    if loads is None:
+        loads = {}
+        for n in nodes(fn):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                loads[n.id] = loads.get(n.id, 0) + 1
     changed = False
-    for made, pushes, pops in _records(fn).values():
+    for made, pushes, pops in records.values():
         width = {len(_row(p)) for p in pushes} | {len(_columns(p)) for p in pops}
         if len(width) != 1:
             continue
@@ -110,6 +116,11 @@ def _records(fn) -> dict:
 
 
 _RECORD = re.compile(r"\w+_stack|tape(_\d+)?")  # the names sct.reverse gives its records (as checkpoint.py reads)
+
+
+def is_record(name: str) -> bool:
+    """Whether ``name`` is one sct.reverse gives its records."""
+    return _RECORD.fullmatch(name) is not None
 
 
 def _is_made(n) -> bool:

@@ -135,6 +135,7 @@ def drop_dead_pops(backward, dead: set) -> list:
 
 
 def _live_block(stmts, live: set, live_at: dict) -> set:
+    """The names live before ``stmts``, given ``live`` after them (a set of the caller's it may change)."""
     for stmt in reversed(stmts):
         live = _live_stmt(stmt, live, live_at)
     return live
@@ -165,4 +166,6 @@ def _live_stmt(stmt, live: set, live_at: dict) -> set:
         stored |= {n.id for t in stmt.targets if isinstance(t, gast.Tuple) for n in t.elts if isinstance(n, gast.Name)}
     if tag is not None:
         live_at[tag] = live_at.get(tag, False) or bool(stored & live)
-    return (live - stored) | _loads(stmt)
+    live -= stored  # in place: the set is the block's own (a new set per line is quadratic in a long block)
+    live |= _loads(stmt)
+    return live
