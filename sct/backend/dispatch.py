@@ -161,6 +161,8 @@ def dispatcher(
             "            except (TypeError, IndexError, ValueError) as __sct_exc:",
             f"                __sct_explain(({args}{',' if len(sig) == 1 else ''}), __sct_exc)",
             "                raise",
+            "            except ArithmeticError:  # Python floats raised where NumPy's give inf: the general path",
+            f"                return __sct_general({args})",
         ]
         if variant.grads_only:  # a proved scalar value, not returned at all
             continue
