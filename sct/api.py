@@ -204,7 +204,7 @@ class _Differentiated:
     def _arithmetic(self, args):
         """The generated code raised an ``ArithmeticError`` on ``args``: the result NumPy's arithmetic gives,
         or that error again where ``fn`` raises too (see :func:`_numpy_floats`). Called while it is handled."""
-        boxed = _numpy_floats(self.fn, args)
+        boxed = None if self._flat else _numpy_floats(self.fn, args)  # flat: args are the flattened ones
         if boxed is None:
             raise  # noqa: PLE0704 - the ArithmeticError being handled
         return self._python_floats(self._general(*boxed), args)

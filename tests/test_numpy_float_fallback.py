@@ -30,6 +30,10 @@ def with_aux(X, s):
     return np.sum(X) / s, s
 
 
+def keyword_only(X, *, s=1.0):
+    return np.sum(X) / s
+
+
 def int_division(x, n):
     return np.sum(x) * (1 // n)
 
@@ -121,3 +125,11 @@ def test_finite_values_unchanged():
         dX, ds = sct.grad(total_over, wrt=(0, 1))(X, s)
         np.testing.assert_allclose(dX, np.full(3, 1.0 / s))
         assert type(ds) is float and ds == pytest.approx(-np.sum(X) / s**2)
+
+
+def test_a_function_with_keyword_only_parameters():
+    """Its arguments are flattened before the variant runs: the Python-float error stays as it was, typed by Python."""
+    df = sct.grad(keyword_only)
+    np.testing.assert_allclose(df(X, s=2.0), np.full(3, 0.5))
+    with pytest.raises(ZeroDivisionError):
+        df(X, s=0.0)
