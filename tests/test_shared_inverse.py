@@ -116,3 +116,61 @@ def test_left_alone_where_it_does_not_apply():
 
 def test_the_module_example():
     assert doctest.testmod(sct.passes.inverses).failed == 0
+
+
+def inverse_first(A, y):
+    x = np.linalg.solve(A, y)
+    sign, logdet = np.linalg.slogdet(A)
+    return logdet + np.sum(x)
+
+
+def test_solve_with_both_operands_solves_once():
+    rng = np.random.default_rng(5)
+    A, y = _matrix(rng, 5, False), rng.standard_normal(5)
+    check_grads(only_solve, (A, y), modes=("rev",), order=1)
+    g = sct.grad(only_solve, wrt=(0, 1))
+    got = g(A, y)
+    back = _backward(g.source)
+    assert back.count("np.linalg.solve(") == 1, g.source
+    x = np.linalg.solve(A, y)
+    solved = np.linalg.solve(A.T, np.ones(5))
+    np.testing.assert_array_equal(got[1], solved)  # the same call on the same values: the same bits
+    np.testing.assert_array_equal(got[0], -np.outer(solved, x))
+
+
+def test_a_name_holding_the_inverse_is_not_updated_in_place_under_a_later_use():
+    """``delta_A = inv_A.T`` then ``delta_A -= ...`` would change the inverse a later line reads."""
+    rng = np.random.default_rng(6)
+    A, y = _matrix(rng, 5, False), rng.standard_normal(5)
+    check_grads(inverse_first, (A, y), modes=("rev",), order=1)
+    g = sct.grad(inverse_first, wrt=(0, 1))
+    dA, dy = g(A, y)
+    K_inv = np.linalg.inv(A)
+    x = np.linalg.solve(A, y)
+    np.testing.assert_allclose(dy, K_inv.T @ np.ones(5), rtol=1e-12)
+    np.testing.assert_allclose(dA, K_inv.T - np.outer(K_inv.T @ np.ones(5), x), rtol=1e-12, atol=1e-14)
+
+
+def test_the_inverse_itself_given_to_a_name_is_not_shared_before_another_use():
+    text = sct.passes.inverses.demo(
+        "def f(A, g, x, delta_out=1.0):\n"
+        "    # backward\n"
+        "    delta_A = np.linalg.inv(A).T\n"
+        "    delta_A -= np.outer(np.linalg.solve(A.T, g), x)\n"
+        "    delta_y = np.linalg.solve(A.T, g)\n"
+        "    return (delta_A, delta_y)\n"
+    )
+    assert "inv_A" not in text and "delta_A = np.linalg.inv(A).T" in text, text
+    assert text.count("np.linalg.solve(") == 1 and "delta_y = solved" in text, text  # the solve once
+
+
+def test_a_solve_whose_operand_changes_in_between_is_computed_again():
+    text = sct.passes.inverses.demo(
+        "def f(A, g, x, delta_out=1.0):\n"
+        "    # backward\n"
+        "    delta_A = -np.outer(np.linalg.solve(A.T, g), x)\n"
+        "    g += x\n"
+        "    delta_y = np.linalg.solve(A.T, g)\n"
+        "    return (delta_A, delta_y)\n"
+    )
+    assert text.count("np.linalg.solve(") == 2, text

@@ -31,7 +31,9 @@ def grad_f(K, y, delta_out=1.0):
     return (alpha, delta_K)
 
 The forward sweep is left as it is (its values are the ones Python computes). Only
-straight-line statements at the top of the function take part, only a matrix named by
+straight-line statements at the top of the function take part, a name may hold the
+inverse itself (``delta_K = inv_K.T``, which the adjoint code may then update in place) only
+at its last use, and only a matrix named by
 one variable that is assigned at most once (a parameter, or one forward statement) and
 never changed in place, and only where the backward sweep has its inverse already:
 an ``inv`` and a ``solve``, or two ``inv``. ``.T`` on the matrix is the transpose of
@@ -47,6 +49,7 @@ import re
 import gast
 
 from ..backend.codegen import assign, is_comment, name, nodes, unparse
+from .algebra import _changed  # the same notion of "may change" the adjoint algebra uses
 
 _STRAIGHT = (gast.Assign, gast.AugAssign, gast.Expr)
 
@@ -116,24 +119,43 @@ def _fresh(fn, base: str) -> str:
     return candidate
 
 
-def share(fn: gast.FunctionDef) -> bool:
-    """One ``np.linalg.inv`` of each matrix in ``fn``'s backward sweep (see the module); whether it changed ``fn``."""
-    body = fn.body
+def _backward(body):
+    """``(start, end)``: the backward sweep's straight-line top-level statements are ``body[start + 1 : end]``."""
     start = next((i for i, s in enumerate(body) if is_comment(s) and s.value.args[0].value == "backward"), None)
     if start is None:
-        return False
+        return None
     end = start + 1
     while end < len(body) and (isinstance(body[end], _STRAIGHT)) and not isinstance(body[end], gast.Return):
         end += 1
+    return start, end
+
+
+def share(fn: gast.FunctionDef) -> bool:
+    """One ``np.linalg.inv`` of each matrix in ``fn``'s backward sweep (see the module), then one of each
+    repeated ``np.linalg.solve`` (:func:`share_solves`); whether it changed ``fn``."""
+    changed = _share_inverses(fn)
+    return share_solves(fn) or changed
+
+
+def _share_inverses(fn: gast.FunctionDef) -> bool:
+    body = fn.body
+    bounds = _backward(body)
+    if bounds is None:
+        return False
+    start, end = bounds
     backward = body[start + 1 : end]
     found: dict[str, list] = {}
-    for kind, matrix, call in _calls(backward):
-        found.setdefault(matrix, []).append((kind, call))
+    for stmt in backward:
+        for kind, matrix, call in _calls([stmt]):
+            found.setdefault(matrix, []).append((kind, call, stmt))
     changed = False
     for matrix, uses in found.items():
-        inverses = sum(kind == "inv" for kind, _ in uses)
+        inverses = sum(kind == "inv" for kind, _, _ in uses)
         if inverses == 0 or len(uses) < 2 or not _fixed(fn, matrix):
             continue
+        if any(kind == "inv" and _bare(stmt, call) for kind, call, stmt in uses[:-1]):  # inv_K.T @ v is new
+            continue  # ``delta_K = inv_K.T`` before another use: an in-place ``delta_K -= ...`` would change it
+        uses = [(kind, call) for kind, call, _ in uses]
         inv = _fresh(fn, f"inv_{matrix}")
         for kind, call in uses:
             _replace(call, kind, inv)
@@ -149,6 +171,67 @@ def share(fn: gast.FunctionDef) -> bool:
         end += 1
         changed = True
     return changed
+
+
+def share_solves(fn: gast.FunctionDef) -> bool:
+    """``np.linalg.solve(A.T, g)`` written twice in the backward sweep (the adjoints of both ``A`` and ``b`` in
+    ``np.linalg.solve(A, b)`` solve with it) -> computed once, where nothing in between changes ``A`` or ``g``.
+
+    Only calls whose operands are names (or a name's ``.T``); "changes" is any assignment, any
+    in-place update of the name, and any call of a function that may change what it is passed.
+    The same call on the same values: the same numbers to the bit. A name may be given the
+    shared array itself (``delta_y = solved``) only at its last use: the adjoint code may add
+    into that name in place, which must not change what a later use reads.
+    """
+    body = fn.body
+    bounds = _backward(body)
+    if bounds is None:
+        return False
+    start, end = bounds
+    groups: dict[str, list] = {}
+    for at in range(start + 1, end):
+        for node in nodes(body[at]):
+            if isinstance(node, gast.Call) and _dotted(node.func) == "np.linalg.solve" and _plain_operands(node):
+                groups.setdefault(unparse(node).strip(), []).append((at, node))
+    changed = False
+    for uses in groups.values():
+        if len(uses) < 2:
+            continue
+        reads = {n.id for n in nodes(uses[0][1]) if isinstance(n, gast.Name)} - {"np"}
+        first, last = uses[0][0], uses[-1][0]
+        if any(_changed(body[at]) & reads for at in range(first, last)):
+            continue
+        if any(_bare(body[at], node) for at, node in uses[:-1]):
+            continue  # ``delta_y = solved`` before another use: an in-place ``delta_y += ...`` would change it
+        solved = _fresh(fn, "solved")
+        value = uses[0][1]
+        copy = gast.Call(func=value.func, args=list(value.args), keywords=[])
+        for _, node in uses:
+            _become(node, name(solved))
+        body.insert(first, assign(solved, copy))
+        changed = True
+        break  # positions moved: the next group is found again on the next call
+    return share_solves(fn) if changed else False
+
+
+def _bare(stmt, node) -> bool:
+    """Whether ``stmt`` assigns ``node``'s array itself (or its ``.T``, a view of it) to a name, which then
+    holds the shared array."""
+    if not isinstance(stmt, gast.Assign):
+        return False
+    value = stmt.value
+    return value is node or isinstance(value, gast.Attribute) and value.attr == "T" and value.value is node
+
+
+def _plain_operands(call) -> bool:
+    if call.keywords or len(call.args) != 2:
+        return False
+    for arg in call.args:
+        if isinstance(arg, gast.Attribute) and arg.attr == "T":
+            arg = arg.value
+        if not isinstance(arg, gast.Name):
+            return False
+    return True
 
 
 def _reads(stmt, var: str) -> bool:
