@@ -146,6 +146,8 @@ class _Differentiated:
         except AttributeError as exc:  # another library's function given a Python number: typed (namespaces)
             namespaces.check_failure(args, exc)
             raise
+        except ArithmeticError:  # Python float arithmetic raised where NumPy's may give inf or nan
+            return self._arithmetic(args)
         if not isinstance(value, float):  # Python and NumPy floats are scalars: nothing to check
             self._check(value[0] if self.has_aux else value)
         return self._result(value, grads)
@@ -198,6 +200,31 @@ class _Differentiated:
 
     def _result(self, value, grads):
         return (grads, value[1]) if self.has_aux else grads
+
+    def _arithmetic(self, args):
+        """The generated code raised an ``ArithmeticError`` on ``args``: the result NumPy's arithmetic gives,
+        or that error again where ``fn`` raises too (see :func:`_numpy_floats`). Called while it is handled."""
+        boxed = None if self._flat else _numpy_floats(self.fn, args)  # flat: args are the flattened ones
+        if boxed is None:
+            raise  # noqa: PLE0704 - the ArithmeticError being handled
+        return self._python_floats(self._general(*boxed), args)
+
+    def _python_floats(self, result, args):
+        """``result`` of a call on ``args`` with Python floats made NumPy floats, with those gradients Python floats."""
+
+        def back(i, g):
+            return float(g) if type(args[i]) is float and np.ndim(g) == 0 else g
+
+        def grads_back(grads):
+            if self.options["many"]:
+                return tuple(back(i, g) for i, g in zip(self.positions, grads))
+            return back(self.positions[0], grads)
+
+        if self._with_value:
+            return result[0], grads_back(result[1])
+        if self.has_aux:
+            return grads_back(result[0]), result[1]
+        return grads_back(result)
 
     def _check(self, value):
         _check_scalar(self.fn, value)
@@ -262,6 +289,7 @@ class _Differentiated:
             [(_split(key)[0], variant) for key, variant in recent],
             self._general,
             self._explain,
+            self._arithmetic,
             self._check,
             with_value=self._with_value,
             has_aux=self.has_aux,
@@ -430,6 +458,26 @@ def _extra_options(backend, checkpoint) -> dict:
     if checkpoint is not None and checkpoint is not False:
         extra["checkpoint"] = checkpoints.check_option(checkpoint)
     return extra
+
+
+def _numpy_floats(fn, args) -> tuple | None:
+    """``args`` with each Python float a NumPy float, for a gradient whose code raised an ``ArithmeticError``.
+
+    Python's ``1.0 / 0.0`` raises where NumPy's gives inf (with its warning). Where ``fn``
+    itself raises on ``args`` (its own ``1.0 / s``), the generated code's error is the one
+    Python gives: None. Where it does not, the error came from the gradient's arithmetic on
+    Python floats (``delta_out / s`` in the adjoint of ``np.sum(X) / s``), and the gradient is
+    the one NumPy's arithmetic gives: the forward values are the same (``np.float64`` rounds
+    ``+ - * /`` as ``float`` does, and is one), so this only changes what raises.
+    None too where no argument is a Python float.
+    """
+    if not any(type(a) is float for a in args):
+        return None
+    try:
+        fn(*args)
+    except Exception:
+        return None
+    return tuple(np.float64(a) if type(a) is float else a for a in args)
 
 
 def grad(fn=None, wrt=0, has_aux=False, *, backend=None, checkpoint=None):

@@ -39,7 +39,7 @@ from .frontend import aliases, signatures
 from .frontend import lower as anf
 from .frontend import parse as frontend
 from .ir import Assign, operands, walk
-from .passes import algebra, containers, fuse, liveness, unbox
+from .passes import algebra, containers, fuse, inverses, liveness, unbox
 from .passes import checkpoint as checkpoints
 from .passes import optimize as passes
 from .reverse import adjoint as reverse
@@ -197,6 +197,8 @@ def build(
         ret.value = ret.value.elts[1]  # return (out, grads) -> return grads
     if optimize:
         algebra.optimize(src.fn)
+        if mode == "reverse":
+            inverses.share(src.fn)  # one np.linalg.inv of a matrix the backward sweep inverts and solves with
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}

@@ -20,6 +20,10 @@ def reciprocal(x):
     return np.exp(x) / (x - 1.0)
 
 
+def pole(x):
+    return np.exp(x) * (1.0 / (x - 1.0))  # Python's 1.0 / 0.0 at x = 1.0: a ZeroDivisionError of its own
+
+
 def failing(x, k):
     return np.sum(x[k] * x)  # an IndexError for a k out of range
 
@@ -59,7 +63,7 @@ def test_names_are_unique_whatever_the_label():
 
 @pytest.mark.generated_code_may_warn("at the pole the derivative line divides by zero as the function does")
 def test_a_traceback_through_the_dispatcher_and_the_fallback_shows_their_own_lines(no_validation):
-    g = sct.grad(reciprocal)
+    g = sct.grad(pole)
     for _ in range(2):
         g(2.0)  # the second call makes the dispatcher, which holds the variant's code
     with pytest.raises(ZeroDivisionError) as info:
@@ -67,7 +71,7 @@ def test_a_traceback_through_the_dispatcher_and_the_fallback_shows_their_own_lin
     frames = _assert_own_lines(info.value)
     files = {code.co_filename for code, _ in frames}
     names = {code.co_name for code, _ in frames}
-    assert len(files) == len({code for code, _ in frames}) >= 2 and {"__sct_call", "grad_reciprocal"} <= names
+    assert len(files) == len({code for code, _ in frames}) >= 2 and {"__sct_call", "grad_pole"} <= names
     variant = next(iter(g._variants.values())).function.__code__.co_filename
     assert variant not in files  # the dispatcher's copy of the variant's code ran, under its own name
 

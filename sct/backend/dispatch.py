@@ -91,15 +91,26 @@ def _argument_test(param: str, sig) -> str | None:
 
 
 def dispatcher(
-    variants: list, general, explain, check, *, with_value: bool, has_aux: bool, names=None, name=None, record=False
+    variants: list,
+    general,
+    explain,
+    arithmetic,
+    check,
+    *,
+    with_value: bool,
+    has_aux: bool,
+    names=None,
+    name=None,
+    record=False,
 ):
     """A function ``call(*args)`` that runs the right variant, or ``general(*args)``.
 
     ``variants`` is a list of ``(signature, compiled)``, the first tested first;
     ``explain(args, exc)`` turns a failure of the generated code into the user's
-    error; ``check(value)`` raises if the value is not a scalar (not called for
-    variants proved ``scalar``). A call returns ``(value, grads)`` if
-    ``with_value``; else ``grads``, or ``(grads, aux)`` if ``has_aux``.
+    error; ``arithmetic(args)``, called while an ``ArithmeticError`` of the generated code
+    is handled, the result NumPy's arithmetic gives (or that error again); ``check(value)``
+    raises if the value is not a scalar (not called for variants proved ``scalar``).
+    A call returns ``(value, grads)`` if ``with_value``; else ``grads``, or ``(grads, aux)`` if ``has_aux``.
 
     The dispatcher takes the function's parameters as its own
     (``def call(x=MISSING, y=MISSING, *rest)``): no tuple to build and
@@ -117,6 +128,7 @@ def dispatcher(
     index, which ``.source`` reads (a store of a constant: ~5 ns a call).
     """
     env = {"__sct_ndarray": np.ndarray, "__sct_general": general, "__sct_explain": explain, "__sct_check": check}
+    env["__sct_arithmetic"] = arithmetic
     env.update({"__sct_float64": np.float64, "__sct_missing": MISSING, "__sct_pyfloat": float})
     params = list(variants[0][1].params) if variants else []
     inlined = variants[0][1] if variants and _inlinable(variants[0][1]) else None
@@ -161,6 +173,8 @@ def dispatcher(
             "            except (TypeError, IndexError, ValueError) as __sct_exc:",
             f"                __sct_explain(({args}{',' if len(sig) == 1 else ''}), __sct_exc)",
             "                raise",
+            "            except ArithmeticError:  # Python floats raised where NumPy's may give inf",
+            f"                return __sct_arithmetic(({args}{',' if len(sig) == 1 else ''}))",
         ]
         if variant.grads_only:  # a proved scalar value, not returned at all
             continue

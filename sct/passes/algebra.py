@@ -1,6 +1,6 @@
 """The algebra of adjoint statements: each adjoint one expression, as a person writes it.
 
-Three rewrites over adjoint lines (``delta_*`` targets: a tangent line stays beside the
+Four rewrites over adjoint lines (``delta_*`` targets: a tangent line stays beside the
 primal line it follows, though ``np.sum(1.0)`` folds there too), each exact: the
 rewritten code computes the same numbers, in the same order, to the bit.
 
@@ -12,6 +12,8 @@ rewritten code computes the same numbers, in the same order, to the bit.
   lines computed, accumulated in the same order: no reassociation.
 - :func:`fold_number_sums`: ``np.sum(1.0)`` -> ``1.0``: a number summed is itself
   (the unit seed through the adjoint of a scalar output).
+- :func:`sink_copies`: ``c = v; v = E; w = F(c)`` -> ``w = F(v); v = E``: a copy kept
+  only for a line that reads the old value after the update goes, and that line goes first.
 
 >>> print(demo("def f(a, b, x):\\n    delta_y = a * x\\n    delta_z = b\\n    delta_y = delta_y + b * 2.0\\n"
 ...            "    return delta_y, delta_z"))
@@ -66,10 +68,11 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 
 def rewrite(fn: gast.FunctionDef) -> bool:
-    """Run the three rewrites once each; whether any changed ``fn``."""
+    """Run the four rewrites once each; whether any changed ``fn``."""
     changed = fold_number_sums(fn)
     changed |= drop_round_trips(fn)
     changed |= merge_sums(fn)
+    changed |= sink_copies(fn)
     return changed
 
 
@@ -124,6 +127,90 @@ def _copy(stmt):
     ):
         return stmt.targets[0].id, stmt.value.id
     return None
+
+
+# ---- a copy kept for a later line ---------------------------------------------------------
+def sink_copies(fn) -> bool:
+    """``c = v; v = E; w = F(c)`` -> ``w = F(v); v = E``: the line that reads the old ``v`` goes first.
+
+    The reversed ``x = b + d`` copies ``delta_x`` into ``delta_b`` and the next block updates
+    ``delta_x`` before the one after reads ``delta_b``; a person adds that contribution first.
+    Each line computes what it computed, from the same values (``F`` reads the object ``c``
+    held), so the numbers are the same to the bit. Only where ``c`` is an adjoint assigned by
+    that copy alone and read by ``F`` alone (anywhere in the function), both lines are plain
+    assignments of one name that only read, ``F`` does not read the new ``v``, and ``E`` does
+    not read ``w``.
+    """
+    changed = False
+    for body in list(bodies(fn)):
+        i = 0
+        while i < len(body):
+            if _sink(fn, body, i):
+                changed = True
+                continue
+            i += 1
+    return changed
+
+
+def _assigned(stmt):
+    """``(name, value)`` of ``name = value`` with a pure ``value``, else None."""
+    if (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and _pure(stmt.value)
+    ):
+        return stmt.targets[0].id, stmt.value
+    return None
+
+
+def _next_code(body, i):
+    """The position of the first statement after ``i`` that is not a comment, or None."""
+    j = i + 1
+    while j < len(body) and is_comment(body[j]):
+        j += 1
+    return j if j < len(body) else None
+
+
+def _sink(fn, body, i) -> bool:
+    copy = _copy(body[i])
+    if copy is None or not copy[0].startswith("delta_") or copy[0] == copy[1]:
+        return False
+    c, v = copy
+    j = _next_code(body, i)
+    k = None if j is None else _next_code(body, j)
+    if k is None:
+        return False
+    update, later = _assigned(body[j]), _assigned(body[k])
+    if update is None or later is None or update[0] != v:
+        return False
+    w, value = later
+    if w in (v, c) or v in _loads(value) or w in _loads(update[1]) or c not in _loads(value):
+        return False
+    reads = [n for n in nodes(fn) if isinstance(n, gast.Name) and n.id == c]
+    if sum(isinstance(n.ctx, gast.Store) for n in reads) != 1 or any(isinstance(n.ctx, gast.Del) for n in reads):
+        return False
+    if sum(isinstance(n.ctx, gast.Load) for n in reads) != sum(n.id == c for n in _names(value)):
+        return False  # read elsewhere too
+    for n in _names(value):
+        if n.id == c:
+            n.id = v
+    head_j = j - 1 if is_comment(body[j - 1]) and j - 1 > i else j
+    head_k = k - 1 if is_comment(body[k - 1]) and k - 1 > j else k
+    moved = body[head_k : k + 1]
+    if i > 0 and is_comment(body[i - 1]) and i + 1 == (head_j if head_j < j else j) and is_comment(moved[0]):
+        text = "; ".join([_comment_text(body[i - 1]), _comment_text(moved[0])])
+        moved[0].value.args[0].value = text  # the copy's block joins the line that reads it
+        del body[i - 1]
+        i, j, head_j, k, head_k = i - 1, j - 1, head_j - 1, k - 1, head_k - 1
+    del body[head_k : k + 1]
+    body[head_j:head_j] = moved
+    del body[i]
+    return True
+
+
+def _names(node) -> list:
+    return [n for n in nodes(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
 
 
 # ---- sums written as one expression -------------------------------------------------------
