@@ -40,7 +40,7 @@ from . import api, pipeline
 from .backend import codegen, namespaces, revolve, runtime_xp
 from .backend.helpers import HELPERS
 from .backend.native import POW, POW_IMPORTS, POW_NAME, inexact, numba_source
-from .backend.variants import _FLOAT, ANY, _annotated_signature, describe_kind, header, with_header
+from .backend.variants import _FLOAT, _INT, ANY, _annotated_signature, describe_kind, header, with_header
 from .errors import SctError
 from .version import __version__
 
@@ -146,6 +146,8 @@ def _argument_check(source: str, kinds: dict) -> str:
     for param, s in kinds.items():
         if s == _FLOAT:
             tests.append(f"isinstance({param}, float)")
+        elif s == _INT:  # a Python int (its kind is no dtype's: np.asarray(3).dtype.kind is 'i')
+            tests.append(f"type({param}) is int")
         else:
             tests.append(f"np.ndim({param}) == {s[0]} and np.asarray({param}).dtype.kind == {s[1]!r}")
     expected = ", ".join(f"{p}: {describe_kind(s)}" for p, s in kinds.items())
