@@ -108,7 +108,7 @@ def export_source(
         *writer.functions,
         *helpers_of_numba,
         source,
-        _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions]),
+        _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions], variant.scalar),
         _reference(fn, origin),
     ]
     if numba:
@@ -462,12 +462,22 @@ def _which_variant(params, sig, generic: bool) -> list[str]:
     return lines + ["It raises TypeError for arguments of other kinds (without --args: the generic one)."]
 
 
-def _wrapper(wrapper, generated, params, fname, wrt) -> str:
+def _wrapper(wrapper, generated, params, fname, wrt, scalar: bool) -> str:
+    """``gradient(...)``: the generated function's gradients; where its value was not proved a scalar, after a
+    check that it is one (else the code's gradient would be that of the sum of the value's entries)."""
     call = ", ".join(params)
-    return (
+    head = (
         f"def {wrapper}({call}):\n"
         f'    """The gradient of {_plain(fname)} with respect to {", ".join(wrt)} (without the value)."""\n'
-        f"    return {generated}({call})[1]\n"
+    )
+    if scalar:
+        return head + f"    return {generated}({call})[1]\n"
+    return head + (
+        f"    value, grads = {generated}({call})\n"
+        "    if isinstance(value, list | tuple | dict) or getattr(value, 'size', 1) != 1:  # as sct.grad refuses it\n"
+        f"        raise ValueError({fname + ' returned a value that is not a scalar: it has no gradient; '!r}\n"
+        f"                         {'call ' + generated + '(..., delta_out) with a cotangent of its shape'!r})\n"
+        "    return grads\n"
     )
 
 

@@ -8,6 +8,8 @@ called with arguments of many kinds in turn; ``sct export``. The hunt that wrote
 each test names.
 """
 
+import math
+
 import numpy as np
 import programs as P
 import pytest
@@ -110,3 +112,185 @@ def test_a_bound_method_gradient_called_many_times():
     for k in range(3):
         z = x - 0.2 * k
         np.testing.assert_allclose(H(z), fd_jacobian(sct.grad(m.loss), z), rtol=1e-5, atol=1e-7)
+
+
+# ---- Jacobians, Hessians, grads of grads on loops and branches ----------------------------------
+def rollout(y0, k):
+    y = y0
+    for _ in range(4):
+        y = y + 0.1 * (-k * y + np.sin(y))
+    return y
+
+
+def test_jacobians_of_a_loop_both_modes_and_by_a_scalar():
+    x = np.array([0.3, -0.5, 1.1])
+    J = fd_jacobian(lambda z: rollout(z, 0.7), x)
+    np.testing.assert_allclose(sct.jacobian(rollout)(x, 0.7), J, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sct.jacobian(rollout, mode="fwd")(x, 0.7), J, rtol=1e-6, atol=1e-8)
+    Jk = fd_jacobian(lambda k: rollout(x, float(k)), 0.7)
+    np.testing.assert_allclose(sct.jacobian(rollout, wrt="k")(x, 0.7), Jk, rtol=1e-6, atol=1e-8)
+    t = np.array([0.5, -2.0, 3.0])
+    _, tangent = sct.jvp(rollout, (x, 0.7), (t, 1.5))
+    np.testing.assert_allclose(tangent, J @ t + 1.5 * Jk, rtol=1e-6, atol=1e-8)
+
+
+SECOND = [
+    (R.rk4, (np.array([0.3, -0.5, 1.1]), 0.7)),
+    (R.while_break_continue, (np.array([0.3, -0.5, 1.1]), 0.8)),
+    (R.early_returns, (np.array([0.3, -0.5, 1.1]), -0.6)),
+    (R.gmm_loglik, R.PROGRAMS[1][1]),
+    (R.attention, R.PROGRAMS[2][1]),
+]
+
+
+@pytest.mark.parametrize("f, args", SECOND, ids=[f.__name__ for f, _ in SECOND])
+def test_hessian_and_hvp_against_differences_of_the_gradient(f, args):
+    args = list(args)
+    g = sct.grad(f)
+
+    def grad_at(x):
+        return g(x, *args[1:])
+
+    H = fd_jacobian(grad_at, args[0])
+    np.testing.assert_allclose(sct.hessian(f)(*args), H, rtol=1e-5, atol=1e-7)
+    v = np.random.default_rng(5).normal(size=np.shape(args[0]))
+    rest = args[1:]
+    flat = H.reshape(np.size(args[0]), np.size(args[0]))
+    whole = sct.hvp(f, tuple(args), tuple([v] + [np.zeros(np.shape(a)) if np.ndim(a) else 0.0 for a in rest]))
+    np.testing.assert_allclose(np.ravel(whole[0]), flat @ np.ravel(v), rtol=1e-5, atol=1e-7)
+
+
+def test_grads_of_grads_through_while_break_and_early_returns():
+    d2 = sct.grad(sct.grad(R.newton_sqrt))(2.0)
+    assert abs(d2 - (-0.25 * 2.0**-1.5)) < 1e-9
+    x = np.array([0.3, -0.5, 1.1])
+    gg = sct.grad(sct.grad(R.early_returns, wrt=1), wrt=1)(x, -0.6)
+    ref = fd_jacobian(lambda a: sct.grad(R.early_returns, wrt=1)(x, float(a)), -0.6)
+    assert abs(gg - float(ref)) < 1e-5
+
+
+def test_has_aux_value_and_grad_and_wrt_names_on_a_loop():
+    x = np.array([0.3, -0.5, 1.1])
+
+    def with_aux(x, a):
+        v = R.while_break_continue(x, a)
+        return v, {"v": v, "x2": x * 2}
+
+    plain = sct.grad(R.while_break_continue, wrt=(0, 1))(x, 0.8)
+    (gx, ga), aux = sct.grad(with_aux, wrt=("x", "a"), has_aux=True)(x, 0.8)
+    assert same((gx, ga), plain)
+    (value, aux2), (hx, ha) = sct.value_and_grad(with_aux, wrt=("x", "a"), has_aux=True)(x, 0.8)
+    assert value == R.while_break_continue(x, 0.8) and same((hx, ha), plain)
+    assert np.array_equal(aux["x2"], 2 * x) and aux["v"] == value
+
+
+def test_grad_inside_the_differentiated_function_and_jacobians_of_a_gradient():
+    x = np.array([0.3, -0.5, 1.1])
+
+    def inner(x):
+        return np.sum(sct.grad(R.rk4)(x, 0.7) * np.sin(x))
+
+    np.testing.assert_allclose(sct.grad(inner)(x), fd_jacobian(inner, x), rtol=1e-5, atol=1e-7)
+    H = fd_jacobian(lambda z: sct.grad(R.rk4)(z, 0.7), x)
+    np.testing.assert_allclose(sct.jacobian(sct.grad(R.rk4))(x, 0.7), H, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sct.jacobian(sct.grad(R.rk4), mode="fwd")(x, 0.7), H, rtol=1e-5, atol=1e-7)
+
+    def uses_vjp_twice(x):
+        out, fn = sct.vjp(rollout, x, 0.7)
+        return np.sum(fn(np.ones(3))[0] * fn(2.0 * x)[0]) + np.sum(out)
+
+    np.testing.assert_allclose(sct.grad(uses_vjp_twice)(x), fd_jacobian(uses_vjp_twice, x), rtol=1e-5, atol=1e-7)
+
+
+# ---- options and backends -----------------------------------------------------------------------
+CHECKPOINTED = [(f, a) for f, a, _ in R.PROGRAMS if f.__name__ in {"rk4", "conv1d_loops", "early_returns", "scans"}]
+
+
+@pytest.mark.parametrize("option", [1, 2, 3, True, "log", ("revolve", 1), ("revolve", 2)], ids=str)
+@pytest.mark.parametrize("f, args", CHECKPOINTED, ids=[f.__name__ for f, _ in CHECKPOINTED])
+def test_checkpointed_loops_give_the_plain_gradient_bit_for_bit(f, args, option):
+    wrt = wrt_of(args)
+    plain = sct.grad(f, wrt=wrt)(*P.snapshot(list(args)))
+    assert same(sct.grad(f, wrt=wrt, checkpoint=option)(*P.snapshot(list(args))), plain)
+
+
+def scalar_loop(x, a):
+    s = 0.0
+    for i in range(5):
+        s = s + math.sin(x * i) * a + x**2 / (1.0 + a * a)
+        if s > 2.0:
+            s = s - 1.0
+    return s
+
+
+def scalar_while(x, y):
+    n = 0
+    while x > 0.1 and n < 50:
+        x = x * 0.9 - 0.01 * y
+        n += 1
+    return x * y + math.exp(-x)
+
+
+@pytest.mark.parametrize("f, args", [(scalar_loop, (0.3, 1.2)), (scalar_while, (1.3, 0.4)), (R.newton_sqrt, (2.0,))])
+def test_numba_backend_equals_python_on_scalar_programs(f, args):
+    pytest.importorskip("numba")
+    wrt = tuple(range(len(args)))
+    value, grads = sct.value_and_grad(f, wrt=wrt, backend="numba")(*args)
+    assert value == f(*args)
+    assert grads == sct.grad(f, wrt=wrt)(*args)
+
+
+EXPORTED = [(f, a) for f, a, _ in R.PROGRAMS if f.__name__ in {"rk4", "gmm_loglik", "ints_and_floats", "newton_sqrt"}]
+
+
+@pytest.mark.parametrize("f, args", EXPORTED, ids=[f.__name__ for f, _ in EXPORTED])
+@pytest.mark.parametrize("kind", ["plain", "args"])
+def test_the_exported_module_gives_sct_grads_numbers(f, args, kind):
+    """Found: a module exported with ``--args`` for an int argument refused that very argument
+    (its check compared ``dtype.kind`` with 'int')."""
+    from sct.export import export_source
+
+    wrt = wrt_of(args)
+    text = export_source(f, wrt, args=tuple(P.snapshot(list(args))) if kind == "args" else None)
+    module = {}
+    exec(compile(text, f"<exported {f.__name__}>", "exec"), module)
+    got = module["gradient"](*P.snapshot(list(args)))
+    got = got if isinstance(got, tuple) else (got,)
+    want = sct.grad(f, wrt=wrt)(*P.snapshot(list(args)))
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("f, args", [(R.rk4, SECOND[0][1]), (R.early_returns, SECOND[2][1]), (rollout, SECOND[0][1])])
+def test_the_exported_array_api_module_on_array_api_strict(f, args):
+    xp = pytest.importorskip("array_api_strict")
+    from sct.export import export_source
+
+    text = export_source(f, 0, xp=True)
+    module = {}
+    exec(compile(text, f"<exported {f.__name__}>", "exec"), module)
+    module["xp"] = xp
+    if f is rollout:  # found: a vector value's `gradient` was that of its sum, without an error (as sct.grad refuses)
+        with pytest.raises(ValueError, match="not a scalar"):
+            module["gradient"](xp.asarray(args[0]), args[1])
+        return
+    got = module["gradient"](xp.asarray(args[0]), args[1])
+    np.testing.assert_allclose(np.asarray(got), sct.grad(f)(*args), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["plain", "args"])
+def test_the_exported_gradient_of_a_vector_value_is_refused(kind):
+    """Found: ``gradient(x)`` of an exported module for a function with a vector value returned the
+    gradient of the sum of its entries (or a float for an array argument), where sct.grad refuses."""
+    from sct.export import export_source
+
+    x = np.array([0.3, -0.5, 1.1])
+    text = export_source(rollout, 0, args=(x, 0.7) if kind == "args" else None)
+    module = {}
+    exec(compile(text, "<exported rollout>", "exec"), module)
+    with pytest.raises(ValueError):
+        module["gradient"](x, 0.7)
+    value, pulled = module["grad_rollout"](x, 0.7, np.array([0.5, -2.0, 3.0]))  # a vjp: still right
+    np.testing.assert_allclose(
+        pulled, np.array([0.5, -2.0, 3.0]) @ fd_jacobian(lambda z: rollout(z, 0.7), x), rtol=1e-6
+    )
