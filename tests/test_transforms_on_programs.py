@@ -9,6 +9,10 @@ each test names.
 """
 
 import math
+import os
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import programs as P
@@ -294,3 +298,298 @@ def test_the_exported_gradient_of_a_vector_value_is_refused(kind):
     np.testing.assert_allclose(
         pulled, np.array([0.5, -2.0, 3.0]) @ fd_jacobian(lambda z: rollout(z, 0.7), x), rtol=1e-6
     )
+
+
+# ---- the adjoint rewrites (sct/passes/algebra.py, sct/reverse/items.py, gather.py, tapes.py) -------
+# Programs built to stress them: tiling slices joined again, in-place updates between lines a rewrite
+# merges, aliases, round trips, number sums, tuple results read in loops, computed and negative bounds.
+def s_tiles(x):
+    a = x[:2]
+    b = x[2:5]
+    c = x[5:]
+    y = np.concatenate([c * 2.0, a, b**2])
+    return np.sum(y * np.arange(y.shape[0]))
+
+
+def s_tiles_neg(x):
+    n = x.shape[0]
+    a = x[: n - 3]
+    b = x[-3:]
+    return np.sum(np.concatenate([b, a]) * np.linspace(0, 1, n)) + np.sum(np.concatenate([x[:-1], x[-1:]]) ** 3)
+
+
+def s_tiles_2d(X):
+    top = X[:1]
+    rest = X[1:]
+    Y = np.concatenate([rest, top * 3.0], axis=0)
+    Z = np.concatenate([X[:, 1:], X[:, :1]], axis=1)
+    return np.sum(Y * Z) + np.sum(Y[0] * X[-1])
+
+
+def s_merged_with_inplace(x, w):
+    y = x * w
+    s = np.sum(y)
+    y[0] = 5.0 * s
+    t = np.sum(y * x)
+    y += w
+    return s + t + np.sum(y**2)
+
+
+def s_alias_sums(x):
+    y = x
+    z = y + x
+    y = y * 2.0
+    u = z + y + x + x
+    v = u
+    v = v * x
+    return np.sum(v) + np.sum(u * z)
+
+
+def s_round_trip(x):
+    a = x.reshape(2, 3)
+    b = a.reshape(6)
+    c = b.T.T
+    d = np.transpose(np.transpose(a))
+    return np.sum(c * x) + np.sum(d.ravel() * b) + np.sum(-((-x) ** 2))
+
+
+def s_number_sums(x, k):
+    y = 1.0 + x + 2.0 + k + 3.0
+    z = (y - 0.5) + (0.5 - k) - 1.0
+    w = 2.0 * (3.0 * (z * 4.0))
+    return np.sum(w * y) + k * 2.0 + 1.0
+
+
+def s_tuple_in_loop(x):
+    def stats(v):
+        return np.mean(v), v - np.mean(v), np.max(v)
+
+    acc = 0.0
+    for i in range(3):
+        m, c, mx = stats(x * (i + 1))
+        acc = acc + m * mx + np.sum(c**2)
+        x = x + c * 0.1
+    return acc
+
+
+def s_computed_bounds(x, k):
+    n = x.shape[0]
+    lo = n // 3
+    hi = n - lo
+    y = x[lo:hi] * k
+    z = x[hi - 1 : lo - 1 if lo > 0 else None : -1]
+    return np.sum(y**2) + np.sum(z * np.sin(z)) + np.sum(x[-n + 1 : -1] * k)
+
+
+def s_slice_updates_in_loop(x):
+    y = np.zeros_like(x)
+    n = x.shape[0]
+    for i in range(1, n):
+        y[i:] = y[i:] + x[: n - i] * 0.5
+        y[:i] -= x[-i:] * 0.1
+    return np.sum(y**2)
+
+
+def s_items_and_lists(x):
+    parts = [x[i] * (i + 1.0) for i in range(x.shape[0])]
+    s = parts[0]
+    for p in parts[1:]:
+        s = s * 0.5 + p
+    first, *rest = parts
+    return s + first * sum(rest) + parts[-1] ** 2
+
+
+def s_reassign_sum(x, y):
+    a = x + y
+    b = a + x
+    a = a * a
+    c = b + a + y
+    return np.sum(c * a)
+
+
+def s_stacked_rows(x):
+    rows = []
+    for i in range(3):
+        rows.append(x[i : i + 2] * (i + 1.0))
+    M = np.stack(rows)
+    return np.sum(M[:, 0] * M[:, 1]) + np.sum(np.concatenate(rows) ** 2)
+
+
+_r = np.random.default_rng(3)
+STRESS = [
+    (s_tiles, (_r.normal(size=8),)),
+    (s_tiles_neg, (_r.normal(size=7),)),
+    (s_tiles_2d, (_r.normal(size=(3, 4)),)),
+    (s_merged_with_inplace, (_r.normal(size=4), _r.normal(size=4))),
+    (s_alias_sums, (_r.normal(size=3),)),
+    (s_round_trip, (_r.normal(size=6),)),
+    (s_number_sums, (_r.normal(size=3), 0.7)),
+    (s_tuple_in_loop, (_r.normal(size=4),)),
+    (s_computed_bounds, (_r.normal(size=7), 1.3)),
+    (s_slice_updates_in_loop, (_r.normal(size=5),)),
+    (s_items_and_lists, (_r.normal(size=4),)),
+    (s_reassign_sum, (_r.normal(size=3), _r.normal(size=3))),
+    (s_stacked_rows, (_r.normal(size=5),)),
+]
+
+
+@pytest.mark.parametrize("f, args", STRESS, ids=[f.__name__ for f, _ in STRESS])
+def test_rewritten_adjoints_against_unoptimised_code_and_differences(f, args):
+    from sct import api
+
+    wrt = tuple(range(len(args)))
+    grads = sct.grad(f, wrt=wrt)(*P.snapshot(list(args)))
+    sig = api.signature(tuple(args))
+    plain = api.compiled(f, list(wrt), sig, many=True, optimize=False).function(*P.snapshot(list(args)))[1]
+    for i in wrt:
+        np.testing.assert_allclose(grads[i], plain[i], rtol=1e-12, atol=1e-13)
+
+        def along(x, i=i):
+            full = P.snapshot(list(args))
+            full[i] = float(x) if np.ndim(args[i]) == 0 else x
+            return f(*full)
+
+        np.testing.assert_allclose(grads[i], fd_jacobian(along, args[i]), rtol=1e-5, atol=1e-6)
+    _, vjp_fn = sct.vjp(f, *P.snapshot(list(args)))
+    for scale in (1.0, 3.0):
+        for i, g in enumerate(vjp_fn(scale)):
+            np.testing.assert_allclose(g, scale * np.asarray(grads[i]), rtol=1e-12, atol=1e-14)
+    direction = [_r.normal(size=np.shape(a)) if np.ndim(a) else 0.7 for a in args]
+    _, tangent = sct.jvp(f, tuple(P.snapshot(list(args))), tuple(direction))
+    reverse = sum(float(np.vdot(grads[i], direction[i])) for i in wrt)
+    assert abs(tangent - reverse) <= 1e-9 * (1.0 + abs(reverse))
+
+
+# ---- one gradient object, arguments of many kinds in turn ---------------------------------------
+def broadcast_pair(x, y):
+    z = x * y + np.sin(x) * 2.0
+    return np.sum(z * z) + np.sum(x) * np.sum(y) + np.sum(np.exp(-(y**2)))
+
+
+def transposed_pair(x, y):
+    return np.sum((x + y.T) ** 2 * np.sin(x))
+
+
+def reduced_pair(x, y):
+    return np.sum(np.sum(x, axis=0) * y) + np.sum(np.mean(x, axis=-1) ** 2)
+
+
+KINDS = [
+    lambda r: 0.7,
+    lambda r: np.float64(0.3),
+    lambda r: np.array(0.4),
+    lambda r: r.normal(size=(1,)),
+    lambda r: r.normal(size=3),
+    lambda r: r.normal(size=(1, 3)),
+    lambda r: r.normal(size=(3, 1)),
+    lambda r: r.normal(size=(2, 3)),
+    lambda r: r.normal(size=(3, 3)),
+    lambda r: r.normal(size=(1, 1)),
+]
+
+
+def _as(v, like):
+    return type(like)(v) if isinstance(like, float) else np.asarray(v).reshape(np.shape(like))
+
+
+def _fd_pair(f, x, y):
+    return fd_jacobian(lambda v: f(_as(v, x), y), x), fd_jacobian(lambda v: f(x, _as(v, y)), y)
+
+
+@pytest.mark.parametrize("f", [broadcast_pair, transposed_pair, reduced_pair])
+def test_one_gradient_object_called_with_arguments_of_many_kinds(f):
+    """Each call picks (or compiles) a variant keyed by ranks, dtype kinds and which dimensions are
+    equal or 1: in any order, every call's gradient is the right one, with its argument's shape."""
+    r = np.random.default_rng(11)
+    g = sct.grad(f, wrt=(0, 1))
+    vg = sct.value_and_grad(f, wrt=(0, 1))
+    pairs = [(i, j) for i in range(len(KINDS)) for j in range(len(KINDS))]
+    r.shuffle(pairs)
+    checked = 0
+    for i, j in pairs[:60] + pairs[:10]:
+        x, y = KINDS[i](r), KINDS[j](r)
+        try:
+            value = f(x, y)
+        except (ValueError, AttributeError):  # shapes that do not broadcast, `0.7.T`: Python refuses
+            continue
+        if np.ndim(value) != 0:
+            continue
+        gx, gy = g(x, y)
+        v, (hx, hy) = vg(x, y)
+        assert v == value
+        want = _fd_pair(f, x, y)
+        for got, again, w, a in ((gx, hx, want[0], x), (gy, hy, want[1], y)):
+            assert np.shape(got) == np.shape(a) and np.array_equal(got, again)
+            assert type(got) is float if type(a) is float else True
+            np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+        checked += 1
+    assert checked > 15
+
+
+def test_threads_calling_one_gradient_and_one_vjp_fn():
+    f, args = next((f, a) for f, a, _ in R.PROGRAMS if f.__name__ == "while_break_continue")
+    wrt = wrt_of(args)
+    want = sct.grad(f, wrt=wrt)(*P.snapshot(list(args)))
+    g = sct.grad(f, wrt=wrt)
+    _, vjp_fn = sct.vjp(f, *P.snapshot(list(args)))
+    errors = []
+
+    def work():
+        try:
+            for k in range(5):
+                assert same(g(*P.snapshot(list(args))), want)
+                pulled = vjp_fn(float(k))
+                for n, i in enumerate(wrt):
+                    np.testing.assert_allclose(pulled[i], k * np.asarray(want[n]), rtol=1e-12, atol=1e-14)
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+# ---- the persistent cache -----------------------------------------------------------------------
+_DIGEST = """
+import hashlib, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import programs as P
+import test_realistic_programs_2 as R
+import sct
+h = hashlib.sha256()
+for f, args, _ in R.PROGRAMS:
+    if f.__name__ not in {"rk4", "gmm_loglik", "while_break_continue", "mlp_tree", "scans", "newton_sqrt"}:
+        continue
+    wrt = tuple(i for i, a in enumerate(args) if R._floating(a))
+    leaves = P.tree_leaves(list(sct.grad(f, wrt=wrt)(*P.snapshot(list(args)))))
+    out, vjp_fn = sct.vjp(f, *P.snapshot(list(args)))
+    leaves += P.tree_leaves(list(vjp_fn(1.5))) + P.tree_leaves(list(vjp_fn(-2.0)))
+    for leaf in leaves:
+        h.update(np.asarray(leaf, dtype=float).tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_the_persistent_cache_gives_the_numbers_it_gives_off(tmp_path):
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    root = str(Path(__file__).parent.parent)
+
+    def digest(**env):
+        run_env = {**os.environ, "PYTHONPATH": root, **env}
+        done = subprocess.run(
+            [sys.executable, "-c", _DIGEST, tests], capture_output=True, text=True, env=run_env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    off = digest(SCT_CACHE="0")
+    on = {"SCT_CACHE": "1", "SCT_CACHE_DIR": str(tmp_path / "cache")}
+    assert digest(**on) == off  # cold: compiled and stored
+    assert any((tmp_path / "cache").iterdir())
+    assert digest(**on) == off  # warm: loaded
