@@ -593,3 +593,25 @@ def test_the_persistent_cache_gives_the_numbers_it_gives_off(tmp_path):
     assert digest(**on) == off  # cold: compiled and stored
     assert any((tmp_path / "cache").iterdir())
     assert digest(**on) == off  # warm: loaded
+
+
+# ---- second derivatives of np.cumprod -----------------------------------------------------------
+def cumprods(x):
+    return np.sum(np.cumprod(x) * x) + np.sum(np.cumprod(x[::-1]) ** 2)
+
+
+def test_second_derivatives_of_cumprod_are_right_or_stop_at_a_zero():
+    """Found: the Hessian of a program with np.cumprod was all NaN (RuntimeWarnings only) when an input
+    was zero: the second-order rules divide by the input. Now they check it and raise."""
+    x = np.array([0.5, -1.3, 0.8, 2.0])
+    H = fd_jacobian(sct.grad(cumprods), x)
+    np.testing.assert_allclose(sct.hessian(cumprods)(x), H, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sct.jacobian(sct.grad(cumprods))(x), H, rtol=1e-5, atol=1e-6)
+    v = np.array([0.3, 1.0, -2.0, 0.5])
+    np.testing.assert_allclose(sct.hvp(cumprods, (x,), (v,)), H @ v, rtol=1e-5, atol=1e-6)
+    zero = np.array([0.5, 0.0, -1.2, 2.0])
+    np.testing.assert_allclose(sct.grad(cumprods)(zero), fd_jacobian(cumprods, zero), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ZeroDivisionError, match="cumprod"):
+        sct.hessian(cumprods)(zero)
+    with pytest.raises(ZeroDivisionError, match="cumprod"):
+        sct.jacobian(sct.grad(cumprods))(zero)

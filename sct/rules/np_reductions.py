@@ -196,13 +196,22 @@ def _scan_rank(ranks, args, kwargs):
 linear(np.cumsum, _cumsum_vjp, ndim=_scan_rank, rest=(None,))
 defvjp(np.cumprod, _cumprod_vjp, None, ndim=_scan_rank)
 defjvp(np.cumprod, _cumprod_jvp, None)
+
+
+def _nonzero(x):
+    """``x`` as a divisor: the generated code checks it has no zeros (``runtime.cumprod_nonzero``)."""
+    return call(runtime.cumprod_nonzero, x)
+
+
 # cumprod_grad(g, x) = R(g ans) / x and cumprod_tangent(t, x) = ans cumsum(t / x) for non-zero x,
 # with ans = cumprod(x) and R the reverse cumsum (cumsum's adjoint); each is linear in g (or t)
-# and the adjoint of the other.
+# and the adjoint of the other. The quotients by x check it has no zeros (else NaN, silently).
 defvjp(
     runtime.cumprod_grad,
     lambda G, ans, g, x, axis=None: call(runtime.cumprod_tangent, G, x, axis),
-    lambda G, ans, g, x, axis=None: call(runtime.cumprod_grad, g * np.cumsum(G / x, axis=axis), x, axis) - G * ans / x,
+    lambda G, ans, g, x, axis=None: (
+        call(runtime.cumprod_grad, g * np.cumsum(G / _nonzero(x), axis=axis), x, axis) - G * ans / _nonzero(x)
+    ),
     None,
     ndim=lambda ranks, args, kwargs: ranks[1],
 )
@@ -210,8 +219,13 @@ defjvp(
     runtime.cumprod_grad,
     lambda t, ans, g, x, axis=None: call(runtime.cumprod_grad, t, x, axis),
     lambda t, ans, g, x, axis=None: (
-        call(runtime.cumprod_grad, g * call(runtime.cumprod_tangent, t, x, axis) / np.cumprod(x, axis=axis), x, axis)
-        - ans * t / x
+        call(
+            runtime.cumprod_grad,
+            g * call(runtime.cumprod_tangent, t, x, axis) / np.cumprod(_nonzero(x), axis=axis),
+            x,
+            axis,
+        )
+        - ans * t / _nonzero(x)
     ),
     None,
 )
@@ -219,8 +233,8 @@ defvjp(
     runtime.cumprod_tangent,
     lambda G, ans, t, x, axis=None: call(runtime.cumprod_grad, G, x, axis),
     lambda G, ans, t, x, axis=None: (
-        call(runtime.cumprod_grad, G * np.cumsum(t / x, axis=axis), x, axis)
-        - t / x * call(runtime.cumprod_grad, G, x, axis)
+        call(runtime.cumprod_grad, G * np.cumsum(t / _nonzero(x), axis=axis), x, axis)
+        - t / _nonzero(x) * call(runtime.cumprod_grad, G, x, axis)
     ),
     None,
     ndim=_scan_rank,
@@ -229,11 +243,15 @@ defjvp(
     runtime.cumprod_tangent,
     lambda T, ans, t, x, axis=None: call(runtime.cumprod_tangent, T, x, axis),
     lambda T, ans, t, x, axis=None: (
-        call(runtime.cumprod_tangent, T, x, axis) * np.cumsum(t / x, axis=axis)
-        - np.cumprod(x, axis=axis) * np.cumsum(t * T / (x * x), axis=axis)
+        call(runtime.cumprod_tangent, T, x, axis) * np.cumsum(t / _nonzero(x), axis=axis)
+        - np.cumprod(x, axis=axis) * np.cumsum(t * T / _nonzero(x) ** 2, axis=axis)
     ),
     None,
 )
+
+
+defvjp(runtime.cumprod_nonzero, lambda g, ans, x: g)  # x itself, or an error
+defjvp(runtime.cumprod_nonzero, lambda t, ans, x: t)
 
 
 # np.median: the derivative goes to the middle element (or half to each of the two middle ones).
