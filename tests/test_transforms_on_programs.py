@@ -615,3 +615,17 @@ def test_second_derivatives_of_cumprod_are_right_or_stop_at_a_zero():
         sct.hessian(cumprods)(zero)
     with pytest.raises(ZeroDivisionError, match="cumprod"):
         sct.jacobian(sct.grad(cumprods))(zero)
+
+
+def products(x):
+    return np.prod(x) + np.sum(np.prod(x.reshape(2, 2), axis=0)) + np.sum(x**2)
+
+
+def test_second_derivatives_of_prod_are_right_or_stop_at_a_zero():
+    """Found likewise: np.prod's Hessian was all NaN at an input with a zero."""
+    x = np.array([0.5, -1.3, 0.8, 2.0])
+    np.testing.assert_allclose(sct.hessian(products)(x), fd_jacobian(sct.grad(products), x), rtol=1e-5, atol=1e-6)
+    for zero in (np.array([0.5, 0.0, -1.2, 2.0]), np.array([0.0, 0.0, -1.2, 2.0])):
+        np.testing.assert_allclose(sct.grad(products)(zero), fd_jacobian(products, zero), rtol=1e-6, atol=1e-8)
+        with pytest.raises(ZeroDivisionError, match="np.prod"):
+            sct.hessian(products)(zero)

@@ -112,10 +112,15 @@ defvjp(np.nanmean, _nanmean_vjp, ndim=reduction)
 defjvp(np.nanmean, _nanmean_jvp)
 
 
+def _nonzero(x):
+    """``x`` as a divisor: the generated code checks it has no zeros (``runtime.nonzero_divisor``)."""
+    return call(runtime.nonzero_divisor, x)
+
+
 # ---- products ---------------------------------------------------------------------------
 # d prod / d x_i is the product of the other elements (runtime.prod_others), which is right
 # at zeros too, where ans / x_i would divide by zero. Second derivatives go through the rules
-# of prod_others below, which divide by x: they need non-zero inputs.
+# of prod_others below, which divide by x: a zero there raises (else NaN, silently).
 def _times_initial(value, initial):
     """``initial=c`` multiplies the product by ``c``: so does it each element's derivative."""
     return value if initial is None else value * initial
@@ -136,11 +141,11 @@ defjvp(np.prod, _prod_jvp)
 def _others_vjp(G, ans, x, axis=None):
     """d prod_others(x)_i / d x_j = ans_i / x_j for j != i (and 0 for j == i); x non-zero."""
     weighted = G * ans
-    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / x
+    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / _nonzero(x)
 
 
 def _others_jvp(t, ans, x, axis=None):
-    ratio = t / x
+    ratio = t / _nonzero(x)
     return ans * (np.sum(ratio, axis=axis, keepdims=True) - ratio)
 
 
@@ -198,11 +203,6 @@ defvjp(np.cumprod, _cumprod_vjp, None, ndim=_scan_rank)
 defjvp(np.cumprod, _cumprod_jvp, None)
 
 
-def _nonzero(x):
-    """``x`` as a divisor: the generated code checks it has no zeros (``runtime.cumprod_nonzero``)."""
-    return call(runtime.cumprod_nonzero, x)
-
-
 # cumprod_grad(g, x) = R(g ans) / x and cumprod_tangent(t, x) = ans cumsum(t / x) for non-zero x,
 # with ans = cumprod(x) and R the reverse cumsum (cumsum's adjoint); each is linear in g (or t)
 # and the adjoint of the other. The quotients by x check it has no zeros (else NaN, silently).
@@ -250,8 +250,8 @@ defjvp(
 )
 
 
-defvjp(runtime.cumprod_nonzero, lambda g, ans, x: g)  # x itself, or an error
-defjvp(runtime.cumprod_nonzero, lambda t, ans, x: t)
+defvjp(runtime.nonzero_divisor, lambda g, ans, x: g)  # x itself, or an error
+defjvp(runtime.nonzero_divisor, lambda t, ans, x: t)
 
 
 # np.median: the derivative goes to the middle element (or half to each of the two middle ones).
