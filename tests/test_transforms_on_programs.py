@@ -629,3 +629,14 @@ def test_second_derivatives_of_prod_are_right_or_stop_at_a_zero():
         np.testing.assert_allclose(sct.grad(products)(zero), fd_jacobian(products, zero), rtol=1e-6, atol=1e-8)
         with pytest.raises(ZeroDivisionError, match="np.prod"):
             sct.hessian(products)(zero)
+
+
+@pytest.mark.xfail(raises=TypeError, strict=True, reason="the generated gradient adds dicts: 'dict' + 'dict'")
+def test_a_gradient_of_a_parameter_tree_inside_the_differentiated_function():
+    params, X = next(a for f, a, _ in R.PROGRAMS if f.__name__ == "mlp_tree")
+
+    def outer(X):
+        g = sct.grad(R.mlp_tree)(params, X)
+        return np.sum(g["dec"]["W"] ** 2)
+
+    np.testing.assert_allclose(sct.grad(outer)(X), fd_jacobian(outer, X), rtol=1e-5, atol=1e-6)
