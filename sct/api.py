@@ -299,6 +299,8 @@ class _Differentiated:
         )
         self._recent = [key for key, _ in recent]
         self._ran_cell = dispatch.ran_cell(self._call) if record else None
+        if self._receiver is not _NO_RECEIVER:  # obj.f: __call__ puts obj first, so the dispatcher stays behind it
+            return
         cls = type(self)
         if "_dispatching" not in cls.__dict__:
             cls = type(cls.__name__, (cls,), {"_dispatching": True, "__module__": cls.__module__})
@@ -519,7 +521,13 @@ def vjp(fn, *primals, has_aux=False):
     values.check_output(getattr(fn, "__name__", repr(fn)), value[0] if has_aux else value, "sct.vjp")
     value = (runtime.primal_like(value[0]), value[1]) if has_aux else runtime.primal_like(value)  # floats out
 
+    unused = [backward]  # the backward sweep pops the records the forward sweep pushed: it runs once
+
     def vjp_fn(cotangent):
+        try:
+            backward = unused.pop()  # atomic: two threads never share one
+        except IndexError:  # a later call: a fresh forward sweep (its value is the same) and its backward
+            backward = variant.function(*args)[1]
         grads = backward(cotangent)
         if not integers:
             return grads

@@ -40,7 +40,7 @@ from . import api, pipeline
 from .backend import codegen, namespaces, revolve, runtime_xp
 from .backend.helpers import HELPERS
 from .backend.native import POW, POW_IMPORTS, POW_NAME, inexact, numba_source
-from .backend.variants import _FLOAT, ANY, _annotated_signature, describe_kind, header, with_header
+from .backend.variants import _FLOAT, _INT, ANY, _annotated_signature, describe_kind, header, with_header
 from .errors import SctError
 from .version import __version__
 
@@ -108,7 +108,7 @@ def export_source(
         *writer.functions,
         *helpers_of_numba,
         source,
-        _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions]),
+        _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions], variant.scalar),
         _reference(fn, origin),
     ]
     if numba:
@@ -146,6 +146,8 @@ def _argument_check(source: str, kinds: dict) -> str:
     for param, s in kinds.items():
         if s == _FLOAT:
             tests.append(f"isinstance({param}, float)")
+        elif s == _INT:  # a Python int (its kind is no dtype's: np.asarray(3).dtype.kind is 'i')
+            tests.append(f"type({param}) is int")
         else:
             tests.append(f"np.ndim({param}) == {s[0]} and np.asarray({param}).dtype.kind == {s[1]!r}")
     expected = ", ".join(f"{p}: {describe_kind(s)}" for p, s in kinds.items())
@@ -460,12 +462,22 @@ def _which_variant(params, sig, generic: bool) -> list[str]:
     return lines + ["It raises TypeError for arguments of other kinds (without --args: the generic one)."]
 
 
-def _wrapper(wrapper, generated, params, fname, wrt) -> str:
+def _wrapper(wrapper, generated, params, fname, wrt, scalar: bool) -> str:
+    """``gradient(...)``: the generated function's gradients; where its value was not proved a scalar, after a
+    check that it is one (else the code's gradient would be that of the sum of the value's entries)."""
     call = ", ".join(params)
-    return (
+    head = (
         f"def {wrapper}({call}):\n"
         f'    """The gradient of {_plain(fname)} with respect to {", ".join(wrt)} (without the value)."""\n'
-        f"    return {generated}({call})[1]\n"
+    )
+    if scalar:
+        return head + f"    return {generated}({call})[1]\n"
+    return head + (
+        f"    value, grads = {generated}({call})\n"
+        "    if isinstance(value, list | tuple | dict) or getattr(value, 'size', 1) != 1:  # as sct.grad refuses it\n"
+        f"        raise ValueError({fname + ' returned a value that is not a scalar: it has no gradient; '!r}\n"
+        f"                         {'call ' + generated + '(..., delta_out) with a cotangent of its shape'!r})\n"
+        "    return grads\n"
     )
 
 

@@ -739,7 +739,21 @@ def cumprod_tangent(t, x, axis=None):
     return out if axis is None else np.moveaxis(out, 0, first)
 
 
-HELPERS.update({"cumprod_grad": cumprod_grad, "cumprod_tangent": cumprod_tangent})
+def nonzero_divisor(x):
+    """``x``, checked to have no zeros: the second derivatives of ``np.prod``/``np.cumprod`` divide by it.
+
+    (The first derivatives, :func:`prod_others`, :func:`cumprod_grad` and :func:`cumprod_tangent`, are
+    exact at zeros; theirs would be NaN there, so a zero stops with an error instead.)
+    """
+    if np.any(np.asarray(x) == 0):
+        raise ZeroDivisionError(
+            "a second derivative of np.prod or np.cumprod at an input with a zero: sct writes it as a quotient "
+            "by the input, which is not defined there (the first derivative is exact at zeros)"
+        )
+    return x
+
+
+HELPERS.update({"cumprod_grad": cumprod_grad, "cumprod_tangent": cumprod_tangent, "nonzero_divisor": nonzero_divisor})
 
 
 # ---- writes through an index that may repeat (``y[[0, 0]] = v``) ------------------------------

@@ -183,7 +183,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             ret = gast.Return(value=gast.Tuple(elts=[value, grads], ctx=LOAD))
             self.src.fn = function_def(f"grad_{ir.name}", ir.params, forward + backward + [ret], {seed: 1.0})
             return self.src
-        restored = sorted(_stored(backward) - set(self.deltas.values()) - set(shape_names.values()) - {seed})
+        restored = _stored(backward) - set(self.deltas.values()) - set(shape_names.values()) - {seed}
+        restored = sorted(restored & (_stored(forward) | set(ir.params)))  # `_` the sweep binds: its own
         if restored:
             backward.insert(0, gast.Nonlocal(names=restored))
         backward_name = self.namer.fresh(f"backward_{ir.name}")

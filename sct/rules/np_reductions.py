@@ -112,10 +112,15 @@ defvjp(np.nanmean, _nanmean_vjp, ndim=reduction)
 defjvp(np.nanmean, _nanmean_jvp)
 
 
+def _nonzero(x):
+    """``x`` as a divisor: the generated code checks it has no zeros (``runtime.nonzero_divisor``)."""
+    return call(runtime.nonzero_divisor, x)
+
+
 # ---- products ---------------------------------------------------------------------------
 # d prod / d x_i is the product of the other elements (runtime.prod_others), which is right
 # at zeros too, where ans / x_i would divide by zero. Second derivatives go through the rules
-# of prod_others below, which divide by x: they need non-zero inputs.
+# of prod_others below, which divide by x: a zero there raises (else NaN, silently).
 def _times_initial(value, initial):
     """``initial=c`` multiplies the product by ``c``: so does it each element's derivative."""
     return value if initial is None else value * initial
@@ -136,11 +141,11 @@ defjvp(np.prod, _prod_jvp)
 def _others_vjp(G, ans, x, axis=None):
     """d prod_others(x)_i / d x_j = ans_i / x_j for j != i (and 0 for j == i); x non-zero."""
     weighted = G * ans
-    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / x
+    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / _nonzero(x)
 
 
 def _others_jvp(t, ans, x, axis=None):
-    ratio = t / x
+    ratio = t / _nonzero(x)
     return ans * (np.sum(ratio, axis=axis, keepdims=True) - ratio)
 
 
@@ -196,13 +201,17 @@ def _scan_rank(ranks, args, kwargs):
 linear(np.cumsum, _cumsum_vjp, ndim=_scan_rank, rest=(None,))
 defvjp(np.cumprod, _cumprod_vjp, None, ndim=_scan_rank)
 defjvp(np.cumprod, _cumprod_jvp, None)
+
+
 # cumprod_grad(g, x) = R(g ans) / x and cumprod_tangent(t, x) = ans cumsum(t / x) for non-zero x,
 # with ans = cumprod(x) and R the reverse cumsum (cumsum's adjoint); each is linear in g (or t)
-# and the adjoint of the other.
+# and the adjoint of the other. The quotients by x check it has no zeros (else NaN, silently).
 defvjp(
     runtime.cumprod_grad,
     lambda G, ans, g, x, axis=None: call(runtime.cumprod_tangent, G, x, axis),
-    lambda G, ans, g, x, axis=None: call(runtime.cumprod_grad, g * np.cumsum(G / x, axis=axis), x, axis) - G * ans / x,
+    lambda G, ans, g, x, axis=None: (
+        call(runtime.cumprod_grad, g * np.cumsum(G / _nonzero(x), axis=axis), x, axis) - G * ans / _nonzero(x)
+    ),
     None,
     ndim=lambda ranks, args, kwargs: ranks[1],
 )
@@ -210,8 +219,13 @@ defjvp(
     runtime.cumprod_grad,
     lambda t, ans, g, x, axis=None: call(runtime.cumprod_grad, t, x, axis),
     lambda t, ans, g, x, axis=None: (
-        call(runtime.cumprod_grad, g * call(runtime.cumprod_tangent, t, x, axis) / np.cumprod(x, axis=axis), x, axis)
-        - ans * t / x
+        call(
+            runtime.cumprod_grad,
+            g * call(runtime.cumprod_tangent, t, x, axis) / np.cumprod(_nonzero(x), axis=axis),
+            x,
+            axis,
+        )
+        - ans * t / _nonzero(x)
     ),
     None,
 )
@@ -219,8 +233,8 @@ defvjp(
     runtime.cumprod_tangent,
     lambda G, ans, t, x, axis=None: call(runtime.cumprod_grad, G, x, axis),
     lambda G, ans, t, x, axis=None: (
-        call(runtime.cumprod_grad, G * np.cumsum(t / x, axis=axis), x, axis)
-        - t / x * call(runtime.cumprod_grad, G, x, axis)
+        call(runtime.cumprod_grad, G * np.cumsum(t / _nonzero(x), axis=axis), x, axis)
+        - t / _nonzero(x) * call(runtime.cumprod_grad, G, x, axis)
     ),
     None,
     ndim=_scan_rank,
@@ -229,11 +243,15 @@ defjvp(
     runtime.cumprod_tangent,
     lambda T, ans, t, x, axis=None: call(runtime.cumprod_tangent, T, x, axis),
     lambda T, ans, t, x, axis=None: (
-        call(runtime.cumprod_tangent, T, x, axis) * np.cumsum(t / x, axis=axis)
-        - np.cumprod(x, axis=axis) * np.cumsum(t * T / (x * x), axis=axis)
+        call(runtime.cumprod_tangent, T, x, axis) * np.cumsum(t / _nonzero(x), axis=axis)
+        - np.cumprod(x, axis=axis) * np.cumsum(t * T / _nonzero(x) ** 2, axis=axis)
     ),
     None,
 )
+
+
+defvjp(runtime.nonzero_divisor, lambda g, ans, x: g)  # x itself, or an error
+defjvp(runtime.nonzero_divisor, lambda t, ans, x: t)
 
 
 # np.median: the derivative goes to the middle element (or half to each of the two middle ones).
