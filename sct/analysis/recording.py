@@ -19,6 +19,7 @@ import operator
 
 import gast
 
+from ..frontend.aliases import MORE_VIEWS, VIEWS
 from ..ir import Assign, For, FunctionIR, If, While, names_in, operands, walk
 from ..rules import lookup
 from .activity import _read_nodes, assignments, overwritten
@@ -352,35 +353,7 @@ def trip_locals(ir: FunctionIR) -> dict:
 # sweep reads a view of ``x``: ``x[0] *= v`` of a matrix lowers to ``b = x[0]; c = b * v;
 # x[0] = c``, and the write changes ``b`` too (a row is a view), so the adjoint ``delta_v =
 # delta_c * b`` would read the new row unless the old one is restored first.
-_VIEW_NAMES = {
-    "reshape",
-    "ravel",
-    "view",
-    "transpose",
-    "squeeze",
-    "swapaxes",
-    "moveaxis",
-    "diagonal",
-    "asarray",
-    "asanyarray",
-    "expand_dims",
-    "atleast_1d",
-    "atleast_2d",
-    "atleast_3d",
-    "broadcast_to",
-    "real",
-    "imag",
-    "flip",
-    "fliplr",
-    "flipud",
-    "rot90",
-    "split",
-    "array_split",
-    "hsplit",
-    "vsplit",
-    "dsplit",
-    "broadcast_arrays",
-}
+_VIEW_NAMES = VIEWS | MORE_VIEWS  # the functions and methods that may return a view (sct.frontend.aliases)
 
 
 def _viewed(stmt: Assign) -> list:
