@@ -51,6 +51,16 @@ def comment(text: str) -> gast.Expr:
     return gast.Expr(value=gast.Call(func=name(_COMMENT), args=[gast.Constant(value=text, kind=None)], keywords=[]))
 
 
+def bodies_in(stmts):
+    """The statement lists nested in ``stmts`` (the bodies of its ``if`` and loops, theirs, ...)."""
+    pending = [s for s in stmts if isinstance(s, gast.If | gast.For | gast.While)]
+    while pending:
+        node = pending.pop()
+        for block in (node.body, node.orelse):
+            yield block
+            pending += [s for s in block if isinstance(s, gast.If | gast.For | gast.While)]
+
+
 def is_comment(stmt) -> bool:
     return (
         isinstance(stmt, gast.Expr)

@@ -47,7 +47,7 @@ from ..analysis.activity import (
 )
 from ..analysis.recording import carried_values, invariant, recomputable, stable_shapes, trip_locals, viewed_by
 from ..analysis.shapes import canonical
-from ..backend.codegen import Source, assign, comment, function_def, name, nodes
+from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
@@ -503,16 +503,6 @@ def _drop_pops(body, unused: set) -> list:
     for block in bodies_in(kept):
         block[:] = [s for s in block if not _unused_pop(s, unused)]
     return [_fill_empty(s) for s in kept]
-
-
-def bodies_in(stmts):
-    """The statement lists nested in ``stmts`` (the bodies of its ``if`` and loops, theirs, ...)."""
-    pending = [s for s in stmts if isinstance(s, gast.If | gast.For | gast.While)]
-    while pending:
-        node = pending.pop()
-        for block in (node.body, node.orelse):
-            yield block
-            pending += [s for s in block if isinstance(s, gast.If | gast.For | gast.While)]
 
 
 def _unused_pop(stmt, unused: set) -> bool:

@@ -26,7 +26,7 @@ import operator
 import gast
 import numpy as np
 
-from ..backend.codegen import name
+from ..backend.codegen import bodies_in, name
 from ..backend.runtime import zeros_like
 from ..ir import Assign, walk
 from ..symbolic import Sym, call, to_expr
@@ -38,20 +38,11 @@ END = "end"
 def join_slices(backward: list, ir, adjoint_of: dict, ranks: dict, opaque: set) -> None:
     """Rewrite each block of ``backward`` (in place) where a zeroed adjoint is only filled slice by slice."""
     facts = _Facts(ir)
-    for block in [backward, *_blocks(backward)]:
+    for block in [backward, *bodies_in(backward)]:
         k = 0
         while k < len(block):
             done = _join_at(block, k, facts, adjoint_of, ranks, opaque)
             k += 1 if not done else 0
-
-
-def _blocks(stmts):
-    pending = [s for s in stmts if isinstance(s, gast.If | gast.For | gast.While)]
-    while pending:
-        node = pending.pop()
-        for block in (node.body, node.orelse):
-            yield block
-            pending += [s for s in block if isinstance(s, gast.If | gast.For | gast.While)]
 
 
 class _Facts:
