@@ -31,6 +31,7 @@ import builtins
 import gast
 import numpy as np
 
+from ..backend.codegen import nodes
 from ..ir import BINOPS, COMPARES, UNARYOPS, Assign, walk
 
 OPERATORS = set(BINOPS.values()) | set(UNARYOPS.values()) | set(COMPARES.values())
@@ -63,6 +64,13 @@ def shared_updates(fn: gast.FunctionDef, resolve=None) -> dict:
     NumPy or ``math`` function (a new array) from a user function, which may return its argument.
     Without it every call of a plain name may.
     """
+    if not _may_update(fn):  # no statement changes an object in place: nothing to look for (and the scan
+        return {}  # keeps a copy of the reaching bindings per statement: quadratic in a long function)
+    return _scanned_updates(fn, resolve)
+
+
+def _scanned_updates(fn: gast.FunctionDef, resolve=None) -> dict:
+    """:func:`shared_updates` by the full scan, whatever ``fn`` holds."""
     scan = _Scan(_Reaching(fn), resolve)
     scan.block(fn.body, loops=())
     found = {}
@@ -71,6 +79,21 @@ def shared_updates(fn: gast.FunctionDef, resolve=None) -> dict:
         if other is not None:
             found[id(node)] = other
     return found
+
+
+def _may_update(fn: gast.FunctionDef) -> bool:
+    """Whether ``fn`` holds, anywhere, a statement :meth:`_Scan.simple` takes for an update:
+    ``x[i] = v`` (or ``+=``), ``x += e``, ``xs.append(v)`` (``extend``, ``insert``)."""
+    for node in nodes(fn):
+        if isinstance(node, gast.Assign | gast.AugAssign | gast.AnnAssign):
+            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            if any(written_name(t) is not None for t in targets):
+                return True
+            if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+                return True
+        elif isinstance(node, gast.Expr) and _is_method(node.value, "append", "extend", "insert"):
+            return True
+    return False
 
 
 Env = dict  # name -> frozenset of the positions of the bindings that may reach a point (0: the argument, or unbound)
