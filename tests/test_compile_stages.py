@@ -5,15 +5,22 @@ random programs: a shortcut that missed a case would show here as a different an
 wrong gradient somewhere later.
 """
 
+import copy
 import inspect
 
 import functions as F
 import gast
+import numpy as np
 import programs as P
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+import sct
+from sct import pipeline
+from sct.backend import codegen
 from sct.frontend import aliases
 from sct.frontend import parse as frontend
+from sct.passes import liveness
 
 CORPUS = [f for _, f in inspect.getmembers(F, inspect.isfunction) if f.__module__ == F.__name__]
 UPDATES = [  # each form the alias scan takes for an update, and some that are none
@@ -57,3 +64,90 @@ def test_a_function_without_updates_skips_the_scan():
 def test_random_programs_give_the_same_updates_with_the_shortcut(program):
     fast, full = _both(P.load(program))
     assert fast == full
+
+
+# ---- liveness: one walk of each statement (liveness._Walks) ----------------------------------
+def _released_trees(monkeypatch, cases) -> list:
+    """The generated functions the liveness pass is given (copies, before it changes them)."""
+    trees, release = [], liveness.release
+
+    def kept(fn, *args, **kwargs):
+        trees.append((copy.deepcopy(fn), args))
+        return release(fn, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.liveness, "release", kept)
+    for fn, args in cases:
+        with np.errstate(all="ignore"):
+            try:
+                sct.grad(fn, wrt=tuple(range(len(args))))(*args)
+                sct.vjp(fn, *args)
+            except sct.SctError:
+                continue
+    return trees
+
+
+def _statements(stmts):
+    for stmt in stmts:
+        yield stmt
+        for field in ("body", "orelse"):
+            yield from _statements(getattr(stmt, field, None) or [])
+
+
+def _assert_summaries_agree(fn, walks):
+    for stmt in _statements(fn.body):
+        assert walks.loads(stmt) == liveness._loads(stmt), codegen.unparse(stmt)
+        assert walks.sure_loads(stmt) == liveness._sure_loads(stmt), codegen.unparse(stmt)
+        assert walks.stores(stmt) == liveness._stores(stmt), codegen.unparse(stmt)
+
+
+CASES = [(fn, list(args)) for fn, args in F.SCALAR_CONTROL_CASES] + [
+    (fn, [np.random.default_rng(0).normal(size=s) if s else 0.5 for s in shapes]) for fn, shapes in F.ARRAY_CASES
+]
+
+
+def test_statement_summaries_give_what_walking_the_statements_gives(monkeypatch):
+    trees = _released_trees(monkeypatch, CASES)
+    assert len(trees) > len(CASES)
+    plain = 0
+    for fn, _ in trees:
+        walks = liveness._Walks()
+        _assert_summaries_agree(fn, walks)
+        facts = liveness._Facts(fn, walks)
+        assert facts.locals == liveness._locals(fn.body)
+        assert facts.captured == liveness._captured(fn.body)
+        assert facts.small == liveness._small(fn.body)
+        plain += sum(s.plain for s in walks.found.values())
+    assert plain > 100  # the summaries were used, not only the walks they stand for
+
+
+def test_a_statement_the_pass_rewrites_is_walked_again(monkeypatch):
+    """``record_shapes`` rewrites ``unbroadcast(g, a)`` into ``unbroadcast(g, a_shape)``: a summary kept from
+    before would still say the statement reads ``a``, and ``a`` would be released too late or too early."""
+    text = "def f(x, w, g):\n    a = x * w\n    b = np.sin(a)\n    c = unbroadcast(g, a) * b\n    return c\n"
+    fn = gast.parse(text).body[0]
+    walks = liveness._Walks()
+    facts = liveness._Facts(fn, walks)
+    before = walks.loads(fn.body[2])
+    assert before == {"unbroadcast", "g", "a", "b"}
+    assert liveness.record_shapes(fn, {"a", "b"}, facts) == {"a_shape"}
+    rewritten = next(s for s in fn.body if "unbroadcast" in codegen.unparse(s))
+    assert walks.loads(rewritten) == {"unbroadcast", "g", "a_shape", "b"}
+    _assert_summaries_agree(fn, walks)
+
+
+def test_a_statement_with_a_nested_scope_or_condition_is_not_plain():
+    for text, plain in [
+        ("a = b + c", True),
+        ("del a, b", True),
+        ("a = b if c else d", False),
+        ("a = b and c", False),
+        ("a = lambda: b", False),
+        ("a = [b for b in c]", False),
+        ("a = (b := c)", False),
+        ("if a:\n    b = c", False),
+    ]:
+        summary = liveness._Summary(gast.parse(text).body[0])
+        assert summary.plain is plain, text
+    assert liveness._Summary(gast.parse("a = (b := c)").body[0]).walrus
+    with pytest.raises(liveness._GiveUp):
+        liveness._check(gast.parse("a = (b := c)").body, in_loop=False, walks=liveness._Walks())

@@ -63,24 +63,93 @@ def release(fn: gast.FunctionDef, small=frozenset(), arrays=frozenset()) -> bool
     only for its shape (``unbroadcast(delta_b, a)``), its shape is taken once it is last
     read for its values, and the array released then (see :func:`record_shapes`).
     """
+    walks = _Walks()
     try:
-        _check(fn.body, in_loop=False)
+        _check(fn.body, in_loop=False, walks=walks)
     except _GiveUp:
         return False
-    facts = _Facts(fn)
+    facts = _Facts(fn, walks)
     records = record_shapes(fn, arrays, facts)
     facts.locals |= records
     facts.small |= records
     return _Release(fn, small, facts).run() or bool(records)
 
 
+class _Summary:
+    """One walk of a statement: its ``Name`` nodes and its ``unbroadcast(g, x)`` calls; and, where the statement
+    is *plain* (a simple statement holding no nested scope, comprehension, conditional expression or walrus),
+    the names it reads (surely: every one it reads), binds and deletes, which are then those names' contexts.
+    """
+
+    __slots__ = ("stmt", "names", "calls", "plain", "walrus", "loads", "stores", "deleted")
+
+    def __init__(self, stmt):
+        self.stmt = stmt
+        self.names, self.calls, self.walrus = [], [], False
+        plain = isinstance(stmt, _PLAIN)
+        for node in nodes(stmt):
+            if isinstance(node, gast.Name):
+                self.names.append(node)
+            elif isinstance(node, gast.Call):
+                if _is_unbroadcast(node):
+                    self.calls.append(node)
+            elif isinstance(node, _NOT_PLAIN):
+                plain = False
+                self.walrus = self.walrus or isinstance(node, gast.NamedExpr)
+        self.plain = plain
+        if plain:
+            self.loads = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Load))
+            self.stores = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Store))
+            self.deleted = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Del))
+
+
+_PLAIN = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Pass, gast.Return, gast.Raise, gast.Delete)
+_NOT_PLAIN = _SCOPES + _COMPREHENSIONS + _DECLARATIONS + (gast.IfExp, gast.BoolOp, gast.NamedExpr)
+
+
+class _Walks:
+    """Each statement walked once (:class:`_Summary`), for every analysis of the pass to read.
+
+    A summary is of the statement as it was walked: a pass that changes a statement forgets its summary.
+    What a plain statement reads and binds comes from its summary; any other's from a walk, as before.
+    """
+
+    def __init__(self):
+        self.found = {}  # id(statement) -> its summary (the statement kept in it: an id may be reused)
+
+    def of(self, stmt) -> _Summary:
+        found = self.found.get(id(stmt))
+        if found is None or found.stmt is not stmt:
+            found = self.found[id(stmt)] = _Summary(stmt)
+        return found
+
+    def forget(self, stmt) -> None:
+        self.found.pop(id(stmt), None)
+
+    def loads(self, stmt) -> set:
+        """:func:`_loads` of a statement."""
+        found = self.of(stmt)
+        return set(found.loads) if found.plain else _loads(stmt)
+
+    def sure_loads(self, stmt) -> set:
+        """:func:`_sure_loads` of a statement (of a plain one: every name it reads)."""
+        found = self.of(stmt)
+        return set(found.loads) if found.plain else _sure_loads(stmt)
+
+    def stores(self, stmt) -> set:
+        """:func:`_stores` of a statement (of a plain one: the names in a store context are its targets')."""
+        found = self.of(stmt)
+        return set(found.stores) if found.plain else _stores(stmt)
+
+
 class _Facts:
     """What one walk of a function tells: the names it binds, the names its closures read, its small names."""
 
-    def __init__(self, fn):
-        self.locals = _locals(fn.body)
-        self.captured = _captured(fn.body)
-        self.small = _small(fn.body)
+    def __init__(self, fn, walks=None):
+        self.walks = walks or _Walks()
+        self.locals = _locals(fn.body, self.walks)
+        self.captured = _captured(fn.body, self.walks)
+        self.small = _small(fn.body, self.walks)
 
 
 def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
@@ -95,13 +164,10 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
     body = fn.body
     facts = facts or _Facts(fn)
     binds, reads, defined = {}, {}, {}  # name -> count; name -> [(index in body, Name node, shape only)]
+    walks = facts.walks
     for k, stmt in enumerate(body):
-        calls, names = [], []
-        for node in nodes(stmt):
-            if isinstance(node, gast.Name):
-                names.append(node)
-            elif _is_unbroadcast(node):
-                calls.append(node)
+        summary = walks.of(stmt)
+        calls, names = summary.calls, summary.names
         for call in calls:  # their shape reads
             reads.setdefault(call.args[1].id, []).append((k, call, True))
         shape_args = {id(call.args[1]) for call in calls}
@@ -128,9 +194,10 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
         if any(k <= last for k, _, shape in uses if shape):
             continue
         record = _fresh(f"{var}_shape", taken)
-        for _, call, shape in uses:
+        for k, call, shape in uses:
             if shape:  # a new node: a tree may share one Name object between places
                 call.args[1] = name(record)
+                walks.forget(body[k])  # it reads another name now
         records.append((last, record, var))
     for last, record, var in sorted(records, reverse=True):
         shape = gast.Call(
@@ -281,24 +348,27 @@ def _stored_anywhere(stmts) -> set:
     return found
 
 
-def _check(stmts, in_loop: bool) -> None:
+def _check(stmts, in_loop: bool, walks=None) -> None:
     """Raise :class:`_GiveUp` on anything the analysis does not model."""
     for stmt in stmts:
         if isinstance(stmt, gast.If):
-            _check(stmt.body, in_loop)
-            _check(stmt.orelse, in_loop)
+            _check(stmt.body, in_loop, walks)
+            _check(stmt.orelse, in_loop, walks)
         elif isinstance(stmt, gast.For | gast.While):
             if stmt.orelse:
                 raise _GiveUp
-            _check(stmt.body, in_loop=True)
+            _check(stmt.body, True, walks)
         elif isinstance(stmt, gast.FunctionDef):
-            _check(stmt.body, in_loop=False)
+            _check(stmt.body, False, walks)
         elif isinstance(stmt, gast.Break | gast.Continue):
             if not in_loop:
                 raise _GiveUp
         elif not isinstance(stmt, _SIMPLE + _LEAVES + _DECLARATIONS + (gast.Delete,)):
             raise _GiveUp
-        if not isinstance(stmt, gast.FunctionDef) and any(isinstance(n, gast.NamedExpr) for n in nodes(stmt)):
+        if isinstance(stmt, _PLAIN) and walks is not None:
+            if walks.of(stmt).walrus:
+                raise _GiveUp
+        elif not isinstance(stmt, gast.FunctionDef) and any(isinstance(n, gast.NamedExpr) for n in nodes(stmt)):
             raise _GiveUp
 
 
@@ -306,8 +376,9 @@ def _check(stmts, in_loop: bool) -> None:
 class _Liveness:
     """Live names before a statement, given those live after it (``out``), at ``break`` and at ``continue``."""
 
-    def __init__(self):
+    def __init__(self, walks=None):
         self.memo = {}
+        self.walks = walks or _Walks()
 
     def block(self, stmts, out: frozenset, brk, cont) -> list:
         """The live names before each statement of ``stmts``, and after the last."""
@@ -325,6 +396,7 @@ class _Liveness:
         after. One set walks back over the block and changes in place at each plain statement.
         """
         live, around, touched = set(out), {}, {}
+        walks = self.walks
         for k in range(len(stmts) - 1, -1, -1):
             stmt = stmts[k]
             if isinstance(stmt, gast.If | gast.For | gast.While):
@@ -334,17 +406,17 @@ class _Liveness:
                 live = set(before)
                 continue
             if isinstance(stmt, _LEAVES):
-                live = _loads(stmt)
+                live = walks.loads(stmt)
                 continue
             if isinstance(stmt, gast.Break | gast.Continue):
                 live = set(brk if isinstance(stmt, gast.Break) else cont)
                 continue
-            stores = _stores(stmt)
-            names = (stores if isinstance(stmt, gast.FunctionDef) else _sure_loads(stmt)) | stores
+            stores = walks.stores(stmt)
+            names = (stores if isinstance(stmt, gast.FunctionDef) else walks.sure_loads(stmt)) | stores
             touched[k] = (names, names - live)
             if is_comment(stmt) or isinstance(stmt, gast.Pass | gast.Global | gast.Nonlocal):
                 continue
-            reads = _loads(stmt)
+            reads = walks.loads(stmt)
             if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):  # ``x += e`` reads x
                 reads.add(stmt.target.id)
             live -= stores
@@ -366,17 +438,17 @@ class _Liveness:
         if isinstance(stmt, gast.Continue):
             return cont
         if isinstance(stmt, _LEAVES):
-            return _loads(stmt)
+            return self.walks.loads(stmt)
         if isinstance(stmt, gast.If):
             body, orelse = self.block(stmt.body, out, brk, cont)[0], self.block(stmt.orelse, out, brk, cont)[0]
             return _loads(stmt.test) | body | orelse
         if isinstance(stmt, gast.For | gast.While):
             head = self.head(stmt, out)
             return head | _loads(stmt.iter) if isinstance(stmt, gast.For) else head
-        reads = _loads(stmt)
+        reads = self.walks.loads(stmt)
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):  # ``x += e`` reads x
             reads.add(stmt.target.id)
-        return (out - _stores(stmt) - _deleted(stmt)) | reads
+        return (out - self.walks.stores(stmt) - _deleted(stmt)) | reads
 
     def head(self, loop, out: frozenset) -> frozenset:
         """Live at the head of ``loop``: after the loop, or in the next trip."""
@@ -397,8 +469,9 @@ class _Liveness:
 class _Release:
     def __init__(self, fn, small, facts=None):
         self.fn = fn
-        self.live = _Liveness()
         facts = facts or _Facts(fn)
+        self.walks = facts.walks
+        self.live = _Liveness(self.walks)
         self.locals = facts.locals
         params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
         params |= {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
@@ -431,14 +504,15 @@ class _Release:
             else:
                 if isinstance(stmt, gast.FunctionDef):
                     _Release(stmt, ()).run() and self.mark()
-                stores = _stores(stmt)
+                stores = self.walks.stores(stmt)
                 self.seen |= stores
                 touched, dead = touched_at[k]  # dead: those of them not live after the statement
                 bound |= touched  # in place: each block has its own set (straight-line code stays linear)
                 bound -= _deleted(stmt)
                 after = self.releasable(dead, forbidden) - _copied(stmt)
                 bound -= after
-                if _in_group(stmts, k, pending | after, heading):  # one line for the adjoint of one forward statement
+                # one line for the adjoint of one forward statement
+                if _in_group(stmts, k, pending | after, heading, self.walks):
                     pending, after = pending | after, set()
                 else:
                     pending, after = set(), pending | after
@@ -500,12 +574,12 @@ def _copied(stmt) -> set:
     return set()
 
 
-def _in_group(stmts, k: int, names: set, heading) -> bool:
+def _in_group(stmts, k: int, names: set, heading, walks) -> bool:
     """Whether statement ``k + 1`` is a plain statement of the reverse sweep's group that ``k`` is in
     (the lines under one ``# <forward statement>`` comment: ``heading``), and binds none of ``names``."""
     if k + 1 == len(stmts) or not isinstance(stmts[k + 1], _SIMPLE) or is_comment(stmts[k + 1]):
         return False
-    if _stores(stmts[k + 1]) & names:
+    if walks.stores(stmts[k + 1]) & names:
         return False
     return heading is not None and heading.value.args[0].value not in ("forward", "backward")
 
@@ -517,10 +591,16 @@ def _returns_next(stmts, k: int) -> bool:
     return False
 
 
-def _locals(body) -> set:
+def _locals(body, walks=None) -> set:
     """The names this function's own scope binds (not a nested function's or comprehension's)."""
     found = set()
-    pending = list(body)
+    pending = []
+    for stmt in body:
+        summary = walks.of(stmt) if walks is not None else None
+        if summary is not None and summary.plain:  # no scope inside: every name it binds or deletes
+            found |= summary.stores | summary.deleted
+        else:
+            pending.append(stmt)
     while pending:
         node = pending.pop()
         if isinstance(node, gast.FunctionDef):
@@ -536,24 +616,33 @@ def _locals(body) -> set:
     return found
 
 
-def _small(body) -> set:
+def _small(body, walks=None) -> set:
     """Names only ever bound to small values: constants (flags, counters), shapes, sizes, lengths and
     arithmetic on them. Releasing them frees nothing. (A greatest fixed point: ``i = i + 1`` stays small.)"""
     values: dict = {}
     other = set()
+    read: list = []  # (name, the Name nodes of a value bound to it)
     for stmt in body:
+        summary = walks.of(stmt) if walks is not None else None
+        if summary is not None and summary.plain:  # the statement is the only assignment in it
+            if _single(stmt):
+                target = stmt.targets[0]
+                values.setdefault(target.id, []).append(stmt.value)
+                read.append((target.id, [n for n in summary.names if n is not target]))
+            elif isinstance(stmt, gast.Assign | gast.AugAssign | gast.AnnAssign):
+                other |= summary.stores
+            continue
         for node in nodes(stmt):
-            if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            if _single(node):
                 values.setdefault(node.targets[0].id, []).append(node.value)
+                read.append((node.targets[0].id, [n for n in nodes(node.value) if isinstance(n, gast.Name)]))
             elif isinstance(node, gast.Assign | gast.AugAssign | gast.AnnAssign | gast.For):
                 other |= _stores(node)
     small = set(values) - other
     readers: dict = {}  # name -> the names whose values read it
-    for var, exprs in values.items():
-        for expr in exprs:
-            for node in nodes(expr):
-                if isinstance(node, gast.Name):
-                    readers.setdefault(node.id, set()).add(var)
+    for var, names in read:
+        for node in names:
+            readers.setdefault(node.id, set()).add(var)
     pending = list(small)
     while pending:  # a worklist: a name is looked at again only when one it reads stops being small
         var = pending.pop()
@@ -561,6 +650,10 @@ def _small(body) -> set:
             small.discard(var)
             pending.extend(readers.get(var, ()))
     return small
+
+
+def _single(node) -> bool:
+    return isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)
 
 
 _SIZES = frozenset({"shape", "ndim", "size", "dtype"})
@@ -592,10 +685,12 @@ def _small_value(node, small: set) -> bool:
     return False
 
 
-def _captured(body) -> set:
+def _captured(body, walks=None) -> set:
     """Names this function must keep: ``global``/``nonlocal`` ones, and those nested functions and lambdas read."""
     found = set()
     for stmt in body:
+        if walks is not None and walks.of(stmt).plain:  # no nested function, lambda or declaration in it
+            continue
         for node in nodes(stmt):
             if isinstance(node, _DECLARATIONS):
                 found.update(node.names)
