@@ -151,3 +151,59 @@ def test_a_statement_with_a_nested_scope_or_condition_is_not_plain():
     assert liveness._Summary(gast.parse("a = (b := c)").body[0]).walrus
     with pytest.raises(liveness._GiveUp):
         liveness._check(gast.parse("a = (b := c)").body, in_loop=False, walks=liveness._Walks())
+
+
+# ---- codegen.statements: the statements of a tree without walking its expressions ---------------
+KINDS_OF_STATEMENTS = """
+def f(x, xs):
+    a = x + 1
+    if a:
+        for i in range(3):
+            while x:
+                x -= 1
+                break
+            else:
+                pass
+        else:
+            continue
+    elif x:
+        b = [y for y in xs]
+    else:
+        g = lambda v: v + 1
+    try:
+        del a
+    except ValueError as e:
+        raise
+    except TypeError:
+        return 1
+    else:
+        a = 2
+    finally:
+        x = 3
+    with open(x) as h:
+        async_ = h
+    match x:
+        case 1:
+            x = 2
+        case _:
+            pass
+    class C:
+        y = 1
+        def m(self):
+            return self.y
+    def inner(z=(lambda: 0)):
+        nonlocal a
+        global q
+        return z
+    return a
+"""
+
+
+def test_statements_are_the_statement_nodes_of_a_walk():
+    trees = [gast.parse(KINDS_OF_STATEMENTS).body]
+    trees += [frontend.parse(fn).node.body for fn in CORPUS]
+    for stmts in trees:
+        found = list(codegen.statements(stmts))
+        walked = [n for s in stmts for n in codegen.nodes(s) if isinstance(n, gast.stmt)]
+        assert len(found) == len(walked) and {id(n) for n in found} == {id(n) for n in walked}
+    assert len(list(codegen.statements(trees[0]))) > 30

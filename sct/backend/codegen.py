@@ -120,6 +120,34 @@ def nodes(node):
                 push(value)
 
 
+def statements(stmts):
+    """Every statement in ``stmts`` and nested in them: the ``gast.stmt`` nodes :func:`nodes` finds, without
+    visiting an expression (none holds a statement). In the bodies and branches of compound statements, the
+    handlers of a ``try`` and the cases of a ``match``; depth first, not in ``gast.walk``'s order."""
+    pending = list(stmts)
+    pop, extend, known = pending.pop, pending.extend, _BLOCKS
+    while pending:
+        stmt = pop()
+        yield stmt
+        fields = known.get(type(stmt))
+        if fields is None:
+            fields = _block_fields(type(stmt))
+        for attr in fields:
+            for item in getattr(stmt, attr, None) or ():
+                if isinstance(item, gast.stmt):
+                    pending.append(item)
+                else:  # an except handler, a match case: its body
+                    extend(item.body)
+
+
+_BLOCKS: dict = {}  # statement type -> its fields that hold statements, handlers or cases
+
+
+def _block_fields(kind) -> tuple:
+    _BLOCKS[kind] = tuple(f for f in kind._fields if f in ("body", "orelse", "finalbody", "handlers", "cases"))
+    return _BLOCKS[kind]
+
+
 _FIELDS: dict = {gast.Constant: ("",)}  # a Constant's value is a number or a string, never a node
 _NOT_NODES = frozenset(
     {"ctx", "id", "attr", "arg", "kind", "type_comment", "is_async", "level", "module", "conversion"}

@@ -47,7 +47,7 @@ from ..analysis.activity import (
 )
 from ..analysis.recording import carried_values, invariant, recomputable, stable_shapes, trip_locals, viewed_by
 from ..analysis.shapes import canonical
-from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes
+from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes, statements
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
@@ -164,7 +164,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         first |= carried
         take_tapes(backward, tapes)
         carried_vars = {v for tape in tapes.values() for v, _ in tape.carried}
-        popped = {popped_stack(n.value) for s in backward for n in gast.walk(s) if isinstance(n, gast.Assign)}
+        popped = {popped_stack(s.value) for s in statements(backward) if isinstance(s, gast.Assign)}
         recorded -= {v for v in carried_vars if self.stacks[v] not in popped}  # every record of it is in a row
         bound = stable | carried_vars  # read by a row before a trip may have set them: bound first
         sweep = ForwardSweep(ir, recorded, self.stacks, first, shapes, flags, hoisted, bound=bound, tapes=tapes)
@@ -486,12 +486,11 @@ def _stored(body) -> set:
 def _restored_in_place(body) -> list:
     """The array names of the statements ``v[i] = v_stack.pop()`` in ``body`` (restores in place)."""
     found = []
-    for stmt in body:
-        for node in nodes(stmt):
-            if isinstance(node, gast.Assign) and popped_stack(node.value) is not None:
-                target = node.targets[0]
-                if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
-                    found.append(target.value)
+    for node in statements(body):
+        if isinstance(node, gast.Assign) and popped_stack(node.value) is not None:
+            target = node.targets[0]
+            if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+                found.append(target.value)
     return found
 
 
@@ -510,7 +509,7 @@ def _unused_pop(stmt, unused: set) -> bool:
 
 
 def _fill_empty(stmt):
-    for node in nodes(stmt):
+    for node in statements((stmt,)):
         if isinstance(node, gast.If | gast.For | gast.While) and not node.body:
             node.body.append(gast.Pass())
     return stmt

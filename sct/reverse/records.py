@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gast
 
-from ..backend.codegen import assign, name, nodes
+from ..backend.codegen import assign, name, nodes, statements
 
 LOAD = gast.Load()
 
@@ -115,7 +115,7 @@ def dead_pops(backward, live_end: set):
 
     None where the sweep holds something this backward liveness does not model.
     """
-    if any(isinstance(n, _OPAQUE) for s in backward for n in nodes(s)):
+    if any(isinstance(s, _OPAQUE) for s in statements(backward)):
         return None
     live_at = {}  # id of the assignment -> whether some pop of it restores a value that is read
     _live_block(backward, set(live_end), live_at)
