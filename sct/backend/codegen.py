@@ -202,21 +202,32 @@ def to_ast(node):
     Generated functions are large, and gast's own converter was most of the time
     it took to write them out.
     """
-    if isinstance(node, list):
-        return [to_ast(n) for n in node]
-    if not isinstance(node, gast.AST):
-        return node
-    kind = type(node)
-    special = _SPECIAL.get(kind)
-    if special is not None:
-        return special(node)
-    target, fields = _AST_CLASSES.get(kind) or _ast_class(kind)
-    new = target()
-    for f in fields:
-        setattr(new, f, to_ast(getattr(node, f, None)))
-    if isinstance(new, ast.stmt):
-        new.lineno = 1  # ast.unparse looks up type comments by line
-    return new
+    convert = _CONVERTERS.get(type(node))
+    if convert is None:
+        if not isinstance(node, gast.AST):
+            return node
+        convert = _converter(type(node))
+    return convert(node)
+
+
+def _converter(kind):
+    """The function that converts a ``gast`` node of type ``kind`` (kept in ``_CONVERTERS``)."""
+    convert = _SPECIAL.get(kind)
+    if convert is None:
+        target, fields = _AST_CLASSES.get(kind) or _ast_class(kind)
+        statement = issubclass(target, ast.stmt)
+
+        def convert(node):
+            new = target()
+            for f in fields:
+                value = getattr(node, f, None)
+                setattr(new, f, value if value is None else to_ast(value))
+            if statement:
+                new.lineno = 1  # ast.unparse looks up type comments by line
+            return new
+
+    _CONVERTERS[kind] = convert
+    return convert
 
 
 _AST_CLASSES: dict = {}
@@ -260,6 +271,15 @@ def _handler(node):
     return ast.ExceptHandler(type=to_ast(node.type), name=name_, body=to_ast(node.body))
 
 
+def _list(nodes_):
+    return [to_ast(n) for n in nodes_]
+
+
+def _same(value):
+    return value
+
+
+_CONVERTERS: dict = {list: _list, str: _same, int: _same, float: _same, bool: _same, type(None): _same}
 _CONTEXTS = {gast.Load: ast.Load(), gast.Store: ast.Store(), gast.Del: ast.Del(), gast.Param: ast.Load()}
 _SPECIAL = {
     gast.Name: lambda node: ast.Name(id=node.id, ctx=_CONTEXTS[type(node.ctx)]),
