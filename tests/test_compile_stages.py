@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 import sct
 from sct import pipeline
 from sct.backend import codegen
+from sct.errors import Problem
 from sct.frontend import aliases
 from sct.frontend import parse as frontend
 from sct.passes import liveness
@@ -207,3 +208,49 @@ def test_statements_are_the_statement_nodes_of_a_walk():
         walked = [n for s in stmts for n in codegen.nodes(s) if isinstance(n, gast.stmt)]
         assert len(found) == len(walked) and {id(n) for n in found} == {id(n) for n in walked}
     assert len(list(codegen.statements(trees[0]))) > 30
+
+
+# ---- parse.check_supported: each node checked once ------------------------------------------------
+BAD = """
+import numpy as np
+
+
+def f(x, xs):
+    y = x << 1
+    try:
+        z = ~x
+    except ValueError:
+        pass
+    with open("f") as h:
+        del xs[0]
+    w = np.add(*xs) + (x if x > 0 else {v for v in xs})
+    for i in range(3):
+        while x:
+            global q
+            x = x ^ 2
+    return lambda: (yield)
+"""
+
+
+def _reference_unsupported(parsed):
+    """The unsupported nodes in the order of the walk before it checked each node once (gast.iter_child_nodes)."""
+    stack, found = list(reversed(parsed.node.body)), []
+    while stack:
+        node = stack.pop()
+        if not frontend._allowed(parsed, node, frontend._SUPPORTED):
+            found.append(node)
+        if isinstance(node, gast.Call) and frontend._transposing_zip(node):
+            stack.extend([node.args[0].value, node.func])
+        elif frontend._allowed(parsed, node, frontend._SUPPORTED):
+            stack.extend(reversed(list(gast.iter_child_nodes(node))))
+    return found
+
+
+def test_check_supported_reports_what_the_full_walk_reports_in_its_order():
+    parsed = frontend.parse(P.load(BAD))
+    found = _reference_unsupported(parsed)
+    expected = [Problem(frontend._unsupported_message(n), parsed.location(n)) for n in found]
+    with pytest.raises(sct.UnsupportedSyntaxError) as info:
+        frontend.check_supported(parsed)
+    assert len(found) >= 8
+    assert info.value.problems == sct.UnsupportedSyntaxError(expected).problems

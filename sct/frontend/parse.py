@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from ..backend.codegen import BASE_NAMESPACE, compile_unrun
+from ..backend.codegen import BASE_NAMESPACE, child_fields, compile_unrun, nodes
 from ..errors import Location, Problem, SourceUnavailableError, UnsupportedSyntaxError
 from . import blocks
 
@@ -181,7 +181,7 @@ def _own_names() -> dict:
 def _rename_own_names(parsed: Parsed) -> None:
     own_names = _own_names()
     node = parsed.node
-    names = [n for n in gast.walk(node) if isinstance(n, gast.Name)]
+    names = [n for n in nodes(node) if isinstance(n, gast.Name)]
     used = {n.id for n in names}
     clashes = used & own_names.keys()
     if not clashes:
@@ -441,8 +441,8 @@ def check_supported(parsed: Parsed, allowed=_SUPPORTED, helper=False) -> None:
     """
     problems = []
     root = parsed.node
-    for node in _walk_body(root, parsed):
-        if _allowed(parsed, node, allowed):
+    for node, supported in _walk_body(root, parsed):
+        if supported if allowed is _SUPPORTED else _allowed(parsed, node, allowed):
             continue
         problems.append(Problem(_unsupported_message(node), parsed.location(node)))
     args = root.args
@@ -463,15 +463,29 @@ def check_supported(parsed: Parsed, allowed=_SUPPORTED, helper=False) -> None:
 
 
 def _walk_body(root, parsed):
-    """Every node under ``root``'s body, not descending into what is already reported."""
+    """Every node under ``root``'s body, not descending into what is already reported; each with whether it is
+    supported (``_SUPPORTED``). In the order of ``gast.iter_child_nodes``, but for the ``ctx`` markers
+    (``Load()``, ``Store()``): always supported, not visited."""
     stack = list(reversed(root.body))
     while stack:
         node = stack.pop()
-        yield node
+        supported = _allowed(parsed, node, _SUPPORTED)
+        yield node, supported
         if isinstance(node, gast.Call) and _transposing_zip(node):
             stack.extend([node.args[0].value, node.func])  # zip(*pairs): the starred operand is allowed there
-        elif _allowed(parsed, node, _SUPPORTED):
-            stack.extend(reversed(list(gast.iter_child_nodes(node))))
+        elif supported:
+            stack.extend(reversed(_children(node)))
+
+
+def _children(node) -> list:
+    found = []
+    for attr in child_fields(type(node)):
+        value = getattr(node, attr, None)
+        if type(value) is list:
+            found += [v for v in value if isinstance(v, gast.AST)]
+        elif isinstance(value, gast.AST):
+            found.append(value)
+    return found
 
 
 def _allowed(parsed: Parsed, node, allowed) -> bool:
