@@ -7,6 +7,7 @@ wrong gradient somewhere later.
 
 import copy
 import inspect
+import types
 
 import functions as F
 import gast
@@ -68,6 +69,22 @@ def test_random_programs_give_the_same_updates_with_the_shortcut(program):
 
 
 # ---- liveness: one walk of each statement (liveness._Walks) ----------------------------------
+def _fresh(fn):
+    """A new function object of ``fn``'s code: compiled again (the variants are cached per function object)."""
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def _compile_all(monkeypatch, cases) -> None:
+    monkeypatch.setenv("SCT_CACHE", "0")  # built, not read from the persistent cache (SCT_TEST_CACHE runs)
+    for fn, args in cases:
+        with np.errstate(all="ignore"):
+            try:
+                sct.grad(_fresh(fn), wrt=tuple(range(len(args))))(*args)
+                sct.vjp(_fresh(fn), *args)
+            except sct.SctError:
+                continue
+
+
 def _released_trees(monkeypatch, cases) -> list:
     """The generated functions the liveness pass is given (copies, before it changes them)."""
     trees, release = [], liveness.release
@@ -77,13 +94,7 @@ def _released_trees(monkeypatch, cases) -> list:
         return release(fn, *args, **kwargs)
 
     monkeypatch.setattr(pipeline.liveness, "release", kept)
-    for fn, args in cases:
-        with np.errstate(all="ignore"):
-            try:
-                sct.grad(fn, wrt=tuple(range(len(args))))(*args)
-                sct.vjp(fn, *args)
-            except sct.SctError:
-                continue
+    _compile_all(monkeypatch, cases)
     return trees
 
 
@@ -254,3 +265,24 @@ def test_check_supported_reports_what_the_full_walk_reports_in_its_order():
         frontend.check_supported(parsed)
     assert len(found) >= 8
     assert info.value.problems == sct.UnsupportedSyntaxError(expected).problems
+
+
+# ---- the reverse sweep skips the searches that can find nothing -------------------------------------
+def test_the_emitter_counts_every_record_pop_it_tags(monkeypatch):
+    """``dead_pops`` is skipped where the emitter tagged no pop (``tagged == 0``): no statement of the
+    generated function may then carry a tag. Loops with records must be counted."""
+    from sct.reverse import adjoint as reverse
+
+    seen, build = [], reverse._Reverse.build
+
+    def checked(self, *args, **kwargs):
+        src = build(self, *args, **kwargs)
+        tags = [n for n in codegen.nodes(src.fn) if getattr(n, "sct_record", None) is not None]
+        seen.append((self.tagged, len(tags)))
+        assert self.tagged or not tags
+        return src
+
+    monkeypatch.setattr(reverse._Reverse, "build", checked)
+    _compile_all(monkeypatch, CASES)
+    assert any(tagged for tagged, _ in seen) and any(not tagged for tagged, _ in seen)
+    assert any(tags for _, tags in seen)  # some pops survive: the comparison compares something

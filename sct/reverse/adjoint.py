@@ -130,6 +130,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.problems = []
         self.depth = 0  # loops around the statement being reversed
         self.comments = {}
+        self.tagged = 0  # pops tagged with the assignment they restore (sct_record)
         self.reversed_loops = {}  # (loop, state entered with, depth) -> what reversing it gave (see reverse_loop)
 
     # ---- the whole function ------------------------------------------------------
@@ -155,7 +156,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         shapes -= stable | taped
         results = [self.result(w) for w in self.wrt]  # what the return reads after the sweep
         live_end = {ir.output, ir.aux, *(n.id for r in results for n in gast.walk(r) if isinstance(n, gast.Name))}
-        dead = dead_pops(backward, live_end) or set()
+        dead = (dead_pops(backward, live_end) or set()) if self.tagged else set()  # no record popped: none dead
         backward = drop_dead_pops(backward, dead) if dead else backward
         hoisted = {flag: found for flag, (found, _) in self.hoisted.items()}
         first = self.first.union(*(ids for _, ids in self.hoisted.values()), dead)
@@ -214,6 +215,8 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
     def recorded(self, backward) -> set:
         """Overwritten variables whose values the reverse sweep reads: these get records."""
         primal = self.overwritten - set(self.deltas.values())
+        if not (primal - self.invariant - self.recomputes) & set(self.stacks):  # nothing to look for: no walk
+            return set()
         restoring = {id(base) for base in _restored_in_place(backward)}  # v[i] = v_stack.pop() reads no v
         loads = {
             n.id
@@ -295,6 +298,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         if target in self.overwritten and id(stmt) not in self.first and target not in self.flags:
             pop = self.pop(target)
             pop.sct_record = id(stmt)  # see records.dead_pops
+            self.tagged += 1
             lines.append(pop)
         return lines
 
