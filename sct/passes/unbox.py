@@ -42,7 +42,7 @@ import gast
 import numpy as np
 
 from ..analysis import facts
-from ..backend.codegen import is_comment, name, nodes
+from ..backend.codegen import child_fields, is_comment, name, nodes
 
 
 def _named(module, names: str) -> set:
@@ -366,16 +366,27 @@ def plan(fn: gast.FunctionDef, floats: set, bound: dict, user_globals: dict, int
 def convert(fn: gast.FunctionDef, types: _Types) -> None:
     """Wrap the planned NumPy calls in ``float()``; drop ``float()`` of what is then a Python float."""
     wraps, drops = {id(n) for n in types.wraps}, {id(n) for n in types.drops}
+    if not wraps and not drops:
+        return
+    changed = wraps | drops
 
-    class Rewrite(gast.NodeTransformer):
-        def visit_Call(self, node):
-            dropped = id(node) in drops
-            self.generic_visit(node)
-            if id(node) in wraps:
-                return gast.Call(func=name("float"), args=[node], keywords=[])
-            return node.args[0] if dropped else node
+    def rewritten(node):
+        if id(node) in wraps:
+            return gast.Call(func=name("float"), args=[node], keywords=[])
+        return node.args[0]  # dropped: its operand, itself rewritten already
 
-    Rewrite().visit(fn)
+    # Each node after the nodes under it (a depth-first walk, reversed): an operand is rewritten before the
+    # call that holds it, as a NodeTransformer's visit after its children would; only the fields holding
+    # a planned call change.
+    for node in reversed(list(nodes(fn))):
+        for attr in child_fields(type(node)):
+            value = getattr(node, attr, None)
+            if type(value) is list:
+                for k, item in enumerate(value):
+                    if id(item) in changed and isinstance(item, gast.Call):
+                        value[k] = rewritten(item)
+            elif id(value) in changed and isinstance(value, gast.Call):
+                setattr(node, attr, rewritten(value))
 
 
 def guard(fn: gast.FunctionDef, fallback: str) -> None:
