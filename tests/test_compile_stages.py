@@ -350,3 +350,24 @@ def test_unbox_rewrites_nested_calls_inside_out(text, wrapped, dropped):
     twin_plan = planned(twin)
     _reference_convert(twin, twin_plan.wraps, twin_plan.drops)
     assert codegen.unparse(fn) == codegen.unparse(twin)
+
+
+# ---- lowering: one walk for the names it needs to know ------------------------------------------------
+def test_one_walk_gives_the_name_facts_of_five(monkeypatch):
+    from sct.frontend import lower
+
+    trees = [frontend.parse(fn).node for fn in CORPUS] + [gast.parse(KINDS_OF_STATEMENTS).body[0]]
+    trees.append(
+        gast.parse(
+            "def f(x, xs):\n    for i in range(2):\n        if x:\n            xs.append(x)\n"
+            "            y = xs.pop()\n            x[i] = y\n    z = np.append(x, 1)\n    return z\n"
+        ).body[0]
+    )
+    for node in trees:
+        facts = lower._NameFacts(node)
+        assert facts.used == {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+        assert facts.stored == lower._assigned_names(node)
+        assert facts.nested == lower._nested_assignments(node)
+        assert facts.bindings == lower._binding_counts(node)
+        assert facts.written == lower._written_names(node)
+    assert {"xs", "y", "i"} <= facts.nested and "x" in facts.written and "z" not in facts.nested

@@ -39,7 +39,7 @@ import ast
 import gast
 import numpy as np
 
-from ..backend.codegen import nodes
+from ..backend.codegen import child_fields, nodes
 from ..backend.helpers import HELPERS
 from ..backend.runtime import appended, copied, dropped_last
 from ..errors import Problem, UnsupportedSyntaxError
@@ -97,10 +97,10 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
     def __init__(self, parsed: Parsed):
         self.parsed = parsed
         self.params = parameter_names(parsed.node.args)
-        self.locals = set(self.params) | _assigned_names(parsed.node)
-        used = {n.id for n in nodes(parsed.node) if isinstance(n, gast.Name)}
-        self.namer = Namer(used | self.locals | {parsed.node.name} | RESERVED)
-        self.unversioned = _nested_assignments(parsed.node)
+        facts = _NameFacts(parsed.node)
+        self.locals = set(self.params) | facts.stored
+        self.namer = Namer(facts.used | self.locals | {parsed.node.name} | RESERVED)
+        self.unversioned = facts.nested
         self.initial_names = set(self.namer.taken)
         self.current = {p: p for p in self.params}  # user name -> its current version
         self.namespace = {}  # free name -> object, for the generated code
@@ -111,12 +111,12 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.problems = []
         self.lambdas = {}  # local name -> lambda node, transform, or function value (sct.frontend.functions)
         self.held_in = {}  # local name holding a function -> the blocks its binding is in
-        self.bindings = _binding_counts(parsed.node)
+        self.bindings = facts.bindings
         self.enclosing = None  # a local def's lowering: the lowering of the function it was made in
         self.function_atoms = {}  # the output of an inlined call that returned a function -> that function
         self.objects = {}  # a name holding an object (self of a method) -> (its class, is the class itself,
         #                    the names of its attributes where it is held as the dict of them (differentiated by))
-        self.written = _written_names(parsed.node)  # arrays the function writes into (x[i] = v)
+        self.written = facts.written  # arrays the function writes into (x[i] = v)
         self.reassigned = set()
         self.shared = aliases.shared_updates(parsed.node, parsed.resolve)  # x += e where another name holds x's
         self.parameter_updates = {}  # in an inlined function: updates of an object its caller holds
@@ -582,6 +582,65 @@ def parameter_names(args) -> list[str]:
     """Every parameter's name in order: positional-only, positional, ``*args``, keyword-only, ``**kwargs``."""
     found = [*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg]
     return [a.id for a in found if a is not None]
+
+
+class _NameFacts:
+    """What the lowering needs to know of a function's names, from one walk of it:
+
+    ``used``: every name in it; ``stored``: :func:`_stores` of it (the names it assigns, and the lists it grows
+    or pops); ``nested``: :func:`_nested_assignments`; ``bindings``: :func:`_binding_counts`; ``written``:
+    :func:`_written_names`.
+    """
+
+    def __init__(self, fn_node):
+        self.used, self.stored, self.nested, self.bindings, self.written = set(), set(), set(), {}, set()
+        pending = [(fn_node, False)]  # (node, whether an if, for or while holds it)
+        while pending:
+            node, inside = pending.pop()
+            inside = inside or isinstance(node, _COMPOUND)  # the loop's own target too, as _stores of it
+            if isinstance(node, gast.Name):
+                self.used.add(node.id)
+            stored = _stored(node)
+            if stored is not None:
+                self.stored.add(stored)
+                if inside:
+                    self.nested.add(stored)
+                if isinstance(node, gast.Name):
+                    self.bindings[stored] = self.bindings.get(stored, 0) + 1
+            self.written.update(_written_in(node))
+            for attr in child_fields(type(node)):
+                value = getattr(node, attr, None)
+                if type(value) is list:
+                    pending += [(v, inside) for v in value if isinstance(v, gast.AST)]
+                elif isinstance(value, gast.AST):
+                    pending.append((value, inside))
+
+
+def _stored(n):
+    """The name ``n`` stores, as :func:`_stores` counts it (a name stored, or a list appended to or popped)."""
+    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+        return n.id
+    if (
+        isinstance(n, gast.Call)
+        and isinstance(n.func, gast.Attribute)
+        and n.func.attr in ("append", "pop")
+        and isinstance(n.func.value, gast.Name)
+        and (n.func.attr == "pop" or len(n.args) == 1)  # np.append(x, v) is no list's append
+    ):
+        return n.func.value.id
+    return None
+
+
+def _written_in(node) -> list:
+    """``x`` of a target ``x[i]`` of ``node`` (an assignment, a loop...), as :func:`_written_names` counts."""
+    if isinstance(node, gast.Assign):
+        targets = node.targets
+    else:
+        target = getattr(node, "target", None)
+        if target is None:
+            return []
+        targets = [target]
+    return [t.value.id for t in targets if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)]
 
 
 def _written_names(fn_node) -> set:
