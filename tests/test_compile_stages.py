@@ -371,3 +371,23 @@ def test_one_walk_gives_the_name_facts_of_five(monkeypatch):
         assert facts.bindings == lower._binding_counts(node)
         assert facts.written == lower._written_names(node)
     assert {"xs", "y", "i"} <= facts.nested and "x" in facts.written and "z" not in facts.nested
+
+
+def test_comments_written_together_are_those_written_one_by_one(monkeypatch):
+    from sct.reverse import adjoint as reverse
+    from sct.reverse.sweep import ForwardSweep
+
+    compared, render = [], reverse._Reverse.render_comments
+
+    def checked(self, body):
+        render(self, body)
+        for stmt in body:
+            if id(stmt) in self.comments:
+                assert self.comments[id(stmt)] == self.src.unparse(ForwardSweep.statement(stmt))
+                compared.append(stmt)
+
+    monkeypatch.setattr(reverse._Reverse, "render_comments", checked)
+    text = "import numpy as np\n\n\ndef f(x, s):\n    y = x * 2.0\n    z = {'a': y, 'b\\n': -1.5}\n"
+    text += "    w = np.sum(y[1:, ...] ** -0.5) + z['a'][0] - (lambda: 1.0)()\n    return w * s\n"
+    _compile_all(monkeypatch, CASES + [(P.load(text), [np.ones((2, 3)), 0.5])])
+    assert len(compared) > 100

@@ -25,6 +25,7 @@ reversed in :mod:`sct.reverse.loops`.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 
 import gast
@@ -47,7 +48,7 @@ from ..analysis.activity import (
 )
 from ..analysis.recording import carried_values, invariant, recomputable, stable_shapes, trip_locals, viewed_by
 from ..analysis.shapes import canonical
-from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes, statements
+from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes, statements, to_ast, written
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
@@ -201,6 +202,19 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             self.comments[key] = self.src.unparse(ForwardSweep.statement(stmt))
         return comment(self.comments[key])
 
+    def render_comments(self, body) -> None:
+        """The comments :meth:`comment` will ask for in ``body`` (assignments to active variables), written
+        in one ``ast.unparse`` of them all: one line each, as each alone gives (a fallback where a line of
+        them is not one statement's)."""
+        done, active = self.comments, self.active
+        wanted = [s for s in body if isinstance(s, Assign | SetItem) and s.target in active and id(s) not in done]
+        if len(wanted) < 2:
+            return
+        module = ast.Module(body=[to_ast(ForwardSweep.statement(s)) for s in wanted], type_ignores=[])
+        lines = written(module).split("\n")
+        if len(lines) == len(wanted):
+            self.comments.update(zip(map(id, wanted), lines))
+
     def delta(self, var: str) -> str:
         if var not in self.deltas:
             self.deltas[var] = self.namer.delta(var)
@@ -269,6 +283,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
 
     # ---- blocks ---------------------------------------------------------------------
     def block(self, body, state) -> list:
+        self.render_comments(body)
         lines = []
         for stmt in reversed(body):
             if isinstance(stmt, Assign):
