@@ -391,3 +391,32 @@ def test_comments_written_together_are_those_written_one_by_one(monkeypatch):
     text += "    w = np.sum(y[1:, ...] ** -0.5) + z['a'][0] - (lambda: 1.0)()\n    return w * s\n"
     _compile_all(monkeypatch, CASES + [(P.load(text), [np.ones((2, 3)), 0.5])])
     assert len(compared) > 100
+
+
+# ---- codegen.compile_source binds only the names the code may read -----------------------------------
+def _global_reads(code) -> set:
+    import dis
+
+    found = {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _global_reads(const)
+    return found
+
+
+def test_every_name_of_the_namespace_the_code_reads_is_bound(monkeypatch):
+    """A name of sct's namespace (``np``, ``unbroadcast``, a rule...) read as a global would read the user's module:
+    each one the code reads must be in the closure."""
+    made, compile_source = [], codegen.compile_source
+
+    def checked(text, fn_name, user_globals, helpers, label, code=None, bound=None):
+        function = compile_source(text, fn_name, user_globals, helpers, label, code=code, bound=bound)
+        names = codegen.namespace(user_globals, helpers) if bound is None else bound
+        assert not _global_reads(function.__code__) & set(names), text
+        made.append(set(function.__code__.co_freevars))
+        return function
+
+    monkeypatch.setattr(codegen, "compile_source", checked)
+    cases = [(fn, [0.7 + 0.1 * k for k in range(len(inspect.signature(fn).parameters))]) for fn in CORPUS]
+    _compile_all(monkeypatch, CASES + cases)
+    assert len(made) > 50 and any("unbroadcast" in names for names in made) and any("np" in names for names in made)

@@ -378,6 +378,8 @@ def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, l
     ``__sct_compiled__`` says how it was made, for the cache.
     """
     bound = namespace(user_globals, helpers) if bound is None else bound
+    words = set(_WORD.findall(text))  # every name the code may read (and more: attributes, comments)
+    bound = {k: v for k, v in bound.items() if k in words}  # a name it never reads needs no cell (each costs)
     header = f"def __sct_make__({', '.join(bound)}):\n"
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
     module_text = header + body + f"    return {fn_name}\n"
@@ -392,6 +394,9 @@ def compile_source(text: str, fn_name: str, user_globals: dict, helpers: dict, l
     function = make(**bound)
     function.__sct_compiled__ = (text, fn_name, label, dict(helpers), code, tuple(bound))
     return function
+
+
+_WORD = re.compile(r"\w+")
 
 
 class Deferred:
