@@ -87,15 +87,29 @@ class _Summary:
         self.stmt = stmt
         self.names, self.calls, self.walrus = [], [], False
         plain = isinstance(stmt, _PLAIN)
-        for node in nodes(stmt):
-            if isinstance(node, gast.Name):
-                self.names.append(node)
-            elif isinstance(node, gast.Call):
+        pending, names = [stmt], self.names
+        while pending:  # codegen.nodes, written out: this walk is most of the pass
+            node = pending.pop()
+            kind = type(node)
+            if kind is gast.Name:
+                names.append(node)
+                if node.annotation is not None:
+                    pending.append(node.annotation)
+                continue
+            if kind is gast.Constant:
+                continue
+            if kind is gast.Call:
                 if _is_unbroadcast(node):
                     self.calls.append(node)
             elif isinstance(node, _NOT_PLAIN):
                 plain = False
-                self.walrus = self.walrus or isinstance(node, gast.NamedExpr)
+                self.walrus = self.walrus or kind is gast.NamedExpr
+            for attr in child_fields(kind):
+                value = getattr(node, attr, None)
+                if type(value) is list:
+                    pending += [v for v in value if isinstance(v, gast.AST)]
+                elif isinstance(value, gast.AST):
+                    pending.append(value)
         self.plain = plain
         if plain:
             self.loads = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Load))
