@@ -218,10 +218,7 @@ def _converter(kind):
         statement = issubclass(target, ast.stmt)
 
         def convert(node):
-            new = target()
-            for f in fields:
-                value = getattr(node, f, None)
-                setattr(new, f, value if value is None else to_ast(value))
+            new = target(*[to_ast(getattr(node, f, None)) for f in fields])  # positional: set in C
             if statement:
                 new.lineno = 1  # ast.unparse looks up type comments by line
             return new
