@@ -420,3 +420,31 @@ def test_every_name_of_the_namespace_the_code_reads_is_bound(monkeypatch):
     cases = [(fn, [0.7 + 0.1 * k for k in range(len(inspect.signature(fn).parameters))]) for fn in CORPUS]
     _compile_all(monkeypatch, CASES + cases)
     assert len(made) > 50 and any("unbroadcast" in names for names in made) and any("np" in names for names in made)
+
+
+def _reference_contains(stmt, kinds, loops=True) -> bool:
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, kinds):
+            return True
+        if node is not stmt and not loops and isinstance(node, gast.For | gast.While):
+            continue
+        if isinstance(node, gast.FunctionDef | gast.Lambda) and node is not stmt:
+            continue
+        stack.extend(gast.iter_child_nodes(node))
+    return False
+
+
+def test_a_simple_statement_holds_no_jump_but_itself():
+    from sct.frontend import control
+
+    trees = [gast.parse(KINDS_OF_STATEMENTS).body[0]] + [frontend.parse(fn).node for fn in CORPUS]
+    found = 0
+    for tree in trees:
+        for stmt in codegen.statements(tree.body):
+            for kinds, loops in [(gast.Return, True), ((gast.Break, gast.Continue), False)]:
+                expected = _reference_contains(stmt, kinds, loops)
+                assert control._contains(stmt, kinds, loops) == expected, codegen.unparse(stmt)
+                found += expected
+    assert found > 20

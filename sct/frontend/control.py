@@ -90,18 +90,18 @@ class ControlFlow:
     def statements(self, stmts):
         for k, stmt in enumerate(stmts):
             self.origin = self.parsed.location(stmt)
-            rest = stmts[k + 1 :]
-            if isinstance(stmt, gast.If) and rest and (_always_jumps(stmt.body) or _always_jumps(stmt.orelse)):
-                self.if_statement(_absorb(stmt, rest))
+            more = k + 1 < len(stmts)  # the rest is sliced only where it is used: a copy a statement is quadratic
+            if isinstance(stmt, gast.If) and more and (_always_jumps(stmt.body) or _always_jumps(stmt.orelse)):
+                self.if_statement(_absorb(stmt, stmts[k + 1 :]))
                 return
-            if isinstance(stmt, gast.Return | gast.Break | gast.Continue) and rest:
+            if isinstance(stmt, gast.Return | gast.Break | gast.Continue) and more:
                 self.statement(stmt)
-                self.problem(rest[0], "this statement is never run; remove it")
+                self.problem(stmts[k + 1], "this statement is never run; remove it")
                 return
             self.statement(stmt)
-            if rest and self.may_jump(stmt):
+            if more and self.may_jump(stmt):
                 with self.collecting() as guarded:
-                    self.block(rest)
+                    self.block(stmts[k + 1 :])
                 test = _name(self.loops[-1].skip if self.loops else self.returned)
                 self.stmts.append(If(self.settled(test, guarded), [], guarded, self.origin))
                 return
@@ -400,8 +400,16 @@ def _absorb(stmt: gast.If, rest) -> gast.If:
     return gast.copy_location(new, stmt)
 
 
+_SIMPLE = (
+    gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Pass, gast.Return, gast.Raise, gast.Assert,
+    gast.Delete, gast.Global, gast.Nonlocal, gast.Import, gast.ImportFrom, gast.Break, gast.Continue,
+)  # fmt: skip
+
+
 def _contains(stmt, kinds, loops=True) -> bool:
-    """Does ``stmt`` contain a node of ``kinds`` (not looking into nested loops unless ``loops``)?"""
+    """Does ``stmt`` contain a statement of ``kinds`` (not looking into nested loops unless ``loops``)?"""
+    if isinstance(stmt, _SIMPLE):  # statements are found only in statements' blocks: none in an expression
+        return isinstance(stmt, kinds)
     stack = [stmt]
     while stack:
         node = stack.pop()
