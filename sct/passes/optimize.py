@@ -13,6 +13,7 @@ def f(x, g):
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
 import numbers
 from collections import deque
@@ -37,18 +38,15 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     change (each would run again on the function it just left unchanged, and a pass is a
     function of the code alone: it would leave it unchanged again).
     """
-    _USAGE[id(fn)] = None  # the passes share one use-count table until one of them changes fn
-    try:
+    with sharing(fn) as shared:
         passes, unchanged, k = PASSES, 0, 0
         while unchanged < len(passes):
             if passes[k](fn):
                 unchanged = 0
-                _USAGE[id(fn)] = None
+                shared.forget()
             else:
                 unchanged += 1
             k = (k + 1) % len(passes)
-    finally:
-        del _USAGE[id(fn)]
     return fn
 
 
@@ -163,13 +161,17 @@ def simplify(fn) -> bool:
     may be how a boolean array becomes a float one, and must stay.
     """
     t = _Simplify(_usage(fn)[3])  # the names updated in place
+    facts = facts_of(fn)
     for body in bodies(fn):
         for stmt in body:
-            if _derivative_line(stmt) and _subtracts(stmt):
+            if not _derivative_line(stmt):
+                continue
+            if _subtracts(stmt):
                 stmt.op = gast.Sub() if isinstance(stmt.op, gast.Add) else gast.Add()
                 stmt.value = unsigned(stmt.value)
                 t.changed = True
-            if _derivative_line(stmt) and _foldable(stmt):
+                t.visit(stmt)  # its facts are out of date: visit it as if it folded
+            elif facts(stmt).foldable:  # (if nothing folds, folding one part cannot make another fold)
                 t.visit(stmt)
     return t.changed
 
@@ -933,18 +935,57 @@ def propagate_copies(fn) -> bool:
     before emission (:func:`propagate_ir_copies`), so ``# forward`` comments stay true.
     """
     stores, loads, returned, protected = _usage(fn)
-    changed = False
+    changed, facts = False, facts_of(fn)
     for body in list(bodies(fn)):
         if not any(_is_copy(stmt) and stmt.targets[0].id.startswith("delta_") for stmt in body):
             continue  # no copy of an adjoint to fold: nothing to index
-        block = _Block(body)
+        block = _Block(body, None if changed else facts)  # a copy folded may have changed this block's lines
         for k in range(len(body)):
             changed |= _fold_copy(block, k, stores, loads, returned, protected)
         body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
     return changed
 
 
-_USAGE: dict = {}  # id(fn) -> (fn, its _usage) while optimize runs its passes over fn; None: to walk again
+_USAGE: dict = {}  # id(fn) -> its _Shared while the passes run over fn
+
+
+class _Shared:
+    """What the passes share over one function until one of them changes it: the use counts
+    (:func:`_usage`) and each statement's facts (:class:`Facts`, by the statement's identity).
+
+    A pass that changes the function says so (it returns True, or :func:`changed` is called),
+    and all of it is forgotten: nothing read here is older than the last change. ``version``
+    counts the changes (a pass that left version ``v`` unchanged leaves it unchanged again).
+    """
+
+    __slots__ = ("fn", "usage", "facts", "version")
+
+    def __init__(self, fn):
+        self.fn, self.usage, self.facts, self.version = fn, None, {}, 0
+
+    def forget(self) -> None:
+        self.usage, self.facts, self.version = None, {}, self.version + 1
+
+
+@contextlib.contextmanager
+def sharing(fn):
+    """Let the passes run inside share :class:`_Shared` over ``fn`` (the one already open, if any)."""
+    shared = _USAGE.get(id(fn))
+    if shared is not None and shared.fn is fn:
+        yield shared
+        return
+    shared = _USAGE[id(fn)] = _Shared(fn)
+    try:
+        yield shared
+    finally:
+        del _USAGE[id(fn)]
+
+
+def changed(fn) -> None:
+    """``fn`` changed (a pass run by hand inside :func:`sharing`): what the passes shared is out of date."""
+    shared = _USAGE.get(id(fn))
+    if shared is not None and shared.fn is fn:
+        shared.forget()
 
 
 def _usage(fn) -> tuple:
@@ -953,19 +994,40 @@ def _usage(fn) -> tuple:
 
     Inside :func:`optimize` one walk serves every pass until one changes ``fn``
     (each gets its own copies: propagate_copies updates them as it goes)."""
-    known = _USAGE.get(id(fn), False)
-    if known is False:  # not inside optimize (a pass run on its own)
+    shared = _USAGE.get(id(fn))
+    if shared is None or shared.fn is not fn:  # not inside optimize (a pass run on its own)
         return _walk_usage(fn)
-    if known is None or known[0] is not fn:
-        known = _USAGE[id(fn)] = (fn, _walk_usage(fn))
-    stores, loads, returned, protected = known[1]
+    if shared.usage is None:
+        shared.usage = _walk_usage(fn, facts_of(fn))
+    stores, loads, returned, protected = shared.usage
     return dict(stores), dict(loads), set(returned), set(protected)
 
 
-def _walk_usage(fn) -> tuple:
+def _walk_usage(fn, facts=None) -> tuple:
+    """:func:`_usage`'s tables; from each top-level statement's :class:`Facts` where ``facts`` gives them."""
+    if facts is None:
+        return _count_usage([fn])
+    roots = []
+    for attr in child_fields(type(fn)):
+        if attr != "body":
+            value = getattr(fn, attr, None)
+            roots.extend(value) if type(value) is list else roots.append(value)
+    stores, loads, returned, protected = _count_usage(roots)
+    for stmt in fn.body:
+        known = facts(stmt)
+        for name, n in known.loads.items():
+            loads[name] = loads.get(name, 0) + n
+        for name, n in known.stores.items():
+            stores[name] = stores.get(name, 0) + n
+        returned |= known.returned
+        protected |= known.in_place
+    return stores, loads, returned, protected
+
+
+def _count_usage(stack) -> tuple:
     stores, loads, returned, protected = {}, {}, set(), set()
     Name, Load, Stored, Return = gast.Name, gast.Load, (gast.Store, gast.Param), gast.Return
-    stack = [fn]  # _walk's nodes, without a generator: this walk is most of what the passes share
+    # _walk's nodes, without a generator: this walk is most of what the passes share
     pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
     while stack:
         node = pop()
@@ -994,6 +1056,155 @@ def _walk_usage(fn) -> tuple:
     return stores, loads, returned, protected
 
 
+class Facts:
+    """What the passes ask of one statement (everything under it included), found in one walk.
+
+    ``loads``/``stores``: how often it reads/assigns each name (``stores`` counts parameters
+    too, as :func:`_usage` does); ``assigned``: the names it assigns (``Store`` only);
+    ``changed``: the names it assigns, deletes or binds as parameters; ``in_place``: the
+    names whose arrays it updates in place; ``impure``: the names it passes to a call that
+    may change them; ``returned``: the names a ``return`` in it returns as they are;
+    ``pure``: it only reads (see :func:`sct.passes.algebra._pure`); ``number_sums``: it holds
+    an ``np.sum`` of a number; ``foldable``: a part of it folds (:func:`_fold`).
+    """
+
+    __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
+    __slots__ += ("number_sums", "foldable")
+
+    def __init__(self, stmt):
+        loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
+        pure = True
+        number_sums = foldable = False
+        stack = [stmt]
+        pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+        Name, Load, Store, Param, Call, Return = gast.Name, gast.Load, gast.Store, gast.Param, gast.Call, gast.Return
+        while stack:
+            node = pop()
+            kind = type(node)
+            fields = known.get(kind)
+            if fields is None:
+                if not isinstance(node, gast.AST):
+                    continue
+                fields = child_fields(kind)
+            if kind is Name:
+                name, ctx = node.id, type(node.ctx)
+                if ctx is Load:
+                    loads[name] = loads.get(name, 0) + 1
+                else:
+                    changed.add(name)
+                    if ctx is Store or ctx is Param:
+                        stores[name] = stores.get(name, 0) + 1
+                        if ctx is Store:
+                            assigned.add(name)
+            elif kind is Call:
+                _note_in_place(node, in_place)
+                if not pure_call(node):
+                    pure = False
+                    impure |= _names_in(node)
+                if not number_sums and number_sum(node) is not None:
+                    number_sums = True
+            elif kind in _OPERATIONS:
+                if not foldable and _fold(node) is not None:
+                    foldable = True
+            elif kind in _IN_PLACE:
+                _note_in_place(node, in_place)
+            elif kind is Return:
+                returned |= _returned_names(node)
+            elif kind in _NOT_PLAIN:
+                pure = False
+            for attr in fields:
+                value = getattr(node, attr, None)
+                if type(value) is list:
+                    extend(value)
+                elif value is not None:
+                    push(value)
+        self.loads, self.stores, self.assigned, self.changed = loads, stores, assigned, changed
+        self.in_place, self.impure, self.returned, self.pure = in_place, impure, returned, pure
+        self.number_sums, self.foldable = number_sums, foldable
+
+
+_OPERATIONS = frozenset({gast.BinOp, gast.UnaryOp})  # the nodes _fold folds
+_NOT_PLAIN = frozenset({gast.Lambda, gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Await, gast.ListComp})
+
+
+def facts_of(fn):
+    """A function giving a statement's :class:`Facts`: inside :func:`sharing`, each found once until
+    ``fn`` changes; outside it, found anew each time (nothing says when a statement changes)."""
+    shared = _USAGE.get(id(fn))
+    if shared is None or shared.fn is not fn:
+        return Facts
+    table = shared.facts
+
+    def facts(stmt):
+        known = table.get(id(stmt))
+        if known is None or known[0] is not stmt:
+            known = table[id(stmt)] = (stmt, Facts(stmt))
+        return known[1]
+
+    return facts
+
+
+# Calls an adjoint line may make that read their operands and change nothing (the runtime helpers
+# generated code calls, NumPy's and math's functions): an expression of these moves past lines that
+# change none of the names it reads. Anything else (a user adjoint with its own records) stays put.
+_PURE_HELPERS = frozenset(
+    {
+        "unbroadcast",
+        "matmul_grad_left",
+        "matmul_grad_right",
+        "size_or_one",
+        "float",
+        "abs",
+        "zeros_like",
+        "index_grad",
+        "solve_grad",
+        "tensordot_grad_left",
+        "tensordot_grad_right",
+        "kron_grad_left",
+        "kron_grad_right",
+    }
+)
+_PURE_MODULES = frozenset({"np", "math"})
+_PURE_METHODS = frozenset({"sum", "conj", "reshape", "transpose", "astype", "mean", "ravel", "squeeze", "dot"})
+
+
+def pure_call(call) -> bool:
+    """A call that only reads its operands: NumPy's and math's functions, sct's runtime helpers."""
+    func = call.func
+    if isinstance(func, gast.Name):
+        return func.id in _PURE_HELPERS
+    if isinstance(func, gast.Attribute):
+        if isinstance(func.value, gast.Name) and func.value.id in _PURE_MODULES:
+            return True
+        if (
+            isinstance(func.value, gast.Attribute)
+            and isinstance(func.value.value, gast.Name)
+            and func.value.value.id == "np"
+            and func.value.attr == "linalg"
+        ):
+            return True
+        return func.attr in _PURE_METHODS
+    return False
+
+
+def number_sum(node):
+    """``c`` (a new node) for ``np.sum(c)`` of a float ``c``, else None."""
+    if not (
+        isinstance(node, gast.Call)
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.func, gast.Attribute)
+        and node.func.attr == "sum"
+        and isinstance(node.func.value, gast.Name)
+        and node.func.value.id == "np"
+    ):
+        return None
+    arg = node.args[0]
+    if isinstance(arg, gast.Constant) and type(arg.value) is float:  # np.sum(1) is an integer: left alone
+        return gast.Constant(value=arg.value, kind=None)
+    return None
+
+
 _IN_PLACE = frozenset({gast.AugAssign, gast.Assign, gast.Call})  # the nodes _note_in_place looks at
 
 
@@ -1004,9 +1215,26 @@ class _Block:
     so each copy is checked in time proportional to its readers, not to the block.
     """
 
-    def __init__(self, body):
+    def __init__(self, body, facts=None):
         self.body, self.alive = body, [True] * len(body)
         self.readers, self.stores = {}, {}  # name -> {position: loads there}, name -> [positions]
+        if facts is not None:  # each line's Facts: the same counts
+            readers, stores = self.readers, self.stores
+            for i, stmt in enumerate(body):
+                known = facts(stmt)
+                for name, n in known.loads.items():
+                    at = readers.get(name)
+                    if at is None:
+                        readers[name] = {i: n}
+                    else:
+                        at[i] = n
+                for var in known.assigned:
+                    at = stores.get(var)
+                    if at is None:
+                        stores[var] = [i]
+                    else:
+                        at.append(i)
+            return
         for i, stmt in enumerate(body):
             stored = set()
             for node in _walk(stmt):
@@ -1099,7 +1327,7 @@ def eliminate_dead_code(fn) -> bool:
     leave the assignments of what it read unread in turn (a chain of dead
     statements goes in one call, not one statement a call).
     """
-    loads = _usage(fn)[1]
+    loads, facts = _usage(fn)[1], facts_of(fn)
     blocks = list(bodies(fn))
     assigning, pending = {}, deque()  # name -> the assignments of it
     for body in blocks:
@@ -1114,12 +1342,11 @@ def eliminate_dead_code(fn) -> bool:
         if id(stmt) in dead or not _is_dead(stmt, loads):
             continue
         dead.add(id(stmt))
-        for n in _walk(stmt):  # its reads are gone: what only it read is unread now
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                loads[n.id] -= 1
-                if not loads[n.id]:
-                    del loads[n.id]
-                    pending.extend(assigning.get(n.id, ()))
+        for name, n in facts(stmt).loads.items():  # its reads are gone: what only it read is unread now
+            loads[name] -= n
+            if not loads[name]:
+                del loads[name]
+                pending.extend(assigning.get(name, ()))
     changed = False
     for body in blocks:
         keep = _drop_orphan_comments([stmt for stmt in body if id(stmt) not in dead])
