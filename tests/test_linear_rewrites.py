@@ -241,9 +241,9 @@ def test_merge_sums_is_linear(monkeypatch):
     class Counted(facts):
         __slots__ = ()
 
-        def __init__(self, stmt):
+        def __init__(self, stmt, facts=None):
             counts[-1] += bool(inside)
-            super().__init__(stmt)
+            super().__init__(stmt, facts)
 
     def merging(fn):
         inside.append(fn)

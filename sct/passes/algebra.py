@@ -195,6 +195,7 @@ def _sink(fn, body, i) -> bool:
     for n in _names(value):
         if n.id == c:
             n.id = v
+    passes.touched(fn)(body[k])
     head_j = j - 1 if is_comment(body[j - 1]) and j - 1 > i else j
     head_k = k - 1 if is_comment(body[k - 1]) and k - 1 > j else k
     moved = body[head_k : k + 1]
@@ -226,13 +227,13 @@ def merge_sums(fn) -> bool:
     the same to the bit. Only ``v = v + B`` (a new value), not ``v += B``, which
     adds into ``A``'s array with ``A``'s dtype.
     """
-    changed, facts = False, passes.facts_of(fn)
+    changed, facts, touch = False, passes.facts_of(fn), passes.touched(fn)
     for body in list(bodies(fn)):
-        changed |= _merge_sums_in(body, facts)
+        changed |= _merge_sums_in(body, facts, touch)
     return changed
 
 
-def _merge_sums_in(body, facts=passes.Facts) -> bool:
+def _merge_sums_in(body, facts=passes.Facts, touch=passes._nothing) -> bool:
     """:func:`merge_sums` over one block, in one pass: linear in its length.
 
     The rule: candidate by candidate in order, a ``v = A`` meets the lines after it,
@@ -258,7 +259,6 @@ def _merge_sums_in(body, facts=passes.Facts) -> bool:
         return v
 
     for j, later in enumerate(body):
-        merged = False  # later's facts are out of date once a candidate went into it
         if pending:
             touched, changed, in_place = _effects(later, facts(later))
             met = set()  # candidates this line has met
@@ -279,14 +279,14 @@ def _merge_sums_in(body, facts=passes.Facts) -> bool:
                         merges.append((i, j))
                         # the line reads what A read now: later candidates meet it so, earlier ones met it before
                         met.update(k for k in pending if k < i)
-                        merged = True
-                        touched, changed, in_place = _effects(later, passes.Facts(later))
+                        touch(later)  # its facts are out of date
+                        touched, changed, in_place = _effects(later, facts(later))
                         break
                 else:
                     break
         if isinstance(later, gast.Assign) and len(later.targets) == 1 and isinstance(later.targets[0], gast.Name):
             v = later.targets[0].id
-            known = passes.Facts(later) if merged else facts(later)  # of the value: the target is a Name stored
+            known = facts(later)  # of its value too: the target is a Name stored
             if v.startswith("delta_") and known.pure:
                 reads = set(known.loads)
                 pending[j], by_target[v] = (v, reads), j
@@ -368,8 +368,10 @@ def _pure(node) -> bool:
 # ---- a number summed -----------------------------------------------------------------------
 def fold_number_sums(fn) -> bool:
     """``np.sum(c)`` -> ``c`` for a number ``c``, in adjoint lines: a number summed is itself."""
-    changed, facts = False, passes.facts_of(fn)
+    changed, facts, touch = False, passes.facts_of(fn), passes.touched(fn)
     lines = [stmt for body in bodies(fn) for stmt in body if _derivative_line(stmt) and facts(stmt).number_sums]
+    for stmt in lines:
+        touch(stmt)  # (a line with a number summed: the sum goes)
     for node in (n for stmt in lines for n in nodes(stmt)):
         fields = _FIELDS.get(type(node)) or child_fields(type(node))  # a sum is a node: in a field that holds nodes
         for attr, child in [(attr, getattr(node, attr, None)) for attr in fields]:

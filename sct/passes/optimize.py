@@ -50,6 +50,10 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     return fn
 
 
+def _nothing(stmt) -> None:
+    """A statement changed where nothing is shared (see :func:`touched`)."""
+
+
 def demo(source: str) -> str:
     """Optimise a snippet of source and return the result (for doctests)."""
     fn = gast.parse(source).body[0]
@@ -161,7 +165,7 @@ def simplify(fn) -> bool:
     may be how a boolean array becomes a float one, and must stay.
     """
     t = _Simplify(_usage(fn)[3])  # the names updated in place
-    facts = facts_of(fn)
+    facts, touch = facts_of(fn), touched(fn)
     for body in bodies(fn):
         for stmt in body:
             if not _derivative_line(stmt):
@@ -170,8 +174,10 @@ def simplify(fn) -> bool:
                 stmt.op = gast.Sub() if isinstance(stmt.op, gast.Add) else gast.Add()
                 stmt.value = unsigned(stmt.value)
                 t.changed = True
-                t.visit(stmt)  # its facts are out of date: visit it as if it folded
+                touch(stmt)
+                t.visit(stmt)  # (its facts are gone: visit it as if a part folded)
             elif facts(stmt).foldable:  # (if nothing folds, folding one part cannot make another fold)
+                touch(stmt)
                 t.visit(stmt)
     return t.changed
 
@@ -254,16 +260,16 @@ def push_signs(fn) -> bool:
     the primal line it follows.
     """
     stores, loads, returned, protected = _usage(fn)
-    changed = False
+    changed, touch = False, touched(fn)
     for body in list(bodies(fn)):
         k = 0
         while k < len(body):
-            changed |= _push_sign(body, k, stores, loads, returned, protected)
+            changed |= _push_sign(body, k, stores, loads, returned, protected, touch)
             k += 1
     return changed
 
 
-def _push_sign(body, k, stores, loads, returned, protected) -> bool:
+def _push_sign(body, k, stores, loads, returned, protected, touch=_nothing) -> bool:
     stmt = body[k]
     if not _movable(stmt, stores, loads, returned, protected):
         return False
@@ -293,6 +299,7 @@ def _push_sign(body, k, stores, loads, returned, protected) -> bool:
     if not _safe_value(_target_name(stmt), value, protected):
         return False
     stmt.value = value
+    touch(stmt)
     _merge_comments(body, chain, reader)
     for i in reversed(chain):
         del body[i]
@@ -456,6 +463,7 @@ def scalar_adjoints(fn) -> bool:
         if same is None:
             continue
         stmt.value = _Rename(spread_over, same).visit(small[0])  # size_or_one(i), not (j): j may go
+        touched(fn)(stmt)
         changed = True
     return changed
 
@@ -573,6 +581,7 @@ def merge_contributions(fn) -> bool:
             j = _doubled(body, i, defs, negations, once, loads)
             if j is not None:
                 stmt.value = gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=stmt.value)
+                touched(fn)(stmt)
                 _move_comment(body, j, i)
                 del body[j]
                 changed = True
@@ -763,17 +772,17 @@ def share_factors(fn) -> bool:
     """
     stores, loads, returned, protected = _usage(fn)
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1} - returned - protected
-    changed = False
+    changed, touch = False, touched(fn)
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            if _share_factor(body, i, single, protected):
+            if _share_factor(body, i, single, protected, touch):
                 changed = True
             i += 1
     return changed
 
 
-def _share_factor(body, i, single, protected) -> bool:
+def _share_factor(body, i, single, protected, touch=_nothing) -> bool:
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
         return False
@@ -799,6 +808,7 @@ def _share_factor(body, i, single, protected) -> bool:
                     right=_product(second[:b] + second[b + 1 :]),
                 )
                 stmt.value = gast.BinOp(left=factor, op=gast.Mult(), right=rest)
+                touch(stmt)
                 _move_comment(body, j, i)
                 for k in sorted([j, *inlined], reverse=True):
                     del body[k]
@@ -935,13 +945,13 @@ def propagate_copies(fn) -> bool:
     before emission (:func:`propagate_ir_copies`), so ``# forward`` comments stay true.
     """
     stores, loads, returned, protected = _usage(fn)
-    changed, facts = False, facts_of(fn)
+    changed, facts, touch = False, facts_of(fn), touched(fn)
     for body in list(bodies(fn)):
         if not any(_is_copy(stmt) and stmt.targets[0].id.startswith("delta_") for stmt in body):
             continue  # no copy of an adjoint to fold: nothing to index
-        block = _Block(body, None if changed else facts)  # a copy folded may have changed this block's lines
+        block = _Block(body, facts)
         for k in range(len(body)):
-            changed |= _fold_copy(block, k, stores, loads, returned, protected)
+            changed |= _fold_copy(block, k, stores, loads, returned, protected, touch)
         body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
     return changed
 
@@ -950,12 +960,15 @@ _USAGE: dict = {}  # id(fn) -> its _Shared while the passes run over fn
 
 
 class _Shared:
-    """What the passes share over one function until one of them changes it: the use counts
-    (:func:`_usage`) and each statement's facts (:class:`Facts`, by the statement's identity).
+    """What the passes share over one function: the use counts (:func:`_usage`) until a pass changes
+    the function, and each statement's :class:`Facts` until that statement changes.
 
-    A pass that changes the function says so (it returns True, or :func:`changed` is called),
-    and all of it is forgotten: nothing read here is older than the last change. ``version``
-    counts the changes (a pass that left version ``v`` unchanged leaves it unchanged again).
+    A pass that changes the function says so (it returns True, or :func:`changed` is called): the
+    use counts are forgotten. A pass that changes a statement in place (not only moves or removes
+    it) says which (:func:`touched`): its facts are forgotten. Only the facts of statements that
+    hold no statements are kept (a loop's are put together from its statements' each time: a
+    change inside it changes them). ``version`` counts the changes (a pass that left version
+    ``v`` unchanged leaves it unchanged again).
     """
 
     __slots__ = ("fn", "usage", "facts", "version")
@@ -964,7 +977,15 @@ class _Shared:
         self.fn, self.usage, self.facts, self.version = fn, None, {}, 0
 
     def forget(self) -> None:
-        self.usage, self.facts, self.version = None, {}, self.version + 1
+        self.usage, self.version = None, self.version + 1
+
+    def drop(self, stmt) -> None:
+        facts = self.facts
+        facts.pop(id(stmt), None)
+        if type(stmt) not in _SIMPLE:  # what it holds may have changed too
+            for node in _walk(stmt):
+                if isinstance(node, gast.stmt):
+                    facts.pop(id(node), None)
 
 
 @contextlib.contextmanager
@@ -979,6 +1000,14 @@ def sharing(fn):
         yield shared
     finally:
         del _USAGE[id(fn)]
+
+
+def touched(fn):
+    """A function to call with each statement of ``fn`` a pass changes in place (its facts go)."""
+    shared = _USAGE.get(id(fn))
+    if shared is None or shared.fn is not fn:
+        return _nothing
+    return shared.drop
 
 
 def changed(fn) -> None:
@@ -999,6 +1028,8 @@ def _usage(fn) -> tuple:
         return _walk_usage(fn)
     if shared.usage is None:
         shared.usage = _walk_usage(fn, facts_of(fn))
+    elif CHECK_FACTS and shared.usage != _walk_usage(fn):
+        raise AssertionError(f"stale use counts of {fn.name}")
     stores, loads, returned, protected = shared.usage
     return dict(stores), dict(loads), set(returned), set(protected)
 
@@ -1065,19 +1096,22 @@ class Facts:
     names whose arrays it updates in place; ``impure``: the names it passes to a call that
     may change them; ``returned``: the names a ``return`` in it returns as they are;
     ``pure``: it only reads (see :func:`sct.passes.algebra._pure`); ``number_sums``: it holds
-    an ``np.sum`` of a number; ``foldable``: a part of it folds (:func:`_fold`).
+    an ``np.sum`` of a number; ``foldable``: a part of it folds (:func:`_fold`); ``nested``:
+    it holds statements (whose facts ``facts`` gives, and which are added to its own);
+    ``targets``: the names in an assignment's targets (:func:`_target_names`).
     """
 
     __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
-    __slots__ += ("number_sums", "foldable")
+    __slots__ += ("number_sums", "foldable", "nested", "targets")
 
-    def __init__(self, stmt):
+    def __init__(self, stmt, facts=None):
         loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
-        pure = True
+        pure, nested = True, False
         number_sums = foldable = False
         stack = [stmt]
         pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
         Name, Load, Store, Param, Call, Return = gast.Name, gast.Load, gast.Store, gast.Param, gast.Call, gast.Return
+        statement = gast.stmt
         while stack:
             node = pop()
             kind = type(node)
@@ -1106,6 +1140,22 @@ class Facts:
             elif kind in _OPERATIONS:
                 if not foldable and _fold(node) is not None:
                     foldable = True
+            elif node is not stmt and isinstance(node, statement):  # a statement it holds: its own facts
+                nested = True
+                inner = (facts or Facts)(node)
+                for name, n in inner.loads.items():
+                    loads[name] = loads.get(name, 0) + n
+                for name, n in inner.stores.items():
+                    stores[name] = stores.get(name, 0) + n
+                assigned |= inner.assigned
+                changed |= inner.changed
+                in_place |= inner.in_place
+                impure |= inner.impure
+                returned |= inner.returned
+                pure = pure and inner.pure
+                number_sums = number_sums or inner.number_sums
+                foldable = foldable or inner.foldable
+                continue
             elif kind in _IN_PLACE:
                 _note_in_place(node, in_place)
             elif kind is Return:
@@ -1120,16 +1170,25 @@ class Facts:
                     push(value)
         self.loads, self.stores, self.assigned, self.changed = loads, stores, assigned, changed
         self.in_place, self.impure, self.returned, self.pure = in_place, impure, returned, pure
-        self.number_sums, self.foldable = number_sums, foldable
+        self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
+        self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
+
+    def __eq__(self, other):
+        return isinstance(other, Facts) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    __hash__ = None
 
 
 _OPERATIONS = frozenset({gast.BinOp, gast.UnaryOp})  # the nodes _fold folds
+_ASSIGNS = frozenset({gast.Assign, gast.AugAssign})  # the statements eliminate_dead_code may drop
 _NOT_PLAIN = frozenset({gast.Lambda, gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Await, gast.ListComp})
+_SIMPLE = frozenset({gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Return, gast.Pass})
+CHECK_FACTS = False  # tests: check each statement's kept facts against a new walk (a stale one raises)
 
 
 def facts_of(fn):
     """A function giving a statement's :class:`Facts`: inside :func:`sharing`, each found once until
-    ``fn`` changes; outside it, found anew each time (nothing says when a statement changes)."""
+    the statement changes (:func:`touched`); outside it, found anew each time."""
     shared = _USAGE.get(id(fn))
     if shared is None or shared.fn is not fn:
         return Facts
@@ -1137,9 +1196,14 @@ def facts_of(fn):
 
     def facts(stmt):
         known = table.get(id(stmt))
-        if known is None or known[0] is not stmt:
-            known = table[id(stmt)] = (stmt, Facts(stmt))
-        return known[1]
+        if known is not None and known[0] is stmt:
+            if CHECK_FACTS and known[1] != Facts(stmt):
+                raise AssertionError(f"stale facts of {unparse(stmt)!r}")
+            return known[1]
+        found = Facts(stmt, facts)
+        if not found.nested:
+            table[id(stmt)] = (stmt, found)
+        return found
 
     return facts
 
@@ -1254,7 +1318,7 @@ class _Block:
         return i < len(at) and at[i] <= last
 
 
-def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
+def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> bool:
     """Fold the copy at ``block.body[k]`` into its readers if that is safe (see propagate_copies)."""
     body = block.body
     stmt = body[k]
@@ -1281,6 +1345,7 @@ def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
     replace = _Replace(target, value)
     for i in uses:
         replace.visit(body[i])
+        touch(body[i])
         n = readers.pop(i)
         if source is not None:
             at = block.readers.setdefault(source, {})
@@ -1305,6 +1370,7 @@ def _is_copy(stmt):
 
 
 _COMPOUND = (gast.FunctionDef, gast.If, gast.For, gast.While)
+_COMPOUND_KINDS = frozenset(_COMPOUND)
 
 
 def bodies(fn):
@@ -1316,7 +1382,7 @@ def bodies(fn):
             body = getattr(node, attr, None)
             if isinstance(body, list):
                 yield body
-                pending.extend(s for s in body if isinstance(s, _COMPOUND))
+                pending += [s for s in body if type(s) in _COMPOUND_KINDS]
 
 
 # ---- dead code ------------------------------------------------------------------
@@ -1333,13 +1399,13 @@ def eliminate_dead_code(fn) -> bool:
     for body in blocks:
         for stmt in body:
             if isinstance(stmt, gast.Assign | gast.AugAssign):
-                for target in _target_names(stmt):
+                for target in facts(stmt).targets:
                     assigning.setdefault(target, []).append(stmt)
                 pending.append(stmt)
     dead = set()
     while pending:
         stmt = pending.popleft()
-        if id(stmt) in dead or not _is_dead(stmt, loads):
+        if id(stmt) in dead or not _is_dead(stmt, loads, facts(stmt).targets):
             continue
         dead.add(id(stmt))
         for name, n in facts(stmt).loads.items():  # its reads are gone: what only it read is unread now
@@ -1360,15 +1426,18 @@ def _target_names(stmt) -> list:
     return [n.id for t in targets for n in _walk(t) if isinstance(n, gast.Name)]
 
 
-def _is_dead(stmt, loads) -> bool:
-    """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns."""
+def _is_dead(stmt, loads, targets=None) -> bool:
+    """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns.
+
+    ``targets``: :func:`_target_names` of ``stmt``, where known."""
     if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
         return stmt.target.id not in loads and not _has_effect(stmt.value)
     if not isinstance(stmt, gast.Assign):
         return False
     if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
         return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity (a name: no effect)
-    targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]
+    if targets is None:
+        targets = _target_names(stmt)
     return all(t not in loads for t in targets) and not _has_effect(stmt.value)  # the walk only where unread
 
 
@@ -1426,7 +1495,7 @@ def tape_columns(fn) -> bool:
     stores, loads, _, _ = _usage(fn)
     if not any(is_record(name) for name in stores):
         return False
-    return drop_unread_columns(fn, loads)
+    return drop_unread_columns(fn, loads, touched(fn))
 
 
 PASSES = (
