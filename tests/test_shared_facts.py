@@ -208,3 +208,54 @@ def test_facts_outlive_changes_to_other_statements(monkeypatch):
     for statements, walked, changes in runs:
         assert changes >= 3  # several changes, each of which once meant walking every statement again
         assert walked < 1.5 * statements, runs
+
+
+_SNIPPETS = {  # a pass, and code it changes
+    "simplify": ("def f(c, delta_d):\n    delta_d += -(c * 1.0)\n    return delta_d",),
+    "scalar_adjoints": (
+        "def f(i, delta_out):\n    j = i ** 2\n    delta_j = np.full_like(j, 1.0) / np.size(j)\n"
+        "    delta_i = delta_j * 2 * i\n    return delta_i",
+    ),
+    "push_signs": (
+        "def f(g, h, delta_h):\n    delta_g = -delta_h * h / g\n    delta_e = delta_g * h\n"
+        "    delta_d = -delta_e\n    return delta_d",
+    ),
+    "merge_contributions": (
+        "def f(v, delta_n):\n    m = -v\n    n = m * v\n    delta_v = delta_n * m\n"
+        "    delta_v = delta_v - delta_n * v\n    return delta_v",
+    ),
+    "share_factors": ("def f(g, p, q):\n    delta_d = g * p\n    delta_d = delta_d + g * q\n    return delta_d",),
+    "propagate_copies": ("def f(x, g):\n    delta_a = g\n    delta_b = delta_a * x\n    return delta_b",),
+    "tape_columns": (
+        "def f(x, delta_out):\n    tape = []\n    for t in range(3):\n        tape.append((x, np.shape(x)))\n"
+        "    for t in range(3):\n        x, f_shape = tape.pop()\n        delta_out = delta_out * x\n"
+        "    return delta_out",
+    ),
+    "fold_number_sums": ("def f(x):\n    delta_a = np.sum(1.0) * x\n    return delta_a",),
+    "merge_sums": (
+        "def f(a, b, x):\n    delta_y = a * x\n    delta_z = b\n    delta_y = delta_y + b * 2.0\n"
+        "    return delta_y, delta_z",
+    ),
+    "sink_copies": (
+        "def f(x, delta_x, delta_y):\n    delta_b = delta_x\n    delta_x = delta_x * 2.0\n"
+        "    delta_y = delta_b * x\n    return delta_x, delta_y",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SNIPPETS))
+def test_each_pass_says_which_statements_it_changed(monkeypatch, name):
+    """Every statement's facts kept, the pass run, and every kept fact checked against a new walk."""
+    (source,) = _SNIPPETS[name]
+    run = getattr(optimize, name, None) or getattr(algebra, name)
+    fn = gast.parse(source).body[0]
+    with optimize.sharing(fn):
+        facts = optimize.facts_of(fn)
+        for node in gast.walk(fn):
+            if isinstance(node, gast.stmt):
+                facts(node)
+        assert run(fn), unparse(fn)  # it changed something
+        monkeypatch.setattr(optimize, "CHECK_FACTS", True)
+        for node in gast.walk(fn):
+            if isinstance(node, gast.stmt):
+                facts(node)  # raises if a kept fact is out of date
