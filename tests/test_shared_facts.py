@@ -259,3 +259,12 @@ def test_each_pass_says_which_statements_it_changed(monkeypatch, name):
         for node in gast.walk(fn):
             if isinstance(node, gast.stmt):
                 facts(node)  # raises if a kept fact is out of date
+
+
+@pytest.mark.parametrize("path", FILES[:8], ids=lambda p: p.name)
+def test_a_copied_tree_is_what_deepcopy_copies(path):
+    tree = gast.parse(path.read_text())
+    copied = optimize._copied(tree)
+    assert gast.dump(copied, include_attributes=True) == gast.dump(copy.deepcopy(tree), include_attributes=True)
+    originals = {id(n) for n in gast.walk(tree)}
+    assert not any(id(n) in originals for n in gast.walk(copied))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import copy
 import numbers
 from collections import deque
 
@@ -349,16 +348,29 @@ def _head(body, at):
 def _written_in(node, var, value):
     """A copy of ``node`` with ``value`` where it reads ``var``."""
     if _reads(node, var):
-        return copy.deepcopy(value)
-    node = copy.deepcopy(node)
+        return _copied(value)
+    node = _copied(node)
     for parent in list(_walk(node)):
         for attr in child_fields(type(parent)):
             child = getattr(parent, attr, None)
             if _reads(child, var):
-                setattr(parent, attr, copy.deepcopy(value))
+                setattr(parent, attr, _copied(value))
             elif type(child) is list:
-                child[:] = [copy.deepcopy(value) if _reads(c, var) else c for c in child]
+                child[:] = [_copied(value) if _reads(c, var) else c for c in child]
     return node
+
+
+def _copied(node):
+    """A copy of the tree ``node``: ``copy.deepcopy``'s, without its memo and pickling protocol (an
+    expression of generated code is a tree: no node in it appears twice)."""
+    kind = type(node)
+    if kind is list:
+        return [_copied(item) for item in node]
+    if not isinstance(node, gast.AST):
+        return node  # a name, a number, a string: not changed in place
+    new = kind.__new__(kind)
+    new.__dict__.update({attr: _copied(value) for attr, value in node.__dict__.items()})
+    return new
 
 
 def _movable(stmt, stores, loads, returned, protected) -> bool:
