@@ -196,13 +196,24 @@ def _foldable(stmt) -> bool:
 
 
 def _derivative_line(stmt) -> bool:
-    targets = stmt.targets if isinstance(stmt, gast.Assign) else [getattr(stmt, "target", None)]
+    kind = type(stmt)
+    if kind is gast.Assign:
+        targets = stmt.targets
+        if len(targets) == 1 and type(targets[0]) is gast.Name:  # (most lines)
+            return targets[0].id.startswith(_DERIVATIVES)
+    elif kind is gast.Expr:  # (a comment, a call)
+        return False
+    else:
+        targets = [getattr(stmt, "target", None)]
     for target in targets:
         while isinstance(target, gast.Subscript):
             target = target.value
-        if isinstance(target, gast.Name) and target.id.startswith(("delta_", "dot_")):
+        if isinstance(target, gast.Name) and target.id.startswith(_DERIVATIVES):
             return True
     return False
+
+
+_DERIVATIVES = ("delta_", "dot_")
 
 
 def _updated_in_place(fn) -> set:
@@ -735,16 +746,16 @@ class _Rename(gast.NodeTransformer):
 # ---- a negative first contribution -------------------------------------------------------
 def subtract_first(fn) -> bool:
     """``d = -a; d = d + b`` -> ``d = b - a``: the minus goes into the subtraction (exact: ``-a + b`` is ``b - a``)."""
-    changed = False
+    changed, facts = False, facts_of(fn)
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            changed |= _subtract_first(body, i)
+            changed |= _subtract_first(body, i, facts)
             i += 1
     return changed
 
 
-def _subtract_first(body, i) -> bool:
+def _subtract_first(body, i, facts) -> bool:
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
         return False
@@ -752,12 +763,12 @@ def _subtract_first(body, i) -> bool:
     positive = unsigned(stmt.value)
     if not target.startswith("delta_") or positive is None or not _movable_factors(stmt.value):
         return False
-    j = next((k for k in range(i + 1, len(body)) if target in _names_in(body[k]) | _stored_names(body[k])), None)
+    j = _mention(body, i, target, facts)
     added = _added(body[j], target) if j is not None else None
     if added is None or not isinstance(added[0], gast.Add) or not _movable_factors(added[1]):
         return False
-    read = _names_in(stmt.value)  # read at line j now: nothing may change it in between
-    if any(_stored_names(body[k]) & read for k in range(i + 1, j)):
+    read = set(facts(stmt).loads)  # read at line j now: nothing may change it in between
+    if any(facts(body[k]).changed & read for k in range(i + 1, j)):
         return False
     body[j] = gast.Assign(
         targets=[gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)],
@@ -784,36 +795,48 @@ def share_factors(fn) -> bool:
     """
     stores, loads, returned, protected = _usage(fn)
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1} - returned - protected
-    changed, touch = False, touched(fn)
+    changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            if _share_factor(body, i, single, protected, touch):
+            if _share_factor(body, i, single, protected, touch, facts):
                 changed = True
             i += 1
     return changed
 
 
-def _share_factor(body, i, single, protected, touch=_nothing) -> bool:
+def _mention(body, i, var, facts):
+    """The position of the first statement after ``body[i]`` that reads or assigns ``var``, or None."""
+    for k in range(i + 1, len(body)):
+        known = facts(body[k])
+        if var in known.loads or var in known.changed:
+            return k
+    return None
+
+
+def _share_factor(body, i, single, protected, touch, facts) -> bool:
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
         return False
     target = stmt.targets[0].id
     if not target.startswith("delta_") or target in protected or not _movable_factors(stmt.value):
         return False
-    first, inlined = _expanded(body, i, stmt.value, single)
+    first, inlined = _expanded(body, i, stmt.value, single, 0, facts)
     if len(first) < 2:
         return False
-    j = next((k for k in range(i + 1, len(body)) if target in _names_in(body[k]) | _stored_names(body[k])), None)
+    j = _mention(body, i, target, facts)
     added = _added(body[j], target) if j is not None else None
     if added is None or not isinstance(added[0], gast.Add) or not _movable_factors(added[1]):
         return False
     second = _factors(added[1])
-    if len(second) < 2 or any(_stored_names(body[k]) & _names_in(added[1]) for k in range(i, j)):
+    if len(second) < 2:
+        return False
+    read = _names_in(added[1])
+    if any(facts(body[k]).changed & read for k in range(i, j)):
         return False  # what the second term reads must hold the same values at line i
     for a, factor in enumerate(first):
         for b, other in enumerate(second):
-            if isinstance(factor, gast.Name) and _same_value(body, i, factor.id, other):
+            if isinstance(factor, gast.Name) and _same_value(body, i, factor.id, other, facts):
                 rest = gast.BinOp(
                     left=_product(first[:a] + first[a + 1 :]),
                     op=gast.Add(),
@@ -835,34 +858,34 @@ _NEAR = 12
 _DEEP = 4
 
 
-def _expanded(body, i, node, single, depth=0) -> tuple:
+def _expanded(body, i, node, single, depth, facts) -> tuple:
     """The factors of ``node`` read at ``body[i]``, reading through products used only there; and their lines."""
     factors, inlined = [], []
     for factor in _factors(node):
-        at = _definition(body, i, factor, single) if depth < _DEEP else None
+        at = _definition(body, i, factor, single, facts) if depth < _DEEP else None
         if at is None:
             factors.append(factor)
             continue
-        more, deeper = _expanded(body, at, body[at].value, single, depth + 1)
+        more, deeper = _expanded(body, at, body[at].value, single, depth + 1, facts)
         factors += more
         inlined += [at, *deeper]
     return factors, inlined
 
 
-def _definition(body, i, factor, single):
+def _definition(body, i, factor, single, facts):
     """The line before ``body[i]`` that makes ``factor`` (used once) as a product nothing changes since, or None."""
     if not isinstance(factor, gast.Name) or factor.id not in single:
         return None
     for at in range(i - 1, max(i - 1 - _NEAR, -1), -1):
         stmt = body[at]
-        if factor.id in _stored_names(stmt):
+        if factor.id in facts(stmt).changed:
             value = getattr(stmt, "value", None)
             if not (isinstance(stmt, gast.Assign) and _reads_name(stmt.targets[0], factor.id)):
                 return None
             if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult)) or not _movable_factors(value):
                 return None
             read = _names_in(value)
-            return None if any(_stored_names(body[k]) & read for k in range(at + 1, i)) else at
+            return None if any(facts(body[k]).changed & read for k in range(at + 1, i)) else at
     return None
 
 
@@ -902,7 +925,7 @@ def _product(factors):
     return node
 
 
-def _same_value(body, i, name, other) -> bool:
+def _same_value(body, i, name, other, facts) -> bool:
     """Does ``other``, read where ``body[i]`` is, hold the value ``name`` holds there (itself, or a copy)?"""
     if not isinstance(other, gast.Name):
         return False
@@ -910,10 +933,10 @@ def _same_value(body, i, name, other) -> bool:
         return True
     for at in range(i - 1, -1, -1):
         stmt = body[at]
-        if other.id in _stored_names(stmt):
+        if other.id in facts(stmt).changed:
             if not (_is_copy(stmt) and _reads_name(stmt.value, name) and _reads_name(stmt.targets[0], other.id)):
                 return False
-            return not any(name in _stored_names(body[k]) for k in range(at + 1, i))
+            return not any(name in facts(body[k]).changed for k in range(at + 1, i))
     return False
 
 
@@ -959,10 +982,12 @@ def propagate_copies(fn) -> bool:
     stores, loads, returned, protected = _usage(fn)
     changed, facts, touch = False, facts_of(fn), touched(fn)
     for body in list(bodies(fn)):
-        if not any(_is_copy(stmt) and stmt.targets[0].id.startswith("delta_") for stmt in body):
+        # (folding a copy replaces names by names or numbers: no line becomes a copy, none stops being one)
+        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and stmt.targets[0].id.startswith("delta_")]
+        if not copies:
             continue  # no copy of an adjoint to fold: nothing to index
         block = _Block(body, facts)
-        for k in range(len(body)):
+        for k in copies:
             changed |= _fold_copy(block, k, stores, loads, returned, protected, touch)
         body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
     return changed
@@ -1056,14 +1081,17 @@ def _walk_usage(fn, facts=None) -> tuple:
             value = getattr(fn, attr, None)
             roots.extend(value) if type(value) is list else roots.append(value)
     stores, loads, returned, protected = _count_usage(roots)
+    get = loads.get
     for stmt in fn.body:
         known = facts(stmt)
         for name, n in known.loads.items():
-            loads[name] = loads.get(name, 0) + n
+            loads[name] = get(name, 0) + n
         for name, n in known.stores.items():
             stores[name] = stores.get(name, 0) + n
-        returned |= known.returned
-        protected |= known.in_place
+        if known.returned:
+            returned |= known.returned
+        if known.in_place:
+            protected |= known.in_place
     return stores, loads, returned, protected
 
 
