@@ -50,6 +50,7 @@ def _plain_facts(stmt) -> dict:
         "foldable": optimize._foldable(stmt),
         "nested": any(isinstance(n, gast.stmt) and n is not stmt for n in gast.walk(stmt)),
         "targets": optimize._target_names(stmt) if isinstance(stmt, gast.Assign | gast.AugAssign) else (),
+        "movable": optimize._movable_factors(stmt),
     }
 
 

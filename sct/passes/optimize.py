@@ -593,7 +593,7 @@ def merge_contributions(fn) -> bool:
     if not negations:
         return False
     once = {v for v, n in stores.items() if n == 1}
-    changed = False
+    changed, facts = False, facts_of(fn)
     for body in list(bodies(fn)):
         defs = {
             s.targets[0].id: (k, s.value)
@@ -601,7 +601,7 @@ def merge_contributions(fn) -> bool:
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
         }
         for i, stmt in enumerate(body):
-            j = _doubled(body, i, defs, negations, once, loads)
+            j = _doubled(body, i, defs, negations, once, loads, facts)
             if j is not None:
                 stmt.value = gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=stmt.value)
                 touched(fn)(stmt)
@@ -629,18 +629,21 @@ def _negations(fn, stores) -> dict:
     return found
 
 
-def _doubled(body, i, defs, negations, once, loads):
+def _doubled(body, i, defs, negations, once, loads, facts=None):
     """The position of the line that adds ``body[i]``'s value to it a second time, or None."""
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt) and isinstance(stmt.targets[0], gast.Name)):
         return None
     target, first = stmt.targets[0].id, stmt.value
-    if not isinstance(first, gast.BinOp) or not _names_in(first) <= once:
+    facts = facts or Facts
+    if not isinstance(first, gast.BinOp):
         return None
-    for j in range(i + 1, len(body)):
+    reads = facts(stmt).loads.keys() if len(stmt.targets) == 1 else _names_in(first)  # (the target is stored)
+    if not reads <= once:
+        return None
+    j = _mention(body, i, target, facts)
+    if j is not None:
         later = body[j]
-        if target not in _names_in(later) and target not in _stored_names(later):
-            continue
         second = _added(later, target)
         if second is None:
             return None
@@ -655,7 +658,7 @@ def _doubled(body, i, defs, negations, once, loads):
             start = min(i, defs[value.id][0])
             value = defs[value.id][1]
         read = _names_in(value) | _names_in(first)
-        if not read <= once or any(_stored_names(s) & read for s in body[start + 1 : j] if s is not stmt):
+        if not read <= once or any(facts(s).changed & read for s in body[start + 1 : j] if s is not stmt):
             return None  # in a loop body a name assigned once still changes from trip to trip
         sign_first, form_first = _signed(_read_negations(first, negations))
         sign_value, form_value = _signed(_read_negations(value, negations))
@@ -761,7 +764,7 @@ def _subtract_first(body, i, facts) -> bool:
         return False
     target = stmt.targets[0].id
     positive = unsigned(stmt.value)
-    if not target.startswith("delta_") or positive is None or not _movable_factors(stmt.value):
+    if not target.startswith("delta_") or positive is None or not facts(stmt).movable:  # (its value's)
         return False
     j = _mention(body, i, target, facts)
     added = _added(body[j], target) if j is not None else None
@@ -819,7 +822,7 @@ def _share_factor(body, i, single, protected, touch, facts) -> bool:
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
         return False
     target = stmt.targets[0].id
-    if not target.startswith("delta_") or target in protected or not _movable_factors(stmt.value):
+    if not target.startswith("delta_") or target in protected or not facts(stmt).movable:  # (its value's)
         return False
     first, inlined = _expanded(body, i, stmt.value, single, 0, facts)
     if len(first) < 2:
@@ -893,16 +896,16 @@ def _movable_factors(node) -> bool:
     """Arithmetic, and calls of ``np.*`` and ``math.*`` only."""
     for n in _walk(node):
         if isinstance(n, gast.Call):
-            func = n.func
-            if not (
-                isinstance(func, gast.Attribute)
-                and isinstance(func.value, gast.Name)
-                and func.value.id in ("np", "math")
-            ):
+            if not _movable_call(n):
                 return False
         elif _not_movable(n):
             return False
     return True
+
+
+def _movable_call(call) -> bool:
+    func = call.func
+    return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in ("np", "math")
 
 
 def _not_movable(n) -> bool:
@@ -1138,15 +1141,16 @@ class Facts:
     ``pure``: it only reads (see :func:`sct.passes.algebra._pure`); ``number_sums``: it holds
     an ``np.sum`` of a number; ``foldable``: a part of it folds (:func:`_fold`); ``nested``:
     it holds statements (whose facts ``facts`` gives, and which are added to its own);
-    ``targets``: the names in an assignment's targets (:func:`_target_names`).
+    ``targets``: the names in an assignment's targets (:func:`_target_names`); ``movable``: it
+    computes only what :func:`_movable_factors` lets move.
     """
 
     __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
-    __slots__ += ("number_sums", "foldable", "nested", "targets")
+    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable")
 
     def __init__(self, stmt, facts=None):
         loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
-        pure, nested = True, False
+        pure, nested, movable = True, False, True
         number_sums = foldable = False
         stack = [stmt]
         pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
@@ -1177,9 +1181,13 @@ class Facts:
                     impure |= _names_in(node)
                 if not number_sums and number_sum(node) is not None:
                     number_sums = True
+                if movable and not _movable_call(node):
+                    movable = False
             elif kind in _OPERATIONS:
                 if not foldable and _fold(node) is not None:
                     foldable = True
+                if movable and kind is gast.BinOp and not isinstance(node.op, _ELEMENTWISE):
+                    movable = False
             elif node is not stmt and isinstance(node, statement):  # a statement it holds: its own facts
                 nested = True
                 inner = (facts or Facts)(node)
@@ -1195,6 +1203,7 @@ class Facts:
                 pure = pure and inner.pure
                 number_sums = number_sums or inner.number_sums
                 foldable = foldable or inner.foldable
+                movable = movable and inner.movable
                 continue
             elif kind in _IN_PLACE:
                 _note_in_place(node, in_place)
@@ -1202,6 +1211,8 @@ class Facts:
                 returned |= _returned_names(node)
             elif kind in _NOT_PLAIN:
                 pure = False
+            if kind in _NOT_MOVABLE:
+                movable = False
             for attr in fields:
                 value = getattr(node, attr, None)
                 if type(value) is list:
@@ -1212,6 +1223,7 @@ class Facts:
         self.in_place, self.impure, self.returned, self.pure = in_place, impure, returned, pure
         self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
         self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
+        self.movable = movable
 
     def __eq__(self, other):
         return isinstance(other, Facts) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
@@ -1221,6 +1233,7 @@ class Facts:
 
 _OPERATIONS = frozenset({gast.BinOp, gast.UnaryOp})  # the nodes _fold folds
 _ASSIGNS = frozenset({gast.Assign, gast.AugAssign})  # the statements eliminate_dead_code may drop
+_NOT_MOVABLE = frozenset({gast.Lambda, gast.NamedExpr, gast.IfExp, gast.BoolOp, gast.Subscript})  # (_not_movable)
 _NOT_PLAIN = frozenset({gast.Lambda, gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Await, gast.ListComp})
 _SIMPLE = frozenset({gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Return, gast.Pass})
 CHECK_FACTS = False  # tests: check each statement's kept facts against a new walk (a stale one raises)
