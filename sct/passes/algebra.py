@@ -68,11 +68,13 @@ _REWRITES = ("fold_number_sums", "drop_round_trips", "merge_sums", "sink_copies"
 
 
 def rewrite(fn: gast.FunctionDef) -> bool:
-    """Run the four rewrites once each; whether any changed ``fn``."""
-    changed = fold_number_sums(fn)
-    changed |= drop_round_trips(fn)
-    changed |= merge_sums(fn)
-    changed |= sink_copies(fn)
+    """Run the four rewrites once each (sharing what they find of ``fn``); whether any changed ``fn``."""
+    changed = False
+    with passes.sharing(fn) as shared:
+        for name in _REWRITES:
+            if globals()[name](fn):
+                shared.forget()
+                changed = True
     return changed
 
 
@@ -215,6 +217,7 @@ def _names(node) -> list:
 
 
 # ---- sums written as one expression -------------------------------------------------------
+@passes.shares
 def merge_sums(fn) -> bool:
     """``v = A; ...; v = v + B`` (or ``- B``) -> ``...; v = A + B``, where that is the same value.
 
@@ -366,6 +369,7 @@ def _pure(node) -> bool:
 
 
 # ---- a number summed -----------------------------------------------------------------------
+@passes.shares
 def fold_number_sums(fn) -> bool:
     """``np.sum(c)`` -> ``c`` for a number ``c``, in adjoint lines: a number summed is itself."""
     changed, facts, touch = False, passes.facts_of(fn), passes.touched(fn)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import numbers
 from collections import deque
 
@@ -47,6 +48,18 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
                 unchanged += 1
             k = (k + 1) % len(passes)
     return fn
+
+
+def shares(run):
+    """A pass that reads statements' facts: run on its own (not inside :func:`sharing`), it shares
+    them over its own run, so that it finds each statement's once there too."""
+
+    @functools.wraps(run)
+    def run_sharing(fn, *args, **kwargs):
+        with sharing(fn):
+            return run(fn, *args, **kwargs)
+
+    return run_sharing
 
 
 def _nothing(stmt) -> None:
@@ -157,6 +170,7 @@ class _Simplify(gast.NodeTransformer):
         return node
 
 
+@shares
 def simplify(fn) -> bool:
     """Fold constants and drop identities: ``x * 1.0 -> x``, ``2 - 1 -> 1``, ``-(-x) -> x``.
 
@@ -578,6 +592,7 @@ def _same_as(body, j, at) -> set:
 
 
 # ---- a product's partials written once ---------------------------------------------
+@shares
 def merge_contributions(fn) -> bool:
     """``d = c; d = d - e`` -> ``d = 2.0 * c`` where ``e`` is ``-c`` to the bit.
 
@@ -747,6 +762,7 @@ class _Rename(gast.NodeTransformer):
 
 
 # ---- a negative first contribution -------------------------------------------------------
+@shares
 def subtract_first(fn) -> bool:
     """``d = -a; d = d + b`` -> ``d = b - a``: the minus goes into the subtraction (exact: ``-a + b`` is ``b - a``)."""
     changed, facts = False, facts_of(fn)
@@ -784,6 +800,7 @@ def _subtract_first(body, i, facts) -> bool:
 
 
 # ---- common factors -----------------------------------------------------------------
+@shares
 def share_factors(fn) -> bool:
     """``d = g * p; d = d + g * q`` -> ``d = g * (p + q)``: one product where there were two.
 
@@ -974,6 +991,7 @@ class _Replace(gast.NodeTransformer):
         return node
 
 
+@shares
 def propagate_copies(fn) -> bool:
     """Replace ``delta_a`` by ``delta_b`` after ``delta_a = delta_b``, where that is the same value.
 
@@ -1241,7 +1259,8 @@ CHECK_FACTS = False  # tests: check each statement's kept facts against a new wa
 
 def facts_of(fn):
     """A function giving a statement's :class:`Facts`: inside :func:`sharing`, each found once until
-    the statement changes (:func:`touched`); outside it, found anew each time."""
+    the statement changes (:func:`touched`); outside it, found anew each time (the passes that read
+    facts open a sharing of their own: see :func:`shares`)."""
     shared = _USAGE.get(id(fn))
     if shared is None or shared.fn is not fn:
         return Facts
@@ -1439,6 +1458,7 @@ def bodies(fn):
 
 
 # ---- dead code ------------------------------------------------------------------
+@shares
 def eliminate_dead_code(fn) -> bool:
     """Drop assignments nothing reads, and comments left heading nothing.
 
