@@ -264,7 +264,7 @@ def _merge_sums_in(body, facts=passes.Facts, touch=passes._nothing) -> bool:
     for j, later in enumerate(body):
         if pending:
             touched, changed, in_place = _effects(later, facts(later))
-            met = set()  # candidates this line has met
+            met, below = set(), 0  # candidates this line has met: these, and every one before ``below``
             while True:
                 ended = {by_target[v] for v in touched if v in by_target}
                 if in_place:
@@ -272,7 +272,7 @@ def _merge_sums_in(body, facts=passes.Facts, touch=passes._nothing) -> bool:
                 else:
                     for name in changed:
                         ended.update(readers.get(name, ()))
-                ended -= met
+                ended = {i for i in ended if i >= below and i not in met}
                 if not ended:
                     break
                 for i in sorted(ended):
@@ -281,7 +281,7 @@ def _merge_sums_in(body, facts=passes.Facts, touch=passes._nothing) -> bool:
                     if v in touched and _merge(body[i], later):
                         merges.append((i, j))
                         # the line reads what A read now: later candidates meet it so, earlier ones met it before
-                        met.update(k for k in pending if k < i)
+                        below = max(below, i)  # (no candidate opens while a line is met: a set of them, in effect)
                         touch(later)  # its facts are out of date
                         touched, changed, in_place = _effects(later, facts(later))
                         break
