@@ -47,11 +47,18 @@ def _plain_facts(stmt) -> dict:
         "returned": returned,
         "pure": algebra._pure(stmt),
         "number_sums": any(optimize.number_sum(n) is not None for n in gast.walk(stmt)),
-        "foldable": optimize._foldable(stmt),
+        "foldable": optimize._derivative_line(stmt) and optimize._foldable(stmt),
         "nested": any(isinstance(n, gast.stmt) and n is not stmt for n in gast.walk(stmt)),
         "targets": optimize._target_names(stmt) if isinstance(stmt, gast.Assign | gast.AugAssign) else (),
         "movable": optimize._movable_factors(stmt),
     }
+
+
+def test_facts_of_a_users_line_with_complex_numbers():
+    """Only adjoint lines fold: the facts of any other line do not try (``2j * 3`` would not fold)."""
+    stmt = gast.parse("z = 2j * 3 + x").body[0]
+    assert not optimize.Facts(stmt).foldable
+    assert optimize.Facts(stmt).loads == {"x": 1}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -1157,7 +1157,8 @@ class Facts:
     names whose arrays it updates in place; ``impure``: the names it passes to a call that
     may change them; ``returned``: the names a ``return`` in it returns as they are;
     ``pure``: it only reads (see :func:`sct.passes.algebra._pure`); ``number_sums``: it holds
-    an ``np.sum`` of a number; ``foldable``: a part of it folds (:func:`_fold`); ``nested``:
+    an ``np.sum`` of a number; ``foldable``: it is an adjoint or tangent line and a part of it folds
+    (:func:`_fold`; a user's line may hold what it cannot fold, complex numbers); ``nested``:
     it holds statements (whose facts ``facts`` gives, and which are added to its own);
     ``targets``: the names in an assignment's targets (:func:`_target_names`); ``movable``: it
     computes only what :func:`_movable_factors` lets move.
@@ -1170,6 +1171,7 @@ class Facts:
         loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
         pure, nested, movable = True, False, True
         number_sums = foldable = False
+        fold = _derivative_line(stmt)  # simplify folds only there (a user's line may hold complex numbers)
         stack = [stmt]
         pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
         Name, Load, Store, Param, Call, Return = gast.Name, gast.Load, gast.Store, gast.Param, gast.Call, gast.Return
@@ -1202,7 +1204,7 @@ class Facts:
                 if movable and not _movable_call(node):
                     movable = False
             elif kind in _OPERATIONS:
-                if not foldable and _fold(node) is not None:
+                if fold and not foldable and _fold(node) is not None:
                     foldable = True
                 if movable and kind is gast.BinOp and not isinstance(node.op, _ELEMENTWISE):
                     movable = False
@@ -1220,7 +1222,6 @@ class Facts:
                 returned |= inner.returned
                 pure = pure and inner.pure
                 number_sums = number_sums or inner.number_sums
-                foldable = foldable or inner.foldable
                 movable = movable and inner.movable
                 continue
             elif kind in _IN_PLACE:
@@ -1239,6 +1240,8 @@ class Facts:
                     push(value)
         self.loads, self.stores, self.assigned, self.changed = loads, stores, assigned, changed
         self.in_place, self.impure, self.returned, self.pure = in_place, impure, returned, pure
+        if nested and fold:  # a loop over adjoints (``for delta_i in ...``): its own walk
+            foldable = _foldable(stmt)
         self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
         self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
         self.movable = movable
