@@ -73,9 +73,9 @@ def test_inside_optimize_the_passes_share_one_table_until_one_changes_the_functi
     walks, asked = [], []
     real_walk, real_usage = optimize._walk_usage, optimize._usage
 
-    def walk(node):
+    def walk(node, facts=None):
         walks.append(node)
-        return real_walk(node)
+        return real_walk(node, facts)
 
     def usage(node):
         asked.append(node)

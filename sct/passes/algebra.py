@@ -29,50 +29,52 @@ import gast
 
 from ..backend.codegen import _FIELDS, child_fields, is_comment, nodes, unparse
 from . import optimize as passes
-from .optimize import _added, _comment_text, _derivative_line, _head, _note_in_place, _stored_names, bodies
+from .optimize import _NOT_PLAIN, _added, _comment_text, _derivative_line, _head, _note_in_place, _stored_names, bodies
+from .optimize import number_sum as _number_sum
+from .optimize import pure_call as _pure_call
 
-# Calls an adjoint line may make that read their operands and change nothing (the runtime helpers
-# generated code calls, NumPy's and math's functions): an expression of these moves past lines that
-# change none of the names it reads. Anything else (a user adjoint with its own records) stays put.
-_PURE_HELPERS = frozenset(
-    {
-        "unbroadcast",
-        "matmul_grad_left",
-        "matmul_grad_right",
-        "size_or_one",
-        "float",
-        "abs",
-        "zeros_like",
-        "index_grad",
-        "solve_grad",
-        "tensordot_grad_left",
-        "tensordot_grad_right",
-        "kron_grad_left",
-        "kron_grad_right",
-    }
-)
-_PURE_MODULES = frozenset({"np", "math"})
-_PURE_METHODS = frozenset({"sum", "conj", "reshape", "transpose", "astype", "mean", "ravel", "squeeze", "dot"})
 # A sum is written as one line only while that line stays short enough to read at a glance.
 _LONG = 88  # characters of ``v = A + B``, indentation aside
-_NOT_PLAIN = gast.Lambda | gast.NamedExpr | gast.Yield | gast.YieldFrom | gast.Await | gast.ListComp
 
 
 def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     """:func:`sct.passes.optimize.optimize`'s passes to a fixed point, then each adjoint written as one
-    expression (after the passes that look for its parts on separate lines), and the passes again."""
-    passes.optimize(fn)
-    while rewrite(fn):
+    expression (after the passes that look for its parts on separate lines), and the passes again.
+
+    The passes and the rewrites share what they find of ``fn`` (:func:`sct.passes.optimize.sharing`)
+    until one of them changes it, and a rewrite that left ``fn`` unchanged is not run again until
+    something changes it (a rewrite is a function of the code alone): the code is the same as
+    running all four rewrites in every round.
+    """
+    with passes.sharing(fn) as shared:
         passes.optimize(fn)
-    return fn
+        clean = {}  # rewrite -> the version of fn it last left unchanged
+        while True:
+            changed = False
+            for name in _REWRITES:
+                if clean.get(name) == shared.version:
+                    continue
+                if globals()[name](fn):  # looked up here: a test may wrap one
+                    shared.forget()
+                    changed = True
+                else:
+                    clean[name] = shared.version
+            if not changed:
+                return fn
+            passes.optimize(fn)
+
+
+_REWRITES = ("fold_number_sums", "drop_round_trips", "merge_sums", "sink_copies")  # in the order rewrite runs them
 
 
 def rewrite(fn: gast.FunctionDef) -> bool:
-    """Run the four rewrites once each; whether any changed ``fn``."""
-    changed = fold_number_sums(fn)
-    changed |= drop_round_trips(fn)
-    changed |= merge_sums(fn)
-    changed |= sink_copies(fn)
+    """Run the four rewrites once each (sharing what they find of ``fn``); whether any changed ``fn``."""
+    changed = False
+    with passes.sharing(fn) as shared:
+        for name in _REWRITES:
+            if globals()[name](fn):
+                shared.forget()
+                changed = True
     return changed
 
 
@@ -195,6 +197,7 @@ def _sink(fn, body, i) -> bool:
     for n in _names(value):
         if n.id == c:
             n.id = v
+    passes.touched(fn)(body[k])
     head_j = j - 1 if is_comment(body[j - 1]) and j - 1 > i else j
     head_k = k - 1 if is_comment(body[k - 1]) and k - 1 > j else k
     moved = body[head_k : k + 1]
@@ -214,6 +217,7 @@ def _names(node) -> list:
 
 
 # ---- sums written as one expression -------------------------------------------------------
+@passes.shares
 def merge_sums(fn) -> bool:
     """``v = A; ...; v = v + B`` (or ``- B``) -> ``...; v = A + B``, where that is the same value.
 
@@ -226,13 +230,13 @@ def merge_sums(fn) -> bool:
     the same to the bit. Only ``v = v + B`` (a new value), not ``v += B``, which
     adds into ``A``'s array with ``A``'s dtype.
     """
-    changed = False
+    changed, facts, touch = False, passes.facts_of(fn), passes.touched(fn)
     for body in list(bodies(fn)):
-        changed |= _merge_sums_in(body)
+        changed |= _merge_sums_in(body, facts, touch)
     return changed
 
 
-def _merge_sums_in(body) -> bool:
+def _merge_sums_in(body, facts=passes.Facts, touch=passes._nothing) -> bool:
     """:func:`merge_sums` over one block, in one pass: linear in its length.
 
     The rule: candidate by candidate in order, a ``v = A`` meets the lines after it,
@@ -259,8 +263,8 @@ def _merge_sums_in(body) -> bool:
 
     for j, later in enumerate(body):
         if pending:
-            touched, changed, in_place = _effects(later)
-            met = set()  # candidates this line has met
+            touched, changed, in_place = _effects(later, facts(later))
+            met, below = set(), 0  # candidates this line has met: these, and every one before ``below``
             while True:
                 ended = {by_target[v] for v in touched if v in by_target}
                 if in_place:
@@ -268,7 +272,7 @@ def _merge_sums_in(body) -> bool:
                 else:
                     for name in changed:
                         ended.update(readers.get(name, ()))
-                ended -= met
+                ended = {i for i in ended if i >= below and i not in met}
                 if not ended:
                     break
                 for i in sorted(ended):
@@ -277,15 +281,17 @@ def _merge_sums_in(body) -> bool:
                     if v in touched and _merge(body[i], later):
                         merges.append((i, j))
                         # the line reads what A read now: later candidates meet it so, earlier ones met it before
-                        met.update(k for k in pending if k < i)
-                        touched, changed, in_place = _effects(later)
+                        below = max(below, i)  # (no candidate opens while a line is met: a set of them, in effect)
+                        touch(later)  # its facts are out of date
+                        touched, changed, in_place = _effects(later, facts(later))
                         break
                 else:
                     break
         if isinstance(later, gast.Assign) and len(later.targets) == 1 and isinstance(later.targets[0], gast.Name):
             v = later.targets[0].id
-            if v.startswith("delta_") and _pure(later.value):
-                reads = _loads(later.value)
+            known = facts(later)  # of its value too: the target is a Name stored
+            if v.startswith("delta_") and known.pure:
+                reads = set(known.loads)
                 pending[j], by_target[v] = (v, reads), j
                 for name in reads:
                     readers.setdefault(name, set()).add(j)
@@ -296,41 +302,14 @@ def _merge_sums_in(body) -> bool:
     return bool(merges)
 
 
-def _effects(stmt) -> tuple:
+def _effects(stmt, facts) -> tuple:
     """What a line does to an open candidate ``v = A``: the names it reads or assigns (``v`` among them ends
     the candidate), the names it may change, and whether it updates an array in place (either ends it).
 
-    ``_loads(stmt) | _stored_names(stmt)``, ``_changed(stmt)`` and ``_updates_in_place(stmt)`` in one walk."""
-    names, changed, in_place = set(), set(), set()
-    stack = [stmt]
-    pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
-    Name, Load = gast.Name, gast.Load
-    while stack:
-        node = pop()
-        kind = type(node)
-        fields = known.get(kind)
-        if fields is None:
-            if not isinstance(node, gast.AST):
-                continue
-            fields = child_fields(kind)
-        if kind is Name:
-            names.add(node.id)
-            if type(node.ctx) is not Load:
-                changed.add(node.id)
-        elif kind in _MAY_CHANGE:
-            _note_in_place(node, in_place)
-            if kind is gast.Call and not _pure_call(node):
-                changed |= _loads(node)
-        for attr in fields:
-            value = getattr(node, attr, None)
-            if type(value) is list:
-                extend(value)
-            elif value is not None:
-                push(value)
-    return names, changed | in_place, bool(in_place)
-
-
-_MAY_CHANGE = frozenset({gast.AugAssign, gast.Assign, gast.Call})  # the nodes _note_in_place looks at
+    ``_loads(stmt) | _stored_names(stmt)``, ``_changed(stmt)`` and ``_updates_in_place(stmt)``, from
+    the line's :class:`sct.passes.optimize.Facts`."""
+    changed = facts.changed | facts.in_place | facts.impure
+    return facts.loads.keys() | facts.changed, changed, bool(facts.in_place)
 
 
 def _merge(first, second) -> bool:
@@ -382,36 +361,21 @@ def _changed(stmt) -> set:
 def _pure(node) -> bool:
     """An expression that only reads: arithmetic, subscripts, and calls of functions that change nothing."""
     for n in nodes(node):
-        if isinstance(n, _NOT_PLAIN):
+        if type(n) in _NOT_PLAIN:
             return False
         if isinstance(n, gast.Call) and not _pure_call(n):
             return False
     return True
 
 
-def _pure_call(call) -> bool:
-    func = call.func
-    if isinstance(func, gast.Name):
-        return func.id in _PURE_HELPERS
-    if isinstance(func, gast.Attribute):
-        if isinstance(func.value, gast.Name) and func.value.id in _PURE_MODULES:
-            return True
-        if (
-            isinstance(func.value, gast.Attribute)
-            and isinstance(func.value.value, gast.Name)
-            and func.value.value.id == "np"
-            and func.value.attr == "linalg"
-        ):
-            return True
-        return func.attr in _PURE_METHODS
-    return False
-
-
 # ---- a number summed -----------------------------------------------------------------------
+@passes.shares
 def fold_number_sums(fn) -> bool:
     """``np.sum(c)`` -> ``c`` for a number ``c``, in adjoint lines: a number summed is itself."""
-    changed = False
-    lines = [stmt for body in bodies(fn) for stmt in body if _derivative_line(stmt)]
+    changed, facts, touch = False, passes.facts_of(fn), passes.touched(fn)
+    lines = [stmt for body in bodies(fn) for stmt in body if _derivative_line(stmt) and facts(stmt).number_sums]
+    for stmt in lines:
+        touch(stmt)  # (a line with a number summed: the sum goes)
     for node in (n for stmt in lines for n in nodes(stmt)):
         fields = _FIELDS.get(type(node)) or child_fields(type(node))  # a sum is a node: in a field that holds nodes
         for attr, child in [(attr, getattr(node, attr, None)) for attr in fields]:
@@ -427,20 +391,3 @@ def fold_number_sums(fn) -> bool:
                     setattr(node, attr, folded)
                     changed = True
     return changed
-
-
-def _number_sum(node):
-    if not (
-        isinstance(node, gast.Call)
-        and len(node.args) == 1
-        and not node.keywords
-        and isinstance(node.func, gast.Attribute)
-        and node.func.attr == "sum"
-        and isinstance(node.func.value, gast.Name)
-        and node.func.value.id == "np"
-    ):
-        return None
-    arg = node.args[0]
-    if isinstance(arg, gast.Constant) and type(arg.value) is float:  # np.sum(1) is an integer: left alone
-        return gast.Constant(value=arg.value, kind=None)
-    return None

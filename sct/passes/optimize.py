@@ -13,7 +13,8 @@ def f(x, g):
 from __future__ import annotations
 
 import bisect
-import copy
+import contextlib
+import functools
 import numbers
 from collections import deque
 
@@ -37,19 +38,32 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     change (each would run again on the function it just left unchanged, and a pass is a
     function of the code alone: it would leave it unchanged again).
     """
-    _USAGE[id(fn)] = None  # the passes share one use-count table until one of them changes fn
-    try:
+    with sharing(fn) as shared:
         passes, unchanged, k = PASSES, 0, 0
         while unchanged < len(passes):
             if passes[k](fn):
                 unchanged = 0
-                _USAGE[id(fn)] = None
+                shared.forget()
             else:
                 unchanged += 1
             k = (k + 1) % len(passes)
-    finally:
-        del _USAGE[id(fn)]
     return fn
+
+
+def shares(run):
+    """A pass that reads statements' facts: run on its own (not inside :func:`sharing`), it shares
+    them over its own run, so that it finds each statement's once there too."""
+
+    @functools.wraps(run)
+    def run_sharing(fn, *args, **kwargs):
+        with sharing(fn):
+            return run(fn, *args, **kwargs)
+
+    return run_sharing
+
+
+def _nothing(stmt) -> None:
+    """A statement changed where nothing is shared (see :func:`touched`)."""
 
 
 def demo(source: str) -> str:
@@ -156,6 +170,7 @@ class _Simplify(gast.NodeTransformer):
         return node
 
 
+@shares
 def simplify(fn) -> bool:
     """Fold constants and drop identities: ``x * 1.0 -> x``, ``2 - 1 -> 1``, ``-(-x) -> x``.
 
@@ -163,13 +178,19 @@ def simplify(fn) -> bool:
     may be how a boolean array becomes a float one, and must stay.
     """
     t = _Simplify(_usage(fn)[3])  # the names updated in place
+    facts, touch = facts_of(fn), touched(fn)
     for body in bodies(fn):
         for stmt in body:
-            if _derivative_line(stmt) and _subtracts(stmt):
+            if not _derivative_line(stmt):
+                continue
+            if _subtracts(stmt):
                 stmt.op = gast.Sub() if isinstance(stmt.op, gast.Add) else gast.Add()
                 stmt.value = unsigned(stmt.value)
                 t.changed = True
-            if _derivative_line(stmt) and _foldable(stmt):
+                touch(stmt)
+                t.visit(stmt)  # (its facts are gone: visit it as if a part folded)
+            elif facts(stmt).foldable:  # (if nothing folds, folding one part cannot make another fold)
+                touch(stmt)
                 t.visit(stmt)
     return t.changed
 
@@ -189,13 +210,24 @@ def _foldable(stmt) -> bool:
 
 
 def _derivative_line(stmt) -> bool:
-    targets = stmt.targets if isinstance(stmt, gast.Assign) else [getattr(stmt, "target", None)]
+    kind = type(stmt)
+    if kind is gast.Assign:
+        targets = stmt.targets
+        if len(targets) == 1 and type(targets[0]) is gast.Name:  # (most lines)
+            return targets[0].id.startswith(_DERIVATIVES)
+    elif kind is gast.Expr:  # (a comment, a call)
+        return False
+    else:
+        targets = [getattr(stmt, "target", None)]
     for target in targets:
         while isinstance(target, gast.Subscript):
             target = target.value
-        if isinstance(target, gast.Name) and target.id.startswith(("delta_", "dot_")):
+        if isinstance(target, gast.Name) and target.id.startswith(_DERIVATIVES):
             return True
     return False
+
+
+_DERIVATIVES = ("delta_", "dot_")
 
 
 def _updated_in_place(fn) -> set:
@@ -252,16 +284,16 @@ def push_signs(fn) -> bool:
     the primal line it follows.
     """
     stores, loads, returned, protected = _usage(fn)
-    changed = False
+    changed, touch = False, touched(fn)
     for body in list(bodies(fn)):
         k = 0
         while k < len(body):
-            changed |= _push_sign(body, k, stores, loads, returned, protected)
+            changed |= _push_sign(body, k, stores, loads, returned, protected, touch)
             k += 1
     return changed
 
 
-def _push_sign(body, k, stores, loads, returned, protected) -> bool:
+def _push_sign(body, k, stores, loads, returned, protected, touch=_nothing) -> bool:
     stmt = body[k]
     if not _movable(stmt, stores, loads, returned, protected):
         return False
@@ -291,6 +323,7 @@ def _push_sign(body, k, stores, loads, returned, protected) -> bool:
     if not _safe_value(_target_name(stmt), value, protected):
         return False
     stmt.value = value
+    touch(stmt)
     _merge_comments(body, chain, reader)
     for i in reversed(chain):
         del body[i]
@@ -340,16 +373,29 @@ def _head(body, at):
 def _written_in(node, var, value):
     """A copy of ``node`` with ``value`` where it reads ``var``."""
     if _reads(node, var):
-        return copy.deepcopy(value)
-    node = copy.deepcopy(node)
+        return _copied(value)
+    node = _copied(node)
     for parent in list(_walk(node)):
         for attr in child_fields(type(parent)):
             child = getattr(parent, attr, None)
             if _reads(child, var):
-                setattr(parent, attr, copy.deepcopy(value))
+                setattr(parent, attr, _copied(value))
             elif type(child) is list:
-                child[:] = [copy.deepcopy(value) if _reads(c, var) else c for c in child]
+                child[:] = [_copied(value) if _reads(c, var) else c for c in child]
     return node
+
+
+def _copied(node):
+    """A copy of the tree ``node``: ``copy.deepcopy``'s, without its memo and pickling protocol (an
+    expression of generated code is a tree: no node in it appears twice)."""
+    kind = type(node)
+    if kind is list:
+        return [_copied(item) for item in node]
+    if not isinstance(node, gast.AST):
+        return node  # a name, a number, a string: not changed in place
+    new = kind.__new__(kind)
+    new.__dict__.update({attr: _copied(value) for attr, value in node.__dict__.items()})
+    return new
 
 
 def _movable(stmt, stores, loads, returned, protected) -> bool:
@@ -454,6 +500,7 @@ def scalar_adjoints(fn) -> bool:
         if same is None:
             continue
         stmt.value = _Rename(spread_over, same).visit(small[0])  # size_or_one(i), not (j): j may go
+        touched(fn)(stmt)
         changed = True
     return changed
 
@@ -545,6 +592,7 @@ def _same_as(body, j, at) -> set:
 
 
 # ---- a product's partials written once ---------------------------------------------
+@shares
 def merge_contributions(fn) -> bool:
     """``d = c; d = d - e`` -> ``d = 2.0 * c`` where ``e`` is ``-c`` to the bit.
 
@@ -560,7 +608,7 @@ def merge_contributions(fn) -> bool:
     if not negations:
         return False
     once = {v for v, n in stores.items() if n == 1}
-    changed = False
+    changed, facts = False, facts_of(fn)
     for body in list(bodies(fn)):
         defs = {
             s.targets[0].id: (k, s.value)
@@ -568,9 +616,10 @@ def merge_contributions(fn) -> bool:
             if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
         }
         for i, stmt in enumerate(body):
-            j = _doubled(body, i, defs, negations, once, loads)
+            j = _doubled(body, i, defs, negations, once, loads, facts)
             if j is not None:
                 stmt.value = gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=stmt.value)
+                touched(fn)(stmt)
                 _move_comment(body, j, i)
                 del body[j]
                 changed = True
@@ -595,18 +644,21 @@ def _negations(fn, stores) -> dict:
     return found
 
 
-def _doubled(body, i, defs, negations, once, loads):
+def _doubled(body, i, defs, negations, once, loads, facts=None):
     """The position of the line that adds ``body[i]``'s value to it a second time, or None."""
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and _derivative_line(stmt) and isinstance(stmt.targets[0], gast.Name)):
         return None
     target, first = stmt.targets[0].id, stmt.value
-    if not isinstance(first, gast.BinOp) or not _names_in(first) <= once:
+    facts = facts or Facts
+    if not isinstance(first, gast.BinOp):
         return None
-    for j in range(i + 1, len(body)):
+    reads = facts(stmt).loads.keys() if len(stmt.targets) == 1 else _names_in(first)  # (the target is stored)
+    if not reads <= once:
+        return None
+    j = _mention(body, i, target, facts)
+    if j is not None:
         later = body[j]
-        if target not in _names_in(later) and target not in _stored_names(later):
-            continue
         second = _added(later, target)
         if second is None:
             return None
@@ -621,7 +673,7 @@ def _doubled(body, i, defs, negations, once, loads):
             start = min(i, defs[value.id][0])
             value = defs[value.id][1]
         read = _names_in(value) | _names_in(first)
-        if not read <= once or any(_stored_names(s) & read for s in body[start + 1 : j] if s is not stmt):
+        if not read <= once or any(facts(s).changed & read for s in body[start + 1 : j] if s is not stmt):
             return None  # in a loop body a name assigned once still changes from trip to trip
         sign_first, form_first = _signed(_read_negations(first, negations))
         sign_value, form_value = _signed(_read_negations(value, negations))
@@ -710,31 +762,32 @@ class _Rename(gast.NodeTransformer):
 
 
 # ---- a negative first contribution -------------------------------------------------------
+@shares
 def subtract_first(fn) -> bool:
     """``d = -a; d = d + b`` -> ``d = b - a``: the minus goes into the subtraction (exact: ``-a + b`` is ``b - a``)."""
-    changed = False
+    changed, facts = False, facts_of(fn)
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            changed |= _subtract_first(body, i)
+            changed |= _subtract_first(body, i, facts)
             i += 1
     return changed
 
 
-def _subtract_first(body, i) -> bool:
+def _subtract_first(body, i, facts) -> bool:
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
         return False
     target = stmt.targets[0].id
     positive = unsigned(stmt.value)
-    if not target.startswith("delta_") or positive is None or not _movable_factors(stmt.value):
+    if not target.startswith("delta_") or positive is None or not facts(stmt).movable:  # (its value's)
         return False
-    j = next((k for k in range(i + 1, len(body)) if target in _names_in(body[k]) | _stored_names(body[k])), None)
+    j = _mention(body, i, target, facts)
     added = _added(body[j], target) if j is not None else None
     if added is None or not isinstance(added[0], gast.Add) or not _movable_factors(added[1]):
         return False
-    read = _names_in(stmt.value)  # read at line j now: nothing may change it in between
-    if any(_stored_names(body[k]) & read for k in range(i + 1, j)):
+    read = set(facts(stmt).loads)  # read at line j now: nothing may change it in between
+    if any(facts(body[k]).changed & read for k in range(i + 1, j)):
         return False
     body[j] = gast.Assign(
         targets=[gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)],
@@ -747,6 +800,7 @@ def _subtract_first(body, i) -> bool:
 
 
 # ---- common factors -----------------------------------------------------------------
+@shares
 def share_factors(fn) -> bool:
     """``d = g * p; d = d + g * q`` -> ``d = g * (p + q)``: one product where there were two.
 
@@ -761,42 +815,55 @@ def share_factors(fn) -> bool:
     """
     stores, loads, returned, protected = _usage(fn)
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1} - returned - protected
-    changed = False
+    changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            if _share_factor(body, i, single, protected):
+            if _share_factor(body, i, single, protected, touch, facts):
                 changed = True
             i += 1
     return changed
 
 
-def _share_factor(body, i, single, protected) -> bool:
+def _mention(body, i, var, facts):
+    """The position of the first statement after ``body[i]`` that reads or assigns ``var``, or None."""
+    for k in range(i + 1, len(body)):
+        known = facts(body[k])
+        if var in known.loads or var in known.changed:
+            return k
+    return None
+
+
+def _share_factor(body, i, single, protected, touch, facts) -> bool:
     stmt = body[i]
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)):
         return False
     target = stmt.targets[0].id
-    if not target.startswith("delta_") or target in protected or not _movable_factors(stmt.value):
+    if not target.startswith("delta_") or target in protected or not facts(stmt).movable:  # (its value's)
         return False
-    first, inlined = _expanded(body, i, stmt.value, single)
+    first, inlined = _expanded(body, i, stmt.value, single, 0, facts)
     if len(first) < 2:
         return False
-    j = next((k for k in range(i + 1, len(body)) if target in _names_in(body[k]) | _stored_names(body[k])), None)
+    j = _mention(body, i, target, facts)
     added = _added(body[j], target) if j is not None else None
     if added is None or not isinstance(added[0], gast.Add) or not _movable_factors(added[1]):
         return False
     second = _factors(added[1])
-    if len(second) < 2 or any(_stored_names(body[k]) & _names_in(added[1]) for k in range(i, j)):
+    if len(second) < 2:
+        return False
+    read = _names_in(added[1])
+    if any(facts(body[k]).changed & read for k in range(i, j)):
         return False  # what the second term reads must hold the same values at line i
     for a, factor in enumerate(first):
         for b, other in enumerate(second):
-            if isinstance(factor, gast.Name) and _same_value(body, i, factor.id, other):
+            if isinstance(factor, gast.Name) and _same_value(body, i, factor.id, other, facts):
                 rest = gast.BinOp(
                     left=_product(first[:a] + first[a + 1 :]),
                     op=gast.Add(),
                     right=_product(second[:b] + second[b + 1 :]),
                 )
                 stmt.value = gast.BinOp(left=factor, op=gast.Mult(), right=rest)
+                touch(stmt)
                 _move_comment(body, j, i)
                 for k in sorted([j, *inlined], reverse=True):
                     del body[k]
@@ -811,34 +878,34 @@ _NEAR = 12
 _DEEP = 4
 
 
-def _expanded(body, i, node, single, depth=0) -> tuple:
+def _expanded(body, i, node, single, depth, facts) -> tuple:
     """The factors of ``node`` read at ``body[i]``, reading through products used only there; and their lines."""
     factors, inlined = [], []
     for factor in _factors(node):
-        at = _definition(body, i, factor, single) if depth < _DEEP else None
+        at = _definition(body, i, factor, single, facts) if depth < _DEEP else None
         if at is None:
             factors.append(factor)
             continue
-        more, deeper = _expanded(body, at, body[at].value, single, depth + 1)
+        more, deeper = _expanded(body, at, body[at].value, single, depth + 1, facts)
         factors += more
         inlined += [at, *deeper]
     return factors, inlined
 
 
-def _definition(body, i, factor, single):
+def _definition(body, i, factor, single, facts):
     """The line before ``body[i]`` that makes ``factor`` (used once) as a product nothing changes since, or None."""
     if not isinstance(factor, gast.Name) or factor.id not in single:
         return None
     for at in range(i - 1, max(i - 1 - _NEAR, -1), -1):
         stmt = body[at]
-        if factor.id in _stored_names(stmt):
+        if factor.id in facts(stmt).changed:
             value = getattr(stmt, "value", None)
             if not (isinstance(stmt, gast.Assign) and _reads_name(stmt.targets[0], factor.id)):
                 return None
             if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult)) or not _movable_factors(value):
                 return None
             read = _names_in(value)
-            return None if any(_stored_names(body[k]) & read for k in range(at + 1, i)) else at
+            return None if any(facts(body[k]).changed & read for k in range(at + 1, i)) else at
     return None
 
 
@@ -846,16 +913,16 @@ def _movable_factors(node) -> bool:
     """Arithmetic, and calls of ``np.*`` and ``math.*`` only."""
     for n in _walk(node):
         if isinstance(n, gast.Call):
-            func = n.func
-            if not (
-                isinstance(func, gast.Attribute)
-                and isinstance(func.value, gast.Name)
-                and func.value.id in ("np", "math")
-            ):
+            if not _movable_call(n):
                 return False
         elif _not_movable(n):
             return False
     return True
+
+
+def _movable_call(call) -> bool:
+    func = call.func
+    return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in ("np", "math")
 
 
 def _not_movable(n) -> bool:
@@ -878,7 +945,7 @@ def _product(factors):
     return node
 
 
-def _same_value(body, i, name, other) -> bool:
+def _same_value(body, i, name, other, facts) -> bool:
     """Does ``other``, read where ``body[i]`` is, hold the value ``name`` holds there (itself, or a copy)?"""
     if not isinstance(other, gast.Name):
         return False
@@ -886,10 +953,10 @@ def _same_value(body, i, name, other) -> bool:
         return True
     for at in range(i - 1, -1, -1):
         stmt = body[at]
-        if other.id in _stored_names(stmt):
+        if other.id in facts(stmt).changed:
             if not (_is_copy(stmt) and _reads_name(stmt.value, name) and _reads_name(stmt.targets[0], other.id)):
                 return False
-            return not any(name in _stored_names(body[k]) for k in range(at + 1, i))
+            return not any(name in facts(body[k]).changed for k in range(at + 1, i))
     return False
 
 
@@ -924,6 +991,7 @@ class _Replace(gast.NodeTransformer):
         return node
 
 
+@shares
 def propagate_copies(fn) -> bool:
     """Replace ``delta_a`` by ``delta_b`` after ``delta_a = delta_b``, where that is the same value.
 
@@ -933,18 +1001,78 @@ def propagate_copies(fn) -> bool:
     before emission (:func:`propagate_ir_copies`), so ``# forward`` comments stay true.
     """
     stores, loads, returned, protected = _usage(fn)
-    changed = False
+    changed, facts, touch = False, facts_of(fn), touched(fn)
     for body in list(bodies(fn)):
-        if not any(_is_copy(stmt) and stmt.targets[0].id.startswith("delta_") for stmt in body):
+        # (folding a copy replaces names by names or numbers: no line becomes a copy, none stops being one)
+        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and stmt.targets[0].id.startswith("delta_")]
+        if not copies:
             continue  # no copy of an adjoint to fold: nothing to index
-        block = _Block(body)
-        for k in range(len(body)):
-            changed |= _fold_copy(block, k, stores, loads, returned, protected)
+        block = _Block(body, facts)
+        for k in copies:
+            changed |= _fold_copy(block, k, stores, loads, returned, protected, touch)
         body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
     return changed
 
 
-_USAGE: dict = {}  # id(fn) -> (fn, its _usage) while optimize runs its passes over fn; None: to walk again
+_USAGE: dict = {}  # id(fn) -> its _Shared while the passes run over fn
+
+
+class _Shared:
+    """What the passes share over one function: the use counts (:func:`_usage`) until a pass changes
+    the function, and each statement's :class:`Facts` until that statement changes.
+
+    A pass that changes the function says so (it returns True, or :func:`changed` is called): the
+    use counts are forgotten. A pass that changes a statement in place (not only moves or removes
+    it) says which (:func:`touched`): its facts are forgotten. Only the facts of statements that
+    hold no statements are kept (a loop's are put together from its statements' each time: a
+    change inside it changes them). ``version`` counts the changes (a pass that left version
+    ``v`` unchanged leaves it unchanged again).
+    """
+
+    __slots__ = ("fn", "usage", "facts", "version")
+
+    def __init__(self, fn):
+        self.fn, self.usage, self.facts, self.version = fn, None, {}, 0
+
+    def forget(self) -> None:
+        self.usage, self.version = None, self.version + 1
+
+    def drop(self, stmt) -> None:
+        facts = self.facts
+        facts.pop(id(stmt), None)
+        if type(stmt) not in _SIMPLE:  # what it holds may have changed too
+            for node in _walk(stmt):
+                if isinstance(node, gast.stmt):
+                    facts.pop(id(node), None)
+
+
+@contextlib.contextmanager
+def sharing(fn):
+    """Let the passes run inside share :class:`_Shared` over ``fn`` (the one already open, if any)."""
+    shared = _USAGE.get(id(fn))
+    if shared is not None and shared.fn is fn:
+        yield shared
+        return
+    shared = _USAGE[id(fn)] = _Shared(fn)
+    try:
+        yield shared
+    finally:
+        del _USAGE[id(fn)]
+
+
+def touched(fn):
+    """A function to call with each statement of ``fn`` a pass changes in place (its facts go)."""
+    shared = _USAGE.get(id(fn))
+    if shared is None or shared.fn is not fn:
+        return _nothing
+    return shared.drop
+
+
+def changed(fn) -> None:
+    """``fn`` changed (a pass run by hand inside :func:`sharing`): what the passes shared is out of date."""
+    shared = _USAGE.get(id(fn))
+    if shared is not None and shared.fn is fn:
+        shared.forget()
 
 
 def _usage(fn) -> tuple:
@@ -953,19 +1081,45 @@ def _usage(fn) -> tuple:
 
     Inside :func:`optimize` one walk serves every pass until one changes ``fn``
     (each gets its own copies: propagate_copies updates them as it goes)."""
-    known = _USAGE.get(id(fn), False)
-    if known is False:  # not inside optimize (a pass run on its own)
+    shared = _USAGE.get(id(fn))
+    if shared is None or shared.fn is not fn:  # not inside optimize (a pass run on its own)
         return _walk_usage(fn)
-    if known is None or known[0] is not fn:
-        known = _USAGE[id(fn)] = (fn, _walk_usage(fn))
-    stores, loads, returned, protected = known[1]
+    if shared.usage is None:
+        shared.usage = _walk_usage(fn, facts_of(fn))
+    elif CHECK_FACTS and shared.usage != _walk_usage(fn):
+        raise AssertionError(f"stale use counts of {fn.name}")
+    stores, loads, returned, protected = shared.usage
     return dict(stores), dict(loads), set(returned), set(protected)
 
 
-def _walk_usage(fn) -> tuple:
+def _walk_usage(fn, facts=None) -> tuple:
+    """:func:`_usage`'s tables; from each top-level statement's :class:`Facts` where ``facts`` gives them."""
+    if facts is None:
+        return _count_usage([fn])
+    roots = []
+    for attr in child_fields(type(fn)):
+        if attr != "body":
+            value = getattr(fn, attr, None)
+            roots.extend(value) if type(value) is list else roots.append(value)
+    stores, loads, returned, protected = _count_usage(roots)
+    get = loads.get
+    for stmt in fn.body:
+        known = facts(stmt)
+        for name, n in known.loads.items():
+            loads[name] = get(name, 0) + n
+        for name, n in known.stores.items():
+            stores[name] = stores.get(name, 0) + n
+        if known.returned:
+            returned |= known.returned
+        if known.in_place:
+            protected |= known.in_place
+    return stores, loads, returned, protected
+
+
+def _count_usage(stack) -> tuple:
     stores, loads, returned, protected = {}, {}, set(), set()
     Name, Load, Stored, Return = gast.Name, gast.Load, (gast.Store, gast.Param), gast.Return
-    stack = [fn]  # _walk's nodes, without a generator: this walk is most of what the passes share
+    # _walk's nodes, without a generator: this walk is most of what the passes share
     pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
     while stack:
         node = pop()
@@ -994,6 +1148,202 @@ def _walk_usage(fn) -> tuple:
     return stores, loads, returned, protected
 
 
+class Facts:
+    """What the passes ask of one statement (everything under it included), found in one walk.
+
+    ``loads``/``stores``: how often it reads/assigns each name (``stores`` counts parameters
+    too, as :func:`_usage` does); ``assigned``: the names it assigns (``Store`` only);
+    ``changed``: the names it assigns, deletes or binds as parameters; ``in_place``: the
+    names whose arrays it updates in place; ``impure``: the names it passes to a call that
+    may change them; ``returned``: the names a ``return`` in it returns as they are;
+    ``pure``: it only reads (see :func:`sct.passes.algebra._pure`); ``number_sums``: it holds
+    an ``np.sum`` of a number; ``foldable``: it is an adjoint or tangent line and a part of it folds
+    (:func:`_fold`; a user's line may hold what it cannot fold, complex numbers); ``nested``:
+    it holds statements (whose facts ``facts`` gives, and which are added to its own);
+    ``targets``: the names in an assignment's targets (:func:`_target_names`); ``movable``: it
+    computes only what :func:`_movable_factors` lets move.
+    """
+
+    __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
+    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable")
+
+    def __init__(self, stmt, facts=None):
+        loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
+        pure, nested, movable = True, False, True
+        number_sums = foldable = False
+        fold = _derivative_line(stmt)  # simplify folds only there (a user's line may hold complex numbers)
+        stack = [stmt]
+        pop, push, extend, known = stack.pop, stack.append, stack.extend, _FIELDS
+        Name, Load, Store, Param, Call, Return = gast.Name, gast.Load, gast.Store, gast.Param, gast.Call, gast.Return
+        statement = gast.stmt
+        while stack:
+            node = pop()
+            kind = type(node)
+            fields = known.get(kind)
+            if fields is None:
+                if not isinstance(node, gast.AST):
+                    continue
+                fields = child_fields(kind)
+            if kind is Name:
+                name, ctx = node.id, type(node.ctx)
+                if ctx is Load:
+                    loads[name] = loads.get(name, 0) + 1
+                else:
+                    changed.add(name)
+                    if ctx is Store or ctx is Param:
+                        stores[name] = stores.get(name, 0) + 1
+                        if ctx is Store:
+                            assigned.add(name)
+            elif kind is Call:
+                _note_in_place(node, in_place)
+                if not pure_call(node):
+                    pure = False
+                    impure |= _names_in(node)
+                if not number_sums and number_sum(node) is not None:
+                    number_sums = True
+                if movable and not _movable_call(node):
+                    movable = False
+            elif kind in _OPERATIONS:
+                if fold and not foldable and _fold(node) is not None:
+                    foldable = True
+                if movable and kind is gast.BinOp and not isinstance(node.op, _ELEMENTWISE):
+                    movable = False
+            elif node is not stmt and isinstance(node, statement):  # a statement it holds: its own facts
+                nested = True
+                inner = (facts or Facts)(node)
+                for name, n in inner.loads.items():
+                    loads[name] = loads.get(name, 0) + n
+                for name, n in inner.stores.items():
+                    stores[name] = stores.get(name, 0) + n
+                assigned |= inner.assigned
+                changed |= inner.changed
+                in_place |= inner.in_place
+                impure |= inner.impure
+                returned |= inner.returned
+                pure = pure and inner.pure
+                number_sums = number_sums or inner.number_sums
+                movable = movable and inner.movable
+                continue
+            elif kind in _IN_PLACE:
+                _note_in_place(node, in_place)
+            elif kind is Return:
+                returned |= _returned_names(node)
+            elif kind in _NOT_PLAIN:
+                pure = False
+            if kind in _NOT_MOVABLE:
+                movable = False
+            for attr in fields:
+                value = getattr(node, attr, None)
+                if type(value) is list:
+                    extend(value)
+                elif value is not None:
+                    push(value)
+        self.loads, self.stores, self.assigned, self.changed = loads, stores, assigned, changed
+        self.in_place, self.impure, self.returned, self.pure = in_place, impure, returned, pure
+        if nested and fold:  # a loop over adjoints (``for delta_i in ...``): its own walk
+            foldable = _foldable(stmt)
+        self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
+        self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
+        self.movable = movable
+
+    def __eq__(self, other):
+        return isinstance(other, Facts) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    __hash__ = None
+
+
+_OPERATIONS = frozenset({gast.BinOp, gast.UnaryOp})  # the nodes _fold folds
+_ASSIGNS = frozenset({gast.Assign, gast.AugAssign})  # the statements eliminate_dead_code may drop
+_NOT_MOVABLE = frozenset({gast.Lambda, gast.NamedExpr, gast.IfExp, gast.BoolOp, gast.Subscript})  # (_not_movable)
+_NOT_PLAIN = frozenset({gast.Lambda, gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Await, gast.ListComp})
+_SIMPLE = frozenset({gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Return, gast.Pass})
+CHECK_FACTS = False  # tests: check each statement's kept facts against a new walk (a stale one raises)
+
+
+def facts_of(fn):
+    """A function giving a statement's :class:`Facts`: inside :func:`sharing`, each found once until
+    the statement changes (:func:`touched`); outside it, found anew each time (the passes that read
+    facts open a sharing of their own: see :func:`shares`)."""
+    shared = _USAGE.get(id(fn))
+    if shared is None or shared.fn is not fn:
+        return Facts
+    table = shared.facts
+
+    def facts(stmt):
+        known = table.get(id(stmt))
+        if known is not None and known[0] is stmt:
+            if CHECK_FACTS and known[1] != Facts(stmt):
+                raise AssertionError(f"stale facts of {unparse(stmt)!r}")
+            return known[1]
+        found = Facts(stmt, facts)
+        if not found.nested:
+            table[id(stmt)] = (stmt, found)
+        return found
+
+    return facts
+
+
+# Calls an adjoint line may make that read their operands and change nothing (the runtime helpers
+# generated code calls, NumPy's and math's functions): an expression of these moves past lines that
+# change none of the names it reads. Anything else (a user adjoint with its own records) stays put.
+_PURE_HELPERS = frozenset(
+    {
+        "unbroadcast",
+        "matmul_grad_left",
+        "matmul_grad_right",
+        "size_or_one",
+        "float",
+        "abs",
+        "zeros_like",
+        "index_grad",
+        "solve_grad",
+        "tensordot_grad_left",
+        "tensordot_grad_right",
+        "kron_grad_left",
+        "kron_grad_right",
+    }
+)
+_PURE_MODULES = frozenset({"np", "math"})
+_PURE_METHODS = frozenset({"sum", "conj", "reshape", "transpose", "astype", "mean", "ravel", "squeeze", "dot"})
+
+
+def pure_call(call) -> bool:
+    """A call that only reads its operands: NumPy's and math's functions, sct's runtime helpers."""
+    func = call.func
+    if isinstance(func, gast.Name):
+        return func.id in _PURE_HELPERS
+    if isinstance(func, gast.Attribute):
+        if isinstance(func.value, gast.Name) and func.value.id in _PURE_MODULES:
+            return True
+        if (
+            isinstance(func.value, gast.Attribute)
+            and isinstance(func.value.value, gast.Name)
+            and func.value.value.id == "np"
+            and func.value.attr == "linalg"
+        ):
+            return True
+        return func.attr in _PURE_METHODS
+    return False
+
+
+def number_sum(node):
+    """``c`` (a new node) for ``np.sum(c)`` of a float ``c``, else None."""
+    if not (
+        isinstance(node, gast.Call)
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.func, gast.Attribute)
+        and node.func.attr == "sum"
+        and isinstance(node.func.value, gast.Name)
+        and node.func.value.id == "np"
+    ):
+        return None
+    arg = node.args[0]
+    if isinstance(arg, gast.Constant) and type(arg.value) is float:  # np.sum(1) is an integer: left alone
+        return gast.Constant(value=arg.value, kind=None)
+    return None
+
+
 _IN_PLACE = frozenset({gast.AugAssign, gast.Assign, gast.Call})  # the nodes _note_in_place looks at
 
 
@@ -1004,9 +1354,26 @@ class _Block:
     so each copy is checked in time proportional to its readers, not to the block.
     """
 
-    def __init__(self, body):
+    def __init__(self, body, facts=None):
         self.body, self.alive = body, [True] * len(body)
         self.readers, self.stores = {}, {}  # name -> {position: loads there}, name -> [positions]
+        if facts is not None:  # each line's Facts: the same counts
+            readers, stores = self.readers, self.stores
+            for i, stmt in enumerate(body):
+                known = facts(stmt)
+                for name, n in known.loads.items():
+                    at = readers.get(name)
+                    if at is None:
+                        readers[name] = {i: n}
+                    else:
+                        at[i] = n
+                for var in known.assigned:
+                    at = stores.get(var)
+                    if at is None:
+                        stores[var] = [i]
+                    else:
+                        at.append(i)
+            return
         for i, stmt in enumerate(body):
             stored = set()
             for node in _walk(stmt):
@@ -1026,7 +1393,7 @@ class _Block:
         return i < len(at) and at[i] <= last
 
 
-def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
+def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> bool:
     """Fold the copy at ``block.body[k]`` into its readers if that is safe (see propagate_copies)."""
     body = block.body
     stmt = body[k]
@@ -1053,6 +1420,7 @@ def _fold_copy(block, k, stores, loads, returned, protected) -> bool:
     replace = _Replace(target, value)
     for i in uses:
         replace.visit(body[i])
+        touch(body[i])
         n = readers.pop(i)
         if source is not None:
             at = block.readers.setdefault(source, {})
@@ -1077,6 +1445,7 @@ def _is_copy(stmt):
 
 
 _COMPOUND = (gast.FunctionDef, gast.If, gast.For, gast.While)
+_COMPOUND_KINDS = frozenset(_COMPOUND)
 
 
 def bodies(fn):
@@ -1088,10 +1457,11 @@ def bodies(fn):
             body = getattr(node, attr, None)
             if isinstance(body, list):
                 yield body
-                pending.extend(s for s in body if isinstance(s, _COMPOUND))
+                pending += [s for s in body if type(s) in _COMPOUND_KINDS]
 
 
 # ---- dead code ------------------------------------------------------------------
+@shares
 def eliminate_dead_code(fn) -> bool:
     """Drop assignments nothing reads, and comments left heading nothing.
 
@@ -1099,27 +1469,26 @@ def eliminate_dead_code(fn) -> bool:
     leave the assignments of what it read unread in turn (a chain of dead
     statements goes in one call, not one statement a call).
     """
-    loads = _usage(fn)[1]
+    loads, facts = _usage(fn)[1], facts_of(fn)
     blocks = list(bodies(fn))
     assigning, pending = {}, deque()  # name -> the assignments of it
     for body in blocks:
         for stmt in body:
             if isinstance(stmt, gast.Assign | gast.AugAssign):
-                for target in _target_names(stmt):
+                for target in facts(stmt).targets:
                     assigning.setdefault(target, []).append(stmt)
                 pending.append(stmt)
     dead = set()
     while pending:
         stmt = pending.popleft()
-        if id(stmt) in dead or not _is_dead(stmt, loads):
+        if id(stmt) in dead or not _is_dead(stmt, loads, facts(stmt).targets):
             continue
         dead.add(id(stmt))
-        for n in _walk(stmt):  # its reads are gone: what only it read is unread now
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                loads[n.id] -= 1
-                if not loads[n.id]:
-                    del loads[n.id]
-                    pending.extend(assigning.get(n.id, ()))
+        for name, n in facts(stmt).loads.items():  # its reads are gone: what only it read is unread now
+            loads[name] -= n
+            if not loads[name]:
+                del loads[name]
+                pending.extend(assigning.get(name, ()))
     changed = False
     for body in blocks:
         keep = _drop_orphan_comments([stmt for stmt in body if id(stmt) not in dead])
@@ -1133,15 +1502,18 @@ def _target_names(stmt) -> list:
     return [n.id for t in targets for n in _walk(t) if isinstance(n, gast.Name)]
 
 
-def _is_dead(stmt, loads) -> bool:
-    """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns."""
+def _is_dead(stmt, loads, targets=None) -> bool:
+    """An assignment nothing reads; ``n += 1`` counts as a read only of what it assigns.
+
+    ``targets``: :func:`_target_names` of ``stmt``, where known."""
     if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
         return stmt.target.id not in loads and not _has_effect(stmt.value)
     if not isinstance(stmt, gast.Assign):
         return False
     if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
         return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity (a name: no effect)
-    targets = [n.id for t in stmt.targets for n in _walk(t) if isinstance(n, gast.Name)]
+    if targets is None:
+        targets = _target_names(stmt)
     return all(t not in loads for t in targets) and not _has_effect(stmt.value)  # the walk only where unread
 
 
@@ -1199,7 +1571,7 @@ def tape_columns(fn) -> bool:
     stores, loads, _, _ = _usage(fn)
     if not any(is_record(name) for name in stores):
         return False
-    return drop_unread_columns(fn, loads)
+    return drop_unread_columns(fn, loads, touched(fn))
 
 
 PASSES = (

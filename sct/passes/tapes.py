@@ -46,10 +46,11 @@ import gast
 from ..backend.codegen import nodes, unparse
 
 
-def drop_unread_columns(fn, loads: dict | None = None) -> bool:
+def drop_unread_columns(fn, loads: dict | None = None, touched=None) -> bool:
     """Drop the columns of ``fn``'s records that nothing reads, and records left empty; whether it changed.
 
-    ``loads``: how often ``fn`` reads each name, where the caller has counted (else counted here)."""
+    ``loads``: how often ``fn`` reads each name, where the caller has counted (else counted here);
+    ``touched``: called with each push and pop this changes in place."""
     records = _records(fn)
     if not records:
         return False
@@ -79,10 +80,14 @@ def drop_unread_columns(fn, loads: dict | None = None) -> bool:
         for p in pushes:
             row = [v for k, v in enumerate(_row(p)) if k not in unread]
             p.value.args = [row[0] if len(row) == 1 else gast.Tuple(elts=row, ctx=gast.Load())]
+            if touched is not None:
+                touched(p)
         for p in pops:
             kept = [name for k, name in enumerate(_columns(p)) if k not in unread]
             targets = [gast.Name(id=c, ctx=gast.Store(), annotation=None, type_comment=None) for c in kept]
             p.targets = [targets[0] if len(targets) == 1 else gast.Tuple(elts=targets, ctx=gast.Store())]
+            if touched is not None:
+                touched(p)
     return changed
 
 
