@@ -38,7 +38,7 @@ from .forward import tangent as forward
 from .frontend import aliases, signatures
 from .frontend import lower as anf
 from .frontend import parse as frontend
-from .ir import Assign, operands, walk
+from .ir import Assign, For, names_in, operands, walk
 from .passes import algebra, containers, fuse, inverses, liveness, unbox
 from .passes import checkpoint as checkpoints
 from .passes import optimize as passes
@@ -159,7 +159,7 @@ def build(
     params = anf.parameter_names(parsed.node.args)
     callables, objects = variants.callables(params, sig, parsed.fn), variants.objects(params, sig)
     ir, namer = anf.lower(parsed, has_aux=has_aux, structures=structures, callables=callables, objects=objects)
-    arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
+    arg_ranks = {**_global_numbers(ir, parsed), **{p: (s[0] if s else None) for p, s in zip(ir.params, sig)}}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
         maybe_arrays = {p for p, s in zip(ir.params, sig) if s != _FLOAT}  # (0, "f") may be a 0-d array
@@ -199,6 +199,7 @@ def build(
         algebra.optimize(src.fn)
         if mode == "reverse":
             inverses.share(src.fn)  # one np.linalg.inv of a matrix the backward sweep inverts and solves with
+            inverses.traces(src.fn, ranks)  # np.trace(delta_q) for np.sum(delta_q * p), p = np.eye(n)
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
@@ -222,6 +223,27 @@ def build(
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
     used = getattr(src, "facts", ())
     return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only, facts=used)
+
+
+def _global_numbers(ir, parsed) -> dict:
+    """Rank 0 for the module globals the function reads that hold a Python int or float (``LOG_2PI``).
+
+    They are read live, so a later call may find another number there; the variant's guards test that it
+    is still one of the same type (:func:`sct.backend.variants._guards`), so their rank is known. A name the
+    function assigns, a parameter, a closure variable, or one the lowering bound to something else is left out.
+    """
+    assigned = {s.target for s in walk(ir.body) if isinstance(s, Assign | For)} | set(ir.params)
+    found = {}
+    for stmt in walk(ir.body):
+        if not isinstance(stmt, Assign):
+            continue
+        for name in names_in(stmt.value):
+            if name in found or name in assigned or name in parsed.closure:
+                continue
+            value = parsed.globals.get(name)
+            if type(value) in variants.NUMBERS and ir.namespace.get(name, value) is value:
+                found[name] = 0
+    return found
 
 
 def _unit_seed(fn, output: str, rank) -> None:

@@ -214,6 +214,93 @@ def share_solves(fn: gast.FunctionDef) -> bool:
     return share_solves(fn) if changed else False
 
 
+def traces(fn: gast.FunctionDef, ranks: dict) -> bool:
+    """``delta_m = np.sum(delta_q * p)`` -> ``delta_m = np.trace(delta_q)`` in the backward sweep, where
+    ``p = np.eye(n)`` and ``q = m * p`` with ``m`` a scalar (``ranks``: the forward values' ranks): a full
+    pass over an n x n product for a sum of n numbers. Whether it changed ``fn``.
+
+    Only in a statement that gives ``m``'s adjoint, whose contributions of the form ``np.sum(X * p)`` are the
+    adjoints of such products: ``q`` has ``p``'s shape (n, n), and so has its adjoint ``X`` (``delta_q``, or
+    the name the optimiser gave it), so both sum the diagonal of ``X``: the same number up to the order of
+    the additions (the zeros off the diagonal add nothing, except where ``X`` holds an inf or a nan there,
+    which the product turned into a nan that the derivative by ``m``, the trace, does not have).
+
+    >>> print(demo('''
+    ... def grad_f(m, n, delta_out=1.0):
+    ...     # forward
+    ...     p = np.eye(n)
+    ...     q = m * p
+    ...     # backward
+    ...     delta_q = np.cos(q)
+    ...     delta_m = np.sum(delta_q * p)
+    ...     return delta_m
+    ... ''', {"m": 0, "p": 2, "q": 2}))
+    def grad_f(m, n, delta_out=1.0):
+        # forward
+        p = np.eye(n)
+        q = m * p
+        # backward
+        delta_q = np.cos(q)
+        delta_m = np.trace(delta_q)
+        return delta_m
+    """
+    bounds = _backward(fn.body)
+    if bounds is None:
+        return False
+    start, end = bounds
+    eyes = {s.targets[0].id for s in fn.body[:start] if _single(s) and _is_eye(s.value) and _fixed(fn, s.targets[0].id)}
+    scales: dict[str, set] = {}  # m -> {p}, for each q = m * p
+    for stmt in fn.body[:start]:
+        if _single(stmt) and isinstance(stmt.value, gast.BinOp) and isinstance(stmt.value.op, gast.Mult):
+            left, right = stmt.value.left, stmt.value.right
+            for eye, other in ((left, right), (right, left)):
+                scalar = isinstance(other, gast.Name) and ranks.get(other.id) == 0
+                if scalar and isinstance(eye, gast.Name) and eye.id in eyes:
+                    scales.setdefault(f"delta_{other.id}", set()).add(eye.id)
+    changed = False
+    for stmt in fn.body[start + 1 : end]:
+        target = stmt.targets[0] if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 else stmt
+        target = target.target if isinstance(target, gast.AugAssign) else target
+        if not (isinstance(target, gast.Name) and target.id in scales):
+            continue
+        for node in nodes(stmt.value):
+            found = _trace_of(node, scales[target.id])
+            if found is not None:
+                trace = gast.Attribute(value=name("np"), attr="trace", ctx=gast.Load())
+                _become(node, gast.Call(func=trace, args=[name(found)], keywords=[]))
+                changed = True
+    return changed
+
+
+def _single(stmt) -> bool:
+    return isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
+
+
+def _is_eye(value) -> bool:
+    """``np.eye(n)``: an n x n identity matrix of floats."""
+    return (
+        isinstance(value, gast.Call)
+        and _dotted(value.func) == "np.eye"
+        and len(value.args) == 1
+        and not value.keywords
+        and not isinstance(value.args[0], gast.Starred)
+    )
+
+
+def _trace_of(node, eyes: set) -> str | None:
+    """``X`` where ``node`` is ``np.sum(X * p)`` (or ``np.sum(p * X)``) for a ``p`` in ``eyes``."""
+    if not (isinstance(node, gast.Call) and _dotted(node.func) == "np.sum" and len(node.args) == 1):
+        return None
+    product = node.args[0]
+    if node.keywords or not (isinstance(product, gast.BinOp) and isinstance(product.op, gast.Mult)):
+        return None
+    left, right = product.left, product.right
+    for adjoint, eye in ((left, right), (right, left)):
+        if isinstance(adjoint, gast.Name) and isinstance(eye, gast.Name) and eye.id in eyes:
+            return adjoint.id
+    return None
+
+
 def _bare(stmt, node) -> bool:
     """Whether ``stmt`` assigns ``node``'s array itself (or its ``.T``, a view of it) to a name, which then
     holds the shared array."""
@@ -255,9 +342,13 @@ def _become(node, replacement) -> None:
     node.__dict__.update(replacement.__dict__)
 
 
-def demo(source: str) -> str:
-    """Share the inverses of a snippet's function, its ``# comment`` lines kept, and return its source."""
+def demo(source: str, ranks: dict | None = None) -> str:
+    """Share the inverses of a snippet's function (with ``ranks``: write its traces), its ``# comment`` lines
+    kept, and return its source."""
     source = re.sub(r"^(\s*)# (\w+)$", r"\1__sct_comment__('\2')", source, flags=re.M)
     fn = gast.parse(source).body[0]
-    share(fn)
+    if ranks is None:
+        share(fn)
+    else:
+        traces(fn, ranks)
     return unparse(fn)
