@@ -39,7 +39,7 @@ from .frontend import aliases, signatures
 from .frontend import lower as anf
 from .frontend import parse as frontend
 from .ir import Assign, For, names_in, operands, walk
-from .passes import algebra, containers, fuse, inverses, liveness, unbox
+from .passes import algebra, containers, fuse, inverses, liveness, trip_records, unbox
 from .passes import checkpoint as checkpoints
 from .passes import optimize as passes
 from .reverse import adjoint as reverse
@@ -200,6 +200,7 @@ def build(
         if mode == "reverse":
             inverses.share(src.fn)  # one np.linalg.inv of a matrix the backward sweep inverts and solves with
             inverses.traces(src.fn, ranks)  # np.trace(delta_q) for np.sum(delta_q * p), p = np.eye(n)
+            trip_records.walk_records(src.fn)  # for y in reversed(y_stack): where a while loop counted its trips
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
