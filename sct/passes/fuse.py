@@ -60,7 +60,7 @@ def fold_scalar_adjoints(fn: gast.FunctionDef, scalars: set) -> bool:
         if isinstance(node, gast.Name):
             counts = loads if isinstance(node.ctx, gast.Load) else stores
             counts[node.id] = counts.get(node.id, 0) + 1
-    single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1 and v.startswith("delta_") and v in scalars}
+    single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1 and v.startswith("delta_")}
     if not single:
         return False
     changed = False
@@ -71,12 +71,25 @@ def fold_scalar_adjoints(fn: gast.FunctionDef, scalars: set) -> bool:
             simple = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
             target = stmt.targets[0].id if simple else None
             if target in single and _scalar_arithmetic(stmt.value, scalars) and _move(block, k, target):
+                # a scalar by its expression (a mean's adjoint, ``1.0 / size_or_one(i)``) even where the rank of
+                # what it is the adjoint of is not 0
                 del block[k]
                 k -= _join_comments(block, k)
                 changed = True
                 continue
             k += 1
     return changed
+
+
+def _size_of_name(call) -> bool:
+    """``size_or_one(a)``: the helper the mean's adjoint divides by, of a name."""
+    return (
+        isinstance(call.func, gast.Name)
+        and call.func.id == "size_or_one"
+        and len(call.args) == 1
+        and isinstance(call.args[0], gast.Name)
+        and not call.keywords
+    )
 
 
 def _join_comments(block: list, k: int) -> int:
@@ -97,8 +110,15 @@ _ARITHMETIC = _ARITHMETIC | gast.Load
 
 
 def _scalar_arithmetic(node, scalars: set) -> bool:
-    """Only ``+ - * / **`` and negation of scalar names and numbers."""
+    """Only ``+ - * / **`` and negation of scalar names, numbers and ``size_or_one(a)`` of a name (a length,
+    which no in-place change of ``a`` changes)."""
+    sizes = [n for n in nodes(node) if isinstance(n, gast.Call)]
+    if not all(_size_of_name(n) for n in sizes):
+        return False
+    inside = {id(part) for n in sizes for part in (n.func, *n.args)}
     for n in nodes(node):
+        if id(n) in inside or isinstance(n, gast.Call):
+            continue
         if isinstance(n, gast.Name):
             if n.id not in scalars:
                 return False
