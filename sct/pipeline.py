@@ -135,6 +135,7 @@ def build(
     checkpoint=None,
     shapes=None,
     facts=None,
+    portable=False,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -145,6 +146,8 @@ def build(
     computes the value only as far as the gradients need it.
     ``observe(ir, wrt)``: called with the lowered IR just before the emitter reads it
     (:mod:`sct.explain` maps generated lines back to the user's with it).
+    ``portable``: the code will be written against any array namespace (``sct export --xp``): no NumPy-only
+    rewrites (``np.trace``).
     ``shapes``: the call's dimensions (:func:`sct.analysis.shapes.pattern_of`), for a variant for that call:
     its code may rely on equalities between them (no ``unbroadcast`` where shapes are proved equal), and the
     ones it relies on are its ``facts``, which a caller must check before reusing it. ``facts``: those
@@ -199,7 +202,8 @@ def build(
         algebra.optimize(src.fn)
         if mode == "reverse":
             inverses.share(src.fn)  # one np.linalg.inv of a matrix the backward sweep inverts and solves with
-            inverses.traces(src.fn, ranks)  # np.trace(delta_q) for np.sum(delta_q * p), p = np.eye(n)
+            if not portable and namespaces.of_signature(sig) is None:  # NumPy's arrays: the array API has no trace
+                inverses.traces(src.fn, ranks)  # np.trace(delta_q) for np.sum(delta_q * p), p = np.eye(n)
             trip_records.walk_records(src.fn)  # for y in reversed(y_stack): where a while loop counted its trips
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
