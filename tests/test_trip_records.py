@@ -120,3 +120,27 @@ def test_random_while_programs_same_bits(program, seed):
         counted, before = _gradients(program.source, args, wrt, False)
     assert _bits(walked) == _bits(counted)
     assert ("float(" in after) == ("float(" in before)  # the Python-float pass reads the walked records too
+
+
+TAPE = """
+import math
+
+
+def f(x0: float, x1: float):
+    t0 = x0 * x1
+    k = 0
+    while k < 3:
+        t0 = 0.5 * t0 + math.sin(t0 * x1)
+        k = k + 1
+    return t0 * x0
+"""
+
+
+@pytest.mark.parametrize("source", [BALL, TAPE])
+def test_numba_runs_what_the_pass_leaves(source):
+    """A tape's rows (``r, s = tape.pop()``) stay popped: numba cannot walk a list of tuples backwards."""
+    pytest.importorskip("numba")
+    f = P.load(source)
+    args = (1.0, 0.0, 0.8) if "restitution" in source else (0.3, 0.7)
+    wrt = tuple(range(len(args)))
+    assert _bits(sct.grad(f, wrt=wrt, backend="numba")(*args)) == _bits(sct.grad(f, wrt=wrt)(*args))

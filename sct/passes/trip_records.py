@@ -32,10 +32,11 @@ def grad_f(x, delta_out=1.0):
 
 Only top-level loops of the function: the reversed loop ``for _ in range(trips):`` (its
 index read nowhere), the loop that counts ``trips`` with no ``break`` or ``continue`` in it;
-only a record (``<name>_stack``, or a tape) made ``[]`` once, pushed by one ``append`` at the top
-level of that loop and popped by one ``v = R.pop()`` (``v, w = tape.pop()``) at the top level of
-the reversed loop, used nowhere else; and only where nothing before the pop in the reversed trip
-reads or assigns ``v`` (the header binds ``v`` at the top of the trip). The counter goes where nothing
+only a record (``<name>_stack``) made ``[]`` once, pushed by one ``append`` at the top level of
+that loop and popped by one ``v = R.pop()`` at the top level of the reversed loop, used nowhere
+else (not a tape's rows, ``r, s = tape.pop()``: ``backend="numba"`` cannot walk a list of tuples
+backwards); and only where nothing before the pop in the reversed trip reads or assigns ``v``
+(the header binds ``v`` at the top of the trip). The counter goes where nothing
 else reads it.
 """
 
@@ -87,16 +88,13 @@ def _counting_loop(body, end: int, counter: str):
 
 
 def _pop(stmt) -> tuple[object, list[str], str] | None:
-    """``(target, names, R)`` for ``v = R.pop()`` or ``v, w = R.pop()`` (a tape's row)."""
+    """``(target, names, R)`` for ``v = R.pop()``."""
     if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
         return None
     target = stmt.targets[0]
-    if isinstance(target, gast.Name):
-        names = [target.id]
-    elif isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
-        names = [e.id for e in target.elts]
-    else:
+    if not isinstance(target, gast.Name):  # a tape's row (``r, s = tape.pop()``): numba cannot walk those
         return None
+    names = [target.id]
     call = stmt.value
     if not (isinstance(call, gast.Call) and not call.args and not call.keywords):
         return None

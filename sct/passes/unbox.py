@@ -181,13 +181,7 @@ class _Types:
         elif isinstance(target, gast.Tuple) and isinstance(pairs, list) and len(pairs) == len(target.elts):
             for t, p in zip(target.elts, pairs):
                 self.loop_target(t, p)
-        elif isinstance(target, gast.Tuple) and BOTTOM not in pairs:  # ``for r, s in reversed(tape):``, as unpack
-            width = len(target.elts)
-            if not all(isinstance(t, tuple) and t[0] == "row" and len(t[1]) == width for t in pairs):
-                raise _GiveUp
-            for k, t in enumerate(target.elts):
-                self.loop_target(t, tuple(p[1][k] for p in pairs))
-        elif not (isinstance(target, gast.Tuple) and pairs == (BOTTOM, BOTTOM)):
+        else:
             raise _GiveUp
 
     def iterated(self, node):
