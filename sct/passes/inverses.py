@@ -30,7 +30,9 @@ def grad_f(K, y, delta_out=1.0):
     delta_K -= np.outer(inv_K.T @ delta_alpha, alpha)
     return (alpha, delta_K)
 
-The forward sweep is left as it is (its values are the ones Python computes). Only
+The forward sweep is left as it is (its values are the ones Python computes), except that
+:func:`solve_from_inverse` moves a ``solve`` whose solution only the backward sweep reads
+into it, as ``inv_K @ y``. Only
 straight-line statements at the top of the function take part, a name may hold the
 inverse itself (``delta_K = inv_K.T``, which the adjoint code may then update in place) only
 at its last use, and only a matrix named by
