@@ -74,7 +74,8 @@ def export_source(
         sig = tuple(ANY if s is None else s for s in _annotated_signature(fn))
     else:
         sig = api.call_signature(fn, positions, tuple(args))
-    variant = pipeline.compiled(fn, positions, sig, many=many)
+    portable = {"portable": True} if xp else {}  # generic in xp: no NumPy-only rewrites (np.trace)
+    variant = pipeline.compiled(fn, positions, sig, many=many, **portable)
     kinds = None if args is None else _checked_kinds(fn, variant.params, sig)
     source = _shaped_seed(variant.source)
     source = with_header(source, header(variant.params, sig, generic=args is None and not numba))

@@ -38,8 +38,8 @@ from .forward import tangent as forward
 from .frontend import aliases, signatures
 from .frontend import lower as anf
 from .frontend import parse as frontend
-from .ir import Assign, operands, walk
-from .passes import algebra, containers, fuse, inverses, liveness, unbox
+from .ir import Assign, For, names_in, operands, walk
+from .passes import algebra, containers, fuse, inverses, liveness, trip_records, unbox
 from .passes import checkpoint as checkpoints
 from .passes import optimize as passes
 from .reverse import adjoint as reverse
@@ -135,6 +135,7 @@ def build(
     checkpoint=None,
     shapes=None,
     facts=None,
+    portable=False,
 ) -> Compiled:
     """Run the whole pipeline: parse, lower, analyse, emit the adjoint (or tangent), optimise, compile.
 
@@ -145,6 +146,8 @@ def build(
     computes the value only as far as the gradients need it.
     ``observe(ir, wrt)``: called with the lowered IR just before the emitter reads it
     (:mod:`sct.explain` maps generated lines back to the user's with it).
+    ``portable``: the code will be written against any array namespace (``sct export --xp``): no NumPy-only
+    rewrites (``np.trace``).
     ``shapes``: the call's dimensions (:func:`sct.analysis.shapes.pattern_of`), for a variant for that call:
     its code may rely on equalities between them (no ``unbroadcast`` where shapes are proved equal), and the
     ones it relies on are its ``facts``, which a caller must check before reusing it. ``facts``: those
@@ -159,7 +162,7 @@ def build(
     params = anf.parameter_names(parsed.node.args)
     callables, objects = variants.callables(params, sig, parsed.fn), variants.objects(params, sig)
     ir, namer = anf.lower(parsed, has_aux=has_aux, structures=structures, callables=callables, objects=objects)
-    arg_ranks = {p: (s[0] if s else None) for p, s in zip(ir.params, sig)}
+    arg_ranks = {**_global_numbers(ir, parsed), **{p: (s[0] if s else None) for p, s in zip(ir.params, sig)}}
     elements = {p: s[2] for p, s in zip(ir.params, sig) if s and len(s) > 2}
     if ir.shared_updates:  # x += e on an array another name holds: only NumPy changes both
         maybe_arrays = {p for p, s in zip(ir.params, sig) if s != _FLOAT}  # (0, "f") may be a 0-d array
@@ -199,6 +202,10 @@ def build(
         algebra.optimize(src.fn)
         if mode == "reverse":
             inverses.share(src.fn)  # one np.linalg.inv of a matrix the backward sweep inverts and solves with
+            inverses.solve_from_inverse(src.fn)  # alpha = inv_K @ y where only the backward reads a solve's alpha
+            if not portable and namespaces.of_signature(sig) is None:  # NumPy's arrays: the array API has no trace
+                inverses.traces(src.fn, ranks)  # np.trace(delta_q) for np.sum(delta_q * p), p = np.eye(n)
+            trip_records.walk_records(src.fn)  # for y in reversed(y_stack): where a while loop counted its trips
     missing = object()
     free = {k: v for k, v in ir.namespace.items() if parsed.globals.get(k, missing) is not v}
     helpers = {**src.helpers, **free}
@@ -213,6 +220,9 @@ def build(
         unboxed = _unbox(src, floats, helpers, parsed.globals, ints)
     if mode == "reverse" and not split:  # checkpoint=k, or ``# sct: checkpoint`` on a loop (sct.passes.checkpoint)
         checkpoints.apply(src, parsed, ir, checkpoint)  # after the optimiser: it copies the optimised loops
+    has_arrays = any(rank is not None and rank > 0 for rank in ranks.values())  # scalar code keeps its lines
+    if optimize and not unboxed and mode == "reverse" and has_arrays:  # Python-float variants fuse everything
+        fuse.fold_scalar_adjoints(src.fn, _scalars(ranks))  # delta_log_noise = delta_m * m * 2.0
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
         liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     if foreign is not None:  # the same code, its NumPy calls (the shape records above too) against the namespace
@@ -222,6 +232,27 @@ def build(
     STATS["compiles" if counted else "validation compiles"] += 1  # what calls compile; not validation's own
     used = getattr(src, "facts", ())
     return Compiled(function, text, helpers, ir.params, wrt, scalar=scalar, grads_only=grads_only, facts=used)
+
+
+def _global_numbers(ir, parsed) -> dict:
+    """Rank 0 for the module globals the function reads that hold a Python int or float (``LOG_2PI``).
+
+    They are read live, so a later call may find another number there; the variant's guards test that it
+    is still one of the same type (:func:`sct.backend.variants._guards`), so their rank is known. A name the
+    function assigns, a parameter, a closure variable, or one the lowering bound to something else is left out.
+    """
+    assigned = {s.target for s in walk(ir.body) if isinstance(s, Assign | For)} | set(ir.params)
+    found = {}
+    for stmt in walk(ir.body):
+        if not isinstance(stmt, Assign):
+            continue
+        for name in names_in(stmt.value):
+            if name in found or name in assigned or name in parsed.closure:
+                continue
+            value = parsed.globals.get(name)
+            if type(value) in variants.NUMBERS and ir.namespace.get(name, value) is value:
+                found[name] = 0
+    return found
 
 
 def _unit_seed(fn, output: str, rank) -> None:

@@ -65,6 +65,24 @@ class Held:
     value: object
 
 
+@dataclass(frozen=True)
+class Scaled:
+    """A dimension times a constant: ``2 * n`` for ``n = h0.shape[1]`` (``k`` an int >= 2, ``term`` a symbol).
+    Equal to nothing but itself; it serves as the bound of a slice (``z[:, n:2 * n]``)."""
+
+    k: int
+    term: tuple
+
+
+TIMES = "times"  # a fact ``(L, (TIMES, k, S))``: dimension L is k times dimension S (k from 2 to MAX_TIMES)
+MAX_TIMES = 8
+
+
+def is_times(fact) -> bool:
+    right = fact[1]
+    return isinstance(right, tuple) and len(right) == 3 and right[0] == TIMES
+
+
 def _shape(found):
     """The array shape of a value the fixed point found: a dimension held as an int is a scalar."""
     if isinstance(found, Held):
@@ -86,12 +104,33 @@ def pattern_of(args) -> tuple:
             found.append(None)
             continue
         found.append(tuple(labels.setdefault(n, len(labels) + 1) for n in a.shape))
+    multiples = tuple(
+        (label, size // other, other_label)
+        for size, label in labels.items()
+        for other, other_label in labels.items()
+        if other > 1 and size != other and size % other == 0 and size // other <= MAX_TIMES
+    )
+    if multiples:  # which lengths are small multiples of others (LSTM gates: 4 * n), after the arguments
+        found.append((TIMES, multiples))
     return tuple(found)
 
 
 def holds(facts, pattern) -> bool:
     """Whether every fact holds in a call of this pattern."""
-    return all(_label(left, pattern) == (ONE if right == ONE else _label(right, pattern)) for left, right in facts)
+    return all(_holds(fact, pattern) for fact in facts)
+
+
+def _holds(fact, pattern) -> bool:
+    left, right = fact
+    if is_times(fact):
+        return (_label(left, pattern), right[1], _label(right[2], pattern)) in _multiples(pattern)
+    return _label(left, pattern) == (ONE if right == ONE else _label(right, pattern))
+
+
+def _multiples(pattern) -> tuple:
+    """The ``(label, k, label)`` of the lengths that are k times others (see :func:`pattern_of`)."""
+    last = pattern[-1] if pattern else None
+    return last[1] if isinstance(last, tuple) and len(last) == 2 and last[0] == TIMES else ()
 
 
 def _label(sym, pattern):
@@ -103,9 +142,13 @@ def _label(sym, pattern):
 def holds_for(facts, args) -> bool:
     """Whether every fact holds for these arguments (their shapes, read directly)."""
     try:
-        for (i, a), right in facts:
+        for fact in facts:
+            (i, a), right = fact
             value = args[i].shape[a]
-            if value != (1 if right == ONE else args[right[0]].shape[right[1]]):
+            if is_times(fact):
+                if value != right[1] * args[right[2][0]].shape[right[2][1]]:
+                    return False
+            elif value != (1 if right == ONE else args[right[0]].shape[right[1]]):
                 return False
     except (AttributeError, IndexError):
         return False
@@ -118,12 +161,19 @@ def fact_terms(facts, params) -> list[str]:
     def dim(sym):
         return f"{params[sym[0]]}.shape[{sym[1]}]"
 
-    return [f"{dim(left)} == {1 if right == ONE else dim(right)}" for left, right in facts]
+    def side(fact):
+        right = fact[1]
+        if is_times(fact):
+            return f"{right[1]} * {dim(right[2])}"
+        return "1" if right == ONE else dim(right)
+
+    return [f"{dim(fact[0])} == {side(fact)}" for fact in facts]
 
 
 def canonical(facts) -> tuple:
     """Facts in one order (those against 1 first, for each symbol): a variant's ``facts``, part of its key."""
-    return tuple(sorted(set(facts), key=lambda f: (f[0], (-1, -1) if f[1] == ONE else f[1])))
+    plain = sorted((f for f in set(facts) if not is_times(f)), key=lambda f: (f[0], (-1, -1) if f[1] == ONE else f[1]))
+    return tuple(plain) + tuple(sorted(f for f in set(facts) if is_times(f)))  # multiples last
 
 
 def _fact(a, b):
@@ -142,6 +192,8 @@ class Shapes:
 
     def __init__(self, ir: FunctionIR, ranks: dict, pattern=None, facts=None):
         self.ir, self.ranks, self.pattern = ir, ranks, pattern
+        self.times = {f for f in facts or () if is_times(f)}  # in a rebuild from facts: L == k * S as given
+        facts = None if facts is None else [f for f in facts if not is_times(f)]
         self.classes = _closure(facts) if facts is not None else None
         self.component = {}  # in a rebuild from facts: a class of symbols -> the facts that make it one
         for fact in facts or ():
@@ -163,6 +215,8 @@ class Shapes:
         return None if fact is None else deps | fact
 
     def _oracle(self, x, y):
+        if isinstance(x, Scaled) or isinstance(y, Scaled):
+            return None  # equal only to itself (the caller compared the terms)
         if isinstance(x, int) and isinstance(y, int):
             return None  # different constants
         if isinstance(x, int):
@@ -219,6 +273,24 @@ class Shapes:
                 return None
             deps |= found
         return deps
+
+    def multiple(self, whole, part):
+        """``(k, facts)`` where symbol ``whole`` is surely ``k`` times symbol ``part`` (k >= 1), or None."""
+        if not (isinstance(whole, tuple) and isinstance(part, tuple)):
+            return None
+        same = self.equal(Dim(whole), Dim(part))
+        if same is not None:
+            return 1, same
+        if self.classes is not None:
+            found = [f for f in self.times if f[0] == whole and f[1][2] == part]
+            return (found[0][1][1], frozenset(found[:1])) if found else None
+        if self.pattern is None:
+            return None
+        left, right = _label(whole, self.pattern), _label(part, self.pattern)
+        for label, k, other in _multiples(self.pattern):
+            if label == left and other == right and left is not None:
+                return k, frozenset({(whole, (TIMES, k, part))})
+        return None
 
     # ---- what the reverse sweep asks ------------------------------------------------
     def shape(self, node):
@@ -297,17 +369,21 @@ class Shapes:
                 return _UNSEEN
             raw.append(s)
         try:
-            found = self._rule(stmt, args, kwargs, raw)
+            found = self._rule(stmt, args, kwargs, raw, known)
         except (TypeError, ValueError, IndexError):
             found = None
         if self.ranks.get(stmt.target) == 0 and not isinstance(found, Held):
             return ()
         return found
 
-    def _rule(self, stmt, args, kwargs, raw):
+    def _rule(self, stmt, args, kwargs, raw, known=None):
         prim = stmt.prim
         if prim is None:
             return raw[0]
+        if prim is operator.mul and len(args) == 2 and not kwargs:  # 2 * n of a dimension n: a slice's bound
+            scaled = _scaled(raw, args)
+            if scaled is not None:
+                return scaled
         shapes = [_shape(s) for s in raw]
         entry = lookup(prim)
         if entry is not None and entry.elementwise and not kwargs:
@@ -323,7 +399,7 @@ class Shapes:
             ok = isinstance(held, tuple) and isinstance(k, int) and not isinstance(k, bool)
             return Held(held[k]) if ok and -len(held) <= k < len(held) else None
         if prim is operator.getitem:
-            return self._indexed(args, shapes)
+            return self._indexed(args, shapes, known or {})
         if prim is np.shape and len(args) == 1 and not kwargs and shapes[0] is not None:
             return Held(shapes[0])
         if prim is np.eye and len(args) == 1 and not kwargs and isinstance(raw[0], Held):
@@ -349,7 +425,7 @@ class Shapes:
             return tuple(Dim(ONE) if k in axes else d for k, d in enumerate(shapes[0]))
         return tuple(d for k, d in enumerate(shapes[0]) if k not in axes)
 
-    def _indexed(self, args, shapes):
+    def _indexed(self, args, shapes, known):
         base, index = args
         if shapes[0] is None:
             return None
@@ -360,7 +436,7 @@ class Shapes:
                     return None
                 whole = part.lower is None and part.upper is None and part.step is None
                 kept = rest.pop(0)
-                out.append(kept if whole else UNKNOWN)
+                out.append(kept if whole else self._slice_length(kept, part, known))
             elif isinstance(part, gast.Constant) and part.value is None:
                 out.append(Dim(ONE))
             elif self._integer(part):
@@ -371,6 +447,51 @@ class Shapes:
                 return None
         return tuple(out + rest)
 
+    def _slice_length(self, axis: Dim, part: gast.Slice, known: dict) -> Dim:
+        """The length of ``x[a * n : b * n]`` along an axis of length ``k * n`` (``a``, ``b`` constants; a
+        bound left out is 0 or the whole axis): ``n`` where ``0 <= a < b <= k`` and ``b - a == 1``, under
+        the fact ``L == k * n``; UNKNOWN otherwise. (The LSTM's gates ``z[:, n:2 * n]`` of ``z`` of 4 * n.)
+        """
+        if part.step is not None or not isinstance(axis.term, tuple):
+            return UNKNOWN
+        bounds = [self._bound(b, known) for b in (part.lower, part.upper)]
+        if None in bounds:
+            return UNKNOWN
+        symbols = {b[1] for b in bounds if b[1] is not None}
+        if len(symbols) != 1:
+            return UNKNOWN
+        symbol = symbols.pop()
+        found = self.multiple(axis.term, symbol)
+        if found is None:
+            return UNKNOWN
+        k, facts = found
+        (a, _, lower_deps), (b, _, upper_deps) = bounds
+        a = 0 if part.lower is None else a
+        b = k if part.upper is None else b
+        if not (0 <= a < b <= k and b - a == 1):
+            return UNKNOWN
+        return Dim(symbol, axis.deps | facts | lower_deps | upper_deps)
+
+    @staticmethod
+    def _bound(node, known):
+        """``(coefficient, symbol, deps)`` of a slice bound: ``n`` (a dimension held), ``2 * n`` (scaled), 0,
+        or left out (``(0, None, {})``: the caller reads it as the axis's end or start); None otherwise."""
+        if node is None:
+            return (0, None, frozenset())
+        if isinstance(node, gast.Constant) and node.value == 0 and type(node.value) is int:
+            return (0, None, frozenset())
+        if not isinstance(node, gast.Name):
+            return None
+        held = known.get(node.id)
+        if not (isinstance(held, Held) and isinstance(held.value, Dim)):
+            return None
+        term = held.value.term
+        if isinstance(term, Scaled):
+            return (term.k, term.term, held.value.deps)
+        if isinstance(term, tuple):
+            return (1, term, held.value.deps)
+        return None
+
     def _integer(self, node) -> bool:
         """An index that is surely an int (a constant, a loop counter): it drops an axis."""
         if isinstance(node, gast.Constant):
@@ -379,6 +500,16 @@ class Shapes:
 
 
 _REDUCTIONS = (np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin)
+
+
+def _scaled(raw, args):
+    """``Held(Dim(Scaled(k, S)))`` for ``k * n`` or ``n * k`` of a dimension ``n`` (symbol S) and an int k >= 2."""
+    for held, other in ((raw[0], args[1]), (raw[1], args[0])):
+        if isinstance(held, Held) and isinstance(held.value, Dim) and isinstance(held.value.term, tuple):
+            k = static_value(other)
+            if type(k) is int and 2 <= k <= MAX_TIMES:
+                return Held(Dim(Scaled(k, held.value.term), held.value.deps))
+    return None
 
 
 def _matmul(a, b):

@@ -33,6 +33,21 @@ ABSENT = object()  # what a guarded name held when it was not defined (a builtin
 MISSING = object()  # an argument not given
 
 
+class TypeOf:
+    """What a guarded global must hold where only its type is relied on: a value of exactly ``type``.
+
+    A module global holding a Python number is read live (rebinding it to another number needs no
+    recompile), but the variants rely on its being a number (rank 0: no ``unbroadcast``, a scalar value
+    that needs no check): the guard tests ``type(scope[name]) is type``.
+    """
+
+    def __init__(self, type_):
+        self.type = type_
+
+    def __repr__(self):
+        return f"TypeOf({self.type.__name__})"
+
+
 def guard_terms(guards, env: dict, prefix: str = "") -> list[str]:
     """Identity tests that hold while ``guards`` (see ``api._guards``) still hold.
 
@@ -49,6 +64,9 @@ def guard_terms(guards, env: dict, prefix: str = "") -> list[str]:
         env[f"{prefix}scope{k}"], env[f"{prefix}key{k}"] = scope, key
         if value is ABSENT:  # a builtin the module could later shadow
             terms.append(f"{prefix}key{k} not in {prefix}scope{k}")
+        elif isinstance(value, TypeOf):  # a number read live: it must stay one of this type
+            env[f"{prefix}global{k}"] = value.type
+            terms.append(f"type({prefix}scope{k}[{prefix}key{k}]) is {prefix}global{k}")
         else:
             env[f"{prefix}global{k}"] = value
             terms.append(f"{prefix}scope{k}[{prefix}key{k}] is {prefix}global{k}")

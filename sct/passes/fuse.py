@@ -21,7 +21,7 @@ from __future__ import annotations
 import gast
 
 from ..analysis import facts
-from ..backend.codegen import nodes
+from ..backend.codegen import is_comment, nodes
 from ..ir import names_in
 from .optimize import bodies
 from .unbox import MATH, REDUCTIONS, UFUNCS
@@ -42,6 +42,92 @@ def fuse(fn: gast.FunctionDef, resolve) -> None:
     locals_ = set(stores)
     for block in list(bodies(fn)):
         _fuse_block(block, single, lambda node: _pure(node, resolve, locals_))
+
+
+def fold_scalar_adjoints(fn: gast.FunctionDef, scalars: set) -> bool:
+    """In a variant with arrays: a scalar adjoint assigned once and read once, made by arithmetic on
+    scalars alone, written into its one use; whether it changed ``fn``.
+
+    ``delta_l = delta_m * m`` then ``delta_log_noise = delta_l * 2.0`` become
+    ``delta_log_noise = delta_m * m * 2.0``, one line as a person writes it. ``scalars``: the names
+    known to hold scalars (rank 0) and their adjoints. The expression moves as a tree, so the same
+    operations run on the same operands in the same order (numbers cannot be changed in place, so no
+    alias sees a difference): the same numbers to the bit. The same conditions as :func:`fuse`
+    (nothing in between assigns what it reads; the use runs once when the assignment does).
+    """
+    stores, loads = {}, {}
+    for node in nodes(fn):
+        if isinstance(node, gast.Name):
+            counts = loads if isinstance(node.ctx, gast.Load) else stores
+            counts[node.id] = counts.get(node.id, 0) + 1
+    single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1 and v.startswith("delta_")}
+    if not single:
+        return False
+    changed = False
+    for block in list(bodies(fn)):
+        k = 0
+        while k < len(block):
+            stmt = block[k]
+            simple = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+            target = stmt.targets[0].id if simple else None
+            if target in single and _scalar_arithmetic(stmt.value, scalars) and _move(block, k, target):
+                # a scalar by its expression (a mean's adjoint, ``1.0 / size_or_one(i)``) even where the rank of
+                # what it is the adjoint of is not 0
+                del block[k]
+                k -= _join_comments(block, k)
+                changed = True
+                continue
+            k += 1
+    return changed
+
+
+def _size_of_name(call) -> bool:
+    """``size_or_one(a)``: the helper the mean's adjoint divides by, of a name."""
+    return (
+        isinstance(call.func, gast.Name)
+        and call.func.id == "size_or_one"
+        and len(call.args) == 1
+        and isinstance(call.args[0], gast.Name)
+        and not call.keywords
+    )
+
+
+def _join_comments(block: list, k: int) -> int:
+    """The comment over a line that went (``block[k - 1]``) joins the next line's (``block[k]``):
+    ``# m = np.exp(l); l = 2.0 * log_noise``. How many lines went before ``k``."""
+    if k < 1 or k >= len(block) or not (is_comment(block[k - 1]) and is_comment(block[k])):
+        return 0
+    first, second = block[k - 1].value.args[0], block[k].value.args[0]
+    if first.value in ("forward", "backward") or second.value in ("forward", "backward"):
+        return 0
+    second.value = f"{first.value}; {second.value}"
+    del block[k - 1]
+    return 1
+
+
+_ARITHMETIC = gast.BinOp | gast.UnaryOp | gast.Add | gast.Sub | gast.Mult | gast.Div | gast.Pow | gast.USub | gast.UAdd
+_ARITHMETIC = _ARITHMETIC | gast.Load
+
+
+def _scalar_arithmetic(node, scalars: set) -> bool:
+    """Only ``+ - * / **`` and negation of scalar names, numbers and ``size_or_one(a)`` of a name (a length,
+    which no in-place change of ``a`` changes)."""
+    sizes = [n for n in nodes(node) if isinstance(n, gast.Call)]
+    if not all(_size_of_name(n) for n in sizes):
+        return False
+    inside = {id(part) for n in sizes for part in (n.func, *n.args)}
+    for n in nodes(node):
+        if id(n) in inside or isinstance(n, gast.Call):
+            continue
+        if isinstance(n, gast.Name):
+            if n.id not in scalars:
+                return False
+        elif isinstance(n, gast.Constant):
+            if type(n.value) not in (int, float):
+                return False
+        elif not isinstance(n, _ARITHMETIC):
+            return False
+    return True
 
 
 def _fuse_block(block: list, single: set, pure) -> None:

@@ -30,7 +30,9 @@ def grad_f(K, y, delta_out=1.0):
     delta_K -= np.outer(inv_K.T @ delta_alpha, alpha)
     return (alpha, delta_K)
 
-The forward sweep is left as it is (its values are the ones Python computes). Only
+The forward sweep is left as it is (its values are the ones Python computes), except that
+:func:`solve_from_inverse` moves a ``solve`` whose solution only the backward sweep reads
+into it, as ``inv_K @ y``. Only
 straight-line statements at the top of the function take part, a name may hold the
 inverse itself (``delta_K = inv_K.T``, which the adjoint code may then update in place) only
 at its last use, and only a matrix named by
@@ -214,6 +216,168 @@ def share_solves(fn: gast.FunctionDef) -> bool:
     return share_solves(fn) if changed else False
 
 
+def solve_from_inverse(fn: gast.FunctionDef) -> bool:
+    """``alpha = np.linalg.solve(K, y)`` of the forward sweep, read only by the backward sweep, which inverts
+    ``K`` anyway (``inv_K = np.linalg.inv(K)``, one matrix: it reads ``inv_K.T``) -> ``alpha = inv_K @ y``
+    right after the inverse: one LU factorisation of ``K`` where there were two. Whether it changed ``fn``.
+
+    A gradient (``sct.grad``) computes no value where it is a proved scalar, so the solution of a GP's
+    ``np.linalg.solve(K, y)`` is then read only by the adjoints. ``inv_K @ y`` is the same solution up to
+    rounding, as accurate as the inverse the adjoints already rely on; it is no value the forward sweep
+    computes any more (a variant that computes the value keeps the forward's ``solve``, since the value
+    reads it). Only straight-line top-level statements, ``K`` and ``y`` names assigned at most once and never
+    changed in place, ``alpha`` assigned once and read nowhere before the inverse.
+
+    >>> print(demo('''
+    ... def grad_f(K, y, delta_out=1.0):
+    ...     # forward
+    ...     alpha = np.linalg.solve(K, y)
+    ...     # backward
+    ...     inv_K = np.linalg.inv(K)
+    ...     delta_K = 0.5 * inv_K.T
+    ...     delta_K -= np.outer(inv_K.T @ y, alpha)
+    ...     return delta_K
+    ... ''', solve=True))
+    def grad_f(K, y, delta_out=1.0):
+        # forward
+        # backward
+        inv_K = np.linalg.inv(K)
+        alpha = inv_K @ y
+        delta_K = 0.5 * inv_K.T
+        delta_K -= np.outer(inv_K.T @ y, alpha)
+        return delta_K
+    """
+    bounds = _backward(fn.body)
+    if bounds is None:
+        return False
+    start, end = bounds
+    inverses = {}  # K -> (position, inv_K) of ``inv_K = np.linalg.inv(K)`` in the backward sweep
+    for at in range(start + 1, end):
+        stmt = fn.body[at]
+        if _single(stmt) and isinstance(stmt.value, gast.Call) and _dotted(stmt.value.func) == "np.linalg.inv":
+            call = stmt.value
+            if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], gast.Name):
+                inverses.setdefault(call.args[0].id, (at, stmt.targets[0].id))
+    for at in range(start):
+        stmt = fn.body[at]
+        found = _solve_of(stmt, inverses)
+        if found is None:
+            continue
+        alpha, matrix, rhs = found
+        where, inv = inverses[matrix]
+        transposed = any(
+            isinstance(n, gast.Attribute) and n.attr == "T" and isinstance(n.value, gast.Name) and n.value.id == inv
+            for s in fn.body[where + 1 : end]
+            for n in nodes(s)
+        )
+        early = any(_reads(s, alpha) for s in fn.body[at + 1 : where + 1])
+        if not transposed or early or not all(_fixed(fn, v) for v in (alpha, matrix, rhs, inv)):
+            continue
+        del fn.body[at]
+        product = gast.BinOp(left=name(inv), op=gast.MatMult(), right=name(rhs))
+        fn.body.insert(where, assign(alpha, product))  # ``where`` moved up by one: right after the inverse
+        return True
+    return False
+
+
+def _solve_of(stmt, inverses: dict):
+    """``(alpha, K, y)`` for ``alpha = np.linalg.solve(K, y)`` of names, with ``K`` inverted in ``inverses``."""
+    if not (_single(stmt) and isinstance(stmt.value, gast.Call) and _dotted(stmt.value.func) == "np.linalg.solve"):
+        return None
+    call = stmt.value
+    if call.keywords or len(call.args) != 2 or not all(isinstance(a, gast.Name) for a in call.args):
+        return None
+    matrix, rhs = (a.id for a in call.args)
+    return (stmt.targets[0].id, matrix, rhs) if matrix in inverses else None
+
+
+def traces(fn: gast.FunctionDef, ranks: dict) -> bool:
+    """``delta_m = np.sum(delta_q * p)`` -> ``delta_m = np.trace(delta_q)`` in the backward sweep, where
+    ``p = np.eye(n)`` and ``q = m * p`` with ``m`` a scalar (``ranks``: the forward values' ranks): a full
+    pass over an n x n product for a sum of n numbers. Whether it changed ``fn``.
+
+    Only in a statement that gives ``m``'s adjoint, whose contributions of the form ``np.sum(X * p)`` are the
+    adjoints of such products: ``q`` has ``p``'s shape (n, n), and so has its adjoint ``X`` (``delta_q``, or
+    the name the optimiser gave it), so both sum the diagonal of ``X``: the same number up to the order of
+    the additions (the zeros off the diagonal add nothing, except where ``X`` holds an inf or a nan there,
+    which the product turned into a nan that the derivative by ``m``, the trace, does not have).
+
+    >>> print(demo('''
+    ... def grad_f(m, n, delta_out=1.0):
+    ...     # forward
+    ...     p = np.eye(n)
+    ...     q = m * p
+    ...     # backward
+    ...     delta_q = np.cos(q)
+    ...     delta_m = np.sum(delta_q * p)
+    ...     return delta_m
+    ... ''', {"m": 0, "p": 2, "q": 2}))
+    def grad_f(m, n, delta_out=1.0):
+        # forward
+        p = np.eye(n)
+        q = m * p
+        # backward
+        delta_q = np.cos(q)
+        delta_m = np.trace(delta_q)
+        return delta_m
+    """
+    bounds = _backward(fn.body)
+    if bounds is None:
+        return False
+    start, end = bounds
+    eyes = {s.targets[0].id for s in fn.body[:start] if _single(s) and _is_eye(s.value) and _fixed(fn, s.targets[0].id)}
+    scales: dict[str, set] = {}  # m -> {p}, for each q = m * p
+    for stmt in fn.body[:start]:
+        if _single(stmt) and isinstance(stmt.value, gast.BinOp) and isinstance(stmt.value.op, gast.Mult):
+            left, right = stmt.value.left, stmt.value.right
+            for eye, other in ((left, right), (right, left)):
+                scalar = isinstance(other, gast.Name) and ranks.get(other.id) == 0
+                if scalar and isinstance(eye, gast.Name) and eye.id in eyes:
+                    scales.setdefault(f"delta_{other.id}", set()).add(eye.id)
+    changed = False
+    for stmt in fn.body[start + 1 : end]:
+        target = stmt.targets[0] if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 else stmt
+        target = target.target if isinstance(target, gast.AugAssign) else target
+        if not (isinstance(target, gast.Name) and target.id in scales):
+            continue
+        for node in nodes(stmt.value):
+            found = _trace_of(node, scales[target.id])
+            if found is not None:
+                trace = gast.Attribute(value=name("np"), attr="trace", ctx=gast.Load())
+                _become(node, gast.Call(func=trace, args=[name(found)], keywords=[]))
+                changed = True
+    return changed
+
+
+def _single(stmt) -> bool:
+    return isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
+
+
+def _is_eye(value) -> bool:
+    """``np.eye(n)``: an n x n identity matrix of floats."""
+    return (
+        isinstance(value, gast.Call)
+        and _dotted(value.func) == "np.eye"
+        and len(value.args) == 1
+        and not value.keywords
+        and not isinstance(value.args[0], gast.Starred)
+    )
+
+
+def _trace_of(node, eyes: set) -> str | None:
+    """``X`` where ``node`` is ``np.sum(X * p)`` (or ``np.sum(p * X)``) for a ``p`` in ``eyes``."""
+    if not (isinstance(node, gast.Call) and _dotted(node.func) == "np.sum" and len(node.args) == 1):
+        return None
+    product = node.args[0]
+    if node.keywords or not (isinstance(product, gast.BinOp) and isinstance(product.op, gast.Mult)):
+        return None
+    left, right = product.left, product.right
+    for adjoint, eye in ((left, right), (right, left)):
+        if isinstance(adjoint, gast.Name) and isinstance(eye, gast.Name) and eye.id in eyes:
+            return adjoint.id
+    return None
+
+
 def _bare(stmt, node) -> bool:
     """Whether ``stmt`` assigns ``node``'s array itself (or its ``.T``, a view of it) to a name, which then
     holds the shared array."""
@@ -255,9 +419,15 @@ def _become(node, replacement) -> None:
     node.__dict__.update(replacement.__dict__)
 
 
-def demo(source: str) -> str:
-    """Share the inverses of a snippet's function, its ``# comment`` lines kept, and return its source."""
+def demo(source: str, ranks: dict | None = None, solve: bool = False) -> str:
+    """Share the inverses of a snippet's function (with ``ranks``: write its traces), its ``# comment`` lines
+    kept, and return its source."""
     source = re.sub(r"^(\s*)# (\w+)$", r"\1__sct_comment__('\2')", source, flags=re.M)
     fn = gast.parse(source).body[0]
-    share(fn)
+    if solve:
+        solve_from_inverse(fn)
+    elif ranks is None:
+        share(fn)
+    else:
+        traces(fn, ranks)
     return unparse(fn)

@@ -53,6 +53,7 @@ from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
 from ..passes import containers
+from ..rules.helpers import scalar_sum
 from ..symbolic import Scatter, Sym, call, is_zero, to_expr
 from . import items
 from .accumulation import Accumulation, merged
@@ -456,7 +457,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         if not others:
             return expr  # every operand has this operand's shape, or is a scalar
         if mine == SCALAR and None not in others:
-            return to_expr(np.sum(Sym(expr)))
+            return scalar_sum(expr)  # np.sum(-g * a / b) as -np.sum(g * a / b)
         operands_ = [*args, *self.keyword_operands]
         shapes = self.shapes if self.elementwise else None  # np.cross broadcasts, but has a shape of its own
         if self.proved(shapes and shapes.keeps_shape(arg, operands_)):

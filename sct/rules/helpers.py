@@ -10,10 +10,11 @@ fallbacks for functions nothing else registers.
 
 import numbers
 
+import gast
 import numpy as np
 
 from ..backend import runtime
-from ..symbolic import call
+from ..symbolic import Sym, call, to_expr
 from .table import defjvp, defjvp_joint, defvjp, linear, lookup, nondiff
 
 
@@ -23,6 +24,32 @@ def _rank_of_operand(k):
 
 def _is_scalar(x) -> bool:
     return isinstance(x, numbers.Number) or getattr(x, "ndim", None) == 0
+
+
+def scalar_sum(expr):
+    """``np.sum(expr)`` (gast), with a negation that heads a product or quotient taken out of the sum:
+    ``np.sum(-g * a / b)`` -> ``-np.sum(g * a / b)``, one pass over the array fewer.
+
+    The same number to the bit: negation is exact and commutes with ``*``, ``/`` and rounding to
+    nearest, so each term, each partial sum and the total only change sign.
+    """
+    positive = _without_leading_minus(expr)
+    if positive is None:
+        return to_expr(np.sum(Sym(expr)))
+    return gast.UnaryOp(op=gast.USub(), operand=to_expr(np.sum(Sym(positive))))
+
+
+def _without_leading_minus(expr):
+    """``g * a / b`` for ``-g * a / b`` (new nodes along the way; the operands are shared), else None."""
+    if not (isinstance(expr, gast.BinOp) and isinstance(expr.op, gast.Mult | gast.Div)):
+        return None
+    if isinstance(expr.left, gast.UnaryOp) and isinstance(expr.left.op, gast.USub):
+        left = expr.left.operand
+    else:
+        left = _without_leading_minus(expr.left)
+        if left is None:
+            return None
+    return gast.BinOp(left=left, op=expr.op, right=expr.right)
 
 
 def _unbroadcast_to(g, x):

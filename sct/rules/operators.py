@@ -55,7 +55,7 @@ def _matmul_rank(ranks, args, kwargs):
     a, b = ranks
     if a is None or b is None:
         return None
-    return max(a, b) - (a == 1) - (b == 1) if a >= 1 and b >= 1 else None
+    return max(a, b, 2) - (a == 1) - (b == 1) if a >= 1 and b >= 1 else None
 
 
 defvjp(operator.matmul, _matmul_left, _matmul_right, ndim=_matmul_rank)

@@ -6,9 +6,7 @@ def grad_height(y0, v0, restitution, delta_out=1.0):
     v = v0
     t = 0.0
     energy = 0.0
-    trips = 0
     while t < 2.0:
-        trips += 1
         v_stack.append(v)
         v = v - 9.81 * 0.01
         y = y + v * 0.01
@@ -28,11 +26,10 @@ def grad_height(y0, v0, restitution, delta_out=1.0):
     # o = 0.1 * energy
     delta_restitution = 0.0
     delta_v = 0.0
-    for _ in range(trips):
+    for y in reversed(y_stack):
         j = 0.5 * v
         # j = 0.5 * v
         delta_v = delta_v + 0.001 * j + 0.001 * v * 0.5
-        y = y_stack.pop()
         if y < 0.0:
             # v = h
             v = v_stack.pop()
