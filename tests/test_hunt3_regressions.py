@@ -1,0 +1,59 @@
+"""Wrong results and crashes found by the ``indexing`` idiom family and by hand (round three), one test each."""
+
+import numpy as np
+import pytest
+from conftest import numeric_grad
+
+import sct
+
+
+def scaled(x, y, c=2.0):
+    return x * y * c
+
+
+def scaled_sum(x, y, c=2.0):
+    return np.sum(x**2 * y * c)
+
+
+def masked(x, y, m=np.array([True, False, True])):  # noqa: B008 a bool default argument, as users write it
+    z = x * y
+    z[m] = 1.0
+    return np.sum(np.sin(z) * y)
+
+
+X = np.array([1.0, 2.0, 3.0])
+
+
+def test_jacobian_takes_the_defaults_of_the_function():
+    # was: jacobian(mode="rev") passed its seed where the default `c` belongs: a Jacobian half the right
+    # one, with no error; mode="fwd" raised a TypeError from the generated code
+    expected = np.eye(3) * 0.5 * 2.0
+    for mode in ("rev", "fwd"):
+        np.testing.assert_allclose(sct.jacobian(scaled, mode=mode)(X, 0.5), expected)
+        jx, jy = sct.jacobian(scaled, wrt=(0, 1), mode=mode)(X, 0.5)
+        np.testing.assert_allclose(jy, X * 2.0)
+
+
+def test_jvp_vjp_hessian_and_hvp_take_the_defaults_of_the_function():
+    # were: TypeErrors from the generated code (missing dot_x / a missing parameter)
+    out, dot = sct.jvp(scaled_sum, (X, 0.5), (np.ones(3), 1.0))
+    assert out == pytest.approx(scaled_sum(X, 0.5))
+    assert dot == pytest.approx(np.sum(2 * X * 0.5 * 2.0) + np.sum(X**2 * 2.0))
+    out, back = sct.vjp(scaled, X, 0.5)
+    gx, gy = back(X)
+    np.testing.assert_allclose(gx, X * 0.5 * 2.0)
+    assert gy == pytest.approx(np.sum(X * X * 2.0))
+    np.testing.assert_allclose(sct.hessian(scaled_sum)(X, 0.5), np.eye(3) * 2.0)
+    hx, hy = sct.hvp(scaled_sum, (X, 0.5), (X, 1.0))
+    np.testing.assert_allclose(hx, 2.0 * X + 4.0 * X)
+    assert hy == pytest.approx(4.0 * np.sum(X * X))
+
+
+def test_a_bool_mask_default_in_every_mode():
+    y = 0.7
+    expected = numeric_grad(lambda x: masked(x, y), [X], 0)
+    np.testing.assert_allclose(sct.grad(masked)(X, y), expected, rtol=1e-7, atol=1e-9)
+    t = np.array([0.3, -1.0, 2.0])
+    _, dot = sct.jvp(masked, (X, y), (t, 0.0))
+    assert dot == pytest.approx(np.dot(expected, t), rel=1e-7)
+    np.testing.assert_allclose(sct.jacobian(masked)(X, y), expected, rtol=1e-7, atol=1e-9)
