@@ -57,3 +57,18 @@ def test_a_bool_mask_default_in_every_mode():
     _, dot = sct.jvp(masked, (X, y), (t, 0.0))
     assert dot == pytest.approx(np.dot(expected, t), rel=1e-7)
     np.testing.assert_allclose(sct.jacobian(masked)(X, y), expected, rtol=1e-7, atol=1e-9)
+
+
+def take_wrapped(x):
+    return np.sum(np.sin(np.take(x, [4, -5, 1, 7], mode="wrap")) * np.arange(4.0))
+
+
+def take_clipped(x):
+    return np.sum(np.sin(np.take(x, [[4, -5], [1, 0]], axis=1, mode="clip")) * np.arange(4.0).reshape(2, 2))
+
+
+@pytest.mark.parametrize("fn, x", [(take_wrapped, X), (take_clipped, np.arange(6.0).reshape(2, 3) * 0.3)])
+def test_take_with_mode_wrap_and_clip(fn, x):
+    # was: the rule dropped `mode=` and the gradient raised IndexError at the first index out of range
+    np.testing.assert_allclose(sct.grad(fn)(x), numeric_grad(fn, [x], 0), rtol=1e-7, atol=1e-9)
+    sct.check_grads(fn, (x,), modes=("fwd", "rev"), order=2)

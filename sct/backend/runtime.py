@@ -350,9 +350,14 @@ def unpad(g, pad_width):
     return g[tuple(slice(int(b), n - int(a)) for n, (b, a) in zip(np.shape(g), widths))]
 
 
-def untake(g, x, indices, axis=None):
-    """The gradient of ``np.take(x, indices, axis)``: ``g`` added back at ``indices`` (repeats summed)."""
+def untake(g, x, indices, axis=None, mode="raise"):
+    """The gradient of ``np.take(x, indices, axis, mode=mode)``: ``g`` added back at ``indices`` (repeats summed).
+
+    ``mode="wrap"`` and ``"clip"`` first map the indices to the positions ``np.take`` reads."""
     out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))
+    if mode != "raise":
+        n = out.size if axis is None else out.shape[axis]
+        indices = np.mod(indices, n) if mode == "wrap" else np.clip(indices, 0, n - 1)
     if axis is None:
         np.add.at(out.reshape(-1), np.ravel(indices), np.ravel(g))
         return out

@@ -176,7 +176,9 @@ linear(np.repeat, _repeat_vjp, ndim=_axis_none_flat, rest=(None, None))
 linear(np.pad, _pad_vjp, ndim=same, rest=(None,))
 linear(
     np.take,
-    lambda g, ans, x, indices, axis=None, **kw: call(runtime.untake, g, x, indices, axis),
+    lambda g, ans, x, indices, axis=None, out=None, mode="raise": call(
+        runtime.untake, g, x, indices, axis, *([] if mode == "raise" else [mode])
+    ),
     ndim=_take_rank,
     rest=(None, None),
 )
@@ -292,7 +294,9 @@ linear(
 linear(runtime.unpad, lambda G, ans, g, pad_width: np.pad(G, pad_width), ndim=_rank_of(0), rest=(None,))
 linear(
     runtime.untake,
-    lambda G, ans, g, x, indices, axis=None: np.take(G, indices, axis=axis),
+    lambda G, ans, g, x, indices, axis=None, mode="raise": (
+        np.take(G, indices, axis=axis) if mode == "raise" else np.take(G, indices, axis=axis, mode=mode)
+    ),
     ndim=_rank_of(1),
     rest=(None, None, None),
 )
