@@ -1434,7 +1434,7 @@ def _x_base(ctx, fresh=False):
     if not fresh and ctx.draw(st.booleans()):
         return "x0", ctx.universe
     y = ctx.name("y")
-    ctx.body.append(f"{y} = x0 * {ctx.expr(()).text} + {ctx.expr().text}")
+    ctx.body.append(f"{y} = x0 * (0.5 + ({ctx.expr(()).text}) ** 2) + {ctx.expr().text}")  # never a constant
     return y, ctx.universe
 
 
@@ -1442,7 +1442,7 @@ def _x_use(ctx, text):
     """Make ``text`` (an indexed value of unknown shape) reach the result, nonlinearly."""
     fn = ctx.draw(st.sampled_from(["sin", "tanh", "exp", "square"]))
     inner = f"({text}) ** 2" if fn == "square" else f"np.{fn}({text})"
-    ctx.output(f"np.sum({inner} * {ctx.expr(()).text})", (), exact=False)
+    ctx.output(f"np.sum({inner} * (0.5 + np.tanh({ctx.expr(()).text}) ** 2))", (), exact=False)  # never times 0
 
 
 def _x_int_index(ctx, n, repeats=True):
@@ -1495,6 +1495,15 @@ def _x_read(ctx):
         "take_along_axis",
         "where",
         "nonzero",
+        "bool list",
+        "0-d int array",
+        "chained",
+        "argsort",
+        "mixed",
+        "take mode",
+        "mask axis 1",
+        "flat",
+        "ix_ bool",
     ]
     form = ctx.draw(st.sampled_from(forms))
     ctx.used.append(form)
@@ -1543,6 +1552,43 @@ def _x_read(ctx):
         text = f"{base}[{w}]" if ctx.draw(st.booleans()) or two else f"{base}[{w}[0]]"
     elif form == "nonzero":
         text = f"{base}[np.nonzero({base} < {_c(ctx.draw, -0.5, 0.5)})]"
+    elif form == "bool list":
+        bits = ctx.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        text = f"{base}[{bits!r}]"
+    elif form == "0-d int array":
+        k = ctx.draw(st.integers(-n, n - 1))
+        how = ctx.draw(st.sampled_from(["np.argmax(x0)", "np.argmin(x0)", f"np.array({k})", f"np.int64({k})"]))
+        text = f"{base}.ravel()[{how}]" if "arg" in how else f"{base}[{how}]"
+    elif form == "chained":
+        text = f"{base}[1:][::-1][{_x_int_index(ctx, n - 1)}]"
+    elif form == "argsort":
+        k = ctx.draw(st.integers(1, n))
+        text = f"{base}[np.argsort(-{base}, axis=0)[:{k}]]" if not two else f"{base}[np.argsort({base}[:, 0])[:{k}]]"
+    elif form == "mixed" and two:
+        i = ctx.draw(st.integers(-n, n - 1))
+        text = ctx.draw(
+            st.sampled_from(
+                [
+                    f"{base}[{i}, {_x_int_index(ctx, shape[1])}]",
+                    f"{base}[{_x_int_index(ctx, n)}, 1:]",
+                    f"{base}[::-1, {_x_int_index(ctx, shape[1])}]",
+                    f"{base}[[0, -1], [-1, 0]]",
+                ]
+            )
+        )
+    elif form == "take mode":
+        mode = ctx.draw(st.sampled_from(["wrap", "clip"]))
+        picks = ctx.draw(st.lists(st.integers(-2 * n, 2 * n), min_size=1, max_size=4))
+        text = f"np.take({base}, {picks!r}, axis=0, mode={mode!r})"
+    elif form == "mask axis 1" and two:
+        bits = ctx.draw(st.lists(st.booleans(), min_size=shape[1], max_size=shape[1]))
+        text = f"{base}[:, np.array({bits!r})]" if ctx.draw(st.booleans()) else f"{base}[{base}[:, 0] > 0.0, :]"
+    elif form == "flat":
+        how = ctx.draw(st.sampled_from(["ravel()", "reshape(-1)", "T.ravel()", "flatten()"]))
+        text = f"{base}.{how}[{_x_int_index(ctx, math.prod(shape))}]"
+    elif form == "ix_ bool" and two:
+        bits = ctx.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        text = f"{base}[np.ix_(np.array({bits!r}), {_x_int_index(ctx, shape[1])})]"
     else:
         text = f"{base}[{_x_int_index(ctx, n)}]"
     _x_use(ctx, text)
@@ -1565,6 +1611,12 @@ def _x_write(ctx):
                 "ix_ +=",
                 "ellipsis *=",
                 "where =",
+                "overlap +=",
+                "overlap =",
+                "swap",
+                "repeat = array",
+                "0-d bool",
+                "mask = self",
             ]
         )
     )
@@ -1592,6 +1644,25 @@ def _x_write(ctx):
         ctx.body.append(f"{y}[np.ix_({_x_int_index(ctx, n)}, {_x_int_index(ctx, shape[1])})] += {v}")
     elif form == "ellipsis *=":
         ctx.body.append(f"{y}[..., {ctx.draw(st.sampled_from(['0', '-1', '::2', ':1']))}] *= {v}")
+    elif form == "overlap +=":
+        ctx.body.append(
+            ctx.draw(st.sampled_from([f"{y}[::-1] += {y}", f"{y}[1:] += {y}[:-1]", f"{y}[:-1] -= {y}[1:]"]))
+        )
+    elif form == "overlap =":
+        ctx.body.append(ctx.draw(st.sampled_from([f"{y}[1:] = {y}[:-1] * {v}", f"{y}[::-1] = {y} * {v}"])))
+    elif form == "swap":
+        ctx.body.append(f"{y}[[0, -1]] = {y}[[-1, 0]]")
+    elif form == "repeat = array":
+        ctx.body.append(f"{y}[{_x_int_index(ctx, n)}] = np.sin(x0[{_x_int_index(ctx, n)}][:1]) * {v}")
+    elif form == "0-d bool":
+        op = ctx.draw(st.sampled_from(["=", "+=", "*="]))
+        ctx.body.append(
+            f"{y}[{ctx.draw(st.sampled_from(['np.True_', 'np.False_', 'True', 'x0.ravel()[0] > 0.0']))}] {op} {v}"
+        )
+    elif form == "mask = self":
+        m = ctx.name("m")
+        ctx.body.append(f"{m} = {y} > {_c(ctx.draw, -0.5, 0.5)}")
+        ctx.body.append(f"{y}[{m}] = {y}[{m}] ** 2 * {v}")
     else:
         ctx.body.append(f"{y}[np.where({y} > 0.0)] = {v}")
     ctx.see(y, shape)
@@ -1616,7 +1687,11 @@ def _x_loop(ctx):
     """Index reads and writes with the loop's counter, or a branch on a value picked by index."""
     y, shape = _x_base(ctx, fresh=True)
     n = shape[0]
-    kind = ctx.draw(st.sampled_from(["write k", "write -k", "accumulate idx", "mask in loop", "branch"]))
+    kind = ctx.draw(
+        st.sampled_from(
+            ["write k", "write -k", "accumulate idx", "mask in loop", "branch", "window", "while idx", "read k"]
+        )
+    )
     ctx.used.append(f"loop {kind}")
     d = ctx.decay()
     if kind == "write k":
@@ -1628,6 +1703,14 @@ def _x_loop(ctx):
         ctx.body += ["for k in range(2):", f"    {y}[{idx}] += {d} * np.tanh({y}[{idx}])"]
     elif kind == "mask in loop":
         ctx.body += ["for k in range(2):", f"    {y}[{y} > 0.0] *= {d}", f"    {y} = {y} + {d} * x0"]
+    elif kind == "window":
+        ctx.body += [f"for k in range({n - 1}):", f"    {y}[k:k + 2] += {y}[k::-1][:2] * {d}"]
+    elif kind == "while idx":
+        ctx.body += ["k = 0", f"while k < {n}:", f"    {y}[[k, k - 1]] *= {d}", "    k = k + 1"]
+    elif kind == "read k":
+        s = ctx.name("s")
+        ctx.body += [f"{s} = 0.0", f"for k in range({n}):", f"    {s} = {s} * {d} + np.sum({y}[[k, -k - 1]] * {y}[k])"]
+        ctx.output(s, (), exact=False)
     else:
         i = _x_int_index(ctx, n, repeats=False)
         ctx.body += [
@@ -1646,7 +1729,7 @@ def _indexing(draw):
     ctx.param(ctx.universe)
     ctx.params_drawn(tree_chance=False)
     for _ in range(draw(st.integers(1, 3))):
-        ctx.write(_x_read, _x_read, _x_write, _x_write, _x_view, _x_loop)
+        ctx.write(*[_x_read] * 4, *[_x_write] * 4, *[_x_loop] * 3, _x_view)
     return ctx
 
 

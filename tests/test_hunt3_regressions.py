@@ -72,3 +72,25 @@ def test_take_with_mode_wrap_and_clip(fn, x):
     # was: the rule dropped `mode=` and the gradient raised IndexError at the first index out of range
     np.testing.assert_allclose(sct.grad(fn)(x), numeric_grad(fn, [x], 0), rtol=1e-7, atol=1e-9)
     sct.check_grads(fn, (x,), modes=("fwd", "rev"), order=2)
+
+
+def write_through_a_negative_repeat(x, c):
+    y = x * 1.0 + c
+    y[[3, 2, -1]] -= 0.5  # -1 is 3 again: NumPy subtracts once there
+    return np.sum(np.sin(y))
+
+
+def test_exported_gradient_of_a_write_whose_index_repeats_through_a_negative():
+    # was: the generic variant (what `sct export` writes) took `y` for a possible list and read the written
+    # block's adjoint with a plain index, so position 3 got its adjoint twice, with no error
+    from sct.export import export_source
+
+    x, c = np.array([0.1, 0.2, 0.3, 0.4]), 0.3
+    text = export_source(write_through_a_negative_repeat, wrt=(0, 1))
+    namespace = {}
+    exec(compile(text, "<exported>", "exec"), namespace)
+    value, (gx, gc) = namespace["grad_write_through_a_negative_repeat"](x, c)
+    assert value == pytest.approx(write_through_a_negative_repeat(x, c))
+    np.testing.assert_allclose(gx, numeric_grad(write_through_a_negative_repeat, [x, c], 0), rtol=1e-7)
+    assert gc == pytest.approx(numeric_grad(write_through_a_negative_repeat, [x, c], 1), rel=1e-7)
+    np.testing.assert_allclose(sct.grad(write_through_a_negative_repeat)(x, c), gx, rtol=1e-12)

@@ -777,7 +777,7 @@ def _kept(shape, index, block_shape):
 def kept_writes(g, index):
     """``g[index]``, zero where ``y[index] = v`` lost the write to a later one at the same position."""
     block = g[index]
-    if isinstance(g, list | tuple):  # a list takes no index arrays: no position is written twice
+    if isinstance(g, list | tuple | dict):  # a list takes no index arrays, a dict keys: no position is written twice
         return block
     return np.where(_kept(np.shape(g), index, np.shape(block)), block, 0.0)
 
