@@ -94,3 +94,24 @@ def test_exported_gradient_of_a_write_whose_index_repeats_through_a_negative():
     np.testing.assert_allclose(gx, numeric_grad(write_through_a_negative_repeat, [x, c], 0), rtol=1e-7)
     assert gc == pytest.approx(numeric_grad(write_through_a_negative_repeat, [x, c], 1), rel=1e-7)
     np.testing.assert_allclose(sct.grad(write_through_a_negative_repeat)(x, c), gx, rtol=1e-12)
+
+
+def written_before_a_loop(x):
+    y = x * 1.0
+    y[0] = 2.0
+    y[[1, -1]] = x[[0, 0]] ** 2
+    s = 0.0
+    for k in range(4):
+        s = s * 0.5 + y[k] * np.sin(x[k])
+    return s
+
+
+@pytest.mark.parametrize("checkpoint", [True, 2, "log", ("revolve", 2)], ids=repr)
+def test_a_write_into_an_array_before_a_checkpointed_loop_is_kept(checkpoint):
+    # was: the checkpoint pass dropped every `y[i] = v` before the loop (it took them for the making of
+    # the loop's records, which store no name either): a wrong value and gradient, with no error
+    x = np.array([0.1, 0.2, 0.3, 0.4])
+    value, g = sct.value_and_grad(written_before_a_loop, checkpoint=checkpoint)(x)
+    assert value == written_before_a_loop(x)
+    np.testing.assert_allclose(g, numeric_grad(written_before_a_loop, [x], 0), rtol=1e-7, atol=1e-10)
+    np.testing.assert_array_equal(g, sct.grad(written_before_a_loop)(x))
