@@ -366,6 +366,100 @@ def untake(g, x, indices, axis=None, mode="raise"):
     return out
 
 
+_CONVOLVE_MODES = {0: "valid", 1: "same", 2: "full"}
+
+
+def _convolve_window(a, v, mode) -> tuple:
+    """``(start, size)`` of ``np.convolve(a, v, mode)`` in the full convolution."""
+    n, m = np.size(a), np.size(v)
+    mode = _CONVOLVE_MODES.get(mode, mode) if isinstance(mode, int) else mode
+    size = {"full": n + m - 1, "same": max(n, m), "valid": max(n, m) - min(n, m) + 1}[mode]
+    return (n + m - 1 - size) // 2, size
+
+
+def convolve_full(g, a, v, mode="full"):
+    """``g``, the adjoint of ``np.convolve(a, v, mode)``, placed in the full convolution (zeros elsewhere)."""
+    start, size = _convolve_window(a, v, mode)
+    out = np.zeros(np.size(a) + np.size(v) - 1, dtype=np.result_type(g, 0.0))
+    out[start : start + size] = g
+    return out
+
+
+def convolve_part(G, a, v, mode="full"):
+    """The part of the full convolution ``G`` that ``np.convolve(a, v, mode)`` returns (convolve_full's adjoint)."""
+    start, size = _convolve_window(a, v, mode)
+    return G[start : start + size]
+
+
+HELPERS.update({"convolve_full": convolve_full, "convolve_part": convolve_part})
+
+
+def interp_index(x, xp):
+    """The segment ``i`` of ``np.interp(x, xp, fp)`` that holds each ``x``: ``xp[i] <= x < xp[i + 1]``, clipped
+    to the first and last segments outside ``[xp[0], xp[-1]]``."""
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, np.size(xp) - 2)
+
+
+def _interp_segment(x, xp):
+    """``(i, u, inside, h)``: x's segment, its place ``u`` in it, whether ``0 < u < 1``, the segment's width."""
+    i = interp_index(x, xp)
+    xp = np.asarray(xp)
+    h = xp[i + 1] - xp[i]
+    u = (x - xp[i]) / h
+    return i, u, (u > 0.0) & (u < 1.0), h
+
+
+def interp_slope(x, xp, fp):
+    """``d np.interp(x, xp, fp) / dx``: the slope of x's segment, 0 outside ``[xp[0], xp[-1]]``."""
+    i, _, inside, h = _interp_segment(x, xp)
+    fp = np.asarray(fp)
+    return np.where(inside, (fp[i + 1] - fp[i]) / h, 0.0)
+
+
+def _scatter_pair(shape, i, below, above):
+    out = np.zeros(shape, dtype=np.result_type(below, above, 0.0))
+    np.add.at(out, np.ravel(i), np.ravel(below))
+    np.add.at(out, np.ravel(i + 1), np.ravel(above))
+    return out
+
+
+def interp_grad_fp(g, x, xp, fp):
+    """The adjoint of ``np.interp(x, xp, fp)`` in ``fp``: each ``g`` split between its segment's ends."""
+    i, u, _, _ = _interp_segment(x, xp)
+    t = np.clip(u, 0.0, 1.0)
+    g = np.broadcast_to(g, np.shape(u))
+    return _scatter_pair(np.shape(fp), i, g * (1.0 - t), g * t)
+
+
+def interp_slope_grad_fp(G, x, xp, fp):
+    """The adjoint of ``interp_slope(x, xp, fp)`` in ``fp``."""
+    i, _, inside, h = _interp_segment(x, xp)
+    w = np.where(inside, np.broadcast_to(G, np.shape(h)) / h, 0.0)
+    return _scatter_pair(np.shape(fp), i, -w, w)
+
+
+def interp_grad_xp(g, x, xp, fp):
+    """The adjoint of ``np.interp(x, xp, fp)`` in ``xp``: the ends of x's segment move it."""
+    i, u, _, h = _interp_segment(x, xp)
+    s = interp_slope(x, xp, fp) * np.broadcast_to(g, np.shape(u))
+    return _scatter_pair(np.shape(xp), i, s * (u - 1.0), -s * u)
+
+
+def interp_tangent_xp(t, x, xp, fp):
+    """The tangent of ``np.interp(x, xp, fp)`` along ``t`` in ``xp``."""
+    i, u, _, _ = _interp_segment(x, xp)
+    t = np.asarray(t)
+    return interp_slope(x, xp, fp) * ((u - 1.0) * t[i] - u * t[i + 1])
+
+
+HELPERS.update(
+    {
+        f.__name__: f
+        for f in (interp_index, interp_slope, interp_grad_fp, interp_slope_grad_fp, interp_grad_xp, interp_tangent_xp)
+    }
+)
+
+
 def untake_along(g, x, indices, axis):
     """The gradient of ``np.take_along_axis(x, indices, axis)`` (repeats summed)."""
     out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))

@@ -444,6 +444,9 @@ nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like
 nondiff(np.ndim, np.size, runtime.size_or_one, ndim=lambda ranks, args, kwargs: 0)
 nondiff(np.argmax, np.argmin, np.all, np.any, np.count_nonzero, ndim=reduction)
 nondiff(np.argsort, ndim=_sort_rank)
+# where x's items fall among sorted bins: integers, constant between the bins' edges
+nondiff(np.searchsorted, ndim=lambda ranks, args, kwargs: ranks[1] if len(ranks) > 1 else None)
+nondiff(np.digitize, ndim=lambda ranks, args, kwargs: ranks[0])
 nondiff(
     np.greater,
     np.greater_equal,
