@@ -115,3 +115,42 @@ def test_a_write_into_an_array_before_a_checkpointed_loop_is_kept(checkpoint):
     assert value == written_before_a_loop(x)
     np.testing.assert_allclose(g, numeric_grad(written_before_a_loop, [x], 0), rtol=1e-7, atol=1e-10)
     np.testing.assert_array_equal(g, sct.grad(written_before_a_loop)(x))
+
+
+# ---- second derivatives of np.prod and np.cumprod at a zero (known gap 3a) ----
+def product(x):
+    return np.prod(x) + np.sum(x**2)
+
+
+def running_product(x):
+    return np.sum(np.cumprod(x) * x)
+
+
+def product_written_out(x):
+    p = 1.0
+    for k in range(len(x)):
+        p = p * x[k]
+    return p + np.sum(x**2)
+
+
+ZERO = np.array([0.5, 0.0, -1.2, 2.0])
+
+
+@pytest.mark.parametrize("fn, name", [(product, "np.prod"), (running_product, "np.cumprod")])
+def test_a_hessian_through_prod_at_a_zero_is_a_typed_error_naming_the_function(fn, name):
+    # was: a plain ZeroDivisionError; now an SctError (still a ZeroDivisionError) that names the function
+    # and says what to do
+    from sct.errors import ZeroInputError
+
+    for hessian in (sct.hessian(fn), sct.jacobian(sct.grad(fn), mode="fwd")):
+        with pytest.raises(sct.SctError, match=f"second derivative of {name} at an input with a zero") as info:
+            hessian(ZERO)
+        assert isinstance(info.value, ZeroInputError) and isinstance(info.value, ZeroDivisionError)
+        assert "write the product out" in str(info.value)
+
+
+def test_the_product_written_out_has_an_exact_hessian_at_a_zero():
+    # what the error advises: the Hessian of the written-out product, exact where an entry is zero
+    expected = np.stack([numeric_grad(lambda v, k=k: sct.grad(product_written_out)(v)[k], [ZERO], 0) for k in range(4)])
+    np.testing.assert_allclose(sct.hessian(product_written_out)(ZERO), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sct.grad(product)(ZERO), sct.grad(product_written_out)(ZERO), rtol=1e-12)

@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from ..errors import ZeroInputError
+
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (undoing NumPy broadcasting); ``x`` may be a shape."""
@@ -838,16 +840,18 @@ def cumprod_tangent(t, x, axis=None):
     return out if axis is None else np.moveaxis(out, 0, first)
 
 
-def nonzero_divisor(x):
-    """``x``, checked to have no zeros: the second derivatives of ``np.prod``/``np.cumprod`` divide by it.
+def nonzero_divisor(x, fn="np.prod or np.cumprod"):
+    """``x``, checked to have no zeros: the second derivatives of ``fn`` (``np.prod``, ``np.cumprod``) divide by it.
 
     (The first derivatives, :func:`prod_others`, :func:`cumprod_grad` and :func:`cumprod_tangent`, are
-    exact at zeros; theirs would be NaN there, so a zero stops with an error instead.)
+    exact at zeros; theirs would be NaN there, so a zero stops with a typed error instead.)
     """
     if np.any(np.asarray(x) == 0):
-        raise ZeroDivisionError(
-            "a second derivative of np.prod or np.cumprod at an input with a zero: sct writes it as a quotient "
-            "by the input, which is not defined there (the first derivative is exact at zeros)"
+        raise ZeroInputError(
+            f"a second derivative of {fn} at an input with a zero entry: sct writes it as a quotient by the input, "
+            "which is not defined there (the first derivative is exact at zeros). Take the Hessian where no entry "
+            "is zero, or write the product out as multiplications (`p = p * v` in a loop), which sct "
+            "differentiates exactly to any order"
         )
     return x
 

@@ -112,9 +112,10 @@ defvjp(np.nanmean, _nanmean_vjp, ndim=reduction)
 defjvp(np.nanmean, _nanmean_jvp)
 
 
-def _nonzero(x):
-    """``x`` as a divisor: the generated code checks it has no zeros (``runtime.nonzero_divisor``)."""
-    return call(runtime.nonzero_divisor, x)
+def _nonzero(x, fn="np.cumprod"):
+    """``x`` as a divisor in the second derivatives of ``fn``: the generated code checks it has no zeros
+    (``runtime.nonzero_divisor``, whose typed error names ``fn``)."""
+    return call(runtime.nonzero_divisor, x, fn)
 
 
 # ---- products ---------------------------------------------------------------------------
@@ -141,11 +142,11 @@ defjvp(np.prod, _prod_jvp)
 def _others_vjp(G, ans, x, axis=None):
     """d prod_others(x)_i / d x_j = ans_i / x_j for j != i (and 0 for j == i); x non-zero."""
     weighted = G * ans
-    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / _nonzero(x)
+    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / _nonzero(x, "np.prod")
 
 
 def _others_jvp(t, ans, x, axis=None):
-    ratio = t / _nonzero(x)
+    ratio = t / _nonzero(x, "np.prod")
     return ans * (np.sum(ratio, axis=axis, keepdims=True) - ratio)
 
 
