@@ -154,3 +154,29 @@ def test_the_product_written_out_has_an_exact_hessian_at_a_zero():
     expected = np.stack([numeric_grad(lambda v, k=k: sct.grad(product_written_out)(v)[k], [ZERO], 0) for k in range(4)])
     np.testing.assert_allclose(sct.hessian(product_written_out)(ZERO), expected, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(sct.grad(product)(ZERO), sct.grad(product_written_out)(ZERO), rtol=1e-12)
+
+
+# ---- a gradient of a parameter tree called inside a differentiated function (known gap 3b) ----
+def layered_loss(params, x):
+    h = x
+    for layer in params:
+        h = np.tanh(h @ layer[0] + layer[1])
+    return np.sum(h**2)
+
+
+LAYERS = [[np.array([[0.3, -0.2], [0.5, 0.1]]), np.array([0.1, -0.3])], [np.array([[0.7], [-0.4]]), np.array([0.2])]]
+
+
+def gradient_norm(x):
+    g = sct.grad(layered_loss)(LAYERS, x)
+    return np.sum(g[0][0] ** 2) + np.sum(g[1][1] ** 2)
+
+
+def test_a_gradient_of_a_list_tree_inside_the_differentiated_function():
+    # the xfail of tests/test_transforms_on_programs.py with lists of lists, where `+` on an item's adjoints
+    # would join lists instead of adding them
+    x = np.array([[0.4, -1.1], [0.9, 0.2], [-0.3, 0.8]])
+    np.testing.assert_allclose(sct.grad(gradient_norm)(x), numeric_grad(gradient_norm, [x], 0), rtol=1e-6, atol=1e-9)
+    t = np.ones_like(x)
+    _, dot = sct.jvp(gradient_norm, (x,), (t,))
+    assert dot == pytest.approx(np.sum(numeric_grad(gradient_norm, [x], 0)), rel=1e-6)

@@ -183,7 +183,11 @@ def cotangent_like(g, t):
 
 
 def grad_like(g, x):
-    """A gradient as ``sct.grad`` returns it: a Python float for a Python float ``x``."""
+    """A gradient as ``sct.grad`` returns it: a Python float for a Python float ``x``; a container's item by item."""
+    if isinstance(x, list | tuple) and isinstance(g, list | tuple):
+        return type(x)(grad_like(gi, xi) for gi, xi in zip(g, x))
+    if isinstance(x, dict) and isinstance(g, dict):
+        return {k: grad_like(g[k], v) for k, v in x.items()}
     if np.iscomplexobj(g) and _real(x):  # the gradient of a real value is real (sct.analysis.complex_values)
         g = np.real(g)
     if isinstance(x, float) and not isinstance(x, np.ndarray) and np.ndim(g) == 0 and not np.iscomplexobj(g):
