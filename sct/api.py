@@ -44,6 +44,7 @@ from .pipeline import (
     _defaults_after,
     bind_positionally,
     compiled,
+    completed,
     resolve_wrt,
     validated,
 )
@@ -513,6 +514,7 @@ def vjp(fn, *primals, has_aux=False):
     receiver, fn, _ = _unbound(fn, 0)  # obj.m: compiled for self's class, by the primals after self
     args = primals if receiver is _NO_RECEIVER else (receiver, *primals)
     shift = len(args) - len(primals)
+    args = completed(fn, args)  # the generated code takes every parameter: defaults fill in the rest
     at = [i + shift for i in positions]
     options = {"split": True, "has_aux": has_aux, "many": True}
     variant = compiled(fn, at, signature(args), **options)

@@ -87,6 +87,11 @@ class CheckpointError(UnsupportedSyntaxError):
     """A loop sct was asked to checkpoint and cannot (:mod:`sct.passes.checkpoint`)."""
 
 
+class ZeroInputError(SctError, ZeroDivisionError):
+    """A derivative sct writes as a quotient by an input met a zero there (second derivatives of ``np.prod``
+    and ``np.cumprod``, whose first derivatives are exact at zeros); raised by the generated code."""
+
+
 class SourceUnavailableError(SctError):
     """The function has no source text sct can read."""
 

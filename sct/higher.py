@@ -28,6 +28,7 @@ import gast
 from . import nested
 from .backend import codegen
 from .backend.runtime import primal_like
+from .backend.variants import ANY
 from .errors import UnsupportedSyntaxError
 from .frontend.signatures import Flat
 from .passes import liveness
@@ -183,11 +184,12 @@ def for_call(kind, fn, nparams, nprimals=None):
     * ``"hvp"``: the tangent of ``fn``'s gradient, of the same parameters as ``"jvp"``;
     * ``"vjp"``: the gradients (a tuple) of the primals, ``fn``'s other parameters, then the cotangent.
 
-    The code is the shape-generic variant (nothing is known of the arguments when
-    the caller is compiled), for ``nparams`` parameters, the first ``nprimals`` the primals.
+    The code is the generic variant (nothing is known of the arguments when the caller
+    is compiled: each may be an array, a number or a container, as for ``sct export``),
+    for ``nparams`` parameters, the first ``nprimals`` the primals.
     """
 
-    sig = (None,) * nparams
+    sig = (ANY,) * nparams  # not the arrays-only variant: a parameter tree's adjoints added with `+` failed
     positions = list(range(nprimals or 0))
     if kind == "call" and _is_gradient(fn):
         made = _gradient_for_call(fn, sig)

@@ -78,6 +78,7 @@ def jvp(fn, primals, tangents):
     receiver, fn, _ = _unbound(fn, 0)  # obj.m: compiled for self's class, along the primals after self
     if receiver is not None:
         primals, tangents, positions = (receiver, *primals), (None, *tangents), [i + 1 for i in positions]
+    primals = pipeline.completed(fn, primals)  # the generated code takes every parameter: defaults fill in the rest
     variant = _tangent_variant(fn, positions, primals)
     out, dot = _run_tangent(fn, variant, primals, [tangents[i] for i in positions], "sct.jvp")
     values.check_output(getattr(fn, "__name__", repr(fn)), out, "sct.jvp")
@@ -113,7 +114,7 @@ def jacobian(fn, wrt=0, mode="rev"):
 
     @functools.wraps(fn)
     def jacobian_fn(*args):
-        args = args if receiver is None else (receiver, *args)
+        args = pipeline.completed(target, args if receiver is None else (receiver, *args))  # defaults, as f takes them
         _numpy_only("jacobian", fn, args, dask_ok=True)
         for p in positions:
             if p < len(args) and np.iscomplexobj(args[p]):  # a real Jacobian cannot hold du/dx - i du/dy
@@ -207,7 +208,7 @@ def hessian(fn, wrt=0):
 
     @functools.wraps(fn)
     def hessian_fn(*args):
-        args = args if receiver is None else (receiver, *args)
+        args = pipeline.completed(target, args if receiver is None else (receiver, *args))  # defaults, as f takes them
         _numpy_only("hessian", fn, args)
         _check_value(target, tuple(positions) if many else positions[0], args)
         if not many:

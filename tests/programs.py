@@ -469,6 +469,7 @@ FAMILIES = (
     "sequences",
     "mutation",
     "reductions",
+    "indexing",
 )
 
 
@@ -536,6 +537,7 @@ class _Ctx:
         self.shapes: list = []
         self.outputs: list[Expr] = []
         self.used: list[str] = []  # the idioms written, for Program.notes
+        self.defaults: list[str] = []  # `name=value` parameters after the drawn ones (not passed)
         self._names = itertools.count()
 
     def write(self, *idioms):
@@ -615,7 +617,7 @@ class _Ctx:
         reduce = self.draw(st.sampled_from(["sum", "mean"]))
         body = [*self.body, f"return np.{reduce}({text})"]
         lines = ["import builtins", "import math", "", "import numpy as np", "", ""]
-        lines += self.module + ([""] if self.module else []) + ["", f"def f({', '.join(self.params)}):"]
+        lines += self.module + ([""] if self.module else []) + ["", f"def f({', '.join(self.params + self.defaults)}):"]
         lines += ["    " + line for line in body]
         return Program("\n".join(lines) + "\n", self.params, self.shapes, True, notes=self.used)
 
@@ -1421,6 +1423,316 @@ def _reductions(draw):
     return ctx
 
 
+# ---- family "indexing": every kind of index NumPy has (the hunt of round three) ----
+# Bool masks (arrays, comparisons, np.True_/np.False_, a module's mask, a bool default argument),
+# integer arrays with repeats and negatives, np.ix_, `...`, None/np.newaxis, steps and negative
+# slices, `x[i, j]` with computed ints, np.take/np.take_along_axis, np.where(mask)/np.nonzero
+# results used as indices, writes `y[mask] = ...` and `y[idx] += ...` with repeated idx, and reads
+# after writes through views; some inside loops and branches. Every read reaches the result.
+def _x_base(ctx, fresh=False):
+    """(name, shape) of an array to index: the first argument, or a new local array."""
+    if not fresh and ctx.draw(st.booleans()):
+        return "x0", ctx.universe
+    y = ctx.name("y")
+    ctx.body.append(f"{y} = x0 * (0.5 + ({ctx.expr(()).text}) ** 2) + {ctx.expr().text}")  # never a constant
+    return y, ctx.universe
+
+
+def _x_use(ctx, text):
+    """Make ``text`` (an indexed value of unknown shape) reach the result, nonlinearly."""
+    fn = ctx.draw(st.sampled_from(["sin", "tanh", "exp", "square"]))
+    inner = f"({text}) ** 2" if fn == "square" else f"np.{fn}({text})"
+    ctx.output(f"np.sum({inner} * (0.5 + np.tanh({ctx.expr(()).text}) ** 2))", (), exact=False)  # never times 0
+
+
+def _x_int_index(ctx, n, repeats=True):
+    picks = ctx.draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4))
+    if repeats and len(picks) > 1 and ctx.draw(st.booleans()):
+        picks[-1] = picks[0] - n if picks[0] >= 0 else picks[0] + n  # the same element, written the other way
+    ctx.used.append("repeated int index" if len({p % n for p in picks}) < len(picks) else "int index")
+    return f"np.array({picks!r})" if ctx.draw(st.booleans()) else repr(picks)
+
+
+def _x_mask(ctx, base, shape):
+    """(text, what) of a bool index for ``base``: over all of it, over its first axis, or 0-d."""
+    kind = ctx.draw(st.sampled_from(["compare", "compare", "literal", "global", "default", "scalar", "0-d compare"]))
+    ctx.used.append(f"mask {kind}")
+    if kind == "compare":
+        return f"{base} > {_c(ctx.draw, -0.5, 0.5)}"
+    if kind in ("literal", "global", "default"):
+        lead = ctx.draw(st.booleans()) or len(shape) == 1
+        bits = ctx.draw(st.lists(st.booleans(), min_size=shape[0], max_size=shape[0])) if lead else None
+        if not lead:
+            bits = np.array(ctx.draw(st.lists(st.booleans(), min_size=math.prod(shape), max_size=math.prod(shape))))
+            bits = bits.reshape(shape).tolist()
+        text = f"np.array({bits!r})"
+        if kind == "literal":
+            return text
+        m = ctx.name("M").upper() if kind == "global" else ctx.name("m")
+        if kind == "global":
+            ctx.module += [f"{m} = {text}", ""]
+        else:
+            ctx.defaults.append(f"{m}={text}")
+        return m
+    if kind == "scalar":
+        return ctx.draw(st.sampled_from(["np.True_", "np.False_", "True"]))
+    return f"np.sum({base}) > {_c(ctx.draw, -1.0, 1.0)}"
+
+
+def _x_read(ctx):
+    base, shape = _x_base(ctx)
+    n = shape[0]
+    forms = [
+        "mask",
+        "ints",
+        "ints axis 1",
+        "ix_",
+        "ellipsis",
+        "newaxis",
+        "slice",
+        "computed ints",
+        "take",
+        "take_along_axis",
+        "where",
+        "nonzero",
+        "bool list",
+        "0-d int array",
+        "chained",
+        "argsort",
+        "mixed",
+        "take mode",
+        "mask axis 1",
+        "flat",
+        "ix_ bool",
+    ]
+    form = ctx.draw(st.sampled_from(forms))
+    ctx.used.append(form)
+    two = len(shape) == 2
+    if form == "mask":
+        text = f"{base}[{_x_mask(ctx, base, shape)}]"
+    elif form == "ints":
+        text = f"{base}[{_x_int_index(ctx, n)}]"
+    elif form == "ints axis 1" and two:
+        text = f"{base}[:, {_x_int_index(ctx, shape[1])}]"
+    elif form == "ix_" and two:
+        text = f"{base}[np.ix_({_x_int_index(ctx, n)}, {_x_int_index(ctx, shape[1])})]"
+    elif form == "ellipsis":
+        text = f"{base}[{ctx.draw(st.sampled_from(['...', '..., ::-1', '..., -1', '0, ...', '..., 1:']))}]"
+    elif form == "newaxis":
+        a = ctx.draw(st.sampled_from(["None", "np.newaxis"]))
+        if two:
+            text = f"{base}[:, {a}, :] * {base}[{a}, :, :]"
+        else:
+            text = f"{base}[:, {a}] * {base}[{a}, :]"
+    elif form == "slice":
+        s = ctx.draw(st.sampled_from(["::-1", "::2", "-2::-1", "1::-2", "-1:0:-1", ":-1", "-3:", "::-2"]))
+        text = f"{base}[{s}]" if not two or ctx.draw(st.booleans()) else f"{base}[:, {s}]"
+    elif form == "computed ints":
+        i, j = ctx.name("i"), ctx.name("j")
+        ctx.body.append(f"{i} = len({base}) - 1 - int(np.argmax({base}.ravel()) % {n})")
+        ctx.body.append(f"{j} = {base}.shape[-1] // 2 - 1")
+        text = f"{base}[{i}, {j}]" if two else f"{base}[{i}] * {base}[{j}]"
+    elif form == "take":
+        axis = ctx.draw(st.sampled_from([None, 0, -1])) if two else ctx.draw(st.sampled_from([None, 0]))
+        m = n if axis in (None, 0) and not (axis is None and two) else (shape[-1] if axis == -1 else math.prod(shape))
+        if axis is None:
+            m = math.prod(shape)
+        words = "" if axis is None else f", axis={axis}"
+        text = f"np.take({base}, {_x_int_index(ctx, m)}{words})"
+    elif form == "take_along_axis":
+        axis = ctx.draw(st.sampled_from([0, -1]))
+        how = ctx.draw(st.sampled_from(["argsort", "flipped argsort"]))
+        order = f"np.argsort({base}, axis={axis})"
+        if how == "flipped argsort":
+            order = f"np.flip({order}, axis={axis})"
+        text = f"np.take_along_axis({base}, {order}, axis={axis})"
+    elif form == "where":
+        w = ctx.name("w")
+        ctx.body.append(f"{w} = np.where({base} > {_c(ctx.draw, -0.5, 0.5)})")
+        text = f"{base}[{w}]" if ctx.draw(st.booleans()) or two else f"{base}[{w}[0]]"
+    elif form == "nonzero":
+        text = f"{base}[np.nonzero({base} < {_c(ctx.draw, -0.5, 0.5)})]"
+    elif form == "bool list":
+        bits = ctx.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        text = f"{base}[{bits!r}]"
+    elif form == "0-d int array":
+        k = ctx.draw(st.integers(-n, n - 1))
+        how = ctx.draw(st.sampled_from(["np.argmax(x0)", "np.argmin(x0)", f"np.array({k})", f"np.int64({k})"]))
+        text = f"{base}.ravel()[{how}]" if "arg" in how else f"{base}[{how}]"
+    elif form == "chained":
+        text = f"{base}[1:][::-1][{_x_int_index(ctx, n - 1)}]"
+    elif form == "argsort":
+        k = ctx.draw(st.integers(1, n))
+        text = f"{base}[np.argsort(-{base}, axis=0)[:{k}]]" if not two else f"{base}[np.argsort({base}[:, 0])[:{k}]]"
+    elif form == "mixed" and two:
+        i = ctx.draw(st.integers(-n, n - 1))
+        text = ctx.draw(
+            st.sampled_from(
+                [
+                    f"{base}[{i}, {_x_int_index(ctx, shape[1])}]",
+                    f"{base}[{_x_int_index(ctx, n)}, 1:]",
+                    f"{base}[::-1, {_x_int_index(ctx, shape[1])}]",
+                    f"{base}[[0, -1], [-1, 0]]",
+                ]
+            )
+        )
+    elif form == "take mode":
+        mode = ctx.draw(st.sampled_from(["wrap", "clip"]))
+        picks = ctx.draw(st.lists(st.integers(-2 * n, 2 * n), min_size=1, max_size=4))
+        text = f"np.take({base}, {picks!r}, axis=0, mode={mode!r})"
+    elif form == "mask axis 1" and two:
+        bits = ctx.draw(st.lists(st.booleans(), min_size=shape[1], max_size=shape[1]))
+        text = f"{base}[:, np.array({bits!r})]" if ctx.draw(st.booleans()) else f"{base}[{base}[:, 0] > 0.0, :]"
+    elif form == "flat":
+        how = ctx.draw(st.sampled_from(["ravel()", "reshape(-1)", "T.ravel()", "flatten()"]))
+        text = f"{base}.{how}[{_x_int_index(ctx, math.prod(shape))}]"
+    elif form == "ix_ bool" and two:
+        bits = ctx.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        text = f"{base}[np.ix_(np.array({bits!r}), {_x_int_index(ctx, shape[1])})]"
+    else:
+        text = f"{base}[{_x_int_index(ctx, n)}]"
+    _x_use(ctx, text)
+
+
+def _x_write(ctx):
+    y, shape = _x_base(ctx, fresh=True)
+    n = shape[0]
+    form = ctx.draw(
+        st.sampled_from(
+            [
+                "mask =",
+                "mask +=",
+                "mask = other",
+                "idx =",
+                "idx +=",
+                "idx -=",
+                "idx *=",
+                "slice =",
+                "ix_ +=",
+                "ellipsis *=",
+                "where =",
+                "overlap +=",
+                "overlap =",
+                "swap",
+                "repeat = array",
+                "0-d bool",
+                "mask = self",
+            ]
+        )
+    )
+    ctx.used.append(f"y[{form}]")
+    v = ctx.expr(()).text
+    if form == "mask =":
+        ctx.body.append(f"{y}[{_x_mask(ctx, y, shape)}] = {v}")
+    elif form == "mask +=":
+        ctx.body.append(f"{y}[{_x_mask(ctx, y, shape)}] += {v}")
+    elif form == "mask = other":
+        m = ctx.name("m")
+        ctx.body.append(f"{m} = x0 < {_c(ctx.draw, -0.5, 0.5)}")
+        ctx.body.append(f"{y}[{m}] = np.sin(x0[{m}]) * {v}")
+    elif form.startswith("idx"):
+        op = form.split()[1]
+        idx = _x_int_index(ctx, n)
+        k = ctx.draw(st.integers(1, 4)) if not idx.startswith("np") else None
+        if k is not None and ctx.draw(st.booleans()):
+            v = f"{ctx.expr(()).text} * np.arange(1.0, {len(eval(idx)) + 1})" + ("[:, None]" if len(shape) == 2 else "")
+        ctx.body.append(f"{y}[{idx}] {op} {v}")
+    elif form == "slice =":
+        s = ctx.draw(st.sampled_from(["::-1", "::2", "-2::-1", "1:", "-1:0:-1"]))
+        ctx.body.append(f"{y}[{s}] = {y}[{s}] * {v} + 1.0")
+    elif form == "ix_ +=" and len(shape) == 2:
+        ctx.body.append(f"{y}[np.ix_({_x_int_index(ctx, n)}, {_x_int_index(ctx, shape[1])})] += {v}")
+    elif form == "ellipsis *=":
+        ctx.body.append(f"{y}[..., {ctx.draw(st.sampled_from(['0', '-1', '::2', ':1']))}] *= {v}")
+    elif form == "overlap +=":
+        ctx.body.append(
+            ctx.draw(st.sampled_from([f"{y}[::-1] += {y}", f"{y}[1:] += {y}[:-1]", f"{y}[:-1] -= {y}[1:]"]))
+        )
+    elif form == "overlap =":
+        ctx.body.append(ctx.draw(st.sampled_from([f"{y}[1:] = {y}[:-1] * {v}", f"{y}[::-1] = {y} * {v}"])))
+    elif form == "swap":
+        ctx.body.append(f"{y}[[0, -1]] = {y}[[-1, 0]]")
+    elif form == "repeat = array":
+        ctx.body.append(f"{y}[{_x_int_index(ctx, n)}] = np.sin(x0[{_x_int_index(ctx, n)}][:1]) * {v}")
+    elif form == "0-d bool":
+        op = ctx.draw(st.sampled_from(["=", "+=", "*="]))
+        ctx.body.append(
+            f"{y}[{ctx.draw(st.sampled_from(['np.True_', 'np.False_', 'True', 'x0.ravel()[0] > 0.0']))}] {op} {v}"
+        )
+    elif form == "mask = self":
+        m = ctx.name("m")
+        ctx.body.append(f"{m} = {y} > {_c(ctx.draw, -0.5, 0.5)}")
+        ctx.body.append(f"{y}[{m}] = {y}[{m}] ** 2 * {v}")
+    else:
+        ctx.body.append(f"{y}[np.where({y} > 0.0)] = {v}")
+    ctx.see(y, shape)
+    _x_use(ctx, y)
+
+
+def _x_view(ctx):
+    """A view taken before a write, read after it: the write shows through the view."""
+    y, shape = _x_base(ctx, fresh=True)
+    v = ctx.name("v")
+    view = ctx.draw(st.sampled_from(["1:", "::-1", "::2", "...", ":-1"]))
+    ctx.body.append(f"{v} = {y}[{view}]")
+    target = ctx.draw(st.sampled_from(["y", "v"]))
+    ctx.used.append(f"view [{view}], write through {target}")
+    where = ctx.draw(st.sampled_from(["0", "-1", ":1", "::2"]))
+    ctx.body.append(f"{y if target == 'y' else v}[{where}] = {ctx.expr(()).text}")
+    _x_use(ctx, v)
+    _x_use(ctx, y)
+
+
+def _x_loop(ctx):
+    """Index reads and writes with the loop's counter, or a branch on a value picked by index."""
+    y, shape = _x_base(ctx, fresh=True)
+    n = shape[0]
+    kind = ctx.draw(
+        st.sampled_from(
+            ["write k", "write -k", "accumulate idx", "mask in loop", "branch", "window", "while idx", "read k"]
+        )
+    )
+    ctx.used.append(f"loop {kind}")
+    d = ctx.decay()
+    if kind == "write k":
+        ctx.body += [f"for k in range(1, {n}):", f"    {y}[k] = {d} * {y}[k - 1] + np.sin({y}[k])"]
+    elif kind == "write -k":
+        ctx.body += [f"for k in range(1, {n}):", f"    {y}[-k - 1] = {y}[-k] * {d} - {y}[-k - 1]"]
+    elif kind == "accumulate idx":
+        idx = _x_int_index(ctx, n)
+        ctx.body += ["for k in range(2):", f"    {y}[{idx}] += {d} * np.tanh({y}[{idx}])"]
+    elif kind == "mask in loop":
+        ctx.body += ["for k in range(2):", f"    {y}[{y} > 0.0] *= {d}", f"    {y} = {y} + {d} * x0"]
+    elif kind == "window":
+        ctx.body += [f"for k in range({n - 1}):", f"    {y}[k:k + 2] += {y}[k::-1][:2] * {d}"]
+    elif kind == "while idx":
+        ctx.body += ["k = 0", f"while k < {n}:", f"    {y}[[k, k - 1]] *= {d}", "    k = k + 1"]
+    elif kind == "read k":
+        s = ctx.name("s")
+        ctx.body += [f"{s} = 0.0", f"for k in range({n}):", f"    {s} = {s} * {d} + np.sum({y}[[k, -k - 1]] * {y}[k])"]
+        ctx.output(s, (), exact=False)
+    else:
+        i = _x_int_index(ctx, n, repeats=False)
+        ctx.body += [
+            f"if np.sum({y}[{i}]) > 0.0:",
+            f"    {y}[{i}] = {y}[{i}] * {d}",
+            "else:",
+            f"    {y}[{y} < 0.0] = 0.5 * {y}[{y} < 0.0]",
+        ]
+    ctx.see(y, shape)
+    _x_use(ctx, y)
+
+
+@st.composite
+def _indexing(draw):
+    ctx = _Ctx(draw, universes=[(3,), (4,), (3, 2), (4, 3), (2, 3)])
+    ctx.param(ctx.universe)
+    ctx.params_drawn(tree_chance=False)
+    for _ in range(draw(st.integers(1, 3))):
+        ctx.write(*[_x_read] * 4, *[_x_write] * 4, *[_x_loop] * 3, _x_view)
+    return ctx
+
+
 _FAMILY_STRATEGIES = {
     "containers": _containers,
     "simultaneous": _simultaneous,
@@ -1433,6 +1745,7 @@ _FAMILY_STRATEGIES = {
     "sequences": _sequences,
     "mutation": _mutation,
     "reductions": _reductions,
+    "indexing": _indexing,
 }
 
 

@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from ..errors import ZeroInputError
+
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (undoing NumPy broadcasting); ``x`` may be a shape."""
@@ -181,7 +183,11 @@ def cotangent_like(g, t):
 
 
 def grad_like(g, x):
-    """A gradient as ``sct.grad`` returns it: a Python float for a Python float ``x``."""
+    """A gradient as ``sct.grad`` returns it: a Python float for a Python float ``x``; a container's item by item."""
+    if isinstance(x, list | tuple) and isinstance(g, list | tuple):
+        return type(x)(grad_like(gi, xi) for gi, xi in zip(g, x))
+    if isinstance(x, dict) and isinstance(g, dict):
+        return {k: grad_like(g[k], v) for k, v in x.items()}
     if np.iscomplexobj(g) and _real(x):  # the gradient of a real value is real (sct.analysis.complex_values)
         g = np.real(g)
     if isinstance(x, float) and not isinstance(x, np.ndarray) and np.ndim(g) == 0 and not np.iscomplexobj(g):
@@ -350,15 +356,114 @@ def unpad(g, pad_width):
     return g[tuple(slice(int(b), n - int(a)) for n, (b, a) in zip(np.shape(g), widths))]
 
 
-def untake(g, x, indices, axis=None):
-    """The gradient of ``np.take(x, indices, axis)``: ``g`` added back at ``indices`` (repeats summed)."""
+def untake(g, x, indices, axis=None, mode="raise"):
+    """The gradient of ``np.take(x, indices, axis, mode=mode)``: ``g`` added back at ``indices`` (repeats summed).
+
+    ``mode="wrap"`` and ``"clip"`` first map the indices to the positions ``np.take`` reads."""
     out = np.zeros(np.shape(x), dtype=np.result_type(g, 0.0))
+    if mode != "raise":
+        n = out.size if axis is None else out.shape[axis]
+        indices = np.mod(indices, n) if mode == "wrap" else np.clip(indices, 0, n - 1)
     if axis is None:
         np.add.at(out.reshape(-1), np.ravel(indices), np.ravel(g))
         return out
     axis, k = axis % out.ndim, np.ndim(indices)
     np.add.at(np.moveaxis(out, axis, 0), indices, np.moveaxis(g, tuple(range(axis, axis + k)), tuple(range(k))))
     return out
+
+
+_CONVOLVE_MODES = {0: "valid", 1: "same", 2: "full"}
+
+
+def _convolve_window(a, v, mode) -> tuple:
+    """``(start, size)`` of ``np.convolve(a, v, mode)`` in the full convolution."""
+    n, m = np.size(a), np.size(v)
+    mode = _CONVOLVE_MODES.get(mode, mode) if isinstance(mode, int) else mode
+    size = {"full": n + m - 1, "same": max(n, m), "valid": max(n, m) - min(n, m) + 1}[mode]
+    return (n + m - 1 - size) // 2, size
+
+
+def convolve_full(g, a, v, mode="full"):
+    """``g``, the adjoint of ``np.convolve(a, v, mode)``, placed in the full convolution (zeros elsewhere)."""
+    start, size = _convolve_window(a, v, mode)
+    out = np.zeros(np.size(a) + np.size(v) - 1, dtype=np.result_type(g, 0.0))
+    out[start : start + size] = g
+    return out
+
+
+def convolve_part(G, a, v, mode="full"):
+    """The part of the full convolution ``G`` that ``np.convolve(a, v, mode)`` returns (convolve_full's adjoint)."""
+    start, size = _convolve_window(a, v, mode)
+    return G[start : start + size]
+
+
+HELPERS.update({"convolve_full": convolve_full, "convolve_part": convolve_part})
+
+
+def interp_index(x, xp):
+    """The segment ``i`` of ``np.interp(x, xp, fp)`` that holds each ``x``: ``xp[i] <= x < xp[i + 1]``, clipped
+    to the first and last segments outside ``[xp[0], xp[-1]]``."""
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, np.size(xp) - 2)
+
+
+def _interp_segment(x, xp):
+    """``(i, u, inside, h)``: x's segment, its place ``u`` in it, whether ``0 < u < 1``, the segment's width."""
+    i = interp_index(x, xp)
+    xp = np.asarray(xp)
+    h = xp[i + 1] - xp[i]
+    u = (x - xp[i]) / h
+    return i, u, (u > 0.0) & (u < 1.0), h
+
+
+def interp_slope(x, xp, fp):
+    """``d np.interp(x, xp, fp) / dx``: the slope of x's segment, 0 outside ``[xp[0], xp[-1]]``."""
+    i, _, inside, h = _interp_segment(x, xp)
+    fp = np.asarray(fp)
+    return np.where(inside, (fp[i + 1] - fp[i]) / h, 0.0)
+
+
+def _scatter_pair(shape, i, below, above):
+    out = np.zeros(shape, dtype=np.result_type(below, above, 0.0))
+    np.add.at(out, np.ravel(i), np.ravel(below))
+    np.add.at(out, np.ravel(i + 1), np.ravel(above))
+    return out
+
+
+def interp_grad_fp(g, x, xp, fp):
+    """The adjoint of ``np.interp(x, xp, fp)`` in ``fp``: each ``g`` split between its segment's ends."""
+    i, u, _, _ = _interp_segment(x, xp)
+    t = np.clip(u, 0.0, 1.0)
+    g = np.broadcast_to(g, np.shape(u))
+    return _scatter_pair(np.shape(fp), i, g * (1.0 - t), g * t)
+
+
+def interp_slope_grad_fp(G, x, xp, fp):
+    """The adjoint of ``interp_slope(x, xp, fp)`` in ``fp``."""
+    i, _, inside, h = _interp_segment(x, xp)
+    w = np.where(inside, np.broadcast_to(G, np.shape(h)) / h, 0.0)
+    return _scatter_pair(np.shape(fp), i, -w, w)
+
+
+def interp_grad_xp(g, x, xp, fp):
+    """The adjoint of ``np.interp(x, xp, fp)`` in ``xp``: the ends of x's segment move it."""
+    i, u, _, h = _interp_segment(x, xp)
+    s = interp_slope(x, xp, fp) * np.broadcast_to(g, np.shape(u))
+    return _scatter_pair(np.shape(xp), i, s * (u - 1.0), -s * u)
+
+
+def interp_tangent_xp(t, x, xp, fp):
+    """The tangent of ``np.interp(x, xp, fp)`` along ``t`` in ``xp``."""
+    i, u, _, _ = _interp_segment(x, xp)
+    t = np.asarray(t)
+    return interp_slope(x, xp, fp) * ((u - 1.0) * t[i] - u * t[i + 1])
+
+
+HELPERS.update(
+    {
+        f.__name__: f
+        for f in (interp_index, interp_slope, interp_grad_fp, interp_slope_grad_fp, interp_grad_xp, interp_tangent_xp)
+    }
+)
 
 
 def untake_along(g, x, indices, axis):
@@ -739,16 +844,18 @@ def cumprod_tangent(t, x, axis=None):
     return out if axis is None else np.moveaxis(out, 0, first)
 
 
-def nonzero_divisor(x):
-    """``x``, checked to have no zeros: the second derivatives of ``np.prod``/``np.cumprod`` divide by it.
+def nonzero_divisor(x, fn="np.prod or np.cumprod"):
+    """``x``, checked to have no zeros: the second derivatives of ``fn`` (``np.prod``, ``np.cumprod``) divide by it.
 
     (The first derivatives, :func:`prod_others`, :func:`cumprod_grad` and :func:`cumprod_tangent`, are
-    exact at zeros; theirs would be NaN there, so a zero stops with an error instead.)
+    exact at zeros; theirs would be NaN there, so a zero stops with a typed error instead.)
     """
     if np.any(np.asarray(x) == 0):
-        raise ZeroDivisionError(
-            "a second derivative of np.prod or np.cumprod at an input with a zero: sct writes it as a quotient "
-            "by the input, which is not defined there (the first derivative is exact at zeros)"
+        raise ZeroInputError(
+            f"a second derivative of {fn} at an input with a zero entry: sct writes it as a quotient by the input, "
+            "which is not defined there (the first derivative is exact at zeros). Take the Hessian where no entry "
+            "is zero, or write the product out as multiplications (`p = p * v` in a loop), which sct "
+            "differentiates exactly to any order"
         )
     return x
 
@@ -772,7 +879,7 @@ def _kept(shape, index, block_shape):
 def kept_writes(g, index):
     """``g[index]``, zero where ``y[index] = v`` lost the write to a later one at the same position."""
     block = g[index]
-    if isinstance(g, list | tuple):  # a list takes no index arrays: no position is written twice
+    if isinstance(g, list | tuple | dict):  # a list takes no index arrays, a dict keys: no position is written twice
         return block
     return np.where(_kept(np.shape(g), index, np.shape(block)), block, 0.0)
 

@@ -366,7 +366,7 @@ class _Checkpointed:
         restore = _parse("\n".join(f"{v} = {kept[v]}" for v in ends)) if ends else []
         body[back : back + 1] = [*(outer if isinstance(outer, list) else [outer]), *restore]
         body[at : at + 1] = [*forward, *after]
-        made = [s for s in body[:at] if isinstance(s, gast.Assign) and _names(s, gast.Store) <= self.stacks]
+        made = [s for s in body[:at] if _makes_records(s, self.stacks)]
         for s in made:  # each segment makes its records afresh
             body.remove(s)
 
@@ -482,6 +482,14 @@ class _Checkpointed:
         if missing:
             _refuse(self.stmt, f"its state ({', '.join(missing)}) is not assigned before the loop begins")
         return carried
+
+
+def _makes_records(stmt, stacks: set) -> bool:
+    """``stmt`` is ``S = []`` for records ``S`` (not ``y[0] = v``, which stores no name: it is kept)."""
+    if not isinstance(stmt, gast.Assign) or not all(isinstance(t, gast.Name) for t in stmt.targets):
+        return False
+    stored = _names(stmt, gast.Store)
+    return bool(stored) and stored <= stacks
 
 
 def _without_pushes(stmts: list, stacks: set) -> list:

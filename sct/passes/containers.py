@@ -31,11 +31,14 @@ from ..backend.runtime import (
     add_at,
     appended,
     copied,
+    cotangent_like,
     detached,
     dropped_last,
     fresh_copy,
+    grad_like,
     join_split,
     like,
+    tangent_like,
     tree_add,
     unstack,
     zeros_like,
@@ -236,8 +239,14 @@ def _builder_structure(prim, value, known, first, trees):
         return prim_concatenated(operands)
     if prim in (copied, zeros_like, fresh_copy, detached, add_at, tree_add):  # copies, gradients: the structure
         return first
-    if prim is like:
+    if prim in (like, grad_like, tangent_like, cotangent_like):  # typed as their second operand
         return operands[1] if len(operands) > 1 else UNKNOWN
+    if prim in (trees.left_part, trees.right_part):  # a's (b's) share of the gradient of a + b: a's structure
+        return operands[1 if prim is trees.left_part else 2] if len(operands) > 2 else UNKNOWN
+    if prim is trees.iterated_grad:  # x's structure, or the gradient's
+        return UNKNOWN
+    if prim is trees.concatenated_tangent:  # the tangent of a + b: its structure
+        return prim_concatenated(operands[2:]) if len(operands) > 3 else UNKNOWN
     if prim is unstack:  # gradients of a join of a list: a list of arrays
         return _homogeneous("list", LEAF)
     if prim is join_split:  # a list of shares of a list, an array of them of an array

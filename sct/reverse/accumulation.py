@@ -89,7 +89,7 @@ class Accumulation:
         NumPy keeps one write per position: where an integer index array repeats a
         position, only the write it keeps gets ``g``'s value there (``kept_writes``).
         """
-        if self.basic_index(index) or target in self.containers or self.mask_index(index):
+        if self.basic_index(index) or self.mask_index(index):  # a possible container too: kept_writes takes lists
             return g[index]
         return call(kept_writes, g, Sym(_index_value(index)))
 

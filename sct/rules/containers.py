@@ -10,7 +10,7 @@ here, apart from the displays ``[a, b]`` and ``(a, b)`` (keyed by ``list`` and
 import builtins
 
 from ..backend import trees
-from ..backend.runtime import unbroadcast
+from ..backend.runtime import unbroadcast, zeros_like
 from ..errors import SctError
 from ..symbolic import call
 from .table import defjvp, defjvp_joint, defvjp, nondiff
@@ -105,6 +105,38 @@ defvjp(
     lambda g, ans, a, b: call(trees.right_part, g, a, b),
 )
 defjvp_joint(trees.concatenated, lambda tangents, ans, a, b: call(trees.concatenated_tangent, *tangents, a, b))
+
+# ... whose helpers are linear in g (second derivatives of code where `a + b` may join lists, such as the
+# generic variant a gradient called inside differentiated code runs): the transpose of taking a's part of
+# the sum's gradient is that part joined with zeros in b's place; iterated_grad is the transpose of
+# iterated's tangent.
+defvjp(
+    trees.left_part,
+    lambda G, ans, g, a, b: call(trees.concatenated_tangent, G, call(zeros_like, b), a, b),
+    None,
+    None,
+)
+defjvp(trees.left_part, lambda t, ans, g, a, b: call(trees.left_part, t, a, b), None, None)
+defvjp(
+    trees.right_part,
+    lambda G, ans, g, a, b: call(trees.concatenated_tangent, call(zeros_like, a), G, a, b),
+    None,
+    None,
+)
+defjvp(trees.right_part, lambda t, ans, g, a, b: call(trees.right_part, t, a, b), None, None)
+defvjp(
+    trees.concatenated_tangent,
+    lambda G, ans, ta, tb, a, b: call(trees.left_part, G, a, b),
+    lambda G, ans, ta, tb, a, b: call(trees.right_part, G, a, b),
+    None,
+    None,
+)
+defjvp_joint(  # linear in both tangents; joined, never added (lists would concatenate)
+    trees.concatenated_tangent,
+    lambda tangents, ans, ta, tb, a, b: call(trees.concatenated_tangent, tangents[0], tangents[1], a, b),
+)
+defvjp(trees.iterated_grad, lambda G, ans, g, x: call(trees.listed_tangent, G, x, False), None)
+defjvp(trees.iterated_grad, lambda t, ans, g, x: call(trees.iterated_grad, t, x), None)
 
 # The builtin max(xs)/min(xs) rules' helpers (sct.rules.pymath), linear in their first operand.
 defvjp(trees.extreme_grad, lambda G, ans, g, items, largest: call(trees.extreme_tangent, G, items, largest), None, None)

@@ -367,3 +367,34 @@ def _multi_dot_jvp(t, ans, arrays):
 
 defvjp(np.linalg.multi_dot, _multi_dot_vjp, ndim=lambda ranks, args, kwargs: None)
 defjvp(np.linalg.multi_dot, _multi_dot_jvp)
+
+
+# ---- np.convolve: 1-d, linear in each operand --------------------------------------------------
+# The full convolution y[n] = sum_m a[m] v[n - m] has adjoint sum_n G[n] v[n - m] in a, which is
+# np.convolve(G, flip(v), "valid"), G the cotangent placed in the full convolution (runtime.convolve_full;
+# 'same' and 'valid' are its centred parts, np.convolve's order of operands aside). The rules are
+# written with np.convolve, np.flip and the two linear helpers, so derivatives of any order follow.
+def _full(g, a, v, mode):
+    return g if mode in ("full", 2) else call(runtime.convolve_full, g, a, v, mode)
+
+
+defvjp(
+    np.convolve,
+    lambda g, ans, a, v, mode="full": np.convolve(_full(g, a, v, mode), np.flip(v), "valid"),
+    lambda g, ans, a, v, mode="full": np.convolve(_full(g, a, v, mode), np.flip(a), "valid"),
+    None,
+    ndim=lambda ranks, args, kwargs: 1,
+)
+defjvp(np.convolve, *_bilinear_jvp(np.convolve), None)
+linear(
+    runtime.convolve_full,
+    lambda G, ans, g, a, v, mode="full": call(runtime.convolve_part, G, a, v, mode),
+    ndim=lambda ranks, args, kwargs: 1,
+    rest=(None, None, None),
+)
+linear(
+    runtime.convolve_part,
+    lambda G, ans, g, a, v, mode="full": call(runtime.convolve_full, G, a, v, mode),
+    ndim=lambda ranks, args, kwargs: 1,
+    rest=(None, None, None),
+)

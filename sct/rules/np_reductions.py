@@ -112,9 +112,10 @@ defvjp(np.nanmean, _nanmean_vjp, ndim=reduction)
 defjvp(np.nanmean, _nanmean_jvp)
 
 
-def _nonzero(x):
-    """``x`` as a divisor: the generated code checks it has no zeros (``runtime.nonzero_divisor``)."""
-    return call(runtime.nonzero_divisor, x)
+def _nonzero(x, fn="np.cumprod"):
+    """``x`` as a divisor in the second derivatives of ``fn``: the generated code checks it has no zeros
+    (``runtime.nonzero_divisor``, whose typed error names ``fn``)."""
+    return call(runtime.nonzero_divisor, x, fn)
 
 
 # ---- products ---------------------------------------------------------------------------
@@ -141,11 +142,11 @@ defjvp(np.prod, _prod_jvp)
 def _others_vjp(G, ans, x, axis=None):
     """d prod_others(x)_i / d x_j = ans_i / x_j for j != i (and 0 for j == i); x non-zero."""
     weighted = G * ans
-    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / _nonzero(x)
+    return (np.sum(weighted, axis=axis, keepdims=True) - weighted) / _nonzero(x, "np.prod")
 
 
 def _others_jvp(t, ans, x, axis=None):
-    ratio = t / _nonzero(x)
+    ratio = t / _nonzero(x, "np.prod")
     return ans * (np.sum(ratio, axis=axis, keepdims=True) - ratio)
 
 
@@ -444,6 +445,9 @@ nondiff(np.shape, ndim=lambda ranks, args, kwargs: 1)  # a tuple: indexable like
 nondiff(np.ndim, np.size, runtime.size_or_one, ndim=lambda ranks, args, kwargs: 0)
 nondiff(np.argmax, np.argmin, np.all, np.any, np.count_nonzero, ndim=reduction)
 nondiff(np.argsort, ndim=_sort_rank)
+# where x's items fall among sorted bins: integers, constant between the bins' edges
+nondiff(np.searchsorted, ndim=lambda ranks, args, kwargs: ranks[1] if len(ranks) > 1 else None)
+nondiff(np.digitize, ndim=lambda ranks, args, kwargs: ranks[0])
 nondiff(
     np.greater,
     np.greater_equal,

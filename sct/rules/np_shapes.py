@@ -15,7 +15,7 @@ import numpy as np
 from ..backend import runtime, runtime_numpy
 from ..errors import SctError
 from ..symbolic import Sym, call, dotted
-from .table import defjvp, defvjp, linear, same, sequence
+from .table import defjvp, defvjp, linear, nondiff, refuse_keywords, same, sequence
 
 
 # ---- ranks ---------------------------------------------------------------------------
@@ -176,7 +176,9 @@ linear(np.repeat, _repeat_vjp, ndim=_axis_none_flat, rest=(None, None))
 linear(np.pad, _pad_vjp, ndim=same, rest=(None,))
 linear(
     np.take,
-    lambda g, ans, x, indices, axis=None, **kw: call(runtime.untake, g, x, indices, axis),
+    lambda g, ans, x, indices, axis=None, out=None, mode="raise": call(
+        runtime.untake, g, x, indices, axis, *([] if mode == "raise" else [mode])
+    ),
     ndim=_take_rank,
     rest=(None, None),
 )
@@ -292,7 +294,9 @@ linear(
 linear(runtime.unpad, lambda G, ans, g, pad_width: np.pad(G, pad_width), ndim=_rank_of(0), rest=(None,))
 linear(
     runtime.untake,
-    lambda G, ans, g, x, indices, axis=None: np.take(G, indices, axis=axis),
+    lambda G, ans, g, x, indices, axis=None, mode="raise": (
+        np.take(G, indices, axis=axis) if mode == "raise" else np.take(G, indices, axis=axis, mode=mode)
+    ),
     ndim=_rank_of(1),
     rest=(None, None, None),
 )
@@ -609,3 +613,86 @@ linear(
 # Results that are lists of arrays (np.gradient: one array for a vector): gradients add item by item.
 sequence("list", np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, runtime.unstack)
 sequence("maybe", np.gradient)
+
+
+# ---- np.interp: piecewise linear ---------------------------------------------------------------------
+# With i = interp_index(x, xp) (x's segment), h = xp[i + 1] - xp[i], u = (x - xp[i]) / h and t = clip(u, 0, 1),
+# np.interp(x, xp, fp) is fp[i] + (fp[i + 1] - fp[i]) t, outside [xp[0], xp[-1]] too (t is 0 or 1 there).
+# It is linear in fp (its tangent there is np.interp(x, xp, t)), piecewise linear in x. The helpers
+# (sct.backend.runtime) carry rules of their own, so Hessians in x and fp follow; second derivatives
+# in xp are refused. left=, right= and period= are refused.
+def _no_second_derivative_in_xp(*args, **kwargs):
+    raise SctError(
+        "sct does not take second derivatives of np.interp with respect to its points xp; "
+        "differentiate twice by x or fp only (or write the interpolation with np.searchsorted and np.take)"
+    )
+
+
+defvjp(
+    np.interp,
+    lambda g, ans, x, xp, fp, **kw: g * call(runtime.interp_slope, x, xp, fp),
+    lambda g, ans, x, xp, fp, **kw: call(runtime.interp_grad_xp, g, x, xp, fp),
+    lambda g, ans, x, xp, fp, **kw: call(runtime.interp_grad_fp, g, x, xp, fp),
+    ndim=lambda ranks, args, kwargs: ranks[0],
+)
+defjvp(
+    np.interp,
+    lambda t, ans, x, xp, fp, **kw: t * call(runtime.interp_slope, x, xp, fp),
+    lambda t, ans, x, xp, fp, **kw: call(runtime.interp_tangent_xp, t, x, xp, fp),
+    lambda t, ans, x, xp, fp, **kw: np.interp(x, xp, t),
+)
+refuse_keywords(
+    np.interp, ("left", "right", "period"), "write the values outside the points with np.where, or wrap x yourself"
+)
+nondiff(runtime.interp_index, ndim=lambda ranks, args, kwargs: ranks[0])
+_RANK_X = lambda ranks, args, kwargs: ranks[0]  # noqa: E731
+_RANK_FP = lambda ranks, args, kwargs: 1  # noqa: E731
+# interp_slope(x, xp, fp): constant in x between the points, linear in fp
+defvjp(
+    runtime.interp_slope,
+    None,
+    _no_second_derivative_in_xp,
+    lambda G, ans, x, xp, fp: call(runtime.interp_slope_grad_fp, G, x, xp, fp),
+    ndim=_RANK_X,
+)
+defjvp(
+    runtime.interp_slope,
+    None,
+    _no_second_derivative_in_xp,
+    lambda t, ans, x, xp, fp: call(runtime.interp_slope, x, xp, t),
+)
+# interp_slope_grad_fp(G, x, xp, fp), the transpose of interp_slope in fp: linear in G, constant in x
+defvjp(
+    runtime.interp_slope_grad_fp,
+    lambda H, ans, G, x, xp, fp: call(runtime.interp_slope, x, xp, H),
+    None,
+    _no_second_derivative_in_xp,
+    None,
+    ndim=_RANK_FP,
+)
+defjvp(
+    runtime.interp_slope_grad_fp,
+    lambda t, ans, G, x, xp, fp: call(runtime.interp_slope_grad_fp, t, x, xp, fp),
+    None,
+    _no_second_derivative_in_xp,
+    None,
+)
+# interp_grad_fp(g, x, xp, fp), the transpose of np.interp in fp: linear in g; its weights move with x
+defvjp(
+    runtime.interp_grad_fp,
+    lambda H, ans, g, x, xp, fp: np.interp(x, xp, H),
+    lambda H, ans, g, x, xp, fp: g * call(runtime.interp_slope, x, xp, H),
+    _no_second_derivative_in_xp,
+    None,
+    ndim=_RANK_FP,
+)
+defjvp(
+    runtime.interp_grad_fp,
+    lambda t, ans, g, x, xp, fp: call(runtime.interp_grad_fp, t, x, xp, fp),
+    lambda t, ans, g, x, xp, fp: call(runtime.interp_slope_grad_fp, g * t, x, xp, fp),
+    _no_second_derivative_in_xp,
+    None,
+)
+for _fn in (runtime.interp_grad_xp, runtime.interp_tangent_xp):
+    defvjp(_fn, *[_no_second_derivative_in_xp] * 4, ndim=_RANK_FP if _fn is runtime.interp_grad_xp else _RANK_X)
+    defjvp(_fn, *[_no_second_derivative_in_xp] * 4)
