@@ -187,3 +187,18 @@ def test_export_generic_in_xp_keeps_the_sum_the_standard_has():
     plain = export_source(module, wrt=(0, 1), args=args)
     generic = export_source(module, wrt=(0, 1), args=args, xp=True)
     assert "np.trace(" in plain and "trace(" not in generic and "xp.sum(delta_" in generic
+
+
+def test_global_number_read_by_an_inlined_function_is_guarded_too():
+    module = P.load(
+        "import numpy as np\n\nC = 2.0\n\n\ndef shift(v):\n    return v + C\n\n\n"
+        "def f(x):\n    return shift(np.sum(np.sin(x)))\n",
+        name=None,
+    )
+    g = sct.grad(module.f)
+    x = np.array([0.1, 0.2])
+    for _ in range(3):  # the general path, then the dispatcher
+        np.testing.assert_allclose(g(x), np.cos(x))
+    module.C = np.array([1.0, 2.0])  # f's value is no scalar now: grad must say so, not return a gradient
+    with pytest.raises(sct.SctError):
+        g(x)

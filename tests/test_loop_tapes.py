@@ -245,11 +245,13 @@ def _pass(text):
     return changed, unparse(fn)
 
 
-def test_the_pass_explains_itself():
+def test_the_pass_explains_itself(monkeypatch):
+    import builtins
     import doctest
 
     import sct.passes.tapes
 
+    monkeypatch.setattr(builtins, "_", None, raising=False)  # doctest sets builtins._: undone after the test
     assert doctest.testmod(sct.passes.tapes).failed == 0
 
 

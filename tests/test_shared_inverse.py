@@ -114,7 +114,10 @@ def test_left_alone_where_it_does_not_apply():
         assert "inv_" not in g.source, g.source
 
 
-def test_the_module_example():
+def test_the_module_example(monkeypatch):
+    import builtins
+
+    monkeypatch.setattr(builtins, "_", None, raising=False)  # doctest sets builtins._: undone after the test
     assert doctest.testmod(sct.passes.inverses).failed == 0
 
 

@@ -23,7 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads  # noqa: E402
 
 
-def test_doctests():
+def test_doctests(monkeypatch):
+    import builtins
+
+    monkeypatch.setattr(builtins, "_", None, raising=False)  # doctest sets builtins._: undone after the test
     assert doctest.testmod(sct.passes.trip_records).failed == 0
 
 

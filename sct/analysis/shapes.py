@@ -135,8 +135,14 @@ def _multiples(pattern) -> tuple:
 
 def _label(sym, pattern):
     position, axis = sym
-    shape = pattern[position] if position < len(pattern) else None
+    shape = _argument_pattern(pattern, position)
     return shape[axis] if shape is not None and axis < len(shape) else None
+
+
+def _argument_pattern(pattern, position: int):
+    """The labels of argument ``position``'s dimensions, or None (not the multiples noted after the arguments)."""
+    shape = pattern[position] if position < len(pattern) else None
+    return None if shape is not None and shape and shape[0] == TIMES else shape
 
 
 def holds_for(facts, args) -> bool:
@@ -339,7 +345,7 @@ class Shapes:
 
     def _argument(self, position: int, param: str):
         rank = self.ranks.get(param)
-        shape = self.pattern[position] if self.pattern is not None and position < len(self.pattern) else None
+        shape = _argument_pattern(self.pattern, position) if self.pattern is not None else None
         if self.classes is not None:  # rebuilt from facts: the rank alone says how many symbols
             return tuple(Dim((position, k)) for k in range(rank)) if isinstance(rank, int) else None
         if rank == 0:

@@ -79,10 +79,10 @@ NUMBERS = (int, float)  # module globals of these types are rank 0 to the analys
 def _guards(fn, seen=None) -> tuple:
     """(cells, names, codes) to check before reusing a variant compiled from ``fn``.
 
-    A module global of ``fn`` (not of the functions it calls) that holds a Python int or float is read live,
-    and guarded only by its type (:class:`sct.backend.dispatch.TypeOf`): the analysis takes it for a scalar.
+    A module global that holds a Python int or float (of ``fn`` or of a function it calls, which sct may inline)
+    is read live, and guarded only by its type (:class:`sct.backend.dispatch.TypeOf`): the analysis takes it for
+    a scalar.
     """
-    nested = seen is not None
     seen = set() if seen is None else seen
     fn = inspect.unwrap(fn, stop=is_plain_wrapper)  # a wrapper sct differentiates: its cells hold fn
     code = getattr(fn, "__code__", None)
@@ -103,7 +103,7 @@ def _guards(fn, seen=None) -> tuple:
         if value is _ABSENT and name not in builtins_:
             continue
         if isinstance(value, _DATA) and type(value) is not bool and name not in builtins_:
-            if type(value) in NUMBERS and not nested:  # the ranks rely on a number staying one (global_numbers)
+            if type(value) in NUMBERS:  # the ranks rely on a number staying one (pipeline._global_numbers)
                 names.append((scope, name, dispatch.TypeOf(type(value))))
             continue  # read live; but one that shadows a builtin is renamed and bound in (sct.frontend.parse)
         names.append((scope, name, value))

@@ -219,7 +219,8 @@ def share_solves(fn: gast.FunctionDef) -> bool:
 def solve_from_inverse(fn: gast.FunctionDef) -> bool:
     """``alpha = np.linalg.solve(K, y)`` of the forward sweep, read only by the backward sweep, which inverts
     ``K`` anyway (``inv_K = np.linalg.inv(K)``, one matrix: it reads ``inv_K.T``) -> ``alpha = inv_K @ y``
-    right after the inverse: one LU factorisation of ``K`` where there were two. Whether it changed ``fn``.
+    where the backward sweep first reads it: one LU factorisation of ``K`` where there were two. Whether it
+    changed ``fn``.
 
     A gradient (``sct.grad``) computes no value where it is a proved scalar, so the solution of a GP's
     ``np.linalg.solve(K, y)`` is then read only by the adjoints. ``inv_K @ y`` is the same solution up to
@@ -242,8 +243,8 @@ def solve_from_inverse(fn: gast.FunctionDef) -> bool:
         # forward
         # backward
         inv_K = np.linalg.inv(K)
-        alpha = inv_K @ y
         delta_K = 0.5 * inv_K.T
+        alpha = inv_K @ y
         delta_K -= np.outer(inv_K.T @ y, alpha)
         return delta_K
     """
@@ -275,7 +276,8 @@ def solve_from_inverse(fn: gast.FunctionDef) -> bool:
             continue
         del fn.body[at]
         product = gast.BinOp(left=name(inv), op=gast.MatMult(), right=name(rhs))
-        fn.body.insert(where, assign(alpha, product))  # ``where`` moved up by one: right after the inverse
+        first = next((i for i in range(where, end - 1) if _reads(fn.body[i], alpha)), where)  # under its comment
+        fn.body.insert(first, assign(alpha, product))
         return True
     return False
 

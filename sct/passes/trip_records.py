@@ -81,10 +81,25 @@ def _counting_loop(body, end: int, counter: str):
     """The top-level loop before ``body[end]`` that counts ``counter`` at its top level, with no jumps in it."""
     for stmt in body[:end]:
         if isinstance(stmt, gast.While | gast.For) and any(_increments(s, counter) for s in stmt.body):
-            if stmt.orelse or any(isinstance(n, gast.Break | gast.Continue) for n in nodes(stmt)):
+            if stmt.orelse or any(isinstance(n, gast.Break | gast.Continue | gast.Return) for n in nodes(stmt)):
                 return None
-            return stmt
+            return stmt if _counts_only_there(body, counter) else None
     return None
+
+
+def _counts_only_there(body, counter: str) -> bool:
+    """Whether ``counter`` is set only by one ``counter = 0`` and one ``counter += 1``: it counts the trips."""
+    stores = [n for s in body for n in nodes(s) if isinstance(n, gast.Name) and n.id == counter]
+    stores = [n for n in stores if not isinstance(n.ctx, gast.Load)]
+    zero = [
+        s
+        for s in body
+        if isinstance(s, gast.Assign)
+        and _names(s.targets[0]) == [counter]
+        and isinstance(s.value, gast.Constant)
+        and s.value.value == 0
+    ]
+    return len(stores) == 2 and len(zero) == 1
 
 
 def _pop(stmt) -> tuple[object, list[str], str] | None:
