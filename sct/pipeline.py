@@ -202,7 +202,6 @@ def build(
         algebra.optimize(src.fn)
         if mode == "reverse":
             inverses.share(src.fn)  # one np.linalg.inv of a matrix the backward sweep inverts and solves with
-            inverses.solve_from_inverse(src.fn)  # alpha = inv_K @ y where only the backward reads a solve's alpha
             if not portable and namespaces.of_signature(sig) is None:  # NumPy's arrays: the array API has no trace
                 inverses.traces(src.fn, ranks)  # np.trace(delta_q) for np.sum(delta_q * p), p = np.eye(n)
             trip_records.walk_records(src.fn)  # for y in reversed(y_stack): where a while loop counted its trips

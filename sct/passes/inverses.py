@@ -30,9 +30,7 @@ def grad_f(K, y, delta_out=1.0):
     delta_K -= np.outer(inv_K.T @ delta_alpha, alpha)
     return (alpha, delta_K)
 
-The forward sweep is left as it is (its values are the ones Python computes), except that
-:func:`solve_from_inverse` moves a ``solve`` whose solution only the backward sweep reads
-into it, as ``inv_K @ y``. Only
+The forward sweep is left as it is: its values are the ones Python computes. Only
 straight-line statements at the top of the function take part, a name may hold the
 inverse itself (``delta_K = inv_K.T``, which the adjoint code may then update in place) only
 at its last use, and only a matrix named by
@@ -216,83 +214,6 @@ def share_solves(fn: gast.FunctionDef) -> bool:
     return share_solves(fn) if changed else False
 
 
-def solve_from_inverse(fn: gast.FunctionDef) -> bool:
-    """``alpha = np.linalg.solve(K, y)`` of the forward sweep, read only by the backward sweep, which inverts
-    ``K`` anyway (``inv_K = np.linalg.inv(K)``, one matrix: it reads ``inv_K.T``) -> ``alpha = inv_K @ y``
-    where the backward sweep first reads it: one LU factorisation of ``K`` where there were two. Whether it
-    changed ``fn``.
-
-    A gradient (``sct.grad``) computes no value where it is a proved scalar, so the solution of a GP's
-    ``np.linalg.solve(K, y)`` is then read only by the adjoints. ``inv_K @ y`` is the same solution up to
-    rounding, as accurate as the inverse the adjoints already rely on; it is no value the forward sweep
-    computes any more (a variant that computes the value keeps the forward's ``solve``, since the value
-    reads it). Only straight-line top-level statements, ``K`` and ``y`` names assigned at most once and never
-    changed in place, ``alpha`` assigned once and read nowhere before the inverse.
-
-    >>> print(demo('''
-    ... def grad_f(K, y, delta_out=1.0):
-    ...     # forward
-    ...     alpha = np.linalg.solve(K, y)
-    ...     # backward
-    ...     inv_K = np.linalg.inv(K)
-    ...     delta_K = 0.5 * inv_K.T
-    ...     delta_K -= np.outer(inv_K.T @ y, alpha)
-    ...     return delta_K
-    ... ''', solve=True))
-    def grad_f(K, y, delta_out=1.0):
-        # forward
-        # backward
-        inv_K = np.linalg.inv(K)
-        delta_K = 0.5 * inv_K.T
-        alpha = inv_K @ y
-        delta_K -= np.outer(inv_K.T @ y, alpha)
-        return delta_K
-    """
-    bounds = _backward(fn.body)
-    if bounds is None:
-        return False
-    start, end = bounds
-    inverses = {}  # K -> (position, inv_K) of ``inv_K = np.linalg.inv(K)`` in the backward sweep
-    for at in range(start + 1, end):
-        stmt = fn.body[at]
-        if _single(stmt) and isinstance(stmt.value, gast.Call) and _dotted(stmt.value.func) == "np.linalg.inv":
-            call = stmt.value
-            if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], gast.Name):
-                inverses.setdefault(call.args[0].id, (at, stmt.targets[0].id))
-    for at in range(start):
-        stmt = fn.body[at]
-        found = _solve_of(stmt, inverses)
-        if found is None:
-            continue
-        alpha, matrix, rhs = found
-        where, inv = inverses[matrix]
-        transposed = any(
-            isinstance(n, gast.Attribute) and n.attr == "T" and isinstance(n.value, gast.Name) and n.value.id == inv
-            for s in fn.body[where + 1 : end]
-            for n in nodes(s)
-        )
-        early = any(_reads(s, alpha) for s in fn.body[at + 1 : where + 1])
-        if not transposed or early or not all(_fixed(fn, v) for v in (alpha, matrix, rhs, inv)):
-            continue
-        del fn.body[at]
-        product = gast.BinOp(left=name(inv), op=gast.MatMult(), right=name(rhs))
-        first = next((i for i in range(where, end - 1) if _reads(fn.body[i], alpha)), where)  # under its comment
-        fn.body.insert(first, assign(alpha, product))
-        return True
-    return False
-
-
-def _solve_of(stmt, inverses: dict):
-    """``(alpha, K, y)`` for ``alpha = np.linalg.solve(K, y)`` of names, with ``K`` inverted in ``inverses``."""
-    if not (_single(stmt) and isinstance(stmt.value, gast.Call) and _dotted(stmt.value.func) == "np.linalg.solve"):
-        return None
-    call = stmt.value
-    if call.keywords or len(call.args) != 2 or not all(isinstance(a, gast.Name) for a in call.args):
-        return None
-    matrix, rhs = (a.id for a in call.args)
-    return (stmt.targets[0].id, matrix, rhs) if matrix in inverses else None
-
-
 def traces(fn: gast.FunctionDef, ranks: dict) -> bool:
     """``delta_m = np.sum(delta_q * p)`` -> ``delta_m = np.trace(delta_q)`` in the backward sweep, where
     ``p = np.eye(n)`` and ``q = m * p`` with ``m`` a scalar (``ranks``: the forward values' ranks): a full
@@ -421,14 +342,12 @@ def _become(node, replacement) -> None:
     node.__dict__.update(replacement.__dict__)
 
 
-def demo(source: str, ranks: dict | None = None, solve: bool = False) -> str:
+def demo(source: str, ranks: dict | None = None) -> str:
     """Share the inverses of a snippet's function (with ``ranks``: write its traces), its ``# comment`` lines
     kept, and return its source."""
     source = re.sub(r"^(\s*)# (\w+)$", r"\1__sct_comment__('\2')", source, flags=re.M)
     fn = gast.parse(source).body[0]
-    if solve:
-        solve_from_inverse(fn)
-    elif ranks is None:
+    if ranks is None:
         share(fn)
     else:
         traces(fn, ranks)
