@@ -4,6 +4,7 @@ Each case checks the gradient against central differences and forward mode again
 reverse mode, and the generated source for the bookkeeping that must (not) be there.
 """
 
+import builtins
 import importlib.util
 import math
 import sys
@@ -14,6 +15,7 @@ import pytest
 from conftest import assert_grads_match
 
 import sct
+from sct.frontend import parse
 
 
 def source_for(f, args, wrt):
@@ -228,10 +230,12 @@ def _golden(name: str, source: str):
 
 @pytest.fixture
 def no_underscore(monkeypatch):
-    """No ``builtins._`` (a doctest or the REPL sets it), or the reversed ``while`` counts with ``__1``."""
-    import builtins
-
-    monkeypatch.delattr(builtins, "_", raising=False)
+    """A ``builtins._``, as the REPL and doctest set it: the generated names must not depend on it
+    (the reversed ``while`` counted with ``__1`` where it was set when sct first looked)."""
+    monkeypatch.setattr(builtins, "_", "the last result", raising=False)
+    parse._own_names.cache_clear()
+    yield
+    parse._own_names.cache_clear()
 
 
 def test_golden_bouncing_ball(no_underscore):

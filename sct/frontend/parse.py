@@ -174,7 +174,9 @@ def hoist_local_functions(body) -> None:
 def _own_names() -> dict:
     """Each name the generated code may use for itself -> what it means there."""
 
-    own = {n: getattr(builtins, n) for n in dir(builtins) if not n.startswith("__")}
+    # ``_`` is no builtin: the REPL and doctest bind it (to the last result) in the builtins
+    # module, and the generated code never reads it, so a user's ``_`` keeps its name everywhere.
+    own = {n: getattr(builtins, n) for n in dir(builtins) if not n.startswith("_")}
     return {**own, **BASE_NAMESPACE}
 
 
