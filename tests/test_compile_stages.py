@@ -448,3 +448,34 @@ def test_a_simple_statement_holds_no_jump_but_itself():
                 assert control._contains(stmt, kinds, loops) == expected, codegen.unparse(stmt)
                 found += expected
     assert found > 20
+
+
+# ---- aliases: reaching bindings kept as layers on a shared base ---------------------------------------
+def _updates_with(monkeypatch, node, flat: int) -> dict:
+    monkeypatch.setattr(aliases, "_FLAT", flat)
+    return aliases._scanned_updates(node)
+
+
+def _same_updates_however_layered(monkeypatch, node) -> dict:
+    plain = _updates_with(monkeypatch, node, -1)  # every Env a plain dict, as before the layers
+    for flat in (0, 1, 2, 64):
+        assert _updates_with(monkeypatch, node, flat) == plain
+    return plain
+
+
+def test_layered_bindings_find_what_plain_ones_find(monkeypatch):
+    found = 0
+    for body in UPDATES:
+        fn = P.load(f"import numpy as np\n\n\ndef f(x):\n    {body}\n")
+        found += bool(_same_updates_however_layered(monkeypatch, frontend.parse(fn).node))
+    for fn in CORPUS:
+        found += bool(_same_updates_however_layered(monkeypatch, frontend.parse(fn).node))
+    assert found >= 7
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(P.programs(control=True, shared=True, max_statements=6))
+def test_random_programs_find_the_same_updates_however_layered(program):
+    node = frontend.parse(P.load(program)).node
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _same_updates_however_layered(monkeypatch, node)

@@ -27,6 +27,7 @@ it may over-report, but never misses a shared array.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 
 import gast
 import numpy as np
@@ -96,7 +97,56 @@ def _may_update(fn: gast.FunctionDef) -> bool:
     return False
 
 
-Env = dict  # name -> frozenset of the positions of the bindings that may reach a point (0: the argument, or unbound)
+Env = Mapping  # name -> frozenset of the positions of the bindings that may reach a point (0: the argument, or unbound)
+
+
+class _Layered(Mapping):
+    """An Env as a shared ``base`` (a dict no one changes) and the few ``changes`` made since.
+
+    A statement binds a name or two: a copy of the whole Env for each (kept for each position)
+    was quadratic in a long function. Once the changes grow past ``_FLAT`` they are folded into a
+    new base, so a lookup reads two dicts and a statement copies at most ``_FLAT`` entries.
+    """
+
+    __slots__ = ("base", "changes")
+
+    def __init__(self, base: dict, changes: dict):
+        self.base, self.changes = base, changes
+
+    def __getitem__(self, name):
+        found = self.changes.get(name, _ABSENT)
+        return self.base[name] if found is _ABSENT else found
+
+    def get(self, name, default=None):
+        found = self.changes.get(name, _ABSENT)
+        return self.base.get(name, default) if found is _ABSENT else found
+
+    def __contains__(self, name) -> bool:
+        return name in self.changes or name in self.base
+
+    def __iter__(self):
+        return iter({**self.base, **self.changes})
+
+    def __len__(self) -> int:
+        return len(self.base.keys() | self.changes.keys())
+
+    def items(self):
+        return {**self.base, **self.changes}.items()
+
+
+_ABSENT = object()
+_FLAT = 64  # changes kept on top of a base before they are folded into a new one
+
+
+def _changed(env: Env, changes: dict) -> Env:
+    """``env`` with ``changes`` (neither is changed)."""
+    if isinstance(env, _Layered):
+        base, changes = env.base, {**env.changes, **changes}
+    else:
+        base = env
+    if len(changes) > _FLAT:
+        return {**base, **changes}
+    return _Layered(base, changes)
 
 
 def _join(*envs) -> Env:
@@ -181,12 +231,10 @@ class _Reaching:
         added = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and not _is_load(n)} - bound
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             added.discard(stmt.target.id)  # x += e keeps x's array (a new number or tuple: aliasing is moot)
-        env = dict(env)
-        for name in bound:
-            env[name] = frozenset([here])
+        changes = {name: frozenset([here]) for name in bound}
         for name in added:
-            env[name] = env.get(name, frozenset([0])) | {here}
-        return env
+            changes[name] = env.get(name, frozenset([0])) | {here}
+        return _changed(env, changes)
 
     def defs(self, name: str, position: int) -> frozenset:
         """The bindings of ``name`` that may reach the statement at ``position`` (0: an argument or none)."""
