@@ -228,7 +228,7 @@ class _Reaching:
         if isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
             bound = {n for t in targets for n in _names(t, stored=True)}
-        added = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and not _is_load(n)} - bound
+        added = {n.id for n in nodes(stmt) if isinstance(n, gast.Name) and not _is_load(n)} - bound
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             added.discard(stmt.target.id)  # x += e keeps x's array (a new number or tuple: aliasing is moot)
         changes = {name: frozenset([here]) for name in bound}
@@ -270,7 +270,7 @@ class _Reaching:
 class _Scan:
     def __init__(self, reaching: _Reaching, resolve=None):
         self.reaching = reaching
-        local = {n.id for n in gast.walk(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
+        local = {n.id for n in nodes(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
         self.opaque = _opaque_calls(local, resolve)  # call -> whether it may return (a view of) an argument
         self.position = 0
         self.edges = []  # (position, node, node, statement): the two may hold the same array
@@ -279,9 +279,7 @@ class _Scan:
         self.fresh = {}  # position -> whether a binding there makes a new object (not a view or another name's)
         self.constants = set()  # the nodes bound to a constant: they hold no array
         self.augmented = {  # s = 0.0; s += x: s then holds a new array, under the same binding
-            n.target.id
-            for n in gast.walk(reaching.fn)
-            if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
+            n.target.id for n in nodes(reaching.fn) if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
         }
         self.pops = {}  # position of ``z = s.pop()`` -> s
         self._facts = {}  # loop position -> _loop_facts
@@ -605,12 +603,12 @@ def _stacks(reaching: _Reaching) -> set:
         if single and isinstance(stmt.value, gast.List) and not stmt.value.elts:
             empty.add(stmt.targets[0].id)
     allowed, stores, loads = set(), {}, set()
-    for n in gast.walk(reaching.fn):
+    for n in nodes(reaching.fn):
         if isinstance(n, gast.Expr) and _is_method(n.value, "append") and isinstance(n.value.func.value, gast.Name):
             allowed.add(id(n.value.func.value))
         if _is_method(n, "pop") and not n.args and not n.keywords and isinstance(n.func.value, gast.Name):
             allowed.add(id(n.func.value))
-    for n in gast.walk(reaching.fn):
+    for n in nodes(reaching.fn):
         if isinstance(n, gast.Name) and _is_load(n) and id(n) not in allowed:
             loads.add(n.id)
         elif isinstance(n, gast.Name) and not _is_load(n):
