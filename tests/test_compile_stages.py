@@ -448,3 +448,78 @@ def test_a_simple_statement_holds_no_jump_but_itself():
                 assert control._contains(stmt, kinds, loops) == expected, codegen.unparse(stmt)
                 found += expected
     assert found > 20
+
+
+# ---- aliases: reaching bindings kept as layers on a shared base ---------------------------------------
+def _updates_with(monkeypatch, node, flat: int) -> dict:
+    monkeypatch.setattr(aliases, "_FLAT", flat)
+    return aliases._scanned_updates(node)
+
+
+def _same_updates_however_layered(monkeypatch, node) -> dict:
+    plain = _updates_with(monkeypatch, node, -1)  # every Env a plain dict, as before the layers
+    for flat in (0, 1, 2, 64):
+        assert _updates_with(monkeypatch, node, flat) == plain
+    return plain
+
+
+def test_layered_bindings_find_what_plain_ones_find(monkeypatch):
+    found = 0
+    for body in UPDATES:
+        fn = P.load(f"import numpy as np\n\n\ndef f(x):\n    {body}\n")
+        found += bool(_same_updates_however_layered(monkeypatch, frontend.parse(fn).node))
+    for fn in CORPUS:
+        found += bool(_same_updates_however_layered(monkeypatch, frontend.parse(fn).node))
+    assert found >= 7
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(P.programs(control=True, shared=True, max_statements=6))
+def test_random_programs_find_the_same_updates_however_layered(program):
+    node = frontend.parse(P.load(program)).node
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _same_updates_however_layered(monkeypatch, node)
+
+
+# ---- reverse.loops: a probe of a loop body reads the cached reversal of a loop in it, uncopied -------------
+NESTED = [
+    "def f(x):\n    s = x\n    for i in range(2):\n        for j in range(3):\n            for k in range(2):\n"
+    "                s = np.sin(s) * 0.5 + x\n    return np.sum(s)\n",
+    "def f(x):\n    s = x\n    for i in range(2):\n        t = s * 2.0\n        for j in range(2):\n"
+    "            if np.sum(t) > 0.0:\n                t = np.cos(t) + s\n            else:\n                t = t * s\n"
+    "            k = 0\n            while k < 2:\n                t = t * 0.9 + x\n                k = k + 1\n"
+    "        s = s + t\n    return np.sum(s)\n",
+    "def f(x):\n    s = x\n    for i in range(3):\n        for j in range(2):\n            if j > 0:\n"
+    "                break\n            s = s * x\n        s = np.tanh(s)\n    return np.sum(s)\n",
+]
+
+
+def _sources_of(monkeypatch, fns, shared: bool) -> list:
+    from sct.reverse import loops
+
+    monkeypatch.setattr(loops, "SHARED_IN_PROBES", shared)
+    monkeypatch.setenv("SCT_CACHE", "0")
+    found = []
+    for fn in fns:
+        try:
+            found.append(sct.source(_fresh(fn)))
+            found.append(sct.source(_fresh(fn), optimize=False))
+        except sct.SctError as exc:
+            found.append(str(exc))
+    return found
+
+
+def test_nested_loops_reverse_the_same_with_uncopied_probes(monkeypatch):
+    fns = [P.load("import numpy as np\n\n\n" + text) for text in NESTED]
+    fns += [fn for fn, _ in F.SCALAR_CONTROL_CASES]
+    shared = _sources_of(monkeypatch, fns, True)
+    assert shared == _sources_of(monkeypatch, fns, False)
+    assert sum("for " in s for s in shared) > 10
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(P.programs(control=("for", "while", "if"), max_depth=4, max_statements=6))
+def test_random_loops_reverse_the_same_with_uncopied_probes(program):
+    fn = P.load(program)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert _sources_of(monkeypatch, [fn], True) == _sources_of(monkeypatch, [fn], False)

@@ -27,6 +27,7 @@ it may over-report, but never misses a shared array.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 
 import gast
 import numpy as np
@@ -96,7 +97,56 @@ def _may_update(fn: gast.FunctionDef) -> bool:
     return False
 
 
-Env = dict  # name -> frozenset of the positions of the bindings that may reach a point (0: the argument, or unbound)
+Env = Mapping  # name -> frozenset of the positions of the bindings that may reach a point (0: the argument, or unbound)
+
+
+class _Layered(Mapping):
+    """An Env as a shared ``base`` (a dict no one changes) and the few ``changes`` made since.
+
+    A statement binds a name or two: a copy of the whole Env for each (kept for each position)
+    was quadratic in a long function. Once the changes grow past ``_FLAT`` they are folded into a
+    new base, so a lookup reads two dicts and a statement copies at most ``_FLAT`` entries.
+    """
+
+    __slots__ = ("base", "changes")
+
+    def __init__(self, base: dict, changes: dict):
+        self.base, self.changes = base, changes
+
+    def __getitem__(self, name):
+        found = self.changes.get(name, _ABSENT)
+        return self.base[name] if found is _ABSENT else found
+
+    def get(self, name, default=None):
+        found = self.changes.get(name, _ABSENT)
+        return self.base.get(name, default) if found is _ABSENT else found
+
+    def __contains__(self, name) -> bool:
+        return name in self.changes or name in self.base
+
+    def __iter__(self):
+        return iter({**self.base, **self.changes})
+
+    def __len__(self) -> int:
+        return len(self.base.keys() | self.changes.keys())
+
+    def items(self):
+        return {**self.base, **self.changes}.items()
+
+
+_ABSENT = object()
+_FLAT = 64  # changes kept on top of a base before they are folded into a new one
+
+
+def _changed(env: Env, changes: dict) -> Env:
+    """``env`` with ``changes`` (neither is changed)."""
+    if isinstance(env, _Layered):
+        base, changes = env.base, {**env.changes, **changes}
+    else:
+        base = env
+    if len(changes) > _FLAT:
+        return {**base, **changes}
+    return _Layered(base, changes)
 
 
 def _join(*envs) -> Env:
@@ -178,15 +228,13 @@ class _Reaching:
         if isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
             bound = {n for t in targets for n in _names(t, stored=True)}
-        added = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and not _is_load(n)} - bound
+        added = {n.id for n in nodes(stmt) if isinstance(n, gast.Name) and not _is_load(n)} - bound
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             added.discard(stmt.target.id)  # x += e keeps x's array (a new number or tuple: aliasing is moot)
-        env = dict(env)
-        for name in bound:
-            env[name] = frozenset([here])
+        changes = {name: frozenset([here]) for name in bound}
         for name in added:
-            env[name] = env.get(name, frozenset([0])) | {here}
-        return env
+            changes[name] = env.get(name, frozenset([0])) | {here}
+        return _changed(env, changes)
 
     def defs(self, name: str, position: int) -> frozenset:
         """The bindings of ``name`` that may reach the statement at ``position`` (0: an argument or none)."""
@@ -222,7 +270,7 @@ class _Reaching:
 class _Scan:
     def __init__(self, reaching: _Reaching, resolve=None):
         self.reaching = reaching
-        local = {n.id for n in gast.walk(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
+        local = {n.id for n in nodes(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
         self.opaque = _opaque_calls(local, resolve)  # call -> whether it may return (a view of) an argument
         self.position = 0
         self.edges = []  # (position, node, node, statement): the two may hold the same array
@@ -231,9 +279,7 @@ class _Scan:
         self.fresh = {}  # position -> whether a binding there makes a new object (not a view or another name's)
         self.constants = set()  # the nodes bound to a constant: they hold no array
         self.augmented = {  # s = 0.0; s += x: s then holds a new array, under the same binding
-            n.target.id
-            for n in gast.walk(reaching.fn)
-            if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
+            n.target.id for n in nodes(reaching.fn) if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name)
         }
         self.pops = {}  # position of ``z = s.pop()`` -> s
         self._facts = {}  # loop position -> _loop_facts
@@ -557,12 +603,12 @@ def _stacks(reaching: _Reaching) -> set:
         if single and isinstance(stmt.value, gast.List) and not stmt.value.elts:
             empty.add(stmt.targets[0].id)
     allowed, stores, loads = set(), {}, set()
-    for n in gast.walk(reaching.fn):
+    for n in nodes(reaching.fn):
         if isinstance(n, gast.Expr) and _is_method(n.value, "append") and isinstance(n.value.func.value, gast.Name):
             allowed.add(id(n.value.func.value))
         if _is_method(n, "pop") and not n.args and not n.keywords and isinstance(n.func.value, gast.Name):
             allowed.add(id(n.func.value))
-    for n in gast.walk(reaching.fn):
+    for n in nodes(reaching.fn):
         if isinstance(n, gast.Name) and _is_load(n) and id(n) not in allowed:
             loads.add(n.id)
         elif isinstance(n, gast.Name) and not _is_load(n):

@@ -107,9 +107,18 @@ class ControlFlow:
                 return
 
     def may_jump(self, stmt) -> bool:
-        """Can running ``stmt`` skip the rest of the current block?"""
+        """Can running ``stmt`` skip the rest of the current block?
+
+        A loop's own ``break`` and ``continue`` (in its body) end a trip of that loop, not the block around
+        it: only those of its ``else`` jump out of it (a ``break`` there is the enclosing loop's).
+        """
         if self.loops:
-            return _contains(stmt, (gast.Break, gast.Continue), loops=False) or _contains(stmt, gast.Return)
+            jumps = (gast.Break, gast.Continue)
+            if isinstance(stmt, gast.For | gast.While):
+                own = any(_contains(s, jumps, loops=False) for s in stmt.orelse)
+            else:
+                own = _contains(stmt, jumps, loops=False)
+            return own or _contains(stmt, gast.Return)
         return _contains(stmt, gast.Return)
 
     def statement(self, stmt):

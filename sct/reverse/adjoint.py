@@ -131,6 +131,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         self.src = Source(namer)
         self.problems = []
         self.depth = 0  # loops around the statement being reversed
+        self.probing = 0  # fixed-point probes of loop bodies around it (their lines are thrown away)
         self.comments = {}
         self.tagged = 0  # pops tagged with the assignment they restore (sct_record)
         self.reversed_loops = {}  # (loop, state entered with, depth) -> what reversing it gave (see reverse_loop)

@@ -24,6 +24,7 @@ from .records import popped_stack, restores
 from .sweep import ForwardSweep, Tape
 
 LOAD = gast.Load()
+SHARED_IN_PROBES = True  # reverse_loop hands a probe of a loop body around it the cached lines, not a copy
 
 
 class LoopReversal:
@@ -42,21 +43,28 @@ class LoopReversal:
             lines = self.reverse_loop_once(stmt, state)
             changed = {k: v for k, v in self.hoisted.items() if hoisted.get(k) is not v}
             removed = hoisted.keys() - self.hoisted.keys()
-            self.reversed_loops[key] = (_clone(lines), set(state.defined), set(state.owned), changed, removed)
+            shared = self.probing and SHARED_IN_PROBES  # a probe's lines are thrown away: no one else holds them
+            kept = lines if shared else _clone(lines)
+            self.reversed_loops[key] = (kept, set(state.defined), set(state.owned), changed, removed)
             return lines
         lines, defined, owned, changed, removed = self.reversed_loops[key]
         state.defined, state.owned = set(defined), set(owned)
         for flag in removed:  # what reversing it did to the records hoisted before an ``if``, again
             self.hoisted.pop(flag, None)
         self.hoisted.update(changed)
-        return _clone(lines)
+        shared = self.probing and SHARED_IN_PROBES  # a probe only reads them (a copy at each level cost depth^2)
+        return lines if shared else _clone(lines)
 
     def reverse_loop_once(self, stmt, state) -> list:
         self.depth += 1
         start, before = state.copy(), []
         for _ in range(len(self.active) + 1):  # fixed point: grows monotonically
             probe = start.copy()
-            self.block(stmt.body, probe)
+            self.probing += 1  # the lines are thrown away (see reverse_loop)
+            try:
+                self.block(stmt.body, probe)
+            finally:
+                self.probing -= 1
             extra = probe.defined - start.defined
             start.owned &= probe.owned | (start.owned - probe.defined)
             if not extra:
