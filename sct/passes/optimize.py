@@ -56,6 +56,9 @@ def shares(run):
 
     @functools.wraps(run)
     def run_sharing(fn, *args, **kwargs):
+        shared = _USAGE.get(id(fn))
+        if shared is not None and shared.fn is fn:  # (inside optimize: the sharing is open)
+            return run(fn, *args, **kwargs)
         with sharing(fn):
             return run(fn, *args, **kwargs)
 
