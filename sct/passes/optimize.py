@@ -1438,13 +1438,13 @@ def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> 
     return True
 
 
-def _is_copy(stmt):
-    return (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-        and (isinstance(stmt.value, gast.Name) or _number(stmt.value) is not None)
-    )
+def _is_copy(stmt) -> bool:
+    if type(stmt) is not gast.Assign:
+        return False
+    targets, value = stmt.targets, stmt.value
+    if len(targets) != 1 or type(targets[0]) is not gast.Name:
+        return False
+    return type(value) is gast.Name or _number(value) is not None
 
 
 _COMPOUND = (gast.FunctionDef, gast.If, gast.For, gast.While)
@@ -1543,6 +1543,8 @@ def tidy_blocks(fn) -> bool:
     """Drop ``if``/``for`` statements left with nothing to do; ``if c: pass else: x`` -> ``if not c: x``."""
     changed = False
     for body in list(bodies(fn)) + [fn.body]:
+        if not any(type(stmt) in _BRANCHES for stmt in body):
+            continue  # nothing here to tidy
         keep = []
         for stmt in body:
             if isinstance(stmt, gast.If) and not stmt.body:
@@ -1560,6 +1562,9 @@ def tidy_blocks(fn) -> bool:
             keep.append(stmt)
         body[:] = keep
     return changed
+
+
+_BRANCHES = frozenset({gast.If, gast.For, gast.While})
 
 
 def _negate(test):
