@@ -37,6 +37,11 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     the function rounds would stop at, without the last round's passes that follow the last
     change (each would run again on the function it just left unchanged, and a pass is a
     function of the code alone: it would leave it unchanged again).
+
+    The passes share what they find of ``fn`` (:func:`sharing`): the use counts until one of
+    them changes ``fn``, each statement's :class:`Facts` until one changes that statement. A
+    pass that rewrites a statement in place must say so (``touched(fn)(stmt)``); moving or
+    removing statements needs nothing said. ``CHECK_FACTS`` finds a pass that does not.
     """
     with sharing(fn) as shared:
         passes, unchanged, k = PASSES, 0, 0
