@@ -313,10 +313,7 @@ def _unbox(src, floats: set, helpers: dict, user_globals: dict, ints: set = froz
     if types is None:
         return False
     fuse.fuse(src.fn, types.resolve)  # scalars only: temporaries into their one use
-    passes.simplify(src.fn)  # what fusing brought together: a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
-    while algebra.rewrite(src.fn):  # the copies and sums fusing left: each adjoint one expression
-        passes.propagate_copies(src.fn)
-    passes.eliminate_dead_code(src.fn)  # the comments over what was fused into a later line
+    algebra.after_fusing(src.fn)  # signs brought together, copies and sums left, comments over what went
     if not types.wraps:  # it only drops float() of Python floats
         unbox.convert(src.fn, types)
         return True

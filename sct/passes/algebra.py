@@ -67,6 +67,19 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
 _REWRITES = ("fold_number_sums", "drop_round_trips", "merge_sums", "sink_copies")  # in the order rewrite runs them
 
 
+def after_fusing(fn: gast.FunctionDef) -> None:
+    """What fusing scalar temporaries leaves to tidy (:func:`sct.passes.fuse.fuse`): signs brought
+    together, the copies and sums it left, the comments over what went into a later line. The
+    passes share what they find of ``fn`` throughout."""
+    with passes.sharing(fn) as shared:
+        if passes.simplify(fn):  # a + 2.0 * (-b * c) -> a - 2.0 * (b * c)
+            shared.forget()
+        while rewrite(fn):  # each adjoint one expression
+            if passes.propagate_copies(fn):
+                shared.forget()
+        passes.eliminate_dead_code(fn)
+
+
 def rewrite(fn: gast.FunctionDef) -> bool:
     """Run the four rewrites once each (sharing what they find of ``fn``); whether any changed ``fn``."""
     changed = False

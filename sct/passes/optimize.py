@@ -37,6 +37,11 @@ def optimize(fn: gast.FunctionDef) -> gast.FunctionDef:
     the function rounds would stop at, without the last round's passes that follow the last
     change (each would run again on the function it just left unchanged, and a pass is a
     function of the code alone: it would leave it unchanged again).
+
+    The passes share what they find of ``fn`` (:func:`sharing`): the use counts until one of
+    them changes ``fn``, each statement's :class:`Facts` until one changes that statement. A
+    pass that rewrites a statement in place must say so (``touched(fn)(stmt)``); moving or
+    removing statements needs nothing said. ``CHECK_FACTS`` finds a pass that does not.
     """
     with sharing(fn) as shared:
         passes, unchanged, k = PASSES, 0, 0
@@ -56,6 +61,9 @@ def shares(run):
 
     @functools.wraps(run)
     def run_sharing(fn, *args, **kwargs):
+        shared = _USAGE.get(id(fn))
+        if shared is not None and shared.fn is fn:  # (inside optimize: the sharing is open)
+            return run(fn, *args, **kwargs)
         with sharing(fn):
             return run(fn, *args, **kwargs)
 
@@ -1435,13 +1443,13 @@ def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> 
     return True
 
 
-def _is_copy(stmt):
-    return (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-        and (isinstance(stmt.value, gast.Name) or _number(stmt.value) is not None)
-    )
+def _is_copy(stmt) -> bool:
+    if type(stmt) is not gast.Assign:
+        return False
+    targets, value = stmt.targets, stmt.value
+    if len(targets) != 1 or type(targets[0]) is not gast.Name:
+        return False
+    return type(value) is gast.Name or _number(value) is not None
 
 
 _COMPOUND = (gast.FunctionDef, gast.If, gast.For, gast.While)
@@ -1540,6 +1548,8 @@ def tidy_blocks(fn) -> bool:
     """Drop ``if``/``for`` statements left with nothing to do; ``if c: pass else: x`` -> ``if not c: x``."""
     changed = False
     for body in list(bodies(fn)) + [fn.body]:
+        if not any(type(stmt) in _BRANCHES for stmt in body):
+            continue  # nothing here to tidy
         keep = []
         for stmt in body:
             if isinstance(stmt, gast.If) and not stmt.body:
@@ -1557,6 +1567,9 @@ def tidy_blocks(fn) -> bool:
             keep.append(stmt)
         body[:] = keep
     return changed
+
+
+_BRANCHES = frozenset({gast.If, gast.For, gast.While})
 
 
 def _negate(test):
