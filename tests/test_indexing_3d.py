@@ -26,9 +26,11 @@ CASES = {
     "ix_ of three": "return np.sum(np.sin(x[np.ix_([1, 0], [2, 2], [0, 3])]))",
     "write 2-d index": "y = x * 1.0\n    y[np.array([[0, 1], [1, 0]])] = x[0] * np.ones((2, 2, 3, 4))\n"
     "    return np.sum(np.sin(y) * W)",
-    "write separated": "y = x * 1.0\n    y[[0, 1, 0], :, [3, 0, 3]] = np.cos(x[1, :, :3].T)\n    return np.sum(np.sin(y) * W)",
+    "write separated": "y = x * 1.0\n    y[[0, 1, 0], :, [3, 0, 3]] = np.cos(x[1, :, :3].T)\n"
+    "    return np.sum(np.sin(y) * W)",
     "mask +=": "y = x * 1.0\n    m = x > 1.0\n    y[m] += np.sin(x[m]) * 3.0\n    return np.sum(np.sin(y) * W)",
-    "ix_ *= repeated": "y = x * 1.0\n    y[np.ix_([1, 1], [2, 2], [0, 3])] *= x[0, 0, 0]\n    return np.sum(np.sin(y) * W)",
+    "ix_ *= repeated": "y = x * 1.0\n    y[np.ix_([1, 1], [2, 2], [0, 3])] *= x[0, 0, 0]\n"
+    "    return np.sum(np.sin(y) * W)",
 }
 
 
