@@ -303,6 +303,8 @@ class _Writer:
             self.imports.append(_import(name, obj, where))
         elif isinstance(obj, types.FunctionType):
             self.function(name, obj)
+        elif isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__ == "sct.errors":
+            self.functions.append(_error_class(name, obj))  # raised by a helper (nonzero_divisor): no sct needed
         else:
             self.values.append(f"{name} = {literal(obj, name, where)}")
 
@@ -327,6 +329,13 @@ class _Writer:
         if fn.__closure__:
             closure = {n: c.cell_contents for n, c in zip(fn.__code__.co_freevars, fn.__closure__)}
         self.require(free_names(tree), [closure, fn.__globals__], where=fn.__qualname__)
+
+
+def _error_class(name: str, cls) -> str:
+    """An error class of sct's that a helper raises, written as a class of the builtin error it extends."""
+    base = next(c for c in cls.__mro__ if getattr(builtins, c.__name__, None) is c)
+    doc = " ".join((cls.__doc__ or "").split())
+    return f"class {name}({base.__name__}):\n    {doc!r}\n"
 
 
 def _import(name: str, module, where: str) -> str:
