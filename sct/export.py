@@ -102,6 +102,11 @@ def export_source(
         source = "@numba.njit\n" + source
     params = variant.params
     wrapper = _fresh("gradient", writer.names | {generated.name} | set(params))
+    # `c=2.0`: called as f is, the module's functions take f's defaults (numba's compiled code: passed in)
+    defaulted = list(params) if numba else _with_defaults(fn, params)
+    if defaulted != params:
+        head = f"def {generated.name}("
+        source = source.replace(f"{head}{', '.join(params)}, ", f"{head}{', '.join(defaulted)}, ", 1)
     parts = [
         _docstring(fn, variant, generated.name, wrapper, origin, command, positions, many, sig, args is None),
         "\n".join(sorted(writer.imports, key=lambda line: "numpy" in line)),
@@ -109,7 +114,9 @@ def export_source(
         *writer.functions,
         *helpers_of_numba,
         source,
-        _wrapper(wrapper, generated.name, params, fn.__name__, [params[i] for i in positions], variant.scalar),
+        _wrapper(
+            wrapper, generated.name, params, fn.__name__, [params[i] for i in positions], variant.scalar, defaulted
+        ),
         _reference(fn, origin),
     ]
     if numba:
@@ -297,6 +304,8 @@ class _Writer:
             self.imports.append(_import(name, obj, where))
         elif isinstance(obj, types.FunctionType):
             self.function(name, obj)
+        elif isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__ == "sct.errors":
+            self.functions.append(_error_class(name, obj))  # raised by a helper (nonzero_divisor): no sct needed
         else:
             self.values.append(f"{name} = {literal(obj, name, where)}")
 
@@ -321,6 +330,13 @@ class _Writer:
         if fn.__closure__:
             closure = {n: c.cell_contents for n, c in zip(fn.__code__.co_freevars, fn.__closure__)}
         self.require(free_names(tree), [closure, fn.__globals__], where=fn.__qualname__)
+
+
+def _error_class(name: str, cls) -> str:
+    """An error class of sct's that a helper raises, written as a class of the builtin error it extends."""
+    base = next(c for c in cls.__mro__ if getattr(builtins, c.__name__, None) is c)
+    doc = " ".join((cls.__doc__ or "").split())
+    return f"class {name}({base.__name__}):\n    {doc!r}\n"
 
 
 def _import(name: str, module, where: str) -> str:
@@ -463,12 +479,25 @@ def _which_variant(params, sig, generic: bool) -> list[str]:
     return lines + ["It raises TypeError for arguments of other kinds (without --args: the generic one)."]
 
 
-def _wrapper(wrapper, generated, params, fname, wrt, scalar: bool) -> str:
+def _with_defaults(fn, params) -> list:
+    """``params`` with ``=default`` after each that has a default in ``fn`` written as a literal (else as they are)."""
+    code, defaults = getattr(fn, "__code__", None), getattr(fn, "__defaults__", None) or ()
+    if code is None or not defaults or list(code.co_varnames[: code.co_argcount]) != list(params):
+        return list(params)
+    first = len(params) - len(defaults)
+    try:
+        texts = [literal(v, params[first + i], f"the default of {params[first + i]!r}") for i, v in enumerate(defaults)]
+    except ExportError:  # a default no literal rebuilds (a function, an object): the caller passes it
+        return list(params)
+    return [p if i < first else f"{p}={texts[i - first]}" for i, p in enumerate(params)]
+
+
+def _wrapper(wrapper, generated, params, fname, wrt, scalar: bool, defaulted=None) -> str:
     """``gradient(...)``: the generated function's gradients; where its value was not proved a scalar, after a
     check that it is one (else the code's gradient would be that of the sum of the value's entries)."""
     call = ", ".join(params)
     head = (
-        f"def {wrapper}({call}):\n"
+        f"def {wrapper}({', '.join(defaulted or params)}):\n"
         f'    """The gradient of {_plain(fname)} with respect to {", ".join(wrt)} (without the value)."""\n'
     )
     if scalar:

@@ -180,3 +180,39 @@ def test_a_gradient_of_a_list_tree_inside_the_differentiated_function():
     t = np.ones_like(x)
     _, dot = sct.jvp(gradient_norm, (x,), (t,))
     assert dot == pytest.approx(np.sum(numeric_grad(gradient_norm, [x], 0)), rel=1e-6)
+
+
+def test_the_exported_module_takes_the_defaults_of_the_function():
+    # was: the exported grad_f and gradient required every parameter (a TypeError where f(x) is how f is called)
+    from sct.export import export_source
+
+    namespace = {}
+    exec(compile(export_source(masked, wrt=(0, 1)), "<exported>", "exec"), namespace)
+    y = 0.7
+    value, (gx, gy) = namespace["grad_masked"](X, y)
+    assert value == pytest.approx(masked(X, y))
+    np.testing.assert_allclose(gx, numeric_grad(lambda x: masked(x, y), [X], 0), rtol=1e-7, atol=1e-9)
+    other = np.array([False, True, True])
+    np.testing.assert_allclose(namespace["gradient"](X, y, other)[0], sct.grad(masked)(X, y, other), rtol=1e-12)
+
+
+def prod_of(x):
+    return np.prod(x)
+
+
+def squared_gradient_of_a_product(x):
+    return np.sum(sct.grad(prod_of)(x) ** 2)
+
+
+def test_an_exported_second_derivative_through_prod_raises_its_own_zero_division_error():
+    # the exported module holds no sct: the error class nonzero_divisor raises is written into it
+    from sct.export import export_source
+
+    text = export_source(squared_gradient_of_a_product)
+    assert "import sct" not in text and "from sct" not in text
+    namespace = {}
+    exec(compile(text, "<exported>", "exec"), namespace)
+    x = np.array([0.5, 2.0, 3.0])
+    np.testing.assert_allclose(namespace["gradient"](x), sct.grad(squared_gradient_of_a_product)(x), rtol=1e-12)
+    with pytest.raises(ZeroDivisionError, match="second derivative of np.prod"):
+        namespace["gradient"](np.array([0.0, 2.0, 3.0]))

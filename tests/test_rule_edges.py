@@ -893,6 +893,33 @@ edges("np.angle", e("zero real part", angle_on_axis, ZERO3))
 edges("np.real_if_close", e("length-1 axis", real_if_close_col, COL))
 edges("np.astype", e("0-d", astype_zero_d, np.array(0.0)))
 
+
+def convolve_same(a, v):
+    return np.convolve(a, v, "same")
+
+
+def interpolate(x, xp, fp):
+    return np.interp(x, xp, fp)
+
+
+edges(
+    "np.convolve",
+    e("length-1 kernel", convolve_same, np.array([0.5, -1.0, 2.0]), np.array([0.7])),
+    e("zeros", convolve_same, ZERO3, np.array([0.2, 0.0])),
+)
+edges(
+    "np.interp",
+    e("outside the points", interpolate, np.array([-1.0, 3.0]), np.array([0.0, 1.0, 2.0]), np.array([0.5, -0.2, 1.1])),
+    e(  # a flat segment past either end (moving xp there would unsort it: by x and fp only)
+        "repeated points",
+        interpolate,
+        np.array([-0.5, 0.5, 2.5]),
+        np.array([0.0, 0.0, 1.0, 2.0, 2.0]),
+        np.array([3.0, 4.0, 5.0, 6.0, 7.0]),
+        wrt=(0, 2),
+    ),
+)
+
 # Rules with no edge point of their own beyond the cases above (say why).
 NO_EDGE = {}
 NO_EDGE["np.piecewise"] = "only constant values are differentiated (derivative 0); functions are refused"

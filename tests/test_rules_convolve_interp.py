@@ -73,3 +73,13 @@ def test_searchsorted_and_digitize_are_integers():
     gx, gw = sct.grad(binned, wrt=(0, 2))(x, edges, w)
     np.testing.assert_allclose(gx, numeric_grad(binned, [x, edges, w], 0), rtol=1e-7)
     np.testing.assert_allclose(gw, numeric_grad(binned, [x, edges, w], 2), rtol=1e-7, atol=1e-9)
+
+
+def test_interp_with_repeated_points():
+    # a flat segment (repeated points) is met only past either end: np.interp's first or last value there,
+    # no NaN from 0 / 0 in the weights
+    xp, fp = np.array([0.0, 0.0, 1.0, 2.0, 2.0]), np.array([3.0, 4.0, 5.0, 6.0, 7.0])
+    x = np.array([-1.0, 0.0, 0.5, 1.5, 2.0, 2.5])
+    with np.errstate(all="raise"):
+        g = sct.grad(interpolated, wrt=2)(x, xp, fp)
+    np.testing.assert_allclose(g, numeric_grad(interpolated, [x, xp, fp], 2), rtol=1e-7, atol=1e-9)

@@ -410,8 +410,10 @@ def _interp_segment(x, xp):
     """``(i, u, inside, h)``: x's segment, its place ``u`` in it, whether ``0 < u < 1``, the segment's width."""
     i = interp_index(x, xp)
     xp = np.asarray(xp)
-    h = xp[i + 1] - xp[i]
-    u = (x - xp[i]) / h
+    lo, h = xp[i], xp[i + 1] - xp[i]
+    flat = h == 0  # repeated points, met only past either end: np.interp gives the last (first) value there
+    h = np.where(flat, 1.0, h)
+    u = np.where(flat, np.where(x >= lo, 1.0, 0.0), (x - lo) / h)
     return i, u, (u > 0.0) & (u < 1.0), h
 
 
