@@ -83,6 +83,18 @@ def test_the_default_bound_and_turning_it_off(monkeypatch):
             cache.limit()
 
 
+def test_a_bad_bound_is_refused_by_the_gradient_call_that_would_store(stored, monkeypatch):
+    monkeypatch.setenv("SCT_CACHE_MAX_MB", "512MB")
+    monkeypatch.setattr(pipeline, "_CACHE", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
+    f = P.load(SOURCE)
+    with pytest.raises(sct.SctError, match="SCT_CACHE_MAX_MB='512MB'"):
+        sct.grad(f)(X, 2.0)
+    assert cache.entries() == []  # refused before anything was written
+    monkeypatch.setenv("SCT_CACHE", "0")  # the cache off: the bound is not read
+    np.testing.assert_allclose(sct.grad(f)(X, 2.0), 2.0 * np.cos(X))
+
+
 def test_the_bound_holds_after_many_stores(stored, monkeypatch):
     f, variant, size = stored
     bound = 20 * size

@@ -224,9 +224,10 @@ def _reset_estimate(path: str, size: int) -> None:
         pass
 
 
-def _count(path: str, size: int) -> None:
-    """Count ``size`` bytes just stored; prune where the estimate passes the bound."""
-    bound = limit()  # counted without a bound too: the estimate stays right for when one is set
+def _count(path: str, size: int, bound: int | None) -> None:
+    """Count ``size`` bytes just stored; prune where the estimate passes ``bound``.
+
+    Counted without a bound too: the estimate stays right for when one is set."""
     estimate = os.path.join(path, ESTIMATE)
     try:
         handle = os.open(estimate, os.O_WRONLY | os.O_APPEND)
@@ -591,6 +592,7 @@ def _same(a: dict, b: dict) -> bool:
 
 def store(name: str, fn, variant: Compiled) -> bool:
     """Write ``variant`` as entry ``name``; False where it cannot be rebuilt (nothing is written)."""
+    bound = limit()  # a bad SCT_CACHE_MAX_MB is refused before anything is written
     made = getattr(variant.function, "__sct_compiled__", None)
     if made is None or variant.function.__globals__ is not fn.__globals__ or not _same(made[3], variant.helpers):
         return False
@@ -624,7 +626,7 @@ def store(name: str, fn, variant: Compiled) -> bool:
     except OSError:  # a read-only or full disk: the cache is an optimisation
         return False
     STATS["stores"] += 1
-    _count(path, len(data))
+    _count(path, len(data), bound)
     return True
 
 
