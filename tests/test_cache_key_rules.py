@@ -4,6 +4,8 @@ The key holds the user rules (generated code calls them by name); the table coun
 (:func:`sct.rules.table.version`) and keeps their entries, so that a key does not walk all ~400 rules.
 """
 
+import copy
+
 import numpy as np
 import programs as P
 
@@ -89,3 +91,15 @@ def test_without_user_rules_a_key_walks_no_table(monkeypatch):
     monkeypatch.setattr(table, "_BY_NAME", None)  # a walk would fail
     table.called_by_name()
     cache._user_rules()
+
+
+def test_a_copied_entry_put_in_the_table_is_seen():
+    """``copy.copy`` sets an entry's attributes without ``Entry.__setattr__``; putting it in the table is seen."""
+    module = P.load(SOURCE, name=None)
+    table.defvjp(module.g, lambda g, ans, v: g * np.cos(v))
+    entry = copy.copy(table.lookup(module.g))
+    object.__setattr__(entry, "symbolic", False)
+    assert entry not in table.called_by_name()
+    table.TABLE[table._key(module.g)] = entry
+    assert entry in table.called_by_name()
+    del table.TABLE[table._key(module.g)]

@@ -58,6 +58,7 @@ class _Table(dict):
 
     def __setitem__(self, key, value):
         _changed()
+        _track(value)
         super().__setitem__(key, value)
 
     def __delitem__(self, key):
@@ -79,10 +80,19 @@ class _Table(dict):
     def update(self, *args, **kwargs):
         _changed()
         super().update(*args, **kwargs)
+        for value in self.values():
+            _track(value)
 
     def setdefault(self, key, default=None):
         _changed()
+        _track(default)
         return super().setdefault(key, default)
+
+
+def _track(entry) -> None:
+    """An entry put in the table whose attributes were set without ``Entry.__setattr__`` (a copy) is seen too."""
+    if isinstance(entry, Entry) and not (entry.symbolic and getattr(entry, "jvp_symbolic", True)):
+        _BY_NAME[id(entry)] = entry
 
 
 @dataclass
