@@ -34,6 +34,8 @@ def stored(monkeypatch, tmp_path):
     monkeypatch.delenv("SCT_CACHE_MAX_MB", raising=False)
     monkeypatch.setattr(pipeline, "_CACHE", weakref.WeakKeyDictionary())
     monkeypatch.setattr(api, "_VARIANTS", weakref.WeakKeyDictionary())
+    # rules other tests registered in this process (lambdas: not describable) would make every key None
+    monkeypatch.setattr(cache, "_user_rules", lambda: ())
     f = P.load(SOURCE)
     np.testing.assert_allclose(sct.grad(f)(X, 2.0), 2.0 * np.cos(X))
     variant = next(iter(pipeline._CACHE[f].values()))

@@ -8,6 +8,7 @@ import copy
 
 import numpy as np
 import programs as P
+import pytest
 
 import sct
 from sct.analysis.shapes import pattern_of
@@ -43,7 +44,18 @@ def key_of(f, monkeypatch):
     return cache.key(f, [0], variants.signature((X,)), options, variants._guards(f))
 
 
-def test_registering_a_user_rule_after_a_first_key_changes_the_next_key(monkeypatch):
+@pytest.fixture
+def no_user_rules(monkeypatch):
+    """The rules other tests registered in this process are forgotten (a lambda's makes every key None)."""
+    before = set(table.TABLE)
+    monkeypatch.setattr(table, "_BY_NAME", {})
+    monkeypatch.setattr(table, "_CALLED", [None, []])  # restored after the test: recomputed, the version moved
+    yield
+    for key in set(table.TABLE) - before:  # the rules this test registered go (the restored registry lacks them)
+        table.TABLE.pop(key)
+
+
+def test_registering_a_user_rule_after_a_first_key_changes_the_next_key(monkeypatch, no_user_rules):
     module = P.load(SOURCE, name=None)
     first = key_of(module.f, monkeypatch)
     assert first is not None and key_of(module.f, monkeypatch) == first  # the same while nothing changes
@@ -85,12 +97,11 @@ def test_every_change_of_the_table_moves_its_version():
     assert all(moves), moves
 
 
-def test_without_user_rules_a_key_walks_no_table(monkeypatch):
-    """With the table unchanged, the entries called by name are not looked for again."""
-    table.called_by_name()
+def test_with_the_table_unchanged_its_entries_are_not_looked_for_again(monkeypatch, no_user_rules):
+    found = table.called_by_name()
     monkeypatch.setattr(table, "_BY_NAME", None)  # a walk would fail
-    table.called_by_name()
-    cache._user_rules()
+    assert table.called_by_name() is found
+    assert cache._user_rules() == ()
 
 
 def test_a_copied_entry_put_in_the_table_is_seen():
