@@ -25,6 +25,7 @@ sys.path.insert(0, str(HERE.parent))  # the sct checkout this script lives in
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
+import temporary_cache  # noqa: E402
 from native import long_loop  # noqa: E402
 
 import sct  # noqa: E402
@@ -127,6 +128,7 @@ def main(argv=None) -> int:
     parser.add_argument("--numba", action="store_true", help='backend="numba" (times only)')
     parser.add_argument("--arrays", action="store_true", help="array_loop: 1,000 numbers a trip")
     args = parser.parse_args(argv)
+    temporary_cache.use()  # times compiles, not loads; leaves the user's cache alone
     trips = args.trips or ((10**4, 10**5) if args.quick else (10**4, 10**5, 10**6))
     if args.arrays:
         trips = args.trips or (1000, 5000)

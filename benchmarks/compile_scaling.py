@@ -2,7 +2,8 @@
 
     python benchmarks/compile_scaling.py [--sizes 10,100,1000] [--depths 5,10,15,20] [--profile N]
 
-Three families, each compiled from a freshly generated module so nothing is cached:
+Three families, each compiled from a freshly generated module so nothing is cached (the
+persistent cache is a temporary directory, :mod:`temporary_cache`: a compile still pays its store):
 
 * ``straight``: ``n`` straight-line NumPy statements on an array, ``v_i = np.sin(v_{i-1}) + v_{i//2}``;
 * ``nested``: ``d`` nested ``for`` loops (one trip each) around one update of an array;
@@ -19,10 +20,12 @@ consecutive sizes and by least squares over all sizes (1 is linear, 2 quadratic)
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import importlib.util
 import math
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -32,10 +35,14 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the sct checkout this script lives in
+sys.path.insert(0, str(HERE))
+
+import temporary_cache  # noqa: E402
 
 import sct  # noqa: E402 - needs the path set above
 
 _TMP = Path(tempfile.mkdtemp(prefix="sct_scaling_"))
+atexit.register(shutil.rmtree, _TMP, True)  # the generated modules
 _COUNT = [0]
 
 
@@ -113,6 +120,7 @@ def main(argv=None) -> None:
     parser.add_argument("--depths", default="5,10,15,20")
     parser.add_argument("--profile", type=int, default=0, help="profile the straight-line function of N statements")
     options = parser.parse_args(argv)
+    temporary_cache.use()  # times compiles, not loads; leaves the user's cache alone
     x = np.linspace(0.1, 0.9, 4)
     if options.profile:
         f = load(straight_source(options.profile))

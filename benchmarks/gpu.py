@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import temporary_cache  # noqa: E402
 from workloads import mlp, mlp_args, rnn_args  # noqa: E402
 
 import sct  # noqa: E402
@@ -79,6 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu", action="store_true", help="PyTorch CPU tensors instead (to check this script)")
     parser.add_argument("--small", action="store_true", help="the workloads' smallest sizes (to check this script)")
     args = parser.parse_args(argv)
+    temporary_cache.use()  # times compiles, not loads; leaves the user's cache alone
     libraries = [lib for lib in ((_torch("cpu"),) if args.cpu else (_cupy(), _torch())) if lib is not None]
     if not libraries:
         print("skipped: no CUDA GPU visible to CuPy or PyTorch (or neither is installed)")

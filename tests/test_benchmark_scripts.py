@@ -61,7 +61,7 @@ def test_every_benchmark_script_is_run_here_or_in_its_own_tests():
     # run.py: tests/test_bench_report.py; gpu.py: tests/test_gpu_script.py; checkpoint.py: tests/test_revolve.py;
     # native.py: its smallest run (--quick) compiles with numba and jax and loops 10^5 trips, ~10 s, too long here.
     own_tests = {"run", "gpu", "checkpoint", "native"}
-    helpers = {"workloads", "peers", "threads", "bench_test", "test_workloads"}
+    helpers = {"workloads", "peers", "threads", "temporary_cache", "conftest", "bench_test", "test_workloads"}
     scripts = {p.stem for p in BENCHMARKS.glob("*.py")}
     assert scripts - helpers - own_tests == set(CASES)
 

@@ -24,6 +24,15 @@ an object argument) makes the variant uncacheable, never wrong.
 ``SCT_CACHE_DIR`` sets the directory (default ``$XDG_CACHE_HOME/sct`` or
 ``~/.cache/sct``); ``SCT_CACHE=0`` turns the cache off. Entries are written to a
 temporary file and renamed into place, so concurrent processes are safe.
+
+The cache is bounded (``SCT_CACHE_MAX_MB``, default 512; ``0`` or ``off``: no bound)
+without a scan of the directory per store: each store appends one byte per KiB it
+wrote to a small file (``.stored``, O_APPEND: atomic across processes), whose size is
+then the estimate of the cache's; where it passes the bound, one process (under a
+lock where the platform has one) scans the directory, removes the least recently used
+entries down to :data:`TARGET` of the bound and writes the estimate afresh. A load
+touches its entry's modification time (at most once a minute), which is the order of
+use. A load whose entry goes meanwhile is a miss; an entry already open reads whole.
 """
 
 from __future__ import annotations
@@ -37,10 +46,16 @@ import tempfile
 import time
 import types
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None
+
 import gast
 import numpy as np
 
 from .. import version
+from ..errors import SctError
 from ..rules import table
 from . import codegen, dispatch
 from .variants import Callee, Compiled, _global_names, _guards
@@ -49,6 +64,13 @@ FORMAT = 2  # bump when the layout of an entry changes
 SUFFIX = ".sct"
 STATS = {"hits": 0, "misses": 0, "stores": 0, "uncacheable": 0}
 _DATA = (int, float, complex, str, bytes, bool, type(None))
+DEFAULT_MAX_MB = 512.0
+TARGET = 0.8  # an automatic prune leaves this much of the bound, so that the next one is far away
+TOUCH_EVERY = 60.0  # seconds: a load refreshes its entry's modification time at most this often
+ESTIMATE = ".stored"  # one byte per KiB stored since the last scan (plus the size it found)
+LOCK = ".prune.lock"
+BOOKKEEPING = (ESTIMATE, LOCK)  # the files in the cache directory besides entries (and temporary files)
+STALE_TEMPORARY = 3600.0  # seconds: a temporary file this old was left by a process that died
 _RUN_TIME = frozenset({"last", "lock"})  # attributes of sct's objects (sct.custom) set while running, not compiling
 
 
@@ -89,13 +111,141 @@ def clear(path: str | None = None) -> int:
     except OSError:
         return 0
     for n in names:
-        if n.endswith(SUFFIX) or n.startswith(".tmp-") and n.endswith(SUFFIX + ".part"):
+        if n.endswith(SUFFIX) or n.startswith(".tmp-") and n.endswith(SUFFIX + ".part") or n == ESTIMATE:
             try:
                 os.remove(os.path.join(path, n))
                 removed += n.endswith(SUFFIX)
             except OSError:
                 pass
     return removed
+
+
+# ---- the bound -----------------------------------------------------------------------------
+def limit() -> int | None:
+    """The bound in bytes (``SCT_CACHE_MAX_MB``, default 512 MB), or None where there is none."""
+    given = os.environ.get("SCT_CACHE_MAX_MB")
+    if given is None or not given.strip():
+        return int(DEFAULT_MAX_MB * 2**20)
+    text = given.strip().lower()
+    if text in ("0", "off", "none", "no"):
+        return None
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes >= 0 or megabytes == float("inf"):
+        raise SctError(f"SCT_CACHE_MAX_MB={given!r}: give the bound in MB (a number >= 0), or 0 or 'off' for none")
+    return int(megabytes * 2**20) if megabytes > 0 else None
+
+
+def usage(path: str | None = None) -> tuple[int, int]:
+    """(entries, bytes) in the cache directory: a scan."""
+    found = _scan(directory() if path is None else path)
+    return len(found), sum(size for _, size, _ in found)
+
+
+def _scan(path: str) -> list:
+    """``(modification time, size, path)`` of each entry; stale temporary files are removed on the way."""
+    found, now = [], time.time()
+    try:
+        items = list(os.scandir(path))
+    except OSError:
+        return []
+    for item in items:
+        try:
+            if item.name.endswith(SUFFIX):
+                stat = item.stat()
+                found.append((stat.st_mtime, stat.st_size, item.path))
+            elif item.name.startswith(".tmp-") and now - item.stat().st_mtime > STALE_TEMPORARY:
+                os.remove(item.path)
+        except OSError:  # gone meanwhile (another process pruned or replaced it)
+            continue
+    return found
+
+
+def prune(max_bytes: int | None = None, path: str | None = None, target: float = 1.0) -> tuple[int, int]:
+    """Remove the least recently used entries until the cache holds at most ``target * max_bytes``
+    (default: the bound; None: no bound, nothing removed). Returns (entries removed, bytes removed)."""
+    path = directory() if path is None else path
+    max_bytes = limit() if max_bytes is None else max_bytes
+    with _locked(path) as mine:
+        if not mine:  # another process is pruning this directory now
+            return 0, 0
+        found = _scan(path)
+        total = sum(size for _, size, _ in found)
+        removed = freed = 0
+        if max_bytes is not None:
+            goal = int(max_bytes * target)
+            for _, size, entry in sorted(found):  # oldest use first
+                if total - freed <= goal:
+                    break
+                try:
+                    os.remove(entry)
+                except FileNotFoundError:  # another process removed or replaced it
+                    pass
+                except OSError:  # open elsewhere, where the platform forbids removing it: kept
+                    continue
+                removed, freed = removed + 1, freed + size
+        _reset_estimate(path, total - freed)
+    return removed, freed
+
+
+class _locked:
+    """``with _locked(path) as mine``: ``mine`` is False where another process holds the prune lock."""
+
+    def __init__(self, path: str):
+        self.path, self.handle = path, None
+
+    def __enter__(self) -> bool:
+        if fcntl is None:  # no advisory locks here: concurrent prunes only repeat each other's work
+            return True
+        try:
+            self.handle = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:  # no directory, or no lock there: prune anyway (removing is safe)
+            pass
+        return True
+
+    def __exit__(self, *exc) -> None:
+        if self.handle is not None:
+            os.close(self.handle)  # releases the lock
+
+
+def _reset_estimate(path: str, size: int) -> None:
+    """Write the estimate afresh: ``size`` bytes, one byte per KiB (stores meanwhile are forgotten)."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".estimate", dir=path)
+        with os.fdopen(handle, "wb") as file:
+            file.truncate(-(-size // 1024))
+        os.replace(temporary, os.path.join(path, ESTIMATE))
+    except OSError:
+        pass
+
+
+def _count(path: str, size: int, bound: int | None) -> None:
+    """Count ``size`` bytes just stored; prune where the estimate passes ``bound``.
+
+    Counted without a bound too: the estimate stays right for when one is set."""
+    estimate = os.path.join(path, ESTIMATE)
+    try:
+        handle = os.open(estimate, os.O_WRONLY | os.O_APPEND)
+    except FileNotFoundError:  # a directory never scanned (or cleared): its size is not known yet
+        if bound is not None:
+            prune(bound, path, TARGET)
+        return
+    except OSError:
+        return
+    try:
+        os.write(handle, b"\0" * -(-size // 1024))  # one write with O_APPEND: no store is lost to another
+        stored = os.fstat(handle).st_size * 1024
+    except OSError:
+        return
+    finally:
+        os.close(handle)
+    if bound is not None and stored > bound:
+        prune(bound, path, TARGET)
 
 
 def describe_entry(path: str) -> dict | None:
@@ -343,12 +493,12 @@ def _data_globals(fn, code) -> tuple:
 
 
 def _user_rules() -> tuple:
-    """The rules registered with ``sct.defvjp``/``sct.defjvp``: generated code calls them by name."""
-    found = []
-    for entry in list(table.TABLE.values()):
-        if entry.symbolic and getattr(entry, "jvp_symbolic", True):
-            continue
-        found.append((_shallow(entry.fn, 1), token(entry.vjp, 1), token(entry.jvp, 1)))
+    """The rules registered with ``sct.defvjp``/``sct.defjvp``: generated code calls them by name.
+
+    The table keeps their entries (:func:`sct.rules.table.called_by_name`, found again only where
+    the table's version moved): a walk of its ~400 entries was a tenth of a millisecond of a first
+    call. Their tokens are taken each time: they hold what the rules' own globals and closures mean now."""
+    found = [(_shallow(e.fn, 1), token(e.vjp, 1), token(e.jvp, 1)) for e in table.called_by_name()]
     return tuple(sorted(found, key=repr))
 
 
@@ -442,6 +592,7 @@ def _same(a: dict, b: dict) -> bool:
 
 def store(name: str, fn, variant: Compiled) -> bool:
     """Write ``variant`` as entry ``name``; False where it cannot be rebuilt (nothing is written)."""
+    bound = limit()  # a bad SCT_CACHE_MAX_MB is refused before anything is written
     made = getattr(variant.function, "__sct_compiled__", None)
     if made is None or variant.function.__globals__ is not fn.__globals__ or not _same(made[3], variant.helpers):
         return False
@@ -475,7 +626,17 @@ def store(name: str, fn, variant: Compiled) -> bool:
     except OSError:  # a read-only or full disk: the cache is an optimisation
         return False
     STATS["stores"] += 1
+    _count(path, len(data), bound)
     return True
+
+
+def _touch(file) -> None:
+    """Mark an entry used now (its modification time, the order a prune removes in): at most once a minute."""
+    try:
+        if time.time() - os.fstat(file.fileno()).st_mtime > TOUCH_EVERY:
+            os.utime(file.fileno() if os.utime in os.supports_fd else file.name)
+    except OSError:  # removed or replaced meanwhile, or a read-only directory: only the order is lost
+        pass
 
 
 def load(name: str, fn) -> Compiled | None:
@@ -483,7 +644,8 @@ def load(name: str, fn) -> Compiled | None:
     try:
         with open(os.path.join(directory(), name + SUFFIX), "rb") as file:
             entry = marshal.load(file)
-    except FileNotFoundError:
+            _touch(file)
+    except FileNotFoundError:  # never stored, or removed by a prune
         STATS["misses"] += 1
         return None
     except (OSError, EOFError, ValueError, TypeError):

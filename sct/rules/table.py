@@ -23,6 +23,77 @@ import numpy as np
 from ..errors import SctError
 from ..symbolic import call
 
+# ---- the version --------------------------------------------------------------
+# A counter bumped at every change of the table or of an entry in it (a rule registered or replaced,
+# sct.defvjp and sct.custom included): what is worked out from the whole table (the user rules in the
+# persistent cache's key, sct.backend.cache) is worked out again only when it moved.
+_changes = [0]
+
+
+def version() -> int:
+    """A number that changes whenever the table or an entry in it changes."""
+    return _changes[0]
+
+
+def _changed() -> None:
+    _changes[0] += 1
+
+
+def called_by_name() -> list:
+    """The entries in the table whose rules generated code calls by name (user rules: ``sct.defvjp``,
+    ``sct.defjvp``, ``sct.custom_vjp``), without a walk of the whole table."""
+    if _CALLED[0] != _changes[0]:
+        now = _changes[0]
+        found = [e for e in list(_BY_NAME.values()) if not (e.symbolic and getattr(e, "jvp_symbolic", True))]
+        _CALLED[:] = [now, [e for e in found if TABLE.get(_key(e.fn)) is e]]
+    return _CALLED[1]
+
+
+_BY_NAME: dict = {}  # id -> every entry ever marked not symbolic (those still so and in the table count)
+_CALLED: list = [None, []]  # the version, and called_by_name() then
+
+
+class _Table(dict):
+    """The table: a dict that counts its changes."""
+
+    def __setitem__(self, key, value):
+        _changed()
+        _track(value)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        _changed()
+        super().__delitem__(key)
+
+    def pop(self, *args):
+        _changed()
+        return super().pop(*args)
+
+    def popitem(self):
+        _changed()
+        return super().popitem()
+
+    def clear(self):
+        _changed()
+        super().clear()
+
+    def update(self, *args, **kwargs):
+        _changed()
+        super().update(*args, **kwargs)
+        for value in self.values():
+            _track(value)
+
+    def setdefault(self, key, default=None):
+        _changed()
+        _track(default)
+        return super().setdefault(key, default)
+
+
+def _track(entry) -> None:
+    """An entry put in the table whose attributes were set without ``Entry.__setattr__`` (a copy) is seen too."""
+    if isinstance(entry, Entry) and not (entry.symbolic and getattr(entry, "jvp_symbolic", True)):
+        _BY_NAME[id(entry)] = entry
+
 
 @dataclass
 class Entry:
@@ -45,6 +116,12 @@ class Entry:
     # gradients add item by item, never as ``+`` concatenates sequences (sct.passes.containers).
     sequence: str | None = None
 
+    def __setattr__(self, name, value):  # every field, and those set later (custom's jvp_symbolic)
+        _changed()
+        object.__setattr__(self, name, value)
+        if name in ("symbolic", "jvp_symbolic") and not value:
+            _BY_NAME[id(self)] = self
+
     def differentiable(self, i: int) -> bool:
         if self.nondiff:
             return False
@@ -64,7 +141,7 @@ def _at(rules, i: int):
     return rules[i] if i < len(rules) else None
 
 
-TABLE: dict[int, Entry] = {}
+TABLE: dict[int, Entry] = _Table()
 
 
 def _key(fn):
@@ -258,6 +335,7 @@ def defkeyword(fn, keyword, vjp=None, jvp=None):
     An active keyword operand without such a rule is refused in both modes, never taken as zero.
     """
     _entry(fn).keywords[keyword] = (vjp, jvp)
+    _changed()
 
 
 REQUIRED = object()
