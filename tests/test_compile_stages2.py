@@ -1,0 +1,160 @@
+"""More compile-stage shortcuts (issue 15, a fourth round) give what the work they replace gives.
+
+The seed's one walk (``pipeline._seed_reads``) against ``passes.bind_constant`` and a look for ``delta_out[...]``;
+the inverses' pre-check against the two passes it skips; the complex-value scan's prim table and walk against
+``gast.walk``.
+"""
+
+import copy
+import inspect
+
+import functions as F
+import gast
+import numpy as np
+import programs as P
+import pytest
+from test_compile_stages import CASES, _compile_all
+
+from sct import pipeline
+from sct.analysis import complex_values
+from sct.backend import codegen
+from sct.ir import Assign, walk
+from sct.passes import inverses
+from sct.passes import optimize as passes
+
+CORPUS = [f for _, f in inspect.getmembers(F, inspect.isfunction) if f.__module__ == F.__name__]
+CORPUS_CASES = [(fn, [0.7 + 0.1 * k for k in range(len(inspect.signature(fn).parameters))]) for fn in CORPUS]
+
+
+def _reference_unit_seed(fn, output, rank) -> None:
+    """``_unit_seed`` as it was: a walk for ``seed[...]``, then ``passes.bind_constant``'s walk."""
+    seed = fn.args.args[-1].id
+    indexed = any(
+        isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == seed
+        for node in gast.walk(fn)
+    )
+    if rank == 0 or rank is None and not indexed:
+        passes.bind_constant(fn, seed, 1.0)
+        return
+    at = next(i for i, s in enumerate(fn.body) if codegen.is_comment(s) and s.value.args[0].value == "backward")
+    fn.body.insert(at + 1, gast.parse(f"{seed} = np.ones_like({output})").body[0])
+
+
+def test_the_seed_is_bound_as_bind_constant_binds_it(monkeypatch):
+    compared, unit_seed = [], pipeline._unit_seed
+
+    def checked(fn, output, rank):
+        before = copy.deepcopy(fn)
+        unit_seed(fn, output, rank)
+        _reference_unit_seed(before, output, rank)
+        assert codegen.unparse(fn) == codegen.unparse(before)
+        compared.append(rank)
+
+    monkeypatch.setattr(pipeline, "_unit_seed", checked)
+    _compile_all(monkeypatch, CASES + CORPUS_CASES)
+    assert len(compared) > 50 and None in compared and 0 in compared
+
+
+@pytest.mark.parametrize("rank", [0, None, 1])
+def test_the_seed_walk_finds_every_read_and_an_index(rank):
+    text = (
+        f"def grad_f(x, delta_out=1.0):\n    y = x\n    {codegen._COMMENT}('backward')\n"
+        "    a = delta_out * [delta_out, (delta_out, 2)][0]\n    b = f(k=delta_out)\n"
+        "    c = delta_out[0] if rank else delta_out\n    return (y, a + b + c)\n"
+    )
+    fn, reference = gast.parse(text).body[0], gast.parse(text).body[0]
+    reads, indexed = pipeline._seed_reads(fn, "delta_out")
+    assert indexed and len(reads) == 6  # the parameter is no read
+    pipeline._unit_seed(fn, "y", rank)
+    _reference_unit_seed(reference, "y", rank)
+    assert codegen.unparse(fn) == codegen.unparse(reference)
+
+
+# ---- sct.passes.inverses: skipped where the backward sweep names neither call ---------------------------
+def test_inverses_are_skipped_only_where_the_passes_change_nothing(monkeypatch):
+    seen, share = [], inverses.share
+
+    def checked(fn):
+        reference = copy.deepcopy(fn)
+        reference_changed = inverses._share_inverses(reference)
+        reference_changed = inverses.share_solves(reference) or reference_changed
+        mentions = inverses._mentions_inverses(fn)
+        changed = share(fn)
+        assert changed == reference_changed and codegen.unparse(fn) == codegen.unparse(reference)
+        assert mentions or not reference_changed
+        seen.append((mentions, changed))
+        return changed
+
+    monkeypatch.setattr(inverses, "share", checked)
+    monkeypatch.setattr(pipeline.inverses, "share", checked)
+    rng = np.random.default_rng(0)
+    k = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    cases = [(fn, args) for fn, args in CASES + CORPUS_CASES]
+    cases.append((P.load(_GP), [k, rng.normal(size=3)]))
+    _compile_all(monkeypatch, cases)
+    assert (True, True) in seen and (False, False) in seen
+
+
+_GP = (
+    "import numpy as np\n\n\ndef f(K, y):\n    alpha = np.linalg.solve(K, y)\n"
+    "    return 0.5 * y @ alpha + 0.5 * np.linalg.slogdet(K)[1]\n"
+)
+
+
+def test_a_solve_alone_is_still_looked_at():
+    text = (
+        f"def grad_f(A, g, delta_out=1.0):\n    y = A\n    {codegen._COMMENT}('backward')\n"
+        "    a = 3.0 * np.linalg.solve(A.T, g)\n    b = np.linalg.solve(A.T, g) * 2.0\n    return (y, a + b)\n"
+    )
+    fn = gast.parse(text).body[0]
+    assert inverses._mentions_inverses(fn) and inverses.share(fn)
+    assert "solved = np.linalg.solve(A.T, g)" in codegen.unparse(fn)
+
+
+# ---- sct.analysis.complex_values.may_be_complex ------------------------------------------------------------
+def _reference_may_be_complex(ir, sig) -> bool:
+    if any(s and len(s) > 1 and s[1] == "c" for s in sig):
+        return True
+    if any(complex_values._complex_value(v) for v in ir.namespace.values()):
+        return True
+    for stmt in walk(ir.body):
+        if not isinstance(stmt, Assign):
+            continue
+        if complex_values._makes_complex(stmt.prim):
+            return True
+        for node in gast.walk(stmt.value):
+            if isinstance(node, gast.Constant) and complex_values._complex_value(node.value):
+                return True
+    return False
+
+
+def test_the_complex_scan_answers_as_the_full_walk(monkeypatch):
+    answers, may_be_complex = [], complex_values.may_be_complex
+
+    def checked(ir, sig):
+        found = may_be_complex(ir, sig)
+        assert found == _reference_may_be_complex(ir, sig)
+        answers.append(found)
+        return found
+
+    monkeypatch.setattr(pipeline.complex_values, "may_be_complex", checked)
+    complexes = [
+        ("y = np.sin(x) * 2.0\n    z = y * 1j\n    return np.real(np.sum(z * np.conj(z)))", [np.ones(3)]),
+        ("y = np.sin(x)\n    z = np.fft.fft(y)\n    return np.real(np.sum(z))", [np.ones(4)]),
+        ("y = [np.sin(x), 2.0]\n    return np.sum(y[0] * (1 + 0j).real)", [np.ones(3)]),
+    ]
+    cases = [(P.load("import numpy as np\n\n\ndef f(x):\n    " + body + "\n"), args) for body, args in complexes]
+    _compile_all(monkeypatch, CASES + CORPUS_CASES + cases)
+    assert True in answers and False in answers
+
+
+def test_a_complex_maker_after_many_plain_prims_is_found():
+    """The prim table is per call and keyed by the prim object: ``np.sin`` a hundred times, then ``np.fft.fft``."""
+    body = "".join(f"    x{i + 1} = np.sin(x{i})\n" for i in range(100))
+    f = P.load(f"import numpy as np\n\n\ndef f(x0):\n{body}    z = np.fft.fft(x100)\n    return np.real(np.sum(z))\n")
+    g = P.load(f"import numpy as np\n\n\ndef f(x0):\n{body}    return np.sum(x100 * 2.0)\n")
+    from sct.frontend import lower, parse
+
+    for fn, expected in ((f, True), (g, False)):
+        ir, _ = lower.lower(parse.parse(fn))
+        assert complex_values.may_be_complex(ir, [(1, "f")]) is expected
