@@ -19,9 +19,10 @@ from sct import pipeline
 from sct.analysis import complex_values
 from sct.backend import codegen
 from sct.ir import Assign, walk
-from sct.passes import inverses
+from sct.passes import inverses, unbox
 from sct.passes import optimize as passes
 
+_PLAN = unbox.plan
 CORPUS = [f for _, f in inspect.getmembers(F, inspect.isfunction) if f.__module__ == F.__name__]
 CORPUS_CASES = [(fn, [0.7 + 0.1 * k for k in range(len(inspect.signature(fn).parameters))]) for fn in CORPUS]
 
@@ -158,3 +159,67 @@ def test_a_complex_maker_after_many_plain_prims_is_found():
     for fn, expected in ((f, True), (g, False)):
         ir, _ = lower.lower(parse.parse(fn))
         assert complex_values.may_be_complex(ir, [(1, "f")]) is expected
+
+
+# ---- sct.passes.unbox.plan: one sweep where it is the fixed point --------------------------------------------
+def _tree_copy(node):
+    """A copy of a gast tree, its fields only (the passes may hang what they found on the nodes)."""
+    if isinstance(node, list):
+        return [_tree_copy(item) for item in node]
+    if not isinstance(node, gast.AST):
+        return node
+    return type(node)(**{attr: _tree_copy(getattr(node, attr, None)) for attr in node._fields})
+
+
+def _planned(fn, args, one_sweep=True):
+    """The code ``unbox.plan`` and ``unbox.convert`` make of a copy of ``fn``, and the plan's types."""
+    fn = _tree_copy(fn)
+    if one_sweep:
+        types = _PLAN(fn, *args)
+    else:
+        sweep, unbox._one_sweep = unbox._one_sweep, lambda types, fn: False
+        try:
+            types = _PLAN(fn, *args)
+        finally:
+            unbox._one_sweep = sweep
+    if types is None:
+        return None, None
+    unbox.convert(fn, types)
+    return codegen.unparse(fn), dict(types.env)
+
+
+def test_one_sweep_plans_what_the_sweeps_plan(monkeypatch):
+    plans, outcomes, plan, one_sweep = [], [], unbox.plan, unbox._one_sweep
+
+    def checked(fn, *args):
+        assert _planned(fn, args) == _planned(fn, args, one_sweep=False)
+        plans.append(_planned(fn, args)[0] is not None)
+        return plan(fn, *args)
+
+    def counted(types, fn):
+        outcomes.append(one_sweep(types, fn))
+        return outcomes[-1]
+
+    monkeypatch.setattr(unbox, "plan", checked)
+    monkeypatch.setattr(unbox, "_one_sweep", counted)
+    scalar = [(fn, args) for fn, args in CASES if all(isinstance(a, float) for a in args)]
+    _compile_all(monkeypatch, scalar + CORPUS_CASES)
+    assert True in plans and False in plans and True in outcomes and False in outcomes
+
+
+@pytest.mark.parametrize(
+    "body, one",
+    [
+        ("    a = np.sin(x)\n    b = a * 2.0\n", True),
+        ("    b = a\n    a = np.sin(x)\n", False),  # read before it is stored: a second sweep would see it
+        ("    a = x\n    b = a * 2.0\n    a = np.sin(x)\n", False),  # a float, then maybe a NumPy float
+        ("    h = []\n    h.append(x)\n    b = h.pop()\n", False),  # a record's element type grows
+    ],
+)
+def test_a_type_that_changes_after_it_is_read_needs_the_sweeps(body, one):
+    text = f"def grad_f(x, delta_out=1.0):\n{body}    return (x, x)\n"
+    fn = gast.parse(text).body[0]
+    args = ({"x"}, {"np": np}, {})
+    types = unbox._Types(fn, *args)
+    assert unbox._one_sweep(types, fn) is one
+    assert _planned(fn, args) == _planned(fn, args, one_sweep=False)
