@@ -15,6 +15,7 @@ import programs as P
 import pytest
 from test_compile_stages import CASES, _compile_all
 
+import sct
 from sct import pipeline
 from sct.analysis import complex_values
 from sct.backend import codegen
@@ -223,3 +224,43 @@ def test_a_type_that_changes_after_it_is_read_needs_the_sweeps(body, one):
     types = unbox._Types(fn, *args)
     assert unbox._one_sweep(types, fn) is one
     assert _planned(fn, args) == _planned(fn, args, one_sweep=False)
+
+
+# ---- sct.analysis.recording: no loop, nothing made each trip ------------------------------------------------
+def test_a_function_without_loops_skips_the_trip_walks(monkeypatch):
+    from sct.analysis import recording
+
+    calls, read_sites = [], recording._read_sites
+
+    def counted(ir):
+        calls.append(ir)
+        return read_sites(ir)
+
+    monkeypatch.setattr(recording, "_read_sites", counted)
+    monkeypatch.setenv("SCT_CACHE", "0")
+    straight = P.load("import numpy as np\n\n\ndef f(x):\n    y = np.sin(x) * x\n    return np.sum(y * y)\n")
+    looped = P.load(
+        "import numpy as np\n\n\ndef f(x):\n    s = x\n    for i in range(3):\n"
+        "        t = np.sin(s) * 0.5\n        s = t + x\n    return np.sum(s)\n"
+    )
+    x = np.linspace(0.1, 0.9, 3)
+    g = sct.grad(straight)(x)
+    assert not calls and np.allclose(g, 2 * np.sin(x) * x * (x * np.cos(x) + np.sin(x)))
+    sct.grad(looped)(x)
+    assert calls  # with a loop the walks run, and tests/test_loop_records.py checks what they find
+
+
+# ---- sct.frontend.lower: the returns counted over statements ---------------------------------------------------
+def test_returns_counted_over_statements_are_those_of_a_walk():
+    from sct.frontend import parse
+
+    counted = 0
+    for fn in CORPUS:
+        try:
+            node = parse.parse(fn).node
+        except Exception:  # no source to read
+            continue
+        walked = sum(isinstance(n, gast.Return) for n in gast.walk(node))
+        assert sum(isinstance(n, gast.Return) for n in codegen.statements([node])) == walked
+        counted += walked > 1
+    assert counted > 3
