@@ -264,3 +264,24 @@ def test_returns_counted_over_statements_are_those_of_a_walk():
         assert sum(isinstance(n, gast.Return) for n in codegen.statements([node])) == walked
         counted += walked > 1
     assert counted > 3
+
+
+# ---- sct.frontend: a lowering holds no cycle, freed as soon as it is done -----------------------------------
+@pytest.mark.parametrize("text", [_GP, "import numpy as np\n\n\ndef f(x):\n    return np.sum(np.sin(x) * x)\n"])
+def test_a_lowering_is_freed_without_the_cycle_collector(text):
+    """(Not yet where a call is inlined: the inlined function's lowering is of a class made per call.)"""
+    import gc
+
+    from sct.frontend import lower, parse
+
+    fn = P.load(text)
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        ir, _ = lower.lower(parse.parse(fn))
+        alive = [o for o in gc.get_objects() if isinstance(o, lower._Lowering)]
+    finally:
+        if was:
+            gc.enable()
+    assert ir.body and not alive
