@@ -285,3 +285,18 @@ def test_a_lowering_is_freed_without_the_cycle_collector(text):
         if was:
             gc.enable()
     assert ir.body and not alive
+
+
+# ---- sct.analysis.activity.static_value: a constant's value without literal_eval --------------------------
+@pytest.mark.parametrize("text", ["1", "-1", "2.5", "1j", "True", "None", "'s'", "b'b'", "...", "(1, 2.0)", "-3", "x"])
+def test_static_values_are_what_literal_eval_gives(text):
+    from sct.analysis import activity
+    from sct.rules import DYNAMIC
+
+    node = gast.parse(text).body[0].value
+    try:
+        expected = gast.literal_eval(node) if text != "x" else DYNAMIC
+    except ValueError:
+        expected = DYNAMIC
+    found = activity.static_value(node)
+    assert found == expected and type(found) is type(expected)
