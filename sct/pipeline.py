@@ -289,11 +289,15 @@ def _seed_reads(fn, seed: str) -> tuple[list, bool]:
                     if type(child) is name:
                         if child.id == seed and type(child.ctx) is load:
                             reads.append((value, i))
+                        elif child.annotation is not None:  # a parameter's: bind_constant's walk reads it too
+                            push(child)
                     elif isinstance(child, gast.AST):
                         push(child)
             elif type(value) is name:
                 if value.id == seed and type(value.ctx) is load:
                     reads.append((node, attr))
+                elif value.annotation is not None:
+                    push(value)
             elif isinstance(value, gast.AST):
                 push(value)
     return reads, indexed

@@ -65,8 +65,10 @@ def test_the_seed_walk_finds_every_read_and_an_index(rank):
         "    c = delta_out[0] if rank else delta_out\n    return (y, a + b + c)\n"
     )
     fn, reference = gast.parse(text).body[0], gast.parse(text).body[0]
+    for tree in (fn, reference):  # an annotation reading the seed (gast keeps a parameter's on its Name)
+        tree.args.args[0].annotation = gast.Name(id="delta_out", ctx=gast.Load(), annotation=None, type_comment=None)
     reads, indexed = pipeline._seed_reads(fn, "delta_out")
-    assert indexed and len(reads) == 6  # the parameter is no read
+    assert indexed and len(reads) == 7  # the annotation's read; the parameter itself is no read
     pipeline._unit_seed(fn, "y", rank)
     _reference_unit_seed(reference, "y", rank)
     assert codegen.unparse(fn) == codegen.unparse(reference)
