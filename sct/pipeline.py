@@ -259,18 +259,48 @@ def _unit_seed(fn, output: str, rank) -> None:
     returned, ``delta_a = delta_out[0]``), a seed of ones shaped like the value: ``1.0[0]`` fails.
     """
     seed = fn.args.args[-1].id
-    if rank == 0 or rank is None and not _indexed(fn, seed):  # rank > 0: a size-1 array, its gradient shaped by it
-        passes.bind_constant(fn, seed, 1.0)
+    reads, indexed = _seed_reads(fn, seed)
+    if rank == 0 or rank is None and not indexed:  # rank > 0: a size-1 array, its gradient shaped by it
+        for holder, at in reads:  # passes.bind_constant's replacement, from the same walk
+            if type(holder) is list:
+                holder[at] = gast.Constant(value=1.0, kind=None)
+            else:
+                setattr(holder, at, gast.Constant(value=1.0, kind=None))
         return
     at = next(i for i, stmt in enumerate(fn.body) if codegen.is_comment(stmt) and _comment_text(stmt) == "backward")
     fn.body.insert(at + 1, gast.parse(f"{seed} = np.ones_like({output})").body[0])
 
 
-def _indexed(fn, seed: str) -> bool:
-    return any(
-        isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == seed
-        for node in codegen.nodes(fn)
-    )
+def _seed_reads(fn, seed: str) -> tuple[list, bool]:
+    """Where ``fn`` reads ``seed`` (each as the list and index, or the node and field, holding the ``Name``),
+    and whether it indexes it; one walk for the two that a look for ``seed[...]`` and ``passes.bind_constant`` took."""
+    reads, indexed = [], False
+    stack, fields_of, name, subscript, load = [fn], codegen.child_fields, gast.Name, gast.Subscript, gast.Load
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is subscript and type(node.value) is name and node.value.id == seed:
+            indexed = True
+        for attr in fields_of(kind):
+            value = getattr(node, attr, None)
+            if type(value) is list:
+                for i, child in enumerate(value):
+                    if type(child) is name:
+                        if child.id == seed and type(child.ctx) is load:
+                            reads.append((value, i))
+                        elif child.annotation is not None:  # a parameter's: bind_constant's walk reads it too
+                            push(child)
+                    elif isinstance(child, gast.AST):
+                        push(child)
+            elif type(value) is name:
+                if value.id == seed and type(value.ctx) is load:
+                    reads.append((node, attr))
+                elif value.annotation is not None:
+                    push(value)
+            elif isinstance(value, gast.AST):
+                push(value)
+    return reads, indexed
 
 
 def _comment_text(stmt) -> str:

@@ -34,6 +34,8 @@ def static_value(node):
     """The Python value of a static atom, or DYNAMIC if it reads a variable."""
     if isinstance(node, gast.Name) or names_in(node):
         return DYNAMIC
+    if type(node) is gast.Constant:  # what literal_eval gives of one, without converting it to ast first
+        return node.value
     try:
         return gast.literal_eval(node)
     except ValueError:

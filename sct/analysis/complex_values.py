@@ -74,12 +74,38 @@ def may_be_complex(ir, sig) -> bool:
         return True
     if any(_complex_value(v) for v in ir.namespace.values()):
         return True
+    seen = {}  # prim's id -> whether it makes complex values: a long function calls a few prims many times
     for stmt in walk(ir.body):
         if not isinstance(stmt, Assign):
             continue
-        if _makes_complex(stmt.prim):
+        prim = stmt.prim
+        makes = seen.get(id(prim))
+        if makes is None:
+            makes = seen[id(prim)] = (_makes_complex(prim), prim)  # the prim kept: its id is not reused meanwhile
+        if makes[0]:
             return True
-        for node in gast.walk(stmt.value):
-            if isinstance(node, gast.Constant) and _complex_value(node.value):
+        if _holds_complex_constant(stmt.value):
+            return True
+    return False
+
+
+_PLAIN = (int, float, str, type(None))
+
+
+def _holds_complex_constant(value) -> bool:
+    """Whether the expression ``value`` holds a complex constant (``gast.walk``'s nodes, without its overhead)."""
+    stack = [value]
+    pop, extend, constant, ast_node = stack.pop, stack.extend, gast.Constant, gast.AST
+    while stack:
+        node = pop()
+        if type(node) is constant:
+            if type(node.value) not in _PLAIN and _complex_value(node.value):
                 return True
+            continue
+        for attr in node._fields:
+            child = getattr(node, attr, None)
+            if type(child) is list:
+                extend(c for c in child if isinstance(c, ast_node))
+            elif isinstance(child, ast_node):
+                stack.append(child)
     return False

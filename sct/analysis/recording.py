@@ -201,6 +201,8 @@ class _Order:
     def made_each_trip(self, changing: set):
         """(loop, assignment) for each variable assigned once, at the top level of a loop body,
         and read nowhere but later in that body."""
+        if not self.top:  # no loop: nothing is made each trip, and the walks below would find nothing to ask
+            return
         single = _single_assignments(self.ir)
         reads = _read_sites(self.ir)
         for loop, stmt in self.top:

@@ -39,7 +39,7 @@ import ast
 import gast
 import numpy as np
 
-from ..backend.codegen import child_fields, nodes
+from ..backend.codegen import child_fields, nodes, statements
 from ..backend.helpers import HELPERS
 from ..backend.runtime import appended, copied, dropped_last
 from ..errors import Problem, UnsupportedSyntaxError
@@ -265,7 +265,7 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             self.emit(self.aux, value.elts[1])
             value = value.elts[0]
         self.emit(self.output, value)
-        if sum(isinstance(n, gast.Return) for n in gast.walk(self.parsed.node)) == 1:  # out is bound once
+        if sum(isinstance(n, gast.Return) for n in statements([self.parsed.node])) == 1:  # out is bound once
             self.note_pack(self.output, self.stmts[-1])
 
     def assign(self, target, value):

@@ -133,8 +133,25 @@ def _backward(body):
 def share(fn: gast.FunctionDef) -> bool:
     """One ``np.linalg.inv`` of each matrix in ``fn``'s backward sweep (see the module), then one of each
     repeated ``np.linalg.solve`` (:func:`share_solves`); whether it changed ``fn``."""
+    if not _mentions_inverses(fn):  # one plain walk where most functions have neither call
+        return False
     changed = _share_inverses(fn)
     return share_solves(fn) or changed
+
+
+def _mentions_inverses(fn: gast.FunctionDef) -> bool:
+    """Whether the backward sweep's straight-line statements hold an attribute ``.inv`` or ``.solve``: both
+    passes look only there, and only at calls of ``np.linalg.inv`` or ``np.linalg.solve``."""
+    bounds = _backward(fn.body)
+    if bounds is None:
+        return False
+    start, end = bounds
+    attribute, wanted = gast.Attribute, ("inv", "solve")
+    for stmt in fn.body[start + 1 : end]:
+        for node in nodes(stmt):
+            if type(node) is attribute and node.attr in wanted:
+                return True
+    return False
 
 
 def _share_inverses(fn: gast.FunctionDef) -> bool:
@@ -211,7 +228,7 @@ def share_solves(fn: gast.FunctionDef) -> bool:
         body.insert(first, assign(solved, copy))
         changed = True
         break  # positions moved: the next group is found again on the next call
-    return share_solves(fn) if changed else False
+    return share_solves(fn) or True if changed else False  # whether it changed fn: the next groups' call may not
 
 
 def traces(fn: gast.FunctionDef, ranks: dict) -> bool:

@@ -138,7 +138,8 @@ class _Types:
             raise _GiveUp
 
     def store(self, var, pair):
-        self.env[var] = tuple(_join(old, new) for old, new in zip(self.env.get(var, (BOTTOM, BOTTOM)), pair))
+        held = dict.get(self.env, var, (BOTTOM, BOTTOM))  # not a read of the variable (see _Watched)
+        self.env[var] = tuple(_join(old, new) for old, new in zip(held, pair))
 
     def unpack(self, target: gast.Tuple, value):
         """``r, s = tape.pop()``: each name takes its column of the tape's rows."""
@@ -346,6 +347,11 @@ def plan(fn: gast.FunctionDef, floats: set, bound: dict, user_globals: dict, int
     types = _Types(fn, floats, bound, user_globals, ints)
     if types.resolve("float") is not float:  # the module shadows float: the conversion cannot name it
         return None
+    initial = dict(types.env)
+    if _one_sweep(types, fn):  # straight-line code, each variable's type known where read: one sweep is all
+        types.env = dict(types.env)
+        return None if any(BOTTOM in pair for pair in types.env.values()) else types
+    types.env, types.wraps, types.drops, types.checking = initial, [], [], False  # from the start, sweep by sweep
     try:
         for _ in range(len(types.locals) + 2):  # types only ever grow: a fixed point within this many sweeps
             before = dict(types.env)
@@ -361,6 +367,49 @@ def plan(fn: gast.FunctionDef, floats: set, bound: dict, user_globals: dict, int
     if any(BOTTOM in pair for pair in types.env.values()):
         return None
     return types
+
+
+_MISSING = object()
+
+
+class _Watched(dict):
+    """A sweep's variable types that notice whether the sweep was a fixed point: whether any variable's type
+    changed after it was read (read as absent, then stored; or stored again with a wider type)."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.missed, self.changed = set(), False
+
+    def get(self, key, default=None):
+        value = dict.get(self, key, _MISSING)
+        if value is _MISSING:
+            self.missed.add(key)
+            return default
+        return value
+
+    def __setitem__(self, key, value):
+        old = dict.get(self, key, _MISSING)
+        if old is _MISSING and key in self.missed or old is not _MISSING and old != value:
+            self.changed = True
+        dict.__setitem__(self, key, value)
+
+
+def _one_sweep(types: _Types, fn) -> bool:
+    """Run the checking sweep once from the start; whether that was all :func:`plan`'s sweeps would find.
+
+    Where no variable's type changed after a read of it, every read saw the type the sweeps end with: a
+    second sweep would read and store the same (a join of what a variable holds already leaves it), so the
+    types are the fixed point, and the checking sweep over them is this one (checking only adds the
+    calls to convert and the places to give up). Anything else (a loop's records, a type widened, a give-up)
+    says no, and :func:`plan` sweeps from the start as before.
+    """
+    watched = types.env = _Watched(types.env)
+    types.checking = True
+    try:
+        types.block(fn.body)
+    except _GiveUp:
+        return False
+    return not watched.changed
 
 
 def convert(fn: gast.FunctionDef, types: _Types) -> None:
