@@ -1012,7 +1012,9 @@ def propagate_copies(fn) -> bool:
     changed, facts, touch = False, facts_of(fn), touched(fn)
     for body in list(bodies(fn)):
         # (folding a copy replaces names by names or numbers: no line becomes a copy, none stops being one)
-        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and stmt.targets[0].id.startswith("delta_")]
+        # (and only copies the whole function lets fold: folding one never makes another's target assigned
+        # once, nor takes it out of the names returned or updated in place; see _fold_copy)
+        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and _may_fold(stmt, stores, returned, protected)]
         if not copies:
             continue  # no copy of an adjoint to fold: nothing to index
         block = _Block(body, facts)
@@ -1401,6 +1403,14 @@ class _Block:
         return i < len(at) and at[i] <= last
 
 
+def _may_fold(copy, stores, returned, protected) -> bool:
+    """What :func:`_fold_copy` asks first of a copy: of the whole function, not of its block."""
+    target = copy.targets[0].id
+    if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
+        return False
+    return target not in protected and getattr(copy.value, "id", None) not in protected
+
+
 def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> bool:
     """Fold the copy at ``block.body[k]`` into its readers if that is safe (see propagate_copies)."""
     body = block.body
@@ -1409,9 +1419,7 @@ def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> 
         return False
     target, value = stmt.targets[0].id, stmt.value
     source = getattr(value, "id", None)
-    if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
-        return False
-    if {target, source} & protected:
+    if not _may_fold(stmt, stores, returned, protected):
         return False
     readers = block.readers.get(target, {})
     uses = sorted(i for i in readers if i > k)
@@ -1479,14 +1487,16 @@ def eliminate_dead_code(fn) -> bool:
     """
     loads, facts = _usage(fn)[1], facts_of(fn)
     blocks = list(bodies(fn))
-    assigning, pending = {}, deque()  # name -> the assignments of it
+    assignments, pending = [], deque()  # the assignments; those to check (at first, those dead as they are)
     for body in blocks:
         for stmt in body:
-            if isinstance(stmt, gast.Assign | gast.AugAssign):
-                for target in facts(stmt).targets:
-                    assigning.setdefault(target, []).append(stmt)
-                pending.append(stmt)
-    dead = set()
+            if type(stmt) in _ASSIGNS:
+                assignments.append(stmt)
+                if _is_dead(stmt, loads, facts(stmt).targets):
+                    pending.append(stmt)
+    # A line becomes dead only once a name it assigns is no longer read: it is checked again then. (Lines
+    # only go, and reads with them: one dead stays dead, and the lines that go are the same in any order.)
+    dead, assigning = set(), None  # name -> the assignments of it (made when first needed)
     while pending:
         stmt = pending.popleft()
         if id(stmt) in dead or not _is_dead(stmt, loads, facts(stmt).targets):
@@ -1496,6 +1506,11 @@ def eliminate_dead_code(fn) -> bool:
             loads[name] -= n
             if not loads[name]:
                 del loads[name]
+                if assigning is None:
+                    assigning = {}
+                    for assignment in assignments:
+                        for target in facts(assignment).targets:
+                            assigning.setdefault(target, []).append(assignment)
                 pending.extend(assigning.get(name, ()))
     changed = False
     for body in blocks:

@@ -1,0 +1,194 @@
+"""Shortcuts in the optimiser's passes that skip work which cannot change anything (issue 15's compile time).
+
+- ``propagate_copies`` indexes a block only where it holds a copy the whole function lets fold (its
+  target assigned once, not returned, neither name updated in place): folding one copy never makes
+  another foldable by those tests, so a block without such a copy is left as it is, unindexed.
+- ``eliminate_dead_code`` starts from the lines dead as they are and checks a line again only once a
+  name it assigns is no longer read (the map from names to their assignments is made only then).
+
+Each is compared with the pass as it was (kept here) over generated adjoints and random programs: the
+optimised code must be the same, byte for byte.
+"""
+
+import contextlib
+import copy
+from collections import deque
+
+import gast
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import sct
+from sct.backend.codegen import unparse
+from sct.passes import optimize
+from tests import programs
+from tests.programs import load
+
+
+# ---- the passes as they were ----------------------------------------------------------------
+def _propagate_copies_before(fn) -> bool:
+    stores, loads, returned, protected = optimize._usage(fn)
+    changed, facts, touch = False, optimize.facts_of(fn), optimize.touched(fn)
+    for body in list(optimize.bodies(fn)):
+        copies = [
+            k for k, stmt in enumerate(body) if optimize._is_copy(stmt) and stmt.targets[0].id.startswith("delta_")
+        ]
+        if not copies:
+            continue
+        block = optimize._Block(body, facts)
+        for k in copies:
+            changed |= optimize._fold_copy(block, k, stores, loads, returned, protected, touch)
+        body[:] = [stmt for stmt, alive in zip(body, block.alive) if alive]
+    return changed
+
+
+def _eliminate_dead_code_before(fn) -> bool:
+    loads, facts = optimize._usage(fn)[1], optimize.facts_of(fn)
+    blocks = list(optimize.bodies(fn))
+    assigning, pending = {}, deque()
+    for body in blocks:
+        for stmt in body:
+            if isinstance(stmt, gast.Assign | gast.AugAssign):
+                for target in facts(stmt).targets:
+                    assigning.setdefault(target, []).append(stmt)
+                pending.append(stmt)
+    dead = set()
+    while pending:
+        stmt = pending.popleft()
+        if id(stmt) in dead or not optimize._is_dead(stmt, loads, facts(stmt).targets):
+            continue
+        dead.add(id(stmt))
+        for name, n in facts(stmt).loads.items():
+            loads[name] -= n
+            if not loads[name]:
+                del loads[name]
+                pending.extend(assigning.get(name, ()))
+    changed = False
+    for body in blocks:
+        keep = optimize._drop_orphan_comments([stmt for stmt in body if id(stmt) not in dead])
+        changed |= len(keep) != len(body)
+        body[:] = keep
+    return changed
+
+
+_BEFORE = {"propagate_copies": _propagate_copies_before, "eliminate_dead_code": _eliminate_dead_code_before}
+
+
+def _passes_before():
+    return tuple(_BEFORE.get(run.__name__, run) for run in optimize.PASSES)
+
+
+def _compare_while_compiling(monkeypatch, f, args) -> list:
+    """Compile ``f``'s gradient; at each optimisation, the code the passes as they were write beside ours."""
+    seen = []
+    real = sct.pipeline.algebra.optimize
+
+    def compare(fn):
+        theirs = copy.deepcopy(fn)
+        with monkeypatch.context() as m:
+            m.setattr(optimize, "PASSES", _passes_before())
+            real(theirs)
+        real(fn)
+        seen.append((unparse(fn), unparse(theirs)))
+        return fn
+
+    monkeypatch.setattr(sct.pipeline.algebra, "optimize", compare)
+    sct.grad(f, wrt=tuple(range(len(args))))(*args)
+    return seen
+
+
+def _straight(n: int) -> str:
+    lines = ["import numpy as np", "", "", "def f(x):", "    v0 = x"]
+    lines += [f"    v{i} = np.sin(v{i - 1}) + v{i // 2} * 2.0" for i in range(1, n + 1)]
+    return "\n".join(lines + [f"    return np.sum(v{n})"]) + "\n"
+
+
+_LOOPS = """import numpy as np
+
+
+def f(x, y):
+    s = x
+    t = y * 0.5
+    for i in range(3):
+        m = -s
+        s = np.sin(s) * m + s * t
+        if i > 0:
+            s = s - np.exp(-s) * t
+    return np.sum(s * s) + np.mean(t)
+"""
+
+
+@pytest.mark.parametrize("source", [_straight(60), _LOOPS], ids=["straight", "loops"])
+def test_the_shortcuts_write_the_same_code(monkeypatch, source):
+    args = (np.linspace(0.1, 0.9, 4),) if source != _LOOPS else (np.linspace(0.1, 0.9, 4), np.full(4, 0.4))
+    seen = _compare_while_compiling(monkeypatch, load(source), args)
+    assert seen and all(ours == theirs for ours, theirs in seen)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(programs.programs(control=True, max_statements=6))
+def test_the_shortcuts_write_the_same_code_on_random_programs(program):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        f = load(program)
+        args = programs.make_args(program, np.random.default_rng(0))
+        with np.errstate(all="ignore"), contextlib.suppress(sct.SctError, ArithmeticError, ValueError):
+            seen = _compare_while_compiling(monkeypatch, f, args)
+            assert all(ours == theirs for ours, theirs in seen)
+
+
+def _counting_blocks(monkeypatch) -> list:
+    made = []
+    real = optimize._Block
+
+    class Counted(real):
+        def __init__(self, body, facts=None):
+            made.append(body)
+            super().__init__(body, facts)
+
+    monkeypatch.setattr(optimize, "_Block", Counted)
+    return made
+
+
+def test_a_block_without_a_foldable_copy_is_not_indexed(monkeypatch):
+    """``delta_a`` is assigned twice: its copy cannot fold, and its block is left unindexed."""
+    made = _counting_blocks(monkeypatch)
+    fn = gast.parse("def f(x, g):\n    delta_a = g\n    delta_a = delta_a * x\n    return delta_a").body[0]
+    assert not optimize.propagate_copies(fn)
+    assert made == []
+
+
+def test_a_copy_assigned_once_after_a_change_folds(monkeypatch):
+    """The test reads the use counts of the function as it is now: once the second assignment went
+    (and the change was said), the copy folds; with the counts of before it would not."""
+    made = _counting_blocks(monkeypatch)
+    source = "def f(x, g):\n    delta_a = g\n    delta_b = delta_a * x\n    delta_a = x\n    return delta_b"
+    fn = gast.parse(source).body[0]
+    with optimize.sharing(fn):
+        assert not optimize.propagate_copies(fn) and made == []  # delta_a assigned twice
+        del fn.body[2]
+        optimize.changed(fn)
+        assert optimize.propagate_copies(fn) and len(made) == 1
+    assert unparse(fn).strip() == "def f(x, g):\n    delta_b = g * x\n    return delta_b"
+
+
+def test_a_copy_of_a_name_updated_in_place_is_not_indexed(monkeypatch):
+    made = _counting_blocks(monkeypatch)
+    fn = gast.parse("def f(x, g):\n    delta_a = g\n    g += x\n    delta_b = delta_a * x\n    return delta_b").body[0]
+    assert not optimize.propagate_copies(fn)
+    assert made == []
+
+
+def test_a_chain_of_dead_lines_goes_in_one_call():
+    source = "def f(x):\n    a = x * 2.0\n    b = a + 1.0\n    c = b * b\n    d = x + 1.0\n    return d"
+    fn = gast.parse(source).body[0]
+    assert optimize.eliminate_dead_code(fn)
+    assert unparse(fn).strip() == "def f(x):\n    d = x + 1.0\n    return d"
+    assert not optimize.eliminate_dead_code(fn)
+
+
+def test_a_line_with_an_effect_stays_and_keeps_what_it_reads():
+    source = "def f(x, tape):\n    a = x * 2.0\n    b = tape.pop() + a\n    c = b * 3.0\n    return x"
+    fn = gast.parse(source).body[0]
+    assert optimize.eliminate_dead_code(fn)
+    assert unparse(fn).strip() == "def f(x, tape):\n    a = x * 2.0\n    b = tape.pop() + a\n    return x"
