@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 
 import sct
 from sct.backend.codegen import unparse
-from sct.passes import optimize
+from sct.passes import algebra, optimize
 from tests import programs
 from tests.programs import load
 
@@ -192,3 +192,70 @@ def test_a_line_with_an_effect_stays_and_keeps_what_it_reads():
     fn = gast.parse(source).body[0]
     assert optimize.eliminate_dead_code(fn)
     assert unparse(fn).strip() == "def f(x, tape):\n    a = x * 2.0\n    b = tape.pop() + a\n    return x"
+
+
+# ---- sink_copies: one count of the function's names until a line sinks -----------------------
+def _sunk_walking_each_time(fn) -> bool:
+    """sink_copies as it was: the function walked again for each copy that gets as far as its reads."""
+    changed = False
+    for body in list(optimize.bodies(fn)):
+        i = 0
+        while i < len(body):
+            if algebra._sink(fn, body, i, None):
+                changed = True
+                continue
+            i += 1
+    return changed
+
+
+_SINKS = (
+    "def f(delta_x, delta_y, x, a, delta_a, delta_b):\n"
+    "    delta_c = delta_x\n    delta_x = delta_x * a\n    delta_a = delta_a + delta_c * x\n"
+    "    delta_d = delta_y\n    delta_y = delta_y * a\n    delta_b = delta_b + delta_d * x\n"
+    # read again later: stays (its count must be of the function after the first two sank)
+    "    delta_e = delta_x\n    delta_x = delta_x * x\n    delta_a = delta_a + delta_e * a\n    q = delta_e\n"
+    # the copy's target stored once more below: stays
+    "    delta_g = delta_y\n    delta_y = delta_y * x\n    delta_b = delta_b + delta_g * a\n    delta_g = x\n"
+    "    delta_h = delta_a\n    delta_a = delta_a * x\n    delta_b = delta_b + delta_h * a\n"
+    "    return delta_x, delta_y, delta_a, delta_b, q, delta_g\n"
+)
+
+
+def test_sink_copies_counts_once_and_sinks_what_it_sank_before(monkeypatch):
+    walks = []
+    real = algebra._uses
+    monkeypatch.setattr(algebra, "_uses", lambda fn: walks.append(fn) or real(fn))
+    ours, theirs = gast.parse(_SINKS).body[0], gast.parse(_SINKS).body[0]
+    assert algebra.sink_copies(ours)
+    walked = len(walks)
+    assert _sunk_walking_each_time(theirs)
+    assert unparse(ours) == unparse(theirs)
+    assert walked == 3, walked  # a count for c, again for d after c sank, again for e after d sank (g, h share it)
+    assert len(walks) - walked == 5, len(walks) - walked  # a walk per copy, as it was
+    text = unparse(ours)
+    assert "delta_c" not in text and "delta_d" not in text and "delta_h" not in text
+    assert "delta_e = delta_x" in text and "delta_g = delta_y" in text
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(programs.programs(control=True, max_statements=6))
+def test_sink_copies_as_it_was_on_random_programs(program):
+    seen = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        real = sct.pipeline.algebra.optimize
+
+        def compare(fn):
+            theirs = copy.deepcopy(fn)
+            with monkeypatch.context() as m:
+                m.setattr(algebra, "sink_copies", _sunk_walking_each_time)
+                real(theirs)
+            real(fn)
+            seen.append((unparse(fn), unparse(theirs)))
+            return fn
+
+        monkeypatch.setattr(sct.pipeline.algebra, "optimize", compare)
+        f = load(program)
+        args = programs.make_args(program, np.random.default_rng(0))
+        with np.errstate(all="ignore"), contextlib.suppress(sct.SctError, ArithmeticError, ValueError):
+            sct.grad(f, wrt=tuple(range(len(args))))(*args)
+    assert all(ours == theirs for ours, theirs in seen)
