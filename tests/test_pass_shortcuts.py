@@ -5,6 +5,9 @@
   another foldable by those tests, so a block without such a copy is left as it is, unindexed.
 - ``eliminate_dead_code`` starts from the lines dead as they are and checks a line again only once a
   name it assigns is no longer read (the map from names to their assignments is made only then).
+- ``simplify``, ``push_signs``, ``subtract_first`` and ``share_factors`` pass over a line ``delta_v = ...``
+  where its kept :class:`Facts` say they would find nothing there (nothing folds; no minus to take out).
+- ``sink_copies`` counts the function's names once, and again only after a line sinks.
 
 Each is compared with the pass as it was (kept here) over generated adjoints and random programs: the
 optimised code must be the same, byte for byte.
@@ -72,7 +75,67 @@ def _eliminate_dead_code_before(fn) -> bool:
     return changed
 
 
-_BEFORE = {"propagate_copies": _propagate_copies_before, "eliminate_dead_code": _eliminate_dead_code_before}
+def _simplify_before(fn) -> bool:
+    t = optimize._Simplify(optimize._usage(fn)[3])
+    facts, touch = optimize.facts_of(fn), optimize.touched(fn)
+    for body in optimize.bodies(fn):
+        for stmt in body:
+            if not optimize._derivative_line(stmt):
+                continue
+            if optimize._subtracts(stmt):
+                stmt.op = gast.Sub() if isinstance(stmt.op, gast.Add) else gast.Add()
+                stmt.value = optimize.unsigned(stmt.value)
+                t.changed = True
+                touch(stmt)
+                t.visit(stmt)
+            elif facts(stmt).foldable:
+                touch(stmt)
+                t.visit(stmt)
+    return t.changed
+
+
+def _push_signs_before(fn) -> bool:
+    stores, loads, returned, protected = optimize._usage(fn)
+    changed, touch = False, optimize.touched(fn)
+    for body in list(optimize.bodies(fn)):
+        k = 0
+        while k < len(body):
+            changed |= optimize._push_sign(body, k, stores, loads, returned, protected, touch)
+            k += 1
+    return changed
+
+
+def _subtract_first_before(fn) -> bool:
+    changed, facts = False, optimize.facts_of(fn)
+    for body in list(optimize.bodies(fn)):
+        i = 0
+        while i < len(body):
+            changed |= optimize._subtract_first(body, i, facts)
+            i += 1
+    return changed
+
+
+def _share_factors_before(fn) -> bool:
+    stores, loads, returned, protected = optimize._usage(fn)
+    single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1} - returned - protected
+    changed, touch, facts = False, optimize.touched(fn), optimize.facts_of(fn)
+    for body in list(optimize.bodies(fn)):
+        i = 0
+        while i < len(body):
+            if optimize._share_factor(body, i, single, protected, touch, facts):
+                changed = True
+            i += 1
+    return changed
+
+
+_BEFORE = {
+    "propagate_copies": _propagate_copies_before,
+    "eliminate_dead_code": _eliminate_dead_code_before,
+    "simplify": _simplify_before,
+    "push_signs": _push_signs_before,
+    "subtract_first": _subtract_first_before,
+    "share_factors": _share_factors_before,
+}
 
 
 def _passes_before():

@@ -189,6 +189,11 @@ def simplify(fn) -> bool:
     facts, touch = facts_of(fn), touched(fn)
     for body in bodies(fn):
         for stmt in body:
+            if type(stmt) is gast.Assign:  # (most lines: no sign to flip; folds where its facts say so)
+                if facts(stmt).foldable:
+                    touch(stmt)
+                    t.visit(stmt)
+                continue
             if not _derivative_line(stmt):
                 continue
             if _subtracts(stmt):
@@ -292,11 +297,14 @@ def push_signs(fn) -> bool:
     the primal line it follows.
     """
     stores, loads, returned, protected = _usage(fn)
-    changed, touch = False, touched(fn)
+    changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
         k = 0
         while k < len(body):
-            changed |= _push_sign(body, k, stores, loads, returned, protected, touch)
+            stmt = body[k]
+            # (an adjoint line with no minus in its value starts no chain: _push_sign would say no)
+            if type(stmt) is not gast.Assign or facts(stmt).minus:
+                changed |= _push_sign(body, k, stores, loads, returned, protected, touch)
             k += 1
     return changed
 
@@ -777,7 +785,9 @@ def subtract_first(fn) -> bool:
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            changed |= _subtract_first(body, i, facts)
+            stmt = body[i]
+            if type(stmt) is not gast.Assign or facts(stmt).minus:  # (else _subtract_first would say no)
+                changed |= _subtract_first(body, i, facts)
             i += 1
     return changed
 
@@ -827,7 +837,11 @@ def share_factors(fn) -> bool:
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            if _share_factor(body, i, single, protected, touch, facts):
+            stmt = body[i]
+            # (a line that is not ``delta_v = ...``: _share_factor would say no)
+            if (type(stmt) is not gast.Assign or facts(stmt).adjoint is not None) and _share_factor(
+                body, i, single, protected, touch, facts
+            ):
                 changed = True
             i += 1
     return changed
@@ -1171,11 +1185,13 @@ class Facts:
     (:func:`_fold`; a user's line may hold what it cannot fold, complex numbers); ``nested``:
     it holds statements (whose facts ``facts`` gives, and which are added to its own);
     ``targets``: the names in an assignment's targets (:func:`_target_names`); ``movable``: it
-    computes only what :func:`_movable_factors` lets move.
+    computes only what :func:`_movable_factors` lets move; ``adjoint``: the name ``delta_v`` of a line
+    ``delta_v = ...`` (one name assigned), else None; ``minus``: it is such a line and its value has a
+    minus to take out (:func:`unsigned`).
     """
 
     __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
-    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable")
+    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable", "adjoint", "minus")
 
     def __init__(self, stmt, facts=None):
         loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
@@ -1255,6 +1271,11 @@ class Facts:
         self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
         self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
         self.movable = movable
+        self.adjoint, self.minus = None, False
+        kind = type(stmt)
+        if kind is gast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is gast.Name:
+            self.adjoint = stmt.targets[0].id if stmt.targets[0].id.startswith("delta_") else None
+            self.minus = self.adjoint is not None and unsigned(stmt.value) is not None
 
     def __eq__(self, other):
         return isinstance(other, Facts) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
