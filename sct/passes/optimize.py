@@ -503,6 +503,9 @@ def scalar_adjoints(fn) -> bool:
     stores, loads, returned, protected = _usage(fn)
     changed = False
     for k, stmt in enumerate(body):
+        value = getattr(stmt, "value", None)
+        if type(value) is not gast.Call and not (type(value) is gast.BinOp and type(value.left) is gast.Call):
+            continue  # (not a call, nor a call divided by something: _spread_value would say no)
         small = _spread_value(stmt)
         if small is None:
             continue
