@@ -51,7 +51,16 @@ def _plain_facts(stmt) -> dict:
         "nested": any(isinstance(n, gast.stmt) and n is not stmt for n in gast.walk(stmt)),
         "targets": optimize._target_names(stmt) if isinstance(stmt, gast.Assign | gast.AugAssign) else (),
         "movable": optimize._movable_factors(stmt),
+        "adjoint": _adjoint(stmt),
+        "minus": _adjoint(stmt) is not None and optimize.unsigned(stmt.value) is not None,
     }
+
+
+def _adjoint(stmt):
+    """``delta_v`` of ``delta_v = ...`` (one name assigned), else None."""
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name):
+        return stmt.targets[0].id if stmt.targets[0].id.startswith("delta_") else None
+    return None
 
 
 def test_facts_of_a_users_line_with_complex_numbers():

@@ -156,15 +156,33 @@ def sink_copies(fn) -> bool:
     assignments of one name that only read, ``F`` does not read the new ``v``, and ``E`` does
     not read ``w``.
     """
-    changed = False
+    changed, uses = False, {}  # (uses: _uses(fn) once a copy gets that far, until a line is sunk)
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            if _sink(fn, body, i):
+            if _sink(fn, body, i, uses):
                 changed = True
+                uses.clear()  # a name read changed: the counts are made again where next needed
                 continue
             i += 1
     return changed
+
+
+def _uses(fn) -> dict:
+    """Each name's ``[stores, deletions, loads]`` over the whole of ``fn`` (a parameter counts as none)."""
+    found = {}
+    for n in nodes(fn):
+        if isinstance(n, gast.Name):
+            counts = found.get(n.id)
+            if counts is None:
+                counts = found[n.id] = [0, 0, 0]
+            if isinstance(n.ctx, gast.Store):
+                counts[0] += 1
+            elif isinstance(n.ctx, gast.Del):
+                counts[1] += 1
+            elif isinstance(n.ctx, gast.Load):
+                counts[2] += 1
+    return found
 
 
 def _assigned(stmt):
@@ -187,7 +205,9 @@ def _next_code(body, i):
     return j if j < len(body) else None
 
 
-def _sink(fn, body, i) -> bool:
+def _sink(fn, body, i, uses=None) -> bool:
+    """Sink the copy at ``body[i]`` if it is one that goes (see :func:`sink_copies`). ``uses``: :func:`_uses`
+    of ``fn`` as it is, or empty (made here then; one walk of the function serves every copy until one sinks)."""
     copy = _copy(body[i])
     if copy is None or not copy[0].startswith("delta_") or copy[0] == copy[1]:
         return False
@@ -202,10 +222,14 @@ def _sink(fn, body, i) -> bool:
     w, value = later
     if w in (v, c) or v in _loads(value) or w in _loads(update[1]) or c not in _loads(value):
         return False
-    reads = [n for n in nodes(fn) if isinstance(n, gast.Name) and n.id == c]
-    if sum(isinstance(n.ctx, gast.Store) for n in reads) != 1 or any(isinstance(n.ctx, gast.Del) for n in reads):
+    if uses is None:
+        uses = {}
+    if not uses:
+        uses.update(_uses(fn))
+    stored, deleted, loaded = uses.get(c, (0, 0, 0))
+    if stored != 1 or deleted:
         return False
-    if sum(isinstance(n.ctx, gast.Load) for n in reads) != sum(n.id == c for n in _names(value)):
+    if loaded != sum(n.id == c for n in _names(value)):
         return False  # read elsewhere too
     for n in _names(value):
         if n.id == c:

@@ -189,6 +189,11 @@ def simplify(fn) -> bool:
     facts, touch = facts_of(fn), touched(fn)
     for body in bodies(fn):
         for stmt in body:
+            if type(stmt) is gast.Assign:  # (most lines: no sign to flip; folds where its facts say so)
+                if facts(stmt).foldable:
+                    touch(stmt)
+                    t.visit(stmt)
+                continue
             if not _derivative_line(stmt):
                 continue
             if _subtracts(stmt):
@@ -292,11 +297,14 @@ def push_signs(fn) -> bool:
     the primal line it follows.
     """
     stores, loads, returned, protected = _usage(fn)
-    changed, touch = False, touched(fn)
+    changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
         k = 0
         while k < len(body):
-            changed |= _push_sign(body, k, stores, loads, returned, protected, touch)
+            stmt = body[k]
+            # (an adjoint line with no minus in its value starts no chain: _push_sign would say no)
+            if type(stmt) is not gast.Assign or facts(stmt).minus:
+                changed |= _push_sign(body, k, stores, loads, returned, protected, touch)
             k += 1
     return changed
 
@@ -495,6 +503,9 @@ def scalar_adjoints(fn) -> bool:
     stores, loads, returned, protected = _usage(fn)
     changed = False
     for k, stmt in enumerate(body):
+        value = getattr(stmt, "value", None)
+        if type(value) is not gast.Call and not (type(value) is gast.BinOp and type(value.left) is gast.Call):
+            continue  # (not a call, nor a call divided by something: _spread_value would say no)
         small = _spread_value(stmt)
         if small is None:
             continue
@@ -777,7 +788,9 @@ def subtract_first(fn) -> bool:
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            changed |= _subtract_first(body, i, facts)
+            stmt = body[i]
+            if type(stmt) is not gast.Assign or facts(stmt).minus:  # (else _subtract_first would say no)
+                changed |= _subtract_first(body, i, facts)
             i += 1
     return changed
 
@@ -827,7 +840,11 @@ def share_factors(fn) -> bool:
     for body in list(bodies(fn)):
         i = 0
         while i < len(body):
-            if _share_factor(body, i, single, protected, touch, facts):
+            stmt = body[i]
+            # (a line that is not ``delta_v = ...``: _share_factor would say no)
+            if (type(stmt) is not gast.Assign or facts(stmt).adjoint is not None) and _share_factor(
+                body, i, single, protected, touch, facts
+            ):
                 changed = True
             i += 1
     return changed
@@ -1012,7 +1029,9 @@ def propagate_copies(fn) -> bool:
     changed, facts, touch = False, facts_of(fn), touched(fn)
     for body in list(bodies(fn)):
         # (folding a copy replaces names by names or numbers: no line becomes a copy, none stops being one)
-        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and stmt.targets[0].id.startswith("delta_")]
+        # (and only copies the whole function lets fold: folding one never makes another's target assigned
+        # once, nor takes it out of the names returned or updated in place; see _fold_copy)
+        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and _may_fold(stmt, stores, returned, protected)]
         if not copies:
             continue  # no copy of an adjoint to fold: nothing to index
         block = _Block(body, facts)
@@ -1169,11 +1188,13 @@ class Facts:
     (:func:`_fold`; a user's line may hold what it cannot fold, complex numbers); ``nested``:
     it holds statements (whose facts ``facts`` gives, and which are added to its own);
     ``targets``: the names in an assignment's targets (:func:`_target_names`); ``movable``: it
-    computes only what :func:`_movable_factors` lets move.
+    computes only what :func:`_movable_factors` lets move; ``adjoint``: the name ``delta_v`` of a line
+    ``delta_v = ...`` (one name assigned), else None; ``minus``: it is such a line and its value has a
+    minus to take out (:func:`unsigned`).
     """
 
     __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
-    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable")
+    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable", "adjoint", "minus")
 
     def __init__(self, stmt, facts=None):
         loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
@@ -1253,6 +1274,11 @@ class Facts:
         self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
         self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
         self.movable = movable
+        self.adjoint, self.minus = None, False
+        kind = type(stmt)
+        if kind is gast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is gast.Name:
+            self.adjoint = stmt.targets[0].id if stmt.targets[0].id.startswith("delta_") else None
+            self.minus = self.adjoint is not None and unsigned(stmt.value) is not None
 
     def __eq__(self, other):
         return isinstance(other, Facts) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
@@ -1401,6 +1427,14 @@ class _Block:
         return i < len(at) and at[i] <= last
 
 
+def _may_fold(copy, stores, returned, protected) -> bool:
+    """What :func:`_fold_copy` asks first of a copy: of the whole function, not of its block."""
+    target = copy.targets[0].id
+    if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
+        return False
+    return target not in protected and getattr(copy.value, "id", None) not in protected
+
+
 def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> bool:
     """Fold the copy at ``block.body[k]`` into its readers if that is safe (see propagate_copies)."""
     body = block.body
@@ -1409,9 +1443,7 @@ def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> 
         return False
     target, value = stmt.targets[0].id, stmt.value
     source = getattr(value, "id", None)
-    if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
-        return False
-    if {target, source} & protected:
+    if not _may_fold(stmt, stores, returned, protected):
         return False
     readers = block.readers.get(target, {})
     uses = sorted(i for i in readers if i > k)
@@ -1479,14 +1511,16 @@ def eliminate_dead_code(fn) -> bool:
     """
     loads, facts = _usage(fn)[1], facts_of(fn)
     blocks = list(bodies(fn))
-    assigning, pending = {}, deque()  # name -> the assignments of it
+    assignments, pending = [], deque()  # the assignments; those to check (at first, those dead as they are)
     for body in blocks:
         for stmt in body:
-            if isinstance(stmt, gast.Assign | gast.AugAssign):
-                for target in facts(stmt).targets:
-                    assigning.setdefault(target, []).append(stmt)
-                pending.append(stmt)
-    dead = set()
+            if type(stmt) in _ASSIGNS:
+                assignments.append(stmt)
+                if _is_dead(stmt, loads, facts(stmt).targets):
+                    pending.append(stmt)
+    # A line becomes dead only once a name it assigns is no longer read: it is checked again then. (Lines
+    # only go, and reads with them: one dead stays dead, and the lines that go are the same in any order.)
+    dead, assigning = set(), None  # name -> the assignments of it (made when first needed)
     while pending:
         stmt = pending.popleft()
         if id(stmt) in dead or not _is_dead(stmt, loads, facts(stmt).targets):
@@ -1496,6 +1530,11 @@ def eliminate_dead_code(fn) -> bool:
             loads[name] -= n
             if not loads[name]:
                 del loads[name]
+                if assigning is None:
+                    assigning = {}
+                    for assignment in assignments:
+                        for target in facts(assignment).targets:
+                            assigning.setdefault(target, []).append(assignment)
                 pending.extend(assigning.get(name, ()))
     changed = False
     for body in blocks:
