@@ -4,6 +4,7 @@ something. A kept fact that is out of date would make a pass rewrite code on wha
 
 import contextlib
 import copy
+import gc
 from pathlib import Path
 
 import gast
@@ -285,3 +286,24 @@ def test_a_copied_tree_is_what_deepcopy_copies(path):
     assert gast.dump(copied, include_attributes=True) == gast.dump(copy.deepcopy(tree), include_attributes=True)
     originals = {id(n) for n in gast.walk(tree)}
     assert not any(id(n) in originals for n in gast.walk(copied))
+
+
+def test_kept_facts_are_freed_without_the_cycle_collector():
+    """The facts a sharing keeps go with it: nothing of a compile is left for the cycle collector (a closure
+    that named itself kept every statement the passes saw alive until a collection)."""
+    text = "import numpy as np\n\ndef f(x):\n    a = np.sin(x) * x\n    b = a / (1.0 + x)\n    return np.sum(b * a)\n"
+    fn = load(text)
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        sct.grad(fn)(np.linspace(0.1, 0.9, 4))
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, optimize.Facts | optimize._Kept)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was:
+            gc.enable()
+    assert left == []

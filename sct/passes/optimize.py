@@ -1301,20 +1301,29 @@ def facts_of(fn):
     shared = _USAGE.get(id(fn))
     if shared is None or shared.fn is not fn:
         return Facts
-    table = shared.facts
+    return _Kept(shared.facts)
 
-    def facts(stmt):
-        known = table.get(id(stmt))
+
+class _Kept:
+    """:func:`facts_of` inside a sharing: a statement's facts from ``table`` (``id -> (stmt, Facts)``),
+    found and kept the first time. A class, not a closure that names itself: that closure was a
+    reference cycle, which kept every statement the passes saw alive until the cycle collector ran."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: dict):
+        self.table = table
+
+    def __call__(self, stmt):
+        known = self.table.get(id(stmt))
         if known is not None and known[0] is stmt:
             if CHECK_FACTS and known[1] != Facts(stmt):
                 raise AssertionError(f"stale facts of {unparse(stmt)!r}")
             return known[1]
-        found = Facts(stmt, facts)
+        found = Facts(stmt, self)
         if not found.nested:
-            table[id(stmt)] = (stmt, found)
+            self.table[id(stmt)] = (stmt, found)
         return found
-
-    return facts
 
 
 # Calls an adjoint line may make that read their operands and change nothing (the runtime helpers
