@@ -282,7 +282,9 @@ def test_a_lowering_is_freed_without_the_cycle_collector(text):
     gc.disable()
     try:
         ir, _ = lower.lower(parse.parse(fn))
-        alive = [o for o in gc.get_objects() if isinstance(o, lower._Lowering)]
+        alive = [
+            o for o in gc.get_objects() if type(o) is lower._Lowering
+        ]  # type(): no attribute lookups on foreign objects
     finally:
         if was:
             gc.enable()
