@@ -16,7 +16,8 @@ import bisect
 import contextlib
 import functools
 import numbers
-from collections import deque
+from collections import Counter, deque
+from itertools import chain
 
 import gast
 
@@ -1129,18 +1130,18 @@ def _walk_usage(fn, facts=None) -> tuple:
             value = getattr(fn, attr, None)
             roots.extend(value) if type(value) is list else roots.append(value)
     stores, loads, returned, protected = _count_usage(roots)
-    get = loads.get
-    for stmt in fn.body:
-        known = facts(stmt)
-        for name, n in known.loads.items():
-            loads[name] = get(name, 0) + n
-        for name, n in known.stores.items():
-            stores[name] = stores.get(name, 0) + n
-        if known.returned:
-            returned |= known.returned
-        if known.in_place:
-            protected |= known.in_place
-    return stores, loads, returned, protected
+    known = [facts(stmt) for stmt in fn.body]
+    # Counted by Counter's loop in C over each statement's names in its walk's order: the same counts, and
+    # each name first met where adding statement by statement meets it first (the tables' order is the same)
+    loads, stores = Counter(loads), Counter(stores)
+    loads.update(chain.from_iterable([k.read for k in known]))
+    stores.update(chain.from_iterable([k.stored for k in known]))
+    for k in known:
+        if k.returned:
+            returned |= k.returned
+        if k.in_place:
+            protected |= k.in_place
+    return dict(stores), dict(loads), returned, protected
 
 
 def _count_usage(stack) -> tuple:
@@ -1190,14 +1191,16 @@ class Facts:
     ``targets``: the names in an assignment's targets (:func:`_target_names`); ``movable``: it
     computes only what :func:`_movable_factors` lets move; ``adjoint``: the name ``delta_v`` of a line
     ``delta_v = ...`` (one name assigned), else None; ``minus``: it is such a line and its value has a
-    minus to take out (:func:`unsigned`).
+    minus to take out (:func:`unsigned`); ``read``/``stored``: the names of ``loads``/``stores`` once
+    for each time, in the walk's order (:func:`_walk_usage` counts them all at once).
     """
 
     __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
-    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable", "adjoint", "minus")
+    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable", "adjoint", "minus", "read", "stored")
 
     def __init__(self, stmt, facts=None):
         loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
+        read, stored = [], []  # the names of loads and stores, each time, in the walk's order (for _walk_usage)
         pure, nested, movable = True, False, True
         number_sums = foldable = False
         fold = _derivative_line(stmt)  # simplify folds only there (a user's line may hold complex numbers)
@@ -1217,10 +1220,12 @@ class Facts:
                 name, ctx = node.id, type(node.ctx)
                 if ctx is Load:
                     loads[name] = loads.get(name, 0) + 1
+                    read.append(name)
                 else:
                     changed.add(name)
                     if ctx is Store or ctx is Param:
                         stores[name] = stores.get(name, 0) + 1
+                        stored.append(name)
                         if ctx is Store:
                             assigned.add(name)
             elif kind is Call:
@@ -1244,6 +1249,8 @@ class Facts:
                     loads[name] = loads.get(name, 0) + n
                 for name, n in inner.stores.items():
                     stores[name] = stores.get(name, 0) + n
+                read += inner.read
+                stored += inner.stored
                 assigned |= inner.assigned
                 changed |= inner.changed
                 in_place |= inner.in_place
@@ -1269,6 +1276,7 @@ class Facts:
                     push(value)
         self.loads, self.stores, self.assigned, self.changed = loads, stores, assigned, changed
         self.in_place, self.impure, self.returned, self.pure = in_place, impure, returned, pure
+        self.read, self.stored = read, stored
         if nested and fold:  # a loop over adjoints (``for delta_i in ...``): its own walk
             foldable = _foldable(stmt)
         self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
@@ -1566,11 +1574,12 @@ def _is_dead(stmt, loads, targets=None) -> bool:
         return stmt.target.id not in loads and not _has_effect(stmt.value)
     if not isinstance(stmt, gast.Assign):
         return False
-    if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
-        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity (a name: no effect)
     if targets is None:
         targets = _target_names(stmt)
-    return all(t not in loads for t in targets) and not _has_effect(stmt.value)  # the walk only where unread
+    for t in targets:
+        if t in loads:  # read (most lines): dead only as ``delta_x = delta_x``, left where a branch's adjoint
+            return _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id  # was the identity
+    return not _has_effect(stmt.value)  # the walk only where unread (a copy of a name: no effect, dead)
 
 
 def _has_effect(value) -> bool:
@@ -1582,9 +1591,9 @@ def _has_effect(value) -> bool:
 
 
 def _drop_orphan_comments(body):
-    keep = []
+    keep, Expr = [], gast.Expr  # (a comment is an Expr: the type first, as most lines are not)
     for i, stmt in enumerate(body):
-        if is_comment(stmt) and stmt.value.args[0].value not in _KEEP_COMMENTS:
+        if type(stmt) is Expr and is_comment(stmt) and stmt.value.args[0].value not in _KEEP_COMMENTS:
             following = body[i + 1] if i + 1 < len(body) else None
             if following is None or is_comment(following) or isinstance(following, gast.Return):
                 continue
