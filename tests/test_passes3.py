@@ -142,3 +142,40 @@ def test_structures_read_what_the_separate_walks_read(f):
             if node.id not in assigned and node.id not in ir.params and node.id not in globals_:
                 globals_.append(node.id)
     assert [v for v in found if v not in ir.params and v not in assigned][: len(globals_)] == globals_
+
+
+def test_read_only_use_counts_cannot_change_what_is_shared():
+    """``_usage(fn, copy=False)`` gives views of the shared tables: a pass that changed them would raise,
+    not leave the next pass stale counts; ``_usage(fn)`` gives copies of its own."""
+    fn = _fn("def f(x, g):\n    delta_a = g * x\n    delta_b = delta_a\n    return delta_b")
+    with optimize.sharing(fn):
+        stores, loads, returned, protected = optimize._usage(fn, copy=False)
+        assert loads["x"] == 1 and "delta_b" in returned
+        with pytest.raises(TypeError):
+            loads["x"] = 0
+        with pytest.raises(AttributeError):
+            protected.add("x")
+        mine = optimize._usage(fn)[1]
+        mine["x"] = 0
+        assert optimize._usage(fn, copy=False)[1]["x"] == 1
+
+
+def test_bodies_in_the_order_they_were_found():
+    fn = _fn(
+        "def f(x):\n    for i in y:\n        if i:\n            a = 1\n        else:\n            b = 2\n"
+        "    while x:\n        c = 3\n    d = 4"
+    )
+    assert [[id(s) for s in body] for body in optimize.bodies(fn)] == [[id(s) for s in b] for b in _bodies(fn)]
+    assert len(list(optimize.bodies(fn))) == 7
+
+
+def _bodies(fn):
+    """:func:`optimize.bodies` as it was, a list comprehension choosing the compound statements."""
+    pending = [fn]
+    while pending:
+        node = pending.pop(0)
+        for attr in ("body", "orelse"):
+            body = getattr(node, attr, None)
+            if isinstance(body, list):
+                yield body
+                pending += [s for s in body if type(s) in optimize._COMPOUND_KINDS]

@@ -17,7 +17,8 @@ import contextlib
 import functools
 import numbers
 from collections import Counter, deque
-from itertools import chain
+from itertools import chain, compress
+from types import MappingProxyType
 
 import gast
 
@@ -186,7 +187,7 @@ def simplify(fn) -> bool:
     Only in adjoint and tangent lines: in the user's own computation ``b * 1.0``
     may be how a boolean array becomes a float one, and must stay.
     """
-    t = _Simplify(_usage(fn)[3])  # the names updated in place
+    t = _Simplify(_usage(fn, copy=False)[3])  # the names updated in place
     facts, touch = facts_of(fn), touched(fn)
     for body in bodies(fn):
         for stmt in body:
@@ -297,7 +298,7 @@ def push_signs(fn) -> bool:
     every value is the same to the bit. Adjoints only: a tangent line stays beside
     the primal line it follows.
     """
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
         k = 0
@@ -501,7 +502,7 @@ def scalar_adjoints(fn) -> bool:
     as ``j``'s did).
     """
     body = fn.body
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     changed = False
     for k, stmt in enumerate(body):
         value = getattr(stmt, "value", None)
@@ -623,7 +624,7 @@ def merge_contributions(fn) -> bool:
     ``delta_v = 2.0 * (delta_n * m)``: two array operations where there were four.
     ``c - -c`` and ``c + c`` are ``2.0 * c`` exactly.
     """
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     negations = _negations(fn, stores)
     if not negations:
         return False
@@ -835,7 +836,7 @@ def share_factors(fn) -> bool:
     this module changes a value. Only factors that read nothing changed in
     between move, and only calls of ``np`` and ``math`` functions go with them.
     """
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1} - returned - protected
     changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
@@ -1032,7 +1033,13 @@ def propagate_copies(fn) -> bool:
         # (folding a copy replaces names by names or numbers: no line becomes a copy, none stops being one)
         # (and only copies the whole function lets fold: folding one never makes another's target assigned
         # once, nor takes it out of the names returned or updated in place; see _fold_copy)
-        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and _may_fold(stmt, stores, returned, protected)]
+        copies = [
+            k
+            for k, stmt in enumerate(body)
+            if type(getattr(stmt, "value", None)) in _COPIED  # (most lines are not copies: no call for them)
+            and _is_copy(stmt)
+            and _may_fold(stmt, stores, returned, protected)
+        ]
         if not copies:
             continue  # no copy of an adjoint to fold: nothing to index
         block = _Block(body, facts)
@@ -1103,12 +1110,13 @@ def changed(fn) -> None:
         shared.forget()
 
 
-def _usage(fn) -> tuple:
+def _usage(fn, copy: bool = True) -> tuple:
     """What copy propagation needs of the whole function, in one walk:
     stores and loads of each name, the names returned, the names updated in place.
 
     Inside :func:`optimize` one walk serves every pass until one changes ``fn``
-    (each gets its own copies: propagate_copies updates them as it goes)."""
+    (each gets its own copies: propagate_copies updates them as it goes; a pass that only reads
+    them asks for ``copy=False``, and gets views it cannot change)."""
     shared = _USAGE.get(id(fn))
     if shared is None or shared.fn is not fn:  # not inside optimize (a pass run on its own)
         return _walk_usage(fn)
@@ -1117,6 +1125,8 @@ def _usage(fn) -> tuple:
     elif CHECK_FACTS and shared.usage != _walk_usage(fn):
         raise AssertionError(f"stale use counts of {fn.name}")
     stores, loads, returned, protected = shared.usage
+    if not copy:
+        return MappingProxyType(stores), MappingProxyType(loads), frozenset(returned), frozenset(protected)
     return dict(stores), dict(loads), set(returned), set(protected)
 
 
@@ -1280,13 +1290,16 @@ class Facts:
         if nested and fold:  # a loop over adjoints (``for delta_i in ...``): its own walk
             foldable = _foldable(stmt)
         self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
-        self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
         self.movable = movable
         self.adjoint, self.minus = None, False
         kind = type(stmt)
-        if kind is gast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is gast.Name:
-            self.adjoint = stmt.targets[0].id if stmt.targets[0].id.startswith("delta_") else None
+        if kind is gast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is gast.Name:  # (most lines)
+            name = stmt.targets[0].id
+            self.targets = [name]  # (_target_names of one Name: its name)
+            self.adjoint = name if name.startswith("delta_") else None
             self.minus = self.adjoint is not None and unsigned(stmt.value) is not None
+        else:
+            self.targets = _target_names(stmt) if kind in _ASSIGNS else ()
 
     def __eq__(self, other):
         return isinstance(other, Facts) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
@@ -1492,6 +1505,9 @@ def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> 
     return True
 
 
+_COPIED = frozenset({gast.Name, gast.Constant})  # the values of a copy (_is_copy)
+
+
 def _is_copy(stmt) -> bool:
     if type(stmt) is not gast.Assign:
         return False
@@ -1514,7 +1530,7 @@ def bodies(fn):
             body = getattr(node, attr, None)
             if isinstance(body, list):
                 yield body
-                pending += [s for s in body if type(s) in _COMPOUND_KINDS]
+                pending += compress(body, map(_COMPOUND_KINDS.__contains__, map(type, body)))  # (in C: long bodies)
 
 
 # ---- dead code ------------------------------------------------------------------
