@@ -12,6 +12,8 @@ import inspect
 import functions as F
 import gast
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sct
 from sct import pipeline
@@ -179,3 +181,69 @@ def _bodies(fn):
             if isinstance(body, list):
                 yield body
                 pending += [s for s in body if type(s) in optimize._COMPOUND_KINDS]
+
+
+def _solve_as_before(stmts, reads, update, limit=None):
+    """:func:`sct.analysis.dataflow.solve` as it was: every statement's readers found before the first sweep."""
+    from collections import deque
+
+    readers = {}
+    for i, stmt in enumerate(stmts):
+        for var in set(reads(stmt)):
+            readers.setdefault(var, []).append(i)
+    queue, queued = deque(range(len(stmts))), [True] * len(stmts)
+    changes = {}
+    while queue:
+        i = queue.popleft()
+        queued[i] = False
+        stmt = stmts[i]
+        if not update(stmt):
+            continue
+        if limit is not None:
+            changes[stmt.target] = changes.get(stmt.target, 0) + 1
+            if changes[stmt.target] > limit:
+                return False
+        for j in readers.get(stmt.target, ()):
+            if not queued[j]:
+                queued[j] = True
+                queue.append(j)
+    return True
+
+
+class _Stmt:
+    def __init__(self, k, target, reads, bump):
+        self.k, self.target, self.reads, self.bump = k, target, reads, bump
+
+
+def _run(solve, stmts, cap, limit):
+    values, order = {}, []
+
+    def update(stmt):
+        order.append(stmt.k)
+        new = min(cap, max([values.get(v, 0) for v in stmt.reads] + [0]) + stmt.bump)
+        if new > values.get(stmt.target, 0):
+            values[stmt.target] = new
+            return True
+        return False
+
+    return solve(stmts, lambda s: s.reads, update, limit), values, order
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None)
+def test_the_worklist_evaluates_in_the_same_order_as_before(data):
+    from sct.analysis import dataflow
+
+    names = "abcde"
+    n = data.draw(st.integers(0, 12))
+    stmts = [
+        _Stmt(
+            k,
+            data.draw(st.sampled_from(names)),
+            data.draw(st.lists(st.sampled_from(names), max_size=3)),
+            data.draw(st.integers(0, 2)),
+        )
+        for k in range(n)
+    ]
+    cap, limit = data.draw(st.integers(1, 8)), data.draw(st.one_of(st.none(), st.integers(0, 4)))
+    assert _run(dataflow.solve, stmts, cap, limit) == _run(_solve_as_before, stmts, cap, limit)
