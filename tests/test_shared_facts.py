@@ -5,6 +5,7 @@ something. A kept fact that is out of date would make a pass rewrite code on wha
 import contextlib
 import copy
 import gc
+from collections import Counter
 from pathlib import Path
 
 import gast
@@ -76,7 +77,10 @@ def test_facts_are_what_plain_walks_find(path):
     tree = gast.parse(path.read_text())
     for stmt in (n for n in gast.walk(tree) if isinstance(n, gast.stmt)):
         facts = optimize.Facts(stmt)
-        assert {a: getattr(facts, a) for a in optimize.Facts.__slots__} == _plain_facts(stmt), unparse(stmt)
+        found = {a: getattr(facts, a) for a in optimize.Facts.__slots__ if a not in ("read", "stored")}
+        assert found == _plain_facts(stmt), unparse(stmt)
+        assert Counter(facts.read) == facts.loads and list(dict.fromkeys(facts.read)) == list(facts.loads)
+        assert Counter(facts.stored) == facts.stores and list(dict.fromkeys(facts.stored)) == list(facts.stores)
 
 
 def test_a_statement_changed_in_place_is_walked_again_once_touched():

@@ -22,12 +22,29 @@ def solve(stmts: list, reads, update, limit: int | None = None) -> bool:
     Statements are first evaluated in program order. ``limit`` bounds how many
     times any one variable may change (for lattices of unbounded height).
     """
+    # The first sweep, in program order, finds each statement's readers as it goes: a target that changes
+    # at statement i is read again only by the statements up to i that read it (the later ones are still
+    # to come), so the readers met so far are the ones to queue again, in the same order as with all found first.
     readers: dict = {}
+    queue, queued = deque(), [False] * len(stmts)
+    changes: dict = {}
     for i, stmt in enumerate(stmts):
         for var in set(reads(stmt)):
-            readers.setdefault(var, []).append(i)
-    queue, queued = deque(range(len(stmts))), [True] * len(stmts)
-    changes: dict = {}
+            found = readers.get(var)
+            if found is None:
+                readers[var] = [i]
+            else:
+                found.append(i)
+        if not update(stmt):
+            continue
+        if limit is not None:
+            changes[stmt.target] = changes.get(stmt.target, 0) + 1
+            if changes[stmt.target] > limit:
+                return False
+        for j in readers.get(stmt.target, ()):
+            if not queued[j]:
+                queued[j] = True
+                queue.append(j)
     while queue:
         i = queue.popleft()
         queued[i] = False

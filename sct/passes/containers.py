@@ -138,11 +138,16 @@ def structures(ir, params: dict) -> dict:
     assigns = [s for s in walk(ir.body) if isinstance(s, Assign | For)]
     assigned = {s.target for s in assigns}
     known = {p: params.get(p, LEAF) for p in ir.params}
+    reads = {}  # id(statement) -> the variables its structure is computed from (see _reads), from the same walk
     for stmt in assigns:
-        for node in _read_names(stmt.value if isinstance(stmt, Assign) else stmt.iter):
-            if node.id not in assigned and node.id not in known:
+        found = list(nodes(stmt.value if isinstance(stmt, Assign) else stmt.iter))
+        called = {id(n.func) for n in found if type(n) is gast.Call}
+        names = [n for n in found if type(n) is gast.Name]
+        for node in names:  # (_read_names: not the names of the functions it calls)
+            if id(node) not in called and node.id not in assigned and node.id not in known:
                 value = ir.namespace.get(node.id, _MISSING)
                 known[node.id] = UNKNOWN if value is _MISSING else describe(value)
+        reads[id(stmt)] = [n.id for n in names] if isinstance(stmt, Assign) else []
 
     def update(stmt) -> bool:  # worklist data flow (sct.analysis.dataflow): linear where the structures settle
         s = LEAF if isinstance(stmt, For) else _structure(stmt, known)
@@ -152,7 +157,8 @@ def structures(ir, params: dict) -> dict:
         known[stmt.target] = join(old, s)
         return known[stmt.target] != old
 
-    if not dataflow.solve(assigns, _reads, update, limit=2 * len(assigns) + 4):  # ever deeper: a tuple grown in a loop
+    limit = 2 * len(assigns) + 4  # ever deeper: a tuple grown in a loop
+    if not dataflow.solve(assigns, lambda stmt: reads[id(stmt)], update, limit=limit):
         known = {v: (UNKNOWN if is_container(s) else s) for v, s in known.items()}
     return known
 

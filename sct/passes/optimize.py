@@ -16,7 +16,9 @@ import bisect
 import contextlib
 import functools
 import numbers
-from collections import deque
+from collections import Counter, deque
+from itertools import chain, compress
+from types import MappingProxyType
 
 import gast
 
@@ -185,7 +187,7 @@ def simplify(fn) -> bool:
     Only in adjoint and tangent lines: in the user's own computation ``b * 1.0``
     may be how a boolean array becomes a float one, and must stay.
     """
-    t = _Simplify(_usage(fn)[3])  # the names updated in place
+    t = _Simplify(_usage(fn, copy=False)[3])  # the names updated in place
     facts, touch = facts_of(fn), touched(fn)
     for body in bodies(fn):
         for stmt in body:
@@ -296,7 +298,7 @@ def push_signs(fn) -> bool:
     every value is the same to the bit. Adjoints only: a tangent line stays beside
     the primal line it follows.
     """
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
         k = 0
@@ -500,7 +502,7 @@ def scalar_adjoints(fn) -> bool:
     as ``j``'s did).
     """
     body = fn.body
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     changed = False
     for k, stmt in enumerate(body):
         value = getattr(stmt, "value", None)
@@ -622,7 +624,7 @@ def merge_contributions(fn) -> bool:
     ``delta_v = 2.0 * (delta_n * m)``: two array operations where there were four.
     ``c - -c`` and ``c + c`` are ``2.0 * c`` exactly.
     """
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     negations = _negations(fn, stores)
     if not negations:
         return False
@@ -834,7 +836,7 @@ def share_factors(fn) -> bool:
     this module changes a value. Only factors that read nothing changed in
     between move, and only calls of ``np`` and ``math`` functions go with them.
     """
-    stores, loads, returned, protected = _usage(fn)
+    stores, loads, returned, protected = _usage(fn, copy=False)
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1} - returned - protected
     changed, touch, facts = False, touched(fn), facts_of(fn)
     for body in list(bodies(fn)):
@@ -1031,7 +1033,13 @@ def propagate_copies(fn) -> bool:
         # (folding a copy replaces names by names or numbers: no line becomes a copy, none stops being one)
         # (and only copies the whole function lets fold: folding one never makes another's target assigned
         # once, nor takes it out of the names returned or updated in place; see _fold_copy)
-        copies = [k for k, stmt in enumerate(body) if _is_copy(stmt) and _may_fold(stmt, stores, returned, protected)]
+        copies = [
+            k
+            for k, stmt in enumerate(body)
+            if type(getattr(stmt, "value", None)) in _COPIED  # (most lines are not copies: no call for them)
+            and _is_copy(stmt)
+            and _may_fold(stmt, stores, returned, protected)
+        ]
         if not copies:
             continue  # no copy of an adjoint to fold: nothing to index
         block = _Block(body, facts)
@@ -1102,12 +1110,13 @@ def changed(fn) -> None:
         shared.forget()
 
 
-def _usage(fn) -> tuple:
+def _usage(fn, copy: bool = True) -> tuple:
     """What copy propagation needs of the whole function, in one walk:
     stores and loads of each name, the names returned, the names updated in place.
 
     Inside :func:`optimize` one walk serves every pass until one changes ``fn``
-    (each gets its own copies: propagate_copies updates them as it goes)."""
+    (each gets its own copies: propagate_copies updates them as it goes; a pass that only reads
+    them asks for ``copy=False``, and gets views it cannot change)."""
     shared = _USAGE.get(id(fn))
     if shared is None or shared.fn is not fn:  # not inside optimize (a pass run on its own)
         return _walk_usage(fn)
@@ -1116,6 +1125,8 @@ def _usage(fn) -> tuple:
     elif CHECK_FACTS and shared.usage != _walk_usage(fn):
         raise AssertionError(f"stale use counts of {fn.name}")
     stores, loads, returned, protected = shared.usage
+    if not copy:
+        return MappingProxyType(stores), MappingProxyType(loads), frozenset(returned), frozenset(protected)
     return dict(stores), dict(loads), set(returned), set(protected)
 
 
@@ -1129,18 +1140,18 @@ def _walk_usage(fn, facts=None) -> tuple:
             value = getattr(fn, attr, None)
             roots.extend(value) if type(value) is list else roots.append(value)
     stores, loads, returned, protected = _count_usage(roots)
-    get = loads.get
-    for stmt in fn.body:
-        known = facts(stmt)
-        for name, n in known.loads.items():
-            loads[name] = get(name, 0) + n
-        for name, n in known.stores.items():
-            stores[name] = stores.get(name, 0) + n
-        if known.returned:
-            returned |= known.returned
-        if known.in_place:
-            protected |= known.in_place
-    return stores, loads, returned, protected
+    known = [facts(stmt) for stmt in fn.body]
+    # Counted by Counter's loop in C over each statement's names in its walk's order: the same counts, and
+    # each name first met where adding statement by statement meets it first (the tables' order is the same)
+    loads, stores = Counter(loads), Counter(stores)
+    loads.update(chain.from_iterable([k.read for k in known]))
+    stores.update(chain.from_iterable([k.stored for k in known]))
+    for k in known:
+        if k.returned:
+            returned |= k.returned
+        if k.in_place:
+            protected |= k.in_place
+    return dict(stores), dict(loads), returned, protected
 
 
 def _count_usage(stack) -> tuple:
@@ -1190,14 +1201,16 @@ class Facts:
     ``targets``: the names in an assignment's targets (:func:`_target_names`); ``movable``: it
     computes only what :func:`_movable_factors` lets move; ``adjoint``: the name ``delta_v`` of a line
     ``delta_v = ...`` (one name assigned), else None; ``minus``: it is such a line and its value has a
-    minus to take out (:func:`unsigned`).
+    minus to take out (:func:`unsigned`); ``read``/``stored``: the names of ``loads``/``stores`` once
+    for each time, in the walk's order (:func:`_walk_usage` counts them all at once).
     """
 
     __slots__ = ("loads", "stores", "assigned", "changed", "in_place", "impure", "returned", "pure")
-    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable", "adjoint", "minus")
+    __slots__ += ("number_sums", "foldable", "nested", "targets", "movable", "adjoint", "minus", "read", "stored")
 
     def __init__(self, stmt, facts=None):
         loads, stores, assigned, changed, in_place, impure, returned = {}, {}, set(), set(), set(), set(), set()
+        read, stored = [], []  # the names of loads and stores, each time, in the walk's order (for _walk_usage)
         pure, nested, movable = True, False, True
         number_sums = foldable = False
         fold = _derivative_line(stmt)  # simplify folds only there (a user's line may hold complex numbers)
@@ -1217,10 +1230,12 @@ class Facts:
                 name, ctx = node.id, type(node.ctx)
                 if ctx is Load:
                     loads[name] = loads.get(name, 0) + 1
+                    read.append(name)
                 else:
                     changed.add(name)
                     if ctx is Store or ctx is Param:
                         stores[name] = stores.get(name, 0) + 1
+                        stored.append(name)
                         if ctx is Store:
                             assigned.add(name)
             elif kind is Call:
@@ -1244,6 +1259,8 @@ class Facts:
                     loads[name] = loads.get(name, 0) + n
                 for name, n in inner.stores.items():
                     stores[name] = stores.get(name, 0) + n
+                read += inner.read
+                stored += inner.stored
                 assigned |= inner.assigned
                 changed |= inner.changed
                 in_place |= inner.in_place
@@ -1269,16 +1286,20 @@ class Facts:
                     push(value)
         self.loads, self.stores, self.assigned, self.changed = loads, stores, assigned, changed
         self.in_place, self.impure, self.returned, self.pure = in_place, impure, returned, pure
+        self.read, self.stored = read, stored
         if nested and fold:  # a loop over adjoints (``for delta_i in ...``): its own walk
             foldable = _foldable(stmt)
         self.number_sums, self.foldable, self.nested = number_sums, foldable, nested
-        self.targets = _target_names(stmt) if type(stmt) in _ASSIGNS else ()
         self.movable = movable
         self.adjoint, self.minus = None, False
         kind = type(stmt)
-        if kind is gast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is gast.Name:
-            self.adjoint = stmt.targets[0].id if stmt.targets[0].id.startswith("delta_") else None
+        if kind is gast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is gast.Name:  # (most lines)
+            name = stmt.targets[0].id
+            self.targets = [name]  # (_target_names of one Name: its name)
+            self.adjoint = name if name.startswith("delta_") else None
             self.minus = self.adjoint is not None and unsigned(stmt.value) is not None
+        else:
+            self.targets = _target_names(stmt) if kind in _ASSIGNS else ()
 
     def __eq__(self, other):
         return isinstance(other, Facts) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
@@ -1484,6 +1505,9 @@ def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> 
     return True
 
 
+_COPIED = frozenset({gast.Name, gast.Constant})  # the values of a copy (_is_copy)
+
+
 def _is_copy(stmt) -> bool:
     if type(stmt) is not gast.Assign:
         return False
@@ -1506,7 +1530,7 @@ def bodies(fn):
             body = getattr(node, attr, None)
             if isinstance(body, list):
                 yield body
-                pending += [s for s in body if type(s) in _COMPOUND_KINDS]
+                pending += compress(body, map(_COMPOUND_KINDS.__contains__, map(type, body)))  # (in C: long bodies)
 
 
 # ---- dead code ------------------------------------------------------------------
@@ -1566,11 +1590,12 @@ def _is_dead(stmt, loads, targets=None) -> bool:
         return stmt.target.id not in loads and not _has_effect(stmt.value)
     if not isinstance(stmt, gast.Assign):
         return False
-    if _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id:
-        return True  # ``delta_x = delta_x``, left where a branch's adjoint was the identity (a name: no effect)
     if targets is None:
         targets = _target_names(stmt)
-    return all(t not in loads for t in targets) and not _has_effect(stmt.value)  # the walk only where unread
+    for t in targets:
+        if t in loads:  # read (most lines): dead only as ``delta_x = delta_x``, left where a branch's adjoint
+            return _is_copy(stmt) and getattr(stmt.value, "id", None) == stmt.targets[0].id  # was the identity
+    return not _has_effect(stmt.value)  # the walk only where unread (a copy of a name: no effect, dead)
 
 
 def _has_effect(value) -> bool:
@@ -1582,9 +1607,9 @@ def _has_effect(value) -> bool:
 
 
 def _drop_orphan_comments(body):
-    keep = []
+    keep, Expr = [], gast.Expr  # (a comment is an Expr: the type first, as most lines are not)
     for i, stmt in enumerate(body):
-        if is_comment(stmt) and stmt.value.args[0].value not in _KEEP_COMMENTS:
+        if type(stmt) is Expr and is_comment(stmt) and stmt.value.args[0].value not in _KEEP_COMMENTS:
             following = body[i + 1] if i + 1 < len(body) else None
             if following is None or is_comment(following) or isinstance(following, gast.Return):
                 continue
