@@ -1,0 +1,117 @@
+"""Compile-stage shortcuts of a fifth round (issue 15) give what the work they replace gives.
+
+The writer of generated functions (``codegen._text``, ``codegen.statements_text``) against ``ast.unparse``
+of the ``ast`` tree ``codegen.to_ast`` makes, byte for byte: on the corpus's generated code (reverse and
+forward) and on hand-made trees holding what the writer must leave to ``ast.unparse`` or write with care.
+"""
+
+import ast
+
+import gast
+import numpy as np
+import pytest
+from test_compile_stages import CASES, _compile_all
+
+import sct
+from sct.backend import codegen
+
+
+def _reference(tree) -> str:
+    return codegen.written(codegen.to_ast(tree))
+
+
+def test_the_writer_writes_what_ast_unparse_writes_on_generated_code(monkeypatch):
+    written = []
+    text = codegen._text
+
+    def checked(fn):
+        mine = text(fn)
+        assert mine == ast.unparse(codegen.to_ast(fn))
+        written.append(fn)
+        return mine
+
+    monkeypatch.setattr(codegen, "_text", checked)
+    _compile_all(monkeypatch, CASES)
+    for fn, args in CASES[:20]:
+        try:
+            sct.jvp(fn, tuple(args), tuple(np.ones_like(np.asarray(a, dtype=float)) for a in args))
+        except Exception:  # refused in forward mode: the reverse ones above are what counts
+            continue
+    assert len(written) > len(CASES)
+
+
+def _fn(body: str, params: str = "x, y") -> gast.FunctionDef:
+    return gast.parse(f"def f({params}):\n" + "".join(f"    {line}\n" for line in body.split("\n"))).body[0]
+
+
+_BODIES = [
+    "a = x + y\nb = np.sin(a) * y\nreturn b",
+    "a = x ** 2\nb = -a\nc = -(x + y)\nd = not x\ne = (x + y) * 2\nreturn (a, b)",
+    "a = x[0]\nb = x[1:2, ::3]\nc = x[y, 0]\nd = x.T[0].shape\ne = (1).real\nf = 1.5.real",
+    "a = f(*x, **y)\nb = f(x, k=y, z=[1, 2])\nc = f(x for x in y)\nd = g()(x)\ne = (x + y)(1)",
+    "a = 'it''s'\nb = \"q\"\nc = None\nd = True\ne = ...\nf = 1e309\ng = x if y else 0\nh = lambda t: t",
+    "if x:\n    a = 1\nelif y:\n    a = 2\nelif x > y:\n    a = 3\nelse:\n    a = 4\nreturn a",
+    "if x:\n    a = 1\nelse:\n    if y:\n        a = 2\n    a = 3",
+    "for i in range(3):\n    x = x + i\nelse:\n    y = 1\nwhile x < 3:\n    x += 1\n    break\nelse:\n    continue",
+    "for i, j in z:\n    pass",
+    "del a, b[0], c.d\nglobal q\nx: int = 3\nx += 1\nassert x, 'no'\nraise ValueError('e')",
+    "a = b = x\na, b = x, y\n[a, b] = x\nx[0] = 1\nx.y = 2",
+    "def g(a, b=1.0, *c, d, **e):\n    return a\nreturn g",
+    "'''a docstring'''\nreturn x",
+    "x = 1\n'not a docstring'\nreturn x",
+    "try:\n    a = 1\nexcept E as e:\n    a = 2",
+    "with x as y:\n    a = 1",
+    "a = {1: 2, **x}\nb = {1, 2}\nc = [t for t in x if t]\nd = f'{x!r:>3} y'\ne = x < y < 3\nf = x and y or 2",
+    "a = x @ y // 2 % 3 << 1 >> 2 | 3 ^ 4 & 5\nb = ~x\nc = +x\nd = await x\ne = (yield x)",
+]
+
+
+@pytest.mark.parametrize("body", _BODIES)
+def test_the_writer_on_hand_made_functions(body):
+    fn = _fn(body)
+    assert codegen.unparse(fn) == _reference(fn)
+    assert codegen.statements_text(fn.body) == codegen.written(
+        ast.Module(body=[codegen.to_ast(s) for s in fn.body], type_ignores=[])
+    )
+
+
+@pytest.mark.parametrize("value", [-0.5, -0.0, -1, -3, float("inf"), float("-inf"), float("nan"), 2.5, 0, 7, 0.0])
+def test_the_writer_writes_constants_as_the_conversion_does(value):
+    """A negative constant becomes ``-(c)``, written in parentheses where an operand; the writer leaves those
+    (and the constants ``ast.unparse`` spells its own way) to ``ast.unparse``."""
+    c = gast.Constant(value=value, kind=None)
+    for body in ["a = C", "a = x ** C", "a = C ** x", "a = C * x", "a = f(C)", "a = -C", "a = C.real", "return C"]:
+        fn = _fn(body)
+        for node in gast.walk(fn):
+            for field in ("value", "left", "right", "operand"):
+                if isinstance(getattr(node, field, None), gast.Name) and getattr(node, field).id == "C":
+                    setattr(node, field, c)
+            if isinstance(node, gast.Call):
+                node.args = [c if isinstance(a, gast.Name) and a.id == "C" else a for a in node.args]
+        assert codegen.unparse(fn) == _reference(fn), body
+
+
+def test_the_writer_writes_comment_and_release_markers():
+    fn = _fn("a = x\nb = y")
+    fn.body.insert(1, codegen.comment("a = np.sin(x)"))
+    fn.body.insert(2, codegen.comment('it\'s "quoted" \\ here'))
+    fn.body.append(gast.Delete(targets=[codegen.name(n, store=False) for n in ("a", codegen.RELEASED)]))
+    text = codegen.unparse(fn)
+    assert text == _reference(fn)
+    assert "    # a = np.sin(x)" in text and "del a  # not read again" in text
+
+
+def test_a_nested_function_gets_its_empty_line():
+    fn = _fn("a = x\ndef g(t):\n    return t\nreturn g")
+    text = codegen.unparse(fn)
+    assert text == _reference(fn)
+    assert "\n\n    def g(t):" in text
+
+
+def test_a_wrong_writer_fails_the_comparison(monkeypatch):
+    """The comparison can fail: a writer that drops the spaces around ``*`` differs from ``ast.unparse``."""
+    monkeypatch.setitem(codegen._BINOPS, gast.Mult, "*")
+    fn = _fn("a = x * y")
+    assert codegen.unparse(fn) == _reference(fn)
+    monkeypatch.setattr(codegen, "_BINOPS", {**codegen._BINOPS, gast.Mult: "* "})
+    assert codegen.unparse(fn) != _reference(fn)
