@@ -85,36 +85,59 @@ class _Summary:
 
     def __init__(self, stmt):
         self.stmt = stmt
-        self.names, self.calls, self.walrus = [], [], False
+        names, calls, walrus = [], [], False
+        self.names, self.calls = names, calls
         plain = isinstance(stmt, _PLAIN)
-        pending, names = [stmt], self.names
+        pending, kinds, node_type = [stmt], _KINDS, gast.AST
+        pop, push = pending.pop, pending.append
         while pending:  # codegen.nodes, written out: this walk is most of the pass
-            node = pending.pop()
+            node = pop()
             kind = type(node)
             if kind is gast.Name:
                 names.append(node)
                 if node.annotation is not None:
-                    pending.append(node.annotation)
+                    push(node.annotation)
                 continue
-            if kind is gast.Constant:
-                continue
-            if kind is gast.Call:
-                if _is_unbroadcast(node):
-                    self.calls.append(node)
-            elif isinstance(node, _NOT_PLAIN):
-                plain = False
-                self.walrus = self.walrus or kind is gast.NamedExpr
-            for attr in child_fields(kind):
+            found = kinds.get(kind)
+            if found is None:
+                found = _kind(kind)
+            fields, role = found
+            if role:
+                if role == _CALL:
+                    if _is_unbroadcast(node):
+                        calls.append(node)
+                else:
+                    plain = False
+                    walrus = walrus or kind is gast.NamedExpr
+            for attr in fields:
                 value = getattr(node, attr, None)
                 if type(value) is list:
-                    pending += [v for v in value if isinstance(v, gast.AST)]
-                elif isinstance(value, gast.AST):
-                    pending.append(value)
+                    for v in value:
+                        if isinstance(v, node_type):
+                            push(v)
+                elif isinstance(value, node_type):
+                    push(value)
+        self.walrus = walrus
         self.plain = plain
         if plain:
-            self.loads = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Load))
-            self.stores = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Store))
-            self.deleted = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Del))
+            loads, stores, deleted = [], [], []
+            by_context = {gast.Load: loads, gast.Store: stores, gast.Del: deleted}
+            for n in names:
+                found = by_context.get(type(n.ctx))
+                if found is not None:
+                    found.append(n.id)
+            self.loads, self.stores, self.deleted = frozenset(loads), frozenset(stores), frozenset(deleted)
+
+
+_CALL, _NOT_PLAIN_ROLE = 1, 2
+_KINDS: dict = {gast.Constant: ((), 0)}  # node type -> (its fields that may hold nodes, its role in a summary)
+
+
+def _kind(kind) -> tuple:
+    """What :class:`_Summary` needs of a node type: its fields, and whether it is a call or not plain."""
+    role = _CALL if kind is gast.Call else _NOT_PLAIN_ROLE if issubclass(kind, _NOT_PLAIN) else 0
+    _KINDS[kind] = (child_fields(kind), role)
+    return _KINDS[kind]
 
 
 _PLAIN = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Pass, gast.Return, gast.Raise, gast.Delete)
