@@ -115,3 +115,57 @@ def test_a_wrong_writer_fails_the_comparison(monkeypatch):
     assert codegen.unparse(fn) == _reference(fn)
     monkeypatch.setattr(codegen, "_BINOPS", {**codegen._BINOPS, gast.Mult: "* "})
     assert codegen.unparse(fn) != _reference(fn)
+
+
+def _reference_global_numbers(ir, parsed) -> dict:
+    """``pipeline._global_numbers`` as it was: a walk whatever the module holds."""
+    from sct.backend import variants
+    from sct.ir import Assign, For, names_in, walk
+
+    assigned = {s.target for s in walk(ir.body) if isinstance(s, Assign | For)} | set(ir.params)
+    found = {}
+    for stmt in walk(ir.body):
+        if not isinstance(stmt, Assign):
+            continue
+        for name in names_in(stmt.value):
+            if name in found or name in assigned or name in parsed.closure:
+                continue
+            value = parsed.globals.get(name)
+            if type(value) in variants.NUMBERS and ir.namespace.get(name, value) is value:
+                found[name] = 0
+    return found
+
+
+_NUMBERS_MODULE = """import numpy as np
+
+LOG_2PI = 1.8378770664093453
+N = 3
+FLAG = True
+NAME = "x"
+
+
+def f(x):
+    y = np.sin(x) * LOG_2PI + N
+    z = y * FLAG
+    return np.sum(z) + len(NAME)
+"""
+
+
+def test_global_numbers_are_those_the_walk_finds(monkeypatch):
+    import programs as P
+
+    from sct import pipeline
+
+    function = pipeline._global_numbers
+    seen = []
+
+    def checked(ir, parsed):
+        found = function(ir, parsed)
+        assert found == _reference_global_numbers(ir, parsed)
+        seen.append(found)
+        return found
+
+    monkeypatch.setattr(pipeline, "_global_numbers", checked)
+    _compile_all(monkeypatch, CASES[:10] + [(P.load(_NUMBERS_MODULE), [np.linspace(0.1, 0.9, 4)])])
+    assert {"LOG_2PI": 0, "N": 0, "FLAG": 0} in seen or {"LOG_2PI": 0, "N": 0} in seen
+    assert {} in seen
