@@ -385,6 +385,10 @@ def _stored_anywhere(stmts) -> set:
     return found
 
 
+_CHECKED = _SIMPLE + _LEAVES + _DECLARATIONS + (gast.Delete,)  # the simple statements the analysis models
+_JUMPS = _LEAVES + (gast.Break, gast.Continue)  # nothing after them is reached
+
+
 def _check(stmts, in_loop: bool, walks=None) -> None:
     """Raise :class:`_GiveUp` on anything the analysis does not model."""
     for stmt in stmts:
@@ -400,7 +404,7 @@ def _check(stmts, in_loop: bool, walks=None) -> None:
         elif isinstance(stmt, gast.Break | gast.Continue):
             if not in_loop:
                 raise _GiveUp
-        elif not isinstance(stmt, _SIMPLE + _LEAVES + _DECLARATIONS + (gast.Delete,)):
+        elif not isinstance(stmt, _CHECKED):
             raise _GiveUp
         if isinstance(stmt, _PLAIN) and walks is not None:
             if walks.of(stmt).walrus:
@@ -536,7 +540,7 @@ class _Release:
                 bound, after = self.branches(stmt, *around[k], brk, cont, bound, forbidden)
             elif isinstance(stmt, gast.For | gast.While):
                 bound, after = self.loop(stmt, *around[k], bound, forbidden)
-            elif isinstance(stmt, _LEAVES + (gast.Break, gast.Continue)):
+            elif isinstance(stmt, _JUMPS):
                 bound, after = None, set()
             else:
                 if isinstance(stmt, gast.FunctionDef):
