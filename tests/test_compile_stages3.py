@@ -169,3 +169,116 @@ def test_global_numbers_are_those_the_walk_finds(monkeypatch):
     _compile_all(monkeypatch, CASES[:10] + [(P.load(_NUMBERS_MODULE), [np.linspace(0.1, 0.9, 4)])])
     assert {"LOG_2PI": 0, "N": 0, "FLAG": 0} in seen or {"LOG_2PI": 0, "N": 0} in seen
     assert {} in seen
+
+
+def _reference_small(body) -> set:
+    """``liveness._small`` as it was: the worklist over every singly bound name, its readers all indexed."""
+    from sct.backend.codegen import nodes
+    from sct.passes import liveness as L
+
+    values, other, read = {}, set(), []
+    for stmt in body:
+        for node in nodes(stmt):
+            if L._single(node):
+                values.setdefault(node.targets[0].id, []).append(node.value)
+                read.append((node.targets[0].id, [n for n in nodes(node.value) if isinstance(n, gast.Name)]))
+            elif isinstance(node, gast.Assign | gast.AugAssign | gast.AnnAssign | gast.For):
+                other |= L._stores(node)
+    small = set(values) - other
+    readers = {}
+    for var, names in read:
+        for node in names:
+            readers.setdefault(node.id, set()).add(var)
+    pending = list(small)
+    while pending:
+        var = pending.pop()
+        if var in small and not all(L._small_value(e, small) for e in values[var]):
+            small.discard(var)
+            pending.extend(readers.get(var, ()))
+    return small
+
+
+def _reference_record_shapes(fn, arrays, facts) -> set:
+    """``liveness.record_shapes`` as it was: every name of the function indexed."""
+    from sct.passes import liveness as L
+
+    body, walks = fn.body, facts.walks
+    binds, reads, defined = {}, {}, {}
+    for k, stmt in enumerate(body):
+        summary = walks.of(stmt)
+        for call in summary.calls:
+            reads.setdefault(call.args[1].id, []).append((k, call, True))
+        shape_args = {id(call.args[1]) for call in summary.calls}
+        for node in summary.names:
+            if id(node) in shape_args:
+                continue
+            if isinstance(node.ctx, gast.Load):
+                reads.setdefault(node.id, []).append((k, node, False))
+            else:
+                binds[node.id] = binds.get(node.id, 0) + 1
+                if isinstance(stmt, gast.Assign) and node in stmt.targets:
+                    defined[node.id] = k
+    taken = facts.locals | {a.id for a in fn.args.args} | set(reads)
+    records, params = [], {a.id for a in fn.args.args}
+    for var in sorted(set(arrays) & set(defined) - facts.captured - params - facts.small):
+        if not L._makes_array(body[defined[var]].value):
+            continue
+        uses = reads.get(var, [])
+        if binds[var] != 1 or not any(shape for _, _, shape in uses):
+            continue
+        last = max([defined[var]] + [k for k, _, shape in uses if not shape])
+        if any(k <= last for k, _, shape in uses if shape):
+            continue
+        record = L._fresh(f"{var}_shape", taken)
+        for k, call, shape in uses:
+            if shape:
+                call.args[1] = codegen.name(record)
+                walks.forget(body[k])
+        records.append((last, record, var))
+    for last, record, var in sorted(records, reverse=True):
+        shape = gast.Call(
+            func=gast.Attribute(value=codegen.name("np"), attr="shape", ctx=gast.Load()),
+            args=[codegen.name(var)],
+            keywords=[],
+        )
+        body.insert(last + 1, gast.Assign(targets=[codegen.name(record, store=True)], value=shape, type_comment=None))
+    return {record for _, record, _ in records}
+
+
+_SHAPES = """import numpy as np
+
+
+def f(x, b):
+    a = np.sin(x)
+    c = a + b
+    d = a * 2.0
+    n = 3
+    m = n + 1
+    k = m * x.shape[0]
+    return np.sum(c * d) + k
+"""
+
+
+def test_small_names_and_shape_records_are_those_the_full_indexes_give(monkeypatch):
+    """The small names (a worklist over the names that can be small) and the shape records (an index of the
+    names that can get one) against the passes as they were, on the trees the liveness pass is given."""
+    import copy
+
+    import programs as P
+    from test_compile_stages import _released_trees
+
+    from sct.passes import liveness
+
+    cases = CASES + [(P.load(_SHAPES), [np.linspace(0.1, 0.9, 4), np.ones((3, 1))])]
+    trees = _released_trees(monkeypatch, cases)
+    recorded = small = 0
+    for fn, (_, arrays) in trees:
+        found = liveness._small(fn.body)
+        assert found == _reference_small(fn.body), codegen.unparse(fn)
+        small += bool(found)
+        mine, theirs = copy.deepcopy(fn), copy.deepcopy(fn)
+        records = liveness.record_shapes(mine, arrays)
+        assert records == _reference_record_shapes(theirs, arrays, liveness._Facts(theirs))
+        assert codegen.unparse(mine) == codegen.unparse(theirs)
+        recorded += bool(records)
+    assert recorded and small

@@ -200,16 +200,25 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
     """
     body = fn.body
     facts = facts or _Facts(fn)
-    binds, reads, defined = {}, {}, {}  # name -> count; name -> [(index in body, Name node, shape only)]
     walks = facts.walks
-    for k, stmt in enumerate(body):
-        summary = walks.of(stmt)
-        calls, names = summary.calls, summary.names
-        for call in calls:  # their shape reads
-            reads.setdefault(call.args[1].id, []).append((k, call, True))
-        shape_args = {id(call.args[1]) for call in calls}
-        for node in names:
-            if id(node) in shape_args:
+    summaries = [walks.of(stmt) for stmt in body]
+    shaped = {call.args[1].id for summary in summaries for call in summary.calls}  # read for their shapes
+    params = {a.id for a in fn.args.args}
+    shapes = facts.small  # a shape tuple is read as a shape by ``unbroadcast``: never take its shape
+    wanted = (shaped & set(arrays)) - facts.captured - params - shapes  # only these can get a record
+    if not wanted:
+        return set()
+    binds, reads, defined = {}, {}, {}  # name -> count; name -> [(index in body, Name node, shape only)]
+    for k, summary in enumerate(summaries):
+        calls, shape_args = summary.calls, ()
+        if calls:
+            for call in calls:  # their shape reads
+                if call.args[1].id in wanted:
+                    reads.setdefault(call.args[1].id, []).append((k, call, True))
+            shape_args = {id(call.args[1]) for call in calls}
+        stmt = body[k]
+        for node in summary.names:
+            if node.id not in wanted or id(node) in shape_args:
                 continue
             if isinstance(node.ctx, gast.Load):
                 reads.setdefault(node.id, []).append((k, node, False))
@@ -217,11 +226,9 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
                 binds[node.id] = binds.get(node.id, 0) + 1
                 if isinstance(stmt, gast.Assign) and node in stmt.targets:
                     defined[node.id] = k
-    taken = facts.locals | {a.id for a in fn.args.args} | set(reads)
+    taken = None  # the names the function holds: a record's name is none of them
     records = []  # (index to insert after, record name, var)
-    params = {a.id for a in fn.args.args}
-    shapes = facts.small  # a shape tuple is read as a shape by ``unbroadcast``: never take its shape
-    for var in sorted(set(arrays) & set(defined) - facts.captured - params - shapes):
+    for var in sorted(wanted & set(defined)):
         if not _makes_array(body[defined[var]].value):
             continue
         uses = reads.get(var, [])
@@ -230,6 +237,9 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
         last = max([defined[var]] + [k for k, _, shape in uses if not shape])
         if any(k <= last for k, _, shape in uses if shape):
             continue
+        if taken is None:  # as the summaries were before any record
+            loaded = {n.id for summary in summaries for n in summary.names if isinstance(n.ctx, gast.Load)}
+            taken = facts.locals | params | loaded | shaped
         record = _fresh(f"{var}_shape", taken)
         for k, call, shape in uses:
             if shape:  # a new node: a tree may share one Name object between places
@@ -662,14 +672,13 @@ def _small(body, walks=None) -> set:
     arithmetic on them. Releasing them frees nothing. (A greatest fixed point: ``i = i + 1`` stays small.)"""
     values: dict = {}
     other = set()
-    read: list = []  # (name, the Name nodes of a value bound to it)
+    read: list = []  # (name, the Name nodes of a value bound to it: a list, or the summary holding them)
     for stmt in body:
         summary = walks.of(stmt) if walks is not None else None
         if summary is not None and summary.plain:  # the statement is the only assignment in it
             if _single(stmt):
-                target = stmt.targets[0]
-                values.setdefault(target.id, []).append(stmt.value)
-                read.append((target.id, [n for n in summary.names if n is not target]))
+                values.setdefault(stmt.targets[0].id, []).append(stmt.value)
+                read.append((stmt.targets[0].id, summary))
             elif isinstance(stmt, gast.Assign | gast.AugAssign | gast.AnnAssign):
                 other |= summary.stores
             continue
@@ -679,9 +688,16 @@ def _small(body, walks=None) -> set:
                 read.append((node.targets[0].id, [n for n in nodes(node.value) if isinstance(n, gast.Name)]))
             elif isinstance(node, gast.Assign | gast.AugAssign | gast.AnnAssign | gast.For):
                 other |= _stores(node)
-    small = set(values) - other
+    # A value that is not small even where every name is small never is (_small_value only asks that names be
+    # small): those names go first, and the worklist needs the readers of the others only.
+    small = {var for var in set(values) - other if all(_small_value(e, _ANY) for e in values[var])}
     readers: dict = {}  # name -> the names whose values read it
     for var, names in read:
+        if var not in small:
+            continue
+        if type(names) is _Summary:
+            target = names.stmt.targets[0]
+            names = [n for n in names.names if n is not target]
         for node in names:
             readers.setdefault(node.id, set()).add(var)
     pending = list(small)
@@ -691,6 +707,16 @@ def _small(body, walks=None) -> set:
             small.discard(var)
             pending.extend(readers.get(var, ()))
     return small
+
+
+class _Anything:
+    """Holds every name: :func:`_small_value` of a value with every name taken as small."""
+
+    def __contains__(self, _name) -> bool:
+        return True
+
+
+_ANY = _Anything()
 
 
 def _single(node) -> bool:
