@@ -62,6 +62,8 @@ _BODIES = [
     "try:\n    a = 1\nexcept E as e:\n    a = 2",
     "with x as y:\n    a = 1",
     "a = {1: 2, **x}\nb = {1, 2}\nc = [t for t in x if t]\nd = f'{x!r:>3} y'\ne = x < y < 3\nf = x and y or 2",
+    "a = ''\nb = 'é ü'\nc = u'u'\nd = 'tab\\there'\ne = 'end\"'\nf = \"it's\"\ng = 'a\\\\b'\nh = f('x', y='z')",
+    "x += 1\nx[0] -= y * 2\nx.a *= -y\nx **= 2\nx //= f(y)\nx @= y + 1",
     "a = x @ y // 2 % 3 << 1 >> 2 | 3 ^ 4 & 5\nb = ~x\nc = +x\nd = await x\ne = (yield x)",
 ]
 

@@ -254,6 +254,8 @@ def _atom(node):
             return repr(v)
         if kind is float and 0.0 <= v < math.inf and math.copysign(1, v) > 0:
             return repr(v)
+        if kind is str and node.kind is None and v.isprintable() and "'" not in v and "\\" not in v:
+            return f"'{v}'"  # ast.unparse's first choice of quote where nothing needs escaping
         return None
     if kind is gast.Attribute:
         inner = node.value
@@ -310,6 +312,9 @@ def _statement(stmt, indent: str, lines: list) -> None:
         if type(stmt.value) is gast.Call:
             lines.append(indent + _atom(stmt.value))
             return
+    elif kind is gast.AugAssign:
+        lines.append(f"{indent}{_expr(stmt.target)} {_BINOPS[type(stmt.op)]}= {_expr(stmt.value)}")
+        return
     elif kind is gast.Delete:
         lines.append(f"{indent}del {', '.join(map(_expr, stmt.targets))}")
         return
