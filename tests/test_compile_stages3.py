@@ -284,3 +284,67 @@ def test_small_names_and_shape_records_are_those_the_full_indexes_give(monkeypat
         assert codegen.unparse(mine) == codegen.unparse(theirs)
         recorded += bool(records)
     assert recorded and small
+
+
+def _same_tree(a, b, path="tree") -> None:
+    """The same types, the same attributes (fields and positions) with the same values, all the way down."""
+    assert type(a) is type(b), f"{path}: {type(a).__name__} against {type(b).__name__}"
+    if isinstance(a, list):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b)):
+            _same_tree(x, y, f"{path}[{k}]")
+    elif isinstance(a, gast.AST):
+        assert vars(a).keys() == vars(b).keys(), path
+        for key in vars(a):
+            _same_tree(getattr(a, key), getattr(b, key), f"{path}.{key}")
+    else:
+        assert a == b or (a != a and b != b), f"{path}: {a!r} against {b!r}"
+
+
+_SYNTAX = """
+import a.b as c
+from . import d
+@dec(1)
+class K(Base, metaclass=M):
+    x: int = 1
+    async def m(self, /, p, *args, q=2, **kw) -> None:
+        async with a as b, c:
+            async for i in y:
+                await z
+        try:
+            pass
+        except (E, F) as e:
+            raise G from e
+        except Exception:
+            pass
+        else:
+            pass
+        finally:
+            del x
+        match p:
+            case [1, *rest] | {"k": v} if v:
+                pass
+            case Point(x=0) as q:
+                pass
+        return lambda t, *u: (yield t)
+g = [x for x in y if x] + [{k: v for k, v in z}, {*s}, (w for w in s)]
+h = f"{a!r:>{w}} {b=}" + b"bytes" + ... + 1j + -0.5 + x[1:2, ::3] + x[...]
+global gg
+nonlocal_ok = (n := 3) if a else b
+"""
+
+
+def test_the_parse_conversion_gives_gasts_tree():
+    """``parse.to_gast`` of ``ast.parse`` against ``gast.parse``: sct's own source, and every kind of node."""
+    from pathlib import Path
+
+    from sct.frontend import parse
+
+    root = Path(sct.__file__).parent
+    sources = [_SYNTAX] + [path.read_text() for path in sorted(root.rglob("*.py"))]
+    for source in sources:
+        _same_tree(parse.to_gast(ast.parse(source)), gast.parse(source))
+    moved = gast.parse(_SYNTAX)
+    moved.body[0].lineno += 1
+    with pytest.raises(AssertionError):  # the comparison sees a position
+        _same_tree(parse.to_gast(ast.parse(_SYNTAX)), moved)
