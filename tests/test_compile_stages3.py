@@ -348,3 +348,26 @@ def test_the_parse_conversion_gives_gasts_tree():
     moved.body[0].lineno += 1
     with pytest.raises(AssertionError):  # the comparison sees a position
         _same_tree(parse.to_gast(ast.parse(_SYNTAX)), moved)
+
+
+def test_the_releases_leave_the_summaries_they_read_unchanged(monkeypatch):
+    """The liveness pass reads a plain statement's sets from its summary without copying them: after a release
+    every summary still kept is what a new walk of its statement gives (one changed in place fails this)."""
+    from test_compile_stages import _released_trees
+
+    from sct.passes import liveness
+
+    trees = _released_trees(monkeypatch, CASES)
+    checked = 0
+    for fn, (small, arrays) in trees:
+        walks = liveness._Walks()
+        liveness._check(fn.body, in_loop=False, walks=walks)
+        facts = liveness._Facts(fn, walks)
+        facts.locals |= liveness.record_shapes(fn, arrays, facts)
+        liveness._Release(fn, small, facts).run()
+        for summary in list(walks.found.values()):
+            fresh = liveness._Summary(summary.stmt)
+            if summary.plain:
+                assert (summary.loads, summary.stores, summary.deleted) == (fresh.loads, fresh.stores, fresh.deleted)
+                checked += 1
+    assert checked > 100

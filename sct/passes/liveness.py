@@ -173,6 +173,11 @@ class _Walks:
         found = self.of(stmt)
         return set(found.loads) if found.plain else _sure_loads(stmt)
 
+    def stored(self, stmt):
+        """:meth:`stores`, not to be changed: a plain statement's is its summary's own set."""
+        found = self.of(stmt)
+        return found.stores if found.plain else _stores(stmt)
+
     def stores(self, stmt) -> set:
         """:func:`_stores` of a statement (of a plain one: the names in a store context are its targets')."""
         found = self.of(stmt)
@@ -462,14 +467,19 @@ class _Liveness:
             if isinstance(stmt, gast.Break | gast.Continue):
                 live = set(brk if isinstance(stmt, gast.Break) else cont)
                 continue
-            stores = walks.stores(stmt)
-            names = (stores if isinstance(stmt, gast.FunctionDef) else walks.sure_loads(stmt)) | stores
+            found = walks.of(stmt)
+            if found.plain:  # its summary's sets, read and not copied (nothing here changes them)
+                stores = found.stores
+                names = found.loads | stores
+            else:
+                stores = walks.stores(stmt)
+                names = (stores if isinstance(stmt, gast.FunctionDef) else walks.sure_loads(stmt)) | stores
             touched[k] = (names, names - live)
             if is_comment(stmt) or isinstance(stmt, gast.Pass | gast.Global | gast.Nonlocal):
                 continue
-            reads = walks.loads(stmt)
+            reads = found.loads if found.plain else walks.loads(stmt)
             if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):  # ``x += e`` reads x
-                reads.add(stmt.target.id)
+                reads = reads | {stmt.target.id}
             live -= stores
             live -= _deleted(stmt)
             live |= reads
@@ -555,8 +565,7 @@ class _Release:
             else:
                 if isinstance(stmt, gast.FunctionDef):
                     _Release(stmt, ()).run() and self.mark()
-                stores = self.walks.stores(stmt)
-                self.seen |= stores
+                self.seen |= self.walks.stored(stmt)
                 touched, dead = touched_at[k]  # dead: those of them not live after the statement
                 bound |= touched  # in place: each block has its own set (straight-line code stays linear)
                 bound -= _deleted(stmt)
@@ -630,7 +639,7 @@ def _in_group(stmts, k: int, names: set, heading, walks) -> bool:
     (the lines under one ``# <forward statement>`` comment: ``heading``), and binds none of ``names``."""
     if k + 1 == len(stmts) or not isinstance(stmts[k + 1], _SIMPLE) or is_comment(stmts[k + 1]):
         return False
-    if walks.stores(stmts[k + 1]) & names:
+    if not names.isdisjoint(walks.stored(stmts[k + 1])):
         return False
     return heading is not None and heading.value.args[0].value not in ("forward", "backward")
 
