@@ -240,13 +240,16 @@ def _global_numbers(ir, parsed) -> dict:
     is still one of the same type (:func:`sct.backend.variants._guards`), so their rank is known. A name the
     function assigns, a parameter, a closure variable, or one the lowering bound to something else is left out.
     """
+    numbers = {k for k, v in parsed.globals.items() if type(v) in variants.NUMBERS}  # the only names found can hold
+    if not numbers:  # a module holding no number: no walk
+        return {}
     assigned = {s.target for s in walk(ir.body) if isinstance(s, Assign | For)} | set(ir.params)
     found = {}
     for stmt in walk(ir.body):
         if not isinstance(stmt, Assign):
             continue
         for name in names_in(stmt.value):
-            if name in found or name in assigned or name in parsed.closure:
+            if name in found or name not in numbers or name in assigned or name in parsed.closure:
                 continue
             value = parsed.globals.get(name)
             if type(value) in variants.NUMBERS and ir.namespace.get(name, value) is value:

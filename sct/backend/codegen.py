@@ -171,14 +171,206 @@ class _SignedConstants(ast.NodeTransformer):
         return node
 
 
+CHECK_WRITER = False  # tests: compare each text :func:`_text` writes with ``ast.unparse``'s
+
+
 def unparse(node) -> str:
+    if type(node) is gast.FunctionDef:
+        try:
+            text = _text(node)
+        except _Slow:
+            pass
+        else:
+            if CHECK_WRITER:
+                assert text == ast.unparse(to_ast(node)), "the writer and ast.unparse differ"
+            return _marked(text)
     return written(to_ast(node))
 
 
 def written(tree) -> str:
     """The source of the ``ast`` tree ``to_ast`` made: markers written as comments."""
-    text = _RELEASED_LINE.sub("  # not read again", ast.unparse(tree))
+    return _marked(ast.unparse(tree))
+
+
+def statements_text(stmts) -> str:
+    """The source of the ``gast`` statements ``stmts`` (a module of them), markers written as comments."""
+    try:
+        if stmts and _is_docstring(stmts[0]):
+            raise _Slow
+        lines = []
+        for stmt in stmts:
+            _statement(stmt, "", lines)
+        text = "\n".join(lines)
+    except _Slow:
+        return written(ast.Module(body=[to_ast(s) for s in stmts], type_ignores=[]))
+    if CHECK_WRITER:
+        assert text == ast.unparse(ast.Module(body=[to_ast(s) for s in stmts], type_ignores=[]))
+    return _marked(text)
+
+
+def _marked(text: str) -> str:
+    text = _RELEASED_LINE.sub("  # not read again", text)
     return _COMMENT_LINE.sub(lambda m: f"{m.group(1)}# {_string(m.group(2))}", text)
+
+
+# Writing the text of a generated function directly: the text ``ast.unparse`` writes for the ``ast`` tree
+# ``to_ast`` makes, byte for byte, without making that tree. Generated functions are mostly one-operation
+# lines (``v = np.sin(u)``, ``d = a * b``, ``del a, b``); the writer knows the function, ``if``, ``for``,
+# ``while`` and the simple statements; an expression it does not know is written by ``ast.unparse`` alone
+# (only where the expression stands in a place ``ast.unparse`` writes at its lowest precedence, where no
+# parent's parentheses depend on it), and any other compound statement leaves the whole tree to
+# ``ast.unparse`` (``_Slow``). ``CHECK_WRITER`` compares the two (tests/test_compile_stages3.py).
+
+
+class _Slow(Exception):
+    """A construct the writer leaves to ``ast.unparse`` with the whole tree."""
+
+
+_BINOPS = {
+    gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.MatMult: "@", gast.Div: "/", gast.Mod: "%",
+    gast.LShift: "<<", gast.RShift: ">>", gast.BitOr: "|", gast.BitXor: "^", gast.BitAnd: "&",
+    gast.FloorDiv: "//", gast.Pow: "**",
+}  # fmt: skip
+
+
+def _is_docstring(stmt) -> bool:
+    return type(stmt) is gast.Expr and type(stmt.value) is gast.Constant and isinstance(stmt.value.value, str)
+
+
+def _alone(node) -> str:
+    """``node`` written by ``ast.unparse`` on its own."""
+    return ast.unparse(to_ast(node))
+
+
+def _atom(node):
+    """The text of ``node`` where it is an operand (written at the highest precedence), or None."""
+    kind = type(node)
+    if kind is gast.Name:
+        return node.id
+    if kind is gast.Constant:
+        v = node.value
+        kind = type(v)
+        if v is None or kind is bool or (kind is int and v >= 0):
+            return repr(v)
+        if kind is float and 0.0 <= v < math.inf and math.copysign(1, v) > 0:
+            return repr(v)
+        if kind is str and node.kind is None and v.isprintable() and "'" not in v and "\\" not in v:
+            return f"'{v}'"  # ast.unparse's first choice of quote where nothing needs escaping
+        return None
+    if kind is gast.Attribute:
+        inner = node.value
+        if type(inner) is gast.Name:
+            return f"{inner.id}.{node.attr}"
+        text = _atom(inner)
+        if text is None or type(inner) is gast.Constant:
+            return None
+        return f"{text}.{node.attr}"
+    if kind is gast.Call:
+        func = _atom(node.func)
+        if func is None or type(node.func) is gast.Constant:
+            return _alone(node)  # a call is never put in parentheses
+        parts = [_expr(a) for a in node.args]
+        for k in node.keywords:
+            parts.append(f"{k.arg}={_expr(k.value)}" if k.arg is not None else f"**{_expr(k.value)}")
+        return f"{func}({', '.join(parts)})"
+    if kind is gast.Subscript:
+        return _alone(node)  # never put in parentheses
+    return None
+
+
+def _expr(node) -> str:
+    """The text of ``node`` where ``ast.unparse`` writes it at its lowest precedence (a value, an argument)."""
+    text = _atom(node)
+    if text is not None:
+        return text
+    kind = type(node)
+    if kind is gast.BinOp:
+        left, right = _atom(node.left), _atom(node.right)
+        if left is not None and right is not None:
+            return f"{left} {_BINOPS[type(node.op)]} {right}"
+    elif kind is gast.UnaryOp and type(node.op) is gast.USub:
+        operand = _atom(node.operand)
+        if operand is not None and type(node.operand) is not gast.Constant:
+            return f"-{operand}"
+    return _alone(node)
+
+
+def _text(fn) -> str:
+    lines = []
+    _statement(fn, "", lines)
+    return "\n".join(lines)
+
+
+def _statement(stmt, indent: str, lines: list) -> None:
+    kind = type(stmt)
+    if kind is gast.Assign:
+        targets = stmt.targets
+        if len(targets) == 1 and type(targets[0]) is gast.Name and stmt.type_comment is None:
+            lines.append(f"{indent}{targets[0].id} = {_expr(stmt.value)}")
+            return
+    elif kind is gast.Expr:
+        if type(stmt.value) is gast.Call:
+            lines.append(indent + _atom(stmt.value))
+            return
+    elif kind is gast.AugAssign:
+        lines.append(f"{indent}{_expr(stmt.target)} {_BINOPS[type(stmt.op)]}= {_expr(stmt.value)}")
+        return
+    elif kind is gast.Delete:
+        lines.append(f"{indent}del {', '.join(map(_expr, stmt.targets))}")
+        return
+    elif kind is gast.Return:
+        lines.append(f"{indent}return {_expr(stmt.value)}" if stmt.value is not None else f"{indent}return")
+        return
+    elif kind is gast.If:
+        inner = indent + "    "
+        lines.append(f"{indent}if {_expr(stmt.test)}:")
+        _body(stmt.body, inner, lines)
+        while len(stmt.orelse) == 1 and type(stmt.orelse[0]) is gast.If:
+            stmt = stmt.orelse[0]
+            lines.append(f"{indent}elif {_expr(stmt.test)}:")
+            _body(stmt.body, inner, lines)
+        if stmt.orelse:
+            lines.append(f"{indent}else:")
+            _body(stmt.orelse, inner, lines)
+        return
+    elif kind is gast.For:
+        if type(stmt.target) is not gast.Name or stmt.type_comment is not None:
+            raise _Slow
+        inner = indent + "    "
+        lines.append(f"{indent}for {stmt.target.id} in {_expr(stmt.iter)}:")
+        _body(stmt.body, inner, lines)
+        if stmt.orelse:
+            lines.append(f"{indent}else:")
+            _body(stmt.orelse, inner, lines)
+        return
+    elif kind is gast.While:
+        inner = indent + "    "
+        lines.append(f"{indent}while {_expr(stmt.test)}:")
+        _body(stmt.body, inner, lines)
+        if stmt.orelse:
+            lines.append(f"{indent}else:")
+            _body(stmt.orelse, inner, lines)
+        return
+    elif kind is gast.FunctionDef:
+        if stmt.decorator_list or stmt.returns is not None or stmt.type_comment is not None:
+            raise _Slow
+        if getattr(stmt, "type_params", None):
+            raise _Slow
+        if lines:  # ast.unparse puts an empty line before a function that is not the first thing written
+            lines.append("")
+        lines.append(f"{indent}def {stmt.name}({ast.unparse(_arguments(stmt.args))}):")
+        if stmt.body and _is_docstring(stmt.body[0]):
+            raise _Slow
+        _body(stmt.body, indent + "    ", lines)
+        return
+    if hasattr(stmt, "body"):  # another compound statement
+        raise _Slow
+    lines.append(indent + _alone(stmt))
+
+
+def _body(stmts, indent: str, lines: list) -> None:
+    for stmt in stmts:
+        _statement(stmt, indent, lines)
 
 
 def _string(literal: str) -> str:

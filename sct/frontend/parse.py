@@ -9,12 +9,14 @@ walks the tree once and reports *all* constructs sct cannot handle in one
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import functools
 import inspect
 import linecache
 import re
+import sys
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -347,10 +349,130 @@ def _parse_fragment(source: str, fn):
     """Parse a function's source; a lambda's line may be a fragment of a larger expression."""
     for text in (source, "(" + source.strip().rstrip(",") + ")"):
         try:
-            return gast.parse(text)
+            return to_gast(ast.parse(text)) if _OWN_CONVERSION else gast.parse(text)
         except SyntaxError:
             pass
     raise SourceUnavailableError(f"cannot parse the source of {fn.__qualname__}; define it with `def` in a file")
+
+
+# ``gast.parse`` is ``ast.parse`` and gast's conversion, a ``NodeTransformer`` that looks up a visitor and builds
+# a dictionary of fields per node: most of the time parsing took. ``to_gast`` gives the same tree (the same
+# types, fields and positions: tests/test_compile_stages3.py compares them on sct's own source) in one
+# recursive pass, as gast 0.7 converts on Python 3.10 and 3.11; elsewhere gast converts.
+_OWN_CONVERSION = sys.version_info[:2] in ((3, 10), (3, 11)) and getattr(gast, "__version__", "") == "0.7.0"
+
+
+def to_gast(node):
+    """The ``gast`` tree ``gast.ast_to_gast`` makes of the ``ast`` tree ``node``."""
+    convert = _TO_GAST.get(type(node))
+    if convert is None:
+        if not isinstance(node, ast.AST):
+            return node
+        convert = _to_gast_converter(type(node))
+    return convert(node)
+
+
+def _to_gast_list(items):
+    return [to_gast(item) for item in items]
+
+
+def _located(new, node):
+    """``ast.copy_location``: the positions of a parsed node (all four are there)."""
+    new.lineno, new.col_offset = node.lineno, node.col_offset
+    new.end_lineno, new.end_col_offset = node.end_lineno, node.end_col_offset
+    return new
+
+
+def _to_gast_converter(kind):
+    _TO_GAST[kind] = _generic_to_gast(kind)
+    return _TO_GAST[kind]
+
+
+_ABSENT = object()
+
+
+def _generic_to_gast(kind):
+    """gast's ``generic_visit`` for the ``ast`` type ``kind``: the gast node of the same name, its fields converted."""
+    target = getattr(gast, kind.__name__, None)
+    if target is None:  # not a gast node: gast drops it
+
+        def convert(node):
+            return None
+
+    else:
+        fields, attributes = kind._fields, kind._attributes
+
+        def convert(node):
+            new = target(**{f: to_gast(getattr(node, f)) for f in fields if hasattr(node, f)})
+            for attr in attributes:
+                value = getattr(node, attr, _ABSENT)
+                if value is not _ABSENT:
+                    setattr(new, attr, value)
+            return new
+
+    return convert
+
+
+def _gast_name(node):
+    new = gast.Name(node.id, to_gast(node.ctx), None, None)
+    if hasattr(node, "end_col_offset"):
+        return _located(new, node)
+    return ast.copy_location(new, node)
+
+
+def _gast_arg(node):
+    new = gast.Name(node.arg, gast.Param(), to_gast(node.annotation), to_gast(node.type_comment))
+    return ast.copy_location(new, node)
+
+
+def _gast_handler(node):
+    if not node.name:
+        return _UNNAMED_HANDLER(node)
+    new = gast.ExceptHandler(to_gast(node.type), gast.Name(node.name, gast.Store(), None, None), to_gast(node.body))
+    return ast.copy_location(new, node)
+
+
+def _gast_function(target):
+    def convert(node):
+        new = target(
+            to_gast(node.name),
+            to_gast(node.args),
+            to_gast(node.body),
+            to_gast(node.decorator_list),
+            to_gast(node.returns),
+            to_gast(node.type_comment),
+            [],  # type_params
+        )
+        return ast.copy_location(new, node)
+
+    return convert
+
+
+def _gast_class(node):
+    new = gast.ClassDef(
+        to_gast(node.name),
+        to_gast(node.bases),
+        to_gast(node.keywords),
+        to_gast(node.body),
+        to_gast(node.decorator_list),
+        [],  # type_params
+    )
+    return ast.copy_location(new, node)
+
+
+_TO_GAST: dict = {
+    list: _to_gast_list,
+    ast.Name: _gast_name,
+    ast.arg: _gast_arg,
+    ast.FunctionDef: _gast_function(gast.FunctionDef),
+    ast.AsyncFunctionDef: _gast_function(gast.AsyncFunctionDef),
+    ast.ClassDef: _gast_class,
+    ast.Load: lambda node: gast.Load(),
+    ast.Store: lambda node: gast.Store(),
+    ast.Del: lambda node: gast.Del(),
+    ast.ExceptHandler: _gast_handler,
+}
+_UNNAMED_HANDLER = _generic_to_gast(ast.ExceptHandler)
 
 
 def _lambda_as_def(tree, code, fn) -> gast.FunctionDef:

@@ -85,36 +85,59 @@ class _Summary:
 
     def __init__(self, stmt):
         self.stmt = stmt
-        self.names, self.calls, self.walrus = [], [], False
+        names, calls, walrus = [], [], False
+        self.names, self.calls = names, calls
         plain = isinstance(stmt, _PLAIN)
-        pending, names = [stmt], self.names
+        pending, kinds, node_type = [stmt], _KINDS, gast.AST
+        pop, push = pending.pop, pending.append
         while pending:  # codegen.nodes, written out: this walk is most of the pass
-            node = pending.pop()
+            node = pop()
             kind = type(node)
             if kind is gast.Name:
                 names.append(node)
                 if node.annotation is not None:
-                    pending.append(node.annotation)
+                    push(node.annotation)
                 continue
-            if kind is gast.Constant:
-                continue
-            if kind is gast.Call:
-                if _is_unbroadcast(node):
-                    self.calls.append(node)
-            elif isinstance(node, _NOT_PLAIN):
-                plain = False
-                self.walrus = self.walrus or kind is gast.NamedExpr
-            for attr in child_fields(kind):
+            found = kinds.get(kind)
+            if found is None:
+                found = _kind(kind)
+            fields, role = found
+            if role:
+                if role == _CALL:
+                    if _is_unbroadcast(node):
+                        calls.append(node)
+                else:
+                    plain = False
+                    walrus = walrus or kind is gast.NamedExpr
+            for attr in fields:
                 value = getattr(node, attr, None)
                 if type(value) is list:
-                    pending += [v for v in value if isinstance(v, gast.AST)]
-                elif isinstance(value, gast.AST):
-                    pending.append(value)
+                    for v in value:
+                        if isinstance(v, node_type):
+                            push(v)
+                elif isinstance(value, node_type):
+                    push(value)
+        self.walrus = walrus
         self.plain = plain
         if plain:
-            self.loads = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Load))
-            self.stores = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Store))
-            self.deleted = frozenset(n.id for n in self.names if isinstance(n.ctx, gast.Del))
+            loads, stores, deleted = [], [], []
+            by_context = {gast.Load: loads, gast.Store: stores, gast.Del: deleted}
+            for n in names:
+                found = by_context.get(type(n.ctx))
+                if found is not None:
+                    found.append(n.id)
+            self.loads, self.stores, self.deleted = frozenset(loads), frozenset(stores), frozenset(deleted)
+
+
+_CALL, _NOT_PLAIN_ROLE = 1, 2
+_KINDS: dict = {gast.Constant: ((), 0)}  # node type -> (its fields that may hold nodes, its role in a summary)
+
+
+def _kind(kind) -> tuple:
+    """What :class:`_Summary` needs of a node type: its fields, and whether it is a call or not plain."""
+    role = _CALL if kind is gast.Call else _NOT_PLAIN_ROLE if issubclass(kind, _NOT_PLAIN) else 0
+    _KINDS[kind] = (child_fields(kind), role)
+    return _KINDS[kind]
 
 
 _PLAIN = (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Expr, gast.Pass, gast.Return, gast.Raise, gast.Delete)
@@ -150,6 +173,11 @@ class _Walks:
         found = self.of(stmt)
         return set(found.loads) if found.plain else _sure_loads(stmt)
 
+    def stored(self, stmt):
+        """:meth:`stores`, not to be changed: a plain statement's is its summary's own set."""
+        found = self.of(stmt)
+        return found.stores if found.plain else _stores(stmt)
+
     def stores(self, stmt) -> set:
         """:func:`_stores` of a statement (of a plain one: the names in a store context are its targets')."""
         found = self.of(stmt)
@@ -177,16 +205,25 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
     """
     body = fn.body
     facts = facts or _Facts(fn)
-    binds, reads, defined = {}, {}, {}  # name -> count; name -> [(index in body, Name node, shape only)]
     walks = facts.walks
-    for k, stmt in enumerate(body):
-        summary = walks.of(stmt)
-        calls, names = summary.calls, summary.names
-        for call in calls:  # their shape reads
-            reads.setdefault(call.args[1].id, []).append((k, call, True))
-        shape_args = {id(call.args[1]) for call in calls}
-        for node in names:
-            if id(node) in shape_args:
+    summaries = [walks.of(stmt) for stmt in body]
+    shaped = {call.args[1].id for summary in summaries for call in summary.calls}  # read for their shapes
+    params = {a.id for a in fn.args.args}
+    shapes = facts.small  # a shape tuple is read as a shape by ``unbroadcast``: never take its shape
+    wanted = (shaped & set(arrays)) - facts.captured - params - shapes  # only these can get a record
+    if not wanted:
+        return set()
+    binds, reads, defined = {}, {}, {}  # name -> count; name -> [(index in body, Name node, shape only)]
+    for k, summary in enumerate(summaries):
+        calls, shape_args = summary.calls, ()
+        if calls:
+            for call in calls:  # their shape reads
+                if call.args[1].id in wanted:
+                    reads.setdefault(call.args[1].id, []).append((k, call, True))
+            shape_args = {id(call.args[1]) for call in calls}
+        stmt = body[k]
+        for node in summary.names:
+            if node.id not in wanted or id(node) in shape_args:
                 continue
             if isinstance(node.ctx, gast.Load):
                 reads.setdefault(node.id, []).append((k, node, False))
@@ -194,11 +231,9 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
                 binds[node.id] = binds.get(node.id, 0) + 1
                 if isinstance(stmt, gast.Assign) and node in stmt.targets:
                     defined[node.id] = k
-    taken = facts.locals | {a.id for a in fn.args.args} | set(reads)
+    taken = None  # the names the function holds: a record's name is none of them
     records = []  # (index to insert after, record name, var)
-    params = {a.id for a in fn.args.args}
-    shapes = facts.small  # a shape tuple is read as a shape by ``unbroadcast``: never take its shape
-    for var in sorted(set(arrays) & set(defined) - facts.captured - params - shapes):
+    for var in sorted(wanted & set(defined)):
         if not _makes_array(body[defined[var]].value):
             continue
         uses = reads.get(var, [])
@@ -207,6 +242,9 @@ def record_shapes(fn: gast.FunctionDef, arrays, facts=None) -> set:
         last = max([defined[var]] + [k for k, _, shape in uses if not shape])
         if any(k <= last for k, _, shape in uses if shape):
             continue
+        if taken is None:  # as the summaries were before any record
+            loaded = {n.id for summary in summaries for n in summary.names if isinstance(n.ctx, gast.Load)}
+            taken = facts.locals | params | loaded | shaped
         record = _fresh(f"{var}_shape", taken)
         for k, call, shape in uses:
             if shape:  # a new node: a tree may share one Name object between places
@@ -362,6 +400,10 @@ def _stored_anywhere(stmts) -> set:
     return found
 
 
+_CHECKED = _SIMPLE + _LEAVES + _DECLARATIONS + (gast.Delete,)  # the simple statements the analysis models
+_JUMPS = _LEAVES + (gast.Break, gast.Continue)  # nothing after them is reached
+
+
 def _check(stmts, in_loop: bool, walks=None) -> None:
     """Raise :class:`_GiveUp` on anything the analysis does not model."""
     for stmt in stmts:
@@ -377,7 +419,7 @@ def _check(stmts, in_loop: bool, walks=None) -> None:
         elif isinstance(stmt, gast.Break | gast.Continue):
             if not in_loop:
                 raise _GiveUp
-        elif not isinstance(stmt, _SIMPLE + _LEAVES + _DECLARATIONS + (gast.Delete,)):
+        elif not isinstance(stmt, _CHECKED):
             raise _GiveUp
         if isinstance(stmt, _PLAIN) and walks is not None:
             if walks.of(stmt).walrus:
@@ -425,14 +467,19 @@ class _Liveness:
             if isinstance(stmt, gast.Break | gast.Continue):
                 live = set(brk if isinstance(stmt, gast.Break) else cont)
                 continue
-            stores = walks.stores(stmt)
-            names = (stores if isinstance(stmt, gast.FunctionDef) else walks.sure_loads(stmt)) | stores
+            found = walks.of(stmt)
+            if found.plain:  # its summary's sets, read and not copied (nothing here changes them)
+                stores = found.stores
+                names = found.loads | stores
+            else:
+                stores = walks.stores(stmt)
+                names = (stores if isinstance(stmt, gast.FunctionDef) else walks.sure_loads(stmt)) | stores
             touched[k] = (names, names - live)
             if is_comment(stmt) or isinstance(stmt, gast.Pass | gast.Global | gast.Nonlocal):
                 continue
-            reads = walks.loads(stmt)
+            reads = found.loads if found.plain else walks.loads(stmt)
             if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):  # ``x += e`` reads x
-                reads.add(stmt.target.id)
+                reads = reads | {stmt.target.id}
             live -= stores
             live -= _deleted(stmt)
             live |= reads
@@ -513,13 +560,12 @@ class _Release:
                 bound, after = self.branches(stmt, *around[k], brk, cont, bound, forbidden)
             elif isinstance(stmt, gast.For | gast.While):
                 bound, after = self.loop(stmt, *around[k], bound, forbidden)
-            elif isinstance(stmt, _LEAVES + (gast.Break, gast.Continue)):
+            elif isinstance(stmt, _JUMPS):
                 bound, after = None, set()
             else:
                 if isinstance(stmt, gast.FunctionDef):
                     _Release(stmt, ()).run() and self.mark()
-                stores = self.walks.stores(stmt)
-                self.seen |= stores
+                self.seen |= self.walks.stored(stmt)
                 touched, dead = touched_at[k]  # dead: those of them not live after the statement
                 bound |= touched  # in place: each block has its own set (straight-line code stays linear)
                 bound -= _deleted(stmt)
@@ -593,7 +639,7 @@ def _in_group(stmts, k: int, names: set, heading, walks) -> bool:
     (the lines under one ``# <forward statement>`` comment: ``heading``), and binds none of ``names``."""
     if k + 1 == len(stmts) or not isinstance(stmts[k + 1], _SIMPLE) or is_comment(stmts[k + 1]):
         return False
-    if walks.stores(stmts[k + 1]) & names:
+    if not names.isdisjoint(walks.stored(stmts[k + 1])):
         return False
     return heading is not None and heading.value.args[0].value not in ("forward", "backward")
 
@@ -635,14 +681,13 @@ def _small(body, walks=None) -> set:
     arithmetic on them. Releasing them frees nothing. (A greatest fixed point: ``i = i + 1`` stays small.)"""
     values: dict = {}
     other = set()
-    read: list = []  # (name, the Name nodes of a value bound to it)
+    read: list = []  # (name, the Name nodes of a value bound to it: a list, or the summary holding them)
     for stmt in body:
         summary = walks.of(stmt) if walks is not None else None
         if summary is not None and summary.plain:  # the statement is the only assignment in it
             if _single(stmt):
-                target = stmt.targets[0]
-                values.setdefault(target.id, []).append(stmt.value)
-                read.append((target.id, [n for n in summary.names if n is not target]))
+                values.setdefault(stmt.targets[0].id, []).append(stmt.value)
+                read.append((stmt.targets[0].id, summary))
             elif isinstance(stmt, gast.Assign | gast.AugAssign | gast.AnnAssign):
                 other |= summary.stores
             continue
@@ -652,9 +697,16 @@ def _small(body, walks=None) -> set:
                 read.append((node.targets[0].id, [n for n in nodes(node.value) if isinstance(n, gast.Name)]))
             elif isinstance(node, gast.Assign | gast.AugAssign | gast.AnnAssign | gast.For):
                 other |= _stores(node)
-    small = set(values) - other
+    # A value that is not small even where every name is small never is (_small_value only asks that names be
+    # small): those names go first, and the worklist needs the readers of the others only.
+    small = {var for var in set(values) - other if all(_small_value(e, _ANY) for e in values[var])}
     readers: dict = {}  # name -> the names whose values read it
     for var, names in read:
+        if var not in small:
+            continue
+        if type(names) is _Summary:
+            target = names.stmt.targets[0]
+            names = [n for n in names.names if n is not target]
         for node in names:
             readers.setdefault(node.id, set()).add(var)
     pending = list(small)
@@ -664,6 +716,16 @@ def _small(body, walks=None) -> set:
             small.discard(var)
             pending.extend(readers.get(var, ()))
     return small
+
+
+class _Anything:
+    """Holds every name: :func:`_small_value` of a value with every name taken as small."""
+
+    def __contains__(self, _name) -> bool:
+        return True
+
+
+_ANY = _Anything()
 
 
 def _single(node) -> bool:

@@ -25,7 +25,6 @@ reversed in :mod:`sct.reverse.loops`.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 
 import gast
@@ -48,7 +47,7 @@ from ..analysis.activity import (
 )
 from ..analysis.recording import carried_values, invariant, recomputable, stable_shapes, trip_locals, viewed_by
 from ..analysis.shapes import canonical
-from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes, statements, to_ast, written
+from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes, statements, statements_text
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
 from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
 from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
@@ -212,8 +211,7 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         wanted = [s for s in body if isinstance(s, Assign | SetItem) and s.target in active and id(s) not in done]
         if len(wanted) < 2:
             return
-        module = ast.Module(body=[to_ast(ForwardSweep.statement(s)) for s in wanted], type_ignores=[])
-        lines = written(module).split("\n")
+        lines = statements_text([ForwardSweep.statement(s) for s in wanted]).split("\n")
         if len(lines) == len(wanted):
             self.comments.update(zip(map(id, wanted), lines))
 
