@@ -29,6 +29,8 @@ def _python_value(f, args):
             value = f(*P.snapshot(args))  # on copies: the function may change its arguments
     except (ValueError, ArithmeticError):  # an overflow in the program's own math: not defined here
         assume(False)
+    except TypeError:  # Python cannot run it: a local function reads a name later rebound to an array
+        assume(False)  # (math.sin of it); sct raises the same error, and there is nothing to compare
     assume(np.all(np.isfinite(value)) and abs(float(value)) < 1e6)
     return value
 
