@@ -77,9 +77,9 @@ def test_inside_optimize_the_passes_share_one_table_until_one_changes_the_functi
         walks.append(node)
         return real_walk(node, facts)
 
-    def usage(node):
+    def usage(node, copy=True):
         asked.append(node)
-        return real_usage(node)
+        return real_usage(node, copy)
 
     optimize._walk_usage, optimize._usage = walk, usage
     try:
