@@ -340,6 +340,8 @@ def test_the_parse_conversion_gives_gasts_tree():
 
     from sct.frontend import parse
 
+    if not parse._OWN_CONVERSION:
+        pytest.skip("sct parses with gast.parse here (to_gast is used on Python 3.10/3.11 with gast 0.7.0 only)")
     root = Path(sct.__file__).parent
     sources = [_SYNTAX] + [path.read_text() for path in sorted(root.rglob("*.py"))]
     for source in sources:
