@@ -29,6 +29,7 @@ from sct.backend.codegen import unparse
 from sct.passes import algebra, optimize
 from tests import programs
 from tests.programs import load
+from tests.test_shared_facts import _LOOPS  # the loop program both files compile
 
 
 # ---- the passes as they were ----------------------------------------------------------------
@@ -191,21 +192,6 @@ def _straight(n: int) -> str:
     lines = ["import numpy as np", "", "", "def f(x):", "    v0 = x"]
     lines += [f"    v{i} = np.sin(v{i - 1}) + v{i // 2} * 2.0" for i in range(1, n + 1)]
     return "\n".join(lines + [f"    return np.sum(v{n})"]) + "\n"
-
-
-_LOOPS = """import numpy as np
-
-
-def f(x, y):
-    s = x
-    t = y * 0.5
-    for i in range(3):
-        m = -s
-        s = np.sin(s) * m + s * t
-        if i > 0:
-            s = s - np.exp(-s) * t
-    return np.sum(s * s) + np.mean(t)
-"""
 
 
 @pytest.mark.parametrize("source", [_straight(60), _LOOPS], ids=["straight", "loops"])
