@@ -28,6 +28,19 @@ def solve(stmts: list, reads, update, limit: int | None = None) -> bool:
     readers: dict = {}
     queue, queued = deque(), [False] * len(stmts)
     changes: dict = {}
+
+    def changed(target) -> bool:
+        """``target`` changed: queue its readers met so far; False where ``limit`` stops the solve."""
+        if limit is not None:
+            changes[target] = changes.get(target, 0) + 1
+            if changes[target] > limit:
+                return False
+        for j in readers.get(target, ()):
+            if not queued[j]:
+                queued[j] = True
+                queue.append(j)
+        return True
+
     for i, stmt in enumerate(stmts):
         for var in set(reads(stmt)):
             found = readers.get(var)
@@ -35,30 +48,14 @@ def solve(stmts: list, reads, update, limit: int | None = None) -> bool:
                 readers[var] = [i]
             else:
                 found.append(i)
-        if not update(stmt):
-            continue
-        if limit is not None:
-            changes[stmt.target] = changes.get(stmt.target, 0) + 1
-            if changes[stmt.target] > limit:
-                return False
-        for j in readers.get(stmt.target, ()):
-            if not queued[j]:
-                queued[j] = True
-                queue.append(j)
+        if update(stmt) and not changed(stmt.target):
+            return False
     while queue:
         i = queue.popleft()
         queued[i] = False
         stmt = stmts[i]
-        if not update(stmt):
-            continue
-        if limit is not None:
-            changes[stmt.target] = changes.get(stmt.target, 0) + 1
-            if changes[stmt.target] > limit:
-                return False
-        for j in readers.get(stmt.target, ()):
-            if not queued[j]:
-                queued[j] = True
-                queue.append(j)
+        if update(stmt) and not changed(stmt.target):
+            return False
     return True
 
 

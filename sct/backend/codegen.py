@@ -329,27 +329,19 @@ def _statement(stmt, indent: str, lines: list) -> None:
             stmt = stmt.orelse[0]
             lines.append(f"{indent}elif {_expr(stmt.test)}:")
             _body(stmt.body, inner, lines)
-        if stmt.orelse:
-            lines.append(f"{indent}else:")
-            _body(stmt.orelse, inner, lines)
+        _else(stmt.orelse, indent, lines)
         return
     elif kind is gast.For:
         if type(stmt.target) is not gast.Name or stmt.type_comment is not None:
             raise _Slow
-        inner = indent + "    "
         lines.append(f"{indent}for {stmt.target.id} in {_expr(stmt.iter)}:")
-        _body(stmt.body, inner, lines)
-        if stmt.orelse:
-            lines.append(f"{indent}else:")
-            _body(stmt.orelse, inner, lines)
+        _body(stmt.body, indent + "    ", lines)
+        _else(stmt.orelse, indent, lines)
         return
     elif kind is gast.While:
-        inner = indent + "    "
         lines.append(f"{indent}while {_expr(stmt.test)}:")
-        _body(stmt.body, inner, lines)
-        if stmt.orelse:
-            lines.append(f"{indent}else:")
-            _body(stmt.orelse, inner, lines)
+        _body(stmt.body, indent + "    ", lines)
+        _else(stmt.orelse, indent, lines)
         return
     elif kind is gast.FunctionDef:
         if stmt.decorator_list or stmt.returns is not None or stmt.type_comment is not None:
@@ -366,6 +358,13 @@ def _statement(stmt, indent: str, lines: list) -> None:
     if hasattr(stmt, "body"):  # another compound statement
         raise _Slow
     lines.append(indent + _alone(stmt))
+
+
+def _else(orelse, indent: str, lines: list) -> None:
+    """The ``else:`` of an ``if``, ``for`` or ``while`` written at ``indent``, where it has one."""
+    if orelse:
+        lines.append(f"{indent}else:")
+        _body(orelse, indent + "    ", lines)
 
 
 def _body(stmts, indent: str, lines: list) -> None:
