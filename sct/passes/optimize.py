@@ -1460,9 +1460,7 @@ class _Block:
 def _may_fold(copy, stores, returned, protected) -> bool:
     """What :func:`_fold_copy` asks first of a copy: of the whole function, not of its block."""
     target = copy.targets[0].id
-    if not target.startswith("delta_") or stores.get(target) != 1 or target in returned:
-        return False
-    return target not in protected and getattr(copy.value, "id", None) not in protected
+    return target.startswith("delta_") and stores.get(target) == 1 and target not in returned
 
 
 def _fold_copy(block, k, stores, loads, returned, protected, touch=_nothing) -> bool:
