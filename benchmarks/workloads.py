@@ -439,7 +439,10 @@ def gp_hand(log_ell, log_sf, log_noise, X, y):
     # backward
     d_K = 0.5 * (K_inv - np.outer(alpha, alpha))
     d_E = d_K * E
-    return np.sum(d_E * d2) / ell2, 2.0 * np.sum(d_E), 2.0 * sn2 * np.trace(d_K)
+    d_log_ell = np.sum(d_E * d2) / ell2
+    d_log_sf = 2.0 * np.sum(d_E)
+    d_log_noise = 2.0 * sn2 * np.trace(d_K)
+    return d_log_ell, d_log_sf, d_log_noise
 
 
 def gp_args(points=40, dims=2):

@@ -35,6 +35,7 @@ class Namer:
     def __init__(self, taken=()):
         self.taken = set(taken) | set(keyword.kwlist) | set(dir(builtins))
         self._temps = _letters()
+        self.temps = set()  # the temporaries handed out: values the user never named
 
     def reserve(self, name: str) -> str:
         self.taken.add(name)
@@ -44,6 +45,7 @@ class Namer:
         """The next free single-op temporary: a, b, c, ..."""
         for name in self._temps:
             if name not in self.taken:
+                self.temps.add(name)
                 return self.reserve(name)
         raise AssertionError("unreachable: the name generator is infinite")
 

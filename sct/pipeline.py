@@ -221,7 +221,9 @@ def build(
         checkpoints.apply(src, parsed, ir, checkpoint)  # after the optimiser: it copies the optimised loops
     has_arrays = any(rank is not None and rank > 0 for rank in ranks.values())  # scalar code keeps its lines
     if optimize and not unboxed and mode == "reverse" and has_arrays:  # Python-float variants fuse everything
-        fuse.fold_scalar_adjoints(src.fn, _scalars(ranks))  # delta_log_noise = delta_m * m * 2.0
+        temporaries = {d for d, v in src.adjoint_of.items() if v in namer.temps}
+        resolve = codegen.namespace(parsed.globals, helpers).get
+        fuse.fold_adjoints(src.fn, _scalars(ranks), temporaries, resolve)  # delta_log_noise = delta_m * m * 2.0
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
         liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     if foreign is not None:  # the same code, its NumPy calls (the shape records above too) against the namespace

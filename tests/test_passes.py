@@ -262,7 +262,7 @@ def test_the_mean_of_squares_spreads_one_number_not_an_array():
     args = (rng.standard_normal(3), rng.standard_normal((5, 3)), rng.standard_normal(5))
     source, grad = _runtime_source(f, args)
     lines = _backward(source)
-    # b = r ** 2: a number, not np.full_like(b, ...), written into its one use (sct.passes.fuse.fold_scalar_adjoints)
+    # b = r ** 2: a number, not np.full_like(b, ...), written into its one use (sct.passes.fuse.fold_adjoints)
     assert "delta_r = 1.0 / size_or_one(r) * 2 * r" in lines, lines
     assert "b = r ** 2" not in source.split("# backward")[0]  # b itself is no longer computed
     assert "full_like" not in source

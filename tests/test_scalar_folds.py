@@ -1,4 +1,4 @@
-"""sct.passes.fuse.fold_scalar_adjoints: a chain of single-use scalar adjoints as one line.
+"""sct.passes.fuse.fold_adjoints: a chain of single-use scalar adjoints as one line.
 
 ``delta_l = delta_m * m; delta_log_noise = delta_l * 2.0`` -> ``delta_log_noise = delta_m * m * 2.0``
 in variants with arrays (the Python-float variants fuse every temporary already). The gradients
@@ -21,7 +21,7 @@ def _gradient(source, args, fold: bool, wrt=None):
     """The gradient of ``f`` in ``source`` (a fresh module: nothing cached), with or without the pass."""
     with pytest.MonkeyPatch.context() as m:
         if not fold:
-            m.setattr(fuse, "fold_scalar_adjoints", lambda fn, scalars: False)
+            m.setattr(fuse, "fold_adjoints", lambda *a, **k: False)
         g = sct.grad(P.load(source), wrt=tuple(range(len(args))) if wrt is None else wrt)
         return g(*args), g.source
 
@@ -60,19 +60,28 @@ def test_gp_chains_are_one_line_each_and_the_same_bits():
     folded, source = _gradient(GP, args, True, wrt=(0, 1, 2))
     plain, before = _gradient(GP, args, False, wrt=(0, 1, 2))
     _same_bits(folded, plain)
-    for wrt in ("log_noise", "log_ell", "log_sf"):  # each a product of scalars on one line, under joined comments
-        line = rf"# \w+ = np\.exp\(\w+\); \w+ = 2\.0 \* {wrt}\n *delta_{wrt} = delta_\w+ \* \w+ \* 2\.0\n"
-        assert re.search(line, source)
-    assert len(source.splitlines()) == len(before.splitlines()) - 6  # three lines and three comments fewer
+    backward = source.split("# backward")[1]
+    # each hyperparameter's gradient one line under the joined comments of the temporaries it goes through
+    assert re.search(r"# \w+ = \w+ \* \w+; \w+ = np\.exp\(\w+\); \w+ = 2\.0 \* log_noise\n", backward)
+    assert re.search(r"\n *delta_log_noise = np\.trace\(delta_K_1\) \* \w+ \* 2\.0\n", backward)
+    assert re.search(r"\n *delta_log_ell = -np\.sum\(delta_K_1 \* \w+ \* \w+ \* \w+ / \w+\) \* \w+ \* 2\.0\n", backward)
+    assert re.search(r"\n *delta_log_sf = np\.sum\(delta_K_1 \* \w+\) \* \w+ \* 2\.0\n", backward)
+    # the temporaries' adjoints are gone; the user's (alpha, K) keep their lines
+    assert set(re.findall(r"(delta_\w+) = ", backward)) == {"delta_alpha", "delta_K_1", *(f"delta_{p}" for p in WRT)}
 
 
-def test_array_adjoints_are_not_moved():
+WRT = ("log_noise", "log_ell", "log_sf")
+
+
+def test_the_users_arrays_keep_their_adjoints():
     source = "import numpy as np\n\n\ndef f(x, s):\n    a = np.sin(x) * s\n    return np.sum(a * a)\n"
     args = (np.array([0.1, 0.2, 0.3]), 0.5)
     folded, text = _gradient(source, args, True)
     plain, before = _gradient(source, args, False)
     _same_bits(folded, plain)
-    assert text == before  # nothing scalar to fold: the arrays keep their lines
+    assert "delta_a = 2.0 * a" in text  # a: the user's
+    assert "delta_b = delta_a * s" in before and "delta_b" not in text  # b = np.sin(x): the lowering's
+    assert "delta_x = delta_a * s * np.cos(x)" in text
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

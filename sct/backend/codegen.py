@@ -485,6 +485,7 @@ class Source:
     fn: gast.FunctionDef | None = None
     helpers: dict = field(default_factory=dict)  # name in the code -> object
     defined: set = field(default_factory=set)  # adjoint/tangent names assigned so far
+    adjoint_of: dict = field(default_factory=dict)  # delta_v -> v, in a reverse sweep
 
     def use(self, obj, base: str) -> str:
         """Bind ``obj`` (a user's rule) under a fresh name the generated code can call."""

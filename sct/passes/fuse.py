@@ -19,9 +19,11 @@ assignment does (not in a loop body, a ``while`` test, or one side of
 from __future__ import annotations
 
 import gast
+import numpy as np
 
 from ..analysis import facts
-from ..backend.codegen import is_comment, nodes
+from ..backend import runtime
+from ..backend.codegen import is_comment, nodes, unparse
 from ..ir import names_in
 from .optimize import bodies
 from .unbox import MATH, REDUCTIONS, UFUNCS
@@ -44,16 +46,24 @@ def fuse(fn: gast.FunctionDef, resolve) -> None:
         _fuse_block(block, single, lambda node: _pure(node, resolve, locals_))
 
 
-def fold_scalar_adjoints(fn: gast.FunctionDef, scalars: set) -> bool:
-    """In a variant with arrays: a scalar adjoint assigned once and read once, made by arithmetic on
-    scalars alone, written into its one use; whether it changed ``fn``.
+def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), resolve=None) -> bool:
+    """In a variant with arrays: single-use adjoints written into their one use; whether it changed ``fn``.
 
-    ``delta_l = delta_m * m`` then ``delta_log_noise = delta_l * 2.0`` become
-    ``delta_log_noise = delta_m * m * 2.0``, one line as a person writes it. ``scalars``: the names
-    known to hold scalars (rank 0) and their adjoints. The expression moves as a tree, so the same
-    operations run on the same operands in the same order (numbers cannot be changed in place, so no
-    alias sees a difference): the same numbers to the bit. The same conditions as :func:`fuse`
-    (nothing in between assigns what it reads; the use runs once when the assignment does).
+    Two kinds of adjoint assigned once and read once move:
+
+    - a scalar adjoint made by arithmetic on scalars alone: ``delta_l = delta_m * m`` then
+      ``delta_log_noise = delta_l * 2.0`` become ``delta_log_noise = delta_m * m * 2.0``;
+    - the adjoint of a temporary the lowering named (``temporaries``: ``delta_k`` for ``k = np.exp(j)``,
+      a value the user never named), made by arithmetic and pure NumPy calls (``resolve``: a free name ->
+      its object): ``delta_k = delta_K * f`` then ``delta_j = delta_k * k`` become
+      ``delta_j = delta_K * f * k``. The adjoints of the user's own variables keep their lines.
+
+    One line as a person writes it. ``scalars``: the names known to hold scalars (rank 0) and their
+    adjoints. The expression moves as a tree, so the same operations run on the same operands in the
+    same order: the same numbers to the bit. The same conditions as :func:`fuse` (nothing in between
+    assigns what it reads; the use runs once when the assignment does); an array expression moves only
+    past lines that change no array in place (``delta_c += g``, ``x[i] = v``) and call nothing impure,
+    so no alias of what it reads can differ at its use.
     """
     stores, loads = {}, {}
     for node in nodes(fn):
@@ -63,6 +73,7 @@ def fold_scalar_adjoints(fn: gast.FunctionDef, scalars: set) -> bool:
     single = {v for v, n in loads.items() if n == 1 and stores.get(v) == 1 and v.startswith("delta_")}
     if not single:
         return False
+    locals_ = set(stores)
     changed = False
     for block in list(bodies(fn)):
         k = 0
@@ -70,15 +81,75 @@ def fold_scalar_adjoints(fn: gast.FunctionDef, scalars: set) -> bool:
             stmt = block[k]
             simple = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
             target = stmt.targets[0].id if simple else None
-            if target in single and _scalar_arithmetic(stmt.value, scalars) and _move(block, k, target):
-                # a scalar by its expression (a mean's adjoint, ``1.0 / size_or_one(i)``) even where the rank of
-                # what it is the adjoint of is not 0
+            moved = None
+            if target in single:
+                if _scalar_arithmetic(stmt.value, scalars):
+                    # a scalar by its expression (a mean's adjoint, ``1.0 / size_or_one(i)``) even where the rank
+                    # of what it is the adjoint of is not 0
+                    moved = _move(block, k, target, width=WIDTH)
+                elif target in temporaries and resolve is not None and _pure_array(stmt.value, resolve, locals_):
+                    past = lambda s: _changes_nothing(s, resolve, locals_)  # noqa: E731
+                    moved = _move(block, k, target, past=past, width=WIDTH)
+            if moved is not None:
+                k -= _carry_comment(block, k, moved)
                 del block[k]
-                k -= _join_comments(block, k)
                 changed = True
                 continue
             k += 1
     return changed
+
+
+WIDTH = 100  # the longest line (indentation aside) a fold may make: longer ones keep their names
+_ARRAY_FUNCTIONS = frozenset(
+    {np.trace, np.outer, np.dot, np.matmul, np.concatenate, np.transpose, np.diagonal, np.where, np.reshape}
+)
+_METHODS = frozenset({"sum", "reshape", "transpose"})  # of an array: pure
+_ATTRIBUTES = frozenset({"T"})
+_ARRAY_PURE = _PURE | _ARRAY_FUNCTIONS | {runtime.unbroadcast, runtime.size_or_one}
+
+
+def _pure_array(node, resolve, locals_) -> bool:
+    """Only arithmetic, comparisons, ``.T``, ``.sum(...)`` and calls of pure NumPy functions and helpers."""
+    for n in nodes(node):
+        if isinstance(n, gast.Call):
+            if _method(n.func, locals_):
+                if n.func.attr not in _METHODS:
+                    return False
+            elif not facts.is_in(facts.called(n.func, resolve, locals_), _ARRAY_PURE):
+                return False
+        elif isinstance(n, gast.Attribute):
+            module = isinstance(n.value, gast.Name) and n.value.id not in locals_  # ``np.exp``: a call's func
+            if not module and n.attr not in _ATTRIBUTES and n.attr not in _METHODS:
+                return False
+        elif not isinstance(n, _EXPRESSION) or isinstance(n, _NOT_PLAIN | gast.Starred):
+            return False
+    return True
+
+
+def _changes_nothing(stmt, resolve, locals_) -> bool:
+    """Whether ``stmt`` changes no array in place and calls nothing that might (records' ``.pop()`` aside)."""
+    if is_comment(stmt):
+        return True
+    for n in nodes(stmt):
+        if isinstance(n, gast.AugAssign) or isinstance(n, gast.Subscript | gast.Attribute) and _stored(n):
+            return False
+        if isinstance(n, gast.Call):
+            if _method(n.func, locals_):
+                if n.func.attr in _METHODS or n.func.attr == "pop" and not n.args and not n.keywords:
+                    continue  # ``x, y = x_stack.pop()``: the list changes, no array does (the names it binds count)
+                return False
+            if not facts.is_in(facts.called(n.func, resolve, locals_), _ARRAY_PURE):
+                return False
+    return True
+
+
+def _method(func, locals_) -> bool:
+    """Whether ``func`` is a method of a value (``x.sum``), not a module's function (``np.sum``)."""
+    return isinstance(func, gast.Attribute) and not (isinstance(func.value, gast.Name) and func.value.id not in locals_)
+
+
+def _stored(node) -> bool:
+    return isinstance(getattr(node, "ctx", None), gast.Store | gast.Del)
 
 
 def _size_of_name(call) -> bool:
@@ -92,16 +163,25 @@ def _size_of_name(call) -> bool:
     )
 
 
-def _join_comments(block: list, k: int) -> int:
-    """The comment over a line that went (``block[k - 1]``) joins the next line's (``block[k]``):
-    ``# m = np.exp(l); l = 2.0 * log_noise``. How many lines went before ``k``."""
-    if k < 1 or k >= len(block) or not (is_comment(block[k - 1]) and is_comment(block[k])):
+def _carry_comment(block: list, k: int, use: int) -> int:
+    """The comment over ``block[k]``, a line moving into ``block[use]``, joins the comment over that use, if
+    it heads that line alone: ``# m = np.exp(l); l = 2.0 * log_noise``. One line each where joined they would
+    be too long to read. How many lines went before ``k``."""
+    over = k - 1
+    if over < 0 or not is_comment(block[over]) or k + 1 < len(block) and not is_comment(block[k + 1]):
+        return 0  # no comment, or it heads other lines too: it stays
+    head = next((i for i in range(use - 1, k, -1) if is_comment(block[i])), None)
+    first = block[over].value.args[0]
+    if head is None or first.value in ("forward", "backward"):
         return 0
-    first, second = block[k - 1].value.args[0], block[k].value.args[0]
-    if first.value in ("forward", "backward") or second.value in ("forward", "backward"):
+    second = block[head].value.args[0]
+    if second.value in ("forward", "backward"):
         return 0
-    second.value = f"{first.value}; {second.value}"
-    del block[k - 1]
+    if len(first.value) + len(second.value) + 2 <= WIDTH:
+        second.value = f"{first.value}; {second.value}"
+    else:
+        block.insert(head, block[over])  # the comments over the use, one a line
+    del block[over]
     return 1
 
 
@@ -136,29 +216,42 @@ def _fuse_block(block: list, single: set, pure) -> None:
         stmt = block[k]
         simple = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
         target = stmt.targets[0].id if simple else None
-        if target in single and pure(stmt.value) and _move(block, k, target):
+        if target in single and pure(stmt.value) and _move(block, k, target) is not None:
             del block[k]
             continue
         k += 1
 
 
-def _move(block: list, k: int, target: str) -> bool:
-    """Put ``block[k]``'s value where ``target`` is read, if that is in a later statement of ``block``."""
+def _move(block: list, k: int, target: str, past=None, width=None):
+    """Put ``block[k]``'s value where ``target`` is read, if that is in a later statement of ``block``.
+
+    ``past``: what each statement before the use must satisfy, if anything more than assigning nothing
+    the value reads. ``width``: the longest the line of the use may become (a line too long to read at
+    a glance keeps the name). The index of the use in ``block`` if it moved, else None."""
     reads = {n.id for n in nodes(block[k].value) if isinstance(n, gast.Name)}
-    for stmt in block[k + 1 :]:
+    for at in range(k + 1, len(block)):
+        stmt = block[at]
         if isinstance(stmt, gast.Return) and target.startswith("delta_"):
-            return False  # the gradients returned keep their names: ``return (delta_x, delta_y)``
+            return None  # the gradients returned keep their names: ``return (delta_x, delta_y)``
         use = _once(stmt, target)
         if use is not None:
             parent, field, index = use
-            if index is None:
-                setattr(parent, field, block[k].value)
-            else:
-                getattr(parent, field)[index] = block[k].value
-            return True
-        if target in names_in(stmt) or _assigns(stmt) & reads:
-            return False
-    return False
+            old = getattr(parent, field) if index is None else getattr(parent, field)[index]
+            _put(parent, field, index, block[k].value)
+            if width is not None and not isinstance(stmt, gast.If | gast.For) and len(unparse(stmt)) > width:
+                _put(parent, field, index, old)
+                return None
+            return at
+        if target in names_in(stmt) or _assigns(stmt) & reads or past is not None and not past(stmt):
+            return None
+    return None
+
+
+def _put(parent, field: str, index, value) -> None:
+    if index is None:
+        setattr(parent, field, value)
+    else:
+        getattr(parent, field)[index] = value
 
 
 def _once(stmt, target: str):

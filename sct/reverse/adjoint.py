@@ -83,6 +83,7 @@ def adjoint(
     emitter.shapes = shapes
     src = emitter.build(split, len(wrt) > 1 if many is None else many)
     src.facts = canonical(emitter.facts)
+    src.adjoint_of = emitter.adjoint_of  # delta_v -> v (sct.passes.fuse.fold_adjoints: which v the user named)
     return src
 
 
