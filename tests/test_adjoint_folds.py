@@ -151,3 +151,14 @@ def test_lstm_adjoint_reads_like_the_hand_written_one():
     assert "delta_ai" not in backward and "delta_aj" not in backward  # copies of delta_c, folded
     assert "delta_g * (1.0 - g * g)" in backward  # into the concatenation, as the hand-written code has it
     assert max(len(line.strip()) for line in backward.splitlines()) <= 100 + len("# ")
+
+
+def test_no_move_into_a_line_that_calls_what_might_change_it_first():
+    for use in ("delta_c = user(w) + delta_a", "delta_c = np.sum(w, out=v) + delta_a"):
+        text = _fold(f"def g(w, v):\n    delta_a = w * 2.0\n    {use}\n    return delta_c\n")
+        assert "delta_a = w * 2.0" in text, use
+
+
+def test_no_value_that_writes_into_an_array_moves():
+    text = _fold("def g(w, v, x):\n    delta_a = np.sum(w, out=v)\n    delta_c = delta_a * x\n    return delta_c\n")
+    assert "delta_a = np.sum(w, out=v)" in text

@@ -18,6 +18,8 @@ assignment does (not in a loop body, a ``while`` test, or one side of
 
 from __future__ import annotations
 
+import functools
+
 import gast
 import numpy as np
 
@@ -88,7 +90,7 @@ def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), r
                     # of what it is the adjoint of is not 0
                     moved = _move(block, k, target, width=WIDTH)
                 elif target in temporaries and resolve is not None and _pure_array(stmt.value, resolve, locals_):
-                    past = lambda s: _changes_nothing(s, resolve, locals_)  # noqa: E731
+                    past = functools.partial(_changes_nothing, resolve=resolve, locals_=locals_)
                     moved = _move(block, k, target, past=past, width=WIDTH)
             if moved is not None:
                 k -= _carry_comment(block, k, moved)
@@ -102,6 +104,8 @@ def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), r
 WIDTH = 100  # the longest line (indentation aside) a fold may make: longer ones keep their names
 _ARRAY_FUNCTIONS = frozenset(
     {np.trace, np.outer, np.dot, np.matmul, np.concatenate, np.transpose, np.diagonal, np.where, np.reshape}
+    | {np.einsum, np.full_like, np.ones_like, np.broadcast_to, np.expand_dims, np.squeeze, np.eye, np.shape}
+    | {np.swapaxes, np.moveaxis, np.diag, np.tril, np.triu}
 )
 _METHODS = frozenset({"sum", "reshape", "transpose"})  # of an array: pure
 _ATTRIBUTES = frozenset({"T"})
@@ -112,6 +116,8 @@ def _pure_array(node, resolve, locals_) -> bool:
     """Only arithmetic, comparisons, ``.T``, ``.sum(...)`` and calls of pure NumPy functions and helpers."""
     for n in nodes(node):
         if isinstance(n, gast.Call):
+            if any(k.arg == "out" for k in n.keywords):
+                return False  # np.sum(x, out=y) changes y
             if _method(n.func, locals_):
                 if n.func.attr not in _METHODS:
                     return False
@@ -126,14 +132,19 @@ def _pure_array(node, resolve, locals_) -> bool:
     return True
 
 
-def _changes_nothing(stmt, resolve, locals_) -> bool:
-    """Whether ``stmt`` changes no array in place and calls nothing that might (records' ``.pop()`` aside)."""
+def _changes_nothing(stmt, resolve, locals_, use=False) -> bool:
+    """Whether ``stmt`` changes no array in place and calls nothing that might (records' ``.pop()`` aside).
+
+    ``use``: ``stmt`` is where the value goes; only what it calls counts (a store, ``delta_c += ...``
+    included, comes after its value)."""
     if is_comment(stmt):
         return True
     for n in nodes(stmt):
-        if isinstance(n, gast.AugAssign) or isinstance(n, gast.Subscript | gast.Attribute) and _stored(n):
+        if not use and (isinstance(n, gast.AugAssign) or isinstance(n, gast.Subscript | gast.Attribute) and _stored(n)):
             return False
         if isinstance(n, gast.Call):
+            if any(k.arg == "out" for k in n.keywords):
+                return False
             if _method(n.func, locals_):
                 if n.func.attr in _METHODS or n.func.attr == "pop" and not n.args and not n.keywords:
                     continue  # ``x, y = x_stack.pop()``: the list changes, no array does (the names it binds count)
@@ -227,7 +238,8 @@ def _move(block: list, k: int, target: str, past=None, width=None):
 
     ``past``: what each statement before the use must satisfy, if anything more than assigning nothing
     the value reads. ``width``: the longest the line of the use may become (a line too long to read at
-    a glance keeps the name). The index of the use in ``block`` if it moved, else None."""
+    a glance keeps the name, and so does a value with a call whose use is in another call's arguments).
+    The index of the use in ``block`` if it moved, else None."""
     reads = {n.id for n in nodes(block[k].value) if isinstance(n, gast.Name)}
     for at in range(k + 1, len(block)):
         stmt = block[at]
@@ -235,8 +247,12 @@ def _move(block: list, k: int, target: str, past=None, width=None):
             return None  # the gradients returned keep their names: ``return (delta_x, delta_y)``
         use = _once(stmt, target)
         if use is not None:
+            if past is not None and not past(stmt, use=True):
+                return None  # f(g(w), delta_a): g runs first and may change what the value reads
             parent, field, index = use
             old = getattr(parent, field) if index is None else getattr(parent, field)[index]
+            if width is not None and _calls(block[k].value) and _in_arguments(stmt, old):
+                return None  # no call written into another call's arguments: f(g(x) * y, z) reads badly
             _put(parent, field, index, block[k].value)
             if width is not None and not isinstance(stmt, gast.If | gast.For) and len(unparse(stmt)) > width:
                 _put(parent, field, index, old)
@@ -245,6 +261,20 @@ def _move(block: list, k: int, target: str, past=None, width=None):
         if target in names_in(stmt) or _assigns(stmt) & reads or past is not None and not past(stmt):
             return None
     return None
+
+
+def _calls(node) -> bool:
+    return any(isinstance(n, gast.Call) for n in nodes(node))
+
+
+def _in_arguments(stmt, name) -> bool:
+    """Whether the node ``name`` is under an argument of a call in ``stmt``."""
+    for call in nodes(stmt):
+        if isinstance(call, gast.Call):
+            for arg in (*call.args, *(k.value for k in call.keywords)):
+                if any(n is name for n in nodes(arg)):
+                    return True
+    return False
 
 
 def _put(parent, field: str, index, value) -> None:
