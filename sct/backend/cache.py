@@ -26,7 +26,7 @@ an object argument) makes the variant uncacheable, never wrong.
 temporary file and renamed into place, so concurrent processes are safe.
 
 The cache is bounded (``SCT_CACHE_MAX_MB``, default 512; ``0`` or ``off``: no bound)
-without a scan of the directory per store: each store appends one byte per KiB it
+without a scan of the directory per store: each store appends one byte per 256 bytes it
 wrote to a small file (``.stored``, O_APPEND: atomic across processes), whose size is
 then the estimate of the cache's; where it passes the bound, one process (under a
 lock where the platform has one) scans the directory, removes the least recently used
@@ -67,7 +67,8 @@ _DATA = (int, float, complex, str, bytes, bool, type(None))
 DEFAULT_MAX_MB = 512.0
 TARGET = 0.8  # an automatic prune leaves this much of the bound, so that the next one is far away
 TOUCH_EVERY = 60.0  # seconds: a load refreshes its entry's modification time at most this often
-ESTIMATE = ".stored"  # one byte per KiB stored since the last scan (plus the size it found)
+ESTIMATE = ".stored"  # one byte per UNIT bytes stored since the last scan (plus the size it found)
+UNIT = 256  # rounded up a store: fine enough that entries of 1 KiB are not counted as 2
 LOCK = ".prune.lock"
 BOOKKEEPING = (ESTIMATE, LOCK)  # the files in the cache directory besides entries (and temporary files)
 STALE_TEMPORARY = 3600.0  # seconds: a temporary file this old was left by a process that died
@@ -214,11 +215,11 @@ class _locked:
 
 
 def _reset_estimate(path: str, size: int) -> None:
-    """Write the estimate afresh: ``size`` bytes, one byte per KiB (stores meanwhile are forgotten)."""
+    """Write the estimate afresh: ``size`` bytes, one byte per ``UNIT`` (stores meanwhile are forgotten)."""
     try:
         handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".estimate", dir=path)
         with os.fdopen(handle, "wb") as file:
-            file.truncate(-(-size // 1024))
+            file.truncate(-(-size // UNIT))
         os.replace(temporary, os.path.join(path, ESTIMATE))
     except OSError:
         pass
@@ -238,8 +239,8 @@ def _count(path: str, size: int, bound: int | None) -> None:
     except OSError:
         return
     try:
-        os.write(handle, b"\0" * -(-size // 1024))  # one write with O_APPEND: no store is lost to another
-        stored = os.fstat(handle).st_size * 1024
+        os.write(handle, b"\0" * -(-size // UNIT))  # one write with O_APPEND: no store is lost to another
+        stored = os.fstat(handle).st_size * UNIT
     except OSError:
         return
     finally:
