@@ -67,6 +67,8 @@ class ControlFlow:
             self.stmts = saved
 
     def function_body(self, body):
+        if self.inlined and body and not _always_jumps(body):  # Python returns None where the body ends
+            body = [*body, gast.copy_location(gast.Return(value=None), body[-1])]
         with self.collecting() as out:
             for param in self.params:
                 if param in self.written:
