@@ -87,6 +87,15 @@ def both(x, v):
     return np.sum(np.log(a * a + 1.0))
 
 
+def with_index_writes(x, v):  # a[i] = v writes into the array np.add.at made: sct's copy, owned
+    a = np.zeros(4)
+    np.add.at(a, [0, 0], v)
+    a[1] = x[0] * a[0]
+    np.add.at(a, [1, 1, 2], x[:3])
+    a[0] += a[1]
+    return np.sum(a * x)
+
+
 M = np.array([[0.3, -0.2, 0.5], [1.0, 0.4, -0.7], [0.2, 0.9, -0.1]])
 VECTOR = np.array([0.7, -0.3, 0.2])
 CASES = [
@@ -100,6 +109,7 @@ CASES = [
     (scalar_into_block, (M, V)),
     (subtract_at, (X, V)),
     (both, (X, V)),
+    (with_index_writes, (X, V)),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
@@ -148,6 +158,20 @@ def test_jvp_agrees_with_vjp():
     _, tangent = sct.jvp(repeats_and_negatives, (X, V), (t, 0.5))
     dx, dv = sct.grad(repeats_and_negatives, wrt=(0, 1))(X, V)
     assert tangent == pytest.approx(dx @ t + dv * 0.5)
+
+
+def returned(x, v):
+    a = x * 1.0
+    np.add.at(a, [0, 0, 1], v)
+    return a
+
+
+def test_vjp_of_the_updated_array():
+    out, pull = sct.vjp(returned, X, V)
+    np.testing.assert_array_equal(out, returned(X.copy(), V))
+    dx, dv = pull(np.arange(4.0))
+    np.testing.assert_array_equal(dx, np.arange(4.0))
+    assert dv == 0.0 + 0.0 + 1.0
 
 
 def test_hessian():
@@ -386,6 +410,18 @@ def into_the_callers_array(x, v):
     return np.sum(z * z)
 
 
+def into_the_makers_array(x, v):  # a local def changes its maker's array: Python's closure sees it
+    a = x * 1.0
+    a = a * 2.0
+
+    def update():
+        np.add.at(a, [0], v)
+        return 0.0
+
+    s = update()
+    return np.sum(a * a) + s
+
+
 def into_a_default(x, v, buf=np.zeros(4)):  # noqa: B008 - the mutable default is the point
     np.add.at(buf, [0], v)
     return np.sum(buf * x)
@@ -426,6 +462,7 @@ REFUSED = [
     (through_a_name_of_a_global, "`W` holds the global"),
     (into_the_callers_array, "`_scatter_into` changes its argument `z` in place"),
     (into_a_default, "`buf` defaults to an array"),
+    (into_the_makers_array, "`a` is a variable of the function `into_the_makers_array`"),
     (multiply_at, "np.multiply.at"),
     (as_a_value, "statement of its own"),
     (into_an_expression, "the name of an array"),

@@ -745,7 +745,7 @@ def _held(value, opaque=None) -> list[str]:
 
 # Builtins whose result shares no memory with their arguments (list(), sorted(), min() may: an item).
 _FRESH_BUILTINS = {"float", "int", "len", "abs", "range", "round", "bool", "complex", "print", "isinstance", "str"}
-_FRESH_HELPERS = {"zeros_like", "fresh_copy"}  # sct's own helpers that always make a new array
+_FRESH_HELPERS = {"zeros_like", "fresh_copy", "added_at", "subtracted_at"}  # sct's helpers that make a new array
 _FIRST_ONLY = {  # sct's helpers that may return their first argument, never another (the rest: shapes, types)
     "unbroadcast",
     "grad_like",

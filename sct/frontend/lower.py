@@ -556,7 +556,17 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             )
             return
         owner = target.id
-        if owner not in self.locals and (owner in self.parsed.globals or owner in self.parsed.closure):
+        scope = self.enclosing_scope(owner) if owner not in self.locals else None
+        if scope is not None:  # a local def's update of its maker's array: sct would rebind only its own name
+            self.problem(
+                call,
+                f"`{owner}` is a variable of the function `{scope.parsed.node.name}` that this local function "
+                f"changes in place with `{spelled}`; sct does not follow a change made inside a called function "
+                f"(the value and gradient would be wrong): return the new array and assign it there "
+                f"(`{owner} = {owner}.copy()`, `{spelled}({owner}, ...)`, `return {owner}`)",
+            )
+            return
+        if owner not in self.locals:
             self.problem(
                 call,
                 f"`{owner}` is a global (or a name of an enclosing function) that `{spelled}` changes in place: "
