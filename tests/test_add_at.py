@@ -513,6 +513,27 @@ def test_v_a_view_of_a_is_read_before_the_update():
     assert sct.value_and_grad(v_a_view_of_a)(X, V)[0] == v_a_view_of_a(X.copy(), V)
 
 
+def an_element_read_before(x, v):  # b = a[0] of a vector is a number: the update does not reach it
+    a = x * 1.0
+    b = a[0]
+    np.add.at(a, [0, 0], v)
+    return np.sum(a * b) + b
+
+
+def a_row_read_before(m, v):  # b = a[0] of a matrix is a view: the update reaches it
+    a = m * 1.0
+    b = a[0]
+    np.add.at(a, [0, 0], v)
+    return np.sum(a * b)
+
+
+def test_a_number_read_before_is_followed_and_a_row_refused():
+    check_grads(an_element_read_before, (X, V), modes=MODES, order=2)
+    assert sct.value_and_grad(an_element_read_before)(X, V)[0] == an_element_read_before(X.copy(), V)
+    for mode in MODES:
+        assert_refused(a_row_read_before, (M, V), "`b` \\(line \\d+\\) holds the same array or a view", mode)
+
+
 def a_copy_first(x, v):  # what the refusals suggest
     a = x * 1.0
     b = a
