@@ -3,9 +3,10 @@
 ``programs()`` draws a :class:`Program`: the source of a module defining one
 function ``f`` over scalar and array parameters of random broadcast-compatible
 shapes, built from the primitives sct supports (``+ - * / **``, unary minus,
-``np.exp/log/sin/cos/tanh/sqrt/abs``, ``np.sum/np.mean``, ``math.*`` on
-scalars), straight-line or, with ``control=True``, with ``if``, ``for`` over
-``range`` and ``while``. Functions with domains are wrapped so every program is
+``np.exp/log/sin/cos/tanh/sqrt/abs``, ``np.sum/np.mean``, ``np.convolve``,
+``np.interp`` over increasing constant points, ``math.*`` on scalars),
+straight-line or, with ``control=True``, with ``if``, ``for`` over ``range``
+and ``while``. Functions with domains are wrapped so every program is
 defined everywhere (``np.log(e ** 2 + 1.0)``, ``a / (b ** 2 + 0.5)``).
 
 ``load(program)`` writes the source to a real file (sct reads source text with
@@ -149,7 +150,9 @@ class _Gen:
         if depth <= 0:
             return self.leaf(target)
         kind = self.draw(
-            st.sampled_from(["leaf", "bin", "bin", "div", "pow", "neg", "unary", "unary", "wrapped", "reduce", "math"])
+            st.sampled_from(
+                ["leaf", "bin", "bin", "div", "pow", "neg", "unary", "unary", "wrapped", "reduce", "math", "signal"]
+            )
         )
         return getattr(self, "_" + kind)(target, depth - 1)
 
@@ -199,6 +202,34 @@ class _Gen:
         shape = list(a.shape)
         shape[axis] = 1
         return Expr(f"np.{fn}({a.text}, axis={axis}, keepdims=True)", tuple(shape))
+
+    def _signal(self, target, depth):
+        """``np.convolve`` (any mode, either operand first) or ``np.interp`` (``xp`` increasing constants)."""
+        if self.draw(st.booleans()):
+            return self._convolve(target, depth)
+        x = self.expr(target, depth)
+        m = self.draw(st.integers(2, 4))
+        xp = sorted(self.draw(st.lists(st.integers(-20, 20), min_size=m, max_size=m, unique=True)))
+        xp_text = f"np.array({[k / 10 for k in xp]!r})"
+        fp = self.draw(st.lists(st.floats(-2.0, 2.0).map(lambda v: round(v, 3)), min_size=m, max_size=m))
+        fp_text = f"np.array({fp!r})"
+        if self.draw(st.booleans()):  # values that carry a derivative
+            fp_text = f"({self.expr((), depth).text} * {fp_text} + {_c(self.draw, -1.0, 1.0)})"
+        return Expr(f"np.interp({x.text}, {xp_text}, {fp_text})", x.shape, x.exact)
+
+    def _convolve(self, target, depth):
+        n = target[-1] if target else 3
+        a = self.expr((n,), depth)
+        a_text = a.text if a.exact and a.shape == (n,) else f"({a.text} * np.ones({n}))"  # exactly (n,)
+        k = self.draw(st.integers(1, 4))
+        kernel = [round(self.draw(st.floats(-1.0, 1.0)), 3) for _ in range(k)]
+        v_text = f"({self.expr((), depth).text} * np.array({kernel!r}))"
+        mode = self.draw(st.sampled_from(["full", "same", "valid"]))
+        first, second = (a_text, v_text) if self.draw(st.booleans()) else (v_text, a_text)
+        text = f"np.convolve({first}, {second}, {mode!r})"
+        if mode == "same" and k <= n and target:  # max(n, k) = n long: the last axis of the target
+            return Expr(text, (n,))
+        return Expr(f"np.sum({text} * {_c(self.draw, 0.25, 1.0)})", ())
 
     def _math(self, target, depth):
         a = self.expr((), depth)

@@ -104,6 +104,23 @@ def add_at(acc, index, g):
     return acc
 
 
+def added_at(a, index, v):
+    """``np.add.at(a, index, v)`` on a copy of ``a``, returned: every repeat of a position adds (in NumPy's order).
+
+    The user's ``np.add.at(a, index, v)`` statement is lowered to ``a = added_at(a, index, v)``.
+    """
+    out = a.copy() if isinstance(a, np.ndarray) else a  # not an array: NumPy's own error
+    np.add.at(out, index, v)
+    return out
+
+
+def subtracted_at(a, index, v):
+    """``np.subtract.at(a, index, v)`` on a copy of ``a``, returned (see :func:`added_at`)."""
+    out = a.copy() if isinstance(a, np.ndarray) else a
+    np.subtract.at(out, index, v)
+    return out
+
+
 def tree_add(a, b):
     """``a + b`` for gradients: leaf by leaf where they are lists, tuples or dicts (never concatenated)."""
     if isinstance(a, list | tuple):
@@ -145,7 +162,7 @@ def _real(x) -> bool:
     return isinstance(x, float | np.floating) or isinstance(x, np.ndarray) and x.dtype.kind != "c"
 
 
-HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, tree_add, detached, like)})
+HELPERS.update({f.__name__: f for f in (fresh_copy, add_at, added_at, subtracted_at, tree_add, detached, like)})
 
 
 def tangent_like(t, out):

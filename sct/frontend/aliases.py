@@ -76,7 +76,8 @@ def _scanned_updates(fn: gast.FunctionDef, resolve=None) -> dict:
     scan.block(fn.body, loops=())
     found = {}
     for position, node, var, loops in scan.updates:
-        other = scan.alias_read_after(var, position, loops, same_object=isinstance(node, gast.Expr))
+        grows = isinstance(node, gast.Expr) and at_target(node.value) is None  # xs.append(v), not np.add.at(a, ...)
+        other = scan.alias_read_after(var, position, loops, same_object=grows)
         if other is not None:
             found[id(node)] = other
     return found
@@ -92,7 +93,9 @@ def _may_update(fn: gast.FunctionDef) -> bool:
                 return True
             if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
                 return True
-        elif isinstance(node, gast.Expr) and _is_method(node.value, "append", "extend", "insert"):
+        elif isinstance(node, gast.Expr) and (
+            _is_method(node.value, "append", "extend", "insert") or at_target(node.value) is not None
+        ):
             return True
     return False
 
@@ -332,6 +335,9 @@ class _Scan:
             self.link(bound, stmt.value, stmt)
             for a, b in zip(bound, bound[1:]):  # a = b = np.zeros(3): one array, two names
                 self.edges.append((here, a, b, stmt))
+        elif isinstance(stmt, gast.Expr) and at_target(stmt.value) is not None:
+            self.read(stmt.value)  # np.add.at(a, index, v): a's array changes in place, as with a[index] += v
+            self.updates.append((here, stmt, at_target(stmt.value), loops))
         elif isinstance(stmt, gast.Expr) and _is_method(stmt.value, "append", "extend", "insert"):
             self.read(stmt.value)
             owner = stmt.value.func.value
@@ -672,6 +678,8 @@ def parameter_updates(fn: gast.FunctionDef) -> dict:
         names = [written_name(t) for t in targets]
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             names.append(stmt.target.id)
+        if isinstance(stmt, gast.Expr) and at_target(stmt.value) is not None:
+            names.append(at_target(stmt.value))  # np.add.at(x, index, v)
         calls = [n for n in gast.walk(stmt) if _is_method(n, *_MUTATING_METHODS)]
         names += [c.func.value.id for c in calls if isinstance(c.func.value, gast.Name)]
         for name in names:
@@ -679,6 +687,19 @@ def parameter_updates(fn: gast.FunctionDef) -> dict:
                 found[id(stmt)] = name
                 break
     return found
+
+
+def at_target(node):
+    """``a`` for the call ``np.add.at(a, index, v)`` (any ``<ufunc>.at(a, ...)``): the array it changes in place.
+
+    Matched by its spelling, before names are resolved (reporting too much is safe here).
+    """
+    if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "at"):
+        return None
+    if not isinstance(node.func.value, gast.Attribute | gast.Name) or not node.args:
+        return None
+    first = node.args[0]
+    return first.id if isinstance(first, gast.Name) else written_name(first)
 
 
 def written_name(target):
@@ -724,7 +745,7 @@ def _held(value, opaque=None) -> list[str]:
 
 # Builtins whose result shares no memory with their arguments (list(), sorted(), min() may: an item).
 _FRESH_BUILTINS = {"float", "int", "len", "abs", "range", "round", "bool", "complex", "print", "isinstance", "str"}
-_FRESH_HELPERS = {"zeros_like", "fresh_copy"}  # sct's own helpers that always make a new array
+_FRESH_HELPERS = {"zeros_like", "fresh_copy", "added_at", "subtracted_at"}  # sct's helpers that make a new array
 _FIRST_ONLY = {  # sct's helpers that may return their first argument, never another (the rest: shapes, types)
     "unbroadcast",
     "grad_like",
@@ -852,6 +873,14 @@ def describe(stmt, other: str, line) -> str:
             f"would be wrong): write into a copy (`{written} = {written}.copy()` first) if `{other}` should keep "
             f"the old values, or compute `{other}` after the write"
         )
+    if isinstance(stmt, gast.Expr) and at_target(stmt.value) is not None:
+        a, spelled = at_target(stmt.value), spelled_call(stmt.value.func)
+        return (
+            f"`{spelled}({a}, ...)` changes the array `{a}` in place, and `{other}`{made} holds the same array or a "
+            f"view of it, so NumPy changes `{other}` too; sct cannot differentiate a change seen through two names "
+            f"(the gradient would be wrong): work on a copy (`{a} = {a}.copy()` first) if `{other}` should keep the "
+            f"old values, or compute `{other}` after the update"
+        )
     if isinstance(stmt, gast.Expr):  # xs.append(v)
         method, xs = stmt.value.func.attr, stmt.value.func.value.id
         return (
@@ -865,6 +894,13 @@ def describe(stmt, other: str, line) -> str:
         f"of it, so NumPy changes `{other}` too, but sct computes `{x} = {x} {op} ...`, a new array; write "
         f"`{x} = {x} {op} ...` if `{other}` should keep the old values, or compute `{other}` again after the update"
     )
+
+
+def spelled_call(func) -> str:
+    """``np.add.at`` for the callee as written."""
+    if isinstance(func, gast.Attribute):
+        return f"{spelled_call(func.value)}.{func.attr}"
+    return func.id if isinstance(func, gast.Name) else "..."
 
 
 def surely_scalars(ir, ranks: dict, maybe_arrays: set) -> set:

@@ -165,7 +165,7 @@ def _dotted(func) -> str:
 def in_place_message(fn, node) -> str | None:
     """Why the call ``node`` of ``fn`` would write into an array argument, or None when it does not.
 
-    ``np.add.at(z, i, v)``, ``np.copyto(z, v)``, ``np.exp(x, out=z)``, ``np.negative(z, z)``: sct's
+    ``np.multiply.at(z, i, v)``, ``np.copyto(z, v)``, ``np.exp(x, out=z)``, ``np.negative(z, z)``: sct's
     values are never changed in place by a call, so it would go on with ``z`` as it was (a wrong
     value and gradient); it refuses the call instead.
     """
@@ -177,13 +177,16 @@ def in_place_message(fn, node) -> str | None:
         )
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, np.ufunc) and getattr(fn, "__name__", "") == "at":
-        instead = (
-            "for distinct indices `a = a.copy()` then `a[index] += v`; for repeated ones a one-hot product, "
-            "`a = a + np.eye(len(a))[index].T @ v`"
-            if owner is np.add
-            else "compute the new array with an assignment (`a = a.copy()` then `a[index] = ...`)"
+        if owner in (np.add, np.subtract):  # followed as a statement of its own (sct.frontend.lower.update_at)
+            return (
+                f"`{spelled}(a, index, v)` returns None and updates `a` in place; sct follows it only as a "
+                f"statement of its own, `{spelled}(a, index, v)` on its line, with `a` the name of an array"
+            )
+        return (
+            f"`{spelled}(a, index, v)` updates `a` in place, which sct does not follow (of the ufuncs' `.at`, sct "
+            f"follows `np.add.at` and `np.subtract.at`); compute the new array with an assignment (`a = a.copy()` "
+            f"then `a[index] = ...`)"
         )
-        return f"`{spelled}(a, index, v)` updates `a` in place, which sct does not follow; {instead}"
     if any(k.arg == "overwrite_input" for k in node.keywords) and _library_callable(fn):
         return (
             f"`{spelled}(..., overwrite_input=...)` may reorder the array it is given, which sct does not "

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..backend.codegen import child_fields, nodes, statements
 from ..backend.helpers import HELPERS
-from ..backend.runtime import appended, copied, dropped_last
+from ..backend.runtime import added_at, appended, copied, dropped_last, subtracted_at
 from ..errors import Problem, UnsupportedSyntaxError
 from ..ir import BINOPS, UNARYOPS, Assign, Effect, FunctionIR, If, SetItem
 from ..naming import Namer
@@ -206,6 +206,8 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
             if root is not None:
                 self.roots[stmt.target.id] = root  # in Python, still the object bound before
                 self.augmented[self.current[stmt.target.id]] = root
+        elif isinstance(stmt, gast.Expr) and self.updater_at(stmt.value) is not None:
+            self.update_at(stmt.value, self.updater_at(stmt.value))
         elif isinstance(stmt, gast.Expr) and self.is_append(stmt.value):
             items = stmt.value.func.value
             self.grow(items.id, self.expr(items), self.expr(stmt.value.args[0]))
@@ -528,6 +530,73 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.stmts.append(SetItem(array.id, index, value, self.where(target)))
         return value
 
+    def updater_at(self, call):
+        """``added_at`` for the statement ``np.add.at(a, index, v)`` (``subtracted_at`` for ``np.subtract.at``),
+        else None (other ufuncs' ``.at`` are refused where the call is lowered: sct.frontend.expressions)."""
+        if not isinstance(call, gast.Call) or aliases.at_target(call) is None or self.global_path(call.func) is None:
+            return None
+        fn = self.resolve(call.func)
+        if getattr(fn, "__name__", None) != "at":
+            return None
+        return UPDATES_AT.get(getattr(fn, "__self__", None))
+
+    def update_at(self, call, helper):
+        """``np.add.at(a, index, v)``: ``a = added_at(a, index, v)``, a copy of ``a`` with NumPy's own update.
+
+        Python changes ``a``'s array in place: as for ``a[index] = v``, that change must not be seen through
+        another name (sct.frontend.aliases reports it), a global or an object from outside the function.
+        """
+        spelled = aliases.spelled_call(call.func)
+        target = call.args[0] if call.args else None
+        if len(call.args) != 3 or call.keywords or not isinstance(target, gast.Name):
+            self.problem(
+                call,
+                f"sct follows `{spelled}(a, index, v)` written with three positional arguments, `a` the name of an "
+                f"array (not an expression such as `x[0]`): give the array a name first (`a = ...`)",
+            )
+            return
+        owner = target.id
+        scope = self.enclosing_scope(owner) if owner not in self.locals else None
+        if scope is not None:  # a local def's update of its maker's array: sct would rebind only its own name
+            self.problem(
+                call,
+                f"`{owner}` is a variable of the function `{scope.parsed.node.name}` that this local function "
+                f"changes in place with `{spelled}`; sct does not follow a change made inside a called function "
+                f"(the value and gradient would be wrong): return the new array and assign it there "
+                f"(`{owner} = {owner}.copy()`, `{spelled}({owner}, ...)`, `return {owner}`)",
+            )
+            return
+        if owner not in self.locals:
+            self.problem(
+                call,
+                f"`{owner}` is a global (or a name of an enclosing function) that `{spelled}` changes in place: "
+                f"Python changes it for every later call, sct does not (its values would differ from the second "
+                f"call on); sct differentiates functions that change only their own locals: update a local copy "
+                f"(`{owner}_here = {owner}.copy()`), or keep the side effect out of the differentiated function",
+            )
+            return
+        if owner in self.outside:
+            fn = self.parsed.node.name
+            self.problem(
+                call,
+                f"`{owner}` holds {self.outside[owner]} (or a part of it), and `{fn}` changes it in place with "
+                f"`{spelled}`: Python changes that object for the caller and for later calls, sct would change a "
+                f"copy; update a copy yourself (`{owner} = {owner}.copy()`), or return the new value",
+            )
+            return
+        args = [self.expr(target), self.index(call.args[1]), self.value_atom(call.args[2])]
+        updated = gast.Call(func=name(helper.__name__), args=args, keywords=[])
+        self.bind(owner, gast.copy_location(Computed(helper, updated, False), call))
+
+    def value_atom(self, node):
+        """An atom for ``node``: a name or a constant (a list or tuple display becomes a container first)."""
+        atom = self.expr(node)
+        if isinstance(atom, gast.Tuple | gast.List):
+            temp = self.namer.temp()
+            self.emit(temp, Lowered(atom))
+            return name(temp)
+        return atom
+
     def caller_update(self, stmt, param: str):
         """``x[i] = v``, ``x += e`` or ``xs.append(v)`` on a parameter of an inlined function: the caller's
         object changes in Python, not in sct's lowering, so it is a problem (for ``x += e``, where ``x``
@@ -557,7 +626,11 @@ class _Lowering(Expressions, ControlFlow, Calls, Transforms, Functions):
         self.problems.append(Problem(self.parsed.described(message), self.parsed.location(node)))
 
 
+UPDATES_AT = {np.add: added_at, np.subtract: subtracted_at}  # np.<ufunc>.at(a, index, v) -> a = helper(a, index, v)
+
 _MAKES_NEW_ARRAY = {
+    added_at,
+    subtracted_at,
     np.zeros,
     np.ones,
     np.empty,
@@ -608,6 +681,9 @@ class _NameFacts:
                 if isinstance(node, gast.Name):
                     self.bindings[stored] = self.bindings.get(stored, 0) + 1
             self.written.update(_written_in(node))
+            updated = aliases.at_target(node) if isinstance(node, gast.Call) else None
+            if updated is not None and inside:  # np.add.at(h, i, v) in a loop: h = added_at(h, i, v) each trip
+                self.nested.add(updated)
             for attr in child_fields(type(node)):
                 value = getattr(node, attr, None)
                 if type(value) is list:

@@ -1,6 +1,17 @@
 """The rule tables. Importing this package registers every built-in rule."""
 
-from . import containers, np_core, np_elementwise, np_linalg, np_products, np_reductions, np_shapes, operators, pymath  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    containers,
+    np_at,
+    np_core,
+    np_elementwise,
+    np_linalg,
+    np_products,
+    np_reductions,
+    np_shapes,
+    operators,
+    pymath,
+)
 from .table import DYNAMIC, OPTIONAL, Entry, lookup
 
 __all__ = ["DYNAMIC", "Entry", "lookup"]

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from ..backend.runtime import added_at, subtracted_at
 from ..ir import METHODS
 from ..symbolic import qualified_name
 from .table import TABLE, Entry, load_optional, lookup
@@ -66,10 +67,23 @@ _OPERATOR_SYMBOLS = {
 }
 
 
+# NumPy statements sct lowers to a helper (sct.frontend.lower.update_at), listed as the NumPy call they stand for.
+STATEMENTS = {
+    added_at: (
+        "np.add.at",
+        "the statement `np.add.at(a, index, v)` into an array the function owns, seen through no other name "
+        "(as `a[i] += v`)",
+    ),
+    subtracted_at: ("np.subtract.at", "the statement `np.subtract.at(a, index, v)`, as `np.add.at`"),
+}
+
+
 def library(entry: Entry) -> str | None:
     """The section an entry belongs to, or None for a user's rule (or an unknown library)."""
     if not entry.symbolic:
         return None
+    if _hashable(entry.fn) and entry.fn in STATEMENTS:
+        return "NumPy"
     module = _module(entry.fn)
     for title, test in LIBRARIES:
         if test(module):
@@ -108,7 +122,17 @@ def builtin_entries() -> list[tuple[str, str, Entry]]:
     return sorted(found, key=lambda item: (order[item[0]], item[1]))
 
 
+def _hashable(fn) -> bool:
+    try:
+        hash(fn)
+    except TypeError:
+        return False
+    return True
+
+
 def display_name(fn, lib: str) -> str:
+    if _hashable(fn) and fn in STATEMENTS:
+        return STATEMENTS[fn][0]
     if not hasattr(fn, "__name__"):  # np.r_, np.c_: objects indexed like np.r_[a, b], not called
         return next(f"np.{n}" for n in dir(np) if not n.startswith("_") and getattr(np, n, None) is fn)
     name = qualified_name(fn)
@@ -140,6 +164,8 @@ def _is_linear(entry: Entry) -> bool:
 
 
 def notes(entry: Entry) -> str:
+    if _hashable(entry.fn) and entry.fn in STATEMENTS:
+        return f"{STATEMENTS[entry.fn][1]}; every repeat of a position counts; no derivative through `index`"
     if entry.nondiff:
         return "no derivative: contributes zero"
     if not hasattr(entry.fn, "__name__"):
