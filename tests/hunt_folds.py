@@ -33,7 +33,7 @@ def hunt(strategy, n, seed):
     )
     @given(strategy, st.integers(0, 2**32 - 1))
     def one(program, seed):
-        args = P.make_args(program, np.random.default_rng(seed))
+        args = _args(program, seed)
         try:
             result, old = H.check(program.source, H.grads()(*args), both_results=True)
         except AssertionError as exc:
@@ -50,13 +50,57 @@ def hunt(strategy, n, seed):
     return counts, found
 
 
+N = 200  # 200 x 200 float64: over the 256 KiB where NumPy computes ``a * b * c`` in ``a * b``'s memory
+
+
+@st.composite
+def layouts(draw):
+    """Nested expressions of 200 x 200 matrices given in C or Fortran order, scalars and vectors: where
+    NumPy's reuse of temporaries shows (``tests/test_fold_hunt.py``)."""
+    names = ["x", "y", "z", "s", "v"]  # matrices x, y, z; a number s; a vector v
+
+    def expr(depth):
+        if depth == 0 or draw(st.integers(0, 4)) == 0:
+            return draw(st.sampled_from(["x", "y", "z", "x.T", "y.T", "s", "v", "2.0"]))
+        kind = draw(st.integers(0, 9))
+        a = expr(depth - 1)
+        if kind < 5:
+            return f"({a} {draw(st.sampled_from('+-*/'))} {expr(depth - 1)})"
+        if kind < 8:
+            return f"np.{draw(st.sampled_from(['sin', 'tanh', 'exp', 'cos']))}({a} * 0.1)"
+        if kind == 8:
+            return f"(np.tanh({a}) @ {draw(st.sampled_from(['x', 'y.T']))})"
+        return f"np.sum({a}, axis={draw(st.integers(0, 1))}, keepdims=True)"
+
+    lines = [f"    t = {expr(4)}"]
+    if draw(st.booleans()):
+        lines.append(f"    t = t * {expr(3)}")
+    lines.append(f"    return np.sum(t * {expr(3)})")
+    source = "import numpy as np\n\n\ndef f(" + ", ".join(names) + "):\n" + "\n".join(lines) + "\n"
+    orders = tuple(draw(st.booleans()) for _ in range(3))
+    return P.Program(source, names, [(N, N)] * 3 + [None, (N,)], False, notes=[str(orders)])
+
+
+def _args(program, seed):
+    rng = np.random.default_rng(seed)
+    if program.notes and program.notes[0].startswith("("):  # layouts(): Fortran order where drawn
+        orders = eval(program.notes[0])  # noqa: S307 our own tuple of booleans
+        mats = [rng.uniform(-1.5, 1.5, (N, N)) for _ in orders]
+        mats = [np.asfortranarray(m) if fortran else m for m, fortran in zip(mats, orders)]
+        return [*mats, float(rng.uniform(0.5, 1.5)), rng.uniform(-1.5, 1.5, N)]
+    return P.make_args(program, rng)
+
+
 def main(argv):
     n = int(argv[1]) if len(argv) > 1 else 120
     seed = int(os.environ.get("HUNT_SEED", "0"))
     families = argv[2:] or ["random", *P.FAMILIES]
     for family in families:
         start = time.time()
-        strategy = P.programs(control=True, max_statements=6) if family == "random" else P.idioms(family)
+        if family in ("random", "layouts"):
+            strategy = P.programs(control=True, max_statements=6) if family == "random" else layouts()
+        else:
+            strategy = P.idioms(family)
         counts, found = hunt(strategy, n, seed)
         print(f"# {family}: {n} programs (seed {seed}) in {time.time() - start:.0f} s: {counts}", flush=True)
         for program, seed, message in found[:5]:
