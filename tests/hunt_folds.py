@@ -1,10 +1,13 @@
 """Old against new, in bulk: the two folds of adjoints on many random programs (not collected by pytest).
 
-    PYTHONPATH=$PWD python -W ignore tests/hunt_folds.py [N] [FAMILY ...]
+    PYTHONPATH=$PWD [HUNT_SEED=0] [HUNT_CALL=grads] python -W ignore tests/hunt_folds.py [N] [FAMILY ...]
 
 For each family of ``tests/programs.py`` (``FAMILIES``, and ``random`` for ``P.programs(control=True)``),
 N programs (default 120) each compiled with the folds and without (tests/test_fold_hunt.py's ``check``):
 prints the counts, and each program whose results differ in one bit or which fails only with the folds.
+``layouts``: nested expressions of 200 x 200 matrices in C and Fortran order (NumPy's temporaries).
+HUNT_CALL: ``grads`` (sct.grad and sct.value_and_grad), ``checkpoint`` (checkpoint=True), ``hessian``
+(second order: the folded adjoint differentiated again), ``vjp``, ``export`` (sct export's module).
 """
 
 import os
@@ -20,6 +23,8 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import seed as hypothesis_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import sct  # noqa: E402
+from sct.export import export_source  # noqa: E402
 from tests import programs as P  # noqa: E402
 from tests import test_fold_hunt as H  # noqa: E402
 
@@ -35,7 +40,7 @@ def hunt(strategy, n, seed):
     def one(program, seed):
         args = _args(program, seed)
         try:
-            result, old = H.check(program.source, H.grads()(*args), both_results=True)
+            result, old = H.check(program.source, CALLS[CALL](args), both_results=True)
         except AssertionError as exc:
             counts["DIFFERENT"] = counts.get("DIFFERENT", 0) + 1
             found.append((program, seed, str(exc)[:400]))
@@ -43,7 +48,11 @@ def hunt(strategy, n, seed):
         if isinstance(result, BaseException):
             kind = f"both raise {type(result).__name__}"
         else:
-            kind = "same bits, folded" if result[-1] != old[-1] else "same bits, nothing folded"
+            text = result[-1] if isinstance(result, tuple) and isinstance(result[-1], str) else None
+            if text is None:
+                kind = "same bits"
+            else:
+                kind = "same bits, folded" if text != old[-1] else "same bits, nothing folded"
         counts[kind] = counts.get(kind, 0) + 1
 
     one()
@@ -91,6 +100,36 @@ def _args(program, seed):
     return P.make_args(program, rng)
 
 
+def _hessian(args):
+    return lambda f: sct.hessian(f, wrt=0)(*args)
+
+
+def _vjp(args):
+    def call(f):
+        out, back = sct.vjp(f, *args)
+        return out, back(1.0)
+
+    return call
+
+
+def _export(args):
+    def call(f):
+        text = export_source(f, wrt=tuple(range(len(args))))
+        return P.load(text, name=None).gradient(*args), text
+
+    return call
+
+
+CALLS = {
+    "grads": lambda args: H.grads()(*args),
+    "checkpoint": lambda args: H.grads(checkpoint=True)(*args),
+    "hessian": _hessian,
+    "vjp": _vjp,
+    "export": _export,
+}
+CALL = os.environ.get("HUNT_CALL", "grads")  # what each program is differentiated by (CALLS)
+
+
 def main(argv):
     n = int(argv[1]) if len(argv) > 1 else 120
     seed = int(os.environ.get("HUNT_SEED", "0"))
@@ -102,7 +141,7 @@ def main(argv):
         else:
             strategy = P.idioms(family)
         counts, found = hunt(strategy, n, seed)
-        print(f"# {family}: {n} programs (seed {seed}) in {time.time() - start:.0f} s: {counts}", flush=True)
+        print(f"# {family}, {CALL}: {n} programs (seed {seed}) in {time.time() - start:.0f} s: {counts}", flush=True)
         for program, seed, message in found[:5]:
             print("-" * 80)
             print(f"seed {seed}, shapes {program.shapes}")
