@@ -5,7 +5,8 @@
 For each family of ``tests/programs.py`` (``FAMILIES``, and ``random`` for ``P.programs(control=True)``),
 N programs (default 120) each compiled with the folds and without (tests/test_fold_hunt.py's ``check``):
 prints the counts, and each program whose results differ in one bit or which fails only with the folds.
-``layouts``: nested expressions of 200 x 200 matrices in C and Fortran order (NumPy's temporaries).
+``shared``: random programs whose ``+=`` may update an array another name holds. ``layouts``: nested
+expressions of 200 x 200 matrices in C and Fortran order (NumPy's temporaries; test_fold_hunt.layouts).
 HUNT_CALL: ``grads`` (sct.grad and sct.value_and_grad), ``checkpoint`` (checkpoint=True), ``hessian``
 (second order: the folded adjoint differentiated again), ``vjp``, ``export`` (sct export's module).
 """
@@ -29,7 +30,7 @@ from tests import programs as P  # noqa: E402
 from tests import test_fold_hunt as H  # noqa: E402
 
 
-def hunt(strategy, n, seed):
+def hunt(strategy, n, seed, make_args):
     counts, found = {}, []
 
     @hypothesis_seed(seed)
@@ -38,7 +39,7 @@ def hunt(strategy, n, seed):
     )
     @given(strategy, st.integers(0, 2**32 - 1))
     def one(program, seed):
-        args = _args(program, seed)
+        args = make_args(program, seed)
         try:
             result, old = H.check(program.source, CALLS[CALL](args), both_results=True)
         except AssertionError as exc:
@@ -57,47 +58,6 @@ def hunt(strategy, n, seed):
 
     one()
     return counts, found
-
-
-N = 200  # 200 x 200 float64: over the 256 KiB where NumPy computes ``a * b * c`` in ``a * b``'s memory
-
-
-@st.composite
-def layouts(draw):
-    """Nested expressions of 200 x 200 matrices given in C or Fortran order, scalars and vectors: where
-    NumPy's reuse of temporaries shows (``tests/test_fold_hunt.py``)."""
-    names = ["x", "y", "z", "s", "v"]  # matrices x, y, z; a number s; a vector v
-
-    def expr(depth):
-        if depth == 0 or draw(st.integers(0, 4)) == 0:
-            return draw(st.sampled_from(["x", "y", "z", "x.T", "y.T", "s", "v", "2.0"]))
-        kind = draw(st.integers(0, 9))
-        a = expr(depth - 1)
-        if kind < 5:
-            return f"({a} {draw(st.sampled_from('+-*/'))} {expr(depth - 1)})"
-        if kind < 8:
-            return f"np.{draw(st.sampled_from(['sin', 'tanh', 'exp', 'cos']))}({a} * 0.1)"
-        if kind == 8:
-            return f"(np.tanh({a}) @ {draw(st.sampled_from(['x', 'y.T']))})"
-        return f"np.sum({a}, axis={draw(st.integers(0, 1))}, keepdims=True)"
-
-    lines = [f"    t = {expr(4)}"]
-    if draw(st.booleans()):
-        lines.append(f"    t = t * {expr(3)}")
-    lines.append(f"    return np.sum(t * {expr(3)})")
-    source = "import numpy as np\n\n\ndef f(" + ", ".join(names) + "):\n" + "\n".join(lines) + "\n"
-    orders = tuple(draw(st.booleans()) for _ in range(3))
-    return P.Program(source, names, [(N, N)] * 3 + [None, (N,)], False, notes=[str(orders)])
-
-
-def _args(program, seed):
-    rng = np.random.default_rng(seed)
-    if program.notes and program.notes[0].startswith("("):  # layouts(): Fortran order where drawn
-        orders = eval(program.notes[0])  # noqa: S307 our own tuple of booleans
-        mats = [rng.uniform(-1.5, 1.5, (N, N)) for _ in orders]
-        mats = [np.asfortranarray(m) if fortran else m for m, fortran in zip(mats, orders)]
-        return [*mats, float(rng.uniform(0.5, 1.5)), rng.uniform(-1.5, 1.5, N)]
-    return P.make_args(program, rng)
 
 
 def _hessian(args):
@@ -136,11 +96,16 @@ def main(argv):
     families = argv[2:] or ["random", *P.FAMILIES]
     for family in families:
         start = time.time()
-        if family in ("random", "layouts"):
-            strategy = P.programs(control=True, max_statements=6) if family == "random" else layouts()
+        if family == "random":
+            strategy = P.programs(control=True, max_statements=6)
+        elif family == "shared":  # ``+=`` on an array an argument or another name holds too
+            strategy = P.programs(control=True, max_statements=8, shared=True)
+        elif family == "layouts":
+            strategy = H.layouts()
         else:
             strategy = P.idioms(family)
-        counts, found = hunt(strategy, n, seed)
+        make_args = H.layout_args if family == "layouts" else lambda p, s: P.make_args(p, np.random.default_rng(s))
+        counts, found = hunt(strategy, n, seed, make_args)
         print(f"# {family}, {CALL}: {n} programs (seed {seed}) in {time.time() - start:.0f} s: {counts}", flush=True)
         for program, seed, message in found[:5]:
             print("-" * 80)

@@ -12,6 +12,7 @@ programs in bulk by ``tests/hunt_folds.py`` (a script), a few of them here.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 
 import numpy as np
@@ -117,6 +118,52 @@ def test_idiom_programs_same_bits(program, seed):
 
 # ---- NumPy's temporaries: ``a * b * c`` is computed in ``a * b``'s memory, in its memory order ------------
 BIG = np.random.default_rng(0).standard_normal((3, 300, 300))  # over the 256 KiB where NumPy reuses temporaries
+
+
+N = 200  # 200 x 200 float64: over the 256 KiB where NumPy computes ``a * b * c`` in ``a * b``'s memory
+
+
+@st.composite
+def layouts(draw):
+    """Nested expressions of 200 x 200 matrices given in C or Fortran order (``layout_args``), a number and a
+    vector: where NumPy's reuse of temporaries shows."""
+    names = ["x", "y", "z", "s", "v"]  # matrices x, y, z; a number s; a vector v
+
+    def expr(depth):
+        if depth == 0 or draw(st.integers(0, 4)) == 0:
+            return draw(st.sampled_from(["x", "y", "z", "x.T", "y.T", "s", "v", "2.0"]))
+        kind = draw(st.integers(0, 9))
+        a = expr(depth - 1)
+        if kind < 5:
+            return f"({a} {draw(st.sampled_from('+-*/'))} {expr(depth - 1)})"
+        if kind < 8:
+            return f"np.{draw(st.sampled_from(['sin', 'tanh', 'exp', 'cos']))}({a} * 0.1)"
+        if kind == 8:
+            return f"(np.tanh({a}) @ {draw(st.sampled_from(['x', 'y.T']))})"
+        return f"np.sum({a}, axis={draw(st.integers(0, 1))}, keepdims=True)"
+
+    lines = [f"    t = {expr(4)}"]
+    if draw(st.booleans()):
+        lines.append(f"    t = t * {expr(3)}")
+    lines.append(f"    return np.sum(t * {expr(3)})")
+    source = "import numpy as np\n\n\ndef f(" + ", ".join(names) + "):\n" + "\n".join(lines) + "\n"
+    orders = tuple(draw(st.booleans()) for _ in range(3))
+    return P.Program(source, names, [(N, N)] * 3 + [None, (N,)], False, notes=[str(orders)])
+
+
+def layout_args(program, seed):
+    """The arguments of a program of :func:`layouts`: its matrices in Fortran order where it drew so."""
+    rng = np.random.default_rng(seed)
+    orders = ast.literal_eval(program.notes[0])
+    mats = [rng.uniform(-1.5, 1.5, (N, N)) for _ in orders]
+    mats = [np.asfortranarray(m) if fortran else m for m, fortran in zip(mats, orders)]
+    return [*mats, float(rng.uniform(0.5, 1.5)), rng.uniform(-1.5, 1.5, N)]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(layouts(), st.integers(0, 2**32 - 1))
+def test_matrices_in_both_memory_orders_same_bits(no_validation, program, seed):
+    check(program.source, grads()(*layout_args(program, seed)))
 
 
 def test_a_fold_makes_no_temporary_numpy_reuses_in_another_memory_order(no_validation):
