@@ -224,7 +224,7 @@ def build(
         temporaries = {d for d, v in src.adjoint_of.items() if v in namer.temps}
         flat = {d for d in temporaries if ranks.get(src.adjoint_of[d]) in (0, 1)}  # one memory order
         resolve = codegen.namespace(parsed.globals, helpers).get
-        fuse.fold_adjoints(src.fn, _scalars(ranks), temporaries, resolve, flat)  # delta_log_noise = delta_m * m * 2.0
+        fuse.fold_adjoints(src.fn, _scalars(ranks), temporaries, resolve, flat, complex_)  # delta_j = delta_K * f * k
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
         liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     if foreign is not None:  # the same code, its NumPy calls (the shape records above too) against the namespace

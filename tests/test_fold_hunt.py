@@ -192,6 +192,25 @@ def test_what_numpy_cannot_compute_in_place_still_moves():
     assert "delta_c = delta_a ** v" in fold("delta_c = delta_a ** v", flat=("delta_a",))
 
 
+def test_in_complex_code_only_sums_go_into_an_array_updated_in_place():
+    # a complex product's rounding depends on the loop NumPy runs (its strides): w * x * v in a's memory order
+    # may round otherwise than in v's, though delta_c += keeps delta_c's order
+    import gast
+
+    from sct.backend import codegen
+    from tests.test_adjoint_folds import RESOLVE
+
+    def fold(use, complex_):
+        fn = gast.parse(f"def g(w, v, x):\n    delta_a = w * x\n    {use}\n    return delta_c\n").body[0]
+        fuse.fold_adjoints(fn, set(), {"delta_a"}, RESOLVE, set(), complex_)
+        return codegen.unparse(fn)
+
+    assert "delta_c += w * x * v" in fold("delta_c += delta_a * v", complex_=False)
+    assert "delta_c += delta_a * v" in fold("delta_c += delta_a * v", complex_=True)
+    assert "delta_c += w * x + v" in fold("delta_c += delta_a + v", complex_=True)
+    assert "delta_c *= delta_a + v" in fold("delta_c *= delta_a + v", complex_=True)
+
+
 # ---- programs written against the folds: old against new, and against central differences ------------------
 def _rng():
     return np.random.default_rng(7)

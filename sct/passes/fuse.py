@@ -48,7 +48,9 @@ def fuse(fn: gast.FunctionDef, resolve) -> None:
         _fuse_block(block, single, lambda node: _pure(node, resolve, locals_))
 
 
-def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), resolve=None, flat=frozenset()) -> bool:
+def fold_adjoints(
+    fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), resolve=None, flat=frozenset(), complex_=False
+) -> bool:
     """In a variant with arrays: single-use adjoints written into their one use; whether it changed ``fn``.
 
     Two kinds of adjoint assigned once and read once move:
@@ -71,8 +73,10 @@ def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), r
     operand made by an expression, not read from a name, is a temporary NumPy may reuse for the result
     (``a * b * c`` multiplies ``c`` into ``a * b``'s memory), which keeps the temporary's memory order
     where a new array takes the operands' (``np.sum`` of the two adds in another order). So it moves
-    into an operand of ``+ - * /`` only beside a number, or where it is the adjoint of an array of rank
-    0 or 1 (``flat``: one memory order), and into no other operator that NumPy may compute in place.
+    into an operand of ``+ - * /`` only beside a number, where it is the adjoint of an array of rank 0
+    or 1 (``flat``: one memory order), or where that operator's result goes elementwise into an array
+    updated in place (``delta_c += ...``; through ``+`` and ``-`` alone where ``complex_``: the code may
+    compute with complex numbers); and into no other operator that NumPy may compute in place.
     """
     stores, loads = {}, {}
     for node in nodes(fn):
@@ -98,7 +102,8 @@ def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), r
                     moved = _move(block, k, target, width=WIDTH)
                 elif target in temporaries and resolve is not None and _pure_array(stmt.value, resolve, locals_):
                     past = functools.partial(_changes_nothing, resolve=resolve, locals_=locals_)
-                    placed = functools.partial(_same_bits_there, scalars=scalars, flat=target in flat)
+                    flat_ = target in flat
+                    placed = functools.partial(_same_bits_there, scalars=scalars, flat=flat_, complex_=complex_)
                     moved = _move(block, k, target, past=past, width=WIDTH, placed=placed)
             if moved is not None:
                 k -= _carry_comment(block, k, moved)
@@ -274,11 +279,12 @@ def _move(block: list, k: int, target: str, past=None, width=None, placed=None):
     return None
 
 
-_EXACT = (gast.Add, gast.Sub, gast.Mult, gast.Div)  # IEEE operations: correctly rounded in any loop
+_EXACT = (gast.Add, gast.Sub, gast.Mult, gast.Div)  # real IEEE operations: correctly rounded in any loop
+_EXACT_COMPLEX = (gast.Add, gast.Sub)  # complex ones too (a complex product's rounding depends on NumPy's loop)
 _COMMUTATIVE = (gast.Add, gast.Mult, gast.BitAnd, gast.BitOr, gast.BitXor)  # NumPy reuses either operand
 
 
-def _same_bits_there(stmt, name, value, scalars, flat) -> bool:
+def _same_bits_there(stmt, name, value, scalars, flat, complex_=False) -> bool:
     """Whether ``value`` in place of ``name`` in ``stmt`` gives the bits ``name`` did (NumPy's temporaries).
 
     ``a * b`` read from a name is an array another name holds; written as an operand it is a temporary, and
@@ -287,9 +293,10 @@ def _same_bits_there(stmt, name, value, scalars, flat) -> bool:
     differ): the same numbers elementwise, but ``np.sum`` or ``@`` of them adds them in another order. So
     into an operand of ``+ - * /`` only beside a number (one array: the same order either way), where the
     value is an array of rank 0 or 1 (``flat``: one order), or where what that operator makes goes only
-    elementwise into an array updated in place (``delta_c += a * b * c``: ``delta_c``'s order); and into no
-    other operator NumPy may compute in place (``**``, ``%``, ...). A name, a number or an attribute
-    (``w.T``, a view) is no temporary; a call's argument, ``a @ b`` and ``c - a * b`` reuse none.
+    elementwise into an array updated in place (``delta_c += a * b * c``: ``delta_c``'s order; in complex
+    code through ``+`` and ``-`` alone, whose rounding no loop changes); and into no other operator NumPy
+    may compute in place (``**``, ``%``, ...). A name, a number or an attribute (``w.T``, a view) is no
+    temporary; a call's argument, ``a @ b`` and ``c - a * b`` reuse none.
     """
     if isinstance(value, gast.Name | gast.Constant | gast.Attribute):
         return True
@@ -302,30 +309,28 @@ def _same_bits_there(stmt, name, value, scalars, flat) -> bool:
     if not isinstance(parent.op, _EXACT):
         return False
     other = parent.right if parent.left is name else parent.left
-    return flat or _scalar_arithmetic(other, scalars) or _into_array_in_place(stmt, parent, parents, scalars)
+    if flat or _scalar_arithmetic(other, scalars):
+        return True
+    return _into_array_in_place(stmt, parent, parents, scalars, _EXACT_COMPLEX if complex_ else _EXACT)
 
 
-def _into_array_in_place(stmt, node, parents, scalars) -> bool:
-    """Whether the array ``node`` makes goes into ``stmt``, ``delta_c += ...`` on an array, through ``+ - * /``
-    and negation alone: elementwise, into ``delta_c``'s own memory, whatever the order of its own."""
+def _into_array_in_place(stmt, node, parents, scalars, exact) -> bool:
+    """Whether the array ``node`` makes goes into ``stmt``, ``delta_c += ...`` on an array, through the
+    operators ``exact`` and negation alone: elementwise, into ``delta_c``'s own memory, whatever its order."""
     while True:
+        if isinstance(node, gast.BinOp) and not isinstance(node.op, exact):
+            return False
         up = parents.get(id(node))
         if up is stmt:
-            target = stmt.target if isinstance(stmt, gast.AugAssign) else None
-            return (
-                isinstance(stmt.op, _EXACT)
-                and (isinstance(target, gast.Subscript) or isinstance(target, gast.Name) and target.id not in scalars)
-                if target is not None and stmt.value is node
-                else False
-            )
-        if not (
-            isinstance(up, gast.BinOp)
-            and isinstance(up.op, _EXACT)
-            or isinstance(up, gast.UnaryOp)
-            and isinstance(up.op, gast.USub | gast.UAdd)
-        ):
+            break
+        negation = isinstance(up, gast.UnaryOp) and isinstance(up.op, gast.USub | gast.UAdd)
+        if not (isinstance(up, gast.BinOp) or negation):
             return False
         node = up
+    if not isinstance(stmt, gast.AugAssign) or stmt.value is not node or not isinstance(stmt.op, exact):
+        return False
+    target = stmt.target
+    return isinstance(target, gast.Subscript) or isinstance(target, gast.Name) and target.id not in scalars
 
 
 def _calls(node) -> bool:
