@@ -192,6 +192,17 @@ def test_what_numpy_cannot_compute_in_place_still_moves():
     assert "delta_c = delta_a ** v" in fold("delta_c = delta_a ** v", flat=("delta_a",))
 
 
+def test_in_complex_code_no_product_numpy_may_compute_the_other_way_round(no_validation):
+    # delta_c = delta_g * e * (1.0 - d * d): NumPy multiplied (1.0 - d * d) by delta_d in the temporary's memory,
+    # (1.0 - d * d) * delta_d, where the fold made it delta_g * e * (1.0 - d * d): a complex product rounds
+    # otherwise the other way round (the last bit of a few of 40,000)
+    body = "return np.sum(np.real(np.tanh(np.sin(z * w) * w) * np.conj(z)))"
+    source = f"import numpy as np\n\n\ndef f(z, w):\n    {body}\n"
+    rng = np.random.default_rng(0)
+    z, w = rng.uniform(-1.0, 1.0, (2, 40_000)) + 1j * rng.uniform(-1.0, 1.0, (2, 40_000))
+    check(source, grads()(z, w))
+
+
 def test_in_complex_code_only_sums_go_into_an_array_updated_in_place():
     # a complex product's rounding depends on the loop NumPy runs (its strides): w * x * v in a's memory order
     # may round otherwise than in v's, though delta_c += keeps delta_c's order

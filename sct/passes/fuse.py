@@ -296,9 +296,12 @@ def _same_bits_there(stmt, name, value, scalars, flat, complex_=False) -> bool:
     elementwise into an array updated in place (``delta_c += a * b * c``: ``delta_c``'s order; in complex
     code through ``+`` and ``-`` alone, whose rounding no loop changes); and into no other operator NumPy
     may compute in place (``**``, ``%``, ...). A name, a number or an attribute (``w.T``, a view) is no
-    temporary; a call's argument, ``a @ b`` and ``c - a * b`` reuse none.
+    temporary; a call's argument, ``a @ b`` and ``c - a * b`` reuse none. To reuse a temporary NumPy also
+    swaps the operands of ``*`` (``c * (a * b)`` as ``(a * b) * c``; a temporary ``c`` first): a complex
+    product rounds otherwise then, so in complex code a value goes into ``*`` only as its left operand,
+    beside a name, a number or a view.
     """
-    if isinstance(value, gast.Name | gast.Constant | gast.Attribute):
+    if _held(value):
         return True
     parents = {id(child): node for node in nodes(stmt) for child in gast.iter_child_nodes(node)}
     parent = parents.get(id(name))
@@ -309,9 +312,16 @@ def _same_bits_there(stmt, name, value, scalars, flat, complex_=False) -> bool:
     if not isinstance(parent.op, _EXACT):
         return False
     other = parent.right if parent.left is name else parent.left
+    if complex_ and isinstance(parent.op, gast.Mult) and not (parent.left is name and _held(other)):
+        return False  # NumPy may multiply the other way round: a complex product then rounds otherwise
     if flat or _scalar_arithmetic(other, scalars):
         return True
     return _into_array_in_place(stmt, parent, parents, scalars, _EXACT_COMPLEX if complex_ else _EXACT)
+
+
+def _held(node) -> bool:
+    """A value NumPy cannot reuse for a result: a name's, a number, a view (``w.T``)."""
+    return isinstance(node, gast.Name | gast.Constant | gast.Attribute)
 
 
 def _into_array_in_place(stmt, node, parents, scalars, exact) -> bool:
