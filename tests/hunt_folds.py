@@ -7,6 +7,7 @@ N programs (default 120) each compiled with the folds and without (tests/test_fo
 prints the counts, and each program whose results differ in one bit or which fails only with the folds.
 ``shared``: random programs whose ``+=`` may update an array another name holds. ``layouts``: nested
 expressions of 200 x 200 matrices in C and Fortran order (NumPy's temporaries; test_fold_hunt.layouts).
+``complex``: nested expressions of complex vectors (which way round NumPy multiplies).
 HUNT_CALL: ``grads`` (sct.grad and sct.value_and_grad), ``checkpoint`` (checkpoint=True), ``hessian``
 (second order: the folded adjoint differentiated again), ``vjp``, ``export`` (sct export's module).
 """
@@ -60,6 +61,32 @@ def hunt(strategy, n, seed, make_args):
     return counts, found
 
 
+M = 40_000  # complex vectors: 640 KB each, where NumPy reuses temporaries
+
+
+@st.composite
+def complex_vectors(draw):
+    """Nested expressions of complex vectors z, w and a number s: where a complex product's rounding shows
+    which way round NumPy multiplied."""
+
+    def expr(depth):
+        if depth == 0 or draw(st.integers(0, 4)) == 0:
+            return draw(st.sampled_from(["z", "w", "s", "2.0", "np.conj(z)"]))
+        kind = draw(st.integers(0, 7))
+        if kind < 5:
+            return f"({expr(depth - 1)} {draw(st.sampled_from('+-*/'))} {expr(depth - 1)})"
+        return f"np.{draw(st.sampled_from(['sin', 'tanh', 'exp', 'cos']))}({expr(depth - 1)} * 0.1)"
+
+    body = f"    t = {expr(4)}\n    return np.real(np.sum(t * {expr(3)}))\n"
+    return P.Program("import numpy as np\n\n\ndef f(z, w, s):\n" + body, ["z", "w", "s"], [(M,), (M,), None])
+
+
+def complex_args(program, seed):
+    rng = np.random.default_rng(seed)
+    z, w = rng.uniform(-1.5, 1.5, (2, M)) + 1j * rng.uniform(-1.5, 1.5, (2, M))
+    return [z, w, float(rng.uniform(0.5, 1.5))]
+
+
 def _hessian(args):
     return lambda f: sct.hessian(f, wrt=0)(*args)
 
@@ -102,9 +129,12 @@ def main(argv):
             strategy = P.programs(control=True, max_statements=8, shared=True)
         elif family == "layouts":
             strategy = H.layouts()
+        elif family == "complex":
+            strategy = complex_vectors()
         else:
             strategy = P.idioms(family)
-        make_args = H.layout_args if family == "layouts" else lambda p, s: P.make_args(p, np.random.default_rng(s))
+        make_args = {"layouts": H.layout_args, "complex": complex_args}.get(family)
+        make_args = make_args or (lambda p, s: P.make_args(p, np.random.default_rng(s)))
         counts, found = hunt(strategy, n, seed, make_args)
         print(f"# {family}, {CALL}: {n} programs (seed {seed}) in {time.time() - start:.0f} s: {counts}", flush=True)
         for program, seed, message in found[:5]:
