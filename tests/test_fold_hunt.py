@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 
 import numpy as np
 import pytest
@@ -512,3 +513,24 @@ def test_array_api_exports_same_bits():
 
     new = check(source, exported)
     assert not isinstance(new, BaseException), new
+
+
+def test_a_copy_of_an_adjoint_updated_in_place_folds_to_the_same_bits():
+    # 59be68d: delta_ai = delta_c, where delta_c += ... updates delta_c in place, folds (the LSTM workload)
+    import types
+
+    from benchmarks import workloads
+
+    w = workloads.BY_NAME["lstm"]
+    results = []
+    for old in (False, True):
+        f = types.FunctionType(w.f.__code__, w.f.__globals__, w.f.__name__)  # a new function: nothing cached
+        with pytest.MonkeyPatch.context() as m:
+            if old:
+                m.setattr(optimize, "_may_fold", _old_may_fold)
+            g = sct.grad(f, wrt=w.wrt)
+            results.append((g(*w.make_args()), g.source))
+    (new, text), (old, before) = results
+    same_bits(new, old)
+    assert re.search(r"\n +delta_\w+ = delta_c\n", before) and not re.search(r"\n +delta_\w+ = delta_c\n", text)
+    assert "delta_c += " in text
