@@ -103,14 +103,14 @@ def grads(wrt=None, **options):
 
 
 # ---- random programs: a few here, in bulk in tests/hunt_folds.py ---------------------------------------
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(P.programs(control=True, max_statements=6), st.integers(0, 2**32 - 1))
 def test_random_programs_same_bits(program, seed):
     f, args, _, _ = P.sample(program, seed)
     check(program.source, grads()(*args))
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(st.sampled_from(("mutation", "indexing", "fancy")).flatmap(P.idioms), st.integers(0, 2**32 - 1))
 def test_idiom_programs_same_bits(program, seed):
     args = P.make_args(program, np.random.default_rng(seed))
