@@ -21,9 +21,10 @@ from sct.passes import fuse
 RESOLVE = codegen.namespace({}, HELPERS).get
 
 
-def _fold(source: str, temporaries=("delta_a",)) -> str:
+def _fold(source: str, temporaries=("delta_a",), flat=None) -> str:
+    """``fold_adjoints`` on ``source``; ``flat``: the adjoints of rank 0 or 1 (all ``temporaries`` unless given)."""
     fn = gast.parse(textwrap.dedent(source)).body[0]
-    fuse.fold_adjoints(fn, set(), set(temporaries), RESOLVE)
+    fuse.fold_adjoints(fn, set(), set(temporaries), RESOLVE, set(temporaries if flat is None else flat))
     return codegen.unparse(fn)
 
 
