@@ -222,9 +222,8 @@ def build(
     has_arrays = any(rank is not None and rank > 0 for rank in ranks.values())  # scalar code keeps its lines
     if optimize and not unboxed and mode == "reverse" and has_arrays:  # Python-float variants fuse everything
         temporaries = {d for d, v in src.adjoint_of.items() if v in namer.temps}
-        flat = {d for d in temporaries if ranks.get(src.adjoint_of[d]) in (0, 1)}  # one memory order
         resolve = codegen.namespace(parsed.globals, helpers).get
-        fuse.fold_adjoints(src.fn, _scalars(ranks), temporaries, resolve, flat, complex_)  # delta_j = delta_K * f * k
+        fuse.fold_adjoints(src.fn, _scalars(ranks), temporaries, resolve)  # delta_log_noise = delta_m * m * 2.0
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
         liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     if foreign is not None:  # the same code, its NumPy calls (the shape records above too) against the namespace

@@ -21,10 +21,9 @@ from sct.passes import fuse
 RESOLVE = codegen.namespace({}, HELPERS).get
 
 
-def _fold(source: str, temporaries=("delta_a",), flat=None) -> str:
-    """``fold_adjoints`` on ``source``; ``flat``: the adjoints of rank 0 or 1 (all ``temporaries`` unless given)."""
+def _fold(source: str, temporaries=("delta_a",)) -> str:
     fn = gast.parse(textwrap.dedent(source)).body[0]
-    fuse.fold_adjoints(fn, set(), set(temporaries), RESOLVE, set(temporaries if flat is None else flat))
+    fuse.fold_adjoints(fn, set(), set(temporaries), RESOLVE)
     return codegen.unparse(fn)
 
 

@@ -2,7 +2,8 @@
 
 ``sct.passes.optimize._may_fold`` (copy propagation ``delta_a = delta_b``, now also of names updated in
 place) and ``sct.passes.fuse.fold_adjoints`` (single-use adjoints written into their one use) must not
-change one bit of any result. :func:`both` compiles a program twice in fresh modules (nothing cached),
+change one bit of any result, but for NumPy's reuse of temporaries of 256 KiB or more (the section below),
+where they change the rounding only. :func:`both` compiles a program twice in fresh modules (nothing cached),
 once as the code is and once as it was before them (the fold a no-op, the copy refused where either name
 is updated in place), and :func:`same_bits` compares the results bit for bit. Programs written against
 the passes (aliasing, views, in-place writes, loops, checkpoints, second order, custom rules, complex
@@ -79,13 +80,28 @@ def same_bits(a, b, where="result") -> None:
         assert x.tobytes() == y.tobytes(), f"{where}: {a!r} with the folds, {b!r} without"
 
 
-def check(source: str, call, both_results=False):
-    """``call`` on ``source`` with the folds and without: the same bits; the result with the folds (and without)."""
+def check(source: str, call, both_results=False, exact=True):
+    """``call`` on ``source`` with the folds and without: the same bits (``exact``), else the same up to
+    rounding (NumPy's reused temporaries, below); the result with the folds (and without)."""
     new, old = both(source, call)
     if isinstance(new, BaseException) and not isinstance(old, BaseException):
         raise AssertionError(f"fails only with the folds: {new!r}") from new
-    same_bits(new, old)
+    same_bits(new, old) if exact else rounding_apart(new, old)
     return (new, old) if both_results else new
+
+
+def rounding_apart(a, b, where="result") -> None:
+    """``a`` and ``b`` of the same types, structure, shapes and dtypes, and equal up to rounding."""
+    if isinstance(a, BaseException) or isinstance(b, BaseException):
+        assert type(a) is type(b), f"{where}: {a!r} with the folds, {b!r} without"
+    elif isinstance(a, list | tuple):
+        assert type(a) is type(b) and len(a) == len(b), f"{where}: {a!r} and {b!r}"
+        for k, (x, y) in enumerate(zip(a, b)):
+            rounding_apart(x, y, f"{where}[{k}]")
+    elif not isinstance(a, str):
+        x, y = np.asarray(a), np.asarray(b)
+        assert type(a) is type(b) and x.dtype == y.dtype and x.shape == y.shape, f"{where}: {a!r} and {b!r}"
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12 * max(1.0, float(np.max(np.abs(y), initial=0))))
 
 
 def grads(wrt=None, **options):
@@ -117,7 +133,13 @@ def test_idiom_programs_same_bits(program, seed):
     check(program.source, grads()(*args))
 
 
-# ---- NumPy's temporaries: ``a * b * c`` is computed in ``a * b``'s memory, in its memory order ------------
+# ---- NumPy's temporaries: where the folds change the last bit ----------------------------------------------
+# NumPy computes ``a * b * c`` in the memory of the temporary ``a * b`` once it is 256 KiB or more: in that
+# temporary's memory order (a new array takes C order where its operands' orders differ), and for a complex
+# product maybe with the operands the other way round. A fold turns a named adjoint into such a temporary,
+# so with large matrices of mixed memory order a later ``np.sum`` adds in another order, and a complex product
+# may round otherwise: the same numbers up to rounding, not to the bit (docs/how-it-works.md, section 7).
+# Below that size, and with one memory order, the bits are the same (the random programs above).
 BIG = np.random.default_rng(0).standard_normal((3, 300, 300))  # over the 256 KiB where NumPy reuses temporaries
 
 
@@ -163,64 +185,31 @@ def layout_args(program, seed):
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(layouts(), st.integers(0, 2**32 - 1))
-def test_matrices_in_both_memory_orders_same_bits(no_validation, program, seed):
-    check(program.source, grads()(*layout_args(program, seed)))
+def test_matrices_in_both_memory_orders_agree_to_rounding(no_validation, program, seed):
+    check(program.source, grads()(*layout_args(program, seed)), exact=False)
 
 
-def test_a_fold_makes_no_temporary_numpy_reuses_in_another_memory_order(no_validation):
-    # delta_a = np.full_like(d, 1.0) * z * y * np.cos(a) made the product in the memory order of x.T (Fortran),
-    # where the lines it came from made it in C order: np.sum(delta_a * x) added in another order (1 ulp).
-    # (Translation validation off: the forward sweep's own lines differ from f's nested expression the same
-    # way, and validation says so; see the report of h-folds.)
+def test_a_temporary_numpy_reuses_changes_only_the_rounding(no_validation):
+    # delta_a = np.full_like(d, 1.0) * z * y * np.cos(a) is made in the memory order of x.T (Fortran) where the
+    # lines it came from made it in C order: np.sum(delta_a * x) adds in another order (1 ulp). (Translation
+    # validation off: the forward sweep's own lines differ from f's nested expression the same way.)
     source = "import numpy as np\n\n\ndef f(s, x, y, z):\n    return np.sum(np.sin(x * s) * y * z)\n"
     x, y, z = BIG
     for args in ((0.3, x.T, y, z), (0.3, x.T, y, z.T), (0.3, x, y.T, z)):
-        check(source, grads()(*args))
+        new, old = check(source, grads()(*args), both_results=True, exact=False)
+        assert "delta_b" in old[2] and "delta_b" not in new[2]  # the fold ran: b = np.sin(a), a temporary
+    check(source, grads()(0.3, *BIG))  # one memory order: the same bits
 
 
-def test_what_numpy_cannot_compute_in_place_still_moves():
-    def fold(use, flat=()):
-        from tests.test_adjoint_folds import _fold
-
-        return _fold(f"def g(w, v, x):\n    delta_a = w * x\n    {use}\n    return delta_c\n", flat=flat)
-
-    assert "delta_c = np.sum(delta_a * v)" in fold("delta_c = np.sum(delta_a * v)")  # beside a matrix, summed
-    assert "delta_c = np.sum(w * x * v)" in fold("delta_c = np.sum(delta_a * v)", flat=("delta_a",))  # a vector
-    assert "delta_c = np.sum(w * x * 2.0)" in fold("delta_c = np.sum(delta_a * 2.0)")  # beside a number
-    assert "delta_c += w * x * v" in fold("delta_c += delta_a * v")  # into an array's own memory
-    assert "delta_c = v - w * x" in fold("delta_c = v - delta_a")  # NumPy reuses only a left operand of -
-    assert "delta_c = v @ (w * x)" in fold("delta_c = v @ delta_a")
-    assert "delta_c = delta_a ** v" in fold("delta_c = delta_a ** v", flat=("delta_a",))
-
-
-def test_in_complex_code_no_product_numpy_may_compute_the_other_way_round(no_validation):
-    # delta_c = delta_g * e * (1.0 - d * d): NumPy multiplied (1.0 - d * d) by delta_d in the temporary's memory,
-    # (1.0 - d * d) * delta_d, where the fold made it delta_g * e * (1.0 - d * d): a complex product rounds
-    # otherwise the other way round (the last bit of a few of 40,000)
+def test_a_complex_product_numpy_may_turn_round_changes_only_the_rounding(no_validation):
+    # delta_c = delta_g * e * (1.0 - d * d): NumPy may compute (1.0 - d * d) * (delta_g * e) in the temporary's
+    # memory, and a complex product rounds otherwise the other way round (the last bit of a few of 40,000)
     body = "return np.sum(np.real(np.tanh(np.sin(z * w) * w) * np.conj(z)))"
     source = f"import numpy as np\n\n\ndef f(z, w):\n    {body}\n"
     rng = np.random.default_rng(0)
     z, w = rng.uniform(-1.0, 1.0, (2, 40_000)) + 1j * rng.uniform(-1.0, 1.0, (2, 40_000))
-    check(source, grads()(z, w))
-
-
-def test_in_complex_code_only_sums_go_into_an_array_updated_in_place():
-    # a complex product's rounding depends on the loop NumPy runs (its strides): w * x * v in a's memory order
-    # may round otherwise than in v's, though delta_c += keeps delta_c's order
-    import gast
-
-    from sct.backend import codegen
-    from tests.test_adjoint_folds import RESOLVE
-
-    def fold(use, complex_):
-        fn = gast.parse(f"def g(w, v, x):\n    delta_a = w * x\n    {use}\n    return delta_c\n").body[0]
-        fuse.fold_adjoints(fn, set(), {"delta_a"}, RESOLVE, set(), complex_)
-        return codegen.unparse(fn)
-
-    assert "delta_c += w * x * v" in fold("delta_c += delta_a * v", complex_=False)
-    assert "delta_c += delta_a * v" in fold("delta_c += delta_a * v", complex_=True)
-    assert "delta_c += w * x + v" in fold("delta_c += delta_a + v", complex_=True)
-    assert "delta_c *= delta_a + v" in fold("delta_c *= delta_a + v", complex_=True)
+    check(source, grads()(z, w), exact=False)
+    check(source, grads()(z[:100], w[:100]))  # small: no temporary reused, the same bits
 
 
 # ---- programs written against the folds: old against new, and against central differences ------------------

@@ -64,12 +64,10 @@ def test_gp_chains_are_one_line_each_and_the_same_bits():
     # each hyperparameter's gradient one line under the joined comments of the temporaries it goes through
     assert re.search(r"# \w+ = \w+ \* \w+; \w+ = np\.exp\(\w+\); \w+ = 2\.0 \* log_noise\n", backward)
     assert re.search(r"\n *delta_log_noise = np\.trace\(delta_K_1\) \* \w+ \* 2\.0\n", backward)
-    assert re.search(r"\n *delta_log_ell = -np\.sum\(delta_k \* \w+ / \w+\) \* \w+ \* 2\.0\n", backward)
+    assert re.search(r"\n *delta_log_ell = -np\.sum\(delta_K_1 \* \w+ \* \w+ \* \w+ / \w+\) \* \w+ \* 2\.0\n", backward)
     assert re.search(r"\n *delta_log_sf = np\.sum\(delta_K_1 \* \w+\) \* \w+ \* 2\.0\n", backward)
-    # the temporaries' adjoints are gone, but for two matrices that a fold would make operands of ``*`` beside
-    # another matrix, summed (NumPy's temporaries: tests/test_fold_hunt.py); the user's (alpha, K) keep theirs
-    kept = {"delta_alpha", "delta_K_1", "delta_l", "delta_k"}
-    assert set(re.findall(r"(delta_\w+) = ", backward)) == {*kept, *(f"delta_{p}" for p in WRT)}
+    # the temporaries' adjoints are gone; the user's (alpha, K) keep their lines
+    assert set(re.findall(r"(delta_\w+) = ", backward)) == {"delta_alpha", "delta_K_1", *(f"delta_{p}" for p in WRT)}
 
 
 WRT = ("log_noise", "log_ell", "log_sf")

@@ -48,9 +48,7 @@ def fuse(fn: gast.FunctionDef, resolve) -> None:
         _fuse_block(block, single, lambda node: _pure(node, resolve, locals_))
 
 
-def fold_adjoints(
-    fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), resolve=None, flat=frozenset(), complex_=False
-) -> bool:
+def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), resolve=None) -> bool:
     """In a variant with arrays: single-use adjoints written into their one use; whether it changed ``fn``.
 
     Two kinds of adjoint assigned once and read once move:
@@ -69,14 +67,10 @@ def fold_adjoints(
     past lines that change no array in place (``delta_c += g``, ``x[i] = v``) and call nothing impure,
     so no alias of what it reads can differ at its use.
 
-    An array expression also moves only where NumPy computes the same bits from it: an operator's
-    operand made by an expression, not read from a name, is a temporary NumPy may reuse for the result
-    (``a * b * c`` multiplies ``c`` into ``a * b``'s memory), which keeps the temporary's memory order
-    where a new array takes the operands' (``np.sum`` of the two adds in another order). So it moves
-    into an operand of ``+ - * /`` only beside a number, where it is the adjoint of an array of rank 0
-    or 1 (``flat``: one memory order), or where that operator's result goes elementwise into an array
-    updated in place (``delta_c += ...``; through ``+`` and ``-`` alone where ``complex_``: the code may
-    compute with complex numbers); and into no other operator that NumPy may compute in place.
+    One exception to the bits, as in hand-written ``a * b * c``: NumPy computes into a temporary operand
+    of 256 KiB or more, in its memory order (and may turn a complex product round), where the named
+    adjoint was a new array in the operands' order. With large matrices of mixed memory order, a later
+    ``np.sum`` adds in another order: the last bits may differ (tests/test_fold_hunt.py, h-folds).
     """
     stores, loads = {}, {}
     for node in nodes(fn):
@@ -102,9 +96,7 @@ def fold_adjoints(
                     moved = _move(block, k, target, width=WIDTH)
                 elif target in temporaries and resolve is not None and _pure_array(stmt.value, resolve, locals_):
                     past = functools.partial(_changes_nothing, resolve=resolve, locals_=locals_)
-                    flat_ = target in flat
-                    placed = functools.partial(_same_bits_there, scalars=scalars, flat=flat_, complex_=complex_)
-                    moved = _move(block, k, target, past=past, width=WIDTH, placed=placed)
+                    moved = _move(block, k, target, past=past, width=WIDTH)
             if moved is not None:
                 k -= _carry_comment(block, k, moved)
                 del block[k]
@@ -246,13 +238,12 @@ def _fuse_block(block: list, single: set, pure) -> None:
         k += 1
 
 
-def _move(block: list, k: int, target: str, past=None, width=None, placed=None):
+def _move(block: list, k: int, target: str, past=None, width=None):
     """Put ``block[k]``'s value where ``target`` is read, if that is in a later statement of ``block``.
 
     ``past``: what each statement before the use must satisfy, if anything more than assigning nothing
     the value reads. ``width``: the longest the line of the use may become (a line too long to read at
     a glance keeps the name, and so does a value with a call whose use is in another call's arguments).
-    ``placed(stmt, name, value)``: whether ``value`` may take the place of the node ``name`` in ``stmt``.
     The index of the use in ``block`` if it moved, else None."""
     reads = {n.id for n in nodes(block[k].value) if isinstance(n, gast.Name)}
     for at in range(k + 1, len(block)):
@@ -267,8 +258,6 @@ def _move(block: list, k: int, target: str, past=None, width=None, placed=None):
             old = getattr(parent, field) if index is None else getattr(parent, field)[index]
             if width is not None and _calls(block[k].value) and _in_arguments(stmt, old):
                 return None  # no call written into another call's arguments: f(g(x) * y, z) reads badly
-            if placed is not None and not placed(stmt, old, block[k].value):
-                return None
             _put(parent, field, index, block[k].value)
             if width is not None and not isinstance(stmt, gast.If | gast.For) and len(unparse(stmt)) > width:
                 _put(parent, field, index, old)
@@ -277,70 +266,6 @@ def _move(block: list, k: int, target: str, past=None, width=None, placed=None):
         if target in names_in(stmt) or _assigns(stmt) & reads or past is not None and not past(stmt):
             return None
     return None
-
-
-_EXACT = (gast.Add, gast.Sub, gast.Mult, gast.Div)  # real IEEE operations: correctly rounded in any loop
-_EXACT_COMPLEX = (gast.Add, gast.Sub)  # complex ones too (a complex product's rounding depends on NumPy's loop)
-_COMMUTATIVE = (gast.Add, gast.Mult, gast.BitAnd, gast.BitOr, gast.BitXor)  # NumPy reuses either operand
-
-
-def _same_bits_there(stmt, name, value, scalars, flat, complex_=False) -> bool:
-    """Whether ``value`` in place of ``name`` in ``stmt`` gives the bits ``name`` did (NumPy's temporaries).
-
-    ``a * b`` read from a name is an array another name holds; written as an operand it is a temporary, and
-    NumPy computes ``a * b * c`` (``c + a * b`` too) in that temporary's memory where it is large enough,
-    in the temporary's memory order, not the one a new array takes from the operands (C order where they
-    differ): the same numbers elementwise, but ``np.sum`` or ``@`` of them adds them in another order. So
-    into an operand of ``+ - * /`` only beside a number (one array: the same order either way), where the
-    value is an array of rank 0 or 1 (``flat``: one order), or where what that operator makes goes only
-    elementwise into an array updated in place (``delta_c += a * b * c``: ``delta_c``'s order; in complex
-    code through ``+`` and ``-`` alone, whose rounding no loop changes); and into no other operator NumPy
-    may compute in place (``**``, ``%``, ...). A name, a number or an attribute (``w.T``, a view) is no
-    temporary; a call's argument, ``a @ b`` and ``c - a * b`` reuse none. To reuse a temporary NumPy also
-    swaps the operands of ``*`` (``c * (a * b)`` as ``(a * b) * c``; a temporary ``c`` first): a complex
-    product rounds otherwise then, so in complex code a value goes into ``*`` only as its left operand,
-    beside a name, a number or a view.
-    """
-    if _held(value):
-        return True
-    parents = {id(child): node for node in nodes(stmt) for child in gast.iter_child_nodes(node)}
-    parent = parents.get(id(name))
-    if not isinstance(parent, gast.BinOp) or isinstance(parent.op, gast.MatMult):
-        return True
-    if parent.right is name and not isinstance(parent.op, _COMMUTATIVE):
-        return True
-    if not isinstance(parent.op, _EXACT):
-        return False
-    other = parent.right if parent.left is name else parent.left
-    if complex_ and isinstance(parent.op, gast.Mult) and not (parent.left is name and _held(other)):
-        return False  # NumPy may multiply the other way round: a complex product then rounds otherwise
-    if flat or _scalar_arithmetic(other, scalars):
-        return True
-    return _into_array_in_place(stmt, parent, parents, scalars, _EXACT_COMPLEX if complex_ else _EXACT)
-
-
-def _held(node) -> bool:
-    """A value NumPy cannot reuse for a result: a name's, a number, a view (``w.T``)."""
-    return isinstance(node, gast.Name | gast.Constant | gast.Attribute)
-
-
-def _into_array_in_place(stmt, node, parents, scalars, exact) -> bool:
-    """Whether the array ``node`` makes goes into ``stmt``, ``delta_c += ...`` on an array, through the
-    operators ``exact`` and negation alone: elementwise, into ``delta_c``'s own memory, whatever its order."""
-    while True:
-        if isinstance(node, gast.BinOp) and not isinstance(node.op, exact):
-            return False
-        up = parents.get(id(node))
-        if up is stmt:
-            break
-        negation = isinstance(up, gast.UnaryOp) and isinstance(up.op, gast.USub | gast.UAdd)
-        if not (isinstance(up, gast.BinOp) or negation):
-            return False
-        node = up
-    if not isinstance(stmt, gast.AugAssign) or stmt.value is not node or not isinstance(stmt.op, exact):
-        return False
-    target = stmt.target
-    return isinstance(target, gast.Subscript) or isinstance(target, gast.Name) and target.id not in scalars
 
 
 def _calls(node) -> bool:
