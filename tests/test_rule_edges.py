@@ -712,6 +712,23 @@ edges("np.r_", e("length-1", r_col, ZERO3[:1], 0.0))
 edges("np.c_", e("length-1", c_col, ZERO3[:1], ZERO3[:1]))
 
 
+def add_at_repeated(x, v):
+    a = x * 1.0
+    np.add.at(a, np.array([0, 0, -3, 2]), v)  # one position three times, through a negative index
+    return np.sum(a * a)
+
+
+def subtract_at_empty(x, v):
+    a = x * 1.0
+    np.subtract.at(a, np.array([], dtype=int), v)  # no position: v gets no gradient
+    np.subtract.at(a, (slice(None),), v * a)  # every position, v read as a scalar beside a
+    return np.sum(a * a)
+
+
+edges("np.add.at", e("repeated and negative", add_at_repeated, ZERO3, 0.0))
+edges("np.subtract.at", e("empty and all", subtract_at_empty, ZERO3, 0.0))
+
+
 # numpy.linalg: a singular matrix where the function is smooth there, powers 0 and 1.
 SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
 SPD = np.array([[2.0, 0.5], [0.5, 1.0]])
