@@ -82,7 +82,7 @@ def library(entry: Entry) -> str | None:
     """The section an entry belongs to, or None for a user's rule (or an unknown library)."""
     if not entry.symbolic:
         return None
-    if _hashable(entry.fn) and entry.fn in STATEMENTS:
+    if _statement(entry.fn) is not None:
         return "NumPy"
     module = _module(entry.fn)
     for title, test in LIBRARIES:
@@ -122,17 +122,17 @@ def builtin_entries() -> list[tuple[str, str, Entry]]:
     return sorted(found, key=lambda item: (order[item[0]], item[1]))
 
 
-def _hashable(fn) -> bool:
+def _statement(fn):
+    """``STATEMENTS``' entry for ``fn`` (``np.add.at``'s helper), or None (an unhashable ``fn`` too)."""
     try:
-        hash(fn)
+        return STATEMENTS.get(fn)
     except TypeError:
-        return False
-    return True
+        return None
 
 
 def display_name(fn, lib: str) -> str:
-    if _hashable(fn) and fn in STATEMENTS:
-        return STATEMENTS[fn][0]
+    if _statement(fn) is not None:
+        return _statement(fn)[0]
     if not hasattr(fn, "__name__"):  # np.r_, np.c_: objects indexed like np.r_[a, b], not called
         return next(f"np.{n}" for n in dir(np) if not n.startswith("_") and getattr(np, n, None) is fn)
     name = qualified_name(fn)
@@ -164,8 +164,8 @@ def _is_linear(entry: Entry) -> bool:
 
 
 def notes(entry: Entry) -> str:
-    if _hashable(entry.fn) and entry.fn in STATEMENTS:
-        return f"{STATEMENTS[entry.fn][1]}; every repeat of a position counts; no derivative through `index`"
+    if _statement(entry.fn) is not None:
+        return f"{_statement(entry.fn)[1]}; every repeat of a position counts; no derivative through `index`"
     if entry.nondiff:
         return "no derivative: contributes zero"
     if not hasattr(entry.fn, "__name__"):

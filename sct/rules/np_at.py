@@ -32,29 +32,21 @@ def _gathered(g, index, v):
     return call(unbroadcast, g[index], v)
 
 
-defvjp(
-    added_at,
-    lambda g, ans, a, index, v: g,
-    None,
-    lambda g, ans, a, index, v: _gathered(g, index, v),
-    ndim=_rank_of_a,
-)
-defjvp(
-    added_at,
-    lambda t, ans, a, index, v: t,
-    None,
-    lambda t, ans, a, index, v: call(added_at, call(zeros_like, a), index, t),
-)
-defvjp(
-    subtracted_at,
-    lambda g, ans, a, index, v: g,
-    None,
-    lambda g, ans, a, index, v: -_gathered(g, index, v),
-    ndim=_rank_of_a,
-)
-defjvp(
-    subtracted_at,
-    lambda t, ans, a, index, v: t,
-    None,
-    lambda t, ans, a, index, v: call(subtracted_at, call(zeros_like, a), index, t),
-)
+def _scatter(helper, sign: int) -> None:
+    """The rules of ``helper`` (``added_at``: ``sign`` 1; ``subtracted_at``: -1)."""
+
+    def v_adjoint(g, ans, a, index, v):
+        gathered = _gathered(g, index, v)
+        return gathered if sign > 0 else -gathered
+
+    defvjp(helper, lambda g, ans, a, index, v: g, None, v_adjoint, ndim=_rank_of_a)
+    defjvp(
+        helper,
+        lambda t, ans, a, index, v: t,
+        None,
+        lambda t, ans, a, index, v: call(helper, call(zeros_like, a), index, t),
+    )
+
+
+_scatter(added_at, 1)
+_scatter(subtracted_at, -1)
