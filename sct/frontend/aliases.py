@@ -275,6 +275,7 @@ class _Scan:
         self.reaching = reaching
         local = {n.id for n in nodes(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
         self.opaque = _opaque_calls(local, resolve)  # call -> whether it may return (a view of) an argument
+        self.index_arrays = index_arrays(reaching.fn)  # y[idx] with one of these copies
         self.position = 0
         self.edges = []  # (position, node, node, statement): the two may hold the same array
         self.reads = []  # (position, name, whether only its shape is read)
@@ -321,7 +322,7 @@ class _Scan:
             self.read(stmt)
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
             bound = [(n, here) for t in targets for n in _names(t, stored=True)]
-            self.fresh[here] = not _held(stmt.value, self.opaque) and len(targets) == 1
+            self.fresh[here] = not _held(stmt.value, self.opaque, self.index_arrays) and len(targets) == 1
             value = stmt.value
             if (
                 len(bound) == 1
@@ -356,7 +357,7 @@ class _Scan:
         self.reads += [(self.position, n.id, id(n) in shapes) for n in gast.walk(node) if _is_load(n)]
 
     def link(self, targets, value, node):
-        for source in _held(value, self.opaque):
+        for source in _held(value, self.opaque, self.index_arrays):
             for source_node in self.nodes(source, self.position):
                 for target in targets:
                     if target != source_node:
@@ -490,7 +491,7 @@ class _Scan:
         items, named = [], 0
         for appended in self.appends[stack]:
             arg = self.reaching.statements[appended].value.args[0]
-            if not _held(arg, self.opaque):
+            if not _held(arg, self.opaque, self.index_arrays):
                 continue
             if not isinstance(arg, gast.Name):
                 return None
@@ -712,35 +713,76 @@ def written_name(target):
     return base.id if isinstance(base, gast.Name) else None
 
 
-def _held(value, opaque=None) -> list[str]:
+def _held(value, opaque=None, index_arrays=frozenset()) -> list[str]:
     """The names whose arrays ``value`` may be (or view, or hold in a container).
 
     ``opaque(call)``: the arguments a call may return (or a view of one, or a container holding
-    one); the calls of NumPy's views are such calls anyway.
+    one); the calls of NumPy's views are such calls anyway. ``index_arrays``: names that hold
+    index arrays (:func:`index_arrays`): ``y[idx]`` with one of them makes a new array.
     """
     if isinstance(value, gast.Name):
         return [value.id]
+    if isinstance(value, gast.Subscript) and _fancy(value.slice, index_arrays):
+        return []  # y[[0, 2]], y[idx], y[y > 0]: NumPy's advanced indexing copies
     if isinstance(value, gast.Subscript | gast.Starred):
-        return _held(value.value, opaque)
+        return _held(value.value, opaque, index_arrays)
     if isinstance(value, gast.Attribute) and value.attr in VIEW_ATTRIBUTES:
-        return _held(value.value, opaque)
+        return _held(value.value, opaque, index_arrays)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in VIEWS:
         receiver = value.func.value
-        held = [] if isinstance(receiver, gast.Name) and receiver.id in ("np", "numpy") else _held(receiver, opaque)
-        return held + [n for a in value.args[:1] for n in _held(a, opaque)]
+        held = (
+            []
+            if isinstance(receiver, gast.Name) and receiver.id in ("np", "numpy")
+            else _held(receiver, opaque, index_arrays)
+        )
+        return held + [n for a in value.args[:1] for n in _held(a, opaque, index_arrays)]
     if isinstance(value, gast.List | gast.Tuple | gast.Set):
-        return [n for e in value.elts for n in _held(e, opaque)]
+        return [n for e in value.elts for n in _held(e, opaque, index_arrays)]
     if isinstance(value, gast.Dict):
-        return [n for e in value.values for n in _held(e, opaque)]
+        return [n for e in value.values for n in _held(e, opaque, index_arrays)]
     if isinstance(value, gast.IfExp):
-        return _held(value.body, opaque) + _held(value.orelse, opaque)
+        return _held(value.body, opaque, index_arrays) + _held(value.orelse, opaque, index_arrays)
     if _is_method(value, "pop", "get", "setdefault", "values", "items"):  # items of the list or dict, as xs[i] is
-        return _held(value.func.value, opaque)
+        return _held(value.func.value, opaque, index_arrays)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in ("enumerate", "zip"):
-        return [n for a in value.args for n in _held(a, opaque)]
+        return [n for a in value.args for n in _held(a, opaque, index_arrays)]
     if isinstance(value, gast.Call) and opaque is not None:
-        return [n for a in opaque(value) for n in _held(a, opaque)]
+        return [n for a in opaque(value) for n in _held(a, opaque, index_arrays)]
     return []
+
+
+def index_arrays(fn) -> frozenset:
+    """The names ``fn`` binds only to index arrays: a list display, ``np.array([...])``/``np.asarray((...))``
+    of a display, ``np.arange(...)``, a comparison (a mask). Indexing with one is NumPy's advanced indexing,
+    which copies (a 0-d array, ``np.array(1)``, would index as an int, so only displays count)."""
+    made = {}  # id of a Name bound to an index array -> its name
+    for node in nodes(fn):
+        single = isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)
+        if single and _fancy(node.value, frozenset()):
+            made[id(node.targets[0])] = node.targets[0].id
+    other = {n.id for n in nodes(fn) if isinstance(n, gast.Name) and not _is_load(n) and id(n) not in made}
+    return frozenset(set(made.values()) - other)  # a parameter, a loop target, x += ...: not every binding
+
+
+_INDEX_MAKERS = {"array", "asarray", "arange"}
+
+
+def _fancy(index, index_arrays) -> bool:
+    """Whether ``index`` makes ``y[index]`` NumPy's advanced indexing (a copy, never a view)."""
+    if isinstance(index, gast.List | gast.Compare):
+        return True
+    if isinstance(index, gast.Name):
+        return index.id in index_arrays
+    if isinstance(index, gast.Tuple):
+        return any(_fancy(e, index_arrays) for e in index.elts)
+    if isinstance(index, gast.Call) and isinstance(index.func, gast.Attribute) and index.func.attr in _INDEX_MAKERS:
+        module = index.func.value
+        if not (isinstance(module, gast.Name) and module.id in ("np", "numpy")):
+            return False
+        if index.func.attr == "arange":
+            return True
+        return bool(index.args) and isinstance(index.args[0], gast.List | gast.Tuple) and bool(index.args[0].elts)
+    return False
 
 
 # Builtins whose result shares no memory with their arguments (list(), sorted(), min() may: an item).
