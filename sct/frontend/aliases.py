@@ -723,7 +723,7 @@ def _held(value, opaque=None, index_arrays=frozenset()) -> list[str]:
     if isinstance(value, gast.Name):
         return [value.id]
     if isinstance(value, gast.Subscript) and _fancy(value.slice, index_arrays):
-        return []  # y[[0, 2]], y[idx], y[y > 0]: NumPy's advanced indexing copies
+        return []  # y[[0, 2]], y[idx]: NumPy's advanced indexing copies
     if isinstance(value, gast.Subscript | gast.Starred):
         return _held(value.value, opaque, index_arrays)
     if isinstance(value, gast.Attribute) and value.attr in VIEW_ATTRIBUTES:
@@ -753,8 +753,9 @@ def _held(value, opaque=None, index_arrays=frozenset()) -> list[str]:
 
 def index_arrays(fn) -> frozenset:
     """The names ``fn`` binds only to index arrays: a list display, ``np.array([...])``/``np.asarray((...))``
-    of a display, ``np.arange(...)``, a comparison (a mask). Indexing with one is NumPy's advanced indexing,
-    which copies (a 0-d array, ``np.array(1)``, would index as an int, so only displays count)."""
+    of a display, ``np.arange(...)``. Indexing an array with one is NumPy's advanced indexing, which copies;
+    indexing a list or a dict with one is a TypeError. Not a 0-d array (``np.array(1)`` indexes as an int)
+    and not a comparison: ``x > 0`` of a number is a bool, and ``pair[x > 0]`` an item of a list, not a copy."""
     made = {}  # id of a Name bound to an index array -> its name
     for node in nodes(fn):
         single = isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)
@@ -769,7 +770,7 @@ _INDEX_MAKERS = {"array", "asarray", "arange"}
 
 def _fancy(index, index_arrays) -> bool:
     """Whether ``index`` makes ``y[index]`` NumPy's advanced indexing (a copy, never a view)."""
-    if isinstance(index, gast.List | gast.Compare):
+    if isinstance(index, gast.List):  # a list, or a dict, indexed by a list: a TypeError, never an item
         return True
     if isinstance(index, gast.Name):
         return index.id in index_arrays
