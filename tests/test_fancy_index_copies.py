@@ -150,3 +150,25 @@ def test_which_names_hold_index_arrays():
         "    return x\n"
     ).body[0]
     assert aliases.index_arrays(fn) == {"a", "b", "c"}  # not d: x > 0 may be a bool
+
+
+def test_only_bindings_in_the_functions_own_scope_count():
+    import gast
+
+    fn = gast.parse(
+        "def f(x):\n"
+        "    def helper():\n"
+        "        idx = [0]\n"  # helper's own idx: in f, idx is a global
+        "        return idx\n"
+        "    g = lambda: [1]\n"
+        "    a = [0, 1]\n"
+        "    b = [0]\n"
+        "    global b\n"
+        "    c = np.arange(2)\n"
+        "    def c():\n"
+        "        pass\n"
+        "    d = [[0], [1]]\n"
+        "    e = [i for i in range(2)]\n"
+        "    return x\n"
+    ).body[0]
+    assert aliases.index_arrays(fn) == {"a", "d"}

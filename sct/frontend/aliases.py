@@ -755,14 +755,25 @@ def index_arrays(fn) -> frozenset:
     """The names ``fn`` binds only to index arrays: a list display, ``np.array([...])``/``np.asarray((...))``
     of a display, ``np.arange(...)``. Indexing an array with one is NumPy's advanced indexing, which copies;
     indexing a list or a dict with one is a TypeError. Not a 0-d array (``np.array(1)`` indexes as an int)
-    and not a comparison: ``x > 0`` of a number is a bool, and ``pair[x > 0]`` an item of a list, not a copy."""
-    made = {}  # id of a Name bound to an index array -> its name
-    for node in nodes(fn):
+    and not a comparison: ``x > 0`` of a number is a bool, and ``pair[x > 0]`` an item of a list, not a copy.
+
+    Each such binding must be in ``fn``'s own scope (a name bound only in a nested ``def`` is a global in
+    ``fn``), and any other binding of the name anywhere in ``fn`` (a parameter, a loop target, ``x += ...``,
+    ``del``, a nested scope's, a ``global`` or ``nonlocal``) rules it out."""
+    made = {}  # id of a Name bound to an index array in fn's own scope -> its name
+    pending = list(fn.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, gast.FunctionDef | gast.AsyncFunctionDef | gast.ClassDef | gast.Lambda):
+            continue  # another scope: its bindings are ruled out below
         single = isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name)
         if single and _fancy(node.value, frozenset()):
             made[id(node.targets[0])] = node.targets[0].id
+        pending.extend(gast.iter_child_nodes(node))
     other = {n.id for n in nodes(fn) if isinstance(n, gast.Name) and not _is_load(n) and id(n) not in made}
-    return frozenset(set(made.values()) - other)  # a parameter, a loop target, x += ...: not every binding
+    other |= {name for n in nodes(fn) if isinstance(n, gast.Global | gast.Nonlocal) for name in n.names}
+    other |= {n.name for n in nodes(fn) if isinstance(n, gast.FunctionDef | gast.AsyncFunctionDef | gast.ClassDef)}
+    return frozenset(set(made.values()) - other)
 
 
 _INDEX_MAKERS = {"array", "asarray", "arange"}
