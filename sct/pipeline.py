@@ -224,6 +224,7 @@ def build(
         temporaries = {d for d, v in src.adjoint_of.items() if v in namer.temps}
         resolve = codegen.namespace(parsed.globals, helpers).get
         fuse.fold_adjoints(src.fn, _scalars(ranks), temporaries, resolve)  # delta_log_noise = delta_m * m * 2.0
+        fuse.fold_recomputations(src.fn, namer.temps, resolve)  # delta_Wx += xs[t].T @ delta_i
     if optimize and not unboxed:  # Python floats hold no arrays: nothing worth releasing
         liveness.release(src.fn, _scalars(ranks), {v for v, rank in ranks.items() if rank is not None and rank > 0})
     if foreign is not None:  # the same code, its NumPy calls (the shape records above too) against the namespace

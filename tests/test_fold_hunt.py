@@ -1,7 +1,8 @@
 """The two folds of adjoints, against the code before them: the same numbers to the bit.
 
 ``sct.passes.optimize._may_fold`` (copy propagation ``delta_a = delta_b``, now also of names updated in
-place) and ``sct.passes.fuse.fold_adjoints`` (single-use adjoints written into their one use) must not
+place), ``sct.passes.fuse.fold_adjoints`` (single-use adjoints written into their one use) and
+``fold_recomputations`` (a reversed trip's recomputed value into its one read) must not
 change one bit of any result, but for NumPy's reuse of temporaries of 256 KiB or more (the section below),
 where they change the rounding only. :func:`both` compiles a program twice in fresh modules (nothing cached),
 once as the code is and once as it was before them (the fold a no-op, the copy refused where either name
@@ -40,6 +41,7 @@ def old_folds():
     """The passes as they were before the two folds."""
     with pytest.MonkeyPatch.context() as m:
         m.setattr(fuse, "fold_adjoints", lambda *a, **k: False)
+        m.setattr(fuse, "fold_recomputations", lambda *a, **k: False)
         m.setattr(optimize, "_may_fold", _old_may_fold)
         yield
 

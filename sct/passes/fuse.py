@@ -106,6 +106,99 @@ def fold_adjoints(fn: gast.FunctionDef, scalars: set, temporaries=frozenset(), r
     return changed
 
 
+def fold_recomputations(fn: gast.FunctionDef, temporaries, resolve) -> bool:
+    """A value the reversed loop makes again at the top of each trip and reads once, written into that
+    read: ``d = xs[t]`` ... ``delta_Wx += d.T @ delta_i`` becomes ``delta_Wx += xs[t].T @ delta_i``, as a
+    person writes it. Whether it changed ``fn``.
+
+    Only a temporary the lowering named (``temporaries``), assigned in a loop's body by arithmetic, views
+    and pure NumPy calls, read once later in that body and nowhere else from there on: not earlier in
+    the body (a later trip would read the last trip's value), not elsewhere in the statement around the
+    loop, not after it. The value moves past lines that bind nothing it reads and change no array in
+    place but an adjoint (``delta_b += ...``: sct's own arrays, never the ones a primal value views).
+    The same operations on the same operands: the same numbers.
+    """
+    changed = False
+    inner = [n for n in nodes(fn) if isinstance(n, gast.FunctionDef) and n.name.startswith("backward_")]
+    for scope in [fn, *inner]:  # a vjp's backward function (sct.reverse.adjoint); no other nested function
+        # the reverse sweep alone: after fn's ``# backward`` comment, or a vjp's inner backward function; the
+        # forward sweep keeps one operation a line
+        start = next((p for p, s in enumerate(scope.body) if _is_marker(s, "backward")), None)
+        if start is None and scope is fn:
+            continue
+        start = start or 0
+        locals_ = {n.id for n in nodes(scope) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        reads = {}  # name -> {index of the top-level statement of scope: how often it reads the name}
+        for p, stmt in enumerate(scope.body):
+            for n in nodes(stmt):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in temporaries:
+                    at = reads.setdefault(n.id, {})
+                    at[p] = at.get(p, 0) + 1
+        past = functools.partial(_adjoints_only, resolve=resolve, locals_=locals_)
+        for p, top in enumerate(scope.body):
+            if p < start or not isinstance(top, gast.For | gast.While):
+                continue
+            for block in _loop_bodies(top):
+                changed |= _fold_block_recomputations(block, p, reads, temporaries, resolve, locals_, past)
+    return changed
+
+
+def _is_marker(stmt, text: str) -> bool:
+    return is_comment(stmt) and stmt.value.args[0].value == text
+
+
+def _loop_bodies(top):
+    """The statement lists of the loops in ``top`` (itself a loop), not those of a nested function."""
+    pending = [top]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, gast.FunctionDef):
+            continue
+        if isinstance(node, gast.For | gast.While):
+            yield node.body
+        for attr in ("body", "orelse"):
+            pending.extend(s for s in getattr(node, attr, ()) if isinstance(s, gast.stmt))
+
+
+def _fold_block_recomputations(block, p, reads, temporaries, resolve, locals_, past) -> bool:
+    changed = False
+    k = 0
+    while k < len(block):
+        stmt = block[k]
+        simple = isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
+        name = stmt.targets[0].id if simple else None
+        candidate = name in temporaries and not name.startswith("delta_")
+        if candidate and _read_once_here(name, block, k, p, reads) and _pure_array(stmt.value, resolve, locals_):
+            moved = _move(block, k, name, past=past, width=WIDTH)
+            if moved is not None:
+                reads[name][p] -= 1  # it is read no more
+                k -= _carry_comment(block, k, moved)
+                del block[k]
+                changed = True
+                continue
+        k += 1
+    return changed
+
+
+def _read_once_here(name, block, k, p, reads) -> bool:
+    """Whether ``block`` (inside top-level statement ``p``) reads ``name`` once after ``block[k]`` binds it, and
+    nothing reads it before that in the block, elsewhere in statement ``p``, or after statement ``p``."""
+    at = reads.get(name, {})
+    if any(q > p for q in at):
+        return False
+    before = sum(1 for s in block[:k] for n in nodes(s) if isinstance(n, gast.Name) and n.id == name)
+    after = sum(1 for s in block[k + 1 :] for n in nodes(s) if isinstance(n, gast.Name) and n.id == name)
+    # block[k + 1:] reads it once and binds it nowhere; statement p reads it there alone
+    return before == 0 and after == 1 and at.get(p, 0) == 1
+
+
+def _adjoints_only(stmt, resolve, locals_, use=False) -> bool:
+    """:func:`_changes_nothing`, but for ``delta_v += ...``: an adjoint, an array sct made, changed in place."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) and stmt.target.id.startswith("delta_"):
+        return _changes_nothing(gast.Expr(value=stmt.value), resolve, locals_)
+    return _changes_nothing(stmt, resolve, locals_, use)
+
+
 WIDTH = 100  # the longest line (indentation aside) a fold may make: longer ones keep their names
 _ARRAY_FUNCTIONS = frozenset(
     {np.trace, np.outer, np.dot, np.matmul, np.concatenate, np.transpose, np.diagonal, np.where, np.reshape}
