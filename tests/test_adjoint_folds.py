@@ -193,10 +193,12 @@ def test_a_recomputed_value_stays_where_it_is_read_again():
         "before, on the next trip": "delta_w += a\n        a = xs[t]\n        delta_v += a",
         "past a write into an array": "a = xs[t]\n        xs[0] = 1.0\n        delta_w += a",
         "past its operand bound again": "a = xs[t]\n        t = 0\n        delta_w += a",
+        "made from itself": "a = a[0]\n        delta_w += a",
     }
     loop = "def g(xs):\n    __sct_comment__('backward')\n    for t in range(3):\n        {}\n    return {}\n"
     for why, body in cases.items():
-        assert "a = xs[t]" in _fold_loop(loop.format(body, 0)), why
+        kept = "a = a[0]" if why == "made from itself" else "a = xs[t]"
+        assert kept in _fold_loop(loop.format(body, 0)), why
     assert "a = xs[t]" in _fold_loop(loop.format("a = xs[t]\n        delta_w += a", "a"))  # the last trip's value
     forward = "def g(xs):\n    for t in range(3):\n        a = xs[t]\n        b = a * 2.0\n"
     forward += "    __sct_comment__('backward')\n    return b\n"

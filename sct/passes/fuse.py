@@ -162,33 +162,46 @@ def _loop_bodies(top):
 
 def _fold_block_recomputations(block, p, reads, temporaries, resolve, locals_, past) -> bool:
     changed = False
+    seen = _occurrences(block, temporaries)  # found again only after a move: one walk of the block
     k = 0
     while k < len(block):
         stmt = block[k]
         simple = isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
         name = stmt.targets[0].id if simple else None
-        candidate = name in temporaries and not name.startswith("delta_")
-        if candidate and _read_once_here(name, block, k, p, reads) and _pure_array(stmt.value, resolve, locals_):
+        candidate = name in temporaries and not name.startswith("delta_") and len(seen.get(name, ())) == 2
+        # (named twice in the block: bound here, read once; a = a[0] names it three times and stays)
+        if candidate and _read_once_here(name, k, p, reads, seen) and _pure_array(stmt.value, resolve, locals_):
             moved = _move(block, k, name, past=past, width=WIDTH)
             if moved is not None:
                 reads[name][p] -= 1  # it is read no more
                 k -= _carry_comment(block, k, moved)
                 del block[k]
+                seen = _occurrences(block, temporaries)
                 changed = True
                 continue
         k += 1
     return changed
 
 
-def _read_once_here(name, block, k, p, reads) -> bool:
-    """Whether ``block`` (inside top-level statement ``p``) reads ``name`` once after ``block[k]`` binds it, and
-    nothing reads it before that in the block, elsewhere in statement ``p``, or after statement ``p``."""
+def _occurrences(block, names) -> dict:
+    """name -> the positions in ``block`` of the statements naming it (once for each time)."""
+    found = {}
+    for i, stmt in enumerate(block):
+        for n in nodes(stmt):
+            if isinstance(n, gast.Name) and n.id in names:
+                found.setdefault(n.id, []).append(i)
+    return found
+
+
+def _read_once_here(name, k, p, reads, seen) -> bool:
+    """Whether the block (inside top-level statement ``p``) names ``name`` only where ``block[k]`` binds it and
+    once after it, and nothing reads it elsewhere in statement ``p`` or after statement ``p``."""
     at = reads.get(name, {})
     if any(q > p for q in at):
         return False
-    before = sum(1 for s in block[:k] for n in nodes(s) if isinstance(n, gast.Name) and n.id == name)
-    after = sum(1 for s in block[k + 1 :] for n in nodes(s) if isinstance(n, gast.Name) and n.id == name)
-    # block[k + 1:] reads it once and binds it nowhere; statement p reads it there alone
+    places = seen.get(name, [])
+    before = sum(1 for i in places if i < k)
+    after = sum(1 for i in places if i > k)
     return before == 0 and after == 1 and at.get(p, 0) == 1
 
 
