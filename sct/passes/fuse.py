@@ -119,7 +119,7 @@ def fold_recomputations(fn: gast.FunctionDef, temporaries, resolve) -> bool:
     The same operations on the same operands: the same numbers.
     """
     changed = False
-    inner = [n for n in nodes(fn) if isinstance(n, gast.FunctionDef) and n.name.startswith("backward_")]
+    inner = [n for n in fn.body if isinstance(n, gast.FunctionDef) and n.name.startswith("backward_")]
     for scope in [fn, *inner]:  # a vjp's backward function (sct.reverse.adjoint); no other nested function
         # the reverse sweep alone: after fn's ``# backward`` comment, or a vjp's inner backward function; the
         # forward sweep keeps one operation a line
@@ -127,6 +127,8 @@ def fold_recomputations(fn: gast.FunctionDef, temporaries, resolve) -> bool:
         if start is None and scope is fn:
             continue
         start = start or 0
+        if not any(isinstance(s, gast.For | gast.While) for s in scope.body[start:]):
+            continue  # no reversed loop: nothing made again (and no walk of the function)
         locals_ = {n.id for n in nodes(scope) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         reads = {}  # name -> {index of the top-level statement of scope: how often it reads the name}
         for p, stmt in enumerate(scope.body):
