@@ -1,0 +1,361 @@
+"""Adversarial programs for the rule "``y[idx]`` with an index array copies" (sct/frontend/aliases.py).
+
+Each program either gives Python's value and gradients that agree with central differences, or is refused
+with a typed error: never a wrong number. The hunt found no wrong classification of an index array, but
+found names the alias scan did not follow at all, each a silent wrong gradient (or value) before:
+comprehensions (``rows = [m[k] for k in range(2)]`` holds rows of ``m``), local functions that return
+(a view of) what they close over (``g = lambda: m[1]``, a local ``def``, ``fs[0]()``), methods of an
+object passed in (``p.pick(m)`` may return ``m[1]``) and ``x.conj()``, which is ``x`` for a real array.
+"""
+
+import numpy as np
+import pytest
+
+import sct
+from tests import programs as P
+
+SOURCE = """
+import numpy as np
+
+
+class Picker:
+    def pick(self, m):
+        return m[1]
+
+
+def copy_written(x):
+    y = x * 2.0
+    idx = [0, 2]
+    a = y[idx]
+    a[0] = 5.0  # a copy: y keeps its values
+    return np.sum(a * x[:2]) + np.sum(y * x)
+
+
+def two_d(x):
+    m = np.outer(x, x)
+    idx = np.array([0, 2])
+    a = m[:, idx]
+    b = m[idx][0]
+    c = m[idx].T
+    d = m[idx][1:]
+    e = m[idx, :]
+    m[0, 0] = 0.0
+    m[2] += x
+    return np.sum(a * a) + np.sum(b) + np.sum(c * x[:2]) + np.sum(d) + np.sum(e * m[:2]) + np.sum(m * m)
+
+
+def repeated_set(x):
+    y = x * 2.0
+    idx = [0, 0, 1]
+    y[idx] = x[:3] * 3.0  # the last of the repeated writes wins
+    return np.sum(y * y)
+
+
+def repeated_aug(x):
+    y = x * 2.0
+    y[[0, 0, 1]] += x[1:] * x[:3]  # y[0] gets one addition: the last
+    return np.sum(y * y)
+
+
+def repeated_add_at(x):
+    y = x * 2.0
+    np.add.at(y, [0, 0, 1], x[1:] * x[:3])
+    return np.sum(y * y)
+
+
+def in_while(x):
+    y = x * 1.0
+    idx = np.arange(2)
+    k = 0
+    s = 0.0
+    while k < 3:
+        a = y[idx]
+        y[idx] += a * x[:2]
+        s = s + np.sum(a * a)
+        k += 1
+    return s + np.sum(y)
+
+
+def in_for(x):
+    y = x * 1.0
+    idx = [1, 3]
+    s = 0.0
+    for k in range(2):
+        a = y[idx]
+        y[idx] = a * x[k]
+        s = s + np.sum(a * y[:2])
+    return s + np.sum(y * y)
+
+
+def empty_list(x):
+    y = x * 2.0
+    a = y[[]]
+    y[0] = 1.0
+    return np.sum(a) + np.sum(y * y)
+
+
+def asarray_tuple(x):
+    y = x * 2.0
+    a = y[np.asarray((0, 2))]
+    y[0] = 1.0
+    return np.sum(a * a) + np.sum(y * y)
+
+
+def closure_reads_index(x):
+    m = np.outer(x, x)
+    idx = [0, 1]
+
+    def g():
+        return m[idx]
+
+    a = g()
+    m[1, 1] = 0.0
+    return np.sum(a * a) + np.sum(m)
+
+
+def rebound_in_loop(x):
+    m = np.outer(x, x)
+    idx = [0, 1]
+    s = 0.0
+    for k in range(2):
+        a = m[idx]
+        m[1, 1] = m[1, 1] * 2.0
+        s = s + np.sum(a)
+        idx = 1  # the next trip reads a row, a view
+    return s + np.sum(m)
+
+
+def loop_target(x):
+    m = np.outer(x, x)
+    s = 0.0
+    for idx in [[0, 1], 1]:
+        a = m[idx]
+        m[1, 1] = m[1, 1] * 2.0
+        s = s + np.sum(a)
+    return s + np.sum(m)
+
+
+def helper(m, idx):
+    return m[idx]
+
+
+def through_helper(x):
+    m = np.outer(x, x)
+    idx = [0, 1]
+    a = helper(m, idx)  # the helper's idx is a parameter: a possible view
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def lambda_param(x):
+    m = np.outer(x, x)
+    idx = [0, 1]
+    g = lambda idx: m[idx]  # noqa: E731  its own idx, an int here
+    a = g(1)
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def lambda_closure(x):
+    m = np.outer(x, x)
+    g = lambda: m[1]  # noqa: E731
+    a = g()
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def local_def_closure(x):
+    m = np.outer(x, x)
+
+    def g():
+        return m[1]
+
+    a = g()
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def lambda_in_list(x):
+    m = np.outer(x, x)
+    fs = [lambda: m[1]]
+    a = fs[0]()
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def lambda_renamed(x):
+    m = np.outer(x, x)
+    g = lambda: m[1]  # noqa: E731
+    h = g
+    a = h()
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def nonlocal_rebind(x):
+    m = np.outer(x, x)
+    idx = [0, 1]
+
+    def h():
+        nonlocal idx
+        idx = 1
+
+    h()
+    a = m[idx]
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def comprehension_rows(x):
+    m = np.outer(x, x)
+    rows = [m[k] for k in range(2)]
+    m[1, 1] = 0.0
+    return np.sum(rows[1]) + np.sum(m)
+
+
+def comprehension_index_name(x):
+    m = np.outer(x, x)
+    idx = [0, 1]
+    rows = [m[idx] for idx in range(2)]  # the comprehension's own idx: an int, a row
+    m[1, 1] = 0.0
+    return np.sum(rows[1]) + np.sum(m)
+
+
+def comprehension_slices(x):
+    y = x * 2.0
+    parts = [y[k:] for k in range(2)]
+    y[1] = 0.0
+    return np.sum(parts[1] * parts[0][:3]) + np.sum(y)
+
+
+def generator_tuple(x):
+    m = np.outer(x, x)
+    rows = tuple(m[k] for k in range(2))
+    m[1, 1] = 0.0
+    return np.sum(rows[1]) + np.sum(m)
+
+
+def comprehension_same(x):
+    y = x * 2.0
+    parts = [y for k in range(2)]
+    y += 1.0  # in place: parts[1] is y
+    return np.sum(parts[1]) + np.sum(y)
+
+
+def method_of_object(x, p):
+    m = np.outer(x, x)
+    a = p.pick(m)
+    m[1, 1] = 0.0
+    return np.sum(a) + np.sum(m)
+
+
+def conj_of_real(x):
+    y = x * 2.0
+    a = y.conj()  # y itself: y is real
+    y[0] = 5.0
+    return np.sum(a * a) + np.sum(y)
+
+
+def lambda_reads_index(x):
+    m = np.outer(x, x)
+    idx = [0, 1]
+    g = lambda: m[idx]  # noqa: E731  a copy
+    a = g()
+    m[1, 1] = 0.0
+    return np.sum(a * a) + np.sum(m)
+
+
+def lambda_called_after(x):
+    m = np.outer(x, x)
+    g = lambda: m[1]  # noqa: E731  called after the write: reads the new m
+    m[1, 1] = 0.0
+    a = g()
+    return np.sum(a * a) + np.sum(m)
+
+
+def copy_method(x):
+    y = x * 2.0
+    a = y.copy()
+    y[0] = 5.0
+    return np.sum(a * a) + np.sum(y)
+"""
+
+X = np.array([0.3, 1.2, -0.7, 0.9])
+FOLLOWED = [
+    "copy_written",
+    "two_d",
+    "repeated_set",
+    "repeated_aug",
+    "repeated_add_at",
+    "in_while",
+    "in_for",
+    "empty_list",
+    "asarray_tuple",
+    "lambda_reads_index",
+    "lambda_called_after",
+    "copy_method",
+]
+# each was a silent wrong gradient (comprehension_same: a wrong value) before the scan followed it
+REFUSED = [
+    "closure_reads_index",  # a copy, but a local def may return anything it reads: refused (conservative)
+    "rebound_in_loop",
+    "loop_target",
+    "through_helper",
+    "lambda_param",
+    "lambda_closure",
+    "local_def_closure",
+    "lambda_in_list",
+    "lambda_renamed",
+    "nonlocal_rebind",
+    "comprehension_rows",
+    "comprehension_index_name",
+    "comprehension_slices",
+    "generator_tuple",
+    "comprehension_same",
+    "method_of_object",
+    "conj_of_real",
+]
+
+
+@pytest.fixture(scope="module")
+def module():
+    return P.load(SOURCE, name=None)
+
+
+@pytest.mark.parametrize("name", FOLLOWED)
+def test_followed_exactly(module, name):
+    fn = getattr(module, name)
+    value, _ = sct.value_and_grad(fn)(X.copy())
+    assert value == fn(X.copy())
+    sct.check_grads(fn, (X,), order=1, modes=("rev", "fwd"))
+
+
+@pytest.mark.parametrize("name", ["repeated_aug", "copy_written", "in_while"])
+def test_second_order(module, name):
+    fn = getattr(module, name)
+    sct.check_grads(fn, (X,), order=2, modes=("rev", "fwd"))
+    hessian = sct.hessian(fn)(X)
+    v = np.array([0.4, -1.0, 0.3, 0.8])
+    np.testing.assert_allclose(sct.hvp(fn, (X,), (v,)), hessian @ v, rtol=1e-9, atol=1e-12)
+    g, eps = sct.grad(fn), 1e-6
+    np.testing.assert_allclose(hessian @ v, (g(X + eps * v) - g(X - eps * v)) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_possible_view_is_refused(module, name):
+    fn = getattr(module, name)
+    args = (X, module.Picker()) if name == "method_of_object" else (X,)
+    with pytest.raises(sct.errors.UnsupportedSyntaxError):
+        sct.grad(fn)(*args)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["pair = [x, x * 2.0]\n    return np.sum(pair[[0]])", "pair = [x, x * 2.0]\n    return np.sum(pair[np.arange(1)])"],
+)
+def test_a_list_indexed_by_an_index_array_raises_as_python_does(body):
+    module = P.load(f"import numpy as np\n\n\ndef f(x):\n    {body}\n", name=None)
+    with pytest.raises(TypeError):
+        module.f(X)
+    with pytest.raises(TypeError):
+        sct.grad(module.f)(X)
