@@ -87,6 +87,14 @@ def in_for(x):
     return s + np.sum(y * y)
 
 
+def loop_reads(x):
+    y = x * 1.0
+    idx = [0, 2, 2, 1]
+    for k in range(3):
+        y = np.sin(y[idx]) * x + y[np.arange(4)]
+    return np.sum(y * y)
+
+
 def empty_list(x):
     y = x * 2.0
     a = y[[]]
@@ -289,6 +297,7 @@ FOLLOWED = [
     "repeated_add_at",
     "in_while",
     "in_for",
+    "loop_reads",
     "empty_list",
     "asarray_tuple",
     "lambda_reads_index",
@@ -359,3 +368,41 @@ def test_a_list_indexed_by_an_index_array_raises_as_python_does(body):
         module.f(X)
     with pytest.raises(TypeError):
         sct.grad(module.f)(X)
+
+
+def test_checkpointed_loops_give_the_same_numbers(module):
+    plain = sct.value_and_grad(module.loop_reads)(X)
+    value, grad = sct.value_and_grad(module.loop_reads, checkpoint=1)(X)
+    assert value == plain[0] == module.loop_reads(X.copy())
+    np.testing.assert_allclose(grad, plain[1], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["in_for", "in_while"])
+def test_checkpointing_a_loop_that_writes_is_refused(module, name):
+    with pytest.raises(sct.errors.CheckpointError):
+        sct.grad(getattr(module, name), checkpoint=1)(X)
+
+
+def test_export_gives_sct_numbers(module, tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = tmp_path / "fancy_src.py"
+    source.write_text(SOURCE)
+    out = tmp_path / "fancy_grad.py"
+    done = subprocess.run(
+        [sys.executable, "-m", "sct", "export", f"{source}:in_for", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(sct.__file__).parent.parent)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "import sct" not in out.read_text()
+    spec = importlib.util.spec_from_file_location("fancy_grad_exported", out)
+    exported = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(exported)
+    value, grad = sct.value_and_grad(module.in_for)(X)
+    np.testing.assert_allclose(exported.gradient(X), grad, rtol=1e-12, atol=1e-14)
