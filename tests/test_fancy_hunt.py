@@ -5,7 +5,9 @@ with a typed error: never a wrong number. The hunt found no wrong classification
 found names the alias scan did not follow at all, each a silent wrong gradient (or value) before:
 comprehensions (``rows = [m[k] for k in range(2)]`` holds rows of ``m``), local functions that return
 (a view of) what they close over (``g = lambda: m[1]``, a local ``def``, ``fs[0]()``), methods of an
-object passed in (``p.pick(m)`` may return ``m[1]``) and ``x.conj()``, which is ``x`` for a real array.
+object passed in (``p.pick(m)`` may return ``m[1]``), ``x.conj()``, which is ``x`` for a real array, and an
+item write into a list (``xs[0] = m``: xs holds m). And one wrong classification by the copy rule itself: an
+index-array read of an object array (``o[[0, 1]]``) is a new array holding the same arrays.
 """
 
 import numpy as np
@@ -273,6 +275,32 @@ def lambda_reads_index(x):
     return np.sum(a * a) + np.sum(m)
 
 
+def list_item_set(x):
+    m = np.outer(x, x)
+    xs = [m * 0.0, m * 2.0]
+    xs[0] = m  # the list holds m itself now
+    m[1, 1] = 0.0
+    return np.sum(xs[0]) + np.sum(m)
+
+
+def object_array_fancy(x):
+    m = np.outer(x, x)
+    o = np.empty(2, dtype=object)
+    o[0] = m
+    o[1] = m * 2.0
+    c = o[[0, 1]]  # a new object array holding the same arrays: c[0] is m
+    m[1, 1] = 0.0
+    return np.sum(c[0]) + np.sum(m)
+
+
+def array_item_set(x):
+    y = x * 2.0
+    z = x * 3.0
+    y[1:3] = z[:2]  # into an array of numbers: copies
+    z[0] = 5.0
+    return np.sum(y * y) + np.sum(z * x)
+
+
 def lambda_called_after(x):
     m = np.outer(x, x)
     g = lambda: m[1]  # noqa: E731  called after the write: reads the new m
@@ -303,6 +331,7 @@ FOLLOWED = [
     "lambda_reads_index",
     "lambda_called_after",
     "copy_method",
+    "array_item_set",
 ]
 # each was a silent wrong gradient (comprehension_same: a wrong value) before the scan followed it
 REFUSED = [
@@ -323,6 +352,8 @@ REFUSED = [
     "comprehension_same",
     "method_of_object",
     "conj_of_real",
+    "list_item_set",  # a list item bound to m: a silent wrong gradient before
+    "object_array_fancy",  # an index-array read of an object array: a silent wrong gradient before
 ]
 
 

@@ -277,8 +277,11 @@ class _Scan:
         local = {n.id for n in nodes(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
         local |= {n.name for n in nodes(reaching.fn) if isinstance(n, gast.FunctionDef | gast.AsyncFunctionDef)}
         # call -> whether it may return (a view of) an argument, or of an array a local function closes over
-        self.opaque = _opaque_calls(local, resolve, _closed_over(reaching.fn, index_arrays(reaching.fn)))
-        self.index_arrays = index_arrays(reaching.fn)  # y[idx] with one of these copies
+        # y[idx] with one of these copies; None: no read copies, where fn may make an object array (o[[0, 1]] is a
+        # new array holding the same objects, the arrays o holds)
+        self.index_arrays = None if _makes_objects(reaching.fn) else index_arrays(reaching.fn)
+        self.opaque = _opaque_calls(local, resolve, _closed_over(reaching.fn, self.index_arrays))
+        self.containers = _containers(reaching)  # positions of bindings that may make a list, dict or object array
         self.position = 0
         self.edges = []  # (position, node, node, statement): the two may hold the same array
         self.reads = []  # (position, name, whether only its shape is read)
@@ -318,6 +321,8 @@ class _Scan:
             written = written_name(target)  # x[i] = v, x[i] += v: always in place
             if written is not None:
                 self.updates.append((here, stmt, written, loops))
+                if isinstance(stmt, gast.Assign) and self.containers & self.reaching.defs(written, here):
+                    self.link(self.nodes(written, here), stmt.value, stmt)  # xs[0] = m: xs now holds m
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             self.read(stmt.value)
             self.updates.append((here, stmt, stmt.target.id, loops))
@@ -787,6 +792,40 @@ def _closed_over(fn, index_arrays=frozenset()) -> list:
     return [found[name] for name in sorted(found)]
 
 
+_CONTAINER_CALLS = {"list", "dict", "tuple", "set"}
+
+
+def _containers(reaching) -> frozenset:
+    """The positions of the statements that may bind a name to a list, dict or object array (a display, a
+    comprehension, ``list(...)``, a call with ``dtype=object``), whose items an item write ``xs[i] = m`` makes
+    hold ``m`` itself (into an array of numbers it copies), and 0, a parameter or an unbound name."""
+    found = {0}
+    for position, stmt in reaching.statements.items():
+        value = getattr(stmt, "value", None)
+        if isinstance(stmt, gast.Assign | gast.AnnAssign) and value is not None:
+            container = isinstance(value, gast.List | gast.Tuple | gast.Dict | gast.ListComp | gast.DictComp)
+            called = isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
+            if container or called and value.func.id in _CONTAINER_CALLS or _makes_objects(value):
+                found.add(position)
+        elif not isinstance(stmt, gast.Assign | gast.AnnAssign):
+            found.add(position)  # a loop target, a walrus, a statement not modelled: may be anything
+    return frozenset(found)
+
+
+def _makes_objects(node) -> bool:
+    """Whether ``node`` holds a ``dtype=object`` (``"O"``, ``np.object_``) or ``.astype(object)``."""
+    for n in nodes(node):
+        values = [k.value for k in n.keywords if k.arg == "dtype"] if isinstance(n, gast.Call) else []
+        if _is_method(n, "astype") and n.args:
+            values.append(n.args[0])
+        for v in values:
+            if isinstance(v, gast.Name) and v.id == "object" or isinstance(v, gast.Attribute) and v.attr == "object_":
+                return True
+            if isinstance(v, gast.Constant) and isinstance(v.value, str) and v.value.lstrip("|=<>").startswith("O"):
+                return True
+    return False
+
+
 def _every_node(fn):
     """:func:`nodes` of ``fn``, and of the bodies of its local ``def``s, which the parse hides in
     :class:`LocalDef` values (``h = LocalDef(def h...)``)."""
@@ -828,7 +867,10 @@ _INDEX_MAKERS = {"array", "asarray", "arange"}
 
 
 def _fancy(index, index_arrays) -> bool:
-    """Whether ``index`` makes ``y[index]`` NumPy's advanced indexing (a copy, never a view)."""
+    """Whether ``index`` makes ``y[index]`` NumPy's advanced indexing (a copy, never a view). Never where
+    ``index_arrays`` is None (the function may make an object array, whose copy holds the same arrays)."""
+    if index_arrays is None:
+        return False
     if isinstance(index, gast.List):  # a list, or a dict, indexed by a list: a TypeError, never an item
         return True
     if isinstance(index, gast.Name):
