@@ -490,3 +490,51 @@ def test_reverse_over_reverse_of_two_loops_of_indexed_writes(read, write, var):
     fd = (module.G(x + eps * v) - module.G(x - eps * v)) / (2 * eps)
     np.testing.assert_allclose(hv, fd, rtol=1e-6, atol=1e-8)  # the Hessian is right
     np.testing.assert_allclose(sct.grad(module.h)(x, v), hv, rtol=1e-8, atol=1e-10)  # reverse over reverse
+
+
+FOR_TARGET_REUSED = """
+import numpy as np
+
+
+def int_then_for(x):
+    y = x * 1.0
+    k = 2
+    y[k] = y[k] * y[0]
+    for k in range(2):  # rebinds k: the reverse of y[k] = ... reads k after this loop's reverse, 1 not 2
+        y = y * np.sin(y)
+    return np.sum(y)
+
+
+def for_then_for(x):
+    y = x * 1.0
+    for k in [2, 1]:
+        y[k] = y[k] * y[0]
+    for k in range(2):
+        y = y * np.sin(y)
+    return np.sum(y)
+
+
+def renamed(x):
+    y = x * 1.0
+    k = 2
+    y[k] = y[k] * y[0]
+    for j in range(2):
+        y = y * np.sin(y)
+    return np.sum(y)
+"""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("int_then_for", marks=pytest.mark.xfail(strict=True, reason="for target overwrites k")),
+        pytest.param("for_then_for", marks=pytest.mark.xfail(strict=True, reason="for target overwrites k")),
+        "renamed",
+    ],
+)
+def test_a_for_loop_rebinding_an_index_read_by_an_earlier_write(name):
+    # First order, no index arrays: the generated reverse sweep reverses `for k in range(2)` as
+    # `for k in reversed(range(2))`, leaving k = 1, then reverses `y[k] = c` with that k (the forward's k was 2).
+    # The old k is not recorded before the loop rebinds it: a silent wrong gradient (sct/reverse, sct/analysis).
+    fn = getattr(P.load(FOR_TARGET_REUSED, name=None), name)
+    sct.check_grads(fn, (X,), order=1, modes=("rev",))
