@@ -391,7 +391,14 @@ def test_a_possible_view_is_refused(module, name):
 
 @pytest.mark.parametrize(
     "body",
-    ["pair = [x, x * 2.0]\n    return np.sum(pair[[0]])", "pair = [x, x * 2.0]\n    return np.sum(pair[np.arange(1)])"],
+    [
+        "pair = [x, x * 2.0]\n    return np.sum(pair[[0]])",
+        "pair = [x, x * 2.0]\n    return np.sum(pair[np.arange(1)])",
+        "pair = (x, x * 2.0)\n    return np.sum(pair[[0]])",
+        "pair = {0: x, 1: x * 2.0}\n    return np.sum(pair[[0]])",
+        "pair = {0: x, 1: x * 2.0}\n    return np.sum(pair[np.arange(1)])",
+        "pair = [x, x * 2.0]\n    idx = np.array([0, 1])\n    return np.sum(pair[idx])",
+    ],
 )
 def test_a_list_indexed_by_an_index_array_raises_as_python_does(body):
     module = P.load(f"import numpy as np\n\n\ndef f(x):\n    {body}\n", name=None)
