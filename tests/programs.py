@@ -959,13 +959,44 @@ def _f_read(ctx):
     ctx.output(f"{base}[{index}] * {ctx.expr(shape).text}", shape)
 
 
+def _f_read_write(ctx):
+    """``a = y[index]`` then a write into ``y``, then both read: a copy (an index array, or a name bound only to
+    one) keeps the old values; a view (a slice, a row, a name bound to an int after an index array) sees the
+    write, which sct must follow or refuse."""
+    y, a = ctx.name("y"), ctx.name("a")
+    ctx.body.append(f"{y} = np.ones({ctx.universe!r}) * {ctx.expr().text}")
+    n = ctx.universe[0]
+    kind = ctx.draw(st.sampled_from(["index", "named index", "slice", "row", "rebound"]))
+    ctx.used.append(f"read by {kind} before a write")
+    index, shape = _index(ctx)
+    if kind == "named index" or kind == "rebound":
+        i = ctx.name("i")
+        ctx.body.append(f"{i} = {index}")
+        if kind == "rebound":
+            k = ctx.draw(st.integers(0, n - 1))
+            ctx.body.append(f"{i} = {k}")
+            shape = ctx.universe[1:]
+        index = i
+    elif kind == "slice":
+        start = ctx.draw(st.integers(0, n - 1))
+        index, shape = f"{start}:", (n - start, *ctx.universe[1:])
+    elif kind == "row":
+        index, shape = repr(ctx.draw(st.integers(0, n - 1))), ctx.universe[1:]
+    ctx.body.append(f"{a} = {y}[{index}]")
+    written, written_shape = _index(ctx)
+    op = ctx.draw(st.sampled_from(["=", "+=", "*="]))
+    ctx.body.append(f"{y}[{written}] {op} {ctx.expr(written_shape).text}")
+    ctx.output(f"{a} * {ctx.expr(shape).text}", shape, exact=False)
+    ctx.output(f"{y} * {ctx.expr().text}", ctx.universe, exact=False)
+
+
 @st.composite
 def _fancy(draw):
     ctx = _Ctx(draw, universes=[(3,), (4,), (3, 2), (4, 3)])
     ctx.param(ctx.universe)
     ctx.params_drawn(tree_chance=False)
     for _ in range(draw(st.integers(1, 3))):
-        ctx.write(_f_write, _f_write, _f_read)
+        ctx.write(_f_write, _f_write, _f_read, _f_read_write)
     return ctx
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..backend.codegen import nodes
 from ..ir import BINOPS, COMPARES, UNARYOPS, Assign, walk
+from .parse import LocalDef
 
 OPERATORS = set(BINOPS.values()) | set(UNARYOPS.values()) | set(COMPARES.values())
 VIEW_ATTRIBUTES = {"T", "mT", "real", "imag", "flat"}
@@ -274,8 +275,13 @@ class _Scan:
     def __init__(self, reaching: _Reaching, resolve=None):
         self.reaching = reaching
         local = {n.id for n in nodes(reaching.fn) if isinstance(n, gast.Name) and not _is_load(n)}
-        self.opaque = _opaque_calls(local, resolve)  # call -> whether it may return (a view of) an argument
-        self.index_arrays = index_arrays(reaching.fn)  # y[idx] with one of these copies
+        local |= {n.name for n in nodes(reaching.fn) if isinstance(n, gast.FunctionDef | gast.AsyncFunctionDef)}
+        # call -> whether it may return (a view of) an argument, or of an array a local function closes over
+        # y[idx] with one of these copies; None: no read copies, where fn may make an object array (o[[0, 1]] is a
+        # new array holding the same objects, the arrays o holds)
+        self.index_arrays = None if _makes_objects(reaching.fn) else index_arrays(reaching.fn)
+        self.opaque = _opaque_calls(local, resolve, _closed_over(reaching.fn, self.index_arrays))
+        self.containers = _containers(reaching)  # positions of bindings that may make a list, dict or object array
         self.position = 0
         self.edges = []  # (position, node, node, statement): the two may hold the same array
         self.reads = []  # (position, name, whether only its shape is read)
@@ -315,6 +321,8 @@ class _Scan:
             written = written_name(target)  # x[i] = v, x[i] += v: always in place
             if written is not None:
                 self.updates.append((here, stmt, written, loops))
+                if isinstance(stmt, gast.Assign) and self.containers & self.reaching.defs(written, here):
+                    self.link(self.nodes(written, here), stmt.value, stmt)  # xs[0] = m: xs now holds m
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             self.read(stmt.value)
             self.updates.append((here, stmt, stmt.target.id, loops))
@@ -742,6 +750,8 @@ def _held(value, opaque=None, index_arrays=frozenset()) -> list[str]:
         return [n for e in value.values for n in _held(e, opaque, index_arrays)]
     if isinstance(value, gast.IfExp):
         return _held(value.body, opaque, index_arrays) + _held(value.orelse, opaque, index_arrays)
+    if isinstance(value, gast.ListComp | gast.SetComp | gast.GeneratorExp | gast.DictComp):
+        return _comprehension_held(value, opaque, index_arrays)
     if _is_method(value, "pop", "get", "setdefault", "values", "items"):  # items of the list or dict, as xs[i] is
         return _held(value.func.value, opaque, index_arrays)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in ("enumerate", "zip"):
@@ -749,6 +759,82 @@ def _held(value, opaque=None, index_arrays=frozenset()) -> list[str]:
     if isinstance(value, gast.Call) and opaque is not None:
         return [n for a in opaque(value) for n in _held(a, opaque, index_arrays)]
     return []
+
+
+def _comprehension_held(value, opaque, index_arrays) -> list[str]:
+    """:func:`_held` of ``[e for v in vs]`` (a set, dict or generator alike): each item may be (a view of) a
+    name ``e`` holds, and where ``e`` holds a loop variable, an item of what that loop runs over
+    (``[m[k] for k in range(2)]`` holds rows of ``m``, ``[r for r in rows]`` the items of ``rows``)."""
+    parts = [value.key, value.value] if isinstance(value, gast.DictComp) else [value.elt]
+    targets = {n for g in value.generators for n in _names(g.target, stored=True)}
+    held = [n for part in parts for n in _held(part, opaque, index_arrays)]
+    found = [n for n in held if n not in targets]
+    if len(found) < len(held):
+        found += [n for g in value.generators for n in _held(g.iter, opaque, index_arrays)]
+    return found
+
+
+def _closed_over(fn, index_arrays=frozenset()) -> list:
+    """The names the lambdas and nested ``def``s of ``fn`` read and do not bind themselves, as ``Name`` loads:
+    a call of a local function may return (a view of) any of them (``g = lambda k: m[k]``; ``g(1)`` is a row
+    of ``m``)."""
+    found = {}
+    for node in _every_node(fn):
+        if node is not fn and isinstance(node, gast.Lambda | gast.FunctionDef | gast.AsyncFunctionDef):
+            inner = list(_every_node(node))
+            own = {n.id for n in inner if isinstance(n, gast.Name) and not _is_load(n)}
+            if isinstance(node, gast.Lambda):  # one expression: what it may return (lambda: m[[0, 1]] a copy)
+                held = _held(node.body, lambda call: _names(call), index_arrays)
+                inner = [gast.Name(id=n, ctx=gast.Load()) for n in held]
+            for n in inner:
+                if _is_load(n) and n.id not in own:
+                    found.setdefault(n.id, gast.Name(id=n.id, ctx=gast.Load(), annotation=None, type_comment=None))
+    return [found[name] for name in sorted(found)]
+
+
+_CONTAINER_CALLS = {"list", "dict", "tuple", "set"}
+
+
+def _containers(reaching) -> frozenset:
+    """The positions of the statements that may bind a name to a list, dict or object array (a display, a
+    comprehension, ``list(...)``, a call with ``dtype=object``), whose items an item write ``xs[i] = m`` makes
+    hold ``m`` itself (into an array of numbers it copies), and 0, a parameter or an unbound name."""
+    found = {0}
+    for position, stmt in reaching.statements.items():
+        value = getattr(stmt, "value", None)
+        if isinstance(stmt, gast.Assign | gast.AnnAssign) and value is not None:
+            container = isinstance(value, gast.List | gast.Tuple | gast.Dict | gast.ListComp | gast.DictComp)
+            called = isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
+            if container or called and value.func.id in _CONTAINER_CALLS or _makes_objects(value):
+                found.add(position)
+        elif not isinstance(stmt, gast.Assign | gast.AnnAssign):
+            found.add(position)  # a loop target, a walrus, a statement not modelled: may be anything
+    return frozenset(found)
+
+
+def _makes_objects(node) -> bool:
+    """Whether ``node`` holds a ``dtype=object`` (``"O"``, ``np.object_``) or ``.astype(object)``."""
+    for n in nodes(node):
+        values = [k.value for k in n.keywords if k.arg == "dtype"] if isinstance(n, gast.Call) else []
+        if _is_method(n, "astype") and n.args:
+            values.append(n.args[0])
+        for v in values:
+            if isinstance(v, gast.Name) and v.id == "object" or isinstance(v, gast.Attribute) and v.attr == "object_":
+                return True
+            if isinstance(v, gast.Constant) and isinstance(v.value, str) and v.value.lstrip("|=<>").startswith("O"):
+                return True
+    return False
+
+
+def _every_node(fn):
+    """:func:`nodes` of ``fn``, and of the bodies of its local ``def``s, which the parse hides in
+    :class:`LocalDef` values (``h = LocalDef(def h...)``)."""
+    pending = [fn]
+    while pending:
+        for node in nodes(pending.pop()):
+            yield node
+            if isinstance(node, LocalDef):
+                pending.append(node.node)
 
 
 def index_arrays(fn) -> frozenset:
@@ -770,9 +856,10 @@ def index_arrays(fn) -> frozenset:
         if single and _fancy(node.value, frozenset()):
             made[id(node.targets[0])] = node.targets[0].id
         pending.extend(gast.iter_child_nodes(node))
-    other = {n.id for n in nodes(fn) if isinstance(n, gast.Name) and not _is_load(n) and id(n) not in made}
-    other |= {name for n in nodes(fn) if isinstance(n, gast.Global | gast.Nonlocal) for name in n.names}
-    other |= {n.name for n in nodes(fn) if isinstance(n, gast.FunctionDef | gast.AsyncFunctionDef | gast.ClassDef)}
+    every = list(_every_node(fn))  # with the bodies of local defs, hidden in LocalDef values by the parse
+    other = {n.id for n in every if isinstance(n, gast.Name) and not _is_load(n) and id(n) not in made}
+    other |= {name for n in every if isinstance(n, gast.Global | gast.Nonlocal) for name in n.names}
+    other |= {n.name for n in every if isinstance(n, gast.FunctionDef | gast.AsyncFunctionDef | gast.ClassDef)}
     return frozenset(set(made.values()) - other)
 
 
@@ -780,7 +867,10 @@ _INDEX_MAKERS = {"array", "asarray", "arange"}
 
 
 def _fancy(index, index_arrays) -> bool:
-    """Whether ``index`` makes ``y[index]`` NumPy's advanced indexing (a copy, never a view)."""
+    """Whether ``index`` makes ``y[index]`` NumPy's advanced indexing (a copy, never a view). Never where
+    ``index_arrays`` is None (the function may make an object array, whose copy holds the same arrays)."""
+    if index_arrays is None:
+        return False
     if isinstance(index, gast.List):  # a list, or a dict, indexed by a list: a TypeError, never an item
         return True
     if isinstance(index, gast.Name):
@@ -813,20 +903,26 @@ _FIRST_ONLY = {  # sct's helpers that may return their first argument, never ano
 }
 
 
-def _opaque_calls(local: set, resolve):
+def _opaque_calls(local: set, resolve, closed=()):
     """``opaque(call)`` for :func:`_held`: the arguments the call may return (or a view of, or a holder of).
 
     A NumPy function does only where it is a view (``VIEWS``, ``np.flip``, ``np.split``...); ``math``
     and a few builtins never; sct's helpers but ``zeros_like`` and ``fresh_copy`` may (``unbroadcast``
     returns its argument where no axis is summed); a user function, a local function value or a name
-    that cannot be resolved may.
+    that cannot be resolved may, and a local function (a lambda or nested ``def``) may also return what
+    it closes over: ``closed``, the names those read.
     """
 
     def opaque(call) -> list:
         """The arguments the call may return (or a view of, or a holder of)."""
         every = [*call.args, *(k.value for k in call.keywords)]
+        func = call.func
+        if isinstance(func, gast.Name) and func.id in local or not isinstance(func, gast.Name | gast.Attribute):
+            return every + list(closed)  # a local function (g(), fs[0]()): it may return what it closes over
         if may(call) is False:
             return []
+        if may(call) == "object":
+            return [func.value, *every]  # its receiver's state, or an argument
         return call.args[:1] if may(call) == "first" else every
 
     def may(call):
@@ -838,8 +934,9 @@ def _opaque_calls(local: set, resolve):
             if name in ("numpy", "math") or name.startswith("numpy."):
                 return func.attr in VIEWS or func.attr in MORE_VIEWS
             return module is None or not isinstance(module, type(np))  # an object's method: who knows
-        if not isinstance(func, gast.Name):
-            return False  # a method of a local value: array methods, as before (VIEWS)
+        if not isinstance(func, gast.Name):  # a method of a local value: of an array, as before (VIEWS); of
+            copy = func.attr == "astype" and any(k.arg == "copy" for k in call.keywords)
+            return (copy or func.attr not in _ARRAY_METHODS) and "object"  # another object (p.pick(m)): who knows
         if func.id in local:
             return True  # a function held in a variable
         target = _resolved(func.id, resolve)
@@ -889,6 +986,10 @@ MORE_VIEWS = {  # NumPy functions that may return a view of (or their) argument,
     "diag",
     "real_if_close",
 }
+
+# ndarray methods that return a new array or a number (views are in VIEWS, MORE_VIEWS; dunders may be anything)
+# (x.conj() of a real array is x itself; x.astype(t, copy=False) may be)
+_ARRAY_METHODS = {m for m in dir(np.ndarray) if m[0] != "_"} - VIEWS - MORE_VIEWS - {"getfield", "conj", "conjugate"}
 
 
 def _names(node, stored: bool = False) -> list[str]:
