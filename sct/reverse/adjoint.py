@@ -49,8 +49,8 @@ from ..analysis.recording import carried_values, invariant, recomputable, stable
 from ..analysis.shapes import canonical
 from ..backend.codegen import Source, assign, bodies_in, comment, function_def, name, nodes, statements, statements_text
 from ..backend.runtime import detached, like, unbroadcast, zeros_like
-from ..errors import NonDifferentiableError, Problem, SctError, no_rule_message
-from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands
+from ..errors import NonDifferentiableError, Problem, SctError, UnsupportedSyntaxError, no_rule_message
+from ..ir import Assign, Effect, For, FunctionIR, If, SetItem, While, names_in, operands, walk
 from ..passes import containers
 from ..rules.helpers import scalar_sum
 from ..symbolic import Scatter, Sym, call, is_zero, to_expr
@@ -58,7 +58,7 @@ from . import items
 from .accumulation import Accumulation, merged
 from .branches import BranchReversal
 from .gather import join_slices
-from .loops import LoopReversal, carry, take_tapes
+from .loops import LoopReversal, carry, clobbered_targets, take_tapes
 from .records import dead_pops, drop_dead_pops, popped_stack, record_shapes, shape_only
 from .sweep import ForwardSweep, Tape
 
@@ -145,6 +145,10 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
         if self.problems:
             raise NonDifferentiableError(self.problems)
         backward += self.gradients(state)
+        clobbered = clobbered_targets(backward)
+        if clobbered:
+            loops = {id(s): s for s in walk(ir.body) if isinstance(s, For)}
+            raise UnsupportedSyntaxError([_clobbered_problem(loops[at]) for at in clobbered if at in loops])
         opaque = set(self.containers) | set(self.nested)
         join_slices(backward, ir, self.adjoint_of, self.ranks, opaque)  # before records: z may be read no more
         recorded = self.recorded(backward)
@@ -541,3 +545,13 @@ def _rule_name(rule, prim, i: int) -> str:
     if own.isidentifier():
         return own
     return f"{getattr(prim, '__name__', 'rule')}_vjp{i}"
+
+
+def _clobbered_problem(loop) -> Problem:
+    """``for k in ...`` where code before the loop reads the ``k`` it had before (see ``clobbered_targets``)."""
+    return Problem(
+        f"this loop binds `{loop.target}`, which code before it reads with the value it had before the loop; sct's "
+        f"reverse sweep would read the loop's value there (a wrong gradient): give the loop a variable of its own "
+        f"(`for {loop.target}_2 in ...`)",
+        loop.origin,
+    )

@@ -173,6 +173,55 @@ class LoopReversal:
         return name(trips)
 
 
+def clobbered_targets(backward) -> list:
+    """The reversed ``for`` loops (their ``sct_loop`` ids) whose target a later line of the reverse sweep reads
+    before anything binds it again.
+
+    ``for k in reversed(range(2))`` leaves ``k`` at the first trip's value; the forward sweep's ``k`` there
+    was the one before the loop (``k = 2; y[k] = c; for k in range(2): ...``): undoing ``y[k] = c`` after
+    the reversed loop would read the wrong ``k``, a wrong gradient. Until sct records that value, such a
+    function is refused. Where the loop is inside another, what follows includes the enclosing body again
+    (its next trip).
+    """
+    found = []
+
+    def visit(block, rest):
+        for k, stmt in enumerate(block):
+            after = [block[k + 1 :], *rest]
+            if isinstance(stmt, gast.For):
+                target = stmt.target.id if isinstance(stmt.target, gast.Name) else None
+                if target is not None and hasattr(stmt, "sct_loop") and _read_before_bound(target, after):
+                    found.append(stmt.sct_loop)
+                visit(stmt.body, [stmt.body, *after])  # a nested loop's next trip runs the body again
+            elif isinstance(stmt, gast.While):
+                visit(stmt.body, [stmt.body, *after])
+            elif isinstance(stmt, gast.If):
+                visit(stmt.body, after)
+                visit(stmt.orelse, after)
+
+    visit(backward, [])
+    return found
+
+
+def _read_before_bound(var: str, blocks) -> bool:
+    """Whether the statements of ``blocks``, in order, read ``var`` before an assignment binds it again."""
+    for block in blocks:
+        for stmt in block:
+            if isinstance(stmt, gast.Assign) and var in _bound(stmt.targets) and var not in names_in(stmt.value):
+                return False  # bound again (a record's pop, a recomputation): what it held is not read
+            if isinstance(stmt, gast.For) and var in _bound([stmt.target]):  # read in its body: bound there
+                if var in names_in(stmt.iter) or any(var in names_in(s) for s in stmt.orelse):
+                    return True
+                continue  # after it: the last trip's value, or none bound (no trip): go on looking
+            if any(isinstance(n, gast.Name) and n.id == var and isinstance(n.ctx, gast.Load) for n in gast.walk(stmt)):
+                return True
+    return False
+
+
+def _bound(targets) -> set:
+    return {n.id for t in targets for n in gast.walk(t) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
 def take_tapes(backward, tapes: dict) -> None:
     """``h, r, s = tape.pop()`` once a reversed trip, where :func:`row_at` says, for each loop with a tape.
 
