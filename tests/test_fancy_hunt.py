@@ -546,3 +546,35 @@ def test_a_for_loop_rebinding_an_index_read_by_an_earlier_write(name):
     with pytest.raises(sct.errors.UnsupportedSyntaxError, match="this loop binds `k`") as info:
         sct.grad(fn)(X)
     assert "for k in range(2):" in str(info.value)
+
+
+LOOPS_THAT_REUSE_NAMES_SAFELY = """
+import numpy as np
+
+
+def two_ranges(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x[i] * x[i]
+    for i in range(3):
+        s = s + np.sin(x[i] * s)
+    return s
+
+
+def nested(x):
+    s = x
+    for i in range(2):
+        for j in range(3):
+            for k in range(2):
+                s = np.sin(s) * 0.5 + x * (i + j - k)
+        for j in range(2):
+            s = s * (1.0 + 0.1 * j)
+    return np.sum(s)
+"""
+
+
+@pytest.mark.parametrize("name", ["two_ranges", "nested"])
+def test_loops_reusing_a_name_whose_old_value_nothing_reads_are_followed(name):
+    # the refusal of a loop variable read with its earlier value (clobbered_targets) leaves these alone
+    fn = getattr(P.load(LOOPS_THAT_REUSE_NAMES_SAFELY, name=None), name)
+    sct.check_grads(fn, (np.array([0.3, -1.2, 0.7, 0.5]),), order=1, modes=("rev",))

@@ -180,42 +180,60 @@ def clobbered_targets(backward) -> list:
     ``for k in reversed(range(2))`` leaves ``k`` at the first trip's value; the forward sweep's ``k`` there
     was the one before the loop (``k = 2; y[k] = c; for k in range(2): ...``): undoing ``y[k] = c`` after
     the reversed loop would read the wrong ``k``, a wrong gradient. Until sct records that value, such a
-    function is refused. Where the loop is inside another, what follows includes the enclosing body again
-    (its next trip).
+    function is refused. One backwards pass of a liveness of the loops' targets alone; where a loop is
+    inside another, what follows it includes the enclosing body's next trip (taken as every read of the
+    body not under a loop that binds the name first).
     """
+    targets = {
+        s.target.id
+        for s in gast.walk(gast.Module(body=backward, type_ignores=[]))
+        if isinstance(s, gast.For) and hasattr(s, "sct_loop") and isinstance(s.target, gast.Name)
+    }
+    if not targets:
+        return []
     found = []
 
-    def visit(block, rest):
-        for k, stmt in enumerate(block):
-            after = [block[k + 1 :], *rest]
-            if isinstance(stmt, gast.For):
-                target = stmt.target.id if isinstance(stmt.target, gast.Name) else None
-                if target is not None and hasattr(stmt, "sct_loop") and _read_before_bound(target, after):
-                    found.append(stmt.sct_loop)
-                visit(stmt.body, [stmt.body, *after])  # a nested loop's next trip runs the body again
-            elif isinstance(stmt, gast.While):
-                visit(stmt.body, [stmt.body, *after])
-            elif isinstance(stmt, gast.If):
-                visit(stmt.body, after)
-                visit(stmt.orelse, after)
+    def block_live(block, after: set) -> set:
+        live = set(after)
+        for stmt in reversed(block):
+            live = stmt_live(stmt, live)
+        return live
 
-    visit(backward, [])
+    def stmt_live(stmt, after: set) -> set:
+        if isinstance(stmt, gast.For | gast.While):
+            bound = _bound([stmt.target]) if isinstance(stmt, gast.For) else set()
+            if isinstance(stmt, gast.For) and hasattr(stmt, "sct_loop") and bound & after & targets:
+                found.append(stmt.sct_loop)
+            head = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+            again = _reads(stmt.body, targets) - bound  # the next trip
+            body = block_live(stmt.body, after | again) - bound
+            return _loads(head, targets) | body | block_live(stmt.orelse, after) | after  # no trip: after
+        if isinstance(stmt, gast.If):
+            return _loads(stmt.test, targets) | block_live(stmt.body, after) | block_live(stmt.orelse, after)
+        if isinstance(stmt, gast.Assign):
+            return _loads(stmt.value, targets) | (after - _bound(stmt.targets))
+        return _loads(stmt, targets) | after
+
+    block_live(backward, set())
     return found
 
 
-def _read_before_bound(var: str, blocks) -> bool:
-    """Whether the statements of ``blocks``, in order, read ``var`` before an assignment binds it again."""
-    for block in blocks:
-        for stmt in block:
-            if isinstance(stmt, gast.Assign) and var in _bound(stmt.targets) and var not in names_in(stmt.value):
-                return False  # bound again (a record's pop, a recomputation): what it held is not read
-            if isinstance(stmt, gast.For) and var in _bound([stmt.target]):  # read in its body: bound there
-                if var in names_in(stmt.iter) or any(var in names_in(s) for s in stmt.orelse):
-                    return True
-                continue  # after it: the last trip's value, or none bound (no trip): go on looking
-            if any(isinstance(n, gast.Name) and n.id == var and isinstance(n.ctx, gast.Load) for n in gast.walk(stmt)):
-                return True
-    return False
+def _loads(node, names: set) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} & names
+
+
+def _reads(block, names: set) -> set:
+    """The names of ``names`` the statements of ``block`` read, but where a loop binds them first."""
+    found = set()
+    for stmt in block:
+        if isinstance(stmt, gast.For):
+            found |= _loads(stmt.iter, names) | (_reads(stmt.body, names) - _bound([stmt.target]))
+            found |= _reads(stmt.orelse, names)
+        elif isinstance(stmt, gast.While) or isinstance(stmt, gast.If):
+            found |= _loads(stmt.test, names) | _reads(stmt.body, names) | _reads(stmt.orelse, names)
+        else:
+            found |= _loads(stmt, names)
+    return found
 
 
 def _bound(targets) -> set:
