@@ -229,7 +229,7 @@ def _reads(block, names: set) -> set:
         if isinstance(stmt, gast.For):
             found |= _loads(stmt.iter, names) | (_reads(stmt.body, names) - _bound([stmt.target]))
             found |= _reads(stmt.orelse, names)
-        elif isinstance(stmt, gast.While) or isinstance(stmt, gast.If):
+        elif isinstance(stmt, gast.While | gast.If):
             found |= _loads(stmt.test, names) | _reads(stmt.body, names) | _reads(stmt.orelse, names)
         else:
             found |= _loads(stmt, names)
