@@ -578,3 +578,14 @@ def test_loops_reusing_a_name_whose_old_value_nothing_reads_are_followed(name):
     # the refusal of a loop variable read with its earlier value (clobbered_targets) leaves these alone
     fn = getattr(P.load(LOOPS_THAT_REUSE_NAMES_SAFELY, name=None), name)
     sct.check_grads(fn, (np.array([0.3, -1.2, 0.7, 0.5]),), order=1, modes=("rev",))
+
+
+def test_a_reused_loop_variable_is_refused_where_the_reversed_loop_walks_branch_records():
+    # the reversed loop's header is then `for k, d in zip(reversed(range(3)), ...)`: it binds k too
+    source = (
+        "import numpy as np\n\n\ndef f(x):\n    y = x * 1.0\n    k = 2\n    y[k] = y[k] * y[0]\n"
+        "    for k in range(3):\n        if y[0] > 0.0:\n            y = y * np.sin(y)\n        else:\n"
+        "            y = y * 1.5\n    return np.sum(y)\n"
+    )
+    with pytest.raises(sct.errors.UnsupportedSyntaxError, match="this loop binds `k`"):
+        sct.grad(P.load(source))(X)

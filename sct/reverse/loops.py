@@ -184,11 +184,9 @@ def clobbered_targets(backward) -> list:
     inside another, what follows it includes the enclosing body's next trip (taken as every read of the
     body not under a loop that binds the name first).
     """
-    targets = {
-        s.target.id
-        for s in gast.walk(gast.Module(body=backward, type_ignores=[]))
-        if isinstance(s, gast.For) and hasattr(s, "sct_loop") and isinstance(s.target, gast.Name)
-    }
+    targets = set().union(  # ``for k, g in zip(reversed(range(n)), reversed(g_stack))`` binds k too
+        *(_bound([s.target]) for s in gast.walk(gast.Module(body=backward, type_ignores=[])) if _reversed_for(s))
+    )
     if not targets:
         return []
     found = []
@@ -202,7 +200,7 @@ def clobbered_targets(backward) -> list:
     def stmt_live(stmt, after: set) -> set:
         if isinstance(stmt, gast.For | gast.While):
             bound = _bound([stmt.target]) if isinstance(stmt, gast.For) else set()
-            if isinstance(stmt, gast.For) and hasattr(stmt, "sct_loop") and bound & after & targets:
+            if _reversed_for(stmt) and bound & after & targets:
                 found.append(stmt.sct_loop)
             head = stmt.iter if isinstance(stmt, gast.For) else stmt.test
             again = _reads(stmt.body, targets) - bound  # the next trip
@@ -216,6 +214,10 @@ def clobbered_targets(backward) -> list:
 
     block_live(backward, set())
     return found
+
+
+def _reversed_for(node) -> bool:
+    return isinstance(node, gast.For) and hasattr(node, "sct_loop")
 
 
 def _loads(node, names: set) -> set:
