@@ -146,9 +146,9 @@ class _Reverse(Accumulation, BranchReversal, LoopReversal):
             raise NonDifferentiableError(self.problems)
         backward += self.gradients(state)
         clobbered = clobbered_targets(backward)
-        if clobbered:
+        if clobbered:  # (a reversed while loop counts with a fresh name: only a for loop's can be read later)
             loops = {id(s): s for s in walk(ir.body) if isinstance(s, For)}
-            raise UnsupportedSyntaxError([_clobbered_problem(loops[at]) for at in clobbered if at in loops])
+            raise UnsupportedSyntaxError([_clobbered_problem(loops.get(at)) for at in clobbered])
         opaque = set(self.containers) | set(self.nested)
         join_slices(backward, ir, self.adjoint_of, self.ranks, opaque)  # before records: z may be read no more
         recorded = self.recorded(backward)
@@ -549,6 +549,8 @@ def _rule_name(rule, prim, i: int) -> str:
 
 def _clobbered_problem(loop) -> Problem:
     """``for k in ...`` where code before the loop reads the ``k`` it had before (see ``clobbered_targets``)."""
+    if loop is None:  # not one of the function's loops (none is known to be): say what, if not where
+        return Problem("a loop binds a variable that code before it reads with its earlier value: rename it", None)
     return Problem(
         f"this loop binds `{loop.target}`, which code before it reads with the value it had before the loop; sct's "
         f"reverse sweep would read the loop's value there (a wrong gradient): give the loop a variable of its own "
