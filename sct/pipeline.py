@@ -273,7 +273,7 @@ def _unit_seed(fn, output: str, rank) -> None:
             else:
                 setattr(holder, at, gast.Constant(value=1.0, kind=None))
         return
-    at = next(i for i, stmt in enumerate(fn.body) if codegen.is_comment(stmt) and _comment_text(stmt) == "backward")
+    at = codegen.marker(fn.body, "backward")
     fn.body.insert(at + 1, gast.parse(f"{seed} = np.ones_like({output})").body[0])
 
 
@@ -307,10 +307,6 @@ def _seed_reads(fn, seed: str) -> tuple[list, bool]:
             elif isinstance(value, gast.AST):
                 push(value)
     return reads, indexed
-
-
-def _comment_text(stmt) -> str:
-    return stmt.value.args[0].value
 
 
 def _may_be_complex(ir, ranks) -> bool:

@@ -70,6 +70,11 @@ def is_comment(stmt) -> bool:
     )
 
 
+def marker(body, text: str):
+    """The position in ``body`` of the comment ``# text`` (``backward``: where the reverse sweep begins), or None."""
+    return next((i for i, s in enumerate(body) if is_comment(s) and s.value.args[0].value == text), None)
+
+
 def function_def(fn_name: str, params, body, defaults=None) -> gast.FunctionDef:
     defaults = defaults or {}
     args = [name(p, store=False) for p in params] + [name(p) for p in defaults]

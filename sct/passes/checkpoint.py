@@ -66,7 +66,7 @@ import re
 
 import gast
 
-from ..backend.codegen import is_comment, namespace, unparse
+from ..backend.codegen import is_comment, marker, namespace, unparse
 from ..errors import CheckpointError, Location, Problem, SctError
 from ..ir import For, While, walk
 from ..reverse.loops import _clone as clone
@@ -144,7 +144,7 @@ def apply(src, parsed, ir, k) -> None:
     body = src.fn.body
     if len(body) == 1 and isinstance(body[0], gast.Try):  # Python floats, NumPy's where they raise (sct.passes.unbox)
         body = body[0].body  # (the fallback, run only where Python raises, keeps every trip's records)
-    split = next((i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward"), None)
+    split = marker(body, "backward")
     if split is None:
         raise SctError(f"bug in sct: cannot find the reverse sweep in the code for {src.fn.name} to checkpoint")
     loops = [s for s in body[:split] if isinstance(s, gast.For | gast.While)]
@@ -163,7 +163,7 @@ def apply(src, parsed, ir, k) -> None:
         if not stacks:  # it records nothing: its reverse sweep needs no memory per trip
             continue
         _Checkpointed(src, stmt, loop, stacks, wanted, _resolver(src, parsed)).rewrite(body, split)
-        split = next(i for i, s in enumerate(body) if is_comment(s) and _text(s) == "backward")
+        split = marker(body, "backward")  # the rewrite keeps it
 
 
 def _key(stmt) -> tuple | None:
@@ -210,10 +210,6 @@ def _where(parsed, line: int):
 
     text = parsed.lines[line - parsed.first_lineno] if 0 <= line - parsed.first_lineno < len(parsed.lines) else ""
     return Location(parsed.filename, line, 0, text)
-
-
-def _text(stmt) -> str:
-    return stmt.value.args[0].value
 
 
 def _pair(top: list, loops: list) -> list:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..analysis import facts
 from ..backend import runtime
-from ..backend.codegen import is_comment, nodes, unparse
+from ..backend.codegen import is_comment, marker, nodes, unparse
 from ..ir import names_in
 from .optimize import bodies
 from .unbox import MATH, REDUCTIONS, UFUNCS
@@ -123,7 +123,7 @@ def fold_recomputations(fn: gast.FunctionDef, temporaries, resolve) -> bool:
     for scope in [fn, *inner]:  # a vjp's backward function (sct.reverse.adjoint); no other nested function
         # the reverse sweep alone: after fn's ``# backward`` comment, or a vjp's inner backward function; the
         # forward sweep keeps one operation a line
-        start = next((p for p, s in enumerate(scope.body) if _is_marker(s, "backward")), None)
+        start = marker(scope.body, "backward")
         if start is None and scope is fn:
             continue
         start = start or 0
@@ -143,10 +143,6 @@ def fold_recomputations(fn: gast.FunctionDef, temporaries, resolve) -> bool:
             for block in _loop_bodies(top):
                 changed |= _fold_block_recomputations(block, p, reads, temporaries, resolve, locals_, past)
     return changed
-
-
-def _is_marker(stmt, text: str) -> bool:
-    return is_comment(stmt) and stmt.value.args[0].value == text
 
 
 def _loop_bodies(top):

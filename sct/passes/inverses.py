@@ -48,7 +48,7 @@ import re
 
 import gast
 
-from ..backend.codegen import assign, is_comment, name, nodes, unparse
+from ..backend.codegen import assign, marker, name, nodes, unparse
 from .algebra import _changed  # the same notion of "may change" the adjoint algebra uses
 
 _STRAIGHT = (gast.Assign, gast.AugAssign, gast.Expr)
@@ -121,7 +121,7 @@ def _fresh(fn, base: str) -> str:
 
 def _backward(body):
     """``(start, end)``: the backward sweep's straight-line top-level statements are ``body[start + 1 : end]``."""
-    start = next((i for i, s in enumerate(body) if is_comment(s) and s.value.args[0].value == "backward"), None)
+    start = marker(body, "backward")
     if start is None:
         return None
     end = start + 1
