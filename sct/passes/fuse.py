@@ -225,12 +225,7 @@ def _pure_array(node, resolve, locals_) -> bool:
     """Only arithmetic, comparisons, ``.T``, ``.sum(...)`` and calls of pure NumPy functions and helpers."""
     for n in nodes(node):
         if isinstance(n, gast.Call):
-            if any(k.arg == "out" for k in n.keywords):
-                return False  # np.sum(x, out=y) changes y
-            if _method(n.func, locals_):
-                if n.func.attr not in _METHODS:
-                    return False
-            elif not facts.is_in(facts.called(n.func, resolve, locals_), _ARRAY_PURE):
+            if not _pure_call(n, resolve, locals_):
                 return False
         elif isinstance(n, gast.Attribute):
             module = isinstance(n.value, gast.Name) and n.value.id not in locals_  # ``np.exp``: a call's func
@@ -251,16 +246,21 @@ def _changes_nothing(stmt, resolve, locals_, use=False) -> bool:
     for n in nodes(stmt):
         if not use and (isinstance(n, gast.AugAssign) or isinstance(n, gast.Subscript | gast.Attribute) and _stored(n)):
             return False
-        if isinstance(n, gast.Call):
-            if any(k.arg == "out" for k in n.keywords):
-                return False
-            if _method(n.func, locals_):
-                if n.func.attr in _METHODS or n.func.attr == "pop" and not n.args and not n.keywords:
-                    continue  # ``x, y = x_stack.pop()``: the list changes, no array does (the names it binds count)
-                return False
-            if not facts.is_in(facts.called(n.func, resolve, locals_), _ARRAY_PURE):
-                return False
+        if isinstance(n, gast.Call) and not _pure_call(n, resolve, locals_, pops=True):
+            return False
     return True
+
+
+def _pure_call(call, resolve, locals_, pops=False) -> bool:
+    """A call of a pure NumPy function or helper, or of ``.sum``/``.reshape``/``.transpose`` of a value, with no
+    ``out=`` (``np.sum(x, out=y)`` changes ``y``); ``pops``: a record's ``.pop()`` too (the list changes, no
+    array does; the names it binds count where it is read)."""
+    if any(k.arg == "out" for k in call.keywords):
+        return False
+    func = call.func
+    if _method(func, locals_):
+        return func.attr in _METHODS or pops and func.attr == "pop" and not call.args and not call.keywords
+    return facts.is_in(facts.called(func, resolve, locals_), _ARRAY_PURE)
 
 
 def _method(func, locals_) -> bool:
