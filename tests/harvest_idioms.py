@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import programs as P  # noqa: E402
 import test_fuzz_idioms as T  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.errors import UnsatisfiedAssumption  # noqa: E402
 
@@ -47,13 +47,7 @@ def signature(exc) -> str:
 def harvest(family, n=400):
     found, counts = {}, {}
 
-    @settings(
-        max_examples=n,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @P.generating(n)
     @given(P.idioms(family), st.integers(0, 2**32 - 1))
     def run(program, seed):
         try:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np  # noqa: E402
 import programs as P  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import sct  # noqa: E402
@@ -63,13 +63,7 @@ def finer(f, args) -> bool:
 def hunt(family, n):
     counts, unresolved = {}, []
 
-    @settings(
-        max_examples=n,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @P.generating(n)
     @given(P.idioms(family), st.integers(0, 2**32 - 1))
     def run(program, seed):
         rng = np.random.default_rng(seed)

@@ -22,7 +22,7 @@ os.environ["SCT_CACHE"] = "0"
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 import numpy as np  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import seed as hypothesis_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -36,9 +36,7 @@ def hunt(strategy, n, seed, make_args, exact=True):
     counts, found = {}, []
 
     @hypothesis_seed(seed)
-    @settings(
-        max_examples=n, deadline=None, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
-    )
+    @P.generating(n)
     @given(strategy, st.integers(0, 2**32 - 1))
     def one(program, seed):
         args = make_args(program, seed)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 _DIR = tempfile.TemporaryDirectory(prefix="sct_programs_")
@@ -1828,3 +1829,11 @@ def _nested_results(draw):
 def nested_results():
     """Programs whose ``f`` returns a list/tuple/dict literal nested up to three deep (for ``sct.vjp``)."""
     return _nested_results()
+
+
+def generating(n: int):
+    """Hypothesis's settings for the bulk scripts (harvest_idioms.py, hunt_folds.py, hunt_fancy_second_order.py):
+    ``n`` fresh examples, generated only: no shrinking, no example database, no health checks, no deadline."""
+    return settings(
+        max_examples=n, deadline=None, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+    )
